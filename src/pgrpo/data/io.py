@@ -1,0 +1,100 @@
+"""JSON / JSONL reading and writing with errors that name the file and line.
+
+Owns: `read_jsonl` (gz ok; strict or collecting bad lines), `append_jsonl` (flushed per
+record, so an interrupted job keeps finished work), `write_jsonl`, `read_json`.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+import os
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TextIO
+
+from pgrpo.errors import DataError
+
+
+@dataclass(frozen=True)
+class BadLine:
+    """A JSONL line that could not be used; `line` is 1-based."""
+
+    path: str
+    line: int
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}: {self.reason}"
+
+
+def open_text(path: str | Path) -> TextIO:
+    """Open a text file for reading, transparently gunzipping `*.gz`."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: file not found")
+    if path.suffix == ".gz":
+        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8")
+    return path.open("r", encoding="utf-8")
+
+
+def iter_jsonl(path: str | Path, bad_lines: list[BadLine] | None = None) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Yield (1-based line number, object) per non-blank line.
+
+    A line that is not a JSON object raises DataError naming file and line, unless
+    `bad_lines` is given: then it is recorded there and skipped.
+    """
+    with open_text(path) as handle:
+        for lineno, raw in enumerate(handle, start=1):
+            if not raw.strip():
+                continue
+            try:
+                obj = json.loads(raw)
+            except json.JSONDecodeError as exc:
+                bad = BadLine(str(path), lineno, f"invalid JSON: {exc.msg} (column {exc.colno})")
+            else:
+                if isinstance(obj, dict):
+                    yield lineno, obj
+                    continue
+                bad = BadLine(str(path), lineno, f"expected a JSON object, got {type(obj).__name__}")
+            if bad_lines is None:
+                raise DataError(str(bad))
+            bad_lines.append(bad)
+
+
+def read_jsonl(path: str | Path, bad_lines: list[BadLine] | None = None) -> list[dict[str, Any]]:
+    return [obj for _, obj in iter_jsonl(path, bad_lines)]
+
+
+def read_json(path: str | Path) -> Any:
+    with open_text(path) as handle:
+        try:
+            return json.load(handle)
+        except json.JSONDecodeError as exc:
+            raise DataError(f"{path}:{exc.lineno}: invalid JSON: {exc.msg} (column {exc.colno})") from exc
+
+
+def append_jsonl(path: str | Path, record: dict[str, Any]) -> None:
+    """Append one record and flush it to disk (resumable jobs call this per finished item)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a", encoding="utf-8") as handle:
+        handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+def write_jsonl(path: str | Path, records: Iterable[dict[str, Any]]) -> int:
+    """Write records atomically (temp file + rename); returns the count."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    count = 0
+    with tmp.open("w", encoding="utf-8") as handle:
+        for record in records:
+            handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+            count += 1
+    os.replace(tmp, path)
+    return count

@@ -1,0 +1,102 @@
+"""The one normalized problem type every pgrpo stage reads.
+
+Owns: `Problem`, its test-suite description (`Tests`) and the test-case records.
+Loaders (pgrpo.data.loaders) turn public formats into these; nothing downstream reads
+raw dataset columns. Pure data: no I/O, no execution.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from dataclasses import dataclass, field
+from typing import Any
+
+
+class TestKind(str, enum.Enum):
+    """How a problem's tests are expressed (decides the sandbox harness)."""
+
+    __test__ = False  # not a pytest class
+
+    HUMANEVAL = "humaneval"  # test code defining check(candidate); harness calls check(entry_point)
+    ASSERTS = "asserts"  # MBPP-style list of assert statements (+ optional setup code)
+    CALL = "call"  # call-based (inputs -> expected output) on a function or Solution method
+    STDIO = "stdio"  # whole program: stdin -> expected stdout
+
+
+@dataclass(frozen=True)
+class CallCase:
+    """One call-based test: `entry_point(*inputs) == output`.
+
+    `output` is None with `Tests.outputs_from_canonical` when the format (EvalPlus) only
+    ships inputs: the expected output is then the canonical solution's output.
+    """
+
+    inputs: tuple[Any, ...]
+    output: Any = None
+
+
+@dataclass(frozen=True)
+class StdioCase:
+    """One stdin/stdout test for a whole program."""
+
+    stdin: str
+    stdout: str
+
+
+@dataclass(frozen=True)
+class Tests:
+    """A problem's test suite. Exactly the fields of its `kind` are meaningful."""
+
+    __test__ = False
+
+    kind: TestKind
+    test_code: str = ""  # HUMANEVAL: defines check(candidate)
+    asserts: tuple[str, ...] = ()  # ASSERTS
+    setup_code: str = ""  # ASSERTS / HUMANEVAL: run before the tests (imports, helpers)
+    call_cases: tuple[CallCase, ...] = ()  # CALL
+    stdio_cases: tuple[StdioCase, ...] = ()  # STDIO
+    class_name: str | None = None  # CALL: LeetCode-style `class Solution` owning the method
+    atol: float | None = None  # CALL: absolute tolerance for floats (EvalPlus `atol`)
+    outputs_from_canonical: bool = False  # CALL: expected outputs come from the canonical solution
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "kind", TestKind(self.kind))
+
+    @property
+    def count(self) -> int:
+        """Number of individual test cases (HUMANEVAL test code counts as one)."""
+        if self.kind is TestKind.HUMANEVAL:
+            return 1
+        if self.kind is TestKind.ASSERTS:
+            return len(self.asserts)
+        if self.kind is TestKind.CALL:
+            return len(self.call_cases)
+        return len(self.stdio_cases)
+
+
+@dataclass(frozen=True)
+class Problem:
+    """A programming problem, normalized across HumanEval(+), MBPP(+), LiveCodeBench, APPS/TACO.
+
+    statement: what the model is asked (natural language, may include the signature).
+    starter_code: code a human-eval-style completion is appended to, or the signature /
+        class skeleton a full solution must keep ("" for stdin/stdout problems).
+    entry_point: function (or method, with tests.class_name) the tests call; "" for stdio.
+    """
+
+    task_id: str
+    statement: str
+    tests: Tests
+    starter_code: str = ""
+    entry_point: str = ""
+    source: str = ""
+    difficulty: str | None = None
+    contest_date: dt.date | None = None
+    canonical_solution: str | None = None
+    public_tests: Tests | None = None  # examples shown to the model (LiveCodeBench public tests)
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def is_function_task(self) -> bool:
+        return self.tests.kind is not TestKind.STDIO

