@@ -1,0 +1,94 @@
+"""pgrpo.config: YAML recipes + dotted overrides into dataclasses, errors naming the key."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+import pytest
+
+from pgrpo.config import ConfigError, apply_overrides, load_config, parse_override
+
+
+@dataclass
+class Inner:
+    mode: Literal["posterior", "additive", "outcome"] = "posterior"
+    weight: float = 1.0
+    path: str | None = None
+
+
+@dataclass
+class Outer:
+    name: str
+    steps: int = 10
+    flag: bool = False
+    tags: list[str] = field(default_factory=list)
+    inner: Inner = field(default_factory=Inner)
+
+
+def write(tmp_path, text):
+    path = tmp_path / "recipe.yaml"
+    path.write_text(text)
+    return path
+
+
+def test_recipe_and_overrides_build_nested_dataclasses(tmp_path):
+    path = write(tmp_path, "name: run\nsteps: 3\ninner:\n  mode: additive\n")
+    cfg = load_config(Outer, path, ["inner.weight=0.5", "tags=[a, b]", "flag=true"])
+    assert cfg == Outer(name="run", steps=3, flag=True, tags=["a", "b"], inner=Inner("additive", 0.5, None))
+
+
+def test_int_is_accepted_for_float_but_not_bool_for_int(tmp_path):
+    assert load_config(Outer, None, ["name=x", "inner.weight=2"]).inner.weight == 2.0
+    with pytest.raises(ConfigError, match=r"steps: expected an integer"):
+        load_config(Outer, None, ["name=x", "steps=true"])
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        (["name=x", "inner.modee=posterior"], r"inner\.modee: unknown key"),
+        (["name=x", "inner.mode=greedy"], r"inner\.mode: must be one of"),
+        (["name=x", "steps=many"], r"steps: expected an integer"),
+        (["name=x", "inner=3"], r"inner: expected a mapping"),
+        ([], r"name: required key is missing"),
+        (["name=x", "tags=notalist"], r"tags: expected a list"),
+    ],
+)
+def test_errors_name_the_key(overrides, message):
+    with pytest.raises(ConfigError, match=message):
+        load_config(Outer, None, overrides)
+
+
+def test_file_errors_name_the_file_and_line(tmp_path):
+    bad = write(tmp_path, "name: run\ninner: [unclosed\n")
+    with pytest.raises(ConfigError, match=r"recipe\.yaml:\d+: invalid YAML"):
+        load_config(Outer, bad)
+    unknown = write(tmp_path, "name: run\nbogus: 1\n")
+    with pytest.raises(ConfigError, match=r"recipe\.yaml: bogus: unknown key"):
+        load_config(Outer, unknown)
+    with pytest.raises(ConfigError, match="config file not found"):
+        load_config(Outer, tmp_path / "missing.yaml")
+
+
+def test_yaml_is_never_executed(tmp_path):
+    evil = write(tmp_path, "name: !!python/object/apply:os.system ['touch pwned']\n")
+    with pytest.raises(ConfigError):
+        load_config(Outer, evil)
+    assert not (tmp_path / "pwned").exists()
+
+
+def test_override_parsing():
+    assert parse_override("a.b=1") == (["a", "b"], 1)
+    assert parse_override("a=null") == (["a"], None)
+    assert parse_override("a=x=y") == (["a"], "x=y")
+    with pytest.raises(ConfigError, match="expected key=value"):
+        parse_override("novalue")
+    with pytest.raises(ConfigError, match="is a value, not a section"):
+        apply_overrides({"a": 1}, ["a.b=2"])
+
+
+def test_overrides_do_not_mutate_input():
+    data = {"inner": {"mode": "outcome"}}
+    apply_overrides(data, ["inner.mode=additive"])
+    assert data == {"inner": {"mode": "outcome"}}
