@@ -34,6 +34,13 @@ COMMANDS: Registry[Command] = Registry("subcommand")
 # Modules whose import registers subcommands. Each stage owns its own module.
 COMMAND_MODULES: tuple[str, ...] = (
     "pgrpo.data.commands",
+    "pgrpo.llm.commands",
+    "pgrpo.rm.pairs_commands",
+    "pgrpo.bench.commands",
+    "pgrpo.evaluation.commands",
+    "pgrpo.sandbox.commands",
+    "pgrpo.rm.commands",
+    "pgrpo.train.commands",
 )
 
 

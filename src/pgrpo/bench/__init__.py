@@ -1,0 +1,1 @@
+"""LCB-RB: the benchmark of reasoning reward models built from LiveCodeBench (`pgrpo bench build`)."""

@@ -1,0 +1,68 @@
+"""`pgrpo bench build`: build the LCB-RB reward-model benchmark (see pgrpo.bench.build)."""
+
+from __future__ import annotations
+
+import sys
+
+from pgrpo.cli import command
+from pgrpo.llm.cli_args import add_backend_arguments
+from pgrpo.rm.pairs_commands import add_problem_arguments, load_selected_problems
+
+
+@command("bench build", help="Build LCB-RB: pairs of good-reasoning/correct vs bad-reasoning/incorrect solutions")
+def configure_build(parser):
+    add_problem_arguments(parser)
+    parser.add_argument("--out", required=True,
+                        help="output directory (lcb_rb.jsonl, review.md, datasheet.md/json, samples.jsonl)")
+    parser.add_argument("--cache-dir", default=None, help="LLM cache directory (default: OUT/llm_cache)")
+    parser.add_argument("--samples", type=int, default=50, help="responses per problem (paper: 50)")
+    parser.add_argument("--temperature", type=float, default=0.8)
+    parser.add_argument("--top-p", type=float, default=0.95)
+    parser.add_argument("--max-tokens", type=int, default=4096)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--pairs-per-problem", type=int, default=1)
+    parser.add_argument("--batch-problems", type=int, default=4)
+    parser.add_argument("--judge-template", default=None, help="judge prompt file ($statement $reasoning $code)")
+    parser.add_argument("--sandbox-workers", type=int, default=0, help="0 = all CPUs")
+    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    add_backend_arguments(parser)
+    add_backend_arguments(parser, prefix="judge-", role="judge")
+
+    def run(args) -> int:
+        from pathlib import Path
+
+        from pgrpo.bench.build import BenchBuild, BenchConfig
+        from pgrpo.bench.execution import sandbox_executor
+        from pgrpo.bench.judge import LLMJudge
+        from pgrpo.errors import PgrpoError
+        from pgrpo.llm.cli_args import backend_from_args
+        from pgrpo.sandbox import SandboxConfig
+
+        if args.samples < 2:
+            raise PgrpoError("--samples must be >= 2 (a pair needs a correct and an incorrect sample)")
+        problems = load_selected_problems(args)
+        out = Path(args.out)
+        cache = args.cache_dir or out / "llm_cache"
+        generator = backend_from_args(args, cache)
+        if not args.judge_model:  # default: the generator judges itself
+            args.judge_model, args.judge_backend = args.model, args.backend
+            args.judge_base_url = args.base_url
+        judge_backend = backend_from_args(args, cache, prefix="judge-")
+        config = BenchConfig(samples=args.samples, temperature=args.temperature, top_p=args.top_p,
+                             max_tokens=args.max_tokens, seed=args.seed, pairs_per_problem=args.pairs_per_problem,
+                             batch_problems=max(1, args.batch_problems))
+        executor = sandbox_executor(SandboxConfig(workers=args.sandbox_workers), progress=not args.quiet)
+        build = BenchBuild(problems, generator, LLMJudge(judge_backend, args.judge_template), out, config,
+                           executor, window=(args.start_date, args.end_date))
+        try:
+            summary = build.run(progress=not args.quiet)
+        finally:
+            print("generator " + generator.usage.format(), file=sys.stderr)
+            print("judge " + judge_backend.usage.format(), file=sys.stderr)
+            generator.close()
+            judge_backend.close()
+        print(summary.format())
+        print(f"wrote {out / 'lcb_rb.jsonl'}, {out / 'review.md'}, {out / 'datasheet.md'}")
+        return 1 if summary.failed else 0
+
+    return run

@@ -1,0 +1,166 @@
+"""`load_problems` and `detect_format`: the one way the rest of pgrpo gets problems.
+
+Owns: source resolution ("humaneval" = the packaged set, local file, hub id), format
+autodetection from the first record's keys, option parsing, and the filters every format
+supports (contest-date window, difficulty, limit).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+from pgrpo.data.loaders.base import LOADERS, Loader, LoadOptions, Record
+from pgrpo.data.loaders.humaneval import packaged_humaneval_path
+from pgrpo.data.loaders.reading import first_record, iter_records
+from pgrpo.data.problem import Problem
+from pgrpo.errors import DataError
+
+PACKAGED = {"humaneval": packaged_humaneval_path}
+_LOAD_OPTION_NAMES = [f.name for f in dataclasses.fields(LoadOptions)]
+_FILTER_NAMES = ["start_date", "end_date", "difficulty", "skip_bad"]
+
+
+def _resolve(source: str | Path) -> tuple[str, str | None]:
+    """(path or hub id, format implied by a packaged name or None)."""
+    text = str(source)
+    if text in PACKAGED:
+        return str(PACKAGED[text]()), text
+    return text, None
+
+
+def known_formats() -> str:
+    return ", ".join(LOADERS.names())
+
+
+def format_from_keys(keys: Iterable[str], where: str) -> str:
+    """The registered format whose detector accepts `keys` (highest priority first)."""
+    key_set = frozenset(keys)
+    candidates: list[Loader] = sorted((LOADERS.get(n) for n in LOADERS), key=lambda lo: -lo.priority)
+    for candidate in candidates:
+        if candidate.detect(key_set):
+            return candidate.name
+    shown = ", ".join(sorted(key_set)[:15])
+    raise DataError(f"{where}: cannot detect the problem format from fields [{shown}]; "
+                    f"pass --format (known formats: {known_formats()})")
+
+
+def detect_format(path: str | Path, split: str | None = None) -> str:
+    """Format name of a source, from its first record's keys ("humaneval" for the packaged set)."""
+    source, implied = _resolve(path)
+    if implied is not None:
+        return implied
+    record = first_record(source, split)
+    return format_from_keys(record.data.keys(), record.where)
+
+
+def get_loader(name: str) -> Loader:
+    if name not in LOADERS:
+        raise DataError(f"unknown problem format {name!r}; known formats: {known_formats()}")
+    return LOADERS.get(name)
+
+
+def _parse_date(value: Any, name: str) -> dt.date | None:
+    if value is None or isinstance(value, dt.date):
+        return value.date() if isinstance(value, dt.datetime) else value
+    try:
+        return dt.date.fromisoformat(str(value)[:10])
+    except ValueError:
+        raise DataError(f"option {name}: expected an ISO date (YYYY-MM-DD), got {value!r}") from None
+
+
+@dataclasses.dataclass(frozen=True)
+class ProblemFilter:
+    """Keep problems with contest_date in [start, end] (inclusive) and a listed difficulty."""
+
+    start: dt.date | None = None
+    end: dt.date | None = None
+    difficulties: frozenset[str] | None = None
+
+    def keep(self, problem: Problem) -> bool:
+        if self.difficulties is not None and (problem.difficulty or "").lower() not in self.difficulties:
+            return False
+        if self.start is None and self.end is None:
+            return True
+        if problem.contest_date is None:  # a date window excludes undated problems
+            return False
+        return (self.start is None or problem.contest_date >= self.start) and (
+            self.end is None or problem.contest_date <= self.end)
+
+
+def _split_options(options: dict[str, Any]) -> tuple[LoadOptions, ProblemFilter, bool]:
+    unknown = sorted(set(options) - set(_LOAD_OPTION_NAMES) - set(_FILTER_NAMES))
+    if unknown:
+        raise DataError(f"unknown load option(s) {', '.join(unknown)}; known: "
+                        f"{', '.join(_LOAD_OPTION_NAMES + _FILTER_NAMES)}")
+    load_options = LoadOptions(**{k: v for k, v in options.items() if k in _LOAD_OPTION_NAMES})
+    difficulty = options.get("difficulty")
+    if isinstance(difficulty, str):
+        difficulty = [d for d in difficulty.split(",") if d.strip()]
+    start = _parse_date(options.get("start_date"), "start_date")
+    end = _parse_date(options.get("end_date"), "end_date")
+    if start and end and start > end:
+        raise DataError(f"option start_date {start} is after end_date {end}")
+    difficulties = frozenset(d.strip().lower() for d in difficulty) if difficulty else None
+    return load_options, ProblemFilter(start, end, difficulties), bool(options.get("skip_bad", False))
+
+
+def iter_problems(source: str | Path, format: str | None = None, *, split: str | None = None,
+                  bad: list[str] | None = None, **options: Any) -> Iterator[Problem]:
+    """Like `load_problems`, lazily. With skip_bad=True, bad records go to `bad` (messages)."""
+    load_options, problem_filter, skip_bad = _split_options(options)
+    path, implied = _resolve(source)
+    name = format or implied
+    selected = get_loader(name) if name else None
+    seen: set[str] = set()
+    for record in iter_records(path, split):
+        if selected is None:
+            selected = get_loader(format_from_keys(record.data.keys(), record.where))
+        try:
+            problem = _convert(selected, record, load_options)
+        except DataError as exc:
+            if not skip_bad:
+                raise
+            if bad is not None:
+                bad.append(str(exc))
+            continue
+        if problem.task_id in seen:
+            raise DataError(f"{record.where}: duplicate task_id {problem.task_id!r}")
+        seen.add(problem.task_id)
+        if problem_filter.keep(problem):
+            yield problem
+
+
+def _convert(selected: Loader, record: Record, options: LoadOptions) -> Problem:
+    problem = selected.convert(record, options)
+    if not problem.task_id:
+        raise record.error("task_id", "is empty")
+    return problem
+
+
+def load_problems(source: str | Path, format: str | None = None, *, split: str | None = None,
+                  limit: int | None = None, **options: Any) -> list[Problem]:
+    """Load and normalize problems.
+
+    source: "humaneval" (the 164 packaged problems), a local .json/.jsonl/.parquet (.gz ok),
+        or a hub dataset id (via datasets.load_dataset; `split` defaults to "test").
+    format: one of LOADERS ("humaneval", "evalplus", "mbpp", "lcb", "apps", "pgrpo");
+        None autodetects from the first record.
+    options: start_date / end_date (inclusive ISO dates; undated problems are dropped when
+        given), difficulty (str, comma list or list), include_challenge_tests (MBPP),
+        skip_bad (skip records that fail to convert instead of raising).
+    limit: stop after this many problems (after filtering).
+    """
+    if limit is not None and limit < 0:
+        raise DataError(f"limit must be >= 0, got {limit}")
+    problems: list[Problem] = []
+    if limit == 0:
+        return problems
+    for problem in iter_problems(source, format, split=split, **options):
+        problems.append(problem)
+        if limit is not None and len(problems) >= limit:
+            break
+    return problems

@@ -1,0 +1,216 @@
+"""The benchmark registry: names -> data sources, task kind, and how to load them.
+
+Owns `BENCHMARKS` (humaneval, humaneval_plus, mbpp, mbpp_plus, lcb, math500, aime24,
+minerva), the `file:PATH` pseudo-benchmark, `--data NAME=PATH` overrides and `EvalTask`,
+the unit the evaluator generates for and checks. Code problems come through the data layer
+(`pgrpo.data.loaders.load_problems`), math problems through `pgrpo.evaluation.math_data`.
+Only `humaneval` is packaged; the other defaults are hub ids (EvalPlus / LiveCodeBench /
+MATH releases) reachable only with network: offline, a clear error says to pass
+`--data NAME=PATH`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pgrpo.data.problem import Problem, TestKind
+from pgrpo.errors import PgrpoError
+from pgrpo.evaluation.math_data import (
+    ANSWER_KEYS,
+    STATEMENT_KEYS,
+    MathProblem,
+    load_math_problems,
+    math_messages,
+)
+from pgrpo.registry import Registry
+
+
+@dataclass(frozen=True)
+class EvalTask:
+    """One problem of one benchmark. Exactly one of `problem` (code) / `math` is set."""
+
+    benchmark: str
+    kind: str  # "code" | "math"
+    task_id: str
+    problem: Problem | None = None
+    math: MathProblem | None = None
+
+    @property
+    def difficulty(self) -> str | None:
+        return self.problem.difficulty if self.problem is not None else None
+
+    @property
+    def contest_date(self) -> dt.date | None:
+        return self.problem.contest_date if self.problem is not None else None
+
+
+@dataclass(frozen=True)
+class BenchmarkSpec:
+    """A named benchmark. `options` go to the loader (e.g. LiveCodeBench release)."""
+
+    name: str
+    kind: str
+    source: str
+    description: str
+    split: str | None = None
+    options: tuple[tuple[str, Any], ...] = ()
+    base_tests_only: bool = False  # EvalPlus rows graded on their original (base) inputs only
+
+
+BENCHMARKS: Registry[BenchmarkSpec] = Registry("benchmark")
+for _spec in (
+    BenchmarkSpec("humaneval", "code", "humaneval", "HumanEval, 164 problems (packaged, offline)"),
+    BenchmarkSpec("humaneval_plus", "code", "evalplus/humanevalplus",
+                  "HumanEval+ (EvalPlus release; hub)", split="test"),
+    BenchmarkSpec("mbpp", "code", "evalplus/mbppplus",
+                  "MBPP (EvalPlus's 378 problems, base tests only; hub)", split="test", base_tests_only=True),
+    BenchmarkSpec("mbpp_plus", "code", "evalplus/mbppplus", "MBPP+ (EvalPlus release; hub)", split="test"),
+    BenchmarkSpec("lcb", "code", "livecodebench/code_generation_lite",
+                  "LiveCodeBench code generation (hub); split by difficulty and date", split="test"),
+    BenchmarkSpec("math500", "math", "HuggingFaceH4/MATH-500", "MATH500 (hub)", split="test"),
+    BenchmarkSpec("aime24", "math", "HuggingFaceH4/aime_2024", "AIME 2024, 30 problems (hub)", split="train"),
+    BenchmarkSpec("minerva", "math", "math-ai/minervamath", "Minerva math (hub)", split="test"),
+):
+    BENCHMARKS.add(_spec.name, _spec)
+
+FILE_PREFIX = "file:"
+
+# kind -> loader(spec, source, limit, options) -> tasks
+KIND_LOADERS: Registry[Callable[..., list[EvalTask]]] = Registry("benchmark kind")
+# kind -> messages(task, style)
+KIND_MESSAGES: Registry[Callable[[EvalTask, str], list[dict[str, str]]]] = Registry("benchmark kind")
+
+
+def _is_local(source: str) -> bool:
+    return Path(source).exists()
+
+
+def _offline_hint(spec: BenchmarkSpec, source: str, exc: Exception) -> PgrpoError:
+    return PgrpoError(
+        f"benchmark {spec.name!r}: cannot load {source!r} ({type(exc).__name__}: {exc}). "
+        f"Without network, download the data elsewhere and pass --data {spec.name}=PATH"
+    )
+
+
+@KIND_LOADERS.register("code")
+def _load_code(spec: BenchmarkSpec, source: str, limit: int | None, options: Mapping[str, Any]) -> list[EvalTask]:
+    from pgrpo.data.loaders import load_problems
+
+    local = _is_local(source) or source == "humaneval"
+    kwargs = dict(options)
+    if not local and spec.split is not None:
+        kwargs.setdefault("split", spec.split)
+    try:
+        problems = load_problems(source, limit=limit, **kwargs)
+    except Exception as exc:  # noqa: BLE001 - hub/network failures: say how to work offline
+        if local:
+            raise
+        raise _offline_hint(spec, source, exc) from exc
+    if spec.base_tests_only:
+        problems = [base_tests_only(p) for p in problems]
+    return [EvalTask(spec.name, "code", p.task_id, problem=p) for p in problems]
+
+
+def base_tests_only(problem: Problem) -> Problem:
+    """An EvalPlus problem graded on its base inputs only (EvalPlus's "base" score: MBPP, HumanEval).
+
+    The evalplus loader puts the base inputs first and records their count in
+    metadata["base_count"]; problems without it (original MBPP rows) are returned unchanged.
+    """
+    count = problem.metadata.get("base_count")
+    if not isinstance(count, int) or problem.tests.kind is not TestKind.CALL or count <= 0:
+        return problem
+    tests = dataclasses.replace(problem.tests, call_cases=problem.tests.call_cases[:count])
+    return dataclasses.replace(problem, tests=tests)
+
+
+@KIND_LOADERS.register("math")
+def _load_math(spec: BenchmarkSpec, source: str, limit: int | None, options: Mapping[str, Any]) -> list[EvalTask]:
+    try:
+        problems = load_math_problems(source, split=spec.split, limit=limit, name=spec.name)
+    except PgrpoError as exc:
+        if _is_local(source):
+            raise
+        raise _offline_hint(spec, source, exc) from exc
+    return [EvalTask(spec.name, "math", p.task_id, math=p) for p in problems]
+
+
+@KIND_MESSAGES.register("code")
+def _code_messages(task: EvalTask, style: str) -> list[dict[str, str]]:
+    from pgrpo.data.prompts import build_messages
+
+    return build_messages(task.problem, style)
+
+
+@KIND_MESSAGES.register("math")
+def _math_messages(task: EvalTask, style: str) -> list[dict[str, str]]:
+    return math_messages(task.math, style)
+
+
+def task_messages(task: EvalTask, style: str) -> list[dict[str, str]]:
+    """The chat messages the model sees for `task` in prompt `style` ("pgrpo" | "plain")."""
+    return KIND_MESSAGES.get(task.kind)(task, style)
+
+
+def detect_kind(path: Path) -> str:
+    """"math" if the file's first record looks like (problem, answer), else "code"."""
+    from pgrpo.evaluation.math_data import _rows_from_file
+
+    try:
+        rows = _rows_from_file(path)
+    except PgrpoError:
+        return "code"  # parquet etc.: leave it to the data layer
+    if not rows:
+        return "code"
+    row = rows[0][1]
+    has_statement = any(k in row for k in STATEMENT_KEYS)
+    has_answer = any(k in row for k in ANSWER_KEYS) or "\\boxed" in str(row.get("solution", ""))
+    has_tests = any(k in row for k in ("test", "tests", "test_list", "input_output", "public_test_cases",
+                                       "private_test_cases", "entry_point", "plus_input"))
+    return "math" if has_statement and has_answer and not has_tests else "code"
+
+
+def parse_data_overrides(items: list[str] | None) -> dict[str, str]:
+    """`["lcb=/data/lcb.jsonl", ...]` -> {"lcb": "/data/lcb.jsonl"}; names must be known benchmarks."""
+    out: dict[str, str] = {}
+    for item in items or []:
+        name, sep, path = item.partition("=")
+        if not sep or not name.strip() or not path.strip():
+            raise PgrpoError(f"--data {item!r}: expected NAME=PATH")
+        name = name.strip()
+        if name not in BENCHMARKS:
+            raise PgrpoError(f"--data {item!r}: unknown benchmark {name!r}; known: {', '.join(BENCHMARKS.names())}")
+        out[name] = path.strip()
+    return out
+
+
+def resolve_spec(name: str) -> BenchmarkSpec:
+    """A registered benchmark, or `file:PATH` (kind detected from the file's records)."""
+    if name.startswith(FILE_PREFIX):
+        path = Path(name[len(FILE_PREFIX):])
+        if not path.exists():
+            raise PgrpoError(f"benchmark {name!r}: {path}: file not found")
+        return BenchmarkSpec(name, detect_kind(path), str(path), f"local file {path}")
+    try:
+        return BENCHMARKS.get(name)
+    except KeyError as exc:
+        raise PgrpoError(f"{exc.args[0]} (or file:PATH for a local problem file)") from None
+
+
+def load_benchmark(name: str, *, data: Mapping[str, str] | None = None, limit: int | None = None,
+                   options: Mapping[str, Any] | None = None) -> list[EvalTask]:
+    """Load benchmark `name`'s tasks; `data` maps benchmark names to local files that replace
+    their default source; `options` go to the loader (LCB: start_date, end_date, difficulty)."""
+    spec = resolve_spec(name)
+    source = (data or {}).get(name, spec.source)
+    merged = dict(spec.options)
+    merged.update(options or {})
+    tasks = KIND_LOADERS.get(spec.kind)(spec, source, limit, merged)
+    if not tasks:
+        raise PgrpoError(f"benchmark {name!r}: no problems loaded from {source!r} (check the filters)")
+    return tasks

@@ -1,0 +1,101 @@
+"""`pgrpo evaluate`: pass@k of a checkpoint on code and math benchmarks, in one command.
+
+Owns the command-line interface only (arguments -> EvalConfig -> runner.evaluate -> print
+the markdown table). Imports nothing heavy at module level.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from pgrpo.cli import command
+
+
+def _csv(text: str) -> list[str]:
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
+def _backend_options(items: list[str] | None) -> dict:
+    import yaml
+
+    from pgrpo.errors import PgrpoError
+
+    out = {}
+    for item in items or []:
+        key, sep, raw = item.partition("=")
+        if not sep or not key.strip():
+            raise PgrpoError(f"--backend-option {item!r}: expected KEY=VALUE")
+        try:
+            out[key.strip()] = yaml.safe_load(raw) if raw.strip() else ""
+        except yaml.YAMLError as exc:
+            raise PgrpoError(f"--backend-option {item!r}: cannot parse value: {exc}") from None
+    return out
+
+
+@command("evaluate", help="Generate with a model and report pass@k on HumanEval(+), MBPP(+), LiveCodeBench, math")
+def configure_evaluate(parser: argparse.ArgumentParser):
+    parser.add_argument("--model", help="checkpoint path or hub id (not needed with --rescore)")
+    parser.add_argument("--benchmarks", default="humaneval",
+                        help="comma-separated: humaneval, humaneval_plus, mbpp, mbpp_plus, lcb, math500, aime24, "
+                             "minerva, file:PATH (default: humaneval)")
+    parser.add_argument("--out", required=True, help="output directory (samples, results, summary); resumable")
+    parser.add_argument("--n", type=int, default=1, help="samples per problem (default 1)")
+    parser.add_argument("--temperature", type=float, default=0.0, help="0 = greedy (default)")
+    parser.add_argument("--top-p", type=float, default=1.0)
+    parser.add_argument("--max-tokens", type=int, default=4096, help="generation limit (paper: 4K)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--backend", default="hf", help="hf | vllm | openai (default hf)")
+    parser.add_argument("--backend-option", action="append", metavar="KEY=VALUE",
+                        help="backend option, e.g. max_batch_size=4 or base_url=http://localhost:8000/v1")
+    parser.add_argument("--prompt", default="pgrpo", choices=("pgrpo", "plain"),
+                        help="pgrpo = the training format (<think>/<answer>); plain = an instruct prompt")
+    parser.add_argument("--rescore", action="store_true", help="only re-check the samples already in --out")
+    parser.add_argument("--data", action="append", metavar="NAME=PATH",
+                        help="use a local file for benchmark NAME (needed offline for all but humaneval)")
+    parser.add_argument("--limit", type=int, help="first N problems of each benchmark (smoke tests)")
+    parser.add_argument("--k", default="1,5,10,100", help="pass@k values to report (those <= n)")
+    parser.add_argument("--lcb-window", action="append", metavar="START:END",
+                        help="report LiveCodeBench pass@k for contest dates in this window (ISO dates)")
+    parser.add_argument("--lcb-start", help="load only LiveCodeBench problems from this date (ISO)")
+    parser.add_argument("--lcb-end", help="load only LiveCodeBench problems up to this date (ISO)")
+    parser.add_argument("--lcb-difficulty", help="load only these LiveCodeBench difficulties (comma list)")
+    parser.add_argument("--workers", type=int, default=0, help="sandbox workers (0 = all CPUs)")
+    parser.add_argument("--timeout", type=float, default=4.0, help="seconds per test case")
+    parser.add_argument("--cache-dir", help="also cache raw completions here (sqlite, shared across runs)")
+    parser.add_argument("--no-progress", action="store_true")
+
+    def run(args: argparse.Namespace) -> int:
+        from pgrpo.errors import PgrpoError
+        from pgrpo.evaluation.benchmarks import parse_data_overrides
+        from pgrpo.evaluation.report import render_markdown
+        from pgrpo.evaluation.runner import EvalConfig, evaluate
+        from pgrpo.evaluation.scoring import CheckOptions
+        from pgrpo.evaluation.summary import DateWindow
+
+        try:
+            ks = tuple(int(k) for k in _csv(args.k))
+        except ValueError:
+            raise PgrpoError(f"--k {args.k!r}: expected comma-separated integers") from None
+        lcb_options = {key: value for key, value in (("start_date", args.lcb_start), ("end_date", args.lcb_end),
+                                                     ("difficulty", args.lcb_difficulty)) if value}
+        config = EvalConfig(
+            benchmarks=_csv(args.benchmarks), out_dir=args.out, model=args.model, backend=args.backend,
+            backend_options=_backend_options(args.backend_option), prompt_style=args.prompt, n=args.n,
+            temperature=args.temperature, top_p=args.top_p, max_tokens=args.max_tokens, seed=args.seed,
+            rescore=args.rescore, data=parse_data_overrides(args.data), limit=args.limit, ks=ks,
+            lcb_windows=tuple(DateWindow.parse(w) for w in args.lcb_window or []), lcb_options=lcb_options,
+            check=CheckOptions(workers=args.workers, timeout_per_test_s=args.timeout),
+            cache_dir=args.cache_dir, progress=not args.no_progress,
+        )
+        outcome = evaluate(config)
+        gen = outcome.generation
+        if gen is not None:
+            print(f"generated {gen.generated}, reused {gen.reused}, already done {gen.already_done}, "
+                  f"failed requests {gen.failed_requests}")
+            for err in gen.errors:
+                print(f"  error: {err}")
+        print(render_markdown(outcome.summary))
+        print(f"wrote {outcome.out.summary_md} and {outcome.out.summary_json}")
+        return 1 if gen is not None and gen.failed_requests else 0
+
+    return run

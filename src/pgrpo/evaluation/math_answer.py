@@ -1,0 +1,161 @@
+"""Math answer checking: the outcome reward of `task: math` and the math evaluation's judge.
+
+Owns: `extract_boxed` (last \\boxed{...} / \\fbox{...} with nested braces), `answers_match`
+(symbolic equivalence through math-verify, with a normalized string comparison fallback)
+and `normalize_answer` (that fallback's normal form).
+
+Time guard: math-verify's own timeouts use signal.alarm, which only works on the main
+thread (it raises elsewhere). So on the main thread we pass math-verify our timeout; on
+other threads (reward workers, thread pools) we call it with timeouts disabled inside a
+daemon watchdog thread and stop waiting after `timeout_s`. Does NOT protect against: a
+runaway sympy computation off the main thread keeps running (a daemon thread cannot be
+killed) after we have given up on it and returned False; inputs longer than
+`MAX_ANSWER_CHARS` skip symbolic checking entirely to keep that case rare.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+from collections.abc import Callable
+from typing import TypeVar
+
+T = TypeVar("T")
+
+MAX_ANSWER_CHARS = 2000
+DEFAULT_TIMEOUT_S = 5.0
+_BOX_COMMANDS = ("\\boxed", "\\fbox")
+
+# math-verify logs a warning on every call made with timeouts disabled; we guard ourselves.
+logging.getLogger("math_verify").setLevel(logging.ERROR)
+
+
+def _balanced(text: str, open_at: int) -> str | None:
+    """Content of the brace group opening at text[open_at] == "{", or None if unbalanced."""
+    depth = 0
+    for i in range(open_at, len(text)):
+        char = text[i]
+        if char == "\\" and i + 1 < len(text) and text[i + 1] in "{}":
+            continue  # \{ and \} are literal braces (sets), not grouping
+        if char == "{" and (i == 0 or text[i - 1] != "\\"):
+            depth += 1
+        elif char == "}" and (i == 0 or text[i - 1] != "\\"):
+            depth -= 1
+            if depth == 0:
+                return text[open_at + 1:i]
+    return None
+
+
+def extract_boxed(text: str) -> str | None:
+    """Content of the last \\boxed{...} or \\fbox{...} in `text` (nested braces kept), or None.
+
+    Also accepts the brace-less form "\\boxed 5" (content = the next whitespace-free token).
+    An unbalanced last box yields None rather than a guess.
+    """
+    starts = [(m.start(), m.end()) for m in re.finditer(r"\\(?:boxed|fbox)(?![A-Za-z])", text)]
+    if not starts:
+        return None
+    _, end = starts[-1]
+    rest = text[end:]
+    stripped = rest.lstrip()
+    if stripped.startswith("{"):
+        content = _balanced(text, end + (len(rest) - len(stripped)))
+        return content.strip() if content is not None else None
+    token = re.match(r"\s+([^\s$]+)", rest)
+    return token.group(1).rstrip(".") if token else None
+
+
+_TEXT_WRAPPERS = re.compile(r"\\(?:text|textbf|mathrm|mbox|operatorname)\{([^{}]*)\}")
+_DROP = ("\\left", "\\right", "\\!", "\\,", "\\;", "\\:", "\\ ", "$", "^\\circ", "^{\\circ}", "\\%", "%")
+
+
+def normalize_answer(answer: str) -> str:
+    """A canonical string for comparing answers math-verify could not parse.
+
+    Takes the boxed content if any; drops $ delimiters, \\left/\\right, spacing commands,
+    degree and percent signs, \\text{} wrappers, whitespace and a trailing period; maps
+    \\dfrac/\\tfrac to \\frac; lower-cases.
+    """
+    boxed = extract_boxed(answer)
+    text = boxed if boxed is not None else answer
+    text = _TEXT_WRAPPERS.sub(r"\1", text)
+    for token in _DROP:
+        text = text.replace(token, "")
+    text = text.replace("\\dfrac", "\\frac").replace("\\tfrac", "\\frac")
+    text = re.sub(r"\s+", "", text).rstrip(".")
+    return text.lower()
+
+
+_DELIMITED = re.compile(r"\$|\\boxed|\\fbox|\\\(|\\\[")
+_PROSE = re.compile(r"(?<!\\)\b[A-Za-z]{2,}\s+[A-Za-z]{2,}\b")
+
+
+def _as_latex(answer: str) -> str:
+    # math-verify only reads LaTeX inside delimiters or \boxed: a bare answer ("\dfrac{1}{2}",
+    # "10^{3}") gets $...$; prose ("the answer is 5") is left for its plain-text extractor.
+    if _DELIMITED.search(answer) or _PROSE.search(answer):
+        return answer
+    return f"${answer.strip()}$"
+
+
+def _verify(prediction: str, gold: str, timeout: int | None) -> bool:
+    from math_verify import parse, verify
+
+    gold_parsed = parse(_as_latex(gold), parsing_timeout=timeout)
+    pred_parsed = parse(_as_latex(prediction), parsing_timeout=timeout)
+    if not gold_parsed or not pred_parsed:
+        return False
+    return bool(verify(gold_parsed, pred_parsed, timeout_seconds=timeout))
+
+
+def _run_with_deadline(fn: Callable[[], T], timeout_s: float, default: T) -> T:
+    """fn() in a daemon thread; `default` if it takes longer than timeout_s or raises."""
+    box: list[T] = []
+
+    def target() -> None:
+        try:
+            box.append(fn())
+        except Exception:  # noqa: BLE001 (any parser crash means "no symbolic verdict")
+            logging.getLogger(__name__).debug("math-verify failed", exc_info=True)
+
+    worker = threading.Thread(target=target, name="math-verify", daemon=True)
+    worker.start()
+    worker.join(timeout_s)
+    return box[0] if box else default
+
+
+def _symbolic_match(prediction: str, gold: str, timeout_s: float) -> bool:
+    if threading.current_thread() is threading.main_thread():
+        try:
+            return _verify(prediction, gold, max(1, round(timeout_s)))
+        except Exception:  # noqa: BLE001 (math-verify/sympy raise many types on odd input)
+            return False
+    return _run_with_deadline(lambda: _verify(prediction, gold, None), timeout_s, False)
+
+
+def answers_match(prediction: str, gold: str, *, timeout_s: float = DEFAULT_TIMEOUT_S) -> bool:
+    """True iff `prediction` states the same answer as `gold`.
+
+    prediction: a bare answer or a whole solution text (its last \\boxed{} counts).
+    gold: the reference answer (bare LaTeX such as "\\frac{1}{2}", or text with \\boxed{}).
+    Symbolically equivalent answers match (1/2, \\frac{1}{2}, 0.5; sets and intervals as
+    math-verify supports them); otherwise the normalized strings must be equal. Safe to call
+    from any thread (module docstring). An empty prediction never matches.
+    """
+    if not prediction.strip() or not gold.strip():
+        return False
+    if normalize_answer(prediction) == normalize_answer(gold):
+        return True
+    # Only the final answers go to sympy: less work, and no stray math in the reasoning.
+    pred_answer, gold_answer = _final_answer(prediction), _final_answer(gold)
+    if not pred_answer or not gold_answer or max(len(pred_answer), len(gold_answer)) > MAX_ANSWER_CHARS:
+        return False
+    return _symbolic_match(pred_answer, gold_answer, timeout_s)
+
+
+def _final_answer(text: str) -> str:
+    """The last box's content, or the whole text when there is no box (math-verify then finds
+    the answer among the text's math)."""
+    boxed = extract_boxed(text)
+    return (boxed if boxed is not None else text).strip()

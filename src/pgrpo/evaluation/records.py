@@ -1,0 +1,189 @@
+"""The evaluation output directory: samples, per-sample results, run settings, resume state.
+
+Owns the on-disk layout of `pgrpo evaluate`:
+  samples.jsonl  one generated response per line (appended as generated, fsync'd)
+  results.jsonl  one verdict per (benchmark, task_id, sample_index) (appended as checked)
+  run.json       the generation settings, so a resumed run cannot silently mix models
+  summary.json / summary.md  written by pgrpo.evaluation.report
+A killed process can leave a half-written last line; `repair_tail` cuts it off before
+appending so the next record never merges into it, and readers skip it with a warning.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pgrpo.data.io import BadLine, append_jsonl, iter_jsonl, write_jsonl
+from pgrpo.errors import DataError, PgrpoError
+
+SAMPLES = "samples.jsonl"
+RESULTS = "results.jsonl"
+RUN = "run.json"
+SUMMARY_JSON = "summary.json"
+SUMMARY_MD = "summary.md"
+
+
+@dataclass(frozen=True)
+class SampleRecord:
+    """One generated response. `prompt` is the chat messages sent to the model."""
+
+    benchmark: str
+    task_id: str
+    sample_index: int
+    prompt: list[dict[str, str]]
+    response: str
+
+    @property
+    def key(self) -> tuple[str, str, int]:
+        return (self.benchmark, self.task_id, self.sample_index)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any], where: str) -> SampleRecord:
+        try:
+            prompt = d.get("prompt") or []
+            if isinstance(prompt, str):  # samples written by other tools: a plain prompt string
+                prompt = [{"role": "user", "content": prompt}]
+            return cls(str(d.get("benchmark", "")), str(d["task_id"]), int(d["sample_index"]),
+                       list(prompt), str(d["response"]))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise DataError(f"{where}: bad sample record ({exc!r}); need task_id, sample_index, response") from exc
+
+
+@dataclass(frozen=True)
+class ResultRecord:
+    """The verdict on one sample (code: sandbox result; math: answer equivalence)."""
+
+    benchmark: str
+    task_id: str
+    sample_index: int
+    passed: bool
+    status: str
+    pass_fraction: float = 0.0
+    format_ok: bool = False
+    reasoning_tokens: int = 0
+    answer_tokens: int = 0
+    detail: str = ""
+
+    @property
+    def key(self) -> tuple[str, str, int]:
+        return (self.benchmark, self.task_id, self.sample_index)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any], where: str) -> ResultRecord:
+        try:
+            return cls(str(d["benchmark"]), str(d["task_id"]), int(d["sample_index"]), bool(d["passed"]),
+                       str(d.get("status", "")), float(d.get("pass_fraction", 0.0)),
+                       bool(d.get("format_ok", False)), int(d.get("reasoning_tokens", 0)),
+                       int(d.get("answer_tokens", 0)), str(d.get("detail", "")))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise DataError(f"{where}: bad result record ({exc!r})") from exc
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    """What decides the samples; a resumed run must match (or pass --rescore)."""
+
+    model: str
+    backend: str
+    prompt_style: str
+    temperature: float
+    top_p: float
+    max_tokens: int
+    n: int
+    seed: int
+    backend_options: dict[str, Any] = field(default_factory=dict)
+
+
+def repair_tail(path: Path) -> bool:
+    """Cut a half-written last line (no trailing newline) off `path`; True if it cut."""
+    if not path.is_file() or path.stat().st_size == 0:
+        return False
+    with path.open("rb+") as handle:
+        data = handle.read()
+        if data.endswith(b"\n"):
+            return False
+        cut = data.rfind(b"\n") + 1
+        handle.seek(cut)
+        handle.truncate()
+    warnings.warn(f"{path}: dropped a half-written last line (interrupted run)", stacklevel=2)
+    return True
+
+
+def _read_records(path: Path, parse) -> list:
+    if not path.is_file():
+        return []
+    bad: list[BadLine] = []
+    out = [parse(obj, f"{path}:{lineno}") for lineno, obj in iter_jsonl(path, bad_lines=bad)]
+    for line in bad:
+        warnings.warn(f"skipping {line}", stacklevel=2)
+    return out
+
+
+class OutputDir:
+    """An evaluation output directory (created on first write)."""
+
+    def __init__(self, root: str | Path) -> None:
+        self.root = Path(root)
+        self.samples_path = self.root / SAMPLES
+        self.results_path = self.root / RESULTS
+        self.run_path = self.root / RUN
+        self.summary_json = self.root / SUMMARY_JSON
+        self.summary_md = self.root / SUMMARY_MD
+
+    def read_samples(self) -> list[SampleRecord]:
+        """All samples; a duplicated key (two runs racing) keeps the first occurrence."""
+        seen: dict[tuple[str, str, int], SampleRecord] = {}
+        for rec in _read_records(self.samples_path, SampleRecord.from_dict):
+            seen.setdefault(rec.key, rec)
+        return list(seen.values())
+
+    def read_results(self) -> list[ResultRecord]:
+        seen: dict[tuple[str, str, int], ResultRecord] = {}
+        for rec in _read_records(self.results_path, ResultRecord.from_dict):
+            seen[rec.key] = rec  # a later verdict (re-check) wins
+        return list(seen.values())
+
+    def append_sample(self, record: SampleRecord) -> None:
+        append_jsonl(self.samples_path, asdict(record))
+
+    def append_result(self, record: ResultRecord) -> None:
+        append_jsonl(self.results_path, asdict(record))
+
+    def prepare_append(self) -> None:
+        """Make both JSONL files safe to append to after an interrupted run."""
+        repair_tail(self.samples_path)
+        repair_tail(self.results_path)
+
+    def clear_results(self) -> None:
+        """Drop all verdicts (for --rescore) atomically."""
+        write_jsonl(self.results_path, [])
+
+    def check_settings(self, settings: RunSettings) -> None:
+        """Record `settings`, or raise if existing samples were made with different ones."""
+        if self.run_path.is_file():
+            try:
+                old = json.loads(self.run_path.read_text(encoding="utf-8"))
+            except json.JSONDecodeError as exc:
+                raise DataError(f"{self.run_path}: invalid JSON: {exc}") from exc
+            new = asdict(settings)
+            diff = sorted(k for k in new if k in old and old[k] != new[k])
+            if diff and self.samples_path.is_file() and self.samples_path.stat().st_size:
+                changes = ", ".join(f"{k}: {old[k]!r} -> {new[k]!r}" for k in diff)
+                raise PgrpoError(
+                    f"{self.run_path}: existing samples were generated with different settings ({changes}); "
+                    "use a new --out directory, or --rescore to only re-check the existing samples"
+                )
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.run_path.write_text(json.dumps(asdict(settings), indent=2) + "\n", encoding="utf-8")
+
+    def read_settings(self) -> RunSettings | None:
+        if not self.run_path.is_file():
+            return None
+        try:
+            return RunSettings(**json.loads(self.run_path.read_text(encoding="utf-8")))
+        except (json.JSONDecodeError, TypeError) as exc:
+            raise DataError(f"{self.run_path}: not a pgrpo run settings file: {exc}") from exc

@@ -1,0 +1,146 @@
+"""`evaluate(config)`: the whole evaluation pipeline behind `pgrpo evaluate`.
+
+Owns `EvalConfig` and `EvalOutcome`. Stages: load benchmarks -> generate the missing samples
+(resumable; skipped with `rescore`) -> check the samples that have no verdict yet (all of
+them with `rescore`) -> summarize -> write summary.json / summary.md. Each stage appends
+finished work to the output directory, so an interrupted run continues where it stopped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from pgrpo.errors import PgrpoError
+from pgrpo.evaluation.benchmarks import EvalTask, load_benchmark
+from pgrpo.evaluation.generate import GenerationReport, generate_samples
+from pgrpo.evaluation.lengths import make_token_counter
+from pgrpo.evaluation.records import OutputDir, ResultRecord, RunSettings, SampleRecord
+from pgrpo.evaluation.report import write_summary
+from pgrpo.evaluation.scoring import CheckOptions, check_samples
+from pgrpo.evaluation.summary import DEFAULT_KS, DateWindow, EvalSummary, summarize
+
+LCB_OPTION_KEYS = ("start_date", "end_date", "difficulty")
+
+
+@dataclass
+class EvalConfig:
+    """Everything one `pgrpo evaluate` run needs. `data` maps benchmark -> local file;
+    `lcb_options` go to the LiveCodeBench loader (start_date, end_date, difficulty, ...)."""
+
+    benchmarks: list[str]
+    out_dir: str
+    model: str | None = None
+    backend: str = "hf"
+    backend_options: dict[str, Any] = field(default_factory=dict)
+    prompt_style: str = "pgrpo"
+    n: int = 1
+    temperature: float = 0.0
+    top_p: float = 1.0
+    max_tokens: int = 4096
+    seed: int = 0
+    rescore: bool = False
+    data: dict[str, str] = field(default_factory=dict)
+    limit: int | None = None
+    ks: tuple[int, ...] = DEFAULT_KS
+    lcb_windows: tuple[DateWindow, ...] = ()
+    lcb_options: dict[str, Any] = field(default_factory=dict)
+    check: CheckOptions = field(default_factory=CheckOptions)
+    cache_dir: str | None = None
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        if not self.benchmarks:
+            raise PgrpoError("no benchmarks given (e.g. --benchmarks humaneval)")
+        if len(set(self.benchmarks)) != len(self.benchmarks):
+            raise PgrpoError(f"benchmarks listed twice: {self.benchmarks}")
+        if self.n < 1:
+            raise PgrpoError(f"--n must be >= 1, got {self.n}")
+        if self.prompt_style not in ("pgrpo", "plain"):
+            raise PgrpoError(f"--prompt must be pgrpo or plain, got {self.prompt_style!r}")
+        if not self.rescore and not self.model:
+            raise PgrpoError("--model is required unless --rescore")
+        unknown = set(self.lcb_options) - set(LCB_OPTION_KEYS)
+        if unknown:
+            raise PgrpoError(f"unknown LiveCodeBench options {sorted(unknown)}; known: {list(LCB_OPTION_KEYS)}")
+
+    def settings(self) -> RunSettings:
+        return RunSettings(str(self.model), self.backend, self.prompt_style, float(self.temperature),
+                           float(self.top_p), int(self.max_tokens), int(self.n), int(self.seed),
+                           dict(self.backend_options))
+
+
+@dataclass
+class EvalOutcome:
+    summary: EvalSummary
+    generation: GenerationReport | None
+    checked: int
+    out: OutputDir
+
+
+def load_tasks(config: EvalConfig) -> dict[str, list[EvalTask]]:
+    tasks: dict[str, list[EvalTask]] = {}
+    for name in config.benchmarks:
+        options = config.lcb_options if name == "lcb" else {}
+        tasks[name] = load_benchmark(name, data=config.data, limit=config.limit, options=options)
+    return tasks
+
+
+def build_backend(config: EvalConfig):
+    """The configured ChatBackend wrapped in CachedBackend (per-item errors, optional disk cache)."""
+    import pgrpo.evaluation.vllm_backend  # noqa: F401 - registers the "vllm" backend
+    from pgrpo.llm import CachedBackend, make_backend
+
+    return CachedBackend(make_backend(config.backend, str(config.model), **config.backend_options), config.cache_dir)
+
+
+def _attach_benchmark(samples: Sequence[SampleRecord], benchmarks: Sequence[str]) -> list[SampleRecord]:
+    """Samples written by other tools carry no benchmark: with one benchmark, they are its."""
+    if len(benchmarks) != 1:
+        return list(samples)
+    return [SampleRecord(benchmarks[0], s.task_id, s.sample_index, s.prompt, s.response) if not s.benchmark else s
+            for s in samples]
+
+
+def evaluate(config: EvalConfig, backend=None) -> EvalOutcome:
+    """Run the pipeline; `backend` (a ChatBackend) overrides building one from the config."""
+    out = OutputDir(config.out_dir)
+    tasks = load_tasks(config)
+    generation = None
+    if config.rescore:
+        if not out.samples_path.is_file():
+            raise PgrpoError(f"--rescore: {out.samples_path}: no samples to check")
+        settings = out.read_settings()
+    else:
+        settings = config.settings()
+        out.check_settings(settings)
+        own = backend is None
+        backend = build_backend(config) if own else backend
+        try:
+            generation = generate_samples([t for ts in tasks.values() for t in ts], backend, out, settings,
+                                          progress=config.progress)
+        finally:
+            if own:
+                backend.close()
+
+    out.prepare_append()
+    samples = _attach_benchmark(out.read_samples(), config.benchmarks)
+    index = {(t.benchmark, t.task_id): t for ts in tasks.values() for t in ts}
+    max_n = None if config.rescore else config.n
+    wanted = [s for s in samples if (s.benchmark, s.task_id) in index and (max_n is None or s.sample_index < max_n)]
+    if config.rescore:
+        out.clear_results()
+        done: set[tuple[str, str, int]] = set()
+    else:
+        done = {r.key for r in out.read_results()}
+    todo = [(index[(s.benchmark, s.task_id)], s) for s in wanted if s.key not in done]
+    counter = make_token_counter(settings.model if settings is not None else config.model)
+    check_samples(todo, out, counter, config.check, progress=config.progress)
+
+    wanted_keys = {s.key for s in wanted}
+    results: list[ResultRecord] = [r for r in out.read_results() if r.key in wanted_keys]
+    summary = summarize(tasks, results, ks=config.ks, windows=config.lcb_windows, settings=settings,
+                        token_counter=counter.name)
+    write_summary(summary, out.summary_json, out.summary_md)
+    return EvalOutcome(summary, generation, len(todo), out)

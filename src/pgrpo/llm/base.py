@@ -1,0 +1,76 @@
+"""The `ChatBackend` interface, the `BACKENDS` registry and `make_backend`.
+
+Owns the contract every backend (openai, hf, toy, ...) implements: `generate(requests)`
+returns one `ChatResult` per request in the same order; a failing item is a result with
+`error`, never an exception that loses the batch. Backends register with
+`@BACKENDS.register("name")`; modules listed in `BACKEND_MODULES` are imported on demand
+by `make_backend`, so no heavy import happens until a backend is built.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from pgrpo.errors import PgrpoError
+from pgrpo.llm.types import ChatRequest, ChatResult
+from pgrpo.registry import Registry
+
+# Importing these registers their backends. Other stages (the toy world) may register through
+# BACKENDS directly or add their module here.
+BACKEND_MODULES: tuple[str, ...] = (
+    "pgrpo.llm.hf",
+    "pgrpo.llm.openai_compat",
+)
+
+
+class BackendError(PgrpoError):
+    """A backend could not be built (bad option, missing model, missing API key...)."""
+
+
+class ChatBackend(ABC):
+    """Generates chat completions. Subclasses set `name` and `model`."""
+
+    name: str = "abstract"
+    model: str = ""
+    # How many requests CachedBackend hands over at a time (results are saved per chunk).
+    chunk_size: int = 16
+
+    @abstractmethod
+    def generate(self, requests: Sequence[ChatRequest], progress: bool = False) -> list[ChatResult]:
+        """One result per request, same order; failures are per-item `ChatResult(error=...)`."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook, most backends hold nothing
+        """Release resources (threads, models). Safe to call twice."""
+
+    def __enter__(self) -> ChatBackend:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+BackendFactory = Callable[..., ChatBackend]
+BACKENDS: Registry[BackendFactory] = Registry("chat backend")
+
+
+def import_backend_modules() -> None:
+    for module in BACKEND_MODULES:
+        importlib.import_module(module)
+
+
+def make_backend(name: str, model: str, **options: Any) -> ChatBackend:
+    """Build backend `name` ("openai", "hf", ...) for `model` with backend-specific options."""
+    import_backend_modules()
+    try:
+        factory = BACKENDS.get(name)
+    except KeyError as exc:
+        raise BackendError(str(exc.args[0])) from None
+    try:
+        inspect.signature(factory).bind(model, **options)
+    except TypeError as exc:
+        raise BackendError(f"backend {name!r}: bad option: {exc}") from None
+    return factory(model, **options)

@@ -1,0 +1,157 @@
+"""The `hf` backend: chat generation with a local transformers causal LM (CPU or GPU).
+
+Owns `HFBackend`: applies the tokenizer's chat template, batches prompts with left padding
+(at most `max_batch_size` sequences per forward), samples `n` texts per request, honours
+temperature / top_p / max_tokens / stop strings, and seeds torch per batch from the request
+seed so that the same requests give the same texts. Batches group requests with identical
+sampling parameters; with a seed the texts are reproducible for the same set of requests
+(batch composition and padding can change low-order float results).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+from pgrpo.llm.base import BACKENDS, BackendError, ChatBackend
+from pgrpo.llm.types import ChatRequest, ChatResult
+
+
+def _group_key(req: ChatRequest) -> tuple:
+    return (req.temperature, req.top_p, req.max_tokens, req.seed, req.stop)
+
+
+def truncate_at_stop(text: str, stop: Sequence[str]) -> str:
+    """Cut `text` at the earliest stop string (excluded, as in the OpenAI API)."""
+    cut = len(text)
+    for s in stop:
+        if s:
+            pos = text.find(s)
+            if 0 <= pos < cut:
+                cut = pos
+    return text[:cut]
+
+
+@BACKENDS.register("hf")
+class HFBackend(ChatBackend):
+    """A local transformers model at `model` (a path or an already-cached hub id)."""
+
+    name = "hf"
+
+    def __init__(self, model: str, *, device: str | None = None, dtype: str = "auto",
+                 max_batch_size: int = 8, trust_remote_code: bool = False) -> None:
+        import torch
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        if max_batch_size < 1:
+            raise BackendError(f"hf backend: max_batch_size must be >= 1, got {max_batch_size}")
+        self.model = str(model)
+        self.max_batch_size = int(max_batch_size)
+        self.chunk_size = max(self.max_batch_size, 8)
+        self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        torch_dtype: Any = dtype if dtype == "auto" else getattr(torch, dtype, None)
+        if torch_dtype is None:
+            raise BackendError(f"hf backend: unknown dtype {dtype!r} (use auto, float32, bfloat16, float16)")
+        try:
+            self.tokenizer = AutoTokenizer.from_pretrained(self.model, trust_remote_code=trust_remote_code)
+            self.lm = AutoModelForCausalLM.from_pretrained(
+                self.model, dtype=torch_dtype, trust_remote_code=trust_remote_code
+            ).to(self.device)
+        except (OSError, ValueError) as exc:
+            raise BackendError(f"hf backend: cannot load model {self.model!r}: {exc}") from exc
+        self.lm.eval()
+        self.tokenizer.padding_side = "left"
+        if self.tokenizer.pad_token_id is None:
+            self.tokenizer.pad_token = self.tokenizer.eos_token
+        self._lock = threading.Lock()  # one generate at a time (the server calls from threads)
+
+    def render(self, req: ChatRequest) -> str:
+        """The chat-template prompt text for one request (with the assistant turn opened)."""
+        return self.tokenizer.apply_chat_template(
+            list(req.messages), tokenize=False, add_generation_prompt=True
+        )
+
+    def generate(self, requests: Sequence[ChatRequest], progress: bool = False) -> list[ChatResult]:
+        from tqdm.auto import tqdm
+
+        results: list[ChatResult | None] = [None] * len(requests)
+        groups: dict[tuple, list[int]] = {}
+        for i, req in enumerate(requests):
+            groups.setdefault(_group_key(req), []).append(i)
+        bar = tqdm(total=len(requests), desc=f"hf:{self.model}", unit="req", disable=not progress)
+        with self._lock:
+            for idx in groups.values():
+                # rows = (request index, sample) pairs; greedy samples are identical, so run once
+                rows = []
+                for i in idx:
+                    req = requests[i]
+                    copies = req.n if req.temperature > 0 else 1
+                    rows += [i] * copies
+                for start in range(0, len(rows), self.max_batch_size):
+                    batch = rows[start:start + self.max_batch_size]
+                    try:
+                        outs = self._generate_rows([requests[i] for i in batch])
+                    except Exception as exc:  # noqa: BLE001 - one bad batch is reported per item
+                        outs = [(None, f"{type(exc).__name__}: {exc}", 0, 0)] * len(batch)
+                    for i, out in zip(batch, outs):
+                        results[i] = _merge(results[i], out)
+                for i in idx:
+                    res = results[i]
+                    req = requests[i]
+                    if res is not None and res.ok and req.temperature == 0 and req.n > 1:
+                        res.texts = res.texts * req.n
+                bar.update(len(idx))
+        bar.close()
+        return [r if r is not None else ChatResult([], "hf: no output") for r in results]
+
+    def _generate_rows(self, reqs: list[ChatRequest]) -> list[tuple[str | None, str | None, int, int]]:
+        """Generate one text per row (all rows share sampling params). -> (text, error, ptok, ctok)."""
+        import torch
+
+        first = reqs[0]
+        prompts = [self.render(r) for r in reqs]
+        enc = self.tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False).to(self.device)
+        kwargs: dict[str, Any] = {
+            "max_new_tokens": first.max_tokens,
+            "pad_token_id": self.tokenizer.pad_token_id,
+        }
+        if self.tokenizer.eos_token_id is not None:
+            kwargs["eos_token_id"] = self.tokenizer.eos_token_id
+        if first.temperature > 0:
+            kwargs.update(do_sample=True, temperature=first.temperature, top_p=first.top_p, top_k=0)
+        else:
+            kwargs.update(do_sample=False, temperature=None, top_p=None, top_k=None)
+        if first.stop:
+            kwargs.update(stop_strings=list(first.stop), tokenizer=self.tokenizer)
+        if first.seed is not None:
+            torch.manual_seed(first.seed)
+        with torch.inference_mode():
+            out = self.lm.generate(**enc, **kwargs)
+        prompt_len = enc["input_ids"].shape[1]
+        new = out[:, prompt_len:]
+        rows = []
+        for r, req in enumerate(reqs):
+            ids = new[r].tolist()
+            ctok = len(ids)
+            for j, tok in enumerate(ids):
+                if tok == self.tokenizer.eos_token_id or tok == self.tokenizer.pad_token_id:
+                    ctok = j + 1 if tok == self.tokenizer.eos_token_id else j
+                    break
+            text = self.tokenizer.decode(ids[:ctok], skip_special_tokens=True)
+            ptok = int(enc["attention_mask"][r].sum())
+            rows.append((truncate_at_stop(text, req.stop), None, ptok, ctok))
+        return rows
+
+
+def _merge(prev: ChatResult | None, out: tuple[str | None, str | None, int, int]) -> ChatResult:
+    text, error, ptok, ctok = out
+    if prev is None:
+        prev = ChatResult([], None, False, ptok, 0)
+    if prev.error is not None:
+        return prev
+    if error is not None:
+        return ChatResult([], error)
+    prev.texts.append(text or "")
+    prev.completion_tokens += ctok
+    return prev

@@ -1,0 +1,89 @@
+"""Test doubles for pipelines that talk to LLMs: a scripted backend and a fault-injecting server.
+
+Owns `FunctionBackend` (a ChatBackend whose texts come from a Python function, so tests can
+script well-formed answers) and `FaultInjectingServer` (a real loopback ChatServer that can
+answer HTTP 500/429, malformed JSON, empty choices or stall past the client timeout, per
+request, before answering normally). For tests and demos only; binds 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable, Sequence
+
+from pgrpo.llm.base import ChatBackend
+from pgrpo.llm.server import ChatServer
+from pgrpo.llm.types import ChatRequest, ChatResult
+
+Responder = Callable[[ChatRequest], "str | list[str]"]
+FAULTS = ("500", "429", "400", "malformed", "empty", "timeout")
+
+
+class FunctionBackend(ChatBackend):
+    """`respond(request)` returns one text (repeated n times) or a list of n texts."""
+
+    name = "function"
+
+    def __init__(self, respond: Responder, model: str = "scripted") -> None:
+        self.respond = respond
+        self.model = model
+        self.calls = 0
+        self._lock = threading.Lock()
+
+    def generate(self, requests: Sequence[ChatRequest], progress: bool = False) -> list[ChatResult]:
+        out = []
+        for req in requests:
+            with self._lock:
+                self.calls += 1
+            try:
+                texts = self.respond(req)
+            except Exception as exc:  # noqa: BLE001 - a scripted failure is a per-item error
+                out.append(ChatResult([], f"{type(exc).__name__}: {exc}"))
+                continue
+            texts = [texts] * req.n if isinstance(texts, str) else list(texts)
+            out.append(ChatResult(texts, None, False, 1, sum(len(t) for t in texts)))
+        return out
+
+
+class FaultInjectingServer(ChatServer):
+    """`plan(body) -> fault or None` decides each POST's fate; faults: see FAULTS.
+
+    `attempts` counts POSTs per last-user-message text, so plans can fail the first k tries.
+    """
+
+    def __init__(self, backend: ChatBackend, plan: Callable[[dict, int], str | None],
+                 stall_seconds: float = 3.0) -> None:
+        super().__init__(backend, "127.0.0.1", 0)
+        self.plan = plan
+        self.stall_seconds = stall_seconds
+        self.attempts: dict[str, int] = {}
+        self.faults_served: list[str] = []
+        self._count_lock = threading.Lock()
+
+    def respond(self, raw: bytes) -> tuple[int, bytes]:
+        body = json.loads(raw.decode("utf-8"))
+        key = str(body.get("messages", [{}])[-1].get("content", ""))
+        with self._count_lock:
+            attempt = self.attempts.get(key, 0)
+            self.attempts[key] = attempt + 1
+        fault = self.plan(body, attempt)
+        if fault is None:
+            return super().respond(raw)
+        with self._count_lock:
+            self.faults_served.append(fault)
+        if fault == "500":
+            return 500, b'{"error": {"message": "injected failure", "type": "server_error"}}'
+        if fault == "429":
+            return 429, b'{"error": {"message": "slow down", "type": "rate_limit"}}'
+        if fault == "400":
+            return 400, b'{"error": {"message": "bad request", "type": "invalid_request_error"}}'
+        if fault == "malformed":
+            return 200, b'{"choices": [{"message": {"content": "trunc'
+        if fault == "empty":
+            return 200, b'{"choices": [], "usage": {}}'
+        if fault == "timeout":
+            time.sleep(self.stall_seconds)
+            return super().respond(raw)
+        raise ValueError(f"unknown fault {fault!r}; known: {FAULTS}")

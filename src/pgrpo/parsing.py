@@ -1,0 +1,398 @@
+"""The policy's response format: split a completion into reasoning and code, judge its format.
+
+Owns: `ParsedResponse`, `parse_response` (the format reward R_f's definition), `extract_code`
+(best-effort code from any text) and `sanitize` (AST-based pruning of a function-task solution
+to the entry point and what it needs). Pure text processing: nothing here executes code.
+
+Expected format (the training prompt asks for exactly this):
+
+    <think>REASONING</think>
+    <answer>
+    ```python
+    CODE
+    ```
+    </answer>
+
+`format_ok` (R_f = 1 iff format_ok) holds iff ALL of the following hold. CRLF / CR line endings
+are normalised to LF first; with `think_prefilled=True` the chat template already emitted the
+opening `<think>`, so "<think>" is prepended to the completion before checking.
+  1. Each of `<think>`, `</think>`, `<answer>`, `</answer>` occurs exactly once (case-sensitive),
+     in that order. So a second `<think>` block, a missing `</think>`, or a literal tag quoted
+     inside the reasoning all fail.
+  2. Only whitespace before `<think>`, between `</think>` and `<answer>`, and after `</answer>`.
+     Choice: trailing text (including special tokens such as `<|im_end|>`) fails; decode
+     completions with skip_special_tokens=True.
+  3. The reasoning (between the think tags) is not empty after stripping whitespace.
+  4. The answer (between the answer tags) holds exactly one fenced code block and nothing but
+     whitespace around it. Choice: the fence's language tag is empty or, case-insensitively,
+     one of `python`, `py`, `python3`, `py3` (anything else, e.g. ```cpp, fails). The fence
+     must be closed and the code inside must not be blank.
+Whether the code compiles or passes is NOT part of the format: that is the outcome reward.
+
+Fences follow CommonMark: an opening line of >= 3 backticks plus an optional info string,
+closed by a line of at least as many backticks (so a ```` fence may contain ``` lines). A
+fence may start right after `<answer>` on the same line and end right before `</answer>`.
+
+Code extraction works whether or not the format is valid, so the outcome reward can still be
+computed; see `extract_code` for the heuristics.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+import textwrap
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass
+
+THINK_OPEN, THINK_CLOSE = "<think>", "</think>"
+ANSWER_OPEN, ANSWER_CLOSE = "<answer>", "</answer>"
+TAGS = (THINK_OPEN, THINK_CLOSE, ANSWER_OPEN, ANSWER_CLOSE)
+PYTHON_TAGS = frozenset({"", "python", "py", "python3", "py3"})
+
+_OPEN_FENCE = re.compile(r"^[ \t]*(`{3,})[ \t]*([^`\n]*)$", re.MULTILINE)
+# Fallback when no fence starts a line: a python-tagged opener glued to prose ("Code: ```python").
+_OPEN_FENCE_RELAXED = re.compile(r"(`{3,})[ \t]*((?:python3?|py3?)[ \t]*)$", re.MULTILINE | re.IGNORECASE)
+# Lines that plausibly start Python code, used to cut leading prose off unfenced answers.
+_CODE_START = re.compile(
+    r"^(?:def |async def |class |import |from \S+ import |@|if __name__|[A-Za-z_][\w, ]*\s*=[^=])"
+)
+
+
+@dataclass(frozen=True)
+class ParsedResponse:
+    """A completion split into parts.
+
+    reasoning: text inside the think tags (best effort when tags are missing), stripped.
+    answer: text inside the answer tags ("" if there is no `<answer>`), stripped.
+    code: the program extracted for execution (see `extract_code`); "" if none found.
+    format_ok: the format reward's definition (module docstring).
+    problems: why the format failed, human-readable; empty iff format_ok.
+    """
+
+    reasoning: str
+    answer: str
+    code: str
+    format_ok: bool
+    problems: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Fence:
+    """One fenced block found in a text: `lang` lower-cased first word of the info string."""
+
+    lang: str
+    code: str
+    start: int  # offset of the opening fence line
+    end: int  # offset just past the closing fence (len(text) if unclosed)
+    closed: bool
+
+    @property
+    def is_python(self) -> bool:
+        return self.lang in PYTHON_TAGS
+
+
+def normalize_newlines(text: str) -> str:
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def find_fences(text: str, *, relaxed: bool = False) -> list[Fence]:
+    """All top-level fenced blocks in `text`, in order (an unclosed one runs to the end).
+
+    relaxed: also accept a python-tagged opening fence in the middle of a line.
+    """
+    fences: list[Fence] = []
+    pos = 0
+    pattern = _OPEN_FENCE_RELAXED if relaxed else _OPEN_FENCE
+    while True:
+        opening = pattern.search(text, pos)
+        if opening is None:
+            return fences
+        ticks = len(opening.group(1))
+        info = opening.group(2).strip()
+        lang = info.split()[0].lower() if info else ""
+        body_start = min(opening.end() + 1, len(text))
+        closing = re.compile(rf"^[ \t]*`{{{ticks},}}[ \t]*$", re.MULTILINE).search(text, body_start)
+        if closing is not None and closing.start() >= body_start:
+            body, end, closed = text[body_start:closing.start()], closing.end(), True
+        else:
+            body, end, closed = text[body_start:], len(text), False
+        fences.append(Fence(lang, textwrap.dedent(body).rstrip("\n"), opening.start(), end, closed))
+        if end >= len(text):
+            return fences
+        pos = end
+
+
+def _isolate_tags(text: str) -> str:
+    # Put each tag on its own line so fences glued to tags ("<answer>```python") are seen.
+    for tag in TAGS:
+        text = text.replace(tag, f"\n{tag}\n")
+    return text
+
+
+def _answer_region(text: str) -> str | None:
+    """Text after the last `<answer>` up to the next `</answer>` (or the end); None if no tag."""
+    start = text.rfind(ANSWER_OPEN)
+    if start < 0:
+        return None
+    start += len(ANSWER_OPEN)
+    end = text.find(ANSWER_CLOSE, start)
+    return text[start:] if end < 0 else text[start:end]
+
+
+def _after_think_region(text: str) -> str | None:
+    end = text.rfind(THINK_CLOSE)
+    return None if end < 0 else text[end + len(THINK_CLOSE):]
+
+
+def _parses(code: str) -> bool:
+    try:
+        ast.parse(code)
+    except (SyntaxError, ValueError):
+        return False
+    return True
+
+
+def _choose_fence(fences: list[Fence]) -> Fence:
+    """Python-tagged/untagged fences beat others; among those, the longest that parses wins
+    (ties go to the later one); if none parses, the last one."""
+    pool = [f for f in fences if f.is_python] or fences
+    parsing = [f for f in pool if _parses(f.code)]
+    if parsing:
+        return max(reversed(parsing), key=lambda f: len(f.code.strip()))
+    return pool[-1]
+
+
+def _strip_tags(text: str) -> str:
+    for tag in TAGS:
+        text = text.replace(tag, "")
+    return text
+
+
+def _bare_code(text: str) -> str:
+    """Unfenced text: whole text if it parses, else from the first code-looking line on."""
+    text = _strip_tags(text).strip("\n")
+    if not text.strip() or _parses(text):
+        return textwrap.dedent(text).strip("\n") if text.strip() else ""
+    lines = text.split("\n")
+    for i, line in enumerate(lines):
+        if _CODE_START.match(line):
+            candidate = "\n".join(lines[i:]).rstrip()
+            if _parses(candidate):
+                return candidate
+            break
+    return text.strip()
+
+
+def extract_code(text: str) -> str:
+    """Best-effort program from any completion text ("" if there is nothing).
+
+    Regions are tried in order: inside the last `<answer>` (up to `</answer>` or the end),
+    then after the last `</think>`, then the whole text. In the first region holding a fence
+    (first pass: fences opening a line; second pass: ```python glued to prose mid-line),
+    `_choose_fence` picks: python-like tags (``` / python / py / python3 / py3) over other
+    languages; the longest block that parses as Python (later wins ties), else the last block.
+    An unclosed fence runs to the end of its region. With no fence anywhere, the same regions
+    (except the whole text when it has a `</think>`) are read as bare code: the whole region
+    if it parses, else from the first line that looks like code (def/class/import/assignment/
+    decorator) if that parses, else the region stripped (the sandbox reports the syntax error).
+    """
+    text = _isolate_tags(normalize_newlines(text))
+    regions = [r for r in (_answer_region(text), _after_think_region(text), text) if r is not None]
+    for relaxed in (False, True):
+        for region in regions:
+            # Blank blocks are skipped: a lone closing ``` would otherwise read as an empty opener.
+            fences = [f for f in find_fences(region, relaxed=relaxed) if f.code.strip()]
+            if fences:
+                return _choose_fence(fences).code
+    # Unfenced reasoning is prose, not code: read the whole text as code only without </think>.
+    bare_regions = regions if THINK_CLOSE not in text else regions[:-1]
+    for region in bare_regions:
+        if _strip_tags(region).strip():
+            return _bare_code(region)
+    return ""
+
+
+def _check_answer(answer: str) -> list[str]:
+    fences = find_fences(answer)
+    if not fences:
+        return ["<answer> holds no fenced code block"]
+    if len(fences) > 1:
+        return [f"<answer> holds {len(fences)} fenced code blocks (expected exactly 1)"]
+    fence = fences[0]
+    problems = []
+    if not fence.closed:
+        problems.append("the code fence in <answer> is not closed")
+    if not fence.is_python:
+        problems.append(f"the code fence's language {fence.lang!r} is not python")
+    if not fence.code.strip():
+        problems.append("the code block is empty")
+    if (answer[:fence.start] + answer[fence.end:]).strip():
+        problems.append("<answer> holds text outside the code fence")
+    return problems
+
+
+def _format_problems(text: str) -> list[str]:
+    counts = {tag: text.count(tag) for tag in TAGS}
+    problems = [
+        f"missing {tag}" if n == 0 else f"{n} {tag} tags (expected exactly 1)"
+        for tag, n in counts.items()
+        if n != 1
+    ]
+    if problems:
+        return problems
+    positions = [text.index(tag) for tag in TAGS]
+    if positions != sorted(positions):
+        return ["tags out of order (expected <think>, </think>, <answer>, </answer>)"]
+    t_open, t_close, a_open, a_close = positions
+    if text[:t_open].strip():
+        problems.append("text before <think>")
+    if text[t_close + len(THINK_CLOSE):a_open].strip():
+        problems.append("text between </think> and <answer>")
+    if text[a_close + len(ANSWER_CLOSE):].strip():
+        problems.append("text after </answer>")
+    if not text[t_open + len(THINK_OPEN):t_close].strip():
+        problems.append("empty reasoning")
+    problems.extend(_check_answer(text[a_open + len(ANSWER_OPEN):a_close]))
+    return problems
+
+
+def _reasoning(text: str) -> str:
+    """Inside the first <think>...</think>; without </think>, up to <answer> or the end."""
+    start = text.find(THINK_OPEN)
+    start = 0 if start < 0 else start + len(THINK_OPEN)
+    end = text.find(THINK_CLOSE, start)
+    if end < 0:
+        end = text.find(ANSWER_OPEN, start)
+    if end < 0:
+        # No tags at all: everything before the first fence is the best guess at reasoning.
+        fences = find_fences(text[start:])
+        end = start + fences[0].start if fences else len(text)
+    return text[start:end].strip()
+
+
+def parse_response(text: str, *, think_prefilled: bool = False) -> ParsedResponse:
+    """Split a completion into reasoning / answer / code and judge its format (module docstring)."""
+    text = normalize_newlines(text)
+    if think_prefilled:
+        text = THINK_OPEN + text
+    problems = _format_problems(text)
+    answer = _answer_region(text)
+    return ParsedResponse(
+        reasoning=_reasoning(text),
+        answer=(answer or "").strip(),
+        code=extract_code(text),
+        format_ok=not problems,
+        problems=tuple(problems),
+    )
+
+
+# ---------------------------------------------------------------- sanitize
+
+_KEEP_CALLS = frozenset({"sys.setrecursionlimit"})  # top-level calls a solution may rely on
+
+
+def _names_in(node: ast.AST) -> set[str]:
+    return {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
+
+
+def _defined_names(node: ast.stmt) -> set[str]:
+    """Names a top-level statement binds (defs, classes, assignment targets, nested in if/try)."""
+    if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+        return {node.name}
+    if isinstance(node, ast.Assign):
+        return set().union(*(_names_in(t) for t in node.targets))
+    if isinstance(node, (ast.AnnAssign, ast.AugAssign)):
+        return _names_in(node.target)
+    if isinstance(node, (ast.Import, ast.ImportFrom)):
+        return {(a.asname or a.name).split(".")[0] for a in node.names}
+    if isinstance(node, (ast.If, ast.Try, ast.With)) and not _is_main_guard(node):
+        children: Iterable[ast.stmt] = [s for f in ("body", "orelse", "finalbody") for s in getattr(node, f, [])]
+        if isinstance(node, ast.Try):
+            children = [*children, *(s for h in node.handlers for s in h.body)]
+        return set().union(set(), *(_defined_names(s) for s in children))
+    return set()
+
+
+def _is_main_guard(node: ast.stmt) -> bool:
+    if not isinstance(node, ast.If) or not isinstance(node.test, ast.Compare):
+        return False
+    return "__name__" in _names_in(node.test)
+
+
+def _is_import_like(node: ast.stmt) -> bool:
+    if isinstance(node, (ast.Import, ast.ImportFrom)):
+        return True
+    if isinstance(node, ast.Try):  # try: import x / except ImportError: ...
+        return all(isinstance(s, (ast.Import, ast.ImportFrom, ast.Pass)) for s in node.body)
+    if isinstance(node, ast.Expr) and isinstance(node.value, ast.Call):
+        return ast.unparse(node.value.func) in _KEEP_CALLS
+    return False
+
+
+def _calls_input(node: ast.AST) -> bool:
+    return any(
+        isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id == "input"
+        or isinstance(n, ast.Attribute) and n.attr in {"stdin", "argv"}
+        for n in ast.walk(node)
+    )
+
+
+def _roots(body: list[ast.stmt], entry_point: str) -> list[int] | None:
+    """Indices of the statements defining the entry point (or a class with that method)."""
+    direct = [i for i, n in enumerate(body) if entry_point in _defined_names(n) and not _is_import_like(n)]
+    if direct:
+        return direct
+    owners = [
+        i for i, n in enumerate(body)
+        if isinstance(n, ast.ClassDef)
+        and any(isinstance(m, (ast.FunctionDef, ast.AsyncFunctionDef)) and m.name == entry_point for m in n.body)
+    ]
+    return owners or None
+
+
+def _segment(code: str, node: ast.stmt) -> str:
+    source = ast.get_source_segment(code, node) or ast.unparse(node)
+    decorators = getattr(node, "decorator_list", [])
+    prefix = "".join(f"@{ast.get_source_segment(code, d) or ast.unparse(d)}\n" for d in decorators)
+    return prefix + source
+
+
+def sanitize(code: str, entry_point: str | None, *, also_keep: Collection[str] = ()) -> str:
+    """Keep what a function task's tests need: imports, the entry point, and every top-level
+    def / class / assignment it transitively references (by name). Drops top-level calls,
+    prints, asserts, `if __name__ == "__main__":` blocks and other driver code.
+
+    entry_point may name a top-level function/class or a method of a top-level class
+    (LeetCode `class Solution`). If it is not defined, all imports and definitions are kept
+    (minus driver code: statements reading input()/sys.stdin/sys.argv). With entry_point
+    None or "" (stdin/stdout programs), or if the code does not parse, `code` is returned
+    unchanged: the driver is the program, and the sandbox reports syntax errors.
+    also_keep: more top-level names the tests use directly (HumanEval/50's tests call the
+    prompt's `encode_shift`, which `decode_shift` never references); they become extra roots.
+    """
+    if not entry_point:
+        return code
+    code = normalize_newlines(code)
+    try:
+        body = ast.parse(code).body
+    except (SyntaxError, ValueError):
+        return code
+    defs = {i: _defined_names(n) for i, n in enumerate(body) if not _is_import_like(n)}
+    defs = {i: names for i, names in defs.items() if names}
+    roots = _roots(body, entry_point)
+    if roots is not None:
+        roots += [i for i, names in defs.items() if names & set(also_keep)]
+    if roots is None:
+        keep = {i for i in defs if not _calls_input(body[i])}
+    else:
+        keep, frontier = set(), list(roots)
+        while frontier:
+            i = frontier.pop()
+            if i in keep:
+                continue
+            keep.add(i)
+            needed = _names_in(body[i])
+            frontier.extend(j for j, names in defs.items() if j not in keep and names & needed)
+    parts = [_segment(code, n) for i, n in enumerate(body) if i in keep or _is_import_like(n)]
+    return "\n".join(parts) + ("\n" if parts else "")

@@ -1,0 +1,102 @@
+"""Reward composition (the posterior gate) and GRPO group statistics, as pure functions.
+
+Owns: the reward modes (`REWARD_MODES` registry: posterior, additive, outcome), `compose`,
+which is the ONE place where R_f, R_o and R_t become a total, and the group statistics
+the trainer's advantage step uses (group advantages, zero-variance fraction). No I/O, no
+models, no torch: everything here is plain arithmetic on floats so it is trivially testable.
+
+Formulas (w = thinking weight, default 1):
+    posterior  R = R_f + R_o + w * R_o * R_t     (R_t only counts when the tests pass)
+    additive   R = R_f + R_o + w * R_t           (the ablation that gets reward-hacked)
+    outcome    R = R_f + R_o                     (the outcome-only GRPO baseline)
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from pgrpo.registry import Registry
+
+
+@dataclass(frozen=True)
+class RewardMode:
+    """How the thinking reward enters the total.
+
+    uses_thinking: the mode has a thinking term at all (needs a reward model).
+    gated: the thinking term is multiplied by R_o, so the RM is consulted only when R_o = 1.
+    """
+
+    name: str
+    uses_thinking: bool
+    gated: bool
+
+    def needs_thinking(self, r_o: float) -> bool:
+        """Whether R_t must be computed for a completion with outcome reward `r_o`."""
+        return self.uses_thinking and (not self.gated or r_o > 0.0)
+
+    def thinking_term(self, r_o: float, r_t: float, weight: float = 1.0) -> float:
+        """The thinking part of the total: w*R_o*R_t (gated), w*R_t (ungated) or 0."""
+        if not self.uses_thinking:
+            return 0.0
+        return weight * (r_o * r_t if self.gated else r_t)
+
+
+REWARD_MODES: Registry[RewardMode] = Registry("reward mode")
+REWARD_MODES.add("posterior", RewardMode("posterior", uses_thinking=True, gated=True))
+REWARD_MODES.add("additive", RewardMode("additive", uses_thinking=True, gated=False))
+REWARD_MODES.add("outcome", RewardMode("outcome", uses_thinking=False, gated=False))
+
+
+def get_mode(name: str) -> RewardMode:
+    return REWARD_MODES.get(name)
+
+
+def compose(r_f: float, r_o: float, r_t: float, mode: str | RewardMode = "posterior",
+            weight: float = 1.0) -> float:
+    """Total reward of one completion: R_f + R_o + thinking_term(R_o, R_t)."""
+    spec = mode if isinstance(mode, RewardMode) else get_mode(mode)
+    return r_f + r_o + spec.thinking_term(r_o, r_t, weight)
+
+
+def _groups(values: Sequence[float], group_size: int) -> list[Sequence[float]]:
+    if group_size < 1:
+        raise ValueError(f"group_size must be >= 1, got {group_size}")
+    if len(values) % group_size:
+        raise ValueError(f"{len(values)} rewards do not split into groups of {group_size}")
+    return [values[i:i + group_size] for i in range(0, len(values), group_size)]
+
+
+def group_std(group: Sequence[float]) -> float:
+    """Sample standard deviation (Bessel-corrected, as TRL's nanstd) of one group; 0 for size 1."""
+    n = len(group)
+    if n < 2:
+        return 0.0
+    mean = sum(group) / n
+    return math.sqrt(sum((x - mean) ** 2 for x in group) / (n - 1))
+
+
+def group_advantages(rewards: Sequence[float], group_size: int, scale: bool = True,
+                     eps: float = 1e-4) -> list[float]:
+    """GRPO advantages: (R_i - group mean) / (group std + eps), or unscaled when `scale` is False.
+
+    rewards: shape (B*G,), the G completions of each prompt contiguous. Returns shape (B*G,).
+    """
+    out: list[float] = []
+    for group in _groups(rewards, group_size):
+        mean = sum(group) / len(group)
+        denom = group_std(group) + eps if scale else 1.0
+        out.extend((x - mean) / denom for x in group)
+    return out
+
+
+def zero_std_fraction(rewards: Sequence[float], group_size: int, tol: float = 1e-8) -> float:
+    """Fraction of groups whose rewards are all equal (zero variance: no learning signal).
+
+    rewards: shape (B*G,), groups contiguous. Returns a float in [0, 1] (0.0 for no groups).
+    """
+    groups = _groups(rewards, group_size)
+    if not groups:
+        return 0.0
+    return sum(1 for g in groups if group_std(g) <= tol) / len(groups)

@@ -1,0 +1,101 @@
+"""CLI: `pgrpo rm train` (Bradley-Terry RM training) and `pgrpo rm eval` (preference benchmarks).
+
+Thin: parse arguments, build the config / evaluator, call pgrpo.rm.train / pgrpo.rm.evaluate.
+Heavy imports happen inside run(). (`pgrpo rm pairs` lives in pgrpo.rm.pairs_commands.)
+"""
+
+from __future__ import annotations
+
+import json
+
+from pgrpo.cli import command
+
+
+@command("rm train", help="Train a Bradley-Terry reasoning reward model on preference pairs (TRL RewardTrainer)")
+def configure_train(parser):
+    parser.add_argument("--config", help="YAML recipe, e.g. recipes/rm/tiny-cpu.yaml")
+    parser.add_argument("--train", help="pairs JSONL (sets data.train)")
+    parser.add_argument("--eval", help="held-out pairs JSONL (sets data.eval; default: split off --train)")
+    parser.add_argument("--model", help="base checkpoint (sets model.path)")
+    parser.add_argument("--out", help="output directory (sets output_dir)")
+    parser.add_argument("--skip-bad", action="store_true",
+                        help="skip malformed pairs (each is reported by file:line) instead of failing")
+    parser.add_argument("overrides", nargs="*", metavar="KEY=VALUE",
+                        help="dotted config overrides, e.g. train.epochs=2 lora.enabled=true")
+
+    def run(args) -> int:
+        from pgrpo.config import load_config
+        from pgrpo.rm.config import RMTrainConfig
+        from pgrpo.rm.train import train_reward_model
+
+        flags = [f"data.train={args.train}" if args.train else None,
+                 f"data.eval={args.eval}" if args.eval else None,
+                 f"model.path={args.model}" if args.model else None,
+                 f"output_dir={args.out}" if args.out else None,
+                 "data.skip_bad=true" if args.skip_bad else None]
+        config = load_config(RMTrainConfig, args.config, [f for f in flags if f] + list(args.overrides))
+        result = train_reward_model(config)
+        for line in result.skipped_lines:
+            print(f"skipped: {line}")
+        summary = {"output_dir": result.output_dir, "train_pairs": result.n_train,
+                   "heldout_pairs": result.n_heldout, "skipped": result.n_skipped,
+                   "truncated_sides": result.n_truncated, "train_loss": result.train_loss}
+        if result.heldout is not None:
+            summary["heldout_accuracy"] = result.heldout.overall.accuracy
+            summary["by_pair_type"] = {k: v.accuracy for k, v in result.heldout.by_pair_type.items()}
+            summary["by_dimension"] = {k: v.accuracy for k, v in result.heldout.by_dimension.items()}
+        print(json.dumps(summary, indent=2))
+        return 0
+
+    return run
+
+
+def _parse_extra(items: list[str]) -> dict[str, str]:
+    from pgrpo.errors import PgrpoError
+
+    extra = {}
+    for item in items:
+        if "=" not in item:
+            raise PgrpoError(f"--option {item!r}: expected key=value")
+        key, value = item.split("=", 1)
+        extra[key.strip()] = value
+    return extra
+
+
+@command("rm eval", help="Accuracy of a reward model on preference benchmarks (LCB-RB, RewardBench, pairs)")
+def configure_eval(parser):
+    parser.add_argument("--data", required=True, help="benchmark JSONL (format detected by its keys)")
+    parser.add_argument("--model", help="reward model directory (for --evaluator reward-model)")
+    parser.add_argument("--format", choices=["lcb-rb", "rewardbench", "pairs"], help="skip autodetection")
+    parser.add_argument("--subsets", nargs="+", metavar="GLOB", help="keep only these subsets, e.g. 'hep-*' math-prm")
+    parser.add_argument("--evaluator", default="reward-model", help="registered evaluator (default reward-model)")
+    parser.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
+                        help="evaluator-specific option (repeatable)")
+    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--max-length", type=int, default=2048)
+    parser.add_argument("--device")
+    parser.add_argument("--dtype", choices=["float32", "bfloat16", "float16"])
+    parser.add_argument("--n-boot", type=int, default=1000, help="bootstrap resamples for the 95%% CI")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", help="directory for results.json, results.md and scores.jsonl")
+
+    def run(args) -> int:
+        from pgrpo.errors import PgrpoError
+        from pgrpo.rm.benchmarks import load_benchmark
+        from pgrpo.rm.evaluate import EVALUATORS, EvaluatorOptions, evaluate, render_markdown, write_outputs
+
+        fmt, pairs = load_benchmark(args.data, args.format, args.subsets)
+        try:
+            factory = EVALUATORS.get(args.evaluator)
+        except KeyError as exc:
+            raise PgrpoError(f"--evaluator: {exc.args[0]}") from None
+        evaluator = factory(EvaluatorOptions(args.model, args.batch_size, args.max_length, args.device,
+                                             args.dtype, _parse_extra(args.option)))
+        report, scores = evaluate(evaluator, pairs, fmt, args.data, n_boot=args.n_boot, seed=args.seed)
+        print(render_markdown(report), end="")
+        if args.out:
+            write_outputs(args.out, report, pairs, scores)
+            print(f"wrote {args.out}/results.json, results.md, scores.jsonl")
+        return 0
+
+    return run

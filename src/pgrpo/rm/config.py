@@ -1,0 +1,100 @@
+"""Configuration of `pgrpo rm train`: dataclasses filled from a YAML recipe + dotted overrides.
+
+Recipes live in `recipes/rm/` (`tiny-cpu.yaml`, `qwen2.5-coder-7b-od.yaml`); every key below
+can be overridden on the command line, e.g. `train.epochs=2 lora.enabled=true`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+
+@dataclass
+class ModelSection:
+    """The base checkpoint: any causal LM (a fresh scalar head is added) or a reward model."""
+
+    path: str = ""
+    # Build a tiny Qwen2 (pgrpo.tiny) whose BPE is trained on the training pairs instead of
+    # loading `path`: for CPU smoke runs and tests, never the hub.
+    tiny: bool = False
+    tiny_hidden_size: int = 64
+    tiny_layers: int = 2
+    tiny_vocab_size: int = 1024
+    dtype: Literal["float32", "bfloat16", "float16"] = "float32"
+    attn_implementation: str | None = None
+
+    def __post_init__(self) -> None:
+        if not self.tiny and not self.path:
+            raise ValueError("model.path is required unless model.tiny is true")
+
+
+@dataclass
+class LoraSection:
+    """Optional LoRA (peft, task SEQ_CLS: the score head is trained in full and merged at save)."""
+
+    enabled: bool = False
+    r: int = 16
+    alpha: int = 32
+    dropout: float = 0.05
+    target_modules: list[str] = field(
+        default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"])
+
+
+@dataclass
+class DataSection:
+    """Pairs JSONL files. Without `eval`, a held-out share of the problems is split off `train`."""
+
+    train: str = ""
+    eval: str | None = None
+    heldout_fraction: float = 0.1
+    skip_bad: bool = False
+    # Pass each pair's `margin` to the loss: -log sigmoid(r_c - r_r - margin); missing -> 0.
+    use_margin: bool = False
+
+    def __post_init__(self) -> None:
+        if not self.train:
+            raise ValueError("data.train is required (a pairs JSONL)")
+        if not 0.0 <= self.heldout_fraction < 1.0:
+            raise ValueError(f"data.heldout_fraction must be in [0, 1), got {self.heldout_fraction}")
+
+
+@dataclass
+class TrainSection:
+    """Optimisation; mapped onto TRL's RewardConfig (a transformers TrainingArguments)."""
+
+    epochs: float = 1.0
+    max_steps: int = -1
+    learning_rate: float = 1e-5
+    batch_size: int = 4  # pairs per device per step
+    gradient_accumulation_steps: int = 1
+    max_length: int = 2048  # tokens per side; longer inputs are truncated (see pgrpo.rm.template)
+    warmup_ratio: float = 0.03
+    weight_decay: float = 0.0
+    lr_scheduler: str = "cosine"
+    bf16: bool = False
+    gradient_checkpointing: bool = False
+    center_rewards_coefficient: float | None = None
+    logging_steps: int = 10
+    save_steps: int = 500
+    save_total_limit: int = 2
+    eval_strategy: Literal["no", "steps", "epoch"] = "epoch"
+    eval_batch_size: int = 8
+    deepspeed: str | None = None  # a DeepSpeed JSON (or use `accelerate launch --config_file`)
+    report_to: list[str] = field(default_factory=lambda: ["tensorboard"])
+    resume: bool = True  # continue from the last checkpoint in output_dir if there is one
+
+    def __post_init__(self) -> None:
+        if self.batch_size < 1 or self.max_length < 16:
+            raise ValueError("train.batch_size must be >= 1 and train.max_length >= 16")
+
+
+@dataclass
+class RMTrainConfig:
+    output_dir: str
+    model: ModelSection
+    data: DataSection
+    train: TrainSection = field(default_factory=TrainSection)
+    lora: LoraSection = field(default_factory=LoraSection)
+    seed: int = 0
+    score_batch_size: int = 16  # for the held-out evaluation after training

@@ -1,0 +1,142 @@
+"""Reward-model evaluation on preference benchmarks (`pgrpo rm eval`) and the evaluator hook.
+
+An evaluator turns benchmark pairs into (score_chosen, score_rejected); accuracy is the share
+with score_chosen > score_rejected, ties counted half (and reported), with a 95% percentile
+bootstrap interval (fixed seed) overall, per subset and per format category (RewardBench
+"code" = hep-*, "math" = math-prm). Evaluators are registered in `EVALUATORS` by name with a
+factory `(EvaluatorOptions) -> PairEvaluator`; "reward-model" (a `RewardScorer`) is built in.
+An LLM-as-judge baseline plugs in the same way (register "llm-judge"; a pairwise judge
+returns (1, 0), (0, 1) or (0.5, 0.5)) without touching this module.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import fnmatch
+import json
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+from pgrpo.registry import Registry
+from pgrpo.rm.benchmarks import BenchmarkFormat, EvalPair
+from pgrpo.rm.metrics import Accuracy, accuracy, grouped_accuracy
+
+
+class PairEvaluator(Protocol):
+    """Anything that can judge pairs: returns one (score_chosen, score_rejected) per pair."""
+
+    name: str
+
+    def compare(self, pairs: Sequence[EvalPair]) -> list[tuple[float, float]]: ...
+
+
+@dataclass(frozen=True)
+class EvaluatorOptions:
+    """Options from the command line; `extra` carries evaluator-specific `key=value` settings."""
+
+    model_path: str | None = None
+    batch_size: int = 16
+    max_length: int = 2048
+    device: str | None = None
+    dtype: str | None = None
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+EVALUATORS: Registry[Callable[[EvaluatorOptions], PairEvaluator]] = Registry("evaluator")
+
+
+class RewardModelEvaluator:
+    """Scores both sides of every pair with a `RewardScorer` (raw scores: no sigmoid ties)."""
+
+    name = "reward-model"
+
+    def __init__(self, scorer) -> None:
+        self.scorer = scorer
+
+    def compare(self, pairs: Sequence[EvalPair]) -> list[tuple[float, float]]:
+        items = [item for pair in pairs for item in (pair.chosen, pair.rejected)]
+        raw = self.scorer.raw_scores(items)
+        return list(zip(raw[0::2], raw[1::2]))
+
+
+@EVALUATORS.register("reward-model")
+def _reward_model_evaluator(options: EvaluatorOptions) -> PairEvaluator:
+    from pgrpo.errors import PgrpoError
+    from pgrpo.rm.scoring import RewardScorer
+
+    if not options.model_path:
+        raise PgrpoError("--model is required for the reward-model evaluator")
+    return RewardModelEvaluator(RewardScorer(options.model_path, batch_size=options.batch_size,
+                                             max_length=options.max_length, device=options.device,
+                                             dtype=options.dtype))
+
+
+@dataclass
+class EvalReport:
+    benchmark: str
+    format: str
+    evaluator: str
+    overall: Accuracy
+    subsets: dict[str, Accuracy]
+    categories: dict[str, Accuracy]
+    seed: int
+    n_boot: int
+
+    def to_json(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+def evaluate(evaluator: PairEvaluator, pairs: Sequence[EvalPair], fmt: BenchmarkFormat, benchmark: str, *,
+             n_boot: int = 1000, seed: int = 0) -> tuple[EvalReport, list[tuple[float, float]]]:
+    """Run `evaluator` on `pairs`; return the report and the per-pair scores (in pair order)."""
+    scores = evaluator.compare(pairs)
+    if len(scores) != len(pairs):
+        raise RuntimeError(f"evaluator {evaluator.name!r} returned {len(scores)} results for {len(pairs)} pairs")
+    chosen = [c for c, _ in scores]
+    rejected = [r for _, r in scores]
+    subsets = [p.subset for p in pairs]
+    categories: dict[str, Accuracy] = {}
+    for cat, patterns in fmt.categories:
+        idx = [i for i, s in enumerate(subsets) if any(fnmatch.fnmatchcase(s, pat) for pat in patterns)]
+        if idx:
+            categories[cat] = accuracy([chosen[i] for i in idx], [rejected[i] for i in idx],
+                                       n_boot=n_boot, seed=seed)
+    report = EvalReport(benchmark, fmt.name, evaluator.name,
+                        accuracy(chosen, rejected, n_boot=n_boot, seed=seed),
+                        grouped_accuracy(subsets, chosen, rejected, n_boot=n_boot, seed=seed),
+                        categories, seed, n_boot)
+    return report, scores
+
+
+def _row(name: str, acc: Accuracy) -> str:
+    return (f"| {name} | {acc.n} | {100 * acc.accuracy:.1f} | {100 * acc.ci_low:.1f} - {100 * acc.ci_high:.1f} "
+            f"| {acc.ties} |")
+
+
+def render_markdown(report: EvalReport) -> str:
+    lines = [f"### {report.evaluator} on {report.benchmark} ({report.format})", "",
+             "| subset | pairs | accuracy % | 95% CI | ties |", "|---|---|---|---|---|",
+             _row("**overall**", report.overall)]
+    lines += [_row(f"*{name}*", acc) for name, acc in report.categories.items()]
+    if len(report.subsets) > 1:
+        lines += [_row(name, acc) for name, acc in report.subsets.items()]
+    lines += ["", f"Ties count half. CI: percentile bootstrap, {report.n_boot} resamples, seed {report.seed}."]
+    return "\n".join(lines) + "\n"
+
+
+def write_outputs(out_dir: str | Path, report: EvalReport, pairs: Sequence[EvalPair],
+                  scores: Sequence[tuple[float, float]]) -> None:
+    """results.json, results.md and scores.jsonl (per pair) in out_dir, each written atomically."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    rows = [json.dumps({"line": p.line, "id": p.pair_id, "subset": p.subset, "chosen": c, "rejected": r})
+            for p, (c, r) in zip(pairs, scores)]
+    for name, text in (("results.json", json.dumps(report.to_json(), indent=2)),
+                       ("results.md", render_markdown(report)),
+                       ("scores.jsonl", "\n".join(rows) + "\n")):
+        tmp = out / (name + ".tmp")
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, out / name)

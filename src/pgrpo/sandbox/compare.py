@@ -1,0 +1,255 @@
+"""Output comparison rules: is a program's output "the expected one"?
+
+Owns the pure comparison functions the trusted harness calls after running untrusted
+code: `stdout_matches` (stdin/stdout tasks), `values_match` (call-based tasks),
+`is_plain` / `to_plain` (refuse anything that is not made of exact builtin types).
+Stdlib only, no I/O, no global state: the harness imports this module inside the
+sandboxed child before the candidate runs.
+
+Does NOT protect against: a candidate that tampers with the interpreter itself
+(monkeypatching builtins, `math`, `decimal`) before the harness compares. That is the
+harness's job (compare in a fresh process or before the candidate can act). Every rule
+here is also written out in docs/sandbox-rules.md.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+# Default float tolerance for call-based outputs when the problem gives no `atol`.
+DEFAULT_REL_TOL = 1e-6
+DEFAULT_ABS_TOL = 1e-9
+# Relative part added to an explicit `atol` (EvalPlus' assert_allclose uses rtol=1e-7).
+ATOL_REL_TOL = 1e-7
+# Nesting deeper than this is refused by to_plain/is_plain (no recursion bombs).
+MAX_DEPTH = 100
+# More container items than this in one value is refused (no shared-node DAG blowups).
+MAX_NODES = 1_000_000
+
+# A finite decimal number token: optional sign, digits with optional fraction, optional
+# exponent. Deliberately excludes "nan", "inf", "Infinity" and "1_000", which Decimal()
+# would accept: those compare as plain strings.
+_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
+
+_SCALARS = (type(None), bool, int, float, str, bytes, complex)
+_CONTAINERS = (list, tuple, dict, set, frozenset)
+_NUMBERS = (int, float, complex)
+
+
+# --------------------------------------------------------------------------- stdout
+
+
+def _lines(text: str) -> list[str]:
+    return [line.strip() for line in text.strip().split("\n")]
+
+
+def _as_decimal(token: str) -> Decimal | None:
+    if not _NUMBER.fullmatch(token):
+        return None
+    try:
+        return Decimal(token)
+    except InvalidOperation:  # unreachable given the regex; kept as a guard
+        return None
+
+
+def _tokens_match(actual: str, expected: str) -> bool:
+    if actual == expected:
+        return True
+    a_num, e_num = _as_decimal(actual), _as_decimal(expected)
+    if a_num is None or e_num is None:
+        return False
+    return a_num == e_num
+
+
+def stdout_matches(actual: str, expected: str) -> bool:
+    """LiveCodeBench-style stdout comparison.
+
+    Rules, in order:
+    1. Both texts are stripped, split on "\\n", and every line is stripped (so trailing
+       spaces, "\\r\\n" line ends and leading/trailing blank lines never matter).
+    2. The number of lines must be equal.
+    3. Per line: equal strings match. Otherwise both lines are split on whitespace into
+       tokens; the token counts must be equal, and each token pair must match: equal
+       strings, or both finite decimal numbers (`[+-]?digits[.digits][e[+-]digits]`)
+       with exactly equal values compared as `decimal.Decimal` ("1.0" == "1",
+       "1e3" == "1000", "-0" == "0"; but "0.3333333" != "0.33333333").
+    Float tolerance: none. This is LiveCodeBench's rule (exact Decimal equality), kept so
+    pass rates are comparable with its leaderboard. Unlike LiveCodeBench, numbers are
+    compared token by token, so a line mixing words and numbers ("Case 1: 2.50") can
+    match ("Case 1: 2.5").
+    """
+    actual_lines, expected_lines = _lines(actual), _lines(expected)
+    if len(actual_lines) != len(expected_lines):
+        return False
+    for a_line, e_line in zip(actual_lines, expected_lines):
+        if a_line == e_line:
+            continue
+        a_tokens, e_tokens = a_line.split(), e_line.split()
+        if len(a_tokens) != len(e_tokens):
+            return False
+        if not all(_tokens_match(a, e) for a, e in zip(a_tokens, e_tokens)):
+            return False
+    return True
+
+
+# --------------------------------------------------------------------------- plain values
+
+
+class _Walk:
+    """Budget for one traversal: refuses cycles, deep nesting and huge shared-node DAGs."""
+
+    def __init__(self) -> None:
+        self.nodes = 0
+        self.stack: set[int] = set()
+
+    def enter(self, value: Any, depth: int) -> None:
+        self.nodes += 1
+        if depth >= MAX_DEPTH or id(value) in self.stack or self.nodes > MAX_NODES:
+            raise ValueError(
+                f"value is self-referencing, nested deeper than {MAX_DEPTH} or has more than {MAX_NODES} nodes"
+            )
+        self.stack.add(id(value))
+
+
+def is_plain(value: Any) -> bool:
+    """True iff `value` is built only from exact builtin types, recursively.
+
+    Allowed: None, bool, int, float, complex, str, bytes (the types the sandbox's wire
+    codec carries), and list / tuple / dict / set / frozenset of allowed values (dict keys:
+    scalars, tuples, frozensets). The check is `type(x) is T`, never isinstance, so a
+    subclass of int or str with a lying `__eq__` is refused. Self-referencing containers,
+    nesting deeper than MAX_DEPTH and more than MAX_NODES items are refused. No method of
+    `value` is ever called.
+    """
+    try:
+        to_plain(value)
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
+def _json_key(key: Any) -> Any:
+    """The string JSON would write for a scalar dict key (json.dumps rules)."""
+    kind = type(key)
+    if kind is str:
+        return key
+    if kind is bool:
+        return "true" if key else "false"
+    if key is None:
+        return "null"
+    if kind is int:
+        return int.__repr__(key)
+    if kind is not float:  # bytes / complex keys: JSON can't write them; keep them as they are
+        return key
+    if math.isnan(key):
+        return "NaN"
+    if math.isinf(key):
+        return "Infinity" if key > 0 else "-Infinity"
+    return float.__repr__(key)
+
+
+def to_plain(value: Any) -> Any:
+    """Return `value` as JSON would round-trip it; TypeError/ValueError if not plain.
+
+    Tuples become lists, dict keys become JSON strings (1 -> "1", True -> "true"),
+    set/frozenset become frozensets (JSON has no sets; they stay unordered so that
+    values_match compares them as sets). Floats keep NaN/inf. Only exact builtin types
+    are accepted (see is_plain); anything else raises TypeError naming the type; cycles,
+    over-deep or over-large values raise ValueError.
+    """
+    return _plain(value, 0, _Walk())
+
+
+def _plain(value: Any, depth: int, walk: _Walk) -> Any:
+    kind = type(value)
+    if kind in _SCALARS:
+        return value
+    if kind not in _CONTAINERS:
+        raise TypeError(f"value of type {kind.__module__}.{kind.__qualname__} is not a plain builtin")
+    walk.enter(value, depth)
+    if kind is dict:
+        out: dict[str, Any] = {}
+        for key, item in dict.items(value):
+            # JSON turns scalar keys into strings; tuple/frozenset keys (JSON can't write
+            # them) stay hashable as tuples/frozensets of plain values.
+            plain_key = _json_key(key) if type(key) in _SCALARS else _freeze(_plain(key, depth + 1, walk))
+            out[plain_key] = _plain(item, depth + 1, walk)
+        result: Any = out
+    else:
+        # Iterate through the exact builtin's own iterator: no user code can run.
+        items = [_plain(item, depth + 1, walk) for item in kind.__iter__(value)]
+        if kind is list or kind is tuple:
+            result = items
+        else:
+            result = frozenset(_freeze(item) for item in items)
+    walk.stack.discard(id(value))
+    return result
+
+
+def _freeze(item: Any) -> Any:
+    """Hashable stand-in for a plain list/dict inside a set (lists -> tuples)."""
+    if type(item) is list:
+        return tuple(_freeze(x) for x in item)
+    if type(item) is dict:
+        return frozenset((k, _freeze(v)) for k, v in item.items())
+    return item
+
+
+# --------------------------------------------------------------------------- call-based
+
+
+def _floats_close(actual: float, expected: float, atol: float | None) -> bool:
+    if math.isnan(actual) or math.isnan(expected):
+        return math.isnan(actual) and math.isnan(expected)
+    if math.isinf(actual) or math.isinf(expected):
+        return actual == expected
+    if atol:  # EvalPlus treats atol == 0 on floats as 1e-6; we use the default below
+        return abs(actual - expected) <= atol + ATOL_REL_TOL * abs(expected)
+    return math.isclose(actual, expected, rel_tol=DEFAULT_REL_TOL, abs_tol=DEFAULT_ABS_TOL)
+
+
+def _match(actual: Any, expected: Any, atol: float | None) -> bool:
+    a_kind, e_kind = type(actual), type(expected)
+    if a_kind is bool or e_kind is bool:  # True != 1 and False != 0.0
+        return a_kind is e_kind and actual == expected
+    if a_kind in _NUMBERS and e_kind in _NUMBERS:
+        if a_kind is int and e_kind is int:
+            return actual == expected
+        if a_kind is complex or e_kind is complex:  # component-wise, each like a float
+            a, e = complex(actual), complex(expected)
+            return _floats_close(a.real, e.real, atol) and _floats_close(a.imag, e.imag, atol)
+        return _floats_close(float(actual), float(expected), atol)
+    if a_kind is not e_kind:
+        return False
+    if a_kind is list:
+        return len(actual) == len(expected) and all(_match(a, e, atol) for a, e in zip(actual, expected))
+    if a_kind is dict:
+        return actual.keys() == expected.keys() and all(_match(actual[k], expected[k], atol) for k in expected)
+    # None, str, frozenset: exact equality (set members are compared exactly)
+    return actual == expected
+
+
+def values_match(actual: Any, expected: Any, atol: float | None = None) -> bool:
+    """Does a call-based output equal the expected one?
+
+    Both sides are first normalized with to_plain (a JSON round trip: tuples == lists,
+    dict keys compared as JSON strings). A side that is not plain (custom class, int
+    subclass, numpy scalar, generator...) never matches. Then, recursively:
+    - bool is its own type: True != 1, False != 0, False != 0.0.
+    - int vs int: exact. Any float involved: close within a tolerance, where
+      `atol` > 0 given (EvalPlus): |a - e| <= atol + 1e-7 * |e|;
+      otherwise (None or 0): math.isclose(a, e, rel_tol=1e-6, abs_tol=1e-9).
+      NaN matches only NaN; inf matches only the same-signed inf.
+    - lists: same length, element-wise. dicts: same key set, value-wise.
+    - sets / frozensets: equal as sets, members compared exactly (no float tolerance).
+    - complex: real and imaginary parts each compared like floats (also against int/float).
+    - None, str and bytes: exact.
+    """
+    try:
+        actual_plain, expected_plain = to_plain(actual), to_plain(expected)
+    except (TypeError, ValueError):
+        return False
+    return _match(actual_plain, expected_plain, atol)

@@ -1,0 +1,313 @@
+"""The Sandbox: a pool of pre-warmed, jailed workers that run batches of jobs.
+
+Owns `Sandbox` (context manager, `run(jobs) -> list[ExecResult]`), isolation-mode
+selection (registry WORKER_LAUNCHERS), worker restart, and the per-task cache of
+canonical outputs for `outputs_from_canonical` call tests. One manager thread per worker
+sends one job at a time as a JSON line and waits (with a deadline) for the verdict line;
+a worker that dies or hangs costs that job a sandbox_error result (never passed) and is
+restarted, and the batch continues.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import select
+import shutil
+import subprocess
+import sys
+import threading
+import time
+import warnings
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import pgrpo
+from pgrpo.data.problem import TestKind
+from pgrpo.registry import Registry
+from pgrpo.sandbox import codec
+from pgrpo.sandbox.types import ExecResult, Job, SandboxConfig, Status
+
+_SRC_DIR = os.path.dirname(os.path.dirname(os.path.abspath(pgrpo.__file__)))
+_WORKER_BOOT = f"import sys; sys.path.insert(0, {_SRC_DIR!r}); from pgrpo.sandbox.worker import main; sys.exit(main())"
+WORKER_ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": "/tmp", "PYTHONDONTWRITEBYTECODE": "1"}
+
+# What each fallback mode leaves unprotected (the one loud warning names it).
+FALLBACK_GAPS = {
+    "unshare": "bubblewrap unavailable: the trusted harness/worker runs on the host (not jailed); jobs still get "
+               "user/pid/mount/net/ipc namespaces, a read-only host filesystem and rlimits, but host files the "
+               "worker's uid can read stay readable by programs",
+    "none": "no namespaces available: programs can read and write any host file the trainer's uid can, use the "
+            "network, see other processes and escape the process-group kill with setsid; only rlimits, a scrubbed "
+            "environment and wall-clock kills apply",
+}
+
+WORKER_LAUNCHERS: Registry[Callable[[], list[str]]] = Registry("sandbox isolation mode")
+
+
+def _python_prefixes() -> list[str]:
+    paths = {os.path.realpath(p) for p in (sys.prefix, sys.base_prefix, sys.exec_prefix)}
+    return sorted(paths)
+
+
+@WORKER_LAUNCHERS.register("bwrap")
+def _bwrap_command() -> list[str]:
+    cmd = ["bwrap", "--unshare-all", "--die-with-parent", "--new-session", "--clearenv",
+           "--uid", "1000", "--gid", "1000", "--hostname", "sandbox"]
+    for path in ("/usr", "/lib", "/lib64", "/lib32", "/bin", "/sbin", "/etc/ld.so.cache", "/etc/localtime",
+                 "/etc/alternatives", "/etc/ssl", *_python_prefixes(), _SRC_DIR):
+        if os.path.lexists(path):
+            cmd += ["--ro-bind", path, path] if not os.path.islink(path) else ["--symlink", os.readlink(path), path]
+    cmd += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--remount-ro", "/", "--chdir", "/tmp"]
+    for key, value in WORKER_ENV.items():
+        cmd += ["--setenv", key, value]
+    return [*cmd, "--", os.path.realpath(sys.executable), "-I", "-c", _WORKER_BOOT]
+
+
+@WORKER_LAUNCHERS.register("unshare")
+def _plain_command() -> list[str]:
+    return [os.path.realpath(sys.executable), "-I", "-c", _WORKER_BOOT]
+
+
+WORKER_LAUNCHERS.add("none", _plain_command)
+
+_warned: set[str] = set()
+
+
+def _probe(cmd: list[str]) -> bool:
+    try:
+        return subprocess.run(cmd, capture_output=True, timeout=20, env=WORKER_ENV).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
+def _unshare_works() -> bool:
+    code = "from pgrpo.sandbox import isolation; isolation.enter_job_namespaces()"
+    return _probe([sys.executable, "-c", f"import sys; sys.path.insert(0, {_SRC_DIR!r}); {code}"])
+
+
+def resolve_isolation(mode: str) -> str:
+    """"auto" -> the strongest mode that works here; warn loudly (once) for a fallback."""
+    if mode == "auto":
+        if shutil.which("bwrap") and _probe(["bwrap", "--unshare-all", "--ro-bind", "/", "/", "--", "/bin/true"]):
+            mode = "bwrap"
+        elif _unshare_works():
+            mode = "unshare"
+        else:
+            mode = "none"
+    if mode != "bwrap" and mode not in _warned:
+        _warned.add(mode)
+        msg = f"pgrpo sandbox running in isolation={mode!r}: {FALLBACK_GAPS[mode]}"
+        warnings.warn(msg, RuntimeWarning, stacklevel=3)
+        print(f"WARNING: {msg}", file=sys.stderr)
+    return mode
+
+
+class _Worker:
+    """One jailed worker process and its pipes (manager side)."""
+
+    def __init__(self, cmd: list[str]) -> None:
+        self.cmd = cmd
+        self.proc: subprocess.Popen | None = None
+        self._buf = b""
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(self.cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=subprocess.DEVNULL, env=WORKER_ENV, start_new_session=True)
+        self._buf = b""
+        hello = self.read_line(time.monotonic() + 60)
+        if hello is None:
+            raise RuntimeError(f"sandbox worker failed to start: {' '.join(self.cmd[:3])} ...")
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            try:
+                self.proc.kill()
+            except ProcessLookupError:
+                pass
+            self.proc.wait()
+            for stream in (self.proc.stdin, self.proc.stdout):
+                stream.close()
+            self.proc = None
+
+    def read_line(self, deadline: float) -> dict | None:
+        fd = self.proc.stdout.fileno()
+        while b"\n" not in self._buf:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return None
+            ready, _, _ = select.select([fd], [], [], remaining)
+            if ready:
+                chunk = os.read(fd, 1 << 16)
+                if not chunk:
+                    return None
+                self._buf += chunk
+        line, _, self._buf = self._buf.partition(b"\n")
+        return json.loads(line)
+
+    def submit(self, msg: dict, timeout: float) -> dict | None:
+        """Send one job; its verdict line, or None if the worker died or hung."""
+        if self.proc is None:
+            self.start()
+        try:
+            self.proc.stdin.write((json.dumps(msg, separators=(",", ":")) + "\n").encode())
+            self.proc.stdin.flush()
+            reply = self.read_line(time.monotonic() + timeout)
+        except (BrokenPipeError, OSError, ValueError):
+            reply = None
+        if reply is None or reply.get("id") != msg["id"]:
+            self.stop()  # restarted lazily by the next submit
+            return None
+        return reply
+
+
+class _Batch:
+    """Results of one run() call, filled in by the dispatcher threads."""
+
+    def __init__(self, n: int, bar: Any) -> None:
+        self.results: list[dict | None] = [None] * n
+        self._left = n
+        self._bar = bar
+        self._cond = threading.Condition()
+
+    def done(self, i: int, reply: dict | None) -> None:
+        with self._cond:
+            self.results[i] = reply
+            self._left -= 1
+            if self._bar is not None:
+                self._bar.update(1)
+            self._cond.notify_all()
+
+    def wait(self) -> None:
+        with self._cond:
+            while self._left:
+                self._cond.wait()
+
+
+class Sandbox:
+    """Run programs against problems' tests in jailed, pre-warmed workers.
+
+    with Sandbox(SandboxConfig(workers=2)) as sb:
+        results = sb.run([Job(problem, program), ...])   # same order; never raises for a bad program
+    """
+
+    def __init__(self, config: SandboxConfig | None = None) -> None:
+        self.config = config or SandboxConfig()
+        self.isolation = resolve_isolation(self.config.isolation)
+        self._cmd = WORKER_LAUNCHERS.get(self.isolation)()
+        self._workers = [_Worker(self._cmd) for _ in range(self.config.workers)]
+        self._canonical: dict[str, list[Any]] = {}
+        self._todo: queue.Queue[tuple[_Batch, int, dict] | None] = queue.Queue()
+        self._threads = [threading.Thread(target=self._serve, args=(w,), daemon=True, name=f"sandbox-worker-{k}")
+                         for k, w in enumerate(self._workers)]
+        for th in self._threads:
+            th.start()
+        self._closed = False
+
+    def __enter__(self) -> Sandbox:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            for _ in self._threads:
+                self._todo.put(None)
+            for th in self._threads:
+                th.join(timeout=30)
+
+    # ------------------------------------------------------------------ messages
+    def _limits(self) -> dict[str, Any]:
+        c = self.config
+        return {"timeout_per_test_s": c.timeout_per_test_s, "timeout_per_program_s": c.timeout_per_program_s,
+                "memory_mb": c.memory_mb, "output_limit_bytes": c.output_limit_bytes,
+                "max_processes": c.max_processes, "scratch_mb": c.scratch_mb, "isolate": self.isolation != "none"}
+
+    def _message(self, job: Job, collect: bool = False) -> dict:
+        p, t = job.problem, job.problem.tests
+        msg: dict[str, Any] = {"kind": t.kind.value, "program": job.program, "entry_point": p.entry_point,
+                               "class_name": t.class_name, "atol": t.atol, "collect": collect, **self._limits()}
+        if t.kind is TestKind.HUMANEVAL:
+            msg.update(test_code=t.test_code, setup_code=t.setup_code, starter_code=p.starter_code)
+        elif t.kind is TestKind.ASSERTS:
+            msg.update(asserts=list(t.asserts), setup_code=t.setup_code)
+        elif t.kind is TestKind.CALL:
+            expected = self._canonical.get(p.task_id) if t.outputs_from_canonical else None
+            msg["cases"] = [[codec.to_wire(tuple(c.inputs)),
+                             None if collect else (expected[i] if expected is not None else codec.to_wire(c.output))]
+                            for i, c in enumerate(t.call_cases)]
+        else:
+            msg["stdio"] = [[c.stdin, c.stdout] for c in t.stdio_cases]
+        return msg
+
+    # ------------------------------------------------------------------ batch
+    def _serve(self, worker: _Worker) -> None:
+        """Dispatcher thread, one per worker, alive as long as the Sandbox.
+
+        Long-lived on purpose: bwrap's --die-with-parent is tied to the thread that
+        started it, so workers must be (re)started by a thread that outlives batches.
+        """
+        timeout = self.config.timeout_per_program_s + 30
+        while True:
+            item = self._todo.get()
+            if item is None:
+                worker.stop()
+                return
+            batch, i, msg = item
+            try:
+                if worker.proc is not None and worker.proc.poll() is not None:
+                    worker.stop()
+                reply = worker.submit({**msg, "id": i}, timeout)
+            except Exception as exc:  # noqa: BLE001 - e.g. worker failed to start: that job errors
+                reply = {"status": "sandbox_error", "detail": f"worker failure: {exc}"[:300]}
+            batch.done(i, reply)
+
+    def _execute(self, messages: list[dict], progress: bool, desc: str) -> list[dict | None]:
+        bar = None
+        if progress:
+            from tqdm.auto import tqdm
+
+            bar = tqdm(total=len(messages), desc=desc, unit="prog")
+        batch = _Batch(len(messages), bar)
+        for i, msg in enumerate(messages):
+            self._todo.put((batch, i, msg))
+        batch.wait()
+        if bar is not None:
+            bar.close()
+        return batch.results
+
+    def _fill_canonical(self, jobs: Sequence[Job], progress: bool) -> None:
+        need: dict[str, Job] = {}
+        for job in jobs:
+            p = job.problem
+            if (p.tests.kind is TestKind.CALL and p.tests.outputs_from_canonical and p.task_id not in self._canonical
+                    and p.task_id not in need):
+                need[p.task_id] = Job(p, p.canonical_solution or "")
+        if not need:
+            return
+        replies = self._execute([self._message(j, collect=True) for j in need.values()], progress, "canonical")
+        for task_id, reply in zip(need, replies):
+            outputs = (reply or {}).get("outputs") or [None] * need[task_id].problem.tests.count
+            self._canonical[task_id] = outputs
+
+    def run(self, jobs: Sequence[Job], progress: bool = False) -> list[ExecResult]:
+        """Run every job; results in the same order. Never raises for a bad program."""
+        self._fill_canonical(jobs, progress)
+        replies = self._execute([self._message(j) for j in jobs], progress, "sandbox")
+        return [_to_result(reply, job) for reply, job in zip(replies, jobs)]
+
+
+def _to_result(reply: dict | None, job: Job) -> ExecResult:
+    total = job.problem.tests.count
+    if reply is None:
+        return ExecResult.failure(Status.SANDBOX_ERROR, "sandbox worker died or hung during this job; restarted",
+                                  total)
+    status = Status(reply.get("status", "sandbox_error"))
+    passed_n = int(reply.get("tests_passed", 0))
+    total = int(reply.get("tests_total", total)) or total
+    frac = passed_n / total if total else 0.0
+    return ExecResult(status is Status.PASSED, frac, status, str(reply.get("detail", "")),
+                      float(reply.get("runtime_s", 0.0)), passed_n, total)

@@ -1,0 +1,228 @@
+"""Trusted handle on one jailed child: message pump, output cap, deadlines, kill.
+
+Owns `ChildSession` and the control-flow exceptions the harness uses to abort a test.
+The pump reads the child's control pipe, stdout and stderr together (selectors), feeds
+stdin, keeps at most `output_limit` bytes, and enforces wall-clock deadlines by SIGKILLing
+the child's jobroot (which tears down its whole pid namespace), so ignoring signals,
+leaving threads or looping inside C code cannot outlast the limit.
+
+Abort exceptions derive from BaseException so that trusted test code with a broad
+`except Exception` cannot swallow them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import selectors
+import signal
+import time
+from typing import Any
+
+from pgrpo.sandbox import codec
+from pgrpo.sandbox.child import ChildProc, start_child
+from pgrpo.sandbox.isolation import Limits
+from pgrpo.sandbox.types import Status
+
+MAX_MESSAGE = 64 << 20  # a single reply larger than this is output_exceeded
+
+
+class Abort(BaseException):
+    """The current test cannot continue; carries the status it ends with."""
+
+    def __init__(self, status: Status, detail: str) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
+
+
+class CandidateError(Exception):
+    """The candidate raised an exception (re-raised on the trusted side by the proxy)."""
+
+    def __init__(self, type_name: str, msg: str, memory: bool) -> None:
+        super().__init__(f"{type_name}: {msg}")
+        self.type_name = type_name
+        self.memory = memory
+
+
+class ChildSession:
+    """One running child. Use `message()` to wait for its next control message."""
+
+    def __init__(self, program: str, mode: str, limits: Limits, scratch_mb: int, isolate: bool,
+                 output_limit: int, stdin: str = "") -> None:
+        self.proc: ChildProc = start_child(program, mode, limits, scratch_mb, isolate)
+        self.output_limit = output_limit
+        self.stdout = bytearray()
+        self.stderr_tail = bytearray()
+        self.total_output = 0
+        self.alive = True
+        self._ctl_buf = bytearray()
+        self._messages: list[dict] = []
+        self._stdin = memoryview(stdin.encode("utf-8"))
+        self._sel = selectors.DefaultSelector()
+        for fd in (self.proc.ctl_r, self.proc.out_r, self.proc.err_r):
+            os.set_blocking(fd, False)
+            self._sel.register(fd, selectors.EVENT_READ)
+        if self.proc.in_w is not None:
+            os.set_blocking(self.proc.in_w, False)
+            if self._stdin:
+                self._sel.register(self.proc.in_w, selectors.EVENT_WRITE)
+            else:
+                os.close(self.proc.in_w)
+                self.proc.in_w = None
+        self._eof: set[int] = set()
+
+    # ------------------------------------------------------------------ lifecycle
+    def kill(self) -> None:
+        if self.alive:
+            self.alive = False
+            try:
+                os.kill(self.proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            if not self.proc.isolated:  # no pid namespace: kill the session's group too
+                try:
+                    os.killpg(self.proc.pid, signal.SIGKILL)
+                except (ProcessLookupError, PermissionError):
+                    pass
+
+    def close(self) -> None:
+        self.kill()
+        try:
+            os.waitpid(self.proc.pid, 0)
+        except ChildProcessError:
+            pass
+        self._sel.close()
+        for fd in (self.proc.ctl_r, self.proc.ctl_w, self.proc.out_r, self.proc.err_r, self.proc.in_w):
+            if fd is not None:
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
+
+    # ------------------------------------------------------------------ pump
+    def _on_output(self, fd: int, data: bytes) -> None:
+        self.total_output += len(data)
+        if fd == self.proc.out_r:
+            room = self.output_limit - len(self.stdout)
+            if room > 0:
+                self.stdout += data[:room]
+        else:
+            self.stderr_tail = (self.stderr_tail + data)[-2000:]
+        if self.total_output > self.output_limit:
+            self.kill()
+            raise Abort(Status.OUTPUT_EXCEEDED, f"output exceeded {self.output_limit} bytes")
+
+    def _pump_once(self, timeout: float) -> None:
+        for key, events in self._sel.select(timeout):
+            fd = key.fd
+            if events & selectors.EVENT_WRITE:
+                try:
+                    n = os.write(fd, self._stdin[:65536])
+                    self._stdin = self._stdin[n:]
+                except (BrokenPipeError, OSError):
+                    self._stdin = memoryview(b"")
+                if not self._stdin:
+                    self._sel.unregister(fd)
+                    os.close(fd)
+                    self.proc.in_w = None
+                continue
+            try:
+                data = os.read(fd, 1 << 16)
+            except BlockingIOError:
+                continue
+            if not data:
+                self._sel.unregister(fd)
+                self._eof.add(fd)
+                continue
+            if fd == self.proc.ctl_r:
+                self._ctl_buf += data
+                if len(self._ctl_buf) > MAX_MESSAGE:
+                    self.kill()
+                    raise Abort(Status.OUTPUT_EXCEEDED, "return value too large")
+                while b"\n" in self._ctl_buf:
+                    line, _, rest = bytes(self._ctl_buf).partition(b"\n")
+                    self._ctl_buf = bytearray(rest)
+                    try:
+                        self._messages.append(json.loads(line))
+                    except ValueError:
+                        self._messages.append({"t": "garbage"})
+            else:
+                self._on_output(fd, data)
+
+    def message(self, deadline: float, timeout_detail: str) -> dict | None:
+        """Next control message; None once the child closed its pipe. Abort on timeout."""
+        while not self._messages:
+            if self.proc.ctl_r in self._eof:
+                return None
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                self.kill()
+                raise Abort(Status.TIMEOUT, timeout_detail)
+            self._pump_once(min(remaining, 1.0))
+        return self._messages.pop(0)
+
+    def drain(self, deadline: float) -> None:
+        """Read remaining output until every pipe is closed (or the deadline)."""
+        fds = {self.proc.ctl_r, self.proc.out_r, self.proc.err_r}
+        while not fds <= self._eof:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                self.kill()
+                raise Abort(Status.TIMEOUT, "program did not exit in time")
+            self._pump_once(min(remaining, 1.0))
+
+    # ------------------------------------------------------------------ calls
+    def call(self, name: str, cls: str | None, args: tuple, deadline: float) -> Any:
+        """Call the candidate in the child; return its (plain, decoded) value."""
+        if not self.alive:
+            raise Abort(Status.RUNTIME_ERROR, "program is no longer running")
+        try:
+            request = json.dumps({"name": name, "cls": cls, "args": codec.to_wire(tuple(args))}) + "\n"
+        except codec.NotPlainError as exc:
+            raise Abort(Status.SANDBOX_ERROR, f"test arguments are not plain data: {exc}") from None
+        self._write_request(request.encode(), deadline, name)
+        reply = self.message(deadline, f"timed out calling {name}")
+        return self.interpret_reply(reply, name)
+
+    def _write_request(self, data: bytes, deadline: float, name: str) -> None:
+        # Non-blocking with a deadline: a child that stops reading must not hang the harness.
+        os.set_blocking(self.proc.ctl_w, False)
+        view = memoryview(data)
+        while view:
+            try:
+                view = view[os.write(self.proc.ctl_w, view):]
+                continue
+            except BlockingIOError:
+                pass
+            except BrokenPipeError:
+                self.alive = False
+                raise Abort(Status.RUNTIME_ERROR, "program exited before answering") from None
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                self.kill()
+                raise Abort(Status.TIMEOUT, f"timed out calling {name}")
+            selectors.select.select([], [self.proc.ctl_w], [], min(remaining, 0.05))
+
+    def interpret_reply(self, reply: dict | None, name: str) -> Any:
+        if reply is None:
+            self.alive = False
+            raise Abort(Status.RUNTIME_ERROR, f"program exited while running {name}{self.stderr_hint()}")
+        kind = reply.get("t")
+        if kind == "ret":
+            try:
+                return codec.from_wire(reply["v"])
+            except (ValueError, TypeError, KeyError, RecursionError):
+                raise Abort(Status.FAILED, "malformed return value") from None
+        if kind == "bad":
+            raise Abort(Status.FAILED, str(reply.get("msg", "returned non-plain type")))
+        if kind == "exc":
+            if reply.get("memory"):
+                raise Abort(Status.MEMORY_EXCEEDED, "MemoryError")
+            raise CandidateError(str(reply.get("type")), str(reply.get("msg")), False)
+        self.kill()
+        raise Abort(Status.RUNTIME_ERROR, f"unexpected message from program: {str(kind)[:50]}")
+
+    def stderr_hint(self) -> str:
+        tail = self.stderr_tail.decode("utf-8", "replace").strip().splitlines()
+        return f" ({tail[-1][:200]})" if tail else ""

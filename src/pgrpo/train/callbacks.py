@@ -1,0 +1,74 @@
+"""Trainer callbacks that make a run inspectable with plain tools.
+
+Owns `MetricsJsonlCallback` (one JSON object per logged step in `metrics.jsonl`: every
+metric the trainer logs, reward components included) with `trim_metrics` for resume (rows
+past the resumed checkpoint are dropped, so a resumed run has no duplicate steps), and
+`SamplesCallback` (every N steps, a few completions of the latest batch with their reward
+components appended to `samples.jsonl`). Only the main process writes.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+from transformers import TrainerCallback
+
+from pgrpo.data.io import append_jsonl, iter_jsonl, write_jsonl
+
+
+def _json_value(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None  # strict JSON has no NaN / inf
+    if isinstance(value, (int, float, str, bool)) or value is None:
+        return value
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return str(value)
+
+
+def trim_metrics(path: str | Path, last_step: int) -> int:
+    """Drop rows with step > `last_step` (they will be logged again after resume); returns rows kept."""
+    path = Path(path)
+    if not path.is_file():
+        return 0
+    kept = [row for _, row in iter_jsonl(path) if int(row.get("step", 0)) <= last_step]
+    return write_jsonl(path, kept)
+
+
+class MetricsJsonlCallback(TrainerCallback):
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        if not state.is_world_process_zero or not logs:
+            return
+        row = {"step": int(state.global_step), "epoch": _json_value(state.epoch)}
+        row.update({str(k): _json_value(v) for k, v in logs.items()})
+        append_jsonl(self.path, row)
+
+
+class SamplesCallback(TrainerCallback):
+    """Appends `num_samples` completions of the evaluator's latest batch every `every` steps."""
+
+    def __init__(self, evaluator: Any, path: str | Path, every: int, num_samples: int) -> None:
+        self.evaluator = evaluator
+        self.path = Path(path)
+        self.every = every
+        self.num_samples = num_samples
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if not self.every or not self.num_samples or not state.is_world_process_zero:
+            return
+        batch = self.evaluator.last
+        if batch is None or state.global_step % self.every:
+            return
+        for text, reward in list(zip(batch.completions, batch.rewards))[: self.num_samples]:
+            append_jsonl(self.path, {
+                "step": int(state.global_step), "task_id": reward.task_id, "completion": text,
+                "format": reward.format, "outcome": reward.outcome, "thinking": reward.thinking,
+                "total": reward.total, "raw_thinking": reward.raw_thinking,
+                "pass_fraction": reward.pass_fraction, "status": reward.status,
+            })

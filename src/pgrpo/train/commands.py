@@ -1,0 +1,37 @@
+"""`pgrpo train --config RECIPE.yaml [key=value ...]`: P-GRPO training on TRL's GRPOTrainer.
+
+Thin: parses arguments, loads and validates the recipe (errors name the key, before any
+model loads), then calls pgrpo.train.runner.run_training. Heavy imports happen in run().
+"""
+
+from __future__ import annotations
+
+from pgrpo.cli import command
+
+
+@command("train", help="Train a policy with (Posterior-)GRPO from a YAML recipe")
+def configure_train(parser):
+    parser.add_argument("--config", required=True, help="recipe YAML (see recipes/)")
+    parser.add_argument("overrides", nargs="*", metavar="KEY=VALUE",
+                        help="dotted overrides, e.g. reward.mode=outcome grpo.max_steps=2")
+    parser.add_argument("--check", action="store_true",
+                        help="only load and validate the recipe (no model is loaded)")
+
+    def run(args) -> int:
+        from pgrpo.config import ConfigError
+        from pgrpo.train.config import load_train_config, validate_train_config
+
+        config = load_train_config(args.config, args.overrides)
+        try:
+            if args.check:
+                validate_train_config(config)
+                print(f"{args.config}: OK")
+                return 0
+            from pgrpo.train.runner import run_training
+
+            run_training(config)
+        except ConfigError as exc:
+            raise ConfigError(f"{args.config}: {exc}") from exc
+        return 0
+
+    return run

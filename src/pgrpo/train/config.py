@@ -1,0 +1,210 @@
+"""The `pgrpo train` recipe: our own sections plus a `grpo` section passed to TRL's GRPOConfig.
+
+Owns `TrainConfig` (and its sections), `PAPER_GRPO_DEFAULTS` (the paper's GRPO settings,
+under any recipe's `grpo` keys), `load_train_config` and `validate_train_config`, which
+checks everything that can be checked without loading a model: unknown or mistyped keys
+(our sections and every `grpo.*` key against GRPOConfig's fields), the reward mode, a mode
+that needs a reward model without one, missing model / dataset / RM paths, sandbox limits.
+Every error is a ConfigError naming the key. Imports trl only inside the validators.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pgrpo.config import ConfigError, _coerce, build_dataclass, load_config
+from pgrpo.rewards.components import REWARD_MODES
+
+RECIPE_VERSION = 1
+
+# The paper's settings (group size 8, clip-higher 0.2/0.28, no KL, token-level loss,
+# temperature 1.0); a recipe's `grpo:` keys override them.
+PAPER_GRPO_DEFAULTS: dict[str, Any] = {
+    "num_generations": 8,
+    "epsilon": 0.2,
+    "epsilon_high": 0.28,
+    "beta": 0.0,
+    "loss_type": "dapo",  # token-level: normalise by the number of active tokens
+    "temperature": 1.0,
+    "scale_rewards": "group",
+    "report_to": ["tensorboard"],
+    "logging_steps": 1,
+    "save_steps": 50,
+    "save_strategy": "steps",
+}
+
+# grpo keys that would break "sum of the logged components == the composed reward"
+# or that pgrpo sets itself.
+RESERVED_GRPO_KEYS = {
+    "output_dir": "set the top-level `output_dir` instead",
+    "reward_weights": "the components must sum with weight 1; use `reward.thinking_weight`",
+    "multi_objective_aggregation": "P-GRPO normalises the summed reward (sum_then_normalize)",
+}
+
+
+@dataclass
+class ModelSection:
+    """The policy: a local dir / hub id in `path`, or `build_tiny: true` (a tiny Qwen2 built locally)."""
+
+    path: str | None = None
+    build_tiny: bool = False
+    tiny: dict[str, Any] = field(default_factory=dict)  # build_tiny_model kwargs (hidden_size, num_layers...)
+    dtype: str = "auto"  # auto | float32 | bfloat16 | float16
+    attn_implementation: str | None = None
+
+
+@dataclass
+class DataSection:
+    """Training problems: `source` as in pgrpo.data.load_problems ("humaneval", a file, a hub id)."""
+
+    source: str = ""
+    format: str | None = None
+    limit: int | None = None
+    split: str | None = None
+    options: dict[str, Any] = field(default_factory=dict)
+    prompt_style: str = "pgrpo"
+    think_prefilled: bool = False  # the prompt already ends with "<think>"
+
+
+@dataclass
+class RewardSection:
+    mode: str = "posterior"
+    thinking_weight: float = 1.0
+    rm_path: str | None = None
+    build_tiny_rm: bool = False  # an UNTRAINED tiny RM: plumbing tests only
+    rm_batch_size: int = 16
+    rm_max_length: int = 2048
+    rm_device: str | None = None
+
+
+@dataclass
+class LoggingSection:
+    metrics_file: str = "metrics.jsonl"
+    samples_file: str = "samples.jsonl"
+    sample_every: int = 10  # steps between completion samples (0: never)
+    num_samples: int = 4
+
+
+@dataclass
+class TrainConfig:
+    output_dir: str
+    version: int = RECIPE_VERSION
+    task: str = "code"  # code | math
+    model: ModelSection = field(default_factory=ModelSection)
+    data: DataSection = field(default_factory=DataSection)
+    reward: RewardSection = field(default_factory=RewardSection)
+    sandbox: dict[str, Any] = field(default_factory=dict)  # pgrpo.sandbox.SandboxConfig fields
+    grpo: dict[str, Any] = field(default_factory=dict)  # trl.GRPOConfig fields
+    logging: LoggingSection = field(default_factory=LoggingSection)
+    resume: str = "auto"  # auto (latest checkpoint in output_dir) | never | a checkpoint dir
+
+
+TASKS = ("code", "math")
+DTYPES = ("auto", "float32", "bfloat16", "float16")
+
+
+def load_train_config(path: str | Path | None, overrides: list[str] | None = None) -> TrainConfig:
+    return load_config(TrainConfig, path, overrides)
+
+
+def _looks_local(path: str) -> bool:
+    """A filesystem path rather than a hub id ("org/name")."""
+    p = Path(path)
+    return p.is_absolute() or path.startswith((".", "~")) or p.suffix != "" or p.exists() or path.count("/") != 1
+
+
+def grpo_kwargs(config: TrainConfig) -> dict[str, Any]:
+    """The `grpo` section over the paper defaults, keys and types checked against GRPOConfig."""
+    from trl import GRPOConfig
+
+    hints = typing.get_type_hints(GRPOConfig)
+    fields = {f.name for f in dataclasses.fields(GRPOConfig) if f.init}
+    out = dict(PAPER_GRPO_DEFAULTS)
+    for key, value in config.grpo.items():
+        name = f"grpo.{key}"
+        if key in RESERVED_GRPO_KEYS:
+            raise ConfigError(f"{name}: not allowed here: {RESERVED_GRPO_KEYS[key]}")
+        if key not in fields:
+            close = sorted(f for f in fields if key.split("_")[0] in f)[:8]
+            hint = f" (similar: {', '.join(close)})" if close else ""
+            raise ConfigError(f"{name}: unknown key: not a trl GRPOConfig field{hint}")
+        _coerce(value, hints.get(key, Any), name)  # type check only; GRPOConfig converts itself
+        out[key] = value
+    return out
+
+
+def validate_train_config(config: TrainConfig, *, check_paths: bool = True) -> dict[str, Any]:
+    """Raise ConfigError (naming the key) for anything wrong; return the checked GRPOConfig kwargs.
+
+    check_paths: also require local model / dataset / RM paths to exist (off for recipe
+    linting on machines without the checkpoints).
+    """
+    if config.version != RECIPE_VERSION:
+        raise ConfigError(f"version: this pgrpo reads recipe version {RECIPE_VERSION}, got {config.version}")
+    if config.task not in TASKS:
+        raise ConfigError(f"task: must be one of {list(TASKS)}, got {config.task!r}")
+    if not config.output_dir:
+        raise ConfigError("output_dir: must not be empty")
+    _validate_model(config.model, check_paths)
+    _validate_data(config, check_paths)
+    _validate_reward(config.reward, check_paths)
+    if config.task == "code":
+        _sandbox_config(config)
+    if config.logging.sample_every < 0 or config.logging.num_samples < 0:
+        raise ConfigError("logging.sample_every / logging.num_samples: must be >= 0")
+    if config.resume not in ("auto", "never") and check_paths and not Path(config.resume).is_dir():
+        raise ConfigError(f"resume: checkpoint directory {config.resume!r} not found (or use auto / never)")
+    kwargs = grpo_kwargs(config)
+    group = kwargs.get("num_generations")
+    if group is not None and group < 2:
+        raise ConfigError(f"grpo.num_generations: GRPO needs >= 2 completions per prompt, got {group}")
+    return kwargs
+
+
+def _validate_model(model: ModelSection, check_paths: bool) -> None:
+    if model.build_tiny == (model.path is not None):
+        raise ConfigError("model: set exactly one of model.path and model.build_tiny: true")
+    if model.tiny and not model.build_tiny:
+        raise ConfigError("model.tiny: only used with model.build_tiny: true")
+    if model.dtype not in DTYPES:
+        raise ConfigError(f"model.dtype: must be one of {list(DTYPES)}, got {model.dtype!r}")
+    if check_paths and model.path is not None and _looks_local(model.path) and not Path(model.path).exists():
+        raise ConfigError(f"model.path: {model.path!r} does not exist")
+
+
+def _validate_data(config: TrainConfig, check_paths: bool) -> None:
+    data = config.data
+    if not data.source:
+        raise ConfigError("data.source: required (\"humaneval\", a local file, or a hub dataset id)")
+    if data.limit is not None and data.limit < 1:
+        raise ConfigError(f"data.limit: must be >= 1, got {data.limit}")
+    builtin = config.task == "code" and data.source == "humaneval"
+    if check_paths and not builtin and _looks_local(data.source) and not Path(data.source).exists():
+        raise ConfigError(f"data.source: dataset file {data.source!r} not found")
+
+
+def _validate_reward(reward: RewardSection, check_paths: bool) -> None:
+    if reward.mode not in REWARD_MODES:
+        raise ConfigError(f"reward.mode: must be one of {REWARD_MODES.names()}, got {reward.mode!r}")
+    if reward.thinking_weight < 0:
+        raise ConfigError(f"reward.thinking_weight: must be >= 0, got {reward.thinking_weight}")
+    uses_rm = REWARD_MODES.get(reward.mode).uses_thinking
+    if uses_rm and reward.rm_path is None and not reward.build_tiny_rm:
+        raise ConfigError(f"reward.rm_path: reward.mode={reward.mode!r} needs a reasoning reward model "
+                          "(set reward.rm_path, or reward.build_tiny_rm: true for an untrained test RM)")
+    if reward.rm_path is not None and reward.build_tiny_rm:
+        raise ConfigError("reward.build_tiny_rm: set either reward.rm_path or reward.build_tiny_rm, not both")
+    if check_paths and uses_rm and reward.rm_path is not None and not Path(reward.rm_path).exists():
+        raise ConfigError(f"reward.rm_path: reward model {reward.rm_path!r} does not exist")
+    if reward.rm_batch_size < 1 or reward.rm_max_length < 1:
+        raise ConfigError("reward.rm_batch_size / reward.rm_max_length: must be >= 1")
+
+
+def _sandbox_config(config: TrainConfig):
+    from pgrpo.sandbox import SandboxConfig
+
+    return build_dataclass(SandboxConfig, config.sandbox, prefix="sandbox")

@@ -1,0 +1,164 @@
+"""`pgrpo train`: build everything from a validated recipe and run TRL's GRPOTrainer.
+
+Owns `run_training(config)`: validate (before any model loads) -> prepare the output dir
+(resolved recipe, tiny models when asked) -> GRPOConfig -> tokenizer, dataset, reward
+evaluator (outcome back end of the task, the RM only for modes with a thinking term) ->
+GRPOTrainer with the three reward functions and the metrics/samples callbacks -> train
+(resuming from the latest checkpoint by default) -> save the final model. No RL loop here.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from pgrpo.config import to_dict
+from pgrpo.rewards.batch import RewardEvaluator
+from pgrpo.rewards.components import get_mode
+from pgrpo.rewards.trl_funcs import make_reward_funcs
+from pgrpo.train.config import TrainConfig, validate_train_config
+
+log = logging.getLogger("pgrpo.train")
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    output_dir: Path
+    global_step: int
+    final_model_dir: Path
+    metrics_path: Path
+    samples_path: Path
+    resumed_from: str | None
+
+
+def _say(message: str) -> None:
+    print(f"pgrpo train: {message}", file=sys.stderr, flush=True)
+
+
+def _build_tiny(out_dir: Path, kind: str, tokenizer: Any = None, **kwargs: Any) -> Path:
+    from pgrpo.tiny import build_tiny_model
+
+    if (out_dir / "config.json").is_file():  # already built by an earlier (resumed) run
+        return out_dir
+    return build_tiny_model(out_dir, kind=kind, tokenizer=tokenizer, **kwargs)
+
+
+def prepare_models(config: TrainConfig, out: Path) -> tuple[str, str | None]:
+    """(policy path, RM path or None), building the tiny ones the recipe asks for."""
+    policy = config.model.path
+    if config.model.build_tiny:
+        policy = str(_build_tiny(out / "tiny-policy", "causal-lm", **config.model.tiny))
+        _say(f"built a tiny randomly initialised Qwen2 policy in {policy}")
+    rm_path = None
+    if get_mode(config.reward.mode).uses_thinking:
+        rm_path = config.reward.rm_path
+        if config.reward.build_tiny_rm:
+            from transformers import AutoTokenizer
+
+            tokenizer = AutoTokenizer.from_pretrained(policy)
+            rm_path = str(_build_tiny(out / "tiny-rm-UNTRAINED", "reward-model", tokenizer=tokenizer))
+            _say(f"WARNING: using an UNTRAINED tiny test reward model ({rm_path}): thinking rewards are "
+                 "noise, for plumbing tests only")
+    return str(policy), rm_path
+
+
+def _dtype(name: str):
+    import torch
+
+    return {"auto": "auto", "float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}[name]
+
+
+def _thinking_fn(config: TrainConfig, rm_path: str | None):
+    if rm_path is None:
+        return None
+    import torch
+
+    from pgrpo.rewards.outcomes import rm_thinking_fn
+    from pgrpo.rm.scoring import RewardScorer
+
+    device = config.reward.rm_device
+    if device is None and torch.cuda.is_available():
+        device = f"cuda:{int(os.environ.get('LOCAL_RANK', '0'))}"  # each rank scores on its own GPU
+    scorer = RewardScorer(rm_path, batch_size=config.reward.rm_batch_size,
+                          max_length=config.reward.rm_max_length, device=device or "cpu")
+    return rm_thinking_fn(scorer)
+
+
+def _resume_checkpoint(config: TrainConfig, out: Path) -> str | None:
+    from transformers.trainer_utils import get_last_checkpoint
+
+    if config.resume == "never":
+        return None
+    if config.resume == "auto":
+        return get_last_checkpoint(str(out)) if out.is_dir() else None
+    return config.resume
+
+
+def _checkpoint_step(checkpoint: str) -> int:
+    state = Path(checkpoint) / "trainer_state.json"
+    if state.is_file():
+        return int(json.loads(state.read_text(encoding="utf-8")).get("global_step", 0))
+    return int(Path(checkpoint).name.rsplit("-", 1)[-1])
+
+
+def run_training(config: TrainConfig) -> TrainResult:
+    """Train with GRPOTrainer as the recipe says; see the module docstring for the steps."""
+    grpo_kwargs = validate_train_config(config)  # every config error surfaces before any model loads
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from trl import GRPOConfig, GRPOTrainer
+
+    from pgrpo.train.callbacks import MetricsJsonlCallback, SamplesCallback, trim_metrics
+    from pgrpo.train.tasks import TASKS, load_examples, to_dataset
+
+    out = Path(config.output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "train_config.yaml").write_text(yaml.safe_dump(to_dict(config), sort_keys=False), encoding="utf-8")
+    metrics_path = out / config.logging.metrics_file
+    samples_path = out / config.logging.samples_file
+    grpo_args = GRPOConfig(output_dir=str(out), **grpo_kwargs)
+
+    checkpoint = _resume_checkpoint(config, out)
+    if checkpoint is not None:
+        trim_metrics(metrics_path, _checkpoint_step(checkpoint))
+        _say(f"resuming from {checkpoint}")
+    elif metrics_path.exists():
+        metrics_path.unlink()  # a fresh run starts a fresh log
+
+    policy_path, rm_path = prepare_models(config, out)
+    tokenizer = AutoTokenizer.from_pretrained(policy_path)
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    task = TASKS.get(config.task)
+    examples = load_examples(config, tokenizer)
+    _say(f"{len(examples)} {config.task} problems from {config.data.source}; reward mode {config.reward.mode}")
+
+    with task.outcome(config) as outcome_fn:
+        evaluator = RewardEvaluator(
+            {e.task_id: e.target for e in examples}, outcome_fn, _thinking_fn(config, rm_path),
+            mode=config.reward.mode, weight=config.reward.thinking_weight,
+            group_size=grpo_args.num_generations, parse_fn=task.parse(config),
+        )
+        model_kwargs: dict[str, Any] = {"dtype": _dtype(config.model.dtype)}
+        if config.model.attn_implementation:
+            model_kwargs["attn_implementation"] = config.model.attn_implementation
+        model = AutoModelForCausalLM.from_pretrained(policy_path, **model_kwargs)
+        trainer = GRPOTrainer(
+            model=model, reward_funcs=make_reward_funcs(evaluator), args=grpo_args,
+            train_dataset=to_dataset(examples), processing_class=tokenizer,
+            callbacks=[MetricsJsonlCallback(metrics_path),
+                       SamplesCallback(evaluator, samples_path, config.logging.sample_every,
+                                       config.logging.num_samples)],
+        )
+        trainer.train(resume_from_checkpoint=checkpoint)
+        final = out / "final"
+        trainer.save_model(str(final))
+        tokenizer.save_pretrained(str(final))
+    _say(f"done: {trainer.state.global_step} steps; model in {final}; metrics in {metrics_path}")
+    return TrainResult(out, int(trainer.state.global_step), final, metrics_path, samples_path, checkpoint)

@@ -1,0 +1,105 @@
+"""pgrpo's own JSONL format: exact round trip, JSON schema, `pgrpo data convert|inspect`."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import jsonschema
+import pytest
+
+from pgrpo.data import CallCase, Problem, TestKind, Tests, load_problems, problem_from_dict, problem_to_dict
+from pgrpo.data.io import read_jsonl
+from pgrpo.data.schema import problem_schema, validate_problem_dict
+from pgrpo.errors import DataError
+
+FIXTURE_FILES = ["humaneval_mini.jsonl", "evalplus_humaneval_mini.jsonl", "evalplus_mbpp_mini.jsonl",
+                 "mbpp_mini.jsonl", "mbpp_sanitized_mini.json", "lcb_mini.jsonl", "apps_mini.jsonl",
+                 "taco_mini.jsonl"]
+
+
+def _through_json(problem: Problem) -> Problem:
+    return problem_from_dict(json.loads(json.dumps(problem_to_dict(problem))))
+
+
+@pytest.mark.parametrize("name", FIXTURE_FILES)
+def test_every_format_round_trips_exactly_and_validates(name, data_file):
+    validator = jsonschema.Draft202012Validator(problem_schema())
+    for problem in load_problems(data_file(name)):
+        as_dict = problem_to_dict(problem)
+        validator.validate(as_dict)
+        assert _through_json(problem) == problem
+
+
+def test_packaged_humaneval_converts_and_validates(tmp_path, cli):
+    out = tmp_path / "he.jsonl"
+    assert cli(["data", "convert", "humaneval", "--out", str(out)]) == 0
+    records = read_jsonl(out)
+    assert len(records) == 164
+    for record in records:
+        validate_problem_dict(record)
+    assert load_problems(str(out)) == load_problems("humaneval")
+
+
+def test_python_values_keep_their_types():
+    problem = Problem(
+        task_id="x/1", statement="s", entry_point="f", contest_date=dt.date(2024, 2, 29), difficulty="easy",
+        tests=Tests(kind=TestKind.CALL, call_cases=(CallCase(((1, 2), {3}, [4.5, None]), ("a", [True])),),
+                    atol=1e-6, class_name="Solution"),
+        metadata={"nested": {"t": (1,)}, "n": 2},
+    )
+    data = problem_to_dict(problem)
+    assert data["contest_date"] == "2024-02-29"
+    assert data["tests"]["call_cases"][0]["inputs"][0] == {"__tuple__": [1, 2]}
+    back = _through_json(problem)
+    assert back == problem
+    assert isinstance(back.tests.call_cases[0].inputs[1], set) and isinstance(back.metadata["nested"]["t"], tuple)
+    with pytest.raises(DataError, match=r"problem x/2: field 'tests.call_cases\[0\].output'"):
+        problem_to_dict(Problem(task_id="x/2", statement="", tests=Tests(
+            kind=TestKind.CALL, call_cases=(CallCase((), output=object()),))))
+
+
+def test_empty_primary_field_still_validates():
+    data = problem_to_dict(Problem(task_id="e", statement="", tests=Tests(kind=TestKind.STDIO)))
+    assert data["tests"] == {"kind": "stdio", "stdio_cases": []}
+    validate_problem_dict(data)
+
+
+@pytest.mark.parametrize(("mutate", "message"), [
+    (lambda d: d.pop("statement"), "field 'statement' is missing"),
+    (lambda d: d.update(statment="typo"), "field 'statment' is not a known field"),
+    (lambda d: d["tests"].update(kind="pytest"), "field 'tests.kind' must be one of"),
+    (lambda d: d["tests"]["asserts"].append(3), r"field 'tests.asserts\[2\]' must be a string"),
+    (lambda d: d.update(contest_date="May 1st"), "field 'contest_date' is not an ISO date"),
+    (lambda d: d.update(difficulty=1), "field 'difficulty' must be str, got int"),
+])
+def test_pgrpo_format_errors_name_line_and_field(tmp_path, data_file, mutate, message):
+    problems = load_problems(data_file("mbpp_mini.jsonl"))
+    dicts = [problem_to_dict(p) for p in problems]
+    mutate(dicts[1])
+    path = tmp_path / "p.jsonl"
+    path.write_text("".join(json.dumps(d) + "\n" for d in dicts))
+    with pytest.raises(DataError, match=rf"p\.jsonl:2: {message}"):
+        load_problems(str(path), format="pgrpo")
+
+
+def test_schema_rejects_what_the_reader_rejects():
+    bad = {"task_id": "a", "statement": "", "tests": {"kind": "call"}}
+    with pytest.raises(DataError, match="'call_cases' is a required property"):
+        validate_problem_dict(bad, where="f.jsonl:1")
+    with pytest.raises(DataError, match=r"f.jsonl:1: field 'tests.kind'"):
+        validate_problem_dict({"task_id": "a", "statement": "", "tests": {"kind": "x"}}, where="f.jsonl:1")
+
+
+def test_cli_convert_and_inspect(tmp_path, data_file, capsys, cli):
+    out = tmp_path / "lcb.jsonl"
+    assert cli(["data", "convert", data_file("lcb_mini.jsonl"), "--out", str(out),
+                 "--start-date", "2024-01-01"]) == 0
+    assert [r["task_id"] for r in read_jsonl(out)] == ["3001", "3100"]
+    capsys.readouterr()
+    assert cli(["data", "inspect", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "2 problems" in text and "livecodebench" in text and "medium" in text and "call" in text
+    assert '"task_id": "3001"' in text
+    assert cli(["data", "inspect", data_file("mbpp_mini.jsonl"), "--format", "bogus"]) == 2
+    assert "known formats" in capsys.readouterr().err

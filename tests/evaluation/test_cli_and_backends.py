@@ -1,0 +1,50 @@
+"""`pgrpo evaluate` argument handling and the vllm backend's missing-install error."""
+
+from __future__ import annotations
+
+import importlib.util
+
+import pytest
+
+from pgrpo.cli import build_parser, main
+from pgrpo.errors import PgrpoError
+from pgrpo.evaluation.runner import EvalConfig
+
+
+@pytest.mark.skipif(importlib.util.find_spec("vllm") is not None, reason="vllm is installed here")
+def test_vllm_backend_missing_install_names_the_extra():
+    from pgrpo.llm import BackendError, make_backend
+
+    import pgrpo.evaluation.vllm_backend  # noqa: F401 - registers "vllm"
+
+    with pytest.raises(BackendError, match=r"pip install pgrpo\[vllm\]"):
+        make_backend("vllm", "some/model")
+
+
+def test_evaluate_command_is_registered():
+    parser = build_parser()
+    args = parser.parse_args(["evaluate", "--out", "x", "--benchmarks", "humaneval,lcb", "--n", "10",
+                              "--temperature", "0.8", "--lcb-window", "2024-08-01:2025-01-31"])
+    assert args.n == 10 and args.lcb_window == ["2024-08-01:2025-01-31"] and args.prompt == "pgrpo"
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["--benchmarks", "humaneval"], "--model is required"),
+    (["--model", "m", "--benchmarks", "nope"], "unknown benchmark 'nope'"),
+    (["--model", "m", "--data", "lcb"], "NAME=PATH"),
+    (["--model", "m", "--lcb-window", "2024"], "--lcb-window"),
+    (["--model", "m", "--k", "1,x"], "--k"),
+    (["--model", "m", "--backend", "nope", "--limit", "1"], "unknown chat backend 'nope'"),
+])
+def test_user_errors_exit_2_with_a_message(tmp_path, capsys, argv, message):
+    assert main(["evaluate", "--out", str(tmp_path / "o"), "--no-progress", *argv]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_config_validation():
+    with pytest.raises(PgrpoError, match="twice"):
+        EvalConfig(benchmarks=["humaneval", "humaneval"], out_dir="x", model="m")
+    with pytest.raises(PgrpoError, match="LiveCodeBench options"):
+        EvalConfig(benchmarks=["lcb"], out_dir="x", model="m", lcb_options={"version": "v6"})
+    with pytest.raises(PgrpoError, match="--n"):
+        EvalConfig(benchmarks=["lcb"], out_dir="x", model="m", n=0)

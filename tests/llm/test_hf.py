@@ -1,0 +1,53 @@
+"""The hf backend on the tiny local policy: batching, n samples, seeds, stop strings, token limits."""
+
+from __future__ import annotations
+
+import pytest
+
+from pgrpo.llm import ChatRequest, make_backend
+from pgrpo.llm.base import BackendError
+from pgrpo.llm.hf import truncate_at_stop
+
+
+@pytest.fixture(scope="module")
+def hf(tiny_policy_path):
+    return make_backend("hf", tiny_policy_path, max_batch_size=3, device="cpu")
+
+
+def _msg(text):
+    return [{"role": "user", "content": text}]
+
+
+def test_generate_shapes_order_and_determinism(hf):
+    reqs = [
+        ChatRequest(_msg("write add"), max_tokens=8),
+        ChatRequest(_msg("short"), temperature=1.0, n=4, seed=7, max_tokens=6),
+        ChatRequest(_msg("a much longer prompt so that left padding is needed"), temperature=1.0, n=2, seed=7,
+                    max_tokens=6),
+        ChatRequest(_msg("greedy twice"), n=2, max_tokens=5),
+    ]
+    out = hf.generate(reqs)
+    assert [len(r.texts) for r in out] == [1, 4, 2, 2]
+    assert all(r.ok for r in out)
+    assert out[3].texts[0] == out[3].texts[1]  # greedy samples are identical
+    assert len(set(out[1].texts)) > 1  # sampling gives different texts
+    for r, req in zip(out, reqs):
+        assert 0 < r.completion_tokens <= req.max_tokens * len(r.texts)
+        assert r.prompt_tokens > 0
+    again = hf.generate(reqs)
+    assert [r.texts for r in again] == [r.texts for r in out]
+    assert hf.generate([reqs[0]])[0].texts == out[0].texts  # greedy does not depend on the batch
+
+
+def test_stop_strings_are_cut(hf):
+    free = hf.generate([ChatRequest(_msg("x"), temperature=1.0, seed=1, max_tokens=30)])[0].text
+    assert len(free) > 2
+    stop = free[len(free) // 2]
+    cut = hf.generate([ChatRequest(_msg("x"), temperature=1.0, seed=1, max_tokens=30, stop=(stop,))])[0].text
+    assert stop not in cut
+    assert truncate_at_stop("abc<END>def</x>", ["</x>", "<END>"]) == "abc"
+
+
+def test_missing_model_is_a_user_error(tmp_path):
+    with pytest.raises(BackendError, match="cannot load model"):
+        make_backend("hf", str(tmp_path / "nope"))

@@ -1,0 +1,60 @@
+"""The reward formulas and GRPO group statistics (pure functions)."""
+
+from __future__ import annotations
+
+import pytest
+
+from pgrpo.rewards.components import (
+    REWARD_MODES,
+    compose,
+    get_mode,
+    group_advantages,
+    group_std,
+    zero_std_fraction,
+)
+
+
+def test_modes_registered():
+    assert REWARD_MODES.names() == ["additive", "outcome", "posterior"]
+    with pytest.raises(KeyError, match="known: additive, outcome, posterior"):
+        get_mode("gated")
+
+
+@pytest.mark.parametrize("r_f,r_o,r_t,expected", [
+    (1.0, 1.0, 0.7, 2.7), (1.0, 0.0, 0.99, 1.0), (0.0, 0.0, 1.0, 0.0), (0.0, 1.0, 0.25, 1.25),
+])
+def test_posterior_formula(r_f, r_o, r_t, expected):
+    assert compose(r_f, r_o, r_t, "posterior") == pytest.approx(expected)
+
+
+def test_failed_completion_never_gets_thinking_reward_in_posterior():
+    for r_t in (0.0, 0.5, 1.0):
+        assert compose(1.0, 0.0, r_t, "posterior") == 1.0
+        assert get_mode("posterior").needs_thinking(0.0) is False
+    assert compose(1.0, 0.0, 1.0, "additive") == 2.0  # the ablation pays for reasoning alone
+    assert get_mode("additive").needs_thinking(0.0) is True
+
+
+def test_outcome_mode_ignores_thinking_and_weight_scales():
+    assert compose(1.0, 1.0, 0.9, "outcome") == 2.0
+    assert get_mode("outcome").needs_thinking(1.0) is False
+    assert compose(1.0, 1.0, 0.5, "posterior", weight=2.0) == pytest.approx(3.0)
+    assert compose(0.0, 0.0, 0.5, "additive", weight=0.5) == pytest.approx(0.25)
+
+
+def test_group_advantages_shapes_and_values():
+    adv = group_advantages([1.0, 3.0, 2.0, 2.0], group_size=2)
+    assert len(adv) == 4
+    std = group_std([1.0, 3.0])
+    assert adv[0] == pytest.approx(-1.0 / (std + 1e-4))
+    assert adv[1] == pytest.approx(1.0 / (std + 1e-4))
+    assert adv[2:] == [0.0, 0.0]
+    assert group_advantages([1.0, 3.0], 2, scale=False) == [-1.0, 1.0]
+    with pytest.raises(ValueError, match="groups of 3"):
+        group_advantages([1.0, 2.0], 3)
+
+
+def test_zero_std_fraction():
+    assert zero_std_fraction([2.0, 2.0, 1.0, 2.0], 2) == 0.5
+    assert zero_std_fraction([], 4) == 0.0
+    assert zero_std_fraction([1.0, 1.0, 1.0], 3) == 1.0

@@ -1,0 +1,158 @@
+"""The posterior gate through the batch evaluator and the TRL adapters, with counting fakes."""
+
+from __future__ import annotations
+
+import pytest
+
+from pgrpo.rewards.batch import Outcome, RewardEvaluator, Target
+from pgrpo.rewards.components import group_advantages
+from pgrpo.rewards.trl_funcs import make_reward_funcs
+
+
+class FakeParsed:
+    def __init__(self, text: str) -> None:
+        fields = dict(part.split("=", 1) for part in text.split(";"))
+        self.format_ok = fields["fmt"] == "1"
+        self.reasoning = fields["why"]
+        self.passes = fields["pass"] == "1"
+        self.rm = float(fields["rm"])
+
+
+class CountingOutcome:
+    def __init__(self) -> None:
+        self.calls = 0
+        self.items = 0
+
+    def __call__(self, targets, completions):
+        self.calls += 1
+        self.items += len(completions)
+        return [Outcome(FakeParsed(c).passes, 1.0 if FakeParsed(c).passes else 0.25, "x") for c in completions]
+
+
+class CountingRM:
+    """Scores a reasoning by the rm= value embedded in it; records every reasoning it sees."""
+
+    def __init__(self) -> None:
+        self.seen: list[str] = []
+
+    def __call__(self, queries):
+        self.seen.extend(q.reasoning for q in queries)
+        return [float(q.reasoning.split("@")[1]) for q in queries]
+
+
+def completion(fmt: int, passes: int, rm: float, tag: str = "r") -> str:
+    return f"fmt={fmt};pass={passes};rm={rm};why={tag}@{rm}"
+
+
+TARGETS = {"p1": Target("p1", "stmt one", None), "p2": Target("p2", "stmt two", None)}
+
+
+def make(mode, group_size=4, weight=1.0):
+    outcome, rm = CountingOutcome(), CountingRM()
+    ev = RewardEvaluator(TARGETS, outcome, rm, mode=mode, weight=weight, group_size=group_size,
+                         parse_fn=FakeParsed)
+    return ev, outcome, rm
+
+
+def test_failing_completion_never_reaches_rm_in_posterior():
+    ev, outcome, rm = make("posterior", group_size=2)
+    batch, fresh = ev.evaluate(["p1", "p1"], [completion(1, 0, 0.99, "hacky"), completion(1, 1, 0.3, "honest")])
+    assert fresh
+    assert rm.seen == ["honest@0.3"]  # the failing one was never scored
+    assert ev.rm_items == 1
+    assert batch.column("thinking") == [0.0, pytest.approx(0.3)]
+    assert batch.rewards[0].raw_thinking is None
+    assert batch.column("total") == [1.0, pytest.approx(2.3)]
+    assert batch.stats.rm_scored == 1
+
+
+def test_additive_scores_failures_too():
+    ev, _, rm = make("additive", group_size=2)
+    batch, _ = ev.evaluate(["p1", "p1"], [completion(1, 0, 0.99, "hacky"), completion(1, 1, 0.3, "honest")])
+    assert sorted(rm.seen) == ["hacky@0.99", "honest@0.3"]
+    assert batch.column("total") == [pytest.approx(1.99), pytest.approx(2.3)]
+
+
+def test_outcome_mode_never_calls_rm_and_needs_none():
+    ev = RewardEvaluator(TARGETS, CountingOutcome(), None, mode="outcome", group_size=1, parse_fn=FakeParsed)
+    batch, _ = ev.evaluate(["p1"], [completion(1, 1, 0.9)])
+    assert batch.column("thinking") == [0.0] and batch.column("total") == [2.0]
+    with pytest.raises(ValueError, match="needs a thinking reward model"):
+        RewardEvaluator(TARGETS, CountingOutcome(), None, mode="posterior")
+
+
+MIXED = [
+    ("p1", completion(1, 1, 0.9)), ("p1", completion(0, 1, 0.4)), ("p1", completion(1, 0, 0.95)),
+    ("p1", completion(0, 0, 0.1)), ("p2", completion(1, 1, 0.2)), ("p2", completion(1, 1, 0.8)),
+    ("p2", completion(1, 1, 0.5)), ("p2", completion(1, 1, 0.65)),
+]
+
+
+def call_trl_funcs(ev, batch):
+    logged: dict[str, float] = {}
+    extra: dict[str, list] = {}
+    funcs = make_reward_funcs(ev)
+    assert [f.__name__ for f in funcs] == ["format", "outcome", "thinking"]
+    kwargs = dict(prompts=["prompt"] * len(batch), completions=[c for _, c in batch],
+                  completion_ids=None, task_id=[t for t, _ in batch], trainer_state=None,
+                  log_metric=logged.__setitem__, log_extra=extra.__setitem__)
+    columns = [f(**kwargs) for f in funcs]
+    return columns, logged, extra
+
+
+def test_trl_sum_equals_posterior_formula_and_sandbox_runs_once():
+    ev, outcome, rm = make("posterior", group_size=4)
+    (fmt, out, think), logged, extra = call_trl_funcs(ev, MIXED)
+    assert outcome.calls == 1 and outcome.items == len(MIXED)  # one sandbox pass for 3 functions
+    assert ev.evaluations == 1
+    for i, (_, text) in enumerate(MIXED):
+        p = FakeParsed(text)
+        r_f, r_o, r_t = float(p.format_ok), float(p.passes), p.rm
+        assert fmt[i] + out[i] + think[i] == pytest.approx(r_f + r_o + r_o * r_t, abs=1e-6)
+    assert len(rm.seen) == 6  # only the six passing completions
+    assert logged["outcome/pass_rate"] == pytest.approx(6 / 8)
+    assert logged["thinking/rm_scored"] == 6.0
+    # Group p2 is all-correct: constant without thinking, varied with it.
+    assert logged["gate/frac_zero_std_groups_no_thinking"] == 0.5
+    assert logged["gate/frac_zero_std_groups"] == 0.0
+    assert set(logged) >= {"time/sandbox_s", "time/rm_s", "outcome/pass_fraction_mean"}
+    assert extra["status"] == ["x"] * 8
+
+
+def test_all_correct_group_has_advantage_only_through_thinking():
+    ev, _, _ = make("posterior", group_size=4)
+    (fmt, out, think), _, _ = call_trl_funcs(ev, MIXED)
+    group = slice(4, 8)
+    without = [f + o for f, o in zip(fmt[group], out[group])]
+    with_thinking = [f + o + t for f, o, t in zip(fmt[group], out[group], think[group])]
+    assert group_advantages(without, 4) == [0.0] * 4
+    adv = group_advantages(with_thinking, 4)
+    assert all(abs(a) > 0.1 for a in adv)
+    # Ordered by the RM's score, since only the thinking term differs inside the group.
+    assert sorted(range(4), key=lambda i: adv[i]) == sorted(range(4), key=lambda i: think[group][i])
+
+
+def test_cache_is_per_batch():
+    ev, outcome, _ = make("posterior", group_size=1)
+    ev.evaluate(["p1"], [completion(1, 1, 0.5)])
+    ev.evaluate(["p1"], [completion(1, 1, 0.5)])
+    assert outcome.calls == 1
+    ev.evaluate(["p1"], [completion(1, 1, 0.6)])
+    assert outcome.calls == 2
+
+
+def test_bad_rm_score_and_unknown_task_rejected():
+    ev, _, _ = make("posterior", group_size=1)
+    with pytest.raises(ValueError, match="must be in \\[0, 1\\]"):
+        ev.evaluate(["p1"], [completion(1, 1, 1.5)])
+    with pytest.raises(KeyError, match="unknown task id 'zz'"):
+        ev.evaluate(["zz"], [completion(1, 1, 0.5)])
+
+
+def test_conversational_completions_and_missing_task_id():
+    ev, _, _ = make("outcome", group_size=1)
+    f = make_reward_funcs(ev)[1]
+    assert f(prompts=["x"], completions=[[{"role": "assistant", "content": completion(1, 1, 0.1)}]],
+             task_id=["p1"]) == [1.0]
+    with pytest.raises(ValueError, match="task_id"):
+        f(prompts=["x"], completions=["a"])

