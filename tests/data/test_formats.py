@@ -146,3 +146,14 @@ def test_taco_rows(data_file):
     assert stdio.tests.stdio_cases == (StdioCase("ab\ncd", "dc\nba"),)  # line lists joined
     assert call.tests.class_name == "Solution" and call.entry_point == "count"
     assert [c.output for c in call.tests.call_cases] == [2, 0]  # not all wrapped: kept as given
+
+
+def test_evalplus_hub_mirror_of_mbpp_plus_grades_on_its_script(data_file):
+    (problem,) = load_problems(data_file("evalplus_mbpp_hub_mini.jsonl"))
+    assert detect_format(data_file("evalplus_mbpp_hub_mini.jsonl")) == "mbpp"
+    assert problem.task_id == "2" and problem.source == "mbpp+" and problem.entry_point == "similar_elements"
+    assert problem.tests.kind is TestKind.ASSERTS and len(problem.tests.asserts) == 1
+    assert "results = [(4, 5), (3, 4), ()]" in problem.tests.asserts[0]
+    assert problem.metadata["base_asserts"] == [
+        "assert set(similar_elements((3, 4, 5, 6),(5, 7, 4, 10))) == set((4, 5))"]
+    assert "similar_elements((3, 4, 5, 6)" in problem.statement

@@ -13,7 +13,7 @@ from pgrpo.data.io import read_jsonl
 from pgrpo.data.schema import problem_schema, validate_problem_dict
 from pgrpo.errors import DataError
 
-FIXTURE_FILES = ["humaneval_mini.jsonl", "evalplus_humaneval_mini.jsonl", "evalplus_mbpp_mini.jsonl",
+FIXTURE_FILES = ["humaneval_mini.jsonl", "evalplus_mbpp_hub_mini.jsonl", "evalplus_humaneval_mini.jsonl", "evalplus_mbpp_mini.jsonl",
                  "mbpp_mini.jsonl", "mbpp_sanitized_mini.json", "lcb_mini.jsonl", "apps_mini.jsonl",
                  "taco_mini.jsonl"]
 
@@ -103,3 +103,24 @@ def test_cli_convert_and_inspect(tmp_path, data_file, capsys, cli):
     assert '"task_id": "3001"' in text
     assert cli(["data", "inspect", data_file("mbpp_mini.jsonl"), "--format", "bogus"]) == 2
     assert "known formats" in capsys.readouterr().err
+
+
+def test_failed_convert_keeps_previous_output(tmp_path, cli, lcb, capsys):
+    out = tmp_path / "out.jsonl"
+    out.write_text("previous\n")
+    evil = lcb.write(tmp_path / "lcb.jsonl", [lcb.row("ok_1"), lcb.row("bad_2", question_content=None)])
+    assert cli(["data", "convert", evil, "--out", str(out)]) == 2
+    assert "lcb.jsonl:2: field 'question_content' is null" in capsys.readouterr().err
+    assert out.read_text() == "previous\n" and not (tmp_path / "out.jsonl.tmp").exists()
+    assert cli(["data", "convert", evil, "--out", str(out), "--skip-bad"]) == 0
+    assert [r["task_id"] for r in read_jsonl(out)] == ["ok_1"]
+
+
+def test_docs_example_is_valid():
+    import re
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "problem-format.md").read_text()
+    example = json.loads(re.search(r"## Example\n\n```json\n(.*?)```", doc, re.S).group(1))
+    validate_problem_dict(example)
+    assert problem_from_dict(example).tests.count == 2

@@ -90,10 +90,10 @@ def test_end_to_end_over_http_with_faults_then_resume(problems, tmp_path):
         assert list(summary.failed) == ["HumanEval/2"] and "HTTP 500" in summary.failed["HumanEval/2"]
         assert "FAILED HumanEval/2" in summary.format()
         assert summary.finished == 2 and summary.status_counts == {"ok": 2}
-        expected = {"strong": 1, "degraded": 1, "optimized": 1}
-        assert summary.pair_counts == {"factual": expected, "logic": {"strong": 0, "degraded": 1, "optimized": 0},
-                                       "coherence": {"strong": 0, "degraded": 0, "optimized": 1}}
-        assert {k: v * 2 for k, v in expected.items()} == {}  or True  # counts above are per problem x2 below
+        # per problem: factual gives all three types; logic's y+ lost the format; coherence's y- is unchanged
+        assert summary.pair_counts == {"factual": {"strong": 2, "degraded": 2, "optimized": 2},
+                                       "logic": {"strong": 0, "degraded": 2, "optimized": 0},
+                                       "coherence": {"strong": 0, "degraded": 0, "optimized": 2}}
         assert summary.pairs == 10 and summary.rejection_reasons == {"format lost": 2, "unchanged": 2}
         pair_set = load_pairs(tmp_path / "out" / "pairs.jsonl")
         assert len(pair_set) == 10
@@ -216,4 +216,4 @@ def test_cli_against_pgrpo_serve_killed_and_resumed(served_tiny, tmp_path):
     assert rerun.returncode == 0, rerun.stderr[-3000:]
     usage = re.search(r"(\d+) backend calls, (\d+) cache hits", rerun.stderr)
     assert usage and usage.group(1) == "0" and int(usage.group(2)) >= len(problems)
-    assert Path(out / "pairs.jsonl").read_text() == Path(out / "pairs.jsonl").read_text()
+    assert len(Path(out / "od_records.jsonl").read_text().splitlines()) == len(problems)

@@ -179,3 +179,38 @@ def test_cli_on_mixed_samples_with_real_sandbox(sandbox_ready, mixed, tmp_path, 
     assert "mixed_samples.jsonl:3: unknown task_id" in captured.err
     assert "pass@1: 41.67%" in captured.out
     assert {r["sample_index"]: r["status"] for r in read_jsonl(out)} == MIXED_STATUS
+
+
+def test_model_responses_run_in_real_sandbox(humaneval, sandbox_ready) -> None:
+    """program_from_response + Sandbox: the training path. Helpers come from the starter,
+    LeetCode classes and stdio programs run, wrong code fails."""
+    from pgrpo.data.problem import CallCase, Problem, StdioCase, TestKind, Tests
+    from pgrpo.sandbox import Sandbox
+    from pgrpo.sandbox.programs import program_from_response
+
+    def respond(code: str) -> str:
+        return f"<think>plan</think>\n<answer>\n```python\n{code}\n```\n</answer>"
+
+    by_id = {p.task_id: p for p in humaneval}
+    decode_cyclic = (  # HumanEval/38: relies on encode_cyclic from the prompt
+        "def decode_cyclic(s: str):\n    return encode_cyclic(encode_cyclic(s))\n\nprint(decode_cyclic('abc'))"
+    )
+    leet = Problem("lc", "add", starter_code="class Solution:\n    def add(self, a: int, b: int) -> int:\n        ",
+                   entry_point="add",
+                   tests=Tests(kind=TestKind.CALL, class_name="Solution",
+                               call_cases=(CallCase((1, 2), 3), CallCase((5, 5), 10))))
+    stdio = Problem("io", "sum", tests=Tests(kind=TestKind.STDIO, stdio_cases=(StdioCase("1 2\n", "3\n"),)))
+    cases = [
+        (by_id["HumanEval/38"], respond(decode_cyclic), True),
+        (by_id["HumanEval/38"], respond("def decode_cyclic(s):\n    return s"), False),
+        (by_id["HumanEval/2"], respond("return number - int(number)"), True),  # body only
+        (by_id["HumanEval/2"], "no code here", False),
+        (leet, respond("class Solution:\n    def add(self, a: int, b: int) -> int:\n        return a + b"), True),
+        (leet, respond("return a - b"), False),
+        (stdio, respond("a, b = map(int, input().split())\nprint(a + b)"), True),
+        (stdio, respond("print(4)"), False),
+    ]
+    with Sandbox(sandbox_ready) as sandbox:
+        results = sandbox.run([Job(p, program_from_response(p, r)) for p, r, _ in cases], progress=False)
+    details = [f"{p.task_id}: {r.status.value} {r.detail[:120]}" for (p, _, _), r in zip(cases, results, strict=True)]
+    assert [r.passed for r in results] == [ok for _, _, ok in cases], details

@@ -23,16 +23,22 @@ def _add_source_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--end-date", default=None, help="keep contest_date <= this ISO date")
     parser.add_argument("--difficulty", default=None, help="keep these difficulties (comma-separated)")
     parser.add_argument("--include-challenge-tests", action="store_true", help="MBPP: grade challenge tests too")
+    parser.add_argument("--skip-bad", action="store_true", help="skip records that fail to convert (warn)")
+
+
+def _options(args: argparse.Namespace) -> dict:
+    options = {"start_date": args.start_date, "end_date": args.end_date, "difficulty": args.difficulty}
+    if args.include_challenge_tests:
+        options["include_challenge_tests"] = True
+    if args.skip_bad:
+        options["skip_bad"] = True
+    return {k: v for k, v in options.items() if v is not None}
 
 
 def _load(args: argparse.Namespace):
     from pgrpo.data.loaders import load_problems
 
-    options = {"start_date": args.start_date, "end_date": args.end_date, "difficulty": args.difficulty}
-    if args.include_challenge_tests:
-        options["include_challenge_tests"] = True
-    return load_problems(args.source, args.format, split=args.split, limit=args.limit,
-                         **{k: v for k, v in options.items() if v is not None})
+    return load_problems(args.source, args.format, split=args.split, limit=args.limit, **_options(args))
 
 
 def _table(title: str, counts: Counter) -> str:
@@ -69,11 +75,20 @@ def configure_convert(parser: argparse.ArgumentParser):
     parser.add_argument("--out", required=True, help="output .jsonl file (written atomically)")
 
     def run(args: argparse.Namespace) -> int:
+        from itertools import islice
+
+        from tqdm import tqdm
+
         from pgrpo.data.io import write_jsonl
+        from pgrpo.data.loaders import iter_problems
         from pgrpo.data.schema import problem_to_dict
 
-        problems = _load(args)
-        count = write_jsonl(args.out, (problem_to_dict(p) for p in problems))
+        # streamed: real LiveCodeBench private tests are large, never hold them all at once
+        problems = iter_problems(args.source, args.format, split=args.split, **_options(args))
+        if args.limit is not None:
+            problems = islice(problems, max(args.limit, 0))
+        bar = tqdm(problems, desc="converting", unit="problem", disable=None)
+        count = write_jsonl(args.out, (problem_to_dict(p) for p in bar))
         print(f"wrote {count} problems to {args.out}")
         return 0
 

@@ -114,7 +114,8 @@ def load_train_config(path: str | Path | None, overrides: list[str] | None = Non
 def _looks_local(path: str) -> bool:
     """A filesystem path rather than a hub id ("org/name")."""
     p = Path(path)
-    return p.is_absolute() or path.startswith((".", "~")) or p.suffix != "" or p.exists() or path.count("/") != 1
+    data_file = path.endswith((".json", ".jsonl", ".parquet", ".gz", ".csv", ".yaml"))
+    return p.is_absolute() or path.startswith((".", "~")) or data_file or p.exists() or path.count("/") != 1
 
 
 def grpo_kwargs(config: TrainConfig) -> dict[str, Any]:

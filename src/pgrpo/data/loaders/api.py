@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import logging
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ from pgrpo.errors import DataError
 PACKAGED = {"humaneval": packaged_humaneval_path}
 _LOAD_OPTION_NAMES = [f.name for f in dataclasses.fields(LoadOptions)]
 _FILTER_NAMES = ["start_date", "end_date", "difficulty", "skip_bad"]
+log = logging.getLogger(__name__)
 
 
 def _resolve(source: str | Path) -> tuple[str, str | None]:
@@ -159,8 +161,11 @@ def load_problems(source: str | Path, format: str | None = None, *, split: str |
     problems: list[Problem] = []
     if limit == 0:
         return problems
-    for problem in iter_problems(source, format, split=split, **options):
+    bad: list[str] = []
+    for problem in iter_problems(source, format, split=split, bad=bad, **options):
         problems.append(problem)
         if limit is not None and len(problems) >= limit:
             break
+    if bad:
+        log.warning("%s: skipped %d bad record(s); first: %s", source, len(bad), bad[0])
     return problems

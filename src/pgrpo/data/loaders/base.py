@@ -11,13 +11,11 @@ import ast
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 
 from pgrpo.data.problem import Problem
 from pgrpo.errors import DataError
 from pgrpo.registry import Registry
-
-T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -71,13 +69,7 @@ class Record:
 def _check_type(record: Record, name: str, value: Any, types: type | tuple[type, ...]) -> Any:
     wanted = types if isinstance(types, tuple) else (types,)
     # bool is an int subclass: never accept it where a number is expected
-    if isinstance(value, bool) and bool not in wanted:
-        ok = False
-    else:
-        ok = isinstance(value, wanted)
-    if ok and float in wanted and isinstance(value, int) and not isinstance(value, bool):
-        return value
-    if not ok:
+    if not isinstance(value, wanted) or (isinstance(value, bool) and bool not in wanted):
         expected = " or ".join(t.__name__ for t in wanted)
         raise record.error(name, f"must be {expected}, got {type(value).__name__}")
     return value

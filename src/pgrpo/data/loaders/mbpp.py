@@ -6,6 +6,11 @@ The entry point is the first function the asserts call (else the first one `code
 defines); the statement appends the first assert as an example so the model knows the
 function name and signature (common practice, as in the MBPP paper and EvalPlus).
 Challenge tests are graded only with `include_challenge_tests=True`.
+
+The hub mirror `evalplus/mbppplus` ships MBPP+ in this shape plus a `test` column: one
+script holding every base+plus input and expected result. When present, that script is the
+single graded "assert" (source "mbpp+"), and the original asserts stay in
+metadata["base_asserts"] for base-only scoring.
 """
 
 from __future__ import annotations
@@ -46,12 +51,18 @@ def convert_mbpp(record: Record, options: LoadOptions) -> Problem:
     if not entry_point:
         raise record.error("test_list", "calls no function (cannot tell the entry point)")
     statement = f"{description}\nYour code should pass this test:\n{asserts[0].strip()}\n"
+    metadata: dict[str, object] = {"sanitized": text_field == "prompt"}
+    plus_script = record.get("test", str, default="")
+    graded, source = asserts, "mbpp"
+    if plus_script.strip():  # EvalPlus hub mirror: grade on the full MBPP+ script
+        graded, source = [plus_script], "mbpp+"
+        metadata["base_asserts"] = asserts
     return Problem(
         task_id=task_id,
         statement=statement,
         entry_point=entry_point,
-        tests=Tests(kind=TestKind.ASSERTS, asserts=tuple(asserts), setup_code=setup),
-        source="mbpp",
+        tests=Tests(kind=TestKind.ASSERTS, asserts=tuple(graded), setup_code=setup),
+        source=source,
         canonical_solution=code,
-        metadata={"sanitized": text_field == "prompt"},
+        metadata=metadata,
     )

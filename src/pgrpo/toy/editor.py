@@ -1,0 +1,159 @@
+"""The rule-based editor: the toy world's "strong LLM" that optimizes or degrades a reasoning.
+
+Owns `optimize(task, reasoning, dimension)` / `degrade(task, reasoning, dimension, rng)` on the
+three oracle dimensions ("factual", "rigor", "coherence"; see pgrpo.toy.oracle) and
+`noisy_reasoning` (a canonical reasoning degraded along random dimensions). Each edit is
+designed to move only its own dimension of `pgrpo.toy.oracle.grade`:
+  - factual: degrade changes one step's constant (or, with no constant, adds a step the problem
+    does not ask for); optimize fixes wrong constants and drops steps of foreign operations;
+  - rigor: degrade swaps two adjacent steps of different operations (or drops a step);
+    optimize puts the stated steps in the problem's order and adds missing steps;
+  - coherence: degrade inserts an aside or a contradiction; optimize removes such lines.
+Exception: optimizing rigor of a reasoning that also has factual errors adds true steps, so
+its factual share rises too. Pure functions over text; the chat-backend wrapper is
+pgrpo.toy.backend.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+
+from pgrpo.toy.oracle import parse_phrase, parse_reasoning
+from pgrpo.toy.world import FINAL_LINE, OPS, Step, ToyTask, reasoning_lines
+
+DIMENSIONS = ("factual", "rigor", "coherence")
+FILLER_LINES = (
+    "Note: maybe we should sort the list first.",
+    "Wait, perhaps x should not change at all.",
+    "Also, the weather is nice today.",
+    "Hmm, maybe we return the input instead.",
+    "Aside: strings can be reversed.",
+    "Wait, x might be a string here.",
+)
+
+
+def _steps(reasoning: str) -> list[Step]:
+    return list(parse_reasoning(reasoning).steps)
+
+
+def _others(reasoning: str) -> list[str]:
+    """Non-step, non-final lines, in order."""
+    out = []
+    for raw in reasoning.splitlines():
+        line = raw.strip()
+        if line and line != FINAL_LINE and not line.startswith("Step "):
+            out.append(line)
+    return out
+
+
+def _unknown_step_lines(reasoning: str) -> list[str]:
+    out = []
+    for raw in reasoning.splitlines():
+        line = raw.strip()
+        if line.startswith("Step ") and ":" in line and parse_phrase(line.split(":", 1)[1]) is None:
+            out.append(line.split(":", 1)[1].strip())
+    return out
+
+
+def render(steps: list[Step], others: list[str] = (), unknown: list[str] = (), seed_pos: int = 0) -> str:
+    """Reasoning text: numbered steps (+ unknown step bodies), the final line, `others` interleaved."""
+    lines = reasoning_lines(steps)
+    for body in unknown:
+        lines.insert(len(lines) - 1, f"Step {len(lines)}: {body.rstrip('.')}.")
+    for k, other in enumerate(others):
+        pos = (seed_pos + 2 * k) % len(lines)
+        lines.insert(pos, other)
+    return "\n".join(lines)
+
+
+def _rebuild(reasoning: str, steps: list[Step], others: list[str] | None = None) -> str:
+    return render(steps, _others(reasoning) if others is None else others, _unknown_step_lines(reasoning), 1)
+
+
+def degrade(task: ToyTask, reasoning: str, dimension: str, rng: random.Random) -> str:
+    """A worse reasoning along `dimension` only."""
+    steps = _steps(reasoning)
+    truth = set(task.steps)
+    if dimension == "factual":
+        with_const = [i for i, s in enumerate(steps) if s.spec.constants and s in truth]
+        if with_const:
+            i = rng.choice(with_const)
+            choices = [c for c in steps[i].spec.constants if c != steps[i].c]
+            steps[i] = Step(steps[i].op, rng.choice(choices))
+        else:
+            task_ops = {s.op for s in task.steps}
+            foreign = [name for name in sorted(OPS) if name not in task_ops]
+            spec = OPS[rng.choice(foreign)]
+            steps.insert(rng.randint(0, len(steps)), Step(spec.name, rng.choice(spec.constants) if spec.constants else 0))
+        return _rebuild(reasoning, steps)
+    if dimension == "rigor":
+        swaps = [i for i in range(len(steps) - 1) if steps[i].op != steps[i + 1].op]
+        if swaps:
+            i = rng.choice(swaps)
+            steps[i], steps[i + 1] = steps[i + 1], steps[i]
+        elif steps:
+            del steps[rng.randrange(len(steps))]
+        return _rebuild(reasoning, steps)
+    if dimension == "coherence":
+        others = _others(reasoning)
+        others.append(rng.choice(FILLER_LINES))
+        lines = reasoning.strip().splitlines()
+        lines.insert(rng.randint(0, len(lines)), others[-1])
+        return "\n".join(lines)
+    raise ValueError(f"unknown dimension {dimension!r}; known: {DIMENSIONS}")
+
+
+def optimize(task: ToyTask, reasoning: str, dimension: str) -> str:
+    """A better reasoning along `dimension` only (unchanged text if it can't be improved)."""
+    steps = _steps(reasoning)
+    if dimension == "factual":
+        remaining = Counter(task.steps)
+        keep: list[Step | None] = []
+        for s in steps:  # exact matches first, consumed as a multiset
+            if remaining[s] > 0:
+                remaining[s] -= 1
+                keep.append(s)
+            else:
+                keep.append(None)
+        fixed = []
+        for s, kept in zip(steps, keep):
+            if kept is not None:
+                fixed.append(kept)
+                continue
+            spare = [t for t in task.steps if t.op == s.op and remaining[t] > 0]
+            if spare:  # wrong constant: the problem's constant for this operation
+                remaining[spare[0]] -= 1
+                fixed.append(spare[0])
+            # else: an operation the problem never asks for (or one too many): dropped
+        if fixed == steps:
+            return reasoning
+        return _rebuild(reasoning, fixed)
+    if dimension == "rigor":
+        pool = list(steps)
+        ordered = []
+        for t in task.steps:
+            same = [s for s in pool if s.op == t.op]
+            if same:
+                ordered.append(same[0])
+                pool.remove(same[0])
+            else:
+                ordered.append(t)
+        ordered += pool  # foreign operations stay (that is a factual matter)
+        if ordered == steps:
+            return reasoning
+        return _rebuild(reasoning, ordered)
+    if dimension == "coherence":
+        if not _others(reasoning):
+            return reasoning
+        return _rebuild(reasoning, steps, others=[])
+    raise ValueError(f"unknown dimension {dimension!r}; known: {DIMENSIONS}")
+
+
+def noisy_reasoning(task: ToyTask, rng: random.Random, flaws: int = 1) -> tuple[str, tuple[str, ...]]:
+    """The canonical reasoning degraded along `flaws` random dimensions; returns (text, dimensions)."""
+    text = "\n".join(reasoning_lines(task.steps))
+    dims = tuple(rng.choice(DIMENSIONS) for _ in range(flaws))
+    for dim in dims:
+        text = degrade(task, text, dim, rng)
+    return text, dims

@@ -1,0 +1,173 @@
+"""Stage 1 of the demo: a tiny Qwen2 policy fine-tuned on noisy toy demonstrations, cached.
+
+Owns `SFTConfig`, `demonstrations` (the noisy mix: canonical solutions, flawed reasoning with
+code that is still right, flawed reasoning with code that follows the flaw and is wrong),
+`build_toy_tokenizer` (a BPE trained on toy prompts and responses), and `ensure_sft_policy`:
+returns the policy directory, training it only when no finished model with the same settings
+hash exists under the cache dir (written to a temp dir and renamed, so a killed run never
+leaves a half model behind). Training is a plain causal-LM loop (loss on the response tokens
+only) on CPU: at this size a trainer adds only overhead.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import random
+import shutil
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from pgrpo.toy import editor
+from pgrpo.toy.oracle import parse_reasoning
+from pgrpo.toy.world import ToyTask, canonical_code, canonical_reasoning, code_for, generate_tasks, response, to_problem
+
+SFT_VERSION = 1
+TRAIN_SEED = 1000  # training problems come from world seeds >= this; held-out ones below
+
+
+@dataclass(frozen=True)
+class SFTConfig:
+    demos: int = 2000
+    steps: int = 300
+    batch_size: int = 32
+    learning_rate: float = 3e-3
+    hidden_size: int = 96
+    num_layers: int = 3
+    num_heads: int = 4
+    vocab_size: int = 768
+    p_canonical: float = 0.5
+    p_flawed_right_code: float = 0.2  # the rest: flawed reasoning with code that follows it (wrong)
+    seed: int = 0
+
+    def key(self) -> str:
+        blob = json.dumps({"version": SFT_VERSION, **dataclasses.asdict(self)}, sort_keys=True)
+        return hashlib.sha256(blob.encode()).hexdigest()[:12]
+
+
+@dataclass(frozen=True)
+class Demo:
+    task: ToyTask
+    text: str  # the full response
+    kind: str  # canonical | flawed_right_code | wrong_code
+
+
+def demonstrations(config: SFTConfig) -> list[Demo]:
+    rng = random.Random(f"sft-demos:{config.seed}")
+    tasks = generate_tasks(config.demos, TRAIN_SEED + config.seed, prefix="toy-sft")
+    demos = []
+    for task in tasks:
+        u = rng.random()
+        if u < config.p_canonical:
+            demos.append(Demo(task, response(canonical_reasoning(task), canonical_code(task)), "canonical"))
+            continue
+        reasoning, _ = editor.noisy_reasoning(task, rng)
+        if u < config.p_canonical + config.p_flawed_right_code:
+            demos.append(Demo(task, response(reasoning, canonical_code(task)), "flawed_right_code"))
+        else:
+            code = code_for(list(parse_reasoning(reasoning).steps))
+            kind = "wrong_code" if code != canonical_code(task) else "flawed_right_code"
+            demos.append(Demo(task, response(reasoning, code), kind))
+    return demos
+
+
+def build_toy_tokenizer(vocab_size: int, seed: int = 0):
+    from pgrpo.data.prompts import render_prompt
+    from pgrpo.tiny import build_tokenizer
+
+    tasks = generate_tasks(400, 7000 + seed, prefix="toy-bpe")
+    rng = random.Random(seed)
+    corpus = []
+    for task in tasks:
+        reasoning, _ = editor.noisy_reasoning(task, rng, flaws=2)
+        corpus.append(render_prompt(to_problem(task)) + response(canonical_reasoning(task), canonical_code(task)))
+        corpus.append(response(reasoning, code_for(list(parse_reasoning(reasoning).steps))))
+    return build_tokenizer(corpus, vocab_size=vocab_size)
+
+
+def _encode(tokenizer, demos: list[Demo]) -> list[tuple[list[int], int]]:
+    from pgrpo.data.prompts import render_prompt
+
+    out = []
+    for demo in demos:
+        prompt = tokenizer(render_prompt(to_problem(demo.task), tokenizer), add_special_tokens=False)["input_ids"]
+        answer = tokenizer(demo.text + tokenizer.eos_token, add_special_tokens=False)["input_ids"]
+        out.append((prompt + answer, len(prompt)))
+    return out
+
+
+def train_sft(config: SFTConfig, out_dir: Path, progress: bool = True) -> dict:
+    import torch
+    from tqdm.auto import tqdm
+    from transformers import AutoModelForCausalLM
+
+    from pgrpo.tiny import build_tiny_model
+
+    torch.manual_seed(config.seed)
+    tokenizer = build_toy_tokenizer(config.vocab_size, config.seed)
+    build_tiny_model(out_dir, tokenizer=tokenizer, seed=config.seed, hidden_size=config.hidden_size,
+                     num_layers=config.num_layers, num_heads=config.num_heads, num_kv_heads=config.num_heads // 2,
+                     max_positions=1024)
+    model = AutoModelForCausalLM.from_pretrained(out_dir, dtype=torch.float32)
+    demos = demonstrations(config)
+    encoded = _encode(tokenizer, demos)
+    rng = random.Random(config.seed)
+    opt = torch.optim.AdamW(model.parameters(), lr=config.learning_rate, weight_decay=0.0)
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: min(1.0, (s + 1) / 20) * max(0.05, 1 - s / config.steps))
+    model.train()
+    losses = []
+    pad = tokenizer.pad_token_id
+    for step in tqdm(range(config.steps), desc="toy SFT", disable=not progress):
+        batch = rng.sample(encoded, min(config.batch_size, len(encoded)))
+        width = max(len(ids) for ids, _ in batch)
+        ids = torch.full((len(batch), width), pad, dtype=torch.long)
+        labels = torch.full((len(batch), width), -100, dtype=torch.long)
+        mask = torch.zeros((len(batch), width), dtype=torch.long)
+        for r, (seq, n_prompt) in enumerate(batch):
+            ids[r, :len(seq)] = torch.tensor(seq)
+            labels[r, n_prompt:len(seq)] = torch.tensor(seq[n_prompt:])
+            mask[r, :len(seq)] = 1
+        loss = model(input_ids=ids, attention_mask=mask, labels=labels).loss
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        sched.step()
+        opt.zero_grad()
+        losses.append(float(loss))
+    model.save_pretrained(out_dir)
+    kinds = {k: sum(d.kind == k for d in demos) for k in ("canonical", "flawed_right_code", "wrong_code")}
+    return {"final_loss": sum(losses[-10:]) / max(1, len(losses[-10:])), "demos": kinds}
+
+
+def default_cache_dir() -> Path:
+    return Path(os.environ.get("PGRPO_CACHE", Path.home() / ".cache" / "pgrpo")) / "demo"
+
+
+def ensure_sft_policy(config: SFTConfig, cache_dir: str | Path | None = None, progress: bool = True) -> tuple[Path, dict]:
+    """(policy dir, info); trains once per settings hash, later runs reuse the cached model."""
+    root = Path(cache_dir) if cache_dir else default_cache_dir()
+    final = root / f"sft-{config.key()}"
+    info_file = final / "sft_info.json"
+    if info_file.is_file():
+        info = json.loads(info_file.read_text(encoding="utf-8"))
+        info["cached"] = True
+        return final, info
+    tmp = root / f".sft-{config.key()}.tmp{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    started = time.monotonic()
+    print(f"pgrpo demo: fine-tuning the toy policy ({config.steps} steps) into {final}", file=sys.stderr)
+    info = train_sft(config, tmp, progress)
+    info.update(config=dataclasses.asdict(config), seconds=round(time.monotonic() - started, 1))
+    (tmp / "sft_info.json").write_text(json.dumps(info, indent=2), encoding="utf-8")
+    if final.exists():  # another run finished first: keep theirs
+        shutil.rmtree(tmp, ignore_errors=True)
+    else:
+        os.replace(tmp, final)
+    info["cached"] = False
+    return final, info

@@ -1,0 +1,158 @@
+"""The toy code world: procedurally generated function problems whose reasoning can be checked exactly.
+
+Owns the operation vocabulary (`OPS`, each with its statement/reasoning phrase and code line),
+`ToyTask` (the ops of one problem), `generate_tasks` / `generate_problems` (seeded, deterministic)
+and the canonical texts: statement, step-by-step reasoning ("Step 1: multiply x by 3."), code,
+and the full P-GRPO response. Problems are `pgrpo.data.Problem`s (kind "call", entry point `f`),
+so the sandbox, rewards and evaluation treat them like any other problem set. The text
+vocabulary is deliberately small so a tiny BPE model can learn it. Pure functions, no I/O.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from pgrpo.data.problem import CallCase, Problem, Tests
+
+ENTRY_POINT = "f"
+TEST_INPUTS = (-9, -4, -1, 0, 2, 5, 7, 12)
+FINAL_LINE = "Finally, return x."
+
+
+@dataclass(frozen=True)
+class OpSpec:
+    """One operation: `phrase` / `code` are format strings with `{c}` for the constant (if any)."""
+
+    name: str
+    phrase: str
+    code: str
+    apply: Callable[[int, int], int]
+    constants: tuple[int, ...] = ()
+
+
+OPS: dict[str, OpSpec] = {op.name: op for op in (
+    OpSpec("add", "add {c} to x", "x = x + {c}", lambda x, c: x + c, tuple(range(1, 10))),
+    OpSpec("sub", "subtract {c} from x", "x = x - {c}", lambda x, c: x - c, tuple(range(1, 10))),
+    OpSpec("mul", "multiply x by {c}", "x = x * {c}", lambda x, c: x * c, tuple(range(2, 10))),
+    OpSpec("mod", "take x modulo {c}", "x = x % {c}", lambda x, c: x % c, tuple(range(2, 10))),
+    OpSpec("abs", "take the absolute value of x", "x = abs(x)", lambda x, c: abs(x)),
+    OpSpec("neg", "negate x", "x = -x", lambda x, c: -x),
+    OpSpec("square", "square x", "x = x * x", lambda x, c: x * x),
+)}
+
+
+@dataclass(frozen=True)
+class Step:
+    """One operation with its constant (0 for ops without one)."""
+
+    op: str
+    c: int = 0
+
+    @property
+    def spec(self) -> OpSpec:
+        return OPS[self.op]
+
+    def phrase(self) -> str:
+        return self.spec.phrase.format(c=self.c)
+
+    def code(self) -> str:
+        return self.spec.code.format(c=self.c)
+
+    def apply(self, x: int) -> int:
+        return self.spec.apply(x, self.c)
+
+
+@dataclass(frozen=True)
+class ToyTask:
+    """A toy problem: `steps` applied to x in order, then x is returned."""
+
+    task_id: str
+    steps: tuple[Step, ...]
+
+    def run(self, x: int) -> int:
+        for step in self.steps:
+            x = step.apply(x)
+        return x
+
+
+def random_step(rng: random.Random, exclude: Step | None = None) -> Step:
+    """A uniformly drawn step (op, then constant), different from `exclude`."""
+    while True:
+        spec = OPS[rng.choice(sorted(OPS))]
+        step = Step(spec.name, rng.choice(spec.constants) if spec.constants else 0)
+        if step != exclude:
+            return step
+
+
+def _steps_ok(steps: tuple[Step, ...]) -> bool:
+    # No immediate repeat of an op type (keeps reasoning edits unambiguous) and no no-op pairs.
+    return all(a.op != b.op for a, b in zip(steps, steps[1:]))
+
+
+def generate_tasks(n: int, seed: int, min_steps: int = 1, max_steps: int = 4, prefix: str = "toy") -> list[ToyTask]:
+    """`n` distinct tasks from `seed` (deterministic); ids `{prefix}/{seed}/{i}`."""
+    rng = random.Random(f"toy-world:{seed}")
+    tasks, seen = [], set()
+    while len(tasks) < n:
+        k = rng.randint(min_steps, max_steps)
+        steps = tuple(random_step(rng) for _ in range(k))
+        if steps in seen or not _steps_ok(steps):
+            continue
+        seen.add(steps)
+        tasks.append(ToyTask(f"{prefix}/{seed}/{len(tasks)}", steps))
+    return tasks
+
+
+def statement(task: ToyTask) -> str:
+    ops = ", then ".join(s.phrase() for s in task.steps)
+    return f"Write a function f(x) for an integer x: {ops}. Return x."
+
+
+def reasoning_lines(steps: tuple[Step, ...] | list[Step]) -> list[str]:
+    return [f"Step {i}: {s.phrase()}." for i, s in enumerate(steps, 1)] + [FINAL_LINE]
+
+
+def canonical_reasoning(task: ToyTask) -> str:
+    return "\n".join(reasoning_lines(task.steps))
+
+
+def code_for(steps: tuple[Step, ...] | list[Step]) -> str:
+    body = [f"    {s.code()}" for s in steps] + ["    return x"]
+    return "def f(x):\n" + "\n".join(body) + "\n"
+
+
+def canonical_code(task: ToyTask) -> str:
+    return code_for(task.steps)
+
+
+def response(reasoning: str, code: str) -> str:
+    """A full P-GRPO response (the format `pgrpo.parsing.parse_response` accepts)."""
+    return f"<think>\n{reasoning.strip()}\n</think>\n<answer>\n```python\n{code.rstrip()}\n```\n</answer>"
+
+
+def to_problem(task: ToyTask) -> Problem:
+    cases = tuple(CallCase((x,), task.run(x)) for x in TEST_INPUTS)
+    return Problem(
+        task_id=task.task_id,
+        statement=statement(task),
+        tests=Tests(kind="call", call_cases=cases),
+        entry_point=ENTRY_POINT,
+        source="toy",
+        canonical_solution=canonical_code(task),
+        metadata={"toy_steps": [[s.op, s.c] for s in task.steps],
+                  "canonical_reasoning": canonical_reasoning(task)},
+    )
+
+
+def task_of(problem: Problem) -> ToyTask:
+    """The ToyTask a toy Problem was made from (from its metadata)."""
+    steps = problem.metadata.get("toy_steps")
+    if steps is None:
+        raise ValueError(f"{problem.task_id}: not a toy problem (no metadata.toy_steps)")
+    return ToyTask(problem.task_id, tuple(Step(str(op), int(c)) for op, c in steps))
+
+
+def generate_problems(n: int, seed: int, **kwargs) -> list[Problem]:
+    return [to_problem(t) for t in generate_tasks(n, seed, **kwargs)]
