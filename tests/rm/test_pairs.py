@@ -7,7 +7,6 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -151,45 +150,27 @@ def test_templates_are_overridable_and_checked(tmp_path, problems):
         ODTemplates.load(tmp_path)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
-def served_tiny(tiny_policy_path, tmp_path_factory):
-    """A real `pgrpo serve` process on the tiny model (loopback, free port)."""
-    from pgrpo.llm.openai_compat import wait_for_server
+def served_tiny(tiny_policy_path):
+    """`pgrpo serve`'s server (ChatServer + hf backend) on the tiny model, in-process on loopback.
+    (tests/llm/test_serve_command.py runs the `pgrpo serve` process itself.)"""
+    from pgrpo.llm.server import ChatServer
 
-    port = _free_port()
-    log = tmp_path_factory.mktemp("serve") / "serve.log"
-    with log.open("w") as handle:
-        proc = subprocess.Popen([*CLI, "serve", "--model", tiny_policy_path, "--port", str(port)],
-                                stdout=handle, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}/v1"
-    try:
-        if not wait_for_server(base, timeout=120):
-            pytest.fail(f"pgrpo serve did not start: {log.read_text()[-2000:]}")
-        yield base
-    finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+    server = ChatServer(make_backend("hf", tiny_policy_path, device="cpu"), "127.0.0.1", 0).start()
+    yield server.base_url
+    server.stop()
 
 
 @pytest.mark.slow
 def test_cli_against_pgrpo_serve_killed_and_resumed(served_tiny, tmp_path):
-    problems = load_problems("humaneval", limit=6)
+    problems = load_problems("humaneval", limit=4)
     src = tmp_path / "problems.jsonl"
     from pgrpo.data.loaders import problem_to_dict
 
     src.write_text("".join(json.dumps(problem_to_dict(p)) + "\n" for p in problems))
     out = tmp_path / "out"
     args = [*CLI, "rm", "pairs", "--problems", str(src), "--out", str(out), "--model", "tiny",
-            "--base-url", served_tiny, "--max-tokens", "24", "--batch-problems", "1", "--no-require-format",
+            "--base-url", served_tiny, "--max-tokens", "12", "--batch-problems", "1", "--no-require-format",
             "--quiet", "--concurrency", "2"]
     journal = out / "od_records.jsonl"
     proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

@@ -102,6 +102,19 @@ def test_resume_after_interruption(humaneval, mixed, tmp_path) -> None:
     assert {r["sample_index"]: r["status"] for r in read_jsonl(out)} == MIXED_STATUS
 
 
+def test_resume_ignores_results_of_changed_samples(humaneval, tmp_path) -> None:
+    samples = tmp_path / "s.jsonl"
+    out = tmp_path / "r.jsonl"
+    samples.write_text(json.dumps({"task_id": "HumanEval/2", "completion": "    return 0.0\n"}) + "\n")
+    stale = {"task_id": "HumanEval/2", "completion": "    return 1.0\n", "sample_index": 0, "passed": True,
+             "status": "passed"}
+    (tmp_path / "r.jsonl.partial").write_text(json.dumps(stale) + "\n")
+    calls: list[int] = []
+    summary = run_check(humaneval, samples, out=out, progress=False, runner=fake_runner(calls), log=lambda _: None)
+    assert summary.num_resumed == 0 and sum(calls) == 1
+    assert read_jsonl(out)[0]["status"] == "failed"
+
+
 def test_canonical_needs_exactly_one_source(humaneval, mixed) -> None:
     from pgrpo.errors import DataError
 

@@ -158,9 +158,10 @@ class OutputDir:
         repair_tail(self.samples_path)
         repair_tail(self.results_path)
 
-    def clear_results(self) -> None:
-        """Drop all verdicts (for --rescore) atomically."""
-        write_jsonl(self.results_path, [])
+    def drop_results(self, keys: set[tuple[str, str, int]]) -> None:
+        """Forget the verdicts on `keys` (for --rescore), keeping all others; atomic rewrite."""
+        kept = [asdict(r) for r in self.read_results() if r.key not in keys]
+        write_jsonl(self.results_path, kept)
 
     def check_settings(self, settings: RunSettings) -> None:
         """Record `settings`, or raise if existing samples were made with different ones."""

@@ -130,7 +130,7 @@ def evaluate(config: EvalConfig, backend=None) -> EvalOutcome:
     max_n = None if config.rescore else config.n
     wanted = [s for s in samples if (s.benchmark, s.task_id) in index and (max_n is None or s.sample_index < max_n)]
     if config.rescore:
-        out.clear_results()
+        out.drop_results({s.key for s in wanted})
         done: set[tuple[str, str, int]] = set()
     else:
         done = {r.key for r in out.read_results()}

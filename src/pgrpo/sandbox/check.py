@@ -39,6 +39,7 @@ from pgrpo.sandbox.types import ExecResult, Job, SandboxConfig
 
 INVALID_SAMPLE = "invalid_sample"  # statuses for lines that never reached the sandbox
 UNKNOWN_TASK = "unknown_task"
+_SAMPLE_KEYS = ("task_id", "completion", "solution", "response")
 RESULT_KEYS = ("sample_index", "task_id", "passed", "status", "detail", "pass_fraction", "tests_passed",
                "tests_total", "runtime_s")
 
@@ -161,14 +162,16 @@ def _resumable(partial: Path, samples: dict[int, dict[str, Any]]) -> dict[int, S
         index = record.get("sample_index")
         if type(index) is not int or index not in samples:
             continue
-        if record.get("task_id") != samples[index].get("task_id") or record.get("status") is None:
+        sample = samples[index]
+        # reuse only if the line still holds the same sample (same task and code text)
+        if any(record.get(key) != sample.get(key) for key in _SAMPLE_KEYS) or record.get("status") is None:
             continue
         done[index] = SampleResult(
             sample_index=index, task_id=record["task_id"], passed=record.get("passed") is True,
             status=str(record["status"]), detail=str(record.get("detail", "")),
             pass_fraction=float(record.get("pass_fraction", 0.0)), tests_passed=int(record.get("tests_passed", 0)),
             tests_total=int(record.get("tests_total", 0)), runtime_s=float(record.get("runtime_s", 0.0)),
-            sample=samples[index],
+            sample=sample,
         )
     return done
 

@@ -53,6 +53,7 @@ class ModelSection:
     path: str | None = None
     build_tiny: bool = False
     tiny: dict[str, Any] = field(default_factory=dict)  # build_tiny_model kwargs (hidden_size, num_layers...)
+    format_warmup_steps: int = 0  # tiny policy only: SFT steps teaching the response format (train/warmup.py)
     dtype: str = "auto"  # auto | float32 | bfloat16 | float16
     attn_implementation: str | None = None
 
@@ -171,6 +172,10 @@ def _validate_model(model: ModelSection, check_paths: bool) -> None:
         raise ConfigError("model: set exactly one of model.path and model.build_tiny: true")
     if model.tiny and not model.build_tiny:
         raise ConfigError("model.tiny: only used with model.build_tiny: true")
+    if model.format_warmup_steps and not model.build_tiny:
+        raise ConfigError("model.format_warmup_steps: only for a tiny policy built with model.build_tiny: true")
+    if model.format_warmup_steps < 0:
+        raise ConfigError(f"model.format_warmup_steps: must be >= 0, got {model.format_warmup_steps}")
     if model.dtype not in DTYPES:
         raise ConfigError(f"model.dtype: must be one of {list(DTYPES)}, got {model.dtype!r}")
     if check_paths and model.path is not None and _looks_local(model.path) and not Path(model.path).exists():

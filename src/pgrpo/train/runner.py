@@ -138,6 +138,11 @@ def run_training(config: TrainConfig) -> TrainResult:
     task = TASKS.get(config.task)
     examples = load_examples(config, tokenizer)
     _say(f"{len(examples)} {config.task} problems from {config.data.source}; reward mode {config.reward.mode}")
+    if config.model.build_tiny and config.model.format_warmup_steps:
+        from pgrpo.train.warmup import format_warmup
+
+        if format_warmup(policy_path, examples, config.model.format_warmup_steps, seed=grpo_args.seed):
+            _say(f"format warm-up: {config.model.format_warmup_steps} SFT steps on placeholder responses")
 
     with task.outcome(config) as outcome_fn:
         evaluator = RewardEvaluator(

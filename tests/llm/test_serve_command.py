@@ -1,0 +1,51 @@
+"""The `pgrpo serve` process itself: starts on a free loopback port, answers the OpenAI protocol."""
+
+from __future__ import annotations
+
+import signal
+import socket
+import subprocess
+import sys
+
+import pytest
+
+from pgrpo.llm import ChatRequest, make_backend
+from pgrpo.llm.openai_compat import wait_for_server
+
+CLI = [sys.executable, "-c", "import sys; from pgrpo.cli import main; sys.exit(main())"]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.slow
+def test_pgrpo_serve_process(tiny_policy_path, tmp_path):
+    port = _free_port()
+    log = tmp_path / "serve.log"
+    with log.open("w") as handle:
+        proc = subprocess.Popen([*CLI, "serve", "--model", tiny_policy_path, "--port", str(port),
+                                 "--served-name", "tiny"], stdout=handle, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}/v1"
+    try:
+        assert wait_for_server(base, timeout=180), log.read_text()[-2000:]
+        client = make_backend("openai", "tiny", base_url=base, timeout=60, max_retries=1)
+        out = client.generate([ChatRequest([{"role": "user", "content": "hi"}], temperature=1.0, n=2, seed=0,
+                                           max_tokens=5)])
+        assert out[0].ok and len(out[0].texts) == 2 and out[0].completion_tokens > 0
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    assert "pgrpo serve: tiny at " + base in log.read_text()
+
+
+def test_serve_reports_a_missing_model(tmp_path):
+    done = subprocess.run([*CLI, "serve", "--model", str(tmp_path / "missing"), "--port", str(_free_port())],
+                          capture_output=True, text=True, timeout=180)
+    assert done.returncode == 2 and "pgrpo: error:" in done.stderr and "cannot load model" in done.stderr
