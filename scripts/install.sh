@@ -29,4 +29,4 @@ fi
 
 echo "[install] pgrpo[dev]"
 "$PY" -m pip install -q -e ".[dev]"
-echo "[install] done: $("$PY" -m pgrpo.cli --version)"
+echo "[install] done: $("$PY" -m pgrpo --version)"

@@ -10,7 +10,7 @@ from pgrpo.cli import COMMANDS, build_parser, main
 
 
 def run_cli(*args):
-    return subprocess.run([sys.executable, "-m", "pgrpo.cli", *args], capture_output=True, text=True, timeout=120)
+    return subprocess.run([sys.executable, "-m", "pgrpo", *args], capture_output=True, text=True, timeout=120)
 
 
 def test_version():

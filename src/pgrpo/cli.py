@@ -100,4 +100,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # Run through the imported module so the registry the command modules fill is this one.
+    from pgrpo.cli import main as _main
+
+    sys.exit(_main())

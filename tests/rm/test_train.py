@@ -53,7 +53,7 @@ def test_lora_with_skip_bad(fixtures_dir, tmp_path, capsys):
         handle.write('{"prompt": "x", "chosen": "same", "rejected": "same"}\n{"prompt": "y"}\n')
     out = tmp_path / "rm-lora"
     code = main(["rm", "train", "--config", str(RECIPES / "tiny-cpu.yaml"), "--train", str(data), "--out", str(out),
-                 "--skip-bad", "lora.enabled=true", "lora.r=4", "train.max_steps=2", "train.eval_strategy=no",
+                 "--skip-bad", "lora.enabled=true", "lora.r=4", "train.max_steps=2", "train.eval_strategy=never",
                  "train.report_to=[]"])
     assert code == 0
     printed = capsys.readouterr().out

@@ -78,7 +78,8 @@ class TrainSection:
     logging_steps: int = 10
     save_steps: int = 500
     save_total_limit: int = 2
-    eval_strategy: Literal["no", "steps", "epoch"] = "epoch"
+    # "never" rather than TrainingArguments' "no", which YAML would read as false.
+    eval_strategy: Literal["never", "steps", "epoch"] = "epoch"
     eval_batch_size: int = 8
     deepspeed: str | None = None  # a DeepSpeed JSON (or use `accelerate launch --config_file`)
     report_to: list[str] = field(default_factory=lambda: ["tensorboard"])

@@ -136,7 +136,7 @@ def _reward_config(config: RMTrainConfig, has_eval: bool):
         save_strategy="steps",
         save_steps=t.save_steps,
         save_total_limit=t.save_total_limit,
-        eval_strategy=t.eval_strategy if has_eval else "no",
+        eval_strategy=t.eval_strategy if has_eval and t.eval_strategy != "never" else "no",
         deepspeed=t.deepspeed,
         report_to=list(t.report_to),
         seed=config.seed,
