@@ -57,9 +57,13 @@ def command(name: str, help: str) -> Callable[[Configure], Configure]:
 def build_parser() -> argparse.ArgumentParser:
     for module in COMMAND_MODULES:
         importlib.import_module(module)
+    width = max(len(name) for name in COMMANDS) + 2
+    listing = "\n".join(f"  pgrpo {name.ljust(width)}{COMMANDS.get(name).help}" for name in COMMANDS)
     parser = argparse.ArgumentParser(
         prog="pgrpo",
         description="Posterior-GRPO: RL for code LLMs that rewards reasoning, gated on passing tests.",
+        epilog=f"every subcommand:\n{listing}",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"pgrpo {__version__}")
     root = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -71,9 +75,8 @@ def build_parser() -> argparse.ArgumentParser:
         for depth in range(len(group_path)):
             group_name = " ".join(group_path[: depth + 1])
             if group_name not in groups:
-                group_parser = subparsers.add_parser(
-                    group_path[depth], help=f"{group_name} subcommands (see `pgrpo {group_name} --help`)"
-                )
+                children = sorted({n.split(" ")[depth + 1] for n in COMMANDS if n.startswith(group_name + " ")})
+                group_parser = subparsers.add_parser(group_path[depth], help=f"{', '.join(children)}")
                 groups[group_name] = group_parser.add_subparsers(dest=f"cmd_{depth}", metavar="COMMAND")
                 group_parser.set_defaults(_group_parser=group_parser)
             subparsers = groups[group_name]
