@@ -16,7 +16,7 @@ import pytest
 
 from pgrpo.bench.execution import ExecOutcome
 from pgrpo.config import ConfigError
-from pgrpo.data.loaders import load_problems
+from pgrpo.data.loaders import load_problems, problem_to_dict
 from pgrpo.llm import CachedBackend, make_backend
 from pgrpo.llm.testing import FaultInjectingServer, FunctionBackend
 from pgrpo.rm.data import load_pairs
@@ -163,14 +163,13 @@ def served_tiny(tiny_policy_path):
 
 @pytest.mark.slow
 def test_cli_against_pgrpo_serve_killed_and_resumed(served_tiny, tmp_path):
-    problems = load_problems("humaneval", limit=4)
+    problems = load_problems("humaneval", limit=3)
     src = tmp_path / "problems.jsonl"
-    from pgrpo.data.loaders import problem_to_dict
-
     src.write_text("".join(json.dumps(problem_to_dict(p)) + "\n" for p in problems))
     out = tmp_path / "out"
     args = [*CLI, "rm", "pairs", "--problems", str(src), "--out", str(out), "--model", "tiny",
-            "--base-url", served_tiny, "--max-tokens", "12", "--batch-problems", "1", "--no-require-format",
+            "--base-url", served_tiny, "--max-tokens", "12", "--batch-problems", "1",
+            "--no-require-format", "--dimensions", "factual",
             "--quiet", "--concurrency", "2"]
     journal = out / "od_records.jsonl"
     proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

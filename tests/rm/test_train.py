@@ -27,7 +27,8 @@ def _synthetic(fixtures_dir):
 def test_tiny_training_learns_and_saves_a_loadable_rm(fixtures_dir, tmp_path, capsys):
     out = tmp_path / "rm"
     code = main(["rm", "train", "--config", str(RECIPES / "tiny-cpu.yaml"), "--train", _synthetic(fixtures_dir),
-                 "--out", str(out), "train.epochs=3", "train.logging_steps=20"])
+                 "--out", str(out), "train.epochs=2", "train.logging_steps=20",
+                 "train.eval_strategy=never"])
     assert code == 0
     assert '"heldout_accuracy"' in capsys.readouterr().out
     metrics = json.loads((out / "metrics.json").read_text())
@@ -86,3 +87,19 @@ def test_recipes_validate():
         load_config(RMTrainConfig, RECIPES / "tiny-cpu.yaml", ["train.epoch=3"])
     with pytest.raises(ConfigError, match="model"):
         load_config(RMTrainConfig, None, ["output_dir=x", "data.train=p.jsonl", "model.tiny=false"])
+
+
+def test_training_inputs_use_the_shared_template_and_margins(tiny_tokenizer):
+    from pgrpo.rm.data import Pair
+    from pgrpo.rm.template import encode_rm_input
+    from pgrpo.rm.train import _tokenize_pairs
+
+    pairs = [Pair("Sum a list.", "Loop and add.", "Return 0.", margin=1.5), Pair("Max.", "Use max.", "Use min.")]
+    dataset, truncated = _tokenize_pairs(tiny_tokenizer, pairs, 64, use_margin=True)
+    assert truncated == 0 and dataset["margin"] == [1.5, 0.0]
+    assert dataset["chosen_ids"][0] == encode_rm_input(tiny_tokenizer, "Sum a list.", "Loop and add.").input_ids
+    assert dataset["rejected_ids"][1] == encode_rm_input(tiny_tokenizer, "Max.", "Use min.").input_ids
+    long_pairs = [Pair("p " * 200, "c " * 200, "r " * 200)]
+    dataset, truncated = _tokenize_pairs(tiny_tokenizer, long_pairs, 64, use_margin=False)
+    assert truncated == 2 and "margin" not in dataset.column_names
+    assert max(len(ids) for ids in dataset["chosen_ids"] + dataset["rejected_ids"]) == 64

@@ -93,20 +93,27 @@ def unique_samples(samples: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
+def usable(s: dict[str, Any]) -> bool:
+    """A well-formed sample (P-GRPO format, reasoning and code) whose code really ran."""
+    return (bool(s["format_ok"]) and bool(s["reasoning"].strip()) and bool(s["code"].strip())
+            and s["status"] not in ("sandbox_error", "no_code"))
+
+
 def is_good(s: dict[str, Any]) -> bool:
-    return bool(s["passed"]) and s["consistent"] is True and bool(s["reasoning"].strip())
+    return usable(s) and bool(s["passed"]) and s["consistent"] is True
 
 
 def is_bad(s: dict[str, Any]) -> bool:
-    # A real wrong answer: code exists and ran (a sandbox failure says nothing about the code).
-    return (not s["passed"] and s["consistent"] is True and bool(s["code"].strip())
-            and bool(s["reasoning"].strip()) and s["status"] not in ("sandbox_error", "no_code"))
+    # consistent reasoning + failing code: the reasoning itself led to the wrong program
+    return usable(s) and not s["passed"] and s["consistent"] is True
 
 
 def needs_judging(samples: Sequence[dict[str, Any]]) -> bool:
-    """A pair is possible only with a passing and a failing (code-bearing) sample."""
-    return any(s["passed"] for s in samples) and any(
-        not s["passed"] and s["code"].strip() and s["status"] not in ("sandbox_error", "no_code") for s in samples)
+    """A pair is possible only with a usable passing and a usable failing sample (and a working sandbox)."""
+    if any(s["status"] == "sandbox_error" for s in samples):
+        return False
+    return any(usable(s) and s["passed"] for s in samples) and any(
+        usable(s) and not s["passed"] for s in samples)
 
 
 def select_pairs(problem: Problem, samples: Sequence[dict[str, Any]], k: int, seed: int) -> list[dict[str, Any]]:
@@ -194,7 +201,7 @@ class BenchBuild:
             samples = [sample_record(i, t, next(outcomes)) for i, t in enumerate(texts)]
             per_problem.append((problem, samples))
         to_judge = [(pi, s) for pi, (_, samples) in enumerate(per_problem) if needs_judging(samples)
-                    for s in unique_samples(samples) if s["code"].strip()]
+                    for s in unique_samples(samples) if usable(s)]
         verdicts = self.judge.judge([JudgeItem(per_problem[pi][0], s["reasoning"], s["code"]) for pi, s in to_judge])
         judge_errors: dict[int, str] = {}
         for (pi, s), verdict in zip(to_judge, verdicts):
@@ -202,6 +209,10 @@ class BenchBuild:
                 judge_errors.setdefault(pi, verdict.error)
             s["consistent"], s["judge_raw"] = verdict.consistent, verdict.raw
         for pi, (problem, samples) in enumerate(per_problem):
+            broken = next((s for s in samples if s["status"] == "sandbox_error"), None)
+            if broken is not None:  # says nothing about the code: retry the problem next run
+                self.summary.failed[problem.task_id] = f"sandbox: {broken['detail'][:300]}"
+                continue
             if pi in judge_errors:
                 self.summary.failed[problem.task_id] = f"judge: {judge_errors[pi]}"
                 continue
@@ -211,7 +222,7 @@ class BenchBuild:
                 first = verdict_of[(_norm(s["reasoning"]), _norm(s["code"]))]
                 s["consistent"], s["judge_raw"] = first["consistent"], first["judge_raw"]
             pairs = select_pairs(problem, samples, self.config.pairs_per_problem, self.config.seed)
-            status = ("paired" if pairs else "no_correct" if not any(s["passed"] for s in samples)
+            status = ("paired" if pairs else "no_correct" if not any(usable(s) and s["passed"] for s in samples)
                       else "no_incorrect" if not needs_judging(samples) else "no_consistent_pair")
             self.summary.failed.pop(problem.task_id, None)
             self.journal.append({"question_id": problem.task_id, "status": status,

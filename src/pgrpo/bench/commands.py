@@ -22,6 +22,8 @@ def configure_build(parser):
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--pairs-per-problem", type=int, default=1)
     parser.add_argument("--batch-problems", type=int, default=4)
+    parser.add_argument("--judge", default="llm",
+                        help="judge: llm (ask the judge model) or another registered judge (toy-oracle)")
     parser.add_argument("--judge-template", default=None, help="judge prompt file ($statement $reasoning $code)")
     parser.add_argument("--sandbox-workers", type=int, default=0, help="0 = all CPUs")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -33,7 +35,7 @@ def configure_build(parser):
 
         from pgrpo.bench.build import BenchBuild, BenchConfig
         from pgrpo.bench.execution import sandbox_executor
-        from pgrpo.bench.judge import LLMJudge
+        from pgrpo.bench.judge import judge_needs_backend, make_judge
         from pgrpo.errors import PgrpoError
         from pgrpo.llm.cli_args import backend_from_args
         from pgrpo.sandbox import SandboxConfig
@@ -44,23 +46,24 @@ def configure_build(parser):
         out = Path(args.out)
         cache = args.cache_dir or out / "llm_cache"
         generator = backend_from_args(args, cache)
-        if not args.judge_model:  # default: the generator judges itself
-            args.judge_model, args.judge_backend = args.model, args.backend
-            args.judge_base_url = args.base_url
-        judge_backend = backend_from_args(args, cache, prefix="judge-")
+        judge_backend = None
+        if judge_needs_backend(args.judge):
+            # default: the generator judges too (same cache; one model loaded)
+            judge_backend = backend_from_args(args, cache, prefix="judge-") if args.judge_model else generator
         config = BenchConfig(samples=args.samples, temperature=args.temperature, top_p=args.top_p,
                              max_tokens=args.max_tokens, seed=args.seed, pairs_per_problem=args.pairs_per_problem,
                              batch_problems=max(1, args.batch_problems))
         executor = sandbox_executor(SandboxConfig(workers=args.sandbox_workers), progress=not args.quiet)
-        build = BenchBuild(problems, generator, LLMJudge(judge_backend, args.judge_template), out, config,
-                           executor, window=(args.start_date, args.end_date))
+        judge = make_judge(args.judge, judge_backend, args.judge_template)
+        build = BenchBuild(problems, generator, judge, out, config, executor, window=(args.start_date, args.end_date))
         try:
             summary = build.run(progress=not args.quiet)
         finally:
             print("generator " + generator.usage.format(), file=sys.stderr)
-            print("judge " + judge_backend.usage.format(), file=sys.stderr)
             generator.close()
-            judge_backend.close()
+            if judge_backend is not None and judge_backend is not generator:
+                print("judge " + judge_backend.usage.format(), file=sys.stderr)
+                judge_backend.close()
         print(summary.format())
         print(f"wrote {out / 'lcb_rb.jsonl'}, {out / 'review.md'}, {out / 'datasheet.md'}")
         return 1 if summary.failed else 0

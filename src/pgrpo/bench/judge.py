@@ -95,3 +95,42 @@ class LLMJudge(Judge):
             else:
                 verdicts.append(Verdict(parse_verdict(res.text), res.text[-500:]))
         return verdicts
+
+
+# Other stages' judges (the toy world's exact oracle), imported when a name is not registered.
+EXTRA_JUDGE_MODULES: tuple[str, ...] = ("pgrpo.toy.backend",)
+
+
+def judge_factory(name: str) -> Callable[..., Judge]:
+    """The registered judge `name` (importing other stages' judges if needed)."""
+    import importlib
+
+    from pgrpo.errors import PgrpoError
+
+    if name not in JUDGES:
+        for module in EXTRA_JUDGE_MODULES:
+            importlib.import_module(module)
+    try:
+        return JUDGES.get(name)
+    except KeyError as exc:
+        raise PgrpoError(f"--judge: {exc.args[0]}") from None
+
+
+def judge_needs_backend(name: str) -> bool:
+    import inspect
+
+    return "backend" in inspect.signature(judge_factory(name)).parameters
+
+
+def make_judge(name: str, backend: ChatBackend | None = None, template_path: str | Path | None = None) -> Judge:
+    """Judge `name`; it gets `backend` / `template_path` if its constructor takes them."""
+    import inspect
+
+    from pgrpo.errors import PgrpoError
+
+    factory = judge_factory(name)
+    accepted = inspect.signature(factory).parameters
+    if "backend" in accepted and backend is None:
+        raise PgrpoError(f"judge {name!r} needs an LLM backend (--judge-model)")
+    kwargs = {k: v for k, v in (("backend", backend), ("template_path", template_path)) if k in accepted}
+    return factory(**kwargs)

@@ -19,11 +19,15 @@ from pgrpo.errors import PgrpoError
 from pgrpo.llm.types import ChatRequest, ChatResult
 from pgrpo.registry import Registry
 
-# Importing these registers their backends. Other stages (the toy world) may register through
-# BACKENDS directly or add their module here.
+# Importing these registers their backends. EXTRA_BACKEND_MODULES (other stages' backends) are
+# imported only when a name is not registered yet, so a problem there never blocks hf/openai.
 BACKEND_MODULES: tuple[str, ...] = (
     "pgrpo.llm.hf",
     "pgrpo.llm.openai_compat",
+)
+EXTRA_BACKEND_MODULES: tuple[str, ...] = (
+    "pgrpo.evaluation.vllm_backend",
+    "pgrpo.toy.backend",
 )
 
 
@@ -57,14 +61,18 @@ BackendFactory = Callable[..., ChatBackend]
 BACKENDS: Registry[BackendFactory] = Registry("chat backend")
 
 
-def import_backend_modules() -> None:
+def import_backend_modules(name: str | None = None) -> None:
+    """Import the built-in backends, and the extra ones when `name` is still unknown."""
     for module in BACKEND_MODULES:
         importlib.import_module(module)
+    if name is None or name not in BACKENDS:
+        for module in EXTRA_BACKEND_MODULES:
+            importlib.import_module(module)
 
 
 def make_backend(name: str, model: str, **options: Any) -> ChatBackend:
     """Build backend `name` ("openai", "hf", ...) for `model` with backend-specific options."""
-    import_backend_modules()
+    import_backend_modules(name)
     try:
         factory = BACKENDS.get(name)
     except KeyError as exc:

@@ -41,7 +41,7 @@ def backend_options(args: argparse.Namespace, prefix: str = "") -> tuple[str, st
 
     attr = prefix.replace("-", "_")
     name = getattr(args, f"{attr}backend")
-    import_backend_modules()
+    import_backend_modules(name)
     try:
         factory = BACKENDS.get(name)
     except KeyError as exc:

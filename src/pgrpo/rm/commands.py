@@ -80,17 +80,18 @@ def configure_eval(parser):
     parser.add_argument("--out", help="directory for results.json, results.md and scores.jsonl")
 
     def run(args) -> int:
-        from pgrpo.errors import PgrpoError
         from pgrpo.rm.benchmarks import load_benchmark
-        from pgrpo.rm.evaluate import EVALUATORS, EvaluatorOptions, evaluate, render_markdown, write_outputs
+        from pgrpo.rm.evaluate import (
+            EvaluatorOptions,
+            build_evaluator,
+            evaluate,
+            render_markdown,
+            write_outputs,
+        )
 
         fmt, pairs = load_benchmark(args.data, args.format, args.subsets)
-        try:
-            factory = EVALUATORS.get(args.evaluator)
-        except KeyError as exc:
-            raise PgrpoError(f"--evaluator: {exc.args[0]}") from None
-        evaluator = factory(EvaluatorOptions(args.model, args.batch_size, args.max_length, args.device,
-                                             args.dtype, _parse_extra(args.option)))
+        evaluator = build_evaluator(args.evaluator, EvaluatorOptions(
+            args.model, args.batch_size, args.max_length, args.device, args.dtype, _parse_extra(args.option)))
         report, scores = evaluate(evaluator, pairs, fmt, args.data, n_boot=args.n_boot, seed=args.seed)
         print(render_markdown(report), end="")
         if args.out:

@@ -5,14 +5,15 @@ with score_chosen > score_rejected, ties counted half (and reported), with a 95%
 bootstrap interval (fixed seed) overall, per subset and per format category (RewardBench
 "code" = hep-*, "math" = math-prm). Evaluators are registered in `EVALUATORS` by name with a
 factory `(EvaluatorOptions) -> PairEvaluator`; "reward-model" (a `RewardScorer`) is built in.
-An LLM-as-judge baseline plugs in the same way (register "llm-judge"; a pairwise judge
-returns (1, 0), (0, 1) or (0.5, 0.5)) without touching this module.
+An LLM-as-judge baseline plugs in the same way: a module registering "llm-judge" (a pairwise
+judge returns (1, 0), (0, 1) or (0.5, 0.5)) plus one line in EVALUATOR_MODULES.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import fnmatch
+import importlib
 import json
 import os
 from collections.abc import Callable, Sequence
@@ -46,6 +47,21 @@ class EvaluatorOptions:
 
 
 EVALUATORS: Registry[Callable[[EvaluatorOptions], PairEvaluator]] = Registry("evaluator")
+# Modules whose import registers more evaluators (e.g. an LLM judge): add one line here.
+EVALUATOR_MODULES: tuple[str, ...] = ()
+
+
+def build_evaluator(name: str, options: EvaluatorOptions) -> PairEvaluator:
+    """Import the evaluator modules, then build evaluator `name` (PgrpoError if unknown)."""
+    from pgrpo.errors import PgrpoError
+
+    for module in EVALUATOR_MODULES:
+        importlib.import_module(module)
+    try:
+        factory = EVALUATORS.get(name)
+    except KeyError as exc:
+        raise PgrpoError(f"--evaluator: {exc.args[0]}") from None
+    return factory(options)
 
 
 class RewardModelEvaluator:

@@ -92,12 +92,14 @@ def _tokenize_pairs(tokenizer, pairs: Sequence[Pair], max_length: int, use_margi
 
 
 def _build_tiny_base(config: RMTrainConfig, pairs: Sequence[Pair]) -> str:
-    """A tiny causal-LM checkpoint with a BPE trained on the pairs' RM texts."""
+    """A tiny causal-LM checkpoint with a BPE trained on the pairs' RM texts (reused on resume)."""
     from pgrpo.tiny import build_tiny_model, build_tokenizer
 
+    out = Path(config.output_dir) / "tiny-base"
+    if (out / "config.json").is_file():
+        return str(out)
     corpus = [rm_input_text(p.prompt, side) for p in pairs for side in (p.chosen, p.rejected)]
     tokenizer = build_tokenizer(corpus, vocab_size=config.model.tiny_vocab_size)
-    out = Path(config.output_dir) / "tiny-base"
     build_tiny_model(out, kind="causal-lm", tokenizer=tokenizer, seed=config.seed,
                      hidden_size=config.model.tiny_hidden_size, num_layers=config.model.tiny_layers)
     return str(out)
@@ -205,17 +207,23 @@ def train_reward_model(config: RMTrainConfig) -> TrainResult:
 
     model = trainer.model
     if config.lora.enabled:
-        model = model.merge_and_unload()  # save a plain model RewardScorer can load
-    if trainer.is_world_process_zero():
-        model.save_pretrained(out)
-        tokenizer.save_pretrained(out)
+        # Save a plain model RewardScorer can load (LoRA is meant for single-device runs).
+        model = model.merge_and_unload()
+        if trainer.is_world_process_zero():
+            model.save_pretrained(out)
+            tokenizer.save_pretrained(out)
+    else:
+        trainer.save_model(str(out))  # gathers ZeRO-3 shards; saves the tokenizer too
 
     heldout = None
     if heldout_pairs:
         scorer = RewardScorer.from_model(model, tokenizer, batch_size=config.score_batch_size,
                                          max_length=max_length)
         heldout = evaluate_pairs(scorer, heldout_pairs, seed=config.seed)
-        trainer.log({"heldout_accuracy": heldout.overall.accuracy})
+        logged = {"heldout_accuracy": heldout.overall.accuracy}
+        logged.update({f"heldout_accuracy/{k}": v.accuracy for k, v in heldout.by_pair_type.items()})
+        logged.update({f"heldout_accuracy/{k}": v.accuracy for k, v in heldout.by_dimension.items()})
+        trainer.log(logged)  # to TensorBoard next to the training curves
     result = TrainResult(str(out), len(train_pairs), len(heldout_pairs), len(skipped),
                          n_trunc + n_trunc_eval, getattr(train_output, "training_loss", None),
                          round(time.monotonic() - started, 2), heldout, skipped)

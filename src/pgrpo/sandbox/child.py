@@ -1,67 +1,251 @@
-"""The untrusted side of a job: fork a jailed process that runs the model's program.
+"""The untrusted side of a job: the spawner that forks jailed runners, and the runner itself.
 
-Owns `start_child` (called by the trusted harness) and the code the jailed process runs.
-Process tree per child:  harness -> jobroot -> init (pid 1 of a fresh pid namespace)
--> runner (the program). The runner has its own user/mount/ipc/net/uts namespaces, a
-read-only filesystem with fresh tmpfs /tmp (its cwd) and /dev/shm, an empty /proc, no
-capabilities, rlimits, a minimal environment and only its pipes open. When the runner
-ends (or the harness SIGKILLs jobroot, which SIGKILLs init via PDEATHSIG) init exits and
-the kernel kills everything left in the namespace: no leaked processes.
+Owns `Spawner` (the harness's handle on the spawner process) and the code jailed
+processes run. Process tree inside one worker (see worker.py for the worker's jail):
+
+    worker (trusted harness, pid 1 of the worker's pid namespace)
+      `- spawner: a small, idle, pre-warmed process that only forks
+           `- runner (the model's program): pid 1 of its own fresh pid namespace
+
+Per job the spawner forks ONE process (about 1 ms; a fresh interpreter costs 10-15 ms).
+Before it runs any model code the runner enters its own mount and ipc namespaces, mounts
+a fresh tmpfs on /tmp (its cwd, scratch_mb) and /dev/shm, keeps only its pipes, drops
+every capability (no_new_privs), applies rlimits and a minimal environment. When the
+runner ends - or the harness SIGKILLs it - the kernel kills everything left in its pid
+namespace (setsid daemons, threads, fork-bomb children): no leaked processes. The spawner
+kills and reaps the previous job's runner before forking the next, so jobs of one worker
+never overlap.
 
 Two modes: "serve" (exec the program as a module, then answer calls to its functions
 over a pipe; results travel as plain data via codec.py) and "stdio" (run the program as
 __main__ with the test's stdin). The runner never sees test code or expected outputs.
 
-Does NOT protect against: what the isolation primitives do not cover (see isolation.py);
-in "none" isolation mode only rlimits and a process-group kill apply.
+Does NOT protect against: what the isolation primitives do not cover (see isolation.py).
+The runner is pid 1 of its namespace, so signals it sends to itself with the default
+action (kill(0, SIGTERM), kill(getpid(), SIGKILL)) are ignored, as for any init. In
+"none" isolation mode only rlimits and a process-group kill apply.
 """
 
 from __future__ import annotations
 
 import builtins
+import importlib
 import json
 import os
 import signal
+import socket
+import struct
 import sys
-from dataclasses import dataclass
 
 from pgrpo.sandbox import codec, isolation
 
+# Imported once by the spawner, so runners start with them loaded (HumanEval prompts
+# import typing; a cold `import typing` alone costs a few ms per program).
+WARM_MODULES = ("bisect", "collections", "functools", "heapq", "itertools", "math", "re", "string", "typing")
+_SRC_DIR = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+# The spawner is a fresh, lean interpreter (-S, only the modules it needs): fork cost grows
+# with the forking process's memory, and the worker carries the whole harness. Stub
+# packages keep pgrpo/__init__ and pgrpo/sandbox/__init__ (the pool, types...) unloaded.
+_SPAWNER_BOOT = """import sys, json, types
+sys.path[:] = json.loads(sys.argv[4])
+for name, path in (("pgrpo", {src!r} + "/pgrpo"), ("pgrpo.sandbox", {src!r} + "/pgrpo/sandbox")):
+    pkg = types.ModuleType(name); pkg.__path__ = [path]; sys.modules[name] = pkg
+from pgrpo.sandbox.child import spawner_entry
+spawner_entry(int(sys.argv[1]), int(sys.argv[2]), sys.argv[3] == "1")
+"""
+
 SAFE_ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": "/tmp", "LANG": "C.UTF-8", "PYTHONIOENCODING": "utf-8"}
+_HEADER = struct.Struct("!I")
 
 
-@dataclass
 class ChildProc:
-    """Harness-side handles of one jailed child."""
+    """Harness-side handles of one jailed runner (a plain class: dataclasses stays out of
+    the lean spawner).
 
-    pid: int  # jobroot; SIGKILL it to end the whole job
-    ctl_r: int  # messages from the runner (JSON lines)
-    ctl_w: int  # requests to the runner (JSON lines)
-    out_r: int  # runner's stdout
-    err_r: int  # runner's stderr
-    in_w: int | None  # runner's stdin (stdio mode)
-    isolated: bool
+    pid: the runner; SIGKILL it to end the whole job (its pid namespace goes with it).
+    ctl_r / ctl_w: messages from / requests to the runner (JSON lines).
+    out_r / err_r: its stdout / stderr. in_w: its stdin (stdio mode) or None.
+    """
+
+    __slots__ = ("pid", "ctl_r", "ctl_w", "out_r", "err_r", "in_w", "isolated")
+
+    def __init__(self, pid: int, ctl_r: int, ctl_w: int, out_r: int, err_r: int, in_w: int | None,
+                 isolated: bool) -> None:
+        self.pid, self.ctl_r, self.ctl_w, self.out_r, self.err_r = pid, ctl_r, ctl_w, out_r, err_r
+        self.in_w, self.isolated = in_w, isolated
 
 
-def start_child(program: str, mode: str, limits: isolation.Limits, scratch_mb: int, isolate: bool) -> ChildProc:
-    """Fork the jailed child. Returns immediately; the runner reports over ctl_r."""
-    req_r, req_w = os.pipe()
-    resp_r, resp_w = os.pipe()
-    out_r, out_w = os.pipe()
-    err_r, err_w = os.pipe()
-    in_r, in_w = os.pipe() if mode == "stdio" else (os.open(os.devnull, os.O_RDONLY), None)
-    pid = os.fork()
-    if pid == 0:  # jobroot
+class Spawner:
+    """The harness's handle on its spawner process (started lazily, restarted if it dies).
+
+    isolate: give each runner its own pid/mount/ipc namespaces (needs the worker's
+    namespaces, see worker.py); pidns_fd: the worker's pid namespace, restored after
+    each job's fork.
+    """
+
+    def __init__(self, isolate: bool, pidns_fd: int | None = None) -> None:
+        self.isolate = isolate
+        self._pidns_fd = pidns_fd
+        self._sock: socket.socket | None = None
+        self._pid: int | None = None
+        self._buf = b""
+
+    def _start(self) -> None:
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        keep = [theirs.fileno()] + ([self._pidns_fd] if self._pidns_fd is not None else [])
+        argv = [sys.executable, "-I", "-S", "-c", _SPAWNER_BOOT.format(src=_SRC_DIR), str(theirs.fileno()),
+                str(-1 if self._pidns_fd is None else self._pidns_fd), "1" if self.isolate else "0",
+                json.dumps(sys.path)]
+        pid = os.fork()
+        if pid == 0:
+            try:
+                for fd in keep:
+                    os.set_inheritable(fd, True)
+                if self.isolate:
+                    isolation.keep_sys_admin_across_exec()
+                os.execv(sys.executable, argv)
+            finally:
+                os._exit(70)
+        theirs.close()
+        self._sock, self._pid, self._buf = ours, pid, b""
+
+    def close(self) -> None:
+        if self._sock is not None:
+            self._sock.close()  # EOF: the spawner kills its last runner and exits
+            self._sock = None
+        if self._pid is not None:
+            try:
+                os.kill(self._pid, signal.SIGKILL)
+                os.waitpid(self._pid, 0)
+            except (ProcessLookupError, ChildProcessError):
+                pass
+            self._pid = None
+
+    def spawn(self, program: str, mode: str, limits: isolation.Limits, scratch_mb: int) -> ChildProc:
+        """Start a runner for `program`. Returns once it is forked; it reports over ctl_r."""
+        if self._sock is None:
+            self._start()
+        req_r, req_w = os.pipe()
+        resp_r, resp_w = os.pipe()
+        out_r, out_w = os.pipe()
+        err_r, err_w = os.pipe()
+        in_r, in_w = os.pipe() if mode == "stdio" else (os.open(os.devnull, os.O_RDONLY), None)
+        theirs = [in_r, out_w, err_w, req_r, resp_w]
+        body = json.dumps({"program": program, "mode": mode, "scratch_mb": scratch_mb,
+                           "limits": [limits.memory_bytes, limits.cpu_seconds, limits.max_processes,
+                                      limits.file_bytes]}).encode()
+        try:
+            socket.send_fds(self._sock, [_HEADER.pack(len(body))], theirs)
+            self._sock.sendall(body)
+            reply = self._reply()
+        except OSError:
+            self.close()
+            for fd in (req_w, resp_r, out_r, err_r, in_w):
+                if fd is not None:
+                    os.close(fd)
+            raise
+        finally:
+            for fd in theirs:
+                os.close(fd)
+        if "pid" not in reply:
+            for fd in (req_w, resp_r, out_r, err_r, in_w):
+                if fd is not None:
+                    os.close(fd)
+            raise OSError(f"spawner could not start the program: {reply.get('error')}")
+        return ChildProc(int(reply["pid"]), resp_r, req_w, out_r, err_r, in_w, self.isolate)
+
+    def _reply(self) -> dict:
+        while b"\n" not in self._buf:
+            chunk = self._sock.recv(4096)
+            if not chunk:
+                raise OSError("spawner exited")
+            self._buf += chunk
+        line, _, self._buf = self._buf.partition(b"\n")
+        return json.loads(line)
+
+
+def _recv_exact(sock: socket.socket, n: int, first: bytes = b"") -> bytes | None:
+    data = bytearray(first)
+    while len(data) < n:
+        chunk = sock.recv(min(n - len(data), 1 << 20))
+        if not chunk:
+            return None
+        data += chunk
+    return bytes(data)
+
+
+def spawner_entry(sock_fd: int, pidns_fd: int, isolate: bool) -> None:
+    """Main of the spawner process (exec'd by `Spawner._start`)."""
+    isolation.prctl(isolation.PR_SET_PDEATHSIG, signal.SIGKILL)
+    isolation.prctl(isolation.PR_SET_DUMPABLE, 0)
+    for fd in (sock_fd, pidns_fd):
+        if fd >= 0:
+            os.set_inheritable(fd, False)
+    for name in WARM_MODULES:
+        importlib.import_module(name)
+    _spawner_main(socket.socket(fileno=sock_fd), isolate, pidns_fd if pidns_fd >= 0 else None)
+
+
+def _spawner_main(sock: socket.socket, isolate: bool, pidns_fd: int | None) -> None:
+    """The spawner's loop: one request in, one runner forked, its pid out."""
+    previous: int | None = None
+    while True:
+        first, fds, _, _ = socket.recv_fds(sock, _HEADER.size, 8)
+        if not first:
+            break
+        head = _recv_exact(sock, _HEADER.size, first)
+        body = _recv_exact(sock, _HEADER.unpack(head)[0]) if head else None
+        if body is None or len(fds) != 5:
+            break
+        if previous is not None:  # the harness is done with it: make sure it is gone
+            _end(previous)
+            previous = None
+        try:
+            previous = _fork_runner(json.loads(body), tuple(fds), isolate, pidns_fd)
+            reply = {"pid": previous}
+        except OSError as exc:
+            reply = {"error": f"{type(exc).__name__}: {exc}"[:300]}
+        for fd in fds:
+            os.close(fd)
+        sock.sendall((json.dumps(reply) + "\n").encode())
+    if previous is not None:
+        _end(previous)
+
+
+def _end(pid: int) -> None:
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    try:
+        os.waitpid(pid, 0)  # for a pid-namespace init: returns once the namespace is empty
+    except ChildProcessError:
+        pass
+
+
+def _fork_runner(req: dict, fds: tuple[int, ...], isolate: bool, pidns_fd: int | None) -> int:
+    if isolate:
+        # The next fork becomes pid 1 of a brand-new pid namespace; then switch back.
+        isolation.unshare(isolation.CLONE_NEWPID)
+    try:
+        pid = os.fork()
+    except OSError:
+        if isolate:
+            isolation.setns(pidns_fd, isolation.CLONE_NEWPID)
+        raise
+    if pid == 0:
         code = 70
         try:
-            code = _jobroot(program, mode, limits, scratch_mb, isolate, (in_r, out_w, err_w, req_r, resp_w))
-        except BaseException as exc:  # noqa: BLE001 - report anything, never return to the worker loop
-            _emergency(resp_w, exc)
+            limits = isolation.Limits(*req["limits"])
+            _become_runner(req["program"], req["mode"], limits, int(req["scratch_mb"]), isolate, fds)
+            code = 0
+        except BaseException as exc:  # noqa: BLE001 - report anything, never return to the spawner loop
+            _emergency(fds[4], exc)
         finally:
             os._exit(code)
-    for fd in (req_r, resp_w, out_w, err_w, in_r):
-        os.close(fd)
-    return ChildProc(pid, resp_r, req_w, out_r, err_r, in_w, isolate)
+    if isolate:
+        isolation.setns(pidns_fd, isolation.CLONE_NEWPID)
+    return pid
 
 
 def _emergency(fd: int, exc: BaseException) -> None:
@@ -71,66 +255,15 @@ def _emergency(fd: int, exc: BaseException) -> None:
         pass
 
 
-def _jobroot(program: str, mode: str, limits: isolation.Limits, scratch_mb: int, isolate: bool,
-             fds: tuple[int, ...]) -> int:
-    os.setsid()
-    isolation.prctl(isolation.PR_SET_PDEATHSIG, signal.SIGKILL)
-    _keep_only(fds)
-    if isolate:
-        isolation.enter_job_namespaces()
-        init = os.fork()
-        if init == 0:
-            code = 70
-            try:
-                code = _init(program, mode, limits, scratch_mb, fds)
-            except BaseException as exc:  # noqa: BLE001
-                _emergency(fds[4], exc)
-            finally:
-                os._exit(code)
-        for fd in fds:
-            os.close(fd)
-        _, status = os.waitpid(init, 0)
-        return os.waitstatus_to_exitcode(status) & 0xFF
-    _become_runner(program, mode, limits, fds)
-    return 0
-
-
-def _init(program: str, mode: str, limits: isolation.Limits, scratch_mb: int, fds: tuple[int, ...]) -> int:
-    """pid 1 of the job's namespace: seal the filesystem, start the runner, reap, exit."""
-    isolation.prctl(isolation.PR_SET_PDEATHSIG, signal.SIGKILL)
-    isolation.prctl(isolation.PR_SET_DUMPABLE, 0)
-    isolation.seal_filesystem(scratch_mb)
-    runner = os.fork()
-    if runner == 0:
-        code = 70
-        try:
-            _become_runner(program, mode, limits, fds)
-            code = 0
-        except BaseException as exc:  # noqa: BLE001
-            _emergency(fds[4], exc)
-        finally:
-            os._exit(code)
-    for fd in fds:
-        os.close(fd)
-    while True:  # reap orphans until the runner itself is gone
-        pid, status = os.wait()
-        if pid == runner:
-            return os.waitstatus_to_exitcode(status) & 0xFF
-
-
-def _keep_only(fds: tuple[int, ...]) -> None:
-    keep = sorted(set(fds))
-    low = 3
-    for fd in keep:
-        if fd >= low:
-            os.closerange(low, fd)
-        low = max(low, fd + 1)
-    os.closerange(low, 65536)
-
-
-def _become_runner(program: str, mode: str, limits: isolation.Limits, fds: tuple[int, ...]) -> None:
+def _become_runner(program: str, mode: str, limits: isolation.Limits, scratch_mb: int, isolate: bool,
+                   fds: tuple[int, ...]) -> None:
     in_r, out_w, err_w, req_r, resp_w = fds
+    isolation.prctl(isolation.PR_SET_PDEATHSIG, signal.SIGKILL)
+    # Own session and process group, always: kill(0, sig) / killpg reach every member of
+    # a group whatever its pid namespace, so the runner must not share the worker's.
     os.setsid()
+    if isolate:
+        isolation.enter_job_mounts(scratch_mb)
     os.dup2(in_r, 0)
     os.dup2(out_w, 1)
     os.dup2(err_w, 2)
@@ -146,7 +279,7 @@ def _become_runner(program: str, mode: str, limits: isolation.Limits, fds: tuple
     os.environ.clear()
     os.environ.update(SAFE_ENV)
     try:
-        isolation.drop_capabilities()
+        isolation.drop_capabilities(bounding=not isolate)
     except OSError:
         isolation.prctl(isolation.PR_SET_NO_NEW_PRIVS, 1)
     isolation.apply_rlimits(limits)

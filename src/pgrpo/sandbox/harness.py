@@ -16,6 +16,7 @@ syntax_error with 0 tests passed.
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -23,6 +24,7 @@ from typing import Any
 
 from pgrpo.registry import Registry
 from pgrpo.sandbox import codec
+from pgrpo.sandbox.child import Spawner
 from pgrpo.sandbox.compare import stdout_matches, values_match
 from pgrpo.sandbox.isolation import Limits
 from pgrpo.sandbox.session import Abort, CandidateError, ChildSession
@@ -51,7 +53,6 @@ class JobSpec:
     output_limit_bytes: int = 1 << 20
     max_processes: int = 64
     scratch_mb: int = 64
-    isolate: bool = True
 
 
 @dataclass
@@ -66,8 +67,9 @@ class JobVerdict:
 class _Run:
     """Bookkeeping shared by the harnesses: child sessions, deadlines, first failure."""
 
-    def __init__(self, spec: JobSpec, mode: str) -> None:
+    def __init__(self, spec: JobSpec, mode: str, spawner: Spawner) -> None:
         self.spec = spec
+        self.spawner = spawner
         self.mode = mode
         self.program_deadline = time.monotonic() + spec.timeout_per_program_s
         self.limits = Limits(
@@ -87,8 +89,8 @@ class _Run:
     def open(self, stdin: str = "") -> ChildSession:
         """A fresh child; in serve mode, wait until the program has loaded."""
         self.close()
-        self.session = ChildSession(self.spec.program, self.mode, self.limits, self.spec.scratch_mb,
-                                    self.spec.isolate, self.spec.output_limit_bytes, stdin)
+        self.session = ChildSession(self.spawner, self.spec.program, self.mode, self.limits, self.spec.scratch_mb,
+                                    self.spec.output_limit_bytes, stdin)
         if self.mode == "serve":
             msg = self.session.message(self.deadline(), "timed out loading the program")
             self.check_load(msg)
@@ -162,24 +164,31 @@ def _proxy(run: _Run, name: str, cls: str | None, deadline: Callable[[], float])
     return candidate
 
 
+@functools.lru_cache(maxsize=1024)
+def _compiled(source: str, filename: str):
+    """Compiled trusted test code, cached: the same problem's tests come back many times
+    (GRPO groups, pass@k). Code objects are immutable, so sharing them is safe."""
+    return compile(source, filename, "exec")
+
+
 def _trusted_namespace(*sources: str) -> dict[str, Any]:
     ns: dict[str, Any] = {"__name__": "__harness__"}
     for source in sources:
         if not source.strip():
             continue
         try:
-            exec(compile(source, "<tests>", "exec"), ns)  # noqa: S102 - trusted problem code, never model code
+            exec(_compiled(source, "<tests>"), ns)  # noqa: S102 - trusted problem code, never model code
         except Exception:  # noqa: BLE001 - starter stubs (e.g. a bare class skeleton) may not run alone
             continue
     return ns
 
 
-HARNESSES: Registry[Callable[[JobSpec], JobVerdict]] = Registry("sandbox harness")
+HARNESSES: Registry[Callable[[JobSpec, Spawner], JobVerdict]] = Registry("sandbox harness")
 
 
 @HARNESSES.register("humaneval")
-def run_humaneval(spec: JobSpec) -> JobVerdict:
-    run = _Run(spec, "serve")
+def run_humaneval(spec: JobSpec, spawner: Spawner) -> JobVerdict:
+    run = _Run(spec, "serve", spawner)
     try:
         run.open()
         # Helpers from the trusted starter code (poly, encode_cyclic) that check() uses.
@@ -204,8 +213,8 @@ def run_humaneval(spec: JobSpec) -> JobVerdict:
 
 
 @HARNESSES.register("asserts")
-def run_asserts(spec: JobSpec) -> JobVerdict:
-    run = _Run(spec, "serve")
+def run_asserts(spec: JobSpec, spawner: Spawner) -> JobVerdict:
+    run = _Run(spec, "serve", spawner)
     total = len(spec.asserts)
     try:
         run.open()
@@ -218,7 +227,7 @@ def run_asserts(spec: JobSpec) -> JobVerdict:
             current[0] = run.deadline()
 
             def body(src: str = source) -> tuple[bool, str]:
-                exec(compile(src, "<assert>", "exec"), ns)  # noqa: S102 - trusted test code
+                exec(_compiled(src, "<assert>"), ns)  # noqa: S102 - trusted test code
                 return True, ""
 
             if not run.run_test(i, total, body):
@@ -233,8 +242,8 @@ def run_asserts(spec: JobSpec) -> JobVerdict:
 
 
 @HARNESSES.register("call")
-def run_call(spec: JobSpec) -> JobVerdict:
-    run = _Run(spec, "serve")
+def run_call(spec: JobSpec, spawner: Spawner) -> JobVerdict:
+    run = _Run(spec, "serve", spawner)
     total = len(spec.cases)
     outputs: list[Any] = [None] * total
     try:
@@ -263,8 +272,8 @@ def run_call(spec: JobSpec) -> JobVerdict:
 
 
 @HARNESSES.register("stdio")
-def run_stdio(spec: JobSpec) -> JobVerdict:
-    run = _Run(spec, "stdio")
+def run_stdio(spec: JobSpec, spawner: Spawner) -> JobVerdict:
+    run = _Run(spec, "stdio", spawner)
     total = len(spec.stdio)
     try:
         for i, (stdin, expected) in enumerate(spec.stdio):
@@ -291,6 +300,6 @@ def _short(value: Any) -> str:
     return text if len(text) <= 200 else text[:200] + "..."
 
 
-def run_job(spec: JobSpec) -> JobVerdict:
-    """Run one job's tests. Never raises for a bad program."""
-    return HARNESSES.get(spec.kind)(spec)
+def run_job(spec: JobSpec, spawner: Spawner) -> JobVerdict:
+    """Run one job's tests, its programs started by `spawner`. Never raises for a bad program."""
+    return HARNESSES.get(spec.kind)(spec, spawner)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import ctypes
 import os
 import resource
-from dataclasses import dataclass
+from typing import NamedTuple
 
 _libc = ctypes.CDLL(None, use_errno=True)
 
@@ -61,21 +61,35 @@ def mount(source: str, target: str, fstype: str | None, flags: int, data: str | 
     )
 
 
-def enter_job_namespaces() -> None:
-    """unshare into fresh user/pid/mount/ipc/net/uts namespaces, same uid inside.
+def unshare(flags: int) -> None:
+    _check(_libc.unshare(flags), f"unshare({flags:#x})")
 
-    The pid namespace applies to the *next* fork: that child becomes its pid 1, and when it
-    exits the kernel kills every process left in the namespace (setsid daemons included).
+
+def setns(fd: int, nstype: int) -> None:
+    _check(_libc.setns(fd, nstype), "setns")
+
+
+def enter_worker_namespaces() -> None:
+    """Once per worker: fresh user/pid/mount/ipc/net/uts namespaces, same uid inside.
+
+    Gives the worker capabilities over its own namespaces (so it can build per-job pid
+    and mount namespaces cheaply later) and a network namespace whose loopback is down
+    (no network at all). The pid namespace applies to the *next* fork.
     """
     uid, gid = os.getuid(), os.getgid()
-    _check(_libc.unshare(CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWNET | CLONE_NEWUTS),
-           "unshare")
+    unshare(CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWNET | CLONE_NEWUTS)
     with open("/proc/self/setgroups", "w") as f:
         f.write("deny")
     with open("/proc/self/uid_map", "w") as f:
         f.write(f"{uid} {uid} 1")
     with open("/proc/self/gid_map", "w") as f:
         f.write(f"{gid} {gid} 1")
+
+
+def own_pid_namespace() -> int:
+    """An fd on this process's pid namespace (to restore pid_for_children after a job's
+    fork). Call before `seal_worker_filesystem` hides /proc."""
+    return os.open("/proc/self/ns/pid", os.O_RDONLY | os.O_CLOEXEC)
 
 
 def _mount_points() -> list[str]:
@@ -85,11 +99,10 @@ def _mount_points() -> list[str]:
     return points
 
 
-def seal_filesystem(scratch_mb: int) -> None:
-    """Make the inherited filesystem read-only; give this job fresh tmpfs scratch space.
-
-    Must run inside the job's own mount namespace (after enter_job_namespaces + fork).
-    """
+def seal_worker_filesystem() -> None:
+    """Once per worker, in its own mount namespace: every inherited mount read-only and
+    private, an empty read-only /proc (no view of any process, environ or mem) and an
+    empty read-only /dev/shm (each job gets a fresh one, see `enter_job_mounts`)."""
     mount("none", "/", None, MS_REC | MS_PRIVATE)
     for point in reversed(_mount_points()):
         if "\\" in point:
@@ -99,12 +112,19 @@ def seal_filesystem(scratch_mb: int) -> None:
         except OSError:
             # Mounts already locked read-only (or with flags we cannot change) stay as they are.
             continue
+    if os.path.isdir("/dev/shm"):
+        mount("tmpfs", "/dev/shm", "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV, "size=4k,mode=555")
+    mount("tmpfs", "/proc", "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV, "size=4k,mode=555")
+
+
+def enter_job_mounts(scratch_mb: int) -> None:
+    """Per job, in the job's first process: own mount + ipc namespaces, a fresh tmpfs /tmp
+    (the cwd, scratch_mb) and /dev/shm. Everything else stays the worker's read-only view."""
+    unshare(CLONE_NEWNS | CLONE_NEWIPC)
     opts = f"size={scratch_mb}m,mode=1777,nr_inodes=4096"
     mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, opts)
     if os.path.isdir("/dev/shm"):
         mount("tmpfs", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, opts)
-    # Hide every process (the harness, the worker) and their environ/mem: an empty /proc.
-    mount("tmpfs", "/proc", "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV, "size=4k,mode=555")
 
 
 class _CapHeader(ctypes.Structure):
@@ -115,19 +135,49 @@ class _CapData(ctypes.Structure):
     _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32), ("inheritable", ctypes.c_uint32)]
 
 
-def drop_capabilities() -> None:
-    """Empty bounding, effective, permitted and inheritable sets; no new privileges."""
+def drop_bounding_set() -> None:
+    """Empty the capability bounding set (no capability can ever be regained by exec).
+
+    Done once in the spawner: it keeps its effective capabilities (to build job
+    namespaces), but nothing it forks can gain more than it has."""
     for cap in range(_LAST_CAP + 1):
         if _libc.prctl(PR_CAPBSET_DROP, ctypes.c_ulong(cap), 0, 0, 0) != 0:
             break  # past the kernel's last capability (EINVAL) or not permitted
+
+
+def drop_capabilities(bounding: bool = True) -> None:
+    """Empty effective, permitted and inheritable sets (and the bounding set unless the
+    spawner already did); no new privileges."""
+    if bounding:
+        drop_bounding_set()
     header = _CapHeader(0x20080522, 0)
     data = (_CapData * 2)()
     _check(_libc.capset(ctypes.byref(header), ctypes.byref(data)), "capset")
     prctl(PR_SET_NO_NEW_PRIVS, 1)
 
 
-@dataclass(frozen=True)
-class Limits:
+CAP_SYS_ADMIN = 21
+PR_CAP_AMBIENT = 47
+PR_CAP_AMBIENT_RAISE = 2
+
+
+def keep_sys_admin_across_exec() -> None:
+    """Before exec'ing the spawner: make CAP_SYS_ADMIN (over the worker's own namespaces
+    only) survive exec as an ambient capability - the spawner needs it to build each
+    job's namespaces - and empty the bounding set, so no exec below it gains anything."""
+    header = _CapHeader(0x20080522, 0)
+    data = (_CapData * 2)()
+    _check(_libc.capget(ctypes.byref(header), ctypes.byref(data)), "capget")
+    data[0].inheritable = 1 << CAP_SYS_ADMIN
+    data[1].inheritable = 0
+    _check(_libc.capset(ctypes.byref(header), ctypes.byref(data)), "capset")
+    _check(_libc.prctl(PR_CAP_AMBIENT, ctypes.c_ulong(PR_CAP_AMBIENT_RAISE), ctypes.c_ulong(CAP_SYS_ADMIN), 0, 0),
+           "prctl(PR_CAP_AMBIENT_RAISE)")
+    drop_bounding_set()
+    prctl(PR_SET_NO_NEW_PRIVS, 1)
+
+
+class Limits(NamedTuple):
     """Resource limits of one job's processes."""
 
     memory_bytes: int

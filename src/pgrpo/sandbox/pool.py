@@ -30,7 +30,13 @@ from pgrpo.sandbox import codec
 from pgrpo.sandbox.types import ExecResult, Job, SandboxConfig, Status
 
 _SRC_DIR = os.path.dirname(os.path.dirname(os.path.abspath(pgrpo.__file__)))
-_WORKER_BOOT = f"import sys; sys.path.insert(0, {_SRC_DIR!r}); from pgrpo.sandbox.worker import main; sys.exit(main())"
+
+
+def _worker_boot(isolate: bool) -> str:
+    return (f"import sys; sys.path.insert(0, {_SRC_DIR!r}); from pgrpo.sandbox.worker import main; "
+            f"sys.exit(main({isolate!r}))")
+
+
 WORKER_ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": "/tmp", "PYTHONDONTWRITEBYTECODE": "1"}
 
 # What each fallback mode leaves unprotected (the one loud warning names it).
@@ -62,15 +68,17 @@ def _bwrap_command() -> list[str]:
     cmd += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--remount-ro", "/", "--chdir", "/tmp"]
     for key, value in WORKER_ENV.items():
         cmd += ["--setenv", key, value]
-    return [*cmd, "--", os.path.realpath(sys.executable), "-I", "-c", _WORKER_BOOT]
+    return [*cmd, "--", os.path.realpath(sys.executable), "-I", "-c", _worker_boot(True)]
 
 
 @WORKER_LAUNCHERS.register("unshare")
+def _unshare_command() -> list[str]:
+    return [os.path.realpath(sys.executable), "-I", "-c", _worker_boot(True)]
+
+
+@WORKER_LAUNCHERS.register("none")
 def _plain_command() -> list[str]:
-    return [os.path.realpath(sys.executable), "-I", "-c", _WORKER_BOOT]
-
-
-WORKER_LAUNCHERS.add("none", _plain_command)
+    return [os.path.realpath(sys.executable), "-I", "-c", _worker_boot(False)]
 
 _warned: set[str] = set()
 
@@ -83,7 +91,8 @@ def _probe(cmd: list[str]) -> bool:
 
 
 def _unshare_works() -> bool:
-    code = "from pgrpo.sandbox import isolation; isolation.enter_job_namespaces()"
+    code = ("from pgrpo.sandbox import isolation; import os; isolation.enter_worker_namespaces(); "
+            "isolation.seal_worker_filesystem(); isolation.unshare(isolation.CLONE_NEWNS)")
     return _probe([sys.executable, "-c", f"import sys; sys.path.insert(0, {_SRC_DIR!r}); {code}"])
 
 
@@ -224,7 +233,7 @@ class Sandbox:
         c = self.config
         return {"timeout_per_test_s": c.timeout_per_test_s, "timeout_per_program_s": c.timeout_per_program_s,
                 "memory_mb": c.memory_mb, "output_limit_bytes": c.output_limit_bytes,
-                "max_processes": c.max_processes, "scratch_mb": c.scratch_mb, "isolate": self.isolation != "none"}
+                "max_processes": c.max_processes, "scratch_mb": c.scratch_mb}
 
     def _message(self, job: Job, collect: bool = False) -> dict:
         p, t = job.problem, job.problem.tests

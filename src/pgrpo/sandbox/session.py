@@ -3,7 +3,7 @@
 Owns `ChildSession` and the control-flow exceptions the harness uses to abort a test.
 The pump reads the child's control pipe, stdout and stderr together (selectors), feeds
 stdin, keeps at most `output_limit` bytes, and enforces wall-clock deadlines by SIGKILLing
-the child's jobroot (which tears down its whole pid namespace), so ignoring signals,
+the runner (pid 1 of its own pid namespace, so the whole namespace goes with it), so ignoring signals,
 leaving threads or looping inside C code cannot outlast the limit.
 
 Abort exceptions derive from BaseException so that trusted test code with a broad
@@ -20,7 +20,7 @@ import time
 from typing import Any
 
 from pgrpo.sandbox import codec
-from pgrpo.sandbox.child import ChildProc, start_child
+from pgrpo.sandbox.child import ChildProc, Spawner
 from pgrpo.sandbox.isolation import Limits
 from pgrpo.sandbox.types import Status
 
@@ -48,9 +48,12 @@ class CandidateError(Exception):
 class ChildSession:
     """One running child. Use `message()` to wait for its next control message."""
 
-    def __init__(self, program: str, mode: str, limits: Limits, scratch_mb: int, isolate: bool,
+    def __init__(self, spawner: Spawner, program: str, mode: str, limits: Limits, scratch_mb: int,
                  output_limit: int, stdin: str = "") -> None:
-        self.proc: ChildProc = start_child(program, mode, limits, scratch_mb, isolate)
+        try:
+            self.proc: ChildProc = spawner.spawn(program, mode, limits, scratch_mb)
+        except OSError as exc:
+            raise Abort(Status.SANDBOX_ERROR, f"could not start the program: {exc}"[:300]) from None
         self.output_limit = output_limit
         self.stdout = bytearray()
         self.stderr_tail = bytearray()
@@ -87,11 +90,7 @@ class ChildSession:
                     pass
 
     def close(self) -> None:
-        self.kill()
-        try:
-            os.waitpid(self.proc.pid, 0)
-        except ChildProcessError:
-            pass
+        self.kill()  # the spawner reaps it (and waits for its namespace to empty) before the next job
         self._sel.close()
         for fd in (self.proc.ctl_r, self.proc.ctl_w, self.proc.out_r, self.proc.err_r, self.proc.in_w):
             if fd is not None:

@@ -1,11 +1,14 @@
 """Long-lived sandboxed worker: reads jobs as JSON lines on stdin, writes verdicts on stdout.
 
-Owns the worker's main loop (`python -m pgrpo.sandbox.worker`). It runs inside the
-worker-level jail (bwrap or unshare, chosen by pool.py), pre-imports the harness and
-common stdlib modules once, then for each job forks jailed children (child.py) through
-the trusted harness (harness.py). Its stdin/stdout - the verdict channel to the manager
-- are moved to close-on-exec descriptors that no child keeps open. It is non-dumpable
-and a child subreaper (orphans in "none" mode are reaped here).
+Owns the worker's main loop (`main(isolate)`, started by pool.py, inside bwrap or on the
+host). With isolation, the worker first builds its own jail ONCE: fresh user, pid, mount,
+ipc, net (loopback down) and uts namespaces, every inherited mount remounted read-only,
+an empty /proc and a read-only empty /dev/shm; it then runs as pid 1 of that pid
+namespace. That expensive setup is shared by all its jobs; per job only the runner's
+own pid, mount and ipc namespaces and its tmpfs are fresh (child.py). The worker
+pre-imports the harness and common stdlib modules; its spawner (child.py) forks runners.
+Its stdin/stdout - the verdict channel to the manager - are moved to close-on-exec
+descriptors that no child keeps open. It is non-dumpable.
 """
 
 from __future__ import annotations
@@ -28,19 +31,20 @@ import time
 import typing  # noqa: F401
 
 from pgrpo.sandbox import isolation
+from pgrpo.sandbox.child import Spawner
 from pgrpo.sandbox.harness import JobSpec, run_job
 from pgrpo.sandbox.types import Status
 
 _SPEC_FIELDS = {f.name for f in dataclasses.fields(JobSpec)}
 
 
-def _handle(line: bytes) -> dict:
+def _handle(line: bytes, spawner: Spawner) -> dict:
     msg = json.loads(line)
     job_id = msg.pop("id")
     start = time.monotonic()
     try:
         spec = JobSpec(**{k: v for k, v in msg.items() if k in _SPEC_FIELDS})
-        verdict = run_job(spec)
+        verdict = run_job(spec, spawner)
         out = {"status": verdict.status.value, "detail": verdict.detail, "tests_passed": verdict.tests_passed,
                "tests_total": verdict.tests_total, "outputs": verdict.outputs}
     except Exception as exc:  # noqa: BLE001 - a harness bug must cost one job, not the worker
@@ -61,7 +65,24 @@ def _reap() -> None:
             return
 
 
-def main() -> int:
+def _enter_jail() -> int:
+    """Build the worker's own namespaces; return in pid 1 of its new pid namespace.
+
+    The process that called unshare stays behind as a plain waiter (its exit status is
+    the worker's); the returned value is an fd on the new pid namespace."""
+    isolation.enter_worker_namespaces()
+    pid = os.fork()
+    if pid:
+        isolation.prctl(isolation.PR_SET_DUMPABLE, 0)
+        _, status = os.waitpid(pid, 0)
+        os._exit(os.waitstatus_to_exitcode(status) & 0xFF)
+    isolation.prctl(isolation.PR_SET_PDEATHSIG, 9)  # SIGKILL: the waiter (and bwrap) died
+    pidns_fd = isolation.own_pid_namespace()
+    isolation.seal_worker_filesystem()
+    return pidns_fd
+
+
+def main(isolate: bool = True) -> int:
     # Verdict channel on private close-on-exec fds; 0/1 become /dev/null.
     inp = os.fdopen(os.dup(0), "rb")
     out_fd = os.dup(1)
@@ -69,20 +90,27 @@ def main() -> int:
     os.dup2(devnull, 0)
     os.dup2(devnull, 1)
     os.close(devnull)
+    pidns_fd = None
     try:
+        if isolate:
+            pidns_fd = _enter_jail()
+        else:
+            isolation.prctl(isolation.PR_SET_CHILD_SUBREAPER, 1)
         isolation.prctl(isolation.PR_SET_DUMPABLE, 0)
-        isolation.prctl(isolation.PR_SET_CHILD_SUBREAPER, 1)
     except OSError as exc:
-        print(f"pgrpo sandbox worker: prctl failed: {exc}", file=sys.stderr)
+        print(f"pgrpo sandbox worker: jail setup failed: {exc}", file=sys.stderr)
+        return 3
+    spawner = Spawner(isolate, pidns_fd)
     os.write(out_fd, b'{"ready": true}\n')
     for line in inp:
         if not line.strip():
             continue
-        data = (json.dumps(_handle(line), separators=(",", ":")) + "\n").encode()
+        data = (json.dumps(_handle(line, spawner), separators=(",", ":")) + "\n").encode()
         view = memoryview(data)
         while view:
             view = view[os.write(out_fd, view):]
         _reap()
+    spawner.close()
     return 0
 
 

@@ -33,6 +33,7 @@ def sample_responses(model_dir: str, problems: Sequence[Problem], n: int, temper
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from pgrpo.data.prompts import render_prompt
+    from pgrpo.toy.world import TOY_PROMPT_STYLE
 
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
     tokenizer.padding_side = "left"
@@ -42,7 +43,7 @@ def sample_responses(model_dir: str, problems: Sequence[Problem], n: int, temper
     torch.manual_seed(seed)
     for start in range(0, len(rows), batch_size):
         chunk = rows[start:start + batch_size]
-        enc = tokenizer([render_prompt(p, tokenizer) for p in chunk], return_tensors="pt", padding=True,
+        enc = tokenizer([render_prompt(p, tokenizer, TOY_PROMPT_STYLE) for p in chunk], return_tensors="pt", padding=True,
                         add_special_tokens=False)
         kwargs = {"do_sample": True, "temperature": temperature, "top_k": 0, "top_p": 1.0} if temperature > 0 \
             else {"do_sample": False}

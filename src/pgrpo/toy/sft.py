@@ -24,7 +24,7 @@ from pathlib import Path
 
 from pgrpo.toy import editor
 from pgrpo.toy.oracle import parse_reasoning
-from pgrpo.toy.world import ToyTask, canonical_code, canonical_reasoning, code_for, generate_tasks, response, to_problem
+from pgrpo.toy.world import TOY_PROMPT_STYLE, ToyTask, canonical_code, canonical_reasoning, code_for, generate_tasks, response, to_problem
 
 SFT_VERSION = 1
 TRAIN_SEED = 1000  # training problems come from world seeds >= this; held-out ones below
@@ -36,8 +36,8 @@ class SFTConfig:
     steps: int = 300
     batch_size: int = 32
     learning_rate: float = 3e-3
-    hidden_size: int = 96
-    num_layers: int = 3
+    hidden_size: int = 64
+    num_layers: int = 2
     num_heads: int = 4
     vocab_size: int = 768
     p_canonical: float = 0.5
@@ -84,7 +84,7 @@ def build_toy_tokenizer(vocab_size: int, seed: int = 0):
     corpus = []
     for task in tasks:
         reasoning, _ = editor.noisy_reasoning(task, rng, flaws=2)
-        corpus.append(render_prompt(to_problem(task)) + response(canonical_reasoning(task), canonical_code(task)))
+        corpus.append(render_prompt(to_problem(task), style=TOY_PROMPT_STYLE) + response(canonical_reasoning(task), canonical_code(task)))
         corpus.append(response(reasoning, code_for(list(parse_reasoning(reasoning).steps))))
     return build_tokenizer(corpus, vocab_size=vocab_size)
 
@@ -94,7 +94,7 @@ def _encode(tokenizer, demos: list[Demo]) -> list[tuple[list[int], int]]:
 
     out = []
     for demo in demos:
-        prompt = tokenizer(render_prompt(to_problem(demo.task), tokenizer), add_special_tokens=False)["input_ids"]
+        prompt = tokenizer(render_prompt(to_problem(demo.task), tokenizer, TOY_PROMPT_STYLE), add_special_tokens=False)["input_ids"]
         answer = tokenizer(demo.text + tokenizer.eos_token, add_special_tokens=False)["input_ids"]
         out.append((prompt + answer, len(prompt)))
     return out
@@ -107,6 +107,7 @@ def train_sft(config: SFTConfig, out_dir: Path, progress: bool = True) -> dict:
 
     from pgrpo.tiny import build_tiny_model
 
+    torch.set_num_threads(1)  # on a shared 2-core CPU, more threads are slower
     torch.manual_seed(config.seed)
     tokenizer = build_toy_tokenizer(config.vocab_size, config.seed)
     build_tiny_model(out_dir, tokenizer=tokenizer, seed=config.seed, hidden_size=config.hidden_size,

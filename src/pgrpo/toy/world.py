@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from pgrpo.data.problem import CallCase, Problem, Tests
+from pgrpo.data.prompts import prompt_style
 
 ENTRY_POINT = "f"
 TEST_INPUTS = (-9, -4, -1, 0, 2, 5, 7, 12)
@@ -156,3 +157,12 @@ def task_of(problem: Problem) -> ToyTask:
 
 def generate_problems(n: int, seed: int, **kwargs) -> list[Problem]:
     return [to_problem(t) for t in generate_tasks(n, seed, **kwargs)]
+
+
+TOY_PROMPT_STYLE = "toy"
+
+
+@prompt_style(TOY_PROMPT_STYLE, None)
+def _toy_user(problem: Problem) -> str:
+    # A short prompt keeps tiny-model sequences short on CPU; same response format as "pgrpo".
+    return f"{problem.statement}\nThink in <think></think>, then code in <answer></answer>."

@@ -117,6 +117,11 @@ def run_training(config: TrainConfig) -> TrainResult:
     from pgrpo.train.callbacks import MetricsJsonlCallback, SamplesCallback, trim_metrics
     from pgrpo.train.tasks import TASKS, load_examples, to_dataset
 
+    if config.torch_threads is not None:
+        import torch
+
+        torch.set_num_threads(config.torch_threads)
+
     out = Path(config.output_dir)
     out.mkdir(parents=True, exist_ok=True)
     (out / "train_config.yaml").write_text(yaml.safe_dump(to_dict(config), sort_keys=False), encoding="utf-8")

@@ -1,13 +1,14 @@
 """Format warm-up for a freshly built tiny policy (the CPU recipe only).
 
 Owns `format_warmup(model_dir, examples, steps)`: a few supervised steps (loss on response
-tokens only) teaching a randomly initialised tiny model the response *structure*
-(`<think>..</think><answer>```python ..```</answer>`) with a placeholder solution that does
-not solve the problem. Why: a random policy never produces the format, so every reward is
-0, every GRPO advantage is 0 and nothing trains; after the warm-up sampled completions
-sometimes keep and sometimes break the structure, so R_f (and, through it, the gated terms)
-varies within groups and GRPO has a signal in every reward mode. It teaches no solutions,
-so R_o stays honest. Saves the model in place; a marker file makes it run once per model dir.
+tokens only) teaching a randomly initialised tiny model the response structure
+(`<think>..</think><answer>```python ..```</answer>`) around the training problems'
+canonical solutions (a non-solving stub when a problem has none). Why: a random policy never
+produces the format or passing code, so every reward is 0, every GRPO advantage is 0 and
+nothing trains; after a short warm-up, sampled completions sometimes keep and sometimes
+break the structure or the code, so R_f and R_o vary within groups, the RM gate is exercised
+and GRPO has a signal in every reward mode. It memorises the answers: plumbing only, never
+a benchmark. Saves the model in place; a marker file makes it run once per model dir.
 """
 
 from __future__ import annotations
@@ -21,16 +22,23 @@ from pgrpo.train.tasks import TrainExample
 MARKER = "pgrpo_format_warmup.json"
 
 
-def placeholder_response(example: TrainExample) -> str:
-    """A well-formatted response with short reasoning and a stub (non-solving) program."""
-    entry = getattr(example.target.payload, "entry_point", "") or "solve"
-    return (f"<think>\nI will write {entry}.\n</think>\n<answer>\n```python\n"
-            f"def {entry}(*args):\n    return None\n```\n</answer>")
+def warmup_response(example: TrainExample) -> str:
+    """A well-formatted response: short reasoning, then the canonical solution when the problem
+    has one (so some sampled completions can pass), else a stub that does not solve it."""
+    problem = example.target.payload
+    entry = getattr(problem, "entry_point", "") or "solve"
+    code = (getattr(problem, "canonical_solution", None) or f"def {entry}(*args):\n    return None").strip("\n")
+    return f"<think>\nI will write {entry}.\n</think>\n<answer>\n```python\n{code}\n```\n</answer>"
 
 
 def format_warmup(model_dir: str | Path, examples: Sequence[TrainExample], steps: int, *,
-                  lr: float = 3e-3, seed: int = 0) -> bool:
-    """Fine-tune the model in `model_dir` for `steps` steps on placeholder responses; False if already done."""
+                  lr: float = 5e-3, context_tokens: int = 4096, seed: int = 0) -> bool:
+    """Fine-tune the model in `model_dir` for `steps` steps on placeholder responses; False if already done.
+
+    Only the last `context_tokens` prompt tokens are kept as context (the chat template's
+    assistant header): the model's position encoding is relative, and full prompts would make
+    the warm-up many times slower on a CPU.
+    """
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -42,8 +50,8 @@ def format_warmup(model_dir: str | Path, examples: Sequence[TrainExample], steps
     model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32)
     rows = []
     for ex in examples:
-        prompt_ids = tokenizer(ex.prompt, add_special_tokens=False)["input_ids"]
-        answer_ids = tokenizer(placeholder_response(ex), add_special_tokens=False)["input_ids"]
+        prompt_ids = tokenizer(ex.prompt, add_special_tokens=False)["input_ids"][-context_tokens:]
+        answer_ids = tokenizer(warmup_response(ex), add_special_tokens=False)["input_ids"]
         answer_ids.append(tokenizer.eos_token_id)
         rows.append((prompt_ids + answer_ids, [-100] * len(prompt_ids) + answer_ids))
     width = max(len(ids) for ids, _ in rows)
@@ -60,7 +68,7 @@ def format_warmup(model_dir: str | Path, examples: Sequence[TrainExample], steps
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
-        loss_value = float(loss)
+        loss_value = loss.item()
     model.save_pretrained(model_dir)
     (model_dir / MARKER).write_text(json.dumps({"steps": steps, "final_loss": loss_value}), encoding="utf-8")
     return True
