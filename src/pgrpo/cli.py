@@ -41,6 +41,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "pgrpo.sandbox.commands",
     "pgrpo.rm.commands",
     "pgrpo.train.commands",
+    "pgrpo.toy.commands",
 )
 
 

@@ -96,10 +96,10 @@ def test_training_inputs_use_the_shared_template_and_margins(tiny_tokenizer):
 
     pairs = [Pair("Sum a list.", "Loop and add.", "Return 0.", margin=1.5), Pair("Max.", "Use max.", "Use min.")]
     dataset, truncated = _tokenize_pairs(tiny_tokenizer, pairs, 64, use_margin=True)
-    assert truncated == 0 and dataset["margin"] == [1.5, 0.0]
+    assert truncated == 0 and list(dataset["margin"]) == [1.5, 0.0]
     assert dataset["chosen_ids"][0] == encode_rm_input(tiny_tokenizer, "Sum a list.", "Loop and add.").input_ids
     assert dataset["rejected_ids"][1] == encode_rm_input(tiny_tokenizer, "Max.", "Use min.").input_ids
     long_pairs = [Pair("p " * 200, "c " * 200, "r " * 200)]
     dataset, truncated = _tokenize_pairs(tiny_tokenizer, long_pairs, 64, use_margin=False)
     assert truncated == 2 and "margin" not in dataset.column_names
-    assert max(len(ids) for ids in dataset["chosen_ids"] + dataset["rejected_ids"]) == 64
+    assert len(dataset[0]["chosen_ids"]) == len(dataset[0]["rejected_ids"]) == 64

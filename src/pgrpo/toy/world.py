@@ -92,7 +92,7 @@ def _steps_ok(steps: tuple[Step, ...]) -> bool:
     return all(a.op != b.op for a, b in zip(steps, steps[1:]))
 
 
-def generate_tasks(n: int, seed: int, min_steps: int = 1, max_steps: int = 4, prefix: str = "toy") -> list[ToyTask]:
+def generate_tasks(n: int, seed: int, min_steps: int = 1, max_steps: int = 3, prefix: str = "toy") -> list[ToyTask]:
     """`n` distinct tasks from `seed` (deterministic); ids `{prefix}/{seed}/{i}`."""
     rng = random.Random(f"toy-world:{seed}")
     tasks, seen = [], set()

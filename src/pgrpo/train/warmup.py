@@ -22,23 +22,35 @@ from pgrpo.train.tasks import TrainExample
 MARKER = "pgrpo_format_warmup.json"
 
 
+def _short_solution(problem: object) -> str | None:
+    """The canonical solution without the statement's docstring (fewer tokens to memorise)."""
+    canonical = getattr(problem, "canonical_solution", None)
+    starter = getattr(problem, "starter_code", "") or ""
+    entry = getattr(problem, "entry_point", "") or ""
+    if not canonical:
+        return None
+    if starter and entry and canonical.startswith(starter):
+        lines = starter.splitlines()
+        header = [line for line in lines if line.lstrip().startswith(f"def {entry}(")]
+        if header:
+            head = lines[: lines.index(header[0]) + 1]
+            return "\n".join(head) + "\n" + canonical[len(starter):].strip("\n")
+    return canonical.strip("\n")
+
+
 def warmup_response(example: TrainExample) -> str:
     """A well-formatted response: short reasoning, then the canonical solution when the problem
     has one (so some sampled completions can pass), else a stub that does not solve it."""
     problem = example.target.payload
     entry = getattr(problem, "entry_point", "") or "solve"
-    code = (getattr(problem, "canonical_solution", None) or f"def {entry}(*args):\n    return None").strip("\n")
+    code = _short_solution(problem) or f"def {entry}(*args):\n    return None"
     return f"<think>\nI will write {entry}.\n</think>\n<answer>\n```python\n{code}\n```\n</answer>"
 
 
 def format_warmup(model_dir: str | Path, examples: Sequence[TrainExample], steps: int, *,
-                  lr: float = 5e-3, context_tokens: int = 4096, seed: int = 0) -> bool:
-    """Fine-tune the model in `model_dir` for `steps` steps on placeholder responses; False if already done.
-
-    Only the last `context_tokens` prompt tokens are kept as context (the chat template's
-    assistant header): the model's position encoding is relative, and full prompts would make
-    the warm-up many times slower on a CPU.
-    """
+                  lr: float = 5e-3, seed: int = 0) -> bool:
+    """Fine-tune the model in `model_dir` for `steps` full-batch steps on formatted responses to
+    the examples' prompts; returns False (and does nothing) if this dir was already warmed up."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -50,7 +62,7 @@ def format_warmup(model_dir: str | Path, examples: Sequence[TrainExample], steps
     model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32)
     rows = []
     for ex in examples:
-        prompt_ids = tokenizer(ex.prompt, add_special_tokens=False)["input_ids"][-context_tokens:]
+        prompt_ids = tokenizer(ex.prompt, add_special_tokens=False)["input_ids"]
         answer_ids = tokenizer(warmup_response(ex), add_special_tokens=False)["input_ids"]
         answer_ids.append(tokenizer.eos_token_id)
         rows.append((prompt_ids + answer_ids, [-100] * len(prompt_ids) + answer_ids))

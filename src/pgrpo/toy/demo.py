@@ -1,0 +1,219 @@
+"""`pgrpo demo`: the paper's whole pipeline at toy scale, composed from pgrpo's own stages.
+
+Owns `DemoConfig` (default and `--quick` budgets), the stage functions and `run_demo`:
+  1. SFT policy (pgrpo.toy.sft, cached by settings hash) and its held-out pass@1 / quality;
+  2. OD pairs: the policy's own responses -> `pgrpo.rm.pairs.PairsRun` with the toy backend
+     as the strong LLM; Bradley-Terry RM with `pgrpo.rm.train.train_reward_model`; a toy
+     LCB-RB with `pgrpo.bench.build.BenchBuild` (policy samples via the "hf" backend, sandbox,
+     the exact oracle as judge) and the RM evaluated on it with `pgrpo.rm.evaluate`;
+  3. RL with `pgrpo.train.runner.run_training` in each reward mode with the same seeds and
+     budget, then held-out evaluation of each final policy;
+  4. the report (pgrpo.toy.report).
+Every stage writes `<stage>/result.json` when it finishes; a rerun skips finished stages, so
+an interrupted demo resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pgrpo.data.io import write_jsonl
+from pgrpo.toy.sft import SFTConfig
+from pgrpo.toy.world import TOY_PROMPT_STYLE, generate_problems
+
+MODES = ("outcome", "additive", "posterior")
+# World seeds of each problem pool (the SFT demonstrations use seeds >= pgrpo.toy.sft.TRAIN_SEED).
+HELDOUT_SEED, PAIRS_SEED, BENCH_SEED, RL_SEED = 1, 2, 3, 4
+
+
+@dataclass(frozen=True)
+class DemoConfig:
+    out_dir: str
+    quick: bool = False
+    cache_dir: str | None = None
+    seeds: tuple[int, ...] = (0,)
+    modes: tuple[str, ...] = MODES
+    sft: SFTConfig = field(default_factory=SFTConfig)
+    heldout_problems: int = 64
+    eval_samples: int = 4
+    pair_problems: int = 96
+    bench_problems: int = 48
+    bench_samples: int = 8
+    rm_epochs: float = 4.0
+    rm_learning_rate: float = 2e-3
+    rl_problems: int = 128
+    rl_steps: int = 30
+    rl_prompts_per_step: int = 4
+    num_generations: int = 8
+    rl_learning_rate: float = 1e-3
+    thinking_weight: float = 1.0
+    max_completion_length: int = 96
+    progress: bool = True
+
+
+def quick_config(out_dir: str, **kwargs: Any) -> DemoConfig:
+    """The CI budget: every stage runs, on a few problems and steps."""
+    settings: dict[str, Any] = dict(quick=True, sft=SFTConfig(steps=120, demos=800), heldout_problems=16, eval_samples=2,
+                                    pair_problems=24, bench_problems=12, bench_samples=6, rm_epochs=2.0,
+                                    rl_problems=32, rl_steps=3, rl_prompts_per_step=2, num_generations=4)
+    settings.update(kwargs)
+    return DemoConfig(out_dir, **settings)
+
+
+def say(message: str) -> None:
+    print(f"pgrpo demo: {message}", file=sys.stderr, flush=True)
+
+
+def _stage(out: Path, name: str, fn, *args) -> dict:
+    """Run `fn(stage_dir, *args)` unless `<stage>/result.json` exists; return its result."""
+    stage_dir = out / name
+    done = stage_dir / "result.json"
+    if done.is_file():
+        say(f"{name}: done in an earlier run, reusing {done}")
+        return json.loads(done.read_text(encoding="utf-8"))
+    stage_dir.mkdir(parents=True, exist_ok=True)
+    started = time.monotonic()
+    say(f"{name}: starting")
+    result = fn(stage_dir, *args)
+    result["wall_seconds"] = round(time.monotonic() - started, 1)
+    tmp = stage_dir / "result.json.tmp"
+    tmp.write_text(json.dumps(result, indent=2), encoding="utf-8")
+    tmp.replace(done)
+    say(f"{name}: finished in {result['wall_seconds']} s")
+    return result
+
+
+def stage_policy(stage_dir: Path, config: DemoConfig) -> dict:
+    from pgrpo.toy.evaluate import evaluate_policy
+    from pgrpo.toy.sft import ensure_sft_policy
+
+    policy, info = ensure_sft_policy(config.sft, config.cache_dir, config.progress)
+    heldout = generate_problems(config.heldout_problems, HELDOUT_SEED, prefix="toy-heldout")
+    ev = evaluate_policy(str(policy), heldout, n=config.eval_samples, seed=0)
+    return {"path": str(policy), "sft": info, "eval": dataclasses.asdict(ev)}
+
+
+def stage_pairs(stage_dir: Path, config: DemoConfig, policy: str) -> dict:
+    from pgrpo.llm import CachedBackend
+    from pgrpo.rm.pairs import PairsConfig, PairsRun
+    from pgrpo.toy.backend import ToyBackend, write_initial
+    from pgrpo.toy.evaluate import sample_responses
+
+    problems = generate_problems(config.pair_problems, PAIRS_SEED, prefix="toy-pairs")
+    own = sample_responses(policy, problems, 1, temperature=1.0, seed=1)
+    write_initial(stage_dir / "policy_responses.jsonl", [(p.statement, r[0]) for p, r in zip(problems, own)])
+    backend = CachedBackend(ToyBackend(initial=str(stage_dir / "policy_responses.jsonl")), stage_dir / "llm_cache")
+    pairs_config = PairsConfig(prompt_style=TOY_PROMPT_STYLE, max_tokens=256, batch_problems=32)
+    summary = PairsRun(problems, backend, stage_dir, pairs_config).run(progress=config.progress)
+    backend.close()
+    return {"count": summary.pairs, "problems": summary.problems, "status": summary.status_counts,
+            "by_dimension": summary.pair_counts, "path": str(stage_dir / "pairs.jsonl")}
+
+
+def stage_rm(stage_dir: Path, config: DemoConfig, pairs_path: str) -> dict:
+    from pgrpo.rm.config import DataSection, ModelSection, RMTrainConfig, TrainSection
+    from pgrpo.rm.train import train_reward_model
+
+    rm_config = RMTrainConfig(
+        output_dir=str(stage_dir / "model"),
+        model=ModelSection(tiny=True, tiny_hidden_size=64, tiny_layers=2, tiny_vocab_size=512),
+        data=DataSection(train=pairs_path, heldout_fraction=0.15),
+        train=TrainSection(epochs=config.rm_epochs, learning_rate=config.rm_learning_rate, batch_size=16,
+                           max_length=256, warmup_ratio=0.05, logging_steps=10, save_steps=100000,
+                           eval_strategy="no", report_to=[], resume=False),
+        seed=config.seeds[0])
+    result = train_reward_model(rm_config)
+    acc = result.heldout.overall.accuracy if result.heldout else None
+    return {"path": rm_config.output_dir, "heldout_accuracy": acc, "n_train": result.n_train,
+            "n_heldout": result.n_heldout, "train_loss": result.train_loss}
+
+
+def stage_bench(stage_dir: Path, config: DemoConfig, policy: str, rm_path: str) -> dict:
+    from pgrpo.bench.build import BenchBuild, BenchConfig
+    from pgrpo.bench.execution import sandbox_executor
+    from pgrpo.llm import CachedBackend, make_backend
+    from pgrpo.rm.benchmarks import load_benchmark
+    from pgrpo.rm.evaluate import RewardModelEvaluator, evaluate, write_outputs
+    from pgrpo.rm.scoring import RewardScorer
+    from pgrpo.toy.backend import OracleJudge
+
+    problems = generate_problems(config.bench_problems, BENCH_SEED, prefix="toy-bench")
+    generator = CachedBackend(make_backend("hf", policy, device="cpu", dtype="float32", max_batch_size=64),
+                              stage_dir / "llm_cache")
+    bench_config = BenchConfig(samples=config.bench_samples, temperature=1.0, top_p=1.0,
+                               max_tokens=config.max_completion_length, prompt_style=TOY_PROMPT_STYLE,
+                               batch_problems=16, pairs_per_problem=2)
+    summary = BenchBuild(problems, generator, OracleJudge(), stage_dir, bench_config, sandbox_executor()).run(
+        progress=config.progress)
+    generator.close()
+    out = {"pairs": summary.pairs, "status": summary.status_counts, "lcb_rb_accuracy": None}
+    if summary.pairs:
+        pairs, fmt = load_benchmark(stage_dir / "lcb_rb.jsonl")
+        report, scores = evaluate(RewardModelEvaluator(RewardScorer(rm_path, max_length=256)), pairs, fmt,
+                                  "toy-lcb-rb")
+        write_outputs(stage_dir / "rm_eval", report, pairs, scores)
+        out["lcb_rb_accuracy"] = report.overall.accuracy
+    return out
+
+
+def stage_rl(stage_dir: Path, config: DemoConfig, mode: str, seed: int, policy: str, rm_path: str) -> dict:
+    from pgrpo.data.schema import problem_to_dict
+    from pgrpo.toy.curves import step_curves
+    from pgrpo.toy.evaluate import evaluate_policy
+    from pgrpo.train.config import DataSection, LoggingSection, ModelSection, RewardSection, TrainConfig
+    from pgrpo.train.runner import run_training
+
+    problems = generate_problems(config.rl_problems, RL_SEED, prefix="toy-rl")
+    data_path = stage_dir / "problems.jsonl"
+    write_jsonl(data_path, [problem_to_dict(p) for p in problems])
+    batch = config.rl_prompts_per_step * config.num_generations
+    train_config = TrainConfig(
+        output_dir=str(stage_dir / "train"),
+        model=ModelSection(path=policy, dtype="float32"),
+        data=DataSection(source=str(data_path), prompt_style=TOY_PROMPT_STYLE),
+        reward=RewardSection(mode=mode, thinking_weight=config.thinking_weight,
+                             rm_path=rm_path if mode != "outcome" else None, rm_max_length=256),
+        sandbox={"workers": 2},
+        grpo={"max_steps": config.rl_steps, "per_device_train_batch_size": batch,
+              "num_generations": config.num_generations, "learning_rate": config.rl_learning_rate,
+              "max_completion_length": config.max_completion_length, "seed": seed, "report_to": [],
+              "save_strategy": "no", "lr_scheduler_type": "constant", "warmup_steps": 0, "use_cpu": True,
+              "gradient_accumulation_steps": 1, "dataloader_num_workers": 0},
+        logging=LoggingSection(sample_every=1, num_samples=batch),
+        resume="never",
+    )
+    started = time.monotonic()
+    result = run_training(train_config)
+    wall = round(time.monotonic() - started, 1)
+    heldout = generate_problems(config.heldout_problems, HELDOUT_SEED, prefix="toy-heldout")
+    ev = evaluate_policy(str(result.final_model_dir), heldout, n=config.eval_samples, seed=seed)
+    curves = step_curves(result.samples_path, problems, rm_path)
+    return {"mode": mode, "seed": seed, "steps": result.global_step, "train_wall_seconds": wall,
+            "eval": dataclasses.asdict(ev), "curves": curves}
+
+
+def run_demo(config: DemoConfig) -> dict:
+    """Run every stage (skipping finished ones) and write the report; returns report.json's content."""
+    import torch
+
+    from pgrpo.toy.report import write_report
+
+    torch.set_num_threads(1)  # on a small shared CPU, one thread per process is fastest
+    out = Path(config.out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    started = time.monotonic()
+    policy = _stage(out, "policy", stage_policy, config)
+    pairs = _stage(out, "pairs", stage_pairs, config, policy["path"])
+    rm = _stage(out, "reward_model", stage_rm, config, pairs["path"])
+    bench = _stage(out, "bench", stage_bench, config, policy["path"], rm["path"])
+    runs = [_stage(out, f"rl/{mode}-seed{seed}", stage_rl, config, mode, seed, policy["path"], rm["path"])
+            for seed in config.seeds for mode in config.modes]
+    report = write_report(out, config, policy, pairs, rm, bench, runs, round(time.monotonic() - started, 1))
+    say(f"report: {out / 'report.md'}")
+    return report
