@@ -44,7 +44,7 @@ def user_of(problem: Problem, style: str = "pgrpo") -> str:
 
 
 def test_registry_has_both_styles():
-    assert PROMPT_STYLES.names() == ["pgrpo", "plain"]
+    assert {"pgrpo", "plain"} <= set(PROMPT_STYLES.names())  # other parts (toy) may add styles
 
 
 def test_pgrpo_messages_structure():

@@ -58,3 +58,14 @@ def test_zero_std_fraction():
     assert zero_std_fraction([2.0, 2.0, 1.0, 2.0], 2) == 0.5
     assert zero_std_fraction([], 4) == 0.0
     assert zero_std_fraction([1.0, 1.0, 1.0], 3) == 1.0
+
+
+def test_keyed_groups_skip_partial_runs():
+    from pgrpo.rewards.components import keyed_groups, zero_std_fraction_of
+
+    keys = ["a", "a", "b", "b", "b", "b", "c"]
+    assert keyed_groups(keys, 2) == [[0, 1], [2, 3], [4, 5]]  # "c" is a partial group
+    assert keyed_groups(["a", "a", "a"], 2) == []
+    values = [1.0, 1.0, 0.0, 2.0, 3.0, 3.0, 9.0]
+    assert zero_std_fraction_of(values, keyed_groups(keys, 2)) == 2 / 3
+    assert zero_std_fraction_of(values, []) is None

@@ -124,3 +124,35 @@ def test_cli_check_mode(tmp_path, no_model_loads, capsys):
     assert main(["train", "--config", str(TINY), "--check", f"output_dir={tmp_path}",
                  f"data.source={TINY_DATA}"]) == 0
     assert "OK" in capsys.readouterr().out
+
+
+def test_trl_cross_field_error_is_a_config_error(tmp_path, no_model_loads):
+    from pgrpo.train.runner import run_training
+
+    # 3 completions per step cannot be split into groups of 4: TRL's check, reported as grpo.
+    config = tiny(tmp_path, "grpo.per_device_train_batch_size=3")
+    with pytest.raises(ConfigError, match="^grpo: "):
+        run_training(config)
+    assert not (tmp_path / "tiny-policy").exists()
+
+
+def test_peft_section(tmp_path):
+    from pgrpo.train.config import lora_config
+
+    config = tiny(tmp_path, "peft.r=4", "peft.lora_alpha=8", "peft.target_modules=[q_proj,v_proj]")
+    validate_train_config(config)
+    lora = lora_config(config)
+    assert lora.r == 4 and set(lora.target_modules) == {"q_proj", "v_proj"}
+    assert lora_config(tiny(tmp_path)) is None
+    with pytest.raises(ConfigError, match="peft.rank: unknown key"):
+        validate_train_config(tiny(tmp_path, "peft.rank=4"))
+
+
+def test_hub_ids_are_not_checked_as_paths(tmp_path):
+    from pgrpo.train.config import _looks_local
+
+    assert not _looks_local("Qwen/Qwen2.5-Coder-7B-Instruct")
+    assert _looks_local("data/train/code-rl.jsonl") and _looks_local("./policy") and _looks_local("/abs/x")
+    config = tiny(tmp_path, "model.build_tiny=false", "model.format_warmup_steps=0",
+                  "model.path=Qwen/Qwen2.5-Coder-7B-Instruct")
+    validate_train_config(config)  # offline: a hub id cannot be checked, so it is accepted

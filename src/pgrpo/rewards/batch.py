@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from pgrpo.rewards.components import RewardMode, compose, get_mode, zero_std_fraction
+from pgrpo.rewards.components import RewardMode, compose, get_mode, keyed_groups, zero_std_fraction_of
 
 
 @dataclass(frozen=True)
@@ -71,7 +71,7 @@ class CompletionReward:
 
 @dataclass(frozen=True)
 class BatchStats:
-    """Per-batch numbers to log. Group fractions are None when the batch is not whole groups."""
+    """Per-batch numbers to log. Group fractions are None when the batch holds no whole group."""
 
     n: int
     pass_rate: float
@@ -223,7 +223,9 @@ class RewardEvaluator:
     def _stats(self, rewards: list[CompletionReward], outcome_seconds: float, rm_seconds: float) -> BatchStats:
         n = len(rewards)
         scored = [r.raw_thinking for r in rewards if r.raw_thinking is not None]
-        whole_groups = n > 0 and n % self.group_size == 0
+        # Groups are the completions of one prompt, contiguous in TRL's batches; partial groups
+        # (a group split across processes) are left out of the zero-variance fractions.
+        groups = keyed_groups([r.task_id for r in rewards], self.group_size)
         totals = [r.total for r in rewards]
         no_thinking = [r.format + r.outcome for r in rewards]
         return BatchStats(
@@ -232,8 +234,8 @@ class RewardEvaluator:
             mean_pass_fraction=sum(r.pass_fraction for r in rewards) / n if n else 0.0,
             rm_scored=len(scored),
             raw_thinking_mean=sum(scored) / len(scored) if scored else None,
-            frac_zero_std=zero_std_fraction(totals, self.group_size) if whole_groups else None,
-            frac_zero_std_no_thinking=zero_std_fraction(no_thinking, self.group_size) if whole_groups else None,
+            frac_zero_std=zero_std_fraction_of(totals, groups),
+            frac_zero_std_no_thinking=zero_std_fraction_of(no_thinking, groups),
             outcome_seconds=outcome_seconds,
             rm_seconds=rm_seconds,
         )

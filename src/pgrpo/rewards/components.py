@@ -91,6 +91,29 @@ def group_advantages(rewards: Sequence[float], group_size: int, scale: bool = Tr
     return out
 
 
+def keyed_groups(keys: Sequence[str], group_size: int) -> list[list[int]]:
+    """Index lists of whole groups: runs of equal consecutive keys (prompt ids), cut into groups
+    of `group_size`; a run that is not a multiple of it (a group split across processes) is skipped.
+
+    keys: shape (N,). Returns lists of `group_size` indices into it.
+    """
+    groups: list[list[int]] = []
+    start = 0
+    for i in range(1, len(keys) + 1):
+        if i == len(keys) or keys[i] != keys[start]:
+            if (i - start) % group_size == 0:
+                groups.extend(list(range(j, j + group_size)) for j in range(start, i, group_size))
+            start = i
+    return groups
+
+
+def zero_std_fraction_of(values: Sequence[float], groups: Sequence[Sequence[int]], tol: float = 1e-8) -> float | None:
+    """Fraction of the index `groups` whose `values` are all equal; None when there are no groups."""
+    if not groups:
+        return None
+    return sum(1 for g in groups if group_std([values[i] for i in g]) <= tol) / len(groups)
+
+
 def zero_std_fraction(rewards: Sequence[float], group_size: int, tol: float = 1e-8) -> float:
     """Fraction of groups whose rewards are all equal (zero variance: no learning signal).
 

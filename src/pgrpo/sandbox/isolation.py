@@ -203,3 +203,71 @@ def apply_rlimits(limits: Limits) -> None:
             # Cannot raise a hard limit the worker already lowered: keep the lower one.
             soft, hard = resource.getrlimit(key)
             resource.setrlimit(key, (min(value, hard), hard))
+
+
+class PidsCgroup:
+    """A pids-controller cgroup for one worker: caps the number of processes (threads
+    included) of everything it runs, which bounds a fork bomb even where RLIMIT_NPROC
+    does not apply (host root). Jobs of a worker never overlap, so the cap is per job.
+
+    `PidsCgroup.create(limit)` returns None when no writable pids controller exists
+    (cgroup v1 `pids` hierarchy or a delegated v2 subtree); then only the wall-clock
+    kill stops a fork bomb. Used by the manager (pool.py), outside every jail.
+    """
+
+    _counter = 0
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    @classmethod
+    def create(cls, limit: int) -> PidsCgroup | None:
+        for base in _pids_bases():
+            cls._counter += 1
+            path = os.path.join(base, f"pgrpo-sandbox-{os.getpid()}-{cls._counter}")
+            try:
+                os.mkdir(path)
+            except OSError:
+                continue
+            try:
+                with open(os.path.join(path, "pids.max"), "w") as f:
+                    f.write(str(limit))
+                return cls(path)
+            except OSError:
+                cls(path).remove()
+        return None
+
+    def wrap(self, cmd: list[str]) -> list[str]:
+        """`cmd`, started inside this cgroup (a shell joins it, then execs cmd)."""
+        procs = os.path.join(self.path, "cgroup.procs")
+        return ["/bin/sh", "-c", 'echo $$ > "$0" && exec "$@"', procs, *cmd]
+
+    def remove(self) -> bool:
+        try:
+            os.rmdir(self.path)
+            return True
+        except FileNotFoundError:
+            return True
+        except OSError:  # still has exiting processes: retried by the owner later
+            return False
+
+
+def _pids_bases() -> list[str]:
+    bases = []
+    try:
+        with open("/proc/self/cgroup") as f:
+            lines = f.read().splitlines()
+    except OSError:
+        return bases
+    for line in lines:
+        _, controllers, rel = line.split(":", 2)
+        if "pids" in controllers.split(","):
+            bases.append("/sys/fs/cgroup/pids" + rel)
+        elif controllers == "" and os.path.exists(f"/sys/fs/cgroup{rel}/cgroup.controllers"):
+            try:  # v2: usable only if our own cgroup delegates the pids controller
+                with open(f"/sys/fs/cgroup{rel}/cgroup.subtree_control") as f:
+                    if "pids" in f.read().split():
+                        bases.append(f"/sys/fs/cgroup{rel}")
+            except OSError:
+                pass
+    return [b.rstrip("/") or "/" for b in bases if os.access(b, os.W_OK)]

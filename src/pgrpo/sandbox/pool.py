@@ -20,6 +20,7 @@ import sys
 import threading
 import time
 import warnings
+from collections import deque
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -27,6 +28,7 @@ import pgrpo
 from pgrpo.data.problem import TestKind
 from pgrpo.registry import Registry
 from pgrpo.sandbox import codec
+from pgrpo.sandbox.isolation import PidsCgroup
 from pgrpo.sandbox.types import ExecResult, Job, SandboxConfig, Status
 
 _SRC_DIR = os.path.dirname(os.path.dirname(os.path.abspath(pgrpo.__file__)))
@@ -48,6 +50,9 @@ FALLBACK_GAPS = {
             "network, see other processes and escape the process-group kill with setsid; only rlimits, a scrubbed "
             "environment and wall-clock kills apply",
 }
+
+PIPELINE_DEPTH = 2  # jobs queued per worker: one running, one ready to start
+PIPELINE_MAX_BYTES = 32 << 10  # bigger job lines are not queued behind another job
 
 WORKER_LAUNCHERS: Registry[Callable[[], list[str]]] = Registry("sandbox isolation mode")
 
@@ -116,13 +121,21 @@ def resolve_isolation(mode: str) -> str:
 class _Worker:
     """One jailed worker process and its pipes (manager side)."""
 
-    def __init__(self, cmd: list[str]) -> None:
+    def __init__(self, cmd: list[str], pids_limit: int | None) -> None:
         self.cmd = cmd
+        self.pids_limit = pids_limit
         self.proc: subprocess.Popen | None = None
+        self.cgroup: PidsCgroup | None = None
+        self._stale: list[PidsCgroup] = []
         self._buf = b""
 
     def start(self) -> None:
-        self.proc = subprocess.Popen(self.cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+        cmd = self.cmd
+        if self.pids_limit is not None:
+            self.cgroup = PidsCgroup.create(self.pids_limit)
+            if self.cgroup is not None:
+                cmd = self.cgroup.wrap(cmd)
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                      stderr=subprocess.DEVNULL, env=WORKER_ENV, start_new_session=True)
         self._buf = b""
         hello = self.read_line(time.monotonic() + 60)
@@ -139,6 +152,14 @@ class _Worker:
             for stream in (self.proc.stdin, self.proc.stdout):
                 stream.close()
             self.proc = None
+        if self.cgroup is not None:
+            self._stale.append(self.cgroup)
+            self.cgroup = None
+        for _ in range(100):  # its processes die within moments of bwrap/the worker
+            self._stale = [cg for cg in self._stale if not cg.remove()]
+            if not self._stale:
+                break
+            time.sleep(0.01)
 
     def read_line(self, deadline: float) -> dict | None:
         fd = self.proc.stdout.fileno()
@@ -155,18 +176,25 @@ class _Worker:
         line, _, self._buf = self._buf.partition(b"\n")
         return json.loads(line)
 
-    def submit(self, msg: dict, timeout: float) -> dict | None:
-        """Send one job; its verdict line, or None if the worker died or hung."""
+    def send(self, line: bytes) -> None:
+        """Queue one job line (starting the worker if needed). OSError if it is gone."""
         if self.proc is None:
             self.start()
         try:
-            self.proc.stdin.write((json.dumps(msg, separators=(",", ":")) + "\n").encode())
+            self.proc.stdin.write(line)
             self.proc.stdin.flush()
+        except ValueError as exc:  # closed stream
+            raise OSError(str(exc)) from None
+
+    def receive(self, job_id: int, timeout: float) -> dict | None:
+        """The verdict line of `job_id` (replies come in order), or None if the worker died
+        or hung; then the worker is stopped (restarted by the next send)."""
+        try:
             reply = self.read_line(time.monotonic() + timeout)
-        except (BrokenPipeError, OSError, ValueError):
+        except (OSError, ValueError):
             reply = None
-        if reply is None or reply.get("id") != msg["id"]:
-            self.stop()  # restarted lazily by the next submit
+        if reply is None or reply.get("id") != job_id:
+            self.stop()
             return None
         return reply
 
@@ -205,7 +233,8 @@ class Sandbox:
         self.config = config or SandboxConfig()
         self.isolation = resolve_isolation(self.config.isolation)
         self._cmd = WORKER_LAUNCHERS.get(self.isolation)()
-        self._workers = [_Worker(self._cmd) for _ in range(self.config.workers)]
+        # Worker, its waiter, bwrap, the spawner and a few spares on top of the program's own.
+        self._workers = [_Worker(self._cmd, self.config.max_processes + 8) for _ in range(self.config.workers)]
         self._canonical: dict[str, list[Any]] = {}
         self._todo: queue.Queue[tuple[_Batch, int, dict] | None] = queue.Queue()
         self._threads = [threading.Thread(target=self._serve, args=(w,), daemon=True, name=f"sandbox-worker-{k}")
@@ -258,21 +287,58 @@ class Sandbox:
 
         Long-lived on purpose: bwrap's --die-with-parent is tied to the thread that
         started it, so workers must be (re)started by a thread that outlives batches.
+        Pipelined: up to PIPELINE_DEPTH jobs are queued in the worker, so it starts the
+        next job the moment it sends a verdict. Replies come in order; if the worker dies
+        or hangs, the job it was running gets sandbox_error and the queued ones are resent
+        to its replacement.
         """
         timeout = self.config.timeout_per_program_s + 30
+        inflight: deque[tuple[_Batch, int, int, bytes]] = deque()
+        seq = 0
+        stopping = False
         while True:
-            item = self._todo.get()
-            if item is None:
-                worker.stop()
-                return
-            batch, i, msg = item
-            try:
-                if worker.proc is not None and worker.proc.poll() is not None:
+            while not stopping and len(inflight) < PIPELINE_DEPTH:
+                # A big job line could fill the pipe of a hung worker: send those alone.
+                if inflight and len(inflight[-1][3]) > PIPELINE_MAX_BYTES:
+                    break
+                try:
+                    item = self._todo.get(block=not inflight)
+                except queue.Empty:
+                    break
+                if item is None:
+                    stopping = True
+                    break
+                batch, i, msg = item
+                seq += 1
+                line = (json.dumps({**msg, "id": seq}, separators=(",", ":")) + "\n").encode()
+                if self._send(worker, batch, i, line, inflight):
+                    inflight.append((batch, i, seq, line))
+            if not inflight:
+                if stopping:
                     worker.stop()
-                reply = worker.submit({**msg, "id": i}, timeout)
-            except Exception as exc:  # noqa: BLE001 - e.g. worker failed to start: that job errors
-                reply = {"status": "sandbox_error", "detail": f"worker failure: {exc}"[:300]}
+                    return
+                continue
+            batch, i, job_id, _ = inflight.popleft()
+            reply = worker.receive(job_id, timeout)
             batch.done(i, reply)
+            if reply is None:  # worker replaced: resend what it had queued but not started
+                queued = list(inflight)
+                inflight.clear()
+                for item in queued:
+                    if self._send(worker, item[0], item[1], item[3], inflight):
+                        inflight.append(item)
+
+    @staticmethod
+    def _send(worker: _Worker, batch: _Batch, i: int, line: bytes, inflight: deque) -> bool:
+        try:
+            if worker.proc is not None and worker.proc.poll() is not None and not inflight:
+                worker.stop()
+            worker.send(line)
+            return True
+        except Exception as exc:  # noqa: BLE001 - e.g. worker failed to start: that job errors
+            worker.stop()
+            batch.done(i, {"status": "sandbox_error", "detail": f"worker failure: {exc}"[:300]})
+            return False
 
     def _execute(self, messages: list[dict], progress: bool, desc: str) -> list[dict | None]:
         bar = None

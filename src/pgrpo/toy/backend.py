@@ -8,8 +8,8 @@ messages, so `pgrpo rm pairs` and `pgrpo bench build` run unchanged:
     degraded rewrites keep the code, optimized ones rewrite it from the improved steps when the
     original code did what its reasoning said;
   - any other request holding a toy statement -> an initial solution: the policy's own response
-    for that statement when an `initial` JSONL (rows {"statement", "response"}) was given,
-    otherwise the canonical solution, degraded at random (seeded) half of the time, with code
+    for that statement when an `initial` JSONL (rows {"statement", "response"}) was given and
+    that response is usable (valid format, readable steps), otherwise the canonical solution, degraded at random (seeded) half of the time, with code
     that follows the (possibly flawed) reasoning.
 A request it can't read is a per-item error. The judge answers the LCB-RB question "is the
 reasoning consistent with the code?" exactly (pgrpo.toy.oracle.consistent).
@@ -107,11 +107,19 @@ class ToyBackend(ChatBackend):
             raise ValueError("no toy problem statement in the request")
         from pgrpo.toy.world import statement as statement_of
 
-        own = self.initial.get(statement_of(task))
+        own = [t for t in self.initial.get(statement_of(task), []) if usable(t)]
         start = (req.seed or 0) + self.seed
         if own:
             return [own[(start + i) % len(own)] for i in range(req.n)]
         return [noisy_solution(task, random.Random(f"{start}:{i}:{user}")) for i in range(req.n)]
+
+
+def usable(text: str) -> bool:
+    """A policy response the editor can work on: valid format and at least one readable step."""
+    from pgrpo.parsing import parse_response
+
+    parsed = parse_response(text)
+    return parsed.format_ok and bool(parse_reasoning(parsed.reasoning).steps)
 
 
 def noisy_solution(task: ToyTask, rng: random.Random) -> str:

@@ -48,10 +48,10 @@ class DemoConfig:
     rm_epochs: float = 4.0
     rm_learning_rate: float = 2e-3
     rl_problems: int = 128
-    rl_steps: int = 30
-    rl_prompts_per_step: int = 4
+    rl_steps: int = 20
+    rl_prompts_per_step: int = 2
     num_generations: int = 8
-    rl_learning_rate: float = 1e-3
+    rl_learning_rate: float = 3e-4
     thinking_weight: float = 1.0
     max_completion_length: int = 96
     progress: bool = True
@@ -59,9 +59,9 @@ class DemoConfig:
 
 def quick_config(out_dir: str, **kwargs: Any) -> DemoConfig:
     """The CI budget: every stage runs, on a few problems and steps."""
-    settings: dict[str, Any] = dict(quick=True, sft=SFTConfig(steps=120, demos=800), heldout_problems=16, eval_samples=2,
+    settings: dict[str, Any] = dict(quick=True, sft=SFTConfig(steps=100, demos=600), heldout_problems=16, eval_samples=2,
                                     pair_problems=24, bench_problems=12, bench_samples=6, rm_epochs=2.0,
-                                    rl_problems=32, rl_steps=3, rl_prompts_per_step=2, num_generations=4)
+                                    rl_problems=32, rl_steps=2, rl_prompts_per_step=2, num_generations=4)
     settings.update(kwargs)
     return DemoConfig(out_dir, **settings)
 
@@ -154,7 +154,7 @@ def stage_bench(stage_dir: Path, config: DemoConfig, policy: str, rm_path: str) 
     generator.close()
     out = {"pairs": summary.pairs, "status": summary.status_counts, "lcb_rb_accuracy": None}
     if summary.pairs:
-        pairs, fmt = load_benchmark(stage_dir / "lcb_rb.jsonl")
+        fmt, pairs = load_benchmark(stage_dir / "lcb_rb.jsonl")
         report, scores = evaluate(RewardModelEvaluator(RewardScorer(rm_path, max_length=256)), pairs, fmt,
                                   "toy-lcb-rb")
         write_outputs(stage_dir / "rm_eval", report, pairs, scores)

@@ -71,8 +71,27 @@ def _rebuild(reasoning: str, steps: list[Step], others: list[str] | None = None)
     return render(steps, _others(reasoning) if others is None else others, _unknown_step_lines(reasoning), 1)
 
 
+def _order_score(task: ToyTask, steps: list[Step]) -> float:
+    from pgrpo.toy.oracle import grade
+
+    return grade(task, "\n".join(reasoning_lines(steps))).rigor
+
+
 def degrade(task: ToyTask, reasoning: str, dimension: str, rng: random.Random) -> str:
-    """A worse reasoning along `dimension` only."""
+    """A worse reasoning along `dimension` only; the text unchanged if that dimension can't drop."""
+    from pgrpo.toy.oracle import grade
+
+    before = grade(task, reasoning)
+    for _ in range(6):  # a few random tries: the edit must lower its dimension and raise no other
+        worse = _degrade(task, reasoning, dimension, rng)
+        after = grade(task, worse)
+        if getattr(after, dimension) < getattr(before, dimension) and all(
+                getattr(after, d) <= getattr(before, d) for d in DIMENSIONS):
+            return worse
+    return reasoning
+
+
+def _degrade(task: ToyTask, reasoning: str, dimension: str, rng: random.Random) -> str:
     steps = _steps(reasoning)
     truth = set(task.steps)
     if dimension == "factual":
@@ -88,13 +107,19 @@ def degrade(task: ToyTask, reasoning: str, dimension: str, rng: random.Random) -
             steps.insert(rng.randint(0, len(steps)), Step(spec.name, rng.choice(spec.constants) if spec.constants else 0))
         return _rebuild(reasoning, steps)
     if dimension == "rigor":
-        swaps = [i for i in range(len(steps) - 1) if steps[i].op != steps[i + 1].op]
-        if swaps:
-            i = rng.choice(swaps)
-            steps[i], steps[i + 1] = steps[i + 1], steps[i]
-        elif steps:
-            del steps[rng.randrange(len(steps))]
-        return _rebuild(reasoning, steps)
+        # Only edits that break the problem's order count: try adjacent swaps, then deletions.
+        base = _order_score(task, steps)
+        swaps = []
+        for i in range(len(steps) - 1):
+            cand = list(steps)
+            cand[i], cand[i + 1] = cand[i + 1], cand[i]
+            swaps.append(cand)
+        drops = [steps[:i] + steps[i + 1:] for i in range(len(steps))]
+        for pool in (swaps, drops):
+            worse = [c for c in pool if _order_score(task, c) < base]
+            if worse:
+                return _rebuild(reasoning, rng.choice(worse))
+        return reasoning
     if dimension == "coherence":
         others = _others(reasoning)
         others.append(rng.choice(FILLER_LINES))

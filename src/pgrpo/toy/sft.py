@@ -24,7 +24,16 @@ from pathlib import Path
 
 from pgrpo.toy import editor
 from pgrpo.toy.oracle import parse_reasoning
-from pgrpo.toy.world import TOY_PROMPT_STYLE, ToyTask, canonical_code, canonical_reasoning, code_for, generate_tasks, response, to_problem
+from pgrpo.toy.world import (
+    TOY_PROMPT_STYLE,
+    ToyTask,
+    canonical_code,
+    canonical_reasoning,
+    code_for,
+    generate_tasks,
+    response,
+    to_problem,
+)
 
 SFT_VERSION = 1
 TRAIN_SEED = 1000  # training problems come from world seeds >= this; held-out ones below
@@ -33,9 +42,9 @@ TRAIN_SEED = 1000  # training problems come from world seeds >= this; held-out o
 @dataclass(frozen=True)
 class SFTConfig:
     demos: int = 2000
-    steps: int = 300
+    steps: int = 1200
     batch_size: int = 32
-    learning_rate: float = 3e-3
+    learning_rate: float = 5e-3
     hidden_size: int = 64
     num_layers: int = 2
     num_heads: int = 4
@@ -123,7 +132,7 @@ def train_sft(config: SFTConfig, out_dir: Path, progress: bool = True) -> dict:
     model.train()
     losses = []
     pad = tokenizer.pad_token_id
-    for step in tqdm(range(config.steps), desc="toy SFT", disable=not progress):
+    for _ in tqdm(range(config.steps), desc="toy SFT", disable=not progress):
         batch = rng.sample(encoded, min(config.batch_size, len(encoded)))
         width = max(len(ids) for ids, _ in batch)
         ids = torch.full((len(batch), width), pad, dtype=torch.long)

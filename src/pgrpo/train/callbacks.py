@@ -30,11 +30,13 @@ def _json_value(value: Any) -> Any:
 
 
 def trim_metrics(path: str | Path, last_step: int) -> int:
-    """Drop rows with step > `last_step` (they will be logged again after resume); returns rows kept."""
+    """Drop rows with step > `last_step` (logged again after resume) and summary rows; returns rows kept."""
     path = Path(path)
     if not path.is_file():
         return 0
-    kept = [row for _, row in iter_jsonl(path) if int(row.get("step", 0)) <= last_step]
+    # End-of-training summary rows go too: the resumed run writes its own.
+    kept = [row for _, row in iter_jsonl(path)
+            if int(row.get("step", 0)) <= last_step and "train_runtime" not in row]
     return write_jsonl(path, kept)
 
 
@@ -46,6 +48,8 @@ class MetricsJsonlCallback(TrainerCallback):
         if not state.is_world_process_zero or not logs:
             return
         row = {"step": int(state.global_step), "epoch": _json_value(state.epoch)}
+        if "train_runtime" in logs:
+            row["summary"] = True  # the end-of-training totals, not a training step
         row.update({str(k): _json_value(v) for k, v in logs.items()})
         append_jsonl(self.path, row)
 

@@ -4,7 +4,8 @@ Owns `TrainConfig` (and its sections), `PAPER_GRPO_DEFAULTS` (the paper's GRPO s
 under any recipe's `grpo` keys), `load_train_config` and `validate_train_config`, which
 checks everything that can be checked without loading a model: unknown or mistyped keys
 (our sections and every `grpo.*` key against GRPOConfig's fields), the reward mode, a mode
-that needs a reward model without one, missing model / dataset / RM paths, sandbox limits.
+that needs a reward model without one, missing model / dataset / RM paths, sandbox limits,
+`peft` keys against LoraConfig.
 Every error is a ConfigError naming the key. Imports trl only inside the validators.
 """
 
@@ -100,6 +101,7 @@ class TrainConfig:
     reward: RewardSection = field(default_factory=RewardSection)
     sandbox: dict[str, Any] = field(default_factory=dict)  # pgrpo.sandbox.SandboxConfig fields
     grpo: dict[str, Any] = field(default_factory=dict)  # trl.GRPOConfig fields
+    peft: dict[str, Any] = field(default_factory=dict)  # peft.LoraConfig fields; empty = full fine-tuning
     logging: LoggingSection = field(default_factory=LoggingSection)
     resume: str = "auto"  # auto (latest checkpoint in output_dir) | never | a checkpoint dir
     torch_threads: int | None = None  # torch.set_num_threads; 1 is much faster on a busy small CPU
@@ -163,6 +165,8 @@ def validate_train_config(config: TrainConfig, *, check_paths: bool = True) -> d
         raise ConfigError(f"resume: checkpoint directory {config.resume!r} not found (or use auto / never)")
     if config.torch_threads is not None and config.torch_threads < 1:
         raise ConfigError(f"torch_threads: must be >= 1, got {config.torch_threads}")
+    if config.peft:
+        lora_config(config)
     kwargs = grpo_kwargs(config)
     group = kwargs.get("num_generations")
     if group is not None and group < 2:
@@ -217,3 +221,19 @@ def _sandbox_config(config: TrainConfig):
     from pgrpo.sandbox import SandboxConfig
 
     return build_dataclass(SandboxConfig, config.sandbox, prefix="sandbox")
+
+
+def lora_config(config: TrainConfig):
+    """`peft.LoraConfig` from the `peft` section (keys checked, errors name `peft.<key>`), or None."""
+    if not config.peft:
+        return None
+    from peft import LoraConfig
+
+    fields = {f.name for f in dataclasses.fields(LoraConfig) if f.init}
+    for key in config.peft:
+        if key not in fields:
+            raise ConfigError(f"peft.{key}: unknown key: not a peft LoraConfig field")
+    try:
+        return LoraConfig(**config.peft)
+    except (ValueError, TypeError) as exc:
+        raise ConfigError(f"peft: {exc}") from exc

@@ -19,11 +19,11 @@ from typing import Any
 
 import yaml
 
-from pgrpo.config import to_dict
+from pgrpo.config import ConfigError, to_dict
 from pgrpo.rewards.batch import RewardEvaluator
 from pgrpo.rewards.components import get_mode
 from pgrpo.rewards.trl_funcs import make_reward_funcs
-from pgrpo.train.config import TrainConfig, validate_train_config
+from pgrpo.train.config import TrainConfig, lora_config, validate_train_config
 
 log = logging.getLogger("pgrpo.train")
 
@@ -46,7 +46,9 @@ def _build_tiny(out_dir: Path, kind: str, tokenizer: Any = None, **kwargs: Any) 
     from pgrpo.tiny import build_tiny_model
 
     if (out_dir / "config.json").is_file():  # already built by an earlier (resumed) run
+        _say(f"reusing the tiny {kind} in {out_dir}")
         return out_dir
+    _say(f"building a tiny randomly initialised Qwen2 {kind} in {out_dir}")
     return build_tiny_model(out_dir, kind=kind, tokenizer=tokenizer, **kwargs)
 
 
@@ -55,7 +57,6 @@ def prepare_models(config: TrainConfig, out: Path) -> tuple[str, str | None]:
     policy = config.model.path
     if config.model.build_tiny:
         policy = str(_build_tiny(out / "tiny-policy", "causal-lm", **config.model.tiny))
-        _say(f"built a tiny randomly initialised Qwen2 policy in {policy}")
     rm_path = None
     if get_mode(config.reward.mode).uses_thinking:
         rm_path = config.reward.rm_path
@@ -124,16 +125,22 @@ def run_training(config: TrainConfig) -> TrainResult:
 
     out = Path(config.output_dir)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "train_config.yaml").write_text(yaml.safe_dump(to_dict(config), sort_keys=False), encoding="utf-8")
+    main_process = os.environ.get("RANK", "0") == "0"  # under accelerate/torchrun only rank 0 writes files
+    if main_process:
+        (out / "train_config.yaml").write_text(yaml.safe_dump(to_dict(config), sort_keys=False), encoding="utf-8")
     metrics_path = out / config.logging.metrics_file
     samples_path = out / config.logging.samples_file
-    grpo_args = GRPOConfig(output_dir=str(out), **grpo_kwargs)
+    try:
+        grpo_args = GRPOConfig(output_dir=str(out), **grpo_kwargs)
+    except (ValueError, TypeError) as exc:  # TRL's cross-field checks (batch sizes vs num_generations...)
+        raise ConfigError(f"grpo: {exc}") from exc
 
     checkpoint = _resume_checkpoint(config, out)
     if checkpoint is not None:
-        trim_metrics(metrics_path, _checkpoint_step(checkpoint))
+        if main_process:
+            trim_metrics(metrics_path, _checkpoint_step(checkpoint))
         _say(f"resuming from {checkpoint}")
-    elif metrics_path.exists():
+    elif main_process and metrics_path.exists():
         metrics_path.unlink()  # a fresh run starts a fresh log
 
     policy_path, rm_path = prepare_models(config, out)
@@ -147,7 +154,7 @@ def run_training(config: TrainConfig) -> TrainResult:
         from pgrpo.train.warmup import format_warmup
 
         if format_warmup(policy_path, examples, config.model.format_warmup_steps, seed=grpo_args.seed):
-            _say(f"format warm-up: {config.model.format_warmup_steps} SFT steps on placeholder responses")
+            _say(f"format warm-up: {config.model.format_warmup_steps} SFT steps on formatted canonical answers")
 
     with task.outcome(config) as outcome_fn:
         evaluator = RewardEvaluator(
@@ -161,14 +168,15 @@ def run_training(config: TrainConfig) -> TrainResult:
         model = AutoModelForCausalLM.from_pretrained(policy_path, **model_kwargs)
         trainer = GRPOTrainer(
             model=model, reward_funcs=make_reward_funcs(evaluator), args=grpo_args,
-            train_dataset=to_dataset(examples), processing_class=tokenizer,
+            train_dataset=to_dataset(examples), processing_class=tokenizer, peft_config=lora_config(config),
             callbacks=[MetricsJsonlCallback(metrics_path),
                        SamplesCallback(evaluator, samples_path, config.logging.sample_every,
                                        config.logging.num_samples)],
         )
         trainer.train(resume_from_checkpoint=checkpoint)
         final = out / "final"
-        trainer.save_model(str(final))
-        tokenizer.save_pretrained(str(final))
+        trainer.save_model(str(final))  # gathers ZeRO-3 shards; writes on the main process
+        if trainer.is_world_process_zero():
+            tokenizer.save_pretrained(str(final))
     _say(f"done: {trainer.state.global_step} steps; model in {final}; metrics in {metrics_path}")
     return TrainResult(out, int(trainer.state.global_step), final, metrics_path, samples_path, checkpoint)

@@ -1,0 +1,92 @@
+"""The toy backend answers the OD-pairs templates like a strong LLM; the oracle judges LCB-RB."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from pgrpo.bench.judge import JUDGES, JudgeItem
+from pgrpo.llm import CachedBackend, ChatRequest, make_backend
+from pgrpo.parsing import parse_response
+from pgrpo.rm.pairs import ODTemplates, PairsConfig, PairsRun
+from pgrpo.toy.backend import OracleJudge, ToyBackend, dimension_of, write_initial
+from pgrpo.toy.oracle import grade
+from pgrpo.toy.world import (
+    TOY_PROMPT_STYLE,
+    canonical_code,
+    canonical_reasoning,
+    generate_problems,
+    response,
+    task_of,
+)
+
+ORACLE_DIM = {"factual": "factual", "logic": "rigor", "coherence": "coherence"}
+
+
+def test_backend_is_registered():
+    backend = make_backend("toy", "toy-editor")
+    assert isinstance(backend, ToyBackend)
+    assert "toy-oracle" in JUDGES
+
+
+@pytest.mark.parametrize("dimension", ["factual", "logic", "coherence"])
+def test_rewrites_follow_the_packaged_templates(dimension):
+    templates = ODTemplates.load()
+    problem = generate_problems(3, seed=11)[2]
+    task = task_of(problem)
+    y = response(canonical_reasoning(task), canonical_code(task))
+    assert dimension_of(templates.messages("degraded", dimension, problem.statement, y)[1]["content"]) \
+        == ORACLE_DIM[dimension]
+    backend = ToyBackend()
+    worse, better = backend.generate([
+        ChatRequest(templates.messages("degraded", dimension, problem.statement, y), seed=1),
+        ChatRequest(templates.messages("optimized", dimension, problem.statement, y), seed=1)])
+    assert worse.ok and better.ok
+    parsed = parse_response(worse.text)
+    assert parsed.format_ok and parsed.code.strip() == canonical_code(task).strip()  # degrade keeps the code
+    g = grade(task, parsed.reasoning)
+    scores = {"factual": g.factual, "rigor": g.rigor, "coherence": g.coherence}
+    assert scores[ORACLE_DIM[dimension]] < 1.0
+    assert all(v == 1.0 for d, v in scores.items() if d != ORACLE_DIM[dimension])
+    assert better.text == response(canonical_reasoning(task), canonical_code(task))  # already perfect
+
+
+def test_unreadable_request_is_a_per_item_error():
+    results = ToyBackend().generate([ChatRequest([{"role": "user", "content": "write a poem"}])])
+    assert not results[0].ok and "toy" in results[0].error
+
+
+def test_initial_uses_policy_responses_when_usable(tmp_path):
+    problems = generate_problems(2, seed=5)
+    own = response("Step 1: " + canonical_reasoning(task_of(problems[0])).split(": ", 1)[1], "def f(x):\n    return x\n")
+    write_initial(tmp_path / "own.jsonl", [(problems[0].statement, own), (problems[1].statement, "garbage")])
+    backend = ToyBackend(initial=str(tmp_path / "own.jsonl"))
+    from pgrpo.data.prompts import build_messages
+
+    a, b = backend.generate([ChatRequest(build_messages(p, TOY_PROMPT_STYLE)) for p in problems])
+    assert a.text == own
+    assert parse_response(b.text).format_ok  # unusable policy output: the editor writes its own
+
+
+def test_pairs_pipeline_runs_unchanged_on_the_toy_backend(tmp_path):
+    problems = generate_problems(8, seed=12)
+    backend = CachedBackend(ToyBackend(), tmp_path / "cache")
+    summary = PairsRun(problems, backend, tmp_path, PairsConfig(prompt_style=TOY_PROMPT_STYLE)).run(progress=False)
+    assert summary.pairs > 8 and not summary.failed
+    rows = [json.loads(line) for line in (tmp_path / "pairs.jsonl").read_text().splitlines()]
+    by_statement = {p.statement: task_of(p) for p in problems}
+    for row in rows:  # every pair prefers the reasoning the oracle grades higher
+        task = by_statement[row["prompt"]]
+        chosen = grade(task, row["chosen"].split("### Code")[0]).quality
+        rejected = grade(task, row["rejected"].split("### Code")[0]).quality
+        assert chosen > rejected, row
+
+
+def test_oracle_judge():
+    problem = generate_problems(1, seed=4)[0]
+    task = task_of(problem)
+    verdicts = OracleJudge().judge([
+        JudgeItem(problem, canonical_reasoning(task), canonical_code(task)),
+        JudgeItem(problem, canonical_reasoning(task), "def f(x):\n    return 0\n")])
+    assert [v.consistent for v in verdicts] == [True, False]

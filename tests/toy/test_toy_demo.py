@@ -1,0 +1,46 @@
+"""`pgrpo demo --quick` end to end: every stage runs and the report has its keys and plots."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from pgrpo.cli import main
+
+
+def test_demo_rejects_bad_arguments(tmp_path, capsys):
+    assert main(["demo", "--out", str(tmp_path), "--modes", "outcome,bogus"]) == 2
+    assert "--modes" in capsys.readouterr().err
+    assert main(["demo", "--out", str(tmp_path), "--seeds", "a,b"]) == 2
+
+
+def test_sft_demonstrations_are_noisy_mix():
+    from pgrpo.toy.sft import SFTConfig, demonstrations
+
+    demos = demonstrations(SFTConfig(demos=300))
+    kinds = {k: sum(d.kind == k for d in demos) for k in ("canonical", "flawed_right_code", "wrong_code")}
+    assert all(n > 20 for n in kinds.values()), kinds
+    assert SFTConfig(steps=1).key() != SFTConfig(steps=2).key()
+
+
+@pytest.mark.slow
+def test_quick_demo_end_to_end(tmp_path):
+    out = tmp_path / "run"
+    assert main(["demo", "--quick", "--quiet", "--out", str(out), "--cache-dir", str(tmp_path / "cache")]) == 0
+    report = json.loads((out / "report.json").read_text())
+    assert isinstance(report["policy"]["sft_pass_at_1"], float)
+    assert report["pairs"]["count"] > 0
+    assert "heldout_accuracy" in report["reward_model"] and "lcb_rb_accuracy" in report["reward_model"]
+    assert set(report["rl"]) == {"outcome", "additive", "posterior"}
+    for mode, r in report["rl"].items():
+        for key in ("pass_at_1", "reasoning_quality", "mean_thinking_reward", "steps", "wall_seconds"):
+            assert key in r, (mode, key)
+        assert r["steps"] >= 1
+    for name in report["plots"]:
+        assert (out / name).stat().st_size > 1000
+    assert "| posterior |" in (out / "report.md").read_text()
+    # a rerun resumes: every stage is reused, and the cached policy is not retrained
+    assert main(["demo", "--quick", "--quiet", "--out", str(out), "--cache-dir", str(tmp_path / "cache")]) == 0
+    again = json.loads((out / "report.json").read_text())
+    assert again["rl"]["posterior"]["pass_at_1"] == report["rl"]["posterior"]["pass_at_1"]

@@ -1,0 +1,57 @@
+"""Training tasks: problems -> prompts + reward targets -> the HF dataset TRL reads."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from pgrpo.errors import DataError
+from pgrpo.train.config import load_train_config
+from pgrpo.train.tasks import TASKS, load_examples, to_dataset
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+TINY = os.path.join(ROOT, "recipes", "tiny-cpu.yaml")
+TINY_DATA = os.path.join(ROOT, "recipes", "data", "tiny-humaneval.jsonl")
+
+
+def test_code_examples_and_dataset(tiny_tokenizer, tmp_path):
+    config = load_train_config(TINY, [f"output_dir={tmp_path}", f"data.source={TINY_DATA}"])
+    examples = load_examples(config, tiny_tokenizer)
+    assert len(examples) == 8
+    ex = examples[0]
+    assert ex.task_id == "TinyEval/0" and ex.target.payload.entry_point == "add"
+    assert "<|im_start|>assistant" in ex.prompt and "def add(a, b)" in ex.prompt
+    ds = to_dataset(examples)
+    assert ds.column_names == ["prompt", "task_id"] and ds[0]["task_id"] == "TinyEval/0"
+    parse = TASKS.get("code").parse(config)
+    assert parse("<think>x</think>\n<answer>\n```python\ndef add(a, b):\n    return a + b\n```\n</answer>").format_ok
+
+
+def test_think_prefill_reaches_prompt_and_parser(tiny_tokenizer, tmp_path):
+    config = load_train_config(TINY, [f"output_dir={tmp_path}", f"data.source={TINY_DATA}",
+                                      "data.think_prefilled=true"])
+    assert load_examples(config, tiny_tokenizer)[0].prompt.endswith("<think>\n")
+    parse = TASKS.get("code").parse(config)
+    assert parse("x</think>\n<answer>\n```python\ndef add(a, b):\n    return a + b\n```\n</answer>").format_ok
+
+
+def test_math_examples_and_outcome(tiny_tokenizer, tmp_path, fixtures_dir):
+    source = os.path.join(fixtures_dir, "train", "math.jsonl")
+    config = load_train_config(TINY, [f"output_dir={tmp_path}", "task=math", f"data.source={source}"])
+    examples = load_examples(config, tiny_tokenizer)
+    assert [e.task_id for e in examples] == ["m/1", "m/2"]
+    assert "\\boxed" in examples[0].prompt and examples[1].target.payload.answer == "\\frac{1}{2}"
+    with TASKS.get("math").outcome(config) as outcome:
+        results = outcome([e.target for e in examples],
+                          ["<think>a</think><answer>\\boxed{5}</answer>", "<think>a</think><answer>\\boxed{2}</answer>"])
+    assert [r.passed for r in results] == [True, False]
+
+
+def test_duplicate_ids_rejected(tiny_tokenizer, tmp_path):
+    data = tmp_path / "dup.jsonl"
+    line = open(TINY_DATA).readline()
+    data.write_text(line + line)
+    config = load_train_config(TINY, [f"output_dir={tmp_path}", f"data.source={data}"])
+    with pytest.raises(DataError, match="duplicate task.id 'TinyEval/0'"):
+        load_examples(config, tiny_tokenizer)
