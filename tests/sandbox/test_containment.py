@@ -192,3 +192,28 @@ def test_jobs_are_independent(sb):
                 "print(3 if not seen and 'LEFT' not in os.environ else 'leak')")
         rs = box.run([Job(STDIO, leave), Job(STDIO, look)])
     assert rs[0].passed and rs[1].passed
+
+
+def test_program_is_init_of_its_own_pid_namespace(sb):
+    # Its children are born inside its namespace (pid 2), not in the worker's.
+    prog = ("import os\nr, w = os.pipe()\npid = os.fork()\nif pid == 0:\n    os.write(w, str(os.getpid()).encode())\n"
+            "    os._exit(0)\nos.waitpid(pid, 0)\nprint(3 if os.getpid() == 1 and os.read(r, 10) == b'2' else 'leak')")
+    for r in sb.run([Job(STDIO, prog)] * 3):
+        assert r.passed, r.detail
+
+
+def test_process_count_is_capped(sb):
+    from pgrpo.sandbox.isolation import PidsCgroup
+
+    probe = PidsCgroup.create(10)
+    if probe is None and os.geteuid() == 0:
+        pytest.skip("no writable pids cgroup and running as root: only the wall-clock kill bounds forks")
+    if probe is not None:
+        probe.remove()
+    prog = ("import os, time\nn = 0\nfor _ in range(300):\n    try:\n        if os.fork() == 0:\n"
+            "            time.sleep(30)\n            os._exit(0)\n        n += 1\n    except OSError:\n        break\n"
+            "print(3 if n < 100 else n)")
+    t = time.monotonic()
+    r = run1(sb, STDIO, prog)
+    assert r.passed, r.detail
+    assert time.monotonic() - t < 5

@@ -85,3 +85,17 @@ def test_all_humaneval_canonical_solutions_pass(sb):
         jobs.append(Job(p, raw["prompt"] + raw["canonical_solution"]))
     failed = [(j.problem.task_id, r.detail) for j, r in zip(jobs, sb.run(jobs)) if not r.passed]
     assert failed == []
+
+
+@pytest.mark.parametrize("mode", ["unshare", "none"])
+def test_fallback_isolation_modes_run_jobs(mode):
+    he = Problem("h2", "add", Tests(TestKind.HUMANEVAL, test_code="def check(c):\n    assert c(2, 3) == 5\n"),
+                 entry_point="add")
+    io = Problem("s2", "sum", Tests(TestKind.STDIO, stdio_cases=(StdioCase("1 2\n", "3\n"),)))
+    with pytest.warns(RuntimeWarning), Sandbox(SandboxConfig(workers=1, isolation=mode, timeout_per_test_s=2)) as box:
+        rs = box.run([Job(he, "def add(a, b):\n    return a + b"), Job(he, "def add(a, b):\n    return 0"),
+                      Job(io, "print(sum(map(int, input().split())))"),
+                      Job(he, "import os, signal\ndef add(a, b):\n    os.kill(0, signal.SIGKILL)"),
+                      Job(he, "def add(a, b):\n    return a + b")])
+    assert [r.passed for r in rs] == [True, False, True, False, True]
+    assert rs[1].status is Status.FAILED and rs[3].status is not Status.SANDBOX_ERROR

@@ -11,15 +11,24 @@ Design (why it is safe and fast):
   non-plain type"). Test code, starter-code helpers and expected outputs stay on the
   trusted side; `sys.exit(0)`, `os._exit(0)`, printing "passed", BaseException or
   monkeypatching in the child just fail the test being run.
-- `workers` long-lived workers (pool.py) pre-import the harness and stdlib, then fork a
-  jail per program (a few ms) instead of starting an interpreter (10-15 ms).
-- Per program (child.py/isolation.py): fresh user, pid, mount, ipc, net and uts
-  namespaces; every inherited mount remounted read-only; a fresh private tmpfs as /tmp
-  (cwd, scratch_mb) and /dev/shm; an empty /proc (no view of any other process, their
-  environ or mem); minimal environment; no capabilities, no_new_privs; rlimits (address
-  space = memory_mb, CPU, processes, file size, no core dumps); wall-clock limits enforced
-  by the harness with SIGKILL; when the program ends or is killed, its pid namespace is
-  torn down by the kernel, so setsid daemons, threads and fork-bomb children all die.
+- `workers` long-lived workers (pool.py), each fed a pipeline of jobs. The expensive
+  isolation is built ONCE per worker (worker.py): fresh user, pid, mount, ipc, net
+  (loopback down: no network at all) and uts namespaces, every inherited mount
+  remounted read-only, an empty /proc (no view of any other process, their environ or
+  mem) and an empty read-only /dev/shm. A lean pre-warmed spawner inside it (child.py)
+  forks one runner per program (about 1 ms, vs 10-15 ms for a fresh interpreter), and
+  forks + jails the next runner while the current program is tested.
+- Per program: pid 1 of its own fresh pid namespace (kill(-1), setsid daemons, threads
+  and fork-bomb children cannot outlive it or reach anything outside: when it ends or
+  is SIGKILLed the kernel tears the namespace down); its own mount and ipc namespaces
+  with a fresh private tmpfs as /tmp (cwd, scratch_mb) and /dev/shm, everything else
+  read-only; its own session; no capabilities, no_new_privs; minimal environment;
+  rlimits (address space = memory_mb, CPU, processes, file size, no core dumps);
+  wall-clock limits enforced by the harness with SIGKILL. Jobs of one worker never
+  overlap: the previous program's namespace is gone before the next program starts.
+- Each worker runs in a pids cgroup (cgroup v1 `pids` or a delegated v2 subtree, when
+  writable) capping processes at max_processes + 8, so a fork bomb stays small even
+  where RLIMIT_NPROC does not apply (host root); without one, the wall-clock kill ends it.
 
 What is isolated, per `isolation` mode:
 - "bwrap" (default when usable): all of the above, and the worker/harness itself runs in
@@ -27,18 +36,20 @@ What is isolated, per `isolation` mode:
   root containing only /usr, system libs, the Python prefix and pgrpo's source; tmpfs
   /tmp; --clearenv; non-root uid 1000; dies with the trainer). The trainer's environment
   variables and files (HF_TOKEN, ~/.cache tokens, the repo) are not visible at all.
-- "unshare" (fallback, loud warning): the per-program jail above, but the worker runs on
-  the host with a scrubbed environment; programs can read (not write) host files that the
-  trainer's uid can read.
-- "none" (last resort, loud warning): rlimits, scrubbed environment and wall-clock kills
-  only; no filesystem, network or process isolation; setsid can escape the group kill.
+- "unshare" (fallback, loud warning): the same worker and per-program namespaces, but
+  the worker starts from the host's filesystem (read-only) with a scrubbed environment;
+  programs can read (not write) host files that the trainer's uid can read.
+- "none" (last resort, loud warning): rlimits, scrubbed environment, own session and
+  wall-clock kills only; no filesystem, network or process isolation; setsid can
+  escape the process-group kill.
 
 What it does NOT protect against: kernel exploits (namespaces share the host kernel);
 timing/cache side channels and CPU or memory-bandwidth contention with other jobs;
-memory use summed over many processes of one program (RLIMIT_AS is per process; a fork
-bomb is bounded by max_processes only when the uid is not root on the host, and
-otherwise by the wall-clock kill); denial of service through kernel resources
-not covered by rlimits. Programs running as host root in "unshare"/"none" mode are
+memory use summed over many processes of one program (RLIMIT_AS is per process); a
+fork bomb where no pids cgroup is writable and the uid is root on the host (bounded
+only by the wall-clock kill); denial of service through kernel resources not covered by
+rlimits. The program is pid 1 of its namespace, so signals it sends itself with the
+default action (kill(0, SIGTERM), kill(getpid(), SIGKILL)) are ignored, as for any init. Programs running as host root in "unshare"/"none" mode are
 only as contained as those modes say.
 """
 

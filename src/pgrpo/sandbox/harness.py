@@ -24,10 +24,9 @@ from typing import Any
 
 from pgrpo.registry import Registry
 from pgrpo.sandbox import codec
-from pgrpo.sandbox.child import Spawner
 from pgrpo.sandbox.compare import stdout_matches, values_match
 from pgrpo.sandbox.isolation import Limits
-from pgrpo.sandbox.session import Abort, CandidateError, ChildSession
+from pgrpo.sandbox.session import Abort, CandidateError, ChildSession, Spawner
 from pgrpo.sandbox.types import Status
 
 

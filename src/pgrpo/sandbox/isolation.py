@@ -1,10 +1,12 @@
-"""Linux primitives the per-job jail is built from (namespaces, mounts, capabilities, rlimits).
+"""Linux primitives the jails are built from (namespaces, mounts, capabilities, rlimits, cgroups).
 
-Owns thin ctypes wrappers over unshare(2), mount(2), prctl(2) and capset(2), plus
-`enter_job_namespaces` (fresh user+pid+mount+ipc+net+uts namespaces for one job),
-`seal_filesystem` (every inherited mount read-only, fresh private tmpfs for /tmp and
-/dev/shm, an empty read-only /proc) and `drop_privileges` (no capabilities, no new
-privileges, rlimits). Used only inside forked job processes (see child.py).
+Owns thin ctypes wrappers over unshare(2), setns(2), mount(2), prctl(2), capget/capset(2),
+plus: per worker, `enter_worker_namespaces` (fresh user+pid+mount+ipc+net+uts
+namespaces), `seal_worker_filesystem` (every inherited mount read-only, empty /proc and
+/dev/shm) and `keep_sys_admin_across_exec` (the spawner's one capability); per job,
+`enter_job_mounts` (own mount+ipc namespaces, fresh tmpfs /tmp and /dev/shm),
+`drop_capabilities` and `apply_rlimits`; for the manager, `PidsCgroup` (a per-worker
+pids cap that bounds fork bombs).
 
 Does NOT protect against: kernel bugs in these namespaces, or anything the kernel lets an
 unprivileged uid do inside them (CPU use up to the rlimit, timing side channels).

@@ -1,15 +1,17 @@
 """The Sandbox: a pool of pre-warmed, jailed workers that run batches of jobs.
 
 Owns `Sandbox` (context manager, `run(jobs) -> list[ExecResult]`), isolation-mode
-selection (registry WORKER_LAUNCHERS), worker restart, and the per-task cache of
-canonical outputs for `outputs_from_canonical` call tests. One manager thread per worker
-sends one job at a time as a JSON line and waits (with a deadline) for the verdict line;
-a worker that dies or hangs costs that job a sandbox_error result (never passed) and is
-restarted, and the batch continues.
+selection (registry WORKER_LAUNCHERS), each worker's pids cgroup, worker restart, and
+the per-task cache of canonical outputs for `outputs_from_canonical` call tests. One
+manager thread per worker keeps up to PIPELINE_DEPTH jobs (JSON lines) queued in it and
+reads the verdict lines in order (with a deadline); a worker that dies or hangs costs the
+job it was running a sandbox_error result (never passed) and is restarted, the jobs it
+had queued are resent, and the batch continues.
 """
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import queue
@@ -242,6 +244,7 @@ class Sandbox:
         for th in self._threads:
             th.start()
         self._closed = False
+        atexit.register(self.close)  # stop workers and remove their cgroups even if never closed
 
     def __enter__(self) -> Sandbox:
         return self
@@ -252,6 +255,7 @@ class Sandbox:
     def close(self) -> None:
         if not self._closed:
             self._closed = True
+            atexit.unregister(self.close)
             for _ in self._threads:
                 self._todo.put(None)
             for th in self._threads:

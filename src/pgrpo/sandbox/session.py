@@ -1,6 +1,7 @@
 """Trusted handle on one jailed child: message pump, output cap, deadlines, kill.
 
-Owns `ChildSession` and the control-flow exceptions the harness uses to abort a test.
+Owns `Spawner` (the harness's handle on its spawner process, child.py), `ChildSession`
+and the control-flow exceptions the harness uses to abort a test.
 The pump reads the child's control pipe, stdout and stderr together (selectors), feeds
 stdin, keeps at most `output_limit` bytes, and enforces wall-clock deadlines by SIGKILLing
 the runner (pid 1 of its own pid namespace, so the whole namespace goes with it), so ignoring signals,
@@ -16,15 +17,122 @@ import json
 import os
 import selectors
 import signal
+import socket
+import sys
 import time
 from typing import Any
 
-from pgrpo.sandbox import codec
-from pgrpo.sandbox.child import ChildProc, Spawner
+from pgrpo.sandbox import codec, isolation
+from pgrpo.sandbox.child import HEADER, SPAWNER_BOOT, SRC_DIR
 from pgrpo.sandbox.isolation import Limits
 from pgrpo.sandbox.types import Status
 
 MAX_MESSAGE = 64 << 20  # a single reply larger than this is output_exceeded
+
+
+class ChildProc:
+    """Harness-side handles of one jailed runner.
+
+    pid: the runner; SIGKILL it to end the whole job (its pid namespace goes with it).
+    ctl_r / ctl_w: messages from / requests to the runner (JSON lines).
+    out_r / err_r: its stdout / stderr. in_w: its stdin (stdio mode) or None.
+    """
+
+    __slots__ = ("pid", "ctl_r", "ctl_w", "out_r", "err_r", "in_w", "isolated")
+
+    def __init__(self, pid: int, ctl_r: int, ctl_w: int, out_r: int, err_r: int, in_w: int | None,
+                 isolated: bool) -> None:
+        self.pid, self.ctl_r, self.ctl_w, self.out_r, self.err_r = pid, ctl_r, ctl_w, out_r, err_r
+        self.in_w, self.isolated = in_w, isolated
+
+
+class Spawner:
+    """The harness's handle on its spawner process (started lazily, restarted if it dies).
+
+    isolate: give each runner its own pid/mount/ipc namespaces (needs the worker's
+    namespaces, see worker.py); pidns_fd: the worker's pid namespace, restored after
+    each job's fork.
+    """
+
+    def __init__(self, isolate: bool, pidns_fd: int | None = None) -> None:
+        self.isolate = isolate
+        self._pidns_fd = pidns_fd
+        self._sock: socket.socket | None = None
+        self._pid: int | None = None
+        self._buf = b""
+
+    def _start(self) -> None:
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        keep = [theirs.fileno()] + ([self._pidns_fd] if self._pidns_fd is not None else [])
+        argv = [sys.executable, "-I", "-S", "-c", SPAWNER_BOOT.format(src=SRC_DIR), str(theirs.fileno()),
+                str(-1 if self._pidns_fd is None else self._pidns_fd), "1" if self.isolate else "0",
+                json.dumps(sys.path)]
+        pid = os.fork()
+        if pid == 0:
+            try:
+                for fd in keep:
+                    os.set_inheritable(fd, True)
+                if self.isolate:
+                    isolation.keep_sys_admin_across_exec()
+                os.execv(sys.executable, argv)
+            finally:
+                os._exit(70)
+        theirs.close()
+        self._sock, self._pid, self._buf = ours, pid, b""
+
+    def close(self) -> None:
+        if self._sock is not None:
+            self._sock.close()  # EOF: the spawner kills its last runner and exits
+            self._sock = None
+        if self._pid is not None:
+            try:
+                os.kill(self._pid, signal.SIGKILL)
+                os.waitpid(self._pid, 0)
+            except (ProcessLookupError, ChildProcessError):
+                pass
+            self._pid = None
+
+    def spawn(self, program: str, mode: str, limits: isolation.Limits, scratch_mb: int) -> ChildProc:
+        """Start a runner for `program`. Returns once it is forked; it reports over ctl_r."""
+        if self._sock is None:
+            self._start()
+        req_r, req_w = os.pipe()
+        resp_r, resp_w = os.pipe()
+        out_r, out_w = os.pipe()
+        err_r, err_w = os.pipe()
+        in_r, in_w = os.pipe() if mode == "stdio" else (os.open(os.devnull, os.O_RDONLY), None)
+        theirs = [in_r, out_w, err_w, req_r, resp_w]
+        body = json.dumps({"program": program, "mode": mode, "scratch_mb": scratch_mb,
+                           "limits": [limits.memory_bytes, limits.cpu_seconds, limits.max_processes,
+                                      limits.file_bytes]}).encode()
+        try:
+            socket.send_fds(self._sock, [HEADER.pack(len(body))], theirs)
+            self._sock.sendall(body)
+            reply = self._reply()
+        except OSError:
+            self.close()
+            for fd in (req_w, resp_r, out_r, err_r, in_w):
+                if fd is not None:
+                    os.close(fd)
+            raise
+        finally:
+            for fd in theirs:
+                os.close(fd)
+        if "pid" not in reply:
+            for fd in (req_w, resp_r, out_r, err_r, in_w):
+                if fd is not None:
+                    os.close(fd)
+            raise OSError(f"spawner could not start the program: {reply.get('error')}")
+        return ChildProc(int(reply["pid"]), resp_r, req_w, out_r, err_r, in_w, self.isolate)
+
+    def _reply(self) -> dict:
+        while b"\n" not in self._buf:
+            chunk = self._sock.recv(4096)
+            if not chunk:
+                raise OSError("spawner exited")
+            self._buf += chunk
+        line, _, self._buf = self._buf.partition(b"\n")
+        return json.loads(line)
 
 
 class Abort(BaseException):

@@ -6,33 +6,23 @@ ipc, net (loopback down) and uts namespaces, every inherited mount remounted rea
 an empty /proc and a read-only empty /dev/shm; it then runs as pid 1 of that pid
 namespace. That expensive setup is shared by all its jobs; per job only the runner's
 own pid, mount and ipc namespaces and its tmpfs are fresh (child.py). The worker
-pre-imports the harness and common stdlib modules; its spawner (child.py) forks runners.
+holds the harness; its lean spawner (child.py, with common stdlib modules pre-imported)
+forks the runners.
 Its stdin/stdout - the verdict channel to the manager - are moved to close-on-exec
 descriptors that no child keeps open. It is non-dumpable.
 """
 
 from __future__ import annotations
 
-# Warm imports: forked children start with these already loaded (about 1 ms per fork
-# instead of 10-15 ms for a fresh interpreter).
-import bisect  # noqa: F401
-import collections  # noqa: F401
 import dataclasses
-import functools  # noqa: F401
-import heapq  # noqa: F401
-import itertools  # noqa: F401
 import json
-import math  # noqa: F401
 import os
-import re  # noqa: F401
-import string  # noqa: F401
 import sys
 import time
-import typing  # noqa: F401
 
 from pgrpo.sandbox import isolation
-from pgrpo.sandbox.child import Spawner
 from pgrpo.sandbox.harness import JobSpec, run_job
+from pgrpo.sandbox.session import Spawner
 from pgrpo.sandbox.types import Status
 
 _SPEC_FIELDS = {f.name for f in dataclasses.fields(JobSpec)}

@@ -30,6 +30,15 @@ from pgrpo.toy.world import TOY_PROMPT_STYLE, generate_problems
 MODES = ("outcome", "additive", "posterior")
 # World seeds of each problem pool (the SFT demonstrations use seeds >= pgrpo.toy.sft.TRAIN_SEED).
 HELDOUT_SEED, PAIRS_SEED, BENCH_SEED, RL_SEED = 1, 2, 3, 4
+# Toy programs finish in microseconds: short limits keep a stuck sample from stalling a stage.
+SANDBOX = {"workers": 2, "timeout_per_test_s": 1.0, "timeout_per_program_s": 3.0}
+
+
+def toy_executor():
+    from pgrpo.bench.execution import sandbox_executor
+    from pgrpo.sandbox import SandboxConfig
+
+    return sandbox_executor(SandboxConfig(**SANDBOX))
 
 
 @dataclass(frozen=True)
@@ -42,11 +51,11 @@ class DemoConfig:
     sft: SFTConfig = field(default_factory=SFTConfig)
     heldout_problems: int = 64
     eval_samples: int = 4
-    pair_problems: int = 96
+    pair_problems: int = 200
     bench_problems: int = 48
     bench_samples: int = 8
-    rm_epochs: float = 4.0
-    rm_learning_rate: float = 2e-3
+    rm_epochs: float = 3.0
+    rm_learning_rate: float = 1e-3
     rl_problems: int = 128
     rl_steps: int = 20
     rl_prompts_per_step: int = 2
@@ -95,7 +104,7 @@ def stage_policy(stage_dir: Path, config: DemoConfig) -> dict:
 
     policy, info = ensure_sft_policy(config.sft, config.cache_dir, config.progress)
     heldout = generate_problems(config.heldout_problems, HELDOUT_SEED, prefix="toy-heldout")
-    ev = evaluate_policy(str(policy), heldout, n=config.eval_samples, seed=0)
+    ev = evaluate_policy(str(policy), heldout, n=config.eval_samples, seed=0, executor=toy_executor())
     return {"path": str(policy), "sft": info, "eval": dataclasses.asdict(ev)}
 
 
@@ -116,13 +125,14 @@ def stage_pairs(stage_dir: Path, config: DemoConfig, policy: str) -> dict:
             "by_dimension": summary.pair_counts, "path": str(stage_dir / "pairs.jsonl")}
 
 
-def stage_rm(stage_dir: Path, config: DemoConfig, pairs_path: str) -> dict:
+def stage_rm(stage_dir: Path, config: DemoConfig, pairs_path: str, policy: str) -> dict:
     from pgrpo.rm.config import DataSection, ModelSection, RMTrainConfig, TrainSection
     from pgrpo.rm.train import train_reward_model
 
     rm_config = RMTrainConfig(
         output_dir=str(stage_dir / "model"),
-        model=ModelSection(tiny=True, tiny_hidden_size=64, tiny_layers=2, tiny_vocab_size=512),
+        # As in the paper, the RM starts from a language model (here the SFT policy) plus a scalar head.
+        model=ModelSection(path=policy),
         data=DataSection(train=pairs_path, heldout_fraction=0.15),
         train=TrainSection(epochs=config.rm_epochs, learning_rate=config.rm_learning_rate, batch_size=16,
                            max_length=256, warmup_ratio=0.05, logging_steps=10, save_steps=100000,
@@ -136,7 +146,6 @@ def stage_rm(stage_dir: Path, config: DemoConfig, pairs_path: str) -> dict:
 
 def stage_bench(stage_dir: Path, config: DemoConfig, policy: str, rm_path: str) -> dict:
     from pgrpo.bench.build import BenchBuild, BenchConfig
-    from pgrpo.bench.execution import sandbox_executor
     from pgrpo.llm import CachedBackend, make_backend
     from pgrpo.rm.benchmarks import load_benchmark
     from pgrpo.rm.evaluate import RewardModelEvaluator, evaluate, write_outputs
@@ -149,7 +158,7 @@ def stage_bench(stage_dir: Path, config: DemoConfig, policy: str, rm_path: str) 
     bench_config = BenchConfig(samples=config.bench_samples, temperature=1.0, top_p=1.0,
                                max_tokens=config.max_completion_length, prompt_style=TOY_PROMPT_STYLE,
                                batch_problems=16, pairs_per_problem=2)
-    summary = BenchBuild(problems, generator, OracleJudge(), stage_dir, bench_config, sandbox_executor()).run(
+    summary = BenchBuild(problems, generator, OracleJudge(), stage_dir, bench_config, toy_executor()).run(
         progress=config.progress)
     generator.close()
     out = {"pairs": summary.pairs, "status": summary.status_counts, "lcb_rb_accuracy": None}
@@ -179,7 +188,7 @@ def stage_rl(stage_dir: Path, config: DemoConfig, mode: str, seed: int, policy: 
         data=DataSection(source=str(data_path), prompt_style=TOY_PROMPT_STYLE),
         reward=RewardSection(mode=mode, thinking_weight=config.thinking_weight,
                              rm_path=rm_path if mode != "outcome" else None, rm_max_length=256),
-        sandbox={"workers": 2},
+        sandbox=dict(SANDBOX),
         grpo={"max_steps": config.rl_steps, "per_device_train_batch_size": batch,
               "num_generations": config.num_generations, "learning_rate": config.rl_learning_rate,
               "max_completion_length": config.max_completion_length, "seed": seed, "report_to": [],
@@ -192,7 +201,8 @@ def stage_rl(stage_dir: Path, config: DemoConfig, mode: str, seed: int, policy: 
     result = run_training(train_config)
     wall = round(time.monotonic() - started, 1)
     heldout = generate_problems(config.heldout_problems, HELDOUT_SEED, prefix="toy-heldout")
-    ev = evaluate_policy(str(result.final_model_dir), heldout, n=config.eval_samples, seed=seed)
+    ev = evaluate_policy(str(result.final_model_dir), heldout, n=config.eval_samples, seed=seed,
+                         executor=toy_executor())
     curves = step_curves(result.samples_path, problems, rm_path)
     return {"mode": mode, "seed": seed, "steps": result.global_step, "train_wall_seconds": wall,
             "eval": dataclasses.asdict(ev), "curves": curves}
@@ -210,7 +220,7 @@ def run_demo(config: DemoConfig) -> dict:
     started = time.monotonic()
     policy = _stage(out, "policy", stage_policy, config)
     pairs = _stage(out, "pairs", stage_pairs, config, policy["path"])
-    rm = _stage(out, "reward_model", stage_rm, config, pairs["path"])
+    rm = _stage(out, "reward_model", stage_rm, config, pairs["path"], policy["path"])
     bench = _stage(out, "bench", stage_bench, config, policy["path"], rm["path"])
     runs = [_stage(out, f"rl/{mode}-seed{seed}", stage_rl, config, mode, seed, policy["path"], rm["path"])
             for seed in config.seeds for mode in config.modes]
