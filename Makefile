@@ -11,7 +11,7 @@ $(STAMP): pyproject.toml scripts/install.sh
 	@mkdir -p .make && touch $(STAMP)
 
 demo: install
-	$(PYTHON) -m pgrpo check --problems humaneval --canonical --out runs/check-humaneval-canonical.jsonl
+	$(PYTHON) -m pgrpo demo --out runs/demo
 
 test: install
 	$(PYTHON) -m pytest -q

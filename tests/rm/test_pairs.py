@@ -20,7 +20,15 @@ from pgrpo.data.loaders import load_problems, problem_to_dict
 from pgrpo.llm import CachedBackend, make_backend
 from pgrpo.llm.testing import FaultInjectingServer, FunctionBackend
 from pgrpo.rm.data import load_pairs
-from pgrpo.rm.pairs import ODTemplates, PairsConfig, PairsRun, build_pairs, check_variant
+from pgrpo.rm.pairs import (
+    PAIRS_META_FILE,
+    ODTemplates,
+    PairsConfig,
+    PairsRun,
+    RMInputMeta,
+    build_pairs,
+    check_variant,
+)
 
 CLI = [sys.executable, "-c", "import sys; from pgrpo.cli import main; sys.exit(main())"]
 GOOD = "<think>\nAdd the two numbers.\n</think>\n<answer>\n```python\ndef f(a, b):\n    return a + b\n```\n</answer>"
@@ -61,8 +69,17 @@ def test_validation_and_pair_building():
         ("factual", "strong"), ("factual", "degraded"), ("factual", "optimized"), ("logic", "degraded")]
     strong = pairs[0]
     assert "Carefully add" in strong["chosen"] and "Multiply" in strong["rejected"]
-    assert "### Code" in strong["chosen"] and "return a + b" in strong["chosen"]  # reasoning + code
-    assert "<think>" not in strong["chosen"]
+    # default: reasoning only, what the RL thinking reward scores
+    assert strong["chosen"] == "Carefully add the two numbers." and "return" not in strong["rejected"]
+    with_code = build_pairs("stmt", GOOD, {"factual": {"optimized": plus, "degraded": minus}}, include_code=True)
+    assert "### Code" in with_code[0]["chosen"] and "return a + b" in with_code[0]["chosen"]  # reasoning + code
+    assert "<think>" not in with_code[0]["chosen"]
+    # a code-only rewrite is a real variant, but gives no reasoning-only pair (sides identical)
+    code_only = GOOD.replace("a + b", "b + a")
+    assert check_variant(GOOD, code_only, True) is None
+    assert build_pairs("stmt", GOOD, {"factual": {"optimized": code_only, "degraded": None}}) == []
+    assert len(build_pairs("stmt", GOOD, {"factual": {"optimized": code_only, "degraded": None}},
+                           include_code=True)) == 1
 
 
 def test_end_to_end_over_http_with_faults_then_resume(problems, tmp_path):
@@ -134,6 +151,11 @@ def test_execute_rejects_optimized_code_that_breaks(problems, tmp_path):
     factual_plus = next(v for v in record["variants"] if v["dimension"] == "factual" and v["direction"] == "optimized")
     assert factual_plus["valid"] is False and "fails where the original passed" in factual_plus["reason"]
     assert summary.pair_counts["factual"] == {"strong": 0, "degraded": 1, "optimized": 0}
+    assert RMInputMeta.read(tmp_path / PAIRS_META_FILE) == RMInputMeta(False, "pgrpo rm pairs")
+    # resuming into the same directory with the other side layout would mix layouts
+    with pytest.raises(ConfigError, match="include_code=False"):
+        PairsRun(problems[:1], CachedBackend(FunctionBackend(responder), None), tmp_path,
+                 PairsConfig(execute=True, include_code=True), executor=executor)
 
 
 def test_templates_are_overridable_and_checked(tmp_path, problems):

@@ -13,6 +13,7 @@ from pgrpo.config import ConfigError, load_config
 from pgrpo.data.io import read_jsonl, write_jsonl
 from pgrpo.rm.config import RMTrainConfig
 from pgrpo.rm.data import load_pairs, split_pairs
+from pgrpo.rm.pairs import read_rm_meta
 from pgrpo.rm.scoring import RewardScorer, RMItem
 from pgrpo.rm.train import evaluate_pairs
 
@@ -63,6 +64,9 @@ def test_lora_with_skip_bad(fixtures_dir, tmp_path, capsys):
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["n_skipped"] == 2 and metrics["n_train"] + metrics["n_heldout"] == 30
     assert not (out / "adapter_config.json").exists()  # LoRA merged into a plain model
+    # the input layout is recorded for `rm eval` and the RL side (these pairs carry no code)
+    assert "RM input: problem + reasoning (detected" in printed
+    assert read_rm_meta(out) is not None and read_rm_meta(out).include_code is False
     scores = RewardScorer(str(out)).score([RMItem(rows[0]["prompt"], rows[0]["chosen"])])
     assert len(scores) == 1 and 0.0 <= scores[0] <= 1.0
 

@@ -6,7 +6,12 @@ import sys
 
 from pgrpo.cli import command
 from pgrpo.llm.cli_args import add_backend_arguments
-from pgrpo.rm.pairs_commands import add_problem_arguments, load_selected_problems
+from pgrpo.rm.pairs_commands import (
+    add_problem_arguments,
+    add_prompt_style_argument,
+    checked_prompt_style,
+    load_selected_problems,
+)
 
 
 @command("bench build", help="Build LCB-RB: pairs of good-reasoning/correct vs bad-reasoning/incorrect solutions")
@@ -23,7 +28,9 @@ def configure_build(parser):
     parser.add_argument("--pairs-per-problem", type=int, default=1)
     parser.add_argument("--batch-problems", type=int, default=4)
     parser.add_argument("--judge", default="llm",
-                        help="judge: llm (ask the judge model) or another registered judge (toy-oracle)")
+                        help="a judge of pgrpo.bench.judge.JUDGES: llm (ask the judge model, --judge-model "
+                             "or the generator) or toy-oracle (the toy world's exact oracle, no LLM)")
+    add_prompt_style_argument(parser)
     parser.add_argument("--judge-template", default=None, help="judge prompt file ($statement $reasoning $code)")
     parser.add_argument("--sandbox-workers", type=int, default=0, help="0 = all CPUs")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -52,7 +59,8 @@ def configure_build(parser):
             judge_backend = backend_from_args(args, cache, prefix="judge-") if args.judge_model else generator
         config = BenchConfig(samples=args.samples, temperature=args.temperature, top_p=args.top_p,
                              max_tokens=args.max_tokens, seed=args.seed, pairs_per_problem=args.pairs_per_problem,
-                             batch_problems=max(1, args.batch_problems))
+                             batch_problems=max(1, args.batch_problems),
+                             prompt_style=checked_prompt_style(args.prompt_style))
         executor = sandbox_executor(SandboxConfig(workers=args.sandbox_workers), progress=not args.quiet)
         judge = make_judge(args.judge, judge_backend, args.judge_template)
         build = BenchBuild(problems, generator, judge, out, config, executor, window=(args.start_date, args.end_date))

@@ -66,8 +66,16 @@ def import_backend_modules(name: str | None = None) -> None:
     for module in BACKEND_MODULES:
         importlib.import_module(module)
     if name is None or name not in BACKENDS:
+        failures = []
         for module in EXTRA_BACKEND_MODULES:
-            importlib.import_module(module)
+            # One broken optional module (e.g. vllm missing) must not hide the others' backends.
+            try:
+                importlib.import_module(module)
+            except ImportError as exc:
+                failures.append(f"{module}: {exc}")
+        if name is not None and name not in BACKENDS and failures:
+            raise BackendError(f"chat backend {name!r} not found; could not import "
+                               + "; ".join(failures))
 
 
 def make_backend(name: str, model: str, **options: Any) -> ChatBackend:

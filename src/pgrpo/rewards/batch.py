@@ -42,10 +42,12 @@ class Outcome:
 
 @dataclass(frozen=True)
 class ThinkingQuery:
-    """One (problem, reasoning) pair for the reasoning reward model."""
+    """One (problem, reasoning) pair for the reasoning reward model; `code` is the completion's
+    code, for an RM trained with code (`rm_thinking_fn(include_code=True)`) -- ignored otherwise."""
 
     statement: str
     reasoning: str
+    code: str | None = None
 
 
 # (targets, completion texts) -> one Outcome per completion, same order.
@@ -128,19 +130,26 @@ def _default_reasoning(parsed: Any) -> str:
     return parsed.reasoning or ""
 
 
+def _default_code(parsed: Any) -> str | None:
+    # Math parses have no code; an empty extraction means "no code section" to the RM.
+    return getattr(parsed, "code", None) or None
+
+
 class RewardEvaluator:
     """Computes every reward component of a batch once, gated by the reward mode.
 
     targets: task id -> Target. outcome_fn / thinking_fn: see OutcomeFn / ThinkingFn
     (thinking_fn may be None only for modes without a thinking term). group_size: completions
-    per prompt (GRPO's G), used for the zero-variance stats. parse_fn, format_fn and
-    reasoning_fn turn a completion into R_f and the reasoning text (the parser by default).
+    per prompt (GRPO's G), used for the zero-variance stats. parse_fn, format_fn, reasoning_fn
+    and code_fn turn a completion into R_f, the reasoning text and the code (the parser by
+    default); whether the RM reads the code is the thinking_fn's choice (see rm_thinking_fn).
     """
 
     def __init__(self, targets: Mapping[str, Target], outcome_fn: OutcomeFn, thinking_fn: ThinkingFn | None,
                  *, mode: str | RewardMode = "posterior", weight: float = 1.0, group_size: int = 1,
                  parse_fn: Callable[[str], Any] | None = None, format_fn: Callable[[Any], bool] | None = None,
                  reasoning_fn: Callable[[Any], str] | None = None,
+                 code_fn: Callable[[Any], str | None] | None = None,
                  clock: Callable[[], float] = time.perf_counter) -> None:
         self.mode = mode if isinstance(mode, RewardMode) else get_mode(mode)
         if self.mode.uses_thinking and thinking_fn is None:
@@ -153,6 +162,7 @@ class RewardEvaluator:
         self.parse_fn = parse_fn or _default_parse
         self.format_fn = format_fn or _default_format
         self.reasoning_fn = reasoning_fn or _default_reasoning
+        self.code_fn = code_fn or _default_code
         self.clock = clock
         self.last: BatchRewards | None = None
         self.last_task_ids: tuple[str, ...] = ()
@@ -195,7 +205,8 @@ class RewardEvaluator:
         rm_seconds = 0.0
         if wanted:
             assert self.thinking_fn is not None  # guaranteed by __init__ for thinking modes
-            queries = [ThinkingQuery(targets[i].statement, self.reasoning_fn(parsed[i])) for i in wanted]
+            queries = [ThinkingQuery(targets[i].statement, self.reasoning_fn(parsed[i]), self.code_fn(parsed[i]))
+                       for i in wanted]
             start = self.clock()
             scores = list(self.thinking_fn(queries))
             rm_seconds = self.clock() - start

@@ -6,7 +6,10 @@ Owns the adapters that turn pgrpo's engines into the evaluator's injected functi
 - math: R_o = answer equivalence (`pgrpo.evaluation.math_answer.answers_match`) of the last
   \\boxed{} in the completion's answer against the gold answer; the math format reward is
   `<think>..</think><answer>..\\boxed{..}..</answer>` (the parser's format_ok is code-only);
-- thinking: R_t = `RewardScorer.score` (sigmoid of the RM's scalar) on (statement, reasoning).
+- thinking: R_t = `RewardScorer.score` (sigmoid of the RM's scalar) on (statement, reasoning),
+  plus the completion's code only for an RM trained with code sides (`include_code`; by
+  default read from the RM's `pgrpo_rm.json`, else reasoning only), so the RM sees exactly
+  the layout `pgrpo rm pairs` / `rm train` gave it.
 Heavy engines are imported lazily so the reward package stays cheap to import.
 """
 
@@ -76,11 +79,26 @@ def math_outcome_fn(*, think_prefilled: bool = False) -> OutcomeFn:
     return outcome
 
 
-def rm_thinking_fn(scorer: Any) -> ThinkingFn:
-    """Thinking reward from a `pgrpo.rm.scoring.RewardScorer` (scores already sigmoid'ed to [0, 1])."""
+def rm_include_code(scorer: Any) -> bool:
+    """What the scorer's RM was trained on: its directory's pgrpo_rm.json, else reasoning only."""
+    from pgrpo.rm.pairs import read_rm_meta
+
+    path = getattr(getattr(getattr(scorer, "model", None), "config", None), "name_or_path", "") or ""
+    meta = read_rm_meta(path) if path else None
+    return bool(meta and meta.include_code)
+
+
+def rm_thinking_fn(scorer: Any, include_code: bool | None = None) -> ThinkingFn:
+    """Thinking reward from a `pgrpo.rm.scoring.RewardScorer` (scores already sigmoid'ed to [0, 1]).
+
+    include_code: send each completion's code too; None = as recorded with the RM (`rm_include_code`).
+    """
     from pgrpo.rm.scoring import RMItem
 
+    with_code = rm_include_code(scorer) if include_code is None else include_code
+
     def thinking(queries: Sequence[ThinkingQuery]) -> list[float]:
-        return [float(s) for s in scorer.score([RMItem(q.statement, q.reasoning) for q in queries])]
+        items = [RMItem(q.statement, q.reasoning, q.code if with_code else None) for q in queries]
+        return [float(s) for s in scorer.score(items)]
 
     return thinking

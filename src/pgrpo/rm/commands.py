@@ -20,12 +20,18 @@ def configure_train(parser):
     parser.add_argument("--out", help="output directory (sets output_dir)")
     parser.add_argument("--skip-bad", action="store_true",
                         help="skip malformed pairs (each is reported by file:line) instead of failing")
+    parser.add_argument("--include-code", choices=["auto", "true", "false"], default="auto",
+                        help="do the pair sides carry code? auto: the pairs' pgrpo_pairs.json, else detected; "
+                             "recorded in OUT/pgrpo_rm.json for the RL side (reward.rm_include_code)")
     parser.add_argument("overrides", nargs="*", metavar="KEY=VALUE",
                         help="dotted config overrides, e.g. train.epochs=2 lora.enabled=true")
 
     def run(args) -> int:
+        from pathlib import Path
+
         from pgrpo.config import load_config
         from pgrpo.rm.config import RMTrainConfig
+        from pgrpo.rm.pairs import RM_META_FILE
         from pgrpo.rm.train import train_reward_model
 
         flags = [f"data.train={args.train}" if args.train else None,
@@ -34,7 +40,10 @@ def configure_train(parser):
                  f"output_dir={args.out}" if args.out else None,
                  "data.skip_bad=true" if args.skip_bad else None]
         config = load_config(RMTrainConfig, args.config, [f for f in flags if f] + list(args.overrides))
+        meta = train_input_meta(config.data.train, args.include_code)
+        print(f"RM input: problem + reasoning{' + code' if meta.include_code else ''} ({meta.source})")
         result = train_reward_model(config)
+        meta.write(Path(config.output_dir) / RM_META_FILE)  # read by `rm eval` and the RL side
         for line in result.skipped_lines:
             print(f"skipped: {line}")
         summary = {"output_dir": result.output_dir, "train_pairs": result.n_train,
@@ -48,6 +57,23 @@ def configure_train(parser):
         return 0
 
     return run
+
+
+def train_input_meta(train_path: str, choice: str = "auto"):
+    """The RMInputMeta of a training pairs file: the flag, else its pgrpo_pairs.json, else detected."""
+    from pathlib import Path
+
+    from pgrpo.rm.data import load_pairs
+    from pgrpo.rm.pairs import PAIRS_META_FILE, RMInputMeta, detect_include_code
+
+    if choice != "auto":
+        return RMInputMeta(choice == "true", "rm train --include-code")
+    found = RMInputMeta.read(Path(train_path).parent / PAIRS_META_FILE)
+    if found is not None:
+        return RMInputMeta(found.include_code, f"{Path(train_path).parent / PAIRS_META_FILE}")
+    pairs = load_pairs(train_path, skip_bad=True).pairs
+    sides = [side for p in pairs for side in (p.chosen, p.rejected)]
+    return RMInputMeta(detect_include_code(sides), "detected from the pairs' code sections")
 
 
 def _parse_extra(items: list[str]) -> dict[str, str]:
@@ -75,11 +101,19 @@ def configure_eval(parser):
     parser.add_argument("--max-length", type=int, default=2048)
     parser.add_argument("--device")
     parser.add_argument("--dtype", choices=["float32", "bfloat16", "float16"])
+    parser.add_argument("--include-code", choices=["auto", "true", "false"], default="auto",
+                        help="show LCB-RB sides' code to the evaluator? auto: reward-model as the model was "
+                             "trained (its pgrpo_rm.json), else with code; llm-judge: with code")
     parser.add_argument("--n-boot", type=int, default=1000, help="bootstrap resamples for the 95%% CI")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", help="directory for results.json, results.md and scores.jsonl")
 
     def run(args) -> int:
+        import dataclasses
+        import sys
+        from pathlib import Path
+
+        from pgrpo.data.io import write_jsonl
         from pgrpo.rm.benchmarks import load_benchmark
         from pgrpo.rm.evaluate import (
             EvaluatorOptions,
@@ -90,13 +124,33 @@ def configure_eval(parser):
         )
 
         fmt, pairs = load_benchmark(args.data, args.format, args.subsets)
+        include_code = None if args.include_code == "auto" else args.include_code == "true"
+        extra = _parse_extra(args.option)
+        if args.out and args.evaluator == "llm-judge":
+            extra.setdefault("cache_dir", str(Path(args.out) / "llm_cache"))  # a rerun re-asks nothing
         evaluator = build_evaluator(args.evaluator, EvaluatorOptions(
-            args.model, args.batch_size, args.max_length, args.device, args.dtype, _parse_extra(args.option)))
-        report, scores = evaluate(evaluator, pairs, fmt, args.data, n_boot=args.n_boot, seed=args.seed)
+            args.model, args.batch_size, args.max_length, args.device, args.dtype, extra, include_code))
+        note = getattr(evaluator, "input_note", "")
+        if note:
+            print(note)
+        try:
+            report, scores = evaluate(evaluator, pairs, fmt, args.data, n_boot=args.n_boot, seed=args.seed)
+        finally:
+            backend = getattr(evaluator, "backend", None)
+            if backend is not None:
+                print(f"{args.evaluator} " + backend.usage.format(), file=sys.stderr)
+                backend.close()
         print(render_markdown(report), end="")
+        failures = evaluator.failure_report() if hasattr(evaluator, "failure_report") else ""
+        if failures:
+            print(failures)
         if args.out:
             write_outputs(args.out, report, pairs, scores)
             print(f"wrote {args.out}/results.json, results.md, scores.jsonl")
+            outcomes = getattr(evaluator, "outcomes", None)
+            if outcomes is not None:
+                write_jsonl(Path(args.out) / "judge_verdicts.jsonl", [dataclasses.asdict(o) for o in outcomes])
+                print(f"wrote {args.out}/judge_verdicts.jsonl")
         return 0
 
     return run

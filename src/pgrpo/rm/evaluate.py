@@ -5,8 +5,8 @@ with score_chosen > score_rejected, ties counted half (and reported), with a 95%
 bootstrap interval (fixed seed) overall, per subset and per format category (RewardBench
 "code" = hep-*, "math" = math-prm). Evaluators are registered in `EVALUATORS` by name with a
 factory `(EvaluatorOptions) -> PairEvaluator`; "reward-model" (a `RewardScorer`) is built in.
-An LLM-as-judge baseline plugs in the same way: a module registering "llm-judge" (a pairwise
-judge returns (1, 0), (0, 1) or (0.5, 0.5)) plus one line in EVALUATOR_MODULES.
+The LLM-as-judge baseline "llm-judge" (pgrpo.rm.judge_eval, listed in EVALUATOR_MODULES) plugs
+in the same way: a pairwise judge returns (1, 0), (0, 1) or (0.5, 0.5).
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from typing import Protocol
 from pgrpo.registry import Registry
 from pgrpo.rm.benchmarks import BenchmarkFormat, EvalPair
 from pgrpo.rm.metrics import Accuracy, accuracy, grouped_accuracy
+from pgrpo.rm.scoring import RMItem
 
 
 class PairEvaluator(Protocol):
@@ -44,11 +45,14 @@ class EvaluatorOptions:
     device: str | None = None
     dtype: str | None = None
     extra: dict[str, str] = field(default_factory=dict)
+    # Show each side's code to the judge / RM? None: the evaluator's default (reward-model: as
+    # recorded in the model's pgrpo_rm.json, else as the benchmark gives it).
+    include_code: bool | None = None
 
 
 EVALUATORS: Registry[Callable[[EvaluatorOptions], PairEvaluator]] = Registry("evaluator")
 # Modules whose import registers more evaluators (e.g. an LLM judge): add one line here.
-EVALUATOR_MODULES: tuple[str, ...] = ()
+EVALUATOR_MODULES: tuple[str, ...] = ("pgrpo.rm.judge_eval",)
 
 
 def build_evaluator(name: str, options: EvaluatorOptions) -> PairEvaluator:
@@ -64,16 +68,29 @@ def build_evaluator(name: str, options: EvaluatorOptions) -> PairEvaluator:
     return factory(options)
 
 
+def without_code(item: RMItem) -> RMItem:
+    """`item` as a reasoning-only RM input (what an RM trained on reasoning-only pairs reads)."""
+    return dataclasses.replace(item, code=None)
+
+
 class RewardModelEvaluator:
-    """Scores both sides of every pair with a `RewardScorer` (raw scores: no sigmoid ties)."""
+    """Scores both sides of every pair with a `RewardScorer` (raw scores: no sigmoid ties).
+
+    include_code=False drops the code of LCB-RB sides so an RM trained on reasoning-only pairs
+    is scored on its training layout; True/None keep what the benchmark gives.
+    """
 
     name = "reward-model"
 
-    def __init__(self, scorer) -> None:
+    def __init__(self, scorer, include_code: bool | None = None, input_note: str = "") -> None:
         self.scorer = scorer
+        self.include_code = include_code
+        self.input_note = input_note
 
     def compare(self, pairs: Sequence[EvalPair]) -> list[tuple[float, float]]:
         items = [item for pair in pairs for item in (pair.chosen, pair.rejected)]
+        if self.include_code is False:
+            items = [without_code(item) for item in items]
         raw = self.scorer.raw_scores(items)
         return list(zip(raw[0::2], raw[1::2]))
 
@@ -85,9 +102,17 @@ def _reward_model_evaluator(options: EvaluatorOptions) -> PairEvaluator:
 
     if not options.model_path:
         raise PgrpoError("--model is required for the reward-model evaluator")
+    include_code, note = options.include_code, "RM input: as given by the benchmark (--include-code)"
+    if include_code is None:
+        from pgrpo.rm.pairs import read_rm_meta
+
+        meta = read_rm_meta(options.model_path)
+        include_code = None if meta is None else meta.include_code
+        note = ("RM input: as given by the benchmark (no pgrpo_rm.json in the model dir)" if meta is None else
+                f"RM input: problem + reasoning{' + code' if meta.include_code else ''} (model's pgrpo_rm.json)")
     return RewardModelEvaluator(RewardScorer(options.model_path, batch_size=options.batch_size,
                                              max_length=options.max_length, device=options.device,
-                                             dtype=options.dtype))
+                                             dtype=options.dtype), include_code, note)
 
 
 @dataclass

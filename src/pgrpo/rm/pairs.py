@@ -9,8 +9,12 @@ Owns the pipeline of spec part 2, for each problem:
      is valid), and with `execute` its code is run: a y+ whose code fails where y's passed
      is rejected;
   4. pairs in the RM training format (pgrpo.rm.data): y+ over y- "strong", y over y-
-     "degraded", y+ over y "optimized"; prompt = the problem statement, each side =
-     `response_text(reasoning, code)`.
+     "degraded", y+ over y "optimized"; prompt = the problem statement, each side = the
+     reasoning only (default, what the RL thinking reward scores: R_t of (problem, reasoning))
+     or, with `include_code`, `response_text(reasoning, code)`.
+The side layout is written to `pgrpo_pairs.json` (`RMInputMeta`) next to pairs.jsonl;
+`pgrpo rm train` copies it into the model's `pgrpo_rm.json`, which the RL side checks
+against `reward.rm_include_code` so the RM is always scored on the layout it was trained on.
 Resumable: LLM calls go through the CachedBackend, and each finished problem is journaled
 (od_records.jsonl) with its outcome; problems whose LLM calls failed are reported and left
 for the next run. pairs.jsonl and summary.json are rebuilt from the journal at the end.
@@ -39,6 +43,50 @@ TEMPLATE_DIR = Path(__file__).with_name("od_templates")
 TEMPLATE_FILES = ("system.txt", "optimize.txt", "degrade.txt", "dimensions.yaml")
 DIRECTIONS = ("optimized", "degraded")
 PLACEHOLDERS = frozenset({"statement", "response", "dimension", "dimension_description"})
+PAIRS_META_FILE = "pgrpo_pairs.json"  # next to pairs.jsonl
+RM_META_FILE = "pgrpo_rm.json"  # in a trained reward model's directory
+
+
+@dataclass(frozen=True)
+class RMInputMeta:
+    """What the RM reads besides (problem, reasoning): `include_code` = a code section too.
+    `source` says how it was decided (pgrpo rm pairs / pairs metadata / detected / flag)."""
+
+    include_code: bool
+    source: str = ""
+
+    def write(self, path: str | Path) -> None:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        Path(path).write_text(json.dumps({"include_code": self.include_code, "source": self.source,
+                                          "template": "pgrpo.rm.template.rm_input_text"}, indent=2) + "\n",
+                              encoding="utf-8")
+
+    @classmethod
+    def read(cls, path: str | Path) -> RMInputMeta | None:
+        """The metadata in `path`, None if there is no such file; ConfigError if it is malformed."""
+        path = Path(path)
+        if not path.is_file():
+            return None
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise ConfigError(f"{path}: unreadable RM input metadata: {exc}") from None
+        if not isinstance(data, dict) or not isinstance(data.get("include_code"), bool):
+            raise ConfigError(f"{path}: expected a JSON object with a boolean 'include_code'")
+        return cls(data["include_code"], str(data.get("source", "")))
+
+
+def read_rm_meta(model_dir: str | Path) -> RMInputMeta | None:
+    """The RM input layout recorded by `pgrpo rm train` in `model_dir`, None if not recorded."""
+    return RMInputMeta.read(Path(model_dir) / RM_META_FILE)
+
+
+def detect_include_code(sides: Sequence[str]) -> bool:
+    """Whether pair sides carry a code section (most sides contain the template's code header)."""
+    from pgrpo.rm.template import CODE_HEADER
+
+    with_code = sum(CODE_HEADER.strip() in side for side in sides)
+    return bool(sides) and 2 * with_code > len(sides)
 
 
 @dataclass(frozen=True)
@@ -101,6 +149,7 @@ class PairsConfig:
     batch_problems: int = 8  # problems per step (their LLM calls are batched together)
     execute: bool = False  # run the code of y and the variants
     require_format: bool = True  # y must have the P-GRPO format; variants must keep it
+    include_code: bool = False  # pair sides = reasoning + code section (default: reasoning only)
 
 
 @dataclass
@@ -138,13 +187,16 @@ def _norm(text: str) -> str:
     return re.sub(r"\s+", " ", text).strip()
 
 
-def side_text(response: str) -> str:
-    """A response as one side of a pair: its reasoning, then its code section (rm template)."""
+def side_text(response: str, include_code: bool = False) -> str:
+    """A response as one side of a pair: its reasoning [+ its code section] (rm template).
+
+    Reasoning-only sides equal what the RL thinking reward scores for the same completion.
+    """
     from pgrpo.parsing import parse_response
     from pgrpo.rm.template import response_text
 
     parsed = parse_response(response)
-    return response_text(parsed.reasoning or response.strip(), parsed.code or None)
+    return response_text(parsed.reasoning or response.strip(), (parsed.code or None) if include_code else None)
 
 
 def check_initial(text: str, require_format: bool) -> str | None:
@@ -167,7 +219,10 @@ def check_variant(original: str, variant: str, require_format: bool) -> str | No
 
     if not variant.strip():
         return "empty"
-    if _norm(variant) == _norm(original) or _norm(side_text(variant)) == _norm(side_text(original)):
+    # "unchanged" looks at reasoning and code: a code-only rewrite is not a duplicate (build_pairs
+    # drops its pairs if the sides come out identical).
+    full = (_norm(side_text(variant, True)), _norm(side_text(original, True)))
+    if _norm(variant) == _norm(original) or full[0] == full[1]:
         return "unchanged"
     parsed = parse_response(variant)
     if require_format and parse_response(original).format_ok and not parsed.format_ok:
@@ -177,13 +232,14 @@ def check_variant(original: str, variant: str, require_format: bool) -> str | No
     return None
 
 
-def build_pairs(statement: str, initial: str, variants: dict[str, dict[str, str | None]]) -> list[dict[str, Any]]:
+def build_pairs(statement: str, initial: str, variants: dict[str, dict[str, str | None]],
+                include_code: bool = False) -> list[dict[str, Any]]:
     """Pairs for one problem. `variants[dim][direction]` = valid rewrite text or None."""
     pairs = []
-    y = side_text(initial)
+    y = side_text(initial, include_code)
     for dim, sides in variants.items():
-        plus = side_text(sides["optimized"]) if sides.get("optimized") else None
-        minus = side_text(sides["degraded"]) if sides.get("degraded") else None
+        plus = side_text(sides["optimized"], include_code) if sides.get("optimized") else None
+        minus = side_text(sides["degraded"], include_code) if sides.get("degraded") else None
         for pair_type, chosen, rejected in (("strong", plus, minus), ("degraded", y, minus),
                                             ("optimized", plus, y)):
             if chosen and rejected and _norm(chosen) != _norm(rejected):
@@ -213,6 +269,11 @@ class PairsRun:
             executor = sandbox_executor()
         self.executor = executor
         self.journal = Journal(self.out / "od_records.jsonl", key="task_id")
+        # Records store finished pairs: resuming with the other side layout would mix layouts.
+        old = RMInputMeta.read(self.out / PAIRS_META_FILE)
+        if old is not None and old.include_code != config.include_code and len(self.journal):
+            raise ConfigError(f"{self.out / PAIRS_META_FILE}: this output directory holds pairs with "
+                              f"include_code={old.include_code}; rerun with the same setting or a new --out")
         self.summary = PairsSummary(problems=len(self.problems))
 
     def _request(self, messages: list[dict[str, str]]) -> ChatRequest:
@@ -224,6 +285,8 @@ class PairsRun:
 
         from pgrpo.data.prompts import build_messages
 
+        # Written first, so even a killed run's journal has its layout on record.
+        RMInputMeta(self.config.include_code, "pgrpo rm pairs").write(self.out / PAIRS_META_FILE)
         todo = [p for p in self.problems if not self.journal.done(p.task_id)]
         self.summary.resumed = len(self.problems) - len(todo)
         bar = tqdm(total=len(self.problems), initial=self.summary.resumed, desc="OD pairs", unit="problem",
@@ -272,7 +335,7 @@ class PairsRun:
             for v in variants:
                 if v["valid"]:
                     valid[v["dimension"]][v["direction"]] = v["text"]
-            pairs = build_pairs(problem.statement, y, valid)
+            pairs = build_pairs(problem.statement, y, valid, self.config.include_code)
             status = "ok" if pairs else "no_valid_variants"
             self._finish(problem, status, y, variants, pairs, "", y_passed)
 
@@ -334,5 +397,6 @@ class PairsRun:
         s.rejection_reasons = dict(reasons)
         s.pair_counts = {d: {t: c[t] for t in ("strong", "degraded", "optimized")} for d, c in counts.items()}
         s.pairs = write_jsonl(self.out / "pairs.jsonl", pairs)
+        RMInputMeta(self.config.include_code, "pgrpo rm pairs").write(self.out / PAIRS_META_FILE)
         (self.out / "summary.json").write_text(json.dumps(asdict(s), indent=2) + "\n", encoding="utf-8")
         return s

@@ -17,6 +17,26 @@ def add_problem_arguments(parser) -> None:
     parser.add_argument("--difficulty", default=None, help="comma list, e.g. easy,medium")
 
 
+def add_prompt_style_argument(parser) -> None:
+    parser.add_argument("--prompt-style", default="pgrpo",
+                        help="how the generator is asked: a registered prompt style (pgrpo, plain, toy)")
+
+
+def checked_prompt_style(name: str) -> str:
+    """`name` if it is a registered prompt style (the toy world's is loaded on demand)."""
+    import importlib
+
+    from pgrpo.data.prompts import PROMPT_STYLES, get_style
+
+    if name not in PROMPT_STYLES:
+        try:
+            importlib.import_module("pgrpo.toy.world")  # registers the toy world's style
+        except ImportError:
+            pass  # get_style below names the styles that are known
+    get_style(name)  # ConfigError naming the known styles
+    return name
+
+
 def load_selected_problems(args):
     from pgrpo.data.loaders import load_problems
 
@@ -39,6 +59,10 @@ def configure_pairs(parser):
     parser.add_argument("--execute", action="store_true", help="run the code of y and its variants in the sandbox")
     parser.add_argument("--no-require-format", action="store_true",
                         help="accept responses without the <think>/<answer> format")
+    parser.add_argument("--include-code", action="store_true",
+                        help="pair sides = reasoning + code (default: reasoning only, what the RL reward scores; "
+                             "then train with reward.rm_include_code: true)")
+    add_prompt_style_argument(parser)
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     add_backend_arguments(parser)
 
@@ -54,7 +78,8 @@ def configure_pairs(parser):
             dimensions=tuple(d.strip() for d in (args.dimensions or "").split(",") if d.strip()),
             temperature=args.temperature, max_tokens=args.max_tokens, seed=args.seed,
             batch_problems=max(1, args.batch_problems), execute=args.execute,
-            require_format=not args.no_require_format)
+            require_format=not args.no_require_format, include_code=args.include_code,
+            prompt_style=checked_prompt_style(args.prompt_style))
         templates = ODTemplates.load(args.templates)
         backend = backend_from_args(args, args.cache_dir or out / "llm_cache")
         try:

@@ -57,6 +57,16 @@ spawner_entry(int(sys.argv[1]), int(sys.argv[2]), sys.argv[3] == "1")
 
 SAFE_ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": "/tmp", "LANG": "C.UTF-8", "PYTHONIOENCODING": "utf-8"}
 HEADER = struct.Struct("!I")
+# A runner request, binary on purpose (no JSON parse in the spawner or before the program
+# runs: on this class of VM every page a fresh process first writes costs a slow fault):
+# memory bytes, cpu s, max processes, file bytes, scratch MB, mode index; then the
+# program as UTF-8 (surrogatepass keeps any str intact).
+REQUEST = struct.Struct("!QIIQIB")
+MODES = ("serve", "stdio")
+
+
+def pack_request(program: str, mode: str, limits: tuple[int, int, int, int], scratch_mb: int) -> bytes:
+    return REQUEST.pack(*limits, scratch_mb, MODES.index(mode)) + program.encode("utf-8", "surrogatepass")
 
 
 def _recv_exact(sock: socket.socket, n: int, first: bytes = b"") -> bytes | None:
@@ -144,9 +154,9 @@ def _spawner_main(sock: socket.socket, isolate: bool, pidns_fd: int | None) -> N
         if previous is not None:  # the harness is done with it: make sure it is gone
             _end(previous)
             previous = None
-        reply: dict = {"error": "bad request"}
-        if len(fds) == 5:
-            scratch_mb = int(json.loads(body).get("scratch_mb", 64))
+        reply = b"!bad request"
+        if len(fds) == 5 and len(body) >= REQUEST.size:
+            scratch_mb = REQUEST.unpack_from(body)[4]
             for _ in range(2):  # a standby that died (e.g. jail setup failed) is replaced once
                 if standby is not None and standby.scratch_mb != scratch_mb:
                     _end(standby.pid)
@@ -155,18 +165,18 @@ def _spawner_main(sock: socket.socket, isolate: bool, pidns_fd: int | None) -> N
                 try:
                     standby = standby or _fork_standby(scratch_mb, isolate, pidns_fd)
                 except OSError as exc:
-                    reply = {"error": f"{type(exc).__name__}: {exc}"[:300]}
+                    reply = b"!" + f"{type(exc).__name__}: {exc}"[:300].encode("utf-8", "replace")
                     break
                 ready, standby = standby, None
                 if ready.hand_off(body, fds):
                     previous = ready.pid
-                    reply = {"pid": ready.pid}
+                    reply = b"%d" % ready.pid
                     break
                 _end(ready.pid)
-                reply = {"error": "runner died before its job"}
+                reply = b"!runner died before its job"
         for fd in fds:
             os.close(fd)
-        sock.sendall((json.dumps(reply) + "\n").encode())
+        sock.sendall(reply.replace(b"\n", b" ") + b"\n")
         if previous is not None:
             try:
                 standby = _fork_standby(scratch_mb, isolate, pidns_fd)
@@ -238,7 +248,7 @@ def _standby_main(sock: socket.socket, scratch_mb: int, isolate: bool) -> None:
         return
     body, fds = got
     sock.close()
-    req = json.loads(body)
+    *limits, _, mode = REQUEST.unpack_from(body)
     in_r, out_w, err_w, req_r, resp_w = fds
     try:
         os.dup2(in_r, 0)
@@ -249,8 +259,8 @@ def _standby_main(sock: socket.socket, scratch_mb: int, isolate: bool) -> None:
         os.closerange(5, 65536)
         os.set_inheritable(3, False)
         os.set_inheritable(4, False)
-        isolation.apply_rlimits(isolation.Limits(*req["limits"]))
-        _RUNNERS[req["mode"]](req["program"])
+        isolation.apply_rlimits(isolation.Limits(*limits))
+        _RUNNERS[MODES[mode]](body[REQUEST.size:].decode("utf-8", "surrogatepass"))
     except BaseException as exc:  # noqa: BLE001 - report anything, never return to the spawner loop
         _emergency(4, exc)
         os._exit(70)

@@ -23,7 +23,7 @@ import time
 from typing import Any
 
 from pgrpo.sandbox import codec, isolation
-from pgrpo.sandbox.child import HEADER, SPAWNER_BOOT, SRC_DIR
+from pgrpo.sandbox.child import HEADER, SPAWNER_BOOT, SRC_DIR, pack_request
 from pgrpo.sandbox.isolation import Limits
 from pgrpo.sandbox.types import Status
 
@@ -102,9 +102,7 @@ class Spawner:
         err_r, err_w = os.pipe()
         in_r, in_w = os.pipe() if mode == "stdio" else (os.open(os.devnull, os.O_RDONLY), None)
         theirs = [in_r, out_w, err_w, req_r, resp_w]
-        body = json.dumps({"program": program, "mode": mode, "scratch_mb": scratch_mb,
-                           "limits": [limits.memory_bytes, limits.cpu_seconds, limits.max_processes,
-                                      limits.file_bytes]}).encode()
+        body = pack_request(program, mode, tuple(limits), scratch_mb)
         try:
             socket.send_fds(self._sock, [HEADER.pack(len(body))], theirs)
             self._sock.sendall(body)
@@ -118,21 +116,22 @@ class Spawner:
         finally:
             for fd in theirs:
                 os.close(fd)
-        if "pid" not in reply:
+        if not reply.isdigit():
             for fd in (req_w, resp_r, out_r, err_r, in_w):
                 if fd is not None:
                     os.close(fd)
-            raise OSError(f"spawner could not start the program: {reply.get('error')}")
-        return ChildProc(int(reply["pid"]), resp_r, req_w, out_r, err_r, in_w, self.isolate)
+            raise OSError(f"spawner could not start the program: {reply[1:].decode('utf-8', 'replace')}")
+        return ChildProc(int(reply), resp_r, req_w, out_r, err_r, in_w, self.isolate)
 
-    def _reply(self) -> dict:
+    def _reply(self) -> bytes:
+        """The spawner's reply line: the runner's pid in decimal, or "!" and an error."""
         while b"\n" not in self._buf:
             chunk = self._sock.recv(4096)
             if not chunk:
                 raise OSError("spawner exited")
             self._buf += chunk
         line, _, self._buf = self._buf.partition(b"\n")
-        return json.loads(line)
+        return line
 
 
 class Abort(BaseException):

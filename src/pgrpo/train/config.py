@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import typing
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -81,6 +82,9 @@ class RewardSection:
     rm_batch_size: int = 16
     rm_max_length: int = 2048
     rm_device: str | None = None
+    # The RM reads (problem, reasoning) -- plus the code when true. Must match how the RM was
+    # trained: checked against the RM directory's pgrpo_rm.json (written by `pgrpo rm train`).
+    rm_include_code: bool = False
 
 
 @dataclass
@@ -215,6 +219,26 @@ def _validate_reward(reward: RewardSection, check_paths: bool) -> None:
         raise ConfigError(f"reward.rm_path: reward model {reward.rm_path!r} does not exist")
     if reward.rm_batch_size < 1 or reward.rm_max_length < 1:
         raise ConfigError("reward.rm_batch_size / reward.rm_max_length: must be >= 1")
+    if uses_rm and reward.rm_path is not None:
+        _check_rm_layout(reward)
+
+
+def _check_rm_layout(reward: RewardSection) -> None:
+    """reward.rm_include_code must equal what the RM was trained on (its pgrpo_rm.json)."""
+    from pgrpo.rm.pairs import RM_META_FILE, read_rm_meta
+
+    path = Path(str(reward.rm_path))
+    if not path.is_dir():
+        return  # a hub id or a missing path (reported above when paths are checked)
+    meta = read_rm_meta(path)
+    if meta is None:
+        warnings.warn(f"reward.rm_path: {path} has no {RM_META_FILE}; assuming the RM was trained with "
+                      f"reward.rm_include_code={reward.rm_include_code} (problem + reasoning"
+                      f"{' + code' if reward.rm_include_code else ''})", stacklevel=3)
+    elif meta.include_code != reward.rm_include_code:
+        raise ConfigError(f"reward.rm_include_code: {reward.rm_include_code}, but the RM at {path} was trained "
+                          f"with include_code={meta.include_code} ({path / RM_META_FILE}); set "
+                          f"reward.rm_include_code={str(meta.include_code).lower()}")
 
 
 def _sandbox_config(config: TrainConfig):

@@ -89,7 +89,7 @@ def _thinking_fn(config: TrainConfig, rm_path: str | None):
         device = f"cuda:{int(os.environ.get('LOCAL_RANK', '0'))}"  # each rank scores on its own GPU
     scorer = RewardScorer(rm_path, batch_size=config.reward.rm_batch_size,
                           max_length=config.reward.rm_max_length, device=device or "cpu")
-    return rm_thinking_fn(scorer)
+    return rm_thinking_fn(scorer, include_code=config.reward.rm_include_code)
 
 
 def _resume_checkpoint(config: TrainConfig, out: Path) -> str | None:
