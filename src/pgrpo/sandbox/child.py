@@ -201,6 +201,7 @@ def _end(pid: int) -> None:
 def _fork_standby(scratch_mb: int, isolate: bool, pidns_fd: int | None) -> _Standby:
     ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
     if isolate:
+        isolation.prepare_job_mounts(scratch_mb)
         # The next fork becomes pid 1 of a brand-new pid namespace; then switch back.
         isolation.unshare(isolation.CLONE_NEWPID)
     try:
@@ -274,8 +275,12 @@ def _emergency(fd: int, exc: BaseException) -> None:
         pass
 
 
+# Built once in the spawner: json.dumps(..., separators=...) would build an encoder per message.
+_ENCODE = json.JSONEncoder(separators=(",", ":")).encode
+
+
 def _send(msg: dict) -> None:
-    data = (json.dumps(msg, separators=(",", ":")) + "\n").encode()
+    data = (_ENCODE(msg) + "\n").encode()
     view = memoryview(data)
     while view:
         n = os.write(4, view)

@@ -64,7 +64,8 @@ def mount(source: str, target: str, fstype: str | None, flags: int, data: str | 
 
 
 def unshare(flags: int) -> None:
-    _check(_libc.unshare(flags), f"unshare({flags:#x})")
+    if _libc.unshare(flags) != 0:  # message built only on failure: the spawner calls this per job
+        _check(-1, f"unshare({flags:#x})")
 
 
 def setns(fd: int, nstype: int) -> None:
@@ -122,11 +123,25 @@ def seal_worker_filesystem() -> None:
 def enter_job_mounts(scratch_mb: int) -> None:
     """Per job, in the job's first process: own mount + ipc namespaces, a fresh tmpfs /tmp
     (the cwd, scratch_mb) and /dev/shm. Everything else stays the worker's read-only view."""
-    unshare(CLONE_NEWNS | CLONE_NEWIPC)
-    opts = f"size={scratch_mb}m,mode=1777,nr_inodes=4096"
-    mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, opts)
-    if os.path.isdir("/dev/shm"):
-        mount("tmpfs", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, opts)
+    opts, has_shm = prepare_job_mounts(scratch_mb)
+    _check(_libc.unshare(CLONE_NEWNS | CLONE_NEWIPC), "unshare(job)")
+    _check(_libc.mount(b"tmpfs", b"/tmp", b"tmpfs", ctypes.c_ulong(MS_NOSUID | MS_NODEV), opts), "mount /tmp")
+    if has_shm:
+        _check(_libc.mount(b"tmpfs", b"/dev/shm", b"tmpfs", ctypes.c_ulong(MS_NOSUID | MS_NODEV), opts),
+               "mount /dev/shm")
+
+
+_job_mount_args: dict[int, tuple[bytes, bool]] = {}
+
+
+def prepare_job_mounts(scratch_mb: int) -> tuple[bytes, bool]:
+    """(tmpfs options, whether /dev/shm exists), computed once by the spawner before it
+    forks: every page a fresh runner writes costs a fault, so runners only use them."""
+    args = _job_mount_args.get(scratch_mb)
+    if args is None:
+        args = _job_mount_args[scratch_mb] = (b"size=%dm,mode=1777,nr_inodes=4096" % scratch_mb,
+                                              os.path.isdir("/dev/shm"))
+    return args
 
 
 class _CapHeader(ctypes.Structure):
@@ -135,6 +150,10 @@ class _CapHeader(ctypes.Structure):
 
 class _CapData(ctypes.Structure):
     _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32), ("inheritable", ctypes.c_uint32)]
+
+
+# Arguments of capset(2) that empty every set, built once at import (before any fork).
+_NO_CAPS = (ctypes.pointer(_CapHeader(0x20080522, 0)), ctypes.pointer((_CapData * 2)()))
 
 
 def drop_bounding_set() -> None:
@@ -152,9 +171,7 @@ def drop_capabilities(bounding: bool = True) -> None:
     spawner already did); no new privileges."""
     if bounding:
         drop_bounding_set()
-    header = _CapHeader(0x20080522, 0)
-    data = (_CapData * 2)()
-    _check(_libc.capset(ctypes.byref(header), ctypes.byref(data)), "capset")
+    _check(_libc.capset(*_NO_CAPS), "capset")
     prctl(PR_SET_NO_NEW_PRIVS, 1)
 
 
