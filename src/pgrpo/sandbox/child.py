@@ -19,6 +19,10 @@ never overlap.
 Two modes: "serve" (exec the program as a module, then answer calls to its functions
 over a pipe; results travel as plain data via codec.py) and "stdio" (run the program as
 __main__ with the test's stdin). The runner never sees test code or expected outputs.
+Cost model (measured on the target VMs): per-job CPU is dominated by page faults - every
+page a freshly forked process (runner, or the spawner after a fork) first writes costs
+5-10 us - so the per-job paths avoid needless allocation: the runner request is binary
+(`pack_request`), not JSON, and jail arguments are built once before forking.
 
 Does NOT protect against: what the isolation primitives do not cover (see isolation.py).
 The runner is pid 1 of its namespace, so signals it sends to itself with the default

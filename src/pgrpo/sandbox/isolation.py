@@ -4,7 +4,8 @@ Owns thin ctypes wrappers over unshare(2), setns(2), mount(2), prctl(2), capget/
 plus: per worker, `enter_worker_namespaces` (fresh user+pid+mount+ipc+net+uts
 namespaces), `seal_worker_filesystem` (every inherited mount read-only, empty /proc and
 /dev/shm) and `keep_sys_admin_across_exec` (the spawner's one capability); per job,
-`enter_job_mounts` (own mount+ipc namespaces, fresh tmpfs /tmp and /dev/shm),
+`enter_job_mounts` (own mount+ipc namespaces, fresh tmpfs /tmp and /dev/shm; arguments
+precomputed by `prepare_job_mounts` in the spawner),
 `drop_capabilities` and `apply_rlimits`; for the manager, `PidsCgroup` (a per-worker
 pids cap that bounds fork bombs).
 
