@@ -74,3 +74,19 @@ def test_long_inputs_are_truncated_not_failed(tiny_rm_path):
 def test_missing_model_is_a_user_error(tmp_path):
     with pytest.raises(PgrpoError, match="cannot load reward model"):
         RewardScorer(str(tmp_path / "nope"))
+
+
+def test_batches_respect_item_and_token_budgets():
+    from pgrpo.rm.scoring import RewardScorer
+
+    scorer = RewardScorer.__new__(RewardScorer)  # only the batching rule is under test
+    scorer.batch_size, scorer.max_batch_tokens = 3, 100
+    lengths = [90, 60, 40, 30, 10, 10, 10, 10]
+    order = sorted(range(len(lengths)), key=lambda i: -lengths[i])
+    batches = scorer._batches(order, lengths)
+    assert sorted(i for b in batches for i in b) == list(range(len(lengths)))
+    assert batches[0] == [0]  # 90 tokens: a second item would pad to 180 > 100
+    for batch in batches:
+        assert len(batch) <= 3
+        assert len(batch) == 1 or lengths[batch[0]] * len(batch) <= 100
+    assert [len(b) for b in batches] == [1, 1, 2, 3, 1]

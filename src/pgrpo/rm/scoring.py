@@ -2,9 +2,12 @@
 
 Owns `RMItem` and `RewardScorer`. Items are encoded with `pgrpo.rm.template.encode_rm_input`
 (the same template and truncation policy as training), sorted by token length so each batch
-pads little, run in `torch.inference_mode()` with right padding (real tokens never attend to
-pads and keep their positions, so a batched score equals the one-at-a-time score up to float
-rounding), and returned in the caller's order. bf16 on GPU, float32 on CPU unless `dtype` says
+pads little, and cut into batches of at most `batch_size` items and `max_batch_tokens` padded
+tokens (long items run alone, short ones together: on a CPU a large padded batch is slower
+than small ones). Run in `torch.inference_mode()` with right padding (real tokens never attend
+to pads and keep their positions, so a batched score equals the one-at-a-time score up to
+float rounding); a batch without padding is run without an attention mask, which keeps SDPA
+on its faster causal path. Scores come back in the caller's order. bf16 on GPU, float32 on CPU unless `dtype` says
 otherwise. `score` is sigmoid(raw score) in [0, 1]; `calls` counts items scored so far.
 """
 
@@ -45,7 +48,8 @@ class RewardScorer:
     """Scores `RMItem`s with a sequence-classification reward model saved at `model_path`."""
 
     def __init__(self, model_path: str | None, *, batch_size: int = 16, max_length: int = 2048,
-                 device: str | None = None, dtype=None, model=None, tokenizer=None) -> None:
+                 device: str | None = None, dtype=None, model=None, tokenizer=None,
+                 max_batch_tokens: int | None = None) -> None:
         import torch
         from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
@@ -54,6 +58,8 @@ class RewardScorer:
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         self.batch_size = batch_size
         self.max_length = max_length
+        # Padded tokens per batch: small on CPU (compute-bound, batching gains little), large on GPU.
+        self.max_batch_tokens = max_batch_tokens or (1024 if self.device == "cpu" else 65536)
         self.calls = 0
         self.truncated = 0  # items the truncation policy cut, for the caller to log
         if model is None:
@@ -99,21 +105,36 @@ class RewardScorer:
         scores = [0.0] * len(encoded)
         pad_id = self.tokenizer.pad_token_id
         with torch.inference_mode():
-            for start in range(0, len(order), self.batch_size):
-                batch = order[start:start + self.batch_size]
-                width = max(len(encoded[i]) for i in batch)
+            for batch in self._batches(order, [len(e) for e in encoded]):
+                width = len(encoded[batch[0]])  # longest first
                 ids = torch.full((len(batch), width), pad_id, dtype=torch.long)
                 mask = torch.zeros((len(batch), width), dtype=torch.long)
                 for row, i in enumerate(batch):
                     ids[row, :len(encoded[i])] = torch.tensor(encoded[i], dtype=torch.long)
                     mask[row, :len(encoded[i])] = 1
-                logits = self.model(input_ids=ids.to(self.device), attention_mask=mask.to(self.device),
+                padded = len(encoded[batch[-1]]) < width
+                logits = self.model(input_ids=ids.to(self.device),
+                                    attention_mask=mask.to(self.device) if padded else None,
                                     use_cache=False).logits
                 values = logits.float().reshape(len(batch), -1)[:, 0].cpu().tolist()
                 for i, value in zip(batch, values):
                     scores[i] = float(value)
         self.calls += len(items)
         return scores
+
+    def _batches(self, order: list[int], lengths: list[int]) -> list[list[int]]:
+        """Cut `order` (longest first) into batches within batch_size and max_batch_tokens."""
+        batches: list[list[int]] = []
+        current: list[int] = []
+        for i in order:
+            width = lengths[current[0]] if current else lengths[i]
+            if current and (len(current) >= self.batch_size or width * (len(current) + 1) > self.max_batch_tokens):
+                batches.append(current)
+                current = []
+            current.append(i)
+        if current:
+            batches.append(current)
+        return batches
 
     def score(self, items: Sequence[RMItem]) -> list[float]:
         """sigmoid(raw score) in [0, 1] per item, order preserved."""
