@@ -67,12 +67,15 @@ def _python_prefixes() -> list[str]:
 @WORKER_LAUNCHERS.register("bwrap")
 def _bwrap_command() -> list[str]:
     cmd = ["bwrap", "--unshare-all", "--die-with-parent", "--new-session", "--clearenv",
-           "--uid", "1000", "--gid", "1000", "--hostname", "sandbox"]
+           "--uid", "1000", "--gid", "1000", "--hostname", "sandbox",
+           # tmpfs first: binds below then land on top of it, so a checkout or Python prefix
+           # that lives under /tmp stays visible (a later --tmpfs /tmp would hide it).
+           "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]
     for path in ("/usr", "/lib", "/lib64", "/lib32", "/bin", "/sbin", "/etc/ld.so.cache", "/etc/localtime",
                  "/etc/alternatives", "/etc/ssl", *_python_prefixes(), _SRC_DIR):
         if os.path.lexists(path):
             cmd += ["--ro-bind", path, path] if not os.path.islink(path) else ["--symlink", os.readlink(path), path]
-    cmd += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--remount-ro", "/", "--chdir", "/tmp"]
+    cmd += ["--remount-ro", "/", "--chdir", "/tmp"]
     for key, value in WORKER_ENV.items():
         cmd += ["--setenv", key, value]
     return [*cmd, "--", os.path.realpath(sys.executable), "-I", "-c", _worker_boot(True)]
