@@ -6,10 +6,8 @@ from __future__ import annotations
 import json
 import os
 import re
-import signal
 import subprocess
 import sys
-import time
 
 import pytest
 
@@ -18,7 +16,7 @@ from pgrpo.bench.execution import sandbox_executor
 from pgrpo.bench.judge import LLMJudge, parse_verdict
 from pgrpo.data.loaders import load_problems
 from pgrpo.llm import CachedBackend, make_backend
-from pgrpo.llm.testing import FaultInjectingServer, FunctionBackend
+from pgrpo.llm.testing import FaultInjectingServer, FunctionBackend, kill_after_first_record
 from pgrpo.rm.benchmarks import load_benchmark
 
 CLI = [sys.executable, "-c", "import sys; from pgrpo.cli import main; sys.exit(main())"]
@@ -149,15 +147,7 @@ def test_cli_against_tiny_model_killed_and_resumed(served_tiny, fixtures_dir, tm
             "--out", str(out), "--model", "tiny", "--base-url", served_tiny, "--samples", "2",
             "--max-tokens", "12", "--batch-problems", "1", "--sandbox-workers", "1", "--quiet"]
     journal = out / "samples.jsonl"
-    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 180
-    while time.monotonic() < deadline and proc.poll() is None:
-        if journal.exists() and journal.read_text().count("\n") >= 1:
-            proc.send_signal(signal.SIGKILL)
-            break
-        time.sleep(0.02)
-    proc.communicate(timeout=30)
-    done_at_kill = journal.read_text().count("\n")
+    done_at_kill = kill_after_first_record(args, journal, timeout_s=180)
     assert 1 <= done_at_kill < 4, "the kill should land mid-run"
     resumed = subprocess.run(args, capture_output=True, text=True, timeout=300)
     assert resumed.returncode == 0, resumed.stderr[-3000:]

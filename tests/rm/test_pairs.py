@@ -6,10 +6,8 @@ from __future__ import annotations
 import json
 import os
 import re
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -18,7 +16,7 @@ from pgrpo.bench.execution import ExecOutcome
 from pgrpo.config import ConfigError
 from pgrpo.data.loaders import load_problems, problem_to_dict
 from pgrpo.llm import CachedBackend, make_backend
-from pgrpo.llm.testing import FaultInjectingServer, FunctionBackend
+from pgrpo.llm.testing import FaultInjectingServer, FunctionBackend, kill_after_first_record
 from pgrpo.rm.data import load_pairs
 from pgrpo.rm.pairs import (
     PAIRS_META_FILE,
@@ -194,15 +192,7 @@ def test_cli_against_pgrpo_serve_killed_and_resumed(served_tiny, tmp_path):
             "--no-require-format", "--dimensions", "factual",
             "--quiet", "--concurrency", "2"]
     journal = out / "od_records.jsonl"
-    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and proc.poll() is None:
-        if journal.exists() and journal.read_text().count("\n") >= 1:
-            proc.send_signal(signal.SIGKILL)
-            break
-        time.sleep(0.02)
-    proc.communicate(timeout=30)
-    done_at_kill = journal.read_text().count("\n")
+    done_at_kill = kill_after_first_record(args, journal, timeout_s=120)
     assert 1 <= done_at_kill < len(problems), "the kill should land mid-run"
     resumed = subprocess.run(args, capture_output=True, text=True, timeout=300)
     assert resumed.returncode == 0, resumed.stderr[-3000:]

@@ -9,9 +9,12 @@ request, before answering normally). For tests and demos only; binds 127.0.0.1.
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
 import threading
 import time
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 from pgrpo.llm.base import ChatBackend
 from pgrpo.llm.server import ChatServer
@@ -87,3 +90,17 @@ class FaultInjectingServer(ChatServer):
             time.sleep(self.stall_seconds)
             return super().respond(raw)
         raise ValueError(f"unknown fault {fault!r}; known: {FAULTS}")
+
+
+def kill_after_first_record(args: Sequence[str], journal: Path, timeout_s: float = 180.0) -> int:
+    """Run a pipeline command and SIGKILL it as soon as its journal holds one finished record,
+    to test resumption; returns how many records the journal held after the kill."""
+    proc = subprocess.Popen(list(args), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline and proc.poll() is None:
+        if journal.exists() and journal.read_text().count("\n") >= 1:
+            proc.send_signal(signal.SIGKILL)
+            break
+        time.sleep(0.02)
+    proc.communicate(timeout=30)
+    return journal.read_text().count("\n") if journal.exists() else 0
