@@ -148,7 +148,7 @@ def train_sft(config: SFTConfig, out_dir: Path, progress: bool = True) -> dict:
         opt.step()
         sched.step()
         opt.zero_grad()
-        losses.append(float(loss))
+        losses.append(loss.item())
     model.save_pretrained(out_dir)
     kinds = {k: sum(d.kind == k for d in demos) for k in ("canonical", "flawed_right_code", "wrong_code")}
     return {"final_loss": sum(losses[-10:]) / max(1, len(losses[-10:])), "demos": kinds}
