@@ -51,3 +51,11 @@ def test_stop_strings_are_cut(hf):
 def test_missing_model_is_a_user_error(tmp_path):
     with pytest.raises(BackendError, match="cannot load model"):
         make_backend("hf", str(tmp_path / "nope"))
+
+
+def test_missing_local_model_path_is_named():
+    from pgrpo.llm.hf import looks_like_path
+
+    with pytest.raises(BackendError, match="model path '/definitely/not/here' does not exist"):
+        make_backend("hf", "/definitely/not/here")
+    assert looks_like_path("./ckpt") and looks_like_path("runs/a/final") and not looks_like_path("Qwen/Qwen2.5-7B")

@@ -10,6 +10,7 @@ sampling parameters; with a seed the texts are reproducible for the same set of 
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Sequence
 from typing import Any
@@ -53,6 +54,8 @@ class HFBackend(ChatBackend):
         torch_dtype: Any = dtype if dtype == "auto" else getattr(torch, dtype, None)
         if torch_dtype is None:
             raise BackendError(f"hf backend: unknown dtype {dtype!r} (use auto, float32, bfloat16, float16)")
+        if looks_like_path(self.model) and not os.path.exists(os.path.expanduser(self.model)):
+            raise BackendError(f"hf backend: model path {self.model!r} does not exist")
         try:
             self.tokenizer = AutoTokenizer.from_pretrained(self.model, trust_remote_code=trust_remote_code)
             self.lm = AutoModelForCausalLM.from_pretrained(
@@ -155,3 +158,8 @@ def _merge(prev: ChatResult | None, out: tuple[str | None, str | None, int, int]
     prev.texts.append(text or "")
     prev.completion_tokens += ctok
     return prev
+
+
+def looks_like_path(name: str) -> bool:
+    """A local path rather than a hub id ("org/name"): absolute, ~, ./ or ../, or more than one slash."""
+    return name.startswith(("/", "~", "./", "../")) or name.count("/") > 1
