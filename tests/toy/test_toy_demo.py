@@ -24,6 +24,26 @@ def test_sft_demonstrations_are_noisy_mix():
     assert SFTConfig(steps=1).key() != SFTConfig(steps=2).key()
 
 
+def test_sft_demonstrations_never_contain_heldout_tasks():
+    from pgrpo.toy.sft import HELDOUT_SEED, SFTConfig, demonstrations
+    from pgrpo.toy.world import generate_tasks
+
+    heldout = {t.steps for t in generate_tasks(64, HELDOUT_SEED)}
+    demos = demonstrations(SFTConfig(demos=1500))
+    assert len(demos) == 1500
+    assert not heldout & {d.task.steps for d in demos}
+    # without the exclusion, the same pool does overlap (the task space is small)
+    pool = {t.steps for t in generate_tasks(1500, 1000)}
+    assert heldout & pool
+
+
+def test_generate_tasks_fails_cleanly_beyond_task_space():
+    from pgrpo.toy.world import generate_tasks
+
+    with pytest.raises(ValueError, match="distinct"):
+        generate_tasks(20, 0, min_steps=1, max_steps=1)
+
+
 @pytest.mark.slow
 def test_quick_demo_end_to_end(tmp_path):
     out = tmp_path / "run"

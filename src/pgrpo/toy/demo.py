@@ -24,12 +24,12 @@ from pathlib import Path
 from typing import Any
 
 from pgrpo.data.io import write_jsonl
-from pgrpo.toy.sft import SFTConfig
+from pgrpo.toy.sft import HELDOUT_SEED, SFTConfig
 from pgrpo.toy.world import TOY_PROMPT_STYLE, generate_problems
 
 MODES = ("outcome", "additive", "posterior")
 # World seeds of each problem pool (the SFT demonstrations use seeds >= pgrpo.toy.sft.TRAIN_SEED).
-HELDOUT_SEED, PAIRS_SEED, BENCH_SEED, RL_SEED = 1, 2, 3, 4
+PAIRS_SEED, BENCH_SEED, RL_SEED = 2, 3, 4  # HELDOUT_SEED (1) lives in pgrpo.toy.sft
 # Toy programs finish in microseconds: short limits keep a stuck sample from stalling a stage.
 SANDBOX = {"workers": 2, "timeout_per_test_s": 1.0, "timeout_per_program_s": 3.0}
 
@@ -52,7 +52,7 @@ class DemoConfig:
     heldout_problems: int = 64
     eval_samples: int = 4
     pair_problems: int = 200
-    bench_problems: int = 48
+    bench_problems: int = 96
     bench_samples: int = 8
     rm_epochs: float = 3.0
     rm_learning_rate: float = 1e-3

@@ -1,7 +1,8 @@
 """Stage 1 of the demo: a tiny Qwen2 policy fine-tuned on noisy toy demonstrations, cached.
 
 Owns `SFTConfig`, `demonstrations` (the noisy mix: canonical solutions, flawed reasoning with
-code that is still right, flawed reasoning with code that follows the flaw and is wrong),
+code that is still right, flawed reasoning with code that follows the flaw and is wrong; never a
+held-out task),
 `build_toy_tokenizer` (a BPE trained on toy prompts and responses), and `ensure_sft_policy`:
 returns the policy directory, training it only when no finished model with the same settings
 hash exists under the cache dir (written to a temp dir and renamed, so a killed run never
@@ -35,13 +36,17 @@ from pgrpo.toy.world import (
     to_problem,
 )
 
-SFT_VERSION = 1
+SFT_VERSION = 3
 TRAIN_SEED = 1000  # training problems come from world seeds >= this; held-out ones below
+HELDOUT_SEED = 1  # world seed of the demo's held-out problems (pgrpo.toy.demo)
+# The toy task space is small (19 one-step tasks), so demonstrations of the first this-many
+# held-out tasks are dropped: held-out pass@1 then measures generalisation, not recall.
+HELDOUT_EXCLUDED = 256
 
 
 @dataclass(frozen=True)
 class SFTConfig:
-    demos: int = 2000
+    demos: int = 4000
     steps: int = 1200
     batch_size: int = 32
     learning_rate: float = 5e-3
@@ -67,7 +72,9 @@ class Demo:
 
 def demonstrations(config: SFTConfig) -> list[Demo]:
     rng = random.Random(f"sft-demos:{config.seed}")
-    tasks = generate_tasks(config.demos, TRAIN_SEED + config.seed, prefix="toy-sft")
+    excluded = {t.steps for t in generate_tasks(HELDOUT_EXCLUDED, HELDOUT_SEED)}
+    pool = generate_tasks(config.demos + HELDOUT_EXCLUDED, TRAIN_SEED + config.seed, prefix="toy-sft")
+    tasks = [t for t in pool if t.steps not in excluded][:config.demos]
     demos = []
     for task in tasks:
         u = rng.random()

@@ -34,10 +34,10 @@ class OpSpec:
 
 
 OPS: dict[str, OpSpec] = {op.name: op for op in (
-    OpSpec("add", "add {c} to x", "x = x + {c}", lambda x, c: x + c, tuple(range(1, 10))),
-    OpSpec("sub", "subtract {c} from x", "x = x - {c}", lambda x, c: x - c, tuple(range(1, 10))),
-    OpSpec("mul", "multiply x by {c}", "x = x * {c}", lambda x, c: x * c, tuple(range(2, 10))),
-    OpSpec("mod", "take x modulo {c}", "x = x % {c}", lambda x, c: x % c, tuple(range(2, 10))),
+    OpSpec("add", "add {c} to x", "x = x + {c}", lambda x, c: x + c, tuple(range(1, 5))),
+    OpSpec("sub", "subtract {c} from x", "x = x - {c}", lambda x, c: x - c, tuple(range(1, 5))),
+    OpSpec("mul", "multiply x by {c}", "x = x * {c}", lambda x, c: x * c, tuple(range(2, 6))),
+    OpSpec("mod", "take x modulo {c}", "x = x % {c}", lambda x, c: x % c, tuple(range(2, 6))),
     OpSpec("abs", "take the absolute value of x", "x = abs(x)", lambda x, c: abs(x)),
     OpSpec("neg", "negate x", "x = -x", lambda x, c: -x),
     OpSpec("square", "square x", "x = x * x", lambda x, c: x * x),
@@ -95,12 +95,16 @@ def _steps_ok(steps: tuple[Step, ...]) -> bool:
 def generate_tasks(n: int, seed: int, min_steps: int = 1, max_steps: int = 3, prefix: str = "toy") -> list[ToyTask]:
     """`n` distinct tasks from `seed` (deterministic); ids `{prefix}/{seed}/{i}`."""
     rng = random.Random(f"toy-world:{seed}")
-    tasks, seen = [], set()
+    tasks, seen, misses = [], set(), 0
     while len(tasks) < n:
+        if misses > 100_000:  # the task space (~6500 tasks of <= 3 steps) is smaller than n
+            raise ValueError(f"generate_tasks: cannot draw {n} distinct toy tasks (got {len(tasks)})")
         k = rng.randint(min_steps, max_steps)
         steps = tuple(random_step(rng) for _ in range(k))
         if steps in seen or not _steps_ok(steps):
+            misses += 1
             continue
+        misses = 0
         seen.add(steps)
         tasks.append(ToyTask(f"{prefix}/{seed}/{len(tasks)}", steps))
     return tasks
