@@ -57,3 +57,12 @@ def test_local_paths_are_told_from_hub_ids():
     from pgrpo.llm.hf import looks_like_path
 
     assert looks_like_path("./ckpt") and looks_like_path("runs/a/final") and not looks_like_path("Qwen/Qwen2.5-7B")
+
+
+def test_seeded_samples_spanning_several_batches_are_distinct(tiny_policy_path):
+    hf = make_backend("hf", tiny_policy_path, max_batch_size=2)
+    req = ChatRequest(_msg("sample me"), temperature=1.0, n=6, seed=0, max_tokens=12)
+    texts = hf.generate([req])[0].texts
+    assert len(texts) == 6
+    assert texts[0:2] != texts[2:4] and texts[2:4] != texts[4:6]  # each batch draws fresh samples
+    assert hf.generate([req])[0].texts == texts  # and the seed still makes it reproducible

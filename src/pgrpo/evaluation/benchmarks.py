@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pgrpo.data.loaders.reading import is_local
 from pgrpo.data.problem import Problem, TestKind
 from pgrpo.errors import PgrpoError
 from pgrpo.evaluation.math_data import (
@@ -86,10 +87,6 @@ KIND_LOADERS: Registry[Callable[..., list[EvalTask]]] = Registry("benchmark kind
 KIND_MESSAGES: Registry[Callable[[EvalTask, str], list[dict[str, str]]]] = Registry("benchmark kind")
 
 
-def _is_local(source: str) -> bool:
-    return Path(source).exists()
-
-
 def _offline_hint(spec: BenchmarkSpec, source: str, exc: Exception) -> PgrpoError:
     return PgrpoError(
         f"benchmark {spec.name!r}: cannot load {source!r} ({type(exc).__name__}: {exc}). "
@@ -101,7 +98,7 @@ def _offline_hint(spec: BenchmarkSpec, source: str, exc: Exception) -> PgrpoErro
 def _load_code(spec: BenchmarkSpec, source: str, limit: int | None, options: Mapping[str, Any]) -> list[EvalTask]:
     from pgrpo.data.loaders import load_problems
 
-    local = _is_local(source) or source == "humaneval"
+    local = is_local(source) or source == "humaneval"
     kwargs = dict(options)
     if not local and spec.split is not None:
         kwargs.setdefault("split", spec.split)
@@ -134,7 +131,7 @@ def _load_math(spec: BenchmarkSpec, source: str, limit: int | None, options: Map
     try:
         problems = load_math_problems(source, split=spec.split, limit=limit, name=spec.name)
     except PgrpoError as exc:
-        if _is_local(source):
+        if is_local(source):
             raise
         raise _offline_hint(spec, source, exc) from exc
     return [EvalTask(spec.name, "math", p.task_id, math=p) for p in problems]

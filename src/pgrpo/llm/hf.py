@@ -94,7 +94,7 @@ class HFBackend(ChatBackend):
                 for start in range(0, len(rows), self.max_batch_size):
                     batch = rows[start:start + self.max_batch_size]
                     try:
-                        outs = self._generate_rows([requests[i] for i in batch])
+                        outs = self._generate_rows([requests[i] for i in batch], batch_number=start)
                     except Exception as exc:  # noqa: BLE001 - one bad batch is reported per item
                         outs = [(None, f"{type(exc).__name__}: {exc}", 0, 0)] * len(batch)
                     for i, out in zip(batch, outs):
@@ -108,8 +108,12 @@ class HFBackend(ChatBackend):
         bar.close()
         return [r if r is not None else ChatResult([], "hf: no output") for r in results]
 
-    def _generate_rows(self, reqs: list[ChatRequest]) -> list[tuple[str | None, str | None, int, int]]:
-        """Generate one text per row (all rows share sampling params). -> (text, error, ptok, ctok)."""
+    def _generate_rows(self, reqs: list[ChatRequest], batch_number: int = 0
+                       ) -> list[tuple[str | None, str | None, int, int]]:
+        """Generate one text per row (all rows share sampling params). -> (text, error, ptok, ctok).
+
+        batch_number (the batch's first row within its group) offsets the seed, so a request whose
+        n copies span several batches gets distinct samples rather than the same batch again."""
         import torch
 
         first = reqs[0]
@@ -128,7 +132,7 @@ class HFBackend(ChatBackend):
         if first.stop:
             kwargs.update(stop_strings=list(first.stop), tokenizer=self.tokenizer)
         if first.seed is not None:
-            torch.manual_seed(first.seed)
+            torch.manual_seed(first.seed + batch_number)
         with torch.inference_mode():
             out = self.lm.generate(**enc, **kwargs)
         prompt_len = enc["input_ids"].shape[1]
