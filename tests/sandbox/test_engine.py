@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from pgrpo.data.problem import CallCase, Problem, StdioCase, TestKind, Tests
-from pgrpo.sandbox import Job, Sandbox, SandboxConfig, Status
+from pgrpo.sandbox import Job, Sandbox, SandboxConfig, Status, pool
 from pgrpo.sandbox.codec import NotPlainError, decode, encode
 
 
@@ -61,6 +61,20 @@ def test_outputs_from_canonical(sb):
     assert rs[0].passed and not rs[1].passed
 
 
+def test_failed_canonical_run_fails_closed(sb):
+    tests = Tests(TestKind.CALL, call_cases=(CallCase((5,)),), outputs_from_canonical=True)
+    broken = Problem("canon-broken", "f", tests, entry_point="f", canonical_solution="def f(x):\n    raise SystemExit")
+    result = sb.run([Job(broken, "def f(x):\n    return None")])[0]
+    assert not result.passed and "no expected output" in result.detail  # never a pass against nothing
+
+
+def test_run_on_a_closed_sandbox_raises():
+    box = Sandbox(SandboxConfig(workers=1))
+    box.close()
+    with pytest.raises(RuntimeError, match="closed"):
+        box.run([])
+
+
 def test_humaneval_helpers_from_starter(sb):
     starter = "def enc(s):\n    return s[::-1]\n\ndef dec(s):\n    '''inverse'''\n"
     test = "def check(candidate):\n    assert candidate(enc('abc')) == 'abc'\n    assert dec('xy') == 'yx'\n"
@@ -88,7 +102,8 @@ def test_all_humaneval_canonical_solutions_pass(sb):
 
 
 @pytest.mark.parametrize("mode", ["unshare", "none"])
-def test_fallback_isolation_modes_run_jobs(mode):
+def test_fallback_isolation_modes_run_jobs(mode, monkeypatch):
+    monkeypatch.setattr(pool, "_warned", set())  # the one warning per mode may have fired earlier
     he = Problem("h2", "add", Tests(TestKind.HUMANEVAL, test_code="def check(c):\n    assert c(2, 3) == 5\n"),
                  entry_point="add")
     io = Problem("s2", "sum", Tests(TestKind.STDIO, stdio_cases=(StdioCase("1 2\n", "3\n"),)))

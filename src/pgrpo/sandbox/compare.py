@@ -24,8 +24,9 @@ DEFAULT_REL_TOL = 1e-6
 DEFAULT_ABS_TOL = 1e-9
 # Relative part added to an explicit `atol` (EvalPlus' assert_allclose uses rtol=1e-7).
 ATOL_REL_TOL = 1e-7
-# Nesting deeper than this is refused by to_plain/is_plain (no recursion bombs).
-MAX_DEPTH = 100
+# Nesting deeper than this is refused by to_plain/is_plain (no recursion bombs). Equal to
+# codec.MAX_DEPTH, so every value the wire accepts can be compared (kept stdlib-only here).
+MAX_DEPTH = 200
 # More container items than this in one value is refused (no shared-node DAG blowups).
 MAX_NODES = 1_000_000
 

@@ -280,7 +280,9 @@ class Sandbox:
         elif t.kind is TestKind.ASSERTS:
             msg.update(asserts=list(t.asserts), setup_code=t.setup_code)
         elif t.kind is TestKind.CALL:
-            expected = self._canonical.get(p.task_id) if t.outputs_from_canonical else None
+            expected = None
+            if t.outputs_from_canonical:  # no canonical outputs (its run failed): every case fails closed
+                expected = self._canonical.get(p.task_id) or [None] * len(t.call_cases)
             msg["cases"] = [[codec.to_wire(tuple(c.inputs)),
                              None if collect else (expected[i] if expected is not None else codec.to_wire(c.output))]
                             for i, c in enumerate(t.call_cases)]
@@ -372,11 +374,15 @@ class Sandbox:
             return
         replies = self._execute([self._message(j, collect=True) for j in need.values()], progress, "canonical")
         for task_id, reply in zip(need, replies):
-            outputs = (reply or {}).get("outputs") or [None] * need[task_id].problem.tests.count
-            self._canonical[task_id] = outputs
+            # Cache only a real run: after a worker death or sandbox error the next batch retries,
+            # instead of failing every later job of this task against missing outputs.
+            if reply and reply.get("status") != Status.SANDBOX_ERROR.value and reply.get("outputs"):
+                self._canonical[task_id] = reply["outputs"]
 
     def run(self, jobs: Sequence[Job], progress: bool = False) -> list[ExecResult]:
         """Run every job; results in the same order. Never raises for a bad program."""
+        if self._closed:
+            raise RuntimeError("Sandbox is closed: run() needs an open Sandbox (use it inside `with`)")
         self._fill_canonical(jobs, progress)
         replies = self._execute([self._message(j) for j in jobs], progress, "sandbox")
         return [_to_result(reply, job) for reply, job in zip(replies, jobs)]
