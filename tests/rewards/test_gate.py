@@ -156,3 +156,11 @@ def test_conversational_completions_and_missing_task_id():
              task_id=["p1"]) == [1.0]
     with pytest.raises(ValueError, match="task_id"):
         f(prompts=["x"], completions=["a"])
+
+
+def test_identical_batch_on_a_later_step_is_logged_again_but_not_recomputed():
+    ev, outcome, _ = make("posterior", group_size=4)
+    _, first_log, _ = call_trl_funcs(ev, MIXED)
+    _, second_log, _ = call_trl_funcs(ev, MIXED)  # same completions on the next step
+    assert outcome.calls == 1  # served from the cache
+    assert "outcome/pass_rate" in second_log and second_log == first_log  # but the step still logs

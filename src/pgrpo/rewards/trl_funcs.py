@@ -42,8 +42,10 @@ class ComponentReward:
         if task_id is None:
             raise ValueError("reward function needs the dataset's 'task_id' column")
         texts = [completion_text(c) for c in completions]
-        batch, fresh = self.evaluator.evaluate(list(task_id), texts)
-        if fresh:
+        batch, _ = self.evaluator.evaluate(list(task_id), texts)
+        # TRL calls the components in order once per step: the first one logs the step's stats,
+        # also when an identical batch comes back on a later step (served from the cache).
+        if self.component == COMPONENTS[0]:
             if log_metric is not None:
                 for name, value in batch.stats.as_metrics().items():
                     log_metric(name, value)
