@@ -139,3 +139,11 @@ def test_hub_errors_name_the_problem_row(monkeypatch):
     monkeypatch.setattr(datasets, "load_dataset", lambda name, split=None: [{"problem_id": 1, "question": "q"}])
     with pytest.raises(DataError, match=r"org/apps\[train\]:1: field 'input_output' is missing"):
         load_problems("org/apps", format="apps", split="train")
+
+
+def test_non_string_difficulty_is_a_named_error():
+    from pgrpo.data.loaders import load_problems
+    from pgrpo.errors import DataError
+
+    with pytest.raises(DataError, match="option difficulty"):
+        load_problems("humaneval", difficulty=[1])

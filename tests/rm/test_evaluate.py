@@ -100,3 +100,13 @@ def test_bad_benchmark_lines_name_file_and_line(tmp_path):
 def test_unknown_evaluator_is_a_user_error(fixtures_dir, capsys):
     assert main(["rm", "eval", "--data", _path(fixtures_dir, "lcb_rb_small.jsonl"), "--evaluator", "nope"]) == 2
     assert "unknown evaluator 'nope'" in capsys.readouterr().err
+
+
+def test_empty_lcb_rb_code_means_no_code_section(tmp_path):
+    row = {"question_id": "q", "problem": "P", "chosen_reasoning": "good", "chosen_code": "",
+           "rejected_reasoning": "bad", "rejected_code": "x = 1"}
+    path = tmp_path / "b.jsonl"
+    path.write_text(json.dumps(row) + "\n")
+    _, pairs = load_benchmark(str(path))
+    pair = pairs[0]
+    assert pair.chosen.code is None and pair.rejected.code == "x = 1"

@@ -73,8 +73,10 @@ def _text(obj: dict[str, Any], key: str, allow_empty: bool = False) -> str:
 
 def _parse_lcb_rb(obj: dict[str, Any], line: int) -> EvalPair:
     problem = _text(obj, "problem")
-    chosen = RMItem(problem, _text(obj, "chosen_reasoning"), _text(obj, "chosen_code", allow_empty=True))
-    rejected = RMItem(problem, _text(obj, "rejected_reasoning"), _text(obj, "rejected_code", allow_empty=True))
+    # An empty code field means "no code" (None), the layout training and the RL reward use too.
+    chosen = RMItem(problem, _text(obj, "chosen_reasoning"), _text(obj, "chosen_code", allow_empty=True) or None)
+    rejected = RMItem(problem, _text(obj, "rejected_reasoning"),
+                      _text(obj, "rejected_code", allow_empty=True) or None)
     subset = obj.get("subset") or obj.get("difficulty") or "lcb-rb"
     return EvalPair(str(subset), chosen, rejected, line, str(obj.get("question_id")))
 

@@ -102,6 +102,8 @@ def _split_options(options: dict[str, Any]) -> tuple[LoadOptions, ProblemFilter,
     difficulty = options.get("difficulty")
     if isinstance(difficulty, str):
         difficulty = [d for d in difficulty.split(",") if d.strip()]
+    if difficulty is not None and not all(isinstance(d, str) for d in difficulty):
+        raise DataError(f"option difficulty: expected a string or a list of strings, got {difficulty!r}")
     start = _parse_date(options.get("start_date"), "start_date")
     end = _parse_date(options.get("end_date"), "end_date")
     if start and end and start > end:

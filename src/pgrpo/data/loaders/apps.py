@@ -30,7 +30,7 @@ def _as_text(value: Any) -> str:
     return str(value)
 
 
-def _call_tests(record: Record, inputs: list[Any], outputs: list[Any], fn_name: str, starter: str) -> Tests:
+def _call_tests(record: Record, inputs: list[Any], outputs: list[Any], starter: str) -> Tests:
     unwrap = all(isinstance(out, list) and len(out) == 1 for out in outputs)
     cases = []
     for index, (args, out) in enumerate(zip(inputs, outputs)):
@@ -61,7 +61,7 @@ def convert_apps(record: Record, options: LoadOptions) -> Problem:
     if fn_name is not None and not isinstance(fn_name, str):
         raise record.error("input_output.fn_name", f"must be a string, got {type(fn_name).__name__}")
     if fn_name:
-        tests = _call_tests(record, inputs, outputs, fn_name, starter)
+        tests = _call_tests(record, inputs, outputs, starter)
     else:
         tests = Tests(kind=TestKind.STDIO, stdio_cases=tuple(
             StdioCase(stdin=_as_text(i), stdout=_as_text(o)) for i, o in zip(inputs, outputs)))

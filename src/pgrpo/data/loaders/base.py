@@ -115,12 +115,6 @@ def loader(name: str, description: str, detect: Callable[[frozenset[str]], bool]
     return decorator
 
 
-def task_id_of(record: Record, name: str, prefix: str = "") -> str:
-    """A task id from an int or str column (MBPP and APPS use ints)."""
-    value = record.require(name, (str, int))
-    return f"{prefix}{value}"
-
-
 def first_called_function(asserts: list[str] | tuple[str, ...]) -> str:
     """Name of the first function called in MBPP-style asserts ("" if none)."""
     builtins = {"set", "sorted", "list", "tuple", "abs", "round", "len", "isclose", "str", "int", "float",
