@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pgrpo.cli import command
-from pgrpo.toy import backend as _toy_backend  # noqa: F401 - registers the "toy" backend, judge and prompt style
 
 
 def _seeds(text: str) -> tuple[int, ...]:
