@@ -93,6 +93,7 @@ def test_tiny_recipe_validates_with_paths(tmp_path):
     (["sandbox.wrokers=2"], "sandbox.wrokers: unknown key"),
     (["task=vision"], "task: must be one of"),
     (["resume=/nope/checkpoint-3"], "resume: checkpoint directory"),
+    (["task=math"], "model.format_warmup_steps: the warm-up teaches the code answer format"),
 ])
 def test_bad_config_names_the_key(tmp_path, no_model_loads, overrides, key):
     with pytest.raises(ConfigError) as info:

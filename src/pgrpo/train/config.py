@@ -158,7 +158,7 @@ def validate_train_config(config: TrainConfig, *, check_paths: bool = True) -> d
         raise ConfigError(f"task: must be one of {list(TASKS)}, got {config.task!r}")
     if not config.output_dir:
         raise ConfigError("output_dir: must not be empty")
-    _validate_model(config.model, check_paths)
+    _validate_model(config.model, check_paths, config.task)
     _validate_data(config, check_paths)
     _validate_reward(config.reward, check_paths)
     if config.task == "code":
@@ -178,13 +178,15 @@ def validate_train_config(config: TrainConfig, *, check_paths: bool = True) -> d
     return kwargs
 
 
-def _validate_model(model: ModelSection, check_paths: bool) -> None:
+def _validate_model(model: ModelSection, check_paths: bool, task: str = "code") -> None:
     if model.build_tiny == (model.path is not None):
         raise ConfigError("model: set exactly one of model.path and model.build_tiny: true")
     if model.tiny and not model.build_tiny:
         raise ConfigError("model.tiny: only used with model.build_tiny: true")
     if model.format_warmup_steps and not model.build_tiny:
         raise ConfigError("model.format_warmup_steps: only for a tiny policy built with model.build_tiny: true")
+    if model.format_warmup_steps and task != "code":
+        raise ConfigError(f"model.format_warmup_steps: the warm-up teaches the code answer format; not for task: {task}")
     if model.format_warmup_steps < 0:
         raise ConfigError(f"model.format_warmup_steps: must be >= 0, got {model.format_warmup_steps}")
     if model.dtype not in DTYPES:
