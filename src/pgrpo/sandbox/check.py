@@ -288,6 +288,7 @@ def _run_pending(pending: list[_Pending], results: dict[int, SampleResult], conf
     from tqdm import tqdm
 
     def run_all(run: Runner) -> None:
+        passed = sum(r.passed for r in results.values())  # resumed results count too
         with tqdm(total=len(pending), desc="check", unit="sample", disable=not progress) as bar:
             for start in range(0, len(pending), chunk):
                 items = pending[start:start + chunk]
@@ -295,10 +296,11 @@ def _run_pending(pending: list[_Pending], results: dict[int, SampleResult], conf
                 for item, outcome in zip(items, outcomes, strict=True):
                     result = _from_exec(item, outcome)
                     results[item.index] = result
+                    passed += result.passed
                     if partial is not None:
                         append_jsonl(partial, result.to_record())
                 bar.update(len(items))
-                bar.set_postfix(passed=sum(r.passed for r in results.values()))
+                bar.set_postfix(passed=passed)
 
     if runner is not None:
         run_all(runner)
