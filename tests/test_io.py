@@ -32,3 +32,17 @@ def test_bad_line_is_named_or_collected(tmp_path):
 def test_missing_file(tmp_path):
     with pytest.raises(DataError, match="file not found"):
         read_jsonl(tmp_path / "nope.jsonl")
+
+
+def test_write_text_atomic_replaces_or_keeps_the_old_file(tmp_path):
+    from pgrpo.data.io import write_text_atomic
+
+    path = tmp_path / "sub" / "report.json"
+    write_text_atomic(path, "old")
+    assert path.read_text() == "old"
+    with pytest.raises(UnicodeEncodeError):
+        write_text_atomic(path, "half \ud800 written")  # a lone surrogate fails mid-write
+    assert path.read_text() == "old"
+    assert sorted(p.name for p in path.parent.iterdir()) == ["report.json"]  # no temp file left
+    write_text_atomic(path, "new")
+    assert path.read_text() == "new"

@@ -86,6 +86,19 @@ def append_jsonl(path: str | Path, record: dict[str, Any]) -> None:
         os.fsync(handle.fileno())
 
 
+def write_text_atomic(path: str | Path, text: str) -> None:
+    """Write `text` via a temp file + rename: readers see the old file or the new one, never half."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    try:
+        tmp.write_text(text, encoding="utf-8")
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    os.replace(tmp, path)
+
+
 def write_jsonl(path: str | Path, records: Iterable[dict[str, Any]]) -> int:
     """Write records atomically (temp file + rename); returns the count."""
     path = Path(path)

@@ -7,11 +7,11 @@ fractions in JSON and shown as percentages (one decimal, like the paper) in mark
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from pgrpo.data.io import write_text_atomic
 from pgrpo.evaluation.summary import BenchmarkSummary, EvalSummary, GroupScore
 
 
@@ -82,14 +82,8 @@ def render_markdown(summary: EvalSummary) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _atomic_write(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
-
-
 def write_summary(summary: EvalSummary, json_path: str | Path, md_path: str | Path) -> None:
     json_path, md_path = Path(json_path), Path(md_path)
     json_path.parent.mkdir(parents=True, exist_ok=True)
-    _atomic_write(json_path, json.dumps(summary_to_dict(summary), indent=2) + "\n")
-    _atomic_write(md_path, render_markdown(summary))
+    write_text_atomic(json_path, json.dumps(summary_to_dict(summary), indent=2) + "\n")
+    write_text_atomic(md_path, render_markdown(summary))

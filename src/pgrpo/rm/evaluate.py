@@ -15,12 +15,12 @@ import dataclasses
 import fnmatch
 import importlib
 import json
-import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+from pgrpo.data.io import write_text_atomic
 from pgrpo.registry import Registry
 from pgrpo.rm.benchmarks import BenchmarkFormat, EvalPair
 from pgrpo.rm.metrics import Accuracy, accuracy, grouped_accuracy
@@ -178,6 +178,4 @@ def write_outputs(out_dir: str | Path, report: EvalReport, pairs: Sequence[EvalP
     for name, text in (("results.json", json.dumps(report.to_json(), indent=2)),
                        ("results.md", render_markdown(report)),
                        ("scores.jsonl", "\n".join(rows) + "\n")):
-        tmp = out / (name + ".tmp")
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, out / name)
+        write_text_atomic(out / name, text)

@@ -14,7 +14,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-import os
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -22,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pgrpo.config import to_dict
+from pgrpo.data.io import write_text_atomic
 from pgrpo.errors import PgrpoError
 from pgrpo.rm.config import RMTrainConfig
 from pgrpo.rm.data import Pair, load_pairs, split_pairs
@@ -241,9 +241,7 @@ def train_reward_model(config: RMTrainConfig, include_code: str = "auto") -> Tra
                          round(time.monotonic() - started, 2), heldout, skipped, input_meta)
     if trainer.is_world_process_zero():
         input_meta.write(out / RM_META_FILE)
-        tmp = out / "metrics.json.tmp"
-        tmp.write_text(json.dumps(result.to_json(), indent=2), encoding="utf-8")
-        os.replace(tmp, out / "metrics.json")
+        write_text_atomic(out / "metrics.json", json.dumps(result.to_json(), indent=2))
     return result
 
 

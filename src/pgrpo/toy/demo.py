@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pgrpo.data.io import write_jsonl
+from pgrpo.data.io import write_jsonl, write_text_atomic
 from pgrpo.toy.sft import HELDOUT_SEED, SFTConfig
 from pgrpo.toy.world import TOY_PROMPT_STYLE, generate_problems
 
@@ -91,9 +91,7 @@ def _stage(out: Path, name: str, fn, *args) -> dict:
     say(f"{name}: starting")
     result = fn(stage_dir, *args)
     result["wall_seconds"] = round(time.monotonic() - started, 1)
-    tmp = stage_dir / "result.json.tmp"
-    tmp.write_text(json.dumps(result, indent=2), encoding="utf-8")
-    tmp.replace(done)
+    write_text_atomic(done, json.dumps(result, indent=2))
     say(f"{name}: finished in {result['wall_seconds']} s")
     return result
 
