@@ -34,6 +34,7 @@ def test_evaluate_command_is_registered():
     (["--model", "m", "--lcb-window", "2024"], "--lcb-window"),
     (["--model", "m", "--k", "1,x"], "--k"),
     (["--model", "m", "--backend", "nope", "--limit", "1"], "unknown chat backend 'nope'"),
+    (["--model", "m", "--prompt", "nope"], "unknown prompt style 'nope'; known: pgrpo, plain, toy"),
 ])
 def test_user_errors_exit_2_with_a_message(tmp_path, capsys, argv, message):
     assert main(["evaluate", "--out", str(tmp_path / "o"), "--no-progress", *argv]) == 2

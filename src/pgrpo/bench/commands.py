@@ -5,13 +5,13 @@ from __future__ import annotations
 import sys
 
 from pgrpo.cli import command
-from pgrpo.llm.cli_args import add_backend_arguments
-from pgrpo.rm.pairs_commands import (
+from pgrpo.data.cli_args import (
     add_problem_arguments,
     add_prompt_style_argument,
     checked_prompt_style,
     load_selected_problems,
 )
+from pgrpo.llm.cli_args import add_backend_arguments
 
 
 @command("bench build", help="Build LCB-RB: pairs of good-reasoning/correct vs bad-reasoning/incorrect solutions")

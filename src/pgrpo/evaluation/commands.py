@@ -47,8 +47,9 @@ def configure_evaluate(parser: argparse.ArgumentParser):
     parser.add_argument("--backend", default="hf", help="hf | vllm | openai (default hf)")
     parser.add_argument("--backend-option", action="append", metavar="KEY=VALUE",
                         help="backend option, e.g. max_batch_size=4 or base_url=http://localhost:8000/v1")
-    parser.add_argument("--prompt", default="pgrpo", choices=("pgrpo", "plain"),
-                        help="pgrpo = the training format (<think>/<answer>); plain = an instruct prompt")
+    parser.add_argument("--prompt", default="pgrpo",
+                        help="a registered prompt style: pgrpo = the training format (<think>/<answer>), "
+                             "plain = an instruct prompt, toy = the toy world's")
     parser.add_argument("--rescore", action="store_true", help="only re-check the samples already in --out")
     parser.add_argument("--data", action="append", metavar="NAME=PATH",
                         help="use a local file for benchmark NAME (needed offline for all but humaneval)")
@@ -65,6 +66,7 @@ def configure_evaluate(parser: argparse.ArgumentParser):
     parser.add_argument("--no-progress", action="store_true")
 
     def run(args: argparse.Namespace) -> int:
+        from pgrpo.data.cli_args import checked_prompt_style
         from pgrpo.errors import PgrpoError
         from pgrpo.evaluation.benchmarks import parse_data_overrides
         from pgrpo.evaluation.report import render_markdown
@@ -80,7 +82,8 @@ def configure_evaluate(parser: argparse.ArgumentParser):
                                                      ("difficulty", args.lcb_difficulty)) if value}
         config = EvalConfig(
             benchmarks=_csv(args.benchmarks), out_dir=args.out, model=args.model, backend=args.backend,
-            backend_options=_backend_options(args.backend_option), prompt_style=args.prompt, n=args.n,
+            backend_options=_backend_options(args.backend_option), n=args.n,
+            prompt_style=checked_prompt_style(args.prompt),
             temperature=args.temperature, top_p=args.top_p, max_tokens=args.max_tokens, seed=args.seed,
             rescore=args.rescore, data=parse_data_overrides(args.data), limit=args.limit, ks=ks,
             lcb_windows=tuple(DateWindow.parse(w) for w in args.lcb_window or []), lcb_options=lcb_options,

@@ -5,44 +5,13 @@ from __future__ import annotations
 import sys
 
 from pgrpo.cli import command
+from pgrpo.data.cli_args import (
+    add_problem_arguments,
+    add_prompt_style_argument,
+    checked_prompt_style,
+    load_selected_problems,
+)
 from pgrpo.llm.cli_args import add_backend_arguments
-
-
-def add_problem_arguments(parser) -> None:
-    parser.add_argument("--problems", required=True, help="problem source: humaneval, or a json/jsonl/parquet file")
-    parser.add_argument("--format", default=None, help="problem format (default: autodetect)")
-    parser.add_argument("--limit", type=int, default=None, help="use the first N problems")
-    parser.add_argument("--start-date", default=None, help="keep problems with contest_date >= this (ISO)")
-    parser.add_argument("--end-date", default=None, help="keep problems with contest_date <= this (ISO)")
-    parser.add_argument("--difficulty", default=None, help="comma list, e.g. easy,medium")
-
-
-def add_prompt_style_argument(parser) -> None:
-    parser.add_argument("--prompt-style", default="pgrpo",
-                        help="how the generator is asked: a registered prompt style (pgrpo, plain, toy)")
-
-
-def checked_prompt_style(name: str) -> str:
-    """`name` if it is a registered prompt style (the toy world's is loaded on demand)."""
-    import importlib
-
-    from pgrpo.data.prompts import PROMPT_STYLES, get_style
-
-    if name not in PROMPT_STYLES:
-        try:
-            importlib.import_module("pgrpo.toy.world")  # registers the toy world's style
-        except ImportError:
-            pass  # get_style below names the styles that are known
-    get_style(name)  # ConfigError naming the known styles
-    return name
-
-
-def load_selected_problems(args):
-    from pgrpo.data.loaders import load_problems
-
-    options = {k: v for k, v in (("start_date", args.start_date), ("end_date", args.end_date),
-                                 ("difficulty", args.difficulty)) if v}
-    return load_problems(args.problems, args.format, limit=args.limit, **options)
 
 
 @command("rm pairs", help="Generate OD (optimized/degraded) preference pairs for reward-model training")
