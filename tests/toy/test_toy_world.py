@@ -65,8 +65,8 @@ def test_oracle_canonical_is_perfect_and_each_degrade_lowers_only_its_dimension(
 
 
 def test_oracle_specific_flaws():
-    task = task_from_statement("Write a function f(x) for an integer x: multiply x by 3, then subtract 4 "
-                               "from x, then take the absolute value of x. Return x.")
+    task = task_from_statement("Write a function f(x) for an integer x. Step 1: multiply x by 3. Step 2: subtract 4 "
+                               "from x. Step 3: take the absolute value of x. Return x.")
     g = grade(task, "Step 1: multiply x by 5.\nStep 2: subtract 4 from x.\nStep 3: take the absolute value of x.")
     assert g.factual == pytest.approx(2 / 3) and g.rigor == 1.0 and g.coherence == 1.0
     g = grade(task, "Step 1: subtract 4 from x.\nStep 2: multiply x by 3.\nStep 3: take the absolute value of x.")

@@ -24,7 +24,8 @@ from dataclasses import dataclass
 from pgrpo.toy.world import FINAL_LINE, OPS, Step, ToyTask
 
 _STEP_LINE = re.compile(r"^Step\s+\d+\s*:\s*(?P<body>.+?)\.?\s*$")
-_STATEMENT = re.compile(r"Write a function f\(x\) for an integer x:\s*(?P<ops>.+?)\.\s*Return x\.")
+_STATEMENT = re.compile(r"Write a function f\(x\) for an integer x\.\s*(?P<ops>(?:Step \d+: [^.]+\.\s*)+)Return x\.")
+_STATEMENT_STEP = re.compile(r"Step (?P<k>\d+): (?P<phrase>[^.]+)\.")
 
 
 def _patterns() -> list[tuple[str, re.Pattern]]:
@@ -57,7 +58,10 @@ def task_from_statement(text: str, task_id: str = "") -> ToyTask | None:
     m = _STATEMENT.search(text)
     if not m:
         return None
-    steps = [parse_phrase(p) for p in m.group("ops").split(", then ")]
+    found = list(_STATEMENT_STEP.finditer(m.group("ops")))
+    if [int(f.group("k")) for f in found] != list(range(1, len(found) + 1)):
+        return None
+    steps = [parse_phrase(f.group("phrase")) for f in found]
     if not steps or any(s is None for s in steps):
         return None
     return ToyTask(task_id, tuple(steps))

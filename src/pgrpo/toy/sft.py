@@ -36,7 +36,7 @@ from pgrpo.toy.world import (
     to_problem,
 )
 
-SFT_VERSION = 3
+SFT_VERSION = 4  # 4: numbered statements
 TRAIN_SEED = 1000  # training problems come from world seeds >= this; held-out ones below
 HELDOUT_SEED = 1  # world seed of the demo's held-out problems (pgrpo.toy.demo)
 # The toy task space is small (19 one-step tasks), so demonstrations of the first this-many

@@ -111,8 +111,11 @@ def generate_tasks(n: int, seed: int, min_steps: int = 1, max_steps: int = 3, pr
 
 
 def statement(task: ToyTask) -> str:
-    ops = ", then ".join(s.phrase() for s in task.steps)
-    return f"Write a function f(x) for an integer x: {ops}. Return x."
+    # Numbered steps: a canonical reasoning line copies its statement line (the "Step k:"
+    # prefix points at it), which a 2-layer model learns; matching the k-th clause of one
+    # comma-separated sentence it did not (see docs/demo.md).
+    ops = " ".join(f"Step {i}: {s.phrase()}." for i, s in enumerate(task.steps, 1))
+    return f"Write a function f(x) for an integer x. {ops} Return x."
 
 
 def reasoning_lines(steps: tuple[Step, ...] | list[Step]) -> list[str]:
