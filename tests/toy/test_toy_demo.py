@@ -64,3 +64,32 @@ def test_quick_demo_end_to_end(tmp_path):
     assert main(["demo", "--quick", "--quiet", "--out", str(out), "--cache-dir", str(tmp_path / "cache")]) == 0
     again = json.loads((out / "report.json").read_text())
     assert again["rl"]["posterior"]["pass_at_1"] == report["rl"]["posterior"]["pass_at_1"]
+
+
+def test_lcb_rb_is_scored_on_the_rm_training_layout(tmp_path, tiny_rm_path):
+    # The demo's RM is trained on reasoning-only pairs: LCB-RB sides must be scored without
+    # their code (an earlier build appended it, a layout the RM never saw).
+    import shutil
+
+    from pgrpo.rm.pairs import RM_META_FILE, RMInputMeta
+    from pgrpo.rm.scoring import RewardScorer, RMItem
+    from pgrpo.toy.demo import score_lcb_rb
+
+    rm = tmp_path / "rm"
+    shutil.copytree(tiny_rm_path, rm)
+    RMInputMeta(include_code=False, source="test").write(rm / RM_META_FILE)
+    rows = [{"question_id": f"q{i}", "problem": f"Write f{i}.", "difficulty": "easy", "contest_date": "2024-01-01",
+             "chosen_reasoning": f"Step 1: add {i} to x.", "chosen_code": "def f(x):\n    return x\n" * 3,
+             "rejected_reasoning": f"Step 1: negate x twice {i}.", "rejected_code": "def f(x):\n    pass\n"}
+            for i in range(6)]
+    bench = tmp_path / "lcb_rb.jsonl"
+    bench.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    accuracy, note = score_lcb_rb(bench, str(rm), tmp_path / "eval")
+    assert note == "RM input: problem + reasoning (model's pgrpo_rm.json)"
+    scorer = RewardScorer(str(rm), max_length=256)
+    raw = scorer.raw_scores([RMItem(r["problem"], r[side]) for r in rows
+                             for side in ("chosen_reasoning", "rejected_reasoning")])
+    expected = sum((c > r) + 0.5 * (c == r) for c, r in zip(raw[0::2], raw[1::2])) / len(rows)
+    assert accuracy == pytest.approx(expected)
+    scored = [json.loads(line) for line in (tmp_path / "eval" / "scores.jsonl").read_text().splitlines()]
+    assert [s["chosen"] for s in scored] == pytest.approx(raw[0::2], abs=1e-5)

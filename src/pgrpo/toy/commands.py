@@ -26,6 +26,7 @@ def configure_demo(parser):
     parser.add_argument("--cache-dir", default=None,
                         help="where the fine-tuned policy is cached (default: $PGRPO_CACHE or ~/.cache/pgrpo, /demo)")
     parser.add_argument("--rl-steps", type=int, default=None, help="override the RL steps per mode")
+    parser.add_argument("--jobs", type=int, default=2, help="RL runs in parallel (default 2: one per core)")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
 
     def run(args) -> int:
@@ -40,8 +41,10 @@ def configure_demo(parser):
         unknown = [m for m in modes if m not in MODES]
         if unknown or not modes:
             raise PgrpoError(f"--modes: unknown {unknown}; known: {list(MODES)}")
+        if args.jobs < 1:
+            raise PgrpoError(f"--jobs: expected a positive integer, got {args.jobs}")
         kwargs = {"seeds": _seeds(args.seeds), "modes": modes, "cache_dir": args.cache_dir,
-                  "progress": not args.quiet}
+                  "progress": not args.quiet, "jobs": args.jobs}
         if args.rl_steps is not None:
             kwargs["rl_steps"] = args.rl_steps
         config = quick_config(args.out, **kwargs) if args.quick else DemoConfig(args.out, **kwargs)

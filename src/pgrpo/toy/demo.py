@@ -63,6 +63,7 @@ class DemoConfig:
     rl_learning_rate: float = 3e-4
     thinking_weight: float = 1.0
     max_completion_length: int = 96
+    jobs: int = 2  # RL runs in parallel (each is single-threaded: one per core)
     progress: bool = True
 
 
@@ -145,9 +146,6 @@ def stage_rm(stage_dir: Path, config: DemoConfig, pairs_path: str, policy: str) 
 def stage_bench(stage_dir: Path, config: DemoConfig, policy: str, rm_path: str) -> dict:
     from pgrpo.bench.build import BenchBuild, BenchConfig
     from pgrpo.llm import CachedBackend, make_backend
-    from pgrpo.rm.benchmarks import load_benchmark
-    from pgrpo.rm.evaluate import RewardModelEvaluator, evaluate, write_outputs
-    from pgrpo.rm.scoring import RewardScorer
     from pgrpo.toy.backend import OracleJudge
 
     problems = generate_problems(config.bench_problems, BENCH_SEED, prefix="toy-bench")
@@ -161,12 +159,23 @@ def stage_bench(stage_dir: Path, config: DemoConfig, policy: str, rm_path: str) 
     generator.close()
     out = {"pairs": summary.pairs, "status": summary.status_counts, "lcb_rb_accuracy": None}
     if summary.pairs:
-        fmt, pairs = load_benchmark(stage_dir / "lcb_rb.jsonl")
-        report, scores = evaluate(RewardModelEvaluator(RewardScorer(rm_path, max_length=256)), pairs, fmt,
-                                  "toy-lcb-rb")
-        write_outputs(stage_dir / "rm_eval", report, pairs, scores)
-        out["lcb_rb_accuracy"] = report.overall.accuracy
+        out["lcb_rb_accuracy"], out["rm_input"] = score_lcb_rb(stage_dir / "lcb_rb.jsonl", rm_path,
+                                                               stage_dir / "rm_eval")
     return out
+
+
+def score_lcb_rb(bench_file: Path, rm_path: str, out_dir: Path) -> tuple[float, str]:
+    """The RM's accuracy on an LCB-RB file, scored as `pgrpo rm eval` does: on the layout the
+    RM was trained on (its pgrpo_rm.json; the toy pairs are reasoning-only, so each side's code
+    is left out). Returns (accuracy, the evaluator's note on the RM input)."""
+    from pgrpo.rm.benchmarks import load_benchmark
+    from pgrpo.rm.evaluate import EvaluatorOptions, build_evaluator, evaluate, write_outputs
+
+    fmt, pairs = load_benchmark(bench_file)
+    evaluator = build_evaluator("reward-model", EvaluatorOptions(model_path=rm_path, max_length=256))
+    report, scores = evaluate(evaluator, pairs, fmt, "toy-lcb-rb")
+    write_outputs(out_dir, report, pairs, scores)
+    return report.overall.accuracy, evaluator.input_note
 
 
 def stage_rl(stage_dir: Path, config: DemoConfig, mode: str, seed: int, policy: str, rm_path: str) -> dict:
@@ -206,6 +215,33 @@ def stage_rl(stage_dir: Path, config: DemoConfig, mode: str, seed: int, policy: 
             "eval": dataclasses.asdict(ev), "curves": curves}
 
 
+def _rl_stage_in_process(out: str, name: str, config: DemoConfig, mode: str, seed: int, policy: str,
+                         rm_path: str) -> dict:
+    import torch
+
+    torch.set_num_threads(1)
+    return _stage(Path(out), name, stage_rl, config, mode, seed, policy, rm_path)
+
+
+def _rl_stages(out: Path, config: DemoConfig, policy: str, rm_path: str) -> list[dict]:
+    """Every (seed, mode) RL stage, `config.jobs` at a time in spawned processes (each run is
+    single-threaded, so on 2 cores two runs take the time of one). Results keep the
+    (seed, mode) order; a failed run raises after the others finish (their results are saved)."""
+    todo = [(f"rl/{mode}-seed{seed}", mode, seed) for seed in config.seeds for mode in config.modes]
+    pending = [t for t in todo if not (out / t[0] / "result.json").is_file()]
+    if config.jobs <= 1 or len(pending) <= 1:
+        return [_stage(out, name, stage_rl, config, mode, seed, policy, rm_path) for name, mode, seed in todo]
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    quiet = dataclasses.replace(config, progress=False)  # parallel progress bars would interleave
+    say(f"RL: {len(pending)} runs, {config.jobs} at a time")
+    with ProcessPoolExecutor(max_workers=config.jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+        futures = [pool.submit(_rl_stage_in_process, str(out), name, quiet, mode, seed, policy, rm_path)
+                   for name, mode, seed in todo]
+        return [f.result() for f in futures]
+
+
 def run_demo(config: DemoConfig) -> dict:
     """Run every stage (skipping finished ones) and write the report; returns report.json's content."""
     import torch
@@ -220,8 +256,7 @@ def run_demo(config: DemoConfig) -> dict:
     pairs = _stage(out, "pairs", stage_pairs, config, policy["path"])
     rm = _stage(out, "reward_model", stage_rm, config, pairs["path"], policy["path"])
     bench = _stage(out, "bench", stage_bench, config, policy["path"], rm["path"])
-    runs = [_stage(out, f"rl/{mode}-seed{seed}", stage_rl, config, mode, seed, policy["path"], rm["path"])
-            for seed in config.seeds for mode in config.modes]
+    runs = _rl_stages(out, config, policy["path"], rm["path"])
     report = write_report(out, config, policy, pairs, rm, bench, runs, round(time.monotonic() - started, 1))
     say(f"report: {out / 'report.md'}")
     return report

@@ -134,7 +134,8 @@ def write_report(out: Path, config, policy: dict, pairs: dict, rm: dict, bench: 
                    "sft_cached": policy["sft"].get("cached"), "demos": policy["sft"].get("demos")},
         "pairs": {"count": pairs["count"], "by_dimension": pairs["by_dimension"], "status": pairs["status"]},
         "reward_model": {"heldout_accuracy": rm["heldout_accuracy"], "lcb_rb_accuracy": bench["lcb_rb_accuracy"],
-                         "lcb_rb_pairs": bench["pairs"], "n_train_pairs": rm["n_train"]},
+                         "lcb_rb_pairs": bench["pairs"], "lcb_rb_rm_input": bench.get("rm_input"),
+                         "n_train_pairs": rm["n_train"]},
         "rl": summarize_runs(runs, ev),
         "runs": [{k: r[k] for k in ("mode", "seed", "steps", "wall_seconds", "eval", "curves")} for r in runs],
     }
