@@ -51,6 +51,9 @@ def test_quick_demo_end_to_end(tmp_path):
     report = json.loads((out / "report.json").read_text())
     assert isinstance(report["policy"]["sft_pass_at_1"], float)
     assert report["pairs"]["count"] > 0
+    coherence = sum(report["pairs"]["by_dimension"]["coherence"].values())
+    assert coherence > 0  # the RM trains on every other pair and a quarter of these
+    assert report["pairs"]["rm_train_count"] == report["pairs"]["count"] - coherence + round(0.25 * coherence)
     assert "heldout_accuracy" in report["reward_model"] and "lcb_rb_accuracy" in report["reward_model"]
     assert set(report["rl"]) == {"outcome", "additive", "posterior"}
     for mode, r in report["rl"].items():

@@ -105,7 +105,8 @@ def render_markdown(report: dict) -> str:
         f"{_fmt(p['sft_reasoning_quality'])}, format rate {_fmt(p['sft_format_rate'])}",
         f"- demonstrations: {p['demos']}", "",
         "## Reward model",
-        f"- OD pairs: {pairs['count']} ({pairs['by_dimension']})",
+        f"- OD pairs: {pairs['count']} ({pairs['by_dimension']}); the RM trained on "
+        f"{pairs.get('train_count', pairs['count'])} of them (a share of the coherence pairs)",
         f"- held-out pair accuracy {_fmt(rm['heldout_accuracy'])}; toy LCB-RB accuracy "
         f"{_fmt(rm['lcb_rb_accuracy'])} on {rm['lcb_rb_pairs']} pairs", "",
         "## RL (same seeds and budget per mode)", "",
@@ -132,7 +133,8 @@ def write_report(out: Path, config, policy: dict, pairs: dict, rm: dict, bench: 
         "policy": {"path": policy["path"], "sft_pass_at_1": ev["pass_at_1"],
                    "sft_reasoning_quality": ev["reasoning_quality"], "sft_format_rate": ev["format_rate"],
                    "sft_cached": policy["sft"].get("cached"), "demos": policy["sft"].get("demos")},
-        "pairs": {"count": pairs["count"], "by_dimension": pairs["by_dimension"], "status": pairs["status"]},
+        "pairs": {"count": pairs["count"], "by_dimension": pairs["by_dimension"], "status": pairs["status"],
+                  "rm_train_count": pairs.get("train_count", pairs["count"])},
         "reward_model": {"heldout_accuracy": rm["heldout_accuracy"], "lcb_rb_accuracy": bench["lcb_rb_accuracy"],
                          "lcb_rb_pairs": bench["pairs"], "lcb_rb_rm_input": bench.get("rm_input"),
                          "n_train_pairs": rm["n_train"]},

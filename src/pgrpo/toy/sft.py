@@ -123,7 +123,6 @@ def train_sft(config: SFTConfig, out_dir: Path, progress: bool = True) -> dict:
 
     from pgrpo.tiny import build_tiny_model
 
-    torch.set_num_threads(1)  # on a shared 2-core CPU, more threads are slower
     torch.manual_seed(config.seed)
     tokenizer = build_toy_tokenizer(config.vocab_size, config.seed)
     build_tiny_model(out_dir, tokenizer=tokenizer, seed=config.seed, hidden_size=config.hidden_size,
