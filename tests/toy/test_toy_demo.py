@@ -62,7 +62,9 @@ def test_quick_demo_end_to_end(tmp_path):
         assert r["steps"] >= 1
     for name in report["plots"]:
         assert (out / name).stat().st_size > 1000
-    assert "| posterior |" in (out / "report.md").read_text()
+    markdown = (out / "report.md").read_text()
+    assert "| posterior |" in markdown
+    assert f"the RM trained on {report['pairs']['rm_train_count']} of them" in markdown
     # a rerun resumes: every stage is reused, and the cached policy is not retrained
     assert main(["demo", "--quick", "--quiet", "--out", str(out), "--cache-dir", str(tmp_path / "cache")]) == 0
     again = json.loads((out / "report.json").read_text())

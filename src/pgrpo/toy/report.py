@@ -106,7 +106,7 @@ def render_markdown(report: dict) -> str:
         f"- demonstrations: {p['demos']}", "",
         "## Reward model",
         f"- OD pairs: {pairs['count']} ({pairs['by_dimension']}); the RM trained on "
-        f"{pairs.get('train_count', pairs['count'])} of them (a share of the coherence pairs)",
+        f"{pairs['rm_train_count']} of them (a share of the coherence pairs)",
         f"- held-out pair accuracy {_fmt(rm['heldout_accuracy'])}; toy LCB-RB accuracy "
         f"{_fmt(rm['lcb_rb_accuracy'])} on {rm['lcb_rb_pairs']} pairs", "",
         "## RL (same seeds and budget per mode)", "",
