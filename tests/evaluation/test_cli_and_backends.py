@@ -41,6 +41,13 @@ def test_user_errors_exit_2_with_a_message(tmp_path, capsys, argv, message):
     assert message in capsys.readouterr().err
 
 
+def test_every_registered_prompt_style_is_accepted():
+    from pgrpo.evaluation.runner import EvalConfig
+
+    for style in ("pgrpo", "plain", "toy"):
+        assert EvalConfig(benchmarks=("humaneval",), out_dir="o", model="m", prompt_style=style).prompt_style == style
+
+
 def test_config_validation():
     with pytest.raises(PgrpoError, match="twice"):
         EvalConfig(benchmarks=["humaneval", "humaneval"], out_dir="x", model="m")

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from pgrpo.data.cli_args import checked_prompt_style
 from pgrpo.errors import PgrpoError
 from pgrpo.evaluation.benchmarks import EvalTask, load_benchmark
 from pgrpo.evaluation.generate import GenerationReport, generate_samples
@@ -57,8 +58,7 @@ class EvalConfig:
             raise PgrpoError(f"benchmarks listed twice: {self.benchmarks}")
         if self.n < 1:
             raise PgrpoError(f"--n must be >= 1, got {self.n}")
-        if self.prompt_style not in ("pgrpo", "plain"):
-            raise PgrpoError(f"--prompt must be pgrpo or plain, got {self.prompt_style!r}")
+        checked_prompt_style(self.prompt_style)  # a registered style, else an error naming them
         if not self.rescore and not self.model:
             raise PgrpoError("--model is required unless --rescore")
         unknown = set(self.lcb_options) - set(LCB_OPTION_KEYS)
