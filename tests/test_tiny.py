@@ -35,6 +35,8 @@ def test_saved_tokenizer_reloads_with_the_same_ids(tmp_path):
     # transformers reloads a tiny Qwen2 checkpoint's tokenizer as Qwen2Tokenizer, which applies
     # Qwen2's own pre-tokenization: a model trained with the in-memory tokenizer must see the
     # same ids after reloading (a mismatch once split every digit differently in the toy demo).
+    import unicodedata
+
     from transformers import AutoTokenizer
 
     from pgrpo.tiny import build_tiny_model, build_tokenizer
@@ -43,6 +45,6 @@ def test_saved_tokenizer_reloads_with_the_same_ids(tmp_path):
     tokenizer = build_tokenizer(corpus, vocab_size=400)
     build_tiny_model(tmp_path, tokenizer=tokenizer)
     reloaded = AutoTokenizer.from_pretrained(tmp_path)
-    for text in ("Step 2: add 12 to x.\n\n", "def f(x):\n    x = x * 3\n\treturn x  ", "<think>\nok</think>", "é 1.5e3 x1"):
+    for text in ("Step 2: add 12 to x.\n\n", "def f(x):\n    x = x * 3\n\treturn x  ", "<think>\nok</think>", "é 1.5e3 x1", "cafe\u0301"):
         assert reloaded(text)["input_ids"] == tokenizer(text)["input_ids"], text
-        assert reloaded.decode(reloaded(text)["input_ids"]) == text
+        assert reloaded.decode(reloaded(text)["input_ids"]) == unicodedata.normalize("NFC", text)

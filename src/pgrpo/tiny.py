@@ -44,11 +44,12 @@ QWEN2_SPLIT = (r"""(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| 
 
 def build_tokenizer(corpus: Iterable[str] | None = None, vocab_size: int = 2048):
     """Train a byte-level BPE on `corpus` and return a `PreTrainedTokenizerFast`."""
-    from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, trainers
+    from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast
 
     texts = list(corpus) if corpus is not None else default_corpus()
     bpe = Tokenizer(models.BPE(unk_token=None))
+    bpe.normalizer = normalizers.NFC()  # as Qwen2Tokenizer does on reload
     # Qwen2's own pre-tokenization: AutoTokenizer reloads a saved tiny model as a
     # Qwen2Tokenizer (from config.model_type), which applies this split whatever
     # tokenizer.json says. Training the BPE with anything else makes a model trained with
