@@ -133,17 +133,23 @@ def _bare_fork_rate(programs: list[str], workers: int) -> tuple[float, int]:
         drivers = [subprocess.Popen([sys.executable, "-I", "-S", "-c", _BARE_DRIVER, path, str(w), str(workers)],
                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
                    for w in range(workers)]
-        for d in drivers:
-            assert d.stdout.readline().strip() == "ready"
-        start = time.perf_counter()
-        for d in drivers:
-            d.stdin.write("go\n")
-            d.stdin.flush()
-        passed = sum(int(d.stdout.readline()) for d in drivers)
-        rate = len(programs) / (time.perf_counter() - start)
-        for d in drivers:
-            d.wait()
-    return rate, passed
+        try:
+            for i, d in enumerate(drivers):
+                if d.stdout.readline().strip() != "ready":
+                    raise RuntimeError(f"bare-fork driver {i} failed to start (exit {d.poll()})")
+            start = time.perf_counter()
+            for d in drivers:
+                d.stdin.write("go\n")
+                d.stdin.flush()
+            counts = [d.stdout.readline().strip() for d in drivers]
+            rate = len(programs) / (time.perf_counter() - start)
+            if not all(c.isdigit() for c in counts):
+                raise RuntimeError(f"a bare-fork driver died mid-run (pass counts read: {counts})")
+        finally:
+            for d in drivers:
+                d.kill()
+                d.wait()
+    return rate, sum(int(c) for c in counts)
 
 
 def _trivial(n: int, workers: int) -> int:

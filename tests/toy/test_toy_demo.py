@@ -64,7 +64,7 @@ def test_quick_demo_end_to_end(tmp_path):
         assert (out / name).stat().st_size > 1000
     markdown = (out / "report.md").read_text()
     assert "| posterior |" in markdown
-    assert f"the RM trained on {report['pairs']['rm_train_count']} of them" in markdown
+    assert f"RM input pairs: {report['pairs']['rm_train_count']} " in markdown
     # a rerun resumes: every stage is reused, and the cached policy is not retrained
     assert main(["demo", "--quick", "--quiet", "--out", str(out), "--cache-dir", str(tmp_path / "cache")]) == 0
     again = json.loads((out / "report.json").read_text())
@@ -98,3 +98,35 @@ def test_lcb_rb_is_scored_on_the_rm_training_layout(tmp_path, tiny_rm_path):
     assert accuracy == pytest.approx(expected)
     scored = [json.loads(line) for line in (tmp_path / "eval" / "scores.jsonl").read_text().splitlines()]
     assert [s["chosen"] for s in scored] == pytest.approx(raw[0::2], abs=1e-5)
+
+
+def test_a_stage_result_from_another_demo_version_is_refused(tmp_path):
+    from pgrpo.errors import PgrpoError
+    from pgrpo.toy.demo import DEMO_VERSION, _stage
+
+    calls = []
+    first = _stage(tmp_path, "pairs", lambda stage_dir: calls.append(stage_dir) or {"count": 3})
+    assert first["demo_version"] == DEMO_VERSION and len(calls) == 1
+    assert _stage(tmp_path, "pairs", lambda stage_dir: calls.append(stage_dir) or {})["count"] == 3
+    assert len(calls) == 1  # reused, not rerun
+    (tmp_path / "pairs" / "result.json").write_text(json.dumps({"count": 3}))  # an older demo's result
+    with pytest.raises(PgrpoError, match=r"pairs/result.json: written by another version of pgrpo demo"):
+        _stage(tmp_path, "pairs", lambda stage_dir: {})
+
+
+def test_rm_training_pairs_keep_a_seeded_share_of_coherence_pairs(tmp_path):
+    from pgrpo.data.io import read_jsonl, write_jsonl
+    from pgrpo.errors import PgrpoError
+    from pgrpo.toy.demo import DemoConfig, _rm_training_pairs
+
+    rows = [{"prompt": f"p{i}", "chosen": "a", "rejected": "b", "dimension": dim}
+            for i, dim in enumerate(["coherence"] * 8 + ["factual"] * 3 + ["logic"] * 2)]
+    write_jsonl(tmp_path / "pairs.jsonl", rows)
+    path, count = _rm_training_pairs(tmp_path / "pairs.jsonl", 0.25)
+    kept = read_jsonl(path)
+    assert count == len(kept) == 3 + 2 + 2
+    assert sum(r["dimension"] == "coherence" for r in kept) == 2
+    assert read_jsonl(_rm_training_pairs(tmp_path / "pairs.jsonl", 0.25)[0]) == kept  # seeded
+    assert _rm_training_pairs(tmp_path / "pairs.jsonl", 1.0) == (tmp_path / "pairs.jsonl", 13)
+    with pytest.raises(PgrpoError, match="coherence_pair_fraction"):
+        DemoConfig("out", coherence_pair_fraction=1.5)

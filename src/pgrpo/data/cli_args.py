@@ -6,6 +6,11 @@ Thin on purpose: parsing only; loading happens in `load_selected_problems` (pgrp
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pgrpo.data.problem import Problem
+
 
 def add_problem_arguments(parser) -> None:
     parser.add_argument("--problems", required=True, help="problem source: humaneval, or a json/jsonl/parquet file")
@@ -36,7 +41,7 @@ def checked_prompt_style(name: str) -> str:
     return name
 
 
-def load_selected_problems(args):
+def load_selected_problems(args) -> list[Problem]:
     from pgrpo.data.loaders import load_problems
 
     options = {k: v for k, v in (("start_date", args.start_date), ("end_date", args.end_date),

@@ -1,7 +1,8 @@
 """JSON / JSONL reading and writing with errors that name the file and line.
 
 Owns: `read_jsonl` (gz ok; strict or collecting bad lines), `append_jsonl` (flushed per
-record, so an interrupted job keeps finished work), `write_jsonl`, `read_json`.
+record, so an interrupted job keeps finished work), `write_jsonl` and `write_text_atomic`
+(temp file + rename), `read_json`.
 """
 
 from __future__ import annotations

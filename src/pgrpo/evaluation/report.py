@@ -84,6 +84,5 @@ def render_markdown(summary: EvalSummary) -> str:
 
 def write_summary(summary: EvalSummary, json_path: str | Path, md_path: str | Path) -> None:
     json_path, md_path = Path(json_path), Path(md_path)
-    json_path.parent.mkdir(parents=True, exist_ok=True)
     write_text_atomic(json_path, json.dumps(summary_to_dict(summary), indent=2) + "\n")
     write_text_atomic(md_path, render_markdown(summary))

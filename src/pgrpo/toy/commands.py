@@ -41,8 +41,6 @@ def configure_demo(parser):
         unknown = [m for m in modes if m not in MODES]
         if unknown or not modes:
             raise PgrpoError(f"--modes: unknown {unknown}; known: {list(MODES)}")
-        if args.jobs < 1:
-            raise PgrpoError(f"--jobs: expected a positive integer, got {args.jobs}")
         kwargs = {"seeds": _seeds(args.seeds), "modes": modes, "cache_dir": args.cache_dir,
                   "progress": not args.quiet, "jobs": args.jobs}
         if args.rl_steps is not None:

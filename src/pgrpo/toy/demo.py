@@ -29,6 +29,9 @@ from pgrpo.toy.sft import HELDOUT_SEED, SFTConfig
 from pgrpo.toy.world import TOY_PROMPT_STYLE, generate_problems
 
 MODES = ("outcome", "additive", "posterior")
+# Stamped into every stage's result.json; bump when the world or a stage's meaning changes, so a
+# resumed run never mixes stages from two versions. 2: numbered statements, fixed tokenizer.
+DEMO_VERSION = 2
 # World seeds of each problem pool (the SFT demonstrations use seeds >= pgrpo.toy.sft.TRAIN_SEED).
 PAIRS_SEED, BENCH_SEED, RL_SEED = 2, 3, 4  # HELDOUT_SEED (1) lives in pgrpo.toy.sft
 # Toy programs finish in microseconds: short limits keep a stuck sample from stalling a stage.
@@ -71,6 +74,14 @@ class DemoConfig:
     jobs: int = 2  # RL runs in parallel (each is single-threaded: one per core)
     progress: bool = True
 
+    def __post_init__(self) -> None:
+        from pgrpo.errors import PgrpoError
+
+        if not 0.0 <= self.coherence_pair_fraction <= 1.0:
+            raise PgrpoError(f"coherence_pair_fraction: expected a share in [0, 1], got {self.coherence_pair_fraction}")
+        if self.jobs < 1:
+            raise PgrpoError(f"jobs: expected a positive integer, got {self.jobs}")
+
 
 def quick_config(out_dir: str, **kwargs: Any) -> DemoConfig:
     """The CI budget: every stage runs, on a few problems and steps."""
@@ -86,17 +97,25 @@ def say(message: str) -> None:
 
 
 def _stage(out: Path, name: str, fn, *args) -> dict:
-    """Run `fn(stage_dir, *args)` unless `<stage>/result.json` exists; return its result."""
+    """Run `fn(stage_dir, *args)` unless `<stage>/result.json` exists; return its result.
+    A result written by another demo version is refused (its world or settings differ)."""
+    from pgrpo.errors import PgrpoError
+
     stage_dir = out / name
     done = stage_dir / "result.json"
     if done.is_file():
+        result = json.loads(done.read_text(encoding="utf-8"))
+        if result.get("demo_version") != DEMO_VERSION:
+            raise PgrpoError(f"{done}: written by another version of pgrpo demo (demo_version "
+                             f"{result.get('demo_version')}, this is {DEMO_VERSION}); use a new --out directory")
         say(f"{name}: done in an earlier run, reusing {done}")
-        return json.loads(done.read_text(encoding="utf-8"))
+        return result
     stage_dir.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
     say(f"{name}: starting")
     result = fn(stage_dir, *args)
     result["wall_seconds"] = round(time.monotonic() - started, 1)
+    result["demo_version"] = DEMO_VERSION
     write_text_atomic(done, json.dumps(result, indent=2))
     say(f"{name}: finished in {result['wall_seconds']} s")
     return result
@@ -140,10 +159,10 @@ def _rm_training_pairs(pairs_path: Path, coherence_fraction: float) -> tuple[Pat
     rows = read_jsonl(pairs_path)
     if coherence_fraction >= 1.0:
         return pairs_path, len(rows)
-    coherence = [r for r in rows if r.get("dimension") == "coherence"]
-    keep = set(map(id, random.Random(f"coherence-pairs:{PAIRS_SEED}").sample(
-        coherence, round(coherence_fraction * len(coherence)))))
-    kept = [r for r in rows if r.get("dimension") != "coherence" or id(r) in keep]
+    coherence = [i for i, r in enumerate(rows) if r.get("dimension") == "coherence"]
+    keep = set(random.Random(f"coherence-pairs:{PAIRS_SEED}").sample(
+        coherence, round(coherence_fraction * len(coherence))))
+    kept = [r for i, r in enumerate(rows) if r.get("dimension") != "coherence" or i in keep]
     train_path = pairs_path.with_name("rm_train_pairs.jsonl")
     return train_path, write_jsonl(train_path, kept)
 
@@ -249,8 +268,11 @@ def _rl_stage_in_process(out: str, name: str, config: DemoConfig, mode: str, see
 
 def _rl_stages(out: Path, config: DemoConfig, policy: str, rm_path: str) -> list[dict]:
     """Every (seed, mode) RL stage, `config.jobs` at a time in spawned processes (each run is
-    single-threaded, so on 2 cores two runs take the time of one). Results keep the
-    (seed, mode) order; a failed run raises after the others finish (their results are saved)."""
+    single-threaded, so on 2 cores two runs take the time of one). Results keep the (seed, mode)
+    order. Finished stages are read here; a run that fails or dies raises a PgrpoError naming its
+    stage once the others have finished (their results are saved: rerun to resume)."""
+    from pgrpo.errors import PgrpoError
+
     todo = [(f"rl/{mode}-seed{seed}", mode, seed) for seed in config.seeds for mode in config.modes]
     pending = [t for t in todo if not (out / t[0] / "result.json").is_file()]
     if config.jobs <= 1 or len(pending) <= 1:
@@ -260,10 +282,23 @@ def _rl_stages(out: Path, config: DemoConfig, policy: str, rm_path: str) -> list
 
     quiet = dataclasses.replace(config, progress=False)  # parallel progress bars would interleave
     say(f"RL: {len(pending)} runs, {config.jobs} at a time")
-    with ProcessPoolExecutor(max_workers=config.jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
-        futures = [pool.submit(_rl_stage_in_process, str(out), name, quiet, mode, seed, policy, rm_path)
-                   for name, mode, seed in todo]
-        return [f.result() for f in futures]
+    pool = ProcessPoolExecutor(max_workers=config.jobs, mp_context=multiprocessing.get_context("spawn"))
+    try:
+        futures = {name: pool.submit(_rl_stage_in_process, str(out), name, quiet, mode, seed, policy, rm_path)
+                   for name, mode, seed in pending}
+        failed = []
+        for name, future in futures.items():
+            try:
+                future.result()
+            except Exception as exc:  # noqa: BLE001 - named below; the other runs keep their results
+                failed.append(f"{name}: {type(exc).__name__}: {exc}")
+    except BaseException:  # Ctrl-C: queued runs must not start after it
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
+    if failed:
+        raise PgrpoError("RL stages failed (finished ones are saved; rerun to resume): " + "; ".join(failed))
+    return [_stage(out, name, stage_rl, config, mode, seed, policy, rm_path) for name, mode, seed in todo]
 
 
 def run_demo(config: DemoConfig) -> dict:
@@ -273,11 +308,20 @@ def run_demo(config: DemoConfig) -> dict:
     do so under `if __name__ == "__main__":` (as for any multiprocessing code)."""
     import torch
 
+    # The stages before RL run one at a time and use every core this process may run on
+    # (measured: 60 SFT steps take 15.6 s with 2 threads, 24.2 s with 1); parallel RL runs
+    # take one thread each. The caller's setting is restored afterwards.
+    threads = torch.get_num_threads()
+    torch.set_num_threads(len(os.sched_getaffinity(0)))
+    try:
+        return _run_stages(config)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _run_stages(config: DemoConfig) -> dict:
     from pgrpo.toy.report import write_report
 
-    # The stages before RL run one at a time and use every core (measured: 60 SFT steps take
-    # 15.6 s with 2 threads, 24.2 s with 1); parallel RL runs take one thread each.
-    torch.set_num_threads(max(1, os.cpu_count() or 1))
     out = Path(config.out_dir)
     out.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()

@@ -105,8 +105,9 @@ def render_markdown(report: dict) -> str:
         f"{_fmt(p['sft_reasoning_quality'])}, format rate {_fmt(p['sft_format_rate'])}",
         f"- demonstrations: {p['demos']}", "",
         "## Reward model",
-        f"- OD pairs: {pairs['count']} ({pairs['by_dimension']}); the RM trained on "
-        f"{pairs['rm_train_count']} of them (a share of the coherence pairs)",
+        f"- OD pairs: {pairs['count']} ({pairs['by_dimension']}); RM input pairs: {pairs['rm_train_count']} "
+        f"(every factual and logic pair, {report['config']['coherence_pair_fraction']:.0%} of the coherence "
+        f"pairs; {rm['n_train_pairs']} of them trained on, the rest held out)",
         f"- held-out pair accuracy {_fmt(rm['heldout_accuracy'])}; toy LCB-RB accuracy "
         f"{_fmt(rm['lcb_rb_accuracy'])} on {rm['lcb_rb_pairs']} pairs", "",
         "## RL (same seeds and budget per mode)", "",
