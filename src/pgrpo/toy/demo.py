@@ -286,10 +286,10 @@ def _rl_stages(out: Path, config: DemoConfig, policy: str, rm_path: str) -> list
     try:
         futures = {name: pool.submit(_rl_stage_in_process, str(out), name, quiet, mode, seed, policy, rm_path)
                    for name, mode, seed in pending}
-        failed = []
+        failed, done = [], {}
         for name, future in futures.items():
             try:
-                future.result()
+                done[name] = future.result()
             except Exception as exc:  # noqa: BLE001 - named below; the other runs keep their results
                 failed.append(f"{name}: {type(exc).__name__}: {exc}")
     except BaseException:  # Ctrl-C: queued runs must not start after it
@@ -298,7 +298,8 @@ def _rl_stages(out: Path, config: DemoConfig, policy: str, rm_path: str) -> list
     pool.shutdown(wait=True)
     if failed:
         raise PgrpoError("RL stages failed (finished ones are saved; rerun to resume): " + "; ".join(failed))
-    return [_stage(out, name, stage_rl, config, mode, seed, policy, rm_path) for name, mode, seed in todo]
+    return [done[name] if name in done else _stage(out, name, stage_rl, config, mode, seed, policy, rm_path)
+            for name, mode, seed in todo]
 
 
 def run_demo(config: DemoConfig) -> dict:

@@ -135,7 +135,7 @@ def write_report(out: Path, config, policy: dict, pairs: dict, rm: dict, bench: 
                    "sft_reasoning_quality": ev["reasoning_quality"], "sft_format_rate": ev["format_rate"],
                    "sft_cached": policy["sft"].get("cached"), "demos": policy["sft"].get("demos")},
         "pairs": {"count": pairs["count"], "by_dimension": pairs["by_dimension"], "status": pairs["status"],
-                  "rm_train_count": pairs.get("train_count", pairs["count"])},
+                  "rm_train_count": pairs["train_count"]},
         "reward_model": {"heldout_accuracy": rm["heldout_accuracy"], "lcb_rb_accuracy": bench["lcb_rb_accuracy"],
                          "lcb_rb_pairs": bench["pairs"], "lcb_rb_rm_input": bench.get("rm_input"),
                          "n_train_pairs": rm["n_train"]},
