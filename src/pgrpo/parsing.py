@@ -1,8 +1,9 @@
 """The policy's response format: split a completion into reasoning and code, judge its format.
 
-Owns: `ParsedResponse`, `parse_response` (the format reward R_f's definition), `extract_code`
-(best-effort code from any text) and `sanitize` (AST-based pruning of a function-task solution
-to the entry point and what it needs). Pure text processing: nothing here executes code.
+Owns: `ParsedResponse`, `parse_response` (the format reward R_f's definition), its inverse
+`format_response`, `extract_code` (best-effort code from any text) and `sanitize` (AST-based
+pruning of a function-task solution to the entry point and what it needs). Pure text
+processing: nothing here executes code.
 
 Expected format (the training prompt asks for exactly this):
 
@@ -285,6 +286,16 @@ def parse_response(text: str, *, think_prefilled: bool = False) -> ParsedRespons
         format_ok=not problems,
         problems=tuple(problems),
     )
+
+
+def format_response(reasoning: str, code: str | None = None) -> str:
+    """The response a P-GRPO policy writes (the format `SYSTEM_PROMPT` asks for and
+    `parse_response` accepts): the reasoning in <think>, then, when `code` is given, the code
+    in one python fence inside <answer>."""
+    think = f"{THINK_OPEN}\n{reasoning.strip()}\n{THINK_CLOSE}"
+    if code is None:
+        return think
+    return f"{think}\n{ANSWER_OPEN}\n```python\n{code.rstrip()}\n```\n{ANSWER_CLOSE}"
 
 
 # ---------------------------------------------------------------- sanitize

@@ -90,6 +90,7 @@ def test_lcb_rb_is_scored_on_the_rm_training_layout(tmp_path, tiny_rm_path):
     bench = tmp_path / "lcb_rb.jsonl"
     bench.write_text("".join(json.dumps(r) + "\n" for r in rows))
     accuracy, note = score_lcb_rb(bench, str(rm), tmp_path / "eval")
+    accuracy = accuracy.accuracy
     assert note == "RM input: problem + reasoning (model's pgrpo_rm.json)"
     scorer = RewardScorer(str(rm), max_length=256)
     raw = scorer.raw_scores([RMItem(r["problem"], r[side]) for r in rows

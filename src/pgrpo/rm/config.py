@@ -30,6 +30,33 @@ class ModelSection:
 
 
 @dataclass
+class HeadSection:
+    """How the RM turns (problem, reasoning) into a score; both heads train on the same
+    Bradley-Terry loss, -log sigmoid(r_chosen - r_rejected).
+
+    scalar: a linear head on the last token of the RM template (the paper's RM; TRL RewardTrainer).
+    implicit: beta * sum of log pi_theta / pi_ref over the reasoning written as the policy's own
+      response to its own prompt (`prompt_style`), pi_ref = the frozen base; DPO's implicit
+      reward, trained with TRL's DPOTrainer (`pgrpo.rm.implicit`). `data.use_margin` is scalar-only.
+    """
+
+    kind: Literal["scalar", "implicit"] = "scalar"
+    beta: float = 0.1
+    prompt_style: str = "pgrpo"
+
+    def __post_init__(self) -> None:
+        from pgrpo.config import ConfigError
+        from pgrpo.data.cli_args import checked_prompt_style
+
+        if not self.beta > 0:
+            raise ValueError(f"head.beta must be > 0, got {self.beta}")
+        try:
+            checked_prompt_style(self.prompt_style)
+        except ConfigError as exc:
+            raise ValueError(f"head.prompt_style: {exc}") from None
+
+
+@dataclass
 class LoraSection:
     """Optional LoRA (peft, task SEQ_CLS: the score head is trained in full and merged at save)."""
 
@@ -96,6 +123,7 @@ class RMTrainConfig:
     model: ModelSection
     data: DataSection
     train: TrainSection = field(default_factory=TrainSection)
+    head: HeadSection = field(default_factory=HeadSection)
     lora: LoraSection = field(default_factory=LoraSection)
     seed: int = 0
     score_batch_size: int = 16  # for the held-out evaluation after training

@@ -1,14 +1,17 @@
 """Fast, deterministic scoring with a trained reasoning reward model (the thinking reward R_t).
 
-Owns `RMItem` and `RewardScorer`. Items are encoded with `pgrpo.rm.template.encode_rm_input`
-(the same template and truncation policy as training), sorted by token length so each batch
-pads little, and cut into batches of at most `batch_size` items and `max_batch_tokens` padded
-tokens (long items run alone, short ones together: on a CPU a large padded batch is slower
-than small ones). Run in `torch.inference_mode()` with right padding (real tokens never attend
-to pads and keep their positions, so a batched score equals the one-at-a-time score up to
-float rounding); a batch without padding is run without an attention mask, which keeps SDPA
-on its faster causal path. Scores come back in the caller's order. bf16 on GPU, float32 on CPU unless `dtype` says
-otherwise. `score` is sigmoid(raw score) in [0, 1]; `calls` counts items scored so far.
+Owns `RMItem`, `RewardScorer` and the scalar head. A saved RM is read by one of two heads
+(`load_head`): the scalar head (a sequence-classification model; items encoded with
+`pgrpo.rm.template.encode_rm_input`) or the implicit head (`pgrpo.rm.implicit`: a policy and its
+reference, items encoded in the policy's own prompt/response format). Either way the encoding
+is the one training used, with the same truncation policy. Items are sorted by token length so
+each batch pads little, and cut into batches of at most `batch_size` items and
+`max_batch_tokens` padded tokens (long items run alone, short ones together: on a CPU a large
+padded batch is slower than small ones). Run in `torch.inference_mode()` with right padding
+(real tokens never attend to pads and keep their positions, so a batched score equals the
+one-at-a-time score up to float rounding); a batch without padding is run without an
+attention mask, which keeps SDPA on its faster causal path. Scores come back in the caller's
+order. bf16 on GPU, float32 on CPU unless `dtype` says otherwise. `score` is sigmoid(raw score) in [0, 1]; `calls` counts items scored so far.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from pgrpo.errors import PgrpoError
 from pgrpo.rm.template import encode_rm_input
@@ -44,14 +48,59 @@ def _resolve_dtype(dtype, device: str):
     return dtype
 
 
+class ScalarHead:
+    """The forward pass of a sequence-classification RM: one value read at the last token."""
+
+    def __init__(self, model, tokenizer) -> None:
+        if getattr(model.config, "num_labels", 1) != 1:
+            raise PgrpoError(f"{model.config.name_or_path}: a reward model needs num_labels=1, "
+                             f"got {model.config.num_labels}")
+        # The head pools the last non-pad token, found through config.pad_token_id.
+        model.config.pad_token_id = tokenizer.pad_token_id
+        self.model = model.eval()
+        self.tokenizer = tokenizer
+
+    def encode(self, statement: str, reasoning: str, code: str | None, max_length: int):
+        return encode_rm_input(self.tokenizer, statement, reasoning, code, max_length)
+
+    def forward(self, ids, mask, starts: list[int], lengths: list[int]) -> list[float]:
+        logits = self.model(input_ids=ids, attention_mask=mask, use_cache=False).logits
+        return logits.float().reshape(len(lengths), -1)[:, 0].cpu().tolist()
+
+
+def load_head(model_path: str, device: str, dtype):
+    """The head a saved RM needs: implicit if its directory has a `pgrpo_implicit_rm.json`
+    (`pgrpo.rm.implicit`), else a sequence-classification model with a scalar head."""
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    from pgrpo.rm.implicit import ImplicitHead, ImplicitSpec
+
+    torch_dtype = _resolve_dtype(dtype, device)
+    spec = ImplicitSpec.read(model_path) if Path(model_path).is_dir() else None
+    if spec is not None:
+        return ImplicitHead.load(model_path, spec, device, torch_dtype)
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(model_path)
+        model = AutoModelForSequenceClassification.from_pretrained(model_path, dtype=torch_dtype)
+    except OSError as exc:
+        raise PgrpoError(f"{model_path}: cannot load reward model: {exc}") from exc
+    _set_pad(tokenizer)
+    return ScalarHead(model.to(device), tokenizer)
+
+
+def _set_pad(tokenizer) -> None:
+    if tokenizer.pad_token_id is None:
+        tokenizer.pad_token = tokenizer.eos_token
+
+
 class RewardScorer:
-    """Scores `RMItem`s with a sequence-classification reward model saved at `model_path`."""
+    """Scores `RMItem`s with a reward model saved at `model_path` (either head), or with an
+    in-memory sequence-classification model (`from_model`)."""
 
     def __init__(self, model_path: str | None, *, batch_size: int = 16, max_length: int = 2048,
                  device: str | None = None, dtype=None, model=None, tokenizer=None,
                  max_batch_tokens: int | None = None) -> None:
         import torch
-        from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
         if batch_size < 1:
             raise PgrpoError(f"batch_size must be >= 1, got {batch_size}")
@@ -65,23 +114,14 @@ class RewardScorer:
         if model is None:
             if model_path is None:
                 raise PgrpoError("RewardScorer needs a model_path (or a model and tokenizer)")
-            try:
-                tokenizer = AutoTokenizer.from_pretrained(model_path)
-                model = AutoModelForSequenceClassification.from_pretrained(
-                    model_path, dtype=_resolve_dtype(dtype, self.device))
-            except OSError as exc:
-                raise PgrpoError(f"{model_path}: cannot load reward model: {exc}") from exc
-            model.to(self.device)
+            self.head = load_head(model_path, self.device, dtype)
         elif tokenizer is None:
             raise PgrpoError("RewardScorer: pass the tokenizer together with the model")
-        if getattr(model.config, "num_labels", 1) != 1:
-            raise PgrpoError(f"{model_path}: a reward model needs num_labels=1, got {model.config.num_labels}")
-        if tokenizer.pad_token_id is None:
-            tokenizer.pad_token = tokenizer.eos_token
-        # The head pools the last non-pad token, found through config.pad_token_id.
-        model.config.pad_token_id = tokenizer.pad_token_id
-        self.model = model.eval()
-        self.tokenizer = tokenizer
+        else:
+            _set_pad(tokenizer)
+            self.head = ScalarHead(model, tokenizer)
+        self.model = self.head.model  # its config.name_or_path locates the RM's pgrpo_rm.json
+        self.tokenizer = self.head.tokenizer
 
     @classmethod
     def from_model(cls, model, tokenizer, **kwargs) -> RewardScorer:
@@ -90,33 +130,36 @@ class RewardScorer:
         return cls(None, model=model, tokenizer=tokenizer, device=device, **kwargs)
 
     def encode(self, item: RMItem) -> list[int]:
-        encoded = encode_rm_input(self.tokenizer, item.statement, item.reasoning, item.code, self.max_length)
+        return self._encode(item)[0]
+
+    def _encode(self, item: RMItem) -> tuple[list[int], int]:
+        """(token ids, index of the first scored token) of `item` on the head's layout."""
+        encoded = self.head.encode(item.statement, item.reasoning, item.code, self.max_length)
         self.truncated += encoded.truncated
-        return encoded.input_ids
+        return encoded.input_ids, encoded.start
 
     def raw_scores(self, items: Sequence[RMItem]) -> list[float]:
         """Unbounded reward-head outputs, in the order of `items`."""
         import torch
 
-        encoded = [self.encode(item) for item in items]
+        encoded = [self._encode(item) for item in items]
+        lengths = [len(ids) for ids, _ in encoded]
         # Longest first (stable on index): similar lengths share a batch, and an
         # out-of-memory error shows up on the first batch rather than the last.
-        order = sorted(range(len(encoded)), key=lambda i: (-len(encoded[i]), i))
+        order = sorted(range(len(encoded)), key=lambda i: (-lengths[i], i))
         scores = [0.0] * len(encoded)
         pad_id = self.tokenizer.pad_token_id
         with torch.inference_mode():
-            for batch in self._batches(order, [len(e) for e in encoded]):
-                width = len(encoded[batch[0]])  # longest first
+            for batch in self._batches(order, lengths):
+                width = lengths[batch[0]]  # longest first
                 ids = torch.full((len(batch), width), pad_id, dtype=torch.long)
                 mask = torch.zeros((len(batch), width), dtype=torch.long)
                 for row, i in enumerate(batch):
-                    ids[row, :len(encoded[i])] = torch.tensor(encoded[i], dtype=torch.long)
-                    mask[row, :len(encoded[i])] = 1
-                padded = len(encoded[batch[-1]]) < width
-                logits = self.model(input_ids=ids.to(self.device),
-                                    attention_mask=mask.to(self.device) if padded else None,
-                                    use_cache=False).logits
-                values = logits.float().reshape(len(batch), -1)[:, 0].cpu().tolist()
+                    ids[row, :lengths[i]] = torch.tensor(encoded[i][0], dtype=torch.long)
+                    mask[row, :lengths[i]] = 1
+                padded = lengths[batch[-1]] < width
+                values = self.head.forward(ids.to(self.device), mask.to(self.device) if padded else None,
+                                           [encoded[i][1] for i in batch], [lengths[i] for i in batch])
                 for i, value in zip(batch, values):
                     scores[i] = float(value)
         self.calls += len(items)

@@ -51,6 +51,15 @@ def response_text(reasoning: str, code: str | None = None) -> str:
     return reasoning.strip() + CODE_HEADER + code.strip("\n") + CODE_FOOTER
 
 
+def split_response(text: str) -> tuple[str, str | None]:
+    """Inverse of `response_text`: (reasoning, code or None if there is no code section)."""
+    head, sep, tail = text.partition(CODE_HEADER)
+    if not sep:
+        return text.strip(), None
+    code = tail[:-len(CODE_FOOTER)] if tail.endswith(CODE_FOOTER) else tail
+    return head.strip(), code
+
+
 def rm_input_text(statement: str, reasoning: str, code: str | None = None) -> str:
     """The single text the reward model reads for (problem, reasoning[, code])."""
     return PROBLEM_HEADER + statement.strip() + REASONING_HEADER + response_text(reasoning, code)
@@ -62,6 +71,7 @@ class EncodedInput:
 
     input_ids: list[int]
     truncated: bool
+    start: int = 0  # first token a head scores from; the scalar head reads only the last
 
 
 def _ids(tokenizer, text: str) -> list[int]:

@@ -15,14 +15,15 @@ import dataclasses
 import json
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pgrpo.config import to_dict
 from pgrpo.data.io import write_text_atomic
 from pgrpo.errors import PgrpoError
+from pgrpo.registry import Registry
 from pgrpo.rm.config import RMTrainConfig
 from pgrpo.rm.data import Pair, load_pairs, split_pairs
 from pgrpo.rm.metrics import Accuracy, accuracy, grouped_accuracy
@@ -119,11 +120,10 @@ def _peft_config(config: RMTrainConfig):
                       lora_dropout=config.lora.dropout, target_modules=list(config.lora.target_modules))
 
 
-def _reward_config(config: RMTrainConfig, has_eval: bool):
-    from trl import RewardConfig
-
+def trainer_arguments(config: RMTrainConfig, has_eval: bool) -> dict[str, Any]:
+    """The TrainingArguments both heads' TRL configs (RewardConfig, DPOConfig) share."""
     t = config.train
-    return RewardConfig(
+    return dict(
         output_dir=config.output_dir,
         num_train_epochs=t.epochs,
         max_steps=t.max_steps,
@@ -136,7 +136,6 @@ def _reward_config(config: RMTrainConfig, has_eval: bool):
         lr_scheduler_type=t.lr_scheduler,
         bf16=t.bf16,
         gradient_checkpointing=t.gradient_checkpointing,
-        center_rewards_coefficient=t.center_rewards_coefficient,
         # Inputs are already truncated by our policy; TRL's filter would silently drop pairs.
         max_length=None,
         logging_steps=t.logging_steps,
@@ -156,6 +155,13 @@ def _reward_config(config: RMTrainConfig, has_eval: bool):
     )
 
 
+def _reward_config(config: RMTrainConfig, has_eval: bool):
+    from trl import RewardConfig
+
+    return RewardConfig(center_rewards_coefficient=config.train.center_rewards_coefficient,
+                        **trainer_arguments(config, has_eval))
+
+
 def _load_data(config: RMTrainConfig) -> tuple[list[Pair], list[Pair], list[str]]:
     train_set = load_pairs(config.data.train, skip_bad=config.data.skip_bad)
     skipped = [str(b) for b in train_set.bad]
@@ -169,18 +175,44 @@ def _load_data(config: RMTrainConfig) -> tuple[list[Pair], list[Pair], list[str]
     return train, heldout, skipped
 
 
+@dataclass
+class FitInputs:
+    """What a head's fit function gets: the base checkpoint, its tokenizer and the pairs."""
+
+    config: RMTrainConfig
+    base: str
+    tokenizer: Any
+    train_pairs: list[Pair]
+    heldout_pairs: list[Pair]
+    include_code: bool
+
+
+@dataclass
+class Fitted:
+    """A trained and saved RM: a scorer for the held-out check, and the trainer's figures."""
+
+    scorer: RewardScorer
+    train_loss: float | None
+    n_truncated: int
+    log: Callable[[dict], None]  # to the trainer's loggers (TensorBoard)
+    is_main_process: bool
+
+
+RM_FITTERS: Registry[Callable[[FitInputs], Fitted]] = Registry("reward head")
+
+
 def train_reward_model(config: RMTrainConfig, include_code: str = "auto") -> TrainResult:
     """Train, save model + tokenizer + metrics.json + pgrpo_rm.json to config.output_dir.
 
     include_code: "true" / "false" / "auto" (the pairs' pgrpo_pairs.json, else detected): whether
     the pair sides carry code; recorded in pgrpo_rm.json, which `rm eval` and the RL side read.
+    The head (`config.head.kind`) picks the fit function: scalar (RewardTrainer, below) or
+    implicit (`pgrpo.rm.implicit_train`, DPOTrainer).
     """
     from transformers import AutoTokenizer
-    from transformers.trainer_utils import get_last_checkpoint
-    from trl import RewardTrainer
 
+    import pgrpo.rm.implicit_train  # noqa: F401 - registers the "implicit" fit function
     from pgrpo.rm.pairs import RM_META_FILE
-
     started = time.monotonic()
     out = Path(config.output_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -197,52 +229,69 @@ def train_reward_model(config: RMTrainConfig, include_code: str = "auto") -> Tra
         raise PgrpoError(f"model.path: cannot load tokenizer from {base!r}: {exc}") from exc
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
-    max_length = config.train.max_length
-    train_ds, n_trunc = _tokenize_pairs(tokenizer, train_pairs, max_length, config.data.use_margin)
-    eval_ds, n_trunc_eval = (_tokenize_pairs(tokenizer, heldout_pairs, max_length, config.data.use_margin)
-                             if heldout_pairs else (None, 0))
-    if n_trunc + n_trunc_eval:
-        log.warning("%d pair sides exceeded %d tokens and were truncated", n_trunc + n_trunc_eval, max_length)
+    fitted = RM_FITTERS.get(config.head.kind)(
+        FitInputs(config, base, tokenizer, train_pairs, heldout_pairs, input_meta.include_code))
+    if fitted.n_truncated:
+        log.warning("%d pair sides exceeded %d tokens and were truncated", fitted.n_truncated,
+                    config.train.max_length)
 
+    heldout = None
+    if heldout_pairs:
+        heldout = evaluate_pairs(fitted.scorer, heldout_pairs, seed=config.seed)
+        logged = {"heldout_accuracy": heldout.overall.accuracy}
+        logged.update({f"heldout_accuracy/{k}": v.accuracy for k, v in heldout.by_pair_type.items()})
+        logged.update({f"heldout_accuracy/{k}": v.accuracy for k, v in heldout.by_dimension.items()})
+        fitted.log(logged)  # to TensorBoard next to the training curves
+    result = TrainResult(str(out), len(train_pairs), len(heldout_pairs), len(skipped), fitted.n_truncated,
+                         fitted.train_loss, round(time.monotonic() - started, 2), heldout, skipped, input_meta)
+    if fitted.is_main_process:
+        input_meta.write(out / RM_META_FILE)
+        write_text_atomic(out / "metrics.json", json.dumps(result.to_json(), indent=2))
+    return result
+
+
+def last_checkpoint(config: RMTrainConfig) -> str | None:
+    """The Trainer checkpoint to resume from, if resuming is on and there is one."""
+    from transformers.trainer_utils import get_last_checkpoint
+
+    out = Path(config.output_dir)
+    checkpoint = get_last_checkpoint(str(out)) if config.train.resume and out.is_dir() else None
+    if checkpoint:
+        log.warning("resuming from %s", checkpoint)
+    return checkpoint
+
+
+@RM_FITTERS.register("scalar")
+def _fit_scalar(inputs: FitInputs) -> Fitted:
+    """TRL's RewardTrainer on a sequence-classification model (a fresh scalar head on `base`)."""
+    from trl import RewardTrainer
+
+    config, tokenizer, max_length = inputs.config, inputs.tokenizer, inputs.config.train.max_length
+    train_ds, n_trunc = _tokenize_pairs(tokenizer, inputs.train_pairs, max_length, config.data.use_margin)
+    eval_ds, n_trunc_eval = (_tokenize_pairs(tokenizer, inputs.heldout_pairs, max_length, config.data.use_margin)
+                             if inputs.heldout_pairs else (None, 0))
     trainer = RewardTrainer(
-        model=base,
+        model=inputs.base,
         args=_reward_config(config, eval_ds is not None),
         train_dataset=train_ds,
         eval_dataset=eval_ds,
         processing_class=tokenizer,
         peft_config=_peft_config(config),
     )
-    checkpoint = get_last_checkpoint(str(out)) if config.train.resume and out.is_dir() else None
-    if checkpoint:
-        log.warning("resuming from %s", checkpoint)
-    train_output = trainer.train(resume_from_checkpoint=checkpoint)
+    train_output = trainer.train(resume_from_checkpoint=last_checkpoint(config))
 
     model = trainer.model
     if config.lora.enabled:
         # Save a plain model RewardScorer can load (LoRA is meant for single-device runs).
         model = model.merge_and_unload()
         if trainer.is_world_process_zero():
-            model.save_pretrained(out)
-            tokenizer.save_pretrained(out)
+            model.save_pretrained(config.output_dir)
+            tokenizer.save_pretrained(config.output_dir)
     else:
-        trainer.save_model(str(out))  # gathers ZeRO-3 shards; saves the tokenizer too
-
-    heldout = None
-    if heldout_pairs:
-        scorer = RewardScorer.from_model(model, tokenizer, batch_size=config.score_batch_size,
-                                         max_length=max_length)
-        heldout = evaluate_pairs(scorer, heldout_pairs, seed=config.seed)
-        logged = {"heldout_accuracy": heldout.overall.accuracy}
-        logged.update({f"heldout_accuracy/{k}": v.accuracy for k, v in heldout.by_pair_type.items()})
-        logged.update({f"heldout_accuracy/{k}": v.accuracy for k, v in heldout.by_dimension.items()})
-        trainer.log(logged)  # to TensorBoard next to the training curves
-    result = TrainResult(str(out), len(train_pairs), len(heldout_pairs), len(skipped),
-                         n_trunc + n_trunc_eval, getattr(train_output, "training_loss", None),
-                         round(time.monotonic() - started, 2), heldout, skipped, input_meta)
-    if trainer.is_world_process_zero():
-        input_meta.write(out / RM_META_FILE)
-        write_text_atomic(out / "metrics.json", json.dumps(result.to_json(), indent=2))
-    return result
+        trainer.save_model(config.output_dir)  # gathers ZeRO-3 shards; saves the tokenizer too
+    scorer = RewardScorer.from_model(model, tokenizer, batch_size=config.score_batch_size, max_length=max_length)
+    return Fitted(scorer, getattr(train_output, "training_loss", None), n_trunc + n_trunc_eval, trainer.log,
+                  trainer.is_world_process_zero())
 
 
 def train_input_meta(train_path: str, choice: str = "auto"):

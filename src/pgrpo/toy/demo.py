@@ -3,7 +3,8 @@
 Owns `DemoConfig` (default and `--quick` budgets), the stage functions and `run_demo`:
   1. SFT policy (pgrpo.toy.sft, cached by settings hash) and its held-out pass@1 / quality;
   2. OD pairs: the policy's own responses -> `pgrpo.rm.pairs.PairsRun` with the toy backend
-     as the strong LLM; Bradley-Terry RM with `pgrpo.rm.train.train_reward_model`; a toy
+     as the strong LLM; Bradley-Terry RM with `pgrpo.rm.train.train_reward_model` (the implicit
+     head by default: see `DemoConfig.rm_head`); a toy
      LCB-RB with `pgrpo.bench.build.BenchBuild` (policy samples via the "hf" backend, sandbox,
      the exact oracle as judge) and the RM evaluated on it with `pgrpo.rm.evaluate`;
   3. RL with `pgrpo.train.runner.run_training` in each reward mode with the same seeds and
@@ -22,16 +23,20 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pgrpo.data.io import write_jsonl, write_text_atomic
 from pgrpo.toy.sft import HELDOUT_SEED, SFTConfig
 from pgrpo.toy.world import TOY_PROMPT_STYLE, generate_problems
 
+if TYPE_CHECKING:
+    from pgrpo.rm.metrics import Accuracy
+
 MODES = ("outcome", "additive", "posterior")
 # Stamped into every stage's result.json; bump when the world or a stage's meaning changes, so a
 # resumed run never mixes stages from two versions. 2: numbered statements, fixed tokenizer.
-DEMO_VERSION = 2
+# 3: the RM is the implicit head; a larger toy LCB-RB.
+DEMO_VERSION = 3
 # World seeds of each problem pool (the SFT demonstrations use seeds >= pgrpo.toy.sft.TRAIN_SEED).
 PAIRS_SEED, BENCH_SEED, RL_SEED = 2, 3, 4  # HELDOUT_SEED (1) lives in pgrpo.toy.sft
 # Toy programs finish in microseconds: short limits keep a stuck sample from stalling a stage.
@@ -60,10 +65,14 @@ class DemoConfig:
     # from a few hundred pairs; the rest would crowd out the factual / logic pairs, which
     # need comparing each step with the statement (docs/demo.md, RM experiments).
     coherence_pair_fraction: float = 0.25
-    bench_problems: int = 96
+    bench_problems: int = 300
     bench_samples: int = 8
-    rm_epochs: float = 8.0
-    rm_learning_rate: float = 1e-3
+    # The implicit head (pgrpo.rm.implicit): the scalar head, which reads one vector at the last
+    # token, stayed near chance on wrong constants here (docs/demo.md, RM experiments).
+    rm_head: str = "implicit"
+    rm_beta: float = 1.0
+    rm_epochs: float = 1.0
+    rm_learning_rate: float = 1e-4
     rl_problems: int = 128
     rl_steps: int = 40
     rl_prompts_per_step: int = 4
@@ -168,13 +177,14 @@ def _rm_training_pairs(pairs_path: Path, coherence_fraction: float) -> tuple[Pat
 
 
 def stage_rm(stage_dir: Path, config: DemoConfig, pairs_path: str, policy: str) -> dict:
-    from pgrpo.rm.config import DataSection, ModelSection, RMTrainConfig, TrainSection
+    from pgrpo.rm.config import DataSection, HeadSection, ModelSection, RMTrainConfig, TrainSection
     from pgrpo.rm.train import train_reward_model
 
     rm_config = RMTrainConfig(
         output_dir=str(stage_dir / "model"),
-        # As in the paper, the RM starts from a language model (here the SFT policy) plus a scalar head.
+        # As in the paper, the RM starts from the policy (here the SFT policy).
         model=ModelSection(path=policy),
+        head=HeadSection(kind=config.rm_head, beta=config.rm_beta, prompt_style=TOY_PROMPT_STYLE),
         data=DataSection(train=pairs_path, heldout_fraction=0.15),
         train=TrainSection(epochs=config.rm_epochs, learning_rate=config.rm_learning_rate, batch_size=16,
                            max_length=256, warmup_ratio=0.05, logging_steps=10, save_steps=100000,
@@ -182,8 +192,9 @@ def stage_rm(stage_dir: Path, config: DemoConfig, pairs_path: str, policy: str) 
         seed=config.seeds[0])
     result = train_reward_model(rm_config)
     acc = result.heldout.overall.accuracy if result.heldout else None
-    return {"path": rm_config.output_dir, "heldout_accuracy": acc, "n_train": result.n_train,
-            "n_heldout": result.n_heldout, "train_loss": result.train_loss}
+    return {"path": rm_config.output_dir, "head": {"kind": config.rm_head, "beta": config.rm_beta},
+            "heldout_accuracy": acc, "n_train": result.n_train, "n_heldout": result.n_heldout,
+            "train_loss": result.train_loss}
 
 
 def stage_bench(stage_dir: Path, config: DemoConfig, policy: str, rm_path: str) -> dict:
@@ -202,15 +213,17 @@ def stage_bench(stage_dir: Path, config: DemoConfig, policy: str, rm_path: str) 
     generator.close()
     out = {"pairs": summary.pairs, "status": summary.status_counts, "lcb_rb_accuracy": None}
     if summary.pairs:
-        out["lcb_rb_accuracy"], out["rm_input"] = score_lcb_rb(stage_dir / "lcb_rb.jsonl", rm_path,
-                                                               stage_dir / "rm_eval")
+        accuracy, out["rm_input"] = score_lcb_rb(stage_dir / "lcb_rb.jsonl", rm_path, stage_dir / "rm_eval")
+        out["lcb_rb_accuracy"] = accuracy.accuracy
+        out["lcb_rb_ci95"] = [accuracy.ci_low, accuracy.ci_high]
     return out
 
 
-def score_lcb_rb(bench_file: Path, rm_path: str, out_dir: Path) -> tuple[float, str]:
+def score_lcb_rb(bench_file: Path, rm_path: str, out_dir: Path) -> tuple[Accuracy, str]:
     """The RM's accuracy on an LCB-RB file, scored as `pgrpo rm eval` does: on the layout the
     RM was trained on (its pgrpo_rm.json; the toy pairs are reasoning-only, so each side's code
-    is left out). Returns (accuracy, the evaluator's note on the RM input)."""
+    is left out). Returns (the accuracy with its bootstrap 95% interval, the evaluator's note
+    on the RM input)."""
     from pgrpo.rm.benchmarks import load_benchmark
     from pgrpo.rm.evaluate import EvaluatorOptions, build_evaluator, evaluate, write_outputs
 
@@ -218,7 +231,7 @@ def score_lcb_rb(bench_file: Path, rm_path: str, out_dir: Path) -> tuple[float, 
     evaluator = build_evaluator("reward-model", EvaluatorOptions(model_path=rm_path, max_length=256))
     report, scores = evaluate(evaluator, pairs, fmt, "toy-lcb-rb")
     write_outputs(out_dir, report, pairs, scores)
-    return report.overall.accuracy, evaluator.input_note
+    return report.overall, evaluator.input_note
 
 
 def stage_rl(stage_dir: Path, config: DemoConfig, mode: str, seed: int, policy: str, rm_path: str) -> dict:

@@ -94,6 +94,10 @@ def _fmt(value: Any) -> str:
     return "n/a" if value is None else f"{value:.3f}" if isinstance(value, float) else str(value)
 
 
+def _ci(bounds: Sequence[float] | None) -> str:
+    return "n/a" if not bounds else f"{bounds[0]:.3f}-{bounds[1]:.3f}"
+
+
 def render_markdown(report: dict) -> str:
     p, pairs, rm, rl = report["policy"], report["pairs"], report["reward_model"], report["rl"]
     lines = [
@@ -108,8 +112,9 @@ def render_markdown(report: dict) -> str:
         f"- OD pairs: {pairs['count']} ({pairs['by_dimension']}); RM input pairs: {pairs['rm_train_count']} "
         f"(every factual and logic pair, {report['config']['coherence_pair_fraction']:.0%} of the coherence "
         f"pairs; {rm['n_train_pairs']} of them trained on, the rest held out)",
-        f"- held-out pair accuracy {_fmt(rm['heldout_accuracy'])}; toy LCB-RB accuracy "
-        f"{_fmt(rm['lcb_rb_accuracy'])} on {rm['lcb_rb_pairs']} pairs", "",
+        f"- head: {rm['head']['kind']} (beta {rm['head']['beta']}); held-out pair accuracy "
+        f"{_fmt(rm['heldout_accuracy'])}; toy LCB-RB accuracy {_fmt(rm['lcb_rb_accuracy'])} on "
+        f"{rm['lcb_rb_pairs']} pairs (95% CI {_ci(rm['lcb_rb_ci95'])})", "",
         "## RL (same seeds and budget per mode)", "",
         "| mode | held-out pass@1 | spread | gain over SFT | oracle quality | mean R_t | final R_t | steps | wall s |",
         "|---|---|---|---|---|---|---|---|---|",
@@ -138,7 +143,8 @@ def write_report(out: Path, config, policy: dict, pairs: dict, rm: dict, bench: 
                   "rm_train_count": pairs["train_count"]},
         "reward_model": {"heldout_accuracy": rm["heldout_accuracy"], "lcb_rb_accuracy": bench["lcb_rb_accuracy"],
                          "lcb_rb_pairs": bench["pairs"], "lcb_rb_rm_input": bench.get("rm_input"),
-                         "n_train_pairs": rm["n_train"]},
+                         "lcb_rb_ci95": bench.get("lcb_rb_ci95"), "n_train_pairs": rm["n_train"],
+                         "head": rm["head"]},
         "rl": summarize_runs(runs, ev),
         "runs": [{k: r[k] for k in ("mode", "seed", "steps", "wall_seconds", "eval", "curves")} for r in runs],
     }

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from pgrpo.data.problem import CallCase, Problem, Tests
 from pgrpo.data.prompts import prompt_style
+from pgrpo.parsing import format_response
 
 ENTRY_POINT = "f"
 TEST_INPUTS = (-9, -4, -1, 0, 2, 5, 7, 12)
@@ -137,7 +138,7 @@ def canonical_code(task: ToyTask) -> str:
 
 def response(reasoning: str, code: str) -> str:
     """A full P-GRPO response (the format `pgrpo.parsing.parse_response` accepts)."""
-    return f"<think>\n{reasoning.strip()}\n</think>\n<answer>\n```python\n{code.rstrip()}\n```\n</answer>"
+    return format_response(reasoning, code)
 
 
 def to_problem(task: ToyTask) -> Problem:

@@ -1,0 +1,151 @@
+"""The implicit reward head: a reasoning reward model that is itself a language model.
+
+    score(problem, reasoning[, code]) = beta * sum_t [log p_theta(y_t | x, y_<t) - log p_ref(y_t | x, y_<t)]
+
+x is the problem statement rendered as the policy's own prompt (`render_prompt` in the
+recorded prompt style) and y the response in the P-GRPO format the policy writes
+(`pgrpo.parsing.format_response`: the `<think>` block, plus the `<answer>` block when the RM
+reads code); t runs over y's tokens. Trained with the same Bradley-Terry loss as the scalar
+head, -log sigmoid(score(chosen) - score(rejected)), which for this score is DPO's loss, so
+training runs on TRL's DPOTrainer (`pgrpo.rm.implicit_train`), fed the tokenization below.
+
+Why it exists: the scalar head reads one vector at the last token, so to notice that step 3
+states the wrong constant the model has to learn to compare every step with the statement and
+carry the verdict to the end. A policy already makes that comparison token by token when it
+copies the statement's steps into its reasoning; this score reads it there. On the toy world
+the scalar head stays near chance on wrong constants (docs/demo.md).
+
+Owns `ImplicitSpec` (`pgrpo_implicit_rm.json` in the model dir: beta, prompt style, where the
+frozen reference model is), `encode_implicit` (ids + where the response starts) and
+`ImplicitHead` (the forward pass `RewardScorer` runs for such a model).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from pgrpo.config import ConfigError
+from pgrpo.rm.template import truncate_parts
+
+IMPLICIT_SPEC_FILE = "pgrpo_implicit_rm.json"
+REFERENCE_DIR = "reference"
+
+
+@dataclass(frozen=True)
+class ImplicitSpec:
+    """How an implicit RM scores: `beta` scales the log-ratio; `prompt_style` renders x;
+    `reference` is the frozen model's directory, relative to the RM's own."""
+
+    beta: float
+    prompt_style: str
+    reference: str = REFERENCE_DIR
+
+    def write(self, model_dir: str | Path) -> None:
+        path = Path(model_dir) / IMPLICIT_SPEC_FILE
+        path.write_text(json.dumps({"head": "implicit", **asdict(self)}, indent=2) + "\n", encoding="utf-8")
+
+    @classmethod
+    def read(cls, model_dir: str | Path) -> ImplicitSpec | None:
+        """The spec in `model_dir`, None if it has none (a scalar-head RM); ConfigError naming
+        the file if it is malformed."""
+        path = Path(model_dir) / IMPLICIT_SPEC_FILE
+        if not path.is_file():
+            return None
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise ConfigError(f"{path}: unreadable implicit-RM spec: {exc}") from None
+        beta, style = (data.get("beta"), data.get("prompt_style")) if isinstance(data, dict) else (None, None)
+        if isinstance(beta, bool) or not isinstance(beta, (int, float)) or beta <= 0 or not isinstance(style, str):
+            raise ConfigError(f"{path}: expected a positive 'beta' and a string 'prompt_style'")
+        return cls(float(beta), style, str(data.get("reference", REFERENCE_DIR)))
+
+
+@dataclass(frozen=True)
+class EncodedResponse:
+    """`input_ids` = prompt + response; the response (the scored tokens) starts at `start`."""
+
+    input_ids: list[int]
+    start: int
+    truncated: bool
+
+
+def prompt_text(statement: str, tokenizer, style: str) -> str:
+    """The policy's prompt for a problem known only by its statement (pairs and RM items carry
+    no tests or entry point), rendered through the tokenizer's chat template."""
+    from pgrpo.data.cli_args import checked_prompt_style
+    from pgrpo.data.problem import Problem, TestKind, Tests
+    from pgrpo.data.prompts import render_prompt
+
+    problem = Problem(task_id="rm-item", statement=statement.strip(), tests=Tests(TestKind.CALL))
+    return render_prompt(problem, tokenizer, checked_prompt_style(style))
+
+
+def encode_implicit(tokenizer, statement: str, reasoning: str, code: str | None, style: str,
+                    max_length: int | None = None) -> EncodedResponse:
+    """Prompt and response tokenized apart (as the policy was fine-tuned and as it generates,
+    so no token straddles the boundary), then cut with the RM template's truncation policy:
+    the prompt keeps its start, the response its end."""
+    from pgrpo.parsing import format_response
+
+    prompt = list(tokenizer(prompt_text(statement, tokenizer, style), add_special_tokens=False)["input_ids"])
+    response = list(tokenizer(format_response(reasoning, code), add_special_tokens=False)["input_ids"])
+    truncated = False
+    if max_length is not None:
+        keep_p, keep_r = truncate_parts(len(prompt), len(response), max_length - 1)
+        # One prompt token at least: the first response token is scored from the one before it.
+        keep_p = max(keep_p, 1)
+        truncated = keep_p < len(prompt) or keep_r < len(response)
+        prompt, response = prompt[:keep_p], response[len(response) - keep_r:] if keep_r else []
+    return EncodedResponse(prompt + response, len(prompt), truncated)
+
+
+def response_log_ratio(policy, reference, ids, mask, starts: list[int], lengths: list[int]):
+    """Per row: sum over response tokens of log p_policy - log p_reference. Shapes: ids and mask
+    (B, T) right-padded (mask may be None when no row is padded); returns a float tensor (B,)."""
+    import torch
+
+    def token_logps(model):
+        logits = model(input_ids=ids, attention_mask=mask, use_cache=False).logits[:, :-1].float()
+        return torch.log_softmax(logits, dim=-1).gather(2, ids[:, 1:, None])[..., 0]
+
+    positions = torch.arange(ids.shape[1] - 1, device=ids.device)[None, :]
+    first = torch.tensor(starts, device=ids.device)[:, None] - 1  # logit at t-1 predicts token t
+    last = torch.tensor(lengths, device=ids.device)[:, None] - 1
+    scored = (positions >= first) & (positions < last)
+    return ((token_logps(policy) - token_logps(reference)) * scored).sum(dim=1)
+
+
+class ImplicitHead:
+    """The forward pass of an implicit RM: the trained policy and its frozen reference."""
+
+    def __init__(self, policy, reference, tokenizer, spec: ImplicitSpec) -> None:
+        self.model = policy.eval()
+        self.reference = reference.eval()
+        self.tokenizer = tokenizer
+        self.spec = spec
+
+    @classmethod
+    def load(cls, model_dir: str | Path, spec: ImplicitSpec, device: str, dtype) -> ImplicitHead:
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        from pgrpo.errors import PgrpoError
+
+        reference_dir = Path(model_dir) / spec.reference
+        try:
+            tokenizer = AutoTokenizer.from_pretrained(model_dir)
+            policy = AutoModelForCausalLM.from_pretrained(model_dir, dtype=dtype).to(device)
+            reference = AutoModelForCausalLM.from_pretrained(reference_dir, dtype=dtype).to(device)
+        except OSError as exc:
+            raise PgrpoError(f"{model_dir}: cannot load implicit reward model (policy and {reference_dir}): "
+                             f"{exc}") from exc
+        return cls(policy, reference, tokenizer, spec)
+
+    def encode(self, statement: str, reasoning: str, code: str | None, max_length: int) -> EncodedResponse:
+        return encode_implicit(self.tokenizer, statement, reasoning, code, self.spec.prompt_style, max_length)
+
+    def forward(self, ids, mask, starts: list[int], lengths: list[int]) -> list[float]:
+        ratio = response_log_ratio(self.model, self.reference, ids, mask, starts, lengths)
+        return (self.spec.beta * ratio).cpu().tolist()
