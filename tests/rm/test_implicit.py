@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
@@ -39,15 +40,15 @@ def test_encoding_is_prompt_then_response_tokenized_apart(tiny_tokenizer):
 def test_truncation_keeps_the_prompt_start_and_the_response_end(tiny_tokenizer):
     full = encode_implicit(tiny_tokenizer, "word " * 200, "Step: " + "x " * 200 + "END", None, "pgrpo")
     cut = encode_implicit(tiny_tokenizer, "word " * 200, "Step: " + "x " * 200 + "END", None, "pgrpo", max_length=64)
-    assert cut.truncated and len(cut.input_ids) <= 64
+    assert cut.truncated and len(cut.input_ids) == 64  # the whole budget is used
     assert cut.input_ids[:cut.start] == full.input_ids[:cut.start]  # prompt start kept
     assert cut.input_ids[-5:] == full.input_ids[-5:]  # response end kept
     assert cut.start >= 1  # the first response token is always scored from a prompt token
 
 
 def test_spec_round_trip_and_malformed_files_name_the_file(tmp_path):
-    ImplicitSpec(0.5, "toy").write(tmp_path)
-    assert ImplicitSpec.read(tmp_path) == ImplicitSpec(0.5, "toy", REFERENCE_DIR)
+    ImplicitSpec(0.5, "toy", include_code=True).write(tmp_path)
+    assert ImplicitSpec.read(tmp_path) == ImplicitSpec(0.5, "toy", True, REFERENCE_DIR)
     assert ImplicitSpec.read(tmp_path / "nowhere") is None
     (tmp_path / IMPLICIT_SPEC_FILE).write_text(json.dumps({"beta": -1, "prompt_style": "toy"}))
     with pytest.raises(ConfigError, match=IMPLICIT_SPEC_FILE):
@@ -55,6 +56,16 @@ def test_spec_round_trip_and_malformed_files_name_the_file(tmp_path):
     (tmp_path / IMPLICIT_SPEC_FILE).write_text("{not json")
     with pytest.raises(ConfigError, match=IMPLICIT_SPEC_FILE):
         ImplicitSpec.read(tmp_path)
+    (tmp_path / IMPLICIT_SPEC_FILE).write_text(json.dumps({"beta": 1, "prompt_style": "no-such-style"}))
+    with pytest.raises(ConfigError, match=f"{IMPLICIT_SPEC_FILE}.*no-such-style"):
+        ImplicitSpec.read(tmp_path)
+
+
+def test_at_least_one_prompt_token_stays_under_a_tiny_budget(tiny_tokenizer):
+    enc = encode_implicit(tiny_tokenizer, "A problem.", "a long reasoning " * 30, None, "pgrpo", max_length=1)
+    assert enc.start == 1 and len(enc.input_ids) == 1  # nothing left to score, but no crash
+    enc = encode_implicit(tiny_tokenizer, "A problem.", "a long reasoning " * 30, None, "pgrpo", max_length=3)
+    assert enc.start == 1 and len(enc.input_ids) == 3
 
 
 def _implicit_rm(tmp_path, policy_path, beta=0.5):
@@ -71,7 +82,7 @@ def _implicit_rm(tmp_path, policy_path, beta=0.5):
             p.add_(0.05 * torch.randn_like(p))
     model.save_pretrained(out)
     AutoTokenizer.from_pretrained(policy_path).save_pretrained(out)
-    ImplicitSpec(beta, "pgrpo").write(out)
+    ImplicitSpec(beta, "pgrpo", include_code=True).write(out)
     return out
 
 
@@ -101,6 +112,29 @@ def test_scorer_computes_beta_times_the_response_log_ratio(tmp_path, tiny_policy
     # batched (padded, longest first) equals one at a time, and `score` is the sigmoid
     assert [scorer.raw_scores([i])[0] for i in ITEMS] == pytest.approx(raw, abs=1e-4)
     assert scorer.score(ITEMS) == pytest.approx([1 / (1 + math.exp(-v)) for v in raw])
+    # a pair side carrying a template code section scores as the item with that code (as trained)
+    side = response_text(ITEMS[2].reasoning, ITEMS[2].code)
+    assert scorer.raw_scores([RMItem(ITEMS[2].statement, side)])[0] == pytest.approx(raw[2], abs=1e-4)
+
+
+def test_training_batches_score_the_same_tokens_as_the_scorer(tmp_path, tiny_policy_path):
+    # A long prompt makes the two sides' prompt cuts differ: each must keep its own start.
+    from transformers import AutoTokenizer
+
+    from pgrpo.rm.data import Pair
+    from pgrpo.rm.implicit_train import collate_sides, tokenize_implicit_pairs
+
+    tok = AutoTokenizer.from_pretrained(tiny_policy_path)
+    pair = Pair(prompt="word " * 150, chosen="short", rejected="long " * 150)
+    data = tokenize_implicit_pairs(tok, [pair], "pgrpo", False, 256).dataset
+    batch = collate_sides([data[0]], tok.pad_token_id)
+    for row, side in enumerate((pair.chosen, pair.rejected)):
+        enc = encode_implicit(tok, pair.prompt, side, None, "pgrpo", 256)
+        n = len(enc.input_ids)
+        assert batch["input_ids"][row, :n].tolist() == enc.input_ids
+        assert batch["completion_mask"][row].tolist() == [0] * enc.start + [1] * (n - enc.start) + [0] * (
+            batch["input_ids"].shape[1] - n)
+    assert data[0]["chosen_start"] != data[0]["rejected_start"]
 
 
 def test_an_untrained_implicit_rm_scores_zero(tmp_path, tiny_policy_path):
@@ -109,6 +143,13 @@ def test_an_untrained_implicit_rm_scores_zero(tmp_path, tiny_policy_path):
     shutil.copytree(tiny_policy_path, out / REFERENCE_DIR)
     ImplicitSpec(1.0, "pgrpo").write(out)
     assert RewardScorer(str(out), device="cpu").raw_scores(ITEMS) == pytest.approx([0.0] * 3, abs=1e-6)
+
+
+def test_a_causal_lm_is_not_taken_for_a_reward_model(tiny_policy_path):
+    from pgrpo.errors import PgrpoError
+
+    with pytest.raises(PgrpoError, match="causal LM, not a reward model"):
+        RewardScorer(tiny_policy_path, device="cpu")
 
 
 def test_a_missing_reference_is_a_named_error(tmp_path, tiny_policy_path):
@@ -121,15 +162,19 @@ def test_a_missing_reference_is_a_named_error(tmp_path, tiny_policy_path):
         RewardScorer(str(out), device="cpu")
 
 
-def test_head_section_errors_name_the_key(fixtures_dir):
+def test_head_section_errors_name_the_key():
     from pgrpo.config import build_dataclass
     from pgrpo.rm.config import RMTrainConfig
 
     base = {"output_dir": "x", "model": {"tiny": True}, "data": {"train": "p.jsonl"}}
-    for head, key in (({"beta": 0}, "head.beta"), ({"prompt_style": "nope"}, "head.prompt_style"),
-                      ({"kind": "linear"}, "head.kind")):
-        with pytest.raises(ConfigError, match=key):
-            build_dataclass(RMTrainConfig, {**base, "head": head})
+    for extra, key in (({"head": {"beta": 0}}, "head.beta"), ({"head": {"prompt_style": "nope"}}, "head.prompt_style"),
+                       ({"head": {"kind": "linear"}}, "head.kind"),
+                       ({"head": {"kind": "implicit"}, "data": {"train": "p.jsonl", "use_margin": True}},
+                        "data.use_margin"),
+                       ({"head": {"kind": "implicit"}, "train": {"center_rewards_coefficient": 0.01}},
+                        "train.center_rewards_coefficient")):
+        with pytest.raises((ConfigError, ValueError), match=key):
+            build_dataclass(RMTrainConfig, {**base, **extra})
 
 
 @pytest.mark.slow
@@ -151,22 +196,15 @@ def test_training_learns_and_saves_a_self_contained_implicit_rm(fixtures_dir, tm
     assert result.heldout.overall.accuracy >= 0.9, result.heldout  # an untrained implicit RM ties: 0.5
     out = tmp_path / "rm"
     assert ImplicitSpec.read(out) == ImplicitSpec(0.5, "pgrpo")
+    assert not (out / "reference.partial").exists()
+    # the same output_dir cannot be reused for the other head
+    from pgrpo.errors import PgrpoError
+
+    with pytest.raises(PgrpoError, match="head.kind=implicit"):
+        train_reward_model(dataclasses.replace(config, head=HeadSection()))
     # self-contained: the directory still scores after the base model is gone
     moved = tmp_path / "moved"
     shutil.move(str(out), moved)
     _, heldout = split_pairs(load_pairs(pairs).pairs, 0.2, config.seed)
     again = evaluate_pairs(RewardScorer(str(moved), max_length=256, device="cpu"), heldout, n_boot=0)
     assert again.overall.accuracy == pytest.approx(result.heldout.overall.accuracy)
-
-
-def test_pair_margins_are_refused_by_the_implicit_head(fixtures_dir, tmp_path, tiny_policy_path):
-    from pgrpo.errors import PgrpoError
-    from pgrpo.rm.config import DataSection, HeadSection, ModelSection, RMTrainConfig, TrainSection
-    from pgrpo.rm.train import train_reward_model
-
-    config = RMTrainConfig(
-        output_dir=str(tmp_path / "rm"), model=ModelSection(path=tiny_policy_path),
-        data=DataSection(train=os.path.join(fixtures_dir, "rm", "synthetic_pairs.jsonl"), use_margin=True),
-        train=TrainSection(max_steps=1, report_to=[]), head=HeadSection(kind="implicit"))
-    with pytest.raises(PgrpoError, match="data.use_margin"):
-        train_reward_model(config)

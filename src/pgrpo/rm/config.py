@@ -12,7 +12,8 @@ from typing import Literal
 
 @dataclass
 class ModelSection:
-    """The base checkpoint: any causal LM (a fresh scalar head is added) or a reward model."""
+    """The base checkpoint: any causal LM (the scalar head adds a fresh score head; the implicit
+    head trains the LM itself), or, for the scalar head, a reward model."""
 
     path: str = ""
     # Build a tiny Qwen2 (pgrpo.tiny) whose BPE is trained on the training pairs instead of
@@ -58,7 +59,8 @@ class HeadSection:
 
 @dataclass
 class LoraSection:
-    """Optional LoRA (peft, task SEQ_CLS: the score head is trained in full and merged at save)."""
+    """Optional LoRA (peft; merged into the saved model). Scalar head: task SEQ_CLS, the score
+    head trained in full; implicit head: task CAUSAL_LM, the reference is the adapter-free model."""
 
     enabled: bool = False
     r: int = 16
@@ -88,7 +90,7 @@ class DataSection:
 
 @dataclass
 class TrainSection:
-    """Optimisation; mapped onto TRL's RewardConfig (a transformers TrainingArguments)."""
+    """Optimisation; mapped onto TRL's RewardConfig or DPOConfig (transformers TrainingArguments)."""
 
     epochs: float = 1.0
     max_steps: int = -1
@@ -127,3 +129,9 @@ class RMTrainConfig:
     lora: LoraSection = field(default_factory=LoraSection)
     seed: int = 0
     score_batch_size: int = 16  # for the held-out evaluation after training
+
+    def __post_init__(self) -> None:
+        if self.head.kind == "implicit" and self.data.use_margin:
+            raise ValueError("data.use_margin: pair margins are supported by head.kind=scalar only")
+        if self.head.kind == "implicit" and self.train.center_rewards_coefficient:
+            raise ValueError("train.center_rewards_coefficient: supported by head.kind=scalar only")

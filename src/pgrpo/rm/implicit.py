@@ -27,24 +27,28 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from pgrpo.config import ConfigError
-from pgrpo.rm.template import truncate_parts
+from pgrpo.data.io import write_text_atomic
+from pgrpo.rm.template import EncodedInput, truncate_parts
 
 IMPLICIT_SPEC_FILE = "pgrpo_implicit_rm.json"
 REFERENCE_DIR = "reference"
+LM_HEAD_CHUNK = 1024  # scored positions per LM-head call
 
 
 @dataclass(frozen=True)
 class ImplicitSpec:
     """How an implicit RM scores: `beta` scales the log-ratio; `prompt_style` renders x;
-    `reference` is the frozen model's directory, relative to the RM's own."""
+    `include_code`: the response carries the code (else code given to `encode` is dropped, as in
+    training); `reference` is the frozen model's directory, relative to the RM's own."""
 
     beta: float
     prompt_style: str
+    include_code: bool = False
     reference: str = REFERENCE_DIR
 
     def write(self, model_dir: str | Path) -> None:
-        path = Path(model_dir) / IMPLICIT_SPEC_FILE
-        path.write_text(json.dumps({"head": "implicit", **asdict(self)}, indent=2) + "\n", encoding="utf-8")
+        write_text_atomic(Path(model_dir) / IMPLICIT_SPEC_FILE,
+                          json.dumps({"head": "implicit", **asdict(self)}, indent=2) + "\n")
 
     @classmethod
     def read(cls, model_dir: str | Path) -> ImplicitSpec | None:
@@ -57,19 +61,20 @@ class ImplicitSpec:
             data = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
             raise ConfigError(f"{path}: unreadable implicit-RM spec: {exc}") from None
-        beta, style = (data.get("beta"), data.get("prompt_style")) if isinstance(data, dict) else (None, None)
-        if isinstance(beta, bool) or not isinstance(beta, (int, float)) or beta <= 0 or not isinstance(style, str):
-            raise ConfigError(f"{path}: expected a positive 'beta' and a string 'prompt_style'")
-        return cls(float(beta), style, str(data.get("reference", REFERENCE_DIR)))
+        data = data if isinstance(data, dict) else {}
+        beta, style, code = data.get("beta"), data.get("prompt_style"), data.get("include_code", False)
+        reference = data.get("reference", REFERENCE_DIR)
+        if (isinstance(beta, bool) or not isinstance(beta, (int, float)) or beta <= 0 or not isinstance(style, str)
+                or not isinstance(code, bool) or not isinstance(reference, str)):
+            raise ConfigError(f"{path}: expected a positive 'beta', a string 'prompt_style' and 'reference', "
+                              f"a boolean 'include_code'")
+        from pgrpo.data.cli_args import checked_prompt_style
 
-
-@dataclass(frozen=True)
-class EncodedResponse:
-    """`input_ids` = prompt + response; the response (the scored tokens) starts at `start`."""
-
-    input_ids: list[int]
-    start: int
-    truncated: bool
+        try:
+            checked_prompt_style(style)
+        except ConfigError as exc:
+            raise ConfigError(f"{path}: {exc}") from None
+        return cls(float(beta), style, code, reference)
 
 
 def prompt_text(statement: str, tokenizer, style: str) -> str:
@@ -84,22 +89,24 @@ def prompt_text(statement: str, tokenizer, style: str) -> str:
 
 
 def encode_implicit(tokenizer, statement: str, reasoning: str, code: str | None, style: str,
-                    max_length: int | None = None) -> EncodedResponse:
-    """Prompt and response tokenized apart (as the policy was fine-tuned and as it generates,
-    so no token straddles the boundary), then cut with the RM template's truncation policy:
-    the prompt keeps its start, the response its end."""
+                    max_length: int | None = None) -> EncodedInput:
+    """`input_ids` = prompt + response, the response (the scored tokens) from `start`. Tokenized
+    apart (as the policy was fine-tuned and as it generates, so no token straddles the
+    boundary), then cut with the RM template's truncation policy: the prompt keeps its start,
+    the response its end; at least one prompt token stays (the first response token is scored
+    from the one before it)."""
     from pgrpo.parsing import format_response
 
     prompt = list(tokenizer(prompt_text(statement, tokenizer, style), add_special_tokens=False)["input_ids"])
     response = list(tokenizer(format_response(reasoning, code), add_special_tokens=False)["input_ids"])
     truncated = False
     if max_length is not None:
-        keep_p, keep_r = truncate_parts(len(prompt), len(response), max_length - 1)
-        # One prompt token at least: the first response token is scored from the one before it.
-        keep_p = max(keep_p, 1)
+        keep_p, keep_r = truncate_parts(len(prompt), len(response), max_length)
+        if keep_p == 0 and prompt:
+            keep_p, keep_r = 1, keep_r - 1
         truncated = keep_p < len(prompt) or keep_r < len(response)
         prompt, response = prompt[:keep_p], response[len(response) - keep_r:] if keep_r else []
-    return EncodedResponse(prompt + response, len(prompt), truncated)
+    return EncodedInput(prompt + response, truncated, len(prompt))
 
 
 def response_log_ratio(policy, reference, ids, mask, starts: list[int], lengths: list[int]):
@@ -107,15 +114,28 @@ def response_log_ratio(policy, reference, ids, mask, starts: list[int], lengths:
     (B, T) right-padded (mask may be None when no row is padded); returns a float tensor (B,)."""
     import torch
 
-    def token_logps(model):
-        logits = model(input_ids=ids, attention_mask=mask, use_cache=False).logits[:, :-1].float()
-        return torch.log_softmax(logits, dim=-1).gather(2, ids[:, 1:, None])[..., 0]
-
     positions = torch.arange(ids.shape[1] - 1, device=ids.device)[None, :]
-    first = torch.tensor(starts, device=ids.device)[:, None] - 1  # logit at t-1 predicts token t
+    first = torch.tensor(starts, device=ids.device)[:, None] - 1  # the state at t-1 predicts token t
     last = torch.tensor(lengths, device=ids.device)[:, None] - 1
-    scored = (positions >= first) & (positions < last)
-    return ((token_logps(policy) - token_logps(reference)) * scored).sum(dim=1)
+    scored = (positions >= first) & (positions < last)  # (B, T-1)
+    rows = scored.nonzero(as_tuple=True)[0]
+    targets = ids[:, 1:][scored]
+
+    def token_logps(model):
+        # The LM head runs on the scored positions only, a chunk at a time: full (B, T, vocab)
+        # logits would not fit for a real vocabulary at GPU batch sizes.
+        hidden = getattr(model, model.base_model_prefix)(input_ids=ids, attention_mask=mask,
+                                                         use_cache=False).last_hidden_state
+        hidden = hidden[:, :-1][scored]
+        head = model.get_output_embeddings()
+        out = []
+        for i in range(0, hidden.shape[0], LM_HEAD_CHUNK):
+            logits = head(hidden[i:i + LM_HEAD_CHUNK]).float()
+            out.append(torch.log_softmax(logits, dim=-1).gather(1, targets[i:i + LM_HEAD_CHUNK, None])[:, 0])
+        return torch.cat(out) if out else hidden.new_zeros(0)
+
+    per_token = token_logps(policy) - token_logps(reference)
+    return torch.zeros(ids.shape[0], device=ids.device, dtype=per_token.dtype).index_add_(0, rows, per_token)
 
 
 class ImplicitHead:
@@ -141,9 +161,18 @@ class ImplicitHead:
         except OSError as exc:
             raise PgrpoError(f"{model_dir}: cannot load implicit reward model (policy and {reference_dir}): "
                              f"{exc}") from exc
+        if tokenizer.pad_token_id is None:
+            tokenizer.pad_token = tokenizer.eos_token
         return cls(policy, reference, tokenizer, spec)
 
-    def encode(self, statement: str, reasoning: str, code: str | None, max_length: int) -> EncodedResponse:
+    def encode(self, statement: str, reasoning: str, code: str | None, max_length: int) -> EncodedInput:
+        """As training encoded a pair side: a code section in `reasoning` is split off, and the
+        code is dropped unless the RM was trained with it."""
+        from pgrpo.rm.template import split_response
+
+        if code is None:
+            reasoning, code = split_response(reasoning)
+        code = code if self.spec.include_code else None
         return encode_implicit(self.tokenizer, statement, reasoning, code, self.spec.prompt_style, max_length)
 
     def forward(self, ids, mask, starts: list[int], lengths: list[int]) -> list[float]:

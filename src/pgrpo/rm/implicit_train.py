@@ -1,10 +1,10 @@
 """Training the implicit reward head (`head.kind: implicit`) on TRL's DPOTrainer.
 
-Owns the "implicit" fit function of `pgrpo.rm.train`: tokenize each pair's sides with
-`pgrpo.rm.implicit.encode_implicit` (the tokenization `RewardScorer` uses: TRL's own would
-append an EOS after the reasoning and tokenize prompt + response as one string), hand
-`prompt_ids` / `chosen_ids` / `rejected_ids` to a DPOTrainer that skips its text preparation,
-then save the trained policy + tokenizer, the frozen reference under `reference/` (so the RM
+Owns the "implicit" fit function of `pgrpo.rm.train`: encode each side of a pair alone with
+`pgrpo.rm.implicit.encode_implicit` (the encoding `RewardScorer` uses: TRL's own would append an
+EOS after the reasoning, tokenize prompt + response as one string, and share one prompt cut
+between the sides), batch them with `collate_sides` into a DPOTrainer that skips its text
+preparation, then save the trained policy + tokenizer, the frozen reference under `reference/` (so the RM
 directory is self-contained) and `pgrpo_implicit_rm.json`. The DPO loss with beta is the
 Bradley-Terry loss on the implicit score (see `pgrpo.rm.implicit`). Resumable like the scalar
 head: Trainer checkpoints in output_dir are picked up on the next run.
@@ -12,40 +12,66 @@ head: Trainer checkpoints in output_dir are picked up on the next run.
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from pgrpo.errors import PgrpoError
 from pgrpo.rm.data import Pair
 from pgrpo.rm.implicit import REFERENCE_DIR, ImplicitSpec, encode_implicit
 from pgrpo.rm.scoring import RewardScorer
 from pgrpo.rm.template import split_response
-from pgrpo.rm.train import RM_FITTERS, FitInputs, Fitted, last_checkpoint, trainer_arguments
+from pgrpo.rm.train import RM_FITTERS, FitInputs, Fitted, last_checkpoint, peft_config_for, trainer_arguments
 
 log = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True)
+class TokenizedPairs:
+    """Training columns: each side's full ids and where its response starts, and how many
+    sides the truncation policy cut."""
+
+    dataset: Any
+    truncated: int
+
+
 def tokenize_implicit_pairs(tokenizer, pairs: Sequence[Pair], style: str, include_code: bool,
-                            max_length: int):
-    """DPOTrainer's pre-tokenized columns, and how many sides were truncated. Both sides keep
-    the same prompt ids (the prompt is cut only when a side is long, by the shorter budget)."""
+                            max_length: int) -> TokenizedPairs:
+    """Each side encoded alone with `encode_implicit`, exactly as the scorer encodes an item
+    (so when truncation cuts the prompt, each side keeps its own cut)."""
     from datasets import Dataset
 
-    columns: dict[str, list] = {"prompt_ids": [], "chosen_ids": [], "rejected_ids": []}
+    columns: dict[str, list] = {"chosen_ids": [], "chosen_start": [], "rejected_ids": [], "rejected_start": []}
     truncated = 0
     for pair in pairs:
-        sides = []
-        for side in (pair.chosen, pair.rejected):
+        for name, side in (("chosen", pair.chosen), ("rejected", pair.rejected)):
             reasoning, code = split_response(side)
-            sides.append(encode_implicit(tokenizer, pair.prompt, reasoning, code if include_code else None,
-                                         style, max_length))
-        truncated += sum(s.truncated for s in sides)
-        start = min(s.start for s in sides)
-        columns["prompt_ids"].append(sides[0].input_ids[:start])
-        columns["chosen_ids"].append(sides[0].input_ids[start:])
-        columns["rejected_ids"].append(sides[1].input_ids[start:])
-    return Dataset.from_dict(columns), truncated
+            encoded = encode_implicit(tokenizer, pair.prompt, reasoning, code if include_code else None,
+                                      style, max_length)
+            truncated += encoded.truncated
+            columns[f"{name}_ids"].append(encoded.input_ids)
+            columns[f"{name}_start"].append(encoded.start)
+    return TokenizedPairs(Dataset.from_dict(columns), truncated)
+
+
+def collate_sides(examples: list[dict[str, Any]], pad_token_id: int) -> dict[str, Any]:
+    """DPOTrainer's batch (chosen rows, then rejected rows; right padding): `completion_mask`
+    marks each row's response tokens, from its own start."""
+    import torch
+
+    rows = [(e[f"{side}_ids"], e[f"{side}_start"]) for side in ("chosen", "rejected") for e in examples]
+    width = max(len(ids) for ids, _ in rows)
+    input_ids = torch.full((len(rows), width), pad_token_id, dtype=torch.long)
+    attention_mask = torch.zeros((len(rows), width), dtype=torch.long)
+    completion_mask = torch.zeros((len(rows), width), dtype=torch.long)
+    for r, (ids, start) in enumerate(rows):
+        input_ids[r, :len(ids)] = torch.tensor(ids, dtype=torch.long)
+        attention_mask[r, :len(ids)] = 1
+        completion_mask[r, start:len(ids)] = 1
+    return {"input_ids": input_ids, "attention_mask": attention_mask, "completion_mask": completion_mask}
 
 
 def _dpo_config(inputs: FitInputs, has_eval: bool):
@@ -59,57 +85,66 @@ def _dpo_config(inputs: FitInputs, has_eval: bool):
 def _trainer_class():
     from trl import DPOTrainer
 
-    class PretokenizedDPOTrainer(DPOTrainer):
-        """DPOTrainer on columns already tokenized by `tokenize_implicit_pairs`."""
+    class SideEncodedDPOTrainer(DPOTrainer):
+        """DPOTrainer on `tokenize_implicit_pairs` columns, batched by `collate_sides` (TRL's
+        own preparation would tokenize prompt + response as one string and append an EOS)."""
 
         def _prepare_dataset(self, dataset, processing_class, args, dataset_name):
             return dataset
 
-    return PretokenizedDPOTrainer
+        def _set_signature_columns_if_needed(self):
+            if self._signature_columns is None:
+                self._signature_columns = ["chosen_ids", "chosen_start", "rejected_ids", "rejected_start"]
+
+    return SideEncodedDPOTrainer
 
 
 def _save_reference(base: str, out: Path, dtype: str) -> Path:
-    """The frozen starting model, saved once under out/reference (kept on resume)."""
+    """The frozen starting model under out/reference, written to a temporary directory and
+    renamed (an interrupted save never passes for a reference), by the main process only."""
+    import shutil
+
+    from accelerate import PartialState
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     reference = out / REFERENCE_DIR
-    if not (reference / "config.json").is_file():
-        try:
-            AutoModelForCausalLM.from_pretrained(base, dtype=dtype).save_pretrained(reference)
-            AutoTokenizer.from_pretrained(base).save_pretrained(reference)
-        except OSError as exc:
-            raise PgrpoError(f"model.path: cannot load a causal LM from {base!r} for the implicit head: {exc}") from exc
+    with PartialState().main_process_first():
+        if not reference.is_dir():
+            partial = out / f"{REFERENCE_DIR}.partial"
+            shutil.rmtree(partial, ignore_errors=True)
+            try:
+                AutoModelForCausalLM.from_pretrained(base, dtype=dtype).save_pretrained(partial)
+                AutoTokenizer.from_pretrained(base).save_pretrained(partial)
+            except OSError as exc:
+                raise PgrpoError(f"model.path: cannot load a causal LM from {base!r} for the implicit head: "
+                                 f"{exc}") from exc
+            partial.rename(reference)
     return reference
 
 
 @RM_FITTERS.register("implicit")
 def fit_implicit(inputs: FitInputs) -> Fitted:
+    """Train the implicit head on DPOTrainer; save policy, reference/ and the spec."""
     from transformers import AutoModelForCausalLM
 
     config, tokenizer = inputs.config, inputs.tokenizer
-    if config.data.use_margin:
-        raise PgrpoError("data.use_margin: pair margins are supported by head.kind=scalar only")
     out = Path(config.output_dir)
     style, max_length = config.head.prompt_style, config.train.max_length
-    train_ds, n_trunc = tokenize_implicit_pairs(tokenizer, inputs.train_pairs, style, inputs.include_code,
-                                                max_length)
-    eval_ds, n_trunc_eval = (tokenize_implicit_pairs(tokenizer, inputs.heldout_pairs, style, inputs.include_code,
-                                                     max_length) if inputs.heldout_pairs else (None, 0))
+    train = tokenize_implicit_pairs(tokenizer, inputs.train_pairs, style, inputs.include_code, max_length)
+    heldout = (tokenize_implicit_pairs(tokenizer, inputs.heldout_pairs, style, inputs.include_code, max_length)
+               if inputs.heldout_pairs else None)
     reference_dir = _save_reference(inputs.base, out, config.model.dtype)
-    peft_config = None
-    if config.lora.enabled:
-        from peft import LoraConfig
-
-        peft_config = LoraConfig(task_type="CAUSAL_LM", r=config.lora.r, lora_alpha=config.lora.alpha,
-                                 lora_dropout=config.lora.dropout, target_modules=list(config.lora.target_modules))
+    peft_config = peft_config_for(config, "CAUSAL_LM")
     # With LoRA, TRL uses the adapter-disabled policy as the reference; else the saved copy.
     reference = None if peft_config else AutoModelForCausalLM.from_pretrained(reference_dir, dtype=config.model.dtype)
+    args = _dpo_config(inputs, heldout is not None)
     trainer = _trainer_class()(
         model=inputs.base,
         ref_model=reference,
-        args=_dpo_config(inputs, eval_ds is not None),
-        train_dataset=train_ds,
-        eval_dataset=eval_ds,
+        args=args,
+        data_collator=functools.partial(collate_sides, pad_token_id=tokenizer.pad_token_id),
+        train_dataset=train.dataset,
+        eval_dataset=heldout.dataset if heldout else None,
         processing_class=tokenizer,
         peft_config=peft_config,
     )
@@ -121,11 +156,14 @@ def fit_implicit(inputs: FitInputs) -> Fitted:
             tokenizer.save_pretrained(out)
     else:
         trainer.save_model(str(out))
-    spec = ImplicitSpec(config.head.beta, style)
     if trainer.is_world_process_zero():
-        spec.write(out)
-    # The held-out check reads the saved directory, as `rm eval` and RL will.
+        ImplicitSpec(config.head.beta, style, inputs.include_code).write(out)
+    trainer.accelerator.wait_for_everyone()  # every rank reads what rank 0 wrote
+    device = str(next(trainer.model.parameters()).device)
+    # Free the training copies before the held-out check loads the saved directory (as `rm eval`
+    # and RL will): policy, reference and optimizer state would otherwise sit in memory twice.
+    trainer.ref_model, trainer.optimizer, trainer.lr_scheduler = None, None, None
     scorer = RewardScorer(str(out), batch_size=config.score_batch_size, max_length=max_length,
-                          device=str(next(trainer.model.parameters()).device), dtype=config.model.dtype)
-    return Fitted(scorer, getattr(train_output, "training_loss", None), n_trunc + n_trunc_eval, trainer.log,
-                  trainer.is_world_process_zero())
+                          device=device, dtype=config.model.dtype)
+    return Fitted(scorer, getattr(train_output, "training_loss", None),
+                  train.truncated + (heldout.truncated if heldout else 0), trainer.log, trainer.is_world_process_zero())

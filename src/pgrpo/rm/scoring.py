@@ -16,6 +16,7 @@ order. bf16 on GPU, float32 on CPU unless `dtype` says otherwise. `score` is sig
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -77,8 +78,14 @@ def load_head(model_path: str, device: str, dtype):
 
     torch_dtype = _resolve_dtype(dtype, device)
     spec = ImplicitSpec.read(model_path) if Path(model_path).is_dir() else None
+    architectures = _architectures(model_path)
     if spec is not None:
+        if any(a.endswith("ForSequenceClassification") for a in architectures):
+            raise PgrpoError(f"{model_path}: has an implicit-RM spec but holds a sequence-classification model "
+                             f"({architectures}); retrain it in a fresh output_dir")
         return ImplicitHead.load(model_path, spec, device, torch_dtype)
+    if any(a.endswith("ForCausalLM") for a in architectures):
+        raise PgrpoError(f"{model_path}: a causal LM, not a reward model (no scalar head, no implicit-RM spec)")
     try:
         tokenizer = AutoTokenizer.from_pretrained(model_path)
         model = AutoModelForSequenceClassification.from_pretrained(model_path, dtype=torch_dtype)
@@ -86,6 +93,15 @@ def load_head(model_path: str, device: str, dtype):
         raise PgrpoError(f"{model_path}: cannot load reward model: {exc}") from exc
     _set_pad(tokenizer)
     return ScalarHead(model.to(device), tokenizer)
+
+
+def _architectures(model_path: str) -> list[str]:
+    config = Path(model_path) / "config.json"
+    try:
+        found = json.loads(config.read_text(encoding="utf-8")).get("architectures") if config.is_file() else None
+    except (OSError, ValueError):
+        return []
+    return [str(a) for a in found] if isinstance(found, list) else []
 
 
 def _set_pad(tokenizer) -> None:

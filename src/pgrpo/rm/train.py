@@ -28,7 +28,7 @@ from pgrpo.rm.config import RMTrainConfig
 from pgrpo.rm.data import Pair, load_pairs, split_pairs
 from pgrpo.rm.metrics import Accuracy, accuracy, grouped_accuracy
 from pgrpo.rm.scoring import RewardScorer, RMItem
-from pgrpo.rm.template import encode_rm_input, rm_input_text
+from pgrpo.rm.template import encode_rm_input, rm_input_text, split_response
 
 if TYPE_CHECKING:
     from pgrpo.rm.pairs import RMInputMeta
@@ -61,8 +61,9 @@ class TrainResult:
 
 
 def pair_items(pair: Pair) -> tuple[RMItem, RMItem]:
-    """(chosen, rejected) RM items of a pair: prompt = statement, sides = reasoning [+ code]."""
-    return RMItem(pair.prompt, pair.chosen), RMItem(pair.prompt, pair.rejected)
+    """(chosen, rejected) RM items of a pair: prompt = statement, sides = reasoning [+ code
+    section], split so each head encodes the code where it expects it."""
+    return RMItem(pair.prompt, *split_response(pair.chosen)), RMItem(pair.prompt, *split_response(pair.rejected))
 
 
 def evaluate_pairs(scorer: RewardScorer, pairs: Sequence[Pair], *, n_boot: int = 1000,
@@ -87,8 +88,8 @@ def _tokenize_pairs(tokenizer, pairs: Sequence[Pair], max_length: int, use_margi
         columns["margin"] = []
     truncated = 0
     for pair in pairs:
-        chosen = encode_rm_input(tokenizer, pair.prompt, pair.chosen, max_length=max_length)
-        rejected = encode_rm_input(tokenizer, pair.prompt, pair.rejected, max_length=max_length)
+        chosen = encode_rm_input(tokenizer, pair.prompt, *split_response(pair.chosen), max_length=max_length)
+        rejected = encode_rm_input(tokenizer, pair.prompt, *split_response(pair.rejected), max_length=max_length)
         truncated += chosen.truncated + rejected.truncated
         columns["chosen_ids"].append(chosen.input_ids)
         columns["rejected_ids"].append(rejected.input_ids)
@@ -111,12 +112,13 @@ def _build_tiny_base(config: RMTrainConfig, pairs: Sequence[Pair]) -> str:
     return str(out)
 
 
-def _peft_config(config: RMTrainConfig):
+def peft_config_for(config: RMTrainConfig, task_type: str):
+    """The LoRA config (`SEQ_CLS` for the scalar head, `CAUSAL_LM` for the implicit one), if enabled."""
     if not config.lora.enabled:
         return None
     from peft import LoraConfig
 
-    return LoraConfig(task_type="SEQ_CLS", r=config.lora.r, lora_alpha=config.lora.alpha,
+    return LoraConfig(task_type=task_type, r=config.lora.r, lora_alpha=config.lora.alpha,
                       lora_dropout=config.lora.dropout, target_modules=list(config.lora.target_modules))
 
 
@@ -215,6 +217,7 @@ def train_reward_model(config: RMTrainConfig, include_code: str = "auto") -> Tra
     from pgrpo.rm.pairs import RM_META_FILE
     started = time.monotonic()
     out = Path(config.output_dir)
+    _refuse_other_head(out, config.head.kind)
     out.mkdir(parents=True, exist_ok=True)
     train_pairs, heldout_pairs, skipped = _load_data(config)
     input_meta = train_input_meta(config.data.train, include_code)
@@ -250,6 +253,25 @@ def train_reward_model(config: RMTrainConfig, include_code: str = "auto") -> Tra
     return result
 
 
+def _refuse_other_head(out: Path, kind: str) -> None:
+    """An output_dir that already holds an RM of the other head would mix files (and resume
+    the other head's checkpoints): refuse it, naming both."""
+    from pgrpo.rm.implicit import IMPLICIT_SPEC_FILE
+
+    previous = out / "rm_train_config.json"
+    found = None
+    if previous.is_file():
+        try:
+            found = json.loads(previous.read_text(encoding="utf-8")).get("head", {}).get("kind", "scalar")
+        except (OSError, ValueError, AttributeError):
+            found = None
+    if found is None and (out / IMPLICIT_SPEC_FILE).is_file():
+        found = "implicit"
+    if found is not None and found != kind:
+        raise PgrpoError(f"output_dir: {out} holds a reward model with head.kind={found}; this run trains "
+                         f"head.kind={kind}: use another output_dir")
+
+
 def last_checkpoint(config: RMTrainConfig) -> str | None:
     """The Trainer checkpoint to resume from, if resuming is on and there is one."""
     from transformers.trainer_utils import get_last_checkpoint
@@ -276,7 +298,7 @@ def _fit_scalar(inputs: FitInputs) -> Fitted:
         train_dataset=train_ds,
         eval_dataset=eval_ds,
         processing_class=tokenizer,
-        peft_config=_peft_config(config),
+        peft_config=peft_config_for(config, "SEQ_CLS"),
     )
     train_output = trainer.train(resume_from_checkpoint=last_checkpoint(config))
 
