@@ -6,6 +6,7 @@ can be overridden on the command line, e.g. `train.epochs=2 lora.enabled=true`.
 
 from __future__ import annotations
 
+import typing
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -49,6 +50,9 @@ class HeadSection:
         from pgrpo.config import ConfigError
         from pgrpo.data.cli_args import checked_prompt_style
 
+        kinds = typing.get_args(typing.get_type_hints(HeadSection)["kind"])
+        if self.kind not in kinds:  # build_dataclass checks this too, direct construction does not
+            raise ValueError(f"head.kind must be one of {list(kinds)}, got {self.kind!r}")
         if not self.beta > 0:
             raise ValueError(f"head.beta must be > 0, got {self.beta}")
         try:

@@ -143,7 +143,7 @@ def response_log_ratio(policy, reference, ids, mask, starts: list[int], lengths:
     return torch.zeros(ids.shape[0], device=ids.device, dtype=per_token.dtype).index_add_(0, rows, per_token)
 
 
-class ImplicitHead:
+class ImplicitHead:  # a pgrpo.rm.scoring.RewardHead
     """The forward pass of an implicit RM: the trained policy and its frozen reference."""
 
     def __init__(self, policy, reference, tokenizer, spec: ImplicitSpec) -> None:

@@ -74,7 +74,7 @@ def collate_sides(examples: list[dict[str, Any]], pad_token_id: int) -> dict[str
     return {"input_ids": input_ids, "attention_mask": attention_mask, "completion_mask": completion_mask}
 
 
-def _dpo_config(inputs: FitInputs, has_eval: bool):
+def _dpo_config(inputs: FitInputs, has_eval: bool) -> Any:
     from trl import DPOConfig
 
     # The sigmoid loss, -log sigmoid(score_c - score_r), is Bradley-Terry on the implicit score.
@@ -82,7 +82,7 @@ def _dpo_config(inputs: FitInputs, has_eval: bool):
                      **trainer_arguments(inputs.config, has_eval))
 
 
-def _trainer_class():
+def _trainer_class() -> type:
     from trl import DPOTrainer
 
     class SideEncodedDPOTrainer(DPOTrainer):

@@ -21,9 +21,10 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Protocol
 
 from pgrpo.errors import PgrpoError
-from pgrpo.rm.template import encode_rm_input
+from pgrpo.rm.template import EncodedInput, encode_rm_input
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,18 @@ def _resolve_dtype(dtype, device: str):
     return dtype
 
 
+class RewardHead(Protocol):
+    """What `RewardScorer` runs: encode an item on the head's layout; score a right-padded batch
+    (`mask` None when nothing is padded) given each row's first scored token and length."""
+
+    model: Any
+    tokenizer: Any
+
+    def encode(self, statement: str, reasoning: str, code: str | None, max_length: int) -> EncodedInput: ...
+
+    def forward(self, ids, mask, starts: list[int], lengths: list[int]) -> list[float]: ...
+
+
 class ScalarHead:
     """The forward pass of a sequence-classification RM: one value read at the last token."""
 
@@ -61,7 +74,7 @@ class ScalarHead:
         self.model = model.eval()
         self.tokenizer = tokenizer
 
-    def encode(self, statement: str, reasoning: str, code: str | None, max_length: int):
+    def encode(self, statement: str, reasoning: str, code: str | None, max_length: int) -> EncodedInput:
         return encode_rm_input(self.tokenizer, statement, reasoning, code, max_length)
 
     def forward(self, ids, mask, starts: list[int], lengths: list[int]) -> list[float]:
@@ -69,7 +82,7 @@ class ScalarHead:
         return logits.float().reshape(len(lengths), -1)[:, 0].cpu().tolist()
 
 
-def load_head(model_path: str, device: str, dtype):
+def load_head(model_path: str, device: str, dtype) -> RewardHead:
     """The head a saved RM needs: implicit if its directory has a `pgrpo_implicit_rm.json`
     (`pgrpo.rm.implicit`), else a sequence-classification model with a scalar head."""
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
