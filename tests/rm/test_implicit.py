@@ -29,6 +29,19 @@ def test_split_response_inverts_response_text(reasoning, code):
     assert split_response(response_text(reasoning, code)) == (reasoning, code)
 
 
+@pytest.mark.parametrize("text", [
+    "why" + response_text("", "x = 1")[2:] + "\nThis works.",  # text after the fence
+    response_text("why", "x = 1") + "\n```",  # a second fence
+    "see ### Code below" + response_text("a", "x = 1"),  # still exact: split
+    "### Code\n```python\nx = 1\n```",  # header without its leading blank line
+])
+def test_split_response_splits_only_exact_code_sections(text):
+    reasoning, code = split_response(text)
+    if code is None:
+        assert reasoning == text.strip()
+    assert response_text(reasoning, code) == text.strip()  # never changes the text the scalar head reads
+
+
 def test_encoding_is_prompt_then_response_tokenized_apart(tiny_tokenizer):
     enc = encode_implicit(tiny_tokenizer, "Add two numbers.", "Step 1: add.", None, "pgrpo")
     prompt = tiny_tokenizer(prompt_text("Add two numbers.", tiny_tokenizer, "pgrpo"), add_special_tokens=False)
@@ -112,9 +125,15 @@ def test_scorer_computes_beta_times_the_response_log_ratio(tmp_path, tiny_policy
     # batched (padded, longest first) equals one at a time, and `score` is the sigmoid
     assert [scorer.raw_scores([i])[0] for i in ITEMS] == pytest.approx(raw, abs=1e-4)
     assert scorer.score(ITEMS) == pytest.approx([1 / (1 + math.exp(-v)) for v in raw])
-    # a pair side carrying a template code section scores as the item with that code (as trained)
+    # a pair side carrying a template code section is read as the item with that code (as trained)
+    from pgrpo.rm.data import Pair
+    from pgrpo.rm.train import pair_items
+
     side = response_text(ITEMS[2].reasoning, ITEMS[2].code)
-    assert scorer.raw_scores([RMItem(ITEMS[2].statement, side)])[0] == pytest.approx(raw[2], abs=1e-4)
+    chosen, _ = pair_items(Pair(prompt=ITEMS[2].statement, chosen=side, rejected="x"))
+    assert scorer.raw_scores([chosen])[0] == pytest.approx(raw[2], abs=1e-4)
+    # the scorer itself never cuts a reasoning at a header it happens to contain (RL reasoning)
+    assert scorer.raw_scores([RMItem(ITEMS[2].statement, side)])[0] != pytest.approx(raw[2], abs=1e-3)
 
 
 def test_training_batches_score_the_same_tokens_as_the_scorer(tmp_path, tiny_policy_path):
@@ -143,6 +162,51 @@ def test_an_untrained_implicit_rm_scores_zero(tmp_path, tiny_policy_path):
     shutil.copytree(tiny_policy_path, out / REFERENCE_DIR)
     ImplicitSpec(1.0, "pgrpo").write(out)
     assert RewardScorer(str(out), device="cpu").raw_scores(ITEMS) == pytest.approx([0.0] * 3, abs=1e-6)
+
+
+def test_training_batch_and_scorer_compute_the_same_log_ratio(tmp_path, tiny_policy_path):
+    # collate_sides' completion mask fed to the scorer's kernel gives the scorer's own scores
+    import torch
+
+    from pgrpo.rm.data import Pair
+    from pgrpo.rm.implicit import response_log_ratio
+    from pgrpo.rm.implicit_train import collate_sides, tokenize_implicit_pairs
+
+    rm = _implicit_rm(tmp_path, tiny_policy_path)
+    scorer = RewardScorer(str(rm), max_length=96, device="cpu")
+    pairs = [Pair(prompt="word " * 60, chosen="short", rejected="long " * 60), Pair(prompt="p", chosen="a", rejected="b")]
+    data = tokenize_implicit_pairs(scorer.tokenizer, pairs, "pgrpo", False, 96).dataset
+    batch = collate_sides([data[0], data[1]], scorer.tokenizer.pad_token_id)
+    mask = batch["completion_mask"]
+    starts = [int(row.nonzero()[0]) for row in mask]
+    lengths = batch["attention_mask"].sum(1).tolist()
+    with torch.no_grad():
+        ratio = response_log_ratio(scorer.head.model, scorer.head.reference, batch["input_ids"],
+                                   batch["attention_mask"], starts, lengths)
+    items = [RMItem(p.prompt, side) for side in ("chosen", "rejected") for p in pairs]
+    items = [RMItem(i.statement, getattr(p, i.reasoning)) for i, p in zip(items, pairs * 2)]
+    assert (0.5 * ratio).tolist() == pytest.approx(scorer.raw_scores(items), abs=1e-4)
+
+
+def test_an_output_dir_of_the_other_head_or_another_base_is_refused(tmp_path, tiny_policy_path):
+    from pgrpo.errors import PgrpoError
+    from pgrpo.rm.implicit_train import _save_reference
+    from pgrpo.rm.train import _refuse_other_head
+
+    (tmp_path / "scalar").mkdir()
+    (tmp_path / "scalar" / "rm_train_config.json").write_text(json.dumps({"head": {"kind": "scalar"}}))
+    with pytest.raises(PgrpoError, match="head.kind=scalar"):
+        _refuse_other_head(tmp_path / "scalar", "implicit")
+    _refuse_other_head(tmp_path / "scalar", "scalar")
+    ImplicitSpec(1.0, "pgrpo").write(tmp_path)  # no config file: the spec alone says implicit
+    with pytest.raises(PgrpoError, match="head.kind=implicit"):
+        _refuse_other_head(tmp_path, "scalar")
+    out = tmp_path / "rm"
+    ref = _save_reference(tiny_policy_path, out, "float32")
+    assert (ref / "config.json").is_file() and not (out / "reference.partial").exists()
+    assert _save_reference(tiny_policy_path, out, "float32") == ref  # reused for the same base
+    with pytest.raises(PgrpoError, match="saved from"):
+        _save_reference(str(tmp_path / "another-base"), out, "float32")
 
 
 def test_a_causal_lm_is_not_taken_for_a_reward_model(tiny_policy_path):

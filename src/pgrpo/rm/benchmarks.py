@@ -84,14 +84,21 @@ def _parse_lcb_rb(obj: dict[str, Any], line: int) -> EvalPair:
 def _parse_rewardbench(obj: dict[str, Any], line: int) -> EvalPair:
     prompt = _text(obj, "prompt")
     pair_id = obj.get("id")
-    return EvalPair(str(_text(obj, "subset")), RMItem(prompt, _text(obj, "chosen")),
-                    RMItem(prompt, _text(obj, "rejected")), line, None if pair_id is None else str(pair_id))
+    return EvalPair(str(_text(obj, "subset")), _side_item(prompt, _text(obj, "chosen")),
+                    _side_item(prompt, _text(obj, "rejected")), line, None if pair_id is None else str(pair_id))
 
 
 def _parse_pairs(obj: dict[str, Any], line: int) -> EvalPair:
     prompt = _text(obj, "prompt")
-    return EvalPair(str(obj.get("pair_type") or "all"), RMItem(prompt, _text(obj, "chosen")),
-                    RMItem(prompt, _text(obj, "rejected")), line)
+    return EvalPair(str(obj.get("pair_type") or "all"), _side_item(prompt, _text(obj, "chosen")),
+                    _side_item(prompt, _text(obj, "rejected")), line)
+
+
+def _side_item(prompt: str, side: str) -> RMItem:
+    """A pair side as an RM item, its code section split off as training does (`pair_items`)."""
+    from pgrpo.rm.template import split_response
+
+    return RMItem(prompt, *split_response(side))
 
 
 BENCHMARK_FORMATS.add("lcb-rb", BenchmarkFormat(

@@ -28,6 +28,7 @@ frozen reference model is), `encode_implicit` (ids + where the response starts) 
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -35,9 +36,10 @@ from pgrpo.config import ConfigError
 from pgrpo.data.io import write_text_atomic
 from pgrpo.rm.template import EncodedInput, truncate_parts
 
+log = logging.getLogger(__name__)
+
 IMPLICIT_SPEC_FILE = "pgrpo_implicit_rm.json"
 REFERENCE_DIR = "reference"
-LM_HEAD_CHUNK = 1024  # scored positions per LM-head call
 
 
 @dataclass(frozen=True)
@@ -116,41 +118,37 @@ def encode_implicit(tokenizer, statement: str, reasoning: str, code: str | None,
 
 def response_log_ratio(policy, reference, ids, mask, starts: list[int], lengths: list[int]):
     """Per row: sum over response tokens of log p_policy - log p_reference. Shapes: ids and mask
-    (B, T) right-padded (mask may be None when no row is padded); returns a float tensor (B,)."""
+    (B, T) right-padded (mask may be None when no row is padded); returns a float tensor (B,).
+    Both models must carry TRL's fused LM head (`trl.trainer.utils.add_fused_lm_head`, added by
+    `ImplicitHead`): the same kernel DPOTrainer trains with (logit scaling and soft-capping
+    included), chunked so full (B, T, vocab) logits never exist."""
     import torch
 
-    positions = torch.arange(ids.shape[1] - 1, device=ids.device)[None, :]
-    first = torch.tensor(starts, device=ids.device)[:, None] - 1  # the state at t-1 predicts token t
-    last = torch.tensor(lengths, device=ids.device)[:, None] - 1
-    scored = (positions >= first) & (positions < last)  # (B, T-1)
-    rows = scored.nonzero(as_tuple=True)[0]
-    targets = ids[:, 1:][scored]
+    positions = torch.arange(ids.shape[1], device=ids.device)[None, :]
+    scored = (positions >= torch.tensor(starts, device=ids.device)[:, None]) & (
+        positions < torch.tensor(lengths, device=ids.device)[:, None])
+    labels = ids.masked_fill(~scored, -100)  # as DPOTrainer masks labels outside the completion
 
-    def token_logps(model):
-        # The LM head runs on the scored positions only, a chunk at a time: full (B, T, vocab)
-        # logits would not fit for a real vocabulary at GPU batch sizes.
-        hidden = getattr(model, model.base_model_prefix)(input_ids=ids, attention_mask=mask,
-                                                         use_cache=False).last_hidden_state
-        hidden = hidden[:, :-1][scored]
-        head = model.get_output_embeddings()
-        out = []
-        for i in range(0, hidden.shape[0], LM_HEAD_CHUNK):
-            logits = head(hidden[i:i + LM_HEAD_CHUNK]).float()
-            out.append(torch.log_softmax(logits, dim=-1).gather(1, targets[i:i + LM_HEAD_CHUNK, None])[:, 0])
-        return torch.cat(out) if out else hidden.new_zeros(0)
+    def sequence_logp(model):
+        out = model(input_ids=ids, attention_mask=mask, labels=labels, fused_lm_head=True)
+        return out.log_probs.float().sum(dim=1)
 
-    per_token = token_logps(policy) - token_logps(reference)
-    return torch.zeros(ids.shape[0], device=ids.device, dtype=per_token.dtype).index_add_(0, rows, per_token)
+    return sequence_logp(policy) - sequence_logp(reference)
 
 
 class ImplicitHead:  # a pgrpo.rm.scoring.RewardHead
     """The forward pass of an implicit RM: the trained policy and its frozen reference."""
 
     def __init__(self, policy, reference, tokenizer, spec: ImplicitSpec) -> None:
+        from trl.trainer.utils import add_fused_lm_head
+
+        for model in (policy, reference):
+            add_fused_lm_head(model)
         self.model = policy.eval()
         self.reference = reference.eval()
         self.tokenizer = tokenizer
         self.spec = spec
+        self._warned_code = False
 
     @classmethod
     def load(cls, model_dir: str | Path, spec: ImplicitSpec, device: str, dtype) -> ImplicitHead:
@@ -171,13 +169,13 @@ class ImplicitHead:  # a pgrpo.rm.scoring.RewardHead
         return cls(policy, reference, tokenizer, spec)
 
     def encode(self, statement: str, reasoning: str, code: str | None, max_length: int) -> EncodedInput:
-        """As training encoded a pair side: a code section in `reasoning` is split off, and the
-        code is dropped unless the RM was trained with it."""
-        from pgrpo.rm.template import split_response
-
-        if code is None:
-            reasoning, code = split_response(reasoning)
-        code = code if self.spec.include_code else None
+        """As training encoded a pair side: the code is dropped unless the RM was trained with it
+        (said once). The reasoning is taken as it is (pair sides are split by their readers)."""
+        if code is not None and not self.spec.include_code:
+            if not self._warned_code:
+                log.warning("this implicit RM was trained without code; the code given to it is ignored")
+                self._warned_code = True
+            code = None
         return encode_implicit(self.tokenizer, statement, reasoning, code, self.spec.prompt_style, max_length)
 
     def forward(self, ids, mask, starts: list[int], lengths: list[int]) -> list[float]:

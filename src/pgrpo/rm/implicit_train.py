@@ -28,6 +28,8 @@ from pgrpo.rm.train import RM_FITTERS, FitInputs, Fitted, last_checkpoint, peft_
 
 log = logging.getLogger(__name__)
 
+REFERENCE_SOURCE_FILE = "pgrpo_reference_source.json"  # in reference/: the base it was saved from
+
 
 @dataclass(frozen=True)
 class TokenizedPairs:
@@ -101,25 +103,47 @@ def _trainer_class() -> type:
 
 def _save_reference(base: str, out: Path, dtype: str) -> Path:
     """The frozen starting model under out/reference, written to a temporary directory and
-    renamed (an interrupted save never passes for a reference), by the main process only."""
+    renamed (an interrupted save never passes for a reference), by the main process only. A
+    reference saved from another base is refused (the marker file names its base)."""
+    import json
     import shutil
 
     from accelerate import PartialState
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     reference = out / REFERENCE_DIR
+    marker = reference / REFERENCE_SOURCE_FILE
     with PartialState().main_process_first():
-        if not reference.is_dir():
+        if reference.is_dir():
+            try:
+                saved_from = json.loads(marker.read_text(encoding="utf-8")).get("base")
+            except (OSError, ValueError, AttributeError):
+                saved_from = None
+            if saved_from != base:
+                raise PgrpoError(f"output_dir: {reference} was saved from {saved_from!r}, this run's model.path is "
+                                 f"{base!r}; use another output_dir")
+        else:
             partial = out / f"{REFERENCE_DIR}.partial"
             shutil.rmtree(partial, ignore_errors=True)
             try:
                 AutoModelForCausalLM.from_pretrained(base, dtype=dtype).save_pretrained(partial)
                 AutoTokenizer.from_pretrained(base).save_pretrained(partial)
+                (partial / REFERENCE_SOURCE_FILE).write_text(json.dumps({"base": base}) + "\n", encoding="utf-8")
             except OSError as exc:
                 raise PgrpoError(f"model.path: cannot load a causal LM from {base!r} for the implicit head: "
                                  f"{exc}") from exc
             partial.rename(reference)
     return reference
+
+
+def _release_memory() -> None:
+    import gc
+
+    import torch
+
+    gc.collect()
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
 
 
 @RM_FITTERS.register("implicit")
@@ -136,7 +160,8 @@ def fit_implicit(inputs: FitInputs) -> Fitted:
     reference_dir = _save_reference(inputs.base, out, config.model.dtype)
     peft_config = peft_config_for(config, "CAUSAL_LM")
     # With LoRA, TRL uses the adapter-disabled policy as the reference; else the saved copy.
-    reference = None if peft_config else AutoModelForCausalLM.from_pretrained(reference_dir, dtype=config.model.dtype)
+    reference = None if peft_config else AutoModelForCausalLM.from_pretrained(
+        reference_dir, **trainer_arguments(config, False)["model_init_kwargs"])
     args = _dpo_config(inputs, heldout is not None)
     trainer = _trainer_class()(
         model=inputs.base,
@@ -160,9 +185,12 @@ def fit_implicit(inputs: FitInputs) -> Fitted:
         ImplicitSpec(config.head.beta, style, inputs.include_code).write(out)
     trainer.accelerator.wait_for_everyone()  # every rank reads what rank 0 wrote
     device = str(next(trainer.model.parameters()).device)
-    # Free the training copies before the held-out check loads the saved directory (as `rm eval`
-    # and RL will): policy, reference and optimizer state would otherwise sit in memory twice.
+    # Free the reference and optimizer state before the held-out check loads the saved directory
+    # (as `rm eval` and RL will); the trainer keeps its policy (its `log` reads it).
+    del reference
     trainer.ref_model, trainer.optimizer, trainer.lr_scheduler = None, None, None
+    trainer.accelerator.free_memory()
+    _release_memory()
     scorer = RewardScorer(str(out), batch_size=config.score_batch_size, max_length=max_length,
                           device=device, dtype=config.model.dtype)
     return Fitted(scorer, getattr(train_output, "training_loss", None),

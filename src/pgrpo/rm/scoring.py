@@ -16,7 +16,6 @@ order. bf16 on GPU, float32 on CPU unless `dtype` says otherwise. `score` is sig
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -97,7 +96,7 @@ def load_head(model_path: str, device: str, dtype) -> RewardHead:
             raise PgrpoError(f"{model_path}: has an implicit-RM spec but holds a sequence-classification model "
                              f"({architectures}); retrain it in a fresh output_dir")
         return ImplicitHead.load(model_path, spec, device, torch_dtype)
-    if any(a.endswith("ForCausalLM") for a in architectures):
+    if any(a.endswith(("ForCausalLM", "LMHeadModel", "ForConditionalGeneration")) for a in architectures):
         raise PgrpoError(f"{model_path}: a causal LM, not a reward model (no scalar head, no implicit-RM spec)")
     try:
         tokenizer = AutoTokenizer.from_pretrained(model_path)
@@ -109,9 +108,11 @@ def load_head(model_path: str, device: str, dtype) -> RewardHead:
 
 
 def _architectures(model_path: str) -> list[str]:
-    config = Path(model_path) / "config.json"
+    """The checkpoint's `architectures` (local directory or hub id); [] when unknown."""
+    from transformers import AutoConfig
+
     try:
-        found = json.loads(config.read_text(encoding="utf-8")).get("architectures") if config.is_file() else None
+        found = AutoConfig.from_pretrained(model_path).architectures
     except (OSError, ValueError):
         return []
     return [str(a) for a in found] if isinstance(found, list) else []

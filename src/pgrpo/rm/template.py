@@ -52,12 +52,15 @@ def response_text(reasoning: str, code: str | None = None) -> str:
 
 
 def split_response(text: str) -> tuple[str, str | None]:
-    """Inverse of `response_text`: (reasoning, code or None if there is no code section)."""
-    head, sep, tail = text.partition(CODE_HEADER)
-    if not sep:
-        return text.strip(), None
-    code = tail[:-len(CODE_FOOTER)] if tail.endswith(CODE_FOOTER) else tail
-    return head.strip(), code
+    """Inverse of `response_text`: (reasoning, code) when `text` is exactly a reasoning followed
+    by one code section (`response_text(*split_response(t)) == t.strip()`); otherwise
+    (text.strip(), None), so a text that merely mentions the header stays whole."""
+    head, sep, tail = text.strip().partition(CODE_HEADER)
+    if sep and tail.endswith(CODE_FOOTER) and CODE_HEADER not in tail:
+        reasoning, code = head, tail[:-len(CODE_FOOTER)]
+        if response_text(reasoning, code) == text.strip():
+            return reasoning, code
+    return text.strip(), None
 
 
 def rm_input_text(statement: str, reasoning: str, code: str | None = None) -> str:

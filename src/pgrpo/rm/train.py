@@ -88,8 +88,8 @@ def _tokenize_pairs(tokenizer, pairs: Sequence[Pair], max_length: int, use_margi
         columns["margin"] = []
     truncated = 0
     for pair in pairs:
-        chosen = encode_rm_input(tokenizer, pair.prompt, *split_response(pair.chosen), max_length=max_length)
-        rejected = encode_rm_input(tokenizer, pair.prompt, *split_response(pair.rejected), max_length=max_length)
+        chosen = encode_rm_input(tokenizer, pair.prompt, pair.chosen, max_length=max_length)
+        rejected = encode_rm_input(tokenizer, pair.prompt, pair.rejected, max_length=max_length)
         truncated += chosen.truncated + rejected.truncated
         columns["chosen_ids"].append(chosen.input_ids)
         columns["rejected_ids"].append(rejected.input_ids)
