@@ -183,8 +183,7 @@ def test_training_batch_and_scorer_compute_the_same_log_ratio(tmp_path, tiny_pol
     with torch.no_grad():
         ratio = response_log_ratio(scorer.head.model, scorer.head.reference, batch["input_ids"],
                                    batch["attention_mask"], starts, lengths)
-    items = [RMItem(p.prompt, side) for side in ("chosen", "rejected") for p in pairs]
-    items = [RMItem(i.statement, getattr(p, i.reasoning)) for i, p in zip(items, pairs * 2)]
+    items = [RMItem(p.prompt, getattr(p, side)) for side in ("chosen", "rejected") for p in pairs]
     assert (0.5 * ratio).tolist() == pytest.approx(scorer.raw_scores(items), abs=1e-4)
 
 

@@ -11,7 +11,8 @@ padded batch is slower than small ones). Run in `torch.inference_mode()` with ri
 (real tokens never attend to pads and keep their positions, so a batched score equals the
 one-at-a-time score up to float rounding); a batch without padding is run without an
 attention mask, which keeps SDPA on its faster causal path. Scores come back in the caller's
-order. bf16 on GPU, float32 on CPU unless `dtype` says otherwise. `score` is sigmoid(raw score) in [0, 1]; `calls` counts items scored so far.
+order. bf16 on GPU, float32 on CPU unless `dtype` says otherwise. `score` is sigmoid(raw
+score) in [0, 1]; `calls` counts items scored so far.
 """
 
 from __future__ import annotations
