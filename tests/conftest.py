@@ -37,7 +37,8 @@ def tiny_policy_path(tmp_path_factory, tiny_tokenizer):
 
 @pytest.fixture(scope="session")
 def tiny_rm_path(tmp_path_factory, tiny_tokenizer):
-    """A tiny Qwen2ForSequenceClassification (num_labels=1) + tokenizer saved to disk."""
-    from pgrpo.tiny import build_tiny_model
+    """A tiny untrained Qwen2ForSequenceClassification (num_labels=1) + tokenizer + its manifest
+    (a scalar RM reading problem + reasoning) saved to disk."""
+    from pgrpo.rm.scoring import build_tiny_rm
 
-    return str(build_tiny_model(tmp_path_factory.mktemp("tiny-rm"), kind="reward-model", tokenizer=tiny_tokenizer))
+    return str(build_tiny_rm(tmp_path_factory.mktemp("tiny-rm"), tokenizer=tiny_tokenizer))

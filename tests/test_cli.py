@@ -6,7 +6,8 @@ import sys
 import pytest
 
 from pgrpo import __version__
-from pgrpo.cli import COMMANDS, build_parser, main
+from pgrpo.cli import build_parser, main
+from pgrpo.commands import COMMANDS
 
 
 def run_cli(*args):

@@ -1,9 +1,9 @@
 """The `pgrpo` command: one entry point, one subcommand per pipeline stage.
 
-Thin by design: each stage's `commands.py` registers its subcommand(s) with `@command`,
-declaring arguments and a `run(args) -> exit code` that builds a config and calls the
-library. Heavy imports (torch, transformers) happen inside `run`, so `pgrpo --help`
-is instant. Nested names ("rm train") become nested subcommands.
+Thin by design: each stage's `commands.py` registers its subcommand(s) with `@command`
+(pgrpo.commands), declaring arguments and a `run(args) -> exit code` that builds a config and
+calls the library; plugins (pgrpo.plugins) add theirs when loaded at start-up. Heavy imports
+(torch, transformers) happen inside `run`, so `pgrpo --help` is instant. Nested names ("rm train") become nested subcommands.
 """
 
 from __future__ import annotations
@@ -11,25 +11,11 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
-from collections.abc import Callable
-from dataclasses import dataclass
 
 from pgrpo import __version__
+from pgrpo.commands import COMMANDS
 from pgrpo.errors import PgrpoError
-from pgrpo.registry import Registry
-
-Runner = Callable[[argparse.Namespace], int]
-Configure = Callable[[argparse.ArgumentParser], Runner]
-
-
-@dataclass(frozen=True)
-class Command:
-    name: str
-    help: str
-    configure: Configure
-
-
-COMMANDS: Registry[Command] = Registry("subcommand")
+from pgrpo.plugins import load_plugins
 
 # Modules whose import registers subcommands. Each stage owns its own module.
 COMMAND_MODULES: tuple[str, ...] = (
@@ -38,26 +24,15 @@ COMMAND_MODULES: tuple[str, ...] = (
     "pgrpo.rm.pairs_commands",
     "pgrpo.bench.commands",
     "pgrpo.evaluation.commands",
-    "pgrpo.sandbox.commands",
     "pgrpo.rm.commands",
     "pgrpo.train.commands",
-    "pgrpo.toy.commands",
 )
-
-
-def command(name: str, help: str) -> Callable[[Configure], Configure]:
-    """Register `configure(parser) -> run` as subcommand `name` (space-separated for nesting)."""
-
-    def decorator(configure: Configure) -> Configure:
-        COMMANDS.add(name, Command(name, help, configure))
-        return configure
-
-    return decorator
 
 
 def build_parser() -> argparse.ArgumentParser:
     for module in COMMAND_MODULES:
         importlib.import_module(module)
+    load_plugins()
     width = max(len(name) for name in COMMANDS) + 2
     listing = "\n".join(f"  pgrpo {name.ljust(width)}{COMMANDS.get(name).help}" for name in COMMANDS)
     parser = argparse.ArgumentParser(

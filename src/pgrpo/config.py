@@ -12,13 +12,16 @@ import dataclasses
 import types
 import typing
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import yaml
 
 from pgrpo.errors import PgrpoError
 
-T = TypeVar("T")
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
+T = TypeVar("T", bound="DataclassInstance")
 
 
 class ConfigError(PgrpoError, ValueError):
@@ -50,7 +53,7 @@ def _coerce(value: Any, tp: Any, key: str) -> Any:
         if value in args:
             return value
         raise ConfigError(f"{key}: must be one of {list(args)}, got {value!r}")
-    if dataclasses.is_dataclass(tp):
+    if isinstance(tp, type) and dataclasses.is_dataclass(tp):
         if isinstance(value, tp):
             return value
         if not isinstance(value, dict):

@@ -1,7 +1,8 @@
 """Name -> object registries filled by decorators, with duplicate checks.
 
 Used for CLI subcommands, data loaders, sandbox harnesses, reward modes and LLM
-backends, so that no code dispatches with if/elif chains on strings.
+backends, so that no code dispatches with if/elif chains on strings. A name that is not
+registered loads the plugins (pgrpo.plugins) before it counts as unknown.
 """
 
 from __future__ import annotations
@@ -32,6 +33,10 @@ class Registry(Generic[T]):
         self._items[name] = obj
 
     def get(self, name: str) -> T:
+        if name not in self._items:
+            from pgrpo.plugins import load_plugins  # a plugin may register `name`
+
+            load_plugins()
         try:
             return self._items[name]
         except KeyError:

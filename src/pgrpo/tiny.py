@@ -1,5 +1,6 @@
-"""Tiny local models and tokenizers: a Qwen2-architecture policy or reward model built on
-the spot (no hub download), for tests, the CPU recipe and the toy demo.
+"""Tiny local models and tokenizers: a Qwen2-architecture policy (and the config the tiny reward
+model of `pgrpo.rm.scoring` shares) built on the spot (no hub download), for tests, the CPU
+recipe and the toy demo.
 
 `build_tokenizer` trains a byte-level BPE with `tokenizers` and wraps it as a transformers
 fast tokenizer with a ChatML chat template (as Qwen2.5 uses); `build_tiny_model` saves
@@ -100,29 +101,20 @@ def tiny_qwen2_config(vocab_size: int, pad_token_id: int, eos_token_id: int, *, 
     )
 
 
-def build_tiny_model(out_dir: str | Path, *, kind: str = "causal-lm", tokenizer=None,
-                     corpus: Iterable[str] | None = None, seed: int = 0, **config_kwargs) -> Path:
-    """Build and save a tiny Qwen2 (`kind` = "causal-lm" or "reward-model") with its tokenizer.
-
-    The reward model is `Qwen2ForSequenceClassification` with num_labels=1 (a scalar head).
-    Returns `out_dir`, loadable with `from_pretrained`.
-    """
+def build_tiny_model(out_dir: str | Path, *, tokenizer=None, corpus: Iterable[str] | None = None, seed: int = 0,
+                     **config_kwargs) -> Path:
+    """Build and save a tiny Qwen2 causal LM with its tokenizer; returns `out_dir`, loadable
+    with `from_pretrained`. (The untrained tiny reward model is `pgrpo.rm.scoring.build_tiny_rm`.)"""
     import torch
-    from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification
+    from transformers import AutoModelForCausalLM
 
-    if kind not in ("causal-lm", "reward-model"):
-        raise ValueError(f"kind must be 'causal-lm' or 'reward-model', got {kind!r}")
     out = Path(out_dir)
     tokenizer = tokenizer if tokenizer is not None else build_tokenizer(corpus)
     config = tiny_qwen2_config(len(tokenizer), tokenizer.pad_token_id, tokenizer.eos_token_id, **config_kwargs)
     torch.manual_seed(seed)
-    if kind == "causal-lm":
-        model = AutoModelForCausalLM.from_config(config)
-        model.generation_config.pad_token_id = tokenizer.pad_token_id
-        model.generation_config.eos_token_id = tokenizer.eos_token_id
-    else:
-        config.num_labels = 1
-        model = AutoModelForSequenceClassification.from_config(config)
+    model = AutoModelForCausalLM.from_config(config)
+    model.generation_config.pad_token_id = tokenizer.pad_token_id
+    model.generation_config.eos_token_id = tokenizer.eos_token_id
     out.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(out)
     tokenizer.save_pretrained(out)

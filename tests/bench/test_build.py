@@ -12,7 +12,7 @@ import sys
 import pytest
 
 from pgrpo.bench.build import BenchBuild, BenchConfig, select_pairs
-from pgrpo.bench.execution import sandbox_executor
+from pgrpo.verify import Verifier
 from pgrpo.bench.judge import LLMJudge, parse_verdict
 from pgrpo.data.loaders import load_problems
 from pgrpo.llm import CachedBackend, make_backend
@@ -91,16 +91,16 @@ def test_build_over_http_with_faults_then_resume(problems, tmp_path):
         return None
 
     server = FaultInjectingServer(FunctionBackend(scripted), plan).start()
-    executor = sandbox_executor()
+    verifier = Verifier()
 
     def run():
         def client():
             return CachedBackend(make_backend("openai", "scripted", base_url=server.base_url, timeout=20,
-                                              max_retries=2, backoff=0.01), tmp_path / "cache")
+                                              max_retries=2), tmp_path / "cache")
 
         gen, judge_backend = client(), client()
         build = BenchBuild(problems, gen, LLMJudge(judge_backend), tmp_path / "out",
-                           BenchConfig(samples=6, batch_problems=2), executor, window=("2024-01-01", None))
+                           BenchConfig(samples=6, batch_problems=2), verifier, window=("2024-01-01", None))
         return build.run(progress=False), gen, judge_backend
 
     try:
@@ -128,6 +128,7 @@ def test_build_over_http_with_faults_then_resume(problems, tmp_path):
         assert sorted(json.loads(line)["question_id"] for line in lines) == sorted(p.task_id for p in problems)
     finally:
         server.stop()
+        verifier.close()
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,6 @@ import shutil
 import pytest
 
 from pgrpo.data.loaders import detect_format, load_problems
-from pgrpo.data.loaders import reading as reading_module
 from pgrpo.errors import DataError, PgrpoError
 
 HE_ROW = {"task_id": "T/0", "prompt": "def f(x):\n", "entry_point": "f", "canonical_solution": "    return x\n",
@@ -78,7 +77,7 @@ def test_missing_file_and_bad_options(tmp_path, data_file):
         load_problems(str(tmp_path / "nothere.jsonl"))
     with pytest.raises(DataError, match="unknown load option"):
         load_problems(data_file("lcb_mini.jsonl"), start="2024-01-01")
-    with pytest.raises(DataError, match="start_date: expected an ISO date"):
+    with pytest.raises(DataError, match="field 'start_date' is not an ISO date"):
         load_problems(data_file("lcb_mini.jsonl"), start_date="last tuesday")
     with pytest.raises(DataError, match="duplicate task_id 'T/0'"):
         load_problems(_write(tmp_path / "dup.jsonl", [json.dumps(HE_ROW)] * 2))
@@ -126,7 +125,6 @@ def test_hub_id_goes_through_datasets_load_dataset(monkeypatch, data_file):
         return rows
 
     monkeypatch.setattr(datasets, "load_dataset", fake_load_dataset)
-    assert not reading_module.is_local("google-research-datasets/mbpp")
     problems = load_problems("google-research-datasets/mbpp", split="test")
     assert [p.task_id for p in problems] == ["1", "2"] and calls == [("google-research-datasets/mbpp", "test")]
     assert detect_format("google-research-datasets/mbpp") == "mbpp"

@@ -10,8 +10,8 @@ import pytest
 from pgrpo.cli import main
 from pgrpo.evaluation.benchmarks import load_benchmark
 from pgrpo.evaluation.runner import EvalConfig, evaluate
-from pgrpo.evaluation.scoring import CheckOptions
 from pgrpo.evaluation.summary import DateWindow
+from pgrpo.sandbox import SandboxConfig
 
 
 def _write_canonical_samples(path, limit=None, with_benchmark=True):
@@ -53,7 +53,7 @@ def test_tiny_model_runs_every_stage_and_resumes(tmp_path, tiny_policy_path):
     (out / "samples.jsonl").write_text("".join(x + "\n" for x in (out / "samples.jsonl").read_text().splitlines()[:2]))
     (out / "results.jsonl").write_text("".join(x + "\n" for x in (out / "results.jsonl").read_text().splitlines()[:1]))
     config = EvalConfig(benchmarks=["humaneval"], out_dir=str(out), model=tiny_policy_path, limit=3, max_tokens=16,
-                        backend_options={"max_batch_size": 3}, check=CheckOptions(workers=2), progress=False)
+                        backend_options={"max_batch_size": 3}, sandbox=SandboxConfig(workers=2), progress=False)
     outcome = evaluate(config)
     assert (outcome.generation.generated, outcome.generation.already_done, outcome.checked) == (1, 2, 2)
     keys = [(json.loads(x)["task_id"], json.loads(x)["sample_index"])
@@ -68,7 +68,7 @@ def test_rescore_canonical_subset(tmp_path):
     out.mkdir()
     _write_canonical_samples(out / "samples.jsonl", limit=8, with_benchmark=False)  # external-tool samples
     outcome = evaluate(EvalConfig(benchmarks=["humaneval"], out_dir=str(out), rescore=True, limit=8,
-                                  check=CheckOptions(workers=2), progress=False))
+                                  sandbox=SandboxConfig(workers=2), progress=False))
     bench = outcome.summary.benchmarks[0]
     assert bench.num_tasks == 8 and bench.missing_tasks == 0
     assert bench.pass_at_k[1] == 1.0 and bench.statuses == {"passed": 8}
@@ -78,7 +78,7 @@ def test_rescore_canonical_subset(tmp_path):
     bad["response"] = bad["response"].replace("return", "return not", 1)
     (out / "samples.jsonl").write_text("\n".join([json.dumps(bad), *lines[1:]]) + "\n")
     again = evaluate(EvalConfig(benchmarks=["humaneval"], out_dir=str(out), rescore=True, limit=8,
-                                check=CheckOptions(workers=2), progress=False))
+                                sandbox=SandboxConfig(workers=2), progress=False))
     assert again.summary.benchmarks[0].pass_at_k[1] == pytest.approx(7 / 8)
     assert len((out / "results.jsonl").read_text().splitlines()) == 8  # rescore replaces old verdicts
 
@@ -131,7 +131,7 @@ def test_lcb_and_mbpp_plus_through_the_sandbox(tmp_path, fixtures_dir):
                         data={"lcb": os.path.join(fix, "lcb_tiny.jsonl"),
                               "mbpp_plus": os.path.join(fix, "evalplus_tiny.jsonl")},
                         lcb_windows=(DateWindow.parse("2025-01-01:"),),
-                        check=CheckOptions(workers=2), progress=False)
+                        sandbox=SandboxConfig(workers=2), progress=False)
     outcome = evaluate(config, backend=_ProgramBackend(script))
     lcb, mbpp = outcome.summary.benchmarks
     assert lcb.pass_at_k[1] == 1.0 and mbpp.pass_at_k[1] == 1.0

@@ -10,7 +10,7 @@ import pytest
 from pgrpo.errors import PgrpoError
 from pgrpo.evaluation.benchmarks import load_benchmark, task_messages
 from pgrpo.evaluation.generate import generate_samples, plan_generation
-from pgrpo.evaluation.records import OutputDir, RunSettings, SampleRecord, repair_tail
+from pgrpo.evaluation.records import OutputDir, RunSettings, SampleRecord
 from pgrpo.llm.base import ChatBackend
 from pgrpo.llm.types import ChatRequest, ChatResult
 
@@ -106,12 +106,14 @@ def test_settings_mismatch_is_refused(tmp_path):
     assert out.read_settings() == _settings()
 
 
-def test_repair_tail_and_bad_lines(tmp_path):
+def test_torn_tail_and_bad_lines(tmp_path):
     path = tmp_path / "samples.jsonl"
     path.write_text('{"task_id": "a", "sample_index": 0, "response": "r"}\n{"task_id": "b", "sam')
-    with pytest.warns(UserWarning):
-        assert repair_tail(path)
-    assert path.read_text().count("\n") == 1 and not repair_tail(path)
+    with pytest.warns(UserWarning, match="half-written"):
+        out = OutputDir(tmp_path)
+    assert out.samples.repaired and path.read_text().count("\n") == 1
+    out.prepare_append()  # reread: nothing left to repair
+    assert not out.samples.repaired and [s.task_id for s in out.read_samples()] == ["a"]
     path.write_text('{"task_id": "a", "sample_index": 0, "response": "r"}\nnot json\n')
     with pytest.warns(UserWarning, match="skipping"):
         samples = OutputDir(tmp_path).read_samples()

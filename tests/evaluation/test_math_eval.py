@@ -8,13 +8,13 @@ from collections.abc import Sequence
 
 import pytest
 
+from pgrpo.data.math import MathProblem, load_math_problems, math_messages
 from pgrpo.errors import DataError
-from pgrpo.evaluation.benchmarks import EvalTask, load_benchmark
-from pgrpo.evaluation.math_data import MathProblem, load_math_problems, math_messages
+from pgrpo.evaluation.benchmarks import load_benchmark
 from pgrpo.evaluation.runner import EvalConfig, evaluate
-from pgrpo.evaluation.scoring import math_verdict
 from pgrpo.llm.base import ChatBackend
 from pgrpo.llm.types import ChatRequest, ChatResult
+from pgrpo.verify import verify
 
 FIX = os.path.join(os.path.dirname(__file__), "..", "fixtures", "evaluation")
 MATH = os.path.join(FIX, "math_tiny.jsonl")
@@ -36,10 +36,6 @@ def test_flexible_keys(tmp_path):
         load_math_problems(str(bad))
 
 
-def _task(answer: str) -> EvalTask:
-    return EvalTask("m", "math", "t", math=MathProblem("t", "q", answer))
-
-
 @pytest.mark.parametrize(("response", "gold", "passed"), [
     ("so the sum is \\boxed{\\frac{3}{4}}", "\\frac{3}{4}", True),
     ("so the sum is \\boxed{0.75}", "\\frac{3}{4}", True),            # decimal vs fraction
@@ -51,7 +47,7 @@ def _task(answer: str) -> EvalTask:
     ("the answer is 1024", "1024", False),                             # no box
 ])
 def test_math_verdicts(response, gold, passed):
-    verdict = math_verdict(_task(gold), response)
+    verdict = verify(MathProblem("t", "q", gold), response)
     assert verdict.passed is passed
     if "boxed" not in response:
         assert verdict.status == "no_answer" and not verdict.format_ok

@@ -53,12 +53,6 @@ def test_missing_model_is_a_user_error(tmp_path):
         make_backend("hf", str(tmp_path / "nope"))
 
 
-def test_local_paths_are_told_from_hub_ids():
-    from pgrpo.llm.hf import looks_like_path
-
-    assert looks_like_path("./ckpt") and looks_like_path("runs/a/final") and not looks_like_path("Qwen/Qwen2.5-7B")
-
-
 def test_seeded_samples_spanning_several_batches_are_distinct(tiny_policy_path):
     hf = make_backend("hf", tiny_policy_path, max_batch_size=2)
     req = ChatRequest(_msg("sample me"), temperature=1.0, n=6, seed=0, max_tokens=12)

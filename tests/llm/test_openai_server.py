@@ -82,7 +82,7 @@ def test_faults_are_retried_then_reported_per_item(tmp_path):
     server = FaultInjectingServer(scripted, _plan, stall_seconds=2.0).start()
     try:
         client = make_backend("openai", "scripted", base_url=server.base_url, concurrency=4, timeout=0.8,
-                              max_retries=3, backoff=0.01, max_backoff=0.05)
+                              max_retries=3)
         names = ["ok", "flaky500", "ratelimited", "garbled", "hollow", "slow", "always500", "alwaysempty", "rejected"]
         cached = CachedBackend(client, tmp_path)
         out = cached.generate([ChatRequest(_msg(n)) for n in names])
@@ -90,10 +90,13 @@ def test_faults_are_retried_then_reported_per_item(tmp_path):
         for name in ["ok", "flaky500", "ratelimited", "garbled", "hollow", "slow"]:
             assert by_name[name].texts == [f"answer to {name}"], (name, by_name[name].error)
         assert "after 4 attempts" in by_name["always500"].error and "HTTP 500" in by_name["always500"].error
+        assert f"{server.base_url}/chat/completions" in by_name["always500"].error
         assert "no choices" in by_name["alwaysempty"].error
         assert "after 1 attempt" in by_name["rejected"].error and "HTTP 400" in by_name["rejected"].error
         assert server.attempts["always500"] == 4 and server.attempts["rejected"] == 1
         assert server.attempts["slow"] == 2
+        first, second = server.attempt_times["ratelimited"]
+        assert second - first >= server.retry_after  # the 429's Retry-After was honoured
         assert cached.usage.failures == 3 and cached.usage.calls == len(names)
         # rerun: the successes are cached; only the failures are tried again
         again = CachedBackend(client, tmp_path)
@@ -104,7 +107,8 @@ def test_faults_are_retried_then_reported_per_item(tmp_path):
 
 
 def test_server_down_is_reported_per_item():
-    client = make_backend("openai", "m", base_url=f"http://127.0.0.1:{_free_port()}/v1", max_retries=2,
-                          backoff=0.01, timeout=2)
+    url = f"http://127.0.0.1:{_free_port()}/v1"
+    client = make_backend("openai", "m", base_url=url, max_retries=2, timeout=2)
     out = client.generate([ChatRequest(_msg("a")), ChatRequest(_msg("b"))])
     assert all(not r.ok and "connection error" in r.error and "3 attempts" in r.error for r in out)
+    assert all(f"{url}/chat/completions" in r.error for r in out)

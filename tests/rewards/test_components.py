@@ -8,9 +8,7 @@ from pgrpo.rewards.components import (
     REWARD_MODES,
     compose,
     get_mode,
-    group_advantages,
     group_std,
-    zero_std_fraction,
 )
 
 
@@ -40,24 +38,6 @@ def test_outcome_mode_ignores_thinking_and_weight_scales():
     assert get_mode("outcome").needs_thinking(1.0) is False
     assert compose(1.0, 1.0, 0.5, "posterior", weight=2.0) == pytest.approx(3.0)
     assert compose(0.0, 0.0, 0.5, "additive", weight=0.5) == pytest.approx(0.25)
-
-
-def test_group_advantages_shapes_and_values():
-    adv = group_advantages([1.0, 3.0, 2.0, 2.0], group_size=2)
-    assert len(adv) == 4
-    std = group_std([1.0, 3.0])
-    assert adv[0] == pytest.approx(-1.0 / (std + 1e-4))
-    assert adv[1] == pytest.approx(1.0 / (std + 1e-4))
-    assert adv[2:] == [0.0, 0.0]
-    assert group_advantages([1.0, 3.0], 2, scale=False) == [-1.0, 1.0]
-    with pytest.raises(ValueError, match="groups of 3"):
-        group_advantages([1.0, 2.0], 3)
-
-
-def test_zero_std_fraction():
-    assert zero_std_fraction([2.0, 2.0, 1.0, 2.0], 2) == 0.5
-    assert zero_std_fraction([], 4) == 0.0
-    assert zero_std_fraction([1.0, 1.0, 1.0], 3) == 1.0
 
 
 def test_keyed_groups_skip_partial_runs():

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from pgrpo.rewards.batch import Outcome, RewardEvaluator, Target
-from pgrpo.rewards.components import group_advantages
+from pgrpo.rewards.batch import RewardEvaluator, Target
+from pgrpo.rewards.components import group_std
 from pgrpo.rewards.trl_funcs import make_reward_funcs
+from pgrpo.verify import Verdict
 
 
 class FakeParsed:
@@ -18,15 +19,21 @@ class FakeParsed:
         self.rm = float(fields["rm"])
 
 
-class CountingOutcome:
+class CountingVerify:
+    """A BatchVerify reading the verdict embedded in each fake completion."""
+
     def __init__(self) -> None:
         self.calls = 0
         self.items = 0
 
-    def __call__(self, targets, completions):
+    def __call__(self, items):
         self.calls += 1
-        self.items += len(completions)
-        return [Outcome(FakeParsed(c).passes, 1.0 if FakeParsed(c).passes else 0.25, "x") for c in completions]
+        self.items += len(items)
+        verdicts = []
+        for _task, text in items:
+            p = FakeParsed(text)
+            verdicts.append(Verdict(p.passes, "x", 1.0 if p.passes else 0.25, p.format_ok, p.reasoning, "", ""))
+        return verdicts
 
 
 class CountingRM:
@@ -48,9 +55,8 @@ TARGETS = {"p1": Target("p1", "stmt one", None), "p2": Target("p2", "stmt two", 
 
 
 def make(mode, group_size=4, weight=1.0):
-    outcome, rm = CountingOutcome(), CountingRM()
-    ev = RewardEvaluator(TARGETS, outcome, rm, mode=mode, weight=weight, group_size=group_size,
-                         parse_fn=FakeParsed)
+    outcome, rm = CountingVerify(), CountingRM()
+    ev = RewardEvaluator(TARGETS, outcome, rm, mode=mode, weight=weight, group_size=group_size)
     return ev, outcome, rm
 
 
@@ -74,11 +80,11 @@ def test_additive_scores_failures_too():
 
 
 def test_outcome_mode_never_calls_rm_and_needs_none():
-    ev = RewardEvaluator(TARGETS, CountingOutcome(), None, mode="outcome", group_size=1, parse_fn=FakeParsed)
+    ev = RewardEvaluator(TARGETS, CountingVerify(), None, mode="outcome", group_size=1)
     batch, _ = ev.evaluate(["p1"], [completion(1, 1, 0.9)])
     assert batch.column("thinking") == [0.0] and batch.column("total") == [2.0]
     with pytest.raises(ValueError, match="needs a thinking reward model"):
-        RewardEvaluator(TARGETS, CountingOutcome(), None, mode="posterior")
+        RewardEvaluator(TARGETS, CountingVerify(), None, mode="posterior")
 
 
 MIXED = [
@@ -125,8 +131,10 @@ def test_all_correct_group_has_advantage_only_through_thinking():
     group = slice(4, 8)
     without = [f + o for f, o in zip(fmt[group], out[group])]
     with_thinking = [f + o + t for f, o, t in zip(fmt[group], out[group], think[group])]
-    assert group_advantages(without, 4) == [0.0] * 4
-    adv = group_advantages(with_thinking, 4)
+    # GRPO's advantage (R_i - mean) / (std + eps): zero for every completion without thinking.
+    assert group_std(without) == 0.0
+    mean, std = sum(with_thinking) / 4, group_std(with_thinking)
+    adv = [(r - mean) / (std + 1e-4) for r in with_thinking]
     assert all(abs(a) > 0.1 for a in adv)
     # Ordered by the RM's score, since only the thinking term differs inside the group.
     assert sorted(range(4), key=lambda i: adv[i]) == sorted(range(4), key=lambda i: think[group][i])

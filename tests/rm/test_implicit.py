@@ -12,7 +12,15 @@ import pytest
 
 from pgrpo.config import ConfigError
 from pgrpo.parsing import format_response, parse_response
-from pgrpo.rm.implicit import IMPLICIT_SPEC_FILE, REFERENCE_DIR, ImplicitSpec, encode_implicit, prompt_text
+from pgrpo.rm.implicit import encode_implicit, prompt_text
+from pgrpo.rm.manifest import (
+    MANIFEST_FILE,
+    REFERENCE_DIR,
+    ImplicitParams,
+    RMManifest,
+    read_manifest,
+    write_manifest,
+)
 from pgrpo.rm.scoring import RewardScorer, RMItem
 from pgrpo.rm.template import response_text, split_response
 
@@ -59,19 +67,25 @@ def test_truncation_keeps_the_prompt_start_and_the_response_end(tiny_tokenizer):
     assert cut.start >= 1  # the first response token is always scored from a prompt token
 
 
-def test_spec_round_trip_and_malformed_files_name_the_file(tmp_path):
-    ImplicitSpec(0.5, "toy", include_code=True).write(tmp_path)
-    assert ImplicitSpec.read(tmp_path) == ImplicitSpec(0.5, "toy", True, REFERENCE_DIR)
-    assert ImplicitSpec.read(tmp_path / "nowhere") is None
-    (tmp_path / IMPLICIT_SPEC_FILE).write_text(json.dumps({"beta": -1, "prompt_style": "toy"}))
-    with pytest.raises(ConfigError, match=IMPLICIT_SPEC_FILE):
-        ImplicitSpec.read(tmp_path)
-    (tmp_path / IMPLICIT_SPEC_FILE).write_text("{not json")
-    with pytest.raises(ConfigError, match=IMPLICIT_SPEC_FILE):
-        ImplicitSpec.read(tmp_path)
-    (tmp_path / IMPLICIT_SPEC_FILE).write_text(json.dumps({"beta": 1, "prompt_style": "no-such-style"}))
-    with pytest.raises(ConfigError, match=f"{IMPLICIT_SPEC_FILE}.*no-such-style"):
-        ImplicitSpec.read(tmp_path)
+def _implicit_manifest(out, beta=1.0, include_code=False) -> None:
+    write_manifest(out, RMManifest("implicit", "tiny-policy", include_code, 2048, implicit=ImplicitParams(beta, "pgrpo")))
+
+
+def test_manifest_round_trip_and_malformed_files_name_the_file(tmp_path):
+    manifest = RMManifest("implicit", "base", True, 512, 10, 2, ImplicitParams(0.5, "toy"))
+    write_manifest(tmp_path, manifest)
+    assert read_manifest(tmp_path) == manifest
+    data = json.loads((tmp_path / MANIFEST_FILE).read_text())
+    for bad, match in (({**data, "implicit": {"beta": -1, "prompt_style": "toy"}}, "implicit.*beta"),
+                       ({**data, "implicit": {"beta": 1, "prompt_style": "no-such-style"}}, "no-such-style"),
+                       ({**data, "implicit": {**data["implicit"], "reference": "/abs/ref"}}, "reference"),
+                       ({**data, "implicit": None}, "implicit"), ({**data, "include_code": "yes"}, "include_code")):
+        (tmp_path / MANIFEST_FILE).write_text(json.dumps(bad))
+        with pytest.raises(ConfigError, match=f"{MANIFEST_FILE}.*{match}"):
+            read_manifest(tmp_path)
+    (tmp_path / MANIFEST_FILE).write_text("{not json")
+    with pytest.raises(ConfigError, match=MANIFEST_FILE):
+        read_manifest(tmp_path)
 
 
 def test_at_least_one_prompt_token_stays_under_a_tiny_budget(tiny_tokenizer):
@@ -95,7 +109,7 @@ def _implicit_rm(tmp_path, policy_path, beta=0.5):
             p.add_(0.05 * torch.randn_like(p))
     model.save_pretrained(out)
     AutoTokenizer.from_pretrained(policy_path).save_pretrained(out)
-    ImplicitSpec(beta, "pgrpo", include_code=True).write(out)
+    _implicit_manifest(out, beta, include_code=True)
     return out
 
 
@@ -160,7 +174,7 @@ def test_an_untrained_implicit_rm_scores_zero(tmp_path, tiny_policy_path):
     out = tmp_path / "same"
     shutil.copytree(tiny_policy_path, out)
     shutil.copytree(tiny_policy_path, out / REFERENCE_DIR)
-    ImplicitSpec(1.0, "pgrpo").write(out)
+    _implicit_manifest(out)
     assert RewardScorer(str(out), device="cpu").raw_scores(ITEMS) == pytest.approx([0.0] * 3, abs=1e-6)
 
 
@@ -192,14 +206,16 @@ def test_an_output_dir_of_the_other_head_or_another_base_is_refused(tmp_path, ti
     from pgrpo.rm.implicit_train import _save_reference
     from pgrpo.rm.train import _refuse_other_head
 
-    (tmp_path / "scalar").mkdir()
-    (tmp_path / "scalar" / "rm_train_config.json").write_text(json.dumps({"head": {"kind": "scalar"}}))
+    (tmp_path / "scalar" / "checkpoint-5").mkdir(parents=True)  # an unfinished scalar run
     with pytest.raises(PgrpoError, match="head.kind=scalar"):
         _refuse_other_head(tmp_path / "scalar", "implicit")
     _refuse_other_head(tmp_path / "scalar", "scalar")
-    ImplicitSpec(1.0, "pgrpo").write(tmp_path)  # no config file: the spec alone says implicit
+    (tmp_path / REFERENCE_DIR).mkdir()  # an unfinished implicit run saved its reference first
     with pytest.raises(PgrpoError, match="head.kind=implicit"):
         _refuse_other_head(tmp_path, "scalar")
+    _implicit_manifest(tmp_path / "done")  # a finished one says so in its manifest
+    with pytest.raises(PgrpoError, match="head.kind=implicit"):
+        _refuse_other_head(tmp_path / "done", "scalar")
     out = tmp_path / "rm"
     ref = _save_reference(tiny_policy_path, out, "float32")
     assert (ref / "config.json").is_file() and not (out / "reference.partial").exists()
@@ -208,11 +224,16 @@ def test_an_output_dir_of_the_other_head_or_another_base_is_refused(tmp_path, ti
         _save_reference(str(tmp_path / "another-base"), out, "float32")
 
 
-def test_a_causal_lm_is_not_taken_for_a_reward_model(tiny_policy_path):
+def test_a_model_that_is_not_what_its_manifest_says_is_refused(tmp_path, tiny_policy_path):
     from pgrpo.errors import PgrpoError
 
-    with pytest.raises(PgrpoError, match="causal LM, not a reward model"):
+    with pytest.raises(PgrpoError, match=f"{MANIFEST_FILE}: no reward-model manifest.*pgrpo rm train"):
         RewardScorer(tiny_policy_path, device="cpu")
+    out = tmp_path / "lm"
+    shutil.copytree(tiny_policy_path, out)
+    write_manifest(out, RMManifest("scalar", "base", False, 256))
+    with pytest.raises(PgrpoError, match="head=scalar but it holds"):
+        RewardScorer(str(out), device="cpu")
 
 
 def test_a_missing_reference_is_a_named_error(tmp_path, tiny_policy_path):
@@ -220,7 +241,7 @@ def test_a_missing_reference_is_a_named_error(tmp_path, tiny_policy_path):
 
     out = tmp_path / "noref"
     shutil.copytree(tiny_policy_path, out)
-    ImplicitSpec(1.0, "pgrpo").write(out)
+    _implicit_manifest(out)
     with pytest.raises(PgrpoError, match="reference"):
         RewardScorer(str(out), device="cpu")
 
@@ -258,7 +279,9 @@ def test_training_learns_and_saves_a_self_contained_implicit_rm(fixtures_dir, tm
     assert result.n_train + result.n_heldout == len(read_jsonl(pairs))
     assert result.heldout.overall.accuracy >= 0.9, result.heldout  # an untrained implicit RM ties: 0.5
     out = tmp_path / "rm"
-    assert ImplicitSpec.read(out) == ImplicitSpec(0.5, "pgrpo")
+    manifest = read_manifest(out)
+    assert manifest.implicit == ImplicitParams(0.5, "pgrpo", REFERENCE_DIR) and manifest.head == "implicit"
+    assert (manifest.train_pairs, manifest.heldout_pairs, manifest.max_length) == (result.n_train, result.n_heldout, 256)
     assert not (out / "reference.partial").exists()
     # the same output_dir cannot be reused for the other head
     from pgrpo.errors import PgrpoError

@@ -87,7 +87,7 @@ def test_cli_llm_judge_over_http_with_faults(fixtures_dir, tmp_path, capsys):
     try:
         args = ["rm", "eval", "--data", data, "--evaluator", "llm-judge", "--n-boot", "50",
                 "--option", "model=judge", "--option", f"base_url={server.base_url}",
-                "--option", "max_retries=1", "--option", "timeout=10", "--option", "backoff=0.01",
+                "--option", "max_retries=1", "--option", "timeout=10",
                 "--out", str(tmp_path / "out")]
         assert main(args) == 0
         out = capsys.readouterr().out

@@ -12,21 +12,15 @@ from pathlib import Path
 
 import pytest
 
-from pgrpo.bench.execution import ExecOutcome
 from pgrpo.config import ConfigError
 from pgrpo.data.loaders import load_problems, problem_to_dict
 from pgrpo.llm import CachedBackend, make_backend
 from pgrpo.llm.testing import FaultInjectingServer, FunctionBackend, kill_after_first_record
 from pgrpo.rm.data import load_pairs
-from pgrpo.rm.pairs import (
-    PAIRS_META_FILE,
-    ODTemplates,
-    PairsConfig,
-    PairsRun,
-    RMInputMeta,
-    build_pairs,
-    check_variant,
-)
+from pgrpo.rm.manifest import PAIRS_SPEC_FILE, PairsSpec
+from pgrpo.rm.od import ODTemplates, build_pairs, check_variant
+from pgrpo.rm.pairs import PairsConfig, PairsRun
+from pgrpo.verify import Verdict
 
 CLI = [sys.executable, "-c", "import sys; from pgrpo.cli import main; sys.exit(main())"]
 GOOD = "<think>\nAdd the two numbers.\n</think>\n<answer>\n```python\ndef f(a, b):\n    return a + b\n```\n</answer>"
@@ -97,7 +91,7 @@ def test_end_to_end_over_http_with_faults_then_resume(problems, tmp_path):
     try:
         def backend():
             return CachedBackend(make_backend("openai", "scripted", base_url=server.base_url, concurrency=4,
-                                              timeout=10, max_retries=2, backoff=0.01), tmp_path / "cache")
+                                              timeout=10, max_retries=2), tmp_path / "cache")
 
         first = backend()
         summary = PairsRun(problems, first, tmp_path / "out", PairsConfig(batch_problems=2)).run(progress=False)
@@ -137,23 +131,29 @@ def test_execute_rejects_optimized_code_that_breaks(problems, tmp_path):
             return GOOD.replace("return a + b", "return a - b").replace("Add", "Really add")
         return od_responder(req)
 
-    def executor(items):
-        return [ExecOutcome("return a + b" in program, "passed" if "return a + b" in program else "failed")
-                for _, program in items]
+    judged = []
+
+    def verify_fn(items):
+        judged.extend(items)
+        return [Verdict("return a + b" in response, "passed" if "return a + b" in response else "failed",
+                        1.0, True, "", "", "") for _, response in items]
 
     run = PairsRun(problems[:1], CachedBackend(FunctionBackend(responder), None), tmp_path,
-                   PairsConfig(execute=True), executor=executor)
+                   PairsConfig(execute=True), verify_fn=verify_fn)
     summary = run.run(progress=False)
+    # (problem, full response) items: y first, then its valid variants
+    assert judged[0] == (problems[0], GOOD) and all(problem is problems[0] for problem, _ in judged)
     record = json.loads((tmp_path / "od_records.jsonl").read_text())
     assert record["initial_passed"] is True
     factual_plus = next(v for v in record["variants"] if v["dimension"] == "factual" and v["direction"] == "optimized")
     assert factual_plus["valid"] is False and "fails where the original passed" in factual_plus["reason"]
     assert summary.pair_counts["factual"] == {"strong": 0, "degraded": 1, "optimized": 0}
-    assert RMInputMeta.read(tmp_path / PAIRS_META_FILE) == RMInputMeta(False, "pgrpo rm pairs")
+    assert PairsSpec.read(tmp_path) == PairsSpec(False)
+    assert json.loads((tmp_path / PAIRS_SPEC_FILE).read_text()) == {"include_code": False}
     # resuming into the same directory with the other side layout would mix layouts
     with pytest.raises(ConfigError, match="include_code=False"):
         PairsRun(problems[:1], CachedBackend(FunctionBackend(responder), None), tmp_path,
-                 PairsConfig(execute=True, include_code=True), executor=executor)
+                 PairsConfig(execute=True, include_code=True), verify_fn=verify_fn)
 
 
 def test_templates_are_overridable_and_checked(tmp_path, problems):

@@ -72,7 +72,7 @@ def test_long_inputs_are_truncated_not_failed(tiny_rm_path):
 
 
 def test_missing_model_is_a_user_error(tmp_path):
-    with pytest.raises(PgrpoError, match="cannot load reward model"):
+    with pytest.raises(PgrpoError, match="nope/pgrpo_rm.json: no reward-model manifest"):
         RewardScorer(str(tmp_path / "nope"))
 
 

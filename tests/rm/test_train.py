@@ -13,7 +13,7 @@ from pgrpo.config import ConfigError, load_config
 from pgrpo.data.io import read_jsonl, write_jsonl
 from pgrpo.rm.config import RMTrainConfig
 from pgrpo.rm.data import load_pairs, split_pairs
-from pgrpo.rm.pairs import read_rm_meta
+from pgrpo.rm.manifest import read_manifest
 from pgrpo.rm.scoring import RewardScorer, RMItem
 from pgrpo.rm.train import evaluate_pairs
 
@@ -64,9 +64,11 @@ def test_lora_with_skip_bad(fixtures_dir, tmp_path, capsys):
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["n_skipped"] == 2 and metrics["n_train"] + metrics["n_heldout"] == 30
     assert not (out / "adapter_config.json").exists()  # LoRA merged into a plain model
-    # the input layout is recorded for `rm eval` and the RL side (these pairs carry no code)
+    # the input layout is recorded in the manifest every consumer reads (these pairs carry no code)
     assert "RM input: problem + reasoning (detected" in printed
-    assert read_rm_meta(out) is not None and read_rm_meta(out).include_code is False
+    manifest = read_manifest(out)
+    assert (manifest.head, manifest.include_code, manifest.max_length) == ("scalar", False, 256)
+    assert manifest.train_pairs == metrics["n_train"] and manifest.heldout_pairs == metrics["n_heldout"]
     scores = RewardScorer(str(out)).score([RMItem(rows[0]["prompt"], rows[0]["chosen"])])
     assert len(scores) == 1 and 0.0 <= scores[0] <= 1.0
 
@@ -99,11 +101,11 @@ def test_training_inputs_use_the_shared_template_and_margins(tiny_tokenizer):
     from pgrpo.rm.train import _tokenize_pairs
 
     pairs = [Pair("Sum a list.", "Loop and add.", "Return 0.", margin=1.5), Pair("Max.", "Use max.", "Use min.")]
-    dataset, truncated = _tokenize_pairs(tiny_tokenizer, pairs, 64, use_margin=True)
+    dataset, truncated = _tokenize_pairs(tiny_tokenizer, pairs, 64, use_margin=True, include_code=False)
     assert truncated == 0 and list(dataset["margin"]) == [1.5, 0.0]
     assert dataset["chosen_ids"][0] == encode_rm_input(tiny_tokenizer, "Sum a list.", "Loop and add.").input_ids
     assert dataset["rejected_ids"][1] == encode_rm_input(tiny_tokenizer, "Max.", "Use min.").input_ids
     long_pairs = [Pair("p " * 200, "c " * 200, "r " * 200)]
-    dataset, truncated = _tokenize_pairs(tiny_tokenizer, long_pairs, 64, use_margin=False)
+    dataset, truncated = _tokenize_pairs(tiny_tokenizer, long_pairs, 64, use_margin=False, include_code=False)
     assert truncated == 2 and "margin" not in dataset.column_names
     assert len(dataset[0]["chosen_ids"]) == len(dataset[0]["rejected_ids"]) == 64

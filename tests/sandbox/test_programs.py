@@ -8,10 +8,11 @@ import sys
 import pytest
 
 from pgrpo.data.problem import CallCase, Problem, StdioCase, TestKind, Tests
+from pgrpo.parsing import extract_code
 from pgrpo.sandbox.programs import (
     PRELUDE_IMPORTS,
+    program_from_code,
     program_from_completion,
-    program_from_response,
     starter_prelude,
 )
 
@@ -48,6 +49,11 @@ LC = Problem(
 )
 
 STDIO = Problem(task_id="io/1", statement="sum", tests=Tests(kind=TestKind.STDIO, stdio_cases=(StdioCase("1 2\n", "3\n"),)))
+
+
+def program_from_response(problem, response):
+    """The verify path's program: the parser's extracted code, assembled for the problem."""
+    return program_from_code(problem, extract_code(response))
 
 
 def respond(code: str, reasoning: str = "I reverse the string.") -> str:

@@ -74,15 +74,16 @@ def test_quick_demo_end_to_end(tmp_path):
 def test_lcb_rb_is_scored_on_the_rm_training_layout(tmp_path, tiny_rm_path):
     # The demo's RM is trained on reasoning-only pairs: LCB-RB sides must be scored without
     # their code (an earlier build appended it, a layout the RM never saw).
+    import dataclasses
     import shutil
 
-    from pgrpo.rm.pairs import RM_META_FILE, RMInputMeta
+    from pgrpo.rm.manifest import read_manifest, write_manifest
     from pgrpo.rm.scoring import RewardScorer, RMItem
     from pgrpo.toy.demo import score_lcb_rb
 
     rm = tmp_path / "rm"
     shutil.copytree(tiny_rm_path, rm)
-    RMInputMeta(include_code=False, source="test").write(rm / RM_META_FILE)
+    write_manifest(rm, dataclasses.replace(read_manifest(rm), include_code=False))
     rows = [{"question_id": f"q{i}", "problem": f"Write f{i}.", "difficulty": "easy", "contest_date": "2024-01-01",
              "chosen_reasoning": f"Step 1: add {i} to x.", "chosen_code": "def f(x):\n    return x\n" * 3,
              "rejected_reasoning": f"Step 1: negate x twice {i}.", "rejected_code": "def f(x):\n    pass\n"}

@@ -5,9 +5,12 @@ from __future__ import annotations
 import json
 from types import SimpleNamespace
 
-from pgrpo.rewards.batch import Outcome, RewardEvaluator, Target
+import pytest
+
+from pgrpo.rewards.batch import RewardEvaluator, Target
 from pgrpo.train.callbacks import MetricsJsonlCallback, SamplesCallback, trim_metrics
 from pgrpo.train.runner import _checkpoint_step
+from pgrpo.verify import Verdict
 
 
 def state(step, main=True):
@@ -32,6 +35,12 @@ def test_metrics_rows_and_resume_trim(tmp_path):
     assert trim_metrics(path, 2) == 2
     assert [r["step"] for r in rows(path)] == [1, 2]
     assert trim_metrics(tmp_path / "missing.jsonl", 5) == 0
+    with path.open("a") as handle:
+        handle.write('{"step": 3, "lo')  # killed mid-write
+    resumed = MetricsJsonlCallback(path)
+    with pytest.warns(UserWarning, match="half-written"):
+        resumed.on_log(None, state(3), None, logs={"loss": 2.0})
+    assert [(r["step"], r.get("loss")) for r in rows(path)] == [(1, None), (2, None), (3, 2.0)]
 
 
 def test_checkpoint_step(tmp_path):
@@ -43,9 +52,9 @@ def test_checkpoint_step(tmp_path):
 
 
 def test_samples_every_n_steps(tmp_path):
-    parsed = SimpleNamespace(format_ok=True, reasoning="r")
-    ev = RewardEvaluator({"a": Target("a", "s", None)}, lambda t, c: [Outcome(True, 1.0)] * len(c),
-                         lambda qs: [0.5] * len(qs), group_size=2, parse_fn=lambda text: parsed)
+    passed = Verdict(True, "passed", 1.0, True, "r", "", "")
+    ev = RewardEvaluator({"a": Target("a", "s", None)}, lambda items: [passed] * len(items),
+                         lambda qs: [0.5] * len(qs), group_size=2)
     cb = SamplesCallback(ev, tmp_path / "samples.jsonl", every=2, num_samples=1)
     cb.on_step_end(None, state(2), None)  # no batch yet: nothing written
     assert not (tmp_path / "samples.jsonl").exists()

@@ -8,7 +8,7 @@ import pytest
 
 from pgrpo.errors import DataError
 from pgrpo.train.config import load_train_config
-from pgrpo.train.tasks import TASKS, load_examples, to_dataset
+from pgrpo.train.tasks import load_examples, make_verifier, to_dataset
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TINY = os.path.join(ROOT, "recipes", "tiny-cpu.yaml")
@@ -20,20 +20,22 @@ def test_code_examples_and_dataset(tiny_tokenizer, tmp_path):
     examples = load_examples(config, tiny_tokenizer)
     assert len(examples) == 8
     ex = examples[0]
-    assert ex.task_id == "TinyEval/0" and ex.target.payload.entry_point == "add"
+    assert ex.task_id == "TinyEval/0" and ex.target.task.entry_point == "add"
     assert "<|im_start|>assistant" in ex.prompt and "def add(a, b)" in ex.prompt
     ds = to_dataset(examples)
     assert ds.column_names == ["prompt", "task_id"] and ds[0]["task_id"] == "TinyEval/0"
-    parse = TASKS.get("code").parse(config)
-    assert parse("<think>x</think>\n<answer>\n```python\ndef add(a, b):\n    return a + b\n```\n</answer>").format_ok
 
 
-def test_think_prefill_reaches_prompt_and_parser(tiny_tokenizer, tmp_path):
+@pytest.mark.sandbox
+def test_think_prefill_reaches_prompt_and_verifier(tiny_tokenizer, tmp_path):
     config = load_train_config(TINY, [f"output_dir={tmp_path}", f"data.source={TINY_DATA}",
-                                      "data.think_prefilled=true"])
-    assert load_examples(config, tiny_tokenizer)[0].prompt.endswith("<think>\n")
-    parse = TASKS.get("code").parse(config)
-    assert parse("x</think>\n<answer>\n```python\ndef add(a, b):\n    return a + b\n```\n</answer>").format_ok
+                                      "data.think_prefilled=true", "sandbox.workers=1"])
+    examples = load_examples(config, tiny_tokenizer)
+    assert examples[0].prompt.endswith("<think>\n")
+    completion = "x</think>\n<answer>\n```python\ndef add(a, b):\n    return a + b\n```\n</answer>"
+    with make_verifier(config) as verifier:
+        verdict, = verifier([(examples[0].target.task, completion)])
+    assert verdict.format_ok and verdict.passed and verdict.reasoning == "x"
 
 
 def test_math_examples_and_outcome(tiny_tokenizer, tmp_path, fixtures_dir):
@@ -41,10 +43,10 @@ def test_math_examples_and_outcome(tiny_tokenizer, tmp_path, fixtures_dir):
     config = load_train_config(TINY, [f"output_dir={tmp_path}", "task=math", f"data.source={source}"])
     examples = load_examples(config, tiny_tokenizer)
     assert [e.task_id for e in examples] == ["m/1", "m/2"]
-    assert "\\boxed" in examples[0].prompt and examples[1].target.payload.answer == "\\frac{1}{2}"
-    with TASKS.get("math").outcome(config) as outcome:
-        results = outcome([e.target for e in examples],
-                          ["<think>a</think><answer>\\boxed{5}</answer>", "<think>a</think><answer>\\boxed{2}</answer>"])
+    assert "\\boxed" in examples[0].prompt and examples[1].target.task.answer == "\\frac{1}{2}"
+    with make_verifier(config) as verifier:
+        results = verifier([(e.target.task, text) for e, text in zip(examples, [
+            "<think>a</think><answer>\\boxed{5}</answer>", "<think>a</think><answer>\\boxed{2}</answer>"])])
     assert [r.passed for r in results] == [True, False]
 
 

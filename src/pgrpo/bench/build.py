@@ -2,7 +2,7 @@
 
 Owns `BenchConfig`, `BenchBuild` and pair selection. For each LiveCodeBench-format problem:
   1. the generator samples K responses (reasoning + code; paper: K = 50) in one request (n=K);
-  2. each response's code runs in the sandbox (any `Executor`);
+  2. each response is judged by `pgrpo.verify` (its code runs in the sandbox; any `BatchVerify`);
   3. when the problem has both a correct and an incorrect sample, a `Judge` says whether each
      sample's reasoning is consistent with its code;
   4. pairs: chosen = correct code + consistent reasoning ("good reasoning"), rejected =
@@ -25,13 +25,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pgrpo.bench.execution import ExecOutcome, Executor
 from pgrpo.bench.judge import Judge, JudgeItem
 from pgrpo.data.io import write_jsonl
+from pgrpo.data.journal import Journal
 from pgrpo.data.problem import Problem
 from pgrpo.llm.base import ChatBackend
-from pgrpo.llm.journal import Journal
 from pgrpo.llm.types import ChatRequest
+from pgrpo.verify import BatchVerify, Verdict, Verifier
 
 BENCH_FILE = "lcb_rb.jsonl"
 JOURNAL_FILE = "samples.jsonl"
@@ -73,12 +73,9 @@ def _norm(text: str) -> str:
     return re.sub(r"\s+", " ", text).strip()
 
 
-def sample_record(index: int, text: str, outcome: ExecOutcome) -> dict[str, Any]:
-    from pgrpo.parsing import parse_response
-
-    parsed = parse_response(text)
-    return {"index": index, "reasoning": parsed.reasoning, "code": parsed.code, "format_ok": parsed.format_ok,
-            "passed": outcome.passed, "status": outcome.status, "detail": outcome.detail[:500],
+def sample_record(index: int, verdict: Verdict) -> dict[str, Any]:
+    return {"index": index, "reasoning": verdict.reasoning, "code": verdict.code, "format_ok": verdict.format_ok,
+            "passed": verdict.passed, "status": verdict.status, "detail": verdict.detail,
             "consistent": None, "judge_raw": ""}
 
 
@@ -149,18 +146,14 @@ class BenchBuild:
     """One `pgrpo bench build` run over `problems` into `out_dir`."""
 
     def __init__(self, problems: Sequence[Problem], generator: ChatBackend, judge: Judge, out_dir: str | Path,
-                 config: BenchConfig = BenchConfig(), executor: Executor | None = None,
+                 config: BenchConfig = BenchConfig(), verify_fn: BatchVerify | None = None,
                  window: tuple[str | None, str | None] = (None, None)) -> None:
         self.problems = list(problems)
         self.generator = generator
         self.judge = judge
         self.out = Path(out_dir)
         self.config = config
-        if executor is None:
-            from pgrpo.bench.execution import sandbox_executor
-
-            executor = sandbox_executor()
-        self.executor = executor
+        self.verify_fn = verify_fn
         self.window = window
         self.journal = Journal(self.out / JOURNAL_FILE, key="question_id")
         self.summary = BenchSummary(problems=len(self.problems))
@@ -170,6 +163,13 @@ class BenchBuild:
 
         from pgrpo.data.prompts import build_messages
 
+        if self.verify_fn is None:  # one sandbox pool for the whole run
+            with Verifier(progress=progress) as verifier:
+                self.verify_fn = verifier
+                try:
+                    return self.run(progress)
+                finally:
+                    self.verify_fn = None
         c = self.config
         todo = [p for p in self.problems if not self.journal.done(p.task_id)]
         self.summary.resumed = len(self.problems) - len(todo)
@@ -192,13 +192,12 @@ class BenchBuild:
         return self.finalize()
 
     def _execute_and_judge(self, sampled: list[tuple[Problem, list[str]]]) -> None:
-        from pgrpo.sandbox.programs import program_from_response
-
-        items = [(p, program_from_response(p, t)) for p, texts in sampled for t in texts]
-        outcomes = iter(self.executor(items) if items else [])
+        assert self.verify_fn is not None  # set by run()
+        items = [(p, t) for p, texts in sampled for t in texts]
+        verdicts = iter(self.verify_fn(items) if items else [])
         per_problem = []
         for problem, texts in sampled:
-            samples = [sample_record(i, t, next(outcomes)) for i, t in enumerate(texts)]
+            samples = [sample_record(i, next(verdicts)) for i in range(len(texts))]
             per_problem.append((problem, samples))
         to_judge = [(pi, s) for pi, (_, samples) in enumerate(per_problem) if needs_judging(samples)
                     for s in unique_samples(samples) if usable(s)]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from pgrpo.cli import command
+from pgrpo.commands import command
 from pgrpo.data.cli_args import (
     add_problem_arguments,
     add_prompt_style_argument,
@@ -12,6 +12,7 @@ from pgrpo.data.cli_args import (
     load_selected_problems,
 )
 from pgrpo.llm.cli_args import add_backend_arguments
+from pgrpo.sandbox.cli_args import add_sandbox_arguments, sandbox_config_from_args
 
 
 @command("bench build", help="Build LCB-RB: pairs of good-reasoning/correct vs bad-reasoning/incorrect solutions")
@@ -32,20 +33,19 @@ def configure_build(parser):
                              "or the generator) or toy-oracle (the toy world's exact oracle, no LLM)")
     add_prompt_style_argument(parser)
     parser.add_argument("--judge-template", default=None, help="judge prompt file ($statement $reasoning $code)")
-    parser.add_argument("--sandbox-workers", type=int, default=0, help="0 = all CPUs")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     add_backend_arguments(parser)
     add_backend_arguments(parser, prefix="judge-", role="judge")
+    add_sandbox_arguments(parser, short_flags=False)  # --timeout is the LLM request timeout here
 
     def run(args) -> int:
         from pathlib import Path
 
         from pgrpo.bench.build import BenchBuild, BenchConfig
-        from pgrpo.bench.execution import sandbox_executor
         from pgrpo.bench.judge import judge_needs_backend, make_judge
         from pgrpo.errors import PgrpoError
         from pgrpo.llm.cli_args import backend_from_args
-        from pgrpo.sandbox import SandboxConfig
+        from pgrpo.verify import Verifier
 
         if args.samples < 2:
             raise PgrpoError("--samples must be >= 2 (a pair needs a correct and an incorrect sample)")
@@ -61,12 +61,13 @@ def configure_build(parser):
                              max_tokens=args.max_tokens, seed=args.seed, pairs_per_problem=args.pairs_per_problem,
                              batch_problems=max(1, args.batch_problems),
                              prompt_style=checked_prompt_style(args.prompt_style))
-        executor = sandbox_executor(SandboxConfig(workers=args.sandbox_workers), progress=not args.quiet)
+        verifier = Verifier(sandbox_config_from_args(args), progress=not args.quiet)
         judge = make_judge(args.judge, judge_backend, args.judge_template)
-        build = BenchBuild(problems, generator, judge, out, config, executor, window=(args.start_date, args.end_date))
+        build = BenchBuild(problems, generator, judge, out, config, verifier, window=(args.start_date, args.end_date))
         try:
             summary = build.run(progress=not args.quiet)
         finally:
+            verifier.close()
             print("generator " + generator.usage.format(), file=sys.stderr)
             generator.close()
             if judge_backend is not None and judge_backend is not generator:

@@ -2,8 +2,8 @@
 
 Owns the `Judge` interface (items in, `Verdict`s out, same order, per-item errors), the
 registry `JUDGES`, and `LLMJudge`: asks any ChatBackend (through its cache) to answer
-CONSISTENT or INCONSISTENT from judge_template.txt (overridable). The toy world's exact
-oracle can register another judge here.
+CONSISTENT or INCONSISTENT from judge_template.txt (overridable). Plugins register other
+judges here (the toy world's exact oracle, "toy-oracle").
 """
 
 from __future__ import annotations
@@ -97,19 +97,10 @@ class LLMJudge(Judge):
         return verdicts
 
 
-# Other stages' judges (the toy world's exact oracle), imported when a name is not registered.
-EXTRA_JUDGE_MODULES: tuple[str, ...] = ("pgrpo.toy.backend",)
-
-
 def judge_factory(name: str) -> Callable[..., Judge]:
-    """The registered judge `name` (importing other stages' judges if needed)."""
-    import importlib
-
+    """The registered judge `name` (a plugin's, such as "toy-oracle", once plugins are loaded)."""
     from pgrpo.errors import PgrpoError
 
-    if name not in JUDGES:
-        for module in EXTRA_JUDGE_MODULES:
-            importlib.import_module(module)
     try:
         return JUDGES.get(name)
     except KeyError as exc:

@@ -27,16 +27,9 @@ def add_prompt_style_argument(parser) -> None:
 
 
 def checked_prompt_style(name: str) -> str:
-    """`name` if it is a registered prompt style (the toy world's is loaded on demand)."""
-    import importlib
+    """`name` if it is a registered prompt style (plugins' styles included)."""
+    from pgrpo.data.prompts import get_style
 
-    from pgrpo.data.prompts import PROMPT_STYLES, get_style
-
-    if name not in PROMPT_STYLES:
-        try:
-            importlib.import_module("pgrpo.toy.world")  # registers the toy world's style
-        except ImportError:
-            pass  # get_style below names the styles that are known
     get_style(name)  # ConfigError naming the known styles
     return name
 

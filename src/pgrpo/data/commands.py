@@ -10,7 +10,7 @@ import argparse
 import json
 from collections import Counter
 
-from pgrpo.cli import command
+from pgrpo.commands import command
 
 
 def _add_source_args(parser: argparse.ArgumentParser) -> None:

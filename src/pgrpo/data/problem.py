@@ -1,8 +1,11 @@
 """The one normalized problem type every pgrpo stage reads.
 
-Owns: `Problem`, its test-suite description (`Tests`) and the test-case records.
+Owns: `Problem`, its test-suite description (`Tests`), the test-case records, and
+`parse_date`, the one reader of dates (contest dates, date filters and windows).
 Loaders (pgrpo.data.loaders) turn public formats into these; nothing downstream reads
-raw dataset columns. Pure data: no I/O, no execution.
+raw dataset columns. These dataclasses are also the one definition of pgrpo's JSONL format:
+pgrpo.data.schema validates rows and generates the JSON schema from them with pydantic.
+Pure data: no I/O, no execution.
 """
 
 from __future__ import annotations
@@ -10,7 +13,34 @@ from __future__ import annotations
 import datetime as dt
 import enum
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
+
+from pgrpo.errors import DataError
+
+
+def parse_date(value: Any, field_name: str, where: str = "") -> dt.date | None:
+    """ISO date/datetime text ("Z" ok), a date(time), or epoch milliseconds (parquet) -> date.
+
+    None or "" -> None. Anything else raises DataError "WHERE: field 'NAME' is not an ISO date".
+    """
+    if value is None or value == "":
+        return None
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return dt.datetime.fromtimestamp(value / 1000, tz=dt.timezone.utc).date()
+    if isinstance(value, str):
+        try:
+            return dt.datetime.fromisoformat(value.strip().replace("Z", "+00:00")).date()
+        except ValueError:
+            pass
+    prefix = f"{where}: " if where else ""
+    raise DataError(f"{prefix}field {field_name!r} is not an ISO date (YYYY-MM-DD): {value!r}")
+
+
+_FORBID_UNKNOWN = {"extra": "forbid"}  # pydantic (pgrpo.data.schema): unknown fields fail loudly
 
 
 class TestKind(str, enum.Enum):
@@ -32,6 +62,8 @@ class CallCase:
     ships inputs: the expected output is then the canonical solution's output.
     """
 
+    __pydantic_config__: ClassVar[dict[str, Any]] = _FORBID_UNKNOWN
+
     inputs: tuple[Any, ...]
     output: Any = None
 
@@ -39,6 +71,8 @@ class CallCase:
 @dataclass(frozen=True)
 class StdioCase:
     """One stdin/stdout test for a whole program."""
+
+    __pydantic_config__: ClassVar[dict[str, Any]] = _FORBID_UNKNOWN
 
     stdin: str
     stdout: str
@@ -48,6 +82,7 @@ class StdioCase:
 class Tests:
     """A problem's test suite. Exactly the fields of its `kind` are meaningful."""
 
+    __pydantic_config__: ClassVar[dict[str, Any]] = _FORBID_UNKNOWN
     __test__ = False
 
     kind: TestKind
@@ -85,17 +120,20 @@ class Problem:
     entry_point: function (or method, with tests.class_name) the tests call; "" for stdio.
     """
 
+    __pydantic_config__: ClassVar[dict[str, Any]] = _FORBID_UNKNOWN
+
+    kind: ClassVar[str] = "code"  # picks the grader in pgrpo.verify
     task_id: str
     statement: str
     tests: Tests
     starter_code: str = ""
     entry_point: str = ""
     source: str = ""
-    difficulty: str | None = None
-    contest_date: dt.date | None = None
-    canonical_solution: str | None = None
+    difficulty: str | None = None  # lower-case: easy/medium/hard (LCB), introductory/... (APPS)
+    contest_date: dt.date | None = None  # LiveCodeBench contest date (date windows)
+    canonical_solution: str | None = None  # a self-contained program that passes the tests
     public_tests: Tests | None = None  # examples shown to the model (LiveCodeBench public tests)
-    metadata: dict[str, Any] = field(default_factory=dict)
+    metadata: dict[str, Any] = field(default_factory=dict)  # anything else (platform, EvalPlus base_count)
 
     @property
     def is_function_task(self) -> bool:

@@ -1,31 +1,31 @@
-"""pgrpo's own JSONL problem format: Problem <-> plain dict, and its JSON schema.
+"""pgrpo's own JSONL problem format: Problem <-> plain dict, validated and described by pydantic.
 
-Owns: `problem_to_dict`, `problem_from_dict` (exact round trip), `PROBLEM_SCHEMA_PATH`,
-`problem_schema()`, `validate_problem_dict()`. The format is documented in
-docs/problem-format.md. Test values (call inputs/outputs, metadata) are JSON values; a
-Python tuple or set inside them is written as {"__tuple__": [...]} / {"__set__": [...]}
-so it reads back as the same type. Dates are ISO strings ("2024-05-01").
+Owns: `problem_to_dict`, `problem_from_dict` (exact round trip) and `problem_schema()`. The
+one definition of the format is the `Problem` dataclass family (pgrpo.data.problem): pydantic
+validates rows against it (errors name the file, line and field) and generates the JSON
+schema from it; docs/problem-format.md explains the fields. Test values (call inputs/outputs,
+metadata) are JSON values; a Python tuple or set inside them is written as
+{"__tuple__": [...]} / {"__set__": [...]} so it reads back as the same type. Dates are ISO
+strings ("2024-05-01"); a null field means its default.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
-import json
 from functools import lru_cache
-from pathlib import Path
 from typing import Any
 
-from pgrpo.data.problem import CallCase, Problem, StdioCase, TestKind, Tests
+from pgrpo.data.problem import CallCase, Problem, StdioCase, TestKind, Tests, parse_date
 from pgrpo.errors import DataError
 
-PROBLEM_SCHEMA_PATH = Path(__file__).with_name("problem.schema.json")
 _TESTS_DEFAULTS = {f.name: f.default for f in dataclasses.fields(Tests) if f.name != "kind"}
-_PROBLEM_FIELDS = [f.name for f in dataclasses.fields(Problem)]
 _TAGS = {"__tuple__": tuple, "__set__": set}
 # the field each kind is defined by: always written, even when empty
 _PRIMARY = {TestKind.HUMANEVAL: "test_code", TestKind.ASSERTS: "asserts", TestKind.CALL: "call_cases",
             TestKind.STDIO: "stdio_cases"}
+# a nested object's type, by the field holding it (names the known fields in errors)
+_TYPE_AT: dict[str, type] = {"tests": Tests, "public_tests": Tests, "call_cases": CallCase,
+                             "stdio_cases": StdioCase}
 
 
 # ---------------------------------------------------------------- values
@@ -86,145 +86,77 @@ def _tests_to_dict(tests: Tests, where: str) -> dict[str, Any]:
 def problem_to_dict(problem: Problem) -> dict[str, Any]:
     """Problem -> a JSON-ready dict in pgrpo's format (every top-level field present)."""
     try:
-        return _problem_to_dict(problem)
+        out = {f.name: getattr(problem, f.name) for f in dataclasses.fields(Problem)}
+        out.update(
+            contest_date=problem.contest_date.isoformat() if problem.contest_date else None,
+            tests=_tests_to_dict(problem.tests, "tests"),
+            public_tests=_tests_to_dict(problem.public_tests, "public_tests") if problem.public_tests else None,
+            metadata=encode_value(dict(problem.metadata), "metadata"),
+        )
     except DataError as exc:
         raise DataError(f"problem {problem.task_id}: {exc}") from exc
-
-
-def _problem_to_dict(problem: Problem) -> dict[str, Any]:
-    return {
-        "task_id": problem.task_id,
-        "statement": problem.statement,
-        "starter_code": problem.starter_code,
-        "entry_point": problem.entry_point,
-        "source": problem.source,
-        "difficulty": problem.difficulty,
-        "contest_date": problem.contest_date.isoformat() if problem.contest_date else None,
-        "canonical_solution": problem.canonical_solution,
-        "tests": _tests_to_dict(problem.tests, "tests"),
-        "public_tests": (_tests_to_dict(problem.public_tests, "public_tests")
-                         if problem.public_tests is not None else None),
-        "metadata": encode_value(dict(problem.metadata), "metadata"),
-    }
+    return out
 
 
 # ---------------------------------------------------------------- from dict
-class _Reader:
-    """Typed access to a dict with errors "WHERE: field 'a.b[2]' ..."."""
+@lru_cache(maxsize=1)
+def _adapter() -> Any:
+    from pydantic import TypeAdapter  # lazy: the runtime types stay import-light
 
-    def __init__(self, where: str) -> None:
-        self.prefix = f"{where}: " if where else ""
-
-    def fail(self, name: str, message: str) -> DataError:
-        return DataError(f"{self.prefix}field {name!r} {message}")
-
-    def get(self, data: dict[str, Any], key: str, types: type | tuple[type, ...], name: str,
-            default: Any = dataclasses.MISSING) -> Any:
-        if key not in data or (data[key] is None and default is not dataclasses.MISSING):
-            if default is dataclasses.MISSING:
-                raise self.fail(name, "is missing")
-            return default
-        value = data[key]
-        wanted = types if isinstance(types, tuple) else (types,)
-        if not isinstance(value, wanted) or (isinstance(value, bool) and bool not in wanted):
-            expected = " or ".join(t.__name__ for t in wanted)
-            raise self.fail(name, f"must be {expected}, got {type(value).__name__}")
-        return value
-
-    def check_keys(self, data: dict[str, Any], known: list[str], name: str) -> None:
-        for key in data:
-            if key not in known:
-                where = f"{name}.{key}" if name else key
-                raise self.fail(where, f"is not a known field (known: {', '.join(known)})")
+    return TypeAdapter(Problem)
 
 
-def _tests_from_dict(data: Any, r: _Reader, name: str) -> Tests:
-    if not isinstance(data, dict):
-        raise r.fail(name, f"must be an object, got {type(data).__name__}")
-    r.check_keys(data, ["kind", *_TESTS_DEFAULTS], name)
-    kind_text = r.get(data, "kind", str, f"{name}.kind")
-    try:
-        kind = TestKind(kind_text)
-    except ValueError:
-        raise r.fail(f"{name}.kind", f"must be one of {[k.value for k in TestKind]}, got {kind_text!r}") from None
-    asserts = r.get(data, "asserts", list, f"{name}.asserts", default=[])
-    for i, text in enumerate(asserts):
-        if not isinstance(text, str):
-            raise r.fail(f"{name}.asserts[{i}]", "must be a string")
-    call_cases = []
-    for i, case in enumerate(r.get(data, "call_cases", list, f"{name}.call_cases", default=[])):
-        field = f"{name}.call_cases[{i}]"
-        if not isinstance(case, dict):
-            raise r.fail(field, "must be an object")
-        r.check_keys(case, ["inputs", "output"], field)
-        inputs = r.get(case, "inputs", list, f"{field}.inputs")
-        call_cases.append(CallCase(inputs=tuple(decode_value(v) for v in inputs),
-                                   output=decode_value(case.get("output"))))
-    stdio_cases = []
-    for i, case in enumerate(r.get(data, "stdio_cases", list, f"{name}.stdio_cases", default=[])):
-        field = f"{name}.stdio_cases[{i}]"
-        if not isinstance(case, dict):
-            raise r.fail(field, "must be an object")
-        r.check_keys(case, ["stdin", "stdout"], field)
-        stdio_cases.append(StdioCase(stdin=r.get(case, "stdin", str, f"{field}.stdin"),
-                                     stdout=r.get(case, "stdout", str, f"{field}.stdout")))
-    atol = r.get(data, "atol", (int, float), f"{name}.atol", default=None)
-    return Tests(
-        kind=kind,
-        test_code=r.get(data, "test_code", str, f"{name}.test_code", default=""),
-        asserts=tuple(asserts),
-        setup_code=r.get(data, "setup_code", str, f"{name}.setup_code", default=""),
-        call_cases=tuple(call_cases),
-        stdio_cases=tuple(stdio_cases),
-        class_name=r.get(data, "class_name", str, f"{name}.class_name", default=None),
-        atol=float(atol) if atol is not None else None,
-        outputs_from_canonical=r.get(data, "outputs_from_canonical", bool, f"{name}.outputs_from_canonical",
-                                     default=False),
-    )
+def _without_nulls(data: dict[str, Any]) -> dict[str, Any]:
+    out = {k: v for k, v in data.items() if v is not None}
+    for name in ("tests", "public_tests"):
+        if isinstance(out.get(name), dict):
+            out[name] = {k: v for k, v in out[name].items() if v is not None}
+    return out
+
+
+def _field_path(loc: tuple[Any, ...]) -> str:
+    path = ""
+    for part in loc:
+        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
+    return path
+
+
+def _error_text(error: Any) -> str:
+    """One pydantic error -> "field 'tests.asserts[2]' must be a valid string, got int 3"."""
+    loc = tuple(error["loc"])
+    if error["type"] in ("missing", "missing_argument"):
+        return f"field {_field_path(loc)!r} is missing"
+    if error["type"] in ("extra_forbidden", "unexpected_keyword_argument"):
+        parent = next((p for p in reversed(loc[:-1]) if isinstance(p, str)), "")
+        known = [f.name for f in dataclasses.fields(_TYPE_AT.get(parent, Problem))]
+        return f"field {_field_path(loc)!r} is not a known field (known: {', '.join(known)})"
+    message = str(error["msg"])
+    message = "must " + message.removeprefix("Input should ") if message.startswith("Input should ") else message
+    value = error["input"]
+    shown = f" {value!r}"[:60] if isinstance(value, (str, int, float)) else ""
+    return f"field {_field_path(loc) or '(record)'!r} {message}, got {type(value).__name__}{shown}"
 
 
 def problem_from_dict(data: dict[str, Any], where: str = "") -> Problem:
     """pgrpo-format dict -> Problem. Errors: DataError "WHERE: field 'tests.kind' ..."."""
-    r = _Reader(where)
+    from pydantic import ValidationError
+
+    prefix = f"{where}: " if where else ""
     if not isinstance(data, dict):
-        raise DataError(f"{r.prefix}expected a JSON object, got {type(data).__name__}")
-    r.check_keys(data, _PROBLEM_FIELDS, "")
-    date_text = r.get(data, "contest_date", str, "contest_date", default=None)
+        raise DataError(f"{prefix}expected a JSON object, got {type(data).__name__}")
+    row = decode_value(_without_nulls(data))
+    if "contest_date" in row:
+        row["contest_date"] = parse_date(row["contest_date"], "contest_date", where)
     try:
-        contest_date = dt.date.fromisoformat(date_text[:10]) if date_text else None
-    except ValueError:
-        raise r.fail("contest_date", f"is not an ISO date (YYYY-MM-DD): {date_text!r}") from None
-    public = data.get("public_tests")
-    return Problem(
-        task_id=r.get(data, "task_id", str, "task_id"),
-        statement=r.get(data, "statement", str, "statement"),
-        tests=_tests_from_dict(r.get(data, "tests", dict, "tests"), r, "tests"),
-        starter_code=r.get(data, "starter_code", str, "starter_code", default=""),
-        entry_point=r.get(data, "entry_point", str, "entry_point", default=""),
-        source=r.get(data, "source", str, "source", default=""),
-        difficulty=r.get(data, "difficulty", str, "difficulty", default=None),
-        contest_date=contest_date,
-        canonical_solution=r.get(data, "canonical_solution", str, "canonical_solution", default=None),
-        public_tests=_tests_from_dict(public, r, "public_tests") if public is not None else None,
-        metadata=decode_value(r.get(data, "metadata", dict, "metadata", default={})),
-    )
+        problem: Problem = _adapter().validate_python(row)
+    except ValidationError as exc:
+        raise DataError(prefix + _error_text(exc.errors()[0])) from None
+    return problem
 
 
-# ---------------------------------------------------------------- schema
 @lru_cache(maxsize=1)
 def problem_schema() -> dict[str, Any]:
-    """The JSON schema (draft 2020-12) of one pgrpo-format problem."""
-    return json.loads(PROBLEM_SCHEMA_PATH.read_text(encoding="utf-8"))
-
-
-def validate_problem_dict(data: dict[str, Any], where: str = "") -> None:
-    """Validate against the JSON schema (needs `jsonschema`); DataError naming the field."""
-    import jsonschema
-
-    validator = jsonschema.Draft202012Validator(problem_schema())
-    errors = sorted(validator.iter_errors(data), key=lambda e: list(e.absolute_path))
-    if errors:
-        first = errors[0]
-        field = ".".join(str(p) for p in first.absolute_path) or "(record)"
-        prefix = f"{where}: " if where else ""
-        raise DataError(f"{prefix}field {field!r}: {first.message}")
+    """The JSON schema (draft 2020-12) of one pgrpo-format problem, generated from `Problem`."""
+    schema: dict[str, Any] = _adapter().json_schema()
+    return {"$schema": "https://json-schema.org/draft/2020-12/schema", **schema,
+            "title": "pgrpo problem", "description": "One line of pgrpo's JSONL problem format."}

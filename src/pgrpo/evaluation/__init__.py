@@ -1,8 +1,7 @@
-"""Evaluation: pass@k estimation (`passk`), math answer checking (`math_answer`) and the
+"""Evaluation: pass@k estimation (`passk`), benchmark readers and the
 `pgrpo evaluate` harness.
 
-Only the pure pass@k helpers are re-exported here; `math_answer` imports math-verify
-(sympy), so import it explicitly where needed.
+Only the pure pass@k helpers are re-exported here (the rest imports heavier packages).
 """
 
 from pgrpo.evaluation.passk import PassAtKTable, mean_pass_at_k, pass_at_k, pass_at_k_report, pass_at_k_table

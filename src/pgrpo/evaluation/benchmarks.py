@@ -3,7 +3,7 @@
 Owns `BENCHMARKS` (humaneval, humaneval_plus, mbpp, mbpp_plus, lcb, math500, aime24,
 minerva), the `file:PATH` pseudo-benchmark, `--data NAME=PATH` overrides and `EvalTask`,
 the unit the evaluator generates for and checks. Code problems come through the data layer
-(`pgrpo.data.loaders.load_problems`), math problems through `pgrpo.evaluation.math_data`.
+(`pgrpo.data.loaders.load_problems`), math problems through `pgrpo.data.math`.
 Only `humaneval` is packaged; the other defaults are hub ids (EvalPlus / LiveCodeBench /
 MATH releases) reachable only with network: offline, a clear error says to pass
 `--data NAME=PATH`.
@@ -18,16 +18,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pgrpo.data.loaders.reading import is_local
+from pgrpo.data.io import is_local_path
+from pgrpo.data.loaders.reading import first_record
+from pgrpo.data.math import MathProblem, load_math_problems, looks_like_math, math_messages
 from pgrpo.data.problem import Problem, TestKind
 from pgrpo.errors import PgrpoError
-from pgrpo.evaluation.math_data import (
-    ANSWER_KEYS,
-    STATEMENT_KEYS,
-    MathProblem,
-    load_math_problems,
-    math_messages,
-)
 from pgrpo.registry import Registry
 
 
@@ -98,7 +93,7 @@ def _offline_hint(spec: BenchmarkSpec, source: str, exc: Exception) -> PgrpoErro
 def _load_code(spec: BenchmarkSpec, source: str, limit: int | None, options: Mapping[str, Any]) -> list[EvalTask]:
     from pgrpo.data.loaders import load_problems
 
-    local = is_local(source) or source == "humaneval"
+    local = is_local_path(source) or source == "humaneval"
     kwargs = dict(options)
     if not local and spec.split is not None:
         kwargs.setdefault("split", spec.split)
@@ -131,7 +126,7 @@ def _load_math(spec: BenchmarkSpec, source: str, limit: int | None, options: Map
     try:
         problems = load_math_problems(source, split=spec.split, limit=limit, name=spec.name)
     except PgrpoError as exc:
-        if is_local(source):
+        if is_local_path(source):
             raise
         raise _offline_hint(spec, source, exc) from exc
     return [EvalTask(spec.name, "math", p.task_id, math=p) for p in problems]
@@ -141,11 +136,15 @@ def _load_math(spec: BenchmarkSpec, source: str, limit: int | None, options: Map
 def _code_messages(task: EvalTask, style: str) -> list[dict[str, str]]:
     from pgrpo.data.prompts import build_messages
 
+    if task.problem is None:
+        raise PgrpoError(f"code task {task.task_id!r} has no problem")
     return build_messages(task.problem, style)
 
 
 @KIND_MESSAGES.register("math")
 def _math_messages(task: EvalTask, style: str) -> list[dict[str, str]]:
+    if task.math is None:
+        raise PgrpoError(f"math task {task.task_id!r} has no problem")
     return math_messages(task.math, style)
 
 
@@ -156,20 +155,10 @@ def task_messages(task: EvalTask, style: str) -> list[dict[str, str]]:
 
 def detect_kind(path: Path) -> str:
     """"math" if the file's first record looks like (problem, answer), else "code"."""
-    from pgrpo.evaluation.math_data import _rows_from_file
-
     try:
-        rows = _rows_from_file(path)
+        return "math" if looks_like_math(first_record(str(path)).data) else "code"
     except PgrpoError:
-        return "code"  # parquet etc.: leave it to the data layer
-    if not rows:
-        return "code"
-    row = rows[0][1]
-    has_statement = any(k in row for k in STATEMENT_KEYS)
-    has_answer = any(k in row for k in ANSWER_KEYS) or "\\boxed" in str(row.get("solution", ""))
-    has_tests = any(k in row for k in ("test", "tests", "test_list", "input_output", "public_test_cases",
-                                       "private_test_cases", "entry_point", "plus_input"))
-    return "math" if has_statement and has_answer and not has_tests else "code"
+        return "code"  # unreadable or empty: the code loaders report it
 
 
 def parse_data_overrides(items: list[str] | None) -> dict[str, str]:

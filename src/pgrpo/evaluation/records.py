@@ -5,19 +5,19 @@ Owns the on-disk layout of `pgrpo evaluate`:
   results.jsonl  one verdict per (benchmark, task_id, sample_index) (appended as checked)
   run.json       the generation settings, so a resumed run cannot silently mix models
   summary.json / summary.md  written by pgrpo.evaluation.report
-A killed process can leave a half-written last line; `repair_tail` cuts it off before
-appending so the next record never merges into it, and readers skip it with a warning.
+Both JSONL files are `Journal`s keyed by (benchmark, task_id, sample_index): a killed process's
+half-written last line is cut off on open, damaged lines are skipped with a warning.
 """
 
 from __future__ import annotations
 
 import json
-import warnings
+from collections.abc import Hashable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pgrpo.data.io import BadLine, append_jsonl, iter_jsonl, write_jsonl
+from pgrpo.data.journal import Journal
 from pgrpo.errors import DataError, PgrpoError
 
 SAMPLES = "samples.jsonl"
@@ -98,29 +98,10 @@ class RunSettings:
     backend_options: dict[str, Any] = field(default_factory=dict)
 
 
-def repair_tail(path: Path) -> bool:
-    """Cut a half-written last line (no trailing newline) off `path`; True if it cut."""
-    if not path.is_file() or path.stat().st_size == 0:
-        return False
-    with path.open("rb+") as handle:
-        data = handle.read()
-        if data.endswith(b"\n"):
-            return False
-        cut = data.rfind(b"\n") + 1
-        handle.seek(cut)
-        handle.truncate()
-    warnings.warn(f"{path}: dropped a half-written last line (interrupted run)", stacklevel=2)
-    return True
-
-
-def _read_records(path: Path, parse) -> list:
-    if not path.is_file():
-        return []
-    bad: list[BadLine] = []
-    out = [parse(obj, f"{path}:{lineno}") for lineno, obj in iter_jsonl(path, bad_lines=bad)]
-    for line in bad:
-        warnings.warn(f"skipping {line}", stacklevel=2)
-    return out
+def record_key(record: dict[str, Any]) -> Hashable:
+    """(benchmark, task_id, sample_index) of a sample or result line (samples from other tools
+    may have no benchmark)."""
+    return (str(record.get("benchmark", "")), str(record["task_id"]), int(record["sample_index"]))
 
 
 class OutputDir:
@@ -133,35 +114,30 @@ class OutputDir:
         self.run_path = self.root / RUN
         self.summary_json = self.root / SUMMARY_JSON
         self.summary_md = self.root / SUMMARY_MD
+        self.prepare_append()
 
     def read_samples(self) -> list[SampleRecord]:
-        """All samples; a duplicated key (two runs racing) keeps the first occurrence."""
-        seen: dict[tuple[str, str, int], SampleRecord] = {}
-        for rec in _read_records(self.samples_path, SampleRecord.from_dict):
-            seen.setdefault(rec.key, rec)
-        return list(seen.values())
+        return [SampleRecord.from_dict(r, str(self.samples_path)) for r in self.samples]
 
     def read_results(self) -> list[ResultRecord]:
-        seen: dict[tuple[str, str, int], ResultRecord] = {}
-        for rec in _read_records(self.results_path, ResultRecord.from_dict):
-            seen[rec.key] = rec  # a later verdict (re-check) wins
-        return list(seen.values())
+        return [ResultRecord.from_dict(r, str(self.results_path)) for r in self.results]
 
     def append_sample(self, record: SampleRecord) -> None:
-        append_jsonl(self.samples_path, asdict(record))
+        self.samples.append(asdict(record))
 
     def append_result(self, record: ResultRecord) -> None:
-        append_jsonl(self.results_path, asdict(record))
+        self.results.append(asdict(record))
 
     def prepare_append(self) -> None:
-        """Make both JSONL files safe to append to after an interrupted run."""
-        repair_tail(self.samples_path)
-        repair_tail(self.results_path)
+        """(Re)read both journals from disk, cutting an interrupted run's torn tails. In samples a
+        duplicated key (two runs racing) keeps the first occurrence; in results the latest
+        verdict (a re-check) wins."""
+        self.samples = Journal(self.samples_path, key=record_key, strict=False)
+        self.results = Journal(self.results_path, key=record_key, replace=True, strict=False)
 
     def drop_results(self, keys: set[tuple[str, str, int]]) -> None:
         """Forget the verdicts on `keys` (for --rescore), keeping all others; atomic rewrite."""
-        kept = [asdict(r) for r in self.read_results() if r.key not in keys]
-        write_jsonl(self.results_path, kept)
+        self.results.retain(lambda r: record_key(r) not in keys)
 
     def check_settings(self, settings: RunSettings) -> None:
         """Record `settings`, or raise if existing samples were made with different ones."""

@@ -19,8 +19,9 @@ from pgrpo.evaluation.generate import GenerationReport, generate_samples
 from pgrpo.evaluation.lengths import make_token_counter
 from pgrpo.evaluation.records import OutputDir, ResultRecord, RunSettings, SampleRecord
 from pgrpo.evaluation.report import write_summary
-from pgrpo.evaluation.scoring import CheckOptions, check_samples
+from pgrpo.evaluation.scoring import check_samples
 from pgrpo.evaluation.summary import DEFAULT_KS, DateWindow, EvalSummary, summarize
+from pgrpo.sandbox.types import SandboxConfig
 
 LCB_OPTION_KEYS = ("start_date", "end_date", "difficulty")
 
@@ -47,7 +48,7 @@ class EvalConfig:
     ks: tuple[int, ...] = DEFAULT_KS
     lcb_windows: tuple[DateWindow, ...] = ()
     lcb_options: dict[str, Any] = field(default_factory=dict)
-    check: CheckOptions = field(default_factory=CheckOptions)
+    sandbox: SandboxConfig = field(default_factory=SandboxConfig)
     cache_dir: str | None = None
     progress: bool = True
 
@@ -136,7 +137,7 @@ def evaluate(config: EvalConfig, backend=None) -> EvalOutcome:
         done = {r.key for r in out.read_results()}
     todo = [(index[(s.benchmark, s.task_id)], s) for s in wanted if s.key not in done]
     counter = make_token_counter(settings.model if settings is not None else config.model)
-    check_samples(todo, out, counter, config.check, progress=config.progress)
+    check_samples(todo, out, counter, config.sandbox, progress=config.progress)
 
     wanted_keys = {s.key for s in wanted}
     results: list[ResultRecord] = [r for r in out.read_results() if r.key in wanted_keys]

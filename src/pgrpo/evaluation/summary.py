@@ -14,6 +14,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
+from pgrpo.data.problem import parse_date
 from pgrpo.errors import PgrpoError
 from pgrpo.evaluation.benchmarks import EvalTask
 from pgrpo.evaluation.passk import pass_at_k_report
@@ -45,11 +46,8 @@ class DateWindow:
         start_s, sep, end_s = text.partition(":")
         if not sep:
             raise PgrpoError(f"--lcb-window {text!r}: expected START:END with ISO dates (either may be empty)")
-        try:
-            start = dt.date.fromisoformat(start_s.strip()) if start_s.strip() else None
-            end = dt.date.fromisoformat(end_s.strip()) if end_s.strip() else None
-        except ValueError as exc:
-            raise PgrpoError(f"--lcb-window {text!r}: {exc}") from None
+        start = parse_date(start_s.strip(), "start", f"--lcb-window {text!r}")
+        end = parse_date(end_s.strip(), "end", f"--lcb-window {text!r}")
         if start and end and start > end:
             raise PgrpoError(f"--lcb-window {text!r}: start is after end")
         return cls(start, end)

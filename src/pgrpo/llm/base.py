@@ -4,7 +4,8 @@ Owns the contract every backend (openai, hf, toy, ...) implements: `generate(req
 returns one `ChatResult` per request in the same order; a failing item is a result with
 `error`, never an exception that loses the batch. Backends register with
 `@BACKENDS.register("name")`; modules listed in `BACKEND_MODULES` are imported on demand
-by `make_backend`, so no heavy import happens until a backend is built.
+by `make_backend`, so no heavy import happens until a backend is built. Plugins (the toy
+world's "toy") register theirs when loaded (pgrpo.plugins).
 """
 
 from __future__ import annotations
@@ -17,18 +18,16 @@ from typing import Any
 
 from pgrpo.errors import PgrpoError
 from pgrpo.llm.types import ChatRequest, ChatResult
+from pgrpo.plugins import load_plugins
 from pgrpo.registry import Registry
 
-# Importing these registers their backends. EXTRA_BACKEND_MODULES (other stages' backends) are
+# Importing these registers their backends. EXTRA_BACKEND_MODULES (heavy optional ones) are
 # imported only when a name is not registered yet, so a problem there never blocks hf/openai.
 BACKEND_MODULES: tuple[str, ...] = (
     "pgrpo.llm.hf",
     "pgrpo.llm.openai_compat",
 )
-EXTRA_BACKEND_MODULES: tuple[str, ...] = (
-    "pgrpo.evaluation.vllm_backend",
-    "pgrpo.toy.backend",
-)
+EXTRA_BACKEND_MODULES: tuple[str, ...] = ("pgrpo.evaluation.vllm_backend",)
 
 
 class BackendError(PgrpoError):
@@ -62,20 +61,21 @@ BACKENDS: Registry[BackendFactory] = Registry("chat backend")
 
 
 def import_backend_modules(name: str | None = None) -> None:
-    """Import the built-in backends, and the extra ones when `name` is still unknown."""
+    """Import the built-in backends, and the extra ones and the plugins when `name` is still unknown."""
     for module in BACKEND_MODULES:
         importlib.import_module(module)
-    if name is None or name not in BACKENDS:
-        failures = []
-        for module in EXTRA_BACKEND_MODULES:
-            # One broken optional module (e.g. vllm missing) must not hide the others' backends.
-            try:
-                importlib.import_module(module)
-            except ImportError as exc:
-                failures.append(f"{module}: {exc}")
-        if name is not None and name not in BACKENDS and failures:
-            raise BackendError(f"chat backend {name!r} not found; could not import "
-                               + "; ".join(failures))
+    if name is not None and name in BACKENDS:
+        return
+    failures = []
+    for module in EXTRA_BACKEND_MODULES:
+        # One broken optional module (e.g. vllm missing) must not hide the others' backends.
+        try:
+            importlib.import_module(module)
+        except ImportError as exc:
+            failures.append(f"{module}: {exc}")
+    load_plugins()
+    if name is not None and name not in BACKENDS and failures:
+        raise BackendError(f"chat backend {name!r} not found; could not import " + "; ".join(failures))
 
 
 def make_backend(name: str, model: str, **options: Any) -> ChatBackend:

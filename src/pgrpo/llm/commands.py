@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from pgrpo.cli import command
+from pgrpo.commands import command
 from pgrpo.errors import PgrpoError
 
 

@@ -15,6 +15,9 @@ import threading
 from collections.abc import Sequence
 from typing import Any
 
+from pgrpo.data.io import is_local_path
+from pgrpo.errors import PgrpoError
+from pgrpo.hf_loading import ensure_pad_token, torch_dtype
 from pgrpo.llm.base import BACKENDS, BackendError, ChatBackend
 from pgrpo.llm.types import ChatRequest, ChatResult
 
@@ -51,29 +54,30 @@ class HFBackend(ChatBackend):
         self.max_batch_size = int(max_batch_size)
         self.chunk_size = max(self.max_batch_size, 8)
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-        torch_dtype: Any = dtype if dtype == "auto" else getattr(torch, dtype, None)
-        if torch_dtype is None:
-            raise BackendError(f"hf backend: unknown dtype {dtype!r} (use auto, float32, bfloat16, float16)")
-        if looks_like_path(self.model) and not os.path.exists(os.path.expanduser(self.model)):
+        try:
+            model_dtype = torch_dtype(dtype)
+        except PgrpoError as exc:
+            raise BackendError(f"hf backend: {exc}") from None
+        if is_local_path(self.model) and not os.path.exists(os.path.expanduser(self.model)):
             raise BackendError(f"hf backend: model path {self.model!r} does not exist")
         try:
             self.tokenizer = AutoTokenizer.from_pretrained(self.model, trust_remote_code=trust_remote_code)
-            self.lm = AutoModelForCausalLM.from_pretrained(
-                self.model, dtype=torch_dtype, trust_remote_code=trust_remote_code
-            ).to(self.device)
+            lm: Any = AutoModelForCausalLM.from_pretrained(
+                self.model, dtype=model_dtype, trust_remote_code=trust_remote_code
+            )
+            self.lm = lm.to(self.device)
         except (OSError, ValueError) as exc:
             raise BackendError(f"hf backend: cannot load model {self.model!r}: {exc}") from exc
         self.lm.eval()
         self.tokenizer.padding_side = "left"
-        if self.tokenizer.pad_token_id is None:
-            self.tokenizer.pad_token = self.tokenizer.eos_token
+        ensure_pad_token(self.tokenizer)
         self._lock = threading.Lock()  # one generate at a time (the server calls from threads)
 
     def render(self, req: ChatRequest) -> str:
         """The chat-template prompt text for one request (with the assistant turn opened)."""
-        return self.tokenizer.apply_chat_template(
+        return str(self.tokenizer.apply_chat_template(
             list(req.messages), tokenize=False, add_generation_prompt=True
-        )
+        ))
 
     def generate(self, requests: Sequence[ChatRequest], progress: bool = False) -> list[ChatResult]:
         from tqdm.auto import tqdm
@@ -137,7 +141,7 @@ class HFBackend(ChatBackend):
             out = self.lm.generate(**enc, **kwargs)
         prompt_len = enc["input_ids"].shape[1]
         new = out[:, prompt_len:]
-        rows = []
+        rows: list[tuple[str | None, str | None, int, int]] = []
         for r, req in enumerate(reqs):
             ids = new[r].tolist()
             ctok = len(ids)
@@ -145,7 +149,7 @@ class HFBackend(ChatBackend):
                 if tok == self.tokenizer.eos_token_id or tok == self.tokenizer.pad_token_id:
                     ctok = j + 1 if tok == self.tokenizer.eos_token_id else j
                     break
-            text = self.tokenizer.decode(ids[:ctok], skip_special_tokens=True)
+            text = str(self.tokenizer.decode(ids[:ctok], skip_special_tokens=True))
             ptok = int(enc["attention_mask"][r].sum())
             rows.append((truncate_at_stop(text, req.stop), None, ptok, ctok))
         return rows
@@ -162,8 +166,3 @@ def _merge(prev: ChatResult | None, out: tuple[str | None, str | None, int, int]
     prev.texts.append(text or "")
     prev.completion_tokens += ctok
     return prev
-
-
-def looks_like_path(name: str) -> bool:
-    """A local path rather than a hub id ("org/name"): absolute, ~, ./ or ../, or more than one slash."""
-    return name.startswith(("/", "~", "./", "../")) or name.count("/") > 1

@@ -36,9 +36,12 @@ def request_from_body(body: dict[str, Any]) -> ChatRequest:
     if isinstance(stop, str):
         stop = (stop,)
     max_tokens = body.get("max_completion_tokens", body.get("max_tokens", 512))
+    messages = body.get("messages")
+    if not isinstance(messages, list) or not messages:
+        raise RequestError("messages must be a non-empty list of {'role', 'content'} objects")
     try:
         return ChatRequest(
-            messages=body.get("messages"),
+            messages=messages,
             temperature=float(body.get("temperature", 1.0)),
             top_p=float(body.get("top_p", 1.0)),
             max_tokens=int(max_tokens if max_tokens is not None else 512),
@@ -78,7 +81,7 @@ class ChatServer:
 
     @property
     def base_url(self) -> str:
-        return f"http://{self.httpd.server_address[0]}:{self.port}/v1"
+        return f"http://{self.httpd.socket.getsockname()[0]}:{self.port}/v1"
 
     def start(self) -> ChatServer:
         self._thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
@@ -116,6 +119,10 @@ class ChatServer:
                 "total_tokens": result.prompt_tokens + result.completion_tokens,
             },
         }
+
+    def extra_headers(self, status: int) -> dict[str, str]:
+        """Headers added to a POST's response (none here; test servers add Retry-After)."""
+        return {}
 
     def respond(self, raw: bytes) -> tuple[int, bytes]:
         """HTTP status and JSON body for one POSTed chat-completions request."""
@@ -169,6 +176,8 @@ class ChatServer:
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(data)))
+                for name, value in server.extra_headers(status).items():
+                    self.send_header(name, value)
                 self.end_headers()
                 self.wfile.write(data)
 

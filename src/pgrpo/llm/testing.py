@@ -2,7 +2,7 @@
 
 Owns `FunctionBackend` (a ChatBackend whose texts come from a Python function, so tests can
 script well-formed answers) and `FaultInjectingServer` (a real loopback ChatServer that can
-answer HTTP 500/429, malformed JSON, empty choices or stall past the client timeout, per
+answer HTTP 500/429 (with Retry-After), malformed JSON, empty choices or stall past the client timeout, per
 request, before answering normally). For tests and demos only; binds 127.0.0.1.
 """
 
@@ -53,24 +53,36 @@ class FunctionBackend(ChatBackend):
 class FaultInjectingServer(ChatServer):
     """`plan(body) -> fault or None` decides each POST's fate; faults: see FAULTS.
 
-    `attempts` counts POSTs per last-user-message text, so plans can fail the first k tries.
+    `attempt_times` records when each POST arrived, per last-user-message text, so plans can
+    fail the first k tries and tests can check the client's waits.
     """
 
     def __init__(self, backend: ChatBackend, plan: Callable[[dict, int], str | None],
-                 stall_seconds: float = 3.0) -> None:
+                 stall_seconds: float = 3.0, retry_after: float = 1.0) -> None:
         super().__init__(backend, "127.0.0.1", 0)
         self.plan = plan
         self.stall_seconds = stall_seconds
-        self.attempts: dict[str, int] = {}
+        self.retry_after = retry_after
+        self.attempt_times: dict[str, list[float]] = {}
         self.faults_served: list[str] = []
         self._count_lock = threading.Lock()
+
+    @property
+    def attempts(self) -> dict[str, int]:
+        """POSTs received per last-user-message text."""
+        with self._count_lock:
+            return {key: len(times) for key, times in self.attempt_times.items()}
+
+    def extra_headers(self, status: int) -> dict[str, str]:
+        return {"Retry-After": f"{self.retry_after:g}"} if status == 429 else {}
 
     def respond(self, raw: bytes) -> tuple[int, bytes]:
         body = json.loads(raw.decode("utf-8"))
         key = str(body.get("messages", [{}])[-1].get("content", ""))
         with self._count_lock:
-            attempt = self.attempts.get(key, 0)
-            self.attempts[key] = attempt + 1
+            times = self.attempt_times.setdefault(key, [])
+            attempt = len(times)
+            times.append(time.monotonic())
         fault = self.plan(body, attempt)
         if fault is None:
             return super().respond(raw)

@@ -1,8 +1,8 @@
 """Per-batch reward evaluation shared by the three TRL reward functions.
 
-Owns `RewardEvaluator`: given a batch of (task id, completion text) it parses each
-completion once, computes the outcome reward once per completion (the sandbox for code,
-answer equivalence for math: an injected `outcome_fn`), asks the reasoning reward model
+Owns `RewardEvaluator`: given a batch of (task id, completion text) it judges each
+completion once with a `pgrpo.verify.BatchVerify` (the one verification every stage uses:
+its Verdict carries R_f, R_o, the reasoning and the code), asks the reasoning reward model
 (an injected `thinking_fn`) only for the completions the reward mode needs (in `posterior`
 mode only those with R_o = 1), composes the total with `pgrpo.rewards.components.compose`
 and caches the result, so TRL's "format", "outcome" and "thinking" functions, called one
@@ -16,42 +16,30 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from pgrpo.rewards.components import RewardMode, compose, get_mode, keyed_groups, zero_std_fraction_of
+from pgrpo.verify import BatchVerify, Task
 
 
 @dataclass(frozen=True)
 class Target:
-    """What a completion is judged against: the statement the RM reads and the outcome payload
-    (a `Problem` for code, a gold answer / `MathProblem` for math)."""
+    """What a completion is judged against: the statement the RM reads and the task verified."""
 
     task_id: str
     statement: str
-    payload: Any
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """Outcome reward input for one completion: `passed` is R_o; `pass_fraction` is for logging."""
-
-    passed: bool
-    pass_fraction: float
-    status: str = ""
+    task: Task
 
 
 @dataclass(frozen=True)
 class ThinkingQuery:
     """One (problem, reasoning) pair for the reasoning reward model; `code` is the completion's
-    code, for an RM trained with code (`rm_thinking_fn(include_code=True)`) -- ignored otherwise."""
+    code, read only by an RM whose manifest says include_code (`pgrpo.rewards.thinking`)."""
 
     statement: str
     reasoning: str
     code: str | None = None
 
 
-# (targets, completion texts) -> one Outcome per completion, same order.
-OutcomeFn = Callable[[Sequence[Target], Sequence[str]], list[Outcome]]
 # queries -> one score in [0, 1] per query (sigmoid of the RM's scalar), same order.
 ThinkingFn = Callable[[Sequence[ThinkingQuery]], list[float]]
 
@@ -116,54 +104,24 @@ class BatchRewards:
         return [float(getattr(r, component)) for r in self.rewards]
 
 
-def _default_parse(text: str):
-    from pgrpo.parsing import parse_response
-
-    return parse_response(text)
-
-
-def _default_format(parsed: Any) -> bool:
-    return bool(parsed.format_ok)
-
-
-def _default_reasoning(parsed: Any) -> str:
-    return parsed.reasoning or ""
-
-
-def _default_code(parsed: Any) -> str | None:
-    # Math parses have no code; an empty extraction means "no code section" to the RM.
-    return getattr(parsed, "code", None) or None
-
-
 class RewardEvaluator:
     """Computes every reward component of a batch once, gated by the reward mode.
 
-    targets: task id -> Target. outcome_fn / thinking_fn: see OutcomeFn / ThinkingFn
-    (thinking_fn may be None only for modes without a thinking term). group_size: completions
-    per prompt (GRPO's G), used for the zero-variance stats. parse_fn, format_fn, reasoning_fn
-    and code_fn turn a completion into R_f, the reasoning text and the code (the parser by
-    default); whether the RM reads the code is the thinking_fn's choice (see rm_thinking_fn).
+    targets: task id -> Target. verify_fn: judges (task, completion) pairs (a `pgrpo.verify.Verifier`);
+    thinking_fn: see ThinkingFn (None only for modes without a thinking term). group_size:
+    completions per prompt (GRPO's G), used for the zero-variance stats.
     """
 
-    def __init__(self, targets: Mapping[str, Target], outcome_fn: OutcomeFn, thinking_fn: ThinkingFn | None,
-                 *, mode: str | RewardMode = "posterior", weight: float = 1.0, group_size: int = 1,
-                 parse_fn: Callable[[str], Any] | None = None, format_fn: Callable[[Any], bool] | None = None,
-                 reasoning_fn: Callable[[Any], str] | None = None,
-                 code_fn: Callable[[Any], str | None] | None = None,
-                 clock: Callable[[], float] = time.perf_counter) -> None:
+    def __init__(self, targets: Mapping[str, Target], verify_fn: BatchVerify, thinking_fn: ThinkingFn | None,
+                 *, mode: str | RewardMode = "posterior", weight: float = 1.0, group_size: int = 1) -> None:
         self.mode = mode if isinstance(mode, RewardMode) else get_mode(mode)
         if self.mode.uses_thinking and thinking_fn is None:
             raise ValueError(f"reward mode {self.mode.name!r} needs a thinking reward model")
         self.targets = targets
-        self.outcome_fn = outcome_fn
+        self.verify_fn = verify_fn
         self.thinking_fn = thinking_fn
         self.weight = weight
         self.group_size = group_size
-        self.parse_fn = parse_fn or _default_parse
-        self.format_fn = format_fn or _default_format
-        self.reasoning_fn = reasoning_fn or _default_reasoning
-        self.code_fn = code_fn or _default_code
-        self.clock = clock
         self.last: BatchRewards | None = None
         self.last_task_ids: tuple[str, ...] = ()
         self.evaluations = 0  # fresh batch computations (cache misses)
@@ -189,15 +147,13 @@ class RewardEvaluator:
 
     def _compute(self, task_ids: tuple[str, ...], completions: tuple[str, ...]) -> BatchRewards:
         targets = [self._target(t) for t in task_ids]
-        parsed = [self.parse_fn(c) for c in completions]
-        r_f = [1.0 if self.format_fn(p) else 0.0 for p in parsed]
-
-        start = self.clock()
-        outcomes = list(self.outcome_fn(targets, completions)) if completions else []
-        outcome_seconds = self.clock() - start
-        if len(outcomes) != len(completions):
-            raise ValueError(f"outcome_fn returned {len(outcomes)} results for {len(completions)} completions")
-        r_o = [1.0 if o.passed else 0.0 for o in outcomes]
+        start = time.perf_counter()
+        verdicts = self.verify_fn([(t.task, c) for t, c in zip(targets, completions)]) if completions else []
+        outcome_seconds = time.perf_counter() - start
+        if len(verdicts) != len(completions):
+            raise ValueError(f"verify_fn returned {len(verdicts)} verdicts for {len(completions)} completions")
+        r_f = [1.0 if v.format_ok else 0.0 for v in verdicts]
+        r_o = [1.0 if v.passed else 0.0 for v in verdicts]
 
         # The gate: which completions the reward model sees at all.
         wanted = [i for i, ro in enumerate(r_o) if self.mode.needs_thinking(ro)]
@@ -205,11 +161,12 @@ class RewardEvaluator:
         rm_seconds = 0.0
         if wanted:
             assert self.thinking_fn is not None  # guaranteed by __init__ for thinking modes
-            queries = [ThinkingQuery(targets[i].statement, self.reasoning_fn(parsed[i]), self.code_fn(parsed[i]))
+            # An empty extraction means "no code section" to the RM.
+            queries = [ThinkingQuery(targets[i].statement, verdicts[i].reasoning, verdicts[i].code or None)
                        for i in wanted]
-            start = self.clock()
+            start = time.perf_counter()
             scores = list(self.thinking_fn(queries))
-            rm_seconds = self.clock() - start
+            rm_seconds = time.perf_counter() - start
             if len(scores) != len(queries):
                 raise ValueError(f"thinking_fn returned {len(scores)} scores for {len(queries)} queries")
             for i, score in zip(wanted, scores):
@@ -225,8 +182,7 @@ class RewardEvaluator:
                 task_id=tid, format=r_f[i], outcome=r_o[i],
                 thinking=self.mode.thinking_term(r_o[i], r_t, self.weight),
                 total=compose(r_f[i], r_o[i], r_t, self.mode, self.weight),
-                raw_thinking=raw[i], pass_fraction=float(outcomes[i].pass_fraction),
-                status=str(getattr(outcomes[i].status, "value", outcomes[i].status)),
+                raw_thinking=raw[i], pass_fraction=verdicts[i].pass_fraction, status=verdicts[i].status,
             ))
         stats = self._stats(rewards, outcome_seconds, rm_seconds)
         return BatchRewards(completions, tuple(rewards), stats)

@@ -60,14 +60,6 @@ def compose(r_f: float, r_o: float, r_t: float, mode: str | RewardMode = "poster
     return r_f + r_o + spec.thinking_term(r_o, r_t, weight)
 
 
-def _groups(values: Sequence[float], group_size: int) -> list[Sequence[float]]:
-    if group_size < 1:
-        raise ValueError(f"group_size must be >= 1, got {group_size}")
-    if len(values) % group_size:
-        raise ValueError(f"{len(values)} rewards do not split into groups of {group_size}")
-    return [values[i:i + group_size] for i in range(0, len(values), group_size)]
-
-
 def group_std(group: Sequence[float]) -> float:
     """Sample standard deviation (Bessel-corrected, as TRL's nanstd) of one group; 0 for size 1."""
     n = len(group)
@@ -75,20 +67,6 @@ def group_std(group: Sequence[float]) -> float:
         return 0.0
     mean = sum(group) / n
     return math.sqrt(sum((x - mean) ** 2 for x in group) / (n - 1))
-
-
-def group_advantages(rewards: Sequence[float], group_size: int, scale: bool = True,
-                     eps: float = 1e-4) -> list[float]:
-    """GRPO advantages: (R_i - group mean) / (group std + eps), or unscaled when `scale` is False.
-
-    rewards: shape (B*G,), the G completions of each prompt contiguous. Returns shape (B*G,).
-    """
-    out: list[float] = []
-    for group in _groups(rewards, group_size):
-        mean = sum(group) / len(group)
-        denom = group_std(group) + eps if scale else 1.0
-        out.extend((x - mean) / denom for x in group)
-    return out
 
 
 def keyed_groups(keys: Sequence[str], group_size: int) -> list[list[int]]:
@@ -112,14 +90,3 @@ def zero_std_fraction_of(values: Sequence[float], groups: Sequence[Sequence[int]
     if not groups:
         return None
     return sum(1 for g in groups if group_std([values[i] for i in g]) <= tol) / len(groups)
-
-
-def zero_std_fraction(rewards: Sequence[float], group_size: int, tol: float = 1e-8) -> float:
-    """Fraction of groups whose rewards are all equal (zero variance: no learning signal).
-
-    rewards: shape (B*G,), groups contiguous. Returns a float in [0, 1] (0.0 for no groups).
-    """
-    groups = _groups(rewards, group_size)
-    if not groups:
-        return 0.0
-    return sum(1 for g in groups if group_std(g) <= tol) / len(groups)

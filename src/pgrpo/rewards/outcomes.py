@@ -3,7 +3,7 @@
 Owns the adapters that turn pgrpo's engines into the evaluator's injected functions:
 - code: R_o = the sandbox verdict (`ExecResult.passed`) of `program_from_response(problem,
   completion)`, the same program construction evaluation uses, so reward 1 means "passed";
-- math: R_o = answer equivalence (`pgrpo.evaluation.math_answer.answers_match`) of the last
+- math: R_o = answer equivalence (`pgrpo.verify.math_answer.answers_match`) of the last
   \\boxed{} in the completion's answer against the gold answer; the math format reward is
   `<think>..</think><answer>..\\boxed{..}..</answer>` (the parser's format_ok is code-only);
 - thinking: R_t = `RewardScorer.score` (sigmoid of the RM's scalar) on (statement, reasoning),
@@ -65,7 +65,7 @@ def parse_math_response(text: str, *, think_prefilled: bool = False) -> MathPars
 
 def math_outcome_fn(*, think_prefilled: bool = False) -> OutcomeFn:
     """Outcome by answer equivalence of the completion's last \\boxed{} against `target.payload.answer`."""
-    from pgrpo.evaluation.math_answer import answers_match, extract_boxed
+    from pgrpo.verify.math_answer import answers_match, extract_boxed
 
     def outcome(targets: Sequence[Target], completions: Sequence[str]) -> list[Outcome]:
         out = []

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 
-from pgrpo.cli import command
+from pgrpo.commands import command
 
 
 @command("rm train", help="Train a Bradley-Terry reasoning reward model on preference pairs (TRL RewardTrainer)")
@@ -21,8 +21,8 @@ def configure_train(parser):
     parser.add_argument("--skip-bad", action="store_true",
                         help="skip malformed pairs (each is reported by file:line) instead of failing")
     parser.add_argument("--include-code", choices=["auto", "true", "false"], default="auto",
-                        help="do the pair sides carry code? auto: the pairs' pgrpo_pairs.json, else detected; "
-                             "recorded in OUT/pgrpo_rm.json for the RL side (reward.rm_include_code)")
+                        help="does the RM read the sides' code? auto: the pairs' pgrpo_pairs.json, else detected; "
+                             "recorded in the RM's manifest (OUT/pgrpo_rm.json), which every consumer reads")
     parser.add_argument("overrides", nargs="*", metavar="KEY=VALUE",
                         help="dotted config overrides, e.g. train.epochs=2 lora.enabled=true")
 
@@ -31,7 +31,7 @@ def configure_train(parser):
 
         from pgrpo.config import load_config
         from pgrpo.rm.config import RMTrainConfig
-        from pgrpo.rm.pairs import RM_META_FILE
+        from pgrpo.rm.manifest import MANIFEST_FILE
         from pgrpo.rm.train import train_reward_model
 
         flags = [f"data.train={args.train}" if args.train else None,
@@ -41,9 +41,8 @@ def configure_train(parser):
                  "data.skip_bad=true" if args.skip_bad else None]
         config = load_config(RMTrainConfig, args.config, [f for f in flags if f] + list(args.overrides))
         result = train_reward_model(config, include_code=args.include_code)
-        meta = result.input_meta
-        print(f"RM input: problem + reasoning{' + code' if meta.include_code else ''} ({meta.source}); "
-              f"recorded in {Path(config.output_dir) / RM_META_FILE}")
+        print(f"RM input: problem + reasoning{' + code' if result.manifest.include_code else ''} "
+              f"({result.include_code_source}); manifest: {Path(config.output_dir) / MANIFEST_FILE}")
         for line in result.skipped_lines:
             print(f"skipped: {line}")
         summary = {"output_dir": result.output_dir, "train_pairs": result.n_train,
@@ -81,12 +80,12 @@ def configure_eval(parser):
     parser.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
                         help="evaluator-specific option (repeatable)")
     parser.add_argument("--batch-size", type=int, default=16)
-    parser.add_argument("--max-length", type=int, default=2048)
+    parser.add_argument("--max-length", type=int, help="tokens per input (default: the RM's training length)")
     parser.add_argument("--device")
     parser.add_argument("--dtype", choices=["float32", "bfloat16", "float16"])
     parser.add_argument("--include-code", choices=["auto", "true", "false"], default="auto",
-                        help="show LCB-RB sides' code to the evaluator? auto: reward-model as the model was "
-                             "trained (its pgrpo_rm.json), else with code; llm-judge: with code")
+                        help="show LCB-RB sides' code to the evaluator? auto: reward-model as its manifest says "
+                             "(another value is refused); llm-judge: with code")
     parser.add_argument("--n-boot", type=int, default=1000, help="bootstrap resamples for the 95%% CI")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", help="directory for results.json, results.md and scores.jsonl")

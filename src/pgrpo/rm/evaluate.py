@@ -24,7 +24,6 @@ from pgrpo.data.io import write_text_atomic
 from pgrpo.registry import Registry
 from pgrpo.rm.benchmarks import BenchmarkFormat, EvalPair
 from pgrpo.rm.metrics import Accuracy, accuracy, grouped_accuracy
-from pgrpo.rm.scoring import RMItem
 
 
 class PairEvaluator(Protocol):
@@ -41,12 +40,12 @@ class EvaluatorOptions:
 
     model_path: str | None = None
     batch_size: int = 16
-    max_length: int = 2048
+    max_length: int | None = None  # None: the RM's manifest
     device: str | None = None
     dtype: str | None = None
     extra: dict[str, str] = field(default_factory=dict)
     # Show each side's code to the judge / RM? None: the evaluator's default (reward-model: as
-    # recorded in the model's pgrpo_rm.json, else as the benchmark gives it).
+    # its manifest says, and any other value is refused; llm-judge: as the benchmark gives it).
     include_code: bool | None = None
 
 
@@ -68,51 +67,38 @@ def build_evaluator(name: str, options: EvaluatorOptions) -> PairEvaluator:
     return factory(options)
 
 
-def without_code(item: RMItem) -> RMItem:
-    """`item` as a reasoning-only RM input (what an RM trained on reasoning-only pairs reads)."""
-    return dataclasses.replace(item, code=None)
-
-
 class RewardModelEvaluator:
-    """Scores both sides of every pair with a `RewardScorer` (raw scores: no sigmoid ties).
-
-    include_code=False drops the code of LCB-RB sides so an RM trained on reasoning-only pairs
-    is scored on its training layout; True/None keep what the benchmark gives.
-    """
+    """Scores both sides of every pair with a `RewardScorer` (raw scores: no sigmoid ties), on
+    the RM's own layout (its manifest: an RM trained without code never sees the sides' code)."""
 
     name = "reward-model"
 
-    def __init__(self, scorer, include_code: bool | None = None, input_note: str = "") -> None:
+    def __init__(self, scorer, input_note: str = "") -> None:
         self.scorer = scorer
-        self.include_code = include_code
         self.input_note = input_note
 
     def compare(self, pairs: Sequence[EvalPair]) -> list[tuple[float, float]]:
-        items = [item for pair in pairs for item in (pair.chosen, pair.rejected)]
-        if self.include_code is False:
-            items = [without_code(item) for item in items]
-        raw = self.scorer.raw_scores(items)
+        raw = self.scorer.raw_scores([item for pair in pairs for item in (pair.chosen, pair.rejected)])
         return list(zip(raw[0::2], raw[1::2]))
 
 
 @EVALUATORS.register("reward-model")
 def _reward_model_evaluator(options: EvaluatorOptions) -> PairEvaluator:
     from pgrpo.errors import PgrpoError
+    from pgrpo.rm.manifest import MANIFEST_FILE, read_manifest
     from pgrpo.rm.scoring import RewardScorer
 
     if not options.model_path:
         raise PgrpoError("--model is required for the reward-model evaluator")
-    include_code, note = options.include_code, "RM input: as given by the benchmark (--include-code)"
-    if include_code is None:
-        from pgrpo.rm.pairs import read_rm_meta
-
-        meta = read_rm_meta(options.model_path)
-        include_code = None if meta is None else meta.include_code
-        note = ("RM input: as given by the benchmark (no pgrpo_rm.json in the model dir)" if meta is None else
-                f"RM input: problem + reasoning{' + code' if meta.include_code else ''} (model's pgrpo_rm.json)")
-    return RewardModelEvaluator(RewardScorer(options.model_path, batch_size=options.batch_size,
-                                             max_length=options.max_length, device=options.device,
-                                             dtype=options.dtype), include_code, note)
+    manifest = read_manifest(options.model_path)  # before loading any weights
+    if options.include_code is not None and options.include_code != manifest.include_code:
+        raise PgrpoError(f"--include-code: {str(options.include_code).lower()}, but the RM's manifest "
+                         f"({options.model_path}/{MANIFEST_FILE}) says include_code="
+                         f"{str(manifest.include_code).lower()}; leave it out (it defaults to the manifest)")
+    scorer = RewardScorer(options.model_path, batch_size=options.batch_size, max_length=options.max_length,
+                          device=options.device, dtype=options.dtype)
+    note = f"RM input: problem + reasoning{' + code' if manifest.include_code else ''} (model's {MANIFEST_FILE})"
+    return RewardModelEvaluator(scorer, note)
 
 
 @dataclass

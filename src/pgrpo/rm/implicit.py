@@ -20,68 +20,19 @@ statement, so the prompt is rendered from a statement-only `Problem` (no entry p
 line), without a prefilled `<think>` and without an end-of-turn token. Training and scoring
 encode the same way, so the two always agree.
 
-Owns `ImplicitSpec` (`pgrpo_implicit_rm.json` in the model dir: beta, prompt style, where the
-frozen reference model is), `encode_implicit` (ids + where the response starts) and
-`ImplicitHead` (the forward pass `RewardScorer` runs for such a model).
+Owns `encode_implicit` (ids + where the response starts) and `ImplicitHead` (the forward pass
+`RewardScorer` runs for such a model). Its parameters (beta, prompt style, where the frozen
+reference is) are the manifest's `ImplicitParams` (`pgrpo.rm.manifest`).
 """
 
 from __future__ import annotations
 
-import json
-import logging
-from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
-from pgrpo.config import ConfigError
-from pgrpo.data.io import write_text_atomic
+from pgrpo.hf_loading import ensure_pad_token
+from pgrpo.rm.manifest import ImplicitParams
 from pgrpo.rm.template import EncodedInput, truncate_parts
-
-log = logging.getLogger(__name__)
-
-IMPLICIT_SPEC_FILE = "pgrpo_implicit_rm.json"
-REFERENCE_DIR = "reference"
-
-
-@dataclass(frozen=True)
-class ImplicitSpec:
-    """How an implicit RM scores: `beta` scales the log-ratio; `prompt_style` renders x;
-    `include_code`: the response carries the code (else code given to `encode` is dropped, as in
-    training); `reference` is the frozen model's directory, relative to the RM's own."""
-
-    beta: float
-    prompt_style: str
-    include_code: bool = False
-    reference: str = REFERENCE_DIR
-
-    def write(self, model_dir: str | Path) -> None:
-        write_text_atomic(Path(model_dir) / IMPLICIT_SPEC_FILE,
-                          json.dumps({"head": "implicit", **asdict(self)}, indent=2) + "\n")
-
-    @classmethod
-    def read(cls, model_dir: str | Path) -> ImplicitSpec | None:
-        """The spec in `model_dir`, None if it has none (a scalar-head RM); ConfigError naming
-        the file if it is malformed."""
-        path = Path(model_dir) / IMPLICIT_SPEC_FILE
-        if not path.is_file():
-            return None
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
-            raise ConfigError(f"{path}: unreadable implicit-RM spec: {exc}") from None
-        data = data if isinstance(data, dict) else {}
-        beta, style, code = data.get("beta"), data.get("prompt_style"), data.get("include_code", False)
-        reference = data.get("reference", REFERENCE_DIR)
-        if (isinstance(beta, bool) or not isinstance(beta, (int, float)) or beta <= 0 or not isinstance(style, str)
-                or not isinstance(code, bool) or not isinstance(reference, str)):
-            raise ConfigError(f"{path}: expected a positive 'beta', a string 'prompt_style' and 'reference', "
-                              f"a boolean 'include_code'")
-        from pgrpo.data.cli_args import checked_prompt_style
-
-        try:
-            checked_prompt_style(style)
-        except ConfigError as exc:
-            raise ConfigError(f"{path}: {exc}") from None
-        return cls(float(beta), style, code, reference)
 
 
 def prompt_text(statement: str, tokenizer, style: str) -> str:
@@ -139,7 +90,7 @@ def response_log_ratio(policy, reference, ids, mask, starts: list[int], lengths:
 class ImplicitHead:  # a pgrpo.rm.scoring.RewardHead
     """The forward pass of an implicit RM: the trained policy and its frozen reference."""
 
-    def __init__(self, policy, reference, tokenizer, spec: ImplicitSpec) -> None:
+    def __init__(self, policy, reference, tokenizer, params: ImplicitParams) -> None:
         from trl.trainer.utils import add_fused_lm_head
 
         for model in (policy, reference):
@@ -147,37 +98,31 @@ class ImplicitHead:  # a pgrpo.rm.scoring.RewardHead
         self.model = policy.eval()
         self.reference = reference.eval()
         self.tokenizer = tokenizer
-        self.spec = spec
-        self._warned_code = False
+        self.params = params
 
     @classmethod
-    def load(cls, model_dir: str | Path, spec: ImplicitSpec, device: str, dtype) -> ImplicitHead:
+    def load(cls, model_dir: str | Path, params: ImplicitParams, device: str, dtype) -> ImplicitHead:
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
         from pgrpo.errors import PgrpoError
 
-        reference_dir = Path(model_dir) / spec.reference
+        reference_dir = Path(model_dir) / params.reference
         try:
             tokenizer = AutoTokenizer.from_pretrained(model_dir)
-            policy = AutoModelForCausalLM.from_pretrained(model_dir, dtype=dtype).to(device)
-            reference = AutoModelForCausalLM.from_pretrained(reference_dir, dtype=dtype).to(device)
+            # Any: transformers' stubs type `.to` on a loaded model as taking the model itself.
+            policy: Any = AutoModelForCausalLM.from_pretrained(model_dir, dtype=dtype)
+            reference: Any = AutoModelForCausalLM.from_pretrained(reference_dir, dtype=dtype)
+            policy, reference = policy.to(device), reference.to(device)
         except OSError as exc:
             raise PgrpoError(f"{model_dir}: cannot load implicit reward model (policy and {reference_dir}): "
                              f"{exc}") from exc
-        if tokenizer.pad_token_id is None:
-            tokenizer.pad_token = tokenizer.eos_token
-        return cls(policy, reference, tokenizer, spec)
+        return cls(policy, reference, ensure_pad_token(tokenizer), params)
 
     def encode(self, statement: str, reasoning: str, code: str | None, max_length: int) -> EncodedInput:
-        """As training encoded a pair side: the code is dropped unless the RM was trained with it
-        (said once). The reasoning is taken as it is (pair sides are split by their readers)."""
-        if code is not None and not self.spec.include_code:
-            if not self._warned_code:
-                log.warning("this implicit RM was trained without code; the code given to it is ignored")
-                self._warned_code = True
-            code = None
-        return encode_implicit(self.tokenizer, statement, reasoning, code, self.spec.prompt_style, max_length)
+        """As training encoded a pair side (the reasoning taken as it is: pair sides are split by
+        their readers; code only for an RM trained with it, which the scorer decides)."""
+        return encode_implicit(self.tokenizer, statement, reasoning, code, self.params.prompt_style, max_length)
 
     def forward(self, ids, mask, starts: list[int], lengths: list[int]) -> list[float]:
         ratio = response_log_ratio(self.model, self.reference, ids, mask, starts, lengths)
-        return (self.spec.beta * ratio).cpu().tolist()
+        return (self.params.beta * ratio).cpu().tolist()

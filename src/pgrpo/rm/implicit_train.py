@@ -5,7 +5,7 @@ Owns the "implicit" fit function of `pgrpo.rm.train`: encode each side of a pair
 EOS after the reasoning, tokenize prompt + response as one string, and share one prompt cut
 between the sides), batch them with `collate_sides` into a DPOTrainer that skips its text
 preparation, then save the trained policy + tokenizer, the frozen reference under `reference/` (so the RM
-directory is self-contained) and `pgrpo_implicit_rm.json`. The DPO loss with beta is the
+directory is self-contained) and the manifest (`pgrpo.rm.manifest`). The DPO loss with beta is the
 Bradley-Terry loss on the implicit score (see `pgrpo.rm.implicit`). Resumable like the scalar
 head: Trainer checkpoints in output_dir are picked up on the next run.
 """
@@ -21,10 +21,19 @@ from typing import Any
 
 from pgrpo.errors import PgrpoError
 from pgrpo.rm.data import Pair
-from pgrpo.rm.implicit import REFERENCE_DIR, ImplicitSpec, encode_implicit
+from pgrpo.rm.fitting import (
+    RM_FITTERS,
+    FitInputs,
+    Fitted,
+    last_checkpoint,
+    peft_config_for,
+    save_trained,
+    trainer_arguments,
+)
+from pgrpo.rm.implicit import encode_implicit
+from pgrpo.rm.manifest import REFERENCE_DIR
 from pgrpo.rm.scoring import RewardScorer
 from pgrpo.rm.template import split_response
-from pgrpo.rm.train import RM_FITTERS, FitInputs, Fitted, last_checkpoint, peft_config_for, trainer_arguments
 
 log = logging.getLogger(__name__)
 
@@ -148,14 +157,14 @@ def _release_memory() -> None:
 
 @RM_FITTERS.register("implicit")
 def fit_implicit(inputs: FitInputs) -> Fitted:
-    """Train the implicit head on DPOTrainer; save policy, reference/ and the spec."""
+    """Train the implicit head on DPOTrainer; save policy, reference/ and the manifest."""
     from transformers import AutoModelForCausalLM
 
     config, tokenizer = inputs.config, inputs.tokenizer
     out = Path(config.output_dir)
-    style, max_length = config.head.prompt_style, config.train.max_length
-    train = tokenize_implicit_pairs(tokenizer, inputs.train_pairs, style, inputs.include_code, max_length)
-    heldout = (tokenize_implicit_pairs(tokenizer, inputs.heldout_pairs, style, inputs.include_code, max_length)
+    style, max_length, with_code = config.head.prompt_style, config.train.max_length, inputs.manifest.include_code
+    train = tokenize_implicit_pairs(tokenizer, inputs.train_pairs, style, with_code, max_length)
+    heldout = (tokenize_implicit_pairs(tokenizer, inputs.heldout_pairs, style, with_code, max_length)
                if inputs.heldout_pairs else None)
     reference_dir = _save_reference(inputs.base, out, config.model.dtype)
     peft_config = peft_config_for(config, "CAUSAL_LM")
@@ -174,15 +183,7 @@ def fit_implicit(inputs: FitInputs) -> Fitted:
         peft_config=peft_config,
     )
     train_output = trainer.train(resume_from_checkpoint=last_checkpoint(config))
-    if config.lora.enabled:
-        model = trainer.model.merge_and_unload()
-        if trainer.is_world_process_zero():
-            model.save_pretrained(out)
-            tokenizer.save_pretrained(out)
-    else:
-        trainer.save_model(str(out))
-    if trainer.is_world_process_zero():
-        ImplicitSpec(config.head.beta, style, inputs.include_code).write(out)
+    save_trained(trainer, inputs)
     trainer.accelerator.wait_for_everyone()  # every rank reads what rank 0 wrote
     device = str(next(trainer.model.parameters()).device)
     # Free the reference and optimizer state before the held-out check loads the saved directory

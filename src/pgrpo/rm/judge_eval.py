@@ -71,8 +71,9 @@ def parse_preference(text: str) -> str | None:
     if found:
         return found[-1].upper()
     lines = [line for line in text.strip().splitlines() if line.strip()]
-    if lines and _BARE.match(lines[-1]):
-        return _BARE.match(lines[-1]).group(1).upper()
+    bare = _BARE.match(lines[-1]) if lines else None
+    if bare:
+        return bare.group(1).upper()
     found = _PHRASE.findall(text)
     return found[-1].upper() if found else None
 
@@ -147,7 +148,8 @@ class LLMJudgeEvaluator:
         results = self.backend.generate(requests) if requests else []
         self.outcomes = []
         for i, pair in enumerate(pairs):
-            verdicts, errors = [], []
+            verdicts: list[str | None] = []
+            errors: list[str] = []
             for order, res in zip(("chosen first", "chosen second"), results[2 * i:2 * i + 2]):
                 if not res.ok:
                     verdicts.append(None)

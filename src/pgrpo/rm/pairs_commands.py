@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from pgrpo.cli import command
+from pgrpo.commands import command
 from pgrpo.data.cli_args import (
     add_problem_arguments,
     add_prompt_style_argument,
@@ -29,8 +29,8 @@ def configure_pairs(parser):
     parser.add_argument("--no-require-format", action="store_true",
                         help="accept responses without the <think>/<answer> format")
     parser.add_argument("--include-code", action="store_true",
-                        help="pair sides = reasoning + code (default: reasoning only, what the RL reward scores; "
-                             "then train with reward.rm_include_code: true)")
+                        help="pair sides = reasoning + code (default: reasoning only, what the RL reward scores); "
+                             "`rm train` records it in the RM's manifest")
     add_prompt_style_argument(parser)
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     add_backend_arguments(parser)

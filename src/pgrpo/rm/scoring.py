@@ -1,8 +1,9 @@
 """Fast, deterministic scoring with a trained reasoning reward model (the thinking reward R_t).
 
-Owns `RMItem`, `RewardScorer` and the scalar head. A saved RM is read by one of two heads
-(`load_head`): the scalar head (a sequence-classification model; items encoded with
-`pgrpo.rm.template.encode_rm_input`) or the implicit head (`pgrpo.rm.implicit`: a policy and its
+Owns `RMItem`, `RewardScorer`, the scalar head and `build_tiny_rm` (an untrained scalar RM
+for plumbing tests). A saved RM is read by the head its manifest (`pgrpo.rm.manifest`) names
+(`load_head`), on the manifest's layout: the scalar head (a sequence-classification model;
+items encoded with `pgrpo.rm.template.encode_rm_input`) or the implicit head (`pgrpo.rm.implicit`: a policy and its
 reference, items encoded in the policy's own prompt/response format). Either way the encoding
 is the one training used, with the same truncation policy. Items are sorted by token length so
 each batch pads little, and cut into batches of at most `batch_size` items and
@@ -24,6 +25,8 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from pgrpo.errors import PgrpoError
+from pgrpo.hf_loading import ensure_pad_token, torch_dtype
+from pgrpo.rm.manifest import RMManifest, read_manifest, write_manifest
 from pgrpo.rm.template import EncodedInput, encode_rm_input
 
 
@@ -34,20 +37,6 @@ class RMItem:
     statement: str
     reasoning: str
     code: str | None = None
-
-
-def _resolve_dtype(dtype, device: str):
-    import torch
-
-    if dtype is None:
-        return torch.bfloat16 if device.startswith("cuda") else torch.float32
-    if isinstance(dtype, str):
-        names = {"bfloat16": torch.bfloat16, "bf16": torch.bfloat16, "float16": torch.float16,
-                 "fp16": torch.float16, "float32": torch.float32, "fp32": torch.float32}
-        if dtype not in names:
-            raise PgrpoError(f"dtype: must be one of {sorted(names)}, got {dtype!r}")
-        return names[dtype]
-    return dtype
 
 
 class RewardHead(Protocol):
@@ -82,29 +71,27 @@ class ScalarHead:
         return logits.float().reshape(len(lengths), -1)[:, 0].cpu().tolist()
 
 
-def load_head(model_path: str, device: str, dtype) -> RewardHead:
-    """The head a saved RM needs: implicit if its directory has a `pgrpo_implicit_rm.json`
-    (`pgrpo.rm.implicit`), else a sequence-classification model with a scalar head."""
+def load_head(model_path: str, manifest: RMManifest, device: str, dtype) -> RewardHead:
+    """The head the manifest of the RM saved at `model_path` names: implicit (`pgrpo.rm.implicit`)
+    or a sequence-classification model with a scalar head."""
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-    from pgrpo.rm.implicit import ImplicitHead, ImplicitSpec
+    from pgrpo.rm.implicit import ImplicitHead
 
-    torch_dtype = _resolve_dtype(dtype, device)
-    spec = ImplicitSpec.read(model_path) if Path(model_path).is_dir() else None
+    model_dtype = torch_dtype(dtype, device)
     architectures = _architectures(model_path)
-    if spec is not None:
-        if any(a.endswith("ForSequenceClassification") for a in architectures):
-            raise PgrpoError(f"{model_path}: has an implicit-RM spec but holds a sequence-classification model "
-                             f"({architectures}); retrain it in a fresh output_dir")
-        return ImplicitHead.load(model_path, spec, device, torch_dtype)
-    if any(a.endswith(("ForCausalLM", "LMHeadModel", "ForConditionalGeneration")) for a in architectures):
-        raise PgrpoError(f"{model_path}: a causal LM, not a reward model (no scalar head, no implicit-RM spec)")
+    scalar = any(a.endswith("ForSequenceClassification") for a in architectures)
+    if architectures and (manifest.implicit is not None) == scalar:
+        raise PgrpoError(f"{model_path}: its manifest says head={manifest.head} but it holds {architectures}; "
+                         f"retrain it in a fresh output_dir")
+    if manifest.implicit is not None:
+        return ImplicitHead.load(model_path, manifest.implicit, device, model_dtype)
     try:
         tokenizer = AutoTokenizer.from_pretrained(model_path)
-        model = AutoModelForSequenceClassification.from_pretrained(model_path, dtype=torch_dtype)
+        model = AutoModelForSequenceClassification.from_pretrained(model_path, dtype=model_dtype)
     except OSError as exc:
         raise PgrpoError(f"{model_path}: cannot load reward model: {exc}") from exc
-    _set_pad(tokenizer)
+    ensure_pad_token(tokenizer)
     return ScalarHead(model.to(device), tokenizer)
 
 
@@ -119,53 +106,54 @@ def _architectures(model_path: str) -> list[str]:
     return [str(a) for a in found] if isinstance(found, list) else []
 
 
-def _set_pad(tokenizer) -> None:
-    if tokenizer.pad_token_id is None:
-        tokenizer.pad_token = tokenizer.eos_token
-
-
 class RewardScorer:
-    """Scores `RMItem`s with a reward model saved at `model_path` (either head), or with an
-    in-memory sequence-classification model (`from_model`)."""
+    """Scores `RMItem`s with the reward model saved at `model_path` (either head, as its manifest
+    says), or with an in-memory sequence-classification model and its manifest (`from_model`).
+    Items are read on the manifest's layout: their code is dropped unless it says `include_code`.
+    `max_length` defaults to the manifest's (the training length)."""
 
-    def __init__(self, model_path: str | None, *, batch_size: int = 16, max_length: int = 2048,
+    def __init__(self, model_path: str | None, *, batch_size: int = 16, max_length: int | None = None,
                  device: str | None = None, dtype=None, model=None, tokenizer=None,
-                 max_batch_tokens: int | None = None) -> None:
+                 max_batch_tokens: int | None = None, manifest: RMManifest | None = None) -> None:
         import torch
 
         if batch_size < 1:
             raise PgrpoError(f"batch_size must be >= 1, got {batch_size}")
+        if model is None:
+            if model_path is None:
+                raise PgrpoError("RewardScorer needs a model_path (or a model, its tokenizer and manifest)")
+            manifest = read_manifest(model_path)
+        elif tokenizer is None or manifest is None:
+            raise PgrpoError("RewardScorer: pass the tokenizer and the manifest together with the model")
+        self.manifest = manifest
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         self.batch_size = batch_size
-        self.max_length = max_length
+        self.max_length = max_length or manifest.max_length
         # Padded tokens per batch: small on CPU (compute-bound, batching gains little), large on GPU.
         self.max_batch_tokens = max_batch_tokens or (1024 if self.device == "cpu" else 65536)
         self.calls = 0
         self.truncated = 0  # items the truncation policy cut, for the caller to log
         if model is None:
-            if model_path is None:
-                raise PgrpoError("RewardScorer needs a model_path (or a model and tokenizer)")
-            self.head = load_head(model_path, self.device, dtype)
-        elif tokenizer is None:
-            raise PgrpoError("RewardScorer: pass the tokenizer together with the model")
+            self.head = load_head(str(model_path), manifest, self.device, dtype)
         else:
-            _set_pad(tokenizer)
+            ensure_pad_token(tokenizer)
             self.head = ScalarHead(model, tokenizer)
-        self.model = self.head.model  # its config.name_or_path locates the RM's pgrpo_rm.json
+        self.model = self.head.model
         self.tokenizer = self.head.tokenizer
 
     @classmethod
-    def from_model(cls, model, tokenizer, **kwargs) -> RewardScorer:
+    def from_model(cls, model, tokenizer, manifest: RMManifest, **kwargs) -> RewardScorer:
         """Wrap an in-memory model (e.g. right after training) without saving it first."""
         device = kwargs.pop("device", None) or str(next(model.parameters()).device)
-        return cls(None, model=model, tokenizer=tokenizer, device=device, **kwargs)
+        return cls(None, model=model, tokenizer=tokenizer, device=device, manifest=manifest, **kwargs)
 
     def encode(self, item: RMItem) -> list[int]:
         return self._encode(item)[0]
 
     def _encode(self, item: RMItem) -> tuple[list[int], int]:
         """(token ids, index of the first scored token) of `item` on the head's layout."""
-        encoded = self.head.encode(item.statement, item.reasoning, item.code, self.max_length)
+        code = item.code if self.manifest.include_code else None
+        encoded = self.head.encode(item.statement, item.reasoning, code, self.max_length)
         self.truncated += encoded.truncated
         return encoded.input_ids, encoded.start
 
@@ -221,3 +209,22 @@ def _sigmoid(x: float) -> float:
         return 1.0 / (1.0 + math.exp(-x))
     z = math.exp(x)
     return z / (1.0 + z)
+
+
+def build_tiny_rm(out_dir: str | Path, *, tokenizer=None, seed: int = 0, **config_kwargs) -> Path:
+    """An UNTRAINED tiny scalar RM (`pgrpo.tiny`'s Qwen2 with a one-label head) + tokenizer +
+    manifest (reads problem + reasoning) saved to `out_dir`: for plumbing tests only."""
+    import torch
+    from transformers import AutoModelForSequenceClassification
+
+    from pgrpo.tiny import build_tokenizer, tiny_qwen2_config
+
+    out = Path(out_dir)
+    tokenizer = tokenizer if tokenizer is not None else build_tokenizer()
+    config = tiny_qwen2_config(len(tokenizer), tokenizer.pad_token_id, tokenizer.eos_token_id, **config_kwargs)
+    config.num_labels = 1
+    torch.manual_seed(seed)
+    AutoModelForSequenceClassification.from_config(config).save_pretrained(out)
+    tokenizer.save_pretrained(out)
+    write_manifest(out, RMManifest("scalar", "pgrpo.tiny (untrained)", False, config.max_position_embeddings))
+    return out

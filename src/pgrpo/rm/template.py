@@ -38,6 +38,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+# Bump when what an RM reads changes (this template, its truncation, or the implicit head's
+# prompt/response encoding): RMs trained on another version are refused (pgrpo.rm.manifest).
+TEMPLATE_VERSION = 1
 PROBLEM_HEADER = "### Problem\n"
 REASONING_HEADER = "\n\n### Reasoning\n"
 CODE_HEADER = "\n\n### Code\n```python\n"

@@ -69,7 +69,7 @@ REQUEST = struct.Struct("!QIIQIB")
 MODES = ("serve", "stdio")
 
 
-def pack_request(program: str, mode: str, limits: tuple[int, int, int, int], scratch_mb: int) -> bytes:
+def pack_request(program: str, mode: str, limits: isolation.Limits, scratch_mb: int) -> bytes:
     return REQUEST.pack(*limits, scratch_mb, MODES.index(mode)) + program.encode("utf-8", "surrogatepass")
 
 
@@ -226,7 +226,7 @@ def _fork_standby(scratch_mb: int, isolate: bool, pidns_fd: int | None) -> _Stan
         ours.close()
         theirs.close()
         if isolate:
-            isolation.setns(pidns_fd, isolation.CLONE_NEWPID)
+            _restore_pid_namespace(pidns_fd)
         raise
     if pid == 0:
         code = 70
@@ -239,9 +239,16 @@ def _fork_standby(scratch_mb: int, isolate: bool, pidns_fd: int | None) -> _Stan
         finally:
             os._exit(code)
     if isolate:  # only in the spawner: the runner must keep forking into its own namespace
-        isolation.setns(pidns_fd, isolation.CLONE_NEWPID)
+        _restore_pid_namespace(pidns_fd)
     theirs.close()
     return _Standby(pid, ours, scratch_mb)
+
+
+def _restore_pid_namespace(pidns_fd: int | None) -> None:
+    """Fork later children into the worker's pid namespace again (isolating needs its fd)."""
+    if pidns_fd is None:
+        raise OSError("isolating spawner has no pid namespace fd to return to")
+    isolation.setns(pidns_fd, isolation.CLONE_NEWPID)
 
 
 def _standby_main(sock: socket.socket, scratch_mb: int, isolate: bool) -> None:
@@ -325,7 +332,7 @@ def _flush() -> None:
 
 def _serve(program: str) -> None:
     code = _compile(program, "<solution>")
-    namespace = {"__name__": "__solution__", "__builtins__": builtins}
+    namespace: dict = {"__name__": "__solution__", "__builtins__": builtins}
     try:
         exec(code, namespace)  # noqa: S102 - running the untrusted program is the point, in the jail
     except BaseException as exc:  # noqa: BLE001
@@ -360,7 +367,7 @@ def _serve(program: str) -> None:
 def _stdio(program: str) -> None:
     code = _compile(program, "solution.py")
     namespace = {"__name__": "__main__", "__builtins__": builtins, "__file__": "solution.py"}
-    reply = {"t": "done"}
+    reply: dict = {"t": "done"}
     try:
         exec(code, namespace)  # noqa: S102 - running the untrusted program is the point, in the jail
     except SystemExit as exc:

@@ -36,6 +36,13 @@ class JobSpec:
 
     kind: str
     program: str
+    # The program's limits: pgrpo.sandbox.types.SandboxConfig's fields (sent with every job by the pool).
+    timeout_per_test_s: float
+    timeout_per_program_s: float
+    memory_mb: int
+    output_limit_bytes: int
+    max_processes: int
+    scratch_mb: int
     entry_point: str = ""
     class_name: str | None = None
     starter_code: str = ""
@@ -46,12 +53,6 @@ class JobSpec:
     stdio: list[list[str]] = field(default_factory=list)  # [[stdin, stdout], ...]
     atol: float | None = None
     collect: bool = False  # return the outputs of `cases` instead of comparing (canonical runs)
-    timeout_per_test_s: float = 4.0
-    timeout_per_program_s: float = 30.0
-    memory_mb: int = 4096
-    output_limit_bytes: int = 1 << 20
-    max_processes: int = 64
-    scratch_mb: int = 64
 
 
 @dataclass
@@ -88,17 +89,18 @@ class _Run:
     def open(self, stdin: str = "") -> ChildSession:
         """A fresh child; in serve mode, wait until the program has loaded."""
         self.close()
-        self.session = ChildSession(self.spawner, self.spec.program, self.mode, self.limits, self.spec.scratch_mb,
-                                    self.spec.output_limit_bytes, stdin)
+        session = self.session = ChildSession(self.spawner, self.spec.program, self.mode, self.limits,
+                                              self.spec.scratch_mb, self.spec.output_limit_bytes, stdin)
         if self.mode == "serve":
-            msg = self.session.message(self.deadline(), "timed out loading the program")
-            self.check_load(msg)
+            msg = self.check_load(session, session.message(self.deadline(), "timed out loading the program"))
             self.funcs = list(msg.get("funcs", []))
-        return self.session
+        return session
 
-    def check_load(self, msg: dict | None) -> None:
+    @staticmethod
+    def check_load(session: ChildSession, msg: dict | None) -> dict:
+        """`msg`, the program's first message, if it says the program loaded; else Abort."""
         if msg is None:
-            raise Abort(Status.RUNTIME_ERROR, "program exited while loading" + self.session.stderr_hint())
+            raise Abort(Status.RUNTIME_ERROR, "program exited while loading" + session.stderr_hint())
         kind = msg.get("t")
         if kind == "syntax":
             raise Abort(Status.SYNTAX_ERROR, str(msg.get("msg")))
@@ -109,10 +111,11 @@ class _Run:
             raise Abort(status, f"{msg.get('type')}: {msg.get('msg')}")
         if kind not in ("ready", "done"):
             raise Abort(Status.RUNTIME_ERROR, f"unexpected message from program: {str(kind)[:50]}")
+        return msg
 
     def live_session(self) -> ChildSession:
         if self.session is None or not self.session.alive:
-            self.open()
+            return self.open()
         return self.session
 
     def close(self) -> None:
@@ -280,7 +283,7 @@ def run_stdio(spec: JobSpec, spawner: Spawner) -> JobVerdict:
                 session = run.open(stdin)
                 deadline = run.deadline()
                 msg = session.message(deadline, "time limit exceeded")
-                run.check_load(msg)
+                run.check_load(session, msg)
                 session.drain(deadline)
                 actual = session.stdout.decode("utf-8", "replace")
                 if stdout_matches(actual, expected):

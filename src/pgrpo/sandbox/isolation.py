@@ -273,7 +273,7 @@ class PidsCgroup:
 
 
 def _pids_bases() -> list[str]:
-    bases = []
+    bases: list[str] = []
     try:
         with open("/proc/self/cgroup") as f:
             lines = f.read().splitlines()

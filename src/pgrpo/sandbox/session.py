@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import select
 import selectors
 import signal
 import socket
@@ -61,7 +62,7 @@ class Spawner:
         self._pid: int | None = None
         self._buf = b""
 
-    def _start(self) -> None:
+    def _start(self) -> socket.socket:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         keep = [theirs.fileno()] + ([self._pidns_fd] if self._pidns_fd is not None else [])
         argv = [sys.executable, "-I", "-S", "-c", SPAWNER_BOOT.format(src=SRC_DIR), str(theirs.fileno()),
@@ -79,6 +80,7 @@ class Spawner:
                 os._exit(70)
         theirs.close()
         self._sock, self._pid, self._buf = ours, pid, b""
+        return ours
 
     def close(self) -> None:
         if self._sock is not None:
@@ -94,19 +96,18 @@ class Spawner:
 
     def spawn(self, program: str, mode: str, limits: isolation.Limits, scratch_mb: int) -> ChildProc:
         """Start a runner for `program`. Returns once it is forked; it reports over ctl_r."""
-        if self._sock is None:
-            self._start()
+        sock = self._sock or self._start()
         req_r, req_w = os.pipe()
         resp_r, resp_w = os.pipe()
         out_r, out_w = os.pipe()
         err_r, err_w = os.pipe()
         in_r, in_w = os.pipe() if mode == "stdio" else (os.open(os.devnull, os.O_RDONLY), None)
         theirs = [in_r, out_w, err_w, req_r, resp_w]
-        body = pack_request(program, mode, tuple(limits), scratch_mb)
+        body = pack_request(program, mode, limits, scratch_mb)
         try:
-            socket.send_fds(self._sock, [HEADER.pack(len(body))], theirs)
-            self._sock.sendall(body)
-            reply = self._reply()
+            socket.send_fds(sock, [HEADER.pack(len(body))], theirs)
+            sock.sendall(body)
+            reply = self._reply(sock)
         except OSError:
             self.close()
             for fd in (req_w, resp_r, out_r, err_r, in_w):
@@ -123,10 +124,10 @@ class Spawner:
             raise OSError(f"spawner could not start the program: {reply[1:].decode('utf-8', 'replace')}")
         return ChildProc(int(reply), resp_r, req_w, out_r, err_r, in_w, self.isolate)
 
-    def _reply(self) -> bytes:
+    def _reply(self, sock: socket.socket) -> bytes:
         """The spawner's reply line: the runner's pid in decimal, or "!" and an error."""
         while b"\n" not in self._buf:
-            chunk = self._sock.recv(4096)
+            chunk = sock.recv(4096)
             if not chunk:
                 raise OSError("spawner exited")
             self._buf += chunk
@@ -308,7 +309,7 @@ class ChildSession:
             if remaining <= 0:
                 self.kill()
                 raise Abort(Status.TIMEOUT, f"timed out calling {name}")
-            selectors.select.select([], [self.proc.ctl_w], [], min(remaining, 0.05))
+            select.select([], [self.proc.ctl_w], [], min(remaining, 0.05))
 
     def interpret_reply(self, reply: dict | None, name: str) -> Any:
         if reply is None:

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import enum
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from pgrpo.data.problem import Problem
 
@@ -60,32 +61,29 @@ class ExecResult:
 ISOLATION_MODES = ("auto", "bwrap", "unshare", "none")
 
 
+def _limit(default: float | int | str, help: str) -> Any:
+    return field(default=default, metadata={"help": help})
+
+
 @dataclass(frozen=True)
 class SandboxConfig:
-    """Sandbox limits. Defaults suit HumanEval/MBPP/LiveCodeBench on a small CPU box.
+    """Sandbox limits: the one definition of their names, defaults and meaning (each field's help).
 
-    timeout_per_test_s: wall-clock limit for one test (one call, one stdin case, or the
-        whole humaneval `check`). Default 4 s.
-    timeout_per_program_s: wall-clock cap for all tests of one program together.
-        Default 30 s.
-    memory_mb: address-space cap (RLIMIT_AS) of every process a program starts;
-        default 4096 (4 GiB), the documented maximum default.
-    output_limit_bytes: stdout+stderr kept per test; more is output_exceeded. 1 MiB.
-    workers: sandboxed worker processes run in parallel (default: all CPUs).
-    isolation: "auto" (bwrap if usable, else unshare, else none, with one loud
-        warning naming what is not isolated), or force "bwrap" / "unshare" / "none".
-    max_processes: processes (incl. threads) one program may have at once.
-    scratch_mb: size of the per-job private tmpfs scratch directory.
+    The `sandbox:` section of a training recipe and the `--sandbox-*` flags of `pgrpo check`,
+    `evaluate` and `bench build` (pgrpo.sandbox.cli_args) are both built from these fields.
+    Defaults suit HumanEval/MBPP/LiveCodeBench on a small CPU box.
     """
 
-    timeout_per_test_s: float = 4.0
-    timeout_per_program_s: float = 30.0
-    memory_mb: int = 4096
-    output_limit_bytes: int = 1 << 20
-    workers: int = 0  # 0 = os.cpu_count()
-    isolation: str = "auto"
-    max_processes: int = 64
-    scratch_mb: int = 64
+    timeout_per_test_s: float = _limit(4.0, "wall-clock seconds for one test (one call, one stdin case, "
+                                            "or the whole humaneval `check`)")
+    timeout_per_program_s: float = _limit(30.0, "wall-clock seconds for all tests of one program together")
+    memory_mb: int = _limit(4096, "address-space cap (RLIMIT_AS) in MiB of every process a program starts")
+    output_limit_bytes: int = _limit(1 << 20, "stdout+stderr kept per test; more is output_exceeded")
+    workers: int = _limit(0, "sandboxed worker processes run in parallel (0 = all CPUs)")
+    isolation: str = _limit("auto", "auto (bwrap if usable, else unshare, else none, with one loud warning "
+                                    "naming what is not isolated), or force bwrap / unshare / none")
+    max_processes: int = _limit(64, "processes (incl. threads) one program may have at once")
+    scratch_mb: int = _limit(64, "size in MiB of the per-job private tmpfs scratch directory")
 
     def __post_init__(self) -> None:
         from pgrpo.config import ConfigError

@@ -32,6 +32,7 @@ def _handle(line: bytes, spawner: Spawner) -> dict:
     msg = json.loads(line)
     job_id = msg.pop("id")
     start = time.monotonic()
+    out: dict
     try:
         spec = JobSpec(**{k: v for k, v in msg.items() if k in _SPEC_FIELDS})
         verdict = run_job(spec, spawner)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pgrpo.cli import command
+from pgrpo.commands import command
 
 
 def _seeds(text: str) -> tuple[int, ...]:

@@ -30,12 +30,12 @@ def step_curves(samples_path: str | Path, problems: Sequence[Problem], rm_path: 
         reasoning = parse_response(row["completion"]).reasoning
         items.append((int(row["step"]), problem, reasoning, float(row["outcome"]),
                       grade(task_of(problem), reasoning).quality))
-    scores = [None] * len(items)
+    scores: list[float | None] = [None] * len(items)
     if rm_path and items:
         from pgrpo.rm.scoring import RewardScorer, RMItem
 
         scorer = RewardScorer(rm_path, batch_size=64, max_length=256, device="cpu")
-        scores = scorer.score([RMItem(p.statement, r) for _, p, r, _, _ in items])
+        scores = list(scorer.score([RMItem(p.statement, r) for _, p, r, _, _ in items]))
     per_step: dict[int, list] = defaultdict(list)
     for (step, _, _, outcome, quality), score in zip(items, scores):
         per_step[step].append((outcome, quality, score))

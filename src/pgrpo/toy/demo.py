@@ -23,7 +23,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from pgrpo.data.io import write_jsonl, write_text_atomic
 from pgrpo.toy.sft import HELDOUT_SEED, SFTConfig
@@ -31,6 +31,7 @@ from pgrpo.toy.world import TOY_PROMPT_STYLE, generate_problems
 
 if TYPE_CHECKING:
     from pgrpo.rm.metrics import Accuracy
+    from pgrpo.verify import Verifier
 
 MODES = ("outcome", "additive", "posterior")
 # Stamped into every stage's result.json; bump when the world or a stage's meaning changes, so a
@@ -40,14 +41,14 @@ DEMO_VERSION = 3
 # World seeds of each problem pool (the SFT demonstrations use seeds >= pgrpo.toy.sft.TRAIN_SEED).
 PAIRS_SEED, BENCH_SEED, RL_SEED = 2, 3, 4  # HELDOUT_SEED (1) lives in pgrpo.toy.sft
 # Toy programs finish in microseconds: short limits keep a stuck sample from stalling a stage.
-SANDBOX = {"workers": 2, "timeout_per_test_s": 1.0, "timeout_per_program_s": 3.0}
+SANDBOX: dict[str, Any] = {"workers": 2, "timeout_per_test_s": 1.0, "timeout_per_program_s": 3.0}
 
 
-def toy_executor():
-    from pgrpo.bench.execution import sandbox_executor
+def toy_verifier() -> Verifier:
     from pgrpo.sandbox import SandboxConfig
+    from pgrpo.verify import Verifier
 
-    return sandbox_executor(SandboxConfig(**SANDBOX))
+    return Verifier(SandboxConfig(**SANDBOX))
 
 
 @dataclass(frozen=True)
@@ -69,7 +70,7 @@ class DemoConfig:
     bench_samples: int = 8
     # The implicit head (pgrpo.rm.implicit): the scalar head, which reads one vector at the last
     # token, reached at most 0.755 on the toy LCB-RB (docs/demo.md, RM experiments).
-    rm_head: str = "implicit"
+    rm_head: Literal["scalar", "implicit"] = "implicit"
     rm_beta: float = 1.0
     rm_epochs: float = 1.0
     rm_learning_rate: float = 1e-4
@@ -136,7 +137,8 @@ def stage_policy(stage_dir: Path, config: DemoConfig) -> dict:
 
     policy, info = ensure_sft_policy(config.sft, config.cache_dir, config.progress)
     heldout = generate_problems(config.heldout_problems, HELDOUT_SEED, prefix="toy-heldout")
-    ev = evaluate_policy(str(policy), heldout, n=config.eval_samples, seed=0, executor=toy_executor())
+    with toy_verifier() as verifier:
+        ev = evaluate_policy(str(policy), heldout, n=config.eval_samples, seed=0, verify=verifier)
     return {"path": str(policy), "sft": info, "eval": dataclasses.asdict(ev)}
 
 
@@ -188,7 +190,7 @@ def stage_rm(stage_dir: Path, config: DemoConfig, pairs_path: str, policy: str) 
         data=DataSection(train=pairs_path, heldout_fraction=0.15),
         train=TrainSection(epochs=config.rm_epochs, learning_rate=config.rm_learning_rate, batch_size=16,
                            max_length=256, warmup_ratio=0.05, logging_steps=10, save_steps=100000,
-                           eval_strategy="no", report_to=[], resume=False),
+                           eval_strategy="never", report_to=[], resume=False),
         seed=config.seeds[0])
     result = train_reward_model(rm_config)
     acc = result.heldout.overall.accuracy if result.heldout else None
@@ -208,8 +210,9 @@ def stage_bench(stage_dir: Path, config: DemoConfig, policy: str, rm_path: str) 
     bench_config = BenchConfig(samples=config.bench_samples, temperature=1.0, top_p=1.0,
                                max_tokens=config.max_completion_length, prompt_style=TOY_PROMPT_STYLE,
                                batch_problems=16, pairs_per_problem=2)
-    summary = BenchBuild(problems, generator, OracleJudge(), stage_dir, bench_config, toy_executor()).run(
-        progress=config.progress)
+    with toy_verifier() as verifier:
+        summary = BenchBuild(problems, generator, OracleJudge(), stage_dir, bench_config, verifier).run(
+            progress=config.progress)
     generator.close()
     out = {"pairs": summary.pairs, "status": summary.status_counts, "lcb_rb_accuracy": None}
     if summary.pairs:
@@ -225,17 +228,25 @@ def score_lcb_rb(bench_file: Path, rm_path: str, out_dir: Path) -> tuple[Accurac
     is left out). Returns (the accuracy with its bootstrap 95% interval, the evaluator's note
     on the RM input)."""
     from pgrpo.rm.benchmarks import load_benchmark
-    from pgrpo.rm.evaluate import EvaluatorOptions, build_evaluator, evaluate, write_outputs
+    from pgrpo.rm.evaluate import (
+        EvaluatorOptions,
+        RewardModelEvaluator,
+        build_evaluator,
+        evaluate,
+        write_outputs,
+    )
 
     fmt, pairs = load_benchmark(bench_file)
     evaluator = build_evaluator("reward-model", EvaluatorOptions(model_path=rm_path, max_length=256))
     report, scores = evaluate(evaluator, pairs, fmt, "toy-lcb-rb")
     write_outputs(out_dir, report, pairs, scores)
-    return report.overall, evaluator.input_note
+    note = evaluator.input_note if isinstance(evaluator, RewardModelEvaluator) else ""
+    return report.overall, note
 
 
 def stage_rl(stage_dir: Path, config: DemoConfig, mode: str, seed: int, policy: str, rm_path: str) -> dict:
     from pgrpo.data.schema import problem_to_dict
+    from pgrpo.sandbox import SandboxConfig
     from pgrpo.toy.curves import step_curves
     from pgrpo.toy.evaluate import evaluate_policy
     from pgrpo.train.config import DataSection, LoggingSection, ModelSection, RewardSection, TrainConfig
@@ -251,7 +262,7 @@ def stage_rl(stage_dir: Path, config: DemoConfig, mode: str, seed: int, policy: 
         data=DataSection(source=str(data_path), prompt_style=TOY_PROMPT_STYLE),
         reward=RewardSection(mode=mode, thinking_weight=config.thinking_weight,
                              rm_path=rm_path if mode != "outcome" else None, rm_max_length=256),
-        sandbox=dict(SANDBOX),
+        sandbox=SandboxConfig(**SANDBOX),
         grpo={"max_steps": config.rl_steps, "per_device_train_batch_size": batch,
               "num_generations": config.num_generations, "learning_rate": config.rl_learning_rate,
               "max_completion_length": config.max_completion_length, "seed": seed, "report_to": [],
@@ -264,8 +275,9 @@ def stage_rl(stage_dir: Path, config: DemoConfig, mode: str, seed: int, policy: 
     result = run_training(train_config)
     wall = round(time.monotonic() - started, 1)
     heldout = generate_problems(config.heldout_problems, HELDOUT_SEED, prefix="toy-heldout")
-    ev = evaluate_policy(str(result.final_model_dir), heldout, n=config.eval_samples, seed=seed,
-                         executor=toy_executor())
+    with toy_verifier() as verifier:
+        ev = evaluate_policy(str(result.final_model_dir), heldout, n=config.eval_samples, seed=seed,
+                             verify=verifier)
     curves = step_curves(result.samples_path, problems, rm_path)
     return {"mode": mode, "seed": seed, "steps": result.global_step, "train_wall_seconds": wall,
             "eval": dataclasses.asdict(ev), "curves": curves}

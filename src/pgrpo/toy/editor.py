@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import random
 from collections import Counter
+from collections.abc import Sequence
 
 from pgrpo.toy.oracle import parse_phrase, parse_reasoning
 from pgrpo.toy.world import FINAL_LINE, OPS, Step, ToyTask, reasoning_lines
@@ -56,7 +57,7 @@ def _unknown_step_lines(reasoning: str) -> list[str]:
     return out
 
 
-def render(steps: list[Step], others: list[str] = (), unknown: list[str] = (), seed_pos: int = 0) -> str:
+def render(steps: list[Step], others: Sequence[str] = (), unknown: Sequence[str] = (), seed_pos: int = 0) -> str:
     """Reasoning text: numbered steps (+ unknown step bodies), the final line, `others` interleaved."""
     lines = reasoning_lines(steps)
     for body in unknown:

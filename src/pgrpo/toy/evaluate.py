@@ -1,18 +1,22 @@
 """Held-out evaluation of a toy policy: pass@1 in the sandbox and oracle reasoning quality.
 
 Owns `ToyEval` and `evaluate_policy(model_dir, problems, ...)`: samples `n` responses per
-problem (the P-GRPO prompt, temperature as given), runs their code through the same sandbox
-executor the pipelines use (pgrpo.bench.execution), and grades each reasoning with the exact
-oracle. pass@1 = mean pass rate over all samples; reasoning quality = mean oracle quality.
+problem (the P-GRPO prompt, temperature as given), judges them with the verifier every stage
+uses (pgrpo.verify: format, sandbox pass/fail, parsed reasoning), and grades each reasoning with
+the exact oracle. pass@1 = mean pass rate over all samples; reasoning quality = mean oracle quality.
 Also `sample_responses`, reused to hand the policy's own reasoning to the OD editor.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from pgrpo.data.problem import Problem
+
+if TYPE_CHECKING:
+    from pgrpo.verify import BatchVerify
 
 
 @dataclass(frozen=True)
@@ -55,32 +59,31 @@ def sample_responses(model_dir: str, problems: Sequence[Problem], n: int, temper
     return [texts[i * n:(i + 1) * n] for i in range(len(problems))]
 
 
-def grade_responses(problems: Sequence[Problem], responses: Sequence[Sequence[str]], executor=None) -> ToyEval:
-    from pgrpo.bench.execution import sandbox_executor
-    from pgrpo.parsing import parse_response
-    from pgrpo.sandbox.programs import program_from_response
+def grade_responses(problems: Sequence[Problem], responses: Sequence[Sequence[str]],
+                    verify: BatchVerify | None = None) -> ToyEval:
+    """Grade `responses[i]` (the samples of `problems[i]`) with `verify` (a fresh Verifier by default)."""
     from pgrpo.toy.oracle import grade
     from pgrpo.toy.world import task_of
 
-    executor = executor or sandbox_executor()
-    items = [(p, program_from_response(p, t)) for p, texts in zip(problems, responses) for t in texts]
-    outcomes = executor(items)
-    grades, formats = [], []
-    for p, texts in zip(problems, responses):
-        task = task_of(p)
-        for t in texts:
-            parsed = parse_response(t)
-            grades.append(grade(task, parsed.reasoning))
-            formats.append(parsed.format_ok)
+    items = [(p, t) for p, texts in zip(problems, responses) for t in texts]
+    if verify is None:
+        from pgrpo.verify import Verifier
+
+        with Verifier() as verifier:
+            verdicts = verifier(items)
+    else:
+        verdicts = verify(items)
+    grades = [grade(task_of(p), v.reasoning) for (p, _), v in zip(items, verdicts)]
     n = max(1, len(grades))
 
-    def mean(values) -> float:
+    def mean(values: Iterable[float]) -> float:
         return round(sum(values) / n, 4)
 
-    return ToyEval(mean(o.passed for o in outcomes), mean(g.quality for g in grades), mean(g.factual for g in grades),
-                   mean(g.rigor for g in grades), mean(g.coherence for g in grades), mean(formats), len(grades))
+    return ToyEval(mean(v.passed for v in verdicts), mean(g.quality for g in grades),
+                   mean(g.factual for g in grades), mean(g.rigor for g in grades),
+                   mean(g.coherence for g in grades), mean(v.format_ok for v in verdicts), len(grades))
 
 
 def evaluate_policy(model_dir: str, problems: Sequence[Problem], n: int = 2, temperature: float = 1.0,
-                    seed: int = 0, executor=None) -> ToyEval:
-    return grade_responses(problems, sample_responses(model_dir, problems, n, temperature, seed=seed), executor)
+                    seed: int = 0, verify: BatchVerify | None = None) -> ToyEval:
+    return grade_responses(problems, sample_responses(model_dir, problems, n, temperature, seed=seed), verify)

@@ -62,9 +62,10 @@ def task_from_statement(text: str, task_id: str = "") -> ToyTask | None:
     if [int(f.group("k")) for f in found] != list(range(1, len(found) + 1)):
         return None
     steps = [parse_phrase(f.group("phrase")) for f in found]
-    if not steps or any(s is None for s in steps):
+    known = [s for s in steps if s is not None]
+    if not steps or len(known) < len(steps):
         return None
-    return ToyTask(task_id, tuple(steps))
+    return ToyTask(task_id, tuple(known))
 
 
 @dataclass(frozen=True)

@@ -20,14 +20,14 @@ PLOTS = (("pass_rate", "training-batch pass rate (R_o)", "plot_pass_rate.png"),
          ("reasoning_quality", "oracle reasoning quality", "plot_reasoning_quality.png"))
 
 
-def _mean(values: Sequence[float]) -> float | None:
-    values = [v for v in values if v is not None]
-    return round(statistics.fmean(values), 4) if values else None
+def _mean(values: Sequence[float | None]) -> float | None:
+    known = [v for v in values if v is not None]
+    return round(statistics.fmean(known), 4) if known else None
 
 
-def _spread(values: Sequence[float]) -> float | None:
-    values = [v for v in values if v is not None]
-    return round(statistics.stdev(values), 4) if len(values) > 1 else None
+def _spread(values: Sequence[float | None]) -> float | None:
+    known = [v for v in values if v is not None]
+    return round(statistics.stdev(known), 4) if len(known) > 1 else None
 
 
 def _last(curve: Sequence[float | None]) -> float | None:

@@ -2,12 +2,11 @@
 
 Owns `SFTConfig`, `demonstrations` (the noisy mix: canonical solutions, flawed reasoning with
 code that is still right, flawed reasoning with code that follows the flaw and is wrong; never a
-held-out task),
-`build_toy_tokenizer` (a BPE trained on toy prompts and responses), and `ensure_sft_policy`:
-returns the policy directory, training it only when no finished model with the same settings
-hash exists under the cache dir (written to a temp dir and renamed, so a killed run never
-leaves a half model behind). Training is a plain causal-LM loop (loss on the response tokens
-only) on CPU: at this size a trainer adds only overhead.
+held-out task), `build_toy_tokenizer` (a BPE trained on toy prompts and responses), and
+`ensure_sft_policy`: returns the policy directory, training it only when no finished model with
+the same settings hash exists under the cache dir (written to a temp dir and renamed, so a
+killed run never leaves a half model behind). Training is pgrpo's one SFT loop
+(pgrpo.train.warmup.fine_tune) on CPU.
 """
 
 from __future__ import annotations
@@ -105,23 +104,13 @@ def build_toy_tokenizer(vocab_size: int, seed: int = 0):
     return build_tokenizer(corpus, vocab_size=vocab_size)
 
 
-def _encode(tokenizer, demos: list[Demo]) -> list[tuple[list[int], int]]:
-    from pgrpo.data.prompts import render_prompt
-
-    out = []
-    for demo in demos:
-        prompt = tokenizer(render_prompt(to_problem(demo.task), tokenizer, TOY_PROMPT_STYLE), add_special_tokens=False)["input_ids"]
-        answer = tokenizer(demo.text + tokenizer.eos_token, add_special_tokens=False)["input_ids"]
-        out.append((prompt + answer, len(prompt)))
-    return out
-
-
 def train_sft(config: SFTConfig, out_dir: Path, progress: bool = True) -> dict:
     import torch
-    from tqdm.auto import tqdm
     from transformers import AutoModelForCausalLM
 
+    from pgrpo.data.prompts import render_prompt
     from pgrpo.tiny import build_tiny_model
+    from pgrpo.train.warmup import encode_example, fine_tune
 
     torch.manual_seed(config.seed)
     tokenizer = build_toy_tokenizer(config.vocab_size, config.seed)
@@ -130,31 +119,15 @@ def train_sft(config: SFTConfig, out_dir: Path, progress: bool = True) -> dict:
                      max_positions=1024)
     model = AutoModelForCausalLM.from_pretrained(out_dir, dtype=torch.float32)
     demos = demonstrations(config)
-    encoded = _encode(tokenizer, demos)
-    rng = random.Random(config.seed)
-    opt = torch.optim.AdamW(model.parameters(), lr=config.learning_rate, weight_decay=0.0)
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda s: min(1.0, (s + 1) / 20) * max(0.05, 1 - s / config.steps))
-    model.train()
-    losses = []
-    pad = tokenizer.pad_token_id
-    for _ in tqdm(range(config.steps), desc="toy SFT", disable=not progress):
-        batch = rng.sample(encoded, min(config.batch_size, len(encoded)))
-        width = max(len(ids) for ids, _ in batch)
-        ids = torch.full((len(batch), width), pad, dtype=torch.long)
-        labels = torch.full((len(batch), width), -100, dtype=torch.long)
-        mask = torch.zeros((len(batch), width), dtype=torch.long)
-        for r, (seq, n_prompt) in enumerate(batch):
-            ids[r, :len(seq)] = torch.tensor(seq)
-            labels[r, n_prompt:len(seq)] = torch.tensor(seq[n_prompt:])
-            mask[r, :len(seq)] = 1
-        loss = model(input_ids=ids, attention_mask=mask, labels=labels).loss
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
-        sched.step()
-        opt.zero_grad()
-        losses.append(loss.item())
+    rows = [encode_example(tokenizer, render_prompt(to_problem(d.task), tokenizer, TOY_PROMPT_STYLE), d.text)
+            for d in demos]
+
+    def lr_lambda(step: int) -> float:  # 20 warm-up steps, then linear decay to 5%
+        return min(1.0, (step + 1) / 20) * max(0.05, 1 - step / config.steps)
+
+    losses = fine_tune(model, rows, tokenizer.pad_token_id, steps=config.steps, learning_rate=config.learning_rate,
+                       batch_size=config.batch_size, seed=config.seed, lr_lambda=lr_lambda, max_grad_norm=1.0,
+                       progress=progress)
     model.save_pretrained(out_dir)
     kinds = {k: sum(d.kind == k for d in demos) for k in ("canonical", "flawed_right_code", "wrong_code")}
     return {"final_loss": sum(losses[-10:]) / max(1, len(losses[-10:])), "demos": kinds}

@@ -14,7 +14,7 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from pgrpo.data.problem import CallCase, Problem, Tests
+from pgrpo.data.problem import CallCase, Problem, TestKind, Tests
 from pgrpo.data.prompts import prompt_style
 from pgrpo.parsing import format_response
 
@@ -96,7 +96,9 @@ def _steps_ok(steps: tuple[Step, ...]) -> bool:
 def generate_tasks(n: int, seed: int, min_steps: int = 1, max_steps: int = 3, prefix: str = "toy") -> list[ToyTask]:
     """`n` distinct tasks from `seed` (deterministic); ids `{prefix}/{seed}/{i}`."""
     rng = random.Random(f"toy-world:{seed}")
-    tasks, seen, misses = [], set(), 0
+    tasks: list[ToyTask] = []
+    seen: set[tuple[Step, ...]] = set()
+    misses = 0
     while len(tasks) < n:
         if misses > 100_000:  # the task space (~6500 tasks of <= 3 steps) is smaller than n
             raise ValueError(f"generate_tasks: cannot draw {n} distinct toy tasks (got {len(tasks)})")
@@ -146,7 +148,7 @@ def to_problem(task: ToyTask) -> Problem:
     return Problem(
         task_id=task.task_id,
         statement=statement(task),
-        tests=Tests(kind="call", call_cases=cases),
+        tests=Tests(kind=TestKind.CALL, call_cases=cases),
         entry_point=ENTRY_POINT,
         source="toy",
         canonical_solution=canonical_code(task),

@@ -4,7 +4,8 @@ Owns `MetricsJsonlCallback` (one JSON object per logged step in `metrics.jsonl`:
 metric the trainer logs, reward components included) with `trim_metrics` for resume (rows
 past the resumed checkpoint are dropped, so a resumed run has no duplicate steps), and
 `SamplesCallback` (every N steps, a few completions of the latest batch with their reward
-components appended to `samples.jsonl`). Only the main process writes.
+components appended to `samples.jsonl`). Both files are `Journal`s, opened by the main
+process only on its first write (so a killed run's torn last line is cut first).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Any
 
 from transformers import TrainerCallback
 
-from pgrpo.data.io import append_jsonl, iter_jsonl, write_jsonl
+from pgrpo.data.journal import Journal
 
 
 def _json_value(value: Any) -> Any:
@@ -31,19 +32,25 @@ def _json_value(value: Any) -> Any:
 
 def trim_metrics(path: str | Path, last_step: int) -> int:
     """Drop rows with step > `last_step` (logged again after resume) and summary rows; returns rows kept."""
-    path = Path(path)
-    if not path.is_file():
-        return 0
     # End-of-training summary rows go too: the resumed run writes its own.
-    kept = [row for _, row in iter_jsonl(path)
-            if int(row.get("step", 0)) <= last_step and "train_runtime" not in row]
-    return write_jsonl(path, kept)
+    return Journal(path, strict=False).retain(
+        lambda row: int(row.get("step", 0)) <= last_step and "train_runtime" not in row)
 
 
-class MetricsJsonlCallback(TrainerCallback):
+class _JournalCallback(TrainerCallback):
+    """Appends rows to a Journal opened on first use (other ranks never open, never write)."""
+
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
+        self._journal: Journal | None = None
 
+    def append(self, row: dict[str, Any]) -> None:
+        if self._journal is None:
+            self._journal = Journal(self.path, strict=False)
+        self._journal.append(row)
+
+
+class MetricsJsonlCallback(_JournalCallback):
     def on_log(self, args, state, control, logs=None, **kwargs):
         if not state.is_world_process_zero or not logs:
             return
@@ -51,15 +58,15 @@ class MetricsJsonlCallback(TrainerCallback):
         if "train_runtime" in logs:
             row["summary"] = True  # the end-of-training totals, not a training step
         row.update({str(k): _json_value(v) for k, v in logs.items()})
-        append_jsonl(self.path, row)
+        self.append(row)
 
 
-class SamplesCallback(TrainerCallback):
+class SamplesCallback(_JournalCallback):
     """Appends `num_samples` completions of the evaluator's latest batch every `every` steps."""
 
     def __init__(self, evaluator: Any, path: str | Path, every: int, num_samples: int) -> None:
+        super().__init__(path)
         self.evaluator = evaluator
-        self.path = Path(path)
         self.every = every
         self.num_samples = num_samples
 
@@ -70,7 +77,7 @@ class SamplesCallback(TrainerCallback):
         if batch is None or state.global_step % self.every:
             return
         for text, reward in list(zip(batch.completions, batch.rewards))[: self.num_samples]:
-            append_jsonl(self.path, {
+            self.append({
                 "step": int(state.global_step), "task_id": reward.task_id, "completion": text,
                 "format": reward.format, "outcome": reward.outcome, "thinking": reward.thinking,
                 "total": reward.total, "raw_thinking": reward.raw_thinking,

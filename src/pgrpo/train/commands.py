@@ -6,7 +6,7 @@ model loads), then calls pgrpo.train.runner.run_training. Heavy imports happen i
 
 from __future__ import annotations
 
-from pgrpo.cli import command
+from pgrpo.commands import command
 
 
 @command("train", help="Train a policy with (Posterior-)GRPO from a YAML recipe")

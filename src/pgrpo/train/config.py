@@ -4,7 +4,8 @@ Owns `TrainConfig` (and its sections), `PAPER_GRPO_DEFAULTS` (the paper's GRPO s
 under any recipe's `grpo` keys), `load_train_config` and `validate_train_config`, which
 checks everything that can be checked without loading a model: unknown or mistyped keys
 (our sections and every `grpo.*` key against GRPOConfig's fields), the reward mode, a mode
-that needs a reward model without one, missing model / dataset / RM paths, sandbox limits,
+that needs a reward model without one, missing model / dataset / RM paths, an RM without a
+current manifest or a `reward.rm_*` key contradicting it (`pgrpo.rm.manifest`), sandbox limits,
 `peft` keys against LoraConfig.
 Every error is a ConfigError naming the key. Imports trl only inside the validators.
 """
@@ -13,13 +14,14 @@ from __future__ import annotations
 
 import dataclasses
 import typing
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pgrpo.config import ConfigError, _coerce, build_dataclass, load_config
+from pgrpo.config import ConfigError, _coerce, load_config
+from pgrpo.data.io import is_local_path
 from pgrpo.rewards.components import REWARD_MODES
+from pgrpo.sandbox.types import SandboxConfig
 
 RECIPE_VERSION = 1
 
@@ -80,11 +82,11 @@ class RewardSection:
     rm_path: str | None = None
     build_tiny_rm: bool = False  # an UNTRAINED tiny RM: plumbing tests only
     rm_batch_size: int = 16
-    rm_max_length: int = 2048
+    rm_max_length: int | None = None  # tokens per RM input; None: the RM's training length
     rm_device: str | None = None
-    # The RM reads (problem, reasoning) -- plus the code when true. Must match how the RM was
-    # trained: checked against the RM directory's pgrpo_rm.json (written by `pgrpo rm train`).
-    rm_include_code: bool = False
+    # What the RM reads is its manifest's (pgrpo_rm.json, written by `pgrpo rm train`): None = as
+    # recorded there; a value contradicting it is refused before any model loads.
+    rm_include_code: bool | None = None
 
 
 @dataclass
@@ -103,7 +105,7 @@ class TrainConfig:
     model: ModelSection = field(default_factory=ModelSection)
     data: DataSection = field(default_factory=DataSection)
     reward: RewardSection = field(default_factory=RewardSection)
-    sandbox: dict[str, Any] = field(default_factory=dict)  # pgrpo.sandbox.SandboxConfig fields
+    sandbox: SandboxConfig = field(default_factory=SandboxConfig)
     grpo: dict[str, Any] = field(default_factory=dict)  # trl.GRPOConfig fields
     peft: dict[str, Any] = field(default_factory=dict)  # peft.LoraConfig fields; empty = full fine-tuning
     logging: LoggingSection = field(default_factory=LoggingSection)
@@ -117,13 +119,6 @@ DTYPES = ("auto", "float32", "bfloat16", "float16")
 
 def load_train_config(path: str | Path | None, overrides: list[str] | None = None) -> TrainConfig:
     return load_config(TrainConfig, path, overrides)
-
-
-def _looks_local(path: str) -> bool:
-    """A filesystem path rather than a hub id ("org/name")."""
-    p = Path(path)
-    data_file = path.endswith((".json", ".jsonl", ".parquet", ".gz", ".csv", ".yaml"))
-    return p.is_absolute() or path.startswith((".", "~")) or data_file or p.exists() or path.count("/") != 1
 
 
 def grpo_kwargs(config: TrainConfig) -> dict[str, Any]:
@@ -161,8 +156,6 @@ def validate_train_config(config: TrainConfig, *, check_paths: bool = True) -> d
     _validate_model(config.model, check_paths, config.task)
     _validate_data(config, check_paths)
     _validate_reward(config.reward, check_paths)
-    if config.task == "code":
-        _sandbox_config(config)
     if config.logging.sample_every < 0 or config.logging.num_samples < 0:
         raise ConfigError("logging.sample_every / logging.num_samples: must be >= 0")
     if config.resume not in ("auto", "never") and check_paths and not Path(config.resume).is_dir():
@@ -191,7 +184,7 @@ def _validate_model(model: ModelSection, check_paths: bool, task: str = "code") 
         raise ConfigError(f"model.format_warmup_steps: must be >= 0, got {model.format_warmup_steps}")
     if model.dtype not in DTYPES:
         raise ConfigError(f"model.dtype: must be one of {list(DTYPES)}, got {model.dtype!r}")
-    if check_paths and model.path is not None and _looks_local(model.path) and not Path(model.path).exists():
+    if check_paths and model.path is not None and is_local_path(model.path) and not Path(model.path).exists():
         raise ConfigError(f"model.path: {model.path!r} does not exist")
 
 
@@ -202,7 +195,7 @@ def _validate_data(config: TrainConfig, check_paths: bool) -> None:
     if data.limit is not None and data.limit < 1:
         raise ConfigError(f"data.limit: must be >= 1, got {data.limit}")
     builtin = config.task == "code" and data.source == "humaneval"
-    if check_paths and not builtin and _looks_local(data.source) and not Path(data.source).exists():
+    if check_paths and not builtin and is_local_path(data.source) and not Path(data.source).exists():
         raise ConfigError(f"data.source: dataset file {data.source!r} not found")
 
 
@@ -219,34 +212,25 @@ def _validate_reward(reward: RewardSection, check_paths: bool) -> None:
         raise ConfigError("reward.build_tiny_rm: set either reward.rm_path or reward.build_tiny_rm, not both")
     if check_paths and uses_rm and reward.rm_path is not None and not Path(reward.rm_path).exists():
         raise ConfigError(f"reward.rm_path: reward model {reward.rm_path!r} does not exist")
-    if reward.rm_batch_size < 1 or reward.rm_max_length < 1:
+    if reward.rm_batch_size < 1 or (reward.rm_max_length is not None and reward.rm_max_length < 1):
         raise ConfigError("reward.rm_batch_size / reward.rm_max_length: must be >= 1")
-    if uses_rm and reward.rm_path is not None:
-        _check_rm_layout(reward)
+    if uses_rm and reward.rm_path is not None and Path(reward.rm_path).is_dir():
+        _check_rm_manifest(reward, reward.rm_path)
 
 
-def _check_rm_layout(reward: RewardSection) -> None:
-    """reward.rm_include_code must equal what the RM was trained on (its pgrpo_rm.json)."""
-    from pgrpo.rm.pairs import RM_META_FILE, read_rm_meta
+def _check_rm_manifest(reward: RewardSection, rm_path: str) -> None:
+    """The RM's manifest is readable (not an RM from an older pgrpo) and no reward key contradicts it."""
+    from pgrpo.errors import PgrpoError
+    from pgrpo.rm.manifest import MANIFEST_FILE, read_manifest
 
-    path = Path(str(reward.rm_path))
-    if not path.is_dir():
-        return  # a hub id or a missing path (reported above when paths are checked)
-    meta = read_rm_meta(path)
-    if meta is None:
-        warnings.warn(f"reward.rm_path: {path} has no {RM_META_FILE}; assuming the RM was trained with "
-                      f"reward.rm_include_code={reward.rm_include_code} (problem + reasoning"
-                      f"{' + code' if reward.rm_include_code else ''})", stacklevel=3)
-    elif meta.include_code != reward.rm_include_code:
-        raise ConfigError(f"reward.rm_include_code: {reward.rm_include_code}, but the RM at {path} was trained "
-                          f"with include_code={meta.include_code} ({path / RM_META_FILE}); set "
-                          f"reward.rm_include_code={str(meta.include_code).lower()}")
-
-
-def _sandbox_config(config: TrainConfig):
-    from pgrpo.sandbox import SandboxConfig
-
-    return build_dataclass(SandboxConfig, config.sandbox, prefix="sandbox")
+    try:
+        manifest = read_manifest(rm_path)
+    except PgrpoError as exc:
+        raise ConfigError(f"reward.rm_path: {exc}") from None
+    if reward.rm_include_code is not None and reward.rm_include_code != manifest.include_code:
+        raise ConfigError(f"reward.rm_include_code: {str(reward.rm_include_code).lower()}, but the RM's manifest "
+                          f"{Path(rm_path) / MANIFEST_FILE} says include_code={str(manifest.include_code).lower()}; "
+                          "leave the key out (it defaults to the manifest)")
 
 
 def lora_config(config: TrainConfig):

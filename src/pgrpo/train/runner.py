@@ -13,6 +13,7 @@ import json
 import logging
 import os
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ from typing import Any
 import yaml
 
 from pgrpo.config import ConfigError, to_dict
+from pgrpo.hf_loading import ensure_pad_token, torch_dtype
 from pgrpo.rewards.batch import RewardEvaluator
 from pgrpo.rewards.components import get_mode
 from pgrpo.rewards.trl_funcs import make_reward_funcs
@@ -42,38 +44,37 @@ def _say(message: str) -> None:
     print(f"pgrpo train: {message}", file=sys.stderr, flush=True)
 
 
-def _build_tiny(out_dir: Path, kind: str, tokenizer: Any = None, **kwargs: Any) -> Path:
-    from pgrpo.tiny import build_tiny_model
-
-    if (out_dir / "config.json").is_file():  # already built by an earlier (resumed) run
+def _build_tiny(out_dir: Path, kind: str, build: Callable[..., Path], done: str, **kwargs: Any) -> Path:
+    if (out_dir / done).is_file():  # already built by an earlier (resumed) run; `done` is written last
         _say(f"reusing the tiny {kind} in {out_dir}")
         return out_dir
     _say(f"building a tiny randomly initialised Qwen2 {kind} in {out_dir}")
-    return build_tiny_model(out_dir, kind=kind, tokenizer=tokenizer, **kwargs)
+    return build(out_dir, **kwargs)
 
 
 def prepare_models(config: TrainConfig, out: Path) -> tuple[str, str | None]:
     """(policy path, RM path or None), building the tiny ones the recipe asks for."""
+    from pgrpo.tiny import build_tiny_model
+
     policy = config.model.path
     if config.model.build_tiny:
-        policy = str(_build_tiny(out / "tiny-policy", "causal-lm", **config.model.tiny))
+        policy = str(_build_tiny(out / "tiny-policy", "causal-lm", build_tiny_model, "config.json",
+                                 **config.model.tiny))
     rm_path = None
     if get_mode(config.reward.mode).uses_thinking:
         rm_path = config.reward.rm_path
         if config.reward.build_tiny_rm:
             from transformers import AutoTokenizer
 
+            from pgrpo.rm.manifest import MANIFEST_FILE
+            from pgrpo.rm.scoring import build_tiny_rm
+
             tokenizer = AutoTokenizer.from_pretrained(policy)
-            rm_path = str(_build_tiny(out / "tiny-rm-UNTRAINED", "reward-model", tokenizer=tokenizer))
+            rm_path = str(_build_tiny(out / "tiny-rm-UNTRAINED", "reward model", build_tiny_rm, MANIFEST_FILE,
+                                      tokenizer=tokenizer))
             _say(f"WARNING: using an UNTRAINED tiny test reward model ({rm_path}): thinking rewards are "
                  "noise, for plumbing tests only")
     return str(policy), rm_path
-
-
-def _dtype(name: str):
-    import torch
-
-    return {"auto": "auto", "float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}[name]
 
 
 def _thinking_fn(config: TrainConfig, rm_path: str | None):
@@ -81,15 +82,16 @@ def _thinking_fn(config: TrainConfig, rm_path: str | None):
         return None
     import torch
 
-    from pgrpo.rewards.outcomes import rm_thinking_fn
+    from pgrpo.rewards.thinking import rm_thinking_fn
     from pgrpo.rm.scoring import RewardScorer
 
     device = config.reward.rm_device
     if device is None and torch.cuda.is_available():
         device = f"cuda:{int(os.environ.get('LOCAL_RANK', '0'))}"  # each rank scores on its own GPU
+    # What the RM reads (include_code) and its default max_length come from its manifest.
     scorer = RewardScorer(rm_path, batch_size=config.reward.rm_batch_size,
                           max_length=config.reward.rm_max_length, device=device or "cpu")
-    return rm_thinking_fn(scorer, include_code=config.reward.rm_include_code)
+    return rm_thinking_fn(scorer)
 
 
 def _resume_checkpoint(config: TrainConfig, out: Path) -> str | None:
@@ -116,7 +118,7 @@ def run_training(config: TrainConfig) -> TrainResult:
     from trl import GRPOConfig, GRPOTrainer
 
     from pgrpo.train.callbacks import MetricsJsonlCallback, SamplesCallback, trim_metrics
-    from pgrpo.train.tasks import TASKS, load_examples, to_dataset
+    from pgrpo.train.tasks import load_examples, make_verifier, to_dataset
 
     if config.torch_threads is not None:
         import torch
@@ -144,10 +146,7 @@ def run_training(config: TrainConfig) -> TrainResult:
         metrics_path.unlink()  # a fresh run starts a fresh log
 
     policy_path, rm_path = prepare_models(config, out)
-    tokenizer = AutoTokenizer.from_pretrained(policy_path)
-    if tokenizer.pad_token is None:
-        tokenizer.pad_token = tokenizer.eos_token
-    task = TASKS.get(config.task)
+    tokenizer = ensure_pad_token(AutoTokenizer.from_pretrained(policy_path))
     examples = load_examples(config, tokenizer)
     _say(f"{len(examples)} {config.task} problems from {config.data.source}; reward mode {config.reward.mode}")
     if config.model.build_tiny and config.model.format_warmup_steps:
@@ -156,13 +155,12 @@ def run_training(config: TrainConfig) -> TrainResult:
         if format_warmup(policy_path, examples, config.model.format_warmup_steps, seed=grpo_args.seed):
             _say(f"format warm-up: {config.model.format_warmup_steps} SFT steps on formatted canonical answers")
 
-    with task.outcome(config) as outcome_fn:
+    with make_verifier(config) as verifier:
         evaluator = RewardEvaluator(
-            {e.task_id: e.target for e in examples}, outcome_fn, _thinking_fn(config, rm_path),
-            mode=config.reward.mode, weight=config.reward.thinking_weight,
-            group_size=grpo_args.num_generations, parse_fn=task.parse(config),
+            {e.task_id: e.target for e in examples}, verifier, _thinking_fn(config, rm_path),
+            mode=config.reward.mode, weight=config.reward.thinking_weight, group_size=grpo_args.num_generations,
         )
-        model_kwargs: dict[str, Any] = {"dtype": _dtype(config.model.dtype)}
+        model_kwargs: dict[str, Any] = {"dtype": torch_dtype(config.model.dtype)}
         if config.model.attn_implementation:
             model_kwargs["attn_implementation"] = config.model.attn_implementation
         model = AutoModelForCausalLM.from_pretrained(policy_path, **model_kwargs)

@@ -1,24 +1,23 @@
-"""Training tasks (`task:` in a recipe): how problems become prompts and how R_o is computed.
+"""Training tasks (`task:` in a recipe): how problems become prompts, and the verifier of their answers.
 
-Owns `TASKS` (registry: "code", "math") of `TaskSpec`s, `TrainExample`, `load_examples` and
-`to_dataset` (the HF Dataset GRPOTrainer reads: a "prompt" column of rendered text and a
-"task_id" column that reaches the reward functions). Code prompts come from
-`pgrpo.data.prompts.render_prompt`, the same as evaluation; R_o from the sandbox. Math uses
-`pgrpo.evaluation.math_data` and answer equivalence; its format check is the math one.
+Owns `TASKS` (registry: "code", "math" -> example loader), `TrainExample`, `load_examples`,
+`make_verifier` and `to_dataset` (the HF Dataset GRPOTrainer reads: a "prompt" column of
+rendered text and a "task_id" column that reaches the reward functions). Code prompts come
+from `pgrpo.data.prompts.render_prompt`, the same as evaluation; math from `pgrpo.data.math`.
+R_f and R_o of both come from `pgrpo.verify`, the judgement `pgrpo evaluate` uses too.
 """
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
-from functools import partial
 from typing import Any
 
 from pgrpo.errors import DataError
 from pgrpo.registry import Registry
-from pgrpo.rewards.batch import OutcomeFn, Target
+from pgrpo.rewards.batch import Target
 from pgrpo.train.config import TrainConfig
+from pgrpo.verify import Verifier
 
 
 @dataclass(frozen=True)
@@ -28,20 +27,12 @@ class TrainExample:
     target: Target
 
 
-@dataclass(frozen=True)
-class TaskSpec:
-    """load: (config, tokenizer) -> examples; parse: config -> completion parser whose result
-    has `format_ok` (R_f) and `reasoning`; outcome: config -> context manager yielding an OutcomeFn."""
-
-    name: str
-    load: Callable[[TrainConfig, Any], list[TrainExample]]
-    parse: Callable[[TrainConfig], Callable[[str], Any]]
-    outcome: Callable[[TrainConfig], contextlib.AbstractContextManager[OutcomeFn]]
+# (config, tokenizer) -> the recipe's examples
+ExampleLoader = Callable[[TrainConfig, Any], list[TrainExample]]
+TASKS: Registry[ExampleLoader] = Registry("training task")
 
 
-TASKS: Registry[TaskSpec] = Registry("training task")
-
-
+@TASKS.register("code")
 def _load_code(config: TrainConfig, tokenizer: Any) -> list[TrainExample]:
     from pgrpo.data.loaders import load_problems
     from pgrpo.data.prompts import render_prompt
@@ -53,25 +44,10 @@ def _load_code(config: TrainConfig, tokenizer: Any) -> list[TrainExample]:
             for p in problems]
 
 
-def _parse_code(config: TrainConfig) -> Callable[[str], Any]:
-    from pgrpo.parsing import parse_response
-
-    return partial(parse_response, think_prefilled=config.data.think_prefilled)
-
-
-@contextlib.contextmanager
-def _code_outcome(config: TrainConfig) -> Iterator[OutcomeFn]:
-    from pgrpo.config import build_dataclass
-    from pgrpo.rewards.outcomes import sandbox_outcome_fn
-    from pgrpo.sandbox import Sandbox, SandboxConfig
-
-    with Sandbox(build_dataclass(SandboxConfig, config.sandbox, prefix="sandbox")) as sandbox:
-        yield sandbox_outcome_fn(sandbox)
-
-
+@TASKS.register("math")
 def _load_math(config: TrainConfig, tokenizer: Any) -> list[TrainExample]:
+    from pgrpo.data.math import load_math_problems, math_messages
     from pgrpo.data.prompts import THINK_PREFILL
-    from pgrpo.evaluation.math_data import load_math_problems, math_messages
 
     data = config.data
     problems = load_math_problems(data.source, split=data.split, limit=data.limit)
@@ -85,26 +61,14 @@ def _load_math(config: TrainConfig, tokenizer: Any) -> list[TrainExample]:
     return examples
 
 
-def _parse_math(config: TrainConfig) -> Callable[[str], Any]:
-    from pgrpo.rewards.outcomes import parse_math_response
-
-    return partial(parse_math_response, think_prefilled=config.data.think_prefilled)
-
-
-@contextlib.contextmanager
-def _math_outcome(config: TrainConfig) -> Iterator[OutcomeFn]:
-    from pgrpo.rewards.outcomes import math_outcome_fn
-
-    yield math_outcome_fn(think_prefilled=config.data.think_prefilled)
-
-
-TASKS.add("code", TaskSpec("code", _load_code, _parse_code, _code_outcome))
-TASKS.add("math", TaskSpec("math", _load_math, _parse_math, _math_outcome))
+def make_verifier(config: TrainConfig) -> Verifier:
+    """The recipe's verifier: its sandbox limits and whether prompts end inside <think>."""
+    return Verifier(config.sandbox, think_prefilled=config.data.think_prefilled)
 
 
 def load_examples(config: TrainConfig, tokenizer: Any) -> list[TrainExample]:
     """The recipe's problems as prompts + reward targets; DataError if empty or ids repeat."""
-    examples = TASKS.get(config.task).load(config, tokenizer)
+    examples = TASKS.get(config.task)(config, tokenizer)
     if not examples:
         raise DataError(f"data.source: {config.data.source!r} gave no problems")
     seen: set[str] = set()

@@ -17,7 +17,7 @@ from typing import Any
 from pgrpo.data.loaders.base import LOADERS, Loader, LoadOptions, Record
 from pgrpo.data.loaders.humaneval import packaged_humaneval_path
 from pgrpo.data.loaders.reading import first_record, iter_records
-from pgrpo.data.problem import Problem
+from pgrpo.data.problem import Problem, parse_date
 from pgrpo.errors import DataError
 
 PACKAGED = {"humaneval": packaged_humaneval_path}
@@ -65,15 +65,6 @@ def get_loader(name: str) -> Loader:
     return LOADERS.get(name)
 
 
-def _parse_date(value: Any, name: str) -> dt.date | None:
-    if value is None or isinstance(value, dt.date):
-        return value.date() if isinstance(value, dt.datetime) else value
-    try:
-        return dt.date.fromisoformat(str(value)[:10])
-    except ValueError:
-        raise DataError(f"option {name}: expected an ISO date (YYYY-MM-DD), got {value!r}") from None
-
-
 @dataclasses.dataclass(frozen=True)
 class ProblemFilter:
     """Keep problems with contest_date in [start, end] (inclusive) and a listed difficulty."""
@@ -104,8 +95,8 @@ def _split_options(options: dict[str, Any]) -> tuple[LoadOptions, ProblemFilter,
         difficulty = [d for d in difficulty.split(",") if d.strip()]
     if difficulty is not None and not all(isinstance(d, str) for d in difficulty):
         raise DataError(f"option difficulty: expected a string or a list of strings, got {difficulty!r}")
-    start = _parse_date(options.get("start_date"), "start_date")
-    end = _parse_date(options.get("end_date"), "end_date")
+    start = parse_date(options.get("start_date"), "start_date", "load option")
+    end = parse_date(options.get("end_date"), "end_date", "load option")
     if start and end and start > end:
         raise DataError(f"option start_date {start} is after end_date {end}")
     difficulties = frozenset(d.strip().lower() for d in difficulty) if difficulty else None

@@ -12,14 +12,13 @@ JSON value; on `Solution.<func_name>` when the starter code defines `class Solut
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import re
 from typing import Any
 
 from pgrpo.data.loaders.base import LoadOptions, Record, loader
 from pgrpo.data.loaders.safe_pickle import decode_private_tests
-from pgrpo.data.problem import CallCase, Problem, StdioCase, TestKind, Tests
+from pgrpo.data.problem import CallCase, Problem, StdioCase, TestKind, Tests, parse_date
 from pgrpo.errors import DataError
 
 _TESTTYPE_KIND = {"functional": TestKind.CALL, "stdin": TestKind.STDIO}
@@ -27,24 +26,6 @@ _TESTTYPE_KIND = {"functional": TestKind.CALL, "stdin": TestKind.STDIO}
 
 def _detect(keys: frozenset[str]) -> bool:
     return "question_id" in keys and bool(keys & {"public_test_cases", "question_content"})
-
-
-def parse_contest_date(value: Any, record: Record, name: str = "contest_date") -> dt.date | None:
-    """ISO date/datetime text, a date(time) object, or epoch milliseconds -> date."""
-    if value is None or value == "":
-        return None
-    if isinstance(value, dt.datetime):
-        return value.date()
-    if isinstance(value, dt.date):
-        return value
-    if isinstance(value, (int, float)) and not isinstance(value, bool):  # parquet timestamps in ms
-        return dt.datetime.fromtimestamp(value / 1000, tz=dt.timezone.utc).date()
-    if isinstance(value, str):
-        try:
-            return dt.datetime.fromisoformat(value.strip().replace("Z", "+00:00")).date()
-        except ValueError:
-            pass
-    raise record.error(name, f"is not an ISO date: {value!r}")
 
 
 def _parse_json_value(text: str, problem_id: str, what: str) -> Any:
@@ -130,6 +111,6 @@ def convert_lcb(record: Record, options: LoadOptions) -> Problem:
         public_tests=_tests(kind, public_cases, class_name) if public_cases else None,
         source="livecodebench",
         difficulty=difficulty.lower() if difficulty else None,
-        contest_date=parse_contest_date(record.data.get("contest_date"), record),
+        contest_date=parse_date(record.data.get("contest_date"), "contest_date", record.where),
         metadata=metadata,
     )

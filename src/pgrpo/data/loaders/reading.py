@@ -1,7 +1,8 @@
 """Raw record sources: local JSON / JSONL / parquet files (gzip ok) and hub dataset ids.
 
 Owns: `iter_records(source, split)` -> `Record`s tagged "FILE:LINE" (the JSONL line, or the
-1-based record index for JSON arrays, parquet and hub datasets), and `is_local(source)`.
+1-based record index for JSON arrays, parquet and hub datasets); `is_local_path` (pgrpo.data.io)
+decides between a file and a hub id.
 Hub ids go through `datasets.load_dataset`, imported lazily; the tests never touch the network.
 """
 
@@ -13,7 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from pgrpo.data.io import iter_jsonl, open_text
+from pgrpo.data.io import is_local_path, iter_jsonl, open_text
 from pgrpo.data.loaders.base import Record
 from pgrpo.errors import DataError
 
@@ -25,33 +26,33 @@ def _suffixes(path: Path) -> list[str]:
     return suffixes[:-1] if suffixes and suffixes[-1] == ".gz" else suffixes
 
 
-def is_local(source: str) -> bool:
-    """True for an existing file, or anything that looks like a path (so a typo isn't a hub id)."""
-    path = Path(source)
-    if path.exists():
-        return True
-    looks_like_file = bool(_suffixes(path)) and _suffixes(path)[-1] in (".json", ".jsonl", ".parquet", ".pq")
-    return looks_like_file or source.startswith((".", "/", "~")) or source.count("/") > 1
+def _json_document(path: Path) -> list[Any] | None:
+    """The rows of a one-document JSON file, else None (then it is read as JSONL).
 
-
-def _is_json_array(path: Path) -> bool:
-    """Peek at the first non-space character: '[' means a JSON array file."""
+    A document is an array of rows, or (a `.json` file only) an object holding exactly one
+    array of objects, as in `{"data": [...]}` dumps; any other object is one JSONL row.
+    """
     with open_text(path) as handle:
-        while True:
-            chunk = handle.read(256)
-            if not chunk:
-                return False
-            stripped = chunk.lstrip()
-            if stripped:
-                return stripped[0] == "["
+        text = ""
+        while not text.strip() and (chunk := handle.read(256)):
+            text += chunk
+        first = text.lstrip()[:1]
+        if first != "[" and not (first == "{" and _suffixes(path)[-1:] == [".json"]):
+            return None
+        text += handle.read()
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        if first == "{":
+            return None  # several objects: JSONL, whose reader reports bad lines
+        raise DataError(f"{path}:{exc.lineno}: invalid JSON: {exc.msg} (column {exc.colno})") from exc
+    if isinstance(data, dict):
+        lists = [v for v in data.values() if isinstance(v, list) and v and all(isinstance(r, dict) for r in v)]
+        return lists[0] if len(lists) == 1 else None
+    return data if isinstance(data, list) else None
 
 
-def _iter_json_array(path: Path) -> Iterator[Record]:
-    with open_text(path) as handle:
-        try:
-            data = json.load(handle)
-        except json.JSONDecodeError as exc:
-            raise DataError(f"{path}:{exc.lineno}: invalid JSON: {exc.msg} (column {exc.colno})") from exc
+def _iter_json_rows(path: Path, data: list[Any]) -> Iterator[Record]:
     for index, row in enumerate(data, start=1):
         if not isinstance(row, dict):
             raise DataError(f"{path}:{index}: expected a JSON object, got {type(row).__name__}")
@@ -82,8 +83,8 @@ def _iter_local(path: Path) -> Iterator[Record]:
     suffixes = _suffixes(path)
     if suffixes and suffixes[-1] in PARQUET_SUFFIXES:
         yield from _iter_parquet(path)
-    elif _is_json_array(path):
-        yield from _iter_json_array(path)
+    elif (document := _json_document(path)) is not None:
+        yield from _iter_json_rows(path, document)
     else:
         for index, (lineno, row) in enumerate(iter_jsonl(path), start=1):
             yield Record(f"{path}:{lineno}", row, index)
@@ -111,7 +112,7 @@ def iter_records(source: str, split: str | None = None, default_split: str = "te
 
     `split` selects the hub split (default `default_split`); local files have no splits.
     """
-    if is_local(source):
+    if is_local_path(source):
         yield from _iter_local(Path(source).expanduser())
     else:
         yield from _iter_hub(source, split or default_split)

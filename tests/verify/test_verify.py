@@ -1,12 +1,13 @@
-"""The real back ends behind the evaluator: parser + sandbox (code), math answers, RM adapter."""
+"""pgrpo.verify behind the reward evaluator: parser + sandbox (code), math answers."""
 
 from __future__ import annotations
 
 import pytest
 
 from pgrpo.data.problem import Problem, TestKind, Tests
-from pgrpo.rewards.batch import RewardEvaluator, Target, ThinkingQuery
-from pgrpo.rewards.outcomes import math_outcome_fn, parse_math_response, rm_thinking_fn
+from pgrpo.parsing import parse_math_response
+from pgrpo.rewards.batch import RewardEvaluator, Target
+from pgrpo.verify import Verifier
 
 ADD = Problem(
     task_id="T/add", statement='def add(a, b):\n    """Return a + b."""\n',
@@ -31,15 +32,14 @@ class CountingRM:
 @pytest.mark.sandbox
 @pytest.mark.slow
 def test_gate_with_real_parser_and_sandbox():
-    from pgrpo.rewards.outcomes import sandbox_outcome_fn
-    from pgrpo.sandbox import Sandbox, SandboxConfig
+    from pgrpo.sandbox import SandboxConfig
 
     good = response("Add the two numbers.", "def add(a, b):\n    return a + b")
     bad = response("A brilliant, flawless argument.", "def add(a, b):\n    return a - b")
     broken = "I forgot the format. def add(a, b): return a + b"
     rm = CountingRM()
-    with Sandbox(SandboxConfig(workers=1, timeout_per_test_s=3.0, memory_mb=1024)) as sandbox:
-        ev = RewardEvaluator({"T/add": Target("T/add", ADD.statement, ADD)}, sandbox_outcome_fn(sandbox), rm,
+    with Verifier(SandboxConfig(workers=1, timeout_per_test_s=3.0, memory_mb=1024)) as verifier:
+        ev = RewardEvaluator({"T/add": Target("T/add", ADD.statement, ADD)}, verifier, rm,
                              mode="posterior", group_size=3)
         batch, _ = ev.evaluate(["T/add"] * 3, [good, bad, broken])
     assert batch.column("outcome") == [1.0, 0.0, 0.0]
@@ -58,32 +58,16 @@ def test_math_parse_and_format():
     assert parse_math_response("a</think><answer>\\boxed{1}</answer>", think_prefilled=True).format_ok
     broken = parse_math_response("so the answer is \\boxed{7}")
     assert not broken.format_ok and "\\boxed{7}" in broken.answer
+    # A box only in the reasoning, with an empty answer, is no answer (training and evaluation agree).
+    assert parse_math_response("<think>\\boxed{7}</think><answer></answer>").answer == ""
 
 
 def test_math_outcome_by_equivalence():
-    from pgrpo.evaluation.math_data import MathProblem
+    from pgrpo.data.math import MathProblem
 
     gold = MathProblem("m1", "What is 1/2 as a fraction?", "\\frac{1}{2}")
-    outcome = math_outcome_fn()
     texts = ["<think>half</think><answer>\\boxed{0.5}</answer>", "<think>h</think><answer>\\boxed{3}</answer>",
              "<think>h</think><answer>no box</answer>"]
-    results = outcome([Target("m1", gold.problem, gold)] * 3, texts)
+    results = Verifier()([(gold, text) for text in texts])
     assert [r.passed for r in results] == [True, False, False]
     assert results[2].status == "no_answer"
-
-
-def test_rm_adapter_sends_statement_and_reasoning_only():
-    from pgrpo.rm.scoring import RMItem
-
-    class FakeScorer:
-        def __init__(self) -> None:
-            self.items: list = []
-
-        def score(self, items):
-            self.items.extend(items)
-            return [0.25] * len(items)
-
-    scorer = FakeScorer()
-    fn = rm_thinking_fn(scorer)
-    assert fn([ThinkingQuery("stmt", "why")]) == [0.25]
-    assert scorer.items == [RMItem("stmt", "why", None)]

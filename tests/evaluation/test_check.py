@@ -1,4 +1,4 @@
-"""`pgrpo check` (pgrpo.sandbox.check / commands): bookkeeping with a fake runner, and the
+"""`pgrpo check` (pgrpo.evaluation.check / commands): bookkeeping with a fake runner, and the
 done-when checks against the real sandbox (skipped until pgrpo.sandbox.Sandbox exists)."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import pytest
 from pgrpo.cli import main
 from pgrpo.data.io import read_jsonl
 from pgrpo.data.loaders import load_problems
-from pgrpo.sandbox.check import INVALID_SAMPLE, UNKNOWN_TASK, run_check
+from pgrpo.evaluation.check import INVALID_SAMPLE, UNKNOWN_TASK, run_check
 from pgrpo.sandbox.types import ExecResult, Job, SandboxConfig, Status
 
 
@@ -198,8 +198,12 @@ def test_model_responses_run_in_real_sandbox(humaneval, sandbox_ready) -> None:
     """program_from_response + Sandbox: the training path. Helpers come from the starter,
     LeetCode classes and stdio programs run, wrong code fails."""
     from pgrpo.data.problem import CallCase, Problem, StdioCase, TestKind, Tests
+    from pgrpo.parsing import extract_code
     from pgrpo.sandbox import Sandbox
-    from pgrpo.sandbox.programs import program_from_response
+    from pgrpo.sandbox.programs import program_from_code
+
+    def program_from_response(problem, response):
+        return program_from_code(problem, extract_code(response))
 
     def respond(code: str) -> str:
         return f"<think>plan</think>\n<answer>\n```python\n{code}\n```\n</answer>"

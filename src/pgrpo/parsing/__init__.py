@@ -1,0 +1,18 @@
+"""Model response -> reasoning, code or answer, and the format verdict R_f.
+
+`response` owns the code format (`parse_response`, `format_response`, `extract_code`);
+`math` owns the math format (`parse_math_response`). Pure text: nothing here runs code.
+"""
+
+from pgrpo.parsing.math import MathParsed, parse_math_response
+from pgrpo.parsing.response import (
+    ParsedResponse,
+    extract_code,
+    find_fences,
+    format_response,
+    normalize_newlines,
+    parse_response,
+)
+
+__all__ = ["MathParsed", "ParsedResponse", "extract_code", "find_fences", "format_response",
+           "normalize_newlines", "parse_math_response", "parse_response"]

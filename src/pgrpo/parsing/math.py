@@ -1,0 +1,97 @@
+"""The math response format: a math completion's reasoning, its answer region, and R_f;
+`extract_boxed`, the final answer inside a region.
+
+Format: `<think>REASONING</think><answer>... \\boxed{ANSWER} ...</answer>`. `format_ok` holds iff
+each tag occurs exactly once, in that order, with only whitespace around the two blocks, the
+reasoning is not empty and the answer holds a \\boxed{}.
+
+Where the graded answer is read (one rule for training and evaluation): inside the last
+`<answer>` (up to `</answer>` or the end) when there is one, else after the last `</think>`,
+else the whole text. So a \\boxed{} that sits only inside `<think>`, with an empty or missing
+answer after it, is no answer at all.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from pgrpo.parsing.response import (
+    ANSWER_OPEN,
+    TAGS,
+    THINK_CLOSE,
+    THINK_OPEN,
+    after_think_region,
+    answer_region,
+    normalize_newlines,
+)
+
+_MATH_FORMAT = re.compile(r"\A\s*<think>(?P<think>.*?)</think>\s*<answer>(?P<answer>.*?)</answer>\s*\Z", re.DOTALL)
+
+
+@dataclass(frozen=True)
+class MathParsed:
+    """A math completion split into reasoning and answer region; `format_ok` is the math R_f."""
+
+    reasoning: str
+    answer: str
+    format_ok: bool
+
+
+def _reasoning(text: str) -> str:
+    """Inside <think>..</think>; without </think>, up to <answer> or the end."""
+    start = text.find(THINK_OPEN)
+    start = 0 if start < 0 else start + len(THINK_OPEN)
+    end = text.find(THINK_CLOSE, start)
+    if end < 0:
+        end = text.find(ANSWER_OPEN, start)
+    return text[start:end if end >= 0 else len(text)].strip()
+
+
+def parse_math_response(text: str, *, think_prefilled: bool = False) -> MathParsed:
+    """Split a math completion (module docstring); `think_prefilled`: the prompt ended with <think>."""
+    text = normalize_newlines(text)
+    if think_prefilled:
+        text = THINK_OPEN + text
+    region = answer_region(text)
+    if region is None:
+        region = after_think_region(text)
+    answer = (text if region is None else region).strip()
+    reasoning = _reasoning(text)
+    well_formed = _MATH_FORMAT.match(text) is not None and all(text.count(tag) == 1 for tag in TAGS)
+    return MathParsed(reasoning, answer, well_formed and bool(reasoning) and "\\boxed" in answer)
+
+
+def _balanced(text: str, open_at: int) -> str | None:
+    """Content of the brace group opening at text[open_at] == "{", or None if unbalanced."""
+    depth = 0
+    for i in range(open_at, len(text)):
+        char = text[i]
+        if char == "\\" and i + 1 < len(text) and text[i + 1] in "{}":
+            continue  # \{ and \} are literal braces (sets), not grouping
+        if char == "{" and (i == 0 or text[i - 1] != "\\"):
+            depth += 1
+        elif char == "}" and (i == 0 or text[i - 1] != "\\"):
+            depth -= 1
+            if depth == 0:
+                return text[open_at + 1:i]
+    return None
+
+
+def extract_boxed(text: str) -> str | None:
+    """Content of the last \\boxed{...} or \\fbox{...} in `text` (nested braces kept), or None.
+
+    Also accepts the brace-less form "\\boxed 5" (content = the next whitespace-free token).
+    An unbalanced last box yields None rather than a guess.
+    """
+    starts = [(m.start(), m.end()) for m in re.finditer(r"\\(?:boxed|fbox)(?![A-Za-z])", text)]
+    if not starts:
+        return None
+    _, end = starts[-1]
+    rest = text[end:]
+    stripped = rest.lstrip()
+    if stripped.startswith("{"):
+        content = _balanced(text, end + (len(rest) - len(stripped)))
+        return content.strip() if content is not None else None
+    token = re.match(r"\s+([^\s$]+)", rest)
+    return token.group(1).rstrip(".") if token else None

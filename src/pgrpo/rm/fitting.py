@@ -1,0 +1,122 @@
+"""What a reward head's fit function gets and returns, and what both heads' trainers share.
+
+Owns `RM_FITTERS` (head kind -> fit function, registered by `pgrpo.rm.train` and
+`pgrpo.rm.implicit_train`, which import this module and never each other), `FitInputs` /
+`Fitted`, the shared TrainingArguments, LoRA config, resuming and `save_trained`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pgrpo.registry import Registry
+from pgrpo.rm.config import RMTrainConfig
+from pgrpo.rm.data import Pair
+from pgrpo.rm.manifest import RMManifest, write_manifest
+from pgrpo.rm.scoring import RewardScorer
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class FitInputs:
+    """What a head's fit function gets: the base checkpoint, its tokenizer, the pairs and the
+    manifest the trained RM will carry (its `include_code` says how to read the sides)."""
+
+    config: RMTrainConfig
+    base: str
+    tokenizer: Any
+    train_pairs: list[Pair]
+    heldout_pairs: list[Pair]
+    manifest: RMManifest
+
+
+@dataclass
+class Fitted:
+    """A trained and saved RM: a scorer for the held-out check, and the trainer's figures."""
+
+    scorer: RewardScorer
+    train_loss: float | None
+    n_truncated: int
+    log: Callable[[dict], None]  # to the trainer's loggers (TensorBoard)
+    is_main_process: bool
+
+
+RM_FITTERS: Registry[Callable[[FitInputs], Fitted]] = Registry("reward head")
+
+
+def peft_config_for(config: RMTrainConfig, task_type: str):
+    """The LoRA config (`SEQ_CLS` for the scalar head, `CAUSAL_LM` for the implicit one), if enabled."""
+    if not config.lora.enabled:
+        return None
+    from peft import LoraConfig
+
+    return LoraConfig(task_type=task_type, r=config.lora.r, lora_alpha=config.lora.alpha,
+                      lora_dropout=config.lora.dropout, target_modules=list(config.lora.target_modules))
+
+
+def trainer_arguments(config: RMTrainConfig, has_eval: bool) -> dict[str, Any]:
+    """The TrainingArguments both heads' TRL configs (RewardConfig, DPOConfig) share."""
+    t = config.train
+    return dict(
+        output_dir=config.output_dir,
+        num_train_epochs=t.epochs,
+        max_steps=t.max_steps,
+        learning_rate=t.learning_rate,
+        per_device_train_batch_size=t.batch_size,
+        per_device_eval_batch_size=t.eval_batch_size,
+        gradient_accumulation_steps=t.gradient_accumulation_steps,
+        warmup_steps=t.warmup_ratio,  # a float < 1 is a share of the total steps
+        weight_decay=t.weight_decay,
+        lr_scheduler_type=t.lr_scheduler,
+        bf16=t.bf16,
+        gradient_checkpointing=t.gradient_checkpointing,
+        # Inputs are already truncated by our policy; TRL's filter would silently drop pairs.
+        max_length=None,
+        logging_steps=t.logging_steps,
+        save_strategy="steps",
+        save_steps=t.save_steps,
+        save_total_limit=t.save_total_limit,
+        eval_strategy=t.eval_strategy if has_eval and t.eval_strategy != "never" else "no",
+        deepspeed=t.deepspeed,
+        report_to=list(t.report_to),
+        seed=config.seed,
+        data_seed=config.seed,
+        model_init_kwargs={"dtype": config.model.dtype,
+                           **({"attn_implementation": config.model.attn_implementation}
+                              if config.model.attn_implementation else {})},
+        dataloader_num_workers=0,
+        disable_tqdm=False,
+    )
+
+
+def last_checkpoint(config: RMTrainConfig) -> str | None:
+    """The Trainer checkpoint to resume from, if resuming is on and there is one."""
+    from transformers.trainer_utils import get_last_checkpoint
+
+    out = Path(config.output_dir)
+    checkpoint = get_last_checkpoint(str(out)) if config.train.resume and out.is_dir() else None
+    if checkpoint:
+        log.warning("resuming from %s", checkpoint)
+    return checkpoint
+
+
+def save_trained(trainer: Any, inputs: FitInputs) -> Any:
+    """Save the trained model + tokenizer (LoRA merged: a plain model every consumer loads), then
+    the manifest; returns the (merged) model."""
+    out = inputs.config.output_dir
+    model: Any = trainer.model
+    if inputs.config.lora.enabled:  # LoRA is meant for single-device runs
+        model = model.merge_and_unload()
+        if trainer.is_world_process_zero():
+            model.save_pretrained(out)
+            inputs.tokenizer.save_pretrained(out)
+    else:
+        trainer.save_model(out)  # gathers ZeRO-3 shards; saves the tokenizer too
+    if trainer.is_world_process_zero():
+        write_manifest(out, inputs.manifest)
+    return model

@@ -1,0 +1,154 @@
+"""What a reward model is: the one typed, versioned manifest in its directory, and the pairs spec.
+
+Owns `RMManifest` (`RM_DIR/pgrpo_rm.json`), written once by `pgrpo rm train` (and by
+`build_tiny_rm`), read by every consumer: `RewardScorer`, `pgrpo rm eval`, the RL thinking
+reward and recipe validation. No other file says what an RM is. Path-independent (the implicit
+head's reference is relative to the RM directory). A directory without a manifest of this
+version is refused, naming the file and the command that regenerates it. Also owns `PairsSpec`
+(`pgrpo_pairs.json` next to pairs.jsonl, written by `pgrpo rm pairs`) and how `rm train` decides
+`include_code`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Literal
+
+from pgrpo.config import ConfigError, build_dataclass
+from pgrpo.data.io import write_text_atomic
+from pgrpo.errors import PgrpoError
+from pgrpo.rm.template import CODE_HEADER, TEMPLATE_VERSION
+
+MANIFEST_FILE = "pgrpo_rm.json"
+MANIFEST_VERSION = 2  # 1: the unversioned {"include_code", "source"} file of earlier releases
+PAIRS_SPEC_FILE = "pgrpo_pairs.json"
+REFERENCE_DIR = "reference"
+RETRAIN = "pgrpo rm train --config RECIPE --out DIR"
+
+
+@dataclass(frozen=True)
+class ImplicitParams:
+    """What the implicit head scores with (`pgrpo.rm.implicit`): `beta` scales the log-ratio,
+    `prompt_style` renders the prompt, `reference` is the frozen model's directory, relative to
+    the RM's own."""
+
+    beta: float
+    prompt_style: str
+    reference: str = REFERENCE_DIR
+
+    def __post_init__(self) -> None:
+        from pgrpo.data.cli_args import checked_prompt_style
+
+        # ValueError: build_dataclass prefixes it with the file and section.
+        if not self.beta > 0:
+            raise ValueError(f"beta: must be > 0, got {self.beta}")
+        if Path(self.reference).is_absolute() or ".." in Path(self.reference).parts:
+            raise ValueError(f"reference: must be a path inside the RM directory, got {self.reference!r}")
+        try:
+            checked_prompt_style(self.prompt_style)
+        except ConfigError as exc:
+            raise ValueError(str(exc)) from None
+
+
+@dataclass(frozen=True)
+class RMManifest:
+    """A trained reward model. `head`: "scalar" (sequence classification on the RM template) or
+    "implicit" (then `implicit` is set); `include_code`: the RM reads (problem, reasoning, code),
+    else (problem, reasoning) and any code given to it is dropped; `max_length`: tokens per
+    input in training (the default scoring budget); `template`: `TEMPLATE_VERSION` it was
+    trained on; `base_model`, `train_pairs`, `heldout_pairs`: provenance."""
+
+    head: Literal["scalar", "implicit"]
+    base_model: str
+    include_code: bool
+    max_length: int
+    train_pairs: int = 0
+    heldout_pairs: int = 0
+    implicit: ImplicitParams | None = None
+    template: int = TEMPLATE_VERSION
+    version: int = MANIFEST_VERSION
+
+    def __post_init__(self) -> None:
+        if (self.head == "implicit") != (self.implicit is not None):
+            raise ValueError("implicit: set exactly when head is 'implicit'")
+        if self.max_length < 1:
+            raise ValueError(f"max_length: must be >= 1, got {self.max_length}")
+
+
+def write_manifest(model_dir: str | Path, manifest: RMManifest) -> Path:
+    """Write `manifest` into `model_dir` (atomically); returns the file."""
+    path = Path(model_dir) / MANIFEST_FILE
+    write_text_atomic(path, json.dumps(asdict(manifest), indent=2) + "\n")
+    return path
+
+
+def _read_json(path: Path, what: str) -> object:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"{path}: unreadable {what}: {exc}") from None
+
+
+def read_manifest(model_dir: str | Path) -> RMManifest:
+    """The manifest of the RM in `model_dir`. PgrpoError naming the file and the command that
+    regenerates it when there is none, or it has another version or template; ConfigError
+    naming the key when it is malformed."""
+    path = Path(model_dir) / MANIFEST_FILE
+    if not path.is_file():
+        raise PgrpoError(f"{path}: no reward-model manifest: {model_dir} is not a reward model trained by this "
+                         f"pgrpo (or by an older one); regenerate it with `{RETRAIN}`")
+    data = _read_json(path, "reward-model manifest")
+    version = data.get("version", 1) if isinstance(data, dict) else None
+    if not isinstance(data, dict) or version != MANIFEST_VERSION:
+        raise PgrpoError(f"{path}: manifest version {version}, this pgrpo reads version {MANIFEST_VERSION}; "
+                         f"regenerate the reward model with `{RETRAIN}`")
+    manifest = build_dataclass(RMManifest, data, prefix=str(path))
+    if manifest.template != TEMPLATE_VERSION:
+        raise PgrpoError(f"{path}: trained on RM template version {manifest.template}, this pgrpo encodes "
+                         f"version {TEMPLATE_VERSION}; regenerate the reward model with `{RETRAIN}`")
+    return manifest
+
+
+@dataclass(frozen=True)
+class PairsSpec:
+    """The layout of a pairs file's sides: `include_code` = reasoning + a code section."""
+
+    include_code: bool
+
+    def write(self, pairs_dir: str | Path) -> None:
+        write_text_atomic(Path(pairs_dir) / PAIRS_SPEC_FILE, json.dumps(asdict(self), indent=2) + "\n")
+
+    @classmethod
+    def read(cls, pairs_dir: str | Path) -> PairsSpec | None:
+        """The spec in `pairs_dir`, None if there is none; ConfigError naming the file if malformed."""
+        path = Path(pairs_dir) / PAIRS_SPEC_FILE
+        if not path.is_file():
+            return None
+        data = _read_json(path, "pairs spec")  # earlier releases also wrote "source" and "template"
+        if not isinstance(data, dict) or not isinstance(data.get("include_code"), bool):
+            raise ConfigError(f"{path}: expected a JSON object with a boolean 'include_code'")
+        return cls(data["include_code"])
+
+
+def detect_include_code(sides: Sequence[str]) -> bool:
+    """Whether pair sides carry a code section (most sides contain the template's code header)."""
+    with_code = sum(CODE_HEADER.strip() in side for side in sides)
+    return bool(sides) and 2 * with_code > len(sides)
+
+
+def training_include_code(train_path: str, choice: str = "auto") -> tuple[bool, str]:
+    """(include_code, how it was decided) for a training pairs file: the `choice` flag
+    ("true"/"false"), else the pairs' spec, else detected from the sides."""
+    from pgrpo.rm.data import load_pairs
+
+    if choice != "auto":
+        return choice == "true", "rm train --include-code"
+    pairs_dir = Path(train_path).parent
+    spec = PairsSpec.read(pairs_dir)
+    if spec is not None:
+        return spec.include_code, str(pairs_dir / PAIRS_SPEC_FILE)
+    sides = [side for p in load_pairs(train_path, skip_bad=True).pairs for side in (p.chosen, p.rejected)]
+    return detect_include_code(sides), "detected from the pairs' code sections"

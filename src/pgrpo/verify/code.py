@@ -1,0 +1,44 @@
+"""The code grader: parse a response once, build its program, run it in the sandbox.
+
+R_o = 1 iff every test passes. The program comes from `pgrpo.sandbox.programs.program_from_code`
+on the code `parse_response` extracted; a response with no code is "no_code" without running.
+What isolation protects against is the sandbox's business (see `pgrpo.sandbox`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from pgrpo.data.problem import Problem
+from pgrpo.parsing import parse_response
+from pgrpo.sandbox.programs import program_from_code
+from pgrpo.sandbox.types import ExecResult, Job
+from pgrpo.verify.verdict import DETAIL_CHARS, GRADERS, NO_CODE, JobRunner, Task, Verdict
+
+
+def verdict_from_exec(result: ExecResult, *, format_ok: bool = False, reasoning: str = "", code: str = "",
+                      answer: str = "") -> Verdict:
+    """A sandbox result as a Verdict (also for `pgrpo check`'s completion/solution samples)."""
+    return Verdict(result.passed, result.status.value, result.pass_fraction, format_ok, reasoning, code, answer,
+                   result.detail[:DETAIL_CHARS], result.runtime_s, result.tests_passed, result.tests_total)
+
+
+@GRADERS.register("code")
+def grade_code(items: Sequence[tuple[Task, str]], run_jobs: JobRunner, think_prefilled: bool) -> list[Verdict]:
+    verdicts: list[Verdict | None] = [None] * len(items)
+    jobs: list[Job] = []
+    pending: list[tuple[int, bool, str, str, str]] = []
+    for i, (task, response) in enumerate(items):
+        assert isinstance(task, Problem)  # GRADERS dispatches on Problem.kind
+        parsed = parse_response(response, think_prefilled=think_prefilled)
+        answer = parsed.answer or parsed.code
+        program = program_from_code(task, parsed.code)
+        if not program.strip():
+            verdicts[i] = Verdict(False, NO_CODE, 0.0, parsed.format_ok, parsed.reasoning, "", answer,
+                                  "no code found in the response", tests_total=task.tests.count)
+            continue
+        jobs.append(Job(task, program))
+        pending.append((i, parsed.format_ok, parsed.reasoning, parsed.code, answer))
+    for (i, format_ok, reasoning, code, answer), result in zip(pending, run_jobs(jobs) if jobs else [], strict=True):
+        verdicts[i] = verdict_from_exec(result, format_ok=format_ok, reasoning=reasoning, code=code, answer=answer)
+    return [v for v in verdicts if v is not None]

@@ -1,0 +1,70 @@
+"""The sandbox flags are generated from SandboxConfig: every field has one, the old short
+names still work, and the limits a job carries are exactly what the worker's JobSpec takes."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+
+import pytest
+
+from pgrpo.config import ConfigError
+from pgrpo.sandbox.cli_args import add_sandbox_arguments, sandbox_config_from_args
+from pgrpo.sandbox.harness import JobSpec
+from pgrpo.sandbox.types import SandboxConfig
+
+
+def _parse(argv: list[str], short_flags: bool = True) -> SandboxConfig:
+    parser = argparse.ArgumentParser()
+    add_sandbox_arguments(parser, short_flags=short_flags)
+    return sandbox_config_from_args(parser.parse_args(argv))
+
+
+def test_no_flags_give_the_defaults():
+    assert _parse([]) == SandboxConfig()
+
+
+def test_every_field_has_a_sandbox_flag():
+    values = {"timeout_per_test_s": "2.5", "timeout_per_program_s": "9", "memory_mb": "512",
+              "output_limit_bytes": "1000", "workers": "3", "isolation": "none", "max_processes": "7",
+              "scratch_mb": "8"}
+    assert set(values) == {f.name for f in dataclasses.fields(SandboxConfig)}
+    argv = [arg for name, value in values.items() for arg in (f"--sandbox-{name.replace('_', '-')}", value)]
+    assert _parse(argv) == SandboxConfig(2.5, 9.0, 512, 1000, 3, "none", 7, 8)
+
+
+def test_short_names_and_a_longer_timeout_raising_the_program_cap():
+    config = _parse(["--timeout", "40", "--memory-mb", "256", "--workers", "1"])
+    assert (config.timeout_per_test_s, config.timeout_per_program_s, config.memory_mb, config.workers) == (
+        40.0, 40.0, 256, 1)
+    assert _parse(["--timeout", "40", "--sandbox-timeout-per-program-s", "35"]).timeout_per_program_s == 35.0
+    assert _parse(["--timeout", "2"]).timeout_per_program_s == SandboxConfig().timeout_per_program_s
+
+
+def test_without_short_flags_timeout_is_free_for_the_command():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--timeout", type=float, default=120.0)  # e.g. bench build's LLM request timeout
+    add_sandbox_arguments(parser, short_flags=False)
+    args = parser.parse_args(["--timeout", "5", "--sandbox-workers", "2"])
+    assert args.timeout == 5.0 and sandbox_config_from_args(args).timeout_per_test_s == 4.0
+    assert sandbox_config_from_args(args).workers == 2
+
+
+def test_bad_values_are_refused():
+    with pytest.raises(ConfigError, match="memory_mb"):
+        _parse(["--memory-mb", "0"])
+    with pytest.raises(SystemExit):
+        _parse(["--sandbox-isolation", "chroot"])
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # a fallback isolation mode's loud warning
+def test_a_job_carries_exactly_the_limits_jobspec_requires():
+    from pgrpo.sandbox.pool import Sandbox
+
+    required = {f.name for f in dataclasses.fields(JobSpec)
+                if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING}
+    sandbox = Sandbox(SandboxConfig(workers=1, isolation="none"))
+    try:
+        assert set(sandbox._limits) == required - {"kind", "program"}
+    finally:
+        sandbox.close()
