@@ -12,12 +12,12 @@ import sys
 import pytest
 
 from pgrpo.bench.build import BenchBuild, BenchConfig, select_pairs
-from pgrpo.verify import Verifier
 from pgrpo.bench.judge import LLMJudge, parse_verdict
 from pgrpo.data.loaders import load_problems
 from pgrpo.llm import CachedBackend, make_backend
 from pgrpo.llm.testing import FaultInjectingServer, FunctionBackend, kill_after_first_record
 from pgrpo.rm.benchmarks import load_benchmark
+from pgrpo.verify import Verifier
 
 CLI = [sys.executable, "-c", "import sys; from pgrpo.cli import main; sys.exit(main())"]
 SOLUTIONS = {  # statement keyword -> (correct code, wrong code)

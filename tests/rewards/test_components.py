@@ -8,7 +8,6 @@ from pgrpo.rewards.components import (
     REWARD_MODES,
     compose,
     get_mode,
-    group_std,
 )
 
 

@@ -7,8 +7,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from pgrpo.verify import math_answer
 from pgrpo.parsing.math import extract_boxed
+from pgrpo.verify import math_answer
 from pgrpo.verify.math_answer import answers_match, normalize_answer
 
 

@@ -201,12 +201,12 @@ class BenchBuild:
             per_problem.append((problem, samples))
         to_judge = [(pi, s) for pi, (_, samples) in enumerate(per_problem) if needs_judging(samples)
                     for s in unique_samples(samples) if usable(s)]
-        verdicts = self.judge.judge([JudgeItem(per_problem[pi][0], s["reasoning"], s["code"]) for pi, s in to_judge])
+        judged = self.judge.judge([JudgeItem(per_problem[pi][0], s["reasoning"], s["code"]) for pi, s in to_judge])
         judge_errors: dict[int, str] = {}
-        for (pi, s), verdict in zip(to_judge, verdicts):
-            if verdict.error is not None:
-                judge_errors.setdefault(pi, verdict.error)
-            s["consistent"], s["judge_raw"] = verdict.consistent, verdict.raw
+        for (pi, s), judgement in zip(to_judge, judged):
+            if judgement.error is not None:
+                judge_errors.setdefault(pi, judgement.error)
+            s["consistent"], s["judge_raw"] = judgement.consistent, judgement.raw
         for pi, (problem, samples) in enumerate(per_problem):
             broken = next((s for s in samples if s["status"] == "sandbox_error"), None)
             if broken is not None:  # says nothing about the code: retry the problem next run

@@ -209,7 +209,7 @@ def run_check(
         raise DataError("give exactly one of a samples file or canonical=True")
     by_id = {problem.task_id: problem for problem in problems}
     bad: list[BadLine] = []
-    if canonical:
+    if samples_path is None:
         lines, bad = canonical_samples(problems)
         source = "<canonical>"
     else:

@@ -6,9 +6,9 @@ each tag occurs exactly once, in that order, with only whitespace around the two
 reasoning is not empty and the answer holds a \\boxed{}.
 
 Where the graded answer is read (one rule for training and evaluation): inside the last
-`<answer>` (up to `</answer>` or the end) when there is one, else after the last `</think>`,
-else the whole text. So a \\boxed{} that sits only inside `<think>`, with an empty or missing
-answer after it, is no answer at all.
+`<answer>` (up to `</answer>` or the end) when there is one, else after the last `</think>`;
+a `<think>` never closed (output truncated inside the reasoning) has no answer; a text with no
+tags at all is all answer. So a \\boxed{} that sits only inside `<think>` is never the answer.
 """
 
 from __future__ import annotations
@@ -56,7 +56,9 @@ def parse_math_response(text: str, *, think_prefilled: bool = False) -> MathPars
     region = answer_region(text)
     if region is None:
         region = after_think_region(text)
-    answer = (text if region is None else region).strip()
+    if region is None:
+        region = "" if THINK_OPEN in text else text
+    answer = region.strip()
     reasoning = _reasoning(text)
     well_formed = _MATH_FORMAT.match(text) is not None and all(text.count(tag) == 1 for tag in TAGS)
     return MathParsed(reasoning, answer, well_formed and bool(reasoning) and "\\boxed" in answer)

@@ -42,7 +42,7 @@ class ComponentReward:
         if task_id is None:
             raise ValueError("reward function needs the dataset's 'task_id' column")
         texts = [completion_text(c) for c in completions]
-        batch, _ = self.evaluator.evaluate(list(task_id), texts)
+        batch, _fresh = self.evaluator.evaluate(list(task_id), texts)
         # TRL calls the components in order once per step: the first one logs the step's stats,
         # also when an identical batch comes back on a later step (served from the cache).
         if self.component == COMPONENTS[0]:

@@ -1,24 +1,15 @@
 """OD-based (optimized / degraded) preference pairs for reward-model training (`pgrpo rm pairs`).
 
-Owns the pipeline of spec part 2 (its text side, steps 2-4, is `pgrpo.rm.od`), for each problem:
-  1. the generator LLM writes an initial response y (reasoning + code, the P-GRPO format);
-  2. for each quality dimension (od_templates/dimensions.yaml: factual, logic, coherence) it
-     rewrites y into an optimized y+ and a degraded y- from the prompt templates in
-     od_templates/ (overridable file by file with a templates directory);
-  3. every variant is validated: non-empty, different from y, format kept (when y's format
-     is valid), and with `execute` its code is judged: a y+ whose code fails where y's passed
-     is rejected;
-  4. pairs in the RM training format (pgrpo.rm.data): y+ over y- "strong", y over y-
-     "degraded", y+ over y "optimized"; prompt = the problem statement, each side = the
-     reasoning only (default, what the RL thinking reward scores) or, with `include_code`,
-     `response_text(reasoning, code)`.
-The side layout is written once to `pgrpo_pairs.json` (`pgrpo.rm.manifest.PairsSpec`) next to
-pairs.jsonl; `pgrpo rm train` records it in the RM's manifest, which every consumer reads.
-Code is judged by a `pgrpo.verify.BatchVerify` on (problem, response) (default: a `Verifier`,
-started on first use).
-Resumable: LLM calls go through the CachedBackend, and each finished problem is journaled
-(od_records.jsonl) with its outcome; problems whose LLM calls failed are reported and left
-for the next run. pairs.jsonl and summary.json are rebuilt from the journal at the end.
+Owns the pipeline of spec part 2 (its text side is `pgrpo.rm.od`), for each problem: the
+generator LLM writes an initial response y; per quality dimension it rewrites y into an
+optimized y+ and a degraded y-; every variant is validated and, with `execute`, judged by a
+`pgrpo.verify.BatchVerify` on (problem, response) (default: a `Verifier` started on first
+use): a y+ whose code fails where y's passed is rejected; pairs (strong y+/y-, degraded y/y-,
+optimized y+/y) go to pairs.jsonl. The side layout is written once to `pgrpo_pairs.json`
+(`PairsSpec`); `pgrpo rm train` records it in the RM's manifest. Resumable: LLM calls go
+through the CachedBackend, each finished problem is journaled (od_records.jsonl); failed
+problems are reported and left for the next run; pairs.jsonl and summary.json are rebuilt
+from the journal at the end.
 """
 
 from __future__ import annotations

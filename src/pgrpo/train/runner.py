@@ -158,14 +158,18 @@ def run_training(config: TrainConfig) -> TrainResult:
     with make_verifier(config) as verifier:
         evaluator = RewardEvaluator(
             {e.task_id: e.target for e in examples}, verifier, _thinking_fn(config, rm_path),
-            mode=config.reward.mode, weight=config.reward.thinking_weight, group_size=grpo_args.num_generations,
+            mode=config.reward.mode, weight=config.reward.thinking_weight,
+            group_size=grpo_args.num_generations or 1,
         )
         model_kwargs: dict[str, Any] = {"dtype": torch_dtype(config.model.dtype)}
         if config.model.attn_implementation:
             model_kwargs["attn_implementation"] = config.model.attn_implementation
         model = AutoModelForCausalLM.from_pretrained(policy_path, **model_kwargs)
+        # TRL annotates reward functions as returning list[float | None]; ours return list[float]
+        # (list is invariant, so the list is typed loosely here).
+        reward_funcs: list[Any] = make_reward_funcs(evaluator)
         trainer = GRPOTrainer(
-            model=model, reward_funcs=make_reward_funcs(evaluator), args=grpo_args,
+            model=model, reward_funcs=reward_funcs, args=grpo_args,
             train_dataset=to_dataset(examples), processing_class=tokenizer, peft_config=lora_config(config),
             callbacks=[MetricsJsonlCallback(metrics_path),
                        SamplesCallback(evaluator, samples_path, config.logging.sample_every,
