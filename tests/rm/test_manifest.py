@@ -171,3 +171,13 @@ def test_the_tiny_rm_of_pgrpo_train_carries_a_manifest(tmp_path):
     manifest = read_manifest(rm_path)
     assert (manifest.head, manifest.include_code, manifest.implicit) == ("scalar", False, None)
     assert dataclasses.asdict(manifest)["version"] == 2
+
+
+def test_a_hub_id_reads_as_a_scalar_rm_and_a_local_dir_needs_its_manifest(tmp_path):
+    from pgrpo.errors import PgrpoError
+    from pgrpo.rm.manifest import read_manifest
+
+    hub = read_manifest("Skywork/Skywork-Reward-Llama-3.1-8B")
+    assert (hub.head, hub.include_code, hub.base_model) == ("scalar", False, "Skywork/Skywork-Reward-Llama-3.1-8B")
+    with pytest.raises(PgrpoError, match="pgrpo_rm.json"):
+        read_manifest(str(tmp_path))

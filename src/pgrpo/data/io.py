@@ -2,7 +2,7 @@
 
 Owns: `read_jsonl` (gz ok; strict or collecting bad lines), `append_jsonl` (flushed per
 record, so an interrupted job keeps finished work), `write_jsonl` and `write_text_atomic`
-(temp file + rename), `read_json`, and `is_local_path`: the one "local path or hub id?" rule.
+(temp file + rename), and `is_local_path`: the one "local path or hub id?" rule.
 """
 
 from __future__ import annotations
@@ -81,14 +81,6 @@ def iter_jsonl(path: str | Path, bad_lines: list[BadLine] | None = None) -> Iter
 
 def read_jsonl(path: str | Path, bad_lines: list[BadLine] | None = None) -> list[dict[str, Any]]:
     return [obj for _, obj in iter_jsonl(path, bad_lines)]
-
-
-def read_json(path: str | Path) -> Any:
-    with open_text(path) as handle:
-        try:
-            return json.load(handle)
-        except json.JSONDecodeError as exc:
-            raise DataError(f"{path}:{exc.lineno}: invalid JSON: {exc.msg} (column {exc.colno})") from exc
 
 
 def append_jsonl(path: str | Path, record: dict[str, Any]) -> None:

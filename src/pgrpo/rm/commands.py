@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 
 from pgrpo.commands import command
+from pgrpo.hf_loading import DTYPE_NAMES
 
 
 @command("rm train", help="Train a Bradley-Terry reasoning reward model on preference pairs (TRL RewardTrainer)")
@@ -82,7 +83,7 @@ def configure_eval(parser):
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--max-length", type=int, help="tokens per input (default: the RM's training length)")
     parser.add_argument("--device")
-    parser.add_argument("--dtype", choices=["float32", "bfloat16", "float16"])
+    parser.add_argument("--dtype", choices=DTYPE_NAMES)
     parser.add_argument("--include-code", choices=["auto", "true", "false"], default="auto",
                         help="show LCB-RB sides' code to the evaluator? auto: reward-model as its manifest says "
                              "(another value is refused); llm-judge: with code")

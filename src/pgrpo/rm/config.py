@@ -10,6 +10,8 @@ import typing
 from dataclasses import dataclass, field
 from typing import Literal
 
+from pgrpo.hf_loading import DTYPE_NAMES
+
 
 @dataclass
 class ModelSection:
@@ -23,12 +25,14 @@ class ModelSection:
     tiny_hidden_size: int = 64
     tiny_layers: int = 2
     tiny_vocab_size: int = 1024
-    dtype: Literal["float32", "bfloat16", "float16"] = "float32"
+    dtype: str = "float32"  # one of pgrpo.hf_loading.DTYPE_NAMES
     attn_implementation: str | None = None
 
     def __post_init__(self) -> None:
         if not self.tiny and not self.path:
             raise ValueError("model.path is required unless model.tiny is true")
+        if self.dtype not in DTYPE_NAMES:
+            raise ValueError(f"model.dtype must be one of {list(DTYPE_NAMES)}, got {self.dtype!r}")
 
 
 @dataclass

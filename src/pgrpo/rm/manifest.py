@@ -4,7 +4,8 @@ Owns `RMManifest` (`RM_DIR/pgrpo_rm.json`), written once by `pgrpo rm train` (an
 `build_tiny_rm`), read by every consumer: `RewardScorer`, `pgrpo rm eval`, the RL thinking
 reward and recipe validation. No other file says what an RM is. Path-independent (the implicit
 head's reference is relative to the RM directory). A directory without a manifest of this
-version is refused, naming the file and the command that regenerates it. Also owns `PairsSpec`
+version is refused, naming the file and the command that regenerates it; a hub id reads as a
+scalar RM on pgrpo's template. Also owns `PairsSpec`
 (`pgrpo_pairs.json` next to pairs.jsonl, written by `pgrpo rm pairs`) and how `rm train` decides
 `include_code`.
 """
@@ -18,7 +19,7 @@ from pathlib import Path
 from typing import Literal
 
 from pgrpo.config import ConfigError, build_dataclass
-from pgrpo.data.io import write_text_atomic
+from pgrpo.data.io import is_local_path, write_text_atomic
 from pgrpo.errors import PgrpoError
 from pgrpo.rm.template import CODE_HEADER, TEMPLATE_VERSION
 
@@ -27,6 +28,7 @@ MANIFEST_VERSION = 2  # 1: the unversioned {"include_code", "source"} file of ea
 PAIRS_SPEC_FILE = "pgrpo_pairs.json"
 REFERENCE_DIR = "reference"
 RETRAIN = "pgrpo rm train --config RECIPE --out DIR"
+HUB_MAX_LENGTH = 4096  # scoring budget of a hub reward model, which carries no manifest
 
 
 @dataclass(frozen=True)
@@ -96,6 +98,10 @@ def read_manifest(model_dir: str | Path) -> RMManifest:
     """The manifest of the RM in `model_dir`. PgrpoError naming the file and the command that
     regenerates it when there is none, or it has another version or template; ConfigError
     naming the key when it is malformed."""
+    if not is_local_path(str(model_dir)):
+        # A hub sequence-classification RM (compared on RewardBench / LCB-RB): the scalar head
+        # on pgrpo's template, reasoning only. Local directories always need their manifest.
+        return RMManifest("scalar", str(model_dir), include_code=False, max_length=HUB_MAX_LENGTH)
     path = Path(model_dir) / MANIFEST_FILE
     if not path.is_file():
         raise PgrpoError(f"{path}: no reward-model manifest: {model_dir} is not a reward model trained by this "

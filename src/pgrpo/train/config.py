@@ -20,6 +20,7 @@ from typing import Any
 
 from pgrpo.config import ConfigError, _coerce, load_config
 from pgrpo.data.io import is_local_path
+from pgrpo.hf_loading import DTYPE_NAMES
 from pgrpo.rewards.components import REWARD_MODES
 from pgrpo.sandbox.types import SandboxConfig
 
@@ -58,7 +59,7 @@ class ModelSection:
     build_tiny: bool = False
     tiny: dict[str, Any] = field(default_factory=dict)  # build_tiny_model kwargs (hidden_size, num_layers...)
     format_warmup_steps: int = 0  # tiny policy only: SFT steps teaching the response format (train/warmup.py)
-    dtype: str = "auto"  # auto | float32 | bfloat16 | float16
+    dtype: str = "auto"  # one of pgrpo.hf_loading.DTYPE_NAMES
     attn_implementation: str | None = None
 
 
@@ -114,7 +115,6 @@ class TrainConfig:
 
 
 TASKS = ("code", "math")
-DTYPES = ("auto", "float32", "bfloat16", "float16")
 
 
 def load_train_config(path: str | Path | None, overrides: list[str] | None = None) -> TrainConfig:
@@ -182,8 +182,8 @@ def _validate_model(model: ModelSection, check_paths: bool, task: str = "code") 
         raise ConfigError(f"model.format_warmup_steps: the warm-up teaches the code answer format; not for task: {task}")
     if model.format_warmup_steps < 0:
         raise ConfigError(f"model.format_warmup_steps: must be >= 0, got {model.format_warmup_steps}")
-    if model.dtype not in DTYPES:
-        raise ConfigError(f"model.dtype: must be one of {list(DTYPES)}, got {model.dtype!r}")
+    if model.dtype not in DTYPE_NAMES:
+        raise ConfigError(f"model.dtype: must be one of {list(DTYPE_NAMES)}, got {model.dtype!r}")
     if check_paths and model.path is not None and is_local_path(model.path) and not Path(model.path).exists():
         raise ConfigError(f"model.path: {model.path!r} does not exist")
 
