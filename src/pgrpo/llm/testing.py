@@ -21,7 +21,15 @@ from pgrpo.llm.server import ChatServer
 from pgrpo.llm.types import ChatRequest, ChatResult
 
 Responder = Callable[[ChatRequest], "str | list[str]"]
-FAULTS = ("500", "429", "400", "malformed", "empty", "timeout")
+# fault -> the (status, body) answered instead of a completion; "timeout" stalls, then answers
+_FAULT_REPLIES = {
+    "500": (500, b'{"error": {"message": "injected failure", "type": "server_error"}}'),
+    "429": (429, b'{"error": {"message": "slow down", "type": "rate_limit"}}'),
+    "400": (400, b'{"error": {"message": "bad request", "type": "invalid_request_error"}}'),
+    "malformed": (200, b'{"choices": [{"message": {"content": "trunc'),
+    "empty": (200, b'{"choices": [], "usage": {}}'),
+}
+FAULTS = (*_FAULT_REPLIES, "timeout")
 
 
 class FunctionBackend(ChatBackend):
@@ -88,16 +96,8 @@ class FaultInjectingServer(ChatServer):
             return super().respond(raw)
         with self._count_lock:
             self.faults_served.append(fault)
-        if fault == "500":
-            return 500, b'{"error": {"message": "injected failure", "type": "server_error"}}'
-        if fault == "429":
-            return 429, b'{"error": {"message": "slow down", "type": "rate_limit"}}'
-        if fault == "400":
-            return 400, b'{"error": {"message": "bad request", "type": "invalid_request_error"}}'
-        if fault == "malformed":
-            return 200, b'{"choices": [{"message": {"content": "trunc'
-        if fault == "empty":
-            return 200, b'{"choices": [], "usage": {}}'
+        if fault in _FAULT_REPLIES:
+            return _FAULT_REPLIES[fault]
         if fault == "timeout":
             time.sleep(self.stall_seconds)
             return super().respond(raw)

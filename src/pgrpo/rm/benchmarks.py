@@ -31,6 +31,7 @@ from typing import Any
 from pgrpo.data.io import BadLine, iter_jsonl
 from pgrpo.errors import DataError
 from pgrpo.registry import Registry
+from pgrpo.rm.data import malformed, text_field
 from pgrpo.rm.scoring import RMItem
 
 
@@ -62,43 +63,29 @@ BENCHMARK_FORMATS: Registry[BenchmarkFormat] = Registry("benchmark format")
 DETECTION_ORDER = ("lcb-rb", "rewardbench", "pairs")
 
 
-def _text(obj: dict[str, Any], key: str, allow_empty: bool = False) -> str:
-    value = obj.get(key)
-    if not isinstance(value, str):
-        raise ValueError(f"field {key!r} must be a string, got {type(value).__name__}")
-    if not allow_empty and not value.strip():
-        raise ValueError(f"field {key!r} is empty")
-    return value
-
-
 def _parse_lcb_rb(obj: dict[str, Any], line: int) -> EvalPair:
-    problem = _text(obj, "problem")
+    problem = text_field(obj, "problem")
     # An empty code field means "no code" (None), the layout training and the RL reward use too.
-    chosen = RMItem(problem, _text(obj, "chosen_reasoning"), _text(obj, "chosen_code", allow_empty=True) or None)
-    rejected = RMItem(problem, _text(obj, "rejected_reasoning"),
-                      _text(obj, "rejected_code", allow_empty=True) or None)
+    chosen, rejected = (RMItem(problem, text_field(obj, f"{side}_reasoning"),
+                               text_field(obj, f"{side}_code", allow_empty=True) or None)
+                        for side in ("chosen", "rejected"))
     subset = obj.get("subset") or obj.get("difficulty") or "lcb-rb"
     return EvalPair(str(subset), chosen, rejected, line, str(obj.get("question_id")))
 
 
+def _pair_sides(obj: dict[str, Any]) -> tuple[RMItem, RMItem]:
+    prompt = text_field(obj, "prompt")
+    chosen, rejected = (RMItem.from_side(prompt, text_field(obj, side)) for side in ("chosen", "rejected"))
+    return chosen, rejected
+
+
 def _parse_rewardbench(obj: dict[str, Any], line: int) -> EvalPair:
-    prompt = _text(obj, "prompt")
     pair_id = obj.get("id")
-    return EvalPair(str(_text(obj, "subset")), _side_item(prompt, _text(obj, "chosen")),
-                    _side_item(prompt, _text(obj, "rejected")), line, None if pair_id is None else str(pair_id))
+    return EvalPair(text_field(obj, "subset"), *_pair_sides(obj), line, None if pair_id is None else str(pair_id))
 
 
 def _parse_pairs(obj: dict[str, Any], line: int) -> EvalPair:
-    prompt = _text(obj, "prompt")
-    return EvalPair(str(obj.get("pair_type") or "all"), _side_item(prompt, _text(obj, "chosen")),
-                    _side_item(prompt, _text(obj, "rejected")), line)
-
-
-def _side_item(prompt: str, side: str) -> RMItem:
-    """A pair side as an RM item, its code section split off as training does (`pair_items`)."""
-    from pgrpo.rm.template import split_response
-
-    return RMItem(prompt, *split_response(side))
+    return EvalPair(str(obj.get("pair_type") or "all"), *_pair_sides(obj), line)
 
 
 BENCHMARK_FORMATS.add("lcb-rb", BenchmarkFormat(
@@ -146,8 +133,7 @@ def load_benchmark(path: str | Path, format: str | None = None,
             continue
         pairs.append(pair)
     if bad:
-        shown = "\n".join(f"  {b}" for b in bad[:20])
-        raise DataError(f"{path}: {len(bad)} malformed pair(s):\n{shown}")
+        raise malformed(path, bad)
     if fmt is None or not pairs:
         raise DataError(f"{path}: no pairs" + (f" in subsets {list(subsets)}" if subsets else ""))
     return fmt, pairs

@@ -54,37 +54,42 @@ class PairSet:
         return len(self.pairs)
 
 
-def _check_text(obj: dict[str, Any], key: str) -> str | None:
+def text_field(obj: dict[str, Any], key: str, allow_empty: bool = False) -> str:
+    """obj[key], a string; ValueError naming the key when it is missing, not a string or empty."""
     if key not in obj:
-        return f"missing field {key!r}"
+        raise ValueError(f"missing field {key!r}")
     value = obj[key]
     if not isinstance(value, str):
-        return f"field {key!r} must be a string, got {type(value).__name__}"
-    if not value.strip():
-        return f"field {key!r} is empty"
-    return None
+        raise ValueError(f"field {key!r} must be a string, got {type(value).__name__}")
+    if not allow_empty and not value.strip():
+        raise ValueError(f"field {key!r} is empty")
+    return value
 
 
-def validate_pair(obj: dict[str, Any], line: int = 0) -> Pair | str:
-    """A Pair, or the reason (a string) why `obj` is not a usable pair."""
-    for key in ("prompt", "chosen", "rejected"):
-        problem = _check_text(obj, key)
-        if problem:
-            return problem
-    if obj["chosen"].strip() == obj["rejected"].strip():
-        return "chosen is identical to rejected"
+def parse_pair(obj: dict[str, Any], line: int = 0) -> Pair:
+    """The Pair in `obj`; ValueError saying why it is not a usable pair."""
+    prompt, chosen, rejected = (text_field(obj, key) for key in ("prompt", "chosen", "rejected"))
+    if chosen.strip() == rejected.strip():
+        raise ValueError("chosen is identical to rejected")
     pair_type = obj.get("pair_type")
     if pair_type is not None and pair_type not in PAIR_TYPES:
-        return f"field 'pair_type' must be one of {list(PAIR_TYPES)}, got {pair_type!r}"
+        raise ValueError(f"field 'pair_type' must be one of {list(PAIR_TYPES)}, got {pair_type!r}")
     dimension = obj.get("dimension")
     if dimension is not None and not isinstance(dimension, str):
-        return f"field 'dimension' must be a string, got {type(dimension).__name__}"
+        raise ValueError(f"field 'dimension' must be a string, got {type(dimension).__name__}")
     margin = obj.get("margin")
     if margin is not None:
         if isinstance(margin, bool) or not isinstance(margin, (int, float)) or not math.isfinite(margin):
-            return f"field 'margin' must be a finite number, got {margin!r}"
+            raise ValueError(f"field 'margin' must be a finite number, got {margin!r}")
         margin = float(margin)
-    return Pair(obj["prompt"], obj["chosen"], obj["rejected"], pair_type, dimension or None, margin, line)
+    return Pair(prompt, chosen, rejected, pair_type, dimension or None, margin, line)
+
+
+def malformed(path: str | Path, bad: Sequence[BadLine], hint: str = "") -> DataError:
+    """The error listing a file's malformed pairs (the first MAX_REPORTED of them)."""
+    shown = "\n".join(f"  {b}" for b in bad[:MAX_REPORTED])
+    more = f"\n  ... and {len(bad) - MAX_REPORTED} more" if len(bad) > MAX_REPORTED else ""
+    return DataError(f"{path}: {len(bad)} malformed pair(s){hint}:\n{shown}{more}")
 
 
 def load_pairs(path: str | Path, skip_bad: bool = False) -> PairSet:
@@ -92,16 +97,13 @@ def load_pairs(path: str | Path, skip_bad: bool = False) -> PairSet:
     bad: list[BadLine] = []
     pairs: list[Pair] = []
     for lineno, obj in iter_jsonl(path, bad):
-        result = validate_pair(obj, lineno)
-        if isinstance(result, str):
-            bad.append(BadLine(str(path), lineno, result))
-        else:
-            pairs.append(result)
+        try:
+            pairs.append(parse_pair(obj, lineno))
+        except ValueError as exc:
+            bad.append(BadLine(str(path), lineno, str(exc)))
     bad.sort(key=lambda b: b.line)
     if bad and not skip_bad:
-        shown = "\n".join(f"  {b}" for b in bad[:MAX_REPORTED])
-        more = f"\n  ... and {len(bad) - MAX_REPORTED} more" if len(bad) > MAX_REPORTED else ""
-        raise DataError(f"{path}: {len(bad)} malformed pair(s) (use --skip-bad to skip them):\n{shown}{more}")
+        raise malformed(path, bad, " (use --skip-bad to skip them)")
     if not pairs:
         raise DataError(f"{path}: no valid pairs")
     return PairSet(str(path), pairs, bad)

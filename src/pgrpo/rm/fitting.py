@@ -2,13 +2,14 @@
 
 Owns `RM_FITTERS` (head kind -> fit function, registered by `pgrpo.rm.train` and
 `pgrpo.rm.implicit_train`, which import this module and never each other), `FitInputs` /
-`Fitted`, the shared TrainingArguments, LoRA config, resuming and `save_trained`.
+`Fitted`, the pairs' tokenisation, the shared TrainingArguments, LoRA config, resuming and
+`save_trained`.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,8 @@ from pgrpo.registry import Registry
 from pgrpo.rm.config import RMTrainConfig
 from pgrpo.rm.data import Pair
 from pgrpo.rm.manifest import RMManifest, write_manifest
-from pgrpo.rm.scoring import RewardScorer
+from pgrpo.rm.scoring import RewardScorer, RMItem
+from pgrpo.rm.template import EncodedInput
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +36,14 @@ class FitInputs:
     heldout_pairs: list[Pair]
     manifest: RMManifest
 
+    def datasets(self, encode: Callable[..., EncodedInput]) -> tuple[Any, Any | None, int]:
+        """`tokenize_pairs` of the training and held-out pairs (None without any), and how many
+        sides were truncated in all."""
+        args = (encode, self.manifest.include_code, self.config.train.max_length, self.config.data.use_margin)
+        train, n_train = tokenize_pairs(self.train_pairs, *args)
+        heldout, n_heldout = tokenize_pairs(self.heldout_pairs, *args) if self.heldout_pairs else (None, 0)
+        return train, heldout, n_train + n_heldout
+
 
 @dataclass
 class Fitted:
@@ -47,6 +57,29 @@ class Fitted:
 
 
 RM_FITTERS: Registry[Callable[[FitInputs], Fitted]] = Registry("reward head")
+
+
+def tokenize_pairs(pairs: Sequence[Pair], encode: Callable[..., EncodedInput], include_code: bool,
+                   max_length: int, use_margin: bool = False) -> tuple[Any, int]:
+    """Dataset columns `{chosen,rejected}_ids` and `_start` (first scored token), each side
+    encoded alone by a head's `encode(statement, reasoning, code, max_length=)` exactly as its
+    scorer encodes an item (the code section only with `include_code`), plus `margin` with
+    `use_margin`; and how many sides were truncated."""
+    from datasets import Dataset
+
+    columns: dict[str, list] = {f"{side}_{key}": [] for side in ("chosen", "rejected") for key in ("ids", "start")}
+    truncated = 0
+    for pair in pairs:
+        for side, text in (("chosen", pair.chosen), ("rejected", pair.rejected)):
+            item = RMItem.from_side(pair.prompt, text)
+            encoded = encode(item.statement, item.reasoning, item.code if include_code else None,
+                             max_length=max_length)
+            truncated += encoded.truncated
+            columns[f"{side}_ids"].append(encoded.input_ids)
+            columns[f"{side}_start"].append(encoded.start)
+    if use_margin:
+        columns["margin"] = [pair.margin or 0.0 for pair in pairs]
+    return Dataset.from_dict(columns), truncated
 
 
 def peft_config_for(config: RMTrainConfig, task_type: str):

@@ -1,26 +1,21 @@
 """Training the implicit reward head (`head.kind: implicit`) on TRL's DPOTrainer.
 
-Owns the "implicit" fit function of `pgrpo.rm.train`: encode each side of a pair alone with
-`pgrpo.rm.implicit.encode_implicit` (the encoding `RewardScorer` uses: TRL's own would append an
-EOS after the reasoning, tokenize prompt + response as one string, and share one prompt cut
-between the sides), batch them with `collate_sides` into a DPOTrainer that skips its text
-preparation, then save the trained policy + tokenizer, the frozen reference under `reference/` (so the RM
-directory is self-contained) and the manifest (`pgrpo.rm.manifest`). The DPO loss with beta is the
-Bradley-Terry loss on the implicit score (see `pgrpo.rm.implicit`). Resumable like the scalar
-head: Trainer checkpoints in output_dir are picked up on the next run.
+Owns the "implicit" fit function of `pgrpo.rm.train`: each pair side is encoded alone with
+`pgrpo.rm.implicit.encode_implicit`, as `RewardScorer` encodes it (TRL's own preparation would
+append an EOS after the reasoning, tokenize prompt + response as one string, and share one
+prompt cut between the sides), batched by `collate_sides`; then the trained policy, the frozen
+reference under `reference/` (so the RM directory is self-contained) and the manifest are
+saved. DPO's sigmoid loss is the Bradley-Terry loss on the implicit score. Resumable.
 """
 
 from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from pgrpo.errors import PgrpoError
-from pgrpo.rm.data import Pair
 from pgrpo.rm.fitting import (
     RM_FITTERS,
     FitInputs,
@@ -33,39 +28,10 @@ from pgrpo.rm.fitting import (
 from pgrpo.rm.implicit import encode_implicit
 from pgrpo.rm.manifest import REFERENCE_DIR
 from pgrpo.rm.scoring import RewardScorer
-from pgrpo.rm.template import split_response
 
 log = logging.getLogger(__name__)
 
 REFERENCE_SOURCE_FILE = "pgrpo_reference_source.json"  # in reference/: the base it was saved from
-
-
-@dataclass(frozen=True)
-class TokenizedPairs:
-    """Training columns: each side's full ids and where its response starts, and how many
-    sides the truncation policy cut."""
-
-    dataset: Any
-    truncated: int
-
-
-def tokenize_implicit_pairs(tokenizer, pairs: Sequence[Pair], style: str, include_code: bool,
-                            max_length: int) -> TokenizedPairs:
-    """Each side encoded alone with `encode_implicit`, exactly as the scorer encodes an item
-    (so when truncation cuts the prompt, each side keeps its own cut)."""
-    from datasets import Dataset
-
-    columns: dict[str, list] = {"chosen_ids": [], "chosen_start": [], "rejected_ids": [], "rejected_start": []}
-    truncated = 0
-    for pair in pairs:
-        for name, side in (("chosen", pair.chosen), ("rejected", pair.rejected)):
-            reasoning, code = split_response(side)
-            encoded = encode_implicit(tokenizer, pair.prompt, reasoning, code if include_code else None,
-                                      style, max_length)
-            truncated += encoded.truncated
-            columns[f"{name}_ids"].append(encoded.input_ids)
-            columns[f"{name}_start"].append(encoded.start)
-    return TokenizedPairs(Dataset.from_dict(columns), truncated)
 
 
 def collate_sides(examples: list[dict[str, Any]], pad_token_id: int) -> dict[str, Any]:
@@ -85,19 +51,11 @@ def collate_sides(examples: list[dict[str, Any]], pad_token_id: int) -> dict[str
     return {"input_ids": input_ids, "attention_mask": attention_mask, "completion_mask": completion_mask}
 
 
-def _dpo_config(inputs: FitInputs, has_eval: bool) -> Any:
-    from trl import DPOConfig
-
-    # The sigmoid loss, -log sigmoid(score_c - score_r), is Bradley-Terry on the implicit score.
-    return DPOConfig(beta=inputs.config.head.beta, loss_type=["sigmoid"],
-                     **trainer_arguments(inputs.config, has_eval))
-
-
 def _trainer_class() -> type:
     from trl import DPOTrainer
 
     class SideEncodedDPOTrainer(DPOTrainer):
-        """DPOTrainer on `tokenize_implicit_pairs` columns, batched by `collate_sides` (TRL's
+        """DPOTrainer on `tokenize_pairs` columns, batched by `collate_sides` (TRL's
         own preparation would tokenize prompt + response as one string and append an EOS)."""
 
         def _prepare_dataset(self, dataset, processing_class, args, dataset_name):
@@ -145,40 +103,33 @@ def _save_reference(base: str, out: Path, dtype: str) -> Path:
     return reference
 
 
-def _release_memory() -> None:
-    import gc
-
-    import torch
-
-    gc.collect()
-    if torch.cuda.is_available():
-        torch.cuda.empty_cache()
-
-
 @RM_FITTERS.register("implicit")
 def fit_implicit(inputs: FitInputs) -> Fitted:
     """Train the implicit head on DPOTrainer; save policy, reference/ and the manifest."""
+    import gc
+
+    import torch
     from transformers import AutoModelForCausalLM
+    from trl import DPOConfig
 
     config, tokenizer = inputs.config, inputs.tokenizer
     out = Path(config.output_dir)
-    style, max_length, with_code = config.head.prompt_style, config.train.max_length, inputs.manifest.include_code
-    train = tokenize_implicit_pairs(tokenizer, inputs.train_pairs, style, with_code, max_length)
-    heldout = (tokenize_implicit_pairs(tokenizer, inputs.heldout_pairs, style, with_code, max_length)
-               if inputs.heldout_pairs else None)
+    train_ds, eval_ds, n_truncated = inputs.datasets(
+        functools.partial(encode_implicit, tokenizer, style=config.head.prompt_style))
     reference_dir = _save_reference(inputs.base, out, config.model.dtype)
     peft_config = peft_config_for(config, "CAUSAL_LM")
     # With LoRA, TRL uses the adapter-disabled policy as the reference; else the saved copy.
     reference = None if peft_config else AutoModelForCausalLM.from_pretrained(
         reference_dir, **trainer_arguments(config, False)["model_init_kwargs"])
-    args = _dpo_config(inputs, heldout is not None)
     trainer = _trainer_class()(
         model=inputs.base,
         ref_model=reference,
-        args=args,
+        # The sigmoid loss, -log sigmoid(score_c - score_r), is Bradley-Terry on the implicit score.
+        args=DPOConfig(beta=config.head.beta, loss_type=["sigmoid"],
+                       **trainer_arguments(config, eval_ds is not None)),
         data_collator=functools.partial(collate_sides, pad_token_id=tokenizer.pad_token_id),
-        train_dataset=train.dataset,
-        eval_dataset=heldout.dataset if heldout else None,
+        train_dataset=train_ds,
+        eval_dataset=eval_ds,
         processing_class=tokenizer,
         peft_config=peft_config,
     )
@@ -191,8 +142,10 @@ def fit_implicit(inputs: FitInputs) -> Fitted:
     del reference
     trainer.ref_model, trainer.optimizer, trainer.lr_scheduler = None, None, None
     trainer.accelerator.free_memory()
-    _release_memory()
-    scorer = RewardScorer(str(out), batch_size=config.score_batch_size, max_length=max_length,
+    gc.collect()
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
+    scorer = RewardScorer(str(out), batch_size=config.score_batch_size, max_length=config.train.max_length,
                           device=device, dtype=config.model.dtype)
-    return Fitted(scorer, getattr(train_output, "training_loss", None),
-                  train.truncated + (heldout.truncated if heldout else 0), trainer.log, trainer.is_world_process_zero())
+    return Fitted(scorer, getattr(train_output, "training_loss", None), n_truncated, trainer.log,
+                  trainer.is_world_process_zero())

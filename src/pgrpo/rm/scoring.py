@@ -2,23 +2,17 @@
 
 Owns `RMItem`, `RewardScorer`, the scalar head and `build_tiny_rm` (an untrained scalar RM
 for plumbing tests). A saved RM is read by the head its manifest (`pgrpo.rm.manifest`) names
-(`load_head`), on the manifest's layout: the scalar head (a sequence-classification model;
-items encoded with `pgrpo.rm.template.encode_rm_input`) or the implicit head (`pgrpo.rm.implicit`: a policy and its
-reference, items encoded in the policy's own prompt/response format). Either way the encoding
-is the one training used, with the same truncation policy. Items are sorted by token length so
-each batch pads little, and cut into batches of at most `batch_size` items and
-`max_batch_tokens` padded tokens (long items run alone, short ones together: on a CPU a large
-padded batch is slower than small ones). Run in `torch.inference_mode()` with right padding
-(real tokens never attend to pads and keep their positions, so a batched score equals the
-one-at-a-time score up to float rounding); a batch without padding is run without an
-attention mask, which keeps SDPA on its faster causal path. Scores come back in the caller's
-order. bf16 on GPU, float32 on CPU unless `dtype` says otherwise. `score` is sigmoid(raw
-score) in [0, 1]; `calls` counts items scored so far.
+(`load_head`): the scalar head (`pgrpo.rm.template.encode_rm_input`) or the implicit head
+(`pgrpo.rm.implicit`), always with the encoding and truncation training used. Items are sorted
+by token length and cut into batches of at most `batch_size` items and `max_batch_tokens`
+padded tokens (on a CPU a large padded batch is slower than small ones). Right padding keeps
+real tokens' positions, so a batched score equals the one-at-a-time score up to rounding; an
+unpadded batch runs without an attention mask (SDPA's faster causal path). `score` is
+sigmoid(raw score) in [0, 1]; `calls` counts items scored so far.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,7 +21,7 @@ from typing import Any, Protocol
 from pgrpo.errors import PgrpoError
 from pgrpo.hf_loading import ensure_pad_token, torch_dtype
 from pgrpo.rm.manifest import RMManifest, read_manifest, write_manifest
-from pgrpo.rm.template import EncodedInput, encode_rm_input
+from pgrpo.rm.template import EncodedInput, encode_rm_input, split_response
 
 
 @dataclass(frozen=True)
@@ -37,6 +31,11 @@ class RMItem:
     statement: str
     reasoning: str
     code: str | None = None
+
+    @classmethod
+    def from_side(cls, statement: str, side: str) -> RMItem:
+        """A pair side (reasoning [+ code section]) as an item, its code split off as training does."""
+        return cls(statement, *split_response(side))
 
 
 class RewardHead(Protocol):
@@ -200,15 +199,9 @@ class RewardScorer:
 
     def score(self, items: Sequence[RMItem]) -> list[float]:
         """sigmoid(raw score) in [0, 1] per item, order preserved."""
-        return [_sigmoid(s) for s in self.raw_scores(items)]
+        import torch
 
-
-def _sigmoid(x: float) -> float:
-    # Split by sign so large |x| never overflows exp.
-    if x >= 0:
-        return 1.0 / (1.0 + math.exp(-x))
-    z = math.exp(x)
-    return z / (1.0 + z)
+        return torch.sigmoid(torch.tensor(self.raw_scores(items), dtype=torch.float64)).tolist()
 
 
 def build_tiny_rm(out_dir: str | Path, *, tokenizer=None, seed: int = 0, **config_kwargs) -> Path:

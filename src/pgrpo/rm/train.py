@@ -1,18 +1,17 @@
-"""Bradley-Terry reward-model training on preference pairs (`pgrpo rm train`), on TRL's RewardTrainer.
+"""Bradley-Terry reward-model training on preference pairs (`pgrpo rm train`).
 
-Owns the glue: load + validate pairs, split off held-out problems, tokenise both sides with the
-shared RM template (`pgrpo.rm.template.encode_rm_input`, so training sees exactly what the
-scorer will), hand pre-tokenised `chosen_ids`/`rejected_ids` to `trl.RewardTrainer` (loss
--log sigmoid(r_chosen - r_rejected [- margin])), then save a plain sequence-classification
-model + tokenizer (LoRA merged) and the manifest (`pgrpo.rm.manifest`: the head, what the RM
-reads, the training length...) that `RewardScorer` loads, and `metrics.json` with held-out
-accuracy overall / per pair_type / per dimension. TensorBoard logs go to output_dir/runs/<date>.
-Resumable: Trainer checkpoints in output_dir are picked up on the next run.
+Owns the glue: load + validate pairs, split off held-out problems, run the fit function of the
+head (`pgrpo.rm.fitting.RM_FITTERS`; the scalar one below, on TRL's RewardTrainer, loss
+-log sigmoid(r_chosen - r_rejected [- margin])), which saves the model + tokenizer (LoRA merged)
+and the manifest (`pgrpo.rm.manifest`), then write `metrics.json` with held-out accuracy overall
+/ per pair_type / per dimension. TensorBoard logs go to output_dir/runs/<date>. Resumable:
+Trainer checkpoints in output_dir are picked up on the next run.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import logging
 import time
@@ -46,7 +45,7 @@ from pgrpo.rm.manifest import (
 )
 from pgrpo.rm.metrics import Accuracy, accuracy, grouped_accuracy
 from pgrpo.rm.scoring import RewardScorer, RMItem
-from pgrpo.rm.template import encode_rm_input, rm_input_text, split_response
+from pgrpo.rm.template import encode_rm_input, rm_input_text
 
 log = logging.getLogger(__name__)
 
@@ -76,16 +75,10 @@ class TrainResult:
         return dataclasses.asdict(self)
 
 
-def pair_items(pair: Pair) -> tuple[RMItem, RMItem]:
-    """(chosen, rejected) RM items of a pair: prompt = statement, sides = reasoning [+ code
-    section], split so each head encodes the code where it expects it."""
-    return RMItem(pair.prompt, *split_response(pair.chosen)), RMItem(pair.prompt, *split_response(pair.rejected))
-
-
 def evaluate_pairs(scorer: RewardScorer, pairs: Sequence[Pair], *, n_boot: int = 1000,
                    seed: int = 0) -> HeldoutMetrics:
     """Held-out accuracy of `scorer` on `pairs`, overall and per pair_type / dimension."""
-    items = [item for pair in pairs for item in pair_items(pair)]
+    items = [RMItem.from_side(pair.prompt, side) for pair in pairs for side in (pair.chosen, pair.rejected)]
     raw = scorer.raw_scores(items)
     chosen, rejected = raw[0::2], raw[1::2]
     return HeldoutMetrics(
@@ -93,25 +86,6 @@ def evaluate_pairs(scorer: RewardScorer, pairs: Sequence[Pair], *, n_boot: int =
         grouped_accuracy([p.pair_type for p in pairs], chosen, rejected, n_boot=n_boot, seed=seed),
         grouped_accuracy([p.dimension for p in pairs], chosen, rejected, n_boot=n_boot, seed=seed),
     )
-
-
-def _tokenize_pairs(tokenizer, pairs: Sequence[Pair], max_length: int, use_margin: bool, include_code: bool):
-    """Pre-tokenised dataset columns for TRL (each side read as the scorer reads it: its code
-    section only with `include_code`), and how many sides were truncated."""
-    from datasets import Dataset
-
-    columns: dict[str, list] = {"chosen_ids": [], "rejected_ids": []}
-    truncated = 0
-    for chosen_item, rejected_item in map(pair_items, pairs):
-        chosen, rejected = (encode_rm_input(tokenizer, item.statement, item.reasoning,
-                                            item.code if include_code else None, max_length)
-                            for item in (chosen_item, rejected_item))
-        truncated += chosen.truncated + rejected.truncated
-        columns["chosen_ids"].append(chosen.input_ids)
-        columns["rejected_ids"].append(rejected.input_ids)
-    if use_margin:
-        columns["margin"] = [pair.margin or 0.0 for pair in pairs]
-    return Dataset.from_dict(columns), truncated
 
 
 def _build_tiny_base(config: RMTrainConfig, pairs: Sequence[Pair]) -> str:
@@ -126,13 +100,6 @@ def _build_tiny_base(config: RMTrainConfig, pairs: Sequence[Pair]) -> str:
     build_tiny_model(out, tokenizer=tokenizer, seed=config.seed,
                      hidden_size=config.model.tiny_hidden_size, num_layers=config.model.tiny_layers)
     return str(out)
-
-
-def _reward_config(config: RMTrainConfig, has_eval: bool):
-    from trl import RewardConfig
-
-    return RewardConfig(center_rewards_coefficient=config.train.center_rewards_coefficient,
-                        **trainer_arguments(config, has_eval))
 
 
 def _load_data(config: RMTrainConfig) -> tuple[list[Pair], list[Pair], list[str]]:
@@ -217,16 +184,14 @@ def _refuse_other_head(out: Path, kind: str) -> None:
 @RM_FITTERS.register("scalar")
 def _fit_scalar(inputs: FitInputs) -> Fitted:
     """TRL's RewardTrainer on a sequence-classification model (a fresh scalar head on `base`)."""
-    from trl import RewardTrainer
+    from trl import RewardConfig, RewardTrainer
 
-    config, tokenizer, max_length = inputs.config, inputs.tokenizer, inputs.config.train.max_length
-    margin, with_code = config.data.use_margin, inputs.manifest.include_code
-    train_ds, n_trunc = _tokenize_pairs(tokenizer, inputs.train_pairs, max_length, margin, with_code)
-    eval_ds, n_trunc_eval = (_tokenize_pairs(tokenizer, inputs.heldout_pairs, max_length, margin, with_code)
-                             if inputs.heldout_pairs else (None, 0))
+    config, tokenizer = inputs.config, inputs.tokenizer
+    train_ds, eval_ds, n_truncated = inputs.datasets(functools.partial(encode_rm_input, tokenizer))
     trainer = RewardTrainer(
         model=inputs.base,
-        args=_reward_config(config, eval_ds is not None),
+        args=RewardConfig(center_rewards_coefficient=config.train.center_rewards_coefficient,
+                          **trainer_arguments(config, eval_ds is not None)),
         train_dataset=train_ds,
         eval_dataset=eval_ds,
         processing_class=tokenizer,
@@ -235,6 +200,6 @@ def _fit_scalar(inputs: FitInputs) -> Fitted:
     train_output = trainer.train(resume_from_checkpoint=last_checkpoint(config))
     model = save_trained(trainer, inputs)
     scorer = RewardScorer.from_model(model, tokenizer, inputs.manifest, batch_size=config.score_batch_size,
-                                     max_length=max_length)
-    return Fitted(scorer, getattr(train_output, "training_loss", None), n_trunc + n_trunc_eval, trainer.log,
+                                     max_length=config.train.max_length)
+    return Fitted(scorer, getattr(train_output, "training_loss", None), n_truncated, trainer.log,
                   trainer.is_world_process_zero())

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from pgrpo.data.io import write_jsonl, write_text_atomic
+from pgrpo.sandbox.types import SandboxConfig
 from pgrpo.toy.sft import HELDOUT_SEED, SFTConfig
 from pgrpo.toy.world import TOY_PROMPT_STYLE, generate_problems
 
@@ -41,14 +42,13 @@ DEMO_VERSION = 3
 # World seeds of each problem pool (the SFT demonstrations use seeds >= pgrpo.toy.sft.TRAIN_SEED).
 PAIRS_SEED, BENCH_SEED, RL_SEED = 2, 3, 4  # HELDOUT_SEED (1) lives in pgrpo.toy.sft
 # Toy programs finish in microseconds: short limits keep a stuck sample from stalling a stage.
-SANDBOX: dict[str, Any] = {"workers": 2, "timeout_per_test_s": 1.0, "timeout_per_program_s": 3.0}
+SANDBOX = SandboxConfig(workers=2, timeout_per_test_s=1.0, timeout_per_program_s=3.0)
 
 
 def toy_verifier() -> Verifier:
-    from pgrpo.sandbox import SandboxConfig
     from pgrpo.verify import Verifier
 
-    return Verifier(SandboxConfig(**SANDBOX))
+    return Verifier(SANDBOX)
 
 
 @dataclass(frozen=True)
@@ -246,7 +246,6 @@ def score_lcb_rb(bench_file: Path, rm_path: str, out_dir: Path) -> tuple[Accurac
 
 def stage_rl(stage_dir: Path, config: DemoConfig, mode: str, seed: int, policy: str, rm_path: str) -> dict:
     from pgrpo.data.schema import problem_to_dict
-    from pgrpo.sandbox import SandboxConfig
     from pgrpo.toy.curves import step_curves
     from pgrpo.toy.evaluate import evaluate_policy
     from pgrpo.train.config import DataSection, LoggingSection, ModelSection, RewardSection, TrainConfig
@@ -262,7 +261,7 @@ def stage_rl(stage_dir: Path, config: DemoConfig, mode: str, seed: int, policy: 
         data=DataSection(source=str(data_path), prompt_style=TOY_PROMPT_STYLE),
         reward=RewardSection(mode=mode, thinking_weight=config.thinking_weight,
                              rm_path=rm_path if mode != "outcome" else None, rm_max_length=256),
-        sandbox=SandboxConfig(**SANDBOX),
+        sandbox=SANDBOX,
         grpo={"max_steps": config.rl_steps, "per_device_train_batch_size": batch,
               "num_generations": config.num_generations, "learning_rate": config.rl_learning_rate,
               "max_completion_length": config.max_completion_length, "seed": seed, "report_to": [],
