@@ -5,6 +5,7 @@ and the recorded layout (pgrpo_pairs.json -> the RM's manifest) decides what eve
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import shutil
 
@@ -15,10 +16,11 @@ from pgrpo.rewards.thinking import rm_thinking_fn
 from pgrpo.rm.benchmarks import EvalPair
 from pgrpo.rm.data import Pair
 from pgrpo.rm.evaluate import RewardModelEvaluator
+from pgrpo.rm.fitting import tokenize_pairs
 from pgrpo.rm.manifest import PairsSpec, read_manifest, training_include_code, write_manifest
 from pgrpo.rm.od import build_pairs
 from pgrpo.rm.scoring import RewardScorer, RMItem
-from pgrpo.rm.train import _tokenize_pairs
+from pgrpo.rm.template import encode_rm_input
 from pgrpo.verify import Verdict
 
 STATEMENT = "Write f(a, b) returning the sum of a and b."
@@ -62,7 +64,8 @@ def _training_ids(scorer: RewardScorer, include_code: bool) -> list[int]:
     """What `rm train` feeds the model for the chosen side of the pair built from GOOD."""
     raw = build_pairs(STATEMENT, GOOD, {"factual": {"optimized": None, "degraded": WORSE}}, include_code)
     pair = Pair(raw[0]["prompt"], raw[0]["chosen"], raw[0]["rejected"])
-    dataset, _ = _tokenize_pairs(scorer.tokenizer, [pair], scorer.max_length, False, include_code)
+    encode = functools.partial(encode_rm_input, scorer.tokenizer)
+    dataset, _ = tokenize_pairs([pair], encode, include_code, scorer.max_length)
     return list(dataset[0]["chosen_ids"])
 
 

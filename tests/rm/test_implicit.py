@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import math
 import os
@@ -140,11 +141,8 @@ def test_scorer_computes_beta_times_the_response_log_ratio(tmp_path, tiny_policy
     assert [scorer.raw_scores([i])[0] for i in ITEMS] == pytest.approx(raw, abs=1e-4)
     assert scorer.score(ITEMS) == pytest.approx([1 / (1 + math.exp(-v)) for v in raw])
     # a pair side carrying a template code section is read as the item with that code (as trained)
-    from pgrpo.rm.data import Pair
-    from pgrpo.rm.train import pair_items
-
     side = response_text(ITEMS[2].reasoning, ITEMS[2].code)
-    chosen, _ = pair_items(Pair(prompt=ITEMS[2].statement, chosen=side, rejected="x"))
+    chosen = RMItem.from_side(ITEMS[2].statement, side)
     assert scorer.raw_scores([chosen])[0] == pytest.approx(raw[2], abs=1e-4)
     # the scorer itself never cuts a reasoning at a header it happens to contain (RL reasoning)
     assert scorer.raw_scores([RMItem(ITEMS[2].statement, side)])[0] != pytest.approx(raw[2], abs=1e-3)
@@ -155,11 +153,12 @@ def test_training_batches_score_the_same_tokens_as_the_scorer(tmp_path, tiny_pol
     from transformers import AutoTokenizer
 
     from pgrpo.rm.data import Pair
-    from pgrpo.rm.implicit_train import collate_sides, tokenize_implicit_pairs
+    from pgrpo.rm.fitting import tokenize_pairs
+    from pgrpo.rm.implicit_train import collate_sides
 
     tok = AutoTokenizer.from_pretrained(tiny_policy_path)
     pair = Pair(prompt="word " * 150, chosen="short", rejected="long " * 150)
-    data = tokenize_implicit_pairs(tok, [pair], "pgrpo", False, 256).dataset
+    data, _ = tokenize_pairs([pair], functools.partial(encode_implicit, tok, style="pgrpo"), False, 256)
     batch = collate_sides([data[0]], tok.pad_token_id)
     for row, side in enumerate((pair.chosen, pair.rejected)):
         enc = encode_implicit(tok, pair.prompt, side, None, "pgrpo", 256)
@@ -183,13 +182,14 @@ def test_training_batch_and_scorer_compute_the_same_log_ratio(tmp_path, tiny_pol
     import torch
 
     from pgrpo.rm.data import Pair
+    from pgrpo.rm.fitting import tokenize_pairs
     from pgrpo.rm.implicit import response_log_ratio
-    from pgrpo.rm.implicit_train import collate_sides, tokenize_implicit_pairs
+    from pgrpo.rm.implicit_train import collate_sides
 
     rm = _implicit_rm(tmp_path, tiny_policy_path)
     scorer = RewardScorer(str(rm), max_length=96, device="cpu")
     pairs = [Pair(prompt="word " * 60, chosen="short", rejected="long " * 60), Pair(prompt="p", chosen="a", rejected="b")]
-    data = tokenize_implicit_pairs(scorer.tokenizer, pairs, "pgrpo", False, 96).dataset
+    data, _ = tokenize_pairs(pairs, functools.partial(encode_implicit, scorer.tokenizer, style="pgrpo"), False, 96)
     batch = collate_sides([data[0], data[1]], scorer.tokenizer.pad_token_id)
     mask = batch["completion_mask"]
     starts = [int(row.nonzero()[0]) for row in mask]

@@ -96,16 +96,19 @@ def test_recipes_validate():
 
 
 def test_training_inputs_use_the_shared_template_and_margins(tiny_tokenizer):
-    from pgrpo.rm.data import Pair
-    from pgrpo.rm.template import encode_rm_input
-    from pgrpo.rm.train import _tokenize_pairs
+    import functools
 
+    from pgrpo.rm.data import Pair
+    from pgrpo.rm.fitting import tokenize_pairs
+    from pgrpo.rm.template import encode_rm_input
+
+    encode = functools.partial(encode_rm_input, tiny_tokenizer)
     pairs = [Pair("Sum a list.", "Loop and add.", "Return 0.", margin=1.5), Pair("Max.", "Use max.", "Use min.")]
-    dataset, truncated = _tokenize_pairs(tiny_tokenizer, pairs, 64, use_margin=True, include_code=False)
+    dataset, truncated = tokenize_pairs(pairs, encode, include_code=False, max_length=64, use_margin=True)
     assert truncated == 0 and list(dataset["margin"]) == [1.5, 0.0]
     assert dataset["chosen_ids"][0] == encode_rm_input(tiny_tokenizer, "Sum a list.", "Loop and add.").input_ids
     assert dataset["rejected_ids"][1] == encode_rm_input(tiny_tokenizer, "Max.", "Use min.").input_ids
     long_pairs = [Pair("p " * 200, "c " * 200, "r " * 200)]
-    dataset, truncated = _tokenize_pairs(tiny_tokenizer, long_pairs, 64, use_margin=False, include_code=False)
+    dataset, truncated = tokenize_pairs(long_pairs, encode, include_code=False, max_length=64)
     assert truncated == 2 and "margin" not in dataset.column_names
     assert len(dataset[0]["chosen_ids"]) == len(dataset[0]["rejected_ids"]) == 64

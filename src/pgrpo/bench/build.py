@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import random
 import re
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,7 +32,7 @@ from pgrpo.data.journal import Journal
 from pgrpo.data.problem import Problem
 from pgrpo.llm.base import ChatBackend
 from pgrpo.llm.types import ChatRequest
-from pgrpo.verify import BatchVerify, Verdict, Verifier
+from pgrpo.verify import BatchVerify, Verdict
 
 BENCH_FILE = "lcb_rb.jsonl"
 JOURNAL_FILE = "samples.jsonl"
@@ -96,15 +97,6 @@ def usable(s: dict[str, Any]) -> bool:
             and s["status"] not in ("sandbox_error", "no_code"))
 
 
-def is_good(s: dict[str, Any]) -> bool:
-    return usable(s) and bool(s["passed"]) and s["consistent"] is True
-
-
-def is_bad(s: dict[str, Any]) -> bool:
-    # consistent reasoning + failing code: the reasoning itself led to the wrong program
-    return usable(s) and not s["passed"] and s["consistent"] is True
-
-
 def needs_judging(samples: Sequence[dict[str, Any]]) -> bool:
     """A pair is possible only with a usable passing and a usable failing sample (and a working sandbox)."""
     if any(s["status"] == "sandbox_error" for s in samples):
@@ -115,9 +107,10 @@ def needs_judging(samples: Sequence[dict[str, Any]]) -> bool:
 
 def select_pairs(problem: Problem, samples: Sequence[dict[str, Any]], k: int, seed: int) -> list[dict[str, Any]]:
     """Up to k (good, bad) pairs with distinct samples, chosen with a per-problem seeded RNG."""
-    unique = unique_samples(samples)
-    goods = [s for s in unique if is_good(s)]
-    bads = [s for s in unique if is_bad(s)]
+    # both sides' reasoning is consistent with their code: the rejected reasoning led to the wrong program
+    consistent = [s for s in unique_samples(samples) if usable(s) and s["consistent"] is True]
+    goods = [s for s in consistent if s["passed"]]
+    bads = [s for s in consistent if not s["passed"]]
     rng = random.Random(f"{seed}:{problem.task_id}")
     rng.shuffle(goods)
     rng.shuffle(bads)
@@ -143,10 +136,10 @@ def pair_hash(row: dict[str, Any]) -> str:
 
 
 class BenchBuild:
-    """One `pgrpo bench build` run over `problems` into `out_dir`."""
+    """One `pgrpo bench build` run over `problems` into `out_dir`; `verify_fn` judges every sample."""
 
     def __init__(self, problems: Sequence[Problem], generator: ChatBackend, judge: Judge, out_dir: str | Path,
-                 config: BenchConfig = BenchConfig(), verify_fn: BatchVerify | None = None,
+                 config: BenchConfig, verify_fn: BatchVerify,
                  window: tuple[str | None, str | None] = (None, None)) -> None:
         self.problems = list(problems)
         self.generator = generator
@@ -163,13 +156,6 @@ class BenchBuild:
 
         from pgrpo.data.prompts import build_messages
 
-        if self.verify_fn is None:  # one sandbox pool for the whole run
-            with Verifier(progress=progress) as verifier:
-                self.verify_fn = verifier
-                try:
-                    return self.run(progress)
-                finally:
-                    self.verify_fn = None
         c = self.config
         todo = [p for p in self.problems if not self.journal.done(p.task_id)]
         self.summary.resumed = len(self.problems) - len(todo)
@@ -192,13 +178,10 @@ class BenchBuild:
         return self.finalize()
 
     def _execute_and_judge(self, sampled: list[tuple[Problem, list[str]]]) -> None:
-        assert self.verify_fn is not None  # set by run()
         items = [(p, t) for p, texts in sampled for t in texts]
         verdicts = iter(self.verify_fn(items) if items else [])
-        per_problem = []
-        for problem, texts in sampled:
-            samples = [sample_record(i, next(verdicts)) for i in range(len(texts))]
-            per_problem.append((problem, samples))
+        per_problem = [(problem, [sample_record(i, next(verdicts)) for i in range(len(texts))])
+                       for problem, texts in sampled]
         to_judge = [(pi, s) for pi, (_, samples) in enumerate(per_problem) if needs_judging(samples)
                     for s in unique_samples(samples) if usable(s)]
         judged = self.judge.judge([JudgeItem(per_problem[pi][0], s["reasoning"], s["code"]) for pi, s in to_judge])
@@ -238,9 +221,7 @@ class BenchBuild:
         records = sorted(self.journal, key=lambda r: order.get(r["question_id"], len(order)))
         rows, seen = [], set()
         self.summary.duplicates_dropped = 0
-        status: dict[str, int] = {}
         for record in records:
-            status[record["status"]] = status.get(record["status"], 0) + 1
             for row in record["pairs"]:
                 h = pair_hash(row)
                 if h in seen:
@@ -248,7 +229,7 @@ class BenchBuild:
                     continue
                 seen.add(h)
                 rows.append(row)
-        self.summary.status_counts = status
+        self.summary.status_counts = dict(Counter(record["status"] for record in records))
         self.summary.pairs = write_jsonl(self.out / BENCH_FILE, rows)
         write_review(self.out / "review.md", rows, records)
         meta = {"generator": f"{self.generator.name}:{self.generator.model}",

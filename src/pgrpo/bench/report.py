@@ -83,7 +83,7 @@ def datasheet(rows: Sequence[dict[str, Any]], records: Sequence[dict[str, Any]],
 
 
 def write_datasheet(out: Path, rows: Sequence[dict[str, Any]], records: Sequence[dict[str, Any]], summary: Any,
-                    meta: dict[str, Any]) -> dict[str, Any]:
+                    meta: dict[str, Any]) -> None:
     sheet = datasheet(rows, records, summary, meta)
     (out / "datasheet.json").write_text(json.dumps(sheet, indent=2) + "\n", encoding="utf-8")
     lines = ["# LCB-RB datasheet", "",
@@ -94,4 +94,3 @@ def write_datasheet(out: Path, rows: Sequence[dict[str, Any]], records: Sequence
         lines.append(f"- **{key}**: {shown}")
     lines += ["", "Summary as the run printed it:", "", "```", summary.format(), "```", ""]
     (out / "datasheet.md").write_text("\n".join(lines), encoding="utf-8")
-    return sheet

@@ -27,18 +27,9 @@ def _add_source_args(parser: argparse.ArgumentParser) -> None:
 
 
 def _options(args: argparse.Namespace) -> dict:
-    options = {"start_date": args.start_date, "end_date": args.end_date, "difficulty": args.difficulty}
-    if args.include_challenge_tests:
-        options["include_challenge_tests"] = True
-    if args.skip_bad:
-        options["skip_bad"] = True
-    return {k: v for k, v in options.items() if v is not None}
-
-
-def _load(args: argparse.Namespace):
-    from pgrpo.data.loaders import load_problems
-
-    return load_problems(args.source, args.format, split=args.split, limit=args.limit, **_options(args))
+    # None / False are the loaders' defaults: passing them changes nothing
+    return {"start_date": args.start_date, "end_date": args.end_date, "difficulty": args.difficulty,
+            "include_challenge_tests": args.include_challenge_tests, "skip_bad": args.skip_bad}
 
 
 def _table(title: str, counts: Counter) -> str:
@@ -51,9 +42,10 @@ def configure_inspect(parser: argparse.ArgumentParser):
     _add_source_args(parser)
 
     def run(args: argparse.Namespace) -> int:
+        from pgrpo.data.loaders import load_problems
         from pgrpo.data.schema import problem_to_dict
 
-        problems = _load(args)
+        problems = load_problems(args.source, args.format, split=args.split, limit=args.limit, **_options(args))
         print(f"{len(problems)} problems from {args.source}")
         if not problems:
             return 0

@@ -129,12 +129,6 @@ def build_messages(problem: Problem, style: str = "pgrpo") -> list[dict[str, str
     return messages
 
 
-def _plain_render(messages: list[dict[str, str]]) -> str:
-    # No chat template (base models): role-labelled blocks, ending where the assistant speaks.
-    blocks = [f"{m['role'].capitalize()}: {m['content']}" for m in messages]
-    return "\n\n".join(blocks) + "\n\nAssistant: "
-
-
 def render_prompt(problem: Problem, tokenizer: Any = None, style: str = "pgrpo", *,
                   prefill_think: bool = False) -> str:
     """The prompt string for `problem`.
@@ -148,6 +142,6 @@ def render_prompt(problem: Problem, tokenizer: Any = None, style: str = "pgrpo",
     messages = build_messages(problem, style)
     if tokenizer is not None and getattr(tokenizer, "chat_template", None):
         text = tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
-    else:
-        text = _plain_render(messages)
+    else:  # no chat template (base models): role-labelled blocks, ending where the assistant speaks
+        text = "\n\n".join(f"{m['role'].capitalize()}: {m['content']}" for m in messages) + "\n\nAssistant: "
     return text + THINK_PREFILL if prefill_think else text

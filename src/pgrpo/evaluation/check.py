@@ -254,12 +254,6 @@ def run_check(
     )
 
 
-def _judge(verifier: Verifier, items: Sequence[_Pending], extract: bool) -> list[Verdict]:
-    if extract:
-        return verifier([(item.problem, item.text) for item in items])
-    return [verdict_from_exec(r) for r in verifier.run_jobs([Job(item.problem, item.text) for item in items])]
-
-
 def _run_pending(pending: list[_Pending], results: dict[int, SampleResult], verifier: Verifier, extract: bool,
                  journal: Journal | None, chunk: int, progress: bool) -> None:
     """Judge samples chunk by chunk, checkpointing each finished chunk to the journal."""
@@ -269,7 +263,11 @@ def _run_pending(pending: list[_Pending], results: dict[int, SampleResult], veri
     with tqdm(total=len(pending), desc="check", unit="sample", disable=not progress or not pending) as bar:
         for start in range(0, len(pending), chunk):
             items = pending[start:start + chunk]
-            for item, verdict in zip(items, _judge(verifier, items, extract), strict=True):
+            if extract:  # full responses: parsed and judged as in training
+                verdicts = verifier([(item.problem, item.text) for item in items])
+            else:
+                verdicts = [verdict_from_exec(r) for r in verifier.run_jobs([Job(i.problem, i.text) for i in items])]
+            for item, verdict in zip(items, verdicts, strict=True):
                 result = SampleResult(item.index, item.problem.task_id, verdict, item.sample)
                 results[item.index] = result
                 passed += verdict.passed

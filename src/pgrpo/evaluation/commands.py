@@ -21,8 +21,6 @@ def _csv(text: str) -> list[str]:
 def _backend_options(items: list[str] | None) -> dict:
     import yaml
 
-    from pgrpo.errors import PgrpoError
-
     out = {}
     for item in items or []:
         key, sep, raw = item.partition("=")
@@ -69,7 +67,6 @@ def configure_evaluate(parser: argparse.ArgumentParser):
 
     def run(args: argparse.Namespace) -> int:
         from pgrpo.data.cli_args import checked_prompt_style
-        from pgrpo.errors import PgrpoError
         from pgrpo.evaluation.benchmarks import parse_data_overrides
         from pgrpo.evaluation.report import render_markdown
         from pgrpo.evaluation.runner import EvalConfig, evaluate

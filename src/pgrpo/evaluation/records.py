@@ -20,12 +20,6 @@ from typing import Any
 from pgrpo.data.journal import Journal
 from pgrpo.errors import DataError, PgrpoError
 
-SAMPLES = "samples.jsonl"
-RESULTS = "results.jsonl"
-RUN = "run.json"
-SUMMARY_JSON = "summary.json"
-SUMMARY_MD = "summary.md"
-
 
 @dataclass(frozen=True)
 class SampleRecord:
@@ -109,11 +103,11 @@ class OutputDir:
 
     def __init__(self, root: str | Path) -> None:
         self.root = Path(root)
-        self.samples_path = self.root / SAMPLES
-        self.results_path = self.root / RESULTS
-        self.run_path = self.root / RUN
-        self.summary_json = self.root / SUMMARY_JSON
-        self.summary_md = self.root / SUMMARY_MD
+        self.samples_path = self.root / "samples.jsonl"
+        self.results_path = self.root / "results.jsonl"
+        self.run_path = self.root / "run.json"
+        self.summary_json = self.root / "summary.json"
+        self.summary_md = self.root / "summary.md"
         self.prepare_append()
 
     def read_samples(self) -> list[SampleRecord]:

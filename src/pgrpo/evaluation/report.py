@@ -26,12 +26,9 @@ def _group_dict(g: GroupScore) -> dict[str, Any]:
 
 def _bench_dict(b: BenchmarkSummary) -> dict[str, Any]:
     d = asdict(b)
-    d.pop("pass_at_k")
-    d["pass_at_k"] = _ks(b.pass_at_k)
-    d["skipped_ks"] = list(b.skipped_ks)
-    d["by_difficulty"] = [_group_dict(g) for g in b.by_difficulty]
-    d["by_window"] = [_group_dict(g) for g in b.by_window]
-    return d
+    del d["pass_at_k"]  # re-added last, as "pass@k" keys
+    return d | {"skipped_ks": list(b.skipped_ks), "by_difficulty": [_group_dict(g) for g in b.by_difficulty],
+                "by_window": [_group_dict(g) for g in b.by_window], "pass_at_k": _ks(b.pass_at_k)}
 
 
 def summary_to_dict(summary: EvalSummary) -> dict[str, Any]:
@@ -83,6 +80,5 @@ def render_markdown(summary: EvalSummary) -> str:
 
 
 def write_summary(summary: EvalSummary, json_path: str | Path, md_path: str | Path) -> None:
-    json_path, md_path = Path(json_path), Path(md_path)
     write_text_atomic(json_path, json.dumps(summary_to_dict(summary), indent=2) + "\n")
     write_text_atomic(md_path, render_markdown(summary))

@@ -81,11 +81,9 @@ class EvalOutcome:
 
 
 def load_tasks(config: EvalConfig) -> dict[str, list[EvalTask]]:
-    tasks: dict[str, list[EvalTask]] = {}
-    for name in config.benchmarks:
-        options = config.lcb_options if name == "lcb" else {}
-        tasks[name] = load_benchmark(name, data=config.data, limit=config.limit, options=options)
-    return tasks
+    return {name: load_benchmark(name, data=config.data, limit=config.limit,
+                                 options=config.lcb_options if name == "lcb" else {})
+            for name in config.benchmarks}
 
 
 def build_backend(config: EvalConfig):

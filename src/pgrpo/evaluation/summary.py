@@ -55,13 +55,15 @@ class DateWindow:
 
 @dataclass(frozen=True)
 class GroupScore:
-    """pass@k over a subset of a benchmark's tasks (a difficulty or a date window)."""
+    """pass@k over a set of tasks (a benchmark, a difficulty or a date window); tasks without
+    samples are left out. `skipped_ks`: requested ks some task has too few samples for."""
 
     name: str
     num_tasks: int
     num_samples: int
     pass_at_k: dict[int, float]
     avg_at_n: float | None
+    skipped_ks: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -97,10 +99,10 @@ class EvalSummary:
 def _group(name: str, flags_by_task: dict[str, list[bool]], ks: Sequence[int]) -> GroupScore:
     present = {t: f for t, f in flags_by_task.items() if f}
     if not present:
-        return GroupScore(name, 0, 0, {}, None)
+        return GroupScore(name, 0, 0, {}, None, tuple(sorted(set(ks))))
     table = pass_at_k_report(present, ks)
     flags = [x for f in present.values() for x in f]
-    return GroupScore(name, len(present), len(flags), dict(table.scores), sum(flags) / len(flags))
+    return GroupScore(name, len(present), len(flags), dict(table.scores), sum(flags) / len(flags), table.skipped)
 
 
 def _mean(values: list[int]) -> float:
@@ -118,36 +120,27 @@ def summarize_benchmark(benchmark: str, tasks: Sequence[EvalTask], results: Iter
             by_task[r.task_id].append(r)
     flags = {t.task_id: [r.passed for r in sorted(by_task.get(t.task_id, []), key=lambda r: r.sample_index)]
              for t in tasks}
-    present = {t: f for t, f in flags.items() if f}
     records = [r for rs in by_task.values() for r in rs]
-    kind = tasks[0].kind if tasks else "code"
-    if present:
-        table = pass_at_k_report(present, ks)
-        scores, skipped = dict(table.scores), tuple(table.skipped)
-        avg = sum(r.passed for r in records) / len(records)
-    else:
-        scores, skipped, avg = {}, tuple(sorted(set(ks))), None
-
-    by_difficulty: list[GroupScore] = []
+    overall = _group(benchmark, flags, ks)
     difficulties = {t.difficulty for t in tasks if t.difficulty}
     ordered = [d for d in DIFFICULTY_ORDER if d in difficulties] + sorted(difficulties - set(DIFFICULTY_ORDER))
-    for level in ordered:
-        subset = {t.task_id: flags[t.task_id] for t in tasks if t.difficulty == level}
-        by_difficulty.append(_group(level, subset, ks))
+    by_difficulty = [
+        _group(level, {t.task_id: flags[t.task_id] for t in tasks if t.difficulty == level}, ks) for level in ordered
+    ]
     by_window = [
         _group(w.label, {t.task_id: flags[t.task_id] for t in tasks if w.contains(t.contest_date)}, ks)
         for w in windows
     ]
     return BenchmarkSummary(
         benchmark=benchmark,
-        kind=kind,
+        kind=tasks[0].kind if tasks else "code",
         num_tasks=len(tasks),
         num_samples=len(records),
-        min_samples_per_task=min((len(f) for f in present.values()), default=0),
-        pass_at_k=scores,
-        skipped_ks=skipped,
-        avg_at_n=avg,
-        missing_tasks=len(tasks) - len(present),
+        min_samples_per_task=min((len(f) for f in flags.values() if f), default=0),
+        pass_at_k=overall.pass_at_k,
+        skipped_ks=overall.skipped_ks,
+        avg_at_n=overall.avg_at_n,
+        missing_tasks=len(tasks) - overall.num_tasks,
         format_ok_rate=_mean([int(r.format_ok) for r in records]),
         mean_reasoning_tokens=_mean([r.reasoning_tokens for r in records]),
         mean_answer_tokens=_mean([r.answer_tokens for r in records]),

@@ -14,16 +14,6 @@ from typing import Any
 from pgrpo.llm.base import BACKENDS, BackendError, ChatBackend
 from pgrpo.llm.types import ChatRequest, ChatResult
 
-INSTALL_HINT = "the vllm backend needs vLLM: pip install pgrpo[vllm] (GPU machines), or use --backend hf"
-
-
-def _import_vllm():
-    try:
-        import vllm
-    except ImportError as exc:
-        raise BackendError(f"{INSTALL_HINT} ({exc})") from None
-    return vllm
-
 
 @BACKENDS.register("vllm")
 class VLLMBackend(ChatBackend):
@@ -35,7 +25,11 @@ class VLLMBackend(ChatBackend):
     def __init__(self, model: str, *, dtype: str = "auto", tensor_parallel_size: int = 1,
                  gpu_memory_utilization: float = 0.9, max_model_len: int | None = None,
                  trust_remote_code: bool = False) -> None:
-        vllm = _import_vllm()
+        try:
+            import vllm
+        except ImportError as exc:
+            raise BackendError("the vllm backend needs vLLM: pip install pgrpo[vllm] (GPU machines), "
+                               f"or use --backend hf ({exc})") from None
         self.model = str(model)
         self._sampling_params = vllm.SamplingParams
         kwargs: dict[str, Any] = {"dtype": dtype, "tensor_parallel_size": tensor_parallel_size,

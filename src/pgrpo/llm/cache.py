@@ -132,16 +132,12 @@ class CachedBackend(ChatBackend):
         positions: dict[str, list[int]] = {}
         for i, key in enumerate(keys):
             positions.setdefault(key, []).append(i)
-        results: list[ChatResult | None] = [None] * len(requests)
-        for key, idx in positions.items():
-            if key in hits:
-                for i in idx:
-                    results[i] = _copy(hits[key])
+        results = [_copy(hits[key]) if key in hits else None for key in keys]
         n_hits = sum(len(positions[k]) for k in hits)
         misses = [k for k in positions if k not in hits]
         self.usage.requests += len(requests)
         self.usage.cache_hits += n_hits
-        bar = tqdm(total=len(requests), initial=n_hits, desc=f"{self.name}:{_short(self.model)}",
+        bar = tqdm(total=len(requests), initial=n_hits, desc=f"{self.name}:{Path(self.model).name or self.model}",
                    unit="req", disable=not progress, dynamic_ncols=True)
         try:
             for start in range(0, len(misses), self.chunk_size):
@@ -195,7 +191,3 @@ class CachedBackend(ChatBackend):
 
 def _copy(res: ChatResult) -> ChatResult:
     return ChatResult(list(res.texts), res.error, res.cached, res.prompt_tokens, res.completion_tokens)
-
-
-def _short(model: str) -> str:
-    return Path(model).name or model

@@ -95,14 +95,15 @@ class HFBackend(ChatBackend):
                     try:
                         outs = self._generate_rows([requests[i] for i in batch], batch_number=start)
                     except Exception as exc:  # noqa: BLE001 - one bad batch is reported per item
-                        for i in batch:
-                            results[i] = ChatResult([], f"{type(exc).__name__}: {exc}")
+                        for i in batch:  # the first failure of a request is the one reported
+                            failed = results[i]
+                            results[i] = failed if failed and not failed.ok else ChatResult([], f"{type(exc).__name__}: {exc}")
                         continue
                     for i, (text, ptok, ctok) in zip(batch, outs):
-                        res = results[i] = results[i] or ChatResult([], None, False, ptok, 0)
-                        if res.ok:  # a request that failed in an earlier batch stays failed
-                            res.texts.append(text)
-                            res.completion_tokens += ctok
+                        merged = results[i] = results[i] or ChatResult([], None, False, ptok, 0)
+                        if merged.ok:  # a request that failed in an earlier batch stays failed
+                            merged.texts.append(text)
+                            merged.completion_tokens += ctok
                 for i in idx:
                     res = results[i]
                     req = requests[i]

@@ -51,18 +51,15 @@ class HeadSection:
     prompt_style: str = "pgrpo"
 
     def __post_init__(self) -> None:
-        from pgrpo.config import ConfigError
-        from pgrpo.data.cli_args import checked_prompt_style
+        from pgrpo.rm.manifest import ImplicitParams
 
         kinds = typing.get_args(typing.get_type_hints(HeadSection)["kind"])
         if self.kind not in kinds:  # build_dataclass checks this too, direct construction does not
             raise ValueError(f"head.kind must be one of {list(kinds)}, got {self.kind!r}")
-        if not self.beta > 0:
-            raise ValueError(f"head.beta must be > 0, got {self.beta}")
         try:
-            checked_prompt_style(self.prompt_style)
-        except ConfigError as exc:
-            raise ValueError(f"head.prompt_style: {exc}") from None
+            ImplicitParams(self.beta, self.prompt_style)  # the manifest's checks of beta and prompt_style
+        except ValueError as exc:
+            raise ValueError(f"head.{exc}") from None
 
 
 @dataclass

@@ -112,9 +112,6 @@ class EvalReport:
     seed: int
     n_boot: int
 
-    def to_json(self) -> dict:
-        return dataclasses.asdict(self)
-
 
 def evaluate(evaluator: PairEvaluator, pairs: Sequence[EvalPair], fmt: BenchmarkFormat, benchmark: str, *,
              n_boot: int = 1000, seed: int = 0) -> tuple[EvalReport, list[tuple[float, float]]]:
@@ -161,7 +158,7 @@ def write_outputs(out_dir: str | Path, report: EvalReport, pairs: Sequence[EvalP
     out.mkdir(parents=True, exist_ok=True)
     rows = [json.dumps({"line": p.line, "id": p.pair_id, "subset": p.subset, "chosen": c, "rejected": r})
             for p, (c, r) in zip(pairs, scores)]
-    for name, text in (("results.json", json.dumps(report.to_json(), indent=2)),
+    for name, text in (("results.json", json.dumps(dataclasses.asdict(report), indent=2)),
                        ("results.md", render_markdown(report)),
                        ("scores.jsonl", "\n".join(rows) + "\n")):
         write_text_atomic(out / name, text)

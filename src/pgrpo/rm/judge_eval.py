@@ -97,13 +97,8 @@ class JudgeOutcome:
 
 def combine(first: str | None, second: str | None) -> str:
     """win / loss / tie from the two orders (chosen is A in the first query, B in the second)."""
-    chosen_votes = (first == "A") + (second == "B")
-    rejected_votes = (first == "B") + (second == "A")
-    if chosen_votes == 2:
-        return "win"
-    if rejected_votes == 2:
-        return "loss"
-    return "tie"
+    results: dict[tuple[str | None, str | None], str] = {("A", "B"): "win", ("B", "A"): "loss"}
+    return results.get((first, second), "tie")
 
 
 @dataclass

@@ -52,7 +52,7 @@ class ImplicitParams:
         try:
             checked_prompt_style(self.prompt_style)
         except ConfigError as exc:
-            raise ValueError(str(exc)) from None
+            raise ValueError(f"prompt_style: {exc}") from None
 
 
 @dataclass(frozen=True)

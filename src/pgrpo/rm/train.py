@@ -71,9 +71,6 @@ class TrainResult:
     include_code_source: str  # how the manifest's include_code was decided
     skipped_lines: list[str] = field(default_factory=list)
 
-    def to_json(self) -> dict:
-        return dataclasses.asdict(self)
-
 
 def evaluate_pairs(scorer: RewardScorer, pairs: Sequence[Pair], *, n_boot: int = 1000,
                    seed: int = 0) -> HeldoutMetrics:
@@ -162,7 +159,7 @@ def train_reward_model(config: RMTrainConfig, include_code: str = "auto") -> Tra
                          fitted.train_loss, round(time.monotonic() - started, 2), heldout, manifest, source,
                          skipped)
     if fitted.is_main_process:
-        write_text_atomic(out / "metrics.json", json.dumps(result.to_json(), indent=2))
+        write_text_atomic(out / "metrics.json", json.dumps(dataclasses.asdict(result), indent=2))
     return result
 
 

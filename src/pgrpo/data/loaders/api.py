@@ -11,10 +11,11 @@ import dataclasses
 import datetime as dt
 import logging
 from collections.abc import Iterable, Iterator
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
-from pgrpo.data.loaders.base import LOADERS, Loader, LoadOptions, Record
+from pgrpo.data.loaders.base import LOADERS, Loader, LoadOptions
 from pgrpo.data.loaders.humaneval import packaged_humaneval_path
 from pgrpo.data.loaders.reading import first_record, iter_records
 from pgrpo.data.problem import Problem, parse_date
@@ -115,7 +116,9 @@ def iter_problems(source: str | Path, format: str | None = None, *, split: str |
         if selected is None:
             selected = get_loader(format_from_keys(record.data.keys(), record.where))
         try:
-            problem = _convert(selected, record, load_options)
+            problem = selected.convert(record, load_options)
+            if not problem.task_id:
+                raise record.error("task_id", "is empty")
         except DataError as exc:
             if not skip_bad:
                 raise
@@ -127,13 +130,6 @@ def iter_problems(source: str | Path, format: str | None = None, *, split: str |
         seen.add(problem.task_id)
         if problem_filter.keep(problem):
             yield problem
-
-
-def _convert(selected: Loader, record: Record, options: LoadOptions) -> Problem:
-    problem = selected.convert(record, options)
-    if not problem.task_id:
-        raise record.error("task_id", "is empty")
-    return problem
 
 
 def load_problems(source: str | Path, format: str | None = None, *, split: str | None = None,
@@ -151,14 +147,9 @@ def load_problems(source: str | Path, format: str | None = None, *, split: str |
     """
     if limit is not None and limit < 0:
         raise DataError(f"limit must be >= 0, got {limit}")
-    problems: list[Problem] = []
-    if limit == 0:
-        return problems
     bad: list[str] = []
-    for problem in iter_problems(source, format, split=split, bad=bad, **options):
-        problems.append(problem)
-        if limit is not None and len(problems) >= limit:
-            break
+    # islice stops pulling once `limit` problems are out (limit 0: the source is never opened)
+    problems = list(islice(iter_problems(source, format, split=split, bad=bad, **options), limit))
     if bad:
         log.warning("%s: skipped %d bad record(s); first: %s", source, len(bad), bad[0])
     return problems

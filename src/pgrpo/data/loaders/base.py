@@ -48,6 +48,13 @@ class Record:
             raise self.error(name, "is null")
         return _check_type(self, name, value, types)
 
+    def get_list(self, name: str, types: type | tuple[type, ...]) -> list[Any]:
+        """Optional list field ([] when absent or null) whose every item must have type `types`."""
+        items: list[Any] = self.get(name, list, default=[])
+        for index, item in enumerate(items):
+            _check_type(self, f"{name}[{index}]", item, types)
+        return items
+
     def require_str(self, name: str) -> str:
         return self.require(name, str)
 
@@ -130,22 +137,12 @@ def first_called_function(asserts: list[str] | tuple[str, ...]) -> str:
     return ""
 
 
-def defined_functions(code: str) -> list[str]:
-    """Top-level function names defined in `code`, in order (empty if it does not parse)."""
+def function_signatures(code: str) -> dict[str, str]:
+    """Top-level function name -> `def name(args):` as written in `code`, in definition order
+    ({} if `code` does not parse)."""
     try:
         tree = ast.parse(code)
     except SyntaxError:
-        return []
-    return [n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]
-
-
-def signature_line(code: str, name: str) -> str:
-    """`def name(args):` as written in `code` ("" if `code` does not define `name`)."""
-    try:
-        tree = ast.parse(code)
-    except SyntaxError:
-        return ""
-    for node in tree.body:
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name == name:
-            return f"def {name}({ast.unparse(node.args)}):"
-    return ""
+        return {}
+    return {node.name: f"def {node.name}({ast.unparse(node.args)}):" for node in tree.body
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))}

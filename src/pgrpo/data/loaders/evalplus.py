@@ -15,22 +15,12 @@ from __future__ import annotations
 
 import re
 
-from pgrpo.data.loaders.base import LoadOptions, Record, loader, signature_line
+from pgrpo.data.loaders.base import LoadOptions, Record, function_signatures, loader
 from pgrpo.data.problem import CallCase, Problem, TestKind, Tests
 
 
 def _detect(keys: frozenset[str]) -> bool:
     return "base_input" in keys and "entry_point" in keys
-
-
-def _call_cases(record: Record, name: str) -> list[CallCase]:
-    inputs = record.get(name, list, default=[])
-    cases = []
-    for index, args in enumerate(inputs):
-        if not isinstance(args, list):
-            raise record.error(f"{name}[{index}]", f"must be a list of arguments, got {type(args).__name__}")
-        cases.append(CallCase(inputs=tuple(args)))
-    return cases
 
 
 def _source_of(task_id: str) -> str:
@@ -48,20 +38,20 @@ def _mbpp_statement(record: Record, prompt: str, entry_point: str, program: str)
     tests = record.get("test_list", list, default=[])
     if tests and isinstance(tests[0], str):
         return f'"""\n{description}\n{tests[0].strip()}\n"""\n'
-    signature = signature_line(program, entry_point) or f"def {entry_point}(...):"
+    signature = function_signatures(program).get(entry_point) or f"def {entry_point}(...):"
     return f'"""\n{description}\nThe function must be `{signature}`\n"""\n'
 
 
 @loader("evalplus", "EvalPlus HumanEval+/MBPP+: base_input + plus_input, outputs from canonical", _detect,
         priority=40)
 def convert_evalplus(record: Record, options: LoadOptions) -> Problem:
-    task_id = record.require("task_id", (str, int))
-    task_id = str(task_id)
+    task_id = str(record.require("task_id", (str, int)))
     prompt = record.require_str("prompt")
     entry_point = record.require_str("entry_point")
     body = record.require_str("canonical_solution")
     atol = record.get("atol", (int, float))
-    cases = _call_cases(record, "base_input") + _call_cases(record, "plus_input")
+    base_inputs = record.get_list("base_input", list)  # each item: one call's argument list
+    cases = [CallCase(inputs=tuple(args)) for args in base_inputs + record.get_list("plus_input", list)]
     if not cases:
         raise record.error("base_input", "has no test inputs")
     defines_entry = re.search(rf"def\s+{re.escape(entry_point)}\s*\(", prompt) is not None
@@ -70,7 +60,7 @@ def convert_evalplus(record: Record, options: LoadOptions) -> Problem:
     else:  # MBPP+: canonical is already a full program
         canonical = body
         statement, starter = _mbpp_statement(record, prompt, entry_point, body), ""
-    metadata = {"base_count": len(record.get("base_input", list, default=[]))}
+    metadata = {"base_count": len(base_inputs)}
     for key in ("test", "contract"):
         value = record.get(key, str)
         if value:

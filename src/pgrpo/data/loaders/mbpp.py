@@ -15,7 +15,7 @@ metadata["base_asserts"] for base-only scoring.
 
 from __future__ import annotations
 
-from pgrpo.data.loaders.base import LoadOptions, Record, defined_functions, first_called_function, loader
+from pgrpo.data.loaders.base import LoadOptions, Record, first_called_function, function_signatures, loader
 from pgrpo.data.problem import Problem, TestKind, Tests
 
 
@@ -24,11 +24,7 @@ def _detect(keys: frozenset[str]) -> bool:
 
 
 def _str_list(record: Record, name: str) -> list[str]:
-    items = record.get(name, list, default=[])
-    for index, item in enumerate(items):
-        if not isinstance(item, str):
-            raise record.error(f"{name}[{index}]", f"must be a string, got {type(item).__name__}")
-    return [item for item in items if item.strip()]
+    return [item for item in record.get_list(name, str) if item.strip()]
 
 
 @loader("mbpp", "MBPP original/sanitized: test_list asserts (+ test_setup_code)", _detect, priority=10)
@@ -46,8 +42,7 @@ def convert_mbpp(record: Record, options: LoadOptions) -> Problem:
     if imports:
         setup = "\n".join([*imports, setup]).strip() + "\n"
     code = record.get("code", str)
-    entry_point = first_called_function(asserts) or (defined_functions(code)[0] if code and
-                                                     defined_functions(code) else "")
+    entry_point = first_called_function(asserts) or next(iter(function_signatures(code or "")), "")
     if not entry_point:
         raise record.error("test_list", "calls no function (cannot tell the entry point)")
     statement = f"{description}\nYour code should pass this test:\n{asserts[0].strip()}\n"

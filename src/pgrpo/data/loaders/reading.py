@@ -90,19 +90,13 @@ def _iter_local(path: Path) -> Iterator[Record]:
             yield Record(f"{path}:{lineno}", row, index)
 
 
-def _load_hub(source: str, split: str) -> Any:
+def _iter_hub(source: str, split: str) -> Iterator[Record]:
+    import datasets  # a hard dependency, imported lazily: it is slow to import
+
     try:
-        import datasets
-    except ImportError as exc:  # pragma: no cover - datasets is a hard dependency
-        raise DataError(f"{source}: loading a hub dataset needs the `datasets` package") from exc
-    try:
-        return datasets.load_dataset(source, split=split)
+        dataset = datasets.load_dataset(source, split=split)
     except (OSError, ValueError, ConnectionError) as exc:
         raise DataError(f"{source}: cannot load hub dataset (split {split!r}): {exc}") from exc
-
-
-def _iter_hub(source: str, split: str) -> Iterator[Record]:
-    dataset = _load_hub(source, split)
     for index, row in enumerate(dataset, start=1):
         yield Record(f"{source}[{split}]:{index}", row, index)
 
