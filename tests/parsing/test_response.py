@@ -338,3 +338,12 @@ def test_sanitize_preserves_all_humaneval_canonical_solutions():
         assert f"print({p['entry_point']}" not in out, task_id
         called = {n.func.id for n in ast.walk(tree) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)}
         assert (called & original) <= defined, task_id
+
+
+def test_code_is_read_from_the_answer_region_only():
+    """The rule math answers follow too: code only inside <think> is no code at all."""
+    fence = "```python\ndef f():\n    return 1\n```"
+    assert extract_code(f"<think>\n{fence}\n</think>\n<answer>\n</answer>") == ""
+    assert extract_code(f"<think>\nplan\n{fence}") == ""  # truncated inside the reasoning
+    assert extract_code(f"<think>\nplan\n</think>\n{fence}") == "def f():\n    return 1"  # after </think>
+    assert extract_code(fence) == "def f():\n    return 1"  # no think tags: all answer

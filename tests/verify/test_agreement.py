@@ -151,6 +151,7 @@ def test_rl_reward_and_rescore_agree_item_by_item(tmp_path):
     assert verdict(ADD, CODE_CORPUS[10])[2] == "timeout"
     assert not any(verdict(ADD, CODE_CORPUS[i])[0] for i in (1, 7, 11, 12, 13, 14, 26, 27, 28, 29))
     assert verdict(ADD, CODE_CORPUS[6])[:2] == (True, False)  # truncated output: code runs, format fails
+    assert verdict(ADD, CODE_CORPUS[4])[2] == "no_code"  # code only in <think>: the same rule as math
     assert verdict(SUM, STDIO_CORPUS[0])[0] and verdict(SUM, STDIO_CORPUS[3])[0]
     assert verdict(HALF, MATH_CORPUS[2][1])[:3] == (False, False, "no_answer")  # boxed only in <think>
     assert verdict(HALF, MATH_CORPUS[3][1])[:2] == (True, True)

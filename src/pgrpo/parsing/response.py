@@ -186,27 +186,29 @@ def _bare_code(text: str) -> str:
 def extract_code(text: str) -> str:
     """Best-effort program from any completion text ("" if there is nothing).
 
-    Regions are tried in order: inside the last `<answer>` (up to `</answer>` or the end),
-    then after the last `</think>`, then the whole text. In the first region holding a fence
+    Code is read from the answer region only, by the rule math answers follow too
+    (`pgrpo.parsing.math`): inside the last `<answer>` (up to `</answer>` or the end), then after
+    the last `</think>`; a `<think>` never closed (truncated inside the reasoning) has no code,
+    and a text without think tags is all answer. So code that sits only in the reasoning never
+    runs. In the first region holding a fence
     (first pass: fences opening a line; second pass: ```python glued to prose mid-line),
     `_choose_fence` picks: python-like tags (``` / python / py / python3 / py3) over other
     languages; the longest block that parses as Python (later wins ties), else the last block.
     An unclosed fence runs to the end of its region. With no fence anywhere, the same regions
-    (except the whole text when it has a `</think>`) are read as bare code: the whole region
+    are read as bare code: the whole region
     if it parses, else from the first line that looks like code (def/class/import/assignment/
     decorator) if that parses, else the region stripped (the sandbox reports the syntax error).
     """
     text = _isolate_tags(normalize_newlines(text))
-    regions = [r for r in (answer_region(text), after_think_region(text), text) if r is not None]
+    whole = None if THINK_OPEN in text or THINK_CLOSE in text else text
+    regions = [r for r in (answer_region(text), after_think_region(text), whole) if r is not None]
     for relaxed in (False, True):
         for region in regions:
             # Blank blocks are skipped: a lone closing ``` would otherwise read as an empty opener.
             fences = [f for f in find_fences(region, relaxed=relaxed) if f.code.strip()]
             if fences:
                 return _choose_fence(fences).code
-    # Unfenced reasoning is prose, not code: read the whole text as code only without </think>.
-    bare_regions = regions if THINK_CLOSE not in text else regions[:-1]
-    for region in bare_regions:
+    for region in regions:
         if _strip_tags(region).strip():
             return _bare_code(region)
     return ""
