@@ -23,9 +23,11 @@ COMMAND_MODULES: tuple[str, ...] = (
     "pgrpo.llm.commands",
     "pgrpo.rm.pairs_commands",
     "pgrpo.bench.commands",
+    "pgrpo.bench.build_rl_commands",
     "pgrpo.evaluation.commands",
     "pgrpo.rm.commands",
     "pgrpo.train.commands",
+    "pgrpo.sandbox.commands",
 )
 
 

@@ -3,7 +3,9 @@
 Owns the generic machinery only: each stage declares its own config dataclasses
 (e.g. pgrpo.train.config) and calls `load_config`. Every error names the offending key
 (`train.reward.mode`) and, for recipe files, the file. YAML is parsed with safe_load;
-nothing in a config file is ever executed.
+nothing in a config file is ever executed. Fields marked `RECIPE_PATH` (or `RECIPE_DIR`, always
+a local directory) are paths: written in a recipe they are relative to the recipe's own
+directory (`pgrpo.paths.resolve_recipe_path`); given as an override, to the working directory.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import yaml
 
 from pgrpo.errors import PgrpoError
+from pgrpo.paths import resolve_recipe_path
 
 if TYPE_CHECKING:
     from _typeshed import DataclassInstance
@@ -26,6 +29,25 @@ T = TypeVar("T", bound="DataclassInstance")
 
 class ConfigError(PgrpoError, ValueError):
     """A config problem; the message names the key (and file when there is one)."""
+
+
+# `field(metadata=RECIPE_PATH)`: a local path or a hub id; `RECIPE_DIR`: always a local directory.
+RECIPE_PATH: dict[str, Any] = {"recipe_path": "local-or-hub"}
+RECIPE_DIR: dict[str, Any] = {"recipe_path": "directory"}
+
+
+def _resolve_recipe_paths(cls: Any, data: dict[str, Any], recipe_dir: Path) -> dict[str, Any]:
+    """Recipe values of path fields, made relative to `recipe_dir` (nested sections too)."""
+    out = dict(data)
+    for f in dataclasses.fields(cls):
+        value = out.get(f.name)
+        kind = f.metadata.get("recipe_path")
+        if kind is not None and isinstance(value, str):
+            out[f.name] = resolve_recipe_path(value, recipe_dir, always_local=kind == "directory")
+        section = typing.get_type_hints(cls).get(f.name)
+        if isinstance(value, dict) and isinstance(section, type) and dataclasses.is_dataclass(section):
+            out[f.name] = _resolve_recipe_paths(section, value, recipe_dir)
+    return out
 
 
 def _type_name(tp: Any) -> str:
@@ -168,8 +190,9 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
 
 
 def load_config(cls: type[T], path: str | Path | None = None, overrides: list[str] | None = None) -> T:
-    """Recipe file (optional) + dotted overrides -> validated `cls` instance."""
-    data = read_yaml(path) if path is not None else {}
+    """Recipe file (optional; its relative paths resolved against its directory) + dotted
+    overrides (relative to the working directory) -> validated `cls` instance."""
+    data = _resolve_recipe_paths(cls, read_yaml(path), Path(path).parent) if path is not None else {}
     data = apply_overrides(data, list(overrides or []))
     try:
         return build_dataclass(cls, data)

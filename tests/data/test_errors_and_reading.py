@@ -52,8 +52,8 @@ def test_nested_field_errors(tmp_path, data_file):
 
 
 def test_unknown_format_lists_known_ones(data_file):
-    with pytest.raises(DataError, match="unknown problem format 'nope'; known formats: apps, evalplus, humaneval, "
-                                        "lcb, mbpp, pgrpo"):
+    with pytest.raises(DataError, match="unknown problem format 'nope'; known formats: apps, codecontests, evalplus, "
+                                        "humaneval, lcb, mbpp, pgrpo"):
         load_problems(data_file("mbpp_mini.jsonl"), format="nope")
     assert issubclass(DataError, PgrpoError)
 

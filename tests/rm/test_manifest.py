@@ -88,7 +88,8 @@ def _thinking_scores(rm_path) -> list[float]:
                 for _, r in items]
 
     targets = {f"t{i}": Target(f"t{i}", statement, None) for i, (statement, _, _) in enumerate(SIDES)}
-    evaluator = RewardEvaluator(targets, verify_fn, _thinking_fn(config, str(rm_path)), mode="posterior")
+    thinking_fn, rm_truncated = _thinking_fn(config, str(rm_path))
+    evaluator = RewardEvaluator(targets, verify_fn, thinking_fn, mode="posterior", rm_truncated=rm_truncated)
     rewards, _ = evaluator.evaluate(list(targets), texts)
     return [r.raw_thinking for r in rewards.rewards]
 

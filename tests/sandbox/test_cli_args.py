@@ -27,10 +27,16 @@ def test_no_flags_give_the_defaults():
 def test_every_field_has_a_sandbox_flag():
     values = {"timeout_per_test_s": "2.5", "timeout_per_program_s": "9", "memory_mb": "512",
               "output_limit_bytes": "1000", "workers": "3", "isolation": "none", "max_processes": "7",
-              "scratch_mb": "8"}
+              "scratch_mb": "8", "url": "http://h:1", "request_timeout_s": "60", "retries": "1"}
     assert set(values) == {f.name for f in dataclasses.fields(SandboxConfig)}
     argv = [arg for name, value in values.items() for arg in (f"--sandbox-{name.replace('_', '-')}", value)]
-    assert _parse(argv) == SandboxConfig(2.5, 9.0, 512, 1000, 3, "none", 7, 8)
+    assert _parse(argv) == SandboxConfig(2.5, 9.0, 512, 1000, 3, "none", 7, 8, ("http://h:1",), 60.0, 1)
+
+
+def test_several_sandbox_urls():
+    assert _parse(["--sandbox-url", "http://a:1", "http://b:2/"]).urls == ("http://a:1", "http://b:2")
+    with pytest.raises(ConfigError, match=r"sandbox.url\[0\]"):
+        _parse(["--sandbox-url", "a:1"])
 
 
 def test_short_names_and_a_longer_timeout_raising_the_program_cap():

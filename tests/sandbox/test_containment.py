@@ -1,18 +1,26 @@
 """Adversarial programs: every containment requirement of the sandbox, one test (or more) each.
 
-Runs in the default isolation ("auto" = bwrap here). kill(-1) cases run inside the
-jail's own pid namespace, so a failure cannot hit the test machine.
+Runs in the default isolation ("auto" = bwrap here), twice: in process, and through
+`pgrpo sandbox serve` (a subprocess on loopback, with a token and an HF_TOKEN canary in its
+environment) via its client. kill(-1) cases run inside the jail's own pid namespace, so a
+failure cannot hit the test machine.
 """
 
 from __future__ import annotations
 
 import os
+import re
+import select
+import signal
+import subprocess
+import sys
 import time
 
 import pytest
 
 from pgrpo.data.problem import CallCase, Problem, StdioCase, TestKind, Tests
 from pgrpo.sandbox import Job, Sandbox, SandboxConfig, Status
+from pgrpo.sandbox.remote import RemoteSandbox
 
 pytestmark = pytest.mark.sandbox
 
@@ -26,9 +34,48 @@ CALL = Problem("t/call", "add", Tests(TestKind.CALL, call_cases=(CallCase((2, 3)
 STDIO = Problem("t/stdio", "echo", Tests(TestKind.STDIO, stdio_cases=(StdioCase("1 2\n", "3\n"),)))
 
 
+SECRET = "hf_SECRET_canary_123"
+TOKEN = "containment-token"
+
+
+def _serve() -> tuple[subprocess.Popen[str], str]:
+    env = {**os.environ, "HF_TOKEN": SECRET, "PGRPO_SANDBOX_TOKEN": TOKEN}
+    proc = subprocess.Popen([sys.executable, "-m", "pgrpo", "sandbox", "serve", "--port", "0", "--sandbox-workers", "2"],
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env)
+    assert proc.stdout is not None
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if select.select([proc.stdout], [], [], 1)[0]:
+            found = re.search(r"listening on (http://\S+)", proc.stdout.readline())
+            if found:
+                return proc, found.group(1)
+        if proc.poll() is not None:
+            break
+    proc.kill()
+    raise RuntimeError("pgrpo sandbox serve did not start")
+
+
+@pytest.fixture(scope="module", params=["in_process", "service"])
+def engine(request):
+    """Makes a sandbox for a config: the local pool, or a client of `pgrpo sandbox serve`."""
+    if request.param == "in_process":
+        yield Sandbox
+        return
+    proc, url = _serve()
+    try:
+        yield lambda config: RemoteSandbox([url], config, token=TOKEN)
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
 @pytest.fixture(scope="module")
-def sb():
-    with Sandbox(SandboxConfig(workers=2, timeout_per_test_s=2, timeout_per_program_s=6, memory_mb=512)) as box:
+def sb(engine):
+    with engine(SandboxConfig(workers=2, timeout_per_test_s=2, timeout_per_program_s=6, memory_mb=512)) as box:
         yield box
 
 
@@ -100,10 +147,10 @@ def test_threads_left_running_end(sb):
     assert time.monotonic() - t < 3
 
 
-def test_program_time_cap():
+def test_program_time_cap(engine):
     many = Problem("t/many", "x", Tests(TestKind.CALL, call_cases=tuple(CallCase((i,), i) for i in range(20))),
                    entry_point="f")
-    with Sandbox(SandboxConfig(workers=1, timeout_per_test_s=0.3, timeout_per_program_s=1)) as box:
+    with engine(SandboxConfig(workers=1, timeout_per_test_s=0.3, timeout_per_program_s=1)) as box:
         t = time.monotonic()
         r = box.run([Job(many, "import time\ndef f(x):\n    time.sleep(0.2)\n    return x")])[0]
     assert time.monotonic() - t < 4
@@ -155,9 +202,9 @@ def test_files_outside_scratch_unchanged(sb, tmp_path):
     assert not os.path.exists("/pwn") and not os.path.exists(os.path.expanduser("~/pwn"))
 
 
-def test_secrets_not_visible(sb, monkeypatch):
-    monkeypatch.setenv("HF_TOKEN", "hf_SECRET_canary_123")
-    with Sandbox(SandboxConfig(workers=1)) as box:
+def test_secrets_not_visible(engine, monkeypatch):
+    monkeypatch.setenv("HF_TOKEN", SECRET)  # the service was started with it in its environment
+    with engine(SandboxConfig(workers=1)) as box:
         prog = ("import os, glob\nfound = 'hf_SECRET_canary_123' in str(os.environ)\n"
                 "for p in glob.glob('/proc/*/environ'):\n    try:\n"
                 "        found = found or b'hf_SECRET_canary_123' in open(p, 'rb').read()\n"
@@ -183,9 +230,9 @@ def test_output_flood_is_capped(sb):
     assert r.status is Status.OUTPUT_EXCEEDED
 
 
-def test_jobs_are_independent(sb):
-    # Sequential on one worker: job 1 leaves files and env, job 2 must see none of it.
-    with Sandbox(SandboxConfig(workers=1)) as box:
+def test_jobs_are_independent(engine):
+    # Sequential on one worker (in process): job 1 leaves files and env, job 2 must see none of it.
+    with engine(SandboxConfig(workers=1)) as box:
         leave = ("import os\nfor d in ['.', '/tmp', '/dev/shm']:\n    try: open(os.path.join(d, 'left'), 'w').write('1')\n"
                  "    except OSError: pass\nos.environ['LEFT'] = '1'\nos.putenv('LEFT', '1')\nprint(3)")
         look = ("import os\nseen = any(os.path.exists(os.path.join(d, 'left')) for d in ['.', '/tmp', '/dev/shm'])\n"

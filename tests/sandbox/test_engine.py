@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from pgrpo.data.problem import CallCase, Problem, StdioCase, TestKind, Tests
-from pgrpo.sandbox import Job, Sandbox, SandboxConfig, Status, pool
+from pgrpo.sandbox import Job, Sandbox, SandboxConfig, Status, modes
 from pgrpo.sandbox.codec import NotPlainError, decode, encode
 
 
@@ -103,7 +103,7 @@ def test_all_humaneval_canonical_solutions_pass(sb):
 
 @pytest.mark.parametrize("mode", ["unshare", "none"])
 def test_fallback_isolation_modes_run_jobs(mode, monkeypatch):
-    monkeypatch.setattr(pool, "_warned", set())  # the one warning per mode may have fired earlier
+    monkeypatch.setattr(modes, "_warned", set())  # the one warning per mode may have fired earlier
     he = Problem("h2", "add", Tests(TestKind.HUMANEVAL, test_code="def check(c):\n    assert c(2, 3) == 5\n"),
                  entry_point="add")
     io = Problem("s2", "sum", Tests(TestKind.STDIO, stdio_cases=(StdioCase("1 2\n", "3\n"),)))

@@ -2,7 +2,7 @@
 
 Owns: `read_jsonl` (gz ok; strict or collecting bad lines), `append_jsonl` (flushed per
 record, so an interrupted job keeps finished work), `write_jsonl` and `write_text_atomic`
-(temp file + rename), and `is_local_path`: the one "local path or hub id?" rule.
+(temp file + rename).
 """
 
 from __future__ import annotations
@@ -17,20 +17,6 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from pgrpo.errors import DataError
-
-LOCAL_SUFFIXES = (".json", ".jsonl", ".parquet", ".pq", ".gz", ".csv", ".yaml", ".yml")
-
-
-def is_local_path(source: str) -> bool:
-    """True for a local path, False for a hub id ("org/name", or a bare "name").
-
-    Local: an existing path; "/x", "./x", "../x", "~/x"; more than one "/"; or a data/config
-    file suffix (so a typo in a file name fails as "file not found", not as a hub lookup).
-    Model ids with dots ("Qwen/Qwen2.5-7B") are not file suffixes.
-    """
-    if Path(source).expanduser().exists():
-        return True
-    return source.startswith(("/", "~", "./", "../")) or source.count("/") > 1 or source.lower().endswith(LOCAL_SUFFIXES)
 
 
 @dataclass(frozen=True)

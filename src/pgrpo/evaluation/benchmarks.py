@@ -18,11 +18,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pgrpo.data.io import is_local_path
 from pgrpo.data.loaders.reading import first_record
 from pgrpo.data.math import MathProblem, load_math_problems, looks_like_math, math_messages
 from pgrpo.data.problem import Problem, TestKind
 from pgrpo.errors import PgrpoError
+from pgrpo.paths import is_local_path
 from pgrpo.registry import Registry
 
 

@@ -15,11 +15,11 @@ import threading
 from collections.abc import Sequence
 from typing import Any
 
-from pgrpo.data.io import is_local_path
 from pgrpo.errors import PgrpoError
 from pgrpo.hf_loading import ensure_pad_token, torch_dtype
 from pgrpo.llm.base import BACKENDS, BackendError, ChatBackend
 from pgrpo.llm.types import ChatRequest, ChatResult
+from pgrpo.paths import is_local_path
 
 
 def _group_key(req: ChatRequest) -> tuple:

@@ -7,18 +7,24 @@ its Verdict carries R_f, R_o, the reasoning and the code), asks the reasoning re
 mode only those with R_o = 1), composes the total with `pgrpo.rewards.components.compose`
 and caches the result, so TRL's "format", "outcome" and "thinking" functions, called one
 after another on the same batch, share one computation. Also computes the per-batch stats
-that are logged (pass rate, RM items scored, zero-variance groups with/without the
-thinking term, seconds spent in the sandbox and the RM).
+(`BatchStats`: counts and sums of one rank's slice -- passes, RM items scored and truncated,
+sandbox timeouts, zero-variance groups with/without the thinking term, seconds in the sandbox
+and the RM) and `global_metrics`, which turns every rank's stats into the logged numbers
+(totals, rates over all completions, max and mean times).
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, fields
+from typing import Any
 
-from pgrpo.rewards.components import RewardMode, compose, get_mode, keyed_groups, zero_std_fraction_of
+from pgrpo.rewards.components import RewardMode, compose, get_mode, group_std, keyed_groups
+from pgrpo.sandbox.types import Status
 from pgrpo.verify import BatchVerify, Task
+
+TIMEOUT_STATUS = Status.TIMEOUT.value  # a Verdict's status when a wall-clock limit hit
 
 
 @dataclass(frozen=True)
@@ -42,6 +48,8 @@ class ThinkingQuery:
 
 # queries -> one score in [0, 1] per query (sigmoid of the RM's scalar), same order.
 ThinkingFn = Callable[[Sequence[ThinkingQuery]], list[float]]
+# () -> items the RM's truncation policy has cut so far (a running count, e.g. RewardScorer.truncated).
+TruncationCount = Callable[[], int]
 
 
 @dataclass(frozen=True)
@@ -61,34 +69,69 @@ class CompletionReward:
 
 @dataclass(frozen=True)
 class BatchStats:
-    """Per-batch numbers to log. Group fractions are None when the batch holds no whole group."""
+    """One rank's per-batch numbers, as counts and sums so that ranks combine exactly
+    (`global_metrics`): a mean of per-rank means would be wrong for unequal slices and a mean
+    of counts is not a total. `groups` counts the whole GRPO groups in the slice."""
 
     n: int
-    pass_rate: float
-    mean_pass_fraction: float
+    passed: int
+    pass_fraction_sum: float
     rm_scored: int
-    raw_thinking_mean: float | None
-    frac_zero_std: float | None
-    frac_zero_std_no_thinking: float | None
+    raw_thinking_sum: float
+    rm_truncated: int
+    timeouts: int
+    groups: int
+    zero_std_groups: int
+    zero_std_groups_no_thinking: int
     outcome_seconds: float
     rm_seconds: float
 
+    @property
+    def pass_rate(self) -> float:
+        return self.passed / self.n if self.n else 0.0
+
     def as_metrics(self) -> dict[str, float]:
-        """Metric name -> value, omitting undefined ones (loggers choke on NaN/None)."""
-        metrics = {
-            "outcome/pass_rate": self.pass_rate,
-            "outcome/pass_fraction_mean": self.mean_pass_fraction,
-            "thinking/rm_scored": float(self.rm_scored),
-            "time/sandbox_s": self.outcome_seconds,
-            "time/rm_s": self.rm_seconds,
-        }
-        optional = {
-            "thinking/raw_score_mean": self.raw_thinking_mean,
-            "gate/frac_zero_std_groups": self.frac_zero_std,
-            "gate/frac_zero_std_groups_no_thinking": self.frac_zero_std_no_thinking,
-        }
-        metrics.update({k: float(v) for k, v in optional.items() if v is not None})
-        return metrics
+        """This batch alone as metrics (a single process); see `global_metrics`."""
+        return global_metrics([self])
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> BatchStats:
+        """The inverse of `to_dict` (what another rank sent); a missing field is a KeyError."""
+        return cls(**{f.name: data[f.name] for f in fields(cls)})
+
+
+def global_metrics(parts: Sequence[BatchStats]) -> dict[str, float]:
+    """Metric name -> value over every rank's `BatchStats` of one step: counts are totals, rates
+    are over all completions (groups), times are the max (the slowest rank, which everyone waits
+    for) and the mean over ranks. Undefined values are omitted (loggers choke on NaN/None)."""
+    if not parts:
+        raise ValueError("global_metrics needs the stats of at least one rank")
+    n = sum(p.n for p in parts)
+    scored = sum(p.rm_scored for p in parts)
+    groups = sum(p.groups for p in parts)
+    sandbox_s = [p.outcome_seconds for p in parts]
+    rm_s = [p.rm_seconds for p in parts]
+    metrics = {
+        "outcome/completions": float(n),
+        "outcome/pass_rate": sum(p.passed for p in parts) / n if n else 0.0,
+        "outcome/pass_fraction_mean": sum(p.pass_fraction_sum for p in parts) / n if n else 0.0,
+        "sandbox/timeouts": float(sum(p.timeouts for p in parts)),
+        "thinking/rm_scored": float(scored),
+        "thinking/rm_truncated": float(sum(p.rm_truncated for p in parts)),
+        "time/sandbox_s_max": max(sandbox_s),
+        "time/sandbox_s_mean": sum(sandbox_s) / len(parts),
+        "time/rm_s_max": max(rm_s),
+        "time/rm_s_mean": sum(rm_s) / len(parts),
+    }
+    if scored:
+        metrics["thinking/raw_score_mean"] = sum(p.raw_thinking_sum for p in parts) / scored
+    if groups:
+        metrics["gate/frac_zero_std_groups"] = sum(p.zero_std_groups for p in parts) / groups
+        metrics["gate/frac_zero_std_groups_no_thinking"] = sum(p.zero_std_groups_no_thinking for p in parts) / groups
+    return metrics
 
 
 @dataclass(frozen=True)
@@ -109,11 +152,13 @@ class RewardEvaluator:
 
     targets: task id -> Target. verify_fn: judges (task, completion) pairs (a `pgrpo.verify.Verifier`);
     thinking_fn: see ThinkingFn (None only for modes without a thinking term). group_size:
-    completions per prompt (GRPO's G), used for the zero-variance stats.
+    completions per prompt (GRPO's G), used for the zero-variance stats. rm_truncated: the RM
+    back end's running truncation count (see TruncationCount), logged per batch when given.
     """
 
     def __init__(self, targets: Mapping[str, Target], verify_fn: BatchVerify, thinking_fn: ThinkingFn | None,
-                 *, mode: str | RewardMode = "posterior", weight: float = 1.0, group_size: int = 1) -> None:
+                 *, mode: str | RewardMode = "posterior", weight: float = 1.0, group_size: int = 1,
+                 rm_truncated: TruncationCount | None = None) -> None:
         self.mode = mode if isinstance(mode, RewardMode) else get_mode(mode)
         if self.mode.uses_thinking and thinking_fn is None:
             raise ValueError(f"reward mode {self.mode.name!r} needs a thinking reward model")
@@ -122,6 +167,7 @@ class RewardEvaluator:
         self.thinking_fn = thinking_fn
         self.weight = weight
         self.group_size = group_size
+        self.rm_truncated = rm_truncated
         self.last: BatchRewards | None = None
         self.last_task_ids: tuple[str, ...] = ()
         self.evaluations = 0  # fresh batch computations (cache misses)
@@ -159,6 +205,7 @@ class RewardEvaluator:
         wanted = [i for i, ro in enumerate(r_o) if self.mode.needs_thinking(ro)]
         raw: list[float | None] = [None] * len(completions)
         rm_seconds = 0.0
+        truncated_before = self.rm_truncated() if self.rm_truncated is not None else 0
         if wanted:
             assert self.thinking_fn is not None  # guaranteed by __init__ for thinking modes
             # An empty extraction means "no code section" to the RM.
@@ -185,25 +232,33 @@ class RewardEvaluator:
                 total=compose(r_f[i], r_o[i], r_t, self.mode, self.weight),
                 raw_thinking=raw[i], pass_fraction=verdicts[i].pass_fraction, status=verdicts[i].status,
             ))
-        stats = self._stats(rewards, outcome_seconds, rm_seconds)
+        truncated = (self.rm_truncated() - truncated_before) if self.rm_truncated is not None else 0
+        stats = self._stats(rewards, outcome_seconds, rm_seconds, truncated)
         return BatchRewards(completions, tuple(rewards), stats)
 
-    def _stats(self, rewards: list[CompletionReward], outcome_seconds: float, rm_seconds: float) -> BatchStats:
-        n = len(rewards)
+    def _stats(self, rewards: list[CompletionReward], outcome_seconds: float, rm_seconds: float,
+               rm_truncated: int) -> BatchStats:
         scored = [r.raw_thinking for r in rewards if r.raw_thinking is not None]
         # Groups are the completions of one prompt, contiguous in TRL's batches; partial groups
-        # (a group split across processes) are left out of the zero-variance fractions.
+        # (a group split across processes) are left out of the zero-variance counts.
         groups = keyed_groups([r.task_id for r in rewards], self.group_size)
         totals = [r.total for r in rewards]
         no_thinking = [r.format + r.outcome for r in rewards]
         return BatchStats(
-            n=n,
-            pass_rate=sum(r.outcome for r in rewards) / n if n else 0.0,
-            mean_pass_fraction=sum(r.pass_fraction for r in rewards) / n if n else 0.0,
+            n=len(rewards),
+            passed=sum(1 for r in rewards if r.outcome > 0.0),
+            pass_fraction_sum=sum(r.pass_fraction for r in rewards),
             rm_scored=len(scored),
-            raw_thinking_mean=sum(scored) / len(scored) if scored else None,
-            frac_zero_std=zero_std_fraction_of(totals, groups),
-            frac_zero_std_no_thinking=zero_std_fraction_of(no_thinking, groups),
+            raw_thinking_sum=sum(scored),
+            rm_truncated=rm_truncated,
+            timeouts=sum(1 for r in rewards if r.status == TIMEOUT_STATUS),
+            groups=len(groups),
+            zero_std_groups=_constant_groups(totals, groups),
+            zero_std_groups_no_thinking=_constant_groups(no_thinking, groups),
             outcome_seconds=outcome_seconds,
             rm_seconds=rm_seconds,
         )
+
+
+def _constant_groups(values: Sequence[float], groups: Sequence[Sequence[int]], tol: float = 1e-8) -> int:
+    return sum(1 for g in groups if group_std([values[i] for i in g]) <= tol)

@@ -1,27 +1,62 @@
-"""The thinking reward R_t behind `RewardEvaluator`: a trained reasoning reward model.
+"""The thinking reward R_t behind `RewardEvaluator`: a trained reasoning reward model, local or served.
 
-Owns `rm_thinking_fn`: R_t = `RewardScorer.score` (sigmoid of the RM's score) of (statement,
-reasoning, code). The scorer reads every item on the layout its manifest records: the code
-only for an RM trained with code (`include_code`), so the RM reads exactly what `pgrpo rm
-train` gave it and no recipe key restates it.
+Owns `rm_thinking_fn`: R_t = the scorer's `score` (sigmoid of the RM's score) of (statement,
+reasoning, code), with a scorer that is either an in-process `pgrpo.rm.scoring.RewardScorer`
+(`local_thinking`) or a `pgrpo.rm.client.RMClient` talking to `pgrpo rm serve`
+(`remote_thinking`); both return (thinking fn, running truncation count), the pair
+`RewardEvaluator` takes. The scorer reads every item on the layout its manifest records (the
+served RM's comes from its /health): the code only for an RM trained with code
+(`include_code`), so the RM reads exactly what `pgrpo rm train` gave it and no recipe key
+restates it. A service that keeps failing raises (the step fails, naming the URL): never a
+silent 0. The gate is the evaluator's: only the completions the mode needs reach the scorer.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
-from pgrpo.rewards.batch import ThinkingFn, ThinkingQuery
+from pgrpo.rewards.batch import ThinkingFn, ThinkingQuery, TruncationCount
 
 if TYPE_CHECKING:
-    from pgrpo.rm.scoring import RewardScorer
+    from pgrpo.rm.scoring import RMItem
 
 
-def rm_thinking_fn(scorer: RewardScorer) -> ThinkingFn:
-    """Thinking reward from a `pgrpo.rm.scoring.RewardScorer` (scores already in [0, 1])."""
+class ItemScorer(Protocol):
+    """What R_t needs from a scorer: `RewardScorer` and `RMClient` both are one."""
+
+    truncated: int
+
+    def score(self, items: Sequence[RMItem]) -> list[float]: ...
+
+
+def rm_thinking_fn(scorer: ItemScorer) -> ThinkingFn:
+    """Thinking reward from a scorer whose scores are already in [0, 1]."""
     from pgrpo.rm.scoring import RMItem
 
     def thinking(queries: Sequence[ThinkingQuery]) -> list[float]:
+        if not queries:
+            return []
         return [float(s) for s in scorer.score([RMItem(q.statement, q.reasoning, q.code) for q in queries])]
 
     return thinking
+
+
+def local_thinking(rm_path: str, *, batch_size: int, max_length: int | None,
+                   device: str) -> tuple[ThinkingFn, TruncationCount]:
+    """R_t from the RM in `rm_path`, loaded in this process (whole, on `device`, outside ZeRO-3's
+    zero-init: `pgrpo.rm.loading`)."""
+    from pgrpo.rm.scoring import RewardScorer
+
+    scorer = RewardScorer(rm_path, batch_size=batch_size, max_length=max_length, device=device)
+    return rm_thinking_fn(scorer), lambda: scorer.truncated
+
+
+def remote_thinking(urls: Sequence[str], *, items_per_request: int, timeout_s: float,
+                    retries: int) -> tuple[ThinkingFn, TruncationCount]:
+    """R_t from `pgrpo rm serve` at `urls` (token: env PGRPO_RM_TOKEN); its manifest is read now."""
+    from pgrpo.rm.client import RMClient
+
+    client = RMClient(urls, items_per_request=items_per_request, timeout_s=timeout_s, retries=retries)
+    _ = client.manifest  # an unreachable service fails here, before training starts
+    return rm_thinking_fn(client), lambda: client.truncated

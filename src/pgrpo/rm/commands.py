@@ -1,4 +1,5 @@
-"""CLI: `pgrpo rm train` (Bradley-Terry RM training) and `pgrpo rm eval` (preference benchmarks).
+"""CLI: `pgrpo rm train` (Bradley-Terry RM training), `pgrpo rm eval` (preference benchmarks) and
+`pgrpo rm serve` (the RM as a service, pgrpo.rm.service).
 
 Thin: parse arguments, build the config / evaluator, call pgrpo.rm.train / pgrpo.rm.evaluate.
 Heavy imports happen inside run(). (`pgrpo rm pairs` lives in pgrpo.rm.pairs_commands.)
@@ -134,6 +135,47 @@ def configure_eval(parser):
             if outcomes is not None:
                 write_jsonl(Path(args.out) / "judge_verdicts.jsonl", [dataclasses.asdict(o) for o in outcomes])
                 print(f"wrote {args.out}/judge_verdicts.jsonl")
+        return 0
+
+    return run
+
+
+@command("rm serve", help="Serve a reward model (either head) over HTTP for `reward.rm_url` (FastAPI + uvicorn)")
+def configure_serve(parser):
+    from pgrpo.rm.wire import DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_ITEMS, DEFAULT_PORT, TOKEN_ENV
+
+    parser.add_argument("--model", required=True, help="reward model directory (with its pgrpo_rm.json manifest)")
+    parser.add_argument("--host", default="127.0.0.1",
+                        help="address to bind (default 127.0.0.1; anything else requires a token)")
+    parser.add_argument("--port", type=int, default=DEFAULT_PORT, help="port (0: a free one, printed at start)")
+    parser.add_argument("--token", default=None,
+                        help=f"shared bearer token clients must send (default: env {TOKEN_ENV}; prefer the env "
+                             "var: a command-line token is visible in ps)")
+    parser.add_argument("--batch-size", type=int, default=16, help="items per forward pass")
+    parser.add_argument("--batch-tokens", type=int, default=65536,
+                        help="token budget of the requests scored together")
+    parser.add_argument("--max-length", type=int, help="tokens per item (default: the RM's training length)")
+    parser.add_argument("--device", help="cpu, cuda, cuda:1 ... (default: cuda if available)")
+    parser.add_argument("--dtype", choices=DTYPE_NAMES)
+    parser.add_argument("--max-items", type=int, default=DEFAULT_MAX_ITEMS, help="most items one request may carry")
+    parser.add_argument("--max-body-mb", type=float, default=DEFAULT_MAX_BODY_BYTES / (1 << 20),
+                        help="largest request body in MiB")
+
+    def run(args) -> int:
+        import os
+
+        from pgrpo.errors import PgrpoError
+        from pgrpo.rm.scoring import RewardScorer
+        from pgrpo.rm.service import check_binding, serve
+
+        token = args.token if args.token is not None else os.environ.get(TOKEN_ENV) or None
+        check_binding(args.host, token)  # before the model loads
+        if args.max_items < 1 or args.max_body_mb <= 0 or args.batch_tokens < 1:
+            raise PgrpoError("--max-items / --max-body-mb / --batch-tokens: must be positive")
+        scorer = RewardScorer(args.model, batch_size=args.batch_size, max_length=args.max_length,
+                              device=args.device, dtype=args.dtype)
+        serve(scorer, host=args.host, port=args.port, token=token, max_items=args.max_items,
+              max_body_bytes=int(args.max_body_mb * (1 << 20)), batch_tokens=args.batch_tokens)
         return 0
 
     return run

@@ -10,6 +10,7 @@ import typing
 from dataclasses import dataclass, field
 from typing import Literal
 
+from pgrpo.config import RECIPE_DIR, RECIPE_PATH
 from pgrpo.hf_loading import DTYPE_NAMES
 
 
@@ -18,7 +19,7 @@ class ModelSection:
     """The base checkpoint: any causal LM (the scalar head adds a fresh score head; the implicit
     head trains the LM itself), or, for the scalar head, a reward model."""
 
-    path: str = ""
+    path: str = field(default="", metadata=RECIPE_PATH)
     # Build a tiny Qwen2 (pgrpo.tiny) whose BPE is trained on the training pairs instead of
     # loading `path`: for CPU smoke runs and tests, never the hub.
     tiny: bool = False
@@ -79,8 +80,8 @@ class LoraSection:
 class DataSection:
     """Pairs JSONL files. Without `eval`, a held-out share of the problems is split off `train`."""
 
-    train: str = ""
-    eval: str | None = None
+    train: str = field(default="", metadata=RECIPE_PATH)
+    eval: str | None = field(default=None, metadata=RECIPE_PATH)
     heldout_fraction: float = 0.1
     skip_bad: bool = False
     # Pass each pair's `margin` to the loss: -log sigmoid(r_c - r_r - margin); missing -> 0.
@@ -115,7 +116,7 @@ class TrainSection:
     # "never" rather than TrainingArguments' "no", which YAML would read as false.
     eval_strategy: Literal["never", "steps", "epoch"] = "epoch"
     eval_batch_size: int = 8
-    deepspeed: str | None = None  # a DeepSpeed JSON (or use `accelerate launch --config_file`)
+    deepspeed: str | None = field(default=None, metadata=RECIPE_PATH)  # a DeepSpeed JSON (or use `accelerate launch --config_file`)
     report_to: list[str] = field(default_factory=lambda: ["tensorboard"])
     resume: bool = True  # continue from the last checkpoint in output_dir if there is one
 
@@ -126,7 +127,7 @@ class TrainSection:
 
 @dataclass
 class RMTrainConfig:
-    output_dir: str
+    output_dir: str = field(metadata=RECIPE_DIR)
     model: ModelSection
     data: DataSection
     train: TrainSection = field(default_factory=TrainSection)

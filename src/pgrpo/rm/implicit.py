@@ -28,7 +28,6 @@ reference is) are the manifest's `ImplicitParams` (`pgrpo.rm.manifest`).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from pgrpo.hf_loading import ensure_pad_token
 from pgrpo.rm.manifest import ImplicitParams
@@ -105,14 +104,14 @@ class ImplicitHead:  # a pgrpo.rm.scoring.RewardHead
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
         from pgrpo.errors import PgrpoError
+        from pgrpo.rm.loading import load_whole
 
         reference_dir = Path(model_dir) / params.reference
         try:
             tokenizer = AutoTokenizer.from_pretrained(model_dir)
-            # Any: transformers' stubs type `.to` on a loaded model as taking the model itself.
-            policy: Any = AutoModelForCausalLM.from_pretrained(model_dir, dtype=dtype)
-            reference: Any = AutoModelForCausalLM.from_pretrained(reference_dir, dtype=dtype)
-            policy, reference = policy.to(device), reference.to(device)
+            # Whole, on this rank's device, in eval mode, outside any ZeRO-3 zero-init (pgrpo.rm.loading).
+            policy = load_whole(AutoModelForCausalLM.from_pretrained, model_dir, device, dtype=dtype)
+            reference = load_whole(AutoModelForCausalLM.from_pretrained, reference_dir, device, dtype=dtype)
         except OSError as exc:
             raise PgrpoError(f"{model_dir}: cannot load implicit reward model (policy and {reference_dir}): "
                              f"{exc}") from exc

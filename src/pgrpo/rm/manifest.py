@@ -19,8 +19,9 @@ from pathlib import Path
 from typing import Literal
 
 from pgrpo.config import ConfigError, build_dataclass
-from pgrpo.data.io import is_local_path, write_text_atomic
+from pgrpo.data.io import write_text_atomic
 from pgrpo.errors import PgrpoError
+from pgrpo.paths import is_local_path
 from pgrpo.rm.template import CODE_HEADER, TEMPLATE_VERSION
 
 MANIFEST_FILE = "pgrpo_rm.json"

@@ -20,6 +20,7 @@ from typing import Any, Protocol
 
 from pgrpo.errors import PgrpoError
 from pgrpo.hf_loading import ensure_pad_token, torch_dtype
+from pgrpo.rm.loading import load_whole, outside_zero3_init
 from pgrpo.rm.manifest import RMManifest, read_manifest, write_manifest
 from pgrpo.rm.template import EncodedInput, encode_rm_input, split_response
 
@@ -87,11 +88,13 @@ def load_head(model_path: str, manifest: RMManifest, device: str, dtype) -> Rewa
         return ImplicitHead.load(model_path, manifest.implicit, device, model_dtype)
     try:
         tokenizer = AutoTokenizer.from_pretrained(model_path)
-        model = AutoModelForSequenceClassification.from_pretrained(model_path, dtype=model_dtype)
+        # Whole, on this rank's device, in eval mode, outside any ZeRO-3 zero-init (pgrpo.rm.loading).
+        model = load_whole(AutoModelForSequenceClassification.from_pretrained, model_path, device,
+                           dtype=model_dtype)
     except OSError as exc:
         raise PgrpoError(f"{model_path}: cannot load reward model: {exc}") from exc
     ensure_pad_token(tokenizer)
-    return ScalarHead(model.to(device), tokenizer)
+    return ScalarHead(model, tokenizer)
 
 
 def _architectures(model_path: str) -> list[str]:
@@ -151,36 +154,50 @@ class RewardScorer:
 
     def _encode(self, item: RMItem) -> tuple[list[int], int]:
         """(token ids, index of the first scored token) of `item` on the head's layout."""
-        code = item.code if self.manifest.include_code else None
-        encoded = self.head.encode(item.statement, item.reasoning, code, self.max_length)
-        self.truncated += encoded.truncated
+        encoded = self.encode_items([item])[0]
         return encoded.input_ids, encoded.start
+
+    def encode_items(self, items: Sequence[RMItem]) -> list[EncodedInput]:
+        """Each item on the head's layout (its code dropped unless the manifest says include_code),
+        cut to `max_length`; counted in `truncated`. What `raw_scores_encoded` takes."""
+        out = []
+        for item in items:
+            code = item.code if self.manifest.include_code else None
+            encoded = self.head.encode(item.statement, item.reasoning, code, self.max_length)
+            self.truncated += encoded.truncated
+            out.append(encoded)
+        return out
 
     def raw_scores(self, items: Sequence[RMItem]) -> list[float]:
         """Unbounded reward-head outputs, in the order of `items`."""
+        return self.raw_scores_encoded(self.encode_items(items))
+
+    def raw_scores_encoded(self, encoded: Sequence[EncodedInput]) -> list[float]:
+        """`raw_scores` of items already encoded by `encode_items` (the RM service encodes each
+        request on arrival and scores several requests' items together)."""
         import torch
 
-        encoded = [self._encode(item) for item in items]
-        lengths = [len(ids) for ids, _ in encoded]
+        lengths = [len(e.input_ids) for e in encoded]
         # Longest first (stable on index): similar lengths share a batch, and an
         # out-of-memory error shows up on the first batch rather than the last.
         order = sorted(range(len(encoded)), key=lambda i: (-lengths[i], i))
         scores = [0.0] * len(encoded)
         pad_id = self.tokenizer.pad_token_id
-        with torch.inference_mode():
+        # Outside ZeRO-3 here too: transformers/TRL code would treat the whole RM's weights as shards.
+        with outside_zero3_init(), torch.inference_mode():
             for batch in self._batches(order, lengths):
                 width = lengths[batch[0]]  # longest first
                 ids = torch.full((len(batch), width), pad_id, dtype=torch.long)
                 mask = torch.zeros((len(batch), width), dtype=torch.long)
                 for row, i in enumerate(batch):
-                    ids[row, :lengths[i]] = torch.tensor(encoded[i][0], dtype=torch.long)
+                    ids[row, :lengths[i]] = torch.tensor(encoded[i].input_ids, dtype=torch.long)
                     mask[row, :lengths[i]] = 1
                 padded = lengths[batch[-1]] < width
                 values = self.head.forward(ids.to(self.device), mask.to(self.device) if padded else None,
-                                           [encoded[i][1] for i in batch], [lengths[i] for i in batch])
+                                           [encoded[i].start for i in batch], [lengths[i] for i in batch])
                 for i, value in zip(batch, values):
                     scores[i] = float(value)
-        self.calls += len(items)
+        self.calls += len(encoded)
         return scores
 
     def _batches(self, order: list[int], lengths: list[int]) -> list[list[int]]:
@@ -199,9 +216,14 @@ class RewardScorer:
 
     def score(self, items: Sequence[RMItem]) -> list[float]:
         """sigmoid(raw score) in [0, 1] per item, order preserved."""
-        import torch
+        return sigmoid(self.raw_scores(items))
 
-        return torch.sigmoid(torch.tensor(self.raw_scores(items), dtype=torch.float64)).tolist()
+
+def sigmoid(raw: Sequence[float]) -> list[float]:
+    """The thinking reward of raw RM scores (float64), the one definition (scorer and RM service)."""
+    import torch
+
+    return torch.sigmoid(torch.tensor(list(raw), dtype=torch.float64)).tolist()
 
 
 def build_tiny_rm(out_dir: str | Path, *, tokenizer=None, seed: int = 0, **config_kwargs) -> Path:

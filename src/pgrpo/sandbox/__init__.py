@@ -30,16 +30,21 @@ Design (why it is safe and fast):
   writable) capping processes at max_processes + 8, so a fork bomb stays small even
   where RLIMIT_NPROC does not apply (host root); without one, the wall-clock kill ends it.
 
-What is isolated, per `isolation` mode:
+Where: in this process (a pool per rank, `workers: 0` = this rank's share of the CPUs it may
+use, pgrpo.sandbox.resources), or in `pgrpo sandbox serve` on another host (`url`; one pool per
+node for all its ranks; pgrpo.sandbox.service / remote) - same engine, same verdicts.
+
+What is isolated, per `isolation` mode ("auto" = bwrap, else unshare; never none - an error
+instead; pgrpo.sandbox.modes):
 - "bwrap" (default when usable): all of the above, and the worker/harness itself runs in
   bubblewrap (--unshare-all: user, pid, net, ipc, uts, cgroup namespaces; a read-only
   root containing only /usr, system libs, the Python prefix and pgrpo's source; tmpfs
   /tmp; --clearenv; non-root uid 1000; dies with the trainer). The trainer's environment
   variables and files (HF_TOKEN, ~/.cache tokens, the repo) are not visible at all.
-- "unshare" (fallback, loud warning): the same worker and per-program namespaces, but
+- "unshare" (fallback, one loud warning): the same worker and per-program namespaces, but
   the worker starts from the host's filesystem (read-only) with a scrubbed environment;
   programs can read (not write) host files that the trainer's uid can read.
-- "none" (last resort, loud warning): rlimits, scrubbed environment, own session and
+- "none" (only when set explicitly; says why, once, at start): rlimits, scrubbed environment, own session and
   wall-clock kills only; no filesystem, network or process isolation; setsid can
   escape the process-group kill.
 
@@ -55,6 +60,18 @@ only as contained as those modes say.
 
 from pgrpo.sandbox.pool import Sandbox
 from pgrpo.sandbox.programs import program_from_completion
-from pgrpo.sandbox.types import ExecResult, Job, SandboxConfig, Status
+from pgrpo.sandbox.types import ExecResult, Job, SandboxConfig, SandboxEngine, Status
 
-__all__ = ["ExecResult", "Job", "Sandbox", "SandboxConfig", "Status", "program_from_completion"]
+__all__ = ["ExecResult", "Job", "Sandbox", "SandboxConfig", "SandboxEngine", "Status", "open_sandbox",
+           "program_from_completion"]
+
+
+def open_sandbox(config: SandboxConfig | None = None) -> SandboxEngine:
+    """The engine `config` asks for: a client of its `url` services (pgrpo.sandbox.remote), else a
+    local pool. Either way `.isolation` is the mode in use, never weaker than the config demands."""
+    config = config or SandboxConfig()
+    if config.urls:
+        from pgrpo.sandbox.remote import RemoteSandbox
+
+        return RemoteSandbox.from_config(config)
+    return Sandbox(config)

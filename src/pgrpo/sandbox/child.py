@@ -59,7 +59,10 @@ from pgrpo.sandbox.child import spawner_entry
 spawner_entry(int(sys.argv[1]), int(sys.argv[2]), sys.argv[3] == "1")
 """
 
-SAFE_ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": "/tmp", "LANG": "C.UTF-8", "PYTHONIOENCODING": "utf-8"}
+SAFE_ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": "/tmp", "LANG": "C.UTF-8", "PYTHONIOENCODING": "utf-8",
+            # one CPU per worker: numeric libraries must not start a thread per core
+            "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "NUMEXPR_NUM_THREADS": "1",
+            "VECLIB_MAXIMUM_THREADS": "1"}
 HEADER = struct.Struct("!I")
 # A runner request, binary on purpose (no JSON parse in the spawner or before the program
 # runs: on this class of VM every page a fresh process first writes costs a slow fault):

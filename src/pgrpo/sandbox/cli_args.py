@@ -1,5 +1,6 @@
 """The sandbox-limit flags of `pgrpo check`, `evaluate` and `bench build`, generated from
-`SandboxConfig`'s fields (names, types, defaults, help): field `memory_mb` is `--sandbox-memory-mb`.
+`SandboxConfig`'s fields (names, types, defaults, help): field `memory_mb` is `--sandbox-memory-mb`,
+`url` is `--sandbox-url URL [URL ...]` (send jobs to `pgrpo sandbox serve` instead of a local pool).
 
 Owns `add_sandbox_arguments` and `sandbox_config_from_args`. SHORT_FLAGS keeps the older names
 where they clash with nothing (bench build's `--timeout` is the LLM request timeout).
@@ -25,6 +26,10 @@ def add_sandbox_arguments(parser: argparse.ArgumentParser, short_flags: bool = T
         names = [f"--sandbox-{field.name.replace('_', '-')}"]
         if short_flags and field.name in SHORT_FLAGS:
             names.append(SHORT_FLAGS[field.name])
+        if field.name == "url":  # one or more: --sandbox-url URL [URL ...]
+            group.add_argument(*names, dest=_DEST + field.name, nargs="+", default=None, metavar="URL",
+                               help=f"{field.metadata['help']} (default: a local sandbox pool)")
+            continue
         choices = ISOLATION_MODES if field.name == "isolation" else None
         group.add_argument(*names, dest=_DEST + field.name, type=types[field.name], default=None, choices=choices,
                            metavar=None if choices else types[field.name].__name__.upper(),
@@ -36,6 +41,8 @@ def sandbox_config_from_args(args: argparse.Namespace) -> SandboxConfig:
     than the per-program cap raises the cap too, unless the cap was given."""
     given = {field.name: getattr(args, _DEST + field.name) for field in dataclasses.fields(SandboxConfig)}
     given = {name: value for name, value in given.items() if value is not None}
+    if "url" in given:
+        given["url"] = tuple(given["url"])
     per_test = given.get("timeout_per_test_s", SandboxConfig.timeout_per_test_s)
     given.setdefault("timeout_per_program_s", max(per_test, SandboxConfig.timeout_per_program_s))
     return SandboxConfig(**given)

@@ -1,8 +1,9 @@
 """The Sandbox: a pool of pre-warmed, jailed workers that run batches of jobs.
 
-Owns `Sandbox` (context manager, `run(jobs) -> list[ExecResult]`), isolation-mode
-selection (registry WORKER_LAUNCHERS), each worker's pids cgroup, worker restart, and
-the per-task cache of canonical outputs for `outputs_from_canonical` call tests. One
+Owns `Sandbox` (context manager, `run(jobs, limits=None) -> list[ExecResult]`; safe to call
+from several threads at once, as `pgrpo sandbox serve` does), each worker's pids cgroup,
+worker restart, and the per-problem cache of canonical outputs for `outputs_from_canonical`
+call tests. Isolation modes and their launchers live in modes.py. One
 manager thread per worker keeps up to PIPELINE_DEPTH jobs (JSON lines) queued in it and
 reads the verdict lines in order (with a deadline); a worker that dies or hangs costs the
 job it was running a sandbox_error result (never passed) and is restarted, the jobs it
@@ -16,115 +17,22 @@ import json
 import os
 import queue
 import select
-import shutil
 import subprocess
-import sys
 import threading
 import time
-import warnings
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import Future, as_completed
-from dataclasses import asdict
 from typing import Any, NamedTuple
 
-import pgrpo
-from pgrpo.data.problem import TestKind
-from pgrpo.registry import Registry
+from pgrpo.data.problem import Problem, TestKind
 from pgrpo.sandbox import codec
 from pgrpo.sandbox.isolation import PidsCgroup
-from pgrpo.sandbox.types import ExecResult, Job, SandboxConfig, Status
-
-_SRC_DIR = os.path.dirname(os.path.dirname(os.path.abspath(pgrpo.__file__)))
-
-
-def _worker_argv(isolate: bool) -> list[str]:
-    boot = (f"import sys; sys.path.insert(0, {_SRC_DIR!r}); from pgrpo.sandbox.worker import main; "
-            f"sys.exit(main({isolate!r}))")
-    return [os.path.realpath(sys.executable), "-I", "-c", boot]
-
-
-WORKER_ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": "/tmp", "PYTHONDONTWRITEBYTECODE": "1"}
-
-# What each fallback mode leaves unprotected (the one loud warning names it).
-FALLBACK_GAPS = {
-    "unshare": "bubblewrap unavailable: the trusted harness/worker runs on the host (not jailed); jobs still get "
-               "user/pid/mount/net/ipc namespaces, a read-only host filesystem and rlimits, but host files the "
-               "worker's uid can read stay readable by programs",
-    "none": "no namespaces available: programs can read and write any host file the trainer's uid can, use the "
-            "network, see other processes and escape the process-group kill with setsid; only rlimits, a scrubbed "
-            "environment and wall-clock kills apply",
-}
+from pgrpo.sandbox.modes import WORKER_ENV, WORKER_LAUNCHERS, resolve_isolation
+from pgrpo.sandbox.types import ExecResult, Job, SandboxConfig, Status, job_limits
 
 PIPELINE_DEPTH = 2  # jobs queued per worker: one running, one ready to start
 PIPELINE_MAX_BYTES = 32 << 10  # bigger job lines are not queued behind another job
-
-WORKER_LAUNCHERS: Registry[Callable[[], list[str]]] = Registry("sandbox isolation mode")
-
-
-def _python_prefixes() -> list[str]:
-    paths = {os.path.realpath(p) for p in (sys.prefix, sys.base_prefix, sys.exec_prefix)}
-    return sorted(paths)
-
-
-@WORKER_LAUNCHERS.register("bwrap")
-def _bwrap_command() -> list[str]:
-    cmd = ["bwrap", "--unshare-all", "--die-with-parent", "--new-session", "--clearenv",
-           "--uid", "1000", "--gid", "1000", "--hostname", "sandbox",
-           # tmpfs first: binds below then land on top of it, so a checkout or Python prefix
-           # that lives under /tmp stays visible (a later --tmpfs /tmp would hide it).
-           "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]
-    for path in ("/usr", "/lib", "/lib64", "/lib32", "/bin", "/sbin", "/etc/ld.so.cache", "/etc/localtime",
-                 "/etc/alternatives", "/etc/ssl", *_python_prefixes(), _SRC_DIR):
-        if os.path.lexists(path):
-            cmd += ["--ro-bind", path, path] if not os.path.islink(path) else ["--symlink", os.readlink(path), path]
-    cmd += ["--remount-ro", "/", "--chdir", "/tmp"]
-    for key, value in WORKER_ENV.items():
-        cmd += ["--setenv", key, value]
-    return [*cmd, "--", *_worker_argv(True)]
-
-
-@WORKER_LAUNCHERS.register("unshare")
-def _unshare_command() -> list[str]:
-    return _worker_argv(True)
-
-
-@WORKER_LAUNCHERS.register("none")
-def _plain_command() -> list[str]:
-    return _worker_argv(False)
-
-
-_warned: set[str] = set()
-
-
-def _probe(cmd: list[str]) -> bool:
-    try:
-        return subprocess.run(cmd, capture_output=True, timeout=20, env=WORKER_ENV).returncode == 0
-    except (OSError, subprocess.TimeoutExpired):
-        return False
-
-
-def _unshare_works() -> bool:
-    code = ("from pgrpo.sandbox import isolation; import os; isolation.enter_worker_namespaces(); "
-            "isolation.seal_worker_filesystem(); isolation.unshare(isolation.CLONE_NEWNS)")
-    return _probe([sys.executable, "-c", f"import sys; sys.path.insert(0, {_SRC_DIR!r}); {code}"])
-
-
-def resolve_isolation(mode: str) -> str:
-    """"auto" -> the strongest mode that works here; warn loudly (once) for a fallback."""
-    if mode == "auto":
-        if shutil.which("bwrap") and _probe(["bwrap", "--unshare-all", "--ro-bind", "/", "/", "--", "/bin/true"]):
-            mode = "bwrap"
-        elif _unshare_works():
-            mode = "unshare"
-        else:
-            mode = "none"
-    if mode != "bwrap" and mode not in _warned:
-        _warned.add(mode)
-        msg = f"pgrpo sandbox running in isolation={mode!r}: {FALLBACK_GAPS[mode]}"
-        warnings.warn(msg, RuntimeWarning, stacklevel=3)
-        print(f"WARNING: {msg}", file=sys.stderr)
-    return mode
 
 
 class _Worker:
@@ -241,8 +149,8 @@ class Sandbox:
         # Worker, its waiter, bwrap, the spawner and a few spares on top of the program's own.
         self._workers = [_Worker(self._cmd, self.config.max_processes + 8) for _ in range(self.config.workers)]
         # Every job carries the per-program limits (harness.JobSpec); workers and isolation are the pool's own.
-        self._limits = {k: v for k, v in asdict(self.config).items() if k not in ("workers", "isolation")}
-        self._canonical: dict[str, list[Any]] = {}
+        self._limits = job_limits(self.config)
+        self._canonical: dict[tuple[str, str, int], list[Any]] = {}
         self._todo: queue.Queue[tuple[Reply, dict] | None] = queue.Queue()
         self._threads = [threading.Thread(target=self._serve, args=(w,), daemon=True, name=f"sandbox-worker-{k}")
                          for k, w in enumerate(self._workers)]
@@ -267,10 +175,10 @@ class Sandbox:
                 th.join(timeout=30)
 
     # ------------------------------------------------------------------ messages
-    def _message(self, job: Job, collect: bool = False) -> dict:
+    def _message(self, job: Job, limits: Mapping[str, Any], collect: bool = False) -> dict:
         p, t = job.problem, job.problem.tests
         msg: dict[str, Any] = {"kind": t.kind.value, "program": job.program, "entry_point": p.entry_point,
-                               "class_name": t.class_name, "atol": t.atol, "collect": collect, **self._limits}
+                               "class_name": t.class_name, "atol": t.atol, "collect": collect, **limits}
         if t.kind is TestKind.HUMANEVAL:
             msg.update(test_code=t.test_code, setup_code=t.setup_code, starter_code=p.starter_code)
         elif t.kind is TestKind.ASSERTS:
@@ -278,7 +186,7 @@ class Sandbox:
         elif t.kind is TestKind.CALL:
             expected = None
             if t.outputs_from_canonical:  # no canonical outputs (its run failed): every case fails closed
-                expected = self._canonical.get(p.task_id) or [None] * len(t.call_cases)
+                expected = self._canonical.get(_canonical_key(p)) or [None] * len(t.call_cases)
             msg["cases"] = [[codec.to_wire(tuple(c.inputs)),
                              None if collect else (expected[i] if expected is not None else codec.to_wire(c.output))]
                             for i, c in enumerate(t.call_cases)]
@@ -357,29 +265,42 @@ class Sandbox:
                     bar.update(1)
         return [reply.result() for reply in replies]
 
-    def _fill_canonical(self, jobs: Sequence[Job], progress: bool) -> None:
-        need: dict[str, Job] = {}
+    def _fill_canonical(self, jobs: Sequence[Job], limits: Mapping[str, Any], progress: bool) -> None:
+        need: dict[tuple[str, str, int], Job] = {}
         for job in jobs:
             p = job.problem
-            if (p.tests.kind is TestKind.CALL and p.tests.outputs_from_canonical and p.task_id not in self._canonical
-                    and p.task_id not in need):
-                need[p.task_id] = Job(p, p.canonical_solution or "")
+            if p.tests.kind is TestKind.CALL and p.tests.outputs_from_canonical:
+                key = _canonical_key(p)
+                if key not in self._canonical and key not in need:
+                    need[key] = Job(p, p.canonical_solution or "")
         if not need:
             return
-        replies = self._execute([self._message(j, collect=True) for j in need.values()], progress, "canonical")
-        for task_id, reply in zip(need, replies):
+        replies = self._execute([self._message(j, limits, collect=True) for j in need.values()], progress,
+                                "canonical")
+        for key, reply in zip(need, replies):
             # Cache only a real run: after a worker death or sandbox error the next batch retries,
             # instead of failing every later job of this task against missing outputs.
             if reply and reply.get("status") != Status.SANDBOX_ERROR.value and reply.get("outputs"):
-                self._canonical[task_id] = reply["outputs"]
+                self._canonical[key] = reply["outputs"]
 
-    def run(self, jobs: Sequence[Job], progress: bool = False) -> list[ExecResult]:
-        """Run every job; results in the same order. Never raises for a bad program."""
+    def run(self, jobs: Sequence[Job], progress: bool = False,
+            limits: Mapping[str, Any] | None = None) -> list[ExecResult]:
+        """Run every job; results in the same order. Never raises for a bad program.
+
+        limits: per-program limits for this batch instead of the config's (a sandbox service
+        passes its client's; `pgrpo.sandbox.service` checks they do not exceed the config's)."""
         if self._closed:
             raise RuntimeError("Sandbox is closed: run() needs an open Sandbox (use it inside `with`)")
-        self._fill_canonical(jobs, progress)
-        replies = self._execute([self._message(j) for j in jobs], progress, "sandbox")
+        use = {**self._limits, **(limits or {})}
+        self._fill_canonical(jobs, use, progress)
+        replies = self._execute([self._message(j, use) for j in jobs], progress, "sandbox")
         return [_to_result(reply, job) for reply, job in zip(replies, jobs)]
+
+
+def _canonical_key(p: Problem) -> tuple[str, str, int]:
+    """Canonical outputs belong to a problem, not just a task id: a shared service may see two
+    datasets' "HumanEval/0"."""
+    return p.task_id, p.canonical_solution or "", len(p.tests.call_cases)
 
 
 def _to_result(reply: dict | None, job: Job) -> ExecResult:

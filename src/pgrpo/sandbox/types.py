@@ -7,11 +7,12 @@ everything else (rewards, evaluation, `pgrpo check`) can import these cheaply.
 from __future__ import annotations
 
 import enum
-import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from pgrpo.data.problem import Problem
+from pgrpo.errors import PgrpoError
 
 
 class Status(str, enum.Enum):
@@ -59,9 +60,33 @@ class ExecResult:
 
 
 ISOLATION_MODES = ("auto", "bwrap", "unshare", "none")
+# Stronger is larger. "auto" demands at least "unshare": it never resolves to "none".
+ISOLATION_STRENGTH = {"none": 0, "unshare": 1, "bwrap": 2}
+# Fields that configure the pool or the client, not the per-program limits a job carries.
+POOL_FIELDS = ("workers", "isolation")
+CLIENT_FIELDS = ("url", "request_timeout_s", "retries")
 
 
-def _limit(default: float | int | str, help: str) -> Any:
+class IsolationError(PgrpoError):
+    """The isolation a config demands is not available (locally, or at a sandbox service)."""
+
+
+def demanded_isolation(mode: str) -> str:
+    """The weakest resolved mode `mode` accepts: itself, or "unshare" for "auto"."""
+    return "unshare" if mode == "auto" else mode
+
+
+def check_isolation(demanded: str, actual: str, where: str) -> None:
+    """IsolationError if `actual` (the mode in use at `where`) is weaker than `demanded` asks for."""
+    need = demanded_isolation(demanded)
+    if ISOLATION_STRENGTH.get(actual, -1) < ISOLATION_STRENGTH[need]:
+        raise IsolationError(
+            f"sandbox.isolation: the config demands {demanded!r} (at least {need!r}) but {where} runs "
+            f"isolation={actual!r}; run the sandbox where bubblewrap works (`pgrpo sandbox serve` on such a "
+            f"host, then `sandbox.url`), or set `isolation: {actual}` explicitly to accept it")
+
+
+def _limit(default: Any, help: str) -> Any:
     return field(default=default, metadata={"help": help})
 
 
@@ -71,22 +96,32 @@ class SandboxConfig:
 
     The `sandbox:` section of a training recipe and the `--sandbox-*` flags of `pgrpo check`,
     `evaluate` and `bench build` (pgrpo.sandbox.cli_args) are both built from these fields.
-    Defaults suit HumanEval/MBPP/LiveCodeBench on a small CPU box.
+    Defaults suit HumanEval/MBPP/LiveCodeBench on a small CPU box. With `url`, jobs go to
+    `pgrpo sandbox serve` services instead of a local pool (pgrpo.sandbox.remote); the limits
+    travel with every request and must not exceed the service's own.
     """
 
     timeout_per_test_s: float = _limit(4.0, "wall-clock seconds for one test (one call, one stdin case, "
                                             "or the whole humaneval `check`)")
-    timeout_per_program_s: float = _limit(30.0, "wall-clock seconds for all tests of one program together")
+    timeout_per_program_s: float = _limit(30.0, "wall-clock seconds for all tests of one program together "
+                                                "(CPU time is capped too: RLIMIT_CPU = this + 2 s)")
     memory_mb: int = _limit(4096, "address-space cap (RLIMIT_AS) in MiB of every process a program starts")
     output_limit_bytes: int = _limit(1 << 20, "stdout+stderr kept per test; more is output_exceeded")
-    workers: int = _limit(0, "sandboxed worker processes run in parallel (0 = all CPUs)")
-    isolation: str = _limit("auto", "auto (bwrap if usable, else unshare, else none, with one loud warning "
-                                    "naming what is not isolated), or force bwrap / unshare / none")
+    workers: int = _limit(0, "sandboxed worker processes run in parallel (0 = the CPUs this process may use - "
+                             "affinity and cgroup quota - divided by LOCAL_WORLD_SIZE, at least 1)")
+    isolation: str = _limit("auto", "auto (bwrap if usable, else unshare; never none: an error if neither works), "
+                                    "or demand bwrap / unshare, or accept none explicitly")
     max_processes: int = _limit(64, "processes (incl. threads) one program may have at once")
     scratch_mb: int = _limit(64, "size in MiB of the per-job private tmpfs scratch directory")
+    url: str | tuple[str, ...] = _limit((), "`pgrpo sandbox serve` URL(s) to send jobs to instead of a local pool "
+                                            "(token: env PGRPO_SANDBOX_TOKEN)")
+    request_timeout_s: float = _limit(0.0, "seconds a sandbox service may take for one request "
+                                           "(0 = from the batch size, the service's workers and the limits)")
+    retries: int = _limit(3, "retries (with backoff, on the next URL) of a failed sandbox-service request")
 
     def __post_init__(self) -> None:
         from pgrpo.config import ConfigError
+        from pgrpo.sandbox.resources import default_workers
 
         if self.isolation not in ISOLATION_MODES:
             raise ConfigError(f"sandbox.isolation: {self.isolation!r} is not one of {', '.join(ISOLATION_MODES)}")
@@ -94,7 +129,35 @@ class SandboxConfig:
                     "max_processes", "scratch_mb"):
             if getattr(self, key) <= 0:
                 raise ConfigError(f"sandbox.{key}: must be > 0, got {getattr(self, key)!r}")
-        if self.workers < 0:
-            raise ConfigError(f"sandbox.workers: must be >= 0, got {self.workers!r}")
+        for key in ("workers", "request_timeout_s", "retries"):
+            if getattr(self, key) < 0:
+                raise ConfigError(f"sandbox.{key}: must be >= 0, got {getattr(self, key)!r}")
         if self.workers == 0:
-            object.__setattr__(self, "workers", os.cpu_count() or 1)
+            object.__setattr__(self, "workers", default_workers())
+        urls = self.url.replace(",", " ").split() if isinstance(self.url, str) else list(self.url)
+        for i, u in enumerate(urls):
+            if not isinstance(u, str) or not u.startswith(("http://", "https://")):
+                raise ConfigError(f"sandbox.url[{i}]: expected an http(s):// URL, got {u!r}")
+        object.__setattr__(self, "url", tuple(u.rstrip("/") for u in urls))
+
+    @property
+    def urls(self) -> tuple[str, ...]:
+        """The sandbox-service URLs (empty: run jobs in a local pool)."""
+        return self.url if isinstance(self.url, tuple) else (self.url,)
+
+
+def job_limits(config: SandboxConfig) -> dict[str, Any]:
+    """The per-program limits every job carries (harness.JobSpec's): all but the pool and client fields."""
+    skip = set(POOL_FIELDS) | set(CLIENT_FIELDS)
+    return {f: getattr(config, f) for f in config.__dataclass_fields__ if f not in skip}
+
+
+class SandboxEngine(Protocol):
+    """What runs jobs for a Verifier: the local pool (`Sandbox`) or a service client (`RemoteSandbox`)."""
+
+    @property
+    def isolation(self) -> str: ...
+
+    def run(self, jobs: Sequence[Job], progress: bool = False) -> list[ExecResult]: ...
+
+    def close(self) -> None: ...

@@ -3,20 +3,29 @@
 Owns `MetricsJsonlCallback` (one JSON object per logged step in `metrics.jsonl`: every
 metric the trainer logs, reward components included) with `trim_metrics` for resume (rows
 past the resumed checkpoint are dropped, so a resumed run has no duplicate steps), and
-`SamplesCallback` (every N steps, a few completions of the latest batch with their reward
-components appended to `samples.jsonl`). Both files are `Journal`s, opened by the main
-process only on its first write (so a killed run's torn last line is cut first).
+`SamplesCallback` (every N steps, the first few completions of the latest batch of EVERY rank,
+with their reward components, a `rank` and an `index` in that rank's slice, appended to
+`samples.jsonl`: the rows are gathered to rank 0, the only writer) with `trim_samples`. Both
+files are `Journal`s, opened by the main process only on its first write (so a killed run's
+torn last line is cut first).
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from transformers import TrainerCallback
 
 from pgrpo.data.journal import Journal
+
+Gather = Callable[[Any], list[Any]]  # value -> every rank's value (pgrpo.train.distributed.gather_json)
+
+
+def _single_process(value: Any) -> list[Any]:
+    return [value]
 
 
 def _json_value(value: Any) -> Any:
@@ -35,6 +44,11 @@ def trim_metrics(path: str | Path, last_step: int) -> int:
     # End-of-training summary rows go too: the resumed run writes its own.
     return Journal(path, strict=False).retain(
         lambda row: int(row.get("step", 0)) <= last_step and "train_runtime" not in row)
+
+
+def trim_samples(path: str | Path, last_step: int) -> int:
+    """Drop sample rows with step > `last_step` (logged again after resume); returns rows kept."""
+    return Journal(path, strict=False).retain(lambda row: int(row.get("step", 0)) <= last_step)
 
 
 class _JournalCallback(TrainerCallback):
@@ -62,24 +76,37 @@ class MetricsJsonlCallback(_JournalCallback):
 
 
 class SamplesCallback(_JournalCallback):
-    """Appends `num_samples` completions of the evaluator's latest batch every `every` steps."""
+    """Appends `num_samples` completions of each rank's latest batch every `every` steps.
 
-    def __init__(self, evaluator: Any, path: str | Path, every: int, num_samples: int) -> None:
+    `gather` collects the rows of every rank on every rank (a collective: every rank calls it on
+    the same steps, so the decision to sample depends only on the step); rank 0 writes them."""
+
+    def __init__(self, evaluator: Any, path: str | Path, every: int, num_samples: int,
+                 gather: Gather = _single_process) -> None:
         super().__init__(path)
         self.evaluator = evaluator
         self.every = every
         self.num_samples = num_samples
+        self.gather = gather
+
+    def _rows(self, step: int) -> list[dict[str, Any]]:
+        batch = self.evaluator.last
+        if batch is None:
+            return []
+        return [{
+            "step": step, "index": index, "task_id": reward.task_id, "completion": text,
+            "format": reward.format, "outcome": reward.outcome, "thinking": reward.thinking,
+            "total": reward.total, "raw_thinking": reward.raw_thinking,
+            "pass_fraction": reward.pass_fraction, "status": reward.status,
+        } for index, (text, reward) in enumerate(list(zip(batch.completions, batch.rewards))[: self.num_samples])]
 
     def on_step_end(self, args, state, control, **kwargs):
-        if not self.every or not self.num_samples or not state.is_world_process_zero:
+        step = int(state.global_step)
+        if not self.every or not self.num_samples or step % self.every:
             return
-        batch = self.evaluator.last
-        if batch is None or state.global_step % self.every:
+        gathered = self.gather(self._rows(step))
+        if not state.is_world_process_zero:
             return
-        for text, reward in list(zip(batch.completions, batch.rewards))[: self.num_samples]:
-            self.append({
-                "step": int(state.global_step), "task_id": reward.task_id, "completion": text,
-                "format": reward.format, "outcome": reward.outcome, "thinking": reward.thinking,
-                "total": reward.total, "raw_thinking": reward.raw_thinking,
-                "pass_fraction": reward.pass_fraction, "status": reward.status,
-            })
+        for rank, rows in enumerate(gathered):
+            for row in rows:
+                self.append({"step": row["step"], "rank": rank, **row})

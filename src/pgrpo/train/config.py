@@ -5,7 +5,8 @@ under any recipe's `grpo` keys), `load_train_config` and `validate_train_config`
 checks everything that can be checked without loading a model: unknown or mistyped keys
 (our sections and every `grpo.*` key against GRPOConfig's fields), the reward mode, a mode
 that needs a reward model without one, missing model / dataset / RM paths, an RM without a
-current manifest or a `reward.rm_*` key contradicting it (`pgrpo.rm.manifest`), sandbox limits,
+current manifest or a `reward.rm_*` key contradicting it (`pgrpo.rm.manifest`; with `reward.rm_url`
+the manifest the service serves, read from its /health), sandbox limits,
 `peft` keys against LoraConfig.
 Every error is a ConfigError naming the key. Imports trl only inside the validators.
 """
@@ -18,9 +19,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pgrpo.config import ConfigError, _coerce, load_config
-from pgrpo.data.io import is_local_path
+from pgrpo.config import RECIPE_DIR, RECIPE_PATH, ConfigError, _coerce, load_config
 from pgrpo.hf_loading import DTYPE_NAMES
+from pgrpo.paths import is_local_path
 from pgrpo.rewards.components import REWARD_MODES
 from pgrpo.sandbox.types import SandboxConfig
 
@@ -55,7 +56,7 @@ RESERVED_GRPO_KEYS = {
 class ModelSection:
     """The policy: a local dir / hub id in `path`, or `build_tiny: true` (a tiny Qwen2 built locally)."""
 
-    path: str | None = None
+    path: str | None = field(default=None, metadata=RECIPE_PATH)
     build_tiny: bool = False
     tiny: dict[str, Any] = field(default_factory=dict)  # build_tiny_model kwargs (hidden_size, num_layers...)
     format_warmup_steps: int = 0  # tiny policy only: SFT steps teaching the response format (train/warmup.py)
@@ -67,7 +68,7 @@ class ModelSection:
 class DataSection:
     """Training problems: `source` as in pgrpo.data.load_problems ("humaneval", a file, a hub id)."""
 
-    source: str = ""
+    source: str = field(default="", metadata=RECIPE_PATH)
     format: str | None = None
     limit: int | None = None
     split: str | None = None
@@ -80,11 +81,16 @@ class DataSection:
 class RewardSection:
     mode: str = "posterior"
     thinking_weight: float = 1.0
-    rm_path: str | None = None
+    rm_path: str | None = field(default=None, metadata=RECIPE_PATH)
+    # `pgrpo rm serve` URL(s) instead of a local rm_path (a list, or one string, comma-separated):
+    # requests spread over them; token from env PGRPO_RM_TOKEN (pgrpo.rm.client).
+    rm_url: str | list[str] | None = None
+    rm_timeout_s: float = 300.0  # per request to rm_url
+    rm_retries: int = 3  # per request to rm_url, with exponential backoff, each on the next URL
     build_tiny_rm: bool = False  # an UNTRAINED tiny RM: plumbing tests only
-    rm_batch_size: int = 16
-    rm_max_length: int | None = None  # tokens per RM input; None: the RM's training length
-    rm_device: str | None = None
+    rm_batch_size: int = 16  # local: items per forward pass; rm_url: items per request
+    rm_max_length: int | None = None  # tokens per RM input; None: the RM's training length (rm_url: must match)
+    rm_device: str | None = None  # local RM only
     # What the RM reads is its manifest's (pgrpo_rm.json, written by `pgrpo rm train`): None = as
     # recorded there; a value contradicting it is refused before any model loads.
     rm_include_code: bool | None = None
@@ -100,7 +106,7 @@ class LoggingSection:
 
 @dataclass
 class TrainConfig:
-    output_dir: str
+    output_dir: str = field(metadata=RECIPE_DIR)
     version: int = RECIPE_VERSION
     task: str = "code"  # code | math
     model: ModelSection = field(default_factory=ModelSection)
@@ -205,17 +211,55 @@ def _validate_reward(reward: RewardSection, check_paths: bool) -> None:
     if reward.thinking_weight < 0:
         raise ConfigError(f"reward.thinking_weight: must be >= 0, got {reward.thinking_weight}")
     uses_rm = REWARD_MODES.get(reward.mode).uses_thinking
-    if uses_rm and reward.rm_path is None and not reward.build_tiny_rm:
+    sources = [k for k, v in (("rm_path", reward.rm_path is not None), ("rm_url", reward.rm_url is not None),
+                              ("build_tiny_rm", reward.build_tiny_rm)) if v]
+    if uses_rm and not sources:
         raise ConfigError(f"reward.rm_path: reward.mode={reward.mode!r} needs a reasoning reward model "
-                          "(set reward.rm_path, or reward.build_tiny_rm: true for an untrained test RM)")
-    if reward.rm_path is not None and reward.build_tiny_rm:
-        raise ConfigError("reward.build_tiny_rm: set either reward.rm_path or reward.build_tiny_rm, not both")
+                          "(set reward.rm_path, reward.rm_url (a `pgrpo rm serve` URL), or reward.build_tiny_rm: "
+                          "true for an untrained test RM)")
+    if len(sources) > 1:
+        raise ConfigError(f"reward.{sources[1]}: set only one of reward.rm_path, reward.rm_url and "
+                          f"reward.build_tiny_rm (got {' and '.join('reward.' + s for s in sources)})")
+    if reward.rm_url is not None:
+        _validate_rm_url(reward, check_paths and uses_rm)
     if check_paths and uses_rm and reward.rm_path is not None and not Path(reward.rm_path).exists():
         raise ConfigError(f"reward.rm_path: reward model {reward.rm_path!r} does not exist")
     if reward.rm_batch_size < 1 or (reward.rm_max_length is not None and reward.rm_max_length < 1):
         raise ConfigError("reward.rm_batch_size / reward.rm_max_length: must be >= 1")
     if uses_rm and reward.rm_path is not None and Path(reward.rm_path).is_dir():
         _check_rm_manifest(reward, reward.rm_path)
+
+
+def rm_urls(reward: RewardSection) -> tuple[str, ...]:
+    """`reward.rm_url` as a tuple of URLs (ConfigError naming the key when malformed)."""
+    from pgrpo.rm.client import parse_urls
+
+    return parse_urls(reward.rm_url or ())
+
+
+def _validate_rm_url(reward: RewardSection, contact: bool) -> None:
+    """URLs well-formed; with `contact`, the service's manifest and max_length (its /health) are
+    read and checked like a local RM's. (`reward.rm_device` is the local RM's only: ignored.)"""
+    from pgrpo.errors import PgrpoError
+    from pgrpo.rm.client import RMClient
+
+    urls = rm_urls(reward)
+    if reward.rm_timeout_s <= 0 or reward.rm_retries < 0:
+        raise ConfigError("reward.rm_timeout_s / reward.rm_retries: must be > 0 / >= 0")
+    if not contact:
+        return
+    client = RMClient(urls, timeout_s=min(reward.rm_timeout_s, 30.0), retries=reward.rm_retries)
+    try:
+        manifest, served_length = client.manifest, client.max_length
+    except PgrpoError as exc:
+        raise ConfigError(f"reward.rm_url: {exc}") from None
+    finally:
+        client.close()
+    _check_manifest_keys(reward, manifest, f"the manifest served at {urls[0]}/health")
+    if reward.rm_max_length is not None and reward.rm_max_length != served_length:
+        raise ConfigError(f"reward.rm_max_length: {reward.rm_max_length}, but the service at {urls[0]} scores with "
+                          f"max_length={served_length}; start it with `pgrpo rm serve --max-length "
+                          f"{reward.rm_max_length}` or leave the key out")
 
 
 def _check_rm_manifest(reward: RewardSection, rm_path: str) -> None:
@@ -227,9 +271,13 @@ def _check_rm_manifest(reward: RewardSection, rm_path: str) -> None:
         manifest = read_manifest(rm_path)
     except PgrpoError as exc:
         raise ConfigError(f"reward.rm_path: {exc}") from None
+    _check_manifest_keys(reward, manifest, f"the RM's manifest {Path(rm_path) / MANIFEST_FILE}")
+
+
+def _check_manifest_keys(reward: RewardSection, manifest: Any, where: str) -> None:
     if reward.rm_include_code is not None and reward.rm_include_code != manifest.include_code:
-        raise ConfigError(f"reward.rm_include_code: {str(reward.rm_include_code).lower()}, but the RM's manifest "
-                          f"{Path(rm_path) / MANIFEST_FILE} says include_code={str(manifest.include_code).lower()}; "
+        raise ConfigError(f"reward.rm_include_code: {str(reward.rm_include_code).lower()}, but {where} "
+                          f"says include_code={str(manifest.include_code).lower()}; "
                           "leave the key out (it defaults to the manifest)")
 
 

@@ -5,6 +5,12 @@ Owns `run_training(config)`: validate (before any model loads) -> prepare the ou
 evaluator (outcome back end of the task, the RM only for modes with a thinking term) ->
 GRPOTrainer with the three reward functions and the metrics/samples callbacks -> train
 (resuming from the latest checkpoint by default) -> save the final model. No RL loop here.
+
+Under torchrun / accelerate (several processes): each node's local rank 0 builds the tiny
+models first; rank 0 alone chooses the resume checkpoint and every rank gets its choice
+(`pgrpo.train.distributed`), so all resume from the same step; rank 0 alone writes files and
+trims `metrics.jsonl` / `samples.jsonl` to that step; reward metrics and samples are global
+(gathered from every rank, see `pgrpo.rewards.trl_funcs` and `pgrpo.train.callbacks`).
 """
 
 from __future__ import annotations
@@ -22,7 +28,7 @@ import yaml
 
 from pgrpo.config import ConfigError, to_dict
 from pgrpo.hf_loading import ensure_pad_token, torch_dtype
-from pgrpo.rewards.batch import RewardEvaluator
+from pgrpo.rewards.batch import RewardEvaluator, ThinkingFn, TruncationCount
 from pgrpo.rewards.components import get_mode
 from pgrpo.rewards.trl_funcs import make_reward_funcs
 from pgrpo.train.config import TrainConfig, lora_config, validate_train_config
@@ -77,31 +83,43 @@ def prepare_models(config: TrainConfig, out: Path) -> tuple[str, str | None]:
     return str(policy), rm_path
 
 
-def _thinking_fn(config: TrainConfig, rm_path: str | None):
+def _thinking_fn(config: TrainConfig, rm_path: str | None) -> tuple[ThinkingFn | None, TruncationCount | None]:
+    """(the thinking reward, the RM's running truncation count) -- (None, None) without an RM.
+    The RM is served (`reward.rm_url`, pgrpo.rm.client) or loaded here, whole, outside ZeRO-3."""
+    from pgrpo.rewards.thinking import local_thinking, remote_thinking
+
+    reward = config.reward
+    if reward.rm_url is not None and get_mode(reward.mode).uses_thinking:
+        from pgrpo.train.config import rm_urls
+
+        return remote_thinking(rm_urls(reward), items_per_request=reward.rm_batch_size,
+                               timeout_s=reward.rm_timeout_s, retries=reward.rm_retries)
     if rm_path is None:
-        return None
+        return None, None
     import torch
 
-    from pgrpo.rewards.thinking import rm_thinking_fn
-    from pgrpo.rm.scoring import RewardScorer
-
-    device = config.reward.rm_device
+    device = reward.rm_device
     if device is None and torch.cuda.is_available():
         device = f"cuda:{int(os.environ.get('LOCAL_RANK', '0'))}"  # each rank scores on its own GPU
     # What the RM reads (include_code) and its default max_length come from its manifest.
-    scorer = RewardScorer(rm_path, batch_size=config.reward.rm_batch_size,
-                          max_length=config.reward.rm_max_length, device=device or "cpu")
-    return rm_thinking_fn(scorer)
+    return local_thinking(rm_path, batch_size=reward.rm_batch_size, max_length=reward.rm_max_length,
+                          device=device or "cpu")
 
 
 def _resume_checkpoint(config: TrainConfig, out: Path) -> str | None:
+    """The checkpoint to resume from, chosen by rank 0 and broadcast: every rank resumes from the
+    same step even when a rank sees a different directory listing (a checkpoint being written)."""
     from transformers.trainer_utils import get_last_checkpoint
 
-    if config.resume == "never":
-        return None
-    if config.resume == "auto":
-        return get_last_checkpoint(str(out)) if out.is_dir() else None
-    return config.resume
+    from pgrpo.train.distributed import broadcast_json, rank
+
+    choice: str | None = None
+    if rank() == 0:
+        if config.resume == "auto":
+            choice = get_last_checkpoint(str(out)) if out.is_dir() else None
+        elif config.resume != "never":
+            choice = config.resume
+    return broadcast_json(choice)
 
 
 def _checkpoint_step(checkpoint: str) -> int:
@@ -117,7 +135,8 @@ def run_training(config: TrainConfig) -> TrainResult:
     from transformers import AutoModelForCausalLM, AutoTokenizer
     from trl import GRPOConfig, GRPOTrainer
 
-    from pgrpo.train.callbacks import MetricsJsonlCallback, SamplesCallback, trim_metrics
+    from pgrpo.train.callbacks import MetricsJsonlCallback, SamplesCallback, trim_metrics, trim_samples
+    from pgrpo.train.distributed import gather_json, local_main_first
     from pgrpo.train.tasks import load_examples, make_verifier, to_dataset
 
     if config.torch_threads is not None:
@@ -137,29 +156,34 @@ def run_training(config: TrainConfig) -> TrainResult:
     except (ValueError, TypeError) as exc:  # TRL's cross-field checks (batch sizes vs num_generations...)
         raise ConfigError(f"grpo: {exc}") from exc
 
-    checkpoint = _resume_checkpoint(config, out)
+    checkpoint = _resume_checkpoint(config, out)  # GRPOConfig has set up the process group
     if checkpoint is not None:
         if main_process:
-            trim_metrics(metrics_path, _checkpoint_step(checkpoint))
+            step = _checkpoint_step(checkpoint)
+            trim_metrics(metrics_path, step)
+            trim_samples(samples_path, step)
         _say(f"resuming from {checkpoint}")
-    elif main_process and metrics_path.exists():
-        metrics_path.unlink()  # a fresh run starts a fresh log
+    elif main_process:
+        for path in (metrics_path, samples_path):  # a fresh run starts fresh logs
+            path.unlink(missing_ok=True)
 
-    policy_path, rm_path = prepare_models(config, out)
-    tokenizer = ensure_pad_token(AutoTokenizer.from_pretrained(policy_path))
-    examples = load_examples(config, tokenizer)
+    with local_main_first():  # one process per node builds (and warms up) the tiny models
+        policy_path, rm_path = prepare_models(config, out)
+        tokenizer = ensure_pad_token(AutoTokenizer.from_pretrained(policy_path))
+        examples = load_examples(config, tokenizer)
+        if config.model.build_tiny and config.model.format_warmup_steps:
+            from pgrpo.train.warmup import format_warmup
+
+            if format_warmup(policy_path, examples, config.model.format_warmup_steps, seed=grpo_args.seed):
+                _say(f"format warm-up: {config.model.format_warmup_steps} SFT steps on formatted canonical answers")
     _say(f"{len(examples)} {config.task} problems from {config.data.source}; reward mode {config.reward.mode}")
-    if config.model.build_tiny and config.model.format_warmup_steps:
-        from pgrpo.train.warmup import format_warmup
-
-        if format_warmup(policy_path, examples, config.model.format_warmup_steps, seed=grpo_args.seed):
-            _say(f"format warm-up: {config.model.format_warmup_steps} SFT steps on formatted canonical answers")
 
     with make_verifier(config) as verifier:
+        thinking_fn, rm_truncated = _thinking_fn(config, rm_path)
         evaluator = RewardEvaluator(
-            {e.task_id: e.target for e in examples}, verifier, _thinking_fn(config, rm_path),
+            {e.task_id: e.target for e in examples}, verifier, thinking_fn,
             mode=config.reward.mode, weight=config.reward.thinking_weight,
-            group_size=grpo_args.num_generations or 1,
+            group_size=grpo_args.num_generations or 1, rm_truncated=rm_truncated,
         )
         model_kwargs: dict[str, Any] = {"dtype": torch_dtype(config.model.dtype)}
         if config.model.attn_implementation:
@@ -167,13 +191,13 @@ def run_training(config: TrainConfig) -> TrainResult:
         model = AutoModelForCausalLM.from_pretrained(policy_path, **model_kwargs)
         # TRL annotates reward functions as returning list[float | None]; ours return list[float]
         # (list is invariant, so the list is typed loosely here).
-        reward_funcs: list[Any] = make_reward_funcs(evaluator)
+        reward_funcs: list[Any] = make_reward_funcs(evaluator, gather_json)
         trainer = GRPOTrainer(
             model=model, reward_funcs=reward_funcs, args=grpo_args,
             train_dataset=to_dataset(examples), processing_class=tokenizer, peft_config=lora_config(config),
             callbacks=[MetricsJsonlCallback(metrics_path),
                        SamplesCallback(evaluator, samples_path, config.logging.sample_every,
-                                       config.logging.num_samples)],
+                                       config.logging.num_samples, gather=gather_json)],
         )
         trainer.train(resume_from_checkpoint=checkpoint)
         final = out / "final"

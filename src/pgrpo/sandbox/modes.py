@@ -1,0 +1,138 @@
+"""Isolation modes: how a sandbox worker is launched, which mode works on this host.
+
+Owns WORKER_LAUNCHERS (registry: isolation mode -> worker command line), WORKER_ENV (the
+workers' whole environment: scrubbed, numeric libraries single-threaded), the probes, and
+`resolve_isolation`: "auto" is bwrap, else unshare, and NEVER none - if neither works it is
+an IsolationError naming the options (a sandbox service where bubblewrap works, or the
+explicit `isolation: none`). An explicit mode is probed and refused if it does not work
+(rather than failing every job as sandbox_error). A mode weaker than bwrap prints, once,
+what it leaves unprotected (FALLBACK_GAPS).
+
+Does NOT protect against anything itself: it chooses the jail; see pgrpo.sandbox for what
+each mode isolates.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import shutil
+import subprocess
+import sys
+import warnings
+from collections.abc import Callable
+
+import pgrpo
+from pgrpo.registry import Registry
+from pgrpo.sandbox.types import IsolationError
+
+_SRC_DIR = os.path.dirname(os.path.dirname(os.path.abspath(pgrpo.__file__)))
+
+
+def _worker_argv(isolate: bool) -> list[str]:
+    boot = (f"import sys; sys.path.insert(0, {_SRC_DIR!r}); from pgrpo.sandbox.worker import main; "
+            f"sys.exit(main({isolate!r}))")
+    return [os.path.realpath(sys.executable), "-I", "-c", boot]
+
+
+# Numeric libraries run single-threaded: one worker = one CPU (see pgrpo.sandbox.resources).
+SINGLE_THREAD_ENV = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
+                     "NUMEXPR_NUM_THREADS": "1", "VECLIB_MAXIMUM_THREADS": "1"}
+WORKER_ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": "/tmp", "PYTHONDONTWRITEBYTECODE": "1",
+              **SINGLE_THREAD_ENV}
+
+# What each fallback mode leaves unprotected (the one loud warning names it).
+FALLBACK_GAPS = {
+    "unshare": "bubblewrap unavailable: the trusted harness/worker runs on the host (not jailed); jobs still get "
+               "user/pid/mount/net/ipc namespaces, a read-only host filesystem and rlimits, but host files the "
+               "worker's uid can read stay readable by programs",
+    "none": "set explicitly (`isolation: none`): programs can read and write any host file the trainer's uid can, use the "
+            "network, see other processes and escape the process-group kill with setsid; only rlimits, a scrubbed "
+            "environment and wall-clock kills apply",
+}
+
+WORKER_LAUNCHERS: Registry[Callable[[], list[str]]] = Registry("sandbox isolation mode")
+
+
+def _python_prefixes() -> list[str]:
+    paths = {os.path.realpath(p) for p in (sys.prefix, sys.base_prefix, sys.exec_prefix)}
+    return sorted(paths)
+
+
+@WORKER_LAUNCHERS.register("bwrap")
+def _bwrap_command() -> list[str]:
+    cmd = ["bwrap", "--unshare-all", "--die-with-parent", "--new-session", "--clearenv",
+           "--uid", "1000", "--gid", "1000", "--hostname", "sandbox",
+           # tmpfs first: binds below then land on top of it, so a checkout or Python prefix
+           # that lives under /tmp stays visible (a later --tmpfs /tmp would hide it).
+           "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]
+    for path in ("/usr", "/lib", "/lib64", "/lib32", "/bin", "/sbin", "/etc/ld.so.cache", "/etc/localtime",
+                 "/etc/alternatives", "/etc/ssl", *_python_prefixes(), _SRC_DIR):
+        if os.path.lexists(path):
+            cmd += ["--ro-bind", path, path] if not os.path.islink(path) else ["--symlink", os.readlink(path), path]
+    cmd += ["--remount-ro", "/", "--chdir", "/tmp"]
+    for key, value in WORKER_ENV.items():
+        cmd += ["--setenv", key, value]
+    return [*cmd, "--", *_worker_argv(True)]
+
+
+@WORKER_LAUNCHERS.register("unshare")
+def _unshare_command() -> list[str]:
+    return _worker_argv(True)
+
+
+@WORKER_LAUNCHERS.register("none")
+def _plain_command() -> list[str]:
+    return _worker_argv(False)
+
+
+_warned: set[str] = set()
+
+
+def _probe(cmd: list[str]) -> bool:
+    try:
+        return subprocess.run(cmd, capture_output=True, timeout=20, env=WORKER_ENV).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
+@functools.cache
+def bwrap_works() -> bool:
+    """bubblewrap is installed and can build its namespaces here (probed once per process)."""
+    return bool(shutil.which("bwrap")) and _probe(["bwrap", "--unshare-all", "--ro-bind", "/", "/", "--", "/bin/true"])
+
+
+@functools.cache
+def unshare_works() -> bool:
+    """This process may build the worker's own namespaces (probed once per process)."""
+    code = ("from pgrpo.sandbox import isolation; import os; isolation.enter_worker_namespaces(); "
+            "isolation.seal_worker_filesystem(); isolation.unshare(isolation.CLONE_NEWNS)")
+    return _probe([sys.executable, "-c", f"import sys; sys.path.insert(0, {_SRC_DIR!r}); {code}"])
+
+
+PROBES: dict[str, Callable[[], bool]] = {"bwrap": lambda: bwrap_works(), "unshare": lambda: unshare_works(),
+                                         "none": lambda: True}
+NO_NAMESPACES = ("no isolation works here: bubblewrap {bwrap} and unprivileged user namespaces (unshare) are "
+                 "blocked (common in containers on GPU clusters). Model-written code is never run unjailed "
+                 "silently: run `pgrpo sandbox serve` on a host where bubblewrap works and point "
+                 "`sandbox.url` (or --sandbox-url) at it, or accept running programs unjailed on this host "
+                 "with the explicit `isolation: none` (--sandbox-isolation none)")
+
+
+def resolve_isolation(mode: str) -> str:
+    """The mode to run: "auto" -> bwrap, else unshare, else IsolationError (never "none"); an
+    explicit mode is probed and must work. Fallbacks print what they leave unprotected, once."""
+    if mode == "auto":
+        mode = next((m for m in ("bwrap", "unshare") if PROBES[m]()), "")
+        if not mode:
+            found = "fails to start" if shutil.which("bwrap") else "is not installed"
+            raise IsolationError("sandbox.isolation: auto: " + NO_NAMESPACES.format(bwrap=found))
+    elif not PROBES[mode]():
+        raise IsolationError(f"sandbox.isolation: {mode!r} does not work on this host (its probe failed); "
+                             "use `isolation: auto`, or a sandbox service (`sandbox.url`) where it works")
+    if mode != "bwrap" and mode not in _warned:
+        _warned.add(mode)
+        msg = f"pgrpo sandbox running in isolation={mode!r}: {FALLBACK_GAPS[mode]}"
+        warnings.warn(msg, RuntimeWarning, stacklevel=3)
+        print(f"WARNING: {msg}", file=sys.stderr)
+    return mode

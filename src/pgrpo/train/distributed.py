@@ -1,0 +1,76 @@
+"""The one collective pgrpo uses under multi-process training (torchrun / accelerate / DeepSpeed).
+
+Owns `gather_json(value)`: every rank's JSON-able `value`, in rank order, on every rank
+(`[value]` when torch.distributed is not initialised or has one process). Global reward
+metrics (`pgrpo.rewards.trl_funcs`), rank-tagged samples (`pgrpo.train.callbacks`) and the
+resume checkpoint (`broadcast_json`: rank 0's value) all go through it. Values travel as JSON
+bytes in uint8 tensors (two all_gathers: lengths, then padded bytes): no pickle, and it works
+on gloo (CPU) and NCCL (the tensors go to the rank's current CUDA device). Also owns
+`local_main_first()`, which lets each node's local rank 0 build shared files (tiny models)
+before the other ranks read them.
+
+Every rank must call these at the same point (they are collectives): callers keep the
+decision to call rank-independent.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+
+def _group() -> Any | None:
+    """torch.distributed when there is more than one process, else None."""
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
+        return dist
+    return None
+
+
+def rank() -> int:
+    dist = _group()
+    return int(dist.get_rank()) if dist is not None else int(os.environ.get("RANK", "0"))
+
+
+def gather_json(value: Any) -> list[Any]:
+    """[rank 0's value, rank 1's value, ...] on every rank; a collective (all ranks must call it)."""
+    dist = _group()
+    if dist is None:
+        return [value]
+    import torch
+
+    device = (torch.device("cuda", torch.cuda.current_device()) if dist.get_backend() == "nccl"
+              else torch.device("cpu"))
+    world = dist.get_world_size()
+    data = json.dumps(value).encode("utf-8")
+    size = torch.tensor([len(data)], dtype=torch.long, device=device)
+    sizes = [torch.zeros_like(size) for _ in range(world)]
+    dist.all_gather(sizes, size)
+    lengths = [int(s.item()) for s in sizes]
+    buffer = torch.zeros(max(lengths), dtype=torch.uint8, device=device)
+    if data:
+        buffer[: len(data)] = torch.frombuffer(bytearray(data), dtype=torch.uint8).to(device)
+    buffers = [torch.empty_like(buffer) for _ in range(world)]
+    dist.all_gather(buffers, buffer)
+    return [json.loads(b[:n].cpu().numpy().tobytes().decode("utf-8")) for b, n in zip(buffers, lengths)]
+
+
+def broadcast_json(value: Any) -> Any:
+    """Rank 0's `value` on every rank (a collective)."""
+    return gather_json(value)[0]
+
+
+@contextmanager
+def local_main_first() -> Iterator[None]:
+    """Run the body on each node's local rank 0 first, then on the other ranks (a barrier)."""
+    dist = _group()
+    local_main = int(os.environ.get("LOCAL_RANK", "0")) == 0
+    if dist is not None and not local_main:
+        dist.barrier()
+    yield
+    if dist is not None and local_main:
+        dist.barrier()

@@ -1,0 +1,145 @@
+"""The GPU install stack (`.[gpu]` + constraints/gpu.txt) is a set that works together.
+
+- pip's own resolver accepts `-c constraints/gpu.txt ".[gpu]"` for a CUDA Linux machine,
+  reading metadata only: PEP 658 metadata where the index serves it, otherwise HTTP range
+  reads of each wheel's METADATA (`--use-feature=fast-deps`; a pip >= 25 is put in a
+  throwaway venv because older pips download every wheel in a dry run: several GB here).
+  The machine's pip config (local CPU wheels, caps) is ignored: a GPU user has none of it.
+- every shipped recipe gives the same `--check` verdict under the GPU stack's pinned
+  transformers/TRL (installed with --no-deps into a throwaway target put first on
+  PYTHONPATH) as under the installed CPU stack: a recipe key that only some transformers know
+  fails here.
+
+Needs PyPI (skipped, saying so, when it cannot be reached); marked slow (about 2 minutes).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.parse
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+CONSTRAINTS = ROOT / "constraints" / "gpu.txt"
+RECIPES = sorted((ROOT / "recipes").glob("*.yaml"))
+RM_RECIPES = sorted((ROOT / "recipes" / "rm").glob("*.yaml"))
+
+pytestmark = pytest.mark.slow
+
+
+def pins() -> dict[str, str]:
+    out = {}
+    for line in CONSTRAINTS.read_text().splitlines():
+        line = line.split("#", 1)[0].strip()
+        if line:
+            name, version = line.split("==")
+            out[name.strip().lower()] = version.strip()
+    return out
+
+
+def clean_pip_env() -> dict[str, str]:
+    """pip as a GPU user's machine runs it: no machine-local config, find-links or caps."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PIP_") or k in ("PIP_CERT", "PIP_INDEX_URL")}
+    env["PIP_CONFIG_FILE"] = os.devnull
+    env["PIP_DISABLE_PIP_VERSION_CHECK"] = "1"
+    return env
+
+
+def index_reachable() -> bool:
+    host = urllib.parse.urlparse(os.environ.get("PIP_INDEX_URL", "https://pypi.org/simple")).hostname
+    try:
+        socket.create_connection((host or "pypi.org", 443), timeout=5).close()
+        return True
+    except OSError:
+        return False
+
+
+@pytest.fixture(scope="module")
+def online() -> None:
+    if not index_reachable():
+        pytest.skip("PyPI unreachable: the GPU stack cannot be resolved offline")
+
+
+def test_constraints_pin_a_vllm_inside_trls_range() -> None:
+    p = pins()
+    vllm = tuple(int(x) for x in p["vllm"].split(".")[:2])
+    assert (0, 22) <= vllm <= (0, 31), p["vllm"]
+    assert p["trl"].startswith("1.16.")
+    for name in ("torch", "transformers", "deepspeed", "accelerate"):
+        assert name in p, f"constraints/gpu.txt pins no {name}"
+
+
+def test_gpu_set_resolves_with_pips_resolver_metadata_only(tmp_path: Path, online: None) -> None:
+    venv = tmp_path / "pipvenv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    py = str(venv / "bin" / "python")
+    # a current pip, installed from the outer one into the throwaway venv (a wheel of ~2 MB)
+    subprocess.run([sys.executable, "-m", "pip", "--python", py, "install", "-q", "pip>=25"],
+                   check=True, env=clean_pip_env(), timeout=300)
+    report = tmp_path / "report.json"
+    start = time.monotonic()
+    proc = subprocess.run(
+        [py, "-m", "pip", "install", "--dry-run", "--ignore-installed", "--use-feature=fast-deps",
+         "--report", str(report), "-c", str(CONSTRAINTS), f"{ROOT}[gpu]", "-v"],
+        capture_output=True, text=True, env=clean_pip_env(), timeout=900, cwd=tmp_path,
+    )
+    elapsed = time.monotonic() - start
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    chosen = {i["metadata"]["name"].lower(): i["metadata"]["version"] for i in json.loads(report.read_text())["install"]}
+    for name, version in pins().items():
+        if name != "flash-attn":  # the optional `flash` extra (built against torch; see pyproject)
+            assert chosen.get(name) == version, (name, chosen.get(name), version)
+    assert any(n.startswith("nvidia-") for n in chosen), "resolved a CPU torch, not the CUDA one"
+    # metadata only: nothing but small files is downloaded whole (deepspeed ships only an sdist)
+    whole = [line for line in proc.stdout.splitlines() if line.strip().startswith("Downloading ")]
+    assert all("MB)" not in line or float(line.rsplit("(", 1)[1].split()[0]) < 20 for line in whole), whole
+    print(f"resolved {len(chosen)} packages in {elapsed:.0f} s; downloaded whole: {whole}")
+
+
+def check_command(recipe: Path) -> list[str]:
+    group = ["rm", "train"] if recipe.parent.name == "rm" else ["train"]
+    return [sys.executable, "-m", "pgrpo", *group, "--config", str(recipe), "--check"]
+
+
+def run_check(recipe: Path, pythonpath: str) -> tuple[int, str]:
+    env = {**os.environ, "PYTHONPATH": pythonpath}
+    proc = subprocess.run(check_command(recipe), capture_output=True, text=True, env=env, cwd=ROOT, timeout=300)
+    lines = (proc.stdout + proc.stderr).strip().splitlines()
+    return proc.returncode, lines[-1] if lines else ""
+
+
+@pytest.fixture(scope="module")
+def pinned_hf(tmp_path_factory: pytest.TempPathFactory, online: None) -> str:
+    """transformers and TRL at the GPU pins, alone in a target dir (the rest from this env)."""
+    target = tmp_path_factory.mktemp("gpu-pins")
+    p = pins()
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(target),
+                    f"transformers=={p['transformers']}", f"trl=={p['trl']}"],
+                   check=True, env=clean_pip_env(), timeout=600)
+    path = f"{target}{os.pathsep}{ROOT / 'src'}"
+    out = subprocess.run([sys.executable, "-c", "import transformers, trl; print(transformers.__version__, trl.__version__)"],
+                         capture_output=True, text=True, env={**os.environ, "PYTHONPATH": path}, check=True)
+    assert out.stdout.split() == [p["transformers"], p["trl"]], out.stdout
+    return path
+
+
+def rm_train_has_check() -> bool:
+    out = subprocess.run([sys.executable, "-m", "pgrpo", "rm", "train", "--help"], capture_output=True, text=True)
+    return "--check" in out.stdout
+
+
+@pytest.mark.parametrize("recipe", RECIPES + RM_RECIPES, ids=lambda r: str(r.relative_to(ROOT / "recipes")))
+def test_recipe_check_same_under_gpu_pins(recipe: Path, pinned_hf: str) -> None:
+    if recipe.parent.name == "rm" and not rm_train_has_check():
+        pytest.skip("`pgrpo rm train` has no --check yet")
+    cpu = run_check(recipe, str(ROOT / "src"))
+    gpu = run_check(recipe, pinned_hf)
+    assert gpu == cpu, f"{recipe.name}: CPU stack {cpu} but GPU pins {gpu}"
+    assert gpu[0] == 0, f"{recipe.name} fails --check under the GPU pins: {gpu[1]}"
