@@ -39,7 +39,7 @@ def naive_scores(model, encoded: list[list[int]]) -> list[float]:
     out = []
     with torch.inference_mode():
         for ids in encoded:
-            tensor = torch.tensor([ids], dtype=torch.long)
+            tensor = torch.tensor([ids], dtype=torch.long, device=model.device)
             logits = model(input_ids=tensor, attention_mask=torch.ones_like(tensor), use_cache=False).logits
             out.append(float(logits.float().reshape(-1)[0]))
     return out
@@ -53,6 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--hidden", type=int, default=256)
     parser.add_argument("--layers", type=int, default=4)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1 ... (scripts/gpu-smoke.sh: cuda)")
     args = parser.parse_args(argv)
 
     import torch
@@ -65,8 +66,8 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         path = str(build_tiny_model(tmp, kind="reward-model", hidden_size=args.hidden, num_layers=args.layers,
                                     num_heads=4, num_kv_heads=2))
-        batched = RewardScorer(path, batch_size=args.batch_size, max_length=args.max_length, device="cpu")
-        naive = RewardScorer(path, batch_size=1, max_length=args.max_length, device="cpu")
+        batched = RewardScorer(path, batch_size=args.batch_size, max_length=args.max_length, device=args.device)
+        naive = RewardScorer(path, batch_size=1, max_length=args.max_length, device=args.device)
         batched.score(items[:2])  # warm-up: first-call allocations are not what we measure
         naive.score(items[:2])
 

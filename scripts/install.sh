@@ -2,19 +2,56 @@
 # Installs everything pgrpo needs on a fresh machine: system packages (bubblewrap for the
 # sandbox), a CPU build of torch when no GPU is present, then pgrpo itself with the dev extra.
 # Idempotent; safe to rerun. Override the interpreter with PYTHON=..., torch with TORCH_SPEC=...
+#
+# Where it installs (scripts/pick-python.sh decides; prints the choice):
+# - into PYTHON when it is a virtual environment or the active conda env (used, never replaced),
+#   or an interpreter that allows pip installs (pyenv, a python.org build, ...);
+# - into the project venv .venv (created from PYTHON) when PYTHON is externally managed
+#   (PEP 668: Debian 12 / Ubuntu 24.04 system Python). Missing venv support (Debian's
+#   python3.X-venv) is installed with apt when we are root, else the exact command is printed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-PY=${PYTHON:-python3}
+BASE=${PYTHON:-python3}
+PY=$(bash scripts/pick-python.sh "$BASE")
+APT_OK=${PGRPO_APT:-auto}   # auto: apt-get when root and present; 0: never (prints the command)
+
+can_apt() {
+  [ "$APT_OK" != 0 ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1
+}
+
+apt_install() {  # apt_install PKG...: installs, or says what to run and fails
+  if can_apt; then
+    echo "[install] apt-get install $*"
+    apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+  else
+    return 1
+  fi
+}
 
 if ! command -v bwrap >/dev/null 2>&1; then
-  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-    echo "[install] bubblewrap (sandbox isolation)"
-    apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap >/dev/null
-  else
+  echo "[install] bubblewrap (sandbox isolation)"
+  if ! apt_install bubblewrap; then
     echo "[install] WARNING: bubblewrap missing and cannot be installed here (not root or no apt)." >&2
+    echo "[install]          run: sudo apt-get install bubblewrap" >&2
     echo "[install]          The sandbox will fall back to weaker isolation; see README 'Sandbox'." >&2
   fi
 fi
+
+if [ "$PY" != "$BASE" ] && [ ! -x "$PY" ]; then
+  VENV=$(dirname "$(dirname "$PY")")
+  echo "[install] $BASE is externally managed (PEP 668): creating the project venv $VENV"
+  if ! "$BASE" -c "import ensurepip, venv" >/dev/null 2>&1; then
+    VER=$("$BASE" -c 'import sys; print("%d.%d" % sys.version_info[:2])')
+    if ! apt_install "python$VER-venv" && ! apt_install python3-venv; then
+      echo "[install] ERROR: $BASE cannot create a virtual environment (no ensurepip/venv)." >&2
+      echo "[install]        run: sudo apt-get install python$VER-venv   (then rerun make)" >&2
+      echo "[install]        or activate a virtual/conda environment of your own and rerun make." >&2
+      exit 1
+    fi
+  fi
+  "$BASE" -m venv "$VENV"
+fi
+echo "[install] into $("$PY" -c 'import sys; print(sys.prefix)')"
 
 if ! "$PY" -c "import torch" >/dev/null 2>&1; then
   if command -v nvidia-smi >/dev/null 2>&1; then
@@ -30,3 +67,6 @@ fi
 echo "[install] pgrpo[dev]"
 "$PY" -m pip install -q -e ".[dev]"
 echo "[install] done: $("$PY" -m pgrpo --version)"
+if [ "$PY" != "$BASE" ]; then
+  echo "[install] make uses $PY; to use it yourself: . $(dirname "$PY")/activate"
+fi

@@ -6,8 +6,8 @@
   throwaway venv because older pips download every wheel in a dry run: several GB here).
   The machine's pip config (local CPU wheels, caps) is ignored: a GPU user has none of it.
 - every shipped recipe gives the same `--check` verdict under the GPU stack's pinned
-  transformers/TRL (installed with --no-deps into a throwaway target put first on
-  PYTHONPATH) as under the installed CPU stack: a recipe key that only some transformers know
+  transformers/TRL (installed, with what they need in other versions, into a throwaway
+  venv that sees this environment's packages beneath them) as under the installed CPU stack: a recipe key that only some transformers know
   fails here.
 
 Needs PyPI (skipped, saying so, when it cannot be reached); marked slow (about 2 minutes).
@@ -20,6 +20,7 @@ import os
 import socket
 import subprocess
 import sys
+import sysconfig
 import time
 import urllib.parse
 from pathlib import Path
@@ -103,31 +104,38 @@ def test_gpu_set_resolves_with_pips_resolver_metadata_only(tmp_path: Path, onlin
     print(f"resolved {len(chosen)} packages in {elapsed:.0f} s; downloaded whole: {whole}")
 
 
-def check_command(recipe: Path) -> list[str]:
+def run_check(recipe: Path, python: str, extra: list[str]) -> tuple[int, str]:
+    """Exit code and last output line of `pgrpo [rm] train --config RECIPE --check [EXTRA]`."""
     group = ["rm", "train"] if recipe.parent.name == "rm" else ["train"]
-    return [sys.executable, "-m", "pgrpo", *group, "--config", str(recipe), "--check"]
-
-
-def run_check(recipe: Path, pythonpath: str) -> tuple[int, str]:
-    env = {**os.environ, "PYTHONPATH": pythonpath}
-    proc = subprocess.run(check_command(recipe), capture_output=True, text=True, env=env, cwd=ROOT, timeout=300)
+    command = [python, "-m", "pgrpo", *group, "--config", str(recipe), "--check", *extra]
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    proc = subprocess.run(command, capture_output=True, text=True, env=env, cwd=ROOT, timeout=300)
     lines = (proc.stdout + proc.stderr).strip().splitlines()
     return proc.returncode, lines[-1] if lines else ""
 
 
 @pytest.fixture(scope="module")
-def pinned_hf(tmp_path_factory: pytest.TempPathFactory, online: None) -> str:
-    """transformers and TRL at the GPU pins, alone in a target dir (the rest from this env)."""
-    target = tmp_path_factory.mktemp("gpu-pins")
+def pinned_python(tmp_path_factory: pytest.TempPathFactory, online: None) -> str:
+    """A throwaway venv that sees this environment's packages (a .pth naming its site dirs, as
+    --system-site-packages would, but also from inside a venv) with transformers and TRL at
+    the GPU pins, plus whatever of their dependencies those pins need in other versions,
+    installed on top."""
+    venv = tmp_path_factory.mktemp("gpu-pins")
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    py = str(venv / "bin" / "python")
+    site = subprocess.run([py, "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    outer = {sysconfig.get_path("purelib"), sysconfig.get_path("platlib")}
+    Path(site, "zz_outer_env.pth").write_text("\n".join(sorted(outer)) + "\n")
     p = pins()
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(target),
-                    f"transformers=={p['transformers']}", f"trl=={p['trl']}"],
-                   check=True, env=clean_pip_env(), timeout=600)
-    path = f"{target}{os.pathsep}{ROOT / 'src'}"
-    out = subprocess.run([sys.executable, "-c", "import transformers, trl; print(transformers.__version__, trl.__version__)"],
-                         capture_output=True, text=True, env={**os.environ, "PYTHONPATH": path}, check=True)
-    assert out.stdout.split() == [p["transformers"], p["trl"]], out.stdout
-    return path
+    proc = subprocess.run([sys.executable, "-m", "pip", "--python", py, "install", "-q",
+                           f"transformers=={p['transformers']}", f"trl=={p['trl']}"],
+                          capture_output=True, text=True, env=clean_pip_env(), timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = subprocess.run([py, "-c", "import transformers, trl; print(transformers.__version__, trl.__version__)"],
+                         capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(ROOT / "src")})
+    assert out.stdout.split() == [p["transformers"], p["trl"]], out.stdout + out.stderr[-2000:]
+    return py
 
 
 def rm_train_has_check() -> bool:
@@ -136,10 +144,16 @@ def rm_train_has_check() -> bool:
 
 
 @pytest.mark.parametrize("recipe", RECIPES + RM_RECIPES, ids=lambda r: str(r.relative_to(ROOT / "recipes")))
-def test_recipe_check_same_under_gpu_pins(recipe: Path, pinned_hf: str) -> None:
+def test_recipe_check_same_under_gpu_pins(recipe: Path, pinned_python: str, request: pytest.FixtureRequest) -> None:
     if recipe.parent.name == "rm" and not rm_train_has_check():
         pytest.skip("`pgrpo rm train` has no --check yet")
-    cpu = run_check(recipe, str(ROOT / "src"))
-    gpu = run_check(recipe, pinned_hf)
+    # stand-ins for what earlier stages produce (data, RM dirs): a conftest fixture
+    # `recipe_standins(recipe) -> [KEY=VALUE ...]`, when the suite defines one
+    try:
+        extra = list(request.getfixturevalue("recipe_standins")(recipe))
+    except pytest.FixtureLookupError:
+        extra = []
+    cpu = run_check(recipe, sys.executable, extra)
+    gpu = run_check(recipe, pinned_python, extra)
     assert gpu == cpu, f"{recipe.name}: CPU stack {cpu} but GPU pins {gpu}"
     assert gpu[0] == 0, f"{recipe.name} fails --check under the GPU pins: {gpu[1]}"

@@ -7,12 +7,9 @@
 Owns the asynchronous transport (httpx.AsyncClient on the client's own event-loop thread, so
 the synchronous `score` works from TRL's reward path and `ascore` from any event loop),
 batching (items cut into requests of `items_per_request`, all sent concurrently, at most
-`max_concurrency` in flight), load spreading (request i goes to the next URL in turn, the
-rotation starting at this process's rank so ranks spread too), timeouts, and retries with
-exponential backoff (+ jitter), each retry on the next URL: connection errors, timeouts, 5xx,
-408/429 and garbage replies are retried; any other 4xx is our bug and raises at once with the
-service's message. A service that keeps failing raises `RMServiceError` naming the URL(s) and
-the last error - never a silent reward of 0. Items are sent on the manifest's layout (code
+`max_concurrency` in flight) and timeouts; URL rotation and retries are pgrpo.serving's
+(garbage replies are retried too). A service that keeps failing, or refuses a request (4xx),
+raises `RMServiceError` naming the URL(s) and the last error - never a silent reward of 0. Items are sent on the manifest's layout (code
 only when it says include_code); `truncated` counts items the service cut, as RewardScorer's.
 
 Does NOT protect against: a service that lies coherently (it is trusted like a local model);
@@ -22,42 +19,25 @@ eavesdropping or tampering on the network (plain HTTP unless the URL is https).
 from __future__ import annotations
 
 import asyncio
-import os
-import random
 import threading
-import time
 from collections.abc import Awaitable, Coroutine, Sequence
 from typing import Any, TypeVar
 
 from pydantic import ValidationError
 
+from pgrpo import serving
 from pgrpo.config import ConfigError, build_dataclass
 from pgrpo.errors import PgrpoError
 from pgrpo.rm.manifest import RMManifest
 from pgrpo.rm.scoring import RMItem
-from pgrpo.rm.wire import API_VERSION, HEALTH_PATH, SCORE_PATH, TOKEN_ENV, Health, ItemScore, ScoreResponse
+from pgrpo.rm.wire import API_VERSION, SCORE_PATH, TOKEN_ENV, Health, ItemScore, ScoreResponse
+from pgrpo.serving import HEALTH_PATH, Retryable
 
-RETRY_STATUS = {408, 429, 500, 502, 503, 504}
 T = TypeVar("T")
 
 
 class RMServiceError(PgrpoError):
     """A reward-model service failed (after the retries), refused the request, or returned garbage."""
-
-
-class _Retryable(Exception):
-    """One failed attempt worth retrying (on the next URL)."""
-
-
-def parse_urls(urls: str | Sequence[str], key: str = "reward.rm_url") -> tuple[str, ...]:
-    """URLs from a list or a comma/space-separated string; ConfigError naming `key` if not http(s)."""
-    found = urls.replace(",", " ").split() if isinstance(urls, str) else [str(u) for u in urls]
-    if not found:
-        raise ConfigError(f"{key}: give at least one `pgrpo rm serve` URL")
-    for i, url in enumerate(found):
-        if not url.startswith(("http://", "https://")):
-            raise ConfigError(f"{key}[{i}]: expected an http(s):// URL, got {url!r}")
-    return tuple(u.rstrip("/") for u in found)
 
 
 class RMClient:
@@ -69,8 +49,8 @@ class RMClient:
         if items_per_request < 1 or timeout_s <= 0 or retries < 0 or backoff_s < 0 or max_concurrency < 1:
             raise PgrpoError("RMClient: items_per_request, max_concurrency >= 1; timeout_s > 0; "
                              "retries, backoff_s >= 0")
-        self.urls = parse_urls(urls)
-        self.token = token if token is not None else os.environ.get(TOKEN_ENV) or None
+        self.urls = serving.parse_urls(urls, "reward.rm_url")
+        self._headers = serving.auth_headers(token, TOKEN_ENV)
         self.items_per_request = items_per_request
         self.timeout_s = timeout_s
         self.retries = retries
@@ -78,7 +58,7 @@ class RMClient:
         self.max_concurrency = max_concurrency
         self.calls = 0  # items scored
         self.truncated = 0  # items the service cut to its max_length
-        self._next = int(os.environ.get("RANK", "0") or 0)  # ranks start their rotation apart
+        self._rotation = serving.Rotation()
         self._manifest: RMManifest | None = None
         self._max_length: int | None = None
         self._http: Any = None  # httpx.AsyncClient, created on the loop thread
@@ -142,32 +122,20 @@ class RMClient:
         import httpx
 
         if self._http is None:
-            headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
-            self._http = httpx.AsyncClient(headers=headers, timeout=httpx.Timeout(self.timeout_s,
-                                                                                  connect=min(10.0, self.timeout_s)))
+            timeout = httpx.Timeout(self.timeout_s, connect=min(10.0, self.timeout_s))
+            self._http = httpx.AsyncClient(headers=self._headers, timeout=timeout)
         return self._http
-
-    def _start(self) -> int:
-        start, self._next = self._next, self._next + 1
-        return start
 
     async def _with_retries(self, urls: tuple[str, ...], start: int, attempt_at: Any) -> Any:
         """attempt_at(url) on urls[start], then the next ones, with backoff; RMServiceError at the end."""
-        tried: list[str] = []
-        last = ""
-        began = time.monotonic()
-        for attempt in range(self.retries + 1):
-            url = urls[(start + attempt) % len(urls)]
-            if attempt:
-                await asyncio.sleep(self.backoff_s * 2 ** (attempt - 1) * (1 + 0.25 * random.random()))
+        attempts = serving.Attempts(urls, start, self.retries, self.backoff_s)
+        for url, delay in attempts:
+            await asyncio.sleep(delay)
             try:
                 return await attempt_at(url)
-            except _Retryable as exc:
-                last = f"{url}: {exc}"
-                if url not in tried:
-                    tried.append(url)
-        raise RMServiceError(f"reward-model service {', '.join(tried)} failed after {self.retries + 1} attempts "
-                             f"({time.monotonic() - began:.1f}s): {last}; no thinking reward can be computed, so the "
+            except Retryable as exc:
+                attempts.failed(url, exc)
+        raise RMServiceError(f"reward-model service {attempts.summary()}; no thinking reward can be computed, so the "
                              f"step fails (is `pgrpo rm serve` running there?)")
 
     async def _request(self, method: str, url: str, path: str, body: dict | None = None) -> bytes:
@@ -175,15 +143,12 @@ class RMClient:
 
         try:
             reply = await self._client().request(method, url + path, json=body)
-        except httpx.TimeoutException as exc:
-            raise _Retryable(f"timed out after {self.timeout_s:g}s ({type(exc).__name__})") from None
-        except httpx.TransportError as exc:
-            raise _Retryable(f"{type(exc).__name__}: {exc}") from None
-        if reply.status_code in RETRY_STATUS:
-            raise _Retryable(f"HTTP {reply.status_code}: {_detail(reply)}")
-        if reply.status_code != 200:
-            raise RMServiceError(f"reward-model service {url}{path}: HTTP {reply.status_code}: {_detail(reply)}")
-        return reply.content
+        except httpx.HTTPError as exc:
+            raise serving.transport_failure(exc, self.timeout_s) from None
+        try:
+            return serving.reply_body(reply, TOKEN_ENV)
+        except serving.Refused as exc:
+            raise RMServiceError(f"reward-model service {url}{path} {exc}") from None
 
     async def _read_manifest(self) -> tuple[RMManifest, int]:
         """(manifest, max_length) every URL serves (RMServiceError when they differ)."""
@@ -193,7 +158,7 @@ class RMClient:
                 try:
                     return Health.model_validate_json(await self._request("GET", u, HEALTH_PATH))
                 except ValidationError as exc:
-                    raise _Retryable(f"unreadable /health reply: {exc.errors()[:1]}") from None
+                    raise Retryable(f"unreadable /health reply: {exc.errors()[:1]}") from None
 
             health = await self._with_retries((url,), 0, attempt)  # every URL's /health must be read
             if health.api_version != API_VERSION:
@@ -228,24 +193,17 @@ class RMClient:
                 try:
                     reply = ScoreResponse.model_validate_json(raw)
                 except ValidationError as exc:
-                    raise _Retryable(f"garbage reply: {exc.errors()[:1]}") from None
+                    raise Retryable(f"garbage reply: {exc.errors()[:1]}") from None
                 if len(reply.results) != len(chunk):
-                    raise _Retryable(f"garbage reply: {len(reply.results)} results for {len(chunk)} items")
+                    raise Retryable(f"garbage reply: {len(reply.results)} results for {len(chunk)} items")
                 return reply.results
 
             async with limit:
                 return await self._with_retries(self.urls, start, attempt)
 
-        parts: list[Awaitable[list[ItemScore]]] = [send(c, self._start()) for c in chunks]
+        parts: list[Awaitable[list[ItemScore]]] = [send(c, self._rotation.take()) for c in chunks]
         results = [r for part in await asyncio.gather(*parts) for r in part]
         self.calls += len(items)
         self.truncated += sum(r.truncated for r in results)
         return results
 
-
-def _detail(reply: Any) -> str:
-    try:
-        detail = reply.json().get("detail")
-    except ValueError:
-        detail = None
-    return str(detail if detail is not None else reply.text[:200])

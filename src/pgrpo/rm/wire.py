@@ -16,10 +16,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
+
+from pgrpo.serving import HEALTH_PATH as HEALTH_PATH  # re-exported: every path of the API is here
+from pgrpo.serving import StrictModel
 
 API_VERSION = 1
-HEALTH_PATH = "/health"
 SCORE_PATH = f"/v{API_VERSION}/score"
 TOKEN_ENV = "PGRPO_RM_TOKEN"
 DEFAULT_PORT = 8767
@@ -28,32 +30,28 @@ DEFAULT_MAX_BODY_BYTES = 32 << 20
 MAX_TEXT_CHARS = 1 << 20  # per field: the RM cuts to max_length tokens anyway
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class ScoreItem(_Strict):
+class ScoreItem(StrictModel):
     statement: str = Field(max_length=MAX_TEXT_CHARS)
     reasoning: str = Field(max_length=MAX_TEXT_CHARS)
     code: str | None = Field(default=None, max_length=MAX_TEXT_CHARS)
 
 
-class ScoreRequest(_Strict):
+class ScoreRequest(StrictModel):
     items: list[ScoreItem]
 
 
-class ItemScore(_Strict):
+class ItemScore(StrictModel):
     raw: float
     score: float = Field(ge=0.0, le=1.0)
     truncated: bool
 
 
-class ScoreResponse(_Strict):
+class ScoreResponse(StrictModel):
     api_version: int = API_VERSION
     results: list[ItemScore]
 
 
-class Health(_Strict):
+class Health(StrictModel):
     api_version: int = API_VERSION
     pgrpo_version: str
     manifest: dict[str, Any]

@@ -3,14 +3,14 @@
     with RemoteSandbox(["http://10.0.0.5:8766", "http://10.0.0.6:8766"], token=...) as sb:
         results = sb.run([Job(problem, program), ...])   # same order, same verdicts as in-process
 
-Owns load spreading (a batch is split into per-request chunks, sent concurrently, each to the
-next URL in turn), retries with exponential backoff on the next URL (connection errors,
-timeouts, 5xx, 408/429 and garbage replies), timeouts (per request: from the chunk size, the
-service's workers and the per-program limit, unless `request_timeout_s` is set), and the
-checks that make a remote verdict trustworthy: each service's /health is read once, and a
-service speaking another API version, running a weaker isolation than the config demands,
-or with limits below the config's, is refused before any job is sent; every result must be a
-coherent verdict (pgrpo.sandbox.wire.result_from_wire) and there must be exactly one per job.
+Owns load spreading (a batch is split into per-request chunks, sent concurrently; URL
+rotation and retries are pgrpo.serving's, garbage replies retried too), timeouts (per
+request: from the chunk size, the service's workers and the per-program limit, unless
+`request_timeout_s` is set), and the checks that make a remote verdict trustworthy: each
+service's /health is read once, and a service speaking another API version, running a weaker
+isolation than the config demands, or with limits below the config's, is refused before any
+job is sent; every result must be a coherent verdict (pgrpo.sandbox.wire.result_from_wire)
+and there must be exactly one per job.
 A service that keeps failing raises `RemoteSandboxError` naming the URL(s) - never a
 silent R_o = 0 or 1. Unlike the local pool, `run` can raise; that fails the training step.
 
@@ -22,14 +22,11 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import random
-import threading
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
 
+from pgrpo import serving
 from pgrpo.data.schema import problem_to_dict
 from pgrpo.errors import PgrpoError
 from pgrpo.sandbox.types import (
@@ -40,18 +37,8 @@ from pgrpo.sandbox.types import (
     check_isolation,
     job_limits,
 )
-from pgrpo.sandbox.wire import (
-    API_VERSION,
-    HEALTH_PATH,
-    RUN_PATH,
-    TOKEN_ENV,
-    Health,
-    Limits,
-    RunResponse,
-    result_from_wire,
-)
-
-RETRY_STATUS = {408, 429, 500, 502, 503, 504}
+from pgrpo.sandbox.wire import API_VERSION, RUN_PATH, TOKEN_ENV, Health, Limits, RunResponse, result_from_wire
+from pgrpo.serving import HEALTH_PATH, Refused, Retryable
 
 
 class RemoteSandboxError(PgrpoError):
@@ -60,10 +47,6 @@ class RemoteSandboxError(PgrpoError):
 
 class ServiceMismatch(RemoteSandboxError):
     """A reachable service that cannot honour this config (API version, limits): never retried."""
-
-
-class _Refused(Exception):
-    """A reply that retrying cannot fix (4xx): raised at once."""
 
 
 class RemoteSandbox:
@@ -77,21 +60,17 @@ class RemoteSandbox:
                  timeout: float | None = None, retries: int | None = None, backoff_s: float = 0.5,
                  max_jobs_per_request: int = 256) -> None:
         self.config = config or SandboxConfig()
-        self.urls = [u.rstrip("/") for u in ([urls] if isinstance(urls, str) else urls)]
-        if not self.urls:
-            raise RemoteSandboxError("sandbox.url: no sandbox-service URL given")
-        token = token if token is not None else os.environ.get(TOKEN_ENV) or None
+        self.urls = serving.parse_urls(urls, "sandbox.url")
         self.timeout = timeout if timeout is not None else (self.config.request_timeout_s or None)
         self.retries = self.config.retries if retries is None else retries
         self.backoff_s = backoff_s
         self.max_jobs_per_request = max_jobs_per_request
         self._limits = Limits(**job_limits(self.config))
         self._health: dict[str, Health] = {}
-        self._lock = threading.Lock()
-        self._next = 0
+        self._rotation = serving.Rotation()
         import httpx
 
-        self._http = httpx.Client(headers={"Authorization": f"Bearer {token}"} if token else {},
+        self._http = httpx.Client(headers=serving.auth_headers(token, TOKEN_ENV),
                                   limits=httpx.Limits(max_connections=64, max_keepalive_connections=16))
 
     @classmethod
@@ -106,8 +85,8 @@ class RemoteSandbox:
             return known
         try:
             reply = self._request("GET", url, HEALTH_PATH, None, timeout=30.0)
-        except _Refused as exc:
-            raise RemoteSandboxError(str(exc)) from None
+        except (Refused, Retryable) as exc:
+            raise RemoteSandboxError(f"sandbox service {url}: {exc}") from None
         try:
             health = Health.model_validate_json(reply)
         except ValueError as exc:
@@ -153,9 +132,7 @@ class RemoteSandbox:
         n_chunks = max(min(len(self.urls), len(jobs)), math.ceil(len(jobs) / per_request))
         size = math.ceil(len(jobs) / n_chunks)
         chunks = [list(jobs[i:i + size]) for i in range(0, len(jobs), size)]
-        with self._lock:
-            first = self._next
-            self._next = (self._next + len(chunks)) % len(self.urls)
+        first = self._rotation.take(len(chunks))
         if len(chunks) == 1:
             return self._run_chunk(chunks[0], first)
         with ThreadPoolExecutor(max_workers=min(len(chunks), 16), thread_name_prefix="remote-sandbox") as ex:
@@ -184,32 +161,29 @@ class RemoteSandbox:
 
     def _run_chunk(self, jobs: list[Job], start: int) -> list[ExecResult]:
         body = self._body(jobs)
-        errors: list[str] = []
-        for attempt in range(self.retries + 1):
-            url = self.urls[(start + attempt) % len(self.urls)]
+        attempts = serving.Attempts(self.urls, start, self.retries, self.backoff_s)
+        for url, delay in attempts:
+            time.sleep(delay)
             try:
                 reply = self._request("POST", url, RUN_PATH, body, timeout=self._timeout(url, len(jobs)))
-                return self._results(url, reply, len(jobs))
-            except _Refused as exc:
-                raise RemoteSandboxError(str(exc)) from None
+                return self._results(reply, len(jobs))
+            except Refused as exc:
+                raise RemoteSandboxError(f"sandbox service {url} {exc}") from None
             except ServiceMismatch:
                 raise
-            except RemoteSandboxError as exc:
-                errors.append(str(exc))
-            if attempt < self.retries:
-                time.sleep(self.backoff_s * (2 ** attempt) * (0.5 + random.random()))
-        raise RemoteSandboxError(f"sandbox service failed after {self.retries + 1} attempts: " + " | ".join(errors))
+            except (Retryable, RemoteSandboxError) as exc:  # RemoteSandboxError: its /health unreadable
+                attempts.failed(url, exc)
+        raise RemoteSandboxError(f"sandbox service {attempts.summary()}")
 
     @staticmethod
-    def _results(url: str, reply: bytes, n: int) -> list[ExecResult]:
+    def _results(reply: bytes, n: int) -> list[ExecResult]:
         try:
             response = RunResponse.model_validate_json(reply)
             if len(response.results) != n:
                 raise ValueError(f"{len(response.results)} results for {n} jobs")
             return [result_from_wire(r) for r in response.results]
         except ValueError as exc:
-            raise RemoteSandboxError(f"sandbox service {url}: returned garbage, not verdicts: {str(exc)[:300]}") \
-                from None
+            raise Retryable(f"returned garbage, not verdicts: {str(exc)[:300]}") from None
 
     def _request(self, method: str, url: str, path: str, body: bytes | None, timeout: float) -> bytes:
         import httpx
@@ -218,14 +192,8 @@ class RemoteSandbox:
             response = self._http.request(method, url + path, content=body, timeout=httpx.Timeout(timeout, connect=10.0),
                                           headers={"Content-Type": "application/json"} if body is not None else None)
         except httpx.HTTPError as exc:
-            raise RemoteSandboxError(f"sandbox service {url}: {type(exc).__name__}: {exc}") from None
-        if response.status_code == 200:
-            return response.content
-        detail = _detail(response)
-        if response.status_code in RETRY_STATUS:
-            raise RemoteSandboxError(f"sandbox service {url}: HTTP {response.status_code}: {detail}")
-        hint = f" (set env {TOKEN_ENV})" if response.status_code == 401 else ""
-        raise _Refused(f"sandbox service {url} refused the request: HTTP {response.status_code}: {detail}{hint}")
+            raise serving.transport_failure(exc, timeout) from None
+        return serving.reply_body(response, TOKEN_ENV)
 
     def close(self) -> None:
         self._http.close()
@@ -236,9 +204,3 @@ class RemoteSandbox:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-
-def _detail(response: Any) -> str:
-    try:
-        return str(response.json().get("detail", ""))[:300]
-    except (ValueError, AttributeError):
-        return response.text[:300]

@@ -15,21 +15,18 @@ from __future__ import annotations
 
 import math
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from pgrpo.sandbox.types import ExecResult, Status
+from pgrpo.serving import HEALTH_PATH as HEALTH_PATH  # re-exported: every path of the API is here
+from pgrpo.serving import StrictModel
 
 API_VERSION = 1
 RUN_PATH = "/v1/run"
-HEALTH_PATH = "/health"
 TOKEN_ENV = "PGRPO_SANDBOX_TOKEN"
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class Limits(_Strict):
+class Limits(StrictModel):
     """Per-program limits for this request (SandboxConfig's fields of the same names)."""
 
     timeout_per_test_s: float = Field(gt=0)
@@ -40,19 +37,19 @@ class Limits(_Strict):
     scratch_mb: int = Field(gt=0)
 
 
-class JobWire(_Strict):
+class JobWire(StrictModel):
     problem: int = Field(ge=0, description="index into the request's `problems`")
     program: str
 
 
-class RunRequest(_Strict):
+class RunRequest(StrictModel):
     version: int = API_VERSION
     problems: list[dict] = Field(description="distinct problems, pgrpo's problem format")
     jobs: list[JobWire]
     limits: Limits | None = None
 
 
-class ResultWire(_Strict):
+class ResultWire(StrictModel):
     passed: bool
     pass_fraction: float
     status: Status
@@ -62,13 +59,13 @@ class ResultWire(_Strict):
     tests_total: int
 
 
-class RunResponse(_Strict):
+class RunResponse(StrictModel):
     version: int = API_VERSION
     isolation: str
     results: list[ResultWire]
 
 
-class Health(_Strict):
+class Health(StrictModel):
     status: str = "ok"
     api_version: int = API_VERSION
     pgrpo_version: str

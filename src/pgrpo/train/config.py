@@ -232,9 +232,9 @@ def _validate_reward(reward: RewardSection, check_paths: bool) -> None:
 
 def rm_urls(reward: RewardSection) -> tuple[str, ...]:
     """`reward.rm_url` as a tuple of URLs (ConfigError naming the key when malformed)."""
-    from pgrpo.rm.client import parse_urls
+    from pgrpo.serving import parse_urls
 
-    return parse_urls(reward.rm_url or ())
+    return parse_urls(reward.rm_url or (), "reward.rm_url")
 
 
 def _validate_rm_url(reward: RewardSection, contact: bool) -> None:

@@ -1,0 +1,158 @@
+"""Small steps of scripts/gpu-smoke.sh that are easier in Python than in bash: build the tiny
+models, score with the reward model locally and through `pgrpo rm serve`, install missing
+wheels into a throwaway target, write a one-GPU ZeRO-3 accelerate config. Offline only;
+installs nothing into the environment.
+
+    python scripts/gpu_smoke_helpers.py COMMAND [ARGS]
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.metadata
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ITEMS = [("Return the sum of a list.", "Loop over the list and keep a running total.", "def f(xs):\n    return sum(xs)"),
+         ("Reverse a string.", "Slice with step -1.", "def f(s):\n    return s[::-1]"),
+         ("Is n even?", "Check n modulo 2.", "def f(n):\n    return n % 2 == 0")]
+
+
+def build_models(out: Path) -> None:
+    from pgrpo.rm.scoring import build_tiny_rm
+    from pgrpo.tiny import build_tiny_model, build_tokenizer
+
+    tokenizer = build_tokenizer()
+    print("policy:", build_tiny_model(out / "policy", tokenizer=tokenizer))
+    print("reward model:", build_tiny_rm(out / "rm", tokenizer=tokenizer))
+
+
+def local_scores(rm: str, device: str) -> list[float]:
+    from pgrpo.rm.scoring import RewardScorer, RMItem
+
+    scorer = RewardScorer(rm, device=device, batch_size=2)
+    return scorer.score([RMItem(*item) for item in ITEMS])
+
+
+def rm_local(rm: str, device: str, out: Path) -> None:
+    scores = local_scores(rm, device)
+    assert len(scores) == len(ITEMS) and all(0.0 <= s <= 1.0 for s in scores), scores
+    out.write_text(json.dumps(scores))
+    print(f"scores on {device}: {[round(s, 4) for s in scores]}")
+
+
+def rm_served(rm: str, device: str, local: Path, timeout: float = 120.0) -> None:
+    """Start `pgrpo rm serve` on a free loopback port, score through RMClient, compare with the
+    local scores, stop the server."""
+    from pgrpo.rm.client import RMClient
+    from pgrpo.rm.scoring import RMItem
+
+    cmd = [sys.executable, "-m", "pgrpo", "rm", "serve", "--model", rm, "--port", "0", "--device", device]
+    server = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        url, deadline = None, time.monotonic() + timeout
+        assert server.stdout is not None
+        while url is None and time.monotonic() < deadline:
+            line = server.stdout.readline()
+            if not line:
+                raise SystemExit(f"pgrpo rm serve exited ({server.wait()}) before listening")
+            print(line.rstrip())
+            match = re.search(r"listening on (\S+)", line)
+            url = match.group(1) if match else None
+        if url is None:
+            raise SystemExit(f"pgrpo rm serve did not listen within {timeout:.0f} s")
+        served = RMClient(url).score([RMItem(*item) for item in ITEMS])
+        expected = json.loads(local.read_text()) if local.exists() else local_scores(rm, device)
+        diff = max(abs(a - b) for a, b in zip(served, expected))
+        assert diff < 1e-3, f"served scores {served} differ from local {expected} by {diff}"
+        print(f"served == local (max diff {diff:.1e}) via {url}")
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+
+
+def install_wheels(wheels: Path, target: Path) -> None:
+    """pip install --no-index the wheels in `wheels` whose distribution is not installed."""
+    missing = []
+    for wheel in sorted(wheels.glob("*.whl")):
+        name = wheel.name.split("-")[0]
+        try:
+            importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            missing.append(str(wheel))
+    if not missing:
+        print(f"every wheel in {wheels} is installed already")
+        return
+    print(f"installing {len(missing)} wheel(s) into {target} (--no-index)")
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-index", "--no-deps",
+                    "--find-links", str(wheels), "--target", str(target), *missing], check=True)
+
+
+ZERO3 = """compute_environment: LOCAL_MACHINE
+distributed_type: DEEPSPEED
+deepspeed_config:
+  offload_optimizer_device: none
+  offload_param_device: none
+  zero3_init_flag: true
+  zero3_save_16bit_model: true
+  zero_stage: 3
+mixed_precision: bf16
+machine_rank: 0
+main_process_ip: 127.0.0.1
+main_process_port: {port}
+num_machines: 1
+num_processes: 1
+rdzv_backend: static
+same_network: true
+use_cpu: false
+"""
+
+
+def zero3_config(out: Path) -> None:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    out.write_text(ZERO3.format(port=port))
+    print(out)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("models").add_argument("out", type=Path)
+    for name in ("rm-local", "rm-served"):
+        p = sub.add_parser(name)
+        p.add_argument("rm")
+        p.add_argument("device")
+        p.add_argument("scores", type=Path)
+    p = sub.add_parser("wheels")
+    p.add_argument("wheels", type=Path)
+    p.add_argument("target", type=Path)
+    sub.add_parser("zero3-config").add_argument("out", type=Path)
+    args = parser.parse_args(argv)
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    if args.command == "models":
+        build_models(args.out)
+    elif args.command == "rm-local":
+        rm_local(args.rm, args.device, args.scores)
+    elif args.command == "rm-served":
+        rm_served(args.rm, args.device, args.scores)
+    elif args.command == "wheels":
+        install_wheels(args.wheels, args.target)
+    else:
+        zero3_config(args.out)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

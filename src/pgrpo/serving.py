@@ -1,0 +1,265 @@
+"""What every pgrpo HTTP service and its client share (`pgrpo rm serve`, `pgrpo sandbox serve`).
+
+Services (FastAPI + uvicorn): the binding rule (127.0.0.1 unless a shared token is set),
+`make_app` (an app whose every route checks the bearer token with hmac.compare_digest: 401
+without it, and which serves GET /health), `read_model` (a request body streamed into a size
+cap: 413, then validated: 422 whose text names the field), `bind` / `serve_forever` (uvicorn on
+a bound socket, port 0: a free one) and `BackgroundServer` (the same in a thread: tests,
+benchmarks). Clients (httpx): `parse_urls`, `Rotation` (requests go to the next URL in turn,
+starting at this process's RANK so ranks spread too), `Attempts` (the retry policy: each retry
+on the next URL, exponential backoff with jitter, a failure text naming the URLs tried) and
+`reply_body` (which replies are retried: transport errors, timeouts, 408/429/5xx; any other
+4xx is `Refused` at once). Imports fastapi, uvicorn and httpx only where used.
+
+Does NOT protect against: a client holding the token, eavesdropping or tampering on the network
+(plain HTTP: no TLS), or denial of service by many clients (no rate limits); the services'
+docstrings say what that means for each.
+"""
+
+import hmac
+import ipaddress
+import os
+import random
+import socket
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from pgrpo.config import ConfigError
+from pgrpo.errors import PgrpoError
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+HEALTH_PATH = "/health"
+RETRY_STATUS = frozenset({408, 429, 500, 502, 503, 504})
+M = TypeVar("M", bound=BaseModel)
+S = TypeVar("S", bound="BackgroundServer")
+
+
+class StrictModel(BaseModel):
+    """A wire schema: unknown fields are refused, so a typo never silently drops a field."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+# -- services ------------------------------------------------------------------------------
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_binding(host: str, token: str | None, *, token_env: str, risk: str) -> None:
+    """PgrpoError unless `host` is loopback or a token is set; `risk`: what anyone could do otherwise."""
+    if not token and not is_loopback(host):
+        raise PgrpoError(f"--host {host}: binding beyond loopback needs a shared token (--token or env "
+                         f"{token_env}); anyone who can reach the port could {risk} otherwise")
+
+
+def validation_text(exc: ValidationError) -> str:
+    """The first errors of a failed validation, each naming its field (`jobs[0].program: ...`)."""
+    parts = []
+    for err in exc.errors()[:5]:
+        loc = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in err.get("loc", ())).lstrip(".")
+        parts.append(f"{loc or 'body'}: {err.get('msg', 'invalid')}")
+    return "; ".join(parts)
+
+
+def make_app(title: str, health: BaseModel, token: str | None) -> "FastAPI":
+    """A FastAPI app serving `health` at GET /health, every route behind the bearer token (if set)."""
+    from fastapi import Depends, FastAPI, HTTPException, Request
+
+    expected = token.encode() if token else None
+
+    # (this module has no `from __future__ import annotations`: FastAPI must see the real Request type)
+    def authorize(request: Request) -> None:
+        if expected is not None:
+            scheme, _, value = request.headers.get("authorization", "").partition(" ")
+            if scheme.lower() != "bearer" or not hmac.compare_digest(value.encode(), expected):
+                raise HTTPException(401, "authorization: missing or wrong bearer token",
+                                    headers={"WWW-Authenticate": "Bearer"})
+
+    app = FastAPI(title=title, docs_url=None, redoc_url=None, openapi_url=None, dependencies=[Depends(authorize)])
+    reply = health.model_dump(mode="json")
+    app.get(HEALTH_PATH)(lambda: reply)
+    return app
+
+
+async def read_model(request: Any, model: type[M], max_body_bytes: int) -> M:
+    """The request's body as `model`: 413 past `max_body_bytes` (streamed into the cap, not buffered
+    whole first), 422 naming the field when it does not validate."""
+    from fastapi import HTTPException
+
+    length = request.headers.get("content-length")
+    if length is not None and (not length.isdigit() or int(length) > max_body_bytes):
+        raise HTTPException(413, f"body: larger than {max_body_bytes} bytes")
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > max_body_bytes:
+            raise HTTPException(413, f"body: larger than {max_body_bytes} bytes")
+    try:
+        return model.model_validate_json(bytes(body))
+    except ValidationError as exc:
+        raise HTTPException(422, validation_text(exc)) from None
+
+
+def bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(128)
+    sock.set_inheritable(True)
+    return sock
+
+
+def url_of(sock: socket.socket) -> str:
+    host, port = sock.getsockname()[:2]
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
+def _uvicorn(app: Any) -> Any:
+    import uvicorn
+
+    return uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False, timeout_keep_alive=30))
+
+
+def serve_forever(name: str, app: Any, sock: socket.socket, token: str | None, details: str) -> None:
+    """Run `app` on `sock` until interrupted (the CLIs), announcing `name: listening on URL (details)`."""
+    print(f"{name}: listening on {url_of(sock)} ({details}, token={'required' if token else 'none: loopback only'})",
+          flush=True)
+    try:
+        _uvicorn(app).run(sockets=[sock])
+    finally:
+        sock.close()
+    print(f"{name}: stopped", file=sys.stderr)
+
+
+class BackgroundServer:
+    """`app` served on `sock` in a thread (tests, benchmarks); `stop()` (or leaving `with`) ends it,
+    then runs `on_stop` (release what the app serves)."""
+
+    def __init__(self, app: Any, sock: socket.socket, name: str, on_stop: Callable[[], None]) -> None:
+        self.app = app
+        self.url = url_of(sock)
+        self._sock = sock
+        self._on_stop = on_stop
+        self._server = _uvicorn(app)
+        self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [sock]}, daemon=True, name=name)
+        self._thread.start()
+        deadline = time.monotonic() + 30
+        while not self._server.started and self._thread.is_alive() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        if not self._server.started:
+            self.stop()
+            raise RuntimeError(f"{name} did not start")
+
+    def stop(self) -> None:
+        self._server.should_exit = True
+        self._thread.join(timeout=30)
+        self._sock.close()
+        self._on_stop()
+
+    def __enter__(self: S) -> S:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+# -- clients -------------------------------------------------------------------------------
+class Retryable(Exception):
+    """One failed attempt worth retrying on the next URL."""
+
+
+class Refused(Exception):
+    """A reply that retrying cannot fix (a 4xx other than 408/429): raised at once."""
+
+
+def parse_urls(urls: str | Sequence[str], key: str) -> tuple[str, ...]:
+    """URLs from a list or a comma/space-separated string; ConfigError naming `key` if not http(s)."""
+    found = urls.replace(",", " ").split() if isinstance(urls, str) else [str(u) for u in urls]
+    if not found:
+        raise ConfigError(f"{key}: give at least one service URL")
+    for i, url in enumerate(found):
+        if not url.startswith(("http://", "https://")):
+            raise ConfigError(f"{key}[{i}]: expected an http(s):// URL, got {url!r}")
+    return tuple(u.rstrip("/") for u in found)
+
+
+def auth_headers(token: str | None, token_env: str) -> dict[str, str]:
+    """The bearer header for `token` (default: env `token_env`); none without a token."""
+    token = token if token is not None else os.environ.get(token_env)
+    return {"Authorization": f"Bearer {token}"} if token else {}
+
+
+class Rotation:
+    """Where each request starts: the next URL in turn, from this process's RANK so ranks spread too."""
+
+    def __init__(self) -> None:
+        self._next = int(os.environ.get("RANK", "0") or 0)
+        self._lock = threading.Lock()
+
+    def take(self, n: int = 1) -> int:
+        """The start of the first of `n` requests (the others: the following ones)."""
+        with self._lock:
+            start, self._next = self._next, self._next + n
+        return start
+
+
+class Attempts:
+    """The retry policy: `retries` + 1 attempts, the first on urls[start], each retry on the next URL
+    after an exponential backoff with jitter. Iterate (url, seconds to wait first); record failures."""
+
+    def __init__(self, urls: Sequence[str], start: int, retries: int, backoff_s: float) -> None:
+        self.urls, self.start, self.retries, self.backoff_s = urls, start, retries, backoff_s
+        self.began = time.monotonic()
+        self.errors: list[tuple[str, str]] = []
+
+    def __iter__(self) -> Iterator[tuple[str, float]]:
+        for attempt in range(self.retries + 1):
+            delay = self.backoff_s * 2 ** (attempt - 1) * (1 + 0.25 * random.random()) if attempt else 0.0
+            yield self.urls[(self.start + attempt) % len(self.urls)], delay
+
+    def failed(self, url: str, exc: Exception) -> None:
+        self.errors.append((url, str(exc)))
+
+    def summary(self) -> str:
+        """`URL[, URL] failed after N attempts (Ts): URL: last error`."""
+        tried = ", ".join(dict.fromkeys(u for u, _ in self.errors))
+        url, last = self.errors[-1]
+        return (f"{tried} failed after {len(self.errors)} attempts ({time.monotonic() - self.began:.1f}s): "
+                f"{url}: {last}")
+
+
+def transport_failure(exc: Exception, timeout_s: float) -> Retryable:
+    """A Retryable for an httpx error (connection refused, reset, timed out, ...)."""
+    import httpx
+
+    if isinstance(exc, httpx.TimeoutException):
+        return Retryable(f"timed out after {timeout_s:g}s ({type(exc).__name__})")
+    return Retryable(f"{type(exc).__name__}: {exc}")
+
+
+def reply_body(reply: Any, token_env: str) -> bytes:
+    """The body of a 200 reply; Retryable for 408/429/5xx, Refused for any other status."""
+    if reply.status_code == 200:
+        return bytes(reply.content)
+    try:
+        detail = reply.json().get("detail")
+    except (ValueError, AttributeError):
+        detail = None
+    detail = str(detail if detail is not None else reply.text)[:300]
+    if reply.status_code in RETRY_STATUS:
+        raise Retryable(f"HTTP {reply.status_code}: {detail}")
+    hint = f" (set env {token_env})" if reply.status_code == 401 else ""
+    raise Refused(f"refused the request: HTTP {reply.status_code}: {detail}{hint}")
