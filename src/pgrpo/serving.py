@@ -2,8 +2,8 @@
 
 Services (FastAPI + uvicorn): the binding rule (127.0.0.1 unless a shared token is set),
 `make_app` (an app whose every route checks the bearer token with hmac.compare_digest: 401
-without it, and which serves GET /health), `read_model` (a request body streamed into a size
-cap: 413, then validated: 422 whose text names the field), `bind` / `serve_forever` (uvicorn on
+without it, and which serves GET /health), `read_model` (a JSON body only: 415 otherwise; streamed
+into a size cap: 413, then validated: 422 whose text names the field), `bind` / `serve_forever` (uvicorn on
 a bound socket, port 0: a free one) and `BackgroundServer` (the same in a thread: tests,
 benchmarks). Clients (httpx): `parse_urls`, `Rotation` (requests go to the next URL in turn,
 starting at this process's RANK so ranks spread too), `Attempts` (the retry policy: each retry
@@ -94,10 +94,15 @@ def make_app(title: str, health: BaseModel, token: str | None) -> "FastAPI":
 
 
 async def read_model(request: Any, model: type[M], max_body_bytes: int) -> M:
-    """The request's body as `model`: 413 past `max_body_bytes` (streamed into the cap, not buffered
-    whole first), 422 naming the field when it does not validate."""
+    """The request's body as `model`: 415 unless its Content-Type is application/json (a web page can
+    POST text/plain to a loopback service without a CORS preflight; not application/json), 413 past
+    `max_body_bytes` (streamed into the cap, not buffered whole first), 422 naming the field when it
+    does not validate."""
     from fastapi import HTTPException
 
+    media_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
+    if media_type != "application/json":
+        raise HTTPException(415, f"content-type: expected application/json, got {media_type or 'none'!r}")
     length = request.headers.get("content-length")
     if length is not None and (not length.isdigit() or int(length) > max_body_bytes):
         raise HTTPException(413, f"body: larger than {max_body_bytes} bytes")
@@ -182,7 +187,11 @@ class Retryable(Exception):
 
 
 class Refused(Exception):
-    """A reply that retrying cannot fix (a 4xx other than 408/429): raised at once."""
+    """A reply that retrying cannot fix (a 4xx other than 408/429): raised at once. `status`: its HTTP status."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 def parse_urls(urls: str | Sequence[str], key: str) -> tuple[str, ...]:
@@ -262,4 +271,4 @@ def reply_body(reply: Any, token_env: str) -> bytes:
     if reply.status_code in RETRY_STATUS:
         raise Retryable(f"HTTP {reply.status_code}: {detail}")
     hint = f" (set env {token_env})" if reply.status_code == 401 else ""
-    raise Refused(f"refused the request: HTTP {reply.status_code}: {detail}{hint}")
+    raise Refused(f"refused the request: HTTP {reply.status_code}: {detail}{hint}", reply.status_code)

@@ -25,6 +25,8 @@ SPECIAL_TOKENS = ("<|endoftext|>", "<|im_start|>", "<|im_end|>")
 # Format markers get their own ids so a tiny model can learn the response structure.
 FORMAT_TOKENS = ("<think>", "</think>", "<answer>", "</answer>", "```python", "```")
 
+BUILT_MARKER = "pgrpo_tiny.json"  # written after the model and tokenizer: a build killed midway has none
+
 
 def default_corpus() -> list[str]:
     """Python-flavoured text to train the BPE on: HumanEval prompts and solutions (offline)."""
@@ -118,4 +120,5 @@ def build_tiny_model(out_dir: str | Path, *, tokenizer=None, corpus: Iterable[st
     out.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(out)
     tokenizer.save_pretrained(out)
+    (out / BUILT_MARKER).write_text(json.dumps({"seed": seed}) + "\n", encoding="utf-8")  # last: the build is whole
     return out

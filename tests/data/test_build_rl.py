@@ -1,6 +1,8 @@
 """`pgrpo data build-rl`: planted duplicates and contaminations are removed and named in the
 report; failing reference solutions are filtered; LiveCodeBench before the window is kept;
-the sandbox stage resumes from its journal. Fixtures: tests/fixtures/data/build_rl (make_fixtures.py)."""
+the sandbox stage resumes from its journal (keyed on every sandbox limit); test cases match
+across forms (asserts / call cases / EvalPlus inputs); every evaluation set the recipes report is
+decontaminated against unless skipped out loud. Fixtures: tests/fixtures/data/build_rl (make_fixtures.py)."""
 
 from __future__ import annotations
 
@@ -12,7 +14,8 @@ import pytest
 
 from pgrpo.data.build_rl import BuildConfig, SolutionCheck, SourceSpec, build_rl
 from pgrpo.data.build_rl_report import write_outputs
-from pgrpo.data.decontaminate import EvalIndex, EvalItem, EvalSpec, case_keys, statement_hash
+from pgrpo.data.case_keys import CaseKey, assert_case_keys
+from pgrpo.data.decontaminate import EvalIndex, EvalItem, EvalSpec, case_keys, read_eval_set, statement_hash
 from pgrpo.data.io import read_jsonl
 from pgrpo.data.loaders import load_problems
 from pgrpo.data.problem import Problem
@@ -23,7 +26,8 @@ HERE = Path(__file__).resolve().parent.parent / "fixtures" / "data"
 FIX = HERE / "build_rl"
 SOURCES = (f"lcb:{FIX / 'lcb_release.jsonl'}", f"taco:{FIX / 'taco_train.jsonl'}",
            f"codecontests:{FIX / 'code_contests_train.jsonl'}")
-EVALS = ("humaneval", f"mbpp_plus={HERE / 'evalplus_mbpp_mini.jsonl'}",
+EVALS = ("humaneval", f"humaneval_plus={FIX / 'humanevalplus_mini.jsonl'}", f"mbpp={FIX / 'mbpp_mini.jsonl'}",
+         f"mbpp_plus={HERE / 'evalplus_mbpp_mini.jsonl'}",
          f"lcb={FIX / 'lcb_release.jsonl'}:2024-08-01..2025-02-01", f"bigcodebench={FIX / 'bigcodebench_mini.jsonl'}")
 PLANTED = [
     "removed  taco/5  contaminated: humaneval/HumanEval/0 (13-gram overlap 1.00)",
@@ -31,6 +35,10 @@ PLANTED = [
     "removed  abc370_b  contaminated: lcb/abc370_b (13-gram overlap 1.00)",
     "removed  abc371_c  contaminated: lcb/abc371_c (13-gram overlap 1.00)",
     "removed  taco/7  contaminated: lcb/abc371_c (test overlap 5/5)",
+    # EvalPlus ships inputs only: a copy with real outputs matches on the arguments
+    "removed  taco/9  contaminated: humaneval_plus/HumanEval/12 (test overlap 5/5, 5 by arguments only)",
+    # MBPP's `assert square_perimeter(10)==40` asserts, copied as call cases
+    "removed  taco/10  contaminated: mbpp/17 (test overlap 3/5)",
     "removed  1501_B. Permutation Average  contaminated: bigcodebench/BigCodeBench/0 (13-gram overlap 1.00)",
     "removed  taco/2  duplicate: of taco/0 (same statement)",
     "removed  taco/3  duplicate: of taco/0 (same test set)",
@@ -65,7 +73,9 @@ def test_cli_removes_every_planted_problem_by_name_and_runs_references_in_the_sa
     argv = ["data", "build-rl", "--out", str(out), "--quiet", "--sandbox-workers", "1"]
     argv += [a for s in SOURCES for a in ("--source", s)] + [a for e in EVALS for a in ("--eval", e)]
     assert pgrpo.cli.main(argv) == 0
-    assert "kept 4 of 14 problems (6 contaminated, 2 duplicate, 2 filtered)" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "kept 4 of 16 problems (8 contaminated, 2 duplicate, 2 filtered)" in printed
+    assert "NOT decontaminated" not in printed
 
     report = (tmp_path / "train" / "code-rl.report.txt").read_text().splitlines()
     for line in PLANTED:
@@ -78,10 +88,12 @@ def test_cli_removes_every_planted_problem_by_name_and_runs_references_in_the_sa
     rows = read_jsonl(out)
     assert {problem_from_dict(r).task_id for r in rows} == KEPT  # abc340_a: LCB before the window, kept
     sheet = json.loads((tmp_path / "train" / "code-rl.datasheet.json").read_text())
-    assert sheet["contaminated"] == {"humaneval": 1, "mbpp_plus": 1, "lcb": 3, "bigcodebench": 1}
+    assert sheet["contaminated"] == {"humaneval": 1, "humaneval_plus": 1, "mbpp": 1, "mbpp_plus": 1, "lcb": 3,
+                                     "bigcodebench": 1}
+    assert sheet["not_decontaminated_against"] == []
     assert sheet["duplicates"] == {"same_statement": 1, "same_tests": 1}
     assert sheet["filtered"] == {"min_tests": 1, "solution_failed": 1}
-    assert sheet["sources"]["taco"] | {"spec": ""} == {"spec": "", "loaded": 9, "kept": 2, "unreadable": 0}
+    assert sheet["sources"]["taco"] | {"spec": ""} == {"spec": "", "loaded": 11, "kept": 2, "unreadable": 0}
     assert sheet["eval_sets"]["lcb [2024-08-01..2025-02-01]"] == 2
     assert sheet["reference_checks"] == {"passed": 2, "failed": 1, "unverified": 2}
     assert "| humaneval | 1 |" in (tmp_path / "train" / "code-rl.datasheet.md").read_text()
@@ -132,8 +144,9 @@ def test_specs_parse_and_name_their_mistakes():
     assert EvalSpec.parse("humaneval") == EvalSpec("humaneval", "humaneval")
     assert EvalSpec.parse("lcb=/d/lcb.jsonl:2024-08-01..") == EvalSpec("lcb", "/d/lcb.jsonl", "2024-08-01", None)
     assert EvalSpec.parse("lcb:2024-08-01..2025-02-01") == EvalSpec("lcb", "livecodebench/code_generation_lite",
-                                                                    "2024-08-01", "2025-02-01")
-    assert EvalSpec.parse("mbpp_plus").path == "evalplus/mbppplus"  # where `pgrpo evaluate` reads it
+                                                                    "2024-08-01", "2025-02-01", "test")
+    with pytest.raises(DataError, match="bigcodebench=PATH"):
+        EvalSpec.parse("bigcodebench")  # no default source: never a guessed path
     with pytest.raises(DataError, match="not an ISO date"):
         EvalSpec.parse("lcb:2024-13-01..")
     with pytest.raises(DataError, match="NAME:PATH_OR_HUB"):
@@ -146,7 +159,7 @@ def test_statement_keys_ignore_case_and_punctuation_and_tests_ignore_the_functio
     assert statement_hash("Print the SUM, of a and b!") == statement_hash("print the sum of a  and b")
     problems = load_problems(str(HERE / "mbpp_mini.jsonl"))
     keys = case_keys(problems[0])
-    assert keys and all(problems[0].entry_point not in k for k in keys)
+    assert keys and all(k.paired and problems[0].entry_point not in (k.exact or "") for k in keys)
 
 
 def test_a_few_shared_trivial_tests_are_not_contamination(tmp_path):
@@ -154,7 +167,8 @@ def test_a_few_shared_trivial_tests_are_not_contamination(tmp_path):
     shared = frozenset(case_keys(problem))
     index = EvalIndex(min_shared_tests=3)
     index.add("lcb", [EvalItem("q1", "Compute something entirely unrelated to anything else.",
-                               frozenset(sorted(shared)[:2]) | {f"{i}\x00x{i}" for i in range(10)})])
+                               frozenset(sorted(shared, key=CaseKey.sort_key)[:2])
+                               | {CaseKey(f"x{i}") for i in range(10)})])
     assert index.match(problem) is None  # 2 shared cases < min_shared_tests
     index.add("apps", [EvalItem("p9", "A completely different story about trains.", shared)])
     hit = index.match(problem)
@@ -170,3 +184,140 @@ def test_codecontests_rows_in_the_hub_layout():
     assert first.difficulty == "a" and first.metadata["time_limit_s"] == 2.0
     with pytest.raises(DataError, match="code_contests_train.jsonl:3: field 'input_file'"):
         load_problems(str(FIX / "code_contests_train.jsonl"))
+
+
+def _index(eval_set: str, items: list[EvalItem]) -> EvalIndex:
+    index = EvalIndex()
+    index.add(eval_set, items)
+    return index
+
+
+def test_evalplus_items_match_on_arguments_and_short_arguments_do_not_count():
+    item = load_problems(str(FIX / "humanevalplus_mini.jsonl"))[0]
+    assert item.tests.outputs_from_canonical
+    index = _index("humaneval_plus", [EvalItem(item.task_id, "unrelated words", case_keys(item))])
+    copy = next(p for p in load_problems(str(FIX / "taco_train.jsonl")) if p.task_id == "taco/9")
+    hit = index.match(copy)  # a copy with real outputs: the same arguments are the same cases
+    assert hit is not None and hit.format() == "humaneval_plus/HumanEval/12 (test overlap 5/5, 5 by arguments only)"
+    # arguments like [1] tell nothing apart: an EvalPlus item of small ints matches nothing by them
+    ints = EvalItem("Mbpp/3", "x", frozenset(case_keys(load_problems(str(HERE / "evalplus_mbpp_mini.jsonl"))[1])))
+    square = next(p for p in load_problems(str(FIX / "taco_train.jsonl")) if p.task_id == "taco/10")
+    assert ints.tests and all(k.inputs is None for k in ints.tests)
+    assert _index("mbpp_plus", [ints]).match(square) is None
+
+
+def test_asserts_and_call_cases_are_the_same_tests_in_either_direction():
+    # eval in asserts form, training copy as call cases
+    mbpp = load_problems(str(FIX / "mbpp_mini.jsonl"))[0]
+    square = next(p for p in load_problems(str(FIX / "taco_train.jsonl")) if p.task_id == "taco/10")
+    hit = _index("mbpp", [EvalItem("17", "x", case_keys(mbpp))]).match(square)
+    assert hit is not None and hit.format() == "mbpp/17 (test overlap 3/5)"
+    # eval as call cases, training copy in asserts form under another name (and `OUT == f(ARGS)`)
+    from pgrpo.data.problem import Problem, TestKind, Tests
+
+    asserts = ("assert perim(10) == 40", "assert 20 == perim(5)", "assert perim(4)==16", "assert perim(7) == 28")
+    copy = Problem("mine/1", "boundary of a square", Tests(TestKind.ASSERTS, asserts=asserts), entry_point="perim")
+    hit = _index("taco", [EvalItem("t10", "y", case_keys(square))]).match(copy)
+    assert hit is not None and hit.format() == "taco/t10 (test overlap 4/4)"
+    # a wrapped result keys its arguments; the MBPP+ hub script gives one case per input
+    wrapped = assert_case_keys("assert set(similar_elements((3, 4, 5, 6),(5, 7, 4, 10))) == set((4, 5))",
+                               "similar_elements")
+    assert [(k.inputs, k.paired) for k in wrapped] == [("[[3, 4, 5, 6], [5, 7, 4, 10]]", False)]
+    hub = load_problems(str(HERE / "evalplus_mbpp_hub_mini.jsonl"))[0]
+    assert {k.inputs for k in case_keys(hub)} >= {"[[3, 4, 5, 6], [5, 7, 4, 10]]", "[[1, 2, 3, 4], [5, 4, 3, 7]]"}
+    script = ("inputs = [[[1, 2, 3], 2], [[4, 5, 6], 9]]\nresults = [True, False]\n"
+              "for i, (inp, exp) in enumerate(zip(inputs, results)):\n    assertion(candidate(*inp), exp, 0)\n")
+    assert {k.exact for k in assert_case_keys(script, "f")} == {'["io", [[1, 2, 3], 2], true]',
+                                                               '["io", [[4, 5, 6], 9], false]'}
+
+
+def test_every_evaluation_set_the_recipes_report_is_the_default_and_reads_where_evaluate_does():
+    from pgrpo.bench.build_rl_commands import eval_specs
+    from pgrpo.evaluation.benchmarks import BENCHMARKS
+
+    specs, skipped = eval_specs([], [])
+    assert [s.label for s in specs] == ["humaneval", "humaneval_plus", "mbpp", "mbpp_plus",
+                                        "lcb [2024-08-01..2025-02-01]"] and skipped == ()
+    code = [n for n in BENCHMARKS if BENCHMARKS.get(n).kind == "code"]
+    assert sorted(code) == sorted(s.name for s in specs)
+    for spec in specs:  # one source of truth: `pgrpo evaluate`'s benchmark registry
+        assert (spec.path, spec.split) == (BENCHMARKS.get(spec.name).source, BENCHMARKS.get(spec.name).split)
+    specs, skipped = eval_specs(["mbpp=/d/m.jsonl", "bigcodebench=/d/b.jsonl"], ["lcb"])
+    assert [s.name for s in specs] == ["humaneval", "humaneval_plus", "mbpp", "mbpp_plus", "bigcodebench"]
+    assert specs[2].path == "/d/m.jsonl" and skipped == ("lcb",)
+    assert eval_specs([], ["all"]) == ((), ("humaneval", "humaneval_plus", "mbpp", "mbpp_plus", "lcb"))
+    with pytest.raises(DataError, match="not a default"):
+        eval_specs([], ["bigcodebench"])
+    with pytest.raises(DataError, match="contradict"):
+        eval_specs(["lcb=/d/l.jsonl"], ["lcb"])
+
+
+def test_an_evaluation_set_that_cannot_be_read_is_an_error_saying_how_to_provide_it(monkeypatch):
+    import pgrpo.data.loaders
+
+    def offline(*args, **kwargs):
+        raise DataError("evalplus/humanevalplus: cannot load hub dataset (split 'test'): Couldn't reach the Hub")
+
+    monkeypatch.setattr(pgrpo.data.loaders, "load_problems", offline)
+    with pytest.raises(DataError, match=r"--eval humaneval_plus: cannot load 'evalplus/humanevalplus'.*"
+                                        r"--eval humaneval_plus=PATH.*--skip-eval humaneval_plus"):
+        read_eval_set(EvalSpec.parse("humaneval_plus"))
+    from pgrpo.data.decontaminate import load_eval_index
+
+    with pytest.raises(DataError) as failed:  # every unreadable set named at once, not one per run
+        load_eval_index([EvalSpec.parse(n) for n in ("humaneval_plus", "mbpp", "mbpp_plus")])
+    assert [line.split(":")[0] for line in str(failed.value).splitlines()] == \
+        ["--eval humaneval_plus", "--eval mbpp", "--eval mbpp_plus"]
+
+
+def _cli(tmp_path: Path, *extra: str) -> int:
+    import pgrpo.cli
+
+    argv = ["data", "build-rl", "--out", str(tmp_path / "code-rl.jsonl"), "--quiet", *extra]
+    return pgrpo.cli.main(argv + [a for s in SOURCES for a in ("--source", s)])
+
+
+def test_skipped_evaluation_sets_are_named_in_the_datasheet_report_and_summary(tmp_path, monkeypatch, capsys):
+    import pgrpo.cli
+
+    monkeypatch.setattr(pgrpo.cli, "COMMAND_MODULES", ("pgrpo.bench.build_rl_commands",))
+    assert _cli(tmp_path, "--no-verify", "--skip-eval", "humaneval_plus", "--skip-eval", "mbpp",
+                "--skip-eval", "mbpp_plus", "--skip-eval", "lcb") == 0
+    assert "NOT decontaminated against: humaneval_plus, mbpp, mbpp_plus, lcb" in capsys.readouterr().out
+    sheet = json.loads((tmp_path / "code-rl.datasheet.json").read_text())
+    assert sheet["not_decontaminated_against"] == ["humaneval_plus", "mbpp", "mbpp_plus", "lcb"]
+    assert "**NOT decontaminated against: humaneval_plus, mbpp, mbpp_plus, lcb**" in \
+        (tmp_path / "code-rl.datasheet.md").read_text()
+    assert "# NOT decontaminated against: humaneval_plus, mbpp, mbpp_plus, lcb (--skip-eval)" in \
+        (tmp_path / "code-rl.report.txt").read_text()
+
+
+def test_reference_verdicts_are_redone_when_any_sandbox_limit_changes(tmp_path, monkeypatch):
+    import pgrpo.bench.build_rl_commands as commands
+    import pgrpo.cli
+
+    monkeypatch.setattr(pgrpo.cli, "COMMAND_MODULES", ("pgrpo.bench.build_rl_commands",))
+    runs: list[FakeRunner] = []
+
+    def fake_runner(verifier):
+        runs.append(FakeRunner())
+        return runs[-1]
+
+    monkeypatch.setattr(commands, "verifier_runner", fake_runner)
+    evals = [a for e in EVALS for a in ("--eval", e)]
+    for flags in ([], ["--sandbox-workers", "3"], ["--sandbox-max-processes", "32"], ["--sandbox-scratch-mb", "8"],
+                  ["--sandbox-isolation", "unshare"], ["--sandbox-isolation", "unshare"]):
+        assert _cli(tmp_path, *evals, *flags) == 0
+    # the first run checks 3 solutions; workers do not change a verdict; each other limit does
+    assert [len(r.ran) for r in runs] == [3, 0, 3, 3, 3, 0]
+
+
+def test_the_recipes_readme_says_where_the_math_recipe_data_comes_from():
+    import yaml
+
+    root = Path(__file__).resolve().parents[2]
+    recipe = yaml.safe_load((root / "recipes" / "qwen2.5-math-7b-pgrpo.yaml").read_text())
+    data = Path(recipe["data"]["source"]).name  # math-rl.jsonl
+    readme = (root / "recipes" / "README.md").read_text()
+    section = readme.split("## From nothing to a trained 7B P-GRPO policy")[1].split("\n## ")[0]
+    assert f"no pgrpo command produces its `data/train/{data}`" in section  # said plainly, nothing invented

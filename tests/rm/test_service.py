@@ -142,6 +142,8 @@ def test_bad_requests_get_a_4xx_naming_the_field_and_the_service_keeps_serving(t
             reply = post(content=body)
             assert reply.status_code == 422, body
             assert reply.json()["detail"].startswith(field), (body, reply.json())
+        plain = httpx.post(url, content=b'{"items": []}', headers={"content-type": "text/plain"})
+        assert plain.status_code == 415 and "content-type" in plain.json()["detail"]  # no CORS-free posts
         many = post(json={"items": [{"statement": "s", "reasoning": "r"}] * 5})
         assert many.status_code == 422 and many.json()["detail"].startswith("items: 5 items, at most 4")
         assert post(json={"items": []}).json() == {"api_version": 1, "results": []}
@@ -246,3 +248,23 @@ def test_recipes_with_rm_url_are_checked_against_the_served_manifest(tiny_rm_pat
     dead = "http://127.0.0.1:9"  # discard port: nothing listens
     with pytest.raises(ConfigError, match=f"reward.rm_url: reward-model service {dead} failed"):
         validate_train_config(_recipe(f"reward.rm_url={dead}", "reward.rm_retries=0"))
+
+
+def test_serve_command_takes_its_defaults_from_the_service(monkeypatch):
+    """`pgrpo rm serve` repeats no default: the token budget is rm.service's, the batch size RewardScorer's."""
+    from pgrpo import cli
+    from pgrpo.rm import scoring, service
+
+    made, served = {}, {}
+
+    class FakeScorer:
+        def __init__(self, path, **kw):
+            made.update(kw, path=path)
+
+    monkeypatch.setattr(service, "DEFAULT_BATCH_TOKENS", 1234)
+    monkeypatch.setattr(scoring, "RewardScorer", FakeScorer)
+    monkeypatch.setattr(service, "serve", lambda scorer, **kw: served.update(kw))
+    assert cli.main(["rm", "serve", "--model", "m"]) == 0
+    assert served["batch_tokens"] == 1234 and "batch_size" not in made and made["path"] == "m"
+    assert cli.main(["rm", "serve", "--model", "m", "--batch-size", "3", "--batch-tokens", "99"]) == 0
+    assert served["batch_tokens"] == 99 and made["batch_size"] == 3

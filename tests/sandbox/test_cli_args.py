@@ -74,3 +74,20 @@ def test_a_job_carries_exactly_the_limits_jobspec_requires():
         assert set(sandbox._limits) == required - {"kind", "program"}
     finally:
         sandbox.close()
+
+
+def test_serve_command_takes_its_defaults_from_the_service(monkeypatch):
+    """`pgrpo sandbox serve` repeats none of the service's facts: port, bounds and token variable are read
+    from pgrpo.sandbox.wire (the service's own)."""
+    from pgrpo import cli
+    from pgrpo.sandbox import service, wire
+
+    for name, value in {"DEFAULT_PORT": 1234, "DEFAULT_MAX_JOBS": 7, "DEFAULT_MAX_BODY_BYTES": 3 << 20,
+                        "TOKEN_ENV": "PGRPO_TEST_SANDBOX_TOKEN"}.items():
+        monkeypatch.setattr(wire, name, value)
+    monkeypatch.setenv("PGRPO_TEST_SANDBOX_TOKEN", "tok")
+    seen = {}
+    monkeypatch.setattr(service, "serve", lambda config, **kw: seen.update(kw))
+    assert cli.main(["sandbox", "serve"]) == 0
+    assert seen == {"host": "127.0.0.1", "port": 1234, "token": "tok", "max_jobs": 7, "max_body_bytes": 3 << 20}
+    assert (service.DEFAULT_PORT, service.DEFAULT_MAX_JOBS) == (8766, 1024)  # the service's names still work

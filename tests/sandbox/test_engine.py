@@ -68,6 +68,39 @@ def test_failed_canonical_run_fails_closed(sb):
     assert not result.passed and "no expected output" in result.detail  # never a pass against nothing
 
 
+def _canon(inputs, name="HumanEval/0", canonical="def f(x):\n    return x * 2"):
+    tests = Tests(TestKind.CALL, call_cases=tuple(CallCase((x,)) for x in inputs), outputs_from_canonical=True)
+    return Problem(name, "f", tests, entry_point="f", canonical_solution=canonical)
+
+
+def test_canonical_outputs_belong_to_the_whole_problem_not_its_id(sb):
+    first, second = _canon([1, 2]), _canon([3, 4])  # same task id, canonical and case count; other inputs
+    assert sb.run([Job(first, "def f(x):\n    return x * 2")])[0].passed
+    correct, table = sb.run([Job(second, "def f(x):\n    return x * 2"),
+                             Job(second, "def f(x):\n    return {3: 2, 4: 4}[x]")])  # first's outputs
+    assert correct.passed and not table.passed
+    other_entry = Problem("HumanEval/0", "f", first.tests, entry_point="g",
+                          canonical_solution="def f(x):\n    return x * 2\ndef g(x):\n    return -x")
+    assert sb.run([Job(other_entry, "def g(x):\n    return -x")])[0].passed
+
+
+def test_partial_canonical_run_is_not_cached(sb):
+    slow = _canon([0, 1.0], "canon-slow", "import time\ndef f(x):\n    time.sleep(x)\n    return x")
+    program = "def f(x):\n    return x"
+    low = {**sb._limits, "timeout_per_test_s": 0.3}  # one client's low limit: the canonical times out
+    assert not sb.run([Job(slow, program)], limits=low)[0].passed
+    assert sb.run([Job(slow, program)])[0].passed  # another client's default limits: never poisoned
+
+
+def test_canonical_cache_is_bounded(sb, monkeypatch):
+    from pgrpo.sandbox import pool
+
+    monkeypatch.setattr(pool, "CANONICAL_CACHE_SIZE", 2)
+    problems = [_canon([k], f"bounded/{k}") for k in range(4)]
+    assert all(r.passed for r in sb.run([Job(p, "def f(x):\n    return x * 2") for p in problems]))
+    assert len(sb._canonical) == 2
+
+
 def test_run_on_a_closed_sandbox_raises():
     box = Sandbox(SandboxConfig(workers=1))
     box.close()

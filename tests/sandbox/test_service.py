@@ -14,9 +14,11 @@ import httpx
 import pytest
 
 from pgrpo.data.problem import CallCase, Problem, StdioCase, TestKind, Tests
+from pgrpo.data.schema import problem_to_dict
 from pgrpo.sandbox import Job, Sandbox, SandboxConfig, Status
 from pgrpo.sandbox.remote import RemoteSandbox, RemoteSandboxError
 from pgrpo.sandbox.service import BackgroundService, check_binding
+from pgrpo.sandbox.types import IsolationError
 from pgrpo.verify import Verifier
 
 pytestmark = pytest.mark.sandbox
@@ -69,6 +71,25 @@ def test_verifier_uses_the_service_from_the_config(service, monkeypatch):
     assert all(v.passed for v in verdicts)
 
 
+def _canon(name, inputs, canonical):
+    tests = Tests(TestKind.CALL, call_cases=tuple(CallCase((x,)) for x in inputs), outputs_from_canonical=True)
+    return Problem(name, "f", tests, entry_point="f", canonical_solution=canonical)
+
+
+def test_canonical_outputs_are_not_shared_or_poisoned_between_clients(service):
+    double = "def f(x):\n    return x * 2"
+    slow = _canon("t/slow", [0, 1.0], "import time\ndef f(x):\n    time.sleep(x)\n    return x")
+    low = SandboxConfig(timeout_per_test_s=0.3, timeout_per_program_s=6, memory_mb=1024)
+    with RemoteSandbox([service.url], low, token=TOKEN) as hasty, \
+            RemoteSandbox([service.url], CONFIG, token=TOKEN) as patient:
+        assert not hasty.run([Job(slow, "def f(x):\n    return x")])[0].passed  # its canonical timed out
+        assert patient.run([Job(slow, "def f(x):\n    return x")])[0].passed  # not "no expected output"
+        assert patient.run([Job(_canon("t/same", [1, 2], double), double)])[0].passed
+        other = _canon("t/same", [3, 4], double)  # same id, canonical and case count; other inputs
+        correct, table = patient.run([Job(other, double), Job(other, "def f(x):\n    return {3: 2, 4: 4}[x]")])
+        assert correct.passed and not table.passed
+
+
 def test_requests_are_spread_over_urls():
     with BackgroundService(SandboxConfig(workers=1)) as a, BackgroundService(SandboxConfig(workers=1)) as b:
         with RemoteSandbox([a.url, b.url], SandboxConfig()) as remote:
@@ -94,8 +115,18 @@ def test_binding_beyond_loopback_needs_a_token():
         check_binding("0.0.0.0", None)
 
 
-def _post(url, body, **kw):
-    return httpx.post(url + "/v1/run", content=body, headers={"Authorization": f"Bearer {TOKEN}"}, **kw)
+def _post(url, body, content_type="application/json", **kw):
+    headers = {"Authorization": f"Bearer {TOKEN}", **({"Content-Type": content_type} if content_type else {})}
+    return httpx.post(url + "/v1/run", content=body, headers=headers, **kw)
+
+
+def test_only_json_bodies_are_accepted(service):
+    """A web page can POST text/plain to a loopback service without a CORS preflight: refused."""
+    body = json.dumps({"problems": [], "jobs": []}).encode()
+    for content_type in ("text/plain", "application/x-www-form-urlencoded", None):
+        reply = _post(service.url, body, content_type=content_type)
+        assert reply.status_code == 415 and "content-type" in reply.json()["detail"], reply.text
+    assert _post(service.url, body, content_type="application/json; charset=utf-8").status_code == 200
 
 
 def test_bad_requests_get_4xx_naming_the_field_and_the_service_keeps_serving():
@@ -105,6 +136,8 @@ def test_bad_requests_get_4xx_naming_the_field_and_the_service_keeps_serving():
             json.dumps({"problems": [], "jobs": [{"problem": 0}]}).encode(): (422, "jobs[0].program"),
             json.dumps({"problems": [], "jobs": [{"problem": 0, "program": ""}]}).encode(): (422, "jobs[0].problem"),
             json.dumps({"problems": [{"task_id": "x"}], "jobs": []}).encode(): (422, "problems[0]"),
+            json.dumps({"problems": [{**problem_to_dict(CALL), "metadata": {"s": {"__set__": [[1, 2]]}}}],
+                        "jobs": []}).encode(): (422, "problems[0]: field 'metadata.s'"),
             json.dumps({"problems": [], "jobs": [], "limts": {}}).encode(): (422, "limts"),
             json.dumps({"problems": [], "jobs": [{"problem": 0, "program": ""}] * 5}).encode(): (422, "jobs"),
             json.dumps({"problems": [], "jobs": [], "limits": {**_limits(), "memory_mb": 1 << 20}}).encode():
@@ -195,3 +228,46 @@ def test_unreachable_service_is_an_error_naming_the_url():
     with RemoteSandbox([url], SandboxConfig(), retries=1, backoff_s=0.01) as remote:
         with pytest.raises(RemoteSandboxError, match=url):
             remote.run([Job(CALL, "def sq(x):\n    return 0")])
+
+
+def test_a_reply_from_weaker_isolation_is_refused():
+    """/health said bwrap; the reply (a service restarted without it) says none: refused, not a verdict."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Garbage)
+    server.reply = {"version": 1, "isolation": "none", "results": [_passing()]}  # type: ignore[attr-defined]
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        with RemoteSandbox([url], SandboxConfig(), retries=1, backoff_s=0.01) as remote:
+            with pytest.raises(IsolationError, match=f"{url}.*isolation='none'"):
+                remote.run([Job(CALL, "def sq(x):\n    return x * x")])
+            assert url not in remote._health  # re-read before the next request
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def _padded(n_bytes):
+    return "def sq(x):\n    return x * x\n# " + "p" * n_bytes + "\n"
+
+
+def test_requests_fit_the_body_limit_of_the_service(monkeypatch):
+    with BackgroundService(SandboxConfig(workers=1), token=TOKEN, max_body_bytes=4096) as svc:
+        with RemoteSandbox([svc.url], SandboxConfig(), token=TOKEN, retries=0) as remote:
+            sent = []
+            request = remote._request
+            monkeypatch.setattr(remote, "_request", lambda m, u, p, body, timeout: sent.append(body) or
+                                request(m, u, p, body, timeout))
+            results = remote.run([Job(CALL, _padded(900)) for _ in range(10)])
+            assert all(r.passed for r in results) and len(results) == 10
+            posts = [b for b in sent if b is not None]
+            assert len(posts) >= 3 and all(len(b) <= 4096 for b in posts)
+            with pytest.raises(RemoteSandboxError, match=r"task 't/sq'.*max_body_bytes=4096"):
+                remote.run([Job(CALL, _padded(5000))])
+            # a service that takes less than its /health said (restarted with a smaller --max-body-mb): halved on 413
+            remote._health[svc.url] = remote._health[svc.url].model_copy(update={"max_body_bytes": 1 << 20})
+            sent.clear()
+            results = remote.run([Job(CALL, _padded(900)) for _ in range(6)])
+            assert all(r.passed for r in results) and len(results) == 6 and len(sent) > 1
+            with pytest.raises(RemoteSandboxError, match=r"task 't/sq'.*413"):
+                remote.run([Job(CALL, _padded(5000))])

@@ -3,25 +3,66 @@
 It lives here, not in `pgrpo.data.commands`, because it runs reference solutions in the sandbox:
 `pgrpo.data` sits below `pgrpo.sandbox` and `pgrpo.verify` in the import layers, so the pipeline
 takes a `SolutionRunner` and this module supplies the one backed by `pgrpo.verify.Verifier`
-(a local sandbox pool, or `pgrpo sandbox serve` with `--sandbox-url`). Owns argument parsing and
-that adapter only. Untrusted code (the datasets' reference solutions) runs only in pgrpo.sandbox.
+(a local sandbox pool, or `pgrpo sandbox serve` with `--sandbox-url`). Owns argument parsing,
+that adapter, which evaluation sets are decontaminated against by default (`DEFAULT_EVALS`: every
+code set the recipes report; `--eval NAME=PATH` replaces a default's source, `--skip-eval NAME`
+drops it and the datasheet records "NOT decontaminated against: NAME"), and `check_tag` (what the
+journaled reference-solution verdicts depend on). Untrusted code (the datasets' reference
+solutions) runs only in pgrpo.sandbox.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import json
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from pgrpo.commands import command
+from pgrpo.data.decontaminate import EvalSpec
+from pgrpo.data.eval_sources import CODE_EVAL_SOURCES
+from pgrpo.errors import DataError
 from pgrpo.sandbox.cli_args import add_sandbox_arguments, sandbox_config_from_args
+from pgrpo.sandbox.types import SandboxConfig
 
 if TYPE_CHECKING:
     from pgrpo.data.build_rl import SolutionCheck, SolutionRunner
     from pgrpo.data.problem import Problem
     from pgrpo.verify import Verifier
 
-DEFAULT_EVALS = ("humaneval",)
+# the LiveCodeBench contest dates the recipes evaluate on (recipes/README.md); other windows: --eval lcb=...:A..B
+LCB_EVAL_WINDOW = "2024-08-01..2025-02-01"
+# every code evaluation set the recipes report (HumanEval(+), MBPP(+), LiveCodeBench in its window)
+DEFAULT_EVALS = tuple(f"{name}:{LCB_EVAL_WINDOW}" if name == "lcb" else name for name in CODE_EVAL_SOURCES)
+# SandboxConfig fields that do not change a verdict (where and how fast jobs run): not in check_tag
+_NOT_VERDICT_FIELDS = frozenset({"workers", "url", "request_timeout_s", "retries"})
+
+
+def check_tag(sandbox: SandboxConfig) -> str:
+    """Every sandbox limit and the isolation a reference-solution verdict depends on: part of the
+    journal key, so a rerun with other limits runs the solutions again."""
+    fields = {k: v for k, v in dataclasses.asdict(sandbox).items() if k not in _NOT_VERDICT_FIELDS}
+    return json.dumps(fields, sort_keys=True)
+
+
+def eval_specs(given: Sequence[str], skipped: Sequence[str]) -> tuple[tuple[EvalSpec, ...], tuple[str, ...]]:
+    """The evaluation sets to decontaminate against and the defaults skipped (`--skip-eval`, `all`).
+
+    Each default stays unless skipped; `--eval NAME...` replaces the default of that NAME (another
+    file, window) or adds a set (bigcodebench=FILE). Never drops a set silently."""
+    specs = {spec.name: spec for spec in (EvalSpec.parse(text) for text in DEFAULT_EVALS)}
+    skip = set(specs) if "all" in skipped else set(skipped)
+    unknown = skip - set(specs)
+    if unknown:
+        raise DataError(f"--skip-eval {', '.join(sorted(unknown))}: not a default evaluation set "
+                        f"({', '.join(specs)}, or all)")
+    for text in given:
+        spec = EvalSpec.parse(text)
+        if spec.name in skip:
+            raise DataError(f"--eval {spec.name} and --skip-eval {spec.name} contradict each other")
+        specs[spec.name] = spec
+    return tuple(s for name, s in specs.items() if name not in skip), tuple(n for n in specs if n in skip)
 
 
 def verifier_runner(verifier: Verifier) -> SolutionRunner:
@@ -43,10 +84,14 @@ def configure_build_rl(parser: argparse.ArgumentParser):
     parser.add_argument("--source", action="append", required=True, metavar="NAME:PATH_OR_HUB[#SPLIT]",
                         help="a training source, repeatable: lcb:FILE, taco:BAAI/TACO#train, apps:FILE, "
                              "codecontests:deepmind/code_contests#train, pgrpo:FILE (NAME picks the format)")
-    parser.add_argument("--eval", action="append", default=None, metavar="NAME[=PATH][:START..END]",
-                        help="an evaluation set to decontaminate against, repeatable: humaneval (packaged), "
-                             "humaneval_plus=FILE, mbpp=FILE, mbpp_plus=FILE, lcb=FILE:2024-08-01..2025-02-01, "
-                             f"bigcodebench=FILE (default: {', '.join(DEFAULT_EVALS)})")
+    parser.add_argument("--eval", action="append", default=[], metavar="NAME[=PATH][:START..END]",
+                        help="an evaluation set's file (or window), repeatable: replaces that default's source "
+                             "(humaneval_plus=FILE, mbpp=FILE, mbpp_plus=FILE, lcb=FILE:2024-08-01..2025-02-01) or "
+                             f"adds a set (bigcodebench=FILE). Always decontaminated against: {', '.join(DEFAULT_EVALS)} "
+                             "(hub sets need network or a FILE; a set that cannot be read is an error)")
+    parser.add_argument("--skip-eval", action="append", default=[], metavar="NAME",
+                        help="do not decontaminate against this default set (or all); the datasheet and "
+                             "report say 'NOT decontaminated against: NAME'")
     parser.add_argument("--out", default="data/train/code-rl.jsonl",
                         help="output JSONL; report and datasheet are written next to it")
     parser.add_argument("--before", default=None, help="keep only problems dated before this ISO date "
@@ -70,22 +115,21 @@ def configure_build_rl(parser: argparse.ArgumentParser):
 
         from pgrpo.data.build_rl import BuildConfig, SourceSpec, build_rl, parse_before
         from pgrpo.data.build_rl_report import summary_line, write_outputs
-        from pgrpo.data.decontaminate import EvalSpec
         from pgrpo.verify import Verifier
 
         sandbox = sandbox_config_from_args(args)
+        evals, skipped = eval_specs(args.eval, args.skip_eval)
         config = BuildConfig(
-            sources=tuple(SourceSpec.parse(s) for s in args.source),
-            evals=tuple(EvalSpec.parse(e) for e in (args.eval or DEFAULT_EVALS)),
+            sources=tuple(SourceSpec.parse(s) for s in args.source), evals=evals, skipped_evals=skipped,
             out=Path(args.out), before=parse_before(args.before), min_tests=args.min_tests, ngram=args.ngram,
             ngram_threshold=args.ngram_threshold, min_shared_tests=args.min_shared_tests,
             max_solution_seconds=args.max_solution_seconds, require_solution=args.require_solution,
-            check_tag=f"timeout_per_test_s={sandbox.timeout_per_test_s},memory_mb={sandbox.memory_mb}")
+            check_tag=check_tag(sandbox))
         with Verifier(sandbox, progress=False) as verifier:
             runner = None if args.no_verify else verifier_runner(verifier)
             result = build_rl(config, runner, progress=not args.quiet)
         paths = write_outputs(result, config)
-        print(summary_line(result, paths))
+        print(summary_line(result, paths, config))
         return 0
 
     return run

@@ -85,6 +85,7 @@ class BuildConfig:
     sources: tuple[SourceSpec, ...]
     evals: tuple[EvalSpec, ...]
     out: Path
+    skipped_evals: tuple[str, ...] = ()  # evaluation sets the user chose not to decontaminate against
     before: dt.date | None = None
     min_tests: int = 5
     ngram: int = 13
@@ -93,7 +94,7 @@ class BuildConfig:
     max_solution_seconds: float = 10.0
     require_solution: bool = False
     chunk: int = 64
-    check_tag: str = ""  # what the solution runner's verdicts depend on (sandbox limits): part of the journal key
+    check_tag: str = ""  # what the runner's verdicts depend on (every sandbox limit, isolation): part of the journal key
 
     def __post_init__(self) -> None:
         if not self.sources:

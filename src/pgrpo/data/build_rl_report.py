@@ -5,7 +5,9 @@ Owns the output files next to `--out` (say `data/train/code-rl.jsonl`):
 - `code-rl.report.txt`: one line per problem left out, by name and why
   (`removed  TASK_ID  contaminated: humaneval/HumanEval/12 (13-gram overlap 0.62)`);
 - `code-rl.datasheet.md` and `code-rl.datasheet.json`: counts per source, per filter, per
-  duplicate rule, per evaluation set, and of the reference-solution runs, plus the settings.
+  duplicate rule, per evaluation set, and of the reference-solution runs, plus the settings;
+  evaluation sets skipped with `--skip-eval` are named ("NOT decontaminated against: ...") in
+  both, in the report's header and in the summary line.
 Every file is written atomically.
 """
 
@@ -52,6 +54,7 @@ def datasheet(result: BuildResult, config: BuildConfig) -> dict[str, Any]:
         "contaminated": {label.split(" ")[0]: 0 for label in result.eval_sizes}
         | dict(Counter(r.reason for r in result.removed(CONTAMINATED))),
         "eval_sets": dict(result.eval_sizes),
+        "not_decontaminated_against": list(config.skipped_evals),
         "reference_checks": dict(result.checks),
         "renamed_task_ids": result.renamed,
         "by_test_kind": dict(Counter(p.tests.kind.value for p in problems)),
@@ -77,6 +80,8 @@ def datasheet_markdown(sheet: dict[str, Any]) -> str:
         f"# Datasheet: {sheet['output']}\n",
         f"Built by `pgrpo data build-rl` on {sheet['created']}: **{sheet['kept']} problems** kept. "
         "Each removed problem is listed by name in the report next to this file.\n",
+        *([f"**{_not_against(sheet['not_decontaminated_against'])}** (skipped with `--skip-eval`).\n"]
+          if sheet["not_decontaminated_against"] else []),
         _table("Sources", "source | problems", sources),
         _table("Filtered", "reason | problems", sheet["filtered"]),
         _table("Duplicates removed", "rule | problems", sheet["duplicates"]),
@@ -90,10 +95,16 @@ def datasheet_markdown(sheet: dict[str, Any]) -> str:
     return "\n".join(parts)
 
 
+def _not_against(names: list[str] | tuple[str, ...]) -> str:
+    return f"NOT decontaminated against: {', '.join(names)}"
+
+
 def report_text(result: BuildResult, config: BuildConfig) -> str:
     total = sum(result.loaded.values())
     lines = [f"# pgrpo data build-rl: {config.out}",
              f"# kept {len(result.kept)} of {total} problems; removed {len(result.removals)}"]
+    if config.skipped_evals:
+        lines.append(f"# {_not_against(config.skipped_evals)} (--skip-eval)")
     for stage in (CONTAMINATED, DUPLICATE, FILTERED):
         lines += [r.format() for r in result.removed(stage)]
     for name, messages in result.unreadable.items():
@@ -112,8 +123,10 @@ def write_outputs(result: BuildResult, config: BuildConfig) -> OutputPaths:
     return paths
 
 
-def summary_line(result: BuildResult, paths: OutputPaths) -> str:
+def summary_line(result: BuildResult, paths: OutputPaths, config: BuildConfig | None = None) -> str:
     counts = Counter(r.stage for r in result.removals)
     removed = ", ".join(f"{counts[s]} {s}" for s in (CONTAMINATED, DUPLICATE, FILTERED))
+    skipped = f"; {_not_against(config.skipped_evals)}" if config is not None and config.skipped_evals else ""
     return (f"kept {len(result.kept)} of {sum(result.loaded.values())} problems ({removed}); "
-            f"wrote {paths.data}, {paths.report.name}, {paths.datasheet_md.name}, {paths.datasheet_json.name}")
+            f"wrote {paths.data}, {paths.report.name}, {paths.datasheet_md.name}, {paths.datasheet_json.name}"
+            f"{skipped}")

@@ -3,18 +3,22 @@
 Owns what "the same problem" means for `pgrpo data build-rl`:
 - `statement_words` / `statement_hash`: a statement normalized to lower-case alphanumeric words
   (punctuation, code syntax and whitespace do not count), and its hash (duplicate statements);
-- `case_keys` / `cases_hash`: one normalized key per test case (call: JSON of inputs and output;
-  stdin/stdout: whitespace-collapsed text; asserts and HumanEval checks: the assert text without
-  whitespace, the function name replaced by `f`), and the hash of the whole set (duplicate tests);
-- `EvalSpec` (`--eval NAME[=PATH][:START..END]`; without PATH, EVAL_DEFAULT_SOURCES), `EVAL_READERS` (how an evaluation set is read;
-  BigCodeBench has its own reader, every other set goes through `pgrpo.data.loaders`), and
-  `EvalIndex`: an inverted index of every evaluation item's statement n-grams and test keys.
-  `EvalIndex.match(problem)` names the evaluation item a training problem overlaps, if any.
+- `cases_hash`: the hash of a problem's whole test set (duplicate tests), from the per-case
+  keys of `pgrpo.data.case_keys` (call cases, asserts in any form and EvalPlus inputs-only
+  cases compared as (arguments, result) pairs or by their arguments);
+- `EvalSpec` (`--eval NAME[=PATH][:START..END]`; without PATH, the set's source in
+  `pgrpo.data.eval_sources.CODE_EVAL_SOURCES`, where `pgrpo evaluate` reads it too),
+  `EVAL_READERS` (how an evaluation set is read; BigCodeBench has its own reader, every other set
+  goes through `pgrpo.data.loaders`; a set that cannot be read is an error saying how to provide
+  it), and `EvalIndex`: an inverted index of every evaluation item's statement n-grams and test
+  keys. `EvalIndex.match(problem)` names the evaluation item a training problem overlaps, if any.
 
 A training problem is contaminated by an evaluation item when the share of shared statement
 n-grams (over the shorter of the two statements' n-gram sets) reaches `ngram_threshold`, or when
 its tests overlap the item's: identical test sets, or at least `min_shared_tests` shared cases
-making up at least half of the training problem's tests. Pure data: nothing runs.
+making up at least half of the training problem's tests (a case is shared as `case_keys` says:
+the same (arguments, result), or the same arguments when either side's result is unknown, as in
+EvalPlus). Pure data: nothing runs.
 """
 
 from __future__ import annotations
@@ -25,17 +29,17 @@ import re
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 
-from pgrpo.data.problem import Problem, TestKind, parse_date
+from pgrpo.data.case_keys import CaseKey, assert_case_keys, case_keys
+from pgrpo.data.eval_sources import CODE_EVAL_SOURCES
+from pgrpo.data.problem import Problem, parse_date
 from pgrpo.errors import DataError
 from pgrpo.registry import Registry
 
+__all__ = ["EVAL_READERS", "Contamination", "EvalIndex", "EvalItem", "EvalSpec", "case_keys", "cases_hash",
+           "load_eval_index", "ngrams", "read_eval_set", "statement_hash", "statement_words"]
 _WORD = re.compile(r"[a-z0-9]+")
-_SPACE = re.compile(r"\s+")
-# where `--eval NAME` reads from when no PATH is given (the sources `pgrpo evaluate` uses)
-EVAL_DEFAULT_SOURCES = {"humaneval": "humaneval", "humaneval_plus": "evalplus/humanevalplus",
-                        "mbpp": "evalplus/mbppplus", "mbpp_plus": "evalplus/mbppplus",
-                        "lcb": "livecodebench/code_generation_lite"}
 _WINDOW = re.compile(r"^(?P<path>.*):(?P<start>\d{4}-\d\d-\d\d)?\.\.(?P<end>\d{4}-\d\d-\d\d)?$")
 
 
@@ -56,28 +60,8 @@ def ngrams(words: list[str], n: int) -> set[tuple[str, ...]]:
     return {tuple(words[i:i + n]) for i in range(len(words) - n + 1)}
 
 
-def _assert_key(text: str, entry_point: str) -> str:
-    if entry_point:
-        text = re.sub(rf"\b{re.escape(entry_point)}\b", "f", text)
-    return _SPACE.sub("", text.replace("candidate", "f"))
-
-
-def case_keys(problem: Problem) -> frozenset[str]:
-    """One normalized key per test case (see the module docstring)."""
-    tests = problem.tests
-    if tests.kind is TestKind.CALL:
-        return frozenset(json.dumps([list(c.inputs), c.output], sort_keys=True, default=repr)
-                         for c in tests.call_cases)
-    if tests.kind is TestKind.STDIO:
-        return frozenset(f"{_SPACE.sub(' ', c.stdin).strip()}\x00{_SPACE.sub(' ', c.stdout).strip()}"
-                         for c in tests.stdio_cases)
-    lines = tests.asserts if tests.kind is TestKind.ASSERTS else tuple(
-        line for line in tests.test_code.splitlines() if line.strip().startswith("assert"))
-    return frozenset(_assert_key(line, problem.entry_point) for line in lines if line.strip())
-
-
 def cases_hash(problem: Problem) -> str:
-    keys = sorted(case_keys(problem))
+    keys = sorted(key.sort_key() for key in case_keys(problem))
     return hashlib.sha1(json.dumps([problem.tests.kind.value, keys]).encode("utf-8")).hexdigest()
 
 
@@ -87,17 +71,19 @@ class EvalItem:
 
     eval_id: str
     statement: str
-    tests: frozenset[str] = frozenset()
+    tests: frozenset[CaseKey] = frozenset()
 
 
 @dataclass(frozen=True)
 class EvalSpec:
-    """`--eval NAME[=PATH][:START..END]`: an evaluation set, its file, an optional contest-date window."""
+    """`--eval NAME[=PATH][:START..END]`: an evaluation set, its file (or hub id and split), an
+    optional contest-date window."""
 
     name: str
     path: str
     start: str | None = None
     end: str | None = None
+    split: str | None = None
 
     @classmethod
     def parse(cls, text: str) -> EvalSpec:
@@ -109,8 +95,13 @@ class EvalSpec:
             raise DataError(f"--eval {text!r}: expected NAME[=PATH][:START..END]")
         for value, what in ((start, "start"), (end, "end")):
             parse_date(value, f"--eval {name} window {what}")
-        path = path.strip() or EVAL_DEFAULT_SOURCES.get(name, name)
-        return cls(name, path, start, end)
+        if path.strip():
+            return cls(name, path.strip(), start, end)
+        if name not in CODE_EVAL_SOURCES:
+            raise DataError(f"--eval {name}: no default source for {name!r} (known: {', '.join(CODE_EVAL_SOURCES)}); "
+                            f"give its file: --eval {name}=PATH")
+        source = CODE_EVAL_SOURCES[name]
+        return cls(name, source.path, start, end, source.split)
 
     @property
     def label(self) -> str:
@@ -131,7 +122,8 @@ def read_with_loaders(spec: EvalSpec) -> list[EvalItem]:
     the window keeps contest dates in [START, END]."""
     from pgrpo.data.loaders import load_problems
 
-    return [_problem_item(p) for p in load_problems(spec.path, start_date=spec.start, end_date=spec.end)]
+    problems = load_problems(spec.path, split=spec.split, start_date=spec.start, end_date=spec.end)
+    return [_problem_item(p) for p in problems]
 
 
 @EVAL_READERS.register("bigcodebench")
@@ -145,15 +137,21 @@ def read_bigcodebench(spec: EvalSpec) -> list[EvalItem]:
         statement = record.get("instruct_prompt", str) or record.require_str("complete_prompt")
         test_code = record.get("test", str, default="")
         entry = record.get("entry_point", str, default="")
-        keys = frozenset(_assert_key(line, entry) for line in test_code.splitlines()
-                         if line.strip().startswith(("assert", "self.assert")))
-        items.append(EvalItem(task_id, statement, keys))
+        items.append(EvalItem(task_id, statement, frozenset(assert_case_keys(test_code, entry))))
     return items
 
 
 def read_eval_set(spec: EvalSpec) -> list[EvalItem]:
     reader = EVAL_READERS.get(spec.name) if spec.name in EVAL_READERS else read_with_loaders
-    items = reader(spec)
+    try:
+        items = reader(spec)
+    except Exception as exc:  # noqa: BLE001 - offline hub ids and missing files: say how to provide the set
+        if spec.path == "humaneval" or Path(spec.path).exists():
+            raise
+        raise DataError(f"--eval {spec.label}: cannot load {spec.path!r} ({type(exc).__name__}: "
+                        f"{str(exc).splitlines()[0] if str(exc) else ''}). Without network, download it "
+                        f"elsewhere and pass --eval {spec.name}=PATH; or pass --skip-eval {spec.name} to build "
+                        f"without decontaminating against it (the datasheet then says so)") from exc
     if not items:
         raise DataError(f"--eval {spec.label}: no problems read from {spec.path}")
     return items
@@ -179,7 +177,8 @@ class EvalIndex:
     ngram_threshold: float = 0.2
     min_shared_tests: int = 3
     _grams: dict[int, list[int]] = field(default_factory=dict)
-    _tests: dict[str, list[int]] = field(default_factory=dict)
+    _exact: dict[str, list[int]] = field(default_factory=dict)  # CaseKey.exact -> items
+    _inputs: dict[str, list[tuple[int, bool]]] = field(default_factory=dict)  # .inputs -> (item, paired)
     _items: list[tuple[str, EvalItem, int]] = field(default_factory=list)  # (set, item, gram count)
 
     def add(self, eval_set: str, items: Iterable[EvalItem]) -> int:
@@ -191,7 +190,10 @@ class EvalIndex:
             for gram in grams:
                 self._grams.setdefault(hash(gram), []).append(index)
             for key in item.tests:
-                self._tests.setdefault(key, []).append(index)
+                if key.exact is not None:
+                    self._exact.setdefault(key.exact, []).append(index)
+                if key.inputs is not None:
+                    self._inputs.setdefault(key.inputs, []).append((index, key.paired))
             added += 1
         return added
 
@@ -208,12 +210,26 @@ class EvalIndex:
             eval_set, item, _ = self._items[best[1]]
             return Contamination(eval_set, item.eval_id, f"{self.n}-gram overlap {best[0]:.2f}")
         keys = case_keys(problem)
-        hits = Counter(i for key in keys for i in self._tests.get(key, ()))
+        hits, by_inputs = self._shared_cases(keys)
         for index, count in hits.most_common():
             eval_set, item, _ = self._items[index]
-            if (keys and keys == item.tests) or (count >= self.min_shared_tests and count * 2 >= len(keys)):
-                return Contamination(eval_set, item.eval_id, f"test overlap {count}/{len(keys)}")
+            if count == len(keys) == len(item.tests) or (count >= self.min_shared_tests and count * 2 >= len(keys)):
+                loose = f", {by_inputs[index]} by arguments only" if by_inputs[index] else ""
+                return Contamination(eval_set, item.eval_id, f"test overlap {count}/{len(keys)}{loose}")
         return None
+
+    def _shared_cases(self, keys: Iterable[CaseKey]) -> tuple[Counter[int], Counter[int]]:
+        """Per evaluation item: how many of `keys` it shares, and how many of those by arguments
+        only (one side's result unknown or not literal)."""
+        hits: Counter[int] = Counter()
+        by_inputs: Counter[int] = Counter()
+        for key in keys:
+            exact = set(self._exact.get(key.exact, ())) if key.exact is not None else set()
+            loose = {i for i, paired in self._inputs.get(key.inputs, ()) if not (paired and key.paired)} - exact \
+                if key.inputs is not None else set()
+            hits.update(exact | loose)
+            by_inputs.update(loose)
+        return hits, by_inputs
 
     def __len__(self) -> int:
         return len(self._items)
@@ -221,9 +237,16 @@ class EvalIndex:
 
 def load_eval_index(specs: Iterable[EvalSpec], *, n: int = 13, ngram_threshold: float = 0.2,
                     min_shared_tests: int = 3) -> tuple[EvalIndex, dict[str, int]]:
-    """The index of every evaluation set and how many items each contributed (by label)."""
+    """The index of every evaluation set and how many items each contributed (by label).
+    Every set is tried before failing: one error names each set that could not be read."""
     index = EvalIndex(n=n, ngram_threshold=ngram_threshold, min_shared_tests=min_shared_tests)
     sizes: dict[str, int] = {}
+    errors: list[str] = []
     for spec in specs:
-        sizes[spec.label] = index.add(spec.name, read_eval_set(spec))
+        try:
+            sizes[spec.label] = index.add(spec.name, read_eval_set(spec))
+        except DataError as exc:
+            errors.append(str(exc))
+    if errors:
+        raise DataError("\n".join(errors))
     return index, sizes

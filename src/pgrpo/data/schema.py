@@ -50,17 +50,31 @@ def encode_value(value: Any, where: str) -> Any:
     raise DataError(f"field {where!r}: {type(value).__name__} value is not representable in JSON")
 
 
-def decode_value(value: Any) -> Any:
-    """Inverse of `encode_value`."""
+def decode_value(value: Any, where: str = "value") -> Any:
+    """Inverse of `encode_value`; DataError naming the field `where` if a tagged set holds an
+    unhashable item (a list, a dict, a set)."""
     if isinstance(value, list):
-        return [decode_value(v) for v in value]
+        return [decode_value(v, f"{where}[{i}]") for i, v in enumerate(value)]
     if isinstance(value, dict):
         if len(value) == 1:
             (key, inner), = value.items()
             if key in _TAGS and isinstance(inner, list):
-                return _TAGS[key](decode_value(v) for v in inner)
-        return {k: decode_value(v) for k, v in value.items()}
+                items = [decode_value(v, f"{where}.{key}[{i}]") for i, v in enumerate(inner)]
+                try:
+                    return _TAGS[key](items)
+                except TypeError:
+                    bad = next(type(v).__name__ for v in items if not _hashable(v))
+                    raise DataError(f"field {where!r}: a {key} item must be hashable, got {bad}") from None
+        return {k: decode_value(v, f"{where}.{k}" if where else k) for k, v in value.items()}
     return value
+
+
+def _hashable(value: Any) -> bool:
+    try:
+        hash(value)
+    except TypeError:
+        return False
+    return True
 
 
 # ---------------------------------------------------------------- to dict
@@ -144,7 +158,10 @@ def problem_from_dict(data: dict[str, Any], where: str = "") -> Problem:
     prefix = f"{where}: " if where else ""
     if not isinstance(data, dict):
         raise DataError(f"{prefix}expected a JSON object, got {type(data).__name__}")
-    row = decode_value(_without_nulls(data))
+    try:
+        row = decode_value(_without_nulls(data), "")
+    except DataError as exc:
+        raise DataError(f"{prefix}{exc}") from None
     if "contest_date" in row:
         row["contest_date"] = parse_date(row["contest_date"], "contest_date", where)
     try:

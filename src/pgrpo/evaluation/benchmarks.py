@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pgrpo.data.eval_sources import CODE_EVAL_SOURCES
 from pgrpo.data.loaders.reading import first_record
 from pgrpo.data.math import MathProblem, load_math_problems, looks_like_math, math_messages
 from pgrpo.data.problem import Problem, TestKind
@@ -58,16 +59,19 @@ class BenchmarkSpec:
     base_tests_only: bool = False  # EvalPlus rows graded on their original (base) inputs only
 
 
+def _code(name: str, description: str, **extra: Any) -> BenchmarkSpec:
+    """A code benchmark on its source in CODE_EVAL_SOURCES (shared with build-rl's decontamination)."""
+    source = CODE_EVAL_SOURCES[name]
+    return BenchmarkSpec(name, "code", source.path, description, split=source.split, **extra)
+
+
 BENCHMARKS: Registry[BenchmarkSpec] = Registry("benchmark")
 for _spec in (
-    BenchmarkSpec("humaneval", "code", "humaneval", "HumanEval, 164 problems (packaged, offline)"),
-    BenchmarkSpec("humaneval_plus", "code", "evalplus/humanevalplus",
-                  "HumanEval+ (EvalPlus release; hub)", split="test"),
-    BenchmarkSpec("mbpp", "code", "evalplus/mbppplus",
-                  "MBPP (EvalPlus's 378 problems, base tests only; hub)", split="test", base_tests_only=True),
-    BenchmarkSpec("mbpp_plus", "code", "evalplus/mbppplus", "MBPP+ (EvalPlus release; hub)", split="test"),
-    BenchmarkSpec("lcb", "code", "livecodebench/code_generation_lite",
-                  "LiveCodeBench code generation (hub); split by difficulty and date", split="test"),
+    _code("humaneval", "HumanEval, 164 problems (packaged, offline)"),
+    _code("humaneval_plus", "HumanEval+ (EvalPlus release; hub)"),
+    _code("mbpp", "MBPP (EvalPlus's 378 problems, base tests only; hub)", base_tests_only=True),
+    _code("mbpp_plus", "MBPP+ (EvalPlus release; hub)"),
+    _code("lcb", "LiveCodeBench code generation (hub); split by difficulty and date"),
     BenchmarkSpec("math500", "math", "HuggingFaceH4/MATH-500", "MATH500 (hub)", split="test"),
     BenchmarkSpec("aime24", "math", "HuggingFaceH4/aime_2024", "AIME 2024, 30 problems (hub)", split="train"),
     BenchmarkSpec("minerva", "math", "math-ai/minervamath", "Minerva math (hub)", split="test"),

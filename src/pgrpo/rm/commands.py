@@ -151,9 +151,10 @@ def configure_serve(parser):
     parser.add_argument("--token", default=None,
                         help=f"shared bearer token clients must send (default: env {TOKEN_ENV}; prefer the env "
                              "var: a command-line token is visible in ps)")
-    parser.add_argument("--batch-size", type=int, default=16, help="items per forward pass")
-    parser.add_argument("--batch-tokens", type=int, default=65536,
-                        help="token budget of the requests scored together")
+    parser.add_argument("--batch-size", type=int, help="items per forward pass (default: RewardScorer's)")
+    parser.add_argument("--batch-tokens", type=int,
+                        help="token budget of the requests scored together (default: the service's "
+                             "DEFAULT_BATCH_TOKENS)")
     parser.add_argument("--max-length", type=int, help="tokens per item (default: the RM's training length)")
     parser.add_argument("--device", help="cpu, cuda, cuda:1 ... (default: cuda if available)")
     parser.add_argument("--dtype", choices=DTYPE_NAMES)
@@ -166,16 +167,18 @@ def configure_serve(parser):
 
         from pgrpo.errors import PgrpoError
         from pgrpo.rm.scoring import RewardScorer
-        from pgrpo.rm.service import check_binding, serve
+        from pgrpo.rm.service import DEFAULT_BATCH_TOKENS, check_binding, serve
 
         token = args.token if args.token is not None else os.environ.get(TOKEN_ENV) or None
         check_binding(args.host, token)  # before the model loads
-        if args.max_items < 1 or args.max_body_mb <= 0 or args.batch_tokens < 1:
-            raise PgrpoError("--max-items / --max-body-mb / --batch-tokens: must be positive")
-        scorer = RewardScorer(args.model, batch_size=args.batch_size, max_length=args.max_length,
-                              device=args.device, dtype=args.dtype)
+        batch_tokens = DEFAULT_BATCH_TOKENS if args.batch_tokens is None else args.batch_tokens
+        if (args.max_items < 1 or args.max_body_mb <= 0 or batch_tokens < 1
+                or (args.batch_size is not None and args.batch_size < 1)):
+            raise PgrpoError("--max-items / --max-body-mb / --batch-tokens / --batch-size: must be positive")
+        sizes = {} if args.batch_size is None else {"batch_size": args.batch_size}  # default: RewardScorer's
+        scorer = RewardScorer(args.model, max_length=args.max_length, device=args.device, dtype=args.dtype, **sizes)
         serve(scorer, host=args.host, port=args.port, token=token, max_items=args.max_items,
-              max_body_bytes=int(args.max_body_mb * (1 << 20)), batch_tokens=args.batch_tokens)
+              max_body_bytes=int(args.max_body_mb * (1 << 20)), batch_tokens=batch_tokens)
         return 0
 
     return run

@@ -2,8 +2,8 @@
 
 Owns `Sandbox` (context manager, `run(jobs, limits=None) -> list[ExecResult]`; safe to call
 from several threads at once, as `pgrpo sandbox serve` does), each worker's pids cgroup,
-worker restart, and the per-problem cache of canonical outputs for `outputs_from_canonical`
-call tests. Isolation modes and their launchers live in modes.py. One
+worker restart, and the bounded (LRU) cache of canonical outputs for `outputs_from_canonical`
+call tests (keyed by the whole canonical run; only complete runs are kept). Isolation modes and their launchers live in modes.py. One
 manager thread per worker keeps up to PIPELINE_DEPTH jobs (JSON lines) queued in it and
 reads the verdict lines in order (with a deadline); a worker that dies or hangs costs the
 job it was running a sandbox_error result (never passed) and is restarted, the jobs it
@@ -13,6 +13,7 @@ had queued are resent, and the batch continues.
 from __future__ import annotations
 
 import atexit
+import hashlib
 import json
 import os
 import queue
@@ -20,12 +21,12 @@ import select
 import subprocess
 import threading
 import time
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Mapping, Sequence
 from concurrent.futures import Future, as_completed
 from typing import Any, NamedTuple
 
-from pgrpo.data.problem import Problem, TestKind
+from pgrpo.data.problem import TestKind
 from pgrpo.sandbox import codec
 from pgrpo.sandbox.isolation import PidsCgroup
 from pgrpo.sandbox.modes import WORKER_ENV, WORKER_LAUNCHERS, resolve_isolation
@@ -33,6 +34,7 @@ from pgrpo.sandbox.types import ExecResult, Job, SandboxConfig, Status, job_limi
 
 PIPELINE_DEPTH = 2  # jobs queued per worker: one running, one ready to start
 PIPELINE_MAX_BYTES = 32 << 10  # bigger job lines are not queued behind another job
+CANONICAL_CACHE_SIZE = 4096  # problems whose canonical outputs are kept (least recently used dropped)
 
 
 class _Worker:
@@ -150,7 +152,9 @@ class Sandbox:
         self._workers = [_Worker(self._cmd, self.config.max_processes + 8) for _ in range(self.config.workers)]
         # Every job carries the per-program limits (harness.JobSpec); workers and isolation are the pool's own.
         self._limits = job_limits(self.config)
-        self._canonical: dict[tuple[str, str, int], list[Any]] = {}
+        # Canonical outputs by a hash of the whole canonical run (solution, cases, entry point, limits).
+        self._canonical: OrderedDict[str, list[Any]] = OrderedDict()
+        self._canonical_lock = threading.Lock()
         self._todo: queue.Queue[tuple[Reply, dict] | None] = queue.Queue()
         self._threads = [threading.Thread(target=self._serve, args=(w,), daemon=True, name=f"sandbox-worker-{k}")
                          for k, w in enumerate(self._workers)]
@@ -175,7 +179,8 @@ class Sandbox:
                 th.join(timeout=30)
 
     # ------------------------------------------------------------------ messages
-    def _message(self, job: Job, limits: Mapping[str, Any], collect: bool = False) -> dict:
+    def _message(self, job: Job, limits: Mapping[str, Any], collect: bool = False,
+                 expected_by_problem: Mapping[int, list[Any]] | None = None) -> dict:
         p, t = job.problem, job.problem.tests
         msg: dict[str, Any] = {"kind": t.kind.value, "program": job.program, "entry_point": p.entry_point,
                                "class_name": t.class_name, "atol": t.atol, "collect": collect, **limits}
@@ -186,7 +191,7 @@ class Sandbox:
         elif t.kind is TestKind.CALL:
             expected = None
             if t.outputs_from_canonical:  # no canonical outputs (its run failed): every case fails closed
-                expected = self._canonical.get(_canonical_key(p)) or [None] * len(t.call_cases)
+                expected = (expected_by_problem or {}).get(id(p)) or [None] * len(t.call_cases)
             msg["cases"] = [[codec.to_wire(tuple(c.inputs)),
                              None if collect else (expected[i] if expected is not None else codec.to_wire(c.output))]
                             for i, c in enumerate(t.call_cases)]
@@ -265,23 +270,54 @@ class Sandbox:
                     bar.update(1)
         return [reply.result() for reply in replies]
 
-    def _fill_canonical(self, jobs: Sequence[Job], limits: Mapping[str, Any], progress: bool) -> None:
-        need: dict[tuple[str, str, int], Job] = {}
+    def _canonical_outputs(self, jobs: Sequence[Job], limits: Mapping[str, Any],
+                           progress: bool) -> dict[int, list[Any]]:
+        """The expected outputs of this batch's `outputs_from_canonical` problems, by id(problem):
+        from the cache, else from running each canonical solution (collect mode) under `limits`.
+
+        The cache key is a hash of the canonical run's whole message - solution, case inputs, entry
+        point, class, limits - so two problems sharing a task id never share outputs. Only complete
+        runs (status passed, every case answered) are cached; a partial run (a timeout under one
+        client's low limit, a worker death) serves this batch only, and the next batch runs it again.
+        """
+        found: dict[int, list[Any]] = {}
+        keys: dict[int, str] = {}
+        need: dict[str, dict] = {}
         for job in jobs:
             p = job.problem
-            if p.tests.kind is TestKind.CALL and p.tests.outputs_from_canonical:
-                key = _canonical_key(p)
-                if key not in self._canonical and key not in need:
-                    need[key] = Job(p, p.canonical_solution or "")
-        if not need:
-            return
-        replies = self._execute([self._message(j, limits, collect=True) for j in need.values()], progress,
-                                "canonical")
-        for key, reply in zip(need, replies):
-            # Cache only a real run: after a worker death or sandbox error the next batch retries,
-            # instead of failing every later job of this task against missing outputs.
-            if reply and reply.get("status") != Status.SANDBOX_ERROR.value and reply.get("outputs"):
-                self._canonical[key] = reply["outputs"]
+            if p.tests.kind is not TestKind.CALL or not p.tests.outputs_from_canonical or id(p) in keys:
+                continue
+            msg = self._message(Job(p, p.canonical_solution or ""), limits, collect=True)
+            key = keys[id(p)] = hashlib.sha256(json.dumps(msg, sort_keys=True, separators=(",", ":"))
+                                               .encode()).hexdigest()
+            with self._canonical_lock:
+                cached = self._canonical.get(key)
+                if cached is not None:
+                    self._canonical.move_to_end(key)
+            if cached is not None:
+                found[id(p)] = cached
+            elif key not in need:
+                need[key] = msg
+        if need:
+            replies = self._execute(list(need.values()), progress, "canonical")
+            fresh = {}
+            for (key, msg), reply in zip(need.items(), replies):
+                outputs = (reply or {}).get("outputs")
+                if not isinstance(outputs, list):
+                    continue
+                fresh[key] = outputs
+                complete = (reply or {}).get("status") == Status.PASSED.value and len(outputs) == len(msg["cases"])
+                if complete:
+                    self._remember(key, outputs)
+            found.update({pid: fresh[key] for pid, key in keys.items() if key in fresh})
+        return found
+
+    def _remember(self, key: str, outputs: list[Any]) -> None:
+        with self._canonical_lock:
+            self._canonical[key] = outputs
+            self._canonical.move_to_end(key)
+            while len(self._canonical) > CANONICAL_CACHE_SIZE:
+                self._canonical.popitem(last=False)
 
     def run(self, jobs: Sequence[Job], progress: bool = False,
             limits: Mapping[str, Any] | None = None) -> list[ExecResult]:
@@ -292,15 +328,10 @@ class Sandbox:
         if self._closed:
             raise RuntimeError("Sandbox is closed: run() needs an open Sandbox (use it inside `with`)")
         use = {**self._limits, **(limits or {})}
-        self._fill_canonical(jobs, use, progress)
-        replies = self._execute([self._message(j, use) for j in jobs], progress, "sandbox")
+        expected = self._canonical_outputs(jobs, use, progress)
+        replies = self._execute([self._message(j, use, expected_by_problem=expected) for j in jobs], progress,
+                                "sandbox")
         return [_to_result(reply, job) for reply, job in zip(replies, jobs)]
-
-
-def _canonical_key(p: Problem) -> tuple[str, str, int]:
-    """Canonical outputs belong to a problem, not just a task id: a shared service may see two
-    datasets' "HumanEval/0"."""
-    return p.task_id, p.canonical_solution or "", len(p.tests.call_cases)
 
 
 def _to_result(reply: dict | None, job: Job) -> ExecResult:

@@ -3,14 +3,16 @@
     with RemoteSandbox(["http://10.0.0.5:8766", "http://10.0.0.6:8766"], token=...) as sb:
         results = sb.run([Job(problem, program), ...])   # same order, same verdicts as in-process
 
-Owns load spreading (a batch is split into per-request chunks, sent concurrently; URL
+Owns load spreading (a batch is split into per-request chunks, sent concurrently, each within
+the services' max_jobs and max_body_bytes - a chunk refused with 413 is halved and resent; URL
 rotation and retries are pgrpo.serving's, garbage replies retried too), timeouts (per
 request: from the chunk size, the service's workers and the per-program limit, unless
 `request_timeout_s` is set), and the checks that make a remote verdict trustworthy: each
 service's /health is read once, and a service speaking another API version, running a weaker
 isolation than the config demands, or with limits below the config's, is refused before any
-job is sent; every result must be a coherent verdict (pgrpo.sandbox.wire.result_from_wire)
-and there must be exactly one per job.
+job is sent; every reply's isolation is checked again (a service restarted with weaker
+isolation is refused); every result must be a coherent verdict
+(pgrpo.sandbox.wire.result_from_wire) and there must be exactly one per job.
 A service that keeps failing raises `RemoteSandboxError` naming the URL(s) - never a
 silent R_o = 0 or 1. Unlike the local pool, `run` can raise; that fails the training step.
 
@@ -27,11 +29,13 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 from pgrpo import serving
+from pgrpo.data.problem import Problem
 from pgrpo.data.schema import problem_to_dict
 from pgrpo.errors import PgrpoError
 from pgrpo.sandbox.types import (
     ISOLATION_STRENGTH,
     ExecResult,
+    IsolationError,
     Job,
     SandboxConfig,
     check_isolation,
@@ -128,29 +132,21 @@ class RemoteSandbox:
         """Results in job order; RemoteSandboxError if a chunk fails on every URL tried."""
         if not jobs:
             return []
-        per_request = min([self.max_jobs_per_request] + [h.max_jobs for h in self._reachable()])
+        healths = self._reachable()
+        per_request = min([self.max_jobs_per_request] + [h.max_jobs for h in healths])
+        max_body = min(h.max_body_bytes for h in healths)
         n_chunks = max(min(len(self.urls), len(jobs)), math.ceil(len(jobs) / per_request))
         size = math.ceil(len(jobs) / n_chunks)
-        chunks = [list(jobs[i:i + size]) for i in range(0, len(jobs), size)]
+        encoded = _Encoded(self._limits)
+        chunks = [part for i in range(0, len(jobs), size)
+                  for part in encoded.split(list(jobs[i:i + size]), max_body)]
         first = self._rotation.take(len(chunks))
         if len(chunks) == 1:
-            return self._run_chunk(chunks[0], first)
+            return self._run_chunk(chunks[0], first, encoded)
         with ThreadPoolExecutor(max_workers=min(len(chunks), 16), thread_name_prefix="remote-sandbox") as ex:
-            parts = list(ex.map(self._run_chunk, chunks, [first + i for i in range(len(chunks))]))
+            parts = list(ex.map(self._run_chunk, chunks, [first + i for i in range(len(chunks))],
+                                [encoded] * len(chunks)))
         return [r for part in parts for r in part]
-
-    def _body(self, jobs: list[Job]) -> bytes:
-        index: dict[int, int] = {}
-        problems: list[dict] = []
-        wire_jobs = []
-        for job in jobs:
-            k = index.get(id(job.problem))
-            if k is None:
-                k = index[id(job.problem)] = len(problems)
-                problems.append(problem_to_dict(job.problem))
-            wire_jobs.append({"problem": k, "program": job.program})
-        request = {"version": API_VERSION, "problems": problems, "jobs": wire_jobs, "limits": self._limits.model_dump()}
-        return json.dumps(request, separators=(",", ":")).encode()
 
     def _timeout(self, url: str, n_jobs: int) -> float:
         if self.timeout:
@@ -159,15 +155,21 @@ class RemoteSandbox:
         # Generous: other ranks share the service's pool. It bounds a hung service, not slow jobs.
         return 60.0 + 4 * math.ceil(n_jobs / workers) * (self.config.timeout_per_program_s + 2)
 
-    def _run_chunk(self, jobs: list[Job], start: int) -> list[ExecResult]:
-        body = self._body(jobs)
+    def _run_chunk(self, jobs: list[Job], start: int, encoded: _Encoded) -> list[ExecResult]:
+        body = encoded.body(jobs)
         attempts = serving.Attempts(self.urls, start, self.retries, self.backoff_s)
         for url, delay in attempts:
             time.sleep(delay)
             try:
                 reply = self._request("POST", url, RUN_PATH, body, timeout=self._timeout(url, len(jobs)))
-                return self._results(reply, len(jobs))
+                return self._results(url, reply, len(jobs))
             except Refused as exc:
+                if exc.status == 413:  # this service takes less than its /health said (restarted?): halve
+                    if len(jobs) == 1:
+                        raise _too_large(jobs[0], len(body), f"{url} (HTTP 413)") from None
+                    half = len(jobs) // 2
+                    return (self._run_chunk(jobs[:half], start, encoded)
+                            + self._run_chunk(jobs[half:], start + 1, encoded))
                 raise RemoteSandboxError(f"sandbox service {url} {exc}") from None
             except ServiceMismatch:
                 raise
@@ -175,15 +177,21 @@ class RemoteSandbox:
                 attempts.failed(url, exc)
         raise RemoteSandboxError(f"sandbox service {attempts.summary()}")
 
-    @staticmethod
-    def _results(reply: bytes, n: int) -> list[ExecResult]:
+    def _results(self, url: str, reply: bytes, n: int) -> list[ExecResult]:
         try:
             response = RunResponse.model_validate_json(reply)
             if len(response.results) != n:
                 raise ValueError(f"{len(response.results)} results for {n} jobs")
-            return [result_from_wire(r) for r in response.results]
+            results = [result_from_wire(r) for r in response.results]
         except ValueError as exc:
             raise Retryable(f"returned garbage, not verdicts: {str(exc)[:300]}") from None
+        # Checked on every reply, not only at /health: a service restarted with weaker isolation is refused.
+        try:
+            check_isolation(self.config.isolation, response.isolation, f"the sandbox service {url}")
+        except IsolationError:
+            self._health.pop(url, None)
+            raise
+        return results
 
     def _request(self, method: str, url: str, path: str, body: bytes | None, timeout: float) -> bytes:
         import httpx
@@ -204,3 +212,71 @@ class RemoteSandbox:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+
+
+class _Encoded:
+    """Request bodies of one batch, built from each problem serialized once; `split` sizes chunks
+    exactly (the body is a fixed frame + problems + jobs, comma-separated) without building them."""
+
+    def __init__(self, limits: Limits) -> None:
+        self._problems: dict[int, bytes] = {}
+        self._limits = json.dumps(limits.model_dump(), separators=(",", ":")).encode()
+        self._frame = len(self._frame_of(b"", b""))
+
+    def _frame_of(self, problems: bytes, jobs: bytes) -> bytes:
+        return b'{"version":%d,"problems":[%s],"jobs":[%s],"limits":%s}' % (API_VERSION, problems, jobs, self._limits)
+
+    def _problem(self, problem: Problem) -> bytes:
+        data = self._problems.get(id(problem))
+        if data is None:
+            data = self._problems[id(problem)] = json.dumps(problem_to_dict(problem), separators=(",", ":")).encode()
+        return data
+
+    @staticmethod
+    def _job(k: int, job: Job) -> bytes:
+        return b'{"problem":%d,"program":%s}' % (k, json.dumps(job.program).encode())
+
+    def body(self, jobs: Sequence[Job]) -> bytes:
+        """`{"version":..,"problems":[...],"jobs":[...],"limits":{..}}`: each distinct problem once."""
+        index: dict[int, int] = {}
+        problems: list[bytes] = []
+        wire_jobs: list[bytes] = []
+        for job in jobs:
+            k = index.get(id(job.problem))
+            if k is None:
+                k = index[id(job.problem)] = len(problems)
+                problems.append(self._problem(job.problem))
+            wire_jobs.append(self._job(k, job))
+        return self._frame_of(b",".join(problems), b",".join(wire_jobs))
+
+    def split(self, jobs: list[Job], max_body: int) -> list[list[Job]]:
+        """`jobs` cut (in order) into runs whose bodies fit `max_body`; RemoteSandboxError naming the
+        task if one job alone does not."""
+        out: list[list[Job]] = []
+        current: list[Job] = []
+        index: dict[int, int] = {}
+        size = self._frame
+        for job in jobs:
+            for _ in range(2):  # fits the current chunk, else a new one
+                k = index.get(id(job.problem))
+                extra = 0 if k is not None else len(self._problem(job.problem)) + (1 if index else 0)
+                piece = len(self._job(len(index) if k is None else k, job)) + (1 if current else 0)
+                if size + extra + piece <= max_body:
+                    break
+                if not current:
+                    raise _too_large(job, size + extra + piece, f"the sandbox service (max_body_bytes={max_body})")
+                out.append(current)
+                current, index, size = [], {}, self._frame
+            if k is None:
+                index[id(job.problem)] = len(index)
+            current.append(job)
+            size += extra + piece
+        if current:
+            out.append(current)
+        return out
+
+
+def _too_large(job: Job, size: int, where: str) -> RemoteSandboxError:
+    return RemoteSandboxError(f"sandbox job for task {job.problem.task_id!r}: its request is {size} bytes, more "
+                              f"than {where} accepts; restart the service with a larger --max-body-mb, or "
+                              f"run it locally")

@@ -35,11 +35,19 @@ from pgrpo.data.schema import problem_from_dict
 from pgrpo.errors import DataError
 from pgrpo.sandbox.pool import Sandbox
 from pgrpo.sandbox.types import Job, SandboxConfig, job_limits
-from pgrpo.sandbox.wire import RUN_PATH, TOKEN_ENV, Health, Limits, RunRequest, RunResponse, result_to_wire
+from pgrpo.sandbox.wire import (
+    DEFAULT_MAX_BODY_BYTES,
+    DEFAULT_MAX_JOBS,
+    DEFAULT_PORT,
+    RUN_PATH,
+    TOKEN_ENV,
+    Health,
+    Limits,
+    RunRequest,
+    RunResponse,
+    result_to_wire,
+)
 
-DEFAULT_PORT = 8766
-DEFAULT_MAX_JOBS = 1024
-DEFAULT_MAX_BODY_BYTES = 64 << 20
 check_binding = functools.partial(serving.check_binding, token_env=TOKEN_ENV, risk="run programs")
 
 

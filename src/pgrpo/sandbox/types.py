@@ -122,6 +122,7 @@ class SandboxConfig:
     def __post_init__(self) -> None:
         from pgrpo.config import ConfigError
         from pgrpo.sandbox.resources import default_workers
+        from pgrpo.serving import parse_urls
 
         if self.isolation not in ISOLATION_MODES:
             raise ConfigError(f"sandbox.isolation: {self.isolation!r} is not one of {', '.join(ISOLATION_MODES)}")
@@ -134,11 +135,8 @@ class SandboxConfig:
                 raise ConfigError(f"sandbox.{key}: must be >= 0, got {getattr(self, key)!r}")
         if self.workers == 0:
             object.__setattr__(self, "workers", default_workers())
-        urls = self.url.replace(",", " ").split() if isinstance(self.url, str) else list(self.url)
-        for i, u in enumerate(urls):
-            if not isinstance(u, str) or not u.startswith(("http://", "https://")):
-                raise ConfigError(f"sandbox.url[{i}]: expected an http(s):// URL, got {u!r}")
-        object.__setattr__(self, "url", tuple(u.rstrip("/") for u in urls))
+        empty = not self.url.replace(",", " ").strip() if isinstance(self.url, str) else not self.url
+        object.__setattr__(self, "url", () if empty else parse_urls(self.url, "sandbox.url"))
 
     @property
     def urls(self) -> tuple[str, ...]:

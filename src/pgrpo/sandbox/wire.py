@@ -24,6 +24,10 @@ from pgrpo.serving import StrictModel
 API_VERSION = 1
 RUN_PATH = "/v1/run"
 TOKEN_ENV = "PGRPO_SANDBOX_TOKEN"
+# The service's defaults (`pgrpo sandbox serve` flags); here so the CLI reads them without fastapi.
+DEFAULT_PORT = 8766
+DEFAULT_MAX_JOBS = 1024
+DEFAULT_MAX_BODY_BYTES = 64 << 20
 
 
 class Limits(StrictModel):

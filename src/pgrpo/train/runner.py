@@ -60,11 +60,11 @@ def _build_tiny(out_dir: Path, kind: str, build: Callable[..., Path], done: str,
 
 def prepare_models(config: TrainConfig, out: Path) -> tuple[str, str | None]:
     """(policy path, RM path or None), building the tiny ones the recipe asks for."""
-    from pgrpo.tiny import build_tiny_model
+    from pgrpo.tiny import BUILT_MARKER, build_tiny_model
 
     policy = config.model.path
     if config.model.build_tiny:
-        policy = str(_build_tiny(out / "tiny-policy", "causal-lm", build_tiny_model, "config.json",
+        policy = str(_build_tiny(out / "tiny-policy", "causal-lm", build_tiny_model, BUILT_MARKER,
                                  **config.model.tiny))
     rm_path = None
     if get_mode(config.reward.mode).uses_thinking:
