@@ -58,14 +58,12 @@ def main(argv: list[str] | None = None) -> int:
 
     import torch
 
-    from pgrpo.rm.scoring import RewardScorer
-    from pgrpo.tiny import build_tiny_model
+    from pgrpo.rm.scoring import RewardScorer, build_tiny_rm
 
     torch.set_num_threads(max(1, torch.get_num_threads()))
     items = make_items(args.items, args.seed)
     with tempfile.TemporaryDirectory() as tmp:
-        path = str(build_tiny_model(tmp, kind="reward-model", hidden_size=args.hidden, num_layers=args.layers,
-                                    num_heads=4, num_kv_heads=2))
+        path = str(build_tiny_rm(tmp, hidden_size=args.hidden, num_layers=args.layers, num_heads=4, num_kv_heads=2))
         batched = RewardScorer(path, batch_size=args.batch_size, max_length=args.max_length, device=args.device)
         naive = RewardScorer(path, batch_size=1, max_length=args.max_length, device=args.device)
         batched.score(items[:2])  # warm-up: first-call allocations are not what we measure

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import shutil
+from pathlib import Path
 
 import pytest
 
@@ -42,3 +44,28 @@ def tiny_rm_path(tmp_path_factory, tiny_tokenizer):
     from pgrpo.rm.scoring import build_tiny_rm
 
     return str(build_tiny_rm(tmp_path_factory.mktemp("tiny-rm"), tokenizer=tiny_tokenizer))
+
+
+@pytest.fixture(scope="session")
+def recipe_project(tmp_path_factory, tiny_rm_path):
+    """A copy of recipes/ with what `pgrpo data build-rl`, `pgrpo rm pairs` and `pgrpo rm train`
+    would have written next to it: every shipped recipe validates there from any directory."""
+    from pgrpo.train.config import load_train_config
+
+    root_dir = Path(__file__).resolve().parents[1]
+    root = tmp_path_factory.mktemp("project")
+    shutil.copytree(root_dir / "recipes", root / "recipes")
+    (root / "data" / "train").mkdir(parents=True)
+    shutil.copy(root_dir / "recipes" / "data" / "tiny-humaneval.jsonl", root / "data" / "train" / "code-rl.jsonl")
+    (root / "data" / "train" / "math-rl.jsonl").write_text('{"problem": "1+1?", "answer": "2"}\n')
+    pairs = root_dir / "tests" / "fixtures" / "rm" / "synthetic_pairs.jsonl"  # what recipes/rm/tiny-cpu.yaml reads
+    for target in (root / "runs" / "od-pairs" / "pairs.jsonl", root / "tests" / "fixtures" / "rm" / pairs.name):
+        target.parent.mkdir(parents=True)
+        shutil.copy(pairs, target)
+    for config in sorted((root_dir / "recipes").glob("*.yaml")):
+        rm_path = load_train_config(config).reward.rm_path
+        if rm_path is not None:  # the RM the recipe names, at the same place relative to the recipe
+            target = root / Path(rm_path).resolve().relative_to(root_dir)
+            if not target.exists():
+                shutil.copytree(tiny_rm_path, target)
+    return root

@@ -104,10 +104,10 @@ def test_gpu_set_resolves_with_pips_resolver_metadata_only(tmp_path: Path, onlin
     print(f"resolved {len(chosen)} packages in {elapsed:.0f} s; downloaded whole: {whole}")
 
 
-def run_check(recipe: Path, python: str, extra: list[str]) -> tuple[int, str]:
-    """Exit code and last output line of `pgrpo [rm] train --config RECIPE --check [EXTRA]`."""
+def run_check(recipe: Path, python: str) -> tuple[int, str]:
+    """Exit code and last output line of `pgrpo [rm] train --config RECIPE --check`."""
     group = ["rm", "train"] if recipe.parent.name == "rm" else ["train"]
-    command = [python, "-m", "pgrpo", *group, "--config", str(recipe), "--check", *extra]
+    command = [python, "-m", "pgrpo", *group, "--config", str(recipe), "--check"]
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
     proc = subprocess.run(command, capture_output=True, text=True, env=env, cwd=ROOT, timeout=300)
     lines = (proc.stdout + proc.stderr).strip().splitlines()
@@ -138,22 +138,11 @@ def pinned_python(tmp_path_factory: pytest.TempPathFactory, online: None) -> str
     return py
 
 
-def rm_train_has_check() -> bool:
-    out = subprocess.run([sys.executable, "-m", "pgrpo", "rm", "train", "--help"], capture_output=True, text=True)
-    return "--check" in out.stdout
-
-
 @pytest.mark.parametrize("recipe", RECIPES + RM_RECIPES, ids=lambda r: str(r.relative_to(ROOT / "recipes")))
-def test_recipe_check_same_under_gpu_pins(recipe: Path, pinned_python: str, request: pytest.FixtureRequest) -> None:
-    if recipe.parent.name == "rm" and not rm_train_has_check():
-        pytest.skip("`pgrpo rm train` has no --check yet")
-    # stand-ins for what earlier stages produce (data, RM dirs): a conftest fixture
-    # `recipe_standins(recipe) -> [KEY=VALUE ...]`, when the suite defines one
-    try:
-        extra = list(request.getfixturevalue("recipe_standins")(recipe))
-    except pytest.FixtureLookupError:
-        extra = []
-    cpu = run_check(recipe, sys.executable, extra)
-    gpu = run_check(recipe, pinned_python, extra)
+def test_recipe_check_same_under_gpu_pins(recipe: Path, pinned_python: str, recipe_project: Path) -> None:
+    # the copy of recipes/ next to stand-ins for what earlier stages write (tests/conftest.py)
+    copy = recipe_project / "recipes" / recipe.relative_to(ROOT / "recipes")
+    cpu = run_check(copy, sys.executable)
+    gpu = run_check(copy, pinned_python)
     assert gpu == cpu, f"{recipe.name}: CPU stack {cpu} but GPU pins {gpu}"
     assert gpu[0] == 0, f"{recipe.name} fails --check under the GPU pins: {gpu[1]}"

@@ -3,7 +3,6 @@ exist (fixtures stand in for them), and recipe paths are relative to the recipe 
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
@@ -18,27 +17,17 @@ TRAIN_RECIPES = sorted((ROOT / "recipes").glob("*.yaml"))
 RM_RECIPES = sorted((ROOT / "recipes" / "rm").glob("*.yaml"))
 
 
-@pytest.fixture(scope="module")
-def project(tmp_path_factory, tiny_rm_path):
-    """A copy of recipes/ with what `pgrpo data build-rl` and `pgrpo rm train` would have written."""
-    root = tmp_path_factory.mktemp("project")
-    shutil.copytree(ROOT / "recipes", root / "recipes")
-    (root / "data" / "train").mkdir(parents=True)
-    shutil.copy(ROOT / "recipes" / "data" / "tiny-humaneval.jsonl", root / "data" / "train" / "code-rl.jsonl")
-    (root / "data" / "train" / "math-rl.jsonl").write_text('{"problem": "1+1?", "answer": "2"}\n')
-    for config in TRAIN_RECIPES:
-        rm_path = load_train_config(config).reward.rm_path
-        if rm_path is not None:  # the RM the recipe names, at the same place relative to the recipe
-            target = root / Path(rm_path).resolve().relative_to(ROOT)
-            if not target.exists():
-                shutil.copytree(tiny_rm_path, target)
-    return root
-
-
 @pytest.mark.parametrize("recipe", TRAIN_RECIPES, ids=lambda p: p.name)
-def test_every_training_recipe_checks_from_any_directory(project, recipe, tmp_path, monkeypatch, capsys):
+def test_every_training_recipe_checks_from_any_directory(recipe_project, recipe, tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)  # neither the repository nor the recipe's directory
-    assert main(["train", "--config", str(project / "recipes" / recipe.name), "--check"]) == 0
+    assert main(["train", "--config", str(recipe_project / "recipes" / recipe.name), "--check"]) == 0
+    assert capsys.readouterr().out.strip().endswith(": OK")
+
+
+@pytest.mark.parametrize("recipe", RM_RECIPES, ids=lambda p: p.name)
+def test_every_rm_recipe_checks_from_any_directory(recipe_project, recipe, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert main(["rm", "train", "--config", str(recipe_project / "recipes" / "rm" / recipe.name), "--check"]) == 0
     assert capsys.readouterr().out.strip().endswith(": OK")
 
 

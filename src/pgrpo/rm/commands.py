@@ -27,6 +27,7 @@ def configure_train(parser):
                              "recorded in the RM's manifest (OUT/pgrpo_rm.json), which every consumer reads")
     parser.add_argument("overrides", nargs="*", metavar="KEY=VALUE",
                         help="dotted config overrides, e.g. train.epochs=2 lora.enabled=true")
+    parser.add_argument("--check", action="store_true", help="only load and validate the recipe (no model is loaded)")
 
     def run(args) -> int:
         from pathlib import Path
@@ -42,6 +43,16 @@ def configure_train(parser):
                  f"output_dir={args.out}" if args.out else None,
                  "data.skip_bad=true" if args.skip_bad else None]
         config = load_config(RMTrainConfig, args.config, [f for f in flags if f] + list(args.overrides))
+        if args.check:
+            from pgrpo.config import ConfigError
+            from pgrpo.rm.fitting import check_config
+
+            try:
+                check_config(config)
+            except ConfigError as exc:
+                raise ConfigError(f"{args.config}: {exc}") from exc
+            print(f"{args.config}: OK")
+            return 0
         result = train_reward_model(config, include_code=args.include_code)
         print(f"RM input: problem + reasoning{' + code' if result.manifest.include_code else ''} "
               f"({result.include_code_source}); manifest: {Path(config.output_dir) / MANIFEST_FILE}")

@@ -153,3 +153,24 @@ def save_trained(trainer: Any, inputs: FitInputs) -> Any:
     if trainer.is_world_process_zero():
         write_manifest(out, inputs.manifest)
     return model
+
+
+def check_config(config: RMTrainConfig) -> None:
+    """What `pgrpo rm train --check` validates without loading a model: the pairs files exist, and
+    every trainer argument is a field of this TRL's config for the head (so a key that one
+    transformers/TRL version lacks fails here, not after the base model has loaded)."""
+    import dataclasses
+
+    from trl import DPOConfig, RewardConfig
+
+    from pgrpo.config import ConfigError
+
+    for key, path in (("data.train", config.data.train), ("data.eval", config.data.eval),
+                      ("train.deepspeed", config.train.deepspeed)):
+        if path and not Path(path).is_file():
+            raise ConfigError(f"{key}: file {path!r} not found")
+    trl_config = DPOConfig if config.head.kind == "implicit" else RewardConfig
+    fields = {f.name for f in dataclasses.fields(trl_config)}
+    unknown = sorted(set(trainer_arguments(config, has_eval=True)) - fields)
+    if unknown:
+        raise ConfigError(f"train: {', '.join(unknown)} not accepted by this TRL's {trl_config.__name__}")
