@@ -17,13 +17,12 @@ import re
 from dataclasses import dataclass
 
 from pgrpo.parsing.response import (
-    ANSWER_OPEN,
     TAGS,
-    THINK_CLOSE,
     THINK_OPEN,
     after_think_region,
     answer_region,
     normalize_newlines,
+    reasoning_region,
 )
 
 _MATH_FORMAT = re.compile(r"\A\s*<think>(?P<think>.*?)</think>\s*<answer>(?P<answer>.*?)</answer>\s*\Z", re.DOTALL)
@@ -38,16 +37,6 @@ class MathParsed:
     format_ok: bool
 
 
-def _reasoning(text: str) -> str:
-    """Inside <think>..</think>; without </think>, up to <answer> or the end."""
-    start = text.find(THINK_OPEN)
-    start = 0 if start < 0 else start + len(THINK_OPEN)
-    end = text.find(THINK_CLOSE, start)
-    if end < 0:
-        end = text.find(ANSWER_OPEN, start)
-    return text[start:end if end >= 0 else len(text)].strip()
-
-
 def parse_math_response(text: str, *, think_prefilled: bool = False) -> MathParsed:
     """Split a math completion (module docstring); `think_prefilled`: the prompt ended with <think>."""
     text = normalize_newlines(text)
@@ -59,7 +48,7 @@ def parse_math_response(text: str, *, think_prefilled: bool = False) -> MathPars
     if region is None:
         region = "" if THINK_OPEN in text else text
     answer = region.strip()
-    reasoning = _reasoning(text)
+    reasoning = reasoning_region(text, before_fence=False)
     well_formed = _MATH_FORMAT.match(text) is not None and all(text.count(tag) == 1 for tag in TAGS)
     return MathParsed(reasoning, answer, well_formed and bool(reasoning) and "\\boxed" in answer)
 

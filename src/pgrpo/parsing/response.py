@@ -258,16 +258,16 @@ def _format_problems(text: str) -> list[str]:
     return problems
 
 
-def _reasoning(text: str) -> str:
-    """Inside the first <think>...</think>; without </think>, up to <answer> or the end."""
+def reasoning_region(text: str, *, before_fence: bool = True) -> str:
+    """Inside the first <think>...</think>; without </think>, up to <answer> or the end (with
+    `before_fence`, a code response with no tags at all: up to its first fence)."""
     start = text.find(THINK_OPEN)
     start = 0 if start < 0 else start + len(THINK_OPEN)
     end = text.find(THINK_CLOSE, start)
     if end < 0:
         end = text.find(ANSWER_OPEN, start)
     if end < 0:
-        # No tags at all: everything before the first fence is the best guess at reasoning.
-        fences = find_fences(text[start:])
+        fences = find_fences(text[start:]) if before_fence else []
         end = start + fences[0].start if fences else len(text)
     return text[start:end].strip()
 
@@ -280,7 +280,7 @@ def parse_response(text: str, *, think_prefilled: bool = False) -> ParsedRespons
     problems = _format_problems(text)
     answer = answer_region(text)
     return ParsedResponse(
-        reasoning=_reasoning(text),
+        reasoning=reasoning_region(text),
         answer=(answer or "").strip(),
         code=extract_code(text),
         format_ok=not problems,
