@@ -39,8 +39,9 @@ def pick(python: str, **env: str) -> str:
 
 
 def make_n(*args: str, env: dict[str, str] | None = None) -> str:
-    # not the variables of a `make test` this suite may run under (MAKEFLAGS carries its PYTHON=)
-    full = {k: v for k, v in (env or os.environ).items() if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL")}
+    # not the variables of a `make test` this suite may run under (MAKEFLAGS carries its PYTHON=,
+    # and make exports a command-line PYTHON= into the environment of its recipes too)
+    full = {k: v for k, v in (env or os.environ).items() if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL", "PYTHON")}
     out = subprocess.run(["make", "-n", "-s", "-C", str(ROOT), "test", *args], capture_output=True, text=True,
                          env=full, check=True)
     return out.stdout

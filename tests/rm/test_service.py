@@ -141,7 +141,8 @@ def test_bad_requests_get_a_4xx_naming_the_field_and_the_service_keeps_serving(t
         for body, field in cases.items():
             reply = post(content=body)
             assert reply.status_code == 422, body
-            assert reply.json()["detail"].startswith(field), (body, reply.json())
+            # one "; "-separated part per error, in pydantic's order (which differs between releases)
+            assert any(part.startswith(field) for part in reply.json()["detail"].split("; ")), (body, reply.json())
         plain = httpx.post(url, content=b'{"items": []}', headers={"content-type": "text/plain"})
         assert plain.status_code == 415 and "content-type" in plain.json()["detail"]  # no CORS-free posts
         many = post(json={"items": [{"statement": "s", "reasoning": "r"}] * 5})
