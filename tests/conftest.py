@@ -69,3 +69,31 @@ def recipe_project(tmp_path_factory, tiny_rm_path):
             if not target.exists():
                 shutil.copytree(tiny_rm_path, target)
     return root
+
+
+def build_nudged_implicit_rm(out, policy_path, *, beta: float = 0.5, include_code: bool = True, max_length: int = 256):
+    """An implicit RM directory for tests: the policy with its weights nudged (seeded), the
+    original as its reference, and the manifest saying so. Returns `out`."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from pgrpo.rm.manifest import REFERENCE_DIR, ImplicitParams, RMManifest, write_manifest
+
+    out = Path(out)
+    shutil.copytree(policy_path, out / REFERENCE_DIR)
+    model = AutoModelForCausalLM.from_pretrained(policy_path)
+    torch.manual_seed(0)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(0.05 * torch.randn_like(p))
+    model.save_pretrained(out)
+    AutoTokenizer.from_pretrained(policy_path).save_pretrained(out)
+    write_manifest(out, RMManifest("implicit", str(policy_path), include_code, max_length,
+                                   implicit=ImplicitParams(beta, "pgrpo")))
+    return out
+
+
+@pytest.fixture(scope="session")
+def nudged_implicit_rm():
+    """`build_nudged_implicit_rm`, for tests (conftest is not importable by name here)."""
+    return build_nudged_implicit_rm

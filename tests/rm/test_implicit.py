@@ -96,33 +96,15 @@ def test_at_least_one_prompt_token_stays_under_a_tiny_budget(tiny_tokenizer):
     assert enc.start == 1 and len(enc.input_ids) == 3
 
 
-def _implicit_rm(tmp_path, policy_path, beta=0.5):
-    """An implicit RM directory: the policy with its weights nudged, the original as reference."""
-    import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    out = tmp_path / "implicit-rm"
-    shutil.copytree(policy_path, out / REFERENCE_DIR)
-    model = AutoModelForCausalLM.from_pretrained(policy_path)
-    torch.manual_seed(0)
-    with torch.no_grad():
-        for p in model.parameters():
-            p.add_(0.05 * torch.randn_like(p))
-    model.save_pretrained(out)
-    AutoTokenizer.from_pretrained(policy_path).save_pretrained(out)
-    _implicit_manifest(out, beta, include_code=True)
-    return out
-
-
 ITEMS = [RMItem("Add two numbers.", "Step 1: add them."), RMItem("Reverse a list.", "Use slicing with a step of -1."),
          RMItem("Sum a list.", "Loop and add.", "def f(xs):\n    return sum(xs)")]
 
 
-def test_scorer_computes_beta_times_the_response_log_ratio(tmp_path, tiny_policy_path):
+def test_scorer_computes_beta_times_the_response_log_ratio(tmp_path, tiny_policy_path, nudged_implicit_rm):
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    rm = _implicit_rm(tmp_path, tiny_policy_path)
+    rm = nudged_implicit_rm(tmp_path / "implicit-rm", tiny_policy_path, max_length=2048)
     scorer = RewardScorer(str(rm), max_length=256, device="cpu")
     raw = scorer.raw_scores(ITEMS)
     tok = AutoTokenizer.from_pretrained(rm)
@@ -177,7 +159,7 @@ def test_an_untrained_implicit_rm_scores_zero(tmp_path, tiny_policy_path):
     assert RewardScorer(str(out), device="cpu").raw_scores(ITEMS) == pytest.approx([0.0] * 3, abs=1e-6)
 
 
-def test_training_batch_and_scorer_compute_the_same_log_ratio(tmp_path, tiny_policy_path):
+def test_training_batch_and_scorer_compute_the_same_log_ratio(tmp_path, tiny_policy_path, nudged_implicit_rm):
     # collate_sides' completion mask fed to the scorer's kernel gives the scorer's own scores
     import torch
 
@@ -186,7 +168,7 @@ def test_training_batch_and_scorer_compute_the_same_log_ratio(tmp_path, tiny_pol
     from pgrpo.rm.implicit import response_log_ratio
     from pgrpo.rm.implicit_train import collate_sides
 
-    rm = _implicit_rm(tmp_path, tiny_policy_path)
+    rm = nudged_implicit_rm(tmp_path / "implicit-rm", tiny_policy_path, max_length=2048)
     scorer = RewardScorer(str(rm), max_length=96, device="cpu")
     pairs = [Pair(prompt="word " * 60, chosen="short", rejected="long " * 60), Pair(prompt="p", chosen="a", rejected="b")]
     data, _ = tokenize_pairs(pairs, functools.partial(encode_implicit, scorer.tokenizer, style="pgrpo"), False, 96)

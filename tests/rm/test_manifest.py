@@ -17,11 +17,7 @@ from pgrpo.parsing import format_response, parse_response
 from pgrpo.rewards.batch import RewardEvaluator, Target
 from pgrpo.rm.manifest import (
     MANIFEST_FILE,
-    REFERENCE_DIR,
-    ImplicitParams,
-    RMManifest,
     read_manifest,
-    write_manifest,
 )
 from pgrpo.rm.scoring import RewardScorer, RMItem
 from pgrpo.verify import Verdict
@@ -36,31 +32,15 @@ SIDES = [(row["problem"], row[f"{side}_reasoning"], row[f"{side}_code"]) for row
          for side in ("chosen", "rejected")]
 
 
-def _nudged_implicit_rm(out, policy_path) -> None:
-    """An implicit RM: the policy with its weights nudged, the original as its reference."""
-    import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    shutil.copytree(policy_path, out / REFERENCE_DIR)
-    model = AutoModelForCausalLM.from_pretrained(policy_path)
-    torch.manual_seed(0)
-    with torch.no_grad():
-        for p in model.parameters():
-            p.add_(0.05 * torch.randn_like(p))
-    model.save_pretrained(out)
-    AutoTokenizer.from_pretrained(policy_path).save_pretrained(out)
-    write_manifest(out, RMManifest("implicit", str(policy_path), True, 256, implicit=ImplicitParams(0.5, "pgrpo")))
-
-
 @pytest.fixture(params=["scalar", "implicit"])
-def moved_rm(request, tmp_path, tiny_rm_path, tiny_policy_path):
+def moved_rm(request, tmp_path, tiny_rm_path, tiny_policy_path, nudged_implicit_rm):
     """An RM directory with its manifest (the scalar one reasoning-only, as pgrpo.tiny builds
     it; the implicit one reading code), moved away from where it was built."""
     built = tmp_path / "built"
     if request.param == "scalar":
         shutil.copytree(tiny_rm_path, built)
     else:
-        _nudged_implicit_rm(built, tiny_policy_path)
+        nudged_implicit_rm(built, tiny_policy_path)
     moved = tmp_path / "elsewhere" / "rm"
     moved.parent.mkdir()
     shutil.move(str(built), moved)

@@ -7,7 +7,6 @@ against the served manifest. Every service runs on loopback and is stopped by it
 from __future__ import annotations
 
 import dataclasses
-import shutil
 import threading
 import time
 
@@ -19,7 +18,7 @@ from pgrpo.errors import PgrpoError
 from pgrpo.rewards.batch import RewardEvaluator, Target
 from pgrpo.rewards.thinking import local_thinking, remote_thinking
 from pgrpo.rm.client import RMClient, RMServiceError
-from pgrpo.rm.manifest import REFERENCE_DIR, ImplicitParams, RMManifest, read_manifest, write_manifest
+from pgrpo.rm.manifest import RMManifest, read_manifest
 from pgrpo.rm.scoring import RewardScorer, RMItem
 from pgrpo.rm.service import BackgroundService, check_binding
 from pgrpo.rm.wire import SCORE_PATH
@@ -29,26 +28,9 @@ ITEMS = [RMItem(f"Return x plus {i}." * (1 + i % 3), f"Add {i} to x, then return
                 f"def f(x):\n    return x + {i}") for i in range(7)]
 
 
-def _implicit_rm(out, policy_path):
-    """An implicit RM reading code: the policy nudged, the original as its reference."""
-    import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    shutil.copytree(policy_path, out / REFERENCE_DIR)
-    model = AutoModelForCausalLM.from_pretrained(policy_path)
-    torch.manual_seed(0)
-    with torch.no_grad():
-        for p in model.parameters():
-            p.add_(0.05 * torch.randn_like(p))
-    model.save_pretrained(out)
-    AutoTokenizer.from_pretrained(policy_path).save_pretrained(out)
-    write_manifest(out, RMManifest("implicit", str(policy_path), True, 256, implicit=ImplicitParams(0.5, "pgrpo")))
-    return out
-
-
 @pytest.fixture(scope="module")
-def implicit_rm_path(tmp_path_factory, tiny_policy_path):
-    return str(_implicit_rm(tmp_path_factory.mktemp("implicit-rm"), tiny_policy_path))
+def implicit_rm_path(tmp_path_factory, tiny_policy_path, nudged_implicit_rm):
+    return str(nudged_implicit_rm(tmp_path_factory.mktemp("implicit-rm"), tiny_policy_path))
 
 
 @pytest.fixture
