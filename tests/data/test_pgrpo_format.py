@@ -75,6 +75,8 @@ def test_empty_primary_field_still_validates_and_null_means_default():
      r"field 'tests.stdio_cases\[0\].x' is not a known field \(known: stdin, stdout\)"),
     (lambda d: d.update(contest_date="May 1st"), "field 'contest_date' is not an ISO date"),
     (lambda d: d.update(difficulty=1), "field 'difficulty' must be a valid string, got int 1"),
+    (lambda d: d.update(task_id="  "), "field 'task_id' must be a non-empty string"),
+    (lambda d: d["tests"].pop("asserts"), r"field 'tests.asserts' is missing \(a 'asserts' test suite is defined by it\)"),
     (lambda d: d.update(metadata={"s": {"__set__": [[1, 2]]}}),
      r"field 'metadata.s': a __set__ item must be hashable, got list"),
 ])

@@ -168,6 +168,12 @@ def problem_from_dict(data: dict[str, Any], where: str = "") -> Problem:
         problem: Problem = _adapter().validate_python(row)
     except ValidationError as exc:
         raise DataError(prefix + _error_text(exc.errors()[0])) from None
+    if not problem.task_id.strip():
+        raise DataError(f"{prefix}field 'task_id' must be a non-empty string")
+    primary = _PRIMARY.get(problem.tests.kind)
+    if primary and primary not in row["tests"]:
+        raise DataError(f"{prefix}field 'tests.{primary}' is missing (a '{problem.tests.kind.value}' test suite is "
+                        f"defined by it)")
     return problem
 
 
