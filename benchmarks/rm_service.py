@@ -24,18 +24,14 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from rm_scoring import make_items  # noqa: E402 - the same long-tailed items as the scorer benchmark
 
+from pgrpo import serving  # noqa: E402
+
 
 def start_service(model_dir: str, threads: int, batch_size: int, max_length: int) -> tuple[subprocess.Popen, str]:
     env = dict(os.environ, OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads), TOKENIZERS_PARALLELISM="false")
-    proc = subprocess.Popen([sys.executable, "-m", "pgrpo", "rm", "serve", "--model", model_dir, "--port", "0",
-                             "--device", "cpu", "--batch-size", str(batch_size), "--max-length", str(max_length)],
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env)
-    assert proc.stdout is not None
-    line = proc.stdout.readline()
-    if "listening on " not in line:
-        proc.kill()
-        raise RuntimeError(f"pgrpo rm serve did not start: {line!r}")
-    return proc, line.split("listening on ", 1)[1].split()[0]
+    return serving.launch([sys.executable, "-m", "pgrpo", "rm", "serve", "--model", model_dir, "--port", "0",
+                           "--device", "cpu", "--batch-size", str(batch_size), "--max-length", str(max_length)],
+                          env=env, timeout_s=300)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -80,8 +76,7 @@ def main(argv: list[str] | None = None) -> int:
                             served.append(client.score(items))
                             t_served += time.perf_counter() - start
         finally:
-            proc.terminate()
-            proc.wait(timeout=30)
+            serving.stop_process(proc)
 
     diff = max(abs(a - b) for x, y in zip(in_process, served) for a, b in zip(x, y))
     assert diff < 1e-5, f"served and in-process scores differ by {diff}"

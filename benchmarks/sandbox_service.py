@@ -3,8 +3,11 @@
 Jobs: HumanEval's 164 canonical solutions x `--copies`, sent in batches of `--batch` (an RL
 step's completions on one rank). Both paths use the same worker count; the service runs as
 a separate process on loopback (`python -m pgrpo sandbox serve --port 0`), as on a node.
-Both are warmed up (workers started) before timing. Prints items/s of each, the ratio, and
-the overhead (target: at most 15%), and checks that the verdicts are identical.
+Both are warmed up (workers started) before timing; then every batch is run on both paths back
+to back, alternating which goes first (ABBA...), and each path's time is summed over all batches
+of `--repeats` passes, so both see the same machine load (it is shared). Prints items/s of
+each, the ratio, the overhead (target: at most 15%) and the load averages around the run, and
+checks that the verdicts are identical.
 
     python benchmarks/sandbox_service.py [--workers 2] [--copies 2] [--batch 64] [--repeats 3]
 """
@@ -13,13 +16,11 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
-import select
-import signal
 import subprocess
 import sys
 import time
 
+from pgrpo import serving
 from pgrpo.sandbox.wire import TOKEN_ENV
 
 
@@ -39,27 +40,16 @@ def _jobs(copies: int):
 
 def _serve(workers: int) -> tuple[subprocess.Popen[str], str]:
     token = "bench-token"
-    proc = subprocess.Popen([sys.executable, "-m", "pgrpo", "sandbox", "serve", "--port", "0",
-                             "--sandbox-workers", str(workers)], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                            text=True, env={**os.environ, TOKEN_ENV: token})
-    assert proc.stdout is not None
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and proc.poll() is None:
-        if select.select([proc.stdout], [], [], 1)[0]:
-            found = re.search(r"listening on (http://\S+)", proc.stdout.readline())
-            if found:
-                os.environ[TOKEN_ENV] = token
-                return proc, found.group(1)
-    proc.kill()
-    raise SystemExit("pgrpo sandbox serve did not start")
+    proc, url = serving.launch([sys.executable, "-m", "pgrpo", "sandbox", "serve", "--port", "0", "--sandbox-workers",
+                                str(workers)], env={**os.environ, TOKEN_ENV: token})
+    os.environ[TOKEN_ENV] = token
+    return proc, url
 
 
-def _rate(engine, jobs, batch: int) -> tuple[float, list]:
+def _timed(engine, jobs) -> tuple[float, list]:
     start = time.perf_counter()
-    results = []
-    for i in range(0, len(jobs), batch):
-        results += engine.run(jobs[i:i + batch])
-    return len(jobs) / (time.perf_counter() - start), results
+    results = engine.run(jobs)
+    return time.perf_counter() - start, results
 
 
 def main() -> int:
@@ -67,8 +57,9 @@ def main() -> int:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--copies", type=int, default=2)
     ap.add_argument("--batch", type=int, default=64)
-    ap.add_argument("--repeats", type=int, default=3, help="alternating timed rounds; the best of each is kept")
+    ap.add_argument("--repeats", type=int, default=3, help="passes over all jobs (each batch timed on both paths)")
     args = ap.parse_args()
+    load_before = os.getloadavg()
 
     from pgrpo.sandbox import Sandbox, SandboxConfig
     from pgrpo.sandbox.remote import RemoteSandbox
@@ -81,28 +72,36 @@ def main() -> int:
             warm = jobs[: 4 * args.workers]
             local.run(warm)
             remote.run(warm)
-            best_local = best_remote = 0.0
+            spent = {"local": 0.0, "remote": 0.0}
             same = True
-            for _ in range(args.repeats):  # alternate, so both see the same machine load
-                rate_l, res_l = _rate(local, jobs, args.batch)
-                rate_r, res_r = _rate(remote, jobs, args.batch)
-                best_local, best_remote = max(best_local, rate_l), max(best_remote, rate_r)
-                same = same and [(r.passed, r.status, r.tests_passed) for r in res_l] == [
-                    (r.passed, r.status, r.tests_passed) for r in res_r]
+            engines = {"local": local, "remote": remote}
+            k = 0
+            for _ in range(args.repeats):
+                for i in range(0, len(jobs), args.batch):
+                    # Interleaved per batch (ABBA...): both paths see the same machine load within
+                    # a fraction of a second, which matters on a shared machine.
+                    order = ("local", "remote") if k % 2 == 0 else ("remote", "local")
+                    k += 1
+                    verdicts = {}
+                    for name in order:
+                        seconds, results = _timed(engines[name], jobs[i:i + args.batch])
+                        spent[name] += seconds
+                        verdicts[name] = [(r.passed, r.status, r.tests_passed) for r in results]
+                    same = same and verdicts["local"] == verdicts["remote"]
             isolation = remote.isolation
     finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-    ratio = best_remote / best_local
-    print(f"jobs: {len(jobs)} HumanEval canonical solutions, batches of {args.batch}, workers {args.workers}, "
-          f"isolation {isolation}, best of {args.repeats}")
-    print(f"in-process sandbox : {best_local:8.1f} items/s")
-    print(f"pgrpo sandbox serve: {best_remote:8.1f} items/s")
+        serving.stop_process(proc)
+    n = len(jobs) * args.repeats
+    rate_local, rate_remote = n / spent["local"], n / spent["remote"]
+    ratio = rate_remote / rate_local
+    print(f"jobs: {len(jobs)} HumanEval canonical solutions x {args.repeats} passes, batches of {args.batch} "
+          f"(each timed on both paths, alternating which goes first), workers {args.workers}, isolation {isolation}")
+    print(f"in-process sandbox : {rate_local:8.1f} items/s")
+    print(f"pgrpo sandbox serve: {rate_remote:8.1f} items/s")
     print(f"ratio service/in-process: {ratio:.3f}  (overhead {100 * (1 - ratio):.1f}%, target <= 15%)")
     print(f"verdicts identical: {same}")
+    print("load average (1/5/15 min) before: {:.2f} {:.2f} {:.2f}, after: {:.2f} {:.2f} {:.2f}  ({} CPUs)".format(
+        *load_before, *os.getloadavg(), os.cpu_count()))
     return 0 if same else 1
 
 

@@ -2,7 +2,8 @@
 # One-command GPU smoke check: on a machine with one GPU and no network, builds a tiny Qwen2
 # policy and reward model locally and runs each stage with a pass/fail line (total < 8 min):
 #   GRPO through TRL (2 steps) with HF generation, with vLLM colocate, with DeepSpeed ZeRO-3;
-#   the thinking RM in-process and behind `pgrpo rm serve`; `pgrpo evaluate` on 5 HumanEval
+#   the thinking RM in-process, behind `pgrpo rm serve` and behind `vllm serve` (rm_backend vllm,
+#   scores compared with in-process); `pgrpo evaluate` on 5 HumanEval
 #   problems (hf, vllm); benchmarks/rm_scoring.py on the GPU.
 # Installs nothing and needs no network: a stage whose packages are not importable prints
 # `skipped: <package> not installed`; `--wheels DIR` pip-installs (--no-index, --no-deps) the
@@ -20,7 +21,7 @@ while [ $# -gt 0 ]; do
     --wheels) WHEELS=$2; shift 2 ;;
     --out) OUT=$2; shift 2 ;;
     --keep) KEEP=1; shift ;;
-    -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
     *) echo "gpu-smoke: unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -113,6 +114,7 @@ stage grpo-hf          cpu "trl"                300 train $(grpo_args "$OUT/grpo
 stage grpo-vllm        gpu "trl vllm"           420 train $(grpo_args "$OUT/grpo-vllm" "$VLLM")
 stage grpo-zero3       gpu "trl deepspeed"      420 zero3
 stage evaluate-vllm    gpu "vllm"               300 evaluate vllm
+stage rm-vllm          gpu "vllm httpx"         420 "$PY" "$HELP" rm-vllm "$RM" "$OUT/rm-scores.json"
 stage rm-scoring-bench gpu "transformers"       180 "$PY" "$ROOT/benchmarks/rm_scoring.py" --device cuda --items 32
 
 echo "gpu-smoke: $PASSED passed, $FAILED failed in $(( $(date +%s) - START ))s"

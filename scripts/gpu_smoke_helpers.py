@@ -1,5 +1,6 @@
 """Small steps of scripts/gpu-smoke.sh that are easier in Python than in bash: build the tiny
-models, score with the reward model locally and through `pgrpo rm serve`, install missing
+models, score with the reward model locally, through `pgrpo rm serve` and through `vllm serve`
+(reward.rm_backend=vllm), install missing
 wheels into a throwaway target, write a one-GPU ZeRO-3 accelerate config. Offline only;
 installs nothing into the environment.
 
@@ -79,6 +80,51 @@ def rm_served(rm: str, device: str, local: Path, timeout: float = 120.0) -> None
             server.kill()
 
 
+def rm_vllm(rm: str, local: Path, timeout: float = 360.0) -> None:
+    """Start `vllm serve` on the tiny scalar RM (loopback, free port; docs/rm-service.md's command),
+    score through RMClient with reward.rm_backend=vllm, compare with the local scores, stop it."""
+    import shutil
+    import socket
+    import urllib.request
+
+    from pgrpo.rm.backends import VLLMBackend
+    from pgrpo.rm.client import RMClient
+    from pgrpo.rm.scoring import RMItem
+    from pgrpo.serving import stop_process
+
+    exe = Path(sys.executable).with_name("vllm")
+    cli = str(exe) if exe.exists() else shutil.which("vllm")
+    if cli is None:
+        raise SystemExit("the vllm command is not on PATH")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    cmd = [cli, "serve", rm, "--runner", "pooling", "--convert", "classify", "--pooler-config",
+           '{"seq_pooling_type": "LAST"}', "--max-model-len", "4096", "--dtype", "float32",
+           "--gpu-memory-utilization", "0.3", "--served-model-name", "pgrpo-rm", "--host", "127.0.0.1",
+           "--port", str(port)]
+    server = subprocess.Popen(cmd)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                urllib.request.urlopen(url + "/health", timeout=5)
+                break
+            except OSError:
+                if server.poll() is not None or time.monotonic() > deadline:
+                    raise SystemExit(f"vllm serve did not come up at {url} (exit {server.poll()})") from None
+                time.sleep(2)
+        with RMClient(url, backend=VLLMBackend(rm)) as client:
+            served = client.score([RMItem(*item) for item in ITEMS])
+        expected = json.loads(local.read_text()) if local.exists() else local_scores(rm, "cuda")
+        diff = max(abs(a - b) for a, b in zip(served, expected))
+        assert diff < 1e-3, f"vLLM scores {served} differ from local {expected} by {diff}"
+        print(f"vLLM == local (max diff {diff:.1e}) via {url}")
+    finally:
+        stop_process(server)
+
+
 def install_wheels(wheels: Path, target: Path) -> None:
     """pip install --no-index the wheels in `wheels` whose distribution is not installed."""
     missing = []
@@ -135,6 +181,9 @@ def main(argv: list[str] | None = None) -> int:
         p.add_argument("rm")
         p.add_argument("device")
         p.add_argument("scores", type=Path)
+    p = sub.add_parser("rm-vllm")
+    p.add_argument("rm")
+    p.add_argument("scores", type=Path)
     p = sub.add_parser("wheels")
     p.add_argument("wheels", type=Path)
     p.add_argument("target", type=Path)
@@ -147,6 +196,8 @@ def main(argv: list[str] | None = None) -> int:
         rm_local(args.rm, args.device, args.scores)
     elif args.command == "rm-served":
         rm_served(args.rm, args.device, args.scores)
+    elif args.command == "rm-vllm":
+        rm_vllm(args.rm, args.scores)
     elif args.command == "wheels":
         install_wheels(args.wheels, args.target)
     else:

@@ -32,7 +32,7 @@ def test_cpu_stages_pass_and_gpu_stages_say_no_gpu(tmp_path: Path) -> None:
     lines = {line.split()[0]: line for line in proc.stdout.splitlines() if line and not line.startswith(" ")}
     for name in ("tiny-models", "recipe-check", "rm-local", "rm-served", "evaluate-hf", "grpo-hf"):
         assert " pass (" in lines[name], lines.get(name)
-    for name in ("grpo-vllm", "grpo-zero3", "evaluate-vllm", "rm-scoring-bench"):
+    for name in ("grpo-vllm", "grpo-zero3", "evaluate-vllm", "rm-vllm", "rm-scoring-bench"):
         assert lines[name].endswith("no GPU: skipped"), lines[name]
     assert "6 passed, 0 failed" in proc.stdout
     assert (tmp_path / "smoke" / "grpo-hf" / "metrics.jsonl").exists()

@@ -5,6 +5,7 @@ Services (FastAPI + uvicorn): the binding rule (127.0.0.1 unless a shared token 
 without it, and which serves GET /health), `read_model` (a JSON body only: 415 otherwise; streamed
 into a size cap: 413, then validated: 422 whose text names the field), `bind` / `serve_forever` (uvicorn on
 a bound socket, port 0: a free one) and `BackgroundServer` (the same in a thread: tests,
+benchmarks); `launch` / `stop_process` run a service CLI as a subprocess (tests,
 benchmarks). Clients (httpx): `parse_urls`, `Rotation` (requests go to the next URL in turn,
 starting at this process's RANK so ranks spread too), `Attempts` (the retry policy: each retry
 on the next URL, exponential backoff with jitter, a failure text naming the URLs tried) and
@@ -19,8 +20,12 @@ docstrings say what that means for each.
 import hmac
 import ipaddress
 import os
+import queue
 import random
+import re
+import signal
 import socket
+import subprocess
 import sys
 import threading
 import time
@@ -118,8 +123,14 @@ async def read_model(request: Any, model: type[M], max_body_bytes: int) -> M:
 
 
 def bind(host: str, port: int) -> socket.socket:
+    """A listening TCP socket on host:port (port 0: a free one) for uvicorn.
+
+    Created with proto=IPPROTO_TCP on purpose: asyncio sets TCP_NODELAY on accepted connections
+    only when the socket says it is TCP, and the socket module's default proto (0) does not. Without
+    it every reply waits ~40 ms (Nagle against the client's delayed ACK: uvicorn writes headers and
+    body separately) - most of the sandbox service's overhead per batch."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, port))
     sock.listen(128)
@@ -147,6 +158,53 @@ def serve_forever(name: str, app: Any, sock: socket.socket, token: str | None, d
     finally:
         sock.close()
     print(f"{name}: stopped", file=sys.stderr)
+
+
+def launch(cmd: Sequence[str], *, env: dict[str, str] | None = None,
+           timeout_s: float = 60) -> "tuple[subprocess.Popen[str], str]":
+    """Start a service CLI (`cmd`, e.g. `python -m pgrpo sandbox serve --port 0`) as a subprocess and
+    wait for its `listening on URL` line (serve_forever's); (process, URL). RuntimeError with its
+    output if it exits or does not listen within `timeout_s`. Stop it with `stop_process`."""
+    proc = subprocess.Popen(list(cmd), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    lines: queue.Queue[str] = queue.Queue()
+    listening = threading.Event()
+
+    def drain() -> None:  # all its output, for as long as it runs (a full pipe would block it)
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            if not listening.is_set():  # afterwards: read and dropped
+                lines.put(line)
+        lines.put("")
+
+    threading.Thread(target=drain, daemon=True, name="service-output").start()
+    seen: list[str] = []
+    deadline = time.monotonic() + timeout_s
+    while (remaining := deadline - time.monotonic()) > 0:
+        try:
+            line = lines.get(timeout=remaining)
+        except queue.Empty:
+            break
+        if not line:  # it exited
+            break
+        seen.append(line)
+        found = re.search(r"listening on (https?://\S+)", line)
+        if found:
+            listening.set()
+            return proc, found.group(1)
+    stop_process(proc, timeout_s=5)
+    raise RuntimeError(f"{' '.join(cmd[:5])} did not start listening:\n{''.join(seen)[-2000:]}")
+
+
+def stop_process(proc: "subprocess.Popen[Any]", *, timeout_s: float = 30) -> None:
+    """Stop a service subprocess: SIGINT (uvicorn shuts down cleanly, pools close), wait up to
+    `timeout_s`, then SIGKILL."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGINT)
+    try:
+        proc.wait(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
 
 
 class BackgroundServer:

@@ -12,7 +12,7 @@ from pgrpo.data.loaders import LOADERS, detect_format
 
 
 def test_registry_has_every_format():
-    assert LOADERS.names() == ["apps", "codecontests", "evalplus", "humaneval", "lcb", "mbpp", "pgrpo"]
+    assert LOADERS.names() == ["apps", "bigcodebench", "codecontests", "evalplus", "humaneval", "lcb", "mbpp", "pgrpo"]
 
 
 def test_packaged_humaneval_loads_164_offline_with_valid_entry_points():

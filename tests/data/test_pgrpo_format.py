@@ -67,8 +67,8 @@ def test_empty_primary_field_still_validates_and_null_means_default():
 @pytest.mark.parametrize(("mutate", "message"), [
     (lambda d: d.pop("statement"), "field 'statement' is missing"),
     (lambda d: d.update(statment="typo"), "field 'statment' is not a known field"),
-    (lambda d: d["tests"].update(kind="pytest"), "field 'tests.kind' must be 'humaneval', 'asserts', 'call' or "
-                                                 "'stdio', got str 'pytest'"),
+    (lambda d: d["tests"].update(kind="pytest"), "field 'tests.kind' must be 'humaneval', 'asserts', 'call', "
+                                                 "'stdio' or 'unittest', got str 'pytest'"),
     (lambda d: d["tests"]["asserts"].append(3), r"field 'tests.asserts\[2\]' must be a valid string, got int 3"),
     (lambda d: d["tests"].update(call_cases=[{"input": []}]), r"field 'tests.call_cases\[0\].inputs' is missing"),
     (lambda d: d["tests"].update(stdio_cases=[{"stdin": "", "stdout": "", "x": 1}]),

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import signal
 import socket
 import subprocess
 import sys
@@ -11,6 +10,7 @@ import pytest
 
 from pgrpo.llm import ChatRequest, make_backend
 from pgrpo.llm.openai_compat import wait_for_server
+from pgrpo.serving import stop_process
 
 CLI = [sys.executable, "-c", "import sys; from pgrpo.cli import main; sys.exit(main())"]
 
@@ -36,10 +36,5 @@ def test_pgrpo_serve_process(tiny_policy_path, tmp_path):
                                            max_tokens=5)])
         assert out[0].ok and len(out[0].texts) == 2 and out[0].completion_tokens > 0
     finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc, timeout_s=20)
     assert "pgrpo serve: tiny at " + base in log.read_text()

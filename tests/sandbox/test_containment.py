@@ -9,15 +9,13 @@ failure cannot hit the test machine.
 from __future__ import annotations
 
 import os
-import re
-import select
-import signal
 import subprocess
 import sys
 import time
 
 import pytest
 
+from pgrpo import serving
 from pgrpo.data.problem import CallCase, Problem, StdioCase, TestKind, Tests
 from pgrpo.sandbox import Job, Sandbox, SandboxConfig, Status
 from pgrpo.sandbox.remote import RemoteSandbox
@@ -40,19 +38,8 @@ TOKEN = "containment-token"
 
 def _serve() -> tuple[subprocess.Popen[str], str]:
     env = {**os.environ, "HF_TOKEN": SECRET, "PGRPO_SANDBOX_TOKEN": TOKEN}
-    proc = subprocess.Popen([sys.executable, "-m", "pgrpo", "sandbox", "serve", "--port", "0", "--sandbox-workers", "2"],
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env)
-    assert proc.stdout is not None
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if select.select([proc.stdout], [], [], 1)[0]:
-            found = re.search(r"listening on (http://\S+)", proc.stdout.readline())
-            if found:
-                return proc, found.group(1)
-        if proc.poll() is not None:
-            break
-    proc.kill()
-    raise RuntimeError("pgrpo sandbox serve did not start")
+    return serving.launch([sys.executable, "-m", "pgrpo", "sandbox", "serve", "--port", "0", "--sandbox-workers", "2"],
+                          env=env)
 
 
 @pytest.fixture(scope="module", params=["in_process", "service"])
@@ -65,12 +52,7 @@ def engine(request):
     try:
         yield lambda config: RemoteSandbox([url], config, token=TOKEN)
     finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        serving.stop_process(proc)
 
 
 @pytest.fixture(scope="module")

@@ -52,6 +52,7 @@ class TestKind(str, enum.Enum):
     ASSERTS = "asserts"  # MBPP-style list of assert statements (+ optional setup code)
     CALL = "call"  # call-based (inputs -> expected output) on a function or Solution method
     STDIO = "stdio"  # whole program: stdin -> expected stdout
+    UNITTEST = "unittest"  # test code defining `class TestCases(unittest.TestCase)` (BigCodeBench)
 
 
 @dataclass(frozen=True)
@@ -86,7 +87,7 @@ class Tests:
     __test__ = False
 
     kind: TestKind
-    test_code: str = ""  # HUMANEVAL: defines check(candidate)
+    test_code: str = ""  # HUMANEVAL: defines check(candidate); UNITTEST: defines class TestCases
     asserts: tuple[str, ...] = ()  # ASSERTS
     setup_code: str = ""  # ASSERTS / HUMANEVAL: run before the tests (imports, helpers)
     call_cases: tuple[CallCase, ...] = ()  # CALL
@@ -100,8 +101,8 @@ class Tests:
 
     @property
     def count(self) -> int:
-        """Number of individual test cases (HUMANEVAL test code counts as one)."""
-        if self.kind is TestKind.HUMANEVAL:
+        """Number of individual test cases (HUMANEVAL / UNITTEST test code counts as one)."""
+        if self.kind in (TestKind.HUMANEVAL, TestKind.UNITTEST):
             return 1
         if self.kind is TestKind.ASSERTS:
             return len(self.asserts)

@@ -22,7 +22,7 @@ _TESTS_DEFAULTS = {f.name: f.default for f in dataclasses.fields(Tests) if f.nam
 _TAGS = {"__tuple__": tuple, "__set__": set}
 # the field each kind is defined by: always written, even when empty
 _PRIMARY = {TestKind.HUMANEVAL: "test_code", TestKind.ASSERTS: "asserts", TestKind.CALL: "call_cases",
-            TestKind.STDIO: "stdio_cases"}
+            TestKind.STDIO: "stdio_cases", TestKind.UNITTEST: "test_code"}
 # a nested object's type, by the field holding it (names the known fields in errors)
 _TYPE_AT: dict[str, type] = {"tests": Tests, "public_tests": Tests, "call_cases": CallCase,
                              "stdio_cases": StdioCase}

@@ -1,7 +1,8 @@
 """The benchmark registry: names -> data sources, task kind, and how to load them.
 
 Owns `BENCHMARKS` (humaneval, humaneval_plus, mbpp, mbpp_plus, lcb, math500, aime24,
-minerva), the `file:PATH` pseudo-benchmark, `--data NAME=PATH` overrides and `EvalTask`,
+minerva, and BigCodeBench's four names from pgrpo.evaluation.bigcodebench), the `file:PATH`
+pseudo-benchmark, `--data NAME=PATH` overrides and `EvalTask`,
 the unit the evaluator generates for and checks. Code problems come through the data layer
 (`pgrpo.data.loaders.load_problems`), math problems through `pgrpo.data.math`.
 Only `humaneval` is packaged; the other defaults are hub ids (EvalPlus / LiveCodeBench /
@@ -19,12 +20,15 @@ from pathlib import Path
 from typing import Any
 
 from pgrpo.data.eval_sources import CODE_EVAL_SOURCES
+from pgrpo.data.loaders.bigcodebench import as_instruct
 from pgrpo.data.loaders.reading import first_record
 from pgrpo.data.math import MathProblem, load_math_problems, looks_like_math, math_messages
 from pgrpo.data.problem import Problem, TestKind
 from pgrpo.errors import PgrpoError
+from pgrpo.evaluation.bigcodebench import BIGCODEBENCH_LIMITS, BIGCODEBENCH_VARIANTS, HUB_VERSION, sandbox_for
 from pgrpo.paths import is_local_path
 from pgrpo.registry import Registry
+from pgrpo.sandbox.types import SandboxConfig
 
 
 @dataclass(frozen=True)
@@ -57,6 +61,12 @@ class BenchmarkSpec:
     split: str | None = None
     options: tuple[tuple[str, Any], ...] = ()
     base_tests_only: bool = False  # EvalPlus rows graded on their original (base) inputs only
+    transform: Callable[[Problem], Problem] | None = None  # applied to each loaded problem (a prompt split)
+    sandbox_limits: tuple[tuple[str, Any], ...] = ()  # the benchmark's own limits (see sandbox_config)
+
+    def sandbox_config(self, config: SandboxConfig) -> SandboxConfig:
+        """The sandbox settings this benchmark's samples are checked with."""
+        return sandbox_for(dict(self.sandbox_limits), config) if self.sandbox_limits else config
 
 
 def _code(name: str, description: str, **extra: Any) -> BenchmarkSpec:
@@ -75,6 +85,9 @@ for _spec in (
     BenchmarkSpec("math500", "math", "HuggingFaceH4/MATH-500", "MATH500 (hub)", split="test"),
     BenchmarkSpec("aime24", "math", "HuggingFaceH4/aime_2024", "AIME 2024, 30 problems (hub)", split="train"),
     BenchmarkSpec("minerva", "math", "math-ai/minervamath", "Minerva math (hub)", split="test"),
+    *(BenchmarkSpec(v.name, "code", v.source, v.description, split=HUB_VERSION,
+                    transform=as_instruct if v.instruct else None,
+                    sandbox_limits=tuple(BIGCODEBENCH_LIMITS.items())) for v in BIGCODEBENCH_VARIANTS),
 ):
     BENCHMARKS.add(_spec.name, _spec)
 
@@ -109,6 +122,8 @@ def _load_code(spec: BenchmarkSpec, source: str, limit: int | None, options: Map
         raise _offline_hint(spec, source, exc) from exc
     if spec.base_tests_only:
         problems = [base_tests_only(p) for p in problems]
+    if spec.transform is not None:
+        problems = [spec.transform(p) for p in problems]
     return [EvalTask(spec.name, "code", p.task_id, problem=p) for p in problems]
 
 

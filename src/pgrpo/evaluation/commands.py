@@ -38,7 +38,8 @@ def configure_evaluate(parser: argparse.ArgumentParser):
     parser.add_argument("--model", help="checkpoint path or hub id (not needed with --rescore)")
     parser.add_argument("--benchmarks", default="humaneval",
                         help="comma-separated: humaneval, humaneval_plus, mbpp, mbpp_plus, lcb, math500, aime24, "
-                             "minerva, file:PATH (default: humaneval)")
+                             "minerva, bigcodebench, bigcodebench_instruct, bigcodebench_hard, "
+                             "bigcodebench_hard_instruct, file:PATH (default: humaneval)")
     parser.add_argument("--out", required=True, help="output directory (samples, results, summary); resumable")
     parser.add_argument("--n", type=int, default=1, help="samples per problem (default 1)")
     parser.add_argument("--temperature", type=float, default=0.0, help="0 = greedy (default)")

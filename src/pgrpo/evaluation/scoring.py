@@ -3,14 +3,15 @@
 Owns `check_samples`, which turns (task, sample) pairs into `ResultRecord`s appended to
 results.jsonl chunk by chunk, so an interrupted check keeps finished verdicts. Code runs in
 the sandbox and math answers are compared by the same `Verifier` the RL outcome reward calls,
-so "passed" here means "reward 1" there.
+so "passed" here means "reward 1" there. A benchmark with limits of its own (BigCodeBench's
+240 s per task) is checked with its sandbox settings (`BenchmarkSpec.sandbox_config`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from pgrpo.evaluation.benchmarks import EvalTask
+from pgrpo.evaluation.benchmarks import EvalTask, resolve_spec
 from pgrpo.evaluation.lengths import TokenCounter
 from pgrpo.evaluation.records import OutputDir, ResultRecord, SampleRecord
 from pgrpo.sandbox.types import SandboxConfig
@@ -34,17 +35,26 @@ def check_samples(items: Sequence[Item], out: OutputDir, counter: TokenCounter,
     """Verify every (task, sample), appending each ResultRecord to `out` as its chunk finishes."""
     from tqdm.auto import tqdm
 
+    base = sandbox or SandboxConfig()
+    groups: dict[SandboxConfig, list[Item]] = {}
+    configs: dict[str, SandboxConfig] = {}
+    for item in items:
+        name = item[0].benchmark
+        if name not in configs:
+            configs[name] = resolve_spec(name).sandbox_config(base)
+        groups.setdefault(configs[name], []).append(item)
     records: list[ResultRecord] = []
-    with Verifier(sandbox) as verifier, \
-            tqdm(total=len(items), desc="checking", unit="sample", disable=not progress) as bar:
-        for start in range(0, len(items), CHUNK):
-            chunk = items[start:start + CHUNK]
-            verdicts = verifier([(_task(task), sample.response) for task, sample in chunk])
-            for (_, sample), v in zip(chunk, verdicts, strict=True):
-                rec = ResultRecord(sample.benchmark, sample.task_id, sample.sample_index, v.passed, v.status,
-                                   v.pass_fraction, v.format_ok, counter.count(v.reasoning), counter.count(v.answer),
-                                   v.detail[:DETAIL_CHARS])
-                out.append_result(rec)
-                records.append(rec)
-            bar.update(len(chunk))
+    with tqdm(total=len(items), desc="checking", unit="sample", disable=not progress) as bar:
+        for config, group in groups.items():
+            with Verifier(config) as verifier:
+                for start in range(0, len(group), CHUNK):
+                    chunk = group[start:start + CHUNK]
+                    verdicts = verifier([(_task(task), sample.response) for task, sample in chunk])
+                    for (_, sample), v in zip(chunk, verdicts, strict=True):
+                        rec = ResultRecord(sample.benchmark, sample.task_id, sample.sample_index, v.passed, v.status,
+                                           v.pass_fraction, v.format_ok, counter.count(v.reasoning),
+                                           counter.count(v.answer), v.detail[:DETAIL_CHARS])
+                        out.append_result(rec)
+                        records.append(rec)
+                    bar.update(len(chunk))
     return records

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Protocol
 from pgrpo.rewards.batch import ThinkingFn, ThinkingQuery, TruncationCount
 
 if TYPE_CHECKING:
+    from pgrpo.rm.backends import RMBackend
     from pgrpo.rm.scoring import RMItem
 
 
@@ -53,10 +54,12 @@ def local_thinking(rm_path: str, *, batch_size: int, max_length: int | None,
 
 
 def remote_thinking(urls: Sequence[str], *, items_per_request: int, timeout_s: float,
-                    retries: int) -> tuple[ThinkingFn, TruncationCount]:
-    """R_t from `pgrpo rm serve` at `urls` (token: env PGRPO_RM_TOKEN); its manifest is read now."""
+                    retries: int, backend: RMBackend | None = None) -> tuple[ThinkingFn, TruncationCount]:
+    """R_t from `pgrpo rm serve` (or another `pgrpo.rm.backends` server) at `urls` (token: env
+    PGRPO_RM_TOKEN); its manifest is read now."""
     from pgrpo.rm.client import RMClient
 
-    client = RMClient(urls, items_per_request=items_per_request, timeout_s=timeout_s, retries=retries)
+    client = RMClient(urls, items_per_request=items_per_request, timeout_s=timeout_s, retries=retries,
+                      backend=backend)
     _ = client.manifest  # an unreachable service fails here, before training starts
     return rm_thinking_fn(client), lambda: client.truncated

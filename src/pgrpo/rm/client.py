@@ -3,14 +3,17 @@
     client = RMClient(["http://10.0.0.5:8767", "http://10.0.0.6:8767"])   # token: env PGRPO_RM_TOKEN
     client.manifest            # the served RM's manifest, read from /health (every URL must agree)
     client.score(items)        # sigmoid scores, order kept; also `raw_scores`, `await ascore(items)`
+    RMClient(["http://gpu-node:8000"], backend=make_backend("vllm", "RM_DIR"))   # a vLLM server instead
 
 Owns the asynchronous transport (httpx.AsyncClient on the client's own event-loop thread, so
 the synchronous `score` works from TRL's reward path and `ascore` from any event loop),
 batching (items cut into requests of `items_per_request`, all sent concurrently, at most
 `max_concurrency` in flight) and timeouts; URL rotation and retries are pgrpo.serving's
 (garbage replies are retried too). A service that keeps failing, or refuses a request (4xx),
-raises `RMServiceError` naming the URL(s) and the last error - never a silent reward of 0. Items are sent on the manifest's layout (code
-only when it says include_code); `truncated` counts items the service cut, as RewardScorer's.
+raises `RMServiceError` naming the URL(s) and the last error - never a silent reward of 0. What
+goes over the wire is the backend's (pgrpo.rm.backends: `pgrpo rm serve`, or vLLM's /classify):
+items on the manifest's layout (code only when it says include_code); `truncated` counts items
+cut to max_length, as RewardScorer's.
 
 Does NOT protect against: a service that lies coherently (it is trusted like a local model);
 eavesdropping or tampering on the network (plain HTTP unless the URL is https).
@@ -23,15 +26,13 @@ import threading
 from collections.abc import Awaitable, Coroutine, Sequence
 from typing import Any, TypeVar
 
-from pydantic import ValidationError
-
 from pgrpo import serving
-from pgrpo.config import ConfigError, build_dataclass
 from pgrpo.errors import PgrpoError
+from pgrpo.rm.backends import PgrpoBackend, RMBackend, RMBackendError
 from pgrpo.rm.manifest import RMManifest
 from pgrpo.rm.scoring import RMItem
-from pgrpo.rm.wire import API_VERSION, SCORE_PATH, TOKEN_ENV, Health, ItemScore, ScoreResponse
-from pgrpo.serving import HEALTH_PATH, Retryable
+from pgrpo.rm.wire import TOKEN_ENV, ItemScore
+from pgrpo.serving import Retryable
 
 T = TypeVar("T")
 
@@ -41,15 +42,16 @@ class RMServiceError(PgrpoError):
 
 
 class RMClient:
-    """Scores `RMItem`s with the RM behind one or more `pgrpo rm serve` URLs."""
+    """Scores `RMItem`s with the RM behind one or more URLs of `backend` (default `pgrpo rm serve`)."""
 
     def __init__(self, urls: str | Sequence[str], *, token: str | None = None, items_per_request: int = 64,
                  timeout_s: float = 300.0, retries: int = 3, backoff_s: float = 1.0,
-                 max_concurrency: int = 8) -> None:
+                 max_concurrency: int = 8, backend: RMBackend | None = None) -> None:
         if items_per_request < 1 or timeout_s <= 0 or retries < 0 or backoff_s < 0 or max_concurrency < 1:
             raise PgrpoError("RMClient: items_per_request, max_concurrency >= 1; timeout_s > 0; "
                              "retries, backoff_s >= 0")
         self.urls = serving.parse_urls(urls, "reward.rm_url")
+        self.backend: RMBackend = backend or PgrpoBackend()
         self._headers = serving.auth_headers(token, TOKEN_ENV)
         self.items_per_request = items_per_request
         self.timeout_s = timeout_s
@@ -136,7 +138,7 @@ class RMClient:
             except Retryable as exc:
                 attempts.failed(url, exc)
         raise RMServiceError(f"reward-model service {attempts.summary()}; no thinking reward can be computed, so the "
-                             f"step fails (is `pgrpo rm serve` running there?)")
+                             f"step fails (is {self.backend.server} running there?)")
 
     async def _request(self, method: str, url: str, path: str, body: dict | None = None) -> bytes:
         import httpx
@@ -153,22 +155,18 @@ class RMClient:
     async def _read_manifest(self) -> tuple[RMManifest, int]:
         """(manifest, max_length) every URL serves (RMServiceError when they differ)."""
         found: dict[str, tuple[RMManifest, int]] = {}
-        for url in self.urls:
-            async def attempt(u: str) -> Health:
-                try:
-                    return Health.model_validate_json(await self._request("GET", u, HEALTH_PATH))
-                except ValidationError as exc:
-                    raise Retryable(f"unreadable /health reply: {exc.errors()[:1]}") from None
 
-            health = await self._with_retries((url,), 0, attempt)  # every URL's /health must be read
-            if health.api_version != API_VERSION:
-                raise RMServiceError(f"reward-model service {url}: speaks API version {health.api_version}, "
-                                     f"this pgrpo speaks {API_VERSION}")
-            try:
-                manifest = build_dataclass(RMManifest, health.manifest, prefix=f"{url}{HEALTH_PATH} manifest")
-            except (ConfigError, ValueError) as exc:
+        async def get(url: str, path: str) -> bytes:
+            return await self._request("GET", url, path)
+
+        for url in self.urls:
+            async def attempt(u: str) -> tuple[RMManifest, int]:
+                return await self.backend.served(u, get)
+
+            try:  # every URL's health must be read
+                found[url] = await self._with_retries((url,), 0, attempt)
+            except RMBackendError as exc:
                 raise RMServiceError(str(exc)) from None
-            found[url] = (manifest, health.max_length)
         first_url, first = next(iter(found.items()))
         for url, served in found.items():
             if served != first:
@@ -185,18 +183,14 @@ class RMClient:
         limit = asyncio.Semaphore(self.max_concurrency)
 
         async def send(chunk: list[RMItem], start: int) -> list[ItemScore]:
-            body = {"items": [{"statement": it.statement, "reasoning": it.reasoning,
-                               "code": it.code if manifest.include_code else None} for it in chunk]}
+            path, body, parse = self.backend.request(chunk, manifest)
 
             async def attempt(url: str) -> list[ItemScore]:
-                raw = await self._request("POST", url, SCORE_PATH, body)
+                raw = await self._request("POST", url, path, body)
                 try:
-                    reply = ScoreResponse.model_validate_json(raw)
-                except ValidationError as exc:
-                    raise Retryable(f"garbage reply: {exc.errors()[:1]}") from None
-                if len(reply.results) != len(chunk):
-                    raise Retryable(f"garbage reply: {len(reply.results)} results for {len(chunk)} items")
-                return reply.results
+                    return parse(raw)
+                except RMBackendError as exc:
+                    raise RMServiceError(f"reward-model service {url}: {exc}") from None
 
             async with limit:
                 return await self._with_retries(self.urls, start, attempt)

@@ -83,12 +83,18 @@ def _parse_extra(items: list[str]) -> dict[str, str]:
     return extra
 
 
-@command("rm eval", help="Accuracy of a reward model on preference benchmarks (LCB-RB, RewardBench, pairs)")
+@command("rm eval", help="Accuracy of a reward model on preference benchmarks (LCB-RB, RewardBench 1 and 2, "
+                          "RM-Bench, JudgeBench, pairs)")
 def configure_eval(parser):
-    parser.add_argument("--data", required=True, help="benchmark JSONL (format detected by its keys)")
+    parser.add_argument("--data", required=True,
+                        help="benchmark JSONL or JSON array (format detected by its keys; see the README's table)")
     parser.add_argument("--model", help="reward model directory (for --evaluator reward-model)")
-    parser.add_argument("--format", choices=["lcb-rb", "rewardbench", "pairs"], help="skip autodetection")
-    parser.add_argument("--subsets", nargs="+", metavar="GLOB", help="keep only these subsets, e.g. 'hep-*' math-prm")
+    parser.add_argument("--format", metavar="NAME",
+                        help="skip autodetection: a registered format (pgrpo.rm.benchmarks), e.g. lcb-rb, rewardbench, "
+                             "rewardbench2, rm-bench, judgebench, pairs")
+    parser.add_argument("--subsets", nargs="+", metavar="GLOB",
+                        help="keep only these subsets, e.g. 'hep-*' math-prm; RM-Bench: domains (code math); "
+                             "JudgeBench: sources (livecodebench)")
     parser.add_argument("--evaluator", default="reward-model", help="registered evaluator (default reward-model)")
     parser.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
                         help="evaluator-specific option (repeatable)")
@@ -108,7 +114,7 @@ def configure_eval(parser):
         import sys
         from pathlib import Path
 
-        from pgrpo.data.io import write_jsonl
+        from pgrpo.data.io import BadLine, write_jsonl
         from pgrpo.rm.benchmarks import load_benchmark
         from pgrpo.rm.evaluate import (
             EvaluatorOptions,
@@ -118,7 +124,10 @@ def configure_eval(parser):
             write_outputs,
         )
 
-        fmt, pairs = load_benchmark(args.data, args.format, args.subsets)
+        excluded: list[BadLine] = []
+        fmt, pairs = load_benchmark(args.data, args.format, args.subsets, excluded)
+        if excluded:
+            print(f"left out {len(excluded)} row(s) of {args.data}, e.g. {excluded[0]}", file=sys.stderr)
         include_code = None if args.include_code == "auto" else args.include_code == "true"
         extra = _parse_extra(args.option)
         if args.out and args.evaluator == "llm-judge":

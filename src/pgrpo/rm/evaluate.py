@@ -3,7 +3,8 @@
 An evaluator turns benchmark pairs into (score_chosen, score_rejected); accuracy is the share
 with score_chosen > score_rejected, ties counted half (and reported), with a 95% percentile
 bootstrap interval (fixed seed) overall, per subset and per format category (RewardBench
-"code" = hep-*, "math" = math-prm). Evaluators are registered in `EVALUATORS` by name with a
+"code" = hep-*, "math" = math-prm). A format with its own rule (RM-Bench, JudgeBench,
+RewardBench 2: `BenchmarkFormat.aggregate`, pgrpo.rm.bench_formats) scores the same pairs its way. Evaluators are registered in `EVALUATORS` by name with a
 factory `(EvaluatorOptions) -> PairEvaluator`; "reward-model" (a `RewardScorer`) is built in.
 The LLM-as-judge baseline "llm-judge" (pgrpo.rm.judge_eval, listed in EVALUATOR_MODULES) plugs
 in the same way: a pairwise judge returns (1, 0), (0, 1) or (0.5, 0.5).
@@ -22,7 +23,7 @@ from typing import Protocol
 
 from pgrpo.data.io import write_text_atomic
 from pgrpo.registry import Registry
-from pgrpo.rm.benchmarks import BenchmarkFormat, EvalPair
+from pgrpo.rm.benchmarks import BenchmarkFormat, Breakdown, EvalPair
 from pgrpo.rm.metrics import Accuracy, accuracy, grouped_accuracy
 
 
@@ -69,7 +70,9 @@ def build_evaluator(name: str, options: EvaluatorOptions) -> PairEvaluator:
 
 class RewardModelEvaluator:
     """Scores both sides of every pair with a `RewardScorer` (raw scores: no sigmoid ties), on
-    the RM's own layout (its manifest: an RM trained without code never sees the sides' code)."""
+    the RM's own layout (its manifest: an RM trained without code never sees the sides' code).
+    Each distinct item is scored once (RM-Bench's 9 pairs per prompt share 6 responses); a score
+    depends on the item alone, so which side or position it is shown in cannot matter."""
 
     name = "reward-model"
 
@@ -78,8 +81,9 @@ class RewardModelEvaluator:
         self.input_note = input_note
 
     def compare(self, pairs: Sequence[EvalPair]) -> list[tuple[float, float]]:
-        raw = self.scorer.raw_scores([item for pair in pairs for item in (pair.chosen, pair.rejected)])
-        return list(zip(raw[0::2], raw[1::2]))
+        items = list(dict.fromkeys(item for pair in pairs for item in (pair.chosen, pair.rejected)))
+        score = dict(zip(items, self.scorer.raw_scores(items)))
+        return [(score[pair.chosen], score[pair.rejected]) for pair in pairs]
 
 
 @EVALUATORS.register("reward-model")
@@ -111,14 +115,13 @@ class EvalReport:
     categories: dict[str, Accuracy]
     seed: int
     n_boot: int
+    unit: str = "pairs"  # what `n` counts
+    rule: str = "Ties count half."  # how the accuracy is computed (the format's)
 
 
-def evaluate(evaluator: PairEvaluator, pairs: Sequence[EvalPair], fmt: BenchmarkFormat, benchmark: str, *,
-             n_boot: int = 1000, seed: int = 0) -> tuple[EvalReport, list[tuple[float, float]]]:
-    """Run `evaluator` on `pairs`; return the report and the per-pair scores (in pair order)."""
-    scores = evaluator.compare(pairs)
-    if len(scores) != len(pairs):
-        raise RuntimeError(f"evaluator {evaluator.name!r} returned {len(scores)} results for {len(pairs)} pairs")
+def pairwise_breakdown(fmt: BenchmarkFormat, pairs: Sequence[EvalPair], scores: Sequence[tuple[float, float]],
+                       n_boot: int, seed: int) -> Breakdown:
+    """Pairwise accuracy (ties half) overall, per subset and per category of `fmt`."""
     chosen = [c for c, _ in scores]
     rejected = [r for _, r in scores]
     subsets = [p.subset for p in pairs]
@@ -128,10 +131,22 @@ def evaluate(evaluator: PairEvaluator, pairs: Sequence[EvalPair], fmt: Benchmark
         if idx:
             categories[cat] = accuracy([chosen[i] for i in idx], [rejected[i] for i in idx],
                                        n_boot=n_boot, seed=seed)
-    report = EvalReport(benchmark, fmt.name, evaluator.name,
-                        accuracy(chosen, rejected, n_boot=n_boot, seed=seed),
-                        grouped_accuracy(subsets, chosen, rejected, n_boot=n_boot, seed=seed),
-                        categories, seed, n_boot)
+    return Breakdown(accuracy(chosen, rejected, n_boot=n_boot, seed=seed),
+                     grouped_accuracy(subsets, chosen, rejected, n_boot=n_boot, seed=seed), categories)
+
+
+def evaluate(evaluator: PairEvaluator, pairs: Sequence[EvalPair], fmt: BenchmarkFormat, benchmark: str, *,
+             n_boot: int = 1000, seed: int = 0) -> tuple[EvalReport, list[tuple[float, float]]]:
+    """Run `evaluator` on `pairs`; return the report and the per-pair scores (in pair order)."""
+    scores = evaluator.compare(pairs)
+    if len(scores) != len(pairs):
+        raise RuntimeError(f"evaluator {evaluator.name!r} returned {len(scores)} results for {len(pairs)} pairs")
+    if fmt.aggregate is not None:
+        result = fmt.aggregate(pairs, scores, n_boot, seed)
+    else:
+        result = pairwise_breakdown(fmt, pairs, scores, n_boot, seed)
+    report = EvalReport(benchmark, fmt.name, evaluator.name, result.overall, result.subsets, result.categories,
+                        seed, n_boot, fmt.unit, fmt.rule)
     return report, scores
 
 
@@ -142,12 +157,12 @@ def _row(name: str, acc: Accuracy) -> str:
 
 def render_markdown(report: EvalReport) -> str:
     lines = [f"### {report.evaluator} on {report.benchmark} ({report.format})", "",
-             "| subset | pairs | accuracy % | 95% CI | ties |", "|---|---|---|---|---|",
+             f"| subset | {report.unit} | accuracy % | 95% CI | ties |", "|---|---|---|---|---|",
              _row("**overall**", report.overall)]
     lines += [_row(f"*{name}*", acc) for name, acc in report.categories.items()]
     if len(report.subsets) > 1:
         lines += [_row(name, acc) for name, acc in report.subsets.items()]
-    lines += ["", f"Ties count half. CI: percentile bootstrap, {report.n_boot} resamples, seed {report.seed}."]
+    lines += ["", f"{report.rule} CI: percentile bootstrap, {report.n_boot} resamples, seed {report.seed}."]
     return "\n".join(lines) + "\n"
 
 
@@ -156,7 +171,8 @@ def write_outputs(out_dir: str | Path, report: EvalReport, pairs: Sequence[EvalP
     """results.json, results.md and scores.jsonl (per pair) in out_dir, each written atomically."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    rows = [json.dumps({"line": p.line, "id": p.pair_id, "subset": p.subset, "chosen": c, "rejected": r})
+    rows = [json.dumps({"line": p.line, "id": p.pair_id, "subset": p.subset, "chosen": c, "rejected": r,
+                        **({"slot": list(p.slot)} if p.slot else {})})
             for p, (c, r) in zip(pairs, scores)]
     for name, text in (("results.json", json.dumps(dataclasses.asdict(report), indent=2)),
                        ("results.md", render_markdown(report)),

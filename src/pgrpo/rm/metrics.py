@@ -1,7 +1,10 @@
 """Pairwise preference accuracy: ties counted half, percentile bootstrap CI, per-group breakdown.
 
 Pure functions over paired scores (no model): used by `pgrpo rm train` (held-out accuracy per
-pair_type / dimension) and `pgrpo rm eval` (per benchmark subset).
+pair_type / dimension) and `pgrpo rm eval` (per benchmark subset). Benchmarks that score a
+prompt by several comparisons (RM-Bench, RewardBench 2) give each prompt a credit in [0, 1]:
+`credit_accuracy` summarises such credits, `macro_accuracy` averages groups' means unweighted
+(a leaderboard's mean over domains) with a stratified bootstrap.
 """
 
 from __future__ import annotations
@@ -58,13 +61,40 @@ def accuracy(chosen: Sequence[float], rejected: Sequence[float], *, tie_tol: flo
              n_boot: int = 1000, seed: int = 0) -> Accuracy:
     """Accuracy with ties counted half and a bootstrap 95% CI (NaN accuracy for zero pairs)."""
     outcomes = pair_outcomes(chosen, rejected, tie_tol)
-    n = len(outcomes)
-    if n == 0:
+    return credit_accuracy(outcomes, ties=int((outcomes == 0.5).sum()), n_boot=n_boot, seed=seed)
+
+
+def credit_accuracy(credits: Sequence[float] | np.ndarray, *, ties: int = 0, n_boot: int = 1000, seed: int = 0) -> Accuracy:
+    """Mean of per-unit credits in [0, 1] with its bootstrap CI; `wins` counts units with full
+    credit, `ties` is the caller's tie count (what a tie is depends on the benchmark)."""
+    values = np.asarray(credits, dtype=np.float64)
+    if len(values) == 0:
         nan = float("nan")
-        return Accuracy(nan, 0, 0, 0, nan, nan)
-    low, high = bootstrap_ci(outcomes, n_boot, seed)
-    return Accuracy(float(outcomes.mean()), n, int((outcomes == 1.0).sum()), int((outcomes == 0.5).sum()),
-                    low, high)
+        return Accuracy(nan, 0, 0, ties, nan, nan)
+    low, high = bootstrap_ci(values, n_boot, seed)
+    return Accuracy(float(values.mean()), len(values), int((values == 1.0).sum()), ties, low, high)
+
+
+def macro_accuracy(groups: Sequence[Sequence[float]], *, ties: int = 0, n_boot: int = 1000, seed: int = 0,
+                   level: float = 0.95) -> Accuracy:
+    """Unweighted mean of the non-empty groups' mean credits; the CI resamples each group on its
+    own (stratified percentile bootstrap, fixed seed). NaN for no non-empty group."""
+    arrays = [np.asarray(g, dtype=np.float64) for g in groups if len(g)]
+    if not arrays:
+        nan = float("nan")
+        return Accuracy(nan, 0, 0, ties, nan, nan)
+    mean = float(np.mean([a.mean() for a in arrays]))
+    n = sum(len(a) for a in arrays)
+    wins = int(sum((a == 1.0).sum() for a in arrays))
+    if n_boot <= 0 or all(len(a) == 1 for a in arrays):
+        return Accuracy(mean, n, wins, ties, mean, mean)
+    rng = np.random.default_rng(seed)
+    means = np.zeros(n_boot)
+    for a in arrays:
+        means += a[rng.integers(0, len(a), size=(n_boot, len(a)))].mean(axis=1)
+    means /= len(arrays)
+    alpha = (1.0 - level) / 2.0
+    return Accuracy(mean, n, wins, ties, float(np.quantile(means, alpha)), float(np.quantile(means, 1.0 - alpha)))
 
 
 def grouped_accuracy(groups: Sequence[str | None], chosen: Sequence[float], rejected: Sequence[float], *,

@@ -16,9 +16,10 @@ namespace (setsid daemons, threads, fork-bomb children): no leaked processes. Th
 kills and reaps the previous job's runner before forking the next, so jobs of one worker
 never overlap.
 
-Two modes: "serve" (exec the program as a module, then answer calls to its functions
-over a pipe; results travel as plain data via codec.py) and "stdio" (run the program as
-__main__ with the test's stdin). The runner never sees test code or expected outputs.
+Three modes: "serve" (exec the program as a module, then answer calls to its functions
+over a pipe; results travel as plain data via codec.py), "stdio" (run the program as
+__main__ with the test's stdin) and "unittest" (unittest_run.py: BigCodeBench's TestCases
+run next to the program). Except in "unittest" the runner never sees test code or expected outputs.
 Cost model (measured on the target VMs): per-job CPU is dominated by page faults - every
 page a freshly forked process (runner, or the spawner after a fork) first writes costs
 5-10 us - so the per-job paths avoid needless allocation: the runner request is binary
@@ -42,7 +43,7 @@ import socket
 import struct
 import sys
 
-from pgrpo.sandbox import codec, isolation
+from pgrpo.sandbox import codec, isolation, unittest_run
 
 # Imported once by the spawner, so runners start with them loaded (HumanEval prompts
 # import typing; a cold `import typing` alone costs a few ms per program).
@@ -69,7 +70,7 @@ HEADER = struct.Struct("!I")
 # memory bytes, cpu s, max processes, file bytes, scratch MB, mode index; then the
 # program as UTF-8 (surrogatepass keeps any str intact).
 REQUEST = struct.Struct("!QIIQIB")
-MODES = ("serve", "stdio")
+MODES = ("serve", "stdio", "unittest")
 
 
 def pack_request(program: str, mode: str, limits: isolation.Limits, scratch_mb: int) -> bytes:
@@ -383,4 +384,9 @@ def _stdio(program: str) -> None:
     os._exit(0)  # leftover threads die with the namespace
 
 
-_RUNNERS = {"serve": _serve, "stdio": _stdio}
+def _unittest(payload: str) -> None:
+    unittest_run.run_unittest(payload, _send, _flush)
+    os._exit(0)  # leftover threads die with the namespace
+
+
+_RUNNERS = {"serve": _serve, "stdio": _stdio, "unittest": _unittest}

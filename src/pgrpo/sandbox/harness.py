@@ -7,7 +7,9 @@ arguments in and plain values out (codec.py). Trusted code - the problem's start
 (for helpers such as HumanEval/32 `poly`), setup code, `check`, asserts and expected
 outputs - runs only here, so an always-True `__eq__`, `sys.exit(0)`, `os._exit(0)`,
 printing "passed", raising BaseException or patching builtins in the child cannot
-change the verdict: a dead child fails the test it was running.
+change the verdict: a dead child fails the test it was running. Exception: the "unittest"
+kind (BigCodeBench), whose tests must run in the program's process (see run_unittest and
+unittest_run.py); there the harness still counts the tests and decides.
 
 Verdict rule: tests run in order; the status and detail of the first failing test are
 reported; `passed` iff every test passed; a program that does not compile is
@@ -16,6 +18,8 @@ syntax_error with 0 tests passed.
 
 from __future__ import annotations
 
+import ast
+import dataclasses
 import functools
 import time
 from collections.abc import Callable
@@ -28,6 +32,7 @@ from pgrpo.sandbox.compare import stdout_matches, values_match
 from pgrpo.sandbox.isolation import Limits
 from pgrpo.sandbox.session import Abort, CandidateError, ChildSession, Spawner
 from pgrpo.sandbox.types import Status
+from pgrpo.sandbox.unittest_run import pack_payload
 
 
 @dataclass
@@ -295,6 +300,56 @@ def run_stdio(spec: JobSpec, spawner: Spawner) -> JobVerdict:
     finally:
         run.close()
     return run.verdict(total)
+
+
+def unittest_names(test_code: str) -> list[str]:
+    """The test methods of `class TestCases` in trusted test code, as unittest's loader finds
+    them (names starting with "test", sorted); [] if the code does not parse or has none."""
+    try:
+        body = ast.parse(test_code).body
+    except (SyntaxError, ValueError):
+        return []
+    for node in body:
+        if isinstance(node, ast.ClassDef) and node.name == "TestCases":
+            return sorted({f.name for f in node.body if isinstance(f, (ast.FunctionDef, ast.AsyncFunctionDef))
+                           and f.name.startswith("test")})
+    return []
+
+
+@HARNESSES.register("unittest")
+def run_unittest(spec: JobSpec, spawner: Spawner) -> JobVerdict:
+    """BigCodeBench: the program and its TestCases run together in one jailed child
+    (unittest_run.py), under one time limit for the whole suite. Passed iff the child
+    reports every test method the harness found in the trusted test code as ok, reports no
+    failure, and says "done" in time; an exit, silence or garbage is a failure."""
+    expected = unittest_names(spec.test_code)
+    run = _Run(dataclasses.replace(spec, program=pack_payload(spec.program, spec.test_code)), "unittest", spawner)
+    outcome: dict[str, tuple[bool, str]] = {}
+    try:
+        session = run.open()
+        deadline = run.deadline()
+        limit = min(spec.timeout_per_test_s, spec.timeout_per_program_s)
+        while True:
+            msg = session.message(deadline, f"time limit {limit:g}s exceeded")
+            if msg is None:
+                raise Abort(Status.RUNTIME_ERROR, "program exited before the tests finished" + session.stderr_hint())
+            if msg.get("t") == "done":
+                break
+            if msg.get("t") != "test":
+                run.check_load(session, msg)  # raises for syntax / load errors / jail failures
+                raise Abort(Status.RUNTIME_ERROR, f"unexpected message from program: {str(msg.get('t'))[:50]}")
+            name, ok = str(msg.get("name")), msg.get("ok") is True
+            if outcome.get(name, (True, ""))[0]:  # a failure (e.g. of one subtest) sticks
+                outcome[name] = (ok, str(msg.get("msg", ""))[:1000])
+    except Abort as abort:
+        run.record(False, abort.status, abort.detail)
+    finally:
+        run.close()
+    names = sorted({*expected, *outcome})
+    for name in names:
+        ok, detail = outcome.get(name, (False, "did not run"))
+        run.record(ok, Status.FAILED, f"{name}: {detail}")
+    return run.verdict(max(len(names), 1))
 
 
 def _short(value: Any) -> str:

@@ -184,7 +184,7 @@ class Sandbox:
         p, t = job.problem, job.problem.tests
         msg: dict[str, Any] = {"kind": t.kind.value, "program": job.program, "entry_point": p.entry_point,
                                "class_name": t.class_name, "atol": t.atol, "collect": collect, **limits}
-        if t.kind is TestKind.HUMANEVAL:
+        if t.kind in (TestKind.HUMANEVAL, TestKind.UNITTEST):
             msg.update(test_code=t.test_code, setup_code=t.setup_code, starter_code=p.starter_code)
         elif t.kind is TestKind.ASSERTS:
             msg.update(asserts=list(t.asserts), setup_code=t.setup_code)

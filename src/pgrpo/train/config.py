@@ -85,6 +85,10 @@ class RewardSection:
     # `pgrpo rm serve` URL(s) instead of a local rm_path (a list, or one string, comma-separated):
     # requests spread over them; token from env PGRPO_RM_TOKEN (pgrpo.rm.client).
     rm_url: str | list[str] | None = None
+    # What serves rm_url (pgrpo.rm.backends): "pgrpo" (`pgrpo rm serve`, either head) or "vllm"
+    # (`vllm serve` /classify, scalar head only; rm_path then names a local copy of the served RM
+    # directory, whose manifest and tokenizer encode the items - no weights are loaded).
+    rm_backend: str = "pgrpo"
     rm_timeout_s: float = 300.0  # per request to rm_url
     rm_retries: int = 3  # per request to rm_url, with exponential backoff, each on the next URL
     build_tiny_rm: bool = False  # an UNTRAINED tiny RM: plumbing tests only
@@ -211,8 +215,18 @@ def _validate_reward(reward: RewardSection, check_paths: bool) -> None:
     if reward.thinking_weight < 0:
         raise ConfigError(f"reward.thinking_weight: must be >= 0, got {reward.thinking_weight}")
     uses_rm = REWARD_MODES.get(reward.mode).uses_thinking
-    sources = [k for k, v in (("rm_path", reward.rm_path is not None), ("rm_url", reward.rm_url is not None),
-                              ("build_tiny_rm", reward.build_tiny_rm)) if v]
+    from pgrpo.rm.backends import RM_BACKENDS
+
+    if reward.rm_backend not in RM_BACKENDS:
+        raise ConfigError(f"reward.rm_backend: must be one of {RM_BACKENDS.names()}, got {reward.rm_backend!r}")
+    # A backend that needs rm_path reads the served RM's manifest and tokenizer there: not a second RM.
+    local_copy = RM_BACKENDS.get(reward.rm_backend).needs_rm_path
+    if local_copy and uses_rm and (reward.rm_url is None or reward.rm_path is None):
+        missing = "rm_url" if reward.rm_url is None else "rm_path"
+        raise ConfigError(f"reward.{missing}: reward.rm_backend={reward.rm_backend} scores through reward.rm_url and "
+                          f"encodes items with the local copy of the served RM in reward.rm_path: set both")
+    sources = [k for k, v in (("rm_path", reward.rm_path is not None and not local_copy),
+                              ("rm_url", reward.rm_url is not None), ("build_tiny_rm", reward.build_tiny_rm)) if v]
     if uses_rm and not sources:
         raise ConfigError(f"reward.rm_path: reward.mode={reward.mode!r} needs a reasoning reward model "
                           "(set reward.rm_path, reward.rm_url (a `pgrpo rm serve` URL), or reward.build_tiny_rm: "
@@ -237,6 +251,20 @@ def rm_urls(reward: RewardSection) -> tuple[str, ...]:
     return parse_urls(reward.rm_url or (), "reward.rm_url")
 
 
+def rm_backend(reward: RewardSection) -> Any:
+    """The `pgrpo.rm.backends` backend `reward.rm_backend` names, set up for this recipe (ConfigError
+    naming the key when it cannot be: an unknown name, a missing or implicit RM for vllm)."""
+    from pgrpo.errors import PgrpoError
+    from pgrpo.rm.backends import make_backend
+
+    try:
+        return make_backend(reward.rm_backend, reward.rm_path, reward.rm_max_length)
+    except ConfigError:
+        raise
+    except PgrpoError as exc:
+        raise ConfigError(str(exc) if str(exc).startswith("reward.") else f"reward.rm_path: {exc}") from None
+
+
 def _validate_rm_url(reward: RewardSection, contact: bool) -> None:
     """URLs well-formed; with `contact`, the service's manifest and max_length (its /health) are
     read and checked like a local RM's. (`reward.rm_device` is the local RM's only: ignored.)"""
@@ -248,7 +276,8 @@ def _validate_rm_url(reward: RewardSection, contact: bool) -> None:
         raise ConfigError("reward.rm_timeout_s / reward.rm_retries: must be > 0 / >= 0")
     if not contact:
         return
-    client = RMClient(urls, timeout_s=min(reward.rm_timeout_s, 30.0), retries=reward.rm_retries)
+    client = RMClient(urls, timeout_s=min(reward.rm_timeout_s, 30.0), retries=reward.rm_retries,
+                      backend=rm_backend(reward))
     try:
         manifest, served_length = client.manifest, client.max_length
     except PgrpoError as exc:

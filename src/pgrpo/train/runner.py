@@ -90,10 +90,10 @@ def _thinking_fn(config: TrainConfig, rm_path: str | None) -> tuple[ThinkingFn |
 
     reward = config.reward
     if reward.rm_url is not None and get_mode(reward.mode).uses_thinking:
-        from pgrpo.train.config import rm_urls
+        from pgrpo.train.config import rm_backend, rm_urls
 
         return remote_thinking(rm_urls(reward), items_per_request=reward.rm_batch_size,
-                               timeout_s=reward.rm_timeout_s, retries=reward.rm_retries)
+                               timeout_s=reward.rm_timeout_s, retries=reward.rm_retries, backend=rm_backend(reward))
     if rm_path is None:
         return None, None
     import torch

@@ -7,7 +7,16 @@ Owns the public loading API: `load_problems`, `iter_problems`, `detect_format`, 
 
 from __future__ import annotations
 
-from pgrpo.data.loaders import apps, codecontests, evalplus, humaneval, lcb, mbpp, pgrpo_format  # noqa: F401 (registers)
+from pgrpo.data.loaders import (  # noqa: F401 (registers)
+    apps,
+    bigcodebench,
+    codecontests,
+    evalplus,
+    humaneval,
+    lcb,
+    mbpp,
+    pgrpo_format,
+)
 from pgrpo.data.loaders.api import detect_format, get_loader, iter_problems, known_formats, load_problems
 from pgrpo.data.loaders.base import LOADERS, Loader, LoadOptions, Record
 from pgrpo.data.loaders.safe_pickle import decode_private_tests
