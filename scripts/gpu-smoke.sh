@@ -3,7 +3,7 @@
 # policy and reward model locally and runs each stage with a pass/fail line (total < 8 min):
 #   GRPO through TRL (2 steps) with HF generation, with vLLM colocate, with DeepSpeed ZeRO-3;
 #   the thinking RM in-process, behind `pgrpo rm serve` and behind `vllm serve` (rm_backend vllm,
-#   scores compared with in-process); `pgrpo evaluate` on 5 HumanEval
+#   raw scores compared with in-process; vLLM serves under `pgrpo rm vllm-name`); `pgrpo evaluate` on 5 HumanEval
 #   problems (hf, vllm); benchmarks/rm_scoring.py on the GPU.
 # Installs nothing and needs no network: a stage whose packages are not importable prints
 # `skipped: <package> not installed`; `--wheels DIR` pip-installs (--no-index, --no-deps) the

@@ -1,6 +1,6 @@
 """Small steps of scripts/gpu-smoke.sh that are easier in Python than in bash: build the tiny
 models, score with the reward model locally, through `pgrpo rm serve` and through `vllm serve`
-(reward.rm_backend=vllm), install missing
+(reward.rm_backend=vllm; raw scores compared), install missing
 wheels into a throwaway target, write a one-GPU ZeRO-3 accelerate config. Offline only;
 installs nothing into the environment.
 
@@ -12,8 +12,8 @@ from __future__ import annotations
 import argparse
 import importlib.metadata
 import json
+import math
 import os
-import re
 import subprocess
 import sys
 import time
@@ -34,60 +34,55 @@ def build_models(out: Path) -> None:
 
 
 def local_scores(rm: str, device: str) -> list[float]:
+    """Raw RM scores (logits) of ITEMS in process: compared raw, since the sigmoid squashes differences."""
     from pgrpo.rm.scoring import RewardScorer, RMItem
 
     scorer = RewardScorer(rm, device=device, batch_size=2)
-    return scorer.score([RMItem(*item) for item in ITEMS])
+    return scorer.raw_scores([RMItem(*item) for item in ITEMS])
+
+
+def _agree(what: str, got: list[float], expected: list[float], tol: float = 1e-3) -> float:
+    """Largest difference of raw scores, relative above 1; AssertionError beyond `tol`."""
+    assert len(got) == len(expected), f"{what}: {len(got)} scores for {len(expected)} items"
+    diff = max(abs(a - b) / max(1.0, abs(b)) for a, b in zip(got, expected))
+    assert diff < tol, f"{what} raw scores {got} differ from local {expected} by {diff:.1e}"
+    return diff
 
 
 def rm_local(rm: str, device: str, out: Path) -> None:
     scores = local_scores(rm, device)
-    assert len(scores) == len(ITEMS) and all(0.0 <= s <= 1.0 for s in scores), scores
+    assert len(scores) == len(ITEMS) and all(math.isfinite(s) for s in scores), scores
     out.write_text(json.dumps(scores))
-    print(f"scores on {device}: {[round(s, 4) for s in scores]}")
+    print(f"raw scores on {device}: {[round(s, 4) for s in scores]}")
 
 
 def rm_served(rm: str, device: str, local: Path, timeout: float = 120.0) -> None:
-    """Start `pgrpo rm serve` on a free loopback port, score through RMClient, compare with the
-    local scores, stop the server."""
+    """Start `pgrpo rm serve` on a free loopback port (pgrpo.serving.launch: bounded wait for its
+    listening line), score through RMClient, compare raw scores with the local ones, stop it."""
     from pgrpo.rm.client import RMClient
     from pgrpo.rm.scoring import RMItem
+    from pgrpo.serving import launch, stop_process
 
     cmd = [sys.executable, "-m", "pgrpo", "rm", "serve", "--model", rm, "--port", "0", "--device", device]
-    server = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    server, url = launch(cmd, timeout_s=timeout)
     try:
-        url, deadline = None, time.monotonic() + timeout
-        assert server.stdout is not None
-        while url is None and time.monotonic() < deadline:
-            line = server.stdout.readline()
-            if not line:
-                raise SystemExit(f"pgrpo rm serve exited ({server.wait()}) before listening")
-            print(line.rstrip())
-            match = re.search(r"listening on (\S+)", line)
-            url = match.group(1) if match else None
-        if url is None:
-            raise SystemExit(f"pgrpo rm serve did not listen within {timeout:.0f} s")
-        served = RMClient(url).score([RMItem(*item) for item in ITEMS])
+        with RMClient(url) as client:
+            served = client.raw_scores([RMItem(*item) for item in ITEMS])
         expected = json.loads(local.read_text()) if local.exists() else local_scores(rm, device)
-        diff = max(abs(a - b) for a, b in zip(served, expected))
-        assert diff < 1e-3, f"served scores {served} differ from local {expected} by {diff}"
-        print(f"served == local (max diff {diff:.1e}) via {url}")
+        print(f"served == local (max raw diff {_agree('served', served, expected):.1e}) via {url}")
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            server.kill()
+        stop_process(server)
 
 
 def rm_vllm(rm: str, local: Path, timeout: float = 360.0) -> None:
-    """Start `vllm serve` on the tiny scalar RM (loopback, free port; docs/rm-service.md's command),
-    score through RMClient with reward.rm_backend=vllm, compare with the local scores, stop it."""
+    """Start `vllm serve` on the tiny scalar RM (loopback, free port; docs/rm-service.md's command,
+    under the name `pgrpo rm vllm-name` gives), score through RMClient with reward.rm_backend=vllm,
+    compare raw scores with the local ones, stop it."""
     import shutil
     import socket
     import urllib.request
 
-    from pgrpo.rm.backends import VLLMBackend
+    from pgrpo.rm.backends import VLLMBackend, vllm_served_name
     from pgrpo.rm.client import RMClient
     from pgrpo.rm.scoring import RMItem
     from pgrpo.serving import stop_process
@@ -101,8 +96,8 @@ def rm_vllm(rm: str, local: Path, timeout: float = 360.0) -> None:
         port = s.getsockname()[1]
     cmd = [cli, "serve", rm, "--runner", "pooling", "--convert", "classify", "--pooler-config",
            '{"seq_pooling_type": "LAST"}', "--max-model-len", "4096", "--dtype", "float32",
-           "--gpu-memory-utilization", "0.3", "--served-model-name", "pgrpo-rm", "--host", "127.0.0.1",
-           "--port", str(port)]
+           "--gpu-memory-utilization", "0.3", "--served-model-name", vllm_served_name(rm)[0],
+           "--host", "127.0.0.1", "--port", str(port)]
     server = subprocess.Popen(cmd)
     url = f"http://127.0.0.1:{port}"
     try:
@@ -116,11 +111,9 @@ def rm_vllm(rm: str, local: Path, timeout: float = 360.0) -> None:
                     raise SystemExit(f"vllm serve did not come up at {url} (exit {server.poll()})") from None
                 time.sleep(2)
         with RMClient(url, backend=VLLMBackend(rm)) as client:
-            served = client.score([RMItem(*item) for item in ITEMS])
+            served = client.raw_scores([RMItem(*item) for item in ITEMS])
         expected = json.loads(local.read_text()) if local.exists() else local_scores(rm, "cuda")
-        diff = max(abs(a - b) for a, b in zip(served, expected))
-        assert diff < 1e-3, f"vLLM scores {served} differ from local {expected} by {diff}"
-        print(f"vLLM == local (max diff {diff:.1e}) via {url}")
+        print(f"vLLM == local (max raw diff {_agree('vLLM', served, expected):.1e}) via {url}")
     finally:
         stop_process(server)
 

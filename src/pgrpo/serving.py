@@ -165,7 +165,10 @@ def launch(cmd: Sequence[str], *, env: dict[str, str] | None = None,
     """Start a service CLI (`cmd`, e.g. `python -m pgrpo sandbox serve --port 0`) as a subprocess and
     wait for its `listening on URL` line (serve_forever's); (process, URL). RuntimeError with its
     output if it exits or does not listen within `timeout_s`. Stop it with `stop_process`."""
-    proc = subprocess.Popen(list(cmd), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    # errors="replace": one non-UTF-8 byte in its output must not end the drain thread (the pipe
+    # would then fill and block the service)
+    proc = subprocess.Popen(list(cmd), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            errors="replace", env=env)
     lines: queue.Queue[str] = queue.Queue()
     listening = threading.Event()
 

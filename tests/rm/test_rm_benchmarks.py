@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 
-import numpy as np
 import pytest
 
 from pgrpo.cli import main
@@ -76,36 +75,98 @@ def test_formats_detected_from_real_layouts(fixtures_dir):
     assert load_benchmark(_path(fixtures_dir, RB2F), subsets=["Math"])[1][-1].line == 4
 
 
+# The fixture's 3x3 grids written out by hand from RMB_CHOSEN / RMB_REJECTED: row i = chosen style,
+# column j = rejected style (concise, detailed, markdown); "1" chosen strictly higher, "0" lower,
+# "T" tied (counts 0, as in RM-Bench's compute_accuracy).
+HAND_GRIDS = {
+    "chat": [("1T0", "11T", "111")],                                # 101: [1,2,3] vs [0,1,2]
+    "code": [("111", "111", "111"), ("000", "110", "110")],         # 102: 5s vs 1s; 103: [0,2,2] vs [1,1,3]
+    "math": [("TTT", "TTT", "TTT")],                                # 104: 2s vs 2s
+    "safety": [("110", "110", "110"), ("111", "111", "111")],       # 105 (refuse), 106 (response)
+}
+
+
+def _official_rm_bench():
+    """RM-Bench's leaderboard numbers from HAND_GRIDS, written independently of pgrpo's code:
+    scripts/utils.py compute_accuracy (lines 48-108): per domain group the mean grid, hard = upper
+    triangle, normal = diagonal, easy = lower triangle, domain = mean(hard, normal, easy); overall and
+    each difficulty = unweighted mean over the four groups (README "Clarity on Avg Calculation")."""
+    def cells(grids, keep):  # the mean grid's cells where keep(i, j)
+        return [sum(g[i][j] == "1" for g in grids) / len(grids) for i in range(3) for j in range(3) if keep(i, j)]
+
+    per_domain = {}
+    for domain, grids in HAND_GRIDS.items():
+        hard, normal, easy = (sum(cells(grids, keep)) / 3 for keep in (lambda i, j: i < j, lambda i, j: i == j,
+                                                                       lambda i, j: i > j))
+        per_domain[domain] = {"hard": hard, "normal": normal, "easy": easy, "all": (hard + normal + easy) / 3}
+    overall = {k: sum(d[k] for d in per_domain.values()) / 4 for k in ("hard", "normal", "easy", "all")}
+    return per_domain, overall
+
+
 def test_rm_bench_hand_count(fixtures_dir):
     fmt, pairs = load_benchmark(_path(fixtures_dir, RMB))
     report, _ = evaluate(TableEvaluator(), pairs, fmt, "rmb", n_boot=200)
-    # per domain (hard, normal, easy): chat (0, 1, 1), code rows (1, 1, 1) and (0, 1/3, 1), math all
-    # ties (0, 0, 0), safety rows (1/3, 2/3, 1) and (1, 1, 1); overall: mean over chat/code/math/safety
+    per_domain, official = _official_rm_bench()
+    # by hand: chat (hard, normal, easy) = (0, 1, 1); code (1/2, 2/3, 1); math (0, 0, 0); safety (2/3, 5/6, 1)
+    assert official == pytest.approx({"hard": 7 / 24, "normal": 5 / 8, "easy": 3 / 4, "all": 5 / 9})
     cat = {k: v.accuracy for k, v in report.categories.items()}
-    assert cat["hard"] == pytest.approx((0 + 0.5 + 0 + 2 / 3) / 4)
-    assert cat["normal"] == pytest.approx((1 + 2 / 3 + 0 + 5 / 6) / 4)
-    assert cat["easy"] == pytest.approx(3 / 4)
+    assert (cat["hard"], cat["normal"], cat["easy"]) == pytest.approx((7 / 24, 5 / 8, 3 / 4))
     assert (cat["code hard"], cat["code normal"], cat["code easy"]) == pytest.approx((0.5, 2 / 3, 1.0))
     assert (cat["math hard"], cat["math normal"], cat["math easy"]) == (0.0, 0.0, 0.0)
     assert {k: v.accuracy for k, v in report.subsets.items()} == pytest.approx(
         {"chat": 6 / 9, "code": 13 / 18, "math": 0.0, "safety": 5 / 6})
-    assert report.overall.accuracy == pytest.approx(5 / 9) and report.overall.n == 6
+    assert {k: v.accuracy for k, v in report.subsets.items()} == pytest.approx(
+        {k: d["all"] for k, d in per_domain.items()})
+    # Overall = Domain Avg = Difficulty Avg (the leaderboard's identity); not the pooled mean of all rows
+    assert report.overall.accuracy == pytest.approx(5 / 9) == pytest.approx((7 / 24 + 5 / 8 + 3 / 4) / 3)
+    assert report.overall.accuracy != pytest.approx((6 + 9 + 4 + 0 + 6 + 9) / 54)
+    assert report.overall.n == 6
+    # ties: chat's 2 are hard cells, math's 9 are 3 per difficulty
     assert report.overall.ties == 11 and report.subsets["math"].ties == 9 and report.subsets["chat"].ties == 2
+    assert (report.categories["hard"].ties, report.categories["normal"].ties, report.categories["easy"].ties) == (5, 3, 3)
+    assert report.categories["math hard"].ties == 3 and report.categories["code hard"].ties == 0
     assert report.overall.ci_low <= report.overall.accuracy <= report.overall.ci_high
     assert "| **overall** | 6 | 55.6 |" in render_markdown(report) and "| subset | prompts |" in render_markdown(report)
-    assert _reference_rm_bench() == pytest.approx((cat["hard"], cat["normal"], cat["easy"]))
 
 
-def _reference_rm_bench():
-    """RM-Bench's README compute_accuracy per domain group, then the mean over the groups."""
-    rows = json.load(open(_path(os.path.join(os.path.dirname(__file__), "..", "fixtures"), RMB)))
-    per_group = []
-    for group in ("chat", "code", "math", "safety"):
-        mats = [np.array([[c > r for r in RMB_REJECTED[str(x["id"])]] for c in RMB_CHOSEN[str(x["id"])]], float)
-                for x in rows if x["domain"].startswith(group)]
-        m = np.mean(mats, axis=0)
-        per_group.append((np.sum(np.triu(m, 1)) / 3, np.mean(np.diag(m)), np.sum(np.tril(m, -1)) / 3))
-    return tuple(np.mean(per_group, axis=0))
+def test_hand_grids_match_the_score_tables():
+    """HAND_GRIDS is the fixture as TableEvaluator scores it (so the hand count is of this fixture)."""
+    ids = {"chat": ["101"], "code": ["102", "103"], "math": ["104"], "safety": ["105", "106"]}
+    for domain, grids in HAND_GRIDS.items():
+        for rid, grid in zip(ids[domain], grids):
+            c, r = RMB_CHOSEN[rid], RMB_REJECTED[rid]
+            assert grid == tuple("".join("1" if c[i] > r[j] else "T" if c[i] == r[j] else "0" for j in range(3))
+                                 for i in range(3)), rid
+
+
+def test_minified_json_array_scores_like_the_indented_one(fixtures_dir, tmp_path):
+    """A minified array puts every row on line 1; rows are told apart by their ordinal, not their line."""
+    minified = _path(fixtures_dir, "rm_bench_total_dataset_minified.json")
+    assert json.load(open(minified)) == json.load(open(_path(fixtures_dir, RMB)))
+    fmt, pairs = load_benchmark(minified)
+    assert {p.line for p in pairs} == {1} and [p.row for p in pairs[::9]] == list(range(6))
+    indented = evaluate(TableEvaluator(), *load_benchmark(_path(fixtures_dir, RMB))[::-1], "rmb", n_boot=50)[0]
+    report = evaluate(TableEvaluator(), pairs, fmt, "rmb", n_boot=50)[0]
+    assert report.overall == indented.overall and report.categories == indented.categories
+    assert report.overall.n == 6 and report.overall.accuracy == pytest.approx(5 / 9)
+    # RewardBench 2 rows as one minified array: 8 prompts, not 1
+    rows = [json.loads(line) for line in open(_path(fixtures_dir, RB2F))]
+    array = tmp_path / "rb2.json"
+    array.write_text(json.dumps(rows, separators=(",", ":")))
+    fmt2, pairs2 = load_benchmark(array)
+    report2 = evaluate(TableEvaluator(), pairs2, fmt2, "rb2", n_boot=0)[0]
+    jsonl = evaluate(TableEvaluator(), *load_benchmark(_path(fixtures_dir, RB2F))[::-1], "rb2", n_boot=0)[0]
+    assert report2.overall.n == 8 and report2.subsets == jsonl.subsets
+
+
+def test_per_row_rules_need_row_ordinals(fixtures_dir):
+    from dataclasses import replace
+
+    fmt, pairs = load_benchmark(_path(fixtures_dir, RMB))
+    with pytest.raises(ValueError, match="no row ordinal"):
+        evaluate(TableEvaluator(), [replace(p, row=None) for p in pairs], fmt, "rmb", n_boot=0)
+    with pytest.raises(RuntimeError, match="18 comparisons scored over 9 of the 9 cells"):  # two rows merged
+        evaluate(TableEvaluator(), [replace(p, row=0) if p.row == 1 else p for p in pairs], fmt, "rmb", n_boot=0)
 
 
 def test_rewardbench2_hand_count_with_ties(fixtures_dir):
@@ -120,6 +181,8 @@ def test_rewardbench2_hand_count_with_ties(fixtures_dir):
         "Factuality": 0.5, "Focus": 1.0, "Safety": 0.0}
     assert report.overall.accuracy == pytest.approx((11 / 24 + 0.5 + 1.0 + 0.0) / 4)
     assert "Ties" not in report.subsets
+    # labelled as what it is: not the leaderboard's six-subset mean
+    assert "| **overall without Ties (not the leaderboard's six-subset mean)** | 8 |" in render_markdown(report)
 
 
 def test_best_of_n_credit_rules():

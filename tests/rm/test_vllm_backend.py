@@ -22,7 +22,14 @@ from fastapi.responses import JSONResponse
 
 from pgrpo import serving
 from pgrpo.config import ConfigError
-from pgrpo.rm.backends import VLLM_CLASSIFY_PATH, RMBackendError, VLLMBackend, make_backend
+from pgrpo.rm.backends import (
+    VLLM_CLASSIFY_PATH,
+    RMBackendConfigError,
+    RMBackendError,
+    VLLMBackend,
+    make_backend,
+    vllm_served_name,
+)
 from pgrpo.rm.client import RMClient, RMServiceError
 from pgrpo.rm.manifest import MANIFEST_FILE
 from pgrpo.rm.scoring import RewardScorer, RMItem
@@ -34,8 +41,11 @@ ITEMS = [RMItem(f"Return x plus {i}." * (1 + i % 3), f"Add {i} to x, then return
 class FakeVLLM(serving.BackgroundServer):
     """`vllm serve RM_DIR --runner pooling --convert classify` as far as /v1/models and /classify go."""
 
-    def __init__(self, rm_path: str, *, max_model_len: int = 4096, fail_with: int | None = None) -> None:
+    def __init__(self, rm_path: str, *, max_model_len: int = 4096, fail_with: int | None = None,
+                 served_name: str | None = None) -> None:
         from transformers import AutoModelForSequenceClassification
+
+        name = served_name or vllm_served_name(rm_path)[0]  # as docs/rm-service.md starts it
 
         model = AutoModelForSequenceClassification.from_pretrained(rm_path).eval()
         model.config.pad_token_id = None  # batch of one, no pad id: transformers reads the LAST token, as vLLM
@@ -44,7 +54,7 @@ class FakeVLLM(serving.BackgroundServer):
 
         @app.get("/v1/models")
         def models() -> dict:
-            return {"object": "list", "data": [{"id": "pgrpo-rm", "object": "model", "created": 0, "owned_by": "vllm",
+            return {"object": "list", "data": [{"id": name, "object": "model", "created": 0, "owned_by": "vllm",
                                                 "root": rm_path, "parent": None, "max_model_len": max_model_len,
                                                 "permission": []}]}
 
@@ -52,6 +62,9 @@ class FakeVLLM(serving.BackgroundServer):
         async def classify(request: Request) -> JSONResponse:
             body = await request.json()
             self.requests.append(body)
+            if body.get("model", name) != name:  # vLLM 0.31: 404 "The model `x` does not exist."
+                return JSONResponse({"error": {"message": f"The model `{body['model']}` does not exist.",
+                                               "code": 404}}, 404)
             if fail_with is not None:
                 return JSONResponse({"error": {"message": "engine dead", "code": fail_with}}, status_code=fail_with)
             prompts = body["input"] if body["input"] and isinstance(body["input"][0], list) else [body["input"]]
@@ -66,7 +79,7 @@ class FakeVLLM(serving.BackgroundServer):
                 values = logit if body.get("use_activation") is False else torch.sigmoid(logit)
                 data.append({"index": i, "label": "LABEL_0", "probs": values.tolist(), "num_classes": len(values)})
             n = sum(len(p) for p in prompts)
-            return JSONResponse({"id": "classify-1", "object": "list", "created": 0, "model": "pgrpo-rm", "data": data,
+            return JSONResponse({"id": "classify-1", "object": "list", "created": 0, "model": name, "data": data,
                                  "usage": {"prompt_tokens": n, "total_tokens": n, "completion_tokens": 0,
                                            "prompt_tokens_details": None}})
 
@@ -103,7 +116,7 @@ def test_vllm_scores_equal_the_in_process_scorer(which, tiny_rm_path, pad_is_eos
         assert client.score(ITEMS) == pytest.approx(local.score(ITEMS), abs=1e-6)
         assert client.calls == 2 * len(ITEMS) and len(fake.requests) == 4
         sent = fake.requests[0]
-        assert sent["model"] == "pgrpo-rm" and sent["use_activation"] is False
+        assert sent["model"] == backend.served_name and sent["use_activation"] is False
         assert sent["input"][0] == backend.encode(ITEMS[0])[0]  # token ids, not text
         ids = [local.encode(it) for it in ITEMS]
         if which == "pad_is_eos":  # the final eos is not sent: vLLM would read it, transformers does not
@@ -116,14 +129,34 @@ def test_vllm_scores_equal_the_in_process_scorer(which, tiny_rm_path, pad_is_eos
 
 
 def test_vllm_backend_counts_truncation_and_keeps_the_manifest_layout(tiny_rm_path):
+    import threading
+
     long = RMItem("Return x. " * 200, "Think. " * 200, "def f(x):\n    return x")
     local = RewardScorer(tiny_rm_path, device="cpu", batch_size=1, max_length=64)
-    with FakeVLLM(tiny_rm_path) as fake, \
-            RMClient(fake.url, backend=VLLMBackend(tiny_rm_path, max_length=64)) as client:
+    backend = VLLMBackend(tiny_rm_path, max_length=64)
+    threads = []
+    build = backend.request
+
+    def recording(chunk, manifest):
+        threads.append(threading.current_thread().name)
+        return build(chunk, manifest)
+
+    backend.request = recording  # type: ignore[method-assign]
+    with FakeVLLM(tiny_rm_path) as fake, RMClient(fake.url, backend=backend) as client:
         assert client.raw_scores([long, ITEMS[1]]) == pytest.approx(local.raw_scores([long, ITEMS[1]]), abs=1e-6)
         assert client.truncated == local.truncated == 1
         # this RM reads no code (its manifest): the code never reaches vLLM
         assert fake.requests[-1]["input"][1] == local.encode(RMItem(ITEMS[1].statement, ITEMS[1].reasoning))
+    # tokenised on the client's encoder thread, not on its event loop
+    assert threads and all(name.startswith("pgrpo-rm-encode") for name in threads)
+
+
+def test_vllm_reply_with_several_classes_names_the_item(tiny_rm_path):
+    _, _, parse = VLLMBackend(tiny_rm_path).request(ITEMS[:2], None)
+    reply = {"data": [{"index": 0, "probs": [0.1], "num_classes": 1}, {"index": 1, "probs": [0.2, 0.8],
+                                                                         "num_classes": 2}]}
+    with pytest.raises(RMBackendError, match="returned 2 classes \\(2 values\\) for item 1: not a scalar"):
+        parse(json.dumps(reply).encode())
 
 
 def test_vllm_failures_name_the_url(tiny_rm_path):
@@ -141,15 +174,46 @@ def test_vllm_failures_name_the_url(tiny_rm_path):
             client.score(ITEMS[:1])
 
 
+def test_vllm_must_serve_this_rm_under_its_fingerprint_name(tiny_rm_path, pad_is_eos_rm, tmp_path, capsys):
+    """GET /v1/models offers only id / root / max_model_len: the served name carries the RM's fingerprint."""
+    from pgrpo.cli import main
+
+    name, files = vllm_served_name(tiny_rm_path)
+    assert name.startswith("pgrpo-rm-") and files[:2] == (MANIFEST_FILE, "config.json") and "tokenizer.json" in files
+    assert vllm_served_name(pad_is_eos_rm)[0] != name  # another tokenizer / config: another name
+    copy = tmp_path / "copy"  # the local copy without weights has the same name
+    shutil.copytree(tiny_rm_path, copy, ignore=shutil.ignore_patterns("*.safetensors", "*.bin"))
+    assert not list(copy.glob("*.safetensors")) and vllm_served_name(copy)[0] == name
+    assert main(["rm", "vllm-name", str(copy)]) == 0 and capsys.readouterr().out.strip() == name
+    # served under the name the old docs gave: refused, naming the URL, what it serves and the fix
+    with FakeVLLM(tiny_rm_path, served_name="pgrpo-rm") as fake:
+        with RMClient(fake.url, backend=VLLMBackend(str(copy)), retries=0) as client:
+            with pytest.raises(RMServiceError, match=rf"vLLM at {fake.url} serves 'pgrpo-rm' \(root '{tiny_rm_path}'\), "
+                                                     rf"not the RM in reward.rm_path=.*--served-model-name {name}"):
+                client.score(ITEMS[:1])
+        assert fake.requests == []  # nothing was scored by the wrong model
+    # two URLs, the second serving another RM: the second is named
+    with FakeVLLM(tiny_rm_path) as good, FakeVLLM(pad_is_eos_rm) as other:
+        with RMClient([good.url, other.url], backend=VLLMBackend(tiny_rm_path), retries=0) as client:
+            with pytest.raises(RMServiceError, match=rf"vLLM at {other.url} serves '{vllm_served_name(pad_is_eos_rm)[0]}'"):
+                client.score(ITEMS[:1])
+        with RMClient(good.url, backend=VLLMBackend(tiny_rm_path)) as client:
+            assert len(client.score(ITEMS[:2])) == 2 and good.requests[-1]["model"] == name
+
+
 def test_vllm_refuses_the_implicit_head_and_a_missing_rm(tmp_path, tiny_rm_path):
     shutil.copytree(tiny_rm_path, tmp_path, dirs_exist_ok=True)
     manifest = json.loads((tmp_path / MANIFEST_FILE).read_text())
     manifest.update(head="implicit", implicit={"beta": 0.5, "prompt_style": "pgrpo"})
     (tmp_path / MANIFEST_FILE).write_text(json.dumps(manifest))
-    with pytest.raises(RMBackendError, match="scalar head only.*implicit.*pgrpo rm serve --model"):
+    with pytest.raises(RMBackendConfigError, match="reward.rm_backend: vllm serves the scalar head only.*implicit.*"
+                                                   "pgrpo rm serve --model"):
         make_backend("vllm", str(tmp_path))
-    with pytest.raises(RMBackendError, match="reward.rm_path: reward.rm_backend=vllm needs a local copy"):
+    with pytest.raises(ConfigError, match="reward.rm_path: reward.rm_backend=vllm needs a local copy"):
         make_backend("vllm", None)
+    (tmp_path / MANIFEST_FILE).unlink()
+    with pytest.raises(ConfigError, match=f"reward.rm_path: {tmp_path}/{MANIFEST_FILE}: no reward-model manifest"):
+        make_backend("vllm", str(tmp_path))
     with pytest.raises(ConfigError, match="reward.rm_backend: unknown reward-model backend 'vlm'"):
         make_backend("vlm")
 

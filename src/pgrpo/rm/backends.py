@@ -11,6 +11,15 @@
            tokenizer are read from a local copy of the RM directory (`reward.rm_path`; no weights
            are loaded). The implicit head is refused: it is a log-ratio of two models, which a
            pooling endpoint cannot compute.
+           Which model a vLLM serves: its GET /v1/models lists only `id` (the
+           --served-model-name), `root` (the path it was started with, on ITS host) and
+           max_model_len - no checksum of any kind. So the served name carries one:
+           `vllm_served_name(RM_DIR)` = "pgrpo-rm-" + a hash of the RM directory's small files
+           (manifest, config, tokenizer: FINGERPRINT_FILES, the weights are not hashed), printed
+           by `pgrpo rm vllm-name RM_DIR`; the client refuses a URL that does not serve that id
+           (naming the URL and what it serves), so every URL serves the RM whose manifest and
+           tokenizer encode the items. Two trainings with byte-identical small files (same base,
+           settings and pair counts) are not told apart.
 
 A backend turns a chunk of items into (path, JSON body, reply parser) and reads what a URL
 serves (manifest, max_length) from its health route; transport, batching and retries are the
@@ -19,9 +28,11 @@ client's. Garbage replies raise `Retryable` (the client retries, then fails nami
 
 from __future__ import annotations
 
+import hashlib
 import math
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -29,7 +40,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from pgrpo.config import ConfigError, build_dataclass
 from pgrpo.errors import PgrpoError
 from pgrpo.registry import Registry
-from pgrpo.rm.manifest import RMManifest
+from pgrpo.rm.manifest import MANIFEST_FILE, RMManifest
 from pgrpo.rm.scoring import RMItem, sigmoid
 from pgrpo.rm.wire import API_VERSION, SCORE_PATH, Health, ItemScore, ScoreResponse
 from pgrpo.serving import HEALTH_PATH, Retryable
@@ -39,7 +50,11 @@ Parse = Callable[[bytes], list[ItemScore]]
 
 
 class RMBackendError(PgrpoError):
-    """A served RM that this client cannot use (wrong API, head, length), or a bad backend setup."""
+    """A served RM that this client cannot use (wrong API, model, head, length), or a bad backend setup."""
+
+
+class RMBackendConfigError(RMBackendError, ConfigError):
+    """A backend that cannot be set up from the recipe; the message names the recipe key."""
 
 
 class RMBackend(Protocol):
@@ -50,7 +65,8 @@ class RMBackend(Protocol):
         ...
 
     def request(self, chunk: Sequence[RMItem], manifest: RMManifest) -> tuple[str, dict[str, Any], Parse]:
-        """(path, JSON body, parser of the reply into one ItemScore per item) for one chunk."""
+        """(path, JSON body, parser of the reply into one ItemScore per item) for one chunk. Called off the
+        client's event loop, on one worker thread (it may tokenise), so never twice at once."""
         ...
 
 
@@ -138,9 +154,38 @@ class _ClassificationResponse(_Lenient):
     data: list[_ClassificationData]
 
 
+# The RM directory's small files that name the served model (present ones are hashed, in this
+# order); the weights are left out, so a local copy without them has the same fingerprint.
+FINGERPRINT_FILES = (MANIFEST_FILE, "config.json", "tokenizer.json", "tokenizer_config.json",
+                     "special_tokens_map.json", "added_tokens.json", "vocab.json", "merges.txt", "tokenizer.model",
+                     "chat_template.jinja")
+FINGERPRINT_REQUIRED = (MANIFEST_FILE, "config.json")
+SERVED_NAME_PREFIX = "pgrpo-rm-"
+
+
+def vllm_served_name(rm_path: str | Path) -> tuple[str, tuple[str, ...]]:
+    """(the --served-model-name vLLM must serve the RM in `rm_path` under, the files it hashes):
+    "pgrpo-rm-" + 16 hex digits of a sha256 over FINGERPRINT_FILES' names and bytes.
+    RMBackendError naming the directory when a required file is missing."""
+    root = Path(rm_path)
+    missing = [name for name in FINGERPRINT_REQUIRED if not (root / name).is_file()]
+    if missing:
+        raise RMBackendError(f"{rm_path} has no {' or '.join(missing)}: copy the whole served RM directory, "
+                             f"weights excepted (docs/rm-service.md)")
+    digest = hashlib.sha256()
+    hashed = []
+    for name in FINGERPRINT_FILES:
+        path = root / name
+        if path.is_file():
+            digest.update(f"{name}\0{path.stat().st_size}\0".encode())
+            digest.update(path.read_bytes())
+            hashed.append(name)
+    return SERVED_NAME_PREFIX + digest.hexdigest()[:16], tuple(hashed)
+
+
 class VLLMBackend:
     """vLLM's classification endpoint serving the scalar RM saved at `rm_path` (read here for its
-    manifest and tokenizer only)."""
+    manifest and tokenizer only) under the name `vllm_served_name(rm_path)`."""
 
     server = "`vllm serve` (docs/rm-service.md)"
 
@@ -151,32 +196,45 @@ class VLLMBackend:
         from pgrpo.rm.manifest import read_manifest
 
         if not rm_path:
-            raise RMBackendError("reward.rm_path: reward.rm_backend=vllm needs a local copy of the RM directory "
-                                 "vLLM serves (its manifest and tokenizer encode the items; no weights are loaded)")
-        self.manifest = read_manifest(rm_path)
+            raise RMBackendConfigError("reward.rm_path: reward.rm_backend=vllm needs a local copy of the RM directory "
+                                       "vLLM serves (its manifest and tokenizer encode the items; no weights are "
+                                       "loaded)")
+        try:
+            self.manifest = read_manifest(rm_path)
+        except PgrpoError as exc:
+            raise RMBackendConfigError(f"reward.rm_path: {exc}") from None
         if self.manifest.implicit is not None:
-            raise RMBackendError(f"reward.rm_backend: vllm serves the scalar head only, but {rm_path} is an implicit "
-                                 f"RM (a log-ratio of the model and its reference, which vLLM's pooling API cannot "
-                                 f"compute); serve it with `pgrpo rm serve --model {rm_path}`")
+            raise RMBackendConfigError(
+                f"reward.rm_backend: vllm serves the scalar head only, but {rm_path} is an implicit RM (a log-ratio "
+                f"of the model and its reference, which vLLM's pooling API cannot compute); serve it with "
+                f"`pgrpo rm serve --model {rm_path}`")
+        self.rm_path = rm_path
+        try:
+            self.served_name, self.fingerprinted = vllm_served_name(rm_path)
+        except RMBackendError as exc:
+            raise RMBackendConfigError(f"reward.rm_path: {exc}") from None
         self.max_length = max_length or self.manifest.max_length
         try:
             self.tokenizer = ensure_pad_token(AutoTokenizer.from_pretrained(rm_path))
         except OSError as exc:
-            raise RMBackendError(f"reward.rm_path: cannot load the tokenizer of {rm_path}: {exc}") from None
-        self._model: dict[str, str] = {}  # url -> the served model's id
+            raise RMBackendConfigError(f"reward.rm_path: cannot load the tokenizer of {rm_path}: {exc}") from None
 
     async def served(self, url: str, get: Get) -> tuple[RMManifest, int]:
         try:
             models = _ModelList.model_validate_json(await get(url, VLLM_MODELS_PATH))
         except ValidationError as exc:
             raise Retryable(f"unreadable {VLLM_MODELS_PATH} reply (is this vLLM?): {exc.errors()[:1]}") from None
-        if not models.data:
-            raise RMBackendError(f"vLLM at {url}: {VLLM_MODELS_PATH} lists no model")
-        card = models.data[0]
+        card = next((c for c in models.data if c.id == self.served_name), None)
+        if card is None:
+            listed = ", ".join(f"{c.id!r} (root {c.root!r})" for c in models.data) or "no model"
+            raise RMBackendError(
+                f"vLLM at {url} serves {listed}, not the RM in reward.rm_path={self.rm_path}: that RM is served as "
+                f"{self.served_name!r} (a hash of its {', '.join(self.fingerprinted)}). Start vLLM on that RM with "
+                f"--served-model-name {self.served_name} (`pgrpo rm vllm-name {self.rm_path}` prints it), or point "
+                f"reward.rm_path at a copy of the directory that URL serves")
         if card.max_model_len is not None and card.max_model_len < self.max_length:
             raise RMBackendError(f"vLLM at {url}: max_model_len={card.max_model_len} is below the RM's max_length "
                                  f"{self.max_length}; restart it with --max-model-len {self.max_length}")
-        self._model[url] = card.id
         return self.manifest, self.max_length
 
     def encode(self, item: RMItem) -> tuple[list[int], bool]:
@@ -193,9 +251,8 @@ class VLLMBackend:
 
     def request(self, chunk: Sequence[RMItem], manifest: RMManifest) -> tuple[str, dict[str, Any], Parse]:
         encoded = [self.encode(it) for it in chunk]
-        body: dict[str, Any] = {"input": [ids for ids, _ in encoded], "use_activation": False}
-        if len(set(self._model.values())) == 1:  # vLLM's default model otherwise
-            body["model"] = next(iter(self._model.values()))
+        body: dict[str, Any] = {"model": self.served_name, "input": [ids for ids, _ in encoded],
+                                "use_activation": False}
 
         def parse(raw: bytes) -> list[ItemScore]:
             try:
@@ -206,9 +263,11 @@ class VLLMBackend:
             rows = sorted(reply.data, key=lambda d: d.index)
             if [d.index for d in rows] != list(range(len(chunk))):
                 raise Retryable(f"garbage reply: indices {[d.index for d in reply.data]} for {len(chunk)} items")
-            if any(d.num_classes != 1 or len(d.probs) != 1 for d in rows):
-                raise RMBackendError(f"vLLM at {VLLM_CLASSIFY_PATH} returned {rows[0].num_classes} classes per "
-                                     f"item: not a scalar reward model (num_labels must be 1)")
+            wrong = next((d for d in rows if d.num_classes != 1 or len(d.probs) != 1), None)
+            if wrong is not None:
+                raise RMBackendError(f"vLLM at {VLLM_CLASSIFY_PATH} returned {wrong.num_classes} classes "
+                                     f"({len(wrong.probs)} values) for item {wrong.index}: not a scalar reward model "
+                                     f"(num_labels must be 1)")
             raws = [d.probs[0] for d in rows]
             if not all(math.isfinite(r) for r in raws):
                 raise Retryable(f"garbage reply: non-finite scores {raws}")
@@ -221,7 +280,8 @@ RM_BACKENDS.add("vllm", BackendSpec(VLLMBackend, True, VLLMBackend.server))
 
 
 def make_backend(name: str, rm_path: str | None = None, max_length: int | None = None) -> RMBackend:
-    """The backend registered as `name` (`reward.rm_backend`); ConfigError naming the key if unknown."""
+    """The backend registered as `name` (`reward.rm_backend`), set up for `rm_path`; ConfigError naming the
+    recipe key when it cannot be (an unknown name; for vllm a missing, implicit or unreadable RM)."""
     try:
         spec = RM_BACKENDS.get(name)
     except KeyError as exc:

@@ -24,12 +24,15 @@ A format's row becomes one EvalPair or several (RM-Bench: 9, one per cell of its
 told apart by `slot`); a format with an `aggregate` scores its rows by its own rule, the others
 by pairwise accuracy with ties counted half (pgrpo.rm.evaluate). Files are JSONL, or one JSON
 array of row objects (RM-Bench ships `total_dataset.json`); line numbers are the file's either
-way. Bad rows (a missing, empty or mistyped field) raise one DataError listing file:line and
-the key; a row a format deliberately leaves out (`ExcludedRow`) is reported, not scored.
+way. The pairs of one row carry its ordinal (`EvalPair.row`, set here): per-row rules group by
+it, never by line (a minified array is all on line 1). Bad rows (a missing, empty or mistyped
+field) raise one DataError listing file:line and the key; a row a format deliberately leaves
+out (`ExcludedRow`) is reported, not scored.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import fnmatch
 import importlib
 import json
@@ -48,7 +51,9 @@ from pgrpo.rm.scoring import RMItem
 
 @dataclass(frozen=True)
 class EvalPair:
-    """One benchmark pair; `line` is its 1-based line in the source file."""
+    """One benchmark pair; `line` is its 1-based line in the source file (where its row starts),
+    `row` the 0-based ordinal of its row among the file's records, set by `load_benchmark` (rows
+    of a minified JSON array all share line 1; the ordinal still tells them apart)."""
 
     subset: str
     chosen: RMItem
@@ -58,6 +63,7 @@ class EvalPair:
     # Where this pair sits in its row, for formats with several per row: RM-Bench (chosen style,
     # rejected style), RewardBench 2 (index of the other completion,); () for a plain pair.
     slot: tuple[int, ...] = ()
+    row: int | None = None
 
 
 @dataclass(frozen=True)
@@ -92,6 +98,7 @@ class BenchmarkFormat:
     aggregate: Aggregator | None = None
     unit: str = "pairs"  # what `n` counts in the report
     rule: str = "Ties count half."  # one line on how the accuracy is computed, printed under the table
+    overall_label: str = "overall"  # the overall row's name in the report (say when it is not the usual one)
 
     def matches(self, keys: set[str]) -> bool:
         return all(k in keys for k in self.required)
@@ -121,10 +128,14 @@ def text_list(obj: dict[str, Any], key: str, length: int | None = None) -> list[
 
 def rows_of(pairs: Sequence[EvalPair], scores: Sequence[tuple[float, float]]
             ) -> list[list[tuple[EvalPair, tuple[float, float]]]]:
-    """The (pair, scores) of each source row (pairs of a row share its line), in file order."""
+    """The (pair, scores) of each source row (pairs of a row share its `row` ordinal), in file order.
+    ValueError for a pair without one (not read by `load_benchmark`)."""
     rows: dict[int, list[tuple[EvalPair, tuple[float, float]]]] = {}
     for pair, score in zip(pairs, scores):
-        rows.setdefault(pair.line, []).append((pair, score))
+        if pair.row is None:
+            raise ValueError(f"pair at line {pair.line} (id {pair.pair_id}) has no row ordinal: per-row scoring "
+                             f"needs pairs read by pgrpo.rm.benchmarks.load_benchmark")
+        rows.setdefault(pair.row, []).append((pair, score))
     return list(rows.values())
 
 
@@ -230,7 +241,7 @@ def load_benchmark(path: str | Path, format: str | None = None, subsets: Sequenc
     def wanted(subset: str) -> bool:
         return not subsets or any(fnmatch.fnmatchcase(subset, pat) for pat in subsets)
 
-    for lineno, obj in iter_records(path):
+    for ordinal, (lineno, obj) in enumerate(iter_records(path)):
         if fmt is None:
             fmt = detect_format(obj, f"{path}:{lineno}")
         missing = [k for k in fmt.required if k not in obj]
@@ -247,7 +258,7 @@ def load_benchmark(path: str | Path, format: str | None = None, subsets: Sequenc
             continue
         row = (parsed,) if isinstance(parsed, EvalPair) else parsed
         if row and wanted(row[0].subset):
-            pairs.extend(row)
+            pairs.extend(dataclasses.replace(pair, row=ordinal) for pair in row)
     if bad:
         raise malformed(path, bad)
     if fmt is None or not pairs:

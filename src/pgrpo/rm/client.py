@@ -1,15 +1,15 @@
 """The client of `pgrpo rm serve`: `RMClient`, a scorer with `RewardScorer`'s scoring API over HTTP.
 
     client = RMClient(["http://10.0.0.5:8767", "http://10.0.0.6:8767"])   # token: env PGRPO_RM_TOKEN
-    client.manifest            # the served RM's manifest, read from /health (every URL must agree)
+    client.manifest            # the served RM's manifest, read from /health (every URL must serve the same RM)
     client.score(items)        # sigmoid scores, order kept; also `raw_scores`, `await ascore(items)`
     RMClient(["http://gpu-node:8000"], backend=make_backend("vllm", "RM_DIR"))   # a vLLM server instead
 
 Owns the asynchronous transport (httpx.AsyncClient on the client's own event-loop thread, so
 the synchronous `score` works from TRL's reward path and `ascore` from any event loop),
 batching (items cut into requests of `items_per_request`, all sent concurrently, at most
-`max_concurrency` in flight) and timeouts; URL rotation and retries are pgrpo.serving's
-(garbage replies are retried too). A service that keeps failing, or refuses a request (4xx),
+`max_concurrency` in flight; bodies built on one encoder thread, off the loop) and timeouts;
+URL rotation and retries are pgrpo.serving's (garbage replies are retried too). A service that keeps failing, or refuses a request (4xx),
 raises `RMServiceError` naming the URL(s) and the last error - never a silent reward of 0. What
 goes over the wire is the backend's (pgrpo.rm.backends: `pgrpo rm serve`, or vLLM's /classify):
 items on the manifest's layout (code only when it says include_code); `truncated` counts items
@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Awaitable, Coroutine, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 from pgrpo import serving
@@ -64,6 +65,8 @@ class RMClient:
         self._manifest: RMManifest | None = None
         self._max_length: int | None = None
         self._http: Any = None  # httpx.AsyncClient, created on the loop thread
+        # builds request bodies (the vLLM backend tokenises): off the event loop, one at a time
+        self._encoder = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pgrpo-rm-encode")
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True, name="pgrpo-rm-client")
         self._thread.start()
@@ -107,6 +110,7 @@ class RMClient:
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(timeout=10)
         self._loop.close()
+        self._encoder.shutdown(wait=False)
 
     def __enter__(self) -> RMClient:
         return self
@@ -182,8 +186,11 @@ class RMClient:
         chunks = [items[i:i + self.items_per_request] for i in range(0, len(items), self.items_per_request)]
         limit = asyncio.Semaphore(self.max_concurrency)
 
+        loop = asyncio.get_running_loop()
+
         async def send(chunk: list[RMItem], start: int) -> list[ItemScore]:
-            path, body, parse = self.backend.request(chunk, manifest)
+            # built on the encoder thread: a backend may tokenise (vLLM), which must not stall the loop
+            path, body, parse = await loop.run_in_executor(self._encoder, self.backend.request, chunk, manifest)
 
             async def attempt(url: str) -> list[ItemScore]:
                 raw = await self._request("POST", url, path, body)

@@ -1,5 +1,6 @@
-"""CLI: `pgrpo rm train` (Bradley-Terry RM training), `pgrpo rm eval` (preference benchmarks) and
-`pgrpo rm serve` (the RM as a service, pgrpo.rm.service).
+"""CLI: `pgrpo rm train` (Bradley-Terry RM training), `pgrpo rm eval` (preference benchmarks),
+`pgrpo rm serve` (the RM as a service, pgrpo.rm.service) and `pgrpo rm vllm-name` (the name
+`vllm serve` must serve a scalar RM under for reward.rm_backend=vllm, pgrpo.rm.backends).
 
 Thin: parse arguments, build the config / evaluator, call pgrpo.rm.train / pgrpo.rm.evaluate.
 Heavy imports happen inside run(). (`pgrpo rm pairs` lives in pgrpo.rm.pairs_commands.)
@@ -93,8 +94,9 @@ def configure_eval(parser):
                         help="skip autodetection: a registered format (pgrpo.rm.benchmarks), e.g. lcb-rb, rewardbench, "
                              "rewardbench2, rm-bench, judgebench, pairs")
     parser.add_argument("--subsets", nargs="+", metavar="GLOB",
-                        help="keep only these subsets, e.g. 'hep-*' math-prm; RM-Bench: domains (code math); "
-                             "JudgeBench: sources (livecodebench)")
+                        help="keep only these subsets (glob patterns, matched case-sensitively), e.g. 'hep-*' math-prm; "
+                             "RM-Bench: domains (code math; safety is 'safety-*': its domains are safety-refuse "
+                             "and safety-response); JudgeBench: sources (livecodebench); RewardBench 2: Math")
     parser.add_argument("--evaluator", default="reward-model", help="registered evaluator (default reward-model)")
     parser.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
                         help="evaluator-specific option (repeatable)")
@@ -199,6 +201,25 @@ def configure_serve(parser):
         scorer = RewardScorer(args.model, max_length=args.max_length, device=args.device, dtype=args.dtype, **sizes)
         serve(scorer, host=args.host, port=args.port, token=token, max_items=args.max_items,
               max_body_bytes=int(args.max_body_mb * (1 << 20)), batch_tokens=batch_tokens)
+        return 0
+
+    return run
+
+
+@command("rm vllm-name", help="Print the --served-model-name `vllm serve` must use for a scalar RM "
+                               "(reward.rm_backend=vllm checks it; docs/rm-service.md)")
+def configure_vllm_name(parser):
+    parser.add_argument("model", help="reward model directory, or a copy of it without the weights")
+
+    def run(args) -> int:
+        import sys
+
+        from pgrpo.rm.backends import vllm_served_name
+
+        name, files = vllm_served_name(args.model)
+        print(name)
+        print(f"(a hash of {', '.join(files)} in {args.model}; serve with: vllm serve {args.model} --runner pooling "
+              f"--convert classify --served-model-name {name} ...)", file=sys.stderr)
         return 0
 
     return run

@@ -117,6 +117,7 @@ class EvalReport:
     n_boot: int
     unit: str = "pairs"  # what `n` counts
     rule: str = "Ties count half."  # how the accuracy is computed (the format's)
+    overall_label: str = "overall"  # the format's name for the overall row
 
 
 def pairwise_breakdown(fmt: BenchmarkFormat, pairs: Sequence[EvalPair], scores: Sequence[tuple[float, float]],
@@ -146,7 +147,7 @@ def evaluate(evaluator: PairEvaluator, pairs: Sequence[EvalPair], fmt: Benchmark
     else:
         result = pairwise_breakdown(fmt, pairs, scores, n_boot, seed)
     report = EvalReport(benchmark, fmt.name, evaluator.name, result.overall, result.subsets, result.categories,
-                        seed, n_boot, fmt.unit, fmt.rule)
+                        seed, n_boot, fmt.unit, fmt.rule, fmt.overall_label)
     return report, scores
 
 
@@ -158,7 +159,7 @@ def _row(name: str, acc: Accuracy) -> str:
 def render_markdown(report: EvalReport) -> str:
     lines = [f"### {report.evaluator} on {report.benchmark} ({report.format})", "",
              f"| subset | {report.unit} | accuracy % | 95% CI | ties |", "|---|---|---|---|---|",
-             _row("**overall**", report.overall)]
+             _row(f"**{report.overall_label}**", report.overall)]
     lines += [_row(f"*{name}*", acc) for name, acc in report.categories.items()]
     if len(report.subsets) > 1:
         lines += [_row(name, acc) for name, acc in report.subsets.items()]

@@ -12,11 +12,12 @@ competes with every other completion of the row (the rejected ones, and any furt
 ones), one pair each (`slot` (k,)). A row earns 1 if the chosen completion scores strictly
 above all the others, 0 if any scores higher, and 1/m if it shares the top score with m-1
 others (run_v2's tie penalty; a pairwise judge's split verdict is such a tie). Per subset
-accuracy is the mean credit; overall is the unweighted mean over the subsets present (the
-leaderboard averages its subsets). Math is the paper-relevant subset, singled out as "math";
-RewardBench 2 has no code subset. The Ties subset is excluded, with a note: its score is a
-weighted composite of accuracy over all correct answers and reward margins across prompt
-pairs (run_v2's `process_single_model`), not a per-row accuracy.
+accuracy is the mean credit; overall is the unweighted mean over the subsets present. Math is
+the paper-relevant subset, singled out as "math"; RewardBench 2 has no code subset. The Ties
+subset is excluded, with a note: its score is a weighted composite of accuracy over all
+correct answers and reward margins across prompt pairs (run_v2's `process_single_model`), not
+a per-row accuracy. So our overall is NOT the leaderboard score (the unweighted mean of all six
+subsets, Ties included): the report labels it OVERALL_LABEL; compare per subset.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from pgrpo.rm.metrics import credit_accuracy, macro_accuracy
 from pgrpo.rm.scoring import RMItem
 
 EXCLUDED_SUBSETS = ("ties",)  # compared lower-cased
+OVERALL_LABEL = "overall without Ties (not the leaderboard's six-subset mean)"
 FOCUS_SUBSETS = (("math", "Math"),)
 
 
@@ -81,8 +83,9 @@ def _aggregate(pairs: Sequence[EvalPair], scores: Sequence[tuple[float, float]],
 
 RULE = ("RewardBench 2 rule: a prompt counts 1 if its chosen completion scores strictly above all 3 (or more) "
         "others, 1/m if it shares the top score with m-1 of them (the ties column counts such prompts), else 0; "
-        "overall: unweighted mean over the subsets (Ties excluded), CI by a bootstrap stratified by subset.")
+        "overall: unweighted mean over the subsets, Ties excluded (so not the leaderboard's six-subset score), "
+        "CI by a bootstrap stratified by subset.")
 
 BENCHMARK_FORMATS.add("rewardbench2", BenchmarkFormat(
     "rewardbench2", ("prompt", "chosen", "rejected", "subset", "num_correct"), _parse, aggregate=_aggregate,
-    unit="prompts", rule=RULE))
+    unit="prompts", rule=RULE, overall_label=OVERALL_LABEL))
