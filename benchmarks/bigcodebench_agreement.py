@@ -108,6 +108,9 @@ def explain(row: Row) -> str:
         return ("same verdict (not passed), different label: bigcodebench's time limit is a SIGALRM inside the "
                 "suite, so the running test ERRORS (TimeoutException) and the task is 'fail'; its 'timeout' "
                 "means the process itself did not end. pgrpo's harness kills the jailed child: 'timeout'")
+    if row.theirs == "pass" and "skipped by the program" in row.ours_detail:
+        return ("bigcodebench counts every skip as a pass; pgrpo only a skip the test code itself makes "
+                "(README, BigCodeBench)")
     return "unexplained"
 
 
@@ -130,6 +133,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         import bigcodebench.eval  # noqa: F401
 
+        print(f"WARNING: bigcodebench's harness runs the programs of {args.data}"
+              f"{'' if args.no_wrong else f' and {args.wrong}'} UNJAILED (no sandbox, as in its own evaluation): "
+              "only use files you trust", file=sys.stderr)
         started = time.perf_counter()
         theirs = run_theirs(items, args.time_limit)
         theirs_s = time.perf_counter() - started

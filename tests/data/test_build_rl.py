@@ -145,8 +145,9 @@ def test_specs_parse_and_name_their_mistakes():
     assert EvalSpec.parse("lcb=/d/lcb.jsonl:2024-08-01..") == EvalSpec("lcb", "/d/lcb.jsonl", "2024-08-01", None)
     assert EvalSpec.parse("lcb:2024-08-01..2025-02-01") == EvalSpec("lcb", "livecodebench/code_generation_lite",
                                                                     "2024-08-01", "2025-02-01", "test")
-    with pytest.raises(DataError, match="bigcodebench=PATH"):
-        EvalSpec.parse("bigcodebench")  # no default source: never a guessed path
+    assert EvalSpec.parse("bigcodebench") == EvalSpec("bigcodebench", "bigcode/bigcodebench", split="v0.1.4")
+    with pytest.raises(DataError, match="mine=PATH"):
+        EvalSpec.parse("mine")  # no default source: never a guessed path
     with pytest.raises(DataError, match="not an ISO date"):
         EvalSpec.parse("lcb:2024-13-01..")
     with pytest.raises(DataError, match="NAME:PATH_OR_HUB"):
@@ -237,17 +238,21 @@ def test_every_evaluation_set_the_recipes_report_is_the_default_and_reads_where_
 
     specs, skipped = eval_specs([], [])
     assert [s.label for s in specs] == ["humaneval", "humaneval_plus", "mbpp", "mbpp_plus",
-                                        "lcb [2024-08-01..2025-02-01]"] and skipped == ()
-    code = [n for n in BENCHMARKS if BENCHMARKS.get(n).kind == "code"]
-    assert sorted(code) == sorted(s.name for s in specs)
+                                        "lcb [2024-08-01..2025-02-01]", "bigcodebench"] and skipped == ()
     for spec in specs:  # one source of truth: `pgrpo evaluate`'s benchmark registry
         assert (spec.path, spec.split) == (BENCHMARKS.get(spec.name).source, BENCHMARKS.get(spec.name).split)
+    # every code benchmark reads a default's source, except BigCodeBench-Hard: a subset of the full set
+    sources = {(s.path, s.split) for s in specs}
+    code = [BENCHMARKS.get(n) for n in BENCHMARKS if BENCHMARKS.get(n).kind == "code"]
+    assert {b.name for b in code if (b.source, b.split) not in sources} == {"bigcodebench_hard",
+                                                                          "bigcodebench_hard_instruct"}
     specs, skipped = eval_specs(["mbpp=/d/m.jsonl", "bigcodebench=/d/b.jsonl"], ["lcb"])
     assert [s.name for s in specs] == ["humaneval", "humaneval_plus", "mbpp", "mbpp_plus", "bigcodebench"]
-    assert specs[2].path == "/d/m.jsonl" and skipped == ("lcb",)
-    assert eval_specs([], ["all"]) == ((), ("humaneval", "humaneval_plus", "mbpp", "mbpp_plus", "lcb"))
+    assert specs[2].path == "/d/m.jsonl" and specs[4].path == "/d/b.jsonl" and skipped == ("lcb",)
+    assert eval_specs([], ["all"]) == ((), ("humaneval", "humaneval_plus", "mbpp", "mbpp_plus", "lcb",
+                                            "bigcodebench"))
     with pytest.raises(DataError, match="not a default"):
-        eval_specs([], ["bigcodebench"])
+        eval_specs([], ["bigcodebench_hard"])
     with pytest.raises(DataError, match="contradict"):
         eval_specs(["lcb=/d/l.jsonl"], ["lcb"])
 
@@ -282,13 +287,14 @@ def test_skipped_evaluation_sets_are_named_in_the_datasheet_report_and_summary(t
 
     monkeypatch.setattr(pgrpo.cli, "COMMAND_MODULES", ("pgrpo.bench.build_rl_commands",))
     assert _cli(tmp_path, "--no-verify", "--skip-eval", "humaneval_plus", "--skip-eval", "mbpp",
-                "--skip-eval", "mbpp_plus", "--skip-eval", "lcb") == 0
-    assert "NOT decontaminated against: humaneval_plus, mbpp, mbpp_plus, lcb" in capsys.readouterr().out
+                "--skip-eval", "mbpp_plus", "--skip-eval", "lcb", "--skip-eval", "bigcodebench") == 0
+    skipped = "humaneval_plus, mbpp, mbpp_plus, lcb, bigcodebench"
+    assert f"NOT decontaminated against: {skipped}" in capsys.readouterr().out
     sheet = json.loads((tmp_path / "code-rl.datasheet.json").read_text())
-    assert sheet["not_decontaminated_against"] == ["humaneval_plus", "mbpp", "mbpp_plus", "lcb"]
-    assert "**NOT decontaminated against: humaneval_plus, mbpp, mbpp_plus, lcb**" in \
+    assert sheet["not_decontaminated_against"] == skipped.split(", ")
+    assert f"**NOT decontaminated against: {skipped}**" in \
         (tmp_path / "code-rl.datasheet.md").read_text()
-    assert "# NOT decontaminated against: humaneval_plus, mbpp, mbpp_plus, lcb (--skip-eval)" in \
+    assert f"# NOT decontaminated against: {skipped} (--skip-eval)" in \
         (tmp_path / "code-rl.report.txt").read_text()
 
 

@@ -52,7 +52,7 @@ def test_nested_field_errors(tmp_path, data_file):
 
 
 def test_unknown_format_lists_known_ones(data_file):
-    with pytest.raises(DataError, match="unknown problem format 'nope'; known formats: apps, codecontests, evalplus, "
+    with pytest.raises(DataError, match="unknown problem format 'nope'; known formats: apps, bigcodebench, codecontests, evalplus, "
                                         "humaneval, lcb, mbpp, pgrpo"):
         load_problems(data_file("mbpp_mini.jsonl"), format="nope")
     assert issubclass(DataError, PgrpoError)

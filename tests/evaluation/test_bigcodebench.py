@@ -13,11 +13,13 @@ from pgrpo.cli import main
 from pgrpo.data.loaders import detect_format, load_problems
 from pgrpo.data.loaders.bigcodebench import as_instruct
 from pgrpo.data.problem import TestKind
-from pgrpo.errors import DataError
-from pgrpo.evaluation.benchmarks import load_benchmark, resolve_spec, task_messages
-from pgrpo.evaluation.bigcodebench import BIGCODEBENCH_LIMITS, sandbox_for
-from pgrpo.sandbox.harness import unittest_names
-from pgrpo.sandbox.types import Job, SandboxConfig
+from pgrpo.data.unittest_suite import unittest_names
+from pgrpo.errors import DataError, PgrpoError
+from pgrpo.evaluation.benchmarks import load_benchmark, task_messages
+from pgrpo.evaluation.bigcodebench import SERVE_HINT
+from pgrpo.evaluation.scoring import _config_for, _explained
+from pgrpo.sandbox.remote import ServiceMismatch
+from pgrpo.sandbox.types import KIND_LIMITS, Job, SandboxConfig
 from pgrpo.verify import Verifier
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "bigcodebench"
@@ -71,17 +73,40 @@ def test_malformed_rows_name_file_line_and_field(tmp_path, change, message):
         load_problems(path)
 
 
-def test_four_names_share_the_benchmarks_limits_and_explicit_flags_win():
-    for name in ("bigcodebench", "bigcodebench_instruct", "bigcodebench_hard", "bigcodebench_hard_instruct"):
-        assert resolve_spec(name).sandbox_config(SandboxConfig(workers=1)).timeout_per_program_s == 241.0
-    assert resolve_spec("humaneval").sandbox_config(SandboxConfig(workers=1)).timeout_per_program_s == 30.0
-    mine = sandbox_for(BIGCODEBENCH_LIMITS, SandboxConfig(workers=1, timeout_per_program_s=5.0))
-    assert (mine.timeout_per_program_s, mine.timeout_per_test_s, mine.memory_mb) == (5.0, 241.0, 30 * 1024)
+def test_limits_belong_to_the_unittest_kind_and_explicit_flags_win():
+    limits = KIND_LIMITS[TestKind.UNITTEST]
+    assert (limits.timeout_s, limits.memory_mb, limits.scratch_mb) == (241.0, 30 * 1024, 256)
+    base = {"timeout_per_test_s": 4.0, "timeout_per_program_s": 5.0, "memory_mb": 4096, "scratch_mb": 64}
+    mine = limits.apply(base, frozenset({"memory_mb"}))  # memory set explicitly (to its default value)
+    assert mine == {"timeout_per_test_s": 241.0, "timeout_per_program_s": 5.0, "memory_mb": 4096, "scratch_mb": 256}
 
 
-def test_harness_counts_test_methods_from_the_trusted_test_code():
-    assert unittest_names(_rows(FULL)[2]["test"]) == ["test_bins", "test_labels", "test_saves"]
-    assert unittest_names("class Other: pass") == [] and unittest_names("def (") == []
+def test_a_sandbox_service_gets_the_kind_limits_and_a_refusal_says_how_to_serve_them():
+    task = load_benchmark("bigcodebench_hard", data={"bigcodebench_hard": str(HARD)})[0]
+    base = SandboxConfig(workers=1, url="http://127.0.0.1:9")
+    config = _config_for(task, base)
+    assert (config.timeout_per_program_s, config.memory_mb, config.urls) == (241.0, 30 * 1024, base.urls)
+    with pytest.raises(PgrpoError, match="BigCodeBench's own") as info, _explained(config, base):
+        raise ServiceMismatch("sandbox.timeout_per_test_s: 241.0 exceeds the limit of the sandbox service")
+    assert SERVE_HINT in str(info.value) and "--sandbox-memory-mb 30720" in SERVE_HINT
+
+
+def test_instruct_split_of_a_non_bigcodebench_file_is_a_data_error_naming_file_and_task(tmp_path):
+    path = tmp_path / "he.jsonl"
+    path.write_text(json.dumps({"task_id": "t/1", "statement": "s", "entry_point": "f",
+                                "tests": {"kind": "asserts", "asserts": ["assert f() == 1"]}}) + "\n")
+    with pytest.raises(DataError, match=r"bigcodebench_instruct.*he.jsonl.*'t/1'.*'asserts', expected 'unittest'"):
+        load_benchmark("bigcodebench_instruct", data={"bigcodebench_instruct": str(path)})
+    with pytest.raises(DataError, match="task 't/1'"):
+        as_instruct(load_problems(path)[0])
+
+
+def test_test_methods_are_counted_from_the_trusted_test_code():
+    assert unittest_names(_rows(FULL)[2]["test"]) == ("test_bins", "test_labels", "test_saves")
+    assert unittest_names("class Other: pass") == () and unittest_names("def (") == ()
+    inherited = "class Base:\n    def test_a(self): pass\nclass TestCases(Base):\n    def test_b(self): pass\n"
+    assert unittest_names(inherited) == ("test_a", "test_b")
+    assert load_problems(FULL)[2].tests.count == 3  # what the harness reports as tests_total
 
 
 @pytest.mark.slow
@@ -136,3 +161,15 @@ def test_instruct_body_only_answers_and_cheats_are_judged_by_the_harness():
         results = verifier.run_jobs([Job(problems["BigCodeBench/9008"], c) for c in cheats])
     assert verdict.passed, verdict.detail
     assert [r.status.value for r in results] == ["runtime_error", "runtime_error", "failed", "runtime_error"]
+
+
+def test_training_refuses_unittest_problems_unless_the_recipe_opts_in():
+    from pgrpo.train.config import DataSection, TrainConfig
+    from pgrpo.train.tasks import TASKS
+
+    config = TrainConfig(output_dir="unused", data=DataSection(source=str(FULL), limit=2))
+    with pytest.raises(DataError, match=r"data.allow_unittest: true"):
+        TASKS.get("code")(config, None)
+    config.data.allow_unittest = True
+    examples = TASKS.get("code")(config, None)  # no tokenizer: plain-text prompts
+    assert [e.task_id for e in examples] == ["BigCodeBench/9001", "BigCodeBench/9002"]

@@ -132,7 +132,7 @@ def read_bigcodebench(spec: EvalSpec) -> list[EvalItem]:
     from pgrpo.data.loaders.reading import iter_records
 
     items = []
-    for record in iter_records(spec.path, None):
+    for record in iter_records(spec.path, spec.split):
         task_id = str(record.require("task_id", (str, int)))
         statement = record.get("instruct_prompt", str) or record.require_str("complete_prompt")
         test_code = record.get("test", str, default="")

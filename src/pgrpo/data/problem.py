@@ -101,9 +101,14 @@ class Tests:
 
     @property
     def count(self) -> int:
-        """Number of individual test cases (HUMANEVAL / UNITTEST test code counts as one)."""
-        if self.kind in (TestKind.HUMANEVAL, TestKind.UNITTEST):
+        """Number of individual test cases (HUMANEVAL test code counts as one; UNITTEST: the
+        test methods of its TestCases, as the sandbox harness counts them)."""
+        if self.kind is TestKind.HUMANEVAL:
             return 1
+        if self.kind is TestKind.UNITTEST:
+            from pgrpo.data.unittest_suite import unittest_names
+
+            return len(unittest_names(self.test_code))
         if self.kind is TestKind.ASSERTS:
             return len(self.asserts)
         if self.kind is TestKind.CALL:

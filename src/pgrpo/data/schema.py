@@ -174,6 +174,9 @@ def problem_from_dict(data: dict[str, Any], where: str = "") -> Problem:
     if primary and primary not in row["tests"]:
         raise DataError(f"{prefix}field 'tests.{primary}' is missing (a '{problem.tests.kind.value}' test suite is "
                         f"defined by it)")
+    if problem.tests.kind is TestKind.UNITTEST and not problem.tests.count:
+        raise DataError(f"{prefix}field 'tests.test_code' defines no `class TestCases` with test methods (a "
+                        f"'unittest' test suite is run and counted from them)")
     return problem
 
 

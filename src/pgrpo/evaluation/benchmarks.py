@@ -24,11 +24,10 @@ from pgrpo.data.loaders.bigcodebench import as_instruct
 from pgrpo.data.loaders.reading import first_record
 from pgrpo.data.math import MathProblem, load_math_problems, looks_like_math, math_messages
 from pgrpo.data.problem import Problem, TestKind
-from pgrpo.errors import PgrpoError
-from pgrpo.evaluation.bigcodebench import BIGCODEBENCH_LIMITS, BIGCODEBENCH_VARIANTS, HUB_VERSION, sandbox_for
+from pgrpo.errors import DataError, PgrpoError
+from pgrpo.evaluation.bigcodebench import BIGCODEBENCH_VARIANTS, HUB_VERSION
 from pgrpo.paths import is_local_path
 from pgrpo.registry import Registry
-from pgrpo.sandbox.types import SandboxConfig
 
 
 @dataclass(frozen=True)
@@ -62,11 +61,7 @@ class BenchmarkSpec:
     options: tuple[tuple[str, Any], ...] = ()
     base_tests_only: bool = False  # EvalPlus rows graded on their original (base) inputs only
     transform: Callable[[Problem], Problem] | None = None  # applied to each loaded problem (a prompt split)
-    sandbox_limits: tuple[tuple[str, Any], ...] = ()  # the benchmark's own limits (see sandbox_config)
-
-    def sandbox_config(self, config: SandboxConfig) -> SandboxConfig:
-        """The sandbox settings this benchmark's samples are checked with."""
-        return sandbox_for(dict(self.sandbox_limits), config) if self.sandbox_limits else config
+    test_kind: TestKind | None = None  # every problem must have tests of this kind (None: any)
 
 
 def _code(name: str, description: str, **extra: Any) -> BenchmarkSpec:
@@ -86,8 +81,8 @@ for _spec in (
     BenchmarkSpec("aime24", "math", "HuggingFaceH4/aime_2024", "AIME 2024, 30 problems (hub)", split="train"),
     BenchmarkSpec("minerva", "math", "math-ai/minervamath", "Minerva math (hub)", split="test"),
     *(BenchmarkSpec(v.name, "code", v.source, v.description, split=HUB_VERSION,
-                    transform=as_instruct if v.instruct else None,
-                    sandbox_limits=tuple(BIGCODEBENCH_LIMITS.items())) for v in BIGCODEBENCH_VARIANTS),
+                    transform=as_instruct if v.instruct else None, test_kind=TestKind.UNITTEST)
+      for v in BIGCODEBENCH_VARIANTS),
 ):
     BENCHMARKS.add(_spec.name, _spec)
 
@@ -122,8 +117,15 @@ def _load_code(spec: BenchmarkSpec, source: str, limit: int | None, options: Map
         raise _offline_hint(spec, source, exc) from exc
     if spec.base_tests_only:
         problems = [base_tests_only(p) for p in problems]
+    for p in problems:
+        if spec.test_kind is not None and p.tests.kind is not spec.test_kind:
+            raise DataError(f"benchmark {spec.name!r}: {source}: task {p.task_id!r} has tests of kind "
+                            f"{p.tests.kind.value!r}, expected {spec.test_kind.value!r} (is this the benchmark's file?)")
     if spec.transform is not None:
-        problems = [spec.transform(p) for p in problems]
+        try:
+            problems = [spec.transform(p) for p in problems]
+        except DataError as exc:
+            raise DataError(f"benchmark {spec.name!r}: {source}: {exc}") from None
     return [EvalTask(spec.name, "code", p.task_id, problem=p) for p in problems]
 
 

@@ -1,7 +1,8 @@
-"""The untrusted side of a job: the spawner that forks jailed runners, and the runner itself.
+"""The untrusted side of a job: the spawner that forks jailed runners, and each runner's jail.
 
 Owns the spawner process's code (`spawner_entry`; its harness-side handle is
-session.Spawner) and the code jailed runners run. Process tree inside one worker (see worker.py for the worker's jail):
+session.Spawner) and the runner's start (jail, fds, rlimits) up to its mode's code, which
+runners.py owns. Process tree inside one worker (see worker.py for the worker's jail):
 
     worker (trusted harness, pid 1 of the worker's pid namespace)
       `- spawner: a small, idle, pre-warmed process that only forks
@@ -16,7 +17,7 @@ namespace (setsid daemons, threads, fork-bomb children): no leaked processes. Th
 kills and reaps the previous job's runner before forking the next, so jobs of one worker
 never overlap.
 
-Three modes: "serve" (exec the program as a module, then answer calls to its functions
+Three modes (runners.py): "serve" (exec the program as a module, then answer calls to its functions
 over a pipe; results travel as plain data via codec.py), "stdio" (run the program as
 __main__ with the test's stdin) and "unittest" (unittest_run.py: BigCodeBench's TestCases
 run next to the program). Except in "unittest" the runner never sees test code or expected outputs.
@@ -28,22 +29,27 @@ page a freshly forked process (runner, or the spawner after a fork) first writes
 Does NOT protect against: what the isolation primitives do not cover (see isolation.py).
 The runner is pid 1 of its namespace, so signals it sends to itself with the default
 action (kill(0, SIGTERM), kill(getpid(), SIGKILL)) are ignored, as for any init. In
-"none" isolation mode only rlimits and a process-group kill apply.
+"none" isolation mode only rlimits, a process-group kill and a per-job working directory
+(`job_dir`, removed when the job ends) apply.
 """
 
 from __future__ import annotations
 
 import builtins
+import contextlib
 import gc
 import importlib
 import json
 import os
+import shutil
 import signal
 import socket
 import struct
 import sys
+import tempfile
 
-from pgrpo.sandbox import codec, isolation, unittest_run
+from pgrpo.sandbox import codec, isolation
+from pgrpo.sandbox.runners import ENCODE, RUNNERS
 
 # Imported once by the spawner, so runners start with them loaded (HumanEval prompts
 # import typing; a cold `import typing` alone costs a few ms per program).
@@ -71,6 +77,7 @@ HEADER = struct.Struct("!I")
 # program as UTF-8 (surrogatepass keeps any str intact).
 REQUEST = struct.Struct("!QIIQIB")
 MODES = ("serve", "stdio", "unittest")
+STATUS_REQUEST = b"?"  # a request without fds: reply "<wait status> <cpu s>" of the last runner
 
 
 def pack_request(program: str, mode: str, limits: isolation.Limits, scratch_mb: int) -> bytes:
@@ -138,7 +145,7 @@ def _warm_up() -> None:
     namespace: dict = {"__builtins__": builtins}
     exec(compile("def _warm(a, b=1):\n    return [a, b]\n", "<warm-up>", "exec"), namespace)  # noqa: S102 - our own constant
     request = json.loads(b'{"name": "_warm", "args": ' + json.dumps(codec.to_wire((1, "a"))).encode() + b"}\n")
-    _ENCODE({"t": "ret", "v": codec.to_wire(namespace["_warm"](*codec.from_wire(request["args"])))})
+    ENCODE({"t": "ret", "v": codec.to_wire(namespace["_warm"](*codec.from_wire(request["args"])))})
 
 
 class _Standby:
@@ -171,15 +178,20 @@ def _spawner_main(sock: socket.socket, isolate: bool, pidns_fd: int | None) -> N
         if got is None:
             break
         body, fds = got
+        if not fds and body == STATUS_REQUEST:  # how did the last runner end? (killed by then)
+            ended = _end(previous, isolate) if previous is not None else None
+            previous = None
+            sock.sendall(b"%d %.3f\n" % ended if ended else b"!no runner\n")
+            continue
         if previous is not None:  # the harness is done with it: make sure it is gone
-            _end(previous)
+            _end(previous, isolate)
             previous = None
         reply = b"!bad request"
         if len(fds) == 5 and len(body) >= REQUEST.size:
             scratch_mb = REQUEST.unpack_from(body)[4]
             for _ in range(2):  # a standby that died (e.g. jail setup failed) is replaced once
                 if standby is not None and standby.scratch_mb != scratch_mb:
-                    _end(standby.pid)
+                    _end(standby.pid, isolate)
                     standby.sock.close()
                     standby = None
                 try:
@@ -192,7 +204,7 @@ def _spawner_main(sock: socket.socket, isolate: bool, pidns_fd: int | None) -> N
                     previous = ready.pid
                     reply = b"%d" % ready.pid
                     break
-                _end(ready.pid)
+                _end(ready.pid, isolate)
                 reply = b"!runner died before its job"
         for fd in fds:
             os.close(fd)
@@ -204,18 +216,26 @@ def _spawner_main(sock: socket.socket, isolate: bool, pidns_fd: int | None) -> N
                 standby = None  # retried at the next request
     for pid in (previous, standby.pid if standby else None):
         if pid is not None:
-            _end(pid)
+            _end(pid, isolate)
 
 
-def _end(pid: int) -> None:
-    try:
+def _end(pid: int, isolate: bool) -> tuple[int, float] | None:
+    """Kill and reap runner `pid` (and, without isolation, remove its job directory): its wait
+    status and CPU seconds, or None if it was already reaped."""
+    with contextlib.suppress(ProcessLookupError):
         os.kill(pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
-    try:
-        os.waitpid(pid, 0)  # for a pid-namespace init: returns once the namespace is empty
-    except ChildProcessError:
-        pass
+    ended = None
+    with contextlib.suppress(ChildProcessError):
+        _, status, usage = os.wait4(pid, 0)  # for a pid-namespace init: returns once the namespace is empty
+        ended = status, usage.ru_utime + usage.ru_stime
+    if not isolate:
+        shutil.rmtree(job_dir(pid), ignore_errors=True)
+    return ended
+
+
+def job_dir(pid: int) -> str:
+    """The cwd of runner `pid` without isolation (with it, the runner's private tmpfs /tmp)."""
+    return os.path.join(tempfile.gettempdir(), f"pgrpo-job-{pid}")
 
 
 def _fork_standby(scratch_mb: int, isolate: bool, pidns_fd: int | None) -> _Standby:
@@ -263,10 +283,14 @@ def _standby_main(sock: socket.socket, scratch_mb: int, isolate: bool) -> None:
     os.setsid()
     if isolate:
         isolation.enter_job_mounts(scratch_mb)
-    try:
-        os.chdir("/tmp")
-    except OSError:
-        pass
+        workdir = "/tmp"
+    else:  # a private directory per job on the host's /tmp (the spawner removes it)
+        workdir = job_dir(os.getpid())
+        shutil.rmtree(workdir, ignore_errors=True)
+        os.mkdir(workdir, 0o700)
+        os.environ["TMPDIR"] = tempfile.tempdir = workdir
+    with contextlib.suppress(OSError):
+        os.chdir(workdir)
     try:
         isolation.drop_capabilities(bounding=not isolate)
     except OSError:
@@ -288,7 +312,7 @@ def _standby_main(sock: socket.socket, scratch_mb: int, isolate: bool) -> None:
         os.set_inheritable(3, False)
         os.set_inheritable(4, False)
         isolation.apply_rlimits(isolation.Limits(*limits))
-        _RUNNERS[MODES[mode]](body[REQUEST.size:].decode("utf-8", "surrogatepass"))
+        RUNNERS[MODES[mode]](body[REQUEST.size:].decode("utf-8", "surrogatepass"))
     except BaseException as exc:  # noqa: BLE001 - report anything, never return to the spawner loop
         _emergency(4, exc)
         os._exit(70)
@@ -296,97 +320,5 @@ def _standby_main(sock: socket.socket, scratch_mb: int, isolate: bool) -> None:
 
 
 def _emergency(fd: int, exc: BaseException) -> None:
-    try:
+    with contextlib.suppress(OSError):
         os.write(fd, (json.dumps({"t": "sandbox", "msg": f"{type(exc).__name__}: {exc}"[:500]}) + "\n").encode())
-    except OSError:
-        pass
-
-
-# Built once in the spawner: json.dumps(..., separators=...) would build an encoder per message.
-_ENCODE = json.JSONEncoder(separators=(",", ":")).encode
-
-
-def _send(msg: dict) -> None:
-    data = (_ENCODE(msg) + "\n").encode()
-    view = memoryview(data)
-    while view:
-        n = os.write(4, view)
-        view = view[n:]
-
-
-def _exc_msg(exc: BaseException) -> dict:
-    return {"t": "exc", "type": type(exc).__name__, "msg": str(exc)[:300], "memory": isinstance(exc, MemoryError)}
-
-
-def _compile(program: str, filename: str):
-    try:
-        return compile(program, filename, "exec")
-    except (SyntaxError, ValueError, OverflowError, MemoryError, RecursionError) as exc:
-        _send({"t": "syntax", "msg": f"{type(exc).__name__}: {exc}"[:500]})
-        os._exit(0)
-
-
-def _flush() -> None:
-    for stream in (sys.stdout, sys.stderr):
-        try:
-            stream.flush()
-        except BaseException:  # noqa: BLE001 - a broken stream must not skip the reply
-            pass
-
-
-def _serve(program: str) -> None:
-    code = _compile(program, "<solution>")
-    namespace: dict = {"__name__": "__solution__", "__builtins__": builtins}
-    try:
-        exec(code, namespace)  # noqa: S102 - running the untrusted program is the point, in the jail
-    except BaseException as exc:  # noqa: BLE001
-        _flush()
-        _send({**_exc_msg(exc), "t": "load_exc"})
-        os._exit(0)
-    _flush()
-    funcs = sorted(k for k, v in list(namespace.items()) if type(v).__name__ == "function" and not k.startswith("__"))
-    _send({"t": "ready", "funcs": funcs})
-    requests = open(3, "rb", closefd=False)  # noqa: SIM115
-    for line in requests:
-        req = json.loads(line)
-        try:
-            args = codec.from_wire(req["args"])
-            if req.get("cls"):
-                target = getattr(namespace[req["cls"]](), req["name"])
-            else:
-                target = namespace[req["name"]]
-            value = target(*args)
-            _flush()
-            try:
-                reply = {"t": "ret", "v": codec.to_wire(value)}
-            except codec.NotPlainError as exc:
-                reply = {"t": "bad", "msg": f"returned {exc}"}
-        except BaseException as exc:  # noqa: BLE001 - SystemExit/KeyboardInterrupt are failures too
-            _flush()
-            reply = _exc_msg(exc)
-        _send(reply)
-    os._exit(0)
-
-
-def _stdio(program: str) -> None:
-    code = _compile(program, "solution.py")
-    namespace = {"__name__": "__main__", "__builtins__": builtins, "__file__": "solution.py"}
-    reply: dict = {"t": "done"}
-    try:
-        exec(code, namespace)  # noqa: S102 - running the untrusted program is the point, in the jail
-    except SystemExit as exc:
-        if exc.code not in (None, 0):
-            reply = {"t": "exc", "type": "SystemExit", "msg": f"exit status {exc.code!r}"[:300], "memory": False}
-    except BaseException as exc:  # noqa: BLE001
-        reply = _exc_msg(exc)
-    _flush()
-    _send(reply)
-    os._exit(0)  # leftover threads die with the namespace
-
-
-def _unittest(payload: str) -> None:
-    unittest_run.run_unittest(payload, _send, _flush)
-    os._exit(0)  # leftover threads die with the namespace
-
-
-_RUNNERS = {"serve": _serve, "stdio": _stdio, "unittest": _unittest}

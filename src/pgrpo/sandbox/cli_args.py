@@ -43,6 +43,8 @@ def sandbox_config_from_args(args: argparse.Namespace) -> SandboxConfig:
     given = {name: value for name, value in given.items() if value is not None}
     if "url" in given:
         given["url"] = tuple(given["url"])
+    config = SandboxConfig.given(**given)
     per_test = given.get("timeout_per_test_s", SandboxConfig.timeout_per_test_s)
-    given.setdefault("timeout_per_program_s", max(per_test, SandboxConfig.timeout_per_program_s))
-    return SandboxConfig(**given)
+    if "timeout_per_program_s" not in given and per_test > config.timeout_per_program_s:
+        config = SandboxConfig.given(**given, timeout_per_program_s=per_test)
+    return config

@@ -9,7 +9,8 @@ outputs - runs only here, so an always-True `__eq__`, `sys.exit(0)`, `os._exit(0
 printing "passed", raising BaseException or patching builtins in the child cannot
 change the verdict: a dead child fails the test it was running. Exception: the "unittest"
 kind (BigCodeBench), whose tests must run in the program's process (see run_unittest and
-unittest_run.py); there the harness still counts the tests and decides.
+unittest_run.py); there the harness takes the test methods (and which may skip) from the
+trusted test code and decides, but cannot fully stop in-process forging (see unittest_run.py).
 
 Verdict rule: tests run in order; the status and detail of the first failing test are
 reported; `passed` iff every test passed; a program that does not compile is
@@ -18,14 +19,16 @@ syntax_error with 0 tests passed.
 
 from __future__ import annotations
 
-import ast
 import dataclasses
 import functools
+import os
+import signal
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from pgrpo.data.unittest_suite import skippable_names, unittest_names
 from pgrpo.registry import Registry
 from pgrpo.sandbox import codec
 from pgrpo.sandbox.compare import stdout_matches, values_match
@@ -117,6 +120,20 @@ class _Run:
         if kind not in ("ready", "done"):
             raise Abort(Status.RUNTIME_ERROR, f"unexpected message from program: {str(kind)[:50]}")
         return msg
+
+    def ended_early(self, detail: str) -> Abort:
+        """The Abort for a child that died unasked: timeout if it ran out of CPU time
+        (RLIMIT_CPU: SIGXCPU, or SIGKILL at the hard limit), else runtime_error."""
+        if self.session is not None:
+            self.session.kill()
+        ended = self.spawner.last_exit()
+        if ended is not None:
+            status, cpu_s = ended
+            if (os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGXCPU) or \
+                    cpu_s >= self.limits.cpu_seconds - 0.5:
+                return Abort(Status.TIMEOUT, f"CPU time limit {self.limits.cpu_seconds}s exceeded "
+                                             f"({cpu_s:.0f} CPU s: threads count too)")
+        return Abort(Status.RUNTIME_ERROR, detail)
 
     def live_session(self) -> ChildSession:
         if self.session is None or not self.session.alive:
@@ -302,29 +319,22 @@ def run_stdio(spec: JobSpec, spawner: Spawner) -> JobVerdict:
     return run.verdict(total)
 
 
-def unittest_names(test_code: str) -> list[str]:
-    """The test methods of `class TestCases` in trusted test code, as unittest's loader finds
-    them (names starting with "test", sorted); [] if the code does not parse or has none."""
-    try:
-        body = ast.parse(test_code).body
-    except (SyntaxError, ValueError):
-        return []
-    for node in body:
-        if isinstance(node, ast.ClassDef) and node.name == "TestCases":
-            return sorted({f.name for f in node.body if isinstance(f, (ast.FunctionDef, ast.AsyncFunctionDef))
-                           and f.name.startswith("test")})
-    return []
-
-
 @HARNESSES.register("unittest")
 def run_unittest(spec: JobSpec, spawner: Spawner) -> JobVerdict:
     """BigCodeBench: the program and its TestCases run together in one jailed child
     (unittest_run.py), under one time limit for the whole suite. Passed iff the child
-    reports every test method the harness found in the trusted test code as ok, reports no
-    failure, and says "done" in time; an exit, silence or garbage is a failure."""
+    reports every test method of the trusted test code's TestCases as ok, says "done" in
+    time, and reports no failure and no tampering; an exit, silence or garbage is a failure.
+    A skip passes only for a method the trusted code itself may skip (skippable_names);
+    BigCodeBench's own harness counts every skip as a pass. Test code without test methods
+    fails closed (sandbox_error): the names are never taken from the child."""
     expected = unittest_names(spec.test_code)
-    run = _Run(dataclasses.replace(spec, program=pack_payload(spec.program, spec.test_code)), "unittest", spawner)
-    outcome: dict[str, tuple[bool, str]] = {}
+    if not expected:
+        return JobVerdict(Status.SANDBOX_ERROR, "test code defines no TestCases test methods", 0, 1)
+    may_skip = skippable_names(spec.test_code)
+    payload = pack_payload(spec.program, spec.test_code, expected)
+    run = _Run(dataclasses.replace(spec, program=payload), "unittest", spawner)
+    outcome: dict[str, tuple[Status | None, str]] = {}  # None: passed
     try:
         session = run.open()
         deadline = run.deadline()
@@ -332,24 +342,38 @@ def run_unittest(spec: JobSpec, spawner: Spawner) -> JobVerdict:
         while True:
             msg = session.message(deadline, f"time limit {limit:g}s exceeded")
             if msg is None:
-                raise Abort(Status.RUNTIME_ERROR, "program exited before the tests finished" + session.stderr_hint())
-            if msg.get("t") == "done":
+                raise run.ended_early("program exited before the tests finished" + session.stderr_hint())
+            kind = msg.get("t")
+            if kind == "done":
                 break
-            if msg.get("t") != "test":
+            if kind == "tamper":
+                raise Abort(Status.FAILED, str(msg.get("msg", "the program changed the test machinery"))[:300])
+            if kind != "test":
                 run.check_load(session, msg)  # raises for syntax / load errors / jail failures
-                raise Abort(Status.RUNTIME_ERROR, f"unexpected message from program: {str(msg.get('t'))[:50]}")
-            name, ok = str(msg.get("name")), msg.get("ok") is True
-            if outcome.get(name, (True, ""))[0]:  # a failure (e.g. of one subtest) sticks
-                outcome[name] = (ok, str(msg.get("msg", ""))[:1000])
+                raise Abort(Status.RUNTIME_ERROR, f"unexpected message from program: {str(kind)[:50]}")
+            name, detail = str(msg.get("name")), str(msg.get("msg", ""))[:1000]
+            if msg.get("skip") is True and name in may_skip:
+                status: Status | None = None
+            elif msg.get("ok") is True and msg.get("skip") is not True:
+                status = None
+            else:
+                status = Status.MEMORY_EXCEEDED if msg.get("memory") is True else Status.FAILED
+                if msg.get("skip") is True:
+                    detail = f"skipped by the program (the test code does not skip it): {detail}"
+            if name not in expected:  # a class/module fixture: only its failure counts
+                if status is not None:
+                    raise Abort(status, f"{name}: {detail}")
+                continue
+            if outcome.get(name, (None, ""))[0] is None:  # a failure (e.g. of one subtest) sticks
+                outcome[name] = (status, detail)
     except Abort as abort:
         run.record(False, abort.status, abort.detail)
     finally:
         run.close()
-    names = sorted({*expected, *outcome})
-    for name in names:
-        ok, detail = outcome.get(name, (False, "did not run"))
-        run.record(ok, Status.FAILED, f"{name}: {detail}")
-    return run.verdict(max(len(names), 1))
+    for name in expected:
+        status, detail = outcome.get(name, (Status.FAILED, "did not run"))
+        run.record(status is None, status or Status.FAILED, f"{name}: {detail}")
+    return run.verdict(len(expected))
 
 
 def _short(value: Any) -> str:

@@ -21,6 +21,7 @@ import select
 import subprocess
 import threading
 import time
+import warnings
 from collections import OrderedDict, deque
 from collections.abc import Mapping, Sequence
 from concurrent.futures import Future, as_completed
@@ -30,7 +31,7 @@ from pgrpo.data.problem import TestKind
 from pgrpo.sandbox import codec
 from pgrpo.sandbox.isolation import PidsCgroup
 from pgrpo.sandbox.modes import WORKER_ENV, WORKER_LAUNCHERS, resolve_isolation
-from pgrpo.sandbox.types import ExecResult, Job, SandboxConfig, Status, job_limits
+from pgrpo.sandbox.types import KIND_LIMITS, ExecResult, Job, SandboxConfig, Status, job_limits
 
 PIPELINE_DEPTH = 2  # jobs queued per worker: one running, one ready to start
 PIPELINE_MAX_BYTES = 32 << 10  # bigger job lines are not queued behind another job
@@ -130,11 +131,24 @@ Reply = Future[dict[str, Any] | None]
 
 
 class _Inflight(NamedTuple):
-    """A job line queued in a worker, awaiting its verdict."""
+    """A job line queued in a worker, awaiting its verdict (a hung worker after `timeout` s)."""
 
     reply: Reply
     job_id: int
     line: bytes
+    timeout: float
+
+
+def memory_available_mb(meminfo: str = "/proc/meminfo") -> int | None:
+    """MemAvailable in MiB, or None where it cannot be read."""
+    try:
+        with open(meminfo) as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) >> 10
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
 
 
 class Sandbox:
@@ -161,6 +175,7 @@ class Sandbox:
         for th in self._threads:
             th.start()
         self._closed = False
+        self._memory_warned: set[TestKind] = set()
         atexit.register(self.close)  # stop workers and remove their cgroups even if never closed
 
     def __enter__(self) -> Sandbox:
@@ -210,7 +225,6 @@ class Sandbox:
         or hangs, the job it was running gets sandbox_error and the queued ones are resent
         to its replacement.
         """
-        timeout = self.config.timeout_per_program_s + 30
         inflight: deque[_Inflight] = deque()
         seq = 0
         stopping = False
@@ -229,14 +243,15 @@ class Sandbox:
                 reply, msg = item
                 seq += 1
                 line = (json.dumps({**msg, "id": seq}, separators=(",", ":")) + "\n").encode()
+                timeout = float(msg.get("timeout_per_program_s", self.config.timeout_per_program_s)) + 30
                 if self._send(worker, reply, line, inflight):
-                    inflight.append(_Inflight(reply, seq, line))
+                    inflight.append(_Inflight(reply, seq, line, timeout))
             if not inflight:
                 if stopping:
                     worker.stop()
                     return
                 continue
-            reply, job_id, _ = inflight.popleft()
+            reply, job_id, _, timeout = inflight.popleft()
             verdict = worker.receive(job_id, timeout)
             reply.set_result(verdict)
             if verdict is None:  # worker replaced: resend what it had queued but not started
@@ -329,9 +344,29 @@ class Sandbox:
             raise RuntimeError("Sandbox is closed: run() needs an open Sandbox (use it inside `with`)")
         use = {**self._limits, **(limits or {})}
         expected = self._canonical_outputs(jobs, use, progress)
-        replies = self._execute([self._message(j, use, expected_by_problem=expected) for j in jobs], progress,
-                                "sandbox")
+        per_kind = {} if limits is not None else {kind: self._kind_limits(kind, use) for kind in
+                                                   {j.problem.tests.kind for j in jobs} & set(KIND_LIMITS)}
+        replies = self._execute([self._message(j, per_kind.get(j.problem.tests.kind, use), expected_by_problem=expected)
+                                 for j in jobs], progress, "sandbox")
         return [_to_result(reply, job) for reply, job in zip(replies, jobs)]
+
+    def _kind_limits(self, kind: TestKind, use: dict[str, Any]) -> dict[str, Any]:
+        """A test kind's own limits (KIND_LIMITS: BigCodeBench's for "unittest") over the config's
+        defaults, the memory cap at most MemAvailable / workers (with a warning once if lower).
+        Only for a local pool's own config: a service runs its clients' limits as sent."""
+        out = KIND_LIMITS[kind].apply(use, self.config.explicit)
+        available = memory_available_mb()
+        if out["memory_mb"] > use["memory_mb"] and available is not None:
+            share = max(available // max(self.config.workers, 1), use["memory_mb"])
+            if share < out["memory_mb"]:
+                if kind not in self._memory_warned:
+                    self._memory_warned.add(kind)
+                    msg = (f"sandbox: {kind.value} jobs get {share} MiB of address space per process instead of "
+                           f"their benchmark's {out['memory_mb']} MiB (MemAvailable {available} MiB / "
+                           f"{self.config.workers} workers); pass --sandbox-memory-mb to choose")
+                    warnings.warn(msg, RuntimeWarning, stacklevel=3)
+                out["memory_mb"] = share
+        return out
 
 
 def _to_result(reply: dict | None, job: Job) -> ExecResult:

@@ -15,7 +15,7 @@ import ast
 import re
 import textwrap
 
-from pgrpo.data.problem import Problem
+from pgrpo.data.problem import Problem, TestKind
 
 # Prepended to programs built from model responses, like LiveCodeBench's import header
 # (written independently): models routinely use List, Counter, heapq, inf... without
@@ -122,6 +122,7 @@ def program_from_code(problem: Problem, code: str) -> str:
 
     1. code: the answer's python fence, or best effort.
     2. no code at all: "" (the sandbox reports it as failing; nothing is guessed).
+    PRELUDE_IMPORTS is left out for "unittest" tasks (BigCodeBench runs answers as written).
     3. stdin/stdout tasks: PRELUDE_IMPORTS + code, the whole program unchanged.
     4. function tasks whose code defines the target (`def <entry_point>`, or `class
        <class_name>` for LeetCode-style tasks; top-level only):
@@ -139,14 +140,21 @@ def program_from_code(problem: Problem, code: str) -> str:
 
     if not code.strip():
         return ""
+    prelude = _prelude(problem)
     if not problem.is_function_task:
-        return _assemble(PRELUDE_IMPORTS, code.rstrip("\n") + "\n")
+        return _assemble(prelude, code.rstrip("\n") + "\n")
     target = _target_name(problem)
     if target and _defines(code, target):
-        return _assemble(PRELUDE_IMPORTS, starter_prelude(problem), sanitize(code, target))
+        return _assemble(prelude, starter_prelude(problem), sanitize(code, target))
     # Trailing blanks of the starter (LiveCodeBench ends it with "        ") would add to
     # the first body line's indentation, so the starter is cut to its last line here.
-    return _assemble(PRELUDE_IMPORTS, problem.starter_code.rstrip() + "\n", _as_body(problem, code))
+    return _assemble(prelude, problem.starter_code.rstrip() + "\n", _as_body(problem, code))
+
+
+def _prelude(problem: Problem) -> str:
+    """PRELUDE_IMPORTS, except for "unittest" tasks (BigCodeBench): its harness runs the answer
+    as written, so an answer that forgets an import must fail there as it does in the benchmark."""
+    return "" if problem.tests.kind is TestKind.UNITTEST else PRELUDE_IMPORTS
 
 
 def program_from_solution(problem: Problem, solution: str) -> str:

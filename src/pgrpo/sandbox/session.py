@@ -24,7 +24,7 @@ import time
 from typing import Any
 
 from pgrpo.sandbox import codec, isolation
-from pgrpo.sandbox.child import HEADER, SPAWNER_BOOT, SRC_DIR, pack_request
+from pgrpo.sandbox.child import HEADER, SPAWNER_BOOT, SRC_DIR, STATUS_REQUEST, pack_request
 from pgrpo.sandbox.isolation import Limits
 from pgrpo.sandbox.types import Status
 
@@ -123,6 +123,22 @@ class Spawner:
                     os.close(fd)
             raise OSError(f"spawner could not start the program: {reply[1:].decode('utf-8', 'replace')}")
         return ChildProc(int(reply), resp_r, req_w, out_r, err_r, in_w, self.isolate)
+
+    def last_exit(self) -> tuple[int, float] | None:
+        """Wait status and CPU seconds of the last runner (reaped now; kill it first), or None."""
+        if self._sock is None:
+            return None
+        try:
+            self._sock.sendall(HEADER.pack(len(STATUS_REQUEST)) + STATUS_REQUEST)
+            reply = self._reply(self._sock)
+        except OSError:
+            self.close()
+            return None
+        status, _, cpu = reply.partition(b" ")
+        try:
+            return int(status), float(cpu)
+        except ValueError:
+            return None
 
     def _reply(self, sock: socket.socket) -> bytes:
         """The spawner's reply line: the runner's pid in decimal, or "!" and an error."""

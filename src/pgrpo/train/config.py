@@ -25,6 +25,9 @@ from pgrpo.paths import is_local_path
 from pgrpo.rewards.components import REWARD_MODES
 from pgrpo.sandbox.types import SandboxConfig
 
+if typing.TYPE_CHECKING:
+    from pgrpo.rm.backends import RMBackend
+
 RECIPE_VERSION = 1
 
 # The paper's settings (group size 8, clip-higher 0.2/0.28, no KL, token-level loss,
@@ -75,6 +78,10 @@ class DataSection:
     options: dict[str, Any] = field(default_factory=dict)
     prompt_style: str = "pgrpo"
     think_prefilled: bool = False  # the prompt already ends with "<think>"
+    # Problems whose tests run in the program's own process ("unittest" kind, BigCodeBench): a
+    # policy can learn to forge their verdict (pgrpo.sandbox.unittest_run), so training refuses
+    # them unless this is true.
+    allow_unittest: bool = False
 
 
 @dataclass
@@ -251,18 +258,12 @@ def rm_urls(reward: RewardSection) -> tuple[str, ...]:
     return parse_urls(reward.rm_url or (), "reward.rm_url")
 
 
-def rm_backend(reward: RewardSection) -> Any:
-    """The `pgrpo.rm.backends` backend `reward.rm_backend` names, set up for this recipe (ConfigError
-    naming the key when it cannot be: an unknown name, a missing or implicit RM for vllm)."""
-    from pgrpo.errors import PgrpoError
+def rm_backend(reward: RewardSection) -> RMBackend:
+    """The `pgrpo.rm.backends` backend `reward.rm_backend` names, set up for this recipe (make_backend
+    raises ConfigError naming the key when it cannot be: an unknown name, a missing or implicit RM for vllm)."""
     from pgrpo.rm.backends import make_backend
 
-    try:
-        return make_backend(reward.rm_backend, reward.rm_path, reward.rm_max_length)
-    except ConfigError:
-        raise
-    except PgrpoError as exc:
-        raise ConfigError(str(exc) if str(exc).startswith("reward.") else f"reward.rm_path: {exc}") from None
+    return make_backend(reward.rm_backend, reward.rm_path, reward.rm_max_length)
 
 
 def _validate_rm_url(reward: RewardSection, contact: bool) -> None:

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from pgrpo.data.problem import TestKind
 from pgrpo.errors import DataError
 from pgrpo.registry import Registry
 from pgrpo.rewards.batch import Target
@@ -39,6 +40,12 @@ def _load_code(config: TrainConfig, tokenizer: Any) -> list[TrainExample]:
 
     data = config.data
     problems = load_problems(data.source, data.format, split=data.split, limit=data.limit, **data.options)
+    in_process = [p.task_id for p in problems if p.tests.kind is TestKind.UNITTEST]
+    if in_process and not data.allow_unittest:
+        raise DataError(f"data.source: {data.source!r}: {len(in_process)} problems (first {in_process[0]!r}) have "
+                        f"'unittest' tests (BigCodeBench), which run inside the program's process: a policy can "
+                        f"learn to forge their verdict instead of solving them. Set `data.allow_unittest: true` "
+                        f"to train on them anyway")
     return [TrainExample(p.task_id, render_prompt(p, tokenizer, data.prompt_style, prefill_think=data.think_prefilled),
                          Target(p.task_id, p.statement, p))
             for p in problems]

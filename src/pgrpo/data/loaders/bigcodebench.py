@@ -22,6 +22,8 @@ import dataclasses
 
 from pgrpo.data.loaders.base import LoadOptions, Record, loader
 from pgrpo.data.problem import Problem, TestKind, Tests
+from pgrpo.data.unittest_suite import unittest_names
+from pgrpo.errors import DataError
 
 BIGCODEBENCH_KEYS = frozenset({"task_id", "complete_prompt", "instruct_prompt", "canonical_solution", "code_prompt",
                                "test", "entry_point"})
@@ -51,8 +53,8 @@ def convert_bigcodebench(record: Record, options: LoadOptions) -> Problem:
     del options  # no per-format options: the split is chosen by `as_instruct`
     complete = record.require_str("complete_prompt")
     test = record.require_str("test")
-    if "TestCases" not in test:
-        raise record.error("test", "defines no `class TestCases(unittest.TestCase)`")
+    if not unittest_names(test):
+        raise record.error("test", "defines no `class TestCases(unittest.TestCase)` with test methods")
     metadata = {"instruct_prompt": record.require_str("instruct_prompt"),
                 "code_prompt": record.require_str("code_prompt"), "libs": _libs(record),
                 "doc_struct": record.get("doc_struct", str, default=""), "split": "complete"}
@@ -72,9 +74,14 @@ def convert_bigcodebench(record: Record, options: LoadOptions) -> Problem:
 
 def as_instruct(problem: Problem) -> Problem:
     """The instruct split of a BigCodeBench problem: the natural-language prompt, code_prompt
-    as starter code (a response that only writes the body continues it). Tests are unchanged."""
+    as starter code (a response that only writes the body continues it). Tests are unchanged.
+    DataError naming the task if `problem` is not a BigCodeBench (unittest-kind) problem."""
     instruct, code_prompt = problem.metadata.get("instruct_prompt"), problem.metadata.get("code_prompt")
+    if problem.tests.kind is not TestKind.UNITTEST:
+        raise DataError(f"task {problem.task_id!r}: the instruct split needs BigCodeBench rows (tests kind "
+                        f"'unittest'), got tests kind {problem.tests.kind.value!r}")
     if not isinstance(instruct, str) or not isinstance(code_prompt, str):
-        raise ValueError(f"{problem.task_id}: not a BigCodeBench problem (no instruct_prompt / code_prompt)")
+        raise DataError(f"task {problem.task_id!r}: not a BigCodeBench row (metadata has no instruct_prompt / "
+                        f"code_prompt; load the hub layout, whose columns these are)")
     return dataclasses.replace(problem, statement=instruct, starter_code=code_prompt,
                                metadata={**problem.metadata, "split": "instruct"})

@@ -1,0 +1,81 @@
+"""What trusted "unittest"-kind test code (BigCodeBench) declares: its test methods and the ones allowed to skip.
+
+Owns `unittest_names` (the test methods of `class TestCases`, which the sandbox harness
+counts and expects, `Tests.count` reports and loaders require) and `skippable_names` (the
+methods whose own code may skip: a skip anywhere else is a failure, see
+pgrpo.sandbox.unittest_run). Read from the source text with `ast`: nothing runs.
+
+Methods inherited from classes defined in the same test code count as TestCases' own
+(unittest's loader finds them too); bases from elsewhere (unittest.TestCase) add none.
+"""
+
+from __future__ import annotations
+
+import ast
+import functools
+
+SUITE_CLASS = "TestCases"
+# unittest decorators / calls that skip a test on purpose.
+_SKIP_DECORATORS = frozenset({"skip", "skipIf", "skipUnless"})
+_SKIP_CALLS = frozenset({"skipTest"})
+
+
+def _classes(test_code: str) -> dict[str, ast.ClassDef]:
+    try:
+        body = ast.parse(test_code).body
+    except (SyntaxError, ValueError, MemoryError, RecursionError):
+        return {}
+    return {node.name: node for node in body if isinstance(node, ast.ClassDef)}
+
+
+def _base_names(node: ast.ClassDef) -> list[str]:
+    return [base.id for base in node.bases if isinstance(base, ast.Name)]
+
+
+def _methods(classes: dict[str, ast.ClassDef], name: str, seen: frozenset[str] = frozenset()) -> dict[str, ast.AST]:
+    """`name`'s test methods, its in-module bases' first (a subclass's definition wins)."""
+    node = classes.get(name)
+    if node is None or name in seen:
+        return {}
+    found: dict[str, ast.AST] = {}
+    for base in reversed(_base_names(node)):
+        found.update(_methods(classes, base, seen | {name}))
+    for item in node.body:
+        if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)) and item.name.startswith("test"):
+            found[item.name] = item
+    return found
+
+
+@functools.lru_cache(maxsize=4096)
+def unittest_names(test_code: str) -> tuple[str, ...]:
+    """The test methods of `class TestCases` (names starting with "test", sorted, as unittest's
+    loader finds them); () if the code does not parse or defines none."""
+    return tuple(sorted(_methods(_classes(test_code), SUITE_CLASS)))
+
+
+def _mentions_skip(node: ast.AST) -> bool:
+    for sub in ast.walk(node):
+        name = sub.attr if isinstance(sub, ast.Attribute) else sub.id if isinstance(sub, ast.Name) else ""
+        if name in _SKIP_DECORATORS or name in _SKIP_CALLS or name == "SkipTest":
+            return True
+    return False
+
+
+@functools.lru_cache(maxsize=4096)
+def skippable_names(test_code: str) -> frozenset[str]:
+    """TestCases methods the trusted code itself may skip: decorated with unittest.skip /
+    skipIf / skipUnless, calling self.skipTest or raising SkipTest in their body, or in a
+    class (or setUp / setUpClass) that does. Every other skip is the program's doing."""
+    classes = _classes(test_code)
+    methods = _methods(classes, SUITE_CLASS)
+    chain, name = [], SUITE_CLASS
+    while name in classes and name not in chain:  # TestCases and its in-module bases
+        chain.append(name)
+        bases = _base_names(classes[name])
+        name = bases[0] if bases else ""
+    for cls in (classes[n] for n in chain):
+        if any(_mentions_skip(d) for d in cls.decorator_list) or any(
+                isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)) and item.name in ("setUp", "setUpClass")
+                and _mentions_skip(item) for item in cls.body):
+            return frozenset(methods)
+    return frozenset(n for n, node in methods.items() if _mentions_skip(node))

@@ -1,0 +1,107 @@
+"""The code a jailed runner runs, by mode: "serve", "stdio" and "unittest" (see child.py).
+
+Owns `RUNNERS` (mode -> runner main, each ending the process with os._exit) and the
+runner's control-message writer. Imported by the spawner (child.py) before it forks, so
+runners start with it loaded.
+
+Does NOT protect against anything itself: it runs the untrusted program; the jail and the
+trusted harness (harness.py) do the protecting.
+"""
+
+from __future__ import annotations
+
+import builtins
+import json
+import os
+import sys
+
+from pgrpo.sandbox import codec, unittest_run
+
+# Built once in the spawner: json.dumps(..., separators=...) would build an encoder per message.
+ENCODE = json.JSONEncoder(separators=(",", ":")).encode
+
+
+def _send(msg: dict) -> None:
+    data = (ENCODE(msg) + "\n").encode()
+    view = memoryview(data)
+    while view:
+        n = os.write(4, view)
+        view = view[n:]
+
+
+def _exc_msg(exc: BaseException) -> dict:
+    return {"t": "exc", "type": type(exc).__name__, "msg": str(exc)[:300], "memory": isinstance(exc, MemoryError)}
+
+
+def _compile(program: str, filename: str):
+    try:
+        return compile(program, filename, "exec")
+    except (SyntaxError, ValueError, OverflowError, MemoryError, RecursionError) as exc:
+        _send({"t": "syntax", "msg": f"{type(exc).__name__}: {exc}"[:500]})
+        os._exit(0)
+
+
+def _flush() -> None:
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except BaseException:  # noqa: BLE001 - a broken stream must not skip the reply
+            pass
+
+
+def _serve(program: str) -> None:
+    code = _compile(program, "<solution>")
+    namespace: dict = {"__name__": "__solution__", "__builtins__": builtins}
+    try:
+        exec(code, namespace)  # noqa: S102 - running the untrusted program is the point, in the jail
+    except BaseException as exc:  # noqa: BLE001
+        _flush()
+        _send({**_exc_msg(exc), "t": "load_exc"})
+        os._exit(0)
+    _flush()
+    funcs = sorted(k for k, v in list(namespace.items()) if type(v).__name__ == "function" and not k.startswith("__"))
+    _send({"t": "ready", "funcs": funcs})
+    requests = open(3, "rb", closefd=False)  # noqa: SIM115
+    for line in requests:
+        req = json.loads(line)
+        try:
+            args = codec.from_wire(req["args"])
+            if req.get("cls"):
+                target = getattr(namespace[req["cls"]](), req["name"])
+            else:
+                target = namespace[req["name"]]
+            value = target(*args)
+            _flush()
+            try:
+                reply = {"t": "ret", "v": codec.to_wire(value)}
+            except codec.NotPlainError as exc:
+                reply = {"t": "bad", "msg": f"returned {exc}"}
+        except BaseException as exc:  # noqa: BLE001 - SystemExit/KeyboardInterrupt are failures too
+            _flush()
+            reply = _exc_msg(exc)
+        _send(reply)
+    os._exit(0)
+
+
+def _stdio(program: str) -> None:
+    code = _compile(program, "solution.py")
+    namespace = {"__name__": "__main__", "__builtins__": builtins, "__file__": "solution.py"}
+    reply: dict = {"t": "done"}
+    try:
+        exec(code, namespace)  # noqa: S102 - running the untrusted program is the point, in the jail
+    except SystemExit as exc:
+        if exc.code not in (None, 0):
+            reply = {"t": "exc", "type": "SystemExit", "msg": f"exit status {exc.code!r}"[:300], "memory": False}
+    except BaseException as exc:  # noqa: BLE001
+        reply = _exc_msg(exc)
+    _flush()
+    _send(reply)
+    os._exit(0)  # leftover threads die with the namespace
+
+
+def _unittest(payload: str) -> None:
+    unittest_run.run_unittest(payload, 4, _flush)
+    os._exit(0)  # leftover threads die with the namespace
+
+
+RUNNERS = {"serve": _serve, "stdio": _stdio, "unittest": _unittest}
