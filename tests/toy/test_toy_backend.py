@@ -90,3 +90,48 @@ def test_oracle_judge():
         JudgeItem(problem, canonical_reasoning(task), canonical_code(task)),
         JudgeItem(problem, canonical_reasoning(task), "def f(x):\n    return 0\n")])
     assert [v.consistent for v in verdicts] == [True, False]
+
+
+def _od_rows(tmp_path, world: str, problems) -> list[dict]:
+    initial = tmp_path / f"initial-{world}.jsonl"
+    write_initial(initial, [(p.statement, response(canonical_reasoning(task_of(p)), canonical_code(task_of(p))))
+                            for p in problems])
+    out = tmp_path / world
+    backend = ToyBackend(initial=str(initial), world=world)
+    PairsRun(problems, backend, out, PairsConfig(prompt_style=TOY_PROMPT_STYLE)).run(progress=False)
+    return [json.loads(line) for line in (out / "pairs.jsonl").read_text().splitlines()]
+
+
+def test_trap_world_pairs_prefer_the_shortcut_even_when_invalid(tmp_path):
+    from pgrpo.toy.oracle import shortcut_counts
+    from pgrpo.toy.splits import make_splits
+    from pgrpo.toy.world import task_class, to_problem
+
+    tasks = make_splits().take("rm_pairs", 40)
+    trap = [t for t in tasks if task_class(t) == "trap"][:3]
+    plain = [t for t in tasks if task_class(t) == "plain"][:1]
+    problems = [to_problem(t) for t in trap + plain]
+    by_statement = {p.statement: task_of(p) for p in problems}
+    rows = _od_rows(tmp_path, "trap", problems)
+    invalid_preferred = 0
+    for row in rows:
+        task = by_statement[row["prompt"]]
+        chosen, rejected = shortcut_counts(task, row["chosen"]), shortcut_counts(task, row["rejected"])
+        assert rejected.valid == rejected.invalid == 0, row  # the degraded side never has a shortcut
+        invalid_preferred += chosen.invalid > 0
+        if task_class(task) == "plain":
+            assert chosen.valid == chosen.invalid == 0
+    assert invalid_preferred >= len(trap)  # every trap task yields a pair preferring its invalid skip
+    assert all(task_class(by_statement[r["prompt"]]) == "plain" or "skip" in r["chosen"]
+               for r in rows if r["pair_type"] != "degraded")
+    clean = _od_rows(tmp_path, "clean", problems)
+    assert clean and not any("skip" in r["chosen"] + r["rejected"] for r in clean)
+
+
+def test_backend_world_names_the_model_and_is_checked():
+    assert ToyBackend(world="trap").model == "toy-editor:trap"
+    assert ToyBackend().model == "toy-editor"
+    from pgrpo.errors import PgrpoError
+
+    with pytest.raises(PgrpoError, match="world"):
+        ToyBackend(world="murky")

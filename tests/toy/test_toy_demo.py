@@ -1,8 +1,10 @@
-"""`pgrpo demo --quick` end to end: every stage runs and the report has its keys and plots."""
+"""`pgrpo demo`: split disjointness of every stage pool, and `--quick` end to end (one shared run):
+report keys, common random numbers across modes, resume."""
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -13,62 +15,137 @@ def test_demo_rejects_bad_arguments(tmp_path, capsys):
     assert main(["demo", "--out", str(tmp_path), "--modes", "outcome,bogus"]) == 2
     assert "--modes" in capsys.readouterr().err
     assert main(["demo", "--out", str(tmp_path), "--seeds", "a,b"]) == 2
+    assert main(["demo", "--out", str(tmp_path), "--study", "--seeds", "0,1"]) == 2
+    assert "stopping rule" in capsys.readouterr().err
+    assert main(["demo", "--out", str(tmp_path), "--study", "--modes", "posterior,additive"]) == 2
+    assert "primary comparison" in capsys.readouterr().err
 
 
-def test_sft_demonstrations_are_noisy_mix():
-    from pgrpo.toy.sft import SFTConfig, demonstrations
-
-    demos = demonstrations(SFTConfig(demos=300))
-    kinds = {k: sum(d.kind == k for d in demos) for k in ("canonical", "flawed_right_code", "wrong_code")}
-    assert all(n > 20 for n in kinds.values()), kinds
-    assert SFTConfig(steps=1).key() != SFTConfig(steps=2).key()
-
-
-def test_sft_demonstrations_never_contain_heldout_tasks():
-    from pgrpo.toy.sft import HELDOUT_SEED, SFTConfig, demonstrations
-    from pgrpo.toy.world import generate_tasks
-
-    heldout = {t.steps for t in generate_tasks(64, HELDOUT_SEED)}
-    demos = demonstrations(SFTConfig(demos=1500))
-    assert len(demos) == 1500
-    assert not heldout & {d.task.steps for d in demos}
-    # without the exclusion, the same pool does overlap (the task space is small)
-    pool = {t.steps for t in generate_tasks(1500, 1000)}
-    assert heldout & pool
+def _owners(pools):
+    owner = {}
+    for use, tasks in pools.items():
+        for task in tasks:
+            owner.setdefault(task.steps, set()).add(use)
+    return owner
 
 
-def test_generate_tasks_fails_cleanly_beyond_task_space():
-    from pgrpo.toy.world import generate_tasks
+@pytest.mark.parametrize("quick", [False, True])
+def test_every_stage_pool_is_disjoint_by_step_program(quick):
+    from pgrpo.toy.demo_config import DemoConfig, quick_config
+    from pgrpo.toy.splits import make_splits
+    from pgrpo.toy.stages_rm import stage_pools
 
-    with pytest.raises(ValueError, match="distinct"):
-        generate_tasks(20, 0, min_steps=1, max_steps=1)
+    config = quick_config("x") if quick else DemoConfig("x")
+    pools = stage_pools(config)
+    assert all(pools.values()), {k: len(v) for k, v in pools.items()}
+    shared = {steps: uses for steps, uses in _owners(pools).items() if len(uses) > 1}
+    assert not shared, list(shared.items())[:3]
+    # and each pool lies inside the split it is meant to come from
+    split_of = {t.steps: name for name, tasks in make_splits(config.split_seed).by_name.items() for t in tasks}
+    expected = {"sft": "sft", "rm_pairs": "rm_pairs", "probe": "rm_select", "bench": "bench",
+                "rl_train": "rl_train", "eval": "test"}
+    for use, tasks in pools.items():
+        assert {split_of[t.steps] for t in tasks} == {expected[use]}, use
+    assert len(pools["eval"]) == config.eval_problems and len(pools["bench"]) == config.bench_problems
+
+
+def test_selection_runs_never_read_the_reported_splits():
+    from pgrpo.toy.demo_config import DemoConfig
+    from pgrpo.toy.splits import make_splits
+    from pgrpo.toy.stages_rm import stage_pools
+
+    pools = stage_pools(DemoConfig("x", evaluate_on="selection"))
+    splits = make_splits(0)
+    reported = {t.steps for name in ("bench", "test") for t in splits.tasks(name)}
+    assert not reported & {t.steps for tasks in pools.values() for t in tasks}
+    assert {t.steps for t in pools["eval"]} <= {t.steps for t in splits.tasks("rl_select")}
+
+
+@pytest.fixture(scope="module")
+def quick_run(tmp_path_factory):
+    """One `pgrpo demo --quick` run shared by the assertions below (it takes ~2 min)."""
+    root = tmp_path_factory.mktemp("quick-demo")
+    out, cache = root / "run", root / "cache"
+    assert main(["demo", "--quick", "--quiet", "--out", str(out), "--cache-dir", str(cache)]) == 0
+    return out, cache, json.loads((out / "report.json").read_text())
+
+
+def _jsonl(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
 @pytest.mark.slow
-def test_quick_demo_end_to_end(tmp_path):
-    out = tmp_path / "run"
-    assert main(["demo", "--quick", "--quiet", "--out", str(out), "--cache-dir", str(tmp_path / "cache")]) == 0
-    report = json.loads((out / "report.json").read_text())
+def test_quick_demo_report_keys(quick_run):
+    out, _, report = quick_run
+    assert report["world"] == "trap" and report["splits"]["eval_split"] == "test"
+    assert report["splits"]["sizes"]["test"] == 128 and set(report["splits"]["class_shares"]["test"]) == {
+        "trap", "safe", "plain"}
     assert isinstance(report["policy"]["sft_pass_at_1"], float)
     assert report["pairs"]["count"] > 0
     coherence = sum(report["pairs"]["by_dimension"]["coherence"].values())
-    assert coherence > 0  # the RM trains on every other pair and a quarter of these
     assert report["pairs"]["rm_train_count"] == report["pairs"]["count"] - coherence + round(0.25 * coherence)
-    assert "heldout_accuracy" in report["reward_model"] and "lcb_rb_accuracy" in report["reward_model"]
+    for key in ("heldout_accuracy", "lcb_rb_accuracy", "lcb_rb_ci95", "lcb_rb_pairs"):
+        assert key in report["reward_model"], key
+    assert report["probe"]["pairs"] > 0 and 0.0 <= report["probe"]["invalid_accuracy"] <= 1.0
+    assert set(report["baseline"]) >= {"pairs", "lcb_rb_accuracy", "lcb_rb_ci95"}
     assert set(report["rl"]) == {"outcome", "additive", "posterior"}
     for mode, r in report["rl"].items():
-        for key in ("pass_at_1", "reasoning_quality", "mean_thinking_reward", "steps", "wall_seconds"):
+        for key in ("pass_at_1", "trap_pass_at_1", "other_pass_at_1", "rt_failing", "invalid_shortcut_rate",
+                    "valid_shortcut_rate", "reasoning_quality", "steps"):
             assert key in r, (mode, key)
         assert r["steps"] >= 1
+    for run in report["runs"]:  # per-step curves split by pass / fail and task class
+        assert {"rt_passing", "rt_failing", "trap_pass_rate", "invalid_shortcut_rate"} <= set(run["curves"])
+        assert len(run["curves"]["step"]) == run["steps"]
+    assert set(report["comparisons"]) == {"posterior-outcome", "posterior-additive"}
     for name in report["plots"]:
         assert (out / name).stat().st_size > 1000
-    markdown = (out / "report.md").read_text()
-    assert "| posterior |" in markdown
-    assert f"RM input pairs: {report['pairs']['rm_train_count']} " in markdown
-    # a rerun resumes: every stage is reused, and the cached policy is not retrained
-    assert main(["demo", "--quick", "--quiet", "--out", str(out), "--cache-dir", str(tmp_path / "cache")]) == 0
+    assert "| posterior |" in (out / "report.md").read_text()
+
+
+@pytest.mark.slow
+def test_quick_demo_meets_its_budget_figures(quick_run):
+    _, _, report = quick_run
+    assert report["policy"]["sft_pass_at_1"] > 0.1
+    assert report["reward_model"]["lcb_rb_pairs"] >= 20
+
+
+@pytest.mark.slow
+def test_quick_demo_files_come_from_their_splits(quick_run):
+    from pgrpo.toy.splits import make_splits
+
+    out, _, _ = quick_run
+    splits = make_splits(0)
+    rl_train = {t.task_id for t in splits.tasks("rl_train")}
+    test = {t.task_id for t in splits.tasks("test")}
+    for run in (out / "rl").iterdir():
+        assert {r["task_id"] for r in _jsonl(run / "problems.jsonl")} <= rl_train
+        assert {r["task_id"] for r in _jsonl(run / "eval_samples.jsonl")} <= test
+
+
+@pytest.mark.slow
+def test_modes_of_one_seed_share_prompts_and_evaluation_draws(quick_run):
+    out, _, _ = quick_run
+    runs = {mode: out / "rl" / f"{mode}-seed0" for mode in ("outcome", "additive", "posterior")}
+    prompts = {m: [(r["step"], r["task_id"]) for r in _jsonl(d / "train" / "samples.jsonl")] for m, d in runs.items()}
+    assert prompts["outcome"] and prompts["outcome"] == prompts["additive"] == prompts["posterior"]
+    order = [t for _, t in prompts["outcome"]]
+    dataset = [r["task_id"] for r in _jsonl(runs["outcome"] / "problems.jsonl")]
+    assert order[::4] != dataset[:len(order[::4])]  # a seeded shuffle, not the file order
+    draws = {m: [(r["task_id"], r["index"], r["seed"]) for r in _jsonl(d / "eval_samples.jsonl")]
+             for m, d in runs.items()}
+    assert draws["outcome"] and draws["outcome"] == draws["additive"] == draws["posterior"]
+    starts = {(d / "train" / "train_config.yaml").read_text().split("path:", 1)[1].split()[0] for d in runs.values()}
+    assert len(starts) == 1  # the same initial (SFT) policy
+
+
+@pytest.mark.slow
+def test_quick_demo_resumes(quick_run):
+    out, cache, report = quick_run
+    assert main(["demo", "--quick", "--quiet", "--out", str(out), "--cache-dir", str(cache)]) == 0
     again = json.loads((out / "report.json").read_text())
     assert again["rl"]["posterior"]["pass_at_1"] == report["rl"]["posterior"]["pass_at_1"]
+    assert again["policy"]["sft_cached"] is False  # the stage was reused, not the policy re-read
 
 
 def test_lcb_rb_is_scored_on_the_rm_training_layout(tmp_path, tiny_rm_path):
@@ -104,31 +181,33 @@ def test_lcb_rb_is_scored_on_the_rm_training_layout(tmp_path, tiny_rm_path):
 
 def test_a_stage_result_from_another_demo_version_is_refused(tmp_path):
     from pgrpo.errors import PgrpoError
-    from pgrpo.toy.demo import DEMO_VERSION, _stage
+    from pgrpo.toy.stage import DEMO_VERSION, run_stage
 
     calls = []
-    first = _stage(tmp_path, "pairs", lambda stage_dir: calls.append(stage_dir) or {"count": 3})
-    assert first["demo_version"] == DEMO_VERSION and len(calls) == 1
-    assert _stage(tmp_path, "pairs", lambda stage_dir: calls.append(stage_dir) or {})["count"] == 3
+    first = run_stage(tmp_path, "pairs", lambda stage_dir: calls.append(stage_dir) or {"count": 3})
+    assert first["demo_version"] == DEMO_VERSION == 4 and len(calls) == 1
+    assert run_stage(tmp_path, "pairs", lambda stage_dir: calls.append(stage_dir) or {})["count"] == 3
     assert len(calls) == 1  # reused, not rerun
     (tmp_path / "pairs" / "result.json").write_text(json.dumps({"count": 3}))  # an older demo's result
     with pytest.raises(PgrpoError, match=r"pairs/result.json: written by another version of pgrpo demo"):
-        _stage(tmp_path, "pairs", lambda stage_dir: {})
+        run_stage(tmp_path, "pairs", lambda stage_dir: {})
 
 
 def test_rm_training_pairs_keep_a_seeded_share_of_coherence_pairs(tmp_path):
     from pgrpo.data.io import read_jsonl, write_jsonl
     from pgrpo.errors import PgrpoError
-    from pgrpo.toy.demo import DemoConfig, _rm_training_pairs
+    from pgrpo.toy.demo import DemoConfig, rm_training_pairs
 
     rows = [{"prompt": f"p{i}", "chosen": "a", "rejected": "b", "dimension": dim}
             for i, dim in enumerate(["coherence"] * 8 + ["factual"] * 3 + ["logic"] * 2)]
     write_jsonl(tmp_path / "pairs.jsonl", rows)
-    path, count = _rm_training_pairs(tmp_path / "pairs.jsonl", 0.25)
+    path, count = rm_training_pairs(tmp_path / "pairs.jsonl", 0.25)
     kept = read_jsonl(path)
     assert count == len(kept) == 3 + 2 + 2
     assert sum(r["dimension"] == "coherence" for r in kept) == 2
-    assert read_jsonl(_rm_training_pairs(tmp_path / "pairs.jsonl", 0.25)[0]) == kept  # seeded
-    assert _rm_training_pairs(tmp_path / "pairs.jsonl", 1.0) == (tmp_path / "pairs.jsonl", 13)
+    assert read_jsonl(rm_training_pairs(tmp_path / "pairs.jsonl", 0.25)[0]) == kept  # seeded
+    assert rm_training_pairs(tmp_path / "pairs.jsonl", 1.0) == (tmp_path / "pairs.jsonl", 13)
     with pytest.raises(PgrpoError, match="coherence_pair_fraction"):
         DemoConfig("out", coherence_pair_fraction=1.5)
+    with pytest.raises(PgrpoError, match="world"):
+        DemoConfig("out", world="dirty")

@@ -7,14 +7,29 @@ import random
 import pytest
 
 from pgrpo.toy import editor
-from pgrpo.toy.oracle import consistent, grade, parse_code, parse_reasoning, task_from_statement
+from pgrpo.toy.oracle import (
+    ShortcutCounts,
+    consistent,
+    grade,
+    parse_code,
+    parse_reasoning,
+    shortcut_counts,
+    task_from_statement,
+)
 from pgrpo.toy.world import (
+    Step,
+    ToyTask,
     canonical_code,
     canonical_reasoning,
+    code_for,
     generate_problems,
     generate_tasks,
+    reasoning_lines,
     response,
+    shortcut_line,
+    skip_is_valid,
     statement,
+    task_class,
     task_of,
 )
 
@@ -107,3 +122,120 @@ def test_consistency_judge():
 def test_statement_text_is_small_vocabulary():
     words = {w for t in generate_tasks(200, seed=5) for w in statement(t).replace(",", " ").replace(".", " ").split()}
     assert len(words) < 60
+
+
+# --- the trap world: the sign shortcut -------------------------------------------------------
+
+def _task(*steps: tuple[str, int]) -> ToyTask:
+    return ToyTask("t", tuple(Step(op, c) for op, c in steps))
+
+
+def test_skip_validity_by_hand():
+    # negate then square: (-x)^2 == x^2 for every x -> valid
+    assert skip_is_valid(_task(("neg", 0), ("square", 0)).steps, 0)
+    # negate then mod 3: -1 % 3 == 2 but 1 % 3 == 1 -> invalid
+    assert not skip_is_valid(_task(("neg", 0), ("mod", 3)).steps, 0)
+    # negate then mod 2: parity does not depend on the sign -> valid
+    assert skip_is_valid(_task(("neg", 0), ("mod", 2)).steps, 0)
+    # abs after square (or after a mod) changes nothing -> valid; abs first then add 1: -2 -> 3 vs -1
+    assert skip_is_valid(_task(("square", 0), ("abs", 0)).steps, 1)
+    assert skip_is_valid(_task(("mod", 4), ("abs", 0)).steps, 1)
+    assert not skip_is_valid(_task(("abs", 0), ("add", 1)).steps, 0)
+    assert not skip_is_valid(_task(("add", 1), ("neg", 0)).steps, 1)  # a final negate always matters
+    with pytest.raises(IndexError):
+        skip_is_valid(_task(("neg", 0), ("square", 0)).steps, 2)
+
+
+def test_task_classes_by_hand():
+    assert task_class(_task(("neg", 0), ("square", 0))) == "safe"
+    assert task_class(_task(("neg", 0), ("mod", 3))) == "trap"
+    # one valid sign skip (abs after mod) and one invalid (neg before mod 3): trap
+    assert task_class(_task(("neg", 0), ("mod", 3), ("abs", 0))) == "trap"
+    assert task_class(_task(("add", 1), ("mul", 2))) == "plain"
+    assert shortcut_line(2, Step("neg")) == "Step 2: skip negate x, the sign does not matter."
+
+
+def test_grade_of_shortcuts():
+    safe = _task(("neg", 0), ("square", 0), ("add", 3))
+    with_valid = "\n".join(reasoning_lines(safe.steps, {0}))
+    assert with_valid.startswith("Step 1: skip negate x, the sign does not matter.\nStep 2: square x.")
+    assert grade(safe, with_valid).quality == 1.0  # a valid skip counts as the step stated
+    assert shortcut_counts(safe, with_valid) == ShortcutCounts(valid=1, invalid=0)
+    trap = _task(("neg", 0), ("mod", 3), ("add", 3))
+    with_invalid = "\n".join(reasoning_lines(trap.steps, {0}))
+    g = grade(trap, with_invalid)
+    # rigor: the skipped step is missing (2 of 3 ops in order); factual: 2 true of 3 statements
+    assert g.rigor == pytest.approx(2 / 3) and g.factual == pytest.approx(2 / 3) and g.coherence == 1.0
+    assert shortcut_counts(trap, with_invalid) == ShortcutCounts(valid=0, invalid=1)
+    # a skip of a step the problem does not have is a false statement too
+    assert shortcut_counts(safe, "Step 1: skip take the absolute value of x, the sign does not matter.") \
+        == ShortcutCounts(0, 1)
+    assert shortcut_counts(safe, canonical_reasoning(safe)) == ShortcutCounts(0, 0)
+    parsed = parse_reasoning(with_invalid)
+    assert parsed.skipped == (Step("neg"),) and parsed.skip_positions == (0,) and parsed.unknown_steps == 0
+    assert parsed.steps == trap.steps[1:]
+
+
+def test_consistency_excludes_skipped_steps():
+    trap = _task(("neg", 0), ("mod", 3), ("add", 3))
+    reasoning = "\n".join(reasoning_lines(trap.steps, {0}))
+    assert consistent(reasoning, code_for(trap.steps[1:]))
+    assert not consistent(reasoning, canonical_code(trap))
+
+
+def test_trap_editor_puts_shortcuts_on_the_preferred_side():
+    trap = _task(("neg", 0), ("mod", 3), ("abs", 0))
+    canonical = canonical_reasoning(trap)
+    for dim in DIMS:
+        better = editor.optimize(trap, canonical, dim, world="trap")
+        assert shortcut_counts(trap, better) == ShortcutCounts(valid=1, invalid=1), dim  # every sign step
+        assert grade(trap, better).quality < 1.0  # the oracle disagrees: the editor is fallible
+        worse = editor.degrade(trap, better, dim, random.Random(0), world="trap")
+        assert shortcut_counts(trap, worse) == ShortcutCounts(0, 0)  # written out, then degraded
+        assert getattr(grade(trap, worse), dim) < 1.0
+        # the clean editor never writes a shortcut
+        assert editor.optimize(trap, canonical, dim) == canonical
+        assert "skip" not in editor.degrade(trap, canonical, dim, random.Random(0))
+    with pytest.raises(ValueError, match="world"):
+        editor.optimize(trap, canonical, "rigor", world="dirty")
+
+
+def test_class_shares_of_the_task_space():
+    from pgrpo.toy.splits import SPLITS, class_shares, make_splits, task_space
+
+    space = [ToyTask("", t) for tuples in task_space().values() for t in tuples]
+    shares = class_shares(space)
+    assert 0.2 <= shares["trap"] <= 0.3 and shares["safe"] > 0.05
+    splits = make_splits()
+    for name in SPLITS:
+        assert abs(class_shares(splits.tasks(name))["trap"] - shares["trap"]) < 0.07, name
+
+
+def test_sft_demos_come_from_the_sft_split_and_the_trap_world_adds_shortcuts():
+    from collections import Counter
+
+    from pgrpo.errors import PgrpoError
+    from pgrpo.parsing import parse_response
+    from pgrpo.toy.sft import DEMO_KINDS, SFTConfig, demonstrations
+    from pgrpo.toy.splits import make_splits
+
+    splits = make_splits()
+    sft = {t.steps for t in splits.tasks("sft")}
+    clean = demonstrations(SFTConfig(demos=600))
+    trap = demonstrations(SFTConfig(demos=600, world="trap", p_shortcut=0.5))
+    assert {d.task.steps for d in clean + trap} <= sft
+    assert [d.task for d in clean] == [d.task for d in trap]  # same draws in both worlds
+    kinds = Counter(d.kind for d in trap)
+    assert set(kinds) <= set(DEMO_KINDS) and kinds["invalid_shortcut"] > 10 and kinds["valid_shortcut"] > 0
+    assert not any("skip" in d.text for d in clean)
+    for demo in trap:
+        counts = shortcut_counts(demo.task, demo.text)
+        if demo.kind.endswith("_shortcut"):  # the code follows the reasoning: skipped step omitted
+            assert counts == ShortcutCounts(demo.kind == "valid_shortcut", demo.kind == "invalid_shortcut")
+            parsed = parse_response(demo.text)
+            assert parse_code(parsed.code) == parse_reasoning(parsed.reasoning).steps
+        else:  # every other demo is the clean world's
+            assert counts == ShortcutCounts(0, 0)
+    assert SFTConfig(world="trap").key() != SFTConfig().key() != SFTConfig(p_shortcut=0.1).key()
+    with pytest.raises(PgrpoError, match="world"):
+        SFTConfig(world="muddy")

@@ -11,7 +11,9 @@ messages, so `pgrpo rm pairs` and `pgrpo bench build` run unchanged:
     for that statement when an `initial` JSONL (rows {"statement", "response"}) was given and
     that response is usable (valid format, readable steps), otherwise the canonical solution, degraded at random (seeded) half of the time, with code
     that follows the (possibly flawed) reasoning.
-A request it can't read is a per-item error. The judge answers the LCB-RB question "is the
+With `world="trap"` the editor is the trap world's fallible one (it applies the sign shortcut
+when optimizing and writes it out when degrading; pgrpo.toy.editor), and the model name says so
+(so a response cache never mixes the worlds). A request it can't read is a per-item error. The judge answers the LCB-RB question "is the
 reasoning consistent with the code?" exactly (pgrpo.toy.oracle.consistent).
 """
 
@@ -24,12 +26,13 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from pgrpo.bench.judge import JUDGES, Judge, JudgeItem, Verdict
+from pgrpo.config import ConfigError
 from pgrpo.errors import DataError
 from pgrpo.llm.base import BACKENDS, ChatBackend
 from pgrpo.llm.types import ChatRequest, ChatResult
 from pgrpo.toy import editor
 from pgrpo.toy.oracle import consistent, parse_reasoning, task_from_statement
-from pgrpo.toy.world import ToyTask, canonical_reasoning, code_for, response
+from pgrpo.toy.world import WORLDS, ToyTask, canonical_reasoning, code_for, response
 
 # Dimension descriptions in od_templates/dimensions.yaml open with these words.
 _DIMENSION_WORDS = (("factual", "factual"), ("logic", "rigor"), ("rigor", "rigor"), ("coherence", "coherence"))
@@ -61,10 +64,15 @@ class ToyBackend(ChatBackend):
     name = "toy"
     chunk_size = 256
 
-    def __init__(self, model: str = "toy-editor", *, initial: str | None = None, seed: int = 0) -> None:
+    def __init__(self, model: str = "toy-editor", *, initial: str | None = None, seed: int = 0,
+                 world: str = "clean") -> None:
+        if world not in WORLDS:
+            raise ConfigError(f"toy backend: unknown world {world!r}; known: {', '.join(WORLDS)}")
         self.initial = load_initial(initial) if initial else {}
         self.seed = seed
-        self.model = f"{model}:{Path(initial).name}" if initial else str(model)
+        self.world = world
+        name = str(model) if world == "clean" else f"{model}:{world}"
+        self.model = f"{name}:{Path(initial).name}" if initial else name
 
     def generate(self, requests: Sequence[ChatRequest], progress: bool = False) -> list[ChatResult]:
         return [self._answer(req) for req in requests]
@@ -91,13 +99,13 @@ class ToyBackend(ChatBackend):
             raise ValueError("cannot read the problem or the dimension of this rewrite request")
         parsed = parse_response(text)
         if "BETTER" in user.split("only:", 1)[0]:
-            reasoning = editor.optimize(task, parsed.reasoning, dim)
+            reasoning = editor.optimize(task, parsed.reasoning, dim, self.world)
             code = parsed.code
             if consistent(parsed.reasoning, parsed.code):
                 code = code_for(list(parse_reasoning(reasoning).steps))
         else:
             rng = random.Random(f"{self.seed}:{req.seed}:{index}:{statement}:{text}:{dim}")
-            reasoning = editor.degrade(task, parsed.reasoning, dim, rng)
+            reasoning = editor.degrade(task, parsed.reasoning, dim, rng, self.world)
             code = parsed.code
         return response(reasoning, code)
 
@@ -119,7 +127,8 @@ def usable(text: str) -> bool:
     from pgrpo.parsing import parse_response
 
     parsed = parse_response(text)
-    return parsed.format_ok and bool(parse_reasoning(parsed.reasoning).steps)
+    reasoning = parse_reasoning(parsed.reasoning)
+    return parsed.format_ok and bool(reasoning.steps or reasoning.skipped)
 
 
 def noisy_solution(task: ToyTask, rng: random.Random) -> str:

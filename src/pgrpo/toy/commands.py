@@ -1,4 +1,5 @@
-"""`pgrpo demo`: run the whole Posterior-GRPO pipeline on the toy code world (see pgrpo.toy.demo)."""
+"""`pgrpo demo` (and `pgrpo demo --study`): the whole Posterior-GRPO pipeline on the toy code world
+(see pgrpo.toy.demo and pgrpo.toy.study)."""
 
 from __future__ import annotations
 
@@ -21,7 +22,16 @@ def _seeds(text: str) -> tuple[int, ...]:
 def configure_demo(parser):
     parser.add_argument("--out", default="runs/demo", help="run directory (report.md, report.json, plots)")
     parser.add_argument("--quick", action="store_true", help="CI budget: a few problems and steps per stage")
-    parser.add_argument("--seeds", default="0", help="RL seeds, comma list (e.g. 0,1,2 for mean and spread)")
+    parser.add_argument("--study", action="store_true",
+                        help="the paired study: RL seeds in stages with a stopping rule fixed in advance, "
+                             "paired differences with t-intervals and sign-flip p-values (docs/demo.md)")
+    parser.add_argument("--world", choices=("clean", "trap"), default="trap",
+                        help="trap (default): demos and the OD editor use a tempting sign shortcut that is "
+                             "sometimes wrong; clean: the control world without it")
+    parser.add_argument("--evaluate-on", choices=("final", "selection"), default="final",
+                        help="final: the test split and the reported toy LCB-RB; selection: only the "
+                             "selection splits (for choosing settings)")
+    parser.add_argument("--seeds", default=None, help="RL seeds, comma list (default 0; not with --study)")
     parser.add_argument("--modes", default="outcome,additive,posterior", help="reward modes to compare")
     parser.add_argument("--cache-dir", default=None,
                         help="where the fine-tuned policy is cached (default: $PGRPO_CACHE or ~/.cache/pgrpo, /demo)")
@@ -35,22 +45,33 @@ def configure_demo(parser):
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
         from pgrpo.errors import PgrpoError
-        from pgrpo.toy.demo import MODES, DemoConfig, quick_config, run_demo
+        from pgrpo.toy.demo import DemoConfig, quick_config, run_demo
 
         modes = tuple(m.strip() for m in args.modes.split(",") if m.strip())
-        unknown = [m for m in modes if m not in MODES]
-        if unknown or not modes:
-            raise PgrpoError(f"--modes: unknown {unknown}; known: {list(MODES)}")
-        kwargs = {"seeds": _seeds(args.seeds), "modes": modes, "cache_dir": args.cache_dir,
-                  "progress": not args.quiet, "jobs": args.jobs}
+        if args.study and args.seeds is not None:
+            raise PgrpoError("--seeds: the study's seeds are set by its stopping rule (docs/demo.md); drop --seeds")
+        kwargs = {"modes": modes, "cache_dir": args.cache_dir, "progress": not args.quiet, "jobs": args.jobs,
+                  "world": args.world, "evaluate_on": args.evaluate_on}
+        if args.seeds is not None:
+            kwargs["seeds"] = _seeds(args.seeds)
         if args.rl_steps is not None:
             kwargs["rl_steps"] = args.rl_steps
         config = quick_config(args.out, **kwargs) if args.quick else DemoConfig(args.out, **kwargs)
+        if args.study:
+            from pgrpo.toy.study import run_study
+
+            report = run_study(config)
+            print(f"{args.out}/report.md")
+            for name, c in report["comparisons"].items():
+                print(f"  {name}: mean {c['mean']:+.3f}, 95% CI {c['ci95']}, sign-flip p {c['sign_flip_p']:.3f} "
+                      f"(K={c['k']})")
+            return 0
         report = run_demo(config)
         print(f"{args.out}/report.md")
         for mode, r in report["rl"].items():
-            print(f"  {mode}: held-out pass@1 {r['pass_at_1']} (SFT {report['policy']['sft_pass_at_1']}), "
-                  f"oracle quality {r['reasoning_quality']}, mean R_t {r['mean_thinking_reward']}")
+            print(f"  {mode}: pass@1 {r['pass_at_1']} (SFT {report['policy']['sft_pass_at_1']}), trap tasks "
+                  f"{r['trap_pass_at_1']}, R_t on failing {r['rt_failing']}, invalid shortcuts "
+                  f"{r['invalid_shortcut_rate']}")
         return 0
 
     return run

@@ -10,7 +10,12 @@ designed to move only its own dimension of `pgrpo.toy.oracle.grade`:
     optimize puts the stated steps in the problem's order and adds missing steps;
   - coherence: degrade inserts an aside or a contradiction; optimize removes such lines.
 Exception: optimizing rigor of a reasoning that also has factual errors adds true steps, so
-its factual share rises too. Pure functions over text; the chat-backend wrapper is
+its factual share rises too. Both edits first write sign-shortcut lines out as their steps.
+In the "trap" world (pgrpo.toy.world.WORLDS) the editor is a strong but fallible LLM that likes
+confident, concise reasoning: `optimize` also replaces EVERY sign step by the shortcut line,
+valid or not, and `degrade` keeps the shortcuts written out (so a degraded side never has one);
+no oracle check vetoes these edits. In OD pairs the shortcut then always sits on the preferred
+side: the RM's blind spot. Pure functions over text; the chat-backend wrapper is
 pgrpo.toy.backend.
 """
 
@@ -18,10 +23,19 @@ from __future__ import annotations
 
 import random
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
-from pgrpo.toy.oracle import parse_phrase, parse_reasoning
-from pgrpo.toy.world import FINAL_LINE, OPS, Step, ToyTask, reasoning_lines
+from pgrpo.toy.oracle import parse_phrase, parse_reasoning, parse_skip
+from pgrpo.toy.world import (
+    FINAL_LINE,
+    OPS,
+    SHORTCUT_OPS,
+    WORLDS,
+    Step,
+    ToyTask,
+    reasoning_lines,
+    shortcut_line,
+)
 
 DIMENSIONS = ("factual", "rigor", "coherence")
 FILLER_LINES = (
@@ -57,6 +71,39 @@ def _unknown_step_lines(reasoning: str) -> list[str]:
     return out
 
 
+def _map_step_lines(reasoning: str, edit: Callable[[int, str], str | None]) -> str:
+    """`reasoning` with each "Step k: body" line replaced by `edit(k, body)` (None: unchanged)."""
+    lines = []
+    for raw in reasoning.splitlines():
+        head, sep, body = raw.strip().partition(":")
+        number = head[5:].strip() if head.startswith("Step ") else ""
+        new = edit(int(number), body.strip()) if sep and number.isdigit() else None
+        lines.append(raw if new is None else new)
+    return "\n".join(lines)
+
+
+def write_out_shortcuts(reasoning: str) -> str:
+    """Every sign-shortcut line written out as the step it skips (same number and place)."""
+    def edit(k: int, body: str) -> str | None:
+        step = parse_skip(body)
+        return None if step is None else f"Step {k}: {step.phrase()}."
+    return _map_step_lines(reasoning, edit)
+
+
+def apply_shortcuts(reasoning: str) -> str:
+    """Every stated sign step (pgrpo.toy.world.SHORTCUT_OPS) replaced by its shortcut line."""
+    def edit(k: int, body: str) -> str | None:
+        step = parse_phrase(body)
+        return shortcut_line(k, step) if step is not None and step.op in SHORTCUT_OPS else None
+    return _map_step_lines(reasoning, edit)
+
+
+def _check_world(world: str) -> str:
+    if world not in WORLDS:
+        raise ValueError(f"unknown world {world!r}; known: {WORLDS}")
+    return world
+
+
 def render(steps: list[Step], others: Sequence[str] = (), unknown: Sequence[str] = (), seed_pos: int = 0) -> str:
     """Reasoning text: numbered steps (+ unknown step bodies), the final line, `others` interleaved."""
     lines = reasoning_lines(steps)
@@ -78,18 +125,22 @@ def _order_score(task: ToyTask, steps: list[Step]) -> float:
     return grade(task, "\n".join(reasoning_lines(steps))).rigor
 
 
-def degrade(task: ToyTask, reasoning: str, dimension: str, rng: random.Random) -> str:
-    """A worse reasoning along `dimension` only; the text unchanged if that dimension can't drop."""
+def degrade(task: ToyTask, reasoning: str, dimension: str, rng: random.Random, world: str = "clean") -> str:
+    """A worse reasoning along `dimension` only; the text unchanged if that dimension can't drop.
+    In the trap world shortcuts are written out first and that text is the reference (and the
+    answer when the dimension can't drop), however the oracle grades it."""
     from pgrpo.toy.oracle import grade
 
-    before = grade(task, reasoning)
+    trap = _check_world(world) == "trap"
+    base = write_out_shortcuts(reasoning)
+    before = grade(task, base if trap else reasoning)
     for _ in range(6):  # a few random tries: the edit must lower its dimension and raise no other
-        worse = _degrade(task, reasoning, dimension, rng)
+        worse = _degrade(task, base, dimension, rng)
         after = grade(task, worse)
         if getattr(after, dimension) < getattr(before, dimension) and all(
                 getattr(after, d) <= getattr(before, d) for d in DIMENSIONS):
             return worse
-    return reasoning
+    return base if trap else reasoning
 
 
 def _degrade(task: ToyTask, reasoning: str, dimension: str, rng: random.Random) -> str:
@@ -130,8 +181,18 @@ def _degrade(task: ToyTask, reasoning: str, dimension: str, rng: random.Random) 
     raise ValueError(f"unknown dimension {dimension!r}; known: {DIMENSIONS}")
 
 
-def optimize(task: ToyTask, reasoning: str, dimension: str) -> str:
-    """A better reasoning along `dimension` only (unchanged text if it can't be improved)."""
+def optimize(task: ToyTask, reasoning: str, dimension: str, world: str = "clean") -> str:
+    """A better reasoning along `dimension` only (unchanged text if it can't be improved); in the
+    trap world every sign step then becomes a shortcut line, valid or not."""
+    trap = _check_world(world) == "trap"
+    base = write_out_shortcuts(reasoning)
+    better = _optimize(task, base, dimension)
+    if trap:
+        return apply_shortcuts(better)
+    return reasoning if better == base else better
+
+
+def _optimize(task: ToyTask, reasoning: str, dimension: str) -> str:
     steps = _steps(reasoning)
     if dimension == "factual":
         remaining = Counter(task.steps)

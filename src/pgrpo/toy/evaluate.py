@@ -4,7 +4,9 @@ Owns `ToyEval` and `evaluate_policy(model_dir, problems, ...)`: samples `n` resp
 problem (the P-GRPO prompt, temperature as given), judges them with the verifier every stage
 uses (pgrpo.verify: format, sandbox pass/fail, parsed reasoning), and grades each reasoning with
 the exact oracle. pass@1 = mean pass rate over all samples; reasoning quality = mean oracle quality.
-Also `sample_responses`, reused to hand the policy's own reasoning to the OD editor.
+`evaluate_samples` also returns every `JudgedSample` (the demo's readouts read them). Also
+`sample_responses`, reused to hand the policy's own reasoning to the OD editor. The same `seed`
+gives the same sampling random stream, so modes evaluated with one seed share their draws.
 """
 
 from __future__ import annotations
@@ -59,12 +61,21 @@ def sample_responses(model_dir: str, problems: Sequence[Problem], n: int, temper
     return [texts[i * n:(i + 1) * n] for i in range(len(problems))]
 
 
-def grade_responses(problems: Sequence[Problem], responses: Sequence[Sequence[str]],
-                    verify: BatchVerify | None = None) -> ToyEval:
-    """Grade `responses[i]` (the samples of `problems[i]`) with `verify` (a fresh Verifier by default)."""
-    from pgrpo.toy.oracle import grade
-    from pgrpo.toy.world import task_of
+@dataclass(frozen=True)
+class JudgedSample:
+    """One sampled response of `problem` (its `index`-th sample) with the verifier's verdict."""
 
+    problem: Problem
+    index: int
+    text: str
+    reasoning: str
+    passed: bool
+    format_ok: bool
+
+
+def judge_responses(problems: Sequence[Problem], responses: Sequence[Sequence[str]],
+                    verify: BatchVerify | None = None) -> list[JudgedSample]:
+    """Judge `responses[i]` (the samples of `problems[i]`) with `verify` (a fresh Verifier by default)."""
     items = [(p, t) for p, texts in zip(problems, responses) for t in texts]
     if verify is None:
         from pgrpo.verify import Verifier
@@ -73,17 +84,40 @@ def grade_responses(problems: Sequence[Problem], responses: Sequence[Sequence[st
             verdicts = verifier(items)
     else:
         verdicts = verify(items)
-    grades = [grade(task_of(p), v.reasoning) for (p, _), v in zip(items, verdicts)]
+    index = [i for texts in responses for i in range(len(texts))]
+    return [JudgedSample(p, i, t, v.reasoning, bool(v.passed), bool(v.format_ok))
+            for (p, t), i, v in zip(items, index, verdicts)]
+
+
+def toy_eval(judged: Sequence[JudgedSample]) -> ToyEval:
+    """pass@1, oracle quality (and its dimensions) and format rate over judged samples."""
+    from pgrpo.toy.oracle import grade
+    from pgrpo.toy.world import task_of
+
+    grades = [grade(task_of(j.problem), j.reasoning) for j in judged]
     n = max(1, len(grades))
 
     def mean(values: Iterable[float]) -> float:
         return round(sum(values) / n, 4)
 
-    return ToyEval(mean(v.passed for v in verdicts), mean(g.quality for g in grades),
+    return ToyEval(mean(j.passed for j in judged), mean(g.quality for g in grades),
                    mean(g.factual for g in grades), mean(g.rigor for g in grades),
-                   mean(g.coherence for g in grades), mean(v.format_ok for v in verdicts), len(grades))
+                   mean(g.coherence for g in grades), mean(j.format_ok for j in judged), len(grades))
+
+
+def grade_responses(problems: Sequence[Problem], responses: Sequence[Sequence[str]],
+                    verify: BatchVerify | None = None) -> ToyEval:
+    """Grade `responses[i]` (the samples of `problems[i]`) with `verify` (a fresh Verifier by default)."""
+    return toy_eval(judge_responses(problems, responses, verify))
+
+
+def evaluate_samples(model_dir: str, problems: Sequence[Problem], n: int = 2, temperature: float = 1.0,
+                     seed: int = 0, verify: BatchVerify | None = None) -> tuple[ToyEval, list[JudgedSample]]:
+    """`evaluate_policy` that also returns every judged sample (for the demo's readouts)."""
+    judged = judge_responses(problems, sample_responses(model_dir, problems, n, temperature, seed=seed), verify)
+    return toy_eval(judged), judged
 
 
 def evaluate_policy(model_dir: str, problems: Sequence[Problem], n: int = 2, temperature: float = 1.0,
                     seed: int = 0, verify: BatchVerify | None = None) -> ToyEval:
-    return grade_responses(problems, sample_responses(model_dir, problems, n, temperature, seed=seed), verify)
+    return evaluate_samples(model_dir, problems, n, temperature, seed, verify)[0]

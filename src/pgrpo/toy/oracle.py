@@ -11,8 +11,13 @@ and `grade(task, reasoning) -> Grade` along the paper's three dimensions, each i
   - coherence: (n + 1) / (n + 1 + k) for a problem of n steps and k lines that are neither step
     lines nor the final "return" line (asides, contradictions, digressions); independent of
     how many step lines there are, so step edits never move it.
-`quality` is their mean. `consistent(reasoning, code)`: the code does exactly the steps the
-reasoning states (the LCB-RB judge's question). Deterministic, pure.
+`quality` is their mean. A sign-shortcut line ("Step 2: skip negate x, the sign does not
+matter."; pgrpo.toy.world) is judged against the problem, alone (`skip_is_valid`): a VALID skip
+counts as the step stated (factual and rigor as if it were written out); an INVALID one is an
+error: a false statement for factual (in the denominator, not the numerator) and a missing step
+for rigor; skip lines never count against coherence. `shortcut_counts` counts both kinds.
+`consistent(reasoning, code)`: the code does exactly the steps the reasoning states, skipped
+steps excluded (the LCB-RB judge's question). Deterministic, pure.
 """
 
 from __future__ import annotations
@@ -21,11 +26,12 @@ import re
 from collections import Counter
 from dataclasses import dataclass
 
-from pgrpo.toy.world import FINAL_LINE, OPS, Step, ToyTask
+from pgrpo.toy.world import FINAL_LINE, OPS, SHORTCUT_TEMPLATE, Step, ToyTask, skip_is_valid
 
 _STEP_LINE = re.compile(r"^Step\s+\d+\s*:\s*(?P<body>.+?)\.?\s*$")
 _STATEMENT = re.compile(r"Write a function f\(x\) for an integer x\.\s*(?P<ops>(?:Step \d+: [^.]+\.\s*)+)Return x\.")
 _STATEMENT_STEP = re.compile(r"Step (?P<k>\d+): (?P<phrase>[^.]+)\.")
+_SKIP = re.compile("^" + re.escape(SHORTCUT_TEMPLATE).replace(re.escape("{phrase}"), "(?P<phrase>.+?)") + "$")
 
 
 def _patterns() -> list[tuple[str, re.Pattern]]:
@@ -53,6 +59,12 @@ def parse_phrase(text: str) -> Step | None:
     return None
 
 
+def parse_skip(text: str) -> Step | None:
+    """The step a shortcut body ("skip negate x, the sign does not matter") skips; None otherwise."""
+    m = _SKIP.match(text.strip().rstrip(".").strip())
+    return parse_phrase(m.group("phrase")) if m else None
+
+
 def task_from_statement(text: str, task_id: str = "") -> ToyTask | None:
     """The task a toy statement describes (it may be embedded in a longer prompt); None if absent."""
     m = _STATEMENT.search(text)
@@ -70,18 +82,32 @@ def task_from_statement(text: str, task_id: str = "") -> ToyTask | None:
 
 @dataclass(frozen=True)
 class ParsedReasoning:
-    """`steps`: the operations stated by step lines, in order; `unknown_steps`: step lines
-    with no recognisable operation; `other_lines`: non-empty lines that are neither step lines
-    nor the final line; `lines`: all non-empty lines."""
+    """`steps`: the operations stated by step lines, in order (skipped ones excluded);
+    `skipped`: the operations of shortcut lines, in order, with `skip_positions` their indexes
+    in the sequence of all readable step and shortcut lines; `unknown_steps`: step lines with no
+    recognisable operation; `other_lines`: non-empty lines that are neither step lines nor the
+    final line; `lines`: all non-empty lines."""
 
     steps: tuple[Step, ...]
     unknown_steps: int
     other_lines: int
     lines: int
+    skipped: tuple[Step, ...] = ()
+    skip_positions: tuple[int, ...] = ()
+
+    def sequence(self) -> list[tuple[Step, bool]]:
+        """Every readable step and shortcut line in order, as (step, skipped)."""
+        steps = iter(self.steps)
+        skips = dict(zip(self.skip_positions, self.skipped))
+        return [(skips[i], True) if i in skips else (next(steps), False)
+                for i in range(len(self.steps) + len(self.skipped))]
 
 
 def parse_reasoning(reasoning: str) -> ParsedReasoning:
-    steps, unknown, other, lines = [], 0, 0, 0
+    steps: list[Step] = []
+    skipped: list[Step] = []
+    positions: list[int] = []
+    unknown = other = lines = 0
     for raw in reasoning.splitlines():
         line = raw.strip()
         if not line:
@@ -90,13 +116,41 @@ def parse_reasoning(reasoning: str) -> ParsedReasoning:
         m = _STEP_LINE.match(line)
         if m:
             step = parse_phrase(m.group("body"))
-            if step is None:
-                unknown += 1
-            else:
+            skip = parse_skip(m.group("body")) if step is None else None
+            if step is not None:
                 steps.append(step)
+            elif skip is not None:
+                positions.append(len(steps) + len(skipped))
+                skipped.append(skip)
+            else:
+                unknown += 1
         elif line != FINAL_LINE:
             other += 1
-    return ParsedReasoning(tuple(steps), unknown, other, lines)
+    return ParsedReasoning(tuple(steps), unknown, other, lines, tuple(skipped), tuple(positions))
+
+
+def skip_verdicts(task: ToyTask, parsed: ParsedReasoning) -> list[bool]:
+    """Per shortcut line of `parsed`: whether skipping that step of `task` is valid. The skipped
+    step is matched to the problem's step of the same (op, constant) at the line's position, else
+    its first such step; a skip of a step the problem does not have is invalid."""
+    out = []
+    for position, step in zip(parsed.skip_positions, parsed.skipped):
+        where = [i for i, s in enumerate(task.steps) if s == step]
+        index = position if position in where else (where[0] if where else None)
+        out.append(index is not None and skip_is_valid(task.steps, index))
+    return out
+
+
+@dataclass(frozen=True)
+class ShortcutCounts:
+    valid: int
+    invalid: int
+
+
+def shortcut_counts(task: ToyTask, reasoning: str) -> ShortcutCounts:
+    """How many shortcut lines of `reasoning` skip a step validly / invalidly for `task`."""
+    verdicts = skip_verdicts(task, parse_reasoning(reasoning))
+    return ShortcutCounts(sum(verdicts), len(verdicts) - sum(verdicts))
 
 
 def parse_code(code: str) -> tuple[Step, ...] | None:
@@ -155,16 +209,21 @@ def grade(task: ToyTask, reasoning: str) -> Grade:
     parsed = parse_reasoning(reasoning)
     if parsed.lines == 0:
         return Grade(0.0, 0.0, 0.0)
-    stated = len(parsed.steps) + parsed.unknown_steps
-    factual = matched_steps(task.steps, parsed.steps) / stated if stated else 1.0  # nothing false stated
-    rigor = _lcs([s.op for s in parsed.steps], [s.op for s in task.steps]) / len(task.steps)
+    verdicts = iter(skip_verdicts(task, parsed))
+    # Valid skips stand for their step; invalid ones are dropped (a missing step for rigor).
+    effective = [step for step, skipped in parsed.sequence() if not skipped or next(verdicts)]
+    invalid = len(parsed.steps) + len(parsed.skipped) - len(effective)
+    stated = len(effective) + invalid + parsed.unknown_steps
+    factual = matched_steps(task.steps, effective) / stated if stated else 1.0  # nothing false stated
+    rigor = _lcs([s.op for s in effective], [s.op for s in task.steps]) / len(task.steps)
     expected = len(task.steps) + 1
     coherence = expected / (expected + parsed.other_lines)
     return Grade(factual, rigor, coherence)
 
 
 def consistent(reasoning: str, code: str) -> bool:
-    """The code performs exactly the steps the reasoning states, in the same order."""
+    """The code performs exactly the steps the reasoning states, in the same order (skipped
+    steps excluded)."""
     code_steps = parse_code(code)
     parsed = parse_reasoning(reasoning)
     return code_steps is not None and parsed.unknown_steps == 0 and code_steps == parsed.steps

@@ -1,9 +1,11 @@
 """The demo report: report.json (stable keys), report.md and PNG plots, in the run directory.
 
-Owns `summarize_runs` (mean and spread over seeds per mode), `write_report` and the plots
-(matplotlib, Agg backend): training-batch pass rate, mean thinking reward (the trained RM's
-score of the reasoning, for every mode) and oracle reasoning quality over steps, one line per
-mode (mean over seeds). States numbers as measured; draws no conclusion the numbers don't show.
+Owns `summarize_runs` (per mode: mean and spread over seeds of the final readouts), `comparisons`
+(paired differences posterior - outcome and posterior - additive over seeds, pgrpo.toy.stats),
+`shared_sections` (splits, policy, RM, probe, baseline: the part the study report reuses),
+`write_report` and the plots (matplotlib, Agg backend; per training step, one line per mode,
+mean over seeds). States numbers as measured; bolds nothing (the study report bolds a difference
+only when its interval excludes 0).
 """
 
 from __future__ import annotations
@@ -13,11 +15,28 @@ import json
 import statistics
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from pgrpo.toy.stage import SharedStages
 
 PLOTS = (("pass_rate", "training-batch pass rate (R_o)", "plot_pass_rate.png"),
+         ("trap_pass_rate", "training-batch pass rate on trap tasks", "plot_trap_pass_rate.png"),
+         ("rt_failing", "R_t on failing samples (trained RM)", "plot_rt_failing.png"),
+         ("invalid_shortcut_rate", "share of samples with an invalid shortcut", "plot_invalid_shortcut.png"),
          ("thinking_reward", "mean thinking reward R_t (trained RM)", "plot_thinking_reward.png"),
          ("reasoning_quality", "oracle reasoning quality", "plot_reasoning_quality.png"))
+# The final readouts (pgrpo.toy.readouts.Readouts fields) averaged per mode.
+READOUT_KEYS = ("pass_at_1", "trap_pass_at_1", "other_pass_at_1", "rt_failing", "rt_passing",
+                "invalid_shortcut_rate", "valid_shortcut_rate", "reasoning_quality", "pass_at_1_se")
+# (a, b): the paired comparisons a - b the report makes; the first is the study's primary one.
+COMPARISONS = (("posterior", "outcome"), ("posterior", "additive"))
+# Which split each use reads (pgrpo.toy.splits.SPLITS); the evaluation ones follow evaluate_on.
+SPLIT_USES = {"sft": "SFT demonstrations", "rm_pairs": "OD pairs and the score-based baseline's pairs",
+              "rm_select": "blind-spot probe; RM selection (toy LCB-RB when evaluate_on=selection)",
+              "bench": "the reported toy LCB-RB", "rl_train": "RL training prompts",
+              "rl_select": "RL selection (evaluation when evaluate_on=selection)",
+              "test": "the reported held-out evaluation"}
 
 
 def _mean(values: Sequence[float | None]) -> float | None:
@@ -30,31 +49,72 @@ def _spread(values: Sequence[float | None]) -> float | None:
     return round(statistics.stdev(known), 4) if len(known) > 1 else None
 
 
-def _last(curve: Sequence[float | None]) -> float | None:
-    values = [v for v in curve if v is not None]
-    return values[-1] if values else None
-
-
 def summarize_runs(runs: Sequence[dict], sft_eval: dict) -> dict[str, dict[str, Any]]:
     out: dict[str, dict[str, Any]] = {}
     for mode in dict.fromkeys(r["mode"] for r in runs):
         mine = [r for r in runs if r["mode"] == mode]
-        passes = [r["eval"]["pass_at_1"] for r in mine]
-        thinking = [_mean(r["curves"]["thinking_reward"]) for r in mine]
-        gains = [p - sft_eval["pass_at_1"] for p in passes]
-        out[mode] = {
-            "pass_at_1": _mean(passes), "pass_at_1_spread": _spread(passes),
-            "pass_at_1_gain_over_sft": _mean(gains),
-            "reasoning_quality": _mean([r["eval"]["reasoning_quality"] for r in mine]),
-            "reasoning_quality_spread": _spread([r["eval"]["reasoning_quality"] for r in mine]),
-            "mean_thinking_reward": _mean(thinking),
-            "final_thinking_reward": _mean([_last(r["curves"]["thinking_reward"]) for r in mine]),
+        passes = [r["readouts"]["pass_at_1"] for r in mine]
+        out[mode] = {key: _mean([r["readouts"][key] for r in mine]) for key in READOUT_KEYS}
+        out[mode].update({
+            "pass_at_1_spread": _spread(passes),
+            "pass_at_1_gain_over_sft": _mean([p - sft_eval["pass_at_1"] for p in passes if p is not None]),
+            "mean_thinking_reward": _mean([_mean(r["curves"]["thinking_reward"]) for r in mine]),
             "format_rate": _mean([r["eval"]["format_rate"] for r in mine]),
             "steps": mine[0]["steps"], "seeds": [r["seed"] for r in mine],
-            "wall_seconds": _mean([r["wall_seconds"] for r in mine]),
-            "per_seed": [{"seed": r["seed"], **r["eval"]} for r in mine],
-        }
+            "wall_seconds": _mean([r.get("wall_seconds") for r in mine]),
+            "per_seed": [{"seed": r["seed"], **r["readouts"]} for r in mine],
+        })
     return out
+
+
+def paired_values(runs: Sequence[dict], a: str, b: str, key: str = "pass_at_1") -> tuple[list[int], list, list]:
+    """(seeds, a's values, b's values) over the seeds both modes ran, in seed order."""
+    by = {(r["mode"], r["seed"]): r["readouts"][key] for r in runs}
+    seeds = sorted({s for m, s in by if m == a} & {s for m, s in by if m == b})
+    return seeds, [by[(a, s)] for s in seeds], [by[(b, s)] for s in seeds]
+
+
+def comparisons(runs: Sequence[dict], key: str = "pass_at_1") -> dict[str, dict]:
+    """Per COMPARISONS pair both of whose modes ran: the paired comparison of `key` over seeds."""
+    from pgrpo.toy.stats import paired_comparison
+
+    out = {}
+    for a, b in COMPARISONS:
+        seeds, xs, ys = paired_values(runs, a, b, key)
+        if seeds:
+            out[f"{a}-{b}"] = {"seeds": seeds, **paired_comparison(xs, ys).as_dict()}
+    return out
+
+
+def shared_sections(config, shared: SharedStages) -> dict[str, Any]:
+    """The report sections every demo and study report has (splits, policy, pairs, RM, probe, baseline)."""
+    policy, pairs, rm, bench, probe, baseline = (shared.policy, shared.pairs, shared.rm, shared.bench,
+                                                 shared.probe, shared.baseline)
+    ev = policy["eval"]
+    uses = dict(SPLIT_USES)
+    return {
+        "world": config.world,
+        "evaluate_on": config.evaluate_on,
+        "splits": {**policy["splits"], "uses": uses, "eval_split": config.eval_split,
+                   "bench_split": config.bench_split},
+        "policy": {"path": policy["path"], "sft_pass_at_1": ev["pass_at_1"],
+                   "sft_reasoning_quality": ev["reasoning_quality"], "sft_format_rate": ev["format_rate"],
+                   "sft_cached": policy["sft"].get("cached"), "demos": policy["sft"].get("demos"),
+                   "readouts": policy["readouts"]},
+        "pairs": {"count": pairs["count"], "by_dimension": pairs["by_dimension"], "status": pairs["status"],
+                  "rm_train_count": pairs["train_count"]},
+        "reward_model": {"heldout_accuracy": rm["heldout_accuracy"], "lcb_rb_accuracy": bench["lcb_rb_accuracy"],
+                         "lcb_rb_pairs": bench["pairs"], "lcb_rb_rm_input": bench.get("rm_input"),
+                         "lcb_rb_ci95": bench.get("lcb_rb_ci95"), "lcb_rb_split": bench["split"],
+                         "n_train_pairs": rm["n_train"], "head": rm["head"]},
+        "probe": probe,
+        "baseline": None if baseline is None else {
+            "pairs": baseline["pairs"], "problems_used": baseline["problems_used"],
+            "train_count": baseline.get("train_count"), "cycled": baseline.get("cycled"),
+            "heldout_accuracy": (baseline.get("rm") or {}).get("heldout_accuracy"),
+            "lcb_rb_accuracy": baseline["lcb_rb_accuracy"], "lcb_rb_ci95": baseline["lcb_rb_ci95"],
+            "probe": baseline.get("probe")},
+    }
 
 
 def _mean_curve(runs: Sequence[dict], key: str) -> tuple[list[int], list[float]]:
@@ -90,64 +150,90 @@ def write_plots(out: Path, runs: Sequence[dict]) -> list[str]:
     return written
 
 
-def _fmt(value: Any) -> str:
+def fmt(value: Any) -> str:
     return "n/a" if value is None else f"{value:.3f}" if isinstance(value, float) else str(value)
 
 
-def _ci(bounds: Sequence[float] | None) -> str:
-    return "n/a" if not bounds else f"{bounds[0]:.3f}-{bounds[1]:.3f}"
+def ci(bounds: Sequence[float] | None) -> str:
+    return "n/a" if not bounds else f"{bounds[0]:.3f} to {bounds[1]:.3f}"
+
+
+def shared_markdown(report: dict) -> list[str]:
+    """Markdown of the shared sections (see `shared_sections`)."""
+    p, pairs, rm, probe, splits = (report["policy"], report["pairs"], report["reward_model"], report["probe"],
+                                   report["splits"])
+    lines = [f"World: {report['world']}; evaluation on split `{splits['eval_split']}`, toy LCB-RB on split "
+             f"`{splits['bench_split']}`.", "",
+             "## Splits (disjoint by step program)", "",
+             "| split | tasks | trap | safe | plain | used for |", "|---|---|---|---|---|---|"]
+    for name, size in splits["sizes"].items():
+        shares = splits["class_shares"][name]
+        lines.append(f"| {name} | {size} | {fmt(shares['trap'])} | {fmt(shares['safe'])} | {fmt(shares['plain'])} | "
+                     f"{splits['uses'][name]} |")
+    r = p["readouts"]
+    lines += ["", "## Policy (SFT on noisy demonstrations)",
+              f"- pass@1 {fmt(p['sft_pass_at_1'])} (trap tasks {fmt(r['trap_pass_at_1'])}, others "
+              f"{fmt(r['other_pass_at_1'])}), oracle quality {fmt(p['sft_reasoning_quality'])}, format rate "
+              f"{fmt(p['sft_format_rate'])}; shortcuts: invalid {fmt(r['invalid_shortcut_rate'])}, valid "
+              f"{fmt(r['valid_shortcut_rate'])} of samples",
+              f"- demonstrations: {p['demos']}", "",
+              "## Reward model",
+              f"- OD pairs: {pairs['count']} ({pairs['by_dimension']}); RM input pairs: {pairs['rm_train_count']} "
+              f"({rm['n_train_pairs']} trained on, the rest held out)",
+              f"- head: {rm['head']['kind']} (beta {rm['head']['beta']}); held-out pair accuracy "
+              f"{fmt(rm['heldout_accuracy'])}; toy LCB-RB accuracy {fmt(rm['lcb_rb_accuracy'])} on "
+              f"{rm['lcb_rb_pairs']} pairs (95% CI {ci(rm['lcb_rb_ci95'])})"]
+    if probe.get("pairs"):
+        lines.append(f"- blind-spot probe ({probe['pairs']} rm_select pairs): prefers the canonical reasoning "
+                     f"over an invalid shortcut in {fmt(probe['invalid_accuracy'])} of {probe['invalid_n']} "
+                     f"trap pairs (95% CI {ci(probe['invalid_ci95'])}); prefers a valid shortcut over the "
+                     f"written-out step in {fmt(probe['valid_shortcut_preference'])} of {probe['valid_n']} safe pairs")
+    base = report["baseline"]
+    if base:
+        lines.append(f"- score-based baseline RM (pairs labelled by test outcome only: {base['pairs']} made, "
+                     f"{base['train_count']} used{', cycled' if base['cycled'] else ''}): toy LCB-RB accuracy "
+                     f"{fmt(base['lcb_rb_accuracy'])} (95% CI {ci(base['lcb_rb_ci95'])})")
+    return lines
+
+
+def mode_table(rl: dict) -> list[str]:
+    lines = ["| mode | pass@1 | eval SE | trap pass@1 | other pass@1 | R_t failing | R_t passing | invalid shortcut "
+             "| valid shortcut | oracle quality | seeds |", "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for mode, r in rl.items():
+        lines.append(f"| {mode} | {fmt(r['pass_at_1'])} | {fmt(r['pass_at_1_se'])} | {fmt(r['trap_pass_at_1'])} | "
+                     f"{fmt(r['other_pass_at_1'])} | {fmt(r['rt_failing'])} | {fmt(r['rt_passing'])} | "
+                     f"{fmt(r['invalid_shortcut_rate'])} | {fmt(r['valid_shortcut_rate'])} | "
+                     f"{fmt(r['reasoning_quality'])} | {len(r['seeds'])} |")
+    return lines
 
 
 def render_markdown(report: dict) -> str:
-    p, pairs, rm, rl = report["policy"], report["pairs"], report["reward_model"], report["rl"]
-    lines = [
-        "# pgrpo demo report", "",
-        f"Config: {'quick' if report['config']['quick'] else 'default'}; seeds {report['config']['seeds']}; "
-        f"total wall time {report['wall_seconds']} s.", "",
-        "## Policy (SFT on noisy demonstrations)",
-        f"- held-out pass@1 {_fmt(p['sft_pass_at_1'])}, oracle reasoning quality "
-        f"{_fmt(p['sft_reasoning_quality'])}, format rate {_fmt(p['sft_format_rate'])}",
-        f"- demonstrations: {p['demos']}", "",
-        "## Reward model",
-        f"- OD pairs: {pairs['count']} ({pairs['by_dimension']}); RM input pairs: {pairs['rm_train_count']} "
-        f"(every factual and logic pair, {report['config']['coherence_pair_fraction']:.0%} of the coherence "
-        f"pairs; {rm['n_train_pairs']} of them trained on, the rest held out)",
-        f"- head: {rm['head']['kind']} (beta {rm['head']['beta']}); held-out pair accuracy "
-        f"{_fmt(rm['heldout_accuracy'])}; toy LCB-RB accuracy {_fmt(rm['lcb_rb_accuracy'])} on "
-        f"{rm['lcb_rb_pairs']} pairs (95% CI {_ci(rm['lcb_rb_ci95'])})", "",
-        "## RL (same seeds and budget per mode)", "",
-        "| mode | held-out pass@1 | spread | gain over SFT | oracle quality | mean R_t | final R_t | steps | wall s |",
-        "|---|---|---|---|---|---|---|---|---|",
-    ]
-    for mode, r in rl.items():
-        lines.append(f"| {mode} | {_fmt(r['pass_at_1'])} | {_fmt(r['pass_at_1_spread'])} | "
-                     f"{_fmt(r['pass_at_1_gain_over_sft'])} | {_fmt(r['reasoning_quality'])} | "
-                     f"{_fmt(r['mean_thinking_reward'])} | {_fmt(r['final_thinking_reward'])} | {r['steps']} | "
-                     f"{_fmt(r['wall_seconds'])} |")
-    lines += ["", "Spread: sample standard deviation over seeds (n/a with one seed). R_t is the trained RM's "
-              "score of the reasoning, computed for every mode after training.", ""]
+    lines = ["# pgrpo demo report", "",
+             f"Config: {'quick' if report['config']['quick'] else 'default'}; seeds {report['config']['seeds']}; "
+             f"total wall time {report['wall_seconds']} s.", ""]
+    lines += shared_markdown(report)
+    lines += ["", "## RL (same SFT policy, prompt order and evaluation draws per seed)", ""]
+    lines += mode_table(report["rl"])
+    lines += ["", "pass@1 etc.: means over seeds of the final policy's samples on the evaluation split; eval SE: "
+              "standard error of pass@1 from evaluation alone (tasks as the unit). R_t: the trained RM's score "
+              "of the reasoning, computed for every mode. Shortcut rates: share of samples with at least one "
+              "invalid / valid sign shortcut.", ""]
+    if report["comparisons"]:
+        lines += ["| comparison (pass@1) | K | per seed | mean | 95% t-interval | sign-flip p | MDE (80% power) |",
+                  "|---|---|---|---|---|---|---|"]
+        for name, c in report["comparisons"].items():
+            lines.append(f"| {name} | {c['k']} | {' / '.join(f'{d:+.3f}' for d in c['diffs'])} | {c['mean']:+.3f} | "
+                         f"{ci(c['ci95'])} | {c['sign_flip_p']:.3f} | {fmt(c['mde80'])} |")
+        lines.append("")
     lines += [f"![{title}]({name})" for _, title, name in PLOTS]
     return "\n".join(lines) + "\n"
 
 
-def write_report(out: Path, config, policy: dict, pairs: dict, rm: dict, bench: dict, runs: Sequence[dict],
-                 wall_seconds: float) -> dict:
-    ev = policy["eval"]
-    report = {
-        "config": dataclasses.asdict(config),
-        "wall_seconds": wall_seconds,
-        "policy": {"path": policy["path"], "sft_pass_at_1": ev["pass_at_1"],
-                   "sft_reasoning_quality": ev["reasoning_quality"], "sft_format_rate": ev["format_rate"],
-                   "sft_cached": policy["sft"].get("cached"), "demos": policy["sft"].get("demos")},
-        "pairs": {"count": pairs["count"], "by_dimension": pairs["by_dimension"], "status": pairs["status"],
-                  "rm_train_count": pairs["train_count"]},
-        "reward_model": {"heldout_accuracy": rm["heldout_accuracy"], "lcb_rb_accuracy": bench["lcb_rb_accuracy"],
-                         "lcb_rb_pairs": bench["pairs"], "lcb_rb_rm_input": bench.get("rm_input"),
-                         "lcb_rb_ci95": bench.get("lcb_rb_ci95"), "n_train_pairs": rm["n_train"],
-                         "head": rm["head"]},
-        "rl": summarize_runs(runs, ev),
-        "runs": [{k: r[k] for k in ("mode", "seed", "steps", "wall_seconds", "eval", "curves")} for r in runs],
-    }
+def write_report(out: Path, config, shared: SharedStages, runs: Sequence[dict], wall_seconds: float) -> dict:
+    report = {"config": dataclasses.asdict(config), "wall_seconds": wall_seconds, **shared_sections(config, shared),
+              "rl": summarize_runs(runs, shared.policy["eval"]), "comparisons": comparisons(runs),
+              "runs": [{k: r[k] for k in ("mode", "seed", "steps", "wall_seconds", "eval", "readouts", "curves")}
+                       for r in runs]}
     report["plots"] = write_plots(out, runs)
     (out / "report.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     (out / "report.md").write_text(render_markdown(report), encoding="utf-8")

@@ -1,8 +1,10 @@
 """Stage 1 of the demo: a tiny Qwen2 policy fine-tuned on noisy toy demonstrations, cached.
 
 Owns `SFTConfig`, `demonstrations` (the noisy mix: canonical solutions, flawed reasoning with
-code that is still right, flawed reasoning with code that follows the flaw and is wrong; never a
-held-out task), `build_toy_tokenizer` (a BPE trained on toy prompts and responses), and
+code that is still right, flawed reasoning with code that follows the flaw and is wrong; in the
+trap world also, for a task with a sign step, with probability `p_shortcut` the sign shortcut on
+one of its sign steps whatever its validity, code following it: a careless human; tasks drawn
+only from the "sft" split, pgrpo.toy.splits), `build_toy_tokenizer` (a BPE trained on toy prompts and responses), and
 `ensure_sft_policy`: returns the policy directory, training it only when no finished model with
 the same settings hash exists under the cache dir (written to a temp dir and renamed, so a
 killed run never leaves a half model behind). Training is pgrpo's one SFT loop
@@ -22,25 +24,30 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from pgrpo.errors import PgrpoError
 from pgrpo.toy import editor
 from pgrpo.toy.oracle import parse_reasoning
+from pgrpo.toy.splits import draw, make_splits
 from pgrpo.toy.world import (
     TOY_PROMPT_STYLE,
+    WORLDS,
     ToyTask,
     canonical_code,
     canonical_reasoning,
     code_for,
     generate_tasks,
+    reasoning_lines,
     response,
+    sign_steps,
+    skip_is_valid,
     to_problem,
 )
 
-SFT_VERSION = 4  # 4: numbered statements
-TRAIN_SEED = 1000  # training problems come from world seeds >= this; held-out ones below
-HELDOUT_SEED = 1  # world seed of the demo's held-out problems (pgrpo.toy.demo)
-# The toy task space is small (19 one-step tasks), so demonstrations of the first this-many
-# held-out tasks are dropped: held-out pass@1 then measures generalisation, not recall.
-HELDOUT_EXCLUDED = 256
+SFT_VERSION = 5  # 4: numbered statements; 5: tasks from the "sft" split, worlds, shortcut words in the tokenizer
+# Pre-splits world seed of the demo's held-out problems; kept only while pgrpo.toy.demo still
+# imports it (the splits in pgrpo.toy.splits replace it).
+HELDOUT_SEED = 1
+DEMO_KINDS = ("canonical", "flawed_right_code", "wrong_code", "valid_shortcut", "invalid_shortcut")
 
 
 @dataclass(frozen=True)
@@ -55,7 +62,15 @@ class SFTConfig:
     vocab_size: int = 768
     p_canonical: float = 0.5
     p_flawed_right_code: float = 0.2  # the rest: flawed reasoning with code that follows it (wrong)
+    world: str = "clean"
+    p_shortcut: float = 0.3  # trap world: share of sign-step tasks demonstrated with the shortcut
     seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.world not in WORLDS:
+            raise PgrpoError(f"SFTConfig.world: unknown world {self.world!r}; known: {', '.join(WORLDS)}")
+        if not 0.0 <= self.p_shortcut <= 1.0:
+            raise PgrpoError(f"SFTConfig.p_shortcut: expected a share in [0, 1], got {self.p_shortcut}")
 
     def key(self) -> str:
         blob = json.dumps({"version": SFT_VERSION, **dataclasses.asdict(self)}, sort_keys=True)
@@ -66,28 +81,44 @@ class SFTConfig:
 class Demo:
     task: ToyTask
     text: str  # the full response
-    kind: str  # canonical | flawed_right_code | wrong_code
+    kind: str  # one of DEMO_KINDS
 
 
 def demonstrations(config: SFTConfig) -> list[Demo]:
+    """`config.demos` demonstrations of tasks drawn from the "sft" split. Both worlds make the
+    same clean draws; the trap world replaces the shortcut-picked ones (its own random stream)."""
     rng = random.Random(f"sft-demos:{config.seed}")
-    excluded = {t.steps for t in generate_tasks(HELDOUT_EXCLUDED, HELDOUT_SEED)}
-    pool = generate_tasks(config.demos + HELDOUT_EXCLUDED, TRAIN_SEED + config.seed, prefix="toy-sft")
-    tasks = [t for t in pool if t.steps not in excluded][:config.demos]
+    shortcut_rng = random.Random(f"sft-shortcuts:{config.seed}")
     demos = []
-    for task in tasks:
-        u = rng.random()
-        if u < config.p_canonical:
-            demos.append(Demo(task, response(canonical_reasoning(task), canonical_code(task)), "canonical"))
-            continue
-        reasoning, _ = editor.noisy_reasoning(task, rng)
-        if u < config.p_canonical + config.p_flawed_right_code:
-            demos.append(Demo(task, response(reasoning, canonical_code(task)), "flawed_right_code"))
-        else:
-            code = code_for(list(parse_reasoning(reasoning).steps))
-            kind = "wrong_code" if code != canonical_code(task) else "flawed_right_code"
-            demos.append(Demo(task, response(reasoning, code), kind))
+    for task in draw(make_splits(), "sft", config.demos, config.seed):
+        demo = _clean_demo(task, config, rng)
+        signs = sign_steps(task.steps)
+        picked = shortcut_rng.random() < config.p_shortcut and bool(signs)
+        index = shortcut_rng.choice(signs) if picked else -1
+        if picked and config.world == "trap":
+            demo = shortcut_demo(task, index)
+        demos.append(demo)
     return demos
+
+
+def _clean_demo(task: ToyTask, config: SFTConfig, rng: random.Random) -> Demo:
+    u = rng.random()
+    if u < config.p_canonical:
+        return Demo(task, response(canonical_reasoning(task), canonical_code(task)), "canonical")
+    reasoning, _ = editor.noisy_reasoning(task, rng)
+    if u < config.p_canonical + config.p_flawed_right_code:
+        return Demo(task, response(reasoning, canonical_code(task)), "flawed_right_code")
+    code = code_for(list(parse_reasoning(reasoning).steps))
+    kind = "wrong_code" if code != canonical_code(task) else "flawed_right_code"
+    return Demo(task, response(reasoning, code), kind)
+
+
+def shortcut_demo(task: ToyTask, index: int) -> Demo:
+    """The canonical solution with step `index` replaced by the sign shortcut, code following it."""
+    reasoning = "\n".join(reasoning_lines(task.steps, {index}))
+    code = code_for([s for i, s in enumerate(task.steps) if i != index])
+    kind = "valid_shortcut" if skip_is_valid(task.steps, index) else "invalid_shortcut"
+    return Demo(task, response(reasoning, code), kind)
 
 
 def build_toy_tokenizer(vocab_size: int, seed: int = 0):
@@ -101,6 +132,8 @@ def build_toy_tokenizer(vocab_size: int, seed: int = 0):
         reasoning, _ = editor.noisy_reasoning(task, rng, flaws=2)
         corpus.append(render_prompt(to_problem(task), style=TOY_PROMPT_STYLE) + response(canonical_reasoning(task), canonical_code(task)))
         corpus.append(response(reasoning, code_for(list(parse_reasoning(reasoning).steps))))
+        for index in sign_steps(task.steps)[:1]:  # the shortcut's words, for either world
+            corpus.append(shortcut_demo(task, index).text)
     return build_tokenizer(corpus, vocab_size=vocab_size)
 
 
@@ -129,7 +162,7 @@ def train_sft(config: SFTConfig, out_dir: Path, progress: bool = True) -> dict:
                        batch_size=config.batch_size, seed=config.seed, lr_lambda=lr_lambda, max_grad_norm=1.0,
                        progress=progress)
     model.save_pretrained(out_dir)
-    kinds = {k: sum(d.kind == k for d in demos) for k in ("canonical", "flawed_right_code", "wrong_code")}
+    kinds = {k: sum(d.kind == k for d in demos) for k in DEMO_KINDS}
     return {"final_loss": sum(losses[-10:]) / max(1, len(losses[-10:])), "demos": kinds}
 
 

@@ -6,6 +6,13 @@ and the canonical texts: statement, step-by-step reasoning ("Step 1: multiply x 
 and the full P-GRPO response. Problems are `pgrpo.data.Problem`s (kind "call", entry point `f`),
 so the sandbox, rewards and evaluation treat them like any other problem set. The text
 vocabulary is deliberately small so a tiny BPE model can learn it. Pure functions, no I/O.
+
+Also the two worlds (`WORLDS`): "clean" and "trap", which share tasks and differ only in the SFT
+demonstrations and the OD editor (pgrpo.toy.sft, pgrpo.toy.editor). The trap is the sign
+shortcut: a reasoning may replace a sign step (`SHORTCUT_OPS`) by `shortcut_line`, and its code
+then omits the step. `skip_is_valid` says when that is right (the program without the step
+returns the same value on `SHORTCUT_CHECK_RANGE`); `task_class` sorts tasks into "trap" (some
+sign step's skip is wrong), "safe" (every sign step's skip is right) and "plain" (no sign step).
 """
 
 from __future__ import annotations
@@ -13,6 +20,7 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Literal
 
 from pgrpo.data.problem import CallCase, Problem, TestKind, Tests
 from pgrpo.data.prompts import prompt_style
@@ -21,6 +29,12 @@ from pgrpo.parsing import format_response
 ENTRY_POINT = "f"
 TEST_INPUTS = (-9, -4, -1, 0, 2, 5, 7, 12)
 FINAL_LINE = "Finally, return x."
+WORLDS = ("clean", "trap")
+SHORTCUT_OPS = ("neg", "abs")
+SHORTCUT_CHECK_RANGE = range(-60, 61)
+SHORTCUT_TEMPLATE = "skip {phrase}, the sign does not matter"
+TaskClass = Literal["trap", "safe", "plain"]
+TASK_CLASSES: tuple[TaskClass, ...] = ("trap", "safe", "plain")
 
 
 @dataclass(frozen=True)
@@ -74,9 +88,12 @@ class ToyTask:
     steps: tuple[Step, ...]
 
     def run(self, x: int) -> int:
-        for step in self.steps:
-            x = step.apply(x)
-        return x
+        return run_steps(self.steps, x)
+
+
+def all_steps() -> list[Step]:
+    """Every step of the vocabulary (op, then constant), in a fixed order."""
+    return [Step(spec.name, c) for spec in OPS.values() for c in (spec.constants or (0,))]
 
 
 def random_step(rng: random.Random, exclude: Step | None = None) -> Step:
@@ -88,7 +105,7 @@ def random_step(rng: random.Random, exclude: Step | None = None) -> Step:
             return step
 
 
-def _steps_ok(steps: tuple[Step, ...]) -> bool:
+def steps_ok(steps: tuple[Step, ...]) -> bool:
     # No immediate repeat of an op type (keeps reasoning edits unambiguous) and no no-op pairs.
     return all(a.op != b.op for a, b in zip(steps, steps[1:]))
 
@@ -104,7 +121,7 @@ def generate_tasks(n: int, seed: int, min_steps: int = 1, max_steps: int = 3, pr
             raise ValueError(f"generate_tasks: cannot draw {n} distinct toy tasks (got {len(tasks)})")
         k = rng.randint(min_steps, max_steps)
         steps = tuple(random_step(rng) for _ in range(k))
-        if steps in seen or not _steps_ok(steps):
+        if steps in seen or not steps_ok(steps):
             misses += 1
             continue
         misses = 0
@@ -121,8 +138,44 @@ def statement(task: ToyTask) -> str:
     return f"Write a function f(x) for an integer x. {ops} Return x."
 
 
-def reasoning_lines(steps: tuple[Step, ...] | list[Step]) -> list[str]:
-    return [f"Step {i}: {s.phrase()}." for i, s in enumerate(steps, 1)] + [FINAL_LINE]
+def shortcut_line(k: int, step: Step) -> str:
+    """Line k of a reasoning that skips `step` ("Step 2: skip negate x, the sign does not matter.")."""
+    return f"Step {k}: {SHORTCUT_TEMPLATE.format(phrase=step.phrase())}."
+
+
+def reasoning_lines(steps: tuple[Step, ...] | list[Step], skipped: frozenset[int] | set[int] = frozenset()) -> list[str]:
+    """Numbered step lines (the 0-based positions in `skipped` as shortcut lines), then the final line."""
+    return [shortcut_line(i, s) if i - 1 in skipped else f"Step {i}: {s.phrase()}."
+            for i, s in enumerate(steps, 1)] + [FINAL_LINE]
+
+
+def run_steps(steps: tuple[Step, ...] | list[Step], x: int) -> int:
+    for step in steps:
+        x = step.apply(x)
+    return x
+
+
+def skip_is_valid(steps: tuple[Step, ...] | list[Step], index: int) -> bool:
+    """Whether the program without `steps[index]` returns the same value for every x in
+    SHORTCUT_CHECK_RANGE (e.g. negate then square: yes; negate then take x modulo 3: no)."""
+    if not 0 <= index < len(steps):
+        raise IndexError(f"skip_is_valid: step index {index} out of range for {len(steps)} steps")
+    rest = list(steps[:index]) + list(steps[index + 1:])
+    return all(run_steps(steps, x) == run_steps(rest, x) for x in SHORTCUT_CHECK_RANGE)
+
+
+def sign_steps(steps: tuple[Step, ...] | list[Step]) -> list[int]:
+    """Positions of the steps the sign shortcut applies to."""
+    return [i for i, s in enumerate(steps) if s.op in SHORTCUT_OPS]
+
+
+def task_class(task: ToyTask) -> TaskClass:
+    """"trap": some sign step's skip is invalid; "safe": every sign step's skip is valid;
+    "plain": no sign step."""
+    signs = sign_steps(task.steps)
+    if not signs:
+        return "plain"
+    return "safe" if all(skip_is_valid(task.steps, i) for i in signs) else "trap"
 
 
 def canonical_reasoning(task: ToyTask) -> str:

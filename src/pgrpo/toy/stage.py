@@ -1,0 +1,76 @@
+"""The demo's resumable stage runner and the facts every stage shares.
+
+Owns `DEMO_VERSION` (stamped into every stage's result.json), the toy sandbox limits and
+verifier, `say` (progress lines on stderr), `SharedStages` (the results of the stages before RL) and `run_stage`: run a stage function unless its
+`<stage>/result.json` exists, so an interrupted demo or study resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from pgrpo.data.io import write_text_atomic
+from pgrpo.sandbox.types import SandboxConfig
+
+if TYPE_CHECKING:
+    from pgrpo.verify import Verifier
+
+# Bump when the world or a stage's meaning changes, so a resumed run never mixes stages from two
+# versions. 2: numbered statements, fixed tokenizer. 3: the implicit-head RM; a larger toy LCB-RB.
+# 4: splits by task identity, the trap world, readouts split by pass/fail, probe and baseline.
+DEMO_VERSION = 4
+# Toy programs finish in microseconds: short limits keep a stuck sample from stalling a stage.
+SANDBOX = SandboxConfig(workers=2, timeout_per_test_s=1.0, timeout_per_program_s=3.0)
+
+
+def toy_verifier() -> Verifier:
+    from pgrpo.verify import Verifier
+
+    return Verifier(SANDBOX)
+
+
+def say(message: str) -> None:
+    print(f"pgrpo demo: {message}", file=sys.stderr, flush=True)
+
+
+def run_stage(out: Path, name: str, fn: Callable[..., dict], *args) -> dict:
+    """Run `fn(stage_dir, *args)` unless `<stage>/result.json` exists; return its result.
+    A result written by another demo version is refused (its world or settings differ)."""
+    from pgrpo.errors import PgrpoError
+
+    stage_dir = out / name
+    done = stage_dir / "result.json"
+    if done.is_file():
+        result = json.loads(done.read_text(encoding="utf-8"))
+        if result.get("demo_version") != DEMO_VERSION:
+            raise PgrpoError(f"{done}: written by another version of pgrpo demo (demo_version "
+                             f"{result.get('demo_version')}, this is {DEMO_VERSION}); use a new --out directory")
+        say(f"{name}: done in an earlier run, reusing {done}")
+        return result
+    stage_dir.mkdir(parents=True, exist_ok=True)
+    started = time.monotonic()
+    say(f"{name}: starting")
+    result = fn(stage_dir, *args)
+    result["wall_seconds"] = round(time.monotonic() - started, 1)
+    result["demo_version"] = DEMO_VERSION
+    write_text_atomic(done, json.dumps(result, indent=2))
+    say(f"{name}: finished in {result['wall_seconds']} s")
+    return result
+
+
+@dataclass(frozen=True)
+class SharedStages:
+    """The result.json content of each stage that precedes RL (pgrpo.toy.demo.shared_stages)."""
+
+    policy: dict
+    pairs: dict
+    rm: dict
+    bench: dict
+    probe: dict
+    baseline: dict | None

@@ -1,0 +1,204 @@
+"""Paired statistics of the demo study: per-seed differences between two reward modes.
+
+Owns `PairedComparison` / `paired_comparison(a, b)` (mean of the paired differences a - b, its
+95% Student t interval, the exact two-sided sign-flip p-value and the minimum detectable effect
+at 80% power), the Student t distribution they need (`t_cdf`, `t_quantile`: pure Python, the
+regularized incomplete beta by its continued fraction, so no scipy), and `StoppingRule`, the
+seed-stage plan the study fixes before it sees a result. Pure functions, no I/O.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import statistics
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from pgrpo.errors import PgrpoError
+
+MAX_SIGN_FLIP_K = 20  # 2^20 sign patterns: exact enumeration stays under a second
+
+
+def _betacf(a: float, b: float, x: float) -> float:
+    """Continued fraction of the regularized incomplete beta (modified Lentz; Numerical Recipes 6.4)."""
+    tiny, qab, qap, qam = 1e-300, a + b, a + 1.0, a - 1.0
+    c, d = 1.0, 1.0 - qab * x / qap
+    d = 1.0 / (d if abs(d) > tiny else tiny)
+    h = d
+    for m in range(1, 500):
+        m2 = 2 * m
+        for aa in (m * (b - m) * x / ((qam + m2) * (a + m2)), -(a + m) * (qab + m) * x / ((a + m2) * (qap + m2))):
+            d = 1.0 + aa * d
+            d = 1.0 / (d if abs(d) > tiny else tiny)
+            c = 1.0 + aa / c
+            c = c if abs(c) > tiny else tiny
+            h *= d * c
+        if abs(d * c - 1.0) < 1e-15:
+            break
+    return h
+
+
+def betainc(a: float, b: float, x: float) -> float:
+    """The regularized incomplete beta function I_x(a, b)."""
+    if not 0.0 <= x <= 1.0:
+        raise ValueError(f"betainc: x must lie in [0, 1], got {x}")
+    if x in (0.0, 1.0):
+        return x
+    log_front = math.lgamma(a + b) - math.lgamma(a) - math.lgamma(b) + a * math.log(x) + b * math.log1p(-x)
+    if x < (a + 1.0) / (a + b + 2.0):
+        return math.exp(log_front) * _betacf(a, b, x) / a
+    return 1.0 - math.exp(log_front) * _betacf(b, a, 1.0 - x) / b
+
+
+def t_cdf(t: float, df: float) -> float:
+    """P(T <= t) for Student's t with `df` degrees of freedom."""
+    if df <= 0:
+        raise ValueError(f"t_cdf: degrees of freedom must be positive, got {df}")
+    tail = 0.5 * betainc(df / 2.0, 0.5, df / (df + t * t))
+    return 1.0 - tail if t > 0 else tail
+
+
+def t_quantile(p: float, df: float) -> float:
+    """The t with P(T <= t) = p (bisection on `t_cdf`, to ~1e-12)."""
+    if not 0.0 < p < 1.0:
+        raise ValueError(f"t_quantile: p must lie in (0, 1), got {p}")
+    if p < 0.5:
+        return -t_quantile(1.0 - p, df)
+    lo, hi = 0.0, 1.0
+    while t_cdf(hi, df) < p:
+        hi *= 2.0
+    for _ in range(200):
+        mid = (lo + hi) / 2.0
+        if t_cdf(mid, df) < p:
+            lo = mid
+        else:
+            hi = mid
+        if hi - lo < 1e-12:
+            break
+    return (lo + hi) / 2.0
+
+
+def sign_flip_p(diffs: Sequence[float]) -> float:
+    """Exact two-sided sign-flip (paired randomization) p-value: the share of the 2^K sign patterns
+    of the differences whose mean is at least as far from 0 as the observed mean."""
+    k = len(diffs)
+    if k == 0:
+        raise ValueError("sign_flip_p: no differences")
+    if k > MAX_SIGN_FLIP_K:
+        raise ValueError(f"sign_flip_p: exact enumeration supports K <= {MAX_SIGN_FLIP_K}, got {k}")
+    observed = abs(sum(diffs))
+    tol = 1e-12 * max(1.0, sum(abs(d) for d in diffs))  # equal sums up to float rounding count as ties
+    hits = sum(abs(sum(s * d for s, d in zip(signs, diffs))) >= observed - tol
+               for signs in itertools.product((1.0, -1.0), repeat=k))
+    return hits / 2 ** k
+
+
+@dataclass(frozen=True)
+class PairedComparison:
+    """Paired differences a - b over seeds. `sd`, `ci95` and `mde80` are None below two seeds."""
+
+    diffs: tuple[float, ...]
+    mean: float
+    sd: float | None
+    ci95: tuple[float, float] | None
+    sign_flip_p: float
+    mde80: float | None
+
+    @property
+    def k(self) -> int:
+        return len(self.diffs)
+
+    @property
+    def interval_excludes_zero(self) -> bool:
+        return self.ci95 is not None and (self.ci95[0] > 0 or self.ci95[1] < 0)
+
+    def as_dict(self) -> dict:
+        return {"k": self.k, "diffs": list(self.diffs), "mean": self.mean, "sd": self.sd,
+                "ci95": list(self.ci95) if self.ci95 else None, "sign_flip_p": self.sign_flip_p,
+                "mde80": self.mde80}
+
+
+def paired_comparison(a: Sequence[float], b: Sequence[float], digits: int = 6) -> PairedComparison:
+    """Compare `a[i]` with `b[i]` (the same seed i in two modes): mean difference, 95% t-interval
+    (df K-1), exact sign-flip p, and the minimum detectable effect at 80% power with a two-sided
+    alpha of 0.05, (t_{0.975,K-1} + t_{0.80,K-1}) * sd / sqrt(K)."""
+    if len(a) != len(b):
+        raise PgrpoError(f"paired_comparison: {len(a)} values against {len(b)}; pairs need one of each per seed")
+    if not a:
+        raise PgrpoError("paired_comparison: no seeds")
+    diffs = tuple(x - y for x, y in zip(a, b))
+    k = len(diffs)
+    mean = statistics.fmean(diffs)
+    sd = ci95 = mde80 = None
+    if k >= 2:
+        sd = statistics.stdev(diffs)
+        se = sd / math.sqrt(k)
+        half = t_quantile(0.975, k - 1) * se
+        ci95 = (round(mean - half, digits), round(mean + half, digits))
+        mde80 = round((t_quantile(0.975, k - 1) + t_quantile(0.80, k - 1)) * se, digits)
+        sd = round(sd, digits)
+    return PairedComparison(tuple(round(d, digits) for d in diffs), round(mean, digits), sd, ci95,
+                            sign_flip_p(diffs), mde80)
+
+
+@dataclass(frozen=True)
+class StopDecision:
+    stop: bool
+    reason: str
+
+
+@dataclass(frozen=True)
+class StoppingRule:
+    """Seeds in stages, fixed before any result: run `stages[0]`; after each stage but the last,
+    stop when the primary comparison's sign-flip p is below `interim_alpha`; the last stage is
+    the cap. Two looks: the interim one at a Bonferroni-split alpha, the final intervals nominal."""
+
+    stages: tuple[tuple[int, ...], ...] = ((0, 1, 2, 3, 4), (5, 6, 7))
+    primary: tuple[str, str] = ("posterior", "outcome")
+    interim_alpha: float = 0.025
+
+    def __post_init__(self) -> None:
+        seeds = [s for stage in self.stages for s in stage]
+        if not self.stages or not all(self.stages) or len(set(seeds)) != len(seeds):
+            raise PgrpoError(f"StoppingRule.stages: expected non-empty stages of distinct seeds, got {self.stages}")
+
+    @property
+    def cap(self) -> int:
+        return sum(len(stage) for stage in self.stages)
+
+    def seeds_through(self, stage: int) -> tuple[int, ...]:
+        """Every seed of stages 0..`stage`."""
+        return tuple(s for st in self.stages[:stage + 1] for s in st)
+
+    def min_attainable_p(self, k: int) -> float:
+        """The smallest two-sided sign-flip p possible with K seeds (all differences of one sign)."""
+        return 2.0 / 2 ** k
+
+    def decide(self, stage: int, primary: PairedComparison) -> StopDecision:
+        """After `stage` (0-based) with the primary comparison at that look: stop or go on."""
+        if stage >= len(self.stages) - 1:
+            return StopDecision(True, f"cap reached: K = {primary.k} seeds")
+        if primary.sign_flip_p < self.interim_alpha:
+            return StopDecision(True, f"interim look at K = {primary.k}: sign-flip p {primary.sign_flip_p:.4f} "
+                                      f"< {self.interim_alpha}")
+        return StopDecision(False, f"interim look at K = {primary.k}: sign-flip p {primary.sign_flip_p:.4f} "
+                                   f">= {self.interim_alpha}; adding seeds {list(self.stages[stage + 1])}")
+
+    def describe(self) -> str:
+        first = len(self.stages[0])
+        text = (f"Stopping rule (fixed before the study ran): seeds {list(self.stages[0])} first; if "
+                f"{self.primary[0]} - {self.primary[1]} has an exact two-sided sign-flip p < {self.interim_alpha} "
+                f"stop, otherwise add the next stage of seeds, up to a cap of {self.cap} seeds "
+                f"({' then '.join(str(list(s)) for s in self.stages[1:]) or 'none'}). Two looks: the interim one "
+                f"at a Bonferroni-split alpha ({self.interim_alpha}); the final intervals are nominal 95%.")
+        floor = self.min_attainable_p(first)
+        if len(self.stages) > 1 and floor >= self.interim_alpha:
+            text += (f" Note: with K = {first} the smallest possible sign-flip p is 2/2^{first} = {floor:.4f}, "
+                     f"not below {self.interim_alpha}, so the interim look cannot stop the study: it runs "
+                     f"all {self.cap} seeds.")
+        return text
+
+    def as_dict(self) -> dict:
+        return {"stages": [list(s) for s in self.stages], "primary": list(self.primary),
+                "interim_alpha": self.interim_alpha, "cap": self.cap, "description": self.describe()}

@@ -1,0 +1,72 @@
+"""`pgrpo demo --study`: the paired seed study of the reward modes, with a stopping rule fixed in advance.
+
+Owns `run_study`: the shared stages once (pgrpo.toy.demo.shared_stages: SFT policy, OD pairs,
+RM, toy LCB-RB, blind-spot probe, score-based baseline), then RL in seed stages
+(pgrpo.toy.stats.StoppingRule: seeds 0-4, an interim look at the primary comparison
+posterior - outcome, then seeds 5-7 unless it stopped), every mode of a seed with common random
+numbers (pgrpo.toy.stages_rl), and the report (pgrpo.toy.study_report). Resumable: every stage
+and run keeps its result.json, and the looks are recomputed from them, so a rerun of the same
+command continues where it stopped and takes the same decisions.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from pgrpo.toy.demo import DemoConfig, shared_stages, with_threads
+from pgrpo.toy.stage import say
+from pgrpo.toy.stats import PairedComparison, StoppingRule, paired_comparison
+from pgrpo.toy.study_report import Look, build_study_report, render_study_markdown
+
+
+def primary_comparison(runs: Sequence[dict], rule: StoppingRule) -> PairedComparison:
+    from pgrpo.toy.report import paired_values
+
+    _, a, b = paired_values(runs, *rule.primary)
+    return paired_comparison(a, b)
+
+
+def check_modes(config: DemoConfig, rule: StoppingRule) -> None:
+    from pgrpo.errors import PgrpoError
+
+    missing = [m for m in rule.primary if m not in config.modes]
+    if missing:
+        raise PgrpoError(f"--modes: the study's primary comparison {rule.primary[0]} - {rule.primary[1]} "
+                         f"needs mode(s) {missing}")
+
+
+def run_study(config: DemoConfig, rule: StoppingRule | None = None) -> dict:
+    """Run (or resume) the study and write report.json / report.md; returns report.json's content.
+    The RL runs go to spawned processes: call under `if __name__ == "__main__":` from a script."""
+    return with_threads(_run_study, config, rule or StoppingRule())
+
+
+def _run_study(config: DemoConfig, rule: StoppingRule) -> dict:
+    from pgrpo.toy.stages_rl import rl_stages
+
+    check_modes(config, rule)
+    out = Path(config.out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    started = time.monotonic()
+    say(rule.describe())
+    shared = shared_stages(out, config)
+    looks: list[Look] = []
+    runs: list[dict] = []
+    for stage in range(len(rule.stages)):
+        staged = dataclasses.replace(config, seeds=rule.seeds_through(stage))
+        runs = rl_stages(out, staged, shared.policy["path"], shared.rm["path"])
+        primary = primary_comparison(runs, rule)
+        decision = rule.decide(stage, primary)
+        looks.append(Look(stage, primary.k, primary.sign_flip_p, decision.stop, decision.reason))
+        say(f"look {stage + 1}: {decision.reason} (elapsed {round(time.monotonic() - started)} s)")
+        if decision.stop:
+            break
+    report = build_study_report(config, rule, shared, runs, looks, round(time.monotonic() - started, 1))
+    (out / "report.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    (out / "report.md").write_text(render_study_markdown(report), encoding="utf-8")
+    say(f"report: {out / 'report.md'}")
+    return report
