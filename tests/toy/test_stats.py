@@ -100,7 +100,10 @@ def test_an_interval_that_excludes_zero():
 
 
 def test_stopping_rule_stages_and_decisions():
-    rule = StoppingRule()
+    default = StoppingRule()  # the study's: 8 seeds, then 4 more (cap 12); K = 8 can stop (p >= 2/256)
+    assert default.seeds_through(0) == tuple(range(8)) and default.cap == 12
+    assert "cannot stop" not in default.describe() and default.min_attainable_p(8) == pytest.approx(2 / 256)
+    rule = StoppingRule(stages=((0, 1, 2, 3, 4), (5, 6, 7)))
     assert rule.seeds_through(0) == (0, 1, 2, 3, 4) and rule.seeds_through(1) == tuple(range(8)) and rule.cap == 8
     strong = paired_comparison([0.6] * 7, [0.5 - 0.001 * i for i in range(7)])  # 7 positive diffs: p = 2/128
     weak = paired_comparison([0.6, 0.4, 0.5, 0.55, 0.45], [0.5] * 5)

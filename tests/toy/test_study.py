@@ -70,7 +70,7 @@ def canned(monkeypatch):
 def test_study_runs_both_stages_when_the_interim_look_cannot_stop(tmp_path, canned):
     from pgrpo.toy.study import run_study
 
-    report = run_study(DemoConfig(str(tmp_path)))
+    report = run_study(DemoConfig(str(tmp_path)), StoppingRule(stages=((0, 1, 2, 3, 4), (5, 6, 7))))
     assert canned == [(0, 1, 2, 3, 4), tuple(range(8))]
     # K = 5, every difference positive: p = 2/32 = 0.0625 >= 0.025 -> go on; K = 8: the cap
     assert [(look["k"], look["stop"]) for look in report["looks"]] == [(5, False), (8, True)]
@@ -100,7 +100,8 @@ def test_study_report_has_the_issue_keys(tmp_path, canned):
     assert report["modes"]["additive"]["rt_failing"] == pytest.approx(0.5)
     assert report["rm_probe"]["invalid_accuracy"] == 0.25 and report["rm_probe"]["invalid_ci95"] == [0.1, 0.45]
     assert report["baseline"]["lcb_rb_accuracy"] == 0.7 and report["baseline"]["lcb_rb_ci95"] == [0.6, 0.8]
-    assert "cannot stop" in report["stopping_rule"]["description"]
+    assert "seeds [0, 1, 2, 3, 4, 5, 6, 7] first" in report["stopping_rule"]["description"]
+    assert "cannot stop" not in report["stopping_rule"]["description"]
     # evaluation noise of a per-seed difference: sqrt(0.03^2 + 0.03^2) = 0.0424
     assert report["evaluation_noise"]["posterior-outcome"]["eval_se_of_diff"] == pytest.approx(0.0424, abs=1e-4)
     assert set(report["secondary_comparisons"]) == {"trap_pass_at_1", "rt_failing", "invalid_shortcut_rate"}
@@ -143,3 +144,16 @@ def test_a_tiny_real_study(tmp_path):
     assert primary["diffs"] == pytest.approx([by_run[("posterior", s)] - by_run[("outcome", s)] for s in range(3)],
                                              abs=1e-6)
     assert (tmp_path / "study" / "report.md").read_text().startswith("# pgrpo demo --study report")
+
+
+def test_a_difference_is_bolded_only_when_the_decision_test_holds():
+    from pgrpo.toy.report import comparison_table
+
+    # K = 4, all positive: the t-interval excludes 0 but the smallest sign-flip p is 2/16 = 0.125
+    c = {"k": 4, "diffs": [0.1, 0.11, 0.12, 0.13], "mean": 0.115, "ci95": [0.09, 0.14], "sign_flip_p": 0.125,
+         "mde80": 0.03}
+    assert "**" not in "\n".join(comparison_table({"posterior-outcome": c}, "comparison", 0.025))
+    strong = {**c, "k": 8, "sign_flip_p": 2 / 256}
+    assert "**+0.115**" in "\n".join(comparison_table({"posterior-outcome": strong}, "comparison", 0.025))
+    crossing = {**strong, "ci95": [-0.01, 0.2]}
+    assert "**" not in "\n".join(comparison_table({"posterior-outcome": crossing}, "comparison", 0.025))

@@ -41,7 +41,7 @@ def test_every_stage_pool_is_disjoint_by_step_program(quick):
     shared = {steps: uses for steps, uses in _owners(pools).items() if len(uses) > 1}
     assert not shared, list(shared.items())[:3]
     # and each pool lies inside the split it is meant to come from
-    split_of = {t.steps: name for name, tasks in make_splits(config.split_seed).by_name.items() for t in tasks}
+    split_of = {t.steps: name for name, tasks in make_splits().by_name.items() for t in tasks}
     expected = {"sft": "sft", "rm_pairs": "rm_pairs", "probe": "rm_select", "bench": "bench",
                 "rl_train": "rl_train", "eval": "test"}
     for use, tasks in pools.items():
@@ -181,16 +181,54 @@ def test_lcb_rb_is_scored_on_the_rm_training_layout(tmp_path, tiny_rm_path):
 
 def test_a_stage_result_from_another_demo_version_is_refused(tmp_path):
     from pgrpo.errors import PgrpoError
-    from pgrpo.toy.stage import DEMO_VERSION, run_stage
+    from pgrpo.toy.demo_config import DemoConfig
+    from pgrpo.toy.stage import DEMO_VERSION, run_stage, stage_key
 
     calls = []
-    first = run_stage(tmp_path, "pairs", lambda stage_dir: calls.append(stage_dir) or {"count": 3})
+    key = stage_key(DemoConfig(str(tmp_path)))
+    first = run_stage(tmp_path, "pairs", lambda stage_dir: calls.append(stage_dir) or {"count": 3}, key=key)
     assert first["demo_version"] == DEMO_VERSION == 4 and len(calls) == 1
-    assert run_stage(tmp_path, "pairs", lambda stage_dir: calls.append(stage_dir) or {})["count"] == 3
+    assert run_stage(tmp_path, "pairs", lambda stage_dir: calls.append(stage_dir) or {}, key=key)["count"] == 3
     assert len(calls) == 1  # reused, not rerun
     (tmp_path / "pairs" / "result.json").write_text(json.dumps({"count": 3}))  # an older demo's result
     with pytest.raises(PgrpoError, match=r"pairs/result.json: written by another version of pgrpo demo"):
-        run_stage(tmp_path, "pairs", lambda stage_dir: {})
+        run_stage(tmp_path, "pairs", lambda stage_dir: {}, key=key)
+
+
+def test_a_stage_result_with_other_settings_is_refused(tmp_path):
+    from pgrpo.errors import PgrpoError
+    from pgrpo.toy.demo_config import DemoConfig, quick_config
+    from pgrpo.toy.stage import run_stage, stage_key
+
+    calls = []
+    trap = DemoConfig(str(tmp_path / "a"), jobs=1, seeds=(0,))
+    run_stage(tmp_path, "policy", lambda stage_dir: calls.append(1) or {"n": 1}, key=stage_key(trap))
+    # out_dir, jobs, seeds, progress do not define a stage: the same settings otherwise reuse it
+    same = DemoConfig(str(tmp_path / "b"), jobs=2, seeds=(3, 4), progress=False)
+    assert run_stage(tmp_path, "policy", lambda stage_dir: calls.append(2) or {}, key=stage_key(same))["n"] == 1
+    assert calls == [1]
+    with pytest.raises(PgrpoError, match=r"stage policy was run with other settings \(world differ\)"):
+        run_stage(tmp_path, "policy", lambda stage_dir: {}, key=stage_key(DemoConfig(str(tmp_path), world="clean")))
+    with pytest.raises(PgrpoError, match=r"eval_problems, .*quick, .*rl_steps.*sft differ"):
+        run_stage(tmp_path, "policy", lambda stage_dir: {}, key=stage_key(quick_config(str(tmp_path))))
+    with pytest.raises(PgrpoError, match=r"\(seed differ\)"):
+        run_stage(tmp_path, "policy", lambda stage_dir: {}, key=stage_key(trap, seed=1))
+    assert calls == [1]
+
+
+def test_baseline_pairs_resize_by_seeded_permutations():
+    from collections import Counter
+
+    from pgrpo.toy.stages_rm import resize_pairs
+
+    rows = list(range(7))
+    assert resize_pairs(rows, 3) == resize_pairs(rows, 3) and len(set(resize_pairs(rows, 3))) == 3
+    assert sorted(resize_pairs(rows, 7)) == rows  # one whole pass: a permutation
+    resized = resize_pairs(rows, 17)  # two whole passes, then 3 distinct rows
+    assert sorted(resized[:7]) == rows and sorted(resized[7:14]) == rows and len(set(resized[14:])) == 3
+    assert sorted(Counter(resized).values()) == [2] * 4 + [3] * 3
+    assert resized[14:] != [0, 1, 2] or resize_pairs(rows, 17, seed=1)[14:] != [0, 1, 2]  # not by position
+    assert resize_pairs([], 5) == []
 
 
 def test_rm_training_pairs_keep_a_seeded_share_of_coherence_pairs(tmp_path):

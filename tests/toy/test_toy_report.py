@@ -70,3 +70,23 @@ def test_records_of_reads_shortcuts_with_the_oracle():
     assert [(r.task_class, r.invalid_skips, r.valid_skips, r.passed, r.rt) for r in recs] == [
         ("trap", 1, 0, False, 0.9), ("trap", 0, 0, True, 0.4)]
     assert recs[1].quality == pytest.approx(1.0) and recs[0].quality < 1.0
+
+
+def test_comparisons_pair_only_seeds_with_a_value_on_both_sides():
+    from pgrpo.toy.report import comparisons, paired_values
+
+    def run(mode, seed, value):
+        return {"mode": mode, "seed": seed, "readouts": {"rt_failing": value}}
+
+    # seed 1: outcome had no failing sample; seed 3: posterior had none -> both dropped from both sides
+    runs = [run("outcome", 0, 0.3), run("outcome", 1, None), run("outcome", 2, 0.2), run("outcome", 3, 0.4),
+            run("outcome", 4, 0.1), run("posterior", 0, 0.5), run("posterior", 1, 0.6), run("posterior", 2, 0.3),
+            run("posterior", 3, None), run("posterior", 4, 0.4), run("additive", 0, None), run("additive", 2, 0.1)]
+    assert paired_values(runs, "posterior", "outcome", "rt_failing") == ([0, 2, 4], [0.5, 0.3, 0.4], [0.3, 0.2, 0.1])
+    comps = comparisons(runs, "rt_failing")
+    po = comps["posterior-outcome"]
+    assert po["seeds"] == [0, 2, 4] and po["dropped_seeds"] == [1, 3] and po["k"] == 3 and not po["n_a"]
+    assert po["diffs"] == pytest.approx([0.2, 0.1, 0.3]) and po["mean"] == pytest.approx(0.2)
+    pa = comps["posterior-additive"]  # one seed left (2): n/a
+    assert pa["n_a"] and pa["k"] == 1 and pa["seeds"] == [2] and pa["dropped_seeds"] == [0]
+    assert pa["diffs"] == pytest.approx([0.2]) and pa["mean"] is None and pa["sign_flip_p"] is None

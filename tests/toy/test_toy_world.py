@@ -176,6 +176,26 @@ def test_grade_of_shortcuts():
     assert parsed.steps == trap.steps[1:]
 
 
+def test_skips_are_judged_jointly():
+    # (mod 2, neg, abs): skipping abs alone is invalid (x = 1: -1 vs 1), skipping neg and abs
+    # together leaves mod 2, which equals abs(-(x mod 2)) for every x: valid jointly
+    task = _task(("mod", 2), ("neg", 0), ("abs", 0))
+    assert not skip_is_valid(task.steps, 2) and skip_is_valid(task.steps, 1)
+    both = "\n".join(reasoning_lines(task.steps, {1, 2}))
+    assert shortcut_counts(task, both) == ShortcutCounts(valid=2, invalid=0)
+    assert grade(task, both).quality == 1.0
+    only_abs = "\n".join(reasoning_lines(task.steps, {2}))
+    assert shortcut_counts(task, only_abs) == ShortcutCounts(valid=0, invalid=1)
+    # (neg, neg, add 1): either negate alone is invalid, both together valid
+    double = _task(("neg", 0), ("neg", 0), ("add", 1))
+    assert not skip_is_valid(double.steps, 0) and not skip_is_valid(double.steps, 1)
+    assert shortcut_counts(double, "\n".join(reasoning_lines(double.steps, {0, 1}))) == ShortcutCounts(2, 0)
+    # the joint verdict applies to every skip: one valid skip plus one invalid one -> both invalid
+    trap = _task(("neg", 0), ("mod", 3), ("abs", 0))
+    g = grade(trap, "\n".join(reasoning_lines(trap.steps, {0, 2})))
+    assert g.rigor == pytest.approx(1 / 3)
+
+
 def test_consistency_excludes_skipped_steps():
     trap = _task(("neg", 0), ("mod", 3), ("add", 3))
     reasoning = "\n".join(reasoning_lines(trap.steps, {0}))
@@ -188,7 +208,8 @@ def test_trap_editor_puts_shortcuts_on_the_preferred_side():
     canonical = canonical_reasoning(trap)
     for dim in DIMS:
         better = editor.optimize(trap, canonical, dim, world="trap")
-        assert shortcut_counts(trap, better) == ShortcutCounts(valid=1, invalid=1), dim  # every sign step
+        # every sign step skipped; jointly invalid (x = 1: abs(-1 mod 3) = 2, without both: 1 mod 3 = 1)
+        assert shortcut_counts(trap, better) == ShortcutCounts(valid=0, invalid=2), dim
         assert grade(trap, better).quality < 1.0  # the oracle disagrees: the editor is fallible
         worse = editor.degrade(trap, better, dim, random.Random(0), world="trap")
         assert shortcut_counts(trap, worse) == ShortcutCounts(0, 0)  # written out, then degraded

@@ -25,6 +25,9 @@ def configure_demo(parser):
     parser.add_argument("--study", action="store_true",
                         help="the paired study: RL seeds in stages with a stopping rule fixed in advance, "
                              "paired differences with t-intervals and sign-flip p-values (docs/demo.md)")
+    parser.add_argument("--select", action="store_true",
+                        help="the selection sweep that chose the demo's settings (RM head, beta, coherence share; "
+                             "RL learning rate and steps), on the selection splits only: selection.md")
     parser.add_argument("--world", choices=("clean", "trap"), default="trap",
                         help="trap (default): demos and the OD editor use a tempting sign shortcut that is "
                              "sometimes wrong; clean: the control world without it")
@@ -57,6 +60,17 @@ def configure_demo(parser):
         if args.rl_steps is not None:
             kwargs["rl_steps"] = args.rl_steps
         config = quick_config(args.out, **kwargs) if args.quick else DemoConfig(args.out, **kwargs)
+        if args.select:
+            from pgrpo.toy.select import run_selection
+
+            if args.study or args.seeds is not None:
+                raise PgrpoError("--select: runs its own selection seed; drop --study / --seeds")
+            if args.rl_steps is not None:
+                raise PgrpoError("--select: the RL step counts are the selection grid's; drop --rl-steps")
+            selection = run_selection(config)
+            print(f"{args.out}/selection.md")
+            print(f"  chosen RM: {selection['chosen_rm']}; chosen RL: {selection['chosen_rl']}")
+            return 0
         if args.study:
             from pgrpo.toy.study import run_study
 

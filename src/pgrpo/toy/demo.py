@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 
 from pgrpo.toy.demo_config import MODES, DemoConfig, quick_config
-from pgrpo.toy.stage import DEMO_VERSION, SharedStages, run_stage, say
+from pgrpo.toy.stage import DEMO_VERSION, SharedStages, run_stage, say, stage_key
 from pgrpo.toy.stages_rm import rm_training_pairs, score_lcb_rb
 
 __all__ = ["DEMO_VERSION", "MODES", "DemoConfig", "SharedStages", "quick_config", "rm_training_pairs",
@@ -40,13 +40,15 @@ def shared_stages(out: Path, config: DemoConfig) -> SharedStages:
         stage_rm,
     )
 
-    policy = run_stage(out, "policy", stage_policy, config)
-    pairs = run_stage(out, "pairs", stage_pairs, config, policy["path"])
-    rm = run_stage(out, "reward_model", stage_rm, config, pairs["path"], policy["path"])
-    bench = run_stage(out, "bench", stage_bench, config, policy["path"], rm["path"])
-    probe = run_stage(out, "probe", stage_probe, config, rm["path"])
+    key = stage_key(config)
+    rm_key = stage_key(config, rm_seed=config.seeds[0])  # train_rm seeds with the first seed
+    policy = run_stage(out, "policy", stage_policy, config, key=key)
+    pairs = run_stage(out, "pairs", stage_pairs, config, policy["path"], key=key)
+    rm = run_stage(out, "reward_model", stage_rm, config, pairs["path"], policy["path"], key=rm_key)
+    bench = run_stage(out, "bench", stage_bench, config, policy["path"], rm["path"], key=rm_key)
+    probe = run_stage(out, "probe", stage_probe, config, rm["path"], key=rm_key)
     baseline = run_stage(out, "baseline", stage_baseline, config, policy["path"], pairs["train_count"],
-                         bench["path"]) if config.baseline else None
+                         bench["path"], key=rm_key) if config.baseline else None
     return SharedStages(policy, pairs, rm, bench, probe, baseline)
 
 

@@ -29,7 +29,6 @@ class DemoConfig:
     # "trap": the SFT demos and the OD editor use the sign shortcut (docs/demo.md); "clean": the control.
     world: Literal["clean", "trap"] = "trap"
     evaluate_on: Literal["final", "selection"] = "final"
-    split_seed: int = 0  # pgrpo.toy.splits.make_splits: one partition for every config
     seeds: tuple[int, ...] = (0,)
     modes: tuple[str, ...] = MODES
     sft: SFTConfig = field(default_factory=SFTConfig)  # its world is set from `world` (sft_config)
@@ -57,7 +56,7 @@ class DemoConfig:
     eval_checkpoints: tuple[int, ...] = ()
     rl_prompts_per_step: int = 4
     num_generations: int = 8
-    rl_learning_rate: float = 3e-4
+    rl_learning_rate: float = 1e-4  # chosen on rl_select (pgrpo demo --select; docs/demo.md)
     thinking_weight: float = 1.0
     max_completion_length: int = 96
     jobs: int = 2  # RL runs in parallel (each is single-threaded: one per core)

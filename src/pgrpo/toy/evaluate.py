@@ -46,8 +46,11 @@ def sample_responses(model_dir: str, problems: Sequence[Problem], n: int, temper
     model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32).eval()
     rows = [p for p in problems for _ in range(n)]
     texts: list[str] = []
-    torch.manual_seed(seed)
     for start in range(0, len(rows), batch_size):
+        # Reseeded per batch: how many random numbers a batch uses depends on the policy (generation
+        # stops when its longest sample ends), so one seed for all batches would give two policies
+        # different draws from the second batch on. Common random numbers need the same draws.
+        torch.manual_seed(seed * 1_000_003 + start)
         chunk = rows[start:start + batch_size]
         enc = tokenizer([render_prompt(p, tokenizer, TOY_PROMPT_STYLE) for p in chunk], return_tensors="pt", padding=True,
                         add_special_tokens=False)

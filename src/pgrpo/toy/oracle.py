@@ -12,7 +12,8 @@ and `grade(task, reasoning) -> Grade` along the paper's three dimensions, each i
     lines nor the final "return" line (asides, contradictions, digressions); independent of
     how many step lines there are, so step edits never move it.
 `quality` is their mean. A sign-shortcut line ("Step 2: skip negate x, the sign does not
-matter."; pgrpo.toy.world) is judged against the problem, alone (`skip_is_valid`): a VALID skip
+matter."; pgrpo.toy.world) is judged against the problem together with the reasoning's other
+skips (`skips_are_valid`: the program without every skipped step): a VALID skip
 counts as the step stated (factual and rigor as if it were written out); an INVALID one is an
 error: a false statement for factual (in the denominator, not the numerator) and a missing step
 for rigor; skip lines never count against coherence. `shortcut_counts` counts both kinds.
@@ -26,7 +27,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass
 
-from pgrpo.toy.world import FINAL_LINE, OPS, SHORTCUT_TEMPLATE, Step, ToyTask, skip_is_valid
+from pgrpo.toy.world import FINAL_LINE, OPS, SHORTCUT_TEMPLATE, Step, ToyTask, skips_are_valid
 
 _STEP_LINE = re.compile(r"^Step\s+\d+\s*:\s*(?P<body>.+?)\.?\s*$")
 _STATEMENT = re.compile(r"Write a function f\(x\) for an integer x\.\s*(?P<ops>(?:Step \d+: [^.]+\.\s*)+)Return x\.")
@@ -130,15 +131,18 @@ def parse_reasoning(reasoning: str) -> ParsedReasoning:
 
 
 def skip_verdicts(task: ToyTask, parsed: ParsedReasoning) -> list[bool]:
-    """Per shortcut line of `parsed`: whether skipping that step of `task` is valid. The skipped
-    step is matched to the problem's step of the same (op, constant) at the line's position, else
-    its first such step; a skip of a step the problem does not have is invalid."""
-    out = []
+    """Per shortcut line of `parsed`: whether its skip is valid. A reasoning's skips are judged
+    jointly: all are valid iff the program without every skipped step returns the same value as
+    `task` on SHORTCUT_CHECK_RANGE, else all are invalid. Each skipped step is matched to the
+    problem's step of the same (op, constant) at the line's position, else its first such step
+    not yet matched; a skip of a step the problem does not have makes the set invalid."""
+    indexes: set[int] = set()
     for position, step in zip(parsed.skip_positions, parsed.skipped):
-        where = [i for i, s in enumerate(task.steps) if s == step]
-        index = position if position in where else (where[0] if where else None)
-        out.append(index is not None and skip_is_valid(task.steps, index))
-    return out
+        where = [i for i, s in enumerate(task.steps) if s == step and i not in indexes]
+        if not where:
+            return [False] * len(parsed.skipped)
+        indexes.add(position if position in where else where[0])
+    return [skips_are_valid(task.steps, indexes)] * len(parsed.skipped)
 
 
 @dataclass(frozen=True)
@@ -148,7 +152,8 @@ class ShortcutCounts:
 
 
 def shortcut_counts(task: ToyTask, reasoning: str) -> ShortcutCounts:
-    """How many shortcut lines of `reasoning` skip a step validly / invalidly for `task`."""
+    """How many shortcut lines of `reasoning` skip validly / invalidly for `task`, judged jointly
+    (skip_verdicts): a sample's lines are all valid or all invalid."""
     verdicts = skip_verdicts(task, parse_reasoning(reasoning))
     return ShortcutCounts(sum(verdicts), len(verdicts) - sum(verdicts))
 

@@ -68,21 +68,38 @@ def summarize_runs(runs: Sequence[dict], sft_eval: dict) -> dict[str, dict[str, 
 
 
 def paired_values(runs: Sequence[dict], a: str, b: str, key: str = "pass_at_1") -> tuple[list[int], list, list]:
-    """(seeds, a's values, b's values) over the seeds both modes ran, in seed order."""
+    """(seeds, a's values, b's values) over the seeds both modes ran with a value of `key`, in
+    seed order (a seed whose readout is None on either side is dropped from both: pairing)."""
+    seeds, xs, ys, _ = _paired(runs, a, b, key)
+    return seeds, xs, ys
+
+
+def _paired(runs: Sequence[dict], a: str, b: str, key: str) -> tuple[list[int], list, list, list[int]]:
     by = {(r["mode"], r["seed"]): r["readouts"][key] for r in runs}
-    seeds = sorted({s for m, s in by if m == a} & {s for m, s in by if m == b})
-    return seeds, [by[(a, s)] for s in seeds], [by[(b, s)] for s in seeds]
+    both = sorted({s for m, s in by if m == a} & {s for m, s in by if m == b})
+    dropped = [s for s in both if by[(a, s)] is None or by[(b, s)] is None]
+    seeds = [s for s in both if s not in dropped]
+    return seeds, [by[(a, s)] for s in seeds], [by[(b, s)] for s in seeds], dropped
 
 
 def comparisons(runs: Sequence[dict], key: str = "pass_at_1") -> dict[str, dict]:
-    """Per COMPARISONS pair both of whose modes ran: the paired comparison of `key` over seeds."""
+    """Per COMPARISONS pair both of whose modes ran: the paired comparison of `key` over the seeds
+    with a value on both sides (`dropped_seeds`: those without, e.g. rt_failing of a run with no
+    failing sample). Fewer than 2 such seeds: `n_a` is True and the statistics are None."""
     from pgrpo.toy.stats import paired_comparison
 
     out = {}
     for a, b in COMPARISONS:
-        seeds, xs, ys = paired_values(runs, a, b, key)
-        if seeds:
-            out[f"{a}-{b}"] = {"seeds": seeds, **paired_comparison(xs, ys).as_dict()}
+        seeds, xs, ys, dropped = _paired(runs, a, b, key)
+        if not seeds and not dropped:
+            continue
+        if len(seeds) < 2:
+            out[f"{a}-{b}"] = {"seeds": seeds, "dropped_seeds": dropped, "k": len(seeds), "n_a": True,
+                               "diffs": [round(x - y, 6) for x, y in zip(xs, ys)], "mean": None, "sd": None, "ci95": None,
+                               "sign_flip_p": None, "mde80": None}
+            continue
+        out[f"{a}-{b}"] = {"seeds": seeds, "dropped_seeds": dropped, "n_a": False,
+                           **paired_comparison(xs, ys).as_dict()}
     return out
 
 
@@ -219,14 +236,30 @@ def render_markdown(report: dict) -> str:
               "of the reasoning, computed for every mode. Shortcut rates: share of samples with at least one "
               "invalid / valid sign shortcut.", ""]
     if report["comparisons"]:
-        lines += ["| comparison (pass@1) | K | per seed | mean | 95% t-interval | sign-flip p | MDE (80% power) |",
-                  "|---|---|---|---|---|---|---|"]
-        for name, c in report["comparisons"].items():
-            lines.append(f"| {name} | {c['k']} | {' / '.join(f'{d:+.3f}' for d in c['diffs'])} | {c['mean']:+.3f} | "
-                         f"{ci(c['ci95'])} | {c['sign_flip_p']:.3f} | {fmt(c['mde80'])} |")
-        lines.append("")
+        # no decision test outside the study: nothing is bolded here
+        lines += comparison_table(report["comparisons"], "comparison (pass@1)", alpha=0.0) + [""]
     lines += [f"![{title}]({name})" for _, title, name in PLOTS]
     return "\n".join(lines) + "\n"
+
+
+def _mean_cell(c: dict, alpha: float) -> str:
+    """The mean, bolded only when the study's decision test (sign-flip p < alpha, fixed in advance)
+    holds and the 95% interval excludes 0."""
+    if c.get("n_a"):
+        return "n/a"
+    text = f"{c['mean']:+.3f}"
+    excludes = c["ci95"] is not None and (c["ci95"][0] > 0 or c["ci95"][1] < 0)
+    return f"**{text}**" if excludes and c["sign_flip_p"] < alpha else text
+
+
+def comparison_table(comps: dict[str, dict], label: str, alpha: float) -> list[str]:
+    lines = [f"| {label} | K | per seed | mean | 95% t-interval | sign-flip p | MDE (80% power) |",
+             "|---|---|---|---|---|---|---|"]
+    for name, c in comps.items():
+        p = "n/a" if c.get("sign_flip_p") is None else f"{c['sign_flip_p']:.4f}"
+        lines.append(f"| {name} | {c['k']} | {' / '.join(f'{d:+.3f}' for d in c['diffs'])} | {_mean_cell(c, alpha)} | "
+                     f"{ci(c['ci95'])} | {p} | {fmt(c['mde80'])} |")
+    return lines
 
 
 def write_report(out: Path, config, shared: SharedStages, runs: Sequence[dict], wall_seconds: float) -> dict:

@@ -1,19 +1,22 @@
 """The demo's resumable stage runner and the facts every stage shares.
 
 Owns `DEMO_VERSION` (stamped into every stage's result.json), the toy sandbox limits and
-verifier, `say` (progress lines on stderr), `SharedStages` (the results of the stages before RL) and `run_stage`: run a stage function unless its
-`<stage>/result.json` exists, so an interrupted demo or study resumes where it stopped.
+verifier, `say` (progress lines on stderr), `SharedStages` (the results of the stages before RL), `stage_key`
+and `run_stage`: run a stage function unless its `<stage>/result.json` exists with the same
+settings, so an interrupted demo or study resumes where it stopped (and other settings are refused).
 """
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import json
 import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pgrpo.data.io import write_text_atomic
 from pgrpo.sandbox.types import SandboxConfig
@@ -39,9 +42,26 @@ def say(message: str) -> None:
     print(f"pgrpo demo: {message}", file=sys.stderr, flush=True)
 
 
-def run_stage(out: Path, name: str, fn: Callable[..., dict], *args) -> dict:
+# DemoConfig fields that never change a stage's result (where it runs, how it reports, how many
+# runs at once) or that RL stages carry in their name (seed, mode).
+UNKEYED_FIELDS = ("out_dir", "cache_dir", "progress", "jobs", "seeds", "modes")
+
+
+def stage_key(config: Any, **extra: Any) -> dict:
+    """The settings that define a stage: `config` (a DemoConfig) as a dict without UNKEYED_FIELDS,
+    plus the stage's own arguments `extra` (JSON-able: mode, seed, candidate, ...)."""
+    settings = {k: v for k, v in dataclasses.asdict(config).items() if k not in UNKEYED_FIELDS}
+    return json.loads(json.dumps({**settings, **extra}, sort_keys=True))
+
+
+def _digest(key: dict) -> str:
+    return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()
+
+
+def run_stage(out: Path, name: str, fn: Callable[..., dict], *args: Any, key: dict) -> dict:
     """Run `fn(stage_dir, *args)` unless `<stage>/result.json` exists; return its result.
-    A result written by another demo version is refused (its world or settings differ)."""
+    `key` (pgrpo.toy.stage.stage_key) is stored with the result; a result written by another
+    demo version or with other settings is refused (it would be stale), naming what differs."""
     from pgrpo.errors import PgrpoError
 
     stage_dir = out / name
@@ -51,6 +71,12 @@ def run_stage(out: Path, name: str, fn: Callable[..., dict], *args) -> dict:
         if result.get("demo_version") != DEMO_VERSION:
             raise PgrpoError(f"{done}: written by another version of pgrpo demo (demo_version "
                              f"{result.get('demo_version')}, this is {DEMO_VERSION}); use a new --out directory")
+        if result.get("stage_key") != _digest(key):
+            old = result.get("stage_settings") or {}
+            differ = sorted(k for k in set(old) | set(key) if old.get(k) != key.get(k))
+            raise PgrpoError(f"{done}: stage {name} was run with other settings "
+                             f"({', '.join(differ) if old else 'no settings recorded'} differ); "
+                             "use a new --out directory")
         say(f"{name}: done in an earlier run, reusing {done}")
         return result
     stage_dir.mkdir(parents=True, exist_ok=True)
@@ -59,6 +85,8 @@ def run_stage(out: Path, name: str, fn: Callable[..., dict], *args) -> dict:
     result = fn(stage_dir, *args)
     result["wall_seconds"] = round(time.monotonic() - started, 1)
     result["demo_version"] = DEMO_VERSION
+    result["stage_key"] = _digest(key)
+    result["stage_settings"] = key
     write_text_atomic(done, json.dumps(result, indent=2))
     say(f"{name}: finished in {result['wall_seconds']} s")
     return result

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from pgrpo.data.io import write_jsonl
 from pgrpo.toy.demo_config import DemoConfig
-from pgrpo.toy.stage import SANDBOX, run_stage, say, toy_verifier
+from pgrpo.toy.stage import SANDBOX, run_stage, say, stage_key, toy_verifier
 from pgrpo.toy.world import TOY_PROMPT_STYLE
 
 
@@ -83,10 +83,17 @@ def _checkpointing(steps: tuple[int, ...]) -> dict:
 
 def _rl_stage_in_process(out: str, name: str, config: DemoConfig, mode: str, seed: int, policy: str,
                          rm_path: str) -> dict:
+    """One RL stage with torch on one thread (the caller's setting is restored afterwards), in a
+    pool worker or in the main process alike, so a run's numerics never depend on where it ran."""
     import torch
 
+    threads = torch.get_num_threads()
     torch.set_num_threads(1)
-    return run_stage(Path(out), name, stage_rl, config, mode, seed, policy, rm_path)
+    try:
+        return run_stage(Path(out), name, stage_rl, config, mode, seed, policy, rm_path,
+                         key=stage_key(config, mode=mode, seed=seed))
+    finally:
+        torch.set_num_threads(threads)
 
 
 def rl_stage_name(mode: str, seed: int) -> str:
@@ -103,7 +110,7 @@ def rl_stages(out: Path, config: DemoConfig, policy: str, rm_path: str) -> list[
     todo = [(rl_stage_name(mode, seed), mode, seed) for seed in config.seeds for mode in config.modes]
     pending = [t for t in todo if not (out / t[0] / "result.json").is_file()]
     if config.jobs <= 1 or len(pending) <= 1:
-        return [run_stage(out, name, stage_rl, config, mode, seed, policy, rm_path) for name, mode, seed in todo]
+        return [_rl_stage_in_process(str(out), name, config, mode, seed, policy, rm_path) for name, mode, seed in todo]
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
@@ -125,5 +132,5 @@ def rl_stages(out: Path, config: DemoConfig, policy: str, rm_path: str) -> list[
     pool.shutdown(wait=True)
     if failed:
         raise PgrpoError("RL stages failed (finished ones are saved; rerun to resume): " + "; ".join(failed))
-    return [done[name] if name in done else run_stage(out, name, stage_rl, config, mode, seed, policy, rm_path)
+    return [done[name] if name in done else _rl_stage_in_process(str(out), name, config, mode, seed, policy, rm_path)
             for name, mode, seed in todo]

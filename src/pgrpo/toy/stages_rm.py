@@ -33,9 +33,10 @@ SFT_EVAL_SEED = 0  # the SFT policy's evaluation draws (RL runs use their own se
 
 
 def splits_of(config: DemoConfig) -> Splits:
+    """The splits by task identity: one partition for every config (pgrpo.toy.splits.make_splits)."""
     from pgrpo.toy.splits import make_splits
 
-    return make_splits(config.split_seed)
+    return make_splits()
 
 
 def take_problems(config: DemoConfig, splits: Splits, name: str, n: int) -> list[Problem]:
@@ -201,11 +202,16 @@ def score_lcb_rb(bench_file: Path, rm_path: str, out_dir: Path) -> tuple[Accurac
     return report.overall, note
 
 
+def probe_tasks(config: DemoConfig) -> list[ToyTask]:
+    """The probe's tasks: the first `probe_problems` tasks of rm_select."""
+    return splits_of(config).take("rm_select", config.probe_problems)
+
+
 def probe(config: DemoConfig, rm_path: str) -> dict:
     """The RM's blind spot on rm_select probe pairs (canonical vs invalid / valid sign shortcut)."""
     from pgrpo.toy.probe import probe_pairs, score_probe
 
-    pairs = probe_pairs(splits_of(config).take("rm_select", config.probe_problems))
+    pairs = probe_pairs(probe_tasks(config))
     if not pairs:
         return {"pairs": 0}
     result = dataclasses.asdict(score_probe(rm_path, pairs))
@@ -240,7 +246,7 @@ def stage_baseline(stage_dir: Path, config: DemoConfig, policy: str, target_pair
     if not made.count:
         return out
     rows = read_jsonl(made.path)
-    resized = [rows[i % len(rows)] for i in range(target_pairs)]  # the OD RM's budget, cycling if short
+    resized = resize_pairs(rows, target_pairs)
     train_path = Path(made.path).with_name("rm_train_pairs.jsonl")
     out["train_count"] = write_jsonl(train_path, resized)
     out["cycled"] = len(rows) < target_pairs
@@ -252,6 +258,18 @@ def stage_baseline(stage_dir: Path, config: DemoConfig, policy: str, target_pair
     return out
 
 
+def resize_pairs(rows: list, target: int, seed: int = PAIRS_DRAW_SEED) -> list:
+    """`target` rows (the OD RM's budget): whole passes over `rows`, each a seeded permutation,
+    then a seeded sample for the last partial pass, so no row appears more often than another by
+    its position (counts differ by at most one, at random)."""
+    if not rows:
+        return []
+    rng = random.Random(f"baseline-pairs:{seed}")
+    out: list = []
+    while len(out) + len(rows) <= target:
+        out += rng.sample(rows, len(rows))
+    return out + rng.sample(rows, target - len(out))
+
 
 def stage_pools(config: DemoConfig) -> dict[str, list[ToyTask]]:
     """Every task pool a run of `config` uses, by use, built by the same functions the stages call
@@ -262,7 +280,7 @@ def stage_pools(config: DemoConfig) -> dict[str, list[ToyTask]]:
     splits = splits_of(config)
     return {"sft": [d.task for d in demonstrations(config.sft_config)],
             "rm_pairs": [task_of(p) for p in pair_problems(config, splits)],
-            "probe": splits.take("rm_select", config.probe_problems),
+            "probe": probe_tasks(config),
             "bench": [task_of(p) for p in take_problems(config, splits, config.bench_split, config.bench_problems)],
             "rl_train": [task_of(p) for p in rl_problems(config)],
             "eval": [task_of(p) for p in eval_problems(config, splits)]}

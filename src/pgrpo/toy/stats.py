@@ -152,9 +152,10 @@ class StopDecision:
 class StoppingRule:
     """Seeds in stages, fixed before any result: run `stages[0]`; after each stage but the last,
     stop when the primary comparison's sign-flip p is below `interim_alpha`; the last stage is
-    the cap. Two looks: the interim one at a Bonferroni-split alpha, the final intervals nominal."""
+    the cap, where the same test decides whether a difference is claimed (every look at
+    `interim_alpha`: Bonferroni over the looks); the 95% t-intervals are descriptive."""
 
-    stages: tuple[tuple[int, ...], ...] = ((0, 1, 2, 3, 4), (5, 6, 7))
+    stages: tuple[tuple[int, ...], ...] = ((0, 1, 2, 3, 4, 5, 6, 7), (8, 9, 10, 11))
     primary: tuple[str, str] = ("posterior", "outcome")
     interim_alpha: float = 0.025
 
@@ -190,8 +191,12 @@ class StoppingRule:
         text = (f"Stopping rule (fixed before the study ran): seeds {list(self.stages[0])} first; if "
                 f"{self.primary[0]} - {self.primary[1]} has an exact two-sided sign-flip p < {self.interim_alpha} "
                 f"stop, otherwise add the next stage of seeds, up to a cap of {self.cap} seeds "
-                f"({' then '.join(str(list(s)) for s in self.stages[1:]) or 'none'}). Two looks: the interim one "
-                f"at a Bonferroni-split alpha ({self.interim_alpha}); the final intervals are nominal 95%.")
+                f"({' then '.join(str(list(s)) for s in self.stages[1:]) or 'none'}). The same test decides at "
+                f"the cap: a difference is claimed only if its sign-flip p < {self.interim_alpha}. At most "
+                f"{len(self.stages)} looks at alpha {self.interim_alpha} each keep the study-wide false-positive "
+                f"rate of the primary comparison at or below {len(self.stages) * self.interim_alpha:g} "
+                f"(Bonferroni); the 95% t-intervals are descriptive. Secondary comparisons use the same test, "
+                f"uncorrected for their number.")
         floor = self.min_attainable_p(first)
         if len(self.stages) > 1 and floor >= self.interim_alpha:
             text += (f" Note: with K = {first} the smallest possible sign-flip p is 2/2^{first} = {floor:.4f}, "

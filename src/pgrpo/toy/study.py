@@ -2,8 +2,8 @@
 
 Owns `run_study`: the shared stages once (pgrpo.toy.demo.shared_stages: SFT policy, OD pairs,
 RM, toy LCB-RB, blind-spot probe, score-based baseline), then RL in seed stages
-(pgrpo.toy.stats.StoppingRule: seeds 0-4, an interim look at the primary comparison
-posterior - outcome, then seeds 5-7 unless it stopped), every mode of a seed with common random
+(pgrpo.toy.stats.StoppingRule: seeds 0-7, an interim look at the primary comparison
+posterior - outcome, then seeds 8-11 unless it stopped), every mode of a seed with common random
 numbers (pgrpo.toy.stages_rl), and the report (pgrpo.toy.study_report). Resumable: every stage
 and run keeps its result.json, and the looks are recomputed from them, so a rerun of the same
 command continues where it stopped and takes the same decisions.

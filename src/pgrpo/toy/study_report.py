@@ -7,7 +7,8 @@ paired differences of pass@1, mean, 95% t-interval, exact sign-flip p and the mi
 detectable effect at 80% power; per mode: pass@1, trap-task pass@1, R_t on failing samples,
 invalid-shortcut rate (and the other readouts); the RM's blind-spot probe; the score-based
 baseline's toy LCB-RB accuracy with its interval; the stopping rule and its looks; and the
-evaluation noise next to the seed noise. A difference is bolded only when its interval excludes 0.
+evaluation noise next to the seed noise. A difference is bolded only when the study's decision
+test (sign-flip p below the rule's per-look alpha) holds and its 95% interval excludes 0.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from pgrpo.toy.report import (
     COMPARISONS,
     ci,
+    comparison_table,
     comparisons,
     fmt,
     mode_table,
@@ -106,21 +108,6 @@ def build_study_report(config, rule: StoppingRule, shared: SharedStages, runs: S
     }
 
 
-def _mean_cell(c: dict) -> str:
-    text = f"{c['mean']:+.3f}"
-    excludes = c["ci95"] is not None and (c["ci95"][0] > 0 or c["ci95"][1] < 0)
-    return f"**{text}**" if excludes else text
-
-
-def comparison_table(comps: dict[str, dict], label: str) -> list[str]:
-    lines = [f"| {label} | K | per seed | mean | 95% t-interval | sign-flip p | MDE (80% power) |",
-             "|---|---|---|---|---|---|---|"]
-    for name, c in comps.items():
-        lines.append(f"| {name} | {c['k']} | {' / '.join(f'{d:+.3f}' for d in c['diffs'])} | {_mean_cell(c)} | "
-                     f"{ci(c['ci95'])} | {c['sign_flip_p']:.4f} | {fmt(c['mde80'])} |")
-    return lines
-
-
 def render_study_markdown(report: dict) -> str:
     noise = report["evaluation_noise"]
     lines = ["# pgrpo demo --study report", "",
@@ -130,9 +117,11 @@ def render_study_markdown(report: dict) -> str:
              report["stopping_rule"]["description"], ""]
     lines += [f"- look {look['stage'] + 1} (K = {look['k']}): {look['reason']}" for look in report["looks"]]
     lines += ["", f"## Paired differences of pass@1 (primary: {report['primary']})", ""]
-    lines += comparison_table(report["comparisons"], "comparison")
-    lines += ["", "Bold: the 95% interval excludes 0. The interval and MDE use Student t with K-1 df; the "
-              "sign-flip p is exact over all 2^K sign patterns.", "",
+    alpha = report["stopping_rule"]["interim_alpha"]
+    lines += comparison_table(report["comparisons"], "comparison", alpha)
+    lines += ["", f"Bold: sign-flip p < {alpha} (the study's decision test at every look, fixed in advance) and "
+              "the 95% interval excludes 0. The interval and MDE use Student t with K-1 df (the MDE uses the "
+              "observed sd: a post-hoc figure); the sign-flip p is exact over all 2^K sign patterns.", "",
               f"Evaluation noise: {noise['eval_problems']} test tasks x {noise['eval_samples']} samples per run; "
               f"mean standard error of a run's pass@1 from evaluation alone {fmt(noise['mean_pass_at_1_se'])}."]
     for a, b in COMPARISONS:
@@ -142,7 +131,7 @@ def render_study_markdown(report: dict) -> str:
                          f"seed-to-seed sd of the differences {fmt(noise[name]['seed_sd_of_diffs'])}")
     lines += ["", "## Secondary readouts (posterior - other mode; not covered by the stopping rule)", ""]
     for key, comps in report["secondary_comparisons"].items():
-        lines += comparison_table(comps, key) + [""]
+        lines += comparison_table(comps, key, alpha) + [""]
     lines += ["## Per mode (means over seeds)", ""] + mode_table(report["modes"]) + [""]
     probe, base, od = report["rm_probe"], report["baseline"], report["od_rm"]
     lines += ["## Reward models", "",

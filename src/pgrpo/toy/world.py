@@ -160,7 +160,13 @@ def skip_is_valid(steps: tuple[Step, ...] | list[Step], index: int) -> bool:
     SHORTCUT_CHECK_RANGE (e.g. negate then square: yes; negate then take x modulo 3: no)."""
     if not 0 <= index < len(steps):
         raise IndexError(f"skip_is_valid: step index {index} out of range for {len(steps)} steps")
-    rest = list(steps[:index]) + list(steps[index + 1:])
+    return skips_are_valid(steps, {index})
+
+
+def skips_are_valid(steps: tuple[Step, ...] | list[Step], indexes: set[int] | frozenset[int]) -> bool:
+    """Whether the program without ALL of `steps[i]` for i in `indexes` returns the same value for
+    every x in SHORTCUT_CHECK_RANGE (one reasoning may skip several sign steps: judged jointly)."""
+    rest = [s for i, s in enumerate(steps) if i not in indexes]
     return all(run_steps(steps, x) == run_steps(rest, x) for x in SHORTCUT_CHECK_RANGE)
 
 
