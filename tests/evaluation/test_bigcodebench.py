@@ -173,3 +173,60 @@ def test_training_refuses_unittest_problems_unless_the_recipe_opts_in():
     config.data.allow_unittest = True
     examples = TASKS.get("code")(config, None)  # no tokenizer: plain-text prompts
     assert [e.task_id for e in examples] == ["BigCodeBench/9001", "BigCodeBench/9002"]
+
+
+class _AnswerBackend:
+    """A stand-in ChatBackend answering each BigCodeBench prompt with a chosen solution, matched
+    by the first line of the task's docstring (which the complete-split prompt carries)."""
+
+    name = model = "answers"
+    chunk_size = 8
+
+    def __init__(self, answers: dict[str, str]):
+        self.answers = answers
+        self.prompts: list[str] = []
+
+    def generate(self, requests, progress=False):
+        from pgrpo.llm.types import ChatResult
+
+        out = []
+        for req in requests:
+            text = req.messages[-1]["content"]
+            self.prompts.append(text)
+            code = next(v for k, v in self.answers.items() if k in text)
+            out.append(ChatResult([_response(code)] * req.n))
+        return out
+
+    def close(self):
+        pass
+
+
+@pytest.mark.slow
+@pytest.mark.sandbox
+def test_evaluate_generates_then_judges_bigcodebench_hard(tmp_path):
+    """The whole path with generation: prompt -> backend -> answer region -> unittest harness ->
+    pass@1. Canonical answers pass except the task that outlives its limit; wrong ones all fail."""
+    from pgrpo.evaluation.runner import EvalConfig, evaluate
+
+    rows = _rows(HARD)
+    wrong = {w["task_id"]: w["solution"] for w in _rows(WRONG)}
+
+    def key(row):
+        return row["complete_prompt"].split('"""')[1].strip().splitlines()[0]
+
+    for name, answers, expected in (
+            ("canonical", {key(r): r["complete_prompt"] + "\n" + r["canonical_solution"] for r in rows},
+             {"passed": 4, "timeout": 1}),
+            ("wrong", {key(r): wrong[r["task_id"]] for r in rows}, {"failed": 5})):
+        backend = _AnswerBackend(answers)
+        config = EvalConfig(benchmarks=["bigcodebench_hard"], out_dir=str(tmp_path / name), model="answers",
+                            data={"bigcodebench_hard": str(HARD)},
+                            sandbox=SandboxConfig(workers=2, timeout_per_program_s=8.0), progress=False)
+        outcome = evaluate(config, backend=backend)
+        assert len(backend.prompts) == len(rows)
+        bench = outcome.summary.benchmarks[0]
+        statuses = {}
+        for result in outcome.out.read_results():
+            statuses[result.status] = statuses.get(result.status, 0) + 1
+        assert statuses == expected, name
+        assert bench.pass_at_k[1] == pytest.approx(expected.get("passed", 0) / len(rows))
