@@ -140,6 +140,24 @@ def test_modes_of_one_seed_share_prompts_and_evaluation_draws(quick_run):
 
 
 @pytest.mark.slow
+def test_evaluation_draws_of_a_batch_do_not_depend_on_earlier_batches(quick_run):
+    """Common random numbers in evaluation: the sampler is reseeded per batch, so a batch's draws
+    are the same whatever earlier batches consumed (a policy whose first batch ran longer or
+    shorter would otherwise shift every later draw)."""
+    from pgrpo.toy.evaluate import sample_responses
+    from pgrpo.toy.splits import make_splits, split_problems
+
+    _, _, report = quick_run
+    policy = report["policy"]["path"]
+    a, b, shared = split_problems(make_splits(), "rl_select", 3)
+    first = sample_responses(policy, [a, shared], n=4, seed=7, batch_size=4)
+    second = sample_responses(policy, [b, shared], n=4, seed=7, batch_size=4)
+    assert first[0] != second[0]  # different first batches (different prompts, different draws used)
+    assert first[1] == second[1]  # the second batch: same prompt, same draws -> the same samples
+    assert sample_responses(policy, [shared], n=4, seed=8, batch_size=4)[0] != first[1]  # the seed matters
+
+
+@pytest.mark.slow
 def test_quick_demo_resumes(quick_run):
     out, cache, report = quick_run
     assert main(["demo", "--quick", "--quiet", "--out", str(out), "--cache-dir", str(cache)]) == 0

@@ -262,8 +262,18 @@ def comparison_table(comps: dict[str, dict], label: str, alpha: float) -> list[s
     return lines
 
 
+def config_record(config, seeds: Sequence[int] | None = None) -> dict:
+    """The settings a report records: the SFT settings as trained (with the run's world) and the
+    seeds that actually ran."""
+    record = dataclasses.asdict(config)
+    record["sft"] = dataclasses.asdict(config.sft_config)
+    if seeds is not None:
+        record["seeds"] = list(seeds)
+    return record
+
+
 def write_report(out: Path, config, shared: SharedStages, runs: Sequence[dict], wall_seconds: float) -> dict:
-    report = {"config": dataclasses.asdict(config), "wall_seconds": wall_seconds, **shared_sections(config, shared),
+    report = {"config": config_record(config), "wall_seconds": wall_seconds, **shared_sections(config, shared),
               "rl": summarize_runs(runs, shared.policy["eval"]), "comparisons": comparisons(runs),
               "runs": [{k: r[k] for k in ("mode", "seed", "steps", "wall_seconds", "eval", "readouts", "curves")}
                        for r in runs]}

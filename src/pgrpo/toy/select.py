@@ -22,7 +22,7 @@ from typing import Literal
 from pgrpo.toy.demo_config import DemoConfig
 from pgrpo.toy.stage import run_stage, say, stage_key
 
-# A seed outside the study's seeds (0-7), so the RL choice never sees a study run.
+# A seed outside the study's seeds (0-11, pgrpo.toy.stats.StoppingRule), so the RL choice never sees a study run.
 SELECTION_SEED = 100
 
 

@@ -44,9 +44,6 @@ from pgrpo.toy.world import (
 )
 
 SFT_VERSION = 5  # 4: numbered statements; 5: tasks from the "sft" split, worlds, shortcut words in the tokenizer
-# Pre-splits world seed of the demo's held-out problems; kept only while pgrpo.toy.demo still
-# imports it (the splits in pgrpo.toy.splits replace it).
-HELDOUT_SEED = 1
 DEMO_KINDS = ("canonical", "flawed_right_code", "wrong_code", "valid_shortcut", "invalid_shortcut")
 
 

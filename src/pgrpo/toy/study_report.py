@@ -25,6 +25,7 @@ from pgrpo.toy.report import (
     ci,
     comparison_table,
     comparisons,
+    config_record,
     fmt,
     mode_table,
     shared_markdown,
@@ -52,8 +53,8 @@ class Look:
 
 
 def evaluation_noise(runs: Sequence[dict], comps: dict[str, dict], eval_problems: int, eval_samples: int) -> dict:
-    """The standard error a per-seed difference gets from evaluation alone, next to the seed-to-seed
-    sd of the differences: evaluation noise is small when the first is well below the second."""
+    """The unpaired standard error a per-seed difference gets from evaluation alone (an upper bound:
+    both modes share the tasks and the draws), next to the seed-to-seed sd of the differences."""
     se = {(r["mode"], r["seed"]): r["readouts"].get("pass_at_1_se") for r in runs}
     out: dict[str, Any] = {"eval_problems": eval_problems, "eval_samples": eval_samples,
                            "mean_pass_at_1_se": _mean([v for v in se.values() if v is not None])}
@@ -83,7 +84,7 @@ def build_study_report(config, rule: StoppingRule, shared: SharedStages, runs: S
     base = shared_sections(config, shared)
     probe, baseline = base["probe"], base["baseline"]
     return {
-        "config": dataclasses.asdict(config),
+        "config": config_record(config, sorted({r["seed"] for r in runs})),
         "wall_seconds": wall_seconds,
         "budget_minutes": STUDY_BUDGET_MINUTES,
         "stage_seconds": stage_seconds(shared, runs),
@@ -127,7 +128,8 @@ def render_study_markdown(report: dict) -> str:
     for a, b in COMPARISONS:
         name = f"{a}-{b}"
         if name in noise:
-            lines.append(f"- {name}: evaluation SE of a per-seed difference {fmt(noise[name]['eval_se_of_diff'])}, "
+            lines.append(f"- {name}: unpaired evaluation SE of a per-seed difference {fmt(noise[name]['eval_se_of_diff'])} "
+                         f"(an upper bound: both modes are evaluated on the same tasks with the same draws), "
                          f"seed-to-seed sd of the differences {fmt(noise[name]['seed_sd_of_diffs'])}")
     lines += ["", "## Secondary readouts (posterior - other mode; not covered by the stopping rule)", ""]
     for key, comps in report["secondary_comparisons"].items():
