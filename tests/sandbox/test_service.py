@@ -5,6 +5,7 @@ Services run on loopback (free ports) and are stopped by the test that starts th
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import threading
@@ -192,6 +193,19 @@ class _Garbage(BaseHTTPRequestHandler):
         self._send(self.server.reply)
 
 
+@contextlib.contextmanager
+def _garbage_service(reply):
+    """A loopback server answering every request with `reply` (JSON); yields its URL, stopped after."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Garbage)
+    server.reply = reply  # type: ignore[attr-defined]
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
 def _passing(**over):
     return {"passed": True, "pass_fraction": 1.0, "status": "passed", "detail": "", "runtime_s": 0.1,
             "tests_passed": 2, "tests_total": 2, **over}
@@ -206,18 +220,10 @@ def _passing(**over):
     [True],
 ], ids=["not_results", "count", "passed_but_failed", "fraction", "status", "list"])
 def test_garbage_from_a_service_is_an_error_naming_the_url(reply):
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Garbage)
-    server.reply = reply  # type: ignore[attr-defined]
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    url = f"http://127.0.0.1:{server.server_address[1]}"
-    try:
+    with _garbage_service(reply) as url:
         with RemoteSandbox([url], SandboxConfig(), retries=1, backoff_s=0.01) as remote:
             with pytest.raises(RemoteSandboxError, match=f"{url}.*garbage"):
                 remote.run([Job(CALL, "def sq(x):\n    return 0")])
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def test_unreachable_service_is_an_error_naming_the_url():
@@ -232,19 +238,11 @@ def test_unreachable_service_is_an_error_naming_the_url():
 
 def test_a_reply_from_weaker_isolation_is_refused():
     """/health said bwrap; the reply (a service restarted without it) says none: refused, not a verdict."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Garbage)
-    server.reply = {"version": 1, "isolation": "none", "results": [_passing()]}  # type: ignore[attr-defined]
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    url = f"http://127.0.0.1:{server.server_address[1]}"
-    try:
+    with _garbage_service({"version": 1, "isolation": "none", "results": [_passing()]}) as url:
         with RemoteSandbox([url], SandboxConfig(), retries=1, backoff_s=0.01) as remote:
             with pytest.raises(IsolationError, match=f"{url}.*isolation='none'"):
                 remote.run([Job(CALL, "def sq(x):\n    return x * x")])
             assert url not in remote._health  # re-read before the next request
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def _padded(n_bytes):

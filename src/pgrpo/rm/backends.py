@@ -33,7 +33,7 @@ import math
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
@@ -47,6 +47,7 @@ from pgrpo.serving import HEALTH_PATH, Retryable
 
 Get = Callable[[str, str], Awaitable[bytes]]  # (url, path) -> body of a 200 reply
 Parse = Callable[[bytes], list[ItemScore]]
+ReplyT = TypeVar("ReplyT", bound=BaseModel)
 
 
 class RMBackendError(PgrpoError):
@@ -82,6 +83,16 @@ class BackendSpec:
 RM_BACKENDS: Registry[BackendSpec] = Registry("reward-model backend")
 
 
+def _reply(model: type[ReplyT], raw: bytes, expected: int, count: Callable[[ReplyT], int]) -> ReplyT:
+    """A service's reply parsed as `model` with exactly `expected` results; garbage is Retryable."""
+    try:
+        reply = model.model_validate_json(raw)
+    except ValidationError as exc:
+        raise Retryable(f"garbage reply: {exc.errors()[:1]}") from None
+    _check_count(count(reply), expected)
+    return reply
+
+
 def _check_count(n: int, expected: int) -> None:
     if n != expected:
         raise Retryable(f"garbage reply: {n} results for {expected} items")
@@ -112,12 +123,7 @@ class PgrpoBackend:
                            "code": it.code if manifest.include_code else None} for it in chunk]}
 
         def parse(raw: bytes) -> list[ItemScore]:
-            try:
-                reply = ScoreResponse.model_validate_json(raw)
-            except ValidationError as exc:
-                raise Retryable(f"garbage reply: {exc.errors()[:1]}") from None
-            _check_count(len(reply.results), len(chunk))
-            return reply.results
+            return _reply(ScoreResponse, raw, len(chunk), lambda r: len(r.results)).results
 
         return SCORE_PATH, body, parse
 
@@ -255,11 +261,7 @@ class VLLMBackend:
                                 "use_activation": False}
 
         def parse(raw: bytes) -> list[ItemScore]:
-            try:
-                reply = _ClassificationResponse.model_validate_json(raw)
-            except ValidationError as exc:
-                raise Retryable(f"garbage reply: {exc.errors()[:1]}") from None
-            _check_count(len(reply.data), len(chunk))
+            reply = _reply(_ClassificationResponse, raw, len(chunk), lambda r: len(r.data))
             rows = sorted(reply.data, key=lambda d: d.index)
             if [d.index for d in rows] != list(range(len(chunk))):
                 raise Retryable(f"garbage reply: indices {[d.index for d in reply.data]} for {len(chunk)} items")

@@ -57,8 +57,10 @@ def rm_scores(rm_path: str, statements: Sequence[str], reasonings: Sequence[str]
     return list(scorer.score([RMItem(s, r) for s, r in zip(statements, reasonings, strict=True)]))
 
 
-def _mean(values: Sequence[float]) -> float | None:
-    return round(statistics.fmean(values), 4) if values else None
+def rounded_mean(values: Sequence[float | None]) -> float | None:
+    """The mean of the known values, to 4 places; None when there is none (the readouts' one rule)."""
+    known = [v for v in values if v is not None]
+    return round(statistics.fmean(known), 4) if known else None
 
 
 @dataclass(frozen=True)
@@ -87,14 +89,14 @@ def summarize(records: Sequence[SampleRecord]) -> Readouts:
     other = [r for r in records if r.task_class != "trap"]
     return Readouts(
         samples=len(records),
-        pass_at_1=_mean([float(r.passed) for r in records]),
-        trap_pass_at_1=_mean([float(r.passed) for r in trap]),
-        other_pass_at_1=_mean([float(r.passed) for r in other]),
-        rt_passing=_mean([r.rt for r in records if r.passed and r.rt is not None]),
-        rt_failing=_mean([r.rt for r in records if not r.passed and r.rt is not None]),
-        valid_shortcut_rate=_mean([float(r.valid_skips > 0) for r in records]),
-        invalid_shortcut_rate=_mean([float(r.invalid_skips > 0) for r in records]),
-        reasoning_quality=_mean([r.quality for r in records]),
+        pass_at_1=rounded_mean([float(r.passed) for r in records]),
+        trap_pass_at_1=rounded_mean([float(r.passed) for r in trap]),
+        other_pass_at_1=rounded_mean([float(r.passed) for r in other]),
+        rt_passing=rounded_mean([r.rt for r in records if r.passed and r.rt is not None]),
+        rt_failing=rounded_mean([r.rt for r in records if not r.passed and r.rt is not None]),
+        valid_shortcut_rate=rounded_mean([float(r.valid_skips > 0) for r in records]),
+        invalid_shortcut_rate=rounded_mean([float(r.invalid_skips > 0) for r in records]),
+        reasoning_quality=rounded_mean([r.quality for r in records]),
         pass_at_1_se=task_clustered_se(records),
     )
 

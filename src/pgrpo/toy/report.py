@@ -17,6 +17,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from pgrpo.toy.readouts import rounded_mean
+
 if TYPE_CHECKING:
     from pgrpo.toy.stage import SharedStages
 
@@ -39,11 +41,6 @@ SPLIT_USES = {"sft": "SFT demonstrations", "rm_pairs": "OD pairs and the score-b
               "test": "the reported held-out evaluation"}
 
 
-def _mean(values: Sequence[float | None]) -> float | None:
-    known = [v for v in values if v is not None]
-    return round(statistics.fmean(known), 4) if known else None
-
-
 def _spread(values: Sequence[float | None]) -> float | None:
     known = [v for v in values if v is not None]
     return round(statistics.stdev(known), 4) if len(known) > 1 else None
@@ -54,14 +51,14 @@ def summarize_runs(runs: Sequence[dict], sft_eval: dict) -> dict[str, dict[str, 
     for mode in dict.fromkeys(r["mode"] for r in runs):
         mine = [r for r in runs if r["mode"] == mode]
         passes = [r["readouts"]["pass_at_1"] for r in mine]
-        out[mode] = {key: _mean([r["readouts"][key] for r in mine]) for key in READOUT_KEYS}
+        out[mode] = {key: rounded_mean([r["readouts"][key] for r in mine]) for key in READOUT_KEYS}
         out[mode].update({
             "pass_at_1_spread": _spread(passes),
-            "pass_at_1_gain_over_sft": _mean([p - sft_eval["pass_at_1"] for p in passes if p is not None]),
-            "mean_thinking_reward": _mean([_mean(r["curves"]["thinking_reward"]) for r in mine]),
-            "format_rate": _mean([r["eval"]["format_rate"] for r in mine]),
+            "pass_at_1_gain_over_sft": rounded_mean([p - sft_eval["pass_at_1"] for p in passes if p is not None]),
+            "mean_thinking_reward": rounded_mean([rounded_mean(r["curves"]["thinking_reward"]) for r in mine]),
+            "format_rate": rounded_mean([r["eval"]["format_rate"] for r in mine]),
             "steps": mine[0]["steps"], "seeds": [r["seed"] for r in mine],
-            "wall_seconds": _mean([r.get("wall_seconds") for r in mine]),
+            "wall_seconds": rounded_mean([r.get("wall_seconds") for r in mine]),
             "per_seed": [{"seed": r["seed"], **r["readouts"]} for r in mine],
         })
     return out
