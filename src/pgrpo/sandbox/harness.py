@@ -19,168 +19,22 @@ syntax_error with 0 tests passed.
 
 from __future__ import annotations
 
-import dataclasses
 import functools
-import os
-import signal
-import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
-from pgrpo.data.unittest_suite import skippable_names, unittest_names
 from pgrpo.registry import Registry
 from pgrpo.sandbox import codec
 from pgrpo.sandbox.compare import stdout_matches, values_match
-from pgrpo.sandbox.isolation import Limits
-from pgrpo.sandbox.session import Abort, CandidateError, ChildSession, Spawner
+from pgrpo.sandbox.session import Abort, Spawner
+from pgrpo.sandbox.testrun import JobSpec, JobVerdict, TestRun
 from pgrpo.sandbox.types import Status
-from pgrpo.sandbox.unittest_run import pack_payload
+from pgrpo.sandbox.unittest_harness import run_unittest
+
+__all__ = ["HARNESSES", "JobSpec", "JobVerdict", "run_job"]
 
 
-@dataclass
-class JobSpec:
-    """Everything the harness needs for one job (decoded from the manager's JSON line)."""
-
-    kind: str
-    program: str
-    # The program's limits: pgrpo.sandbox.types.SandboxConfig's fields (sent with every job by the pool).
-    timeout_per_test_s: float
-    timeout_per_program_s: float
-    memory_mb: int
-    output_limit_bytes: int
-    max_processes: int
-    scratch_mb: int
-    entry_point: str = ""
-    class_name: str | None = None
-    starter_code: str = ""
-    test_code: str = ""
-    setup_code: str = ""
-    asserts: list[str] = field(default_factory=list)
-    cases: list[list[Any]] = field(default_factory=list)  # [[args_wire, expected_wire | None], ...]
-    stdio: list[list[str]] = field(default_factory=list)  # [[stdin, stdout], ...]
-    atol: float | None = None
-    collect: bool = False  # return the outputs of `cases` instead of comparing (canonical runs)
-
-
-@dataclass
-class JobVerdict:
-    status: Status
-    detail: str
-    tests_passed: int
-    tests_total: int
-    outputs: list[Any] | None = None  # collect mode: wire-encoded outputs (None where it failed)
-
-
-class _Run:
-    """Bookkeeping shared by the harnesses: child sessions, deadlines, first failure."""
-
-    def __init__(self, spec: JobSpec, mode: str, spawner: Spawner) -> None:
-        self.spec = spec
-        self.spawner = spawner
-        self.mode = mode
-        self.program_deadline = time.monotonic() + spec.timeout_per_program_s
-        self.limits = Limits(
-            memory_bytes=spec.memory_mb << 20,
-            cpu_seconds=int(spec.timeout_per_program_s) + 2,
-            max_processes=spec.max_processes,
-            file_bytes=spec.scratch_mb << 20,
-        )
-        self.session: ChildSession | None = None
-        self.funcs: list[str] = []
-        self.passed = 0
-        self.failure: tuple[Status, str] | None = None
-
-    def deadline(self) -> float:
-        return min(time.monotonic() + self.spec.timeout_per_test_s, self.program_deadline)
-
-    def open(self, stdin: str = "") -> ChildSession:
-        """A fresh child; in serve mode, wait until the program has loaded."""
-        self.close()
-        session = self.session = ChildSession(self.spawner, self.spec.program, self.mode, self.limits,
-                                              self.spec.scratch_mb, self.spec.output_limit_bytes, stdin)
-        if self.mode == "serve":
-            msg = self.check_load(session, session.message(self.deadline(), "timed out loading the program"))
-            self.funcs = list(msg.get("funcs", []))
-        return session
-
-    @staticmethod
-    def check_load(session: ChildSession, msg: dict | None) -> dict:
-        """`msg`, the program's first message, if it says the program loaded; else Abort."""
-        if msg is None:
-            raise Abort(Status.RUNTIME_ERROR, "program exited while loading" + session.stderr_hint())
-        kind = msg.get("t")
-        if kind == "syntax":
-            raise Abort(Status.SYNTAX_ERROR, str(msg.get("msg")))
-        if kind == "sandbox":
-            raise Abort(Status.SANDBOX_ERROR, f"jail setup failed: {msg.get('msg')}")
-        if kind in ("load_exc", "exc"):
-            status = Status.MEMORY_EXCEEDED if msg.get("memory") else Status.RUNTIME_ERROR
-            raise Abort(status, f"{msg.get('type')}: {msg.get('msg')}")
-        if kind not in ("ready", "done"):
-            raise Abort(Status.RUNTIME_ERROR, f"unexpected message from program: {str(kind)[:50]}")
-        return msg
-
-    def ended_early(self, detail: str) -> Abort:
-        """The Abort for a child that died unasked: timeout if it ran out of CPU time
-        (RLIMIT_CPU: SIGXCPU, or SIGKILL at the hard limit), else runtime_error."""
-        if self.session is not None:
-            self.session.kill()
-        ended = self.spawner.last_exit()
-        if ended is not None:
-            status, cpu_s = ended
-            if (os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGXCPU) or \
-                    cpu_s >= self.limits.cpu_seconds - 0.5:
-                return Abort(Status.TIMEOUT, f"CPU time limit {self.limits.cpu_seconds}s exceeded "
-                                             f"({cpu_s:.0f} CPU s: threads count too)")
-        return Abort(Status.RUNTIME_ERROR, detail)
-
-    def live_session(self) -> ChildSession:
-        if self.session is None or not self.session.alive:
-            return self.open()
-        return self.session
-
-    def close(self) -> None:
-        if self.session is not None:
-            self.session.close()
-            self.session = None
-
-    def record(self, ok: bool, status: Status = Status.FAILED, detail: str = "") -> None:
-        if ok:
-            self.passed += 1
-        elif self.failure is None:
-            self.failure = (status, detail[:1000])
-
-    def verdict(self, total: int, outputs: list[Any] | None = None) -> JobVerdict:
-        if self.failure is None and self.passed == total:
-            return JobVerdict(Status.PASSED, "", self.passed, total, outputs)
-        status, detail = self.failure or (Status.FAILED, "no tests ran")
-        return JobVerdict(status, detail, self.passed, total, outputs)
-
-    def run_test(self, index: int, total: int, body: Callable[[], tuple[bool, str]]) -> bool:
-        """Run one test body; False when the job must stop (syntax error, program time cap)."""
-        if time.monotonic() >= self.program_deadline:
-            self.record(False, Status.TIMEOUT, f"program time limit {self.spec.timeout_per_program_s}s reached")
-            return False
-        try:
-            ok, detail = body()
-            self.record(ok, Status.FAILED, f"test {index + 1}/{total}: {detail}")
-        except Abort as abort:
-            self.record(False, abort.status, f"test {index + 1}/{total}: {abort.detail}")
-            if abort.status is Status.SYNTAX_ERROR:
-                return False
-            if self.session is not None and abort.status is not Status.FAILED:
-                self.session.kill()
-        except CandidateError as exc:
-            self.record(False, Status.RUNTIME_ERROR, f"test {index + 1}/{total}: {exc}")
-        except AssertionError as exc:
-            self.record(False, Status.FAILED, f"test {index + 1}/{total}: assertion failed {exc}".rstrip())
-        except Exception as exc:  # noqa: BLE001 - trusted test code raising on a wrong answer is a failure
-            self.record(False, Status.FAILED, f"test {index + 1}/{total}: {type(exc).__name__}: {exc}")
-        return True
-
-
-def _proxy(run: _Run, name: str, cls: str | None, deadline: Callable[[], float]) -> Callable[..., Any]:
+def _proxy(run: TestRun, name: str, cls: str | None, deadline: Callable[[], float]) -> Callable[..., Any]:
     def candidate(*args: Any) -> Any:
         return run.live_session().call(name, cls, args, deadline())
 
@@ -212,7 +66,7 @@ HARNESSES: Registry[Callable[[JobSpec, Spawner], JobVerdict]] = Registry("sandbo
 
 @HARNESSES.register("humaneval")
 def run_humaneval(spec: JobSpec, spawner: Spawner) -> JobVerdict:
-    run = _Run(spec, "serve", spawner)
+    run = TestRun(spec, "serve", spawner)
     try:
         run.open()
         # Helpers from the trusted starter code (poly, encode_cyclic) that check() uses.
@@ -238,7 +92,7 @@ def run_humaneval(spec: JobSpec, spawner: Spawner) -> JobVerdict:
 
 @HARNESSES.register("asserts")
 def run_asserts(spec: JobSpec, spawner: Spawner) -> JobVerdict:
-    run = _Run(spec, "serve", spawner)
+    run = TestRun(spec, "serve", spawner)
     total = len(spec.asserts)
     try:
         run.open()
@@ -267,7 +121,7 @@ def run_asserts(spec: JobSpec, spawner: Spawner) -> JobVerdict:
 
 @HARNESSES.register("call")
 def run_call(spec: JobSpec, spawner: Spawner) -> JobVerdict:
-    run = _Run(spec, "serve", spawner)
+    run = TestRun(spec, "serve", spawner)
     total = len(spec.cases)
     outputs: list[Any] = [None] * total
     try:
@@ -297,7 +151,7 @@ def run_call(spec: JobSpec, spawner: Spawner) -> JobVerdict:
 
 @HARNESSES.register("stdio")
 def run_stdio(spec: JobSpec, spawner: Spawner) -> JobVerdict:
-    run = _Run(spec, "stdio", spawner)
+    run = TestRun(spec, "stdio", spawner)
     total = len(spec.stdio)
     try:
         for i, (stdin, expected) in enumerate(spec.stdio):
@@ -319,66 +173,11 @@ def run_stdio(spec: JobSpec, spawner: Spawner) -> JobVerdict:
     return run.verdict(total)
 
 
-@HARNESSES.register("unittest")
-def run_unittest(spec: JobSpec, spawner: Spawner) -> JobVerdict:
-    """BigCodeBench: the program and its TestCases run together in one jailed child
-    (unittest_run.py), under one time limit for the whole suite. Passed iff the child
-    reports every test method of the trusted test code's TestCases as ok, says "done" in
-    time, and reports no failure and no tampering; an exit, silence or garbage is a failure.
-    A skip passes only for a method the trusted code itself may skip (skippable_names);
-    BigCodeBench's own harness counts every skip as a pass. Test code without test methods
-    fails closed (sandbox_error): the names are never taken from the child."""
-    expected = unittest_names(spec.test_code)
-    if not expected:
-        return JobVerdict(Status.SANDBOX_ERROR, "test code defines no TestCases test methods", 0, 1)
-    may_skip = skippable_names(spec.test_code)
-    payload = pack_payload(spec.program, spec.test_code, expected)
-    run = _Run(dataclasses.replace(spec, program=payload), "unittest", spawner)
-    outcome: dict[str, tuple[Status | None, str]] = {}  # None: passed
-    try:
-        session = run.open()
-        deadline = run.deadline()
-        limit = min(spec.timeout_per_test_s, spec.timeout_per_program_s)
-        while True:
-            msg = session.message(deadline, f"time limit {limit:g}s exceeded")
-            if msg is None:
-                raise run.ended_early("program exited before the tests finished" + session.stderr_hint())
-            kind = msg.get("t")
-            if kind == "done":
-                break
-            if kind == "tamper":
-                raise Abort(Status.FAILED, str(msg.get("msg", "the program changed the test machinery"))[:300])
-            if kind != "test":
-                run.check_load(session, msg)  # raises for syntax / load errors / jail failures
-                raise Abort(Status.RUNTIME_ERROR, f"unexpected message from program: {str(kind)[:50]}")
-            name, detail = str(msg.get("name")), str(msg.get("msg", ""))[:1000]
-            if msg.get("skip") is True and name in may_skip:
-                status: Status | None = None
-            elif msg.get("ok") is True and msg.get("skip") is not True:
-                status = None
-            else:
-                status = Status.MEMORY_EXCEEDED if msg.get("memory") is True else Status.FAILED
-                if msg.get("skip") is True:
-                    detail = f"skipped by the program (the test code does not skip it): {detail}"
-            if name not in expected:  # a class/module fixture: only its failure counts
-                if status is not None:
-                    raise Abort(status, f"{name}: {detail}")
-                continue
-            if outcome.get(name, (None, ""))[0] is None:  # a failure (e.g. of one subtest) sticks
-                outcome[name] = (status, detail)
-    except Abort as abort:
-        run.record(False, abort.status, abort.detail)
-    finally:
-        run.close()
-    for name in expected:
-        status, detail = outcome.get(name, (Status.FAILED, "did not run"))
-        run.record(status is None, status or Status.FAILED, f"{name}: {detail}")
-    return run.verdict(len(expected))
-
-
 def _short(value: Any) -> str:
     text = repr(value)
     return text if len(text) <= 200 else text[:200] + "..."
+
+HARNESSES.register("unittest")(run_unittest)
 
 
 def run_job(spec: JobSpec, spawner: Spawner) -> JobVerdict:
