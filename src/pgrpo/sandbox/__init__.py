@@ -5,12 +5,17 @@
         results = sb.run([Job(problem, program), ...])   # same order; never raises
 
 Design (why it is safe and fast):
-- The verdict is decided by a trusted harness that never runs model code. The program
-  runs in a jailed child; tests call it through a proxy carrying exact builtin values
-  only (a subclass of int/list, or an object with a custom `__eq__`, is "returned
-  non-plain type"). Test code, starter-code helpers and expected outputs stay on the
-  trusted side; `sys.exit(0)`, `os._exit(0)`, printing "passed", BaseException or
-  monkeypatching in the child just fail the test being run.
+- The verdict is decided by a trusted harness that runs neither model code nor code that
+  arrived with a problem (a dataset file or a service request is as hostile as a model).
+  The program runs in a jailed child; tests call it through a proxy carrying exact
+  builtin values only (a subclass of int/list, or an object with a custom `__eq__`, is
+  "returned non-plain type"). Expected outputs are compared in the harness; a problem's
+  own code (setup code, starter-code helpers, `check`, asserts) runs in a second jailed
+  child of the job (checker.py: same jail, no writable filesystem), whose calls reach
+  the program only through the harness, as plain values. `sys.exit(0)`, `os._exit(0)`,
+  printing "passed", BaseException or monkeypatching in either child just fail the test.
+  The "unittest" kind (BigCodeBench) runs its TestCases next to the program, in its jail
+  (unittest_run.py).
 - `workers` long-lived workers (pool.py), each fed a pipeline of jobs. The expensive
   isolation is built ONCE per worker (worker.py): fresh user, pid, mount, ipc, net
   (loopback down: no network at all) and uts namespaces, every inherited mount
@@ -27,7 +32,7 @@ Design (why it is safe and fast):
   wall-clock limits enforced by the harness with SIGKILL. Jobs of one worker never
   overlap: the previous program's namespace is gone before the next program starts.
 - Each worker runs in a pids cgroup (cgroup v1 `pids` or a delegated v2 subtree, when
-  writable) capping processes at max_processes + 8, so a fork bomb stays small even
+  writable) capping processes at max_processes + 12, so a fork bomb stays small even
   where RLIMIT_NPROC does not apply (host root); without one, the wall-clock kill ends it.
 
 Where: in this process (a pool per rank, `workers: 0` = this rank's share of the CPUs it may

@@ -54,6 +54,9 @@ from pgrpo.sandbox.runners import ENCODE, RUNNERS
 # Imported once by the spawner, so runners start with them loaded (HumanEval prompts
 # import typing; a cold `import typing` alone costs a few ms per program).
 WARM_MODULES = ("bisect", "collections", "functools", "heapq", "itertools", "math", "re", "string", "typing")
+# ... and, for the spawner of test-code runners (checker.py), what test code commonly imports
+# (HumanEval/MBPP: random costs a cold process ~5 ms).
+WARM_CHECK_MODULES = ("copy", "random")
 SRC_DIR = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 # The spawner is a fresh, lean interpreter (-S, only the modules it needs): fork cost grows
 # with the forking process's memory, and the worker carries the whole harness. Stub
@@ -63,7 +66,7 @@ sys.path[:] = json.loads(sys.argv[4])
 for name, path in (("pgrpo", {src!r} + "/pgrpo"), ("pgrpo.sandbox", {src!r} + "/pgrpo/sandbox")):
     pkg = types.ModuleType(name); pkg.__path__ = [path]; sys.modules[name] = pkg
 from pgrpo.sandbox.child import spawner_entry
-spawner_entry(int(sys.argv[1]), int(sys.argv[2]), sys.argv[3] == "1")
+spawner_entry(int(sys.argv[1]), int(sys.argv[2]), sys.argv[3] == "1", sys.argv[5] == "check")
 """
 
 SAFE_ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": "/tmp", "LANG": "C.UTF-8", "PYTHONIOENCODING": "utf-8",
@@ -76,7 +79,7 @@ HEADER = struct.Struct("!I")
 # memory bytes, cpu s, max processes, file bytes, scratch MB, mode index; then the
 # program as UTF-8 (surrogatepass keeps any str intact).
 REQUEST = struct.Struct("!QIIQIB")
-MODES = ("serve", "stdio", "unittest")
+MODES = ("serve", "stdio", "unittest", "check")
 STATUS_REQUEST = b"?"  # a request without fds: reply "<wait status> <cpu s>" of the last runner
 
 
@@ -106,14 +109,23 @@ def _recv_request(sock: socket.socket) -> tuple[bytes, list[int]] | None:
     return body, fds
 
 
-def spawner_entry(sock_fd: int, pidns_fd: int, isolate: bool) -> None:
+# "job": runners get a fresh tmpfs /tmp (scratch) in their own mount namespace. "check": runners
+# of test code (checker.py) get no writable filesystem at all (the worker's sealed read-only
+# view, cwd /), so they skip the mount namespace (its creation and teardown cost ~2 ms per job)
+# and leave nothing behind; they still get their own pid and ipc namespaces.
+_role = "job"
+
+
+def spawner_entry(sock_fd: int, pidns_fd: int, isolate: bool, check: bool = False) -> None:
     """Main of the spawner process (exec'd by `Spawner._start`)."""
+    global _role
+    _role = "check" if check else "job"
     isolation.prctl(isolation.PR_SET_PDEATHSIG, signal.SIGKILL)
     isolation.prctl(isolation.PR_SET_DUMPABLE, 0)
     for fd in (sock_fd, pidns_fd):
         if fd >= 0:
             os.set_inheritable(fd, False)
-    for name in WARM_MODULES:
+    for name in WARM_MODULES + (WARM_CHECK_MODULES if check else ()):
         importlib.import_module(name)
     # Done once here instead of in every runner: the runner's environment, signal
     # dispositions and stdio objects (runners dup2 their pipes onto fds 0-2).
@@ -241,7 +253,8 @@ def job_dir(pid: int) -> str:
 def _fork_standby(scratch_mb: int, isolate: bool, pidns_fd: int | None) -> _Standby:
     ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
     if isolate:
-        isolation.prepare_job_mounts(scratch_mb)
+        if _role == "job":
+            isolation.prepare_job_mounts(scratch_mb)
         # The next fork becomes pid 1 of a brand-new pid namespace; then switch back.
         isolation.unshare(isolation.CLONE_NEWPID)
     try:
@@ -281,7 +294,10 @@ def _standby_main(sock: socket.socket, scratch_mb: int, isolate: bool) -> None:
     # Own session and process group, always: kill(0, sig) / killpg reach every member of
     # a group whatever its pid namespace, so the runner must not share the worker's.
     os.setsid()
-    if isolate:
+    if isolate and _role == "check":
+        isolation.unshare(isolation.CLONE_NEWIPC)
+        workdir = "/"
+    elif isolate:
         isolation.enter_job_mounts(scratch_mb)
         workdir = "/tmp"
     else:  # a private directory per job on the host's /tmp (the spawner removes it)

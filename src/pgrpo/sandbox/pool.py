@@ -162,8 +162,9 @@ class Sandbox:
         self.config = config or SandboxConfig()
         self.isolation = resolve_isolation(self.config.isolation)
         self._cmd = WORKER_LAUNCHERS.get(self.isolation)()
-        # Worker, its waiter, bwrap, the spawner and a few spares on top of the program's own.
-        self._workers = [_Worker(self._cmd, self.config.max_processes + 8) for _ in range(self.config.workers)]
+        # Worker, its waiter, bwrap, the two spawners (programs, test code), the test code's runner,
+        # the standbys and a few spares on top of the program's own.
+        self._workers = [_Worker(self._cmd, self.config.max_processes + 12) for _ in range(self.config.workers)]
         # Every job carries the per-program limits (harness.JobSpec); workers and isolation are the pool's own.
         self._limits = job_limits(self.config)
         # Canonical outputs by a hash of the whole canonical run (solution, cases, entry point, limits).

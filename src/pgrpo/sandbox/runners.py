@@ -15,7 +15,7 @@ import json
 import os
 import sys
 
-from pgrpo.sandbox import codec, unittest_run
+from pgrpo.sandbox import checker, codec, unittest_run
 
 # Built once in the spawner: json.dumps(..., separators=...) would build an encoder per message.
 ENCODE = json.JSONEncoder(separators=(",", ":")).encode
@@ -104,4 +104,9 @@ def _unittest(payload: str) -> None:
     os._exit(0)  # leftover threads die with the namespace
 
 
-RUNNERS = {"serve": _serve, "stdio": _stdio, "unittest": _unittest}
+def _check(payload: str) -> None:
+    checker.run_checker(payload, _send)
+    os._exit(0)
+
+
+RUNNERS = {"serve": _serve, "stdio": _stdio, "unittest": _unittest, "check": _check}

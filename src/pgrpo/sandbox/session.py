@@ -55,19 +55,29 @@ class Spawner:
     each job's fork.
     """
 
-    def __init__(self, isolate: bool, pidns_fd: int | None = None) -> None:
+    def __init__(self, isolate: bool, pidns_fd: int | None = None, role: str = "job") -> None:
         self.isolate = isolate
+        self.role = role  # "job" (programs) or "check" (test code; see child.py)
         self._pidns_fd = pidns_fd
         self._sock: socket.socket | None = None
         self._pid: int | None = None
         self._buf = b""
+        self._sibling: Spawner | None = None
+
+    def sibling(self) -> Spawner:
+        """A second spawner in the same jail, for the jobs' test code (checker.py): a job's
+        program and its test code run side by side, each in a runner of its own. Started
+        lazily, closed with this one."""
+        if self._sibling is None:
+            self._sibling = Spawner(self.isolate, self._pidns_fd, "check")
+        return self._sibling
 
     def _start(self) -> socket.socket:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         keep = [theirs.fileno()] + ([self._pidns_fd] if self._pidns_fd is not None else [])
         argv = [sys.executable, "-I", "-S", "-c", SPAWNER_BOOT.format(src=SRC_DIR), str(theirs.fileno()),
                 str(-1 if self._pidns_fd is None else self._pidns_fd), "1" if self.isolate else "0",
-                json.dumps(sys.path)]
+                json.dumps(sys.path), self.role]
         pid = os.fork()
         if pid == 0:
             try:
@@ -83,6 +93,9 @@ class Spawner:
         return ours
 
     def close(self) -> None:
+        if self._sibling is not None:
+            self._sibling.close()
+            self._sibling = None
         if self._sock is not None:
             self._sock.close()  # EOF: the spawner kills its last runner and exits
             self._sock = None
@@ -166,6 +179,7 @@ class CandidateError(Exception):
     def __init__(self, type_name: str, msg: str, memory: bool) -> None:
         super().__init__(f"{type_name}: {msg}")
         self.type_name = type_name
+        self.msg = msg
         self.memory = memory
 
 
@@ -298,17 +312,27 @@ class ChildSession:
     # ------------------------------------------------------------------ calls
     def call(self, name: str, cls: str | None, args: tuple, deadline: float) -> Any:
         """Call the candidate in the child; return its (plain, decoded) value."""
-        if not self.alive:
-            raise Abort(Status.RUNTIME_ERROR, "program is no longer running")
         try:
-            request = json.dumps({"name": name, "cls": cls, "args": codec.to_wire(tuple(args))}) + "\n"
+            args_wire = codec.to_wire(tuple(args))
         except codec.NotPlainError as exc:
             raise Abort(Status.SANDBOX_ERROR, f"test arguments are not plain data: {exc}") from None
-        self._write_request(request.encode(), deadline, name)
-        reply = self.message(deadline, f"timed out calling {name}")
-        return self.interpret_reply(reply, name)
+        return self.call_wire(name, cls, args_wire, deadline)[0]
 
-    def _write_request(self, data: bytes, deadline: float, name: str) -> None:
+    def call_wire(self, name: str, cls: str | None, args_wire: Any, deadline: float) -> tuple[Any, Any]:
+        """Call the candidate with wire-encoded arguments; its value, decoded and as wire."""
+        if not self.alive:
+            raise Abort(Status.RUNTIME_ERROR, "program is no longer running")
+        self.send({"name": name, "cls": cls, "args": args_wire}, deadline, f"timed out calling {name}")
+        reply = self.message(deadline, f"timed out calling {name}")
+        value = self.interpret_reply(reply, name)
+        assert reply is not None  # interpret_reply raised otherwise; a "ret" reply has "v"
+        return value, reply["v"]
+
+    def send(self, msg: dict, deadline: float, timeout_detail: str) -> None:
+        """Write one JSON-line request to the child."""
+        self._write_request((json.dumps(msg) + "\n").encode(), deadline, timeout_detail)
+
+    def _write_request(self, data: bytes, deadline: float, timeout_detail: str) -> None:
         # Non-blocking with a deadline: a child that stops reading must not hang the harness.
         os.set_blocking(self.proc.ctl_w, False)
         view = memoryview(data)
@@ -324,7 +348,7 @@ class ChildSession:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 self.kill()
-                raise Abort(Status.TIMEOUT, f"timed out calling {name}")
+                raise Abort(Status.TIMEOUT, timeout_detail)
             select.select([], [self.proc.ctl_w], [], min(remaining, 0.05))
 
     def interpret_reply(self, reply: dict | None, name: str) -> Any:

@@ -1,0 +1,142 @@
+"""The jailed side of a problem's own test code: the "check" runner mode (child.py).
+
+Owns `run_checker(payload, send)`. Code that arrives with a problem - its setup code, its
+starter-code helpers (HumanEval/32 `poly`), `check(candidate)` and asserts - comes from a
+dataset file or a service request, so it is as untrusted as the model's program: it runs
+here, in a jailed runner of its own (same jail as the program's: own pid/mount/ipc
+namespaces, fresh tmpfs, no capabilities, no network, the job's rlimits), forked fresh for
+each job and never reused. It never shares a process with the program either: the test
+code calls the program through the trusted worker (checker_link.py), which relays plain
+values (codec.py) to the program's runner and back. So the program still cannot forge a
+verdict (an always-True `__eq__` cannot cross the wire), and test code cannot reach the
+worker, the host or another job.
+
+Protocol (JSON lines; fd 3 from the worker, fd 4 to it): after loading, {"t": "ready"} or
+{"t": "setup", "msg"} (no usable test); then, per {"t": "run", "i", "names"} from the
+worker, any number of {"t": "call", "name", "args"} (each answered by {"t": "ret", "v"} or
+{"t": "exc", "type", "msg"}) and one {"t": "test", "i", "status", "detail"[, "type", "msg"]}.
+
+Does NOT protect against anything itself: a lying checker only misjudges its own job (whose
+test code it is); the jail is child.py's and isolation.py's.
+"""
+
+from __future__ import annotations
+
+import builtins
+import json
+import os
+import sys
+from collections.abc import Callable
+from typing import Any, BinaryIO
+
+from pgrpo.sandbox import codec
+
+TEST_SOURCE = "<tests>"
+ASSERT_SOURCE = "<assert>"
+
+
+class CandidateError(Exception):
+    """The program raised an exception; test code may catch it (e.g. to expect a ValueError)."""
+
+    def __init__(self, type_name: str, msg: str) -> None:
+        super().__init__(f"{type_name}: {msg}")
+        self.type_name, self.msg = type_name, msg
+
+
+class _NotPlainArguments(BaseException):
+    """The test code called the program with arguments that cannot cross the wire."""
+
+
+class _WorkerGone(BaseException):
+    """The worker closed the request pipe: nothing left to do."""
+
+
+def _build_namespace(sources: list[str]) -> dict[str, Any]:
+    ns: dict[str, Any] = {"__name__": "__harness__", "__builtins__": builtins}
+    for source in sources:
+        if not source.strip():
+            continue
+        try:
+            exec(compile(source, TEST_SOURCE, "exec"), ns)  # noqa: S102 - the problem's test code, in the jail
+        except Exception:  # noqa: BLE001 - starter stubs (e.g. a bare class skeleton) may not run alone
+            continue
+    return ns
+
+
+def _proxy(name: str, requests: BinaryIO, send: Callable[[dict], None]) -> Callable[..., Any]:
+    def candidate(*args: Any) -> Any:
+        try:
+            wire = codec.to_wire(tuple(args))
+        except codec.NotPlainError as exc:
+            raise _NotPlainArguments(f"test arguments are not plain data: {exc}") from None
+        send({"t": "call", "name": name, "args": wire})
+        line = requests.readline()
+        if not line:
+            raise _WorkerGone
+        reply = json.loads(line)
+        if reply.get("t") == "ret":
+            return codec.from_wire(reply["v"])
+        raise CandidateError(str(reply.get("type")), str(reply.get("msg")))
+
+    candidate.__name__ = name
+    return candidate
+
+
+def _outcome(test: Callable[[], None], source: str) -> dict[str, Any]:
+    """Run one test; its result message (without "t" and "i")."""
+    try:
+        test()
+    except _NotPlainArguments as exc:
+        return {"status": "sandbox_error", "detail": str(exc)}
+    except CandidateError as exc:
+        return {"status": "runtime_error", "detail": str(exc), "type": exc.type_name, "msg": exc.msg}
+    except AssertionError as exc:
+        detail = f"assertion failed {exc}".rstrip()
+        if detail == "assertion failed" and source:
+            detail += f": {source[:300]}"
+        return {"status": "failed", "detail": detail}
+    except _WorkerGone:
+        raise
+    except BaseException as exc:  # noqa: BLE001 - test code raising (even SystemExit) on a wrong answer fails
+        return {"status": "failed", "detail": f"{type(exc).__name__}: {exc}"}
+    return {"status": "passed", "detail": ""}
+
+
+def run_checker(payload: str, send: Callable[[dict], None]) -> None:
+    """Main of a "check" runner: load the problem's test code, then run tests on request."""
+    data = json.loads(payload)
+    sys.stdout = sys.stderr = open(os.devnull, "w")  # noqa: SIM115 - test code's prints are not output
+    requests = open(3, "rb", closefd=False)  # noqa: SIM115
+    kind, entry_point = data["kind"], data["entry_point"]
+    ns = _build_namespace(data["sources"])
+    tests: list[tuple[Callable[[], None], str]]
+    if kind == "humaneval":
+        check = ns.get("check")
+        if not callable(check):
+            send({"t": "setup", "msg": "test code defines no check(candidate)"})
+            return
+        proxy = _proxy(entry_point, requests, send)
+        ns[entry_point] = proxy  # checks may call the entry point by name (HumanEval/33)
+        tests = [(lambda: check(proxy), "")]
+    else:
+        def run_assert(source: str) -> Callable[[], None]:
+            return lambda: exec(compile(source, ASSERT_SOURCE, "exec"), ns)  # noqa: S102 - test code, in the jail
+
+        tests = [(run_assert(source), source) for source in data["asserts"]]
+    send({"t": "ready"})
+    for line in requests:
+        request = json.loads(line)
+        i = int(request["i"])
+        for name in request.get("names", []):
+            if name not in ns:  # the program's functions the asserts call; setup code's own names win
+                ns[name] = _proxy(name, requests, send)
+        try:
+            result = _outcome(*tests[i])
+        except _WorkerGone:
+            return
+        send({"t": "test", "i": i, **result})
+
+
+def pack_payload(kind: str, sources: list[str], entry_point: str, asserts: list[str]) -> str:
+    """The "check" runner's input for one job (the worker builds it from the JobSpec)."""
+    return json.dumps({"kind": kind, "sources": sources, "entry_point": entry_point, "asserts": asserts})
