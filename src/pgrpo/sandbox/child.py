@@ -17,10 +17,13 @@ namespace (setsid daemons, threads, fork-bomb children): no leaked processes. Th
 kills and reaps the previous job's runner before forking the next, so jobs of one worker
 never overlap.
 
-Three modes (runners.py): "serve" (exec the program as a module, then answer calls to its functions
+Four modes (runners.py): "serve" (exec the program as a module, then answer calls to its functions
 over a pipe; results travel as plain data via codec.py), "stdio" (run the program as
-__main__ with the test's stdin) and "unittest" (unittest_run.py: BigCodeBench's TestCases
-run next to the program). Except in "unittest" the runner never sees test code or expected outputs.
+__main__ with the test's stdin), "unittest" (unittest_run.py: BigCodeBench's TestCases
+run next to the program) and "check" (checker.py: a problem's own test code, which calls
+the program only through the harness). A worker has two spawners: one for programs, one
+(role "check": no mount namespace, nothing writable) for test code. Except in "unittest"
+and "check" the runner never sees test code or expected outputs.
 Cost model (measured on the target VMs): per-job CPU is dominated by page faults - every
 page a freshly forked process (runner, or the spawner after a fork) first writes costs
 5-10 us - so the per-job paths avoid needless allocation: the runner request is binary

@@ -1,4 +1,4 @@
-"""The code a jailed runner runs, by mode: "serve", "stdio" and "unittest" (see child.py).
+"""The code a jailed runner runs, by mode: "serve", "stdio", "unittest" and "check" (see child.py).
 
 Owns `RUNNERS` (mode -> runner main, each ending the process with os._exit) and the
 runner's control-message writer. Imported by the spawner (child.py) before it forks, so
