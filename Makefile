@@ -11,7 +11,9 @@ ifneq ($(VENV_BIN),)
 STAMP := $(VENV_BIN)../.pgrpo-installed
 export PATH := $(VENV_BIN:%/=%):$(PATH)
 else
-STAMP := .make/installed-$(shell printf '%s' '$(PY)' | cksum | cut -d' ' -f1)
+# keyed on the interpreter's environment (sys.prefix), not its name: `python3` in another active
+# venv is another install
+STAMP := .make/installed-$(shell '$(PY)' -c 'import sys; print(sys.prefix)' 2>/dev/null | cksum | cut -d' ' -f1)
 endif
 
 .PHONY: install demo test lint bench gpu-smoke

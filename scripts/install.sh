@@ -51,7 +51,15 @@ if [ "$PY" != "$BASE" ] && [ ! -x "$PY" ]; then
   fi
   "$BASE" -m venv "$VENV"
 fi
-echo "[install] into $("$PY" -c 'import sys; print(sys.prefix)')"
+PREFIX=$("$PY" -c 'import sys; print(sys.prefix)')
+echo "[install] into $PREFIX"
+case "$PREFIX/" in
+  /tmp/*)
+    echo "[install] WARNING: $PREFIX is under /tmp: sandboxed programs get a private /tmp and cannot import" >&2
+    echo "[install]          its libraries (BigCodeBench tasks and their tests need numpy, pandas...)." >&2
+    echo "[install]          Use an environment outside /tmp (PGRPO_VENV=DIR for the project venv)." >&2
+    ;;
+esac
 
 if ! "$PY" -c "import torch" >/dev/null 2>&1; then
   if command -v nvidia-smi >/dev/null 2>&1; then

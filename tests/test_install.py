@@ -1,7 +1,9 @@
 """The install step picks the right interpreter (scripts/pick-python.sh, used by the Makefile
 and scripts/install.sh): an active venv / conda env is used, never replaced; an externally
 managed interpreter (PEP 668) gets the project venv .venv; otherwise the interpreter asked for.
-And when venv support is missing and apt may not be used, install.sh says what to run.
+And when venv support is missing and apt may not be used, install.sh says what to run. Each
+active venv gets its own install stamp, and .ci/run runs `make test` in a fresh venv of the
+system Python, outside /tmp (sandboxed programs get a private /tmp).
 
 The real thing (`make test PYTHON=/usr/bin/python3` in a fresh clone on Debian 12) is too slow
 for the suite; it is in the report of issue 15.
@@ -90,3 +92,42 @@ def test_missing_venv_support_without_apt_says_what_to_run(tmp_path: Path) -> No
                              capture_output=True, text=True).stdout.strip()
     assert f"run: sudo apt-get install python{version}-venv" in proc.stderr
     assert not (tmp_path / "venv").exists()
+
+
+def _plan_install(venv: Path) -> str:
+    env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL", "PYTHON")}
+    env.update(VIRTUAL_ENV=str(venv), PATH=f"{venv}/bin:{os.environ['PATH']}")
+    return subprocess.run(["make", "-n", "-s", "-C", str(ROOT), "install"], capture_output=True, text=True,
+                          env=env, check=True).stdout
+
+
+def test_each_active_venv_gets_its_own_install_stamp(tmp_path: Path) -> None:
+    """`python3` names another interpreter in each active venv: make installs into each one."""
+    plans = []
+    for name in ("one", "two"):
+        subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(tmp_path / name)], check=True)
+        plans.append(_plan_install(tmp_path / name))
+    stamps = [next(w for w in plan.split() if w.startswith(".make/installed-")) for plan in plans]
+    assert all("scripts/install.sh" in plan for plan in plans) and stamps[0] != stamps[1]
+
+
+@pytest.mark.skipif(subprocess.run([SYSTEM, "-c", "import ensurepip, venv"], capture_output=True).returncode != 0
+                    if os.path.exists(SYSTEM) else True, reason="no /usr/bin/python3 with venv support here")
+def test_ci_runs_make_test_in_a_fresh_venv_of_the_system_python_outside_tmp(tmp_path: Path) -> None:
+    """.ci/run, with `make` replaced by a stub that reports which python3 `make test` would get."""
+    stub = tmp_path / "bin"
+    stub.mkdir()
+    report = tmp_path / "make.txt"
+    (stub / "make").write_text(f'#!/bin/sh\necho "$@" > {report}\n'
+                               f'python3 -c "import sys; print(sys.prefix, sys.base_prefix)" >> {report}\n')
+    (stub / "make").chmod(0o755)
+    env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "CONDA_PREFIX", "PYTHON", "MAKEFLAGS")}
+    env["PATH"] = f"{stub}:{env['PATH']}"
+    proc = subprocess.run(["bash", str(ROOT / ".ci" / "run")], capture_output=True, text=True, env=env, timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    target, prefixes = report.read_text().splitlines()
+    prefix, base = prefixes.split()
+    assert target == "test" and prefix.startswith("/var/tmp/pgrpo-ci.")
+    assert base == os.path.realpath(subprocess.run([SYSTEM, "-c", "import sys; print(sys.base_prefix)"],
+                                                   capture_output=True, text=True).stdout.strip())
+    assert not Path(prefix).exists()  # removed after the run

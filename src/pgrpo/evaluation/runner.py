@@ -1,6 +1,7 @@
 """`evaluate(config)`: the whole evaluation pipeline behind `pgrpo evaluate`.
 
-Owns `EvalConfig` and `EvalOutcome`. Stages: load benchmarks -> generate the missing samples
+Owns `EvalConfig` and `EvalOutcome`. Stages: load benchmarks -> check that the sandbox can import
+the libraries BigCodeBench tasks use (pgrpo.evaluation.preflight) -> generate the missing samples
 (resumable; skipped with `rescore`) -> check the samples that have no verdict yet (all of
 them with `rescore`) -> summarize -> write summary.json / summary.md. Each stage appends
 finished work to the output directory, so an interrupted run continues where it stopped.
@@ -17,6 +18,7 @@ from pgrpo.errors import PgrpoError
 from pgrpo.evaluation.benchmarks import EvalTask, load_benchmark
 from pgrpo.evaluation.generate import GenerationReport, generate_samples
 from pgrpo.evaluation.lengths import make_token_counter
+from pgrpo.evaluation.preflight import ensure_libraries
 from pgrpo.evaluation.records import OutputDir, ResultRecord, RunSettings, SampleRecord
 from pgrpo.evaluation.report import write_summary
 from pgrpo.evaluation.scoring import check_samples
@@ -106,6 +108,7 @@ def evaluate(config: EvalConfig, backend=None) -> EvalOutcome:
     """Run the pipeline; `backend` (a ChatBackend) overrides building one from the config."""
     out = OutputDir(config.out_dir)
     tasks = load_tasks(config)
+    ensure_libraries(tasks, config.sandbox)  # before anything is generated or checked
     generation = None
     if config.rescore:
         if not out.samples_path.is_file():
