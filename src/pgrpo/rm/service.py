@@ -11,15 +11,20 @@ One model runs one forward pass at a time (a single worker thread), so concurren
 it without contention on its weights.
 
 Guards (pgrpo.serving's): 127.0.0.1 unless a shared token is set (`--token` or env
-PGRPO_RM_TOKEN; every route 401 without it); bodies capped (413); a malformed request gets a
-4xx naming the field. Here also: items per request and characters per field are capped; an
-error in one request (even a failing forward pass: 500) never stops the service.
+PGRPO_RM_TOKEN; every route 401 without it), and without a token only a loopback `Host` (400:
+DNS rebinding); a request head within a few seconds and connections per peer capped
+(serving.guard); bodies capped (413); a malformed request gets a 4xx naming the field. Here
+also: items per request and characters per field are capped; an error in one request (even a
+failing forward pass: 500) never stops the service. Fairness: a group is filled round-robin
+over the clients waiting (a client is its peer address), one request of each in turn, so one
+client's backlog does not push another's request back by more than a group. /health and the
+token check run on the event loop, never behind the model's thread.
 
 Does NOT protect against: an attacker who holds the token (they can make it score anything and
 use its GPU/CPU time); eavesdropping or tampering on the network (plain HTTP: no TLS; put it
 behind a TLS proxy or keep it on a private network) - a tampering middlebox could change
-rewards; denial of service by many concurrent clients (no per-client fairness or rate limits;
-the queue is unbounded apart from each request's own size); a token leaked through the command
+rewards; a flood from many addresses (no rate limits; the queue is unbounded apart from each
+request's own size; clients behind one address share one turn); a token leaked through the command
 line (`--token` is visible in `ps`; prefer the env var); adversarial inputs crafted against the
 RM itself (reward hacking is a training-time matter, not the service's).
 """
@@ -28,6 +33,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+from collections import OrderedDict, deque
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
@@ -51,6 +57,7 @@ from pgrpo.rm.wire import (
     ScoreRequest,
     ScoreResponse,
 )
+from pgrpo.serving.guard import ConnectionLimits
 
 DEFAULT_BATCH_TOKENS = 65536
 check_binding = functools.partial(serving.check_binding, token_env=TOKEN_ENV, risk="score with (and load) the RM")
@@ -67,42 +74,61 @@ class _Pending:
 
 
 class _Batcher:
-    """Scores queued requests together, as many as fit `batch_tokens`, on one worker thread."""
+    """Scores queued requests together, as many as fit `batch_tokens`, on one worker thread; a group
+    takes one request of each waiting client in turn (round-robin; a client that was not waiting
+    goes first), then the next of each."""
 
     def __init__(self, scorer: RewardScorer, batch_tokens: int) -> None:
         self.scorer = scorer
         self.batch_tokens = batch_tokens
         self.executor = ThreadPoolExecutor(1, thread_name_prefix="pgrpo-rm")  # one model, one pass at a time
-        self.queue: asyncio.Queue[_Pending] | None = None
+        self.waiting: OrderedDict[str, deque[_Pending]] = OrderedDict()  # by client, next client first
+        self.ready: asyncio.Event | None = None
         self.task: asyncio.Task[None] | None = None
         self.batches = 0  # groups scored (tests, logs)
 
-    async def score(self, items: Sequence[RMItem]) -> tuple[list[float], list[bool]]:
+    async def score(self, items: Sequence[RMItem], client: str = "?") -> tuple[list[float], list[bool]]:
         loop = asyncio.get_running_loop()
-        if self.queue is None:  # created on the server's own loop
-            self.queue = asyncio.Queue()
+        if self.ready is None:  # created on the server's own loop
+            self.ready = asyncio.Event()
             self.task = loop.create_task(self._run())
         encoded = await loop.run_in_executor(self.executor, self.scorer.encode_items, items)
         pending = _Pending(encoded, loop.create_future())
-        await self.queue.put(pending)
+        if client not in self.waiting:
+            self.waiting[client] = deque()
+            self.waiting.move_to_end(client, last=False)  # not served this round: next
+        self.waiting[client].append(pending)
+        self.ready.set()
         raw = await pending.future
         return raw, [e.truncated for e in encoded]
 
+    def _group(self) -> list[_Pending]:
+        """The next group: round-robin over clients while it fits the budget (a first request that
+        alone exceeds it runs alone); a request that does not fit leads the next group."""
+        group: list[_Pending] = []
+        tokens = 0
+        while self.waiting:
+            client, queue = next(iter(self.waiting.items()))
+            if group and tokens + queue[0].tokens > self.batch_tokens:
+                break
+            nxt = queue.popleft()
+            group.append(nxt)
+            tokens += nxt.tokens
+            if queue:
+                self.waiting.move_to_end(client)
+            else:
+                del self.waiting[client]
+        return group
+
     async def _run(self) -> None:
-        assert self.queue is not None
+        assert self.ready is not None
         loop = asyncio.get_running_loop()
-        carry: _Pending | None = None
         while True:
-            first = carry if carry is not None else await self.queue.get()
-            carry = None
-            group, tokens = [first], first.tokens
-            while not self.queue.empty():
-                nxt = self.queue.get_nowait()
-                if tokens + nxt.tokens > self.batch_tokens:
-                    carry = nxt
-                    break
-                group.append(nxt)
-                tokens += nxt.tokens
+            if not self.waiting:
+                self.ready.clear()
+                await self.ready.wait()
+                continue
+            group = self._group()
             encoded = [e for p in group for e in p.encoded]
             try:
                 raw = await loop.run_in_executor(self.executor, self.scorer.raw_scores_encoded, encoded)
@@ -124,14 +150,15 @@ class _Batcher:
 
 
 def create_app(scorer: RewardScorer, *, token: str | None = None, max_items: int = DEFAULT_MAX_ITEMS,
-               max_body_bytes: int = DEFAULT_MAX_BODY_BYTES, batch_tokens: int = DEFAULT_BATCH_TOKENS) -> FastAPI:
+               max_body_bytes: int = DEFAULT_MAX_BODY_BYTES, batch_tokens: int = DEFAULT_BATCH_TOKENS,
+               connections: ConnectionLimits | None = None) -> FastAPI:
     """The FastAPI app serving `scorer` (which the caller owns). `app.state.batcher` scores."""
     if max_items < 1 or max_body_bytes < 1 or batch_tokens < 1:
         raise PgrpoError("max_items / max_body_bytes / batch_tokens: must be >= 1")
     health = Health(pgrpo_version=pgrpo.__version__, manifest=asdict(scorer.manifest), max_items=max_items,
                     max_body_bytes=max_body_bytes, max_length=scorer.max_length)
     batcher = _Batcher(scorer, batch_tokens)
-    app = serving.make_app("pgrpo rm", health, token)
+    app = serving.make_app("pgrpo rm", health, token, connections)
     app.state.batcher = batcher
 
     @app.post(SCORE_PATH)
@@ -141,7 +168,8 @@ def create_app(scorer: RewardScorer, *, token: str | None = None, max_items: int
             raise HTTPException(422, f"items: {len(req.items)} items, at most {max_items} per request")
         items = [RMItem(i.statement, i.reasoning, i.code) for i in req.items]
         try:
-            raw, truncated = await batcher.score(items) if items else ([], [])
+            client = request.client.host if request.client else "?"
+            raw, truncated = await batcher.score(items, client) if items else ([], [])
         except Exception as exc:  # noqa: BLE001 - a failing forward pass is this request's 500, not a crash
             raise HTTPException(500, f"scoring failed: {type(exc).__name__}: {exc}") from None
         reply = ScoreResponse(results=[ItemScore(raw=r, score=s, truncated=t)
@@ -156,7 +184,7 @@ def serve(scorer: RewardScorer, *, host: str = "127.0.0.1", port: int = DEFAULT_
     """Run the service until interrupted (the CLI). Prints its URL once listening (port 0: a free port).
     `limits`: max_items, max_body_bytes, batch_tokens (see create_app)."""
     check_binding(host, token)
-    app = create_app(scorer, token=token, **limits)
+    app = create_app(scorer, token=token, connections=None, **limits)
     m = scorer.manifest
     try:
         serving.serve_forever("pgrpo rm serve", app, serving.bind(host, port), token,
@@ -174,8 +202,8 @@ class BackgroundService(serving.BackgroundServer):
     """
 
     def __init__(self, scorer: RewardScorer, *, host: str = "127.0.0.1", port: int = 0, token: str | None = None,
-                 **limits: int) -> None:
+                 connections: ConnectionLimits | None = None, **limits: int) -> None:
         check_binding(host, token)
         self.scorer = scorer
-        app = create_app(scorer, token=token, **limits)
+        app = create_app(scorer, token=token, connections=connections, **limits)
         super().__init__(app, serving.bind(host, port), "pgrpo-rm-service", app.state.batcher.close)

@@ -1,23 +1,26 @@
 """What every pgrpo HTTP service and its client share (`pgrpo rm serve`, `pgrpo sandbox serve`).
 
 Services (FastAPI + uvicorn): the binding rule (127.0.0.1 unless a shared token is set),
-`make_app` (an app whose every route checks the bearer token with hmac.compare_digest: 401
-without it, and which serves GET /health), `read_model` (a JSON body only: 415 otherwise; streamed
-into a size cap: 413, then validated: 422 whose text names the field), `bind` / `serve_forever` (uvicorn on
-a bound socket, port 0: a free one) and `BackgroundServer` (the same in a thread: tests,
-benchmarks); `launch` / `stop_process` run a service CLI as a subprocess (tests,
-benchmarks). Clients (httpx): `parse_urls`, `Rotation` (requests go to the next URL in turn,
-starting at this process's RANK so ranks spread too), `Attempts` (the retry policy: each retry
-on the next URL, exponential backoff with jitter, a failure text naming the URLs tried) and
-`reply_body` (which replies are retried: transport errors, timeouts, 408/429/5xx; any other
-4xx is `Refused` at once). Imports fastapi, uvicorn and httpx only where used.
+`make_app` (an app behind guard.Gate - without a token only a loopback `Host` is answered (400:
+DNS rebinding), with one every request needs it (401) - checked on the event loop, never in a
+thread pool, and serving GET /health there too), `read_model` (a JSON body only: 415 otherwise;
+streamed into a size cap: 413, then validated: 422 whose text names the field), `bind` /
+`serve_forever` (uvicorn on a bound socket, port 0: a free one; every connection watched by
+guard.ConnectionGuard: a request head within a few seconds, connections without one capped per
+peer and in total, descriptors raised to the hard limit) and `BackgroundServer` (the same in a
+thread: tests, benchmarks); `launch` / `stop_process` run a service CLI as a subprocess (tests,
+benchmarks). fair.FairShare: work slots handed out round-robin over clients. Clients (httpx):
+`parse_urls`, `Rotation` (requests go to the next URL in turn, starting at this process's RANK
+so ranks spread too), `Attempts` (the retry policy: each retry on the next URL, exponential
+backoff with jitter, a failure text naming the URLs tried) and `reply_body` (which replies are
+retried: transport errors, timeouts, 408/429/5xx; any other 4xx is `Refused` at once). Imports
+fastapi, uvicorn and httpx only where used.
 
 Does NOT protect against: a client holding the token, eavesdropping or tampering on the network
-(plain HTTP: no TLS), or denial of service by many clients (no rate limits); the services'
+(plain HTTP: no TLS), or a flood from many addresses (no rate limits; see guard); the services'
 docstrings say what that means for each.
 """
 
-import hmac
 import ipaddress
 import os
 import queue
@@ -36,6 +39,14 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from pgrpo.config import ConfigError
 from pgrpo.errors import PgrpoError
+from pgrpo.serving.guard import (
+    ACCEPT_BURST,
+    LISTEN_QUEUE,
+    ConnectionGuard,
+    ConnectionLimits,
+    Gate,
+    guarded_protocol,
+)
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -78,23 +89,21 @@ def validation_text(exc: ValidationError) -> str:
     return "; ".join(parts)
 
 
-def make_app(title: str, health: BaseModel, token: str | None) -> "FastAPI":
-    """A FastAPI app serving `health` at GET /health, every route behind the bearer token (if set)."""
-    from fastapi import Depends, FastAPI, HTTPException, Request
+def make_app(title: str, health: BaseModel, token: str | None, limits: ConnectionLimits | None = None) -> "FastAPI":
+    """A FastAPI app serving `health` at GET /health, every request through guard.Gate (Host without a
+    token, else the bearer token). `app.state.guard`: its connections' guard (`limits`)."""
+    from fastapi import FastAPI
 
-    expected = token.encode() if token else None
-
-    # (this module has no `from __future__ import annotations`: FastAPI must see the real Request type)
-    def authorize(request: Request) -> None:
-        if expected is not None:
-            scheme, _, value = request.headers.get("authorization", "").partition(" ")
-            if scheme.lower() != "bearer" or not hmac.compare_digest(value.encode(), expected):
-                raise HTTPException(401, "authorization: missing or wrong bearer token",
-                                    headers={"WWW-Authenticate": "Bearer"})
-
-    app = FastAPI(title=title, docs_url=None, redoc_url=None, openapi_url=None, dependencies=[Depends(authorize)])
+    guard = ConnectionGuard(limits or ConnectionLimits())
+    app = FastAPI(title=title, docs_url=None, redoc_url=None, openapi_url=None)
+    app.add_middleware(Gate, guard=guard, token=token)
+    app.state.guard = guard
     reply = health.model_dump(mode="json")
-    app.get(HEALTH_PATH)(lambda: reply)
+
+    async def health_route() -> dict[str, Any]:  # async: on the event loop, never behind pool work
+        return reply
+
+    app.get(HEALTH_PATH)(health_route)
     return app
 
 
@@ -133,7 +142,7 @@ def bind(host: str, port: int) -> socket.socket:
     sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, port))
-    sock.listen(128)
+    sock.listen(LISTEN_QUEUE)
     sock.set_inheritable(True)
     return sock
 
@@ -144,9 +153,22 @@ def url_of(sock: socket.socket) -> str:
 
 
 def _uvicorn(app: Any) -> Any:
+    """uvicorn for `app` (make_app's), its connections watched by the app's guard, which is fitted to
+    the descriptor limit (raised to the hard one) here. asyncio accepts ACCEPT_BURST connections at
+    a time (uvicorn's `backlog`, which is also the listen queue it sets); the queue is deepened
+    after start, so a burst of connections waits in the kernel instead of being dropped."""
     import uvicorn
 
-    return uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False, timeout_keep_alive=30))
+    class Server(uvicorn.Server):
+        async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+            await super().startup(sockets)
+            for sock in sockets or ():
+                sock.listen(LISTEN_QUEUE)
+
+    guard: ConnectionGuard = app.state.guard
+    guard.start()
+    return Server(uvicorn.Config(app, log_level="warning", access_log=False, backlog=ACCEPT_BURST,
+                                 timeout_keep_alive=guard.limits.keep_alive_s, http=guarded_protocol(guard)))
 
 
 def serve_forever(name: str, app: Any, sock: socket.socket, token: str | None, details: str) -> None:

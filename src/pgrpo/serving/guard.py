@@ -1,0 +1,266 @@
+"""The front door of pgrpo's HTTP services: which requests are answered, and how many connections
+a client may hold.
+
+Owns `Gate` (pure ASGI middleware, on the event loop - never in a thread pool, so it never waits
+behind blocking work: without a token only a loopback `Host` naming the bound port is answered
+(400 otherwise: a web page reaching 127.0.0.1 through DNS rebinding sends its own host name);
+with a token every request needs it (401); a refused connection is closed), `ConnectionGuard`
+(every open connection: a connection that has not sent a complete request head within
+`header_timeout_s` of opening, or of its previous reply plus the keep-alive time, is dropped;
+connections still without a head are capped per peer address and in total, and past a cap the
+oldest of them is dropped, so a flood of half-open connections never takes the descriptors
+the others need), `guarded_protocol` (uvicorn's HTTP protocol reporting each connection to the
+guard) and `descriptor_budget` (RLIMIT_NOFILE raised from soft to hard at start; connections
+capped below it, the rest kept for the service's own pipes and files and for what asyncio accepts
+before the guard sees it; the kernel's listen queue, which holds no descriptor, stays deep).
+
+Does NOT protect against: a flood from many addresses faster than the guard drops it (each
+address holds at most `pending_per_peer` connections without a head, all of them together at
+most half of `max_connections`), nor a client that holds the token.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import json
+import os
+import resource
+from collections import Counter, OrderedDict
+from collections.abc import Awaitable, Callable, MutableMapping
+from dataclasses import dataclass
+from typing import Any
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+Key = tuple[str, int]  # a connection: the peer's (address, port), as in the ASGI scope's "client"
+
+LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
+DEFAULT_FD_TARGET = 65536  # the soft limit asked for when the hard limit is unlimited
+ACCEPT_BURST = 128  # connections asyncio accepts in one go (uvicorn's `backlog`), before the guard sees them
+LISTEN_QUEUE = 2048  # the kernel's queue of connections not yet accepted (they hold no descriptor)
+
+
+@dataclass(frozen=True)
+class ConnectionLimits:
+    """header_timeout_s: time to send a complete request head (from opening the connection, or from
+    the previous reply plus `keep_alive_s`); pending_per_peer: connections without a head one peer
+    address may hold; max_connections: all connections (lowered to the descriptor budget at start)."""
+
+    header_timeout_s: float = 5.0
+    keep_alive_s: int = 30
+    pending_per_peer: int = 256
+    max_connections: int = 4096
+
+
+def descriptor_budget(wanted: int) -> int:
+    """Raise RLIMIT_NOFILE's soft limit to the hard one; the connections (at most `wanted`) that fit
+    below it next to the descriptors open now, an eighth of the limit (at least 64) for the
+    service's own use, and two accept bursts (asyncio accepts up to ACCEPT_BURST connections
+    before the guard sees them, and closes the ones it drops a turn later)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = hard if hard != resource.RLIM_INFINITY else max(soft, DEFAULT_FD_TARGET)
+    if soft != resource.RLIM_INFINITY and target > soft:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+            soft = target
+        except (ValueError, OSError):  # e.g. above fs.nr_open: keep the soft limit in force
+            pass
+    if soft == resource.RLIM_INFINITY:
+        soft = DEFAULT_FD_TARGET
+    try:
+        in_use = len(os.listdir("/proc/self/fd"))
+    except OSError:  # not Linux: assume few
+        in_use = 32
+    return max(8, min(wanted, soft - in_use - max(64, soft // 8) - 2 * ACCEPT_BURST))
+
+
+class _Conn:
+    __slots__ = ("key", "transport", "timer", "state")
+
+    def __init__(self, key: Key, transport: asyncio.BaseTransport) -> None:
+        self.key = key
+        self.transport = transport
+        self.timer: asyncio.TimerHandle | None = None
+        self.state = "fresh"  # fresh: no head yet; busy: in a request; idle: between requests
+
+
+class ConnectionGuard:
+    """Every open connection of one server, and the rules above. Called on the event loop only."""
+
+    def __init__(self, limits: ConnectionLimits) -> None:
+        self.limits = limits
+        self.max_connections = limits.max_connections
+        self._all: dict[Key, _Conn] = {}
+        self._fresh: OrderedDict[Key, _Conn] = OrderedDict()  # oldest first
+        self._idle: OrderedDict[Key, _Conn] = OrderedDict()
+        self._fresh_by_peer: dict[str, OrderedDict[Key, _Conn]] = {}
+        self.dropped: Counter[str] = Counter()  # why connections were dropped (tests, logs)
+
+    def start(self) -> None:
+        """At server start: the descriptor limit raised, the connection cap fitted below it."""
+        self.max_connections = descriptor_budget(self.limits.max_connections)
+
+    @property
+    def max_fresh(self) -> int:
+        """Connections without a head, all peers together: half the cap (the rest: past a head)."""
+        return max(1, self.max_connections // 2)
+
+    def __len__(self) -> int:
+        return len(self._all)
+
+    def opened(self, key: Key, transport: asyncio.BaseTransport) -> None:
+        conn = _Conn(key, transport)
+        self._all[key] = conn
+        self._wait(conn, "fresh", self.limits.header_timeout_s)
+        peer = self._fresh_by_peer[key[0]]
+        if len(peer) > self.limits.pending_per_peer:
+            self._drop(next(iter(peer.values())), "peer cap")
+        if len(self._fresh) > self.max_fresh:
+            self._drop(next(iter(self._fresh.values())), "pending cap")
+        if len(self._all) > self.max_connections:
+            oldest = self._fresh or self._idle
+            self._drop(next(iter(oldest.values())) if oldest else conn, "connection cap")
+
+    def closed(self, key: Key, transport: asyncio.BaseTransport) -> None:
+        conn = self._all.get(key)
+        if conn is not None and conn.transport is transport:
+            self._forget(conn)
+
+    def request_started(self, key: Key | None) -> None:
+        conn = self._all.get(key) if key is not None else None
+        if conn is not None:
+            self._unwait(conn)
+            conn.state = "busy"
+
+    def request_finished(self, key: Key | None) -> None:
+        conn = self._all.get(key) if key is not None else None
+        if conn is not None and conn.state == "busy" and not conn.transport.is_closing():
+            self._wait(conn, "idle", self.limits.keep_alive_s + self.limits.header_timeout_s)
+
+    def _wait(self, conn: _Conn, state: str, timeout_s: float) -> None:
+        conn.state = state
+        (self._fresh if state == "fresh" else self._idle)[conn.key] = conn
+        if state == "fresh":
+            self._fresh_by_peer.setdefault(conn.key[0], OrderedDict())[conn.key] = conn
+        conn.timer = asyncio.get_running_loop().call_later(timeout_s, self._expire, conn)
+
+    def _unwait(self, conn: _Conn) -> None:
+        if conn.timer is not None:
+            conn.timer.cancel()
+            conn.timer = None
+        self._fresh.pop(conn.key, None)
+        self._idle.pop(conn.key, None)
+        peer = self._fresh_by_peer.get(conn.key[0])
+        if peer is not None:
+            peer.pop(conn.key, None)
+            if not peer:
+                del self._fresh_by_peer[conn.key[0]]
+
+    def _forget(self, conn: _Conn) -> None:
+        self._unwait(conn)
+        self._all.pop(conn.key, None)
+
+    def _expire(self, conn: _Conn) -> None:
+        if self._all.get(conn.key) is conn and conn.state != "busy":
+            self._drop(conn, "header timeout" if conn.state == "fresh" else "idle timeout")
+
+    def _drop(self, conn: _Conn, why: str) -> None:
+        self._forget(conn)
+        self.dropped[why] += 1
+        abort = getattr(conn.transport, "abort", None)  # a reset frees the descriptor at once
+        (abort or conn.transport.close)()
+
+
+def guarded_protocol(guard: ConnectionGuard) -> type:
+    """uvicorn's HTTP/1.1 protocol class (h11 or httptools, whichever it picks) reporting each
+    connection's opening and closing to `guard`."""
+    from uvicorn.protocols.http.auto import AutoHTTPProtocol
+    from uvicorn.protocols.utils import get_remote_addr
+
+    def connection_made(self: Any, transport: asyncio.BaseTransport) -> None:
+        AutoHTTPProtocol.connection_made(self, transport)
+        addr = get_remote_addr(transport)  # type: ignore[arg-type]
+        self.guard_key = (str(addr[0]), int(addr[1])) if addr else None
+        if self.guard_key is not None:
+            guard.opened(self.guard_key, transport)
+
+    def connection_lost(self: Any, exc: Exception | None) -> None:
+        if getattr(self, "guard_key", None) is not None:
+            guard.closed(self.guard_key, self.transport)
+        AutoHTTPProtocol.connection_lost(self, exc)
+
+    return type("GuardedHTTPProtocol", (AutoHTTPProtocol,),
+                {"connection_made": connection_made, "connection_lost": connection_lost})
+
+
+def host_allowed(host: str, server: tuple[str, int] | None) -> bool:
+    """Whether a `Host` header names this server on loopback: localhost, 127.0.0.1, [::1] or the bound
+    address, with the bound port (no port: 80)."""
+    name, port = host.strip().lower(), "80"
+    if name.startswith("["):
+        name, _, rest = name[1:].partition("]")
+        if rest:
+            if not rest.startswith(":"):
+                return False
+            port = rest[1:]
+    elif ":" in name:
+        name, _, port = name.partition(":")
+    if not port.isdigit() or not name:
+        return False
+    if server is None:  # e.g. a Unix socket: no port to compare
+        return name in LOOPBACK_NAMES
+    bound, bound_port = server[0].lower().strip("[]"), server[1]
+    return (name in LOOPBACK_NAMES or name == bound) and int(port) == bound_port
+
+
+class Gate:
+    """ASGI middleware: Host and token checks before any route, each request reported to `guard`."""
+
+    def __init__(self, app: ASGIApp, *, guard: ConnectionGuard, token: str | None) -> None:
+        self.app = app
+        self.guard = guard
+        self.expected = token.encode() if token else None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        client = scope.get("client")
+        key = (str(client[0]), int(client[1])) if client else None
+        self.guard.request_started(key)
+
+        async def tracked(message: Message) -> None:
+            await send(message)
+            if message["type"] == "http.response.body" and not message.get("more_body", False):
+                self.guard.request_finished(key)
+
+        refusal = self._refusal(scope)
+        if refusal is None:
+            await self.app(scope, receive, tracked)
+            return
+        status, detail, extra = refusal
+        body = json.dumps({"detail": detail}).encode()
+        headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+                   (b"connection", b"close"), *extra]
+        await tracked({"type": "http.response.start", "status": status, "headers": headers})
+        await tracked({"type": "http.response.body", "body": body})
+
+    def _refusal(self, scope: Scope) -> tuple[int, str, list[tuple[bytes, bytes]]] | None:
+        headers = dict(scope.get("headers") or ())
+        if self.expected is None:
+            host = headers.get(b"host", b"").decode("latin-1")
+            server = scope.get("server")
+            if not host_allowed(host, (str(server[0]), int(server[1])) if server else None):
+                port = server[1] if server else "PORT"
+                return 400, (f"host: {host or 'none'!r} is not this service's loopback address; without a "
+                             f"token only localhost:{port}, 127.0.0.1:{port} and [::1]:{port} are answered "
+                             f"(a web page reaching it by DNS rebinding sends its own host name)"), []
+            return None
+        scheme, _, value = headers.get(b"authorization", b"").partition(b" ")
+        if scheme.lower() != b"bearer" or not hmac.compare_digest(value, self.expected):
+            return 401, "authorization: missing or wrong bearer token", [(b"www-authenticate", b"Bearer")]
+        return None
