@@ -79,3 +79,86 @@ def skippable_names(test_code: str) -> frozenset[str]:
                 and _mentions_skip(item) for item in cls.body):
             return frozenset(methods)
     return frozenset(n for n, node in methods.items() if _mentions_skip(node))
+
+
+def _skip_construct(node: ast.AST) -> bool:
+    """A call of skipTest(...) / SkipTest(...), or a `raise` of SkipTest."""
+    if isinstance(node, ast.Call):
+        func = node.func
+        name = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
+        return name in _SKIP_CALLS or name == "SkipTest"
+    if isinstance(node, ast.Raise) and node.exc is not None:
+        return _mentions_skip(node.exc)
+    return False
+
+
+@functools.lru_cache(maxsize=4096)
+def skip_sites(test_code: str) -> frozenset[int]:
+    """Lines of the trusted test code where a skip may be raised: every line spanned by a
+    `skipTest(...)` / `SkipTest(...)` call or a `raise ... SkipTest ...` statement, anywhere in
+    the test code. The jailed runner accepts an exception skip only if the innermost test-code
+    frame of its traceback is on one of these lines and no frame of the program is in it."""
+    try:
+        tree = ast.parse(test_code)
+    except (SyntaxError, ValueError, MemoryError, RecursionError):
+        return frozenset()
+    lines: set[int] = set()
+    for node in ast.walk(tree):
+        if _skip_construct(node) and isinstance(node, (ast.Call, ast.Raise)):
+            lines.update(range(node.lineno, (getattr(node, "end_lineno", None) or node.lineno) + 1))
+    return frozenset(lines)
+
+
+def _decorated(test_code: str, names: frozenset[str]) -> frozenset[str]:
+    """TestCases methods decorated (or in a class of its in-module chain decorated) with one of `names`."""
+    classes = _classes(test_code)
+    methods = _methods(classes, SUITE_CLASS)
+
+    def marks(decorators: list[ast.expr]) -> bool:
+        for dec in decorators:
+            target = dec.func if isinstance(dec, ast.Call) else dec
+            name = target.attr if isinstance(target, ast.Attribute) else target.id if isinstance(target, ast.Name) else ""
+            if name in names:
+                return True
+        return False
+
+    chain, name = [], SUITE_CLASS
+    while name in classes and name not in chain:
+        chain.append(name)
+        bases = _base_names(classes[name])
+        name = bases[0] if bases else ""
+    if any(marks(classes[n].decorator_list) for n in chain):
+        return frozenset(methods)
+    return frozenset(n for n, node in methods.items()
+                     if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and marks(node.decorator_list))
+
+
+@functools.lru_cache(maxsize=4096)
+def decorator_skips(test_code: str) -> frozenset[str]:
+    """TestCases methods that a unittest.skip / skipIf / skipUnless decorator of the test code may skip."""
+    return _decorated(test_code, _SKIP_DECORATORS)
+
+
+@functools.lru_cache(maxsize=4096)
+def expected_failures(test_code: str) -> frozenset[str]:
+    """TestCases methods the test code itself marks @unittest.expectedFailure (an expected failure
+    or an unexpected success counts as a pass only for these, as in BigCodeBench)."""
+    return _decorated(test_code, frozenset({"expectedFailure"}))
+
+
+@functools.lru_cache(maxsize=4096)
+def test_imports(test_code: str) -> tuple[str, ...]:
+    """Absolute module names the test code imports anywhere (the runner loads and watches them
+    before the program runs, so the program cannot serve or patch them first)."""
+    try:
+        tree = ast.parse(test_code)
+    except (SyntaxError, ValueError, MemoryError, RecursionError):
+        return ()
+    found: dict[str, None] = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found.update((alias.name, None) for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            found[node.module] = None
+            found.update((f"{node.module}.{alias.name}", None) for alias in node.names if alias.name != "*")
+    return tuple(found)
