@@ -111,6 +111,10 @@ def explain(row: Row) -> str:
     if row.theirs == "pass" and "skipped by the program" in row.ours_detail:
         return ("bigcodebench counts every skip as a pass; pgrpo only a skip the test code itself makes "
                 "(README, BigCodeBench)")
+    if row.theirs == "pass" and row.ours_detail.startswith("refused:"):
+        return ("pgrpo's unittest kind refuses what a program may not do there (frame access, ctypes, values of "
+                "the program's own classes at an assertion...: docs/sandbox-rules.md, the unittest kind's threat "
+                "model); bigcodebench's harness allows everything")
     return "unexplained"
 
 

@@ -87,6 +87,13 @@ INTROSPECTION = {
                        "    return 4\n",
     "/proc/self/fd": "import os\ndef task_func(x):\n    os.listdir('/proc/self/fd')\n    return 0\n",
     "/proc/self/mem": "def task_func(x):\n    open('/proc/self/mem', 'rb')\n    return 0\n",
+    "signal handler's frame": "import signal\nseen = []\ndef task_func(x):\n"
+                              "    signal.signal(signal.SIGUSR1, lambda s, f: seen.append(f))\n"
+                              "    signal.raise_signal(signal.SIGUSR1)\n"
+                              "    return seen[0].f_back.f_locals.get('expected', 4)\n",
+    "the original signal.signal": "import signal\ndef task_func(x):\n"
+                                  "    [c.cell_contents for c in signal.signal.__closure__ if hasattr(c.cell_contents, 'send')]"
+                                  "[0].send((signal.SIGUSR1, lambda s, f: None))\n    return 4\n",
     "os.fork probe": "import os\ndef task_func(x):\n    os.fork()\n    return 0\n",
     "code object claiming the test file": "def task_func(x):\n"
                                           "    exec(compile('r = 4', '__test__.py', 'exec'), globals())\n    return 4\n",
@@ -264,3 +271,40 @@ def test_attacks_fail_through_rescore_and_the_reward_path(tmp_path):
     assert outcome[0] == 1.0, extra["status"][0]
     assert all(r == 0.0 for r in outcome[1:]), list(zip(names, outcome[1:], extra["status"][1:]))
     assert [s != "passed" for s in extra["status"][1:]] == [True] * len(names)
+
+
+LEGIT = {
+    "logging with stack_info": "import logging\nlog = logging.getLogger('x')\n"
+                               "def task_func(x):\n    log.warning('w', stack_info=True)\n    return x * x\n",
+    "warnings with stacklevel": "import warnings\ndef task_func(x):\n"
+                                "    warnings.warn('x', DeprecationWarning, stacklevel=2)\n    return x * x\n",
+    "pandas' find_stack_level": "import warnings\nfrom pandas.util._exceptions import find_stack_level\n"
+                                "def task_func(x):\n    warnings.warn('x', FutureWarning, stacklevel=find_stack_level())\n"
+                                "    return x * x\n",
+    "namedtuple and dataclass": "from collections import namedtuple\nfrom dataclasses import dataclass\n"
+                                "P = namedtuple('P', 'v')\n@dataclass\nclass D:\n    v: int\n"
+                                "def task_func(x):\n    return D(P(x * x).v).v\n",
+    "inspect.signature and own __code__": "import inspect\ndef helper(v):\n    return v\ndef task_func(x):\n"
+                                          "    assert str(inspect.signature(task_func)) == '(x)'\n"
+                                          "    return x * x * helper.__code__.co_argcount\n",
+    "threads, subprocess, exec": "import subprocess, concurrent.futures as cf\ndef task_func(x):\n"
+                                 "    subprocess.run(['true'])\n    ns = {}\n    exec('def g(v): return v * v', ns)\n"
+                                 "    with cf.ThreadPoolExecutor(2) as ex:\n        return list(ex.map(ns['g'], [x]))[0]\n",
+    "multiprocessing": "import multiprocessing as mp\ndef sq(v):\n    return v * v\n"
+                       "def task_func(x):\n    with mp.Pool(1) as p:\n        return p.map(sq, [x])[0]\n",
+    "signal handlers": "import signal\ndef task_func(x):\n    got = []\n"
+                       "    signal.signal(signal.SIGUSR1, lambda s, f: got.append(s))\n"
+                       "    signal.raise_signal(signal.SIGUSR1)\n    return x * x if got else 0\n",
+    "asyncio": "import asyncio\nasync def g(v):\n    await asyncio.sleep(0)\n    return v * v\n"
+               "def task_func(x):\n    return asyncio.run(g(x))\n",
+}
+
+
+@pytest.mark.sandbox
+def test_ordinary_library_use_is_not_refused(sandbox):
+    """What the audit hook must leave alone: frames read by logging / warnings / pandas for their own
+    messages, generated namedtuple and dataclass methods, inspect on the program's own functions,
+    threads, subprocesses, multiprocessing, exec of the program's own strings, asyncio."""
+    results = dict(zip(LEGIT, sandbox.run([Job(_problem(), p) for p in LEGIT.values()])))
+    for name, result in results.items():
+        assert result.passed, (name, result.detail)

@@ -11,7 +11,7 @@ the program).
 
 Refused (the test process reports "refused: ..." and exits; the job fails): frame access
 on the program's behalf (sys._getframe, tb_frame / gi_frame / cr_frame / ag_frame / f_code),
-reading the test code's or the runner's code objects, rewriting a trusted function's
+reading the test code's code objects, rewriting a trusted function's
 __code__ / __defaults__ / __kwdefaults__, assigning __class__, trace and profile hooks,
 sys._current_frames, gc object walks, new audit hooks, importing ctypes (or rebuilding
 _signal) from the program, ctypes calls of the program, compile / code objects / functions
@@ -195,7 +195,7 @@ def install(box: list, wfd: int, origins: tuple[Callable[..., Any], ...],
             obj, name = args[0], args[1]
             if name in frame_attrs:
                 return f"reading {name}" if behalf(frame) else ""
-            if name in code_attrs and of(getattr_(obj, name, None)) in (test, runner):
+            if name in code_attrs and of(getattr_(obj, name, None)) == test:  # the runner's code is no secret
                 return f"reading the test code's {name}" if behalf(frame) else ""
             return ""
         if event in ("object.__setattr__", "object.__delattr__"):

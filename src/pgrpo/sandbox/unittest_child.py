@@ -133,6 +133,38 @@ _TEST_CODE = _test_wrapper(None, print, {}).__code__
 _ENTRY_CODE = unittest_guard.entry_wrapper(print, "").__code__
 
 
+def _guard_signals() -> dict[str, types.CodeType]:
+    """signal.signal (and _signal.signal) install handlers that get frame=None instead of the
+    interrupted frame (which would be a test's). The original function lives only in a
+    generator's frame (gi_frame is refused to the program), which the hook lets only the
+    wrapper resume."""
+    import _signal
+    import signal
+
+    original, audit, default = _signal.signal, sys.audit, signal.default_int_handler
+
+    def holder() -> Any:
+        args = yield None
+        while True:
+            audit(EVENT, "signal")
+            args = yield original(*args)
+
+    resume = holder()
+    next(resume)
+
+    def guarded_signal(signalnum: int, handler: Any) -> Any:
+        if callable(handler) and handler is not default:
+            inner = handler
+
+            def handler(signum: int, frame: Any) -> Any:
+                return inner(signum, None)
+        return resume.send((signalnum, handler))
+
+    guarded_signal.__doc__ = original.__doc__
+    signal.signal = _signal.signal = guarded_signal
+    return {"signal_holder": holder.__code__, "signal_wrapper": guarded_signal.__code__}
+
+
 def _preload(imports: list[str], mock: bool) -> None:
     """Load what the test code imports before the program can (failures are the test's to report)."""
     for name in (*(["unittest.mock"] if mock else []), *imports):
@@ -159,6 +191,8 @@ def _watch_list(extra: list[tuple[str, Any, bool]]) -> list[tuple[str, Any, bool
     """What decides a verdict: unittest's modules and classes, builtins, sys.modules, the import
     machinery, this runner's modules, and closures of their functions."""
     watch: list[tuple[str, Any, bool]] = [("builtins", vars(builtins), False), ("sys.modules", sys.modules, False),
+                                          ("signal", vars(sys.modules["signal"]), False),
+                                          ("_signal", vars(sys.modules["_signal"]), False),
                                           ("sys.meta_path", sys.meta_path, True), ("sys.path_hooks", sys.path_hooks, True)]
     modules = [m for n, m in list(sys.modules.items()) if (n == "unittest" or n.startswith("unittest."))
                and isinstance(m, types.ModuleType)]
@@ -211,6 +245,7 @@ def child_main(data: dict, box: list, wfd: int) -> None:
     suite_fns = {n: getattr(unittest.TestSuite, n) for n in ("_tearDownPreviousClass", "_handleModuleFixture",
                                                             "_handleClassSetUp", "_handleModuleTearDown")}
     hardened = unittest_guard.hardened_asserts(dict(vars(base_case)))
+    signal_codes = _guard_signals()
     watch = _watch_list(unittest_guard.wrap_oracles())
     audit, exc_exit, getattr_, type_, text = sys.audit, os._exit, getattr, type, _text
     origins = unittest_audit.make_origins(unittest_audit.trusted_dirs(), os.path.dirname(unittest_audit.__file__))
@@ -219,12 +254,13 @@ def child_main(data: dict, box: list, wfd: int) -> None:
     # From here on every audited event passes the hook; the program has not run yet.
     audit(EVENT, "begin")
     audit(EVENT, "codes", {"test": _TEST_CODE, "reporter": _REPORTER_CODES, "entry": _ENTRY_CODE,
-                           "run": run_fn.__code__})
+                           "run": run_fn.__code__, **signal_codes})
     audit(EVENT, "watch", watch)
     del watch
     try:
-        program = compile(data["program"], PROGRAM_FILE, "exec")
-        tests = compile(data["tests"], TEST_FILE, "exec")
+        # dont_inherit: this module's `from __future__ import annotations` must not leak into their code
+        program = compile(data["program"], PROGRAM_FILE, "exec", dont_inherit=True)
+        tests = compile(data["tests"], TEST_FILE, "exec", dont_inherit=True)
     except (SyntaxError, ValueError, OverflowError, MemoryError, RecursionError) as exc:
         audit(EVENT, "syntax", f"{type_(exc).__name__}: {text(exc)}"[:500])
         exc_exit(0)
