@@ -1,9 +1,12 @@
 """What trusted "unittest"-kind test code (BigCodeBench) declares: its test methods and the ones allowed to skip.
 
 Owns `unittest_names` (the test methods of `class TestCases`, which the sandbox harness
-counts and expects, `Tests.count` reports and loaders require) and `skippable_names` (the
-methods whose own code may skip: a skip anywhere else is a failure, see
-pgrpo.sandbox.unittest_run). Read from the source text with `ast`: nothing runs.
+counts and expects, `Tests.count` reports and loaders require), `skippable_names` (the
+methods whose own code may skip: the harness's coarse rule), and what the jailed runner
+checks skips and expected failures against (pgrpo.sandbox.unittest_verdict): `skip_sites`
+(lines where a skip may be raised), `decorator_skips`, `expected_failures`, and
+`test_imports` (loaded before the program runs). Read from the source text with `ast`:
+nothing runs.
 
 Methods inherited from classes defined in the same test code count as TestCases' own
 (unittest's loader finds them too); bases from elsewhere (unittest.TestCase) add none.

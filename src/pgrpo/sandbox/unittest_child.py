@@ -233,11 +233,11 @@ def _text(exc: BaseException) -> str:
 
 def child_main(data: dict, box: list, wfd: int) -> None:
     """Run one job's tests; every verdict leaves through the audit hook. Never returns normally."""
-    _preload(list(data["imports"]), any(n.startswith("unittest.mock") for n in data["imports"]))
-    _scrub()
-    os.environ["TZ"] = "UTC"
+    os.environ["TZ"] = "UTC"  # before any library loads: they may read these at import
     time.tzset()
     os.environ["MPLBACKEND"] = "Agg"
+    _preload(list(data["imports"]), any(n.startswith("unittest.mock") for n in data["imports"]))
+    _scrub()
     setattr(builtins, "exit", None)  # noqa: B010 - as BigCodeBench's reliability_guard
     setattr(builtins, "quit", None)  # noqa: B010
     base_case, skip_class = unittest.TestCase, unittest.SkipTest
