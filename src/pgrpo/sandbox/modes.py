@@ -32,7 +32,9 @@ _SRC_DIR = os.path.dirname(os.path.dirname(os.path.abspath(pgrpo.__file__)))
 def _worker_argv(isolate: bool) -> list[str]:
     boot = (f"import sys; sys.path.insert(0, {_SRC_DIR!r}); from pgrpo.sandbox.worker import main; "
             f"sys.exit(main({isolate!r}))")
-    return [os.path.realpath(sys.executable), "-I", "-c", boot]
+    # sys.executable as is, not its realpath: a venv's bin/python is a symlink, and only through
+    # it does Python find the venv's pyvenv.cfg (so the programs see the venv's libraries).
+    return [sys.executable, "-I", "-c", boot]
 
 
 # Numeric libraries run single-threaded: one worker = one CPU (see pgrpo.sandbox.resources).
