@@ -84,3 +84,13 @@ def test_asserts_call_the_programs_helpers_and_setup_names_win(sb):
     assert run1(sb, problem, program).status is Status.PASSED  # setup's helper and K, not the program's
     calls_program_helper = asserts("assert g(2) == 5")
     assert run1(sb, calls_program_helper, "def g(x):\n    return x + 3\ndef f(x):\n    return x").status is Status.PASSED
+
+
+def test_a_decorated_entry_point_is_still_called(sb):
+    problem = asserts("assert f(10) == 55", "assert f(1) == 1")
+    cached = "from functools import lru_cache\n@lru_cache(maxsize=None)\ndef f(n):\n    return n if n < 2 else f(n - 1) + f(n - 2)"
+    assert run1(sb, problem, cached).status is Status.PASSED
+    builtin_named = Problem("c/sum", "sum", Tests(TestKind.ASSERTS, asserts=("assert sum([1, 2]) == 30",)),
+                            entry_point="sum")
+    assert run1(sb, builtin_named, "def sum(xs):\n    return 30").status is Status.PASSED  # the program's, not builtins'
+    assert run1(sb, builtin_named, "def sum(xs):\n    return 3").status is Status.FAILED

@@ -11,6 +11,7 @@ Checked through the engine (both isolating modes), `pgrpo sandbox serve`, `pgrpo
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
@@ -195,3 +196,58 @@ def test_local_dataset_code_is_jailed_in_pgrpo_evaluate(host):
     records = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
     assert sorted(r["status"] for r in records) == ["failed"] * len(LOCATIONS)
     _assert_contained([r["detail"] for r in records], host)
+
+
+LEFTOVER = textwrap.dedent("""
+    def _leave_and_look(tag):
+        import os
+        seen = [p for p in ("/tmp/pgrpo-left", "/dev/pgrpo-left", "/pgrpo-left", "/dev/shm/pgrpo-left")
+                if os.path.exists(p)]
+        for p in ("/tmp/pgrpo-left", "/dev/pgrpo-left", "/pgrpo-left", "/dev/shm/pgrpo-left"):
+            try:
+                open(p, "w").write(tag)
+            except OSError:
+                pass
+        return seen
+    """)
+
+
+@pytest.mark.parametrize("isolation", ["bwrap", "unshare"])
+def test_nothing_a_job_writes_is_seen_by_the_next(isolation):
+    """Neither test code nor programs can leave a file (in /tmp, /dev, /dev/shm, /) for a later job."""
+    if not {"bwrap": bwrap_works, "unshare": unshare_works}[isolation]():
+        pytest.skip(f"{isolation} does not work on this host")
+    by_test_code = Problem("jail/left", "add", Tests(TestKind.HUMANEVAL, test_code=LEFTOVER + (
+        "def check(candidate):\n    assert _leave_and_look('t') == [], _leave_and_look('t')\n"
+        "    assert candidate(2, 3) == 5\n")), entry_point="add")
+    by_program = LEFTOVER + "def add(a, b):\n    return a + b if not _leave_and_look('p') else 0\n"
+    jobs = [Job(by_test_code, ADD), Job(HONEST, by_program)] * 3
+    with Sandbox(SandboxConfig(workers=1, isolation=isolation)) as sb:
+        results = sb.run(jobs, progress=False)
+    assert [r.status for r in results] == [Status.PASSED] * len(jobs), [r.detail for r in results]
+
+
+def test_unix_sockets_on_the_host_are_out_of_reach():
+    """The network namespace does not cover filesystem sockets: /tmp and /run are hidden from jobs."""
+    if not unshare_works():
+        pytest.skip("unshare does not work on this host")
+    path = f"/tmp/pgrpo-jail-{os.getpid()}.sock"
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(path)
+    server = socket.socket(socket.AF_UNIX)
+    server.bind(path)
+    server.listen()
+    server.setblocking(False)
+    connect = (f"import socket\ns = socket.socket(socket.AF_UNIX)\ns.settimeout(1)\ns.connect({path!r})\n"
+               "s.sendall(b'HELLO')\n")
+    problem = Problem("jail/sock", "add", Tests(TestKind.HUMANEVAL, test_code=(
+        "def check(candidate):\n    " + connect.replace("\n", "\n    ") + "\n")), entry_point="add")
+    try:
+        with Sandbox(SandboxConfig(workers=1, isolation="unshare")) as sb:
+            results = sb.run([Job(problem, ADD), Job(HONEST, connect + ADD)], progress=False)
+        assert [r.status for r in results] == [Status.FAILED, Status.RUNTIME_ERROR], [r.detail for r in results]
+        with pytest.raises(BlockingIOError):
+            server.accept()
+    finally:
+        server.close()
+        os.unlink(path)

@@ -3,8 +3,9 @@
 Owns `run_checker(payload, send)`. Code that arrives with a problem - its setup code, its
 starter-code helpers (HumanEval/32 `poly`), `check(candidate)` and asserts - comes from a
 dataset file or a service request, so it is as untrusted as the model's program: it runs
-here, in a jailed runner of its own (same jail as the program's: own pid/mount/ipc
-namespaces, fresh tmpfs, no capabilities, no network, the job's rlimits), forked fresh for
+here, in a jailed runner of its own (the "check" role of child.py: own pid and ipc namespaces,
+no capabilities, no network, the job's rlimits, and no writable filesystem at all - the
+worker's sealed read-only view, cwd /), forked fresh for
 each job and never reused. It never shares a process with the program either: the test
 code calls the program through the trusted worker (checker_link.py), which relays plain
 values (codec.py) to the program's runner and back. So the program still cannot forge a
@@ -128,9 +129,10 @@ def run_checker(payload: str, send: Callable[[dict], None]) -> None:
         request = json.loads(line)
         i = int(request["i"])
         for name in request.get("names", []):
-            # The program's functions the asserts call. Setup code's names win, and so do builtins:
-            # a program's `def set(...)` or `def len(...)` must not answer for the test's own calls.
-            if name not in ns and not hasattr(builtins, name):
+            # The program's functions the asserts call (the entry point always: a decorated one,
+            # e.g. @lru_cache, is not in the program's plain-function list). Setup code's names win,
+            # and so do builtins: a program's `def set(...)` must not answer for the test's own calls.
+            if name not in ns and (name == entry_point or not hasattr(builtins, name)):
                 ns[name] = _proxy(name, requests, send)
         try:
             result = _outcome(*tests[i])

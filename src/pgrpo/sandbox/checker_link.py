@@ -70,7 +70,7 @@ class CheckerLink:
             if msg["t"] == "setup":
                 raise Abort(Status.SANDBOX_ERROR, str(msg.get("msg"))[:300])
             self.ready = True
-        session.send({"t": "run", "i": index, "names": self.run.funcs}, deadline, "time limit exceeded")
+        session.send({"t": "run", "i": index, "names": [*self.run.funcs, self.run.spec.entry_point]}, deadline, "time limit exceeded")
         while True:
             msg = session.message(deadline, "time limit exceeded")
             if msg is None:

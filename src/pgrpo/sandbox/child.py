@@ -313,6 +313,8 @@ def _standby_main(sock: socket.socket, scratch_mb: int, isolate: bool) -> None:
     try:
         isolation.drop_capabilities(bounding=not isolate)
     except OSError:
+        if isolate and _role == "check":  # shares the worker's mount namespace: never with capabilities
+            raise
         isolation.prctl(isolation.PR_SET_NO_NEW_PRIVS, 1)
     got = _recv_request(sock)
     if got is None:

@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import ctypes
 import os
+import re
 import resource
+import sys
 from typing import NamedTuple
 
 _libc = ctypes.CDLL(None, use_errno=True)
@@ -99,26 +101,51 @@ def own_pid_namespace() -> int:
 def _mount_points() -> list[str]:
     with open("/proc/self/mountinfo") as f:
         points = [line.split()[4] for line in f]
-    # octal escapes (\040 for space) are kept as-is: such mounts are skipped below
-    return points
+    # mountinfo escapes space, tab, newline and backslash as octal (\040)
+    return [re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), p) for p in points]
 
 
 def seal_worker_filesystem() -> None:
     """Once per worker, in its own mount namespace: every inherited mount read-only and
     private, an empty read-only /proc (no view of any process, environ or mem) and an
-    empty read-only /dev/shm (each job gets a fresh one, see `enter_job_mounts`)."""
+    empty read-only /dev/shm (each job gets a fresh one, see `enter_job_mounts`).
+
+    Fails closed: a mount that stays writable is an OSError (the worker refuses to start).
+    A remount must repeat the mount's locked flags (bwrap's /tmp and /dev carry nodev), or
+    the kernel refuses it; atime flags are kept by the kernel when none are given."""
     mount("none", "/", None, MS_REC | MS_PRIVATE)
     for point in reversed(_mount_points()):
-        if "\\" in point:
+        try:
+            flags = os.statvfs(point).f_flag
+        except OSError:
+            continue  # not reachable by its path (overmounted, or gone): nothing can write through it
+        if flags & os.ST_RDONLY:
             continue
         try:
-            mount("none", point, None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID)
+            mount("none", point, None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID |
+                  (flags & (os.ST_NODEV | os.ST_NOEXEC)))
         except OSError:
-            # Mounts already locked read-only (or with flags we cannot change) stay as they are.
-            continue
+            pass
+        if not os.statvfs(point).f_flag & os.ST_RDONLY:
+            raise OSError(f"could not make {point} read-only for the sandbox")
     if os.path.isdir("/dev/shm"):
         mount("tmpfs", "/dev/shm", "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV, "size=4k,mode=555")
     mount("tmpfs", "/proc", "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV, "size=4k,mode=555")
+    _hide_socket_dirs()
+
+
+def _hide_socket_dirs() -> None:
+    """Empty read-only tmpfs over where hosts keep Unix sockets (/run: D-Bus, docker.sock;
+    /tmp: X11, IDE and agent sockets). A read-only mount does not stop connect(), and the
+    network namespace does not cover filesystem sockets. Matters in "unshare" mode (bwrap
+    mounts neither); /tmp is left when the Python prefix or pgrpo itself lives there."""
+    needed = [os.path.realpath(p) for p in (sys.prefix, sys.base_prefix, os.path.dirname(os.path.abspath(__file__)))]
+    for point in ("/run", "/var/run", "/tmp"):
+        if os.path.islink(point) or not os.path.isdir(point):
+            continue
+        if any(path == point or path.startswith(point + "/") for path in needed):
+            continue
+        mount("tmpfs", point, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV, "size=4k,mode=555")
 
 
 def enter_job_mounts(scratch_mb: int) -> None:
