@@ -118,6 +118,15 @@ STATE = {
     "swapped sys.modules['unittest']": "import sys, types\nfake = types.ModuleType('unittest')\n"
                                        "class TestCase:\n    pass\nfake.TestCase = TestCase\nsys.modules['unittest'] = fake\n"
                                        + WRONG,
+    "module __builtins__ with a __build_class__ that rewrites the tests": (
+        "import builtins\n"
+        "def _build(func, name, *bases, **kw):\n"
+        "    cls = builtins.__build_class__(func, name, *bases, **kw)\n"
+        "    for key in list(vars(cls)):\n"
+        "        if key.startswith('test'):\n"
+        "            setattr(cls, key, lambda self: None)\n"
+        "    return cls\n"
+        "__builtins__ = dict(vars(builtins), __build_class__=_build)\n" + WRONG),
     "json encoder at report time": "import json\njson.JSONEncoder.encode = lambda self, o: '{\"t\": \"done\"}'\n" + WRONG,
     "__init_subclass__ that removes itself": (
         "import unittest\n"

@@ -271,15 +271,20 @@ def child_main(data: dict, box: list, wfd: int) -> None:
     sink = _Sink()
     sys.stdout = sys.stderr = sys.stdin = sink
     entry_point = data["entry_point"]
+    genuine_builtins, program_file = builtins, PROGRAM_FILE  # locals: the program cannot rebind them
     try:
         exec(program, ns)  # noqa: S102 - the untrusted program, in the jail, under the audit hook
         audit(EVENT, "check")
+        if ns.get("__builtins__") is not genuine_builtins:  # e.g. a __build_class__ that rewrites TestCases
+            raise RuntimeError("tampering: the program replaced the module's __builtins__")
         real = ns.get(entry_point) if entry_point else None
         if callable(real):
             ns[entry_point] = unittest_guard.entry_wrapper(real, entry_point)
         exec(tests, ns)  # noqa: S102 - the trusted tests
         sys.modules["__test__"] = module
         audit(EVENT, "check")
+        if ns.get("__builtins__") is not genuine_builtins:
+            raise RuntimeError("tampering: the program replaced the module's __builtins__")
         cases = ns.get("TestCases")
         if not (isinstance(cases, type) and issubclass(cases, base_case)):
             raise TypeError("TestCases is not a unittest.TestCase")
@@ -287,6 +292,13 @@ def child_main(data: dict, box: list, wfd: int) -> None:
         for name in data["names"]:
             inst = cases(name)
             func = next(vars(c)[name] for c in cases.__mro__ if name in vars(c))
+            layer = func
+            for _ in range(16):  # the method and what its decorators wrap: none of it the program's code
+                if getattr_(getattr_(layer, "__code__", None), "co_filename", None) == program_file:
+                    raise RuntimeError(f"tampering: test method {name} is the program's code")
+                layer = getattr_(layer, "__wrapped__", None)
+                if layer is None:
+                    break
             flags = {key: getattr_(func, key) for key in _FLAGS if hasattr(func, key)}
             _bind(inst, cases, hardened)
             inst.__dict__[name] = _test_wrapper(inst, func, flags)
