@@ -165,7 +165,9 @@ def _uvicorn(app: Any) -> Any:
             for sock in sockets or ():
                 sock.listen(LISTEN_QUEUE)
 
-    guard: ConnectionGuard = app.state.guard
+    guard: ConnectionGuard | None = getattr(app.state, "guard", None)
+    if guard is None:  # an app not built by make_app (test doubles of other servers, e.g. a fake vLLM)
+        return Server(uvicorn.Config(app, log_level="warning", access_log=False))
     guard.start()
     return Server(uvicorn.Config(app, log_level="warning", access_log=False, backlog=ACCEPT_BURST,
                                  timeout_keep_alive=guard.limits.keep_alive_s, http=guarded_protocol(guard)))
