@@ -28,7 +28,7 @@ _STATUSES = {"failed": Status.FAILED, "sandbox_error": Status.SANDBOX_ERROR}
 
 
 class CheckerLink:
-    """One job's test code in its jailed runner; `run(i)` runs test i against the program of `run`."""
+    """One job's test code in its jailed runner; `test(i, deadline)` runs test i against the program of `run`."""
 
     def __init__(self, run: TestRun, kind: str, sources: list[str], asserts: list[str] | None = None) -> None:
         self.run = run
@@ -42,8 +42,9 @@ class CheckerLink:
             return
         self.close()
         spec = self.run.spec
+        no_scratch = 0  # a check runner gets no writable filesystem (child.py, role "check")
         self.session = ChildSession(self.run.spawner.sibling(), self.payload, "check", self.run.limits,
-                                    0, spec.output_limit_bytes)
+                                    no_scratch, spec.output_limit_bytes)
 
     def close(self) -> None:
         if self.session is not None:
