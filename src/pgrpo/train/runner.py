@@ -4,7 +4,7 @@ Owns `run_training(config)`: validate (before any model loads) -> prepare the ou
 (resolved recipe, tiny models when asked) -> GRPOConfig -> tokenizer, dataset, reward
 evaluator (outcome back end of the task, the RM only for modes with a thinking term) ->
 GRPOTrainer with the three reward functions and the metrics/samples callbacks -> train
-(resuming from the latest checkpoint by default) -> save the final model. No RL loop here.
+(resuming from the newest complete checkpoint by default) -> save the final model. No RL loop here.
 
 Under torchrun / accelerate (several processes): each node's local rank 0 builds the tiny
 models first; rank 0 alone chooses the resume checkpoint and every rank gets its choice
@@ -106,20 +106,35 @@ def _thinking_fn(config: TrainConfig, rm_path: str | None) -> tuple[ThinkingFn |
                           device=device or "cpu")
 
 
-def _resume_checkpoint(config: TrainConfig, out: Path) -> str | None:
+def _resume_checkpoint(config: TrainConfig, out: Path, save_only_model: bool) -> str | None:
     """The checkpoint to resume from, chosen by rank 0 and broadcast: every rank resumes from the
-    same step even when a rank sees a different directory listing (a checkpoint being written)."""
-    from transformers.trainer_utils import get_last_checkpoint
-
+    same step even when a rank sees a different directory listing (a checkpoint being written).
+    `resume: auto` takes the newest complete checkpoint-N (`pgrpo.train.checkpoints`), saying
+    which newer ones it skipped and why; a checkpoint the recipe names must be complete, else a
+    ConfigError on every rank."""
+    from pgrpo.train.checkpoints import checkpoint_problem, newest_complete
     from pgrpo.train.distributed import broadcast_json, rank
 
     choice: str | None = None
+    error: str | None = None
     if rank() == 0:
         if config.resume == "auto":
-            choice = get_last_checkpoint(str(out)) if out.is_dir() else None
+            found = newest_complete(out, save_only_model=save_only_model)
+            for skipped in found.skipped:
+                _say(f"skipping incomplete checkpoint {skipped.path}: {skipped.reason}")
+            choice = None if found.checkpoint is None else str(found.checkpoint)
+            if found.skipped and choice is None:
+                _say("no complete checkpoint: training starts at step 0")
         elif config.resume != "never":
-            choice = config.resume
-    return broadcast_json(choice)
+            problem = checkpoint_problem(Path(config.resume), save_only_model=save_only_model)
+            if problem is None:
+                choice = config.resume
+            else:
+                error = f"resume: {config.resume} is not a complete checkpoint: {problem}"
+    choice, error = broadcast_json([choice, error])
+    if error is not None:
+        raise ConfigError(error)
+    return choice
 
 
 def _checkpoint_step(checkpoint: str) -> int:
@@ -156,7 +171,7 @@ def run_training(config: TrainConfig) -> TrainResult:
     except (ValueError, TypeError) as exc:  # TRL's cross-field checks (batch sizes vs num_generations...)
         raise ConfigError(f"grpo: {exc}") from exc
 
-    checkpoint = _resume_checkpoint(config, out)  # GRPOConfig has set up the process group
+    checkpoint = _resume_checkpoint(config, out, grpo_args.save_only_model)  # GRPOConfig set up the process group
     if checkpoint is not None:
         if main_process:
             step = _checkpoint_step(checkpoint)
