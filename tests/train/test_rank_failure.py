@@ -1,0 +1,151 @@
+"""All ranks stop together: a reward failure on one rank is an error on every rank at the same step.
+
+The first reward function sends either its stats or its error in the step's one gather
+(`pgrpo.rewards.trl_funcs.RankReport`); these tests play the other rank with a fake gather, then
+run the real collective on two gloo processes where only rank 1's reward model fails.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+from types import SimpleNamespace
+
+import pytest
+
+from pgrpo.rewards.batch import BatchStats, RewardEvaluator, Target
+from pgrpo.rewards.trl_funcs import RankReport, RewardStepError, make_reward_funcs
+from pgrpo.rm.client import RMServiceError
+from pgrpo.verify import Verdict
+
+URL = "http://10.0.0.7:8767"
+OK = Verdict(True, "passed", 1.0, True, "reasoning", "", "")
+
+
+def evaluator(thinking) -> RewardEvaluator:
+    return RewardEvaluator({"a": Target("a", "statement", None)}, lambda items: [OK for _ in items], thinking,
+                           mode="additive", group_size=2)
+
+
+def healthy(queries):
+    return [0.5] * len(queries)
+
+
+def unreachable(queries):
+    raise RMServiceError(f"reward-model service {URL} failed after 3 attempts (2.0s): {URL}: ConnectError")
+
+
+def other_rank_stats() -> dict:
+    ev = evaluator(healthy)
+    ev.evaluate(["a", "a"], ["x", "y"])
+    assert ev.last is not None
+    return ev.last.stats.to_dict()
+
+
+def call_first(ev: RewardEvaluator, gather, step: int = 6):
+    return make_reward_funcs(ev, gather)[0](completions=["x", "y"], task_id=["a", "a"],
+                                            trainer_state=SimpleNamespace(global_step=step))
+
+
+def test_another_ranks_failure_stops_this_healthy_rank_naming_rank_and_url():
+    failed = RankReport(None, f"RMServiceError: reward-model service {URL} failed").to_wire()
+    sent = []
+
+    def gather(value):
+        sent.append(value)
+        return [value, failed]
+
+    ev = evaluator(healthy)
+    with pytest.raises(RewardStepError) as info:
+        call_first(ev, gather)
+    message = str(info.value)
+    assert "at step 7" in message and "1 of 2 ranks failed" in message
+    assert f"rank 1: RMServiceError: reward-model service {URL}" in message and "rank 0" not in message
+    assert len(sent) == 1 and ev.last is not None
+    assert BatchStats.from_dict(sent[0]) == ev.last.stats  # this rank still sent its stats
+
+
+def test_this_ranks_failure_is_sent_to_the_others_before_it_raises():
+    sent = []
+
+    def gather(value):
+        sent.append(value)
+        return [value, other_rank_stats()]
+
+    with pytest.raises(RewardStepError) as info:
+        call_first(evaluator(unreachable), gather)
+    assert len(sent) == 1 and RankReport.from_wire(sent[0]).error is not None  # took part in the gather
+    assert URL in sent[0]["error"] and sent[0]["error"].startswith("RMServiceError: ")
+    assert f"rank 0: RMServiceError: reward-model service {URL}" in str(info.value)
+    assert isinstance(info.value.__cause__, RMServiceError)
+
+
+def test_a_score_outside_0_1_names_the_item_on_every_rank():
+    def gather(value):
+        return [other_rank_stats(), value]
+
+    with pytest.raises(RewardStepError) as info:
+        call_first(evaluator(lambda qs: [1.5] * len(qs)), gather)
+    assert "rank 1: ValueError: thinking score must be in [0, 1], got 1.5 for 'a'" in str(info.value)
+
+
+def test_healthy_ranks_log_global_metrics_and_return_rewards():
+    logged: dict[str, float] = {}
+    funcs = make_reward_funcs(evaluator(healthy), lambda v: [v, other_rank_stats()])
+    rewards = [f(completions=["x", "y"], task_id=["a", "a"], log_metric=logged.__setitem__) for f in funcs]
+    assert rewards == [[1.0, 1.0], [1.0, 1.0], [0.5, 0.5]]
+    assert logged["outcome/completions"] == 4.0
+
+
+def test_rank_report_round_trips():
+    stats = BatchStats.from_dict(other_rank_stats())
+    assert RankReport.from_wire(RankReport(stats).to_wire()) == RankReport(stats)
+    assert RankReport.from_wire(RankReport(None, "boom").to_wire()) == RankReport(None, "boom")
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _worker(rank: int, port: int, out: str) -> None:
+    import datetime
+    import os
+    import time
+
+    import torch.distributed as dist
+
+    from pgrpo.train.distributed import gather_json
+
+    os.environ.update(RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE="2")
+    # A short collective timeout: if the healthy rank waited for a report that never comes, it
+    # would fail with gloo's timeout (no rank and no URL) instead of RewardStepError.
+    dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=2,
+                            timeout=datetime.timedelta(seconds=60))
+    start = time.monotonic()
+    try:
+        funcs = make_reward_funcs(evaluator(unreachable if rank == 1 else healthy), gather_json)
+        try:
+            funcs[0](completions=["x", "y"], task_id=["a", "a"], trainer_state=SimpleNamespace(global_step=0))
+            result = {"raised": None}
+        except Exception as exc:  # recorded for the test to inspect
+            result = {"raised": type(exc).__name__, "message": str(exc)}
+        result["seconds"] = time.monotonic() - start
+        with open(os.path.join(out, f"rank{rank}.json"), "w") as handle:
+            json.dump(result, handle)
+    finally:
+        dist.destroy_process_group()
+
+
+@pytest.mark.slow  # two spawned interpreters importing torch: ~15 s on 2 cores
+def test_both_gloo_ranks_raise_at_the_same_step_when_one_rm_is_unreachable(tmp_path):
+    import torch.multiprocessing as mp
+
+    mp.start_processes(_worker, args=(_free_port(), str(tmp_path)), nprocs=2, start_method="spawn")
+    results = [json.loads((tmp_path / f"rank{rank}.json").read_text()) for rank in (0, 1)]
+    for got in results:
+        assert got["raised"] == "RewardStepError", got
+        assert "at step 1" in got["message"] and f"rank 1: RMServiceError: reward-model service {URL}" in got["message"]
+        assert got["seconds"] < 30  # not a collective timeout
+    assert results[0]["message"] == results[1]["message"]
