@@ -3,9 +3,11 @@
 Owns WORKER_LAUNCHERS (registry: isolation mode -> worker command line), WORKER_ENV (the
 workers' whole environment: scrubbed, numeric libraries single-threaded), the probes, and
 `resolve_isolation`: "auto" is bwrap, else unshare, and NEVER none - if neither works it is
-an IsolationError naming the options (a sandbox service where bubblewrap works, or the
-explicit `isolation: none`). An explicit mode is probed and refused if it does not work
-(rather than failing every job as sandbox_error). A mode weaker than bwrap prints, once,
+an IsolationError naming the cause found (`pgrpo.sandbox.diagnose`: seccomp, user namespaces
+off, AppArmor, no bwrap, privileges; the probes' own errors, kept in PROBE_ERRORS) and the
+options (container settings that allow the jail, a sandbox service where it works, or the
+explicit `isolation: none`). An explicit mode is probed and refused the same way if it does not
+work (rather than failing every job as sandbox_error). A mode weaker than bwrap prints, once,
 what it leaves unprotected (FALLBACK_GAPS).
 
 Does NOT protect against anything itself: it chooses the jail; see pgrpo.sandbox for what
@@ -24,6 +26,7 @@ from collections.abc import Callable
 
 import pgrpo
 from pgrpo.registry import Registry
+from pgrpo.sandbox.diagnose import diagnose_jail
 from pgrpo.sandbox.types import IsolationError
 
 _SRC_DIR = os.path.dirname(os.path.dirname(os.path.abspath(pgrpo.__file__)))
@@ -91,17 +94,33 @@ def _plain_command() -> list[str]:
 _warned: set[str] = set()
 
 
-def _probe(cmd: list[str]) -> bool:
+# mode -> the last line of its failed probe's error (what the IsolationError quotes).
+PROBE_ERRORS: dict[str, str] = {}
+
+
+def _probe(mode: str, cmd: list[str]) -> bool:
     try:
-        return subprocess.run(cmd, capture_output=True, timeout=20, env=WORKER_ENV).returncode == 0
-    except (OSError, subprocess.TimeoutExpired):
+        proc = subprocess.run(cmd, capture_output=True, timeout=20, env=WORKER_ENV)
+    except subprocess.TimeoutExpired:
+        PROBE_ERRORS[mode] = "timed out after 20 s"
         return False
+    except OSError as exc:
+        PROBE_ERRORS[mode] = str(exc)
+        return False
+    if proc.returncode == 0:
+        return True
+    lines = [line.strip() for line in proc.stderr.decode("utf-8", "replace").splitlines() if line.strip()]
+    PROBE_ERRORS[mode] = (lines[-1][:300] if lines else "no message") + f" (exit status {proc.returncode})"
+    return False
 
 
 @functools.cache
 def bwrap_works() -> bool:
     """bubblewrap is installed and can build its namespaces here (probed once per process)."""
-    return bool(shutil.which("bwrap")) and _probe(["bwrap", "--unshare-all", "--ro-bind", "/", "/", "--", "/bin/true"])
+    if not shutil.which("bwrap"):
+        PROBE_ERRORS["bwrap"] = "no `bwrap` on PATH"
+        return False
+    return _probe("bwrap", ["bwrap", "--unshare-all", "--ro-bind", "/", "/", "--", "/bin/true"])
 
 
 @functools.cache
@@ -109,29 +128,36 @@ def unshare_works() -> bool:
     """This process may build the worker's own namespaces (probed once per process)."""
     code = ("from pgrpo.sandbox import isolation; import os; isolation.enter_worker_namespaces(); "
             "isolation.seal_worker_filesystem(); isolation.unshare(isolation.CLONE_NEWNS)")
-    return _probe([sys.executable, "-c", f"import sys; sys.path.insert(0, {_SRC_DIR!r}); {code}"])
+    return _probe("unshare", [sys.executable, "-c", f"import sys; sys.path.insert(0, {_SRC_DIR!r}); {code}"])
 
 
 PROBES: dict[str, Callable[[], bool]] = {"bwrap": lambda: bwrap_works(), "unshare": lambda: unshare_works(),
                                          "none": lambda: True}
 NO_NAMESPACES = ("no isolation works here: bubblewrap {bwrap} and unprivileged user namespaces (unshare) are "
                  "blocked (common in containers on GPU clusters). Model-written code is never run unjailed "
-                 "silently: run `pgrpo sandbox serve` on a host where bubblewrap works and point "
-                 "`sandbox.url` (or --sandbox-url) at it, or accept running programs unjailed on this host "
-                 "with the explicit `isolation: none` (--sandbox-isolation none)")
+                 "silently.\n{diagnosis}\nOr accept running programs unjailed on this host with the explicit "
+                 "`isolation: none` (--sandbox-isolation none)")
+
+
+def _diagnosis(modes: tuple[str, ...]) -> str:
+    errors = {m: PROBE_ERRORS[m] for m in modes if m in PROBE_ERRORS}
+    return diagnose_jail("/", shutil.which("bwrap"), errors).message()
 
 
 def resolve_isolation(mode: str) -> str:
     """The mode to run: "auto" -> bwrap, else unshare, else IsolationError (never "none"); an
-    explicit mode is probed and must work. Fallbacks print what they leave unprotected, once."""
+    explicit mode is probed and must work. Either error names the cause found and the fixes.
+    Fallbacks print what they leave unprotected, once."""
     if mode == "auto":
         mode = next((m for m in ("bwrap", "unshare") if PROBES[m]()), "")
         if not mode:
             found = "fails to start" if shutil.which("bwrap") else "is not installed"
-            raise IsolationError("sandbox.isolation: auto: " + NO_NAMESPACES.format(bwrap=found))
+            raise IsolationError("sandbox.isolation: auto: " + NO_NAMESPACES.format(
+                bwrap=found, diagnosis=_diagnosis(("bwrap", "unshare"))))
     elif not PROBES[mode]():
         raise IsolationError(f"sandbox.isolation: {mode!r} does not work on this host (its probe failed); "
-                             "use `isolation: auto`, or a sandbox service (`sandbox.url`) where it works")
+                             "use `isolation: auto`, or a sandbox service (`sandbox.url`) where it works.\n"
+                             + _diagnosis((mode,)))
     if mode != "bwrap" and mode not in _warned:
         _warned.add(mode)
         msg = f"pgrpo sandbox running in isolation={mode!r}: {FALLBACK_GAPS[mode]}"
