@@ -38,8 +38,13 @@ def test_program_exceptions_reach_the_test_code(sb):
     assert uncaught.status is Status.RUNTIME_ERROR and "KeyError" in uncaught.detail
 
 
-def test_program_death_and_limits_keep_their_status(sb):
-    three = asserts("assert f(1) == 1", "assert f(2) == 2", "assert f(3) == 3")
+# Literal asserts are judged in the harness (literal_tests.py); setup code sends them through the jailed test code.
+ROUTES = pytest.mark.parametrize("setup", ["", "_jailed_route = 1"], ids=["data", "code"])
+
+
+@ROUTES
+def test_program_death_and_limits_keep_their_status(sb, setup):
+    three = asserts("assert f(1) == 1", "assert f(2) == 2", "assert f(3) == 3", setup=setup)
     dies_once = "import os\ndef f(x):\n    if x == 2:\n        os._exit(0)\n    return x"
     r = run1(sb, three, dies_once)
     assert r.status is Status.RUNTIME_ERROR and r.tests_passed == 2 and "test 2/3" in r.detail  # test 3 got a fresh program
@@ -82,15 +87,17 @@ def test_asserts_call_the_programs_helpers_and_setup_names_win(sb):
     problem = asserts("assert helper(2) == 4", "assert f(3) == K", setup="K = 3\ndef helper(x):\n    return x * 2\n")
     program = "def helper(x):\n    return 0\ndef f(x):\n    return x\ndef K():\n    return 0"
     assert run1(sb, problem, program).status is Status.PASSED  # setup's helper and K, not the program's
-    calls_program_helper = asserts("assert g(2) == 5")
+    calls_program_helper = asserts("assert g(2) == 5")  # read as data
     assert run1(sb, calls_program_helper, "def g(x):\n    return x + 3\ndef f(x):\n    return x").status is Status.PASSED
 
 
-def test_a_decorated_entry_point_is_still_called(sb):
-    problem = asserts("assert f(10) == 55", "assert f(1) == 1")
+@ROUTES
+def test_a_decorated_entry_point_is_still_called(sb, setup):
+    problem = asserts("assert f(10) == 55", "assert f(1) == 1", setup=setup)
     cached = "from functools import lru_cache\n@lru_cache(maxsize=None)\ndef f(n):\n    return n if n < 2 else f(n - 1) + f(n - 2)"
     assert run1(sb, problem, cached).status is Status.PASSED
-    builtin_named = Problem("c/sum", "sum", Tests(TestKind.ASSERTS, asserts=("assert sum([1, 2]) == 30",)),
+    builtin_named = Problem("c/sum", "sum", Tests(TestKind.ASSERTS, asserts=("assert sum([1, 2]) == 30",),
+                                                           setup_code=setup),
                             entry_point="sum")
     assert run1(sb, builtin_named, "def sum(xs):\n    return 30").status is Status.PASSED  # the program's, not builtins'
     assert run1(sb, builtin_named, "def sum(xs):\n    return 3").status is Status.FAILED

@@ -14,8 +14,8 @@ a fresh tmpfs on /tmp (its cwd, scratch_mb) and /dev/shm, keeps only its pipes, 
 every capability (no_new_privs), applies rlimits and a minimal environment. When the
 runner ends - or the harness SIGKILLs it - the kernel kills everything left in its pid
 namespace (setsid daemons, threads, fork-bomb children): no leaked processes. The spawner
-kills and reaps the previous job's runner before forking the next, so jobs of one worker
-never overlap.
+reaps a runner as soon as it has exited (off the job's critical path), and kills and reaps it
+before handing out the next at the latest, so jobs of one worker never overlap.
 
 Four modes (runners.py): "serve" (exec the program as a module, then answer calls to its functions
 over a pipe; results travel as plain data via codec.py), "stdio" (run the program as
@@ -44,6 +44,7 @@ import gc
 import importlib
 import json
 import os
+import select
 import shutil
 import signal
 import socket
@@ -187,20 +188,39 @@ def _spawner_main(sock: socket.socket, isolate: bool, pidns_fd: int | None) -> N
     started, so that work overlaps with the current job's tests instead of delaying
     the next job."""
     previous: int | None = None
+    previous_watch: int | None = None  # a pidfd on `previous`: readable once it has exited
+    ended: tuple[int, float] | None = None  # how `previous` ended, once reaped
     standby: _Standby | None = None
     while True:
+        # The harness kills a runner when its job is done; reap it (and, isolated, wait for its
+        # namespaces to go: the slow part) right then, while the harness writes its verdict
+        # and reads the next job, instead of when the next job asks for a runner.
+        ready = select.select([sock] + ([previous_watch] if previous_watch is not None else []), [], [])[0]
+        if previous_watch is not None and previous_watch in ready:
+            os.close(previous_watch)
+            previous_watch = None
+            ended = _end(previous, isolate) if previous is not None else None
+            previous = None
+        if sock not in ready:
+            continue
         got = _recv_request(sock)
         if got is None:
             break
         body, fds = got
         if not fds and body == STATUS_REQUEST:  # how did the last runner end? (killed by then)
-            ended = _end(previous, isolate) if previous is not None else None
-            previous = None
+            if previous is not None:
+                ended = _end(previous, isolate)
+                previous = None
             sock.sendall(b"%d %.3f\n" % ended if ended else b"!no runner\n")
+            ended = None
             continue
         if previous is not None:  # the harness is done with it: make sure it is gone
             _end(previous, isolate)
             previous = None
+        ended = None
+        if previous_watch is not None:
+            os.close(previous_watch)
+            previous_watch = None
         reply = b"!bad request"
         if len(fds) == 5 and len(body) >= REQUEST.size:
             scratch_mb = REQUEST.unpack_from(body)[4]
@@ -214,12 +234,13 @@ def _spawner_main(sock: socket.socket, isolate: bool, pidns_fd: int | None) -> N
                 except OSError as exc:
                     reply = b"!" + f"{type(exc).__name__}: {exc}"[:300].encode("utf-8", "replace")
                     break
-                ready, standby = standby, None
-                if ready.hand_off(body, fds):
-                    previous = ready.pid
-                    reply = b"%d" % ready.pid
+                chosen, standby = standby, None
+                if chosen.hand_off(body, fds):
+                    previous = chosen.pid
+                    previous_watch = _watch(chosen.pid)
+                    reply = b"%d" % chosen.pid
                     break
-                _end(ready.pid, isolate)
+                _end(chosen.pid, isolate)
                 reply = b"!runner died before its job"
         for fd in fds:
             os.close(fd)
@@ -232,6 +253,14 @@ def _spawner_main(sock: socket.socket, isolate: bool, pidns_fd: int | None) -> N
     for pid in (previous, standby.pid if standby else None):
         if pid is not None:
             _end(pid, isolate)
+
+
+def _watch(pid: int) -> int | None:
+    """A pidfd on child `pid` (readable once it exits), or None where the kernel has none."""
+    try:
+        return os.pidfd_open(pid)
+    except (OSError, AttributeError):
+        return None
 
 
 def _end(pid: int, isolate: bool) -> tuple[int, float] | None:

@@ -4,7 +4,9 @@ Owns `run_job(spec) -> JobVerdict` and one harness per test kind (registry HARNE
 The harness runs in the sandboxed worker and never executes model code, nor code that
 arrived with a problem (a dataset file or a service request may be hostile too):
 - the program runs in a jailed child (child.py);
-- "humaneval" and "asserts": the problem's own code (setup code, starter-code helpers such
+- "humaneval" and "asserts" whose tests are data written as code (`assert f(1, [2]) == 3`:
+  literal_tests.py reads them by parsing) are judged here like "call" tests;
+- other "humaneval" and "asserts" tests: the problem's own code (setup code, starter-code helpers such
   as HumanEval/32 `poly`, `check`, asserts) runs in a second jailed child of the job
   (checker.py, driven by checker_link.py); its calls to the program are relayed through
   here as plain values (codec.py), so an always-True `__eq__`, `sys.exit(0)`,
@@ -30,6 +32,7 @@ from pgrpo.registry import Registry
 from pgrpo.sandbox import codec
 from pgrpo.sandbox.checker_link import CheckerLink
 from pgrpo.sandbox.compare import stdout_matches, values_match
+from pgrpo.sandbox.literal_tests import LiteralTest, literal_tests
 from pgrpo.sandbox.session import Abort, Spawner
 from pgrpo.sandbox.testrun import JobSpec, JobVerdict, TestRun
 from pgrpo.sandbox.unittest_harness import run_unittest
@@ -44,6 +47,9 @@ HARNESSES: Registry[Callable[[JobSpec, Spawner], JobVerdict]] = Registry("sandbo
 def run_humaneval(spec: JobSpec, spawner: Spawner) -> JobVerdict:
     """check(candidate) from the test code, with the starter code's helpers (poly, encode_cyclic) in scope."""
     run = TestRun(spec, "serve", spawner)
+    literal = literal_tests("humaneval", spec.test_code, (), spec.entry_point, spec.setup_code)
+    if literal is not None:
+        return _literal(run, literal)
     checker = CheckerLink(run, "humaneval", [spec.setup_code, spec.starter_code, spec.test_code])
     return _checked(run, checker, 1)
 
@@ -52,8 +58,31 @@ def run_humaneval(spec: JobSpec, spawner: Spawner) -> JobVerdict:
 def run_asserts(spec: JobSpec, spawner: Spawner) -> JobVerdict:
     """Each assert is one test, run in order after the setup code."""
     run = TestRun(spec, "serve", spawner)
+    literal = literal_tests("asserts", "", spec.asserts, spec.entry_point, spec.setup_code)
+    if literal is not None:
+        return _literal(run, literal)
     checker = CheckerLink(run, "asserts", [spec.setup_code], spec.asserts)
     return _checked(run, checker, len(spec.asserts))
+
+
+def _literal(run: TestRun, tests: list[LiteralTest]) -> JobVerdict:
+    """Tests that are data (literal_tests.py): the same calls and operators, judged here."""
+    total = len(tests)
+    try:
+        run.open()
+        for i, test in enumerate(tests):
+            deadline = run.deadline()
+
+            def body(test: LiteralTest = test, deadline: float = deadline) -> tuple[bool, str]:
+                return test.run(lambda name, args: _call_program(run, name, args, deadline))
+
+            if not run.run_test(i, total, body):
+                break
+    except Abort as abort:
+        run.record(False, abort.status, abort.detail)
+    finally:
+        run.close()
+    return run.verdict(total)
 
 
 def _checked(run: TestRun, checker: CheckerLink, total: int) -> JobVerdict:
@@ -75,6 +104,13 @@ def _checked(run: TestRun, checker: CheckerLink, total: int) -> JobVerdict:
         checker.close()
         run.close()
     return run.verdict(total)
+
+
+def _call_program(run: TestRun, name: str, args: tuple[Any, ...], deadline: float) -> Any:
+    session = run.live_session()
+    if name != run.spec.entry_point and name not in run.funcs:  # as the test code would find it (checker.py)
+        raise NameError(f"name {name!r} is not defined")
+    return session.call(name, None, args, deadline)
 
 
 @HARNESSES.register("call")

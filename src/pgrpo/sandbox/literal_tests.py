@@ -1,0 +1,177 @@
+"""Tests that are data written as code: read by parsing, judged in the harness, no test-code runner.
+
+Owns `literal_tests(...)` and the `LiteralTest` it returns. Most HumanEval checks and MBPP-style
+asserts are nothing but `assert f(<literals>) == <literal>`. Such a test needs no jailed runner of
+its own (checker.py): the harness reads it with `ast` - the problem's code is parsed, never run -
+calls the program with the literal arguments exactly as the test code would (plain values over the
+wire, codec.py) and applies the same operator to the decoded value, in the trusted worker. The
+verdict and its detail are the ones the jailed test code gives (tests/sandbox/test_literal_tests.py
+runs both routes on every HumanEval problem). Anything else - an import, a helper, a loop,
+arithmetic, setup code, a message that is not a string literal - takes the jailed route.
+
+The forms read, inside HumanEval's `def check(candidate)` (module level: only that function,
+literal assignments such as METADATA, and docstrings) or as an `asserts` entry without setup code:
+    assert f(<lit>, ...) == <lit>      assert f(<lit>, ...) is True|False|None
+    assert f(<lit>, ...)               assert not f(<lit>, ...)             assert <lit>
+each with an optional string-literal message. `f` is the check's parameter or the entry point
+(HumanEval), or a name that is not a builtin (asserts: the test code would call the program's
+function of that name).
+
+Does NOT protect against anything itself: it runs no code (`ast.literal_eval` builds only
+constants), and the program stays in its jail; a value that is not plain never reaches `==`.
+Setup code is never skipped: a problem with any takes the jailed route. Starter code (the prompt)
+is: a data-only check cannot reach its names.
+"""
+
+from __future__ import annotations
+
+import ast
+import builtins
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+_PARSE_ERRORS = (SyntaxError, ValueError, TypeError, RecursionError, MemoryError, OverflowError)
+_IS_CONSTANTS = (True, False, None)
+
+
+class _NotLiteral(Exception):
+    """The test is code, not data: it takes the jailed route."""
+
+
+@dataclass(frozen=True)
+class LiteralAssert:
+    """One `assert` statement: an optional call of the program, an operator, what it expects."""
+
+    name: str | None  # the program's function called; None for `assert <literal>`
+    args: tuple[Any, ...]
+    op: str  # "==", "is", "truthy" or "falsy"
+    expected: Any
+    message: str | None
+
+    def holds(self, call: Callable[[str, tuple[Any, ...]], Any]) -> bool:
+        value = self.expected if self.name is None else call(self.name, self.args)
+        if self.op == "==":
+            return bool(value == self.expected)
+        if self.op == "is":
+            return value is self.expected
+        return bool(value) if self.op == "truthy" else not value
+
+
+@dataclass(frozen=True)
+class LiteralTest:
+    """One test (a whole HumanEval check, or one asserts entry): its asserts in order."""
+
+    asserts: tuple[LiteralAssert, ...]
+    source: str  # named in the detail of a failing message-less assert ("asserts" kind)
+
+    def run(self, call: Callable[[str, tuple[Any, ...]], Any]) -> tuple[bool, str]:
+        """(passed, detail) as the jailed test code reports them (checker.py `_outcome`)."""
+        for check in self.asserts:
+            if not check.holds(call):
+                detail = f"assertion failed {check.message or ''}".rstrip()
+                if detail == "assertion failed" and self.source:
+                    detail += f": {self.source[:300]}"
+                return False, detail
+        return True, ""
+
+
+def literal_tests(kind: str, test_code: str, asserts: Sequence[str], entry_point: str,
+                  setup_code: str) -> list[LiteralTest] | None:
+    """The problem's tests as data, or None when any of them is code (the jailed route)."""
+    if setup_code.strip():
+        return None
+    try:
+        if kind == "humaneval":
+            return [LiteralTest(_humaneval_check(test_code, entry_point), "")]
+        if kind == "asserts":
+            return [LiteralTest(_asserts_entry(source, entry_point), source) for source in asserts]
+    except (_NotLiteral, *_PARSE_ERRORS):
+        return None
+    return None
+
+
+def _humaneval_check(test_code: str, entry_point: str) -> tuple[LiteralAssert, ...]:
+    check: ast.FunctionDef | None = None
+    for statement in ast.parse(test_code).body:
+        if isinstance(statement, ast.FunctionDef) and statement.name == "check":
+            check = statement
+        elif isinstance(statement, ast.Assign) and all(isinstance(t, ast.Name) and t.id != "check"
+                                                         for t in statement.targets):
+            _literal(statement.value)
+        elif not _is_docstring(statement):
+            raise _NotLiteral
+    if check is None or check.decorator_list or _signature(check.args) is None:
+        raise _NotLiteral
+    parameter = _signature(check.args)
+
+    def program_function(name: str) -> str | None:  # both name the entry point (checker.py's proxy)
+        return entry_point if name in (parameter, entry_point) else None
+
+    return tuple(_assert(s, program_function) for s in check.body if not _is_docstring(s))
+
+
+def _asserts_entry(source: str, entry_point: str) -> tuple[LiteralAssert, ...]:
+    body = ast.parse(source).body
+    if not body:
+        raise _NotLiteral
+
+    def program_function(name: str) -> str | None:  # checker.py: builtins answer for themselves
+        return name if name == entry_point or not hasattr(builtins, name) else None
+
+    return tuple(_assert(s, program_function) for s in body)
+
+
+def _signature(args: ast.arguments) -> str | None:
+    """The name of check's one positional parameter, if that is all it takes."""
+    if (len(args.args) == 1 and not args.posonlyargs and not args.kwonlyargs and not args.defaults
+            and args.vararg is None and args.kwarg is None):
+        return args.args[0].arg
+    return None
+
+
+def _assert(statement: ast.stmt, program_function: Callable[[str], str | None]) -> LiteralAssert:
+    if not isinstance(statement, ast.Assert):
+        raise _NotLiteral
+    message = None
+    if statement.msg is not None:
+        message = _literal(statement.msg)
+        if not isinstance(message, str):
+            raise _NotLiteral
+    test = statement.test
+    if isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not):
+        name, args = _call(test.operand, program_function)
+        return LiteralAssert(name, args, "falsy", None, message)
+    if isinstance(test, ast.Compare) and len(test.ops) == 1:
+        name, args = _call(test.left, program_function)
+        expected = _literal(test.comparators[0])
+        if isinstance(test.ops[0], ast.Eq):
+            return LiteralAssert(name, args, "==", expected, message)
+        if isinstance(test.ops[0], ast.Is) and any(expected is c for c in _IS_CONSTANTS):
+            return LiteralAssert(name, args, "is", expected, message)
+        raise _NotLiteral
+    if isinstance(test, ast.Call):
+        name, args = _call(test, program_function)
+        return LiteralAssert(name, args, "truthy", None, message)
+    return LiteralAssert(None, (), "truthy", _literal(test), message)
+
+
+def _call(node: ast.expr, program_function: Callable[[str], str | None]) -> tuple[str, tuple[Any, ...]]:
+    """The program's function a call names and its literal arguments."""
+    if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and not node.keywords):
+        raise _NotLiteral
+    name = program_function(node.func.id)
+    if name is None or any(isinstance(arg, ast.Starred) for arg in node.args):
+        raise _NotLiteral
+    return name, tuple(_literal(arg) for arg in node.args)
+
+
+def _literal(node: ast.expr) -> Any:
+    try:
+        return ast.literal_eval(node)
+    except _PARSE_ERRORS:
+        raise _NotLiteral from None
+
+
+def _is_docstring(statement: ast.stmt) -> bool:
+    return isinstance(statement, ast.Expr) and isinstance(statement.value, ast.Constant)
