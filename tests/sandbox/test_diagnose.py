@@ -51,6 +51,24 @@ def names(diagnosis) -> list[str]:
     return [cause.name for cause in diagnosis.causes]
 
 
+def test_masked_proc_stops_bwrap(tmp_path):
+    root = fake_proc(tmp_path)
+    (tmp_path / "proc" / "self" / "mountinfo").write_text(
+        "22 27 0:21 / /proc rw,relatime - proc proc rw\n"
+        "40 22 0:50 / /proc/sys/fs/binfmt_misc rw - autofs systemd-1 rw\n"
+        "41 22 0:51 / /proc/acpi ro,relatime - tmpfs tmpfs ro\n"
+        "42 22 0:5 /null /proc/kcore rw,nosuid - devtmpfs udev rw\n")
+    error = "bwrap: Can't mount proc on /newroot/proc: Operation not permitted (exit status 1)"
+    d = diagnose_jail(root, "/usr/bin/bwrap", {"bwrap": error}, environ={})
+    assert names(d) == ["parts of /proc masked"]
+    message = d.message()
+    assert "2 mount(s) over parts of /proc (/proc/acpi, /proc/kcore)" in message and "binfmt_misc" not in message
+    assert "systempaths=unconfined" in message and "procMount: Unmasked" in message
+    # another bwrap failure is not blamed on /proc
+    assert names(diagnose_jail(root, "/usr/bin/bwrap", {"bwrap": "bwrap: setting up uid map: Permission denied"},
+                               environ={})) == ["not enough privileges"]
+
+
 def test_seccomp_filter_without_sys_admin(tmp_path):
     d = diagnose_jail(fake_proc(tmp_path, seccomp=2, cap_eff=NO_SYS_ADMIN), "/usr/bin/bwrap",
                       {"unshare": "PermissionError: [Errno 1] unshare(0x7c020000): Operation not permitted"}, environ={})
@@ -201,3 +219,43 @@ def test_a_seccomp_filter_like_dockers_is_named_end_to_end():
     assert "unshare probe:" in message and "Operation not permitted" in message
     assert "seccomp=unconfined" in message and "isolation: none" in message
     both_fixes(message)
+
+
+# Docker's masked paths, the part that matters: a directory of /proc covered by a mount the jail's
+# user namespace cannot undo (made in an outer user namespace, so locked in the inner one).
+MASKED_PROC_SCRIPT = textwrap.dedent("""
+    import os, sys
+    from pgrpo.sandbox import isolation
+    uid, gid = os.getuid(), os.getgid()
+    isolation.unshare(isolation.CLONE_NEWUSER | isolation.CLONE_NEWNS)
+    for name, text in (("setgroups", "deny"), ("uid_map", f"{uid} {uid} 1"), ("gid_map", f"{gid} {gid} 1")):
+        with open(f"/proc/self/{name}", "w") as f:
+            f.write(text)
+    isolation.mount("none", "/", None, isolation.MS_REC | isolation.MS_PRIVATE)
+    target = next(p for p in ("/proc/acpi", "/proc/scsi", "/proc/driver", "/proc/bus", "/proc/fs") if os.path.isdir(p))
+    isolation.mount("tmpfs", target, "tmpfs", isolation.MS_RDONLY, "size=4k")
+
+    from pgrpo.data.problem import Problem, StdioCase, TestKind, Tests
+    from pgrpo.sandbox import Job, SandboxConfig
+    from pgrpo.verify import Verifier
+    io = Problem("echo", "x", Tests(TestKind.STDIO, stdio_cases=(StdioCase("", "hi\\n"),)))
+    with Verifier(SandboxConfig(workers=1)) as verifier:
+        mode = verifier.preflight()
+        result = verifier.run_jobs([Job(io, "print('hi')")])[0]
+    print("RESULT", mode, result.status.value, result.detail)
+""")
+
+
+@pytest.mark.sandbox
+def test_masked_proc_falls_back_to_unshare_naming_why_end_to_end():
+    """bwrap's probe mounts what its workers mount: with part of /proc masked it fails as they
+    would (rather than passing and failing every job), and auto falls back to unshare, saying why."""
+    if not (modes.bwrap_works() and modes.unshare_works()):
+        pytest.skip("needs a host where both bwrap and unshare work (the test masks /proc itself)")
+    env = {**os.environ, "PYTHONPATH": str(SRC)}
+    proc = subprocess.run([sys.executable, "-c", MASKED_PROC_SCRIPT], capture_output=True, text=True, env=env,
+                          timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "RESULT unshare passed" in proc.stdout, proc.stdout + proc.stderr
+    assert "parts of /proc masked" in proc.stderr and "Can't mount proc" in proc.stderr
+    assert "systempaths=unconfined" in proc.stderr

@@ -11,6 +11,10 @@ and the setting that lifts it:
 - AppArmor restricting unprivileged user namespaces (`/proc/sys/kernel/apparmor_restrict_
   unprivileged_userns` 1, Ubuntu 24.04's default), or this process confined by an AppArmor
   profile (Docker's `docker-default` denies mount);
+- bubblewrap unable to mount a fresh /proc because parts of /proc are masked (Docker's and
+  containerd's default masked paths: /proc/acpi, /proc/kcore, ...; the kernel refuses a new proc
+  mount in a user namespace while locked mounts cover parts of the old one); the unshare
+  fallback needs none;
 - a seccomp filter on this process (`/proc/self/status` `Seccomp: 2`): the Docker/containerd/
   Kubernetes default profile refuses unshare/clone with CLONE_NEWUSER (and mount, setns) to a
   process without CAP_SYS_ADMIN;
@@ -38,6 +42,8 @@ _APPARMOR_LABEL = re.compile(r"^(\S+) \((enforce|complain|kill|user|prompt)\)$")
 SECCOMP_FIX = ("docker/podman: `--security-opt seccomp=unconfined` (or a seccomp profile that allows unshare, "
                "clone/clone3 with namespace flags, setns, mount, umount2, pivot_root); Kubernetes: "
                "`securityContext: {seccompProfile: {type: Unconfined}}` (or a Localhost profile allowing those calls)")
+PROC_MASK_FIX = ("docker/podman: `--security-opt systempaths=unconfined`; Kubernetes: `securityContext: "
+                 "{procMount: Unmasked}` (a user-namespaced pod: `hostUsers: false`)")
 APPARMOR_PROFILE_FIX = ("docker/podman: `--security-opt apparmor=unconfined`; Kubernetes: `securityContext: "
                         "{appArmorProfile: {type: Unconfined}}` (1.30+; before: the annotation "
                         "`container.apparmor.security.beta.kubernetes.io/CONTAINER: unconfined`)")
@@ -144,6 +150,24 @@ def _apparmor_causes(root: str) -> list[Cause]:
     return causes
 
 
+def _proc_mask_cause(root: str, bwrap_error: str) -> Cause | None:
+    """bwrap could not mount its /proc: name what covers parts of the old one."""
+    if "proc" not in bwrap_error:
+        return None
+    masks = []
+    for line in (_read(root, "/proc/self/mountinfo") or "").splitlines():
+        fields = line.split()
+        # binfmt_misc sits on a permanently empty directory, which the kernel does not count
+        if len(fields) > 4 and fields[4].startswith("/proc/") and fields[4] != "/proc/sys/fs/binfmt_misc":
+            masks.append(fields[4])
+    evidence = f"bwrap: {bwrap_error!r}"
+    if masks:
+        shown = ", ".join(masks[:4]) + (f" and {len(masks) - 4} more" if len(masks) > 4 else "")
+        evidence += f"; /proc/self/mountinfo: {len(masks)} mount(s) over parts of /proc ({shown})"
+    return Cause("parts of /proc masked", evidence + " (the unshare fallback does not need a fresh /proc)",
+                 PROC_MASK_FIX)
+
+
 def _seccomp_cause(status: Mapping[str, str]) -> Cause | None:
     if status.get("Seccomp") != "2":
         return None
@@ -177,6 +201,9 @@ def diagnose_jail(root: str = "/", bwrap: str | None = None, probe_errors: Mappi
                             "without it the fallback (unshare) must work"))
     causes += _userns_causes(root)
     causes += _apparmor_causes(root)
+    masked = _proc_mask_cause(root, errors.get("bwrap", ""))
+    if masked is not None:
+        causes.append(masked)
     seccomp = _seccomp_cause(status)
     if seccomp is not None:
         causes.append(seccomp)

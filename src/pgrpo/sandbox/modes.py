@@ -116,11 +116,15 @@ def _probe(mode: str, cmd: list[str]) -> bool:
 
 @functools.cache
 def bwrap_works() -> bool:
-    """bubblewrap is installed and can build its namespaces here (probed once per process)."""
+    """bubblewrap is installed and can build the workers' jail here (probed once per process):
+    the launcher's own command with /bin/true for the worker, so a jail that cannot mount what a
+    worker gets (a fresh /proc, refused where parts of /proc are masked, as in Docker) fails here
+    rather than in every worker."""
     if not shutil.which("bwrap"):
         PROBE_ERRORS["bwrap"] = "no `bwrap` on PATH"
         return False
-    return _probe("bwrap", ["bwrap", "--unshare-all", "--ro-bind", "/", "/", "--", "/bin/true"])
+    jail = _bwrap_command()
+    return _probe("bwrap", [*jail[:jail.index("--")], "--", "/bin/true"])
 
 
 @functools.cache
@@ -161,6 +165,10 @@ def resolve_isolation(mode: str) -> str:
     if mode != "bwrap" and mode not in _warned:
         _warned.add(mode)
         msg = f"pgrpo sandbox running in isolation={mode!r}: {FALLBACK_GAPS[mode]}"
+        if mode == "unshare" and "bwrap" in PROBE_ERRORS:  # why not bwrap, and what would allow it
+            causes = diagnose_jail("/", shutil.which("bwrap"), {"bwrap": PROBE_ERRORS["bwrap"]}).causes
+            msg += "".join(f". Cause: {c.name}: {c.evidence}; fix: {c.fix}" for c in causes) or \
+                f". bwrap probe: {PROBE_ERRORS['bwrap']}"
         warnings.warn(msg, RuntimeWarning, stacklevel=3)
         print(f"WARNING: {msg}", file=sys.stderr)
     return mode
