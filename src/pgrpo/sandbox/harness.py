@@ -65,7 +65,7 @@ def run_asserts(spec: JobSpec, spawner: Spawner) -> JobVerdict:
     return _checked(run, checker, len(spec.asserts))
 
 
-def _literal(run: TestRun, tests: list[LiteralTest]) -> JobVerdict:
+def _literal(run: TestRun, tests: tuple[LiteralTest, ...]) -> JobVerdict:
     """Tests that are data (literal_tests.py): the same calls and operators, judged here."""
     total = len(tests)
     try:

@@ -19,6 +19,8 @@ function of that name).
 
 Does NOT protect against anything itself: it runs no code (`ast.literal_eval` builds only
 constants), and the program stays in its jail; a value that is not plain never reaches `==`.
+Parsed tests are cached per worker: they are frozen, and the values in them only ever cross the
+wire or stand on the right of `==`.
 Setup code is never skipped: a problem with any takes the jailed route. Starter code (the prompt)
 is: a data-only check cannot reach its names.
 """
@@ -27,6 +29,7 @@ from __future__ import annotations
 
 import ast
 import builtins
+import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -77,15 +80,21 @@ class LiteralTest:
 
 
 def literal_tests(kind: str, test_code: str, asserts: Sequence[str], entry_point: str,
-                  setup_code: str) -> list[LiteralTest] | None:
+                  setup_code: str) -> tuple[LiteralTest, ...] | None:
     """The problem's tests as data, or None when any of them is code (the jailed route)."""
+    return _parsed(kind, test_code, tuple(asserts), entry_point, setup_code)
+
+
+@functools.lru_cache(maxsize=256)  # a worker sees each problem many times (G samples, k passes)
+def _parsed(kind: str, test_code: str, asserts: tuple[str, ...], entry_point: str,
+            setup_code: str) -> tuple[LiteralTest, ...] | None:
     if setup_code.strip():
         return None
     try:
         if kind == "humaneval":
-            return [LiteralTest(_humaneval_check(test_code, entry_point), "")]
+            return (LiteralTest(_humaneval_check(test_code, entry_point), ""),)
         if kind == "asserts":
-            return [LiteralTest(_asserts_entry(source, entry_point), source) for source in asserts]
+            return tuple(LiteralTest(_asserts_entry(source, entry_point), source) for source in asserts)
     except (_NotLiteral, *_PARSE_ERRORS):
         return None
     return None
