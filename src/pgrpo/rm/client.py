@@ -8,7 +8,9 @@
 Owns the asynchronous transport (httpx.AsyncClient on the client's own event-loop thread, so
 the synchronous `score` works from TRL's reward path and `ascore` from any event loop),
 batching (items cut into requests of `items_per_request`, all sent concurrently, at most
-`max_concurrency` in flight; bodies built on one encoder thread, off the loop) and timeouts;
+`max_concurrency` in flight; bodies built on one encoder thread, off the loop) and timeouts
+(each attempt ends within `timeout_s`, whole: `score_worst_case` is the longest one `score` call
+can take, which `pgrpo train` keeps below the collective timeout);
 URL rotation and retries are pgrpo.serving's (garbage replies are retried too). A service that keeps failing, or refuses a request (4xx),
 raises `RMServiceError` naming the URL(s) and the last error - never a silent reward of 0. What
 goes over the wire is the backend's (pgrpo.rm.backends: `pgrpo rm serve`, or vLLM's /classify):
@@ -36,6 +38,10 @@ from pgrpo.rm.wire import TOKEN_ENV, ItemScore
 from pgrpo.serving import Retryable
 
 T = TypeVar("T")
+DEFAULT_TIMEOUT_S = 180.0  # per attempt: a hung service, not a busy one (one RM GPU serving 8 ranks queues requests)
+DEFAULT_RETRIES = 2
+DEFAULT_BACKOFF_S = 1.0
+DEFAULT_MAX_CONCURRENCY = 8
 
 
 class RMServiceError(PgrpoError):
@@ -46,8 +52,9 @@ class RMClient:
     """Scores `RMItem`s with the RM behind one or more URLs of `backend` (default `pgrpo rm serve`)."""
 
     def __init__(self, urls: str | Sequence[str], *, token: str | None = None, items_per_request: int = 64,
-                 timeout_s: float = 300.0, retries: int = 3, backoff_s: float = 1.0,
-                 max_concurrency: int = 8, backend: RMBackend | None = None) -> None:
+                 timeout_s: float = DEFAULT_TIMEOUT_S, retries: int = DEFAULT_RETRIES,
+                 backoff_s: float = DEFAULT_BACKOFF_S, max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
+                 backend: RMBackend | None = None) -> None:
         if items_per_request < 1 or timeout_s <= 0 or retries < 0 or backoff_s < 0 or max_concurrency < 1:
             raise PgrpoError("RMClient: items_per_request, max_concurrency >= 1; timeout_s > 0; "
                              "retries, backoff_s >= 0")
@@ -147,10 +154,12 @@ class RMClient:
     async def _request(self, method: str, url: str, path: str, body: dict | None = None) -> bytes:
         import httpx
 
-        try:
-            reply = await self._client().request(method, url + path, json=body)
+        try:  # httpx's timeouts are per connect / read / write; wait_for bounds the whole attempt
+            reply = await asyncio.wait_for(self._client().request(method, url + path, json=body), self.timeout_s)
         except httpx.HTTPError as exc:
             raise serving.transport_failure(exc, self.timeout_s) from None
+        except TimeoutError:
+            raise Retryable(f"timed out after {self.timeout_s:g}s (no whole reply)") from None
         try:
             return serving.reply_body(reply, TOKEN_ENV)
         except serving.Refused as exc:
@@ -208,3 +217,17 @@ class RMClient:
         self.truncated += sum(r.truncated for r in results)
         return results
 
+
+
+def score_worst_case(n_items: int, *, items_per_request: int, timeout_s: float = DEFAULT_TIMEOUT_S,
+                     retries: int = DEFAULT_RETRIES, backoff_s: float = DEFAULT_BACKOFF_S,
+                     max_concurrency: int = DEFAULT_MAX_CONCURRENCY) -> serving.WorstCase:
+    """The longest one `RMClient.score` of `n_items` can take (its manifest already read) when every
+    attempt of every request times out: the requests go `max_concurrency` at a time, in rounds."""
+    requests = max(1, -(-n_items // items_per_request))
+    rounds = -(-requests // max_concurrency)
+    per_request = serving.Attempts.worst_case_s(retries, backoff_s, timeout_s)
+    return serving.WorstCase(
+        rounds * per_request,
+        f"{requests} request(s) of <= {items_per_request} items, <= {max_concurrency} at once: {rounds} round(s) "
+        f"x {retries + 1} attempts x {timeout_s:g} s + backoff = {rounds * per_request:.1f} s")

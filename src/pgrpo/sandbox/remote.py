@@ -7,7 +7,8 @@ Owns load spreading (a batch is split into per-request chunks, sent concurrently
 the services' max_jobs and max_body_bytes - a chunk refused with 413 is halved and resent; URL
 rotation and retries are pgrpo.serving's, garbage replies retried too), timeouts (per
 request: from the chunk size, the service's workers and the per-program limit, unless
-`request_timeout_s` is set), and the checks that make a remote verdict trustworthy: each
+`request_timeout_s` is set; `run_worst_case` is the longest one `run` can take, which `pgrpo
+train` keeps below the collective timeout), and the checks that make a remote verdict trustworthy: each
 service's /health is read once, and a service speaking another API version, running a weaker
 isolation than the config demands, or with limits below the config's, is refused before any
 job is sent; every reply's isolation is checked again (a service restarted with weaker
@@ -42,7 +43,13 @@ from pgrpo.sandbox.types import (
     job_limits,
 )
 from pgrpo.sandbox.wire import API_VERSION, RUN_PATH, TOKEN_ENV, Health, Limits, RunResponse, result_from_wire
-from pgrpo.serving import HEALTH_PATH, Refused, Retryable
+from pgrpo.serving import HEALTH_PATH, Attempts, Refused, Retryable, WorstCase
+
+CONNECT_TIMEOUT_S = 10.0  # to open a connection to a service
+HEALTH_TIMEOUT_S = 30.0  # for its /health reply
+BACKOFF_S = 0.5  # before the first retry (then doubling, pgrpo.serving.Attempts)
+MAX_JOBS_PER_REQUEST = 256  # unless the service's /health says fewer
+PARALLEL_REQUESTS = 16  # chunks of one batch in flight at once
 
 
 class RemoteSandboxError(PgrpoError):
@@ -61,8 +68,8 @@ class RemoteSandbox:
     """
 
     def __init__(self, urls: Sequence[str] | str, config: SandboxConfig | None = None, *, token: str | None = None,
-                 timeout: float | None = None, retries: int | None = None, backoff_s: float = 0.5,
-                 max_jobs_per_request: int = 256) -> None:
+                 timeout: float | None = None, retries: int | None = None, backoff_s: float = BACKOFF_S,
+                 max_jobs_per_request: int = MAX_JOBS_PER_REQUEST) -> None:
         self.config = config or SandboxConfig()
         self.urls = serving.parse_urls(urls, "sandbox.url")
         self.timeout = timeout if timeout is not None else (self.config.request_timeout_s or None)
@@ -88,7 +95,7 @@ class RemoteSandbox:
         if known is not None:
             return known
         try:
-            reply = self._request("GET", url, HEALTH_PATH, None, timeout=30.0)
+            reply = self._request("GET", url, HEALTH_PATH, None, timeout=HEALTH_TIMEOUT_S)
         except (Refused, Retryable) as exc:
             raise RemoteSandboxError(f"sandbox service {url}: {exc}") from None
         try:
@@ -143,7 +150,8 @@ class RemoteSandbox:
         first = self._rotation.take(len(chunks))
         if len(chunks) == 1:
             return self._run_chunk(chunks[0], first, encoded)
-        with ThreadPoolExecutor(max_workers=min(len(chunks), 16), thread_name_prefix="remote-sandbox") as ex:
+        with ThreadPoolExecutor(max_workers=min(len(chunks), PARALLEL_REQUESTS),
+                                thread_name_prefix="remote-sandbox") as ex:
             parts = list(ex.map(self._run_chunk, chunks, [first + i for i in range(len(chunks))],
                                 [encoded] * len(chunks)))
         return [r for part in parts for r in part]
@@ -151,9 +159,7 @@ class RemoteSandbox:
     def _timeout(self, url: str, n_jobs: int) -> float:
         if self.timeout:
             return self.timeout
-        workers = max(1, self.health(url).workers)
-        # Generous: other ranks share the service's pool. It bounds a hung service, not slow jobs.
-        return 60.0 + 4 * math.ceil(n_jobs / workers) * (self.config.timeout_per_program_s + 2)
+        return auto_request_timeout_s(self.config, n_jobs, self.health(url).workers)
 
     def _run_chunk(self, jobs: list[Job], start: int, encoded: _Encoded) -> list[ExecResult]:
         body = encoded.body(jobs)
@@ -197,7 +203,7 @@ class RemoteSandbox:
         import httpx
 
         try:
-            response = self._http.request(method, url + path, content=body, timeout=httpx.Timeout(timeout, connect=10.0),
+            response = self._http.request(method, url + path, content=body, timeout=httpx.Timeout(timeout, connect=CONNECT_TIMEOUT_S),
                                           headers={"Content-Type": "application/json"} if body is not None else None)
         except httpx.HTTPError as exc:
             raise serving.transport_failure(exc, timeout) from None
@@ -212,6 +218,42 @@ class RemoteSandbox:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+
+
+def auto_request_timeout_s(config: SandboxConfig, n_jobs: int, workers: int) -> float:
+    """A request's timeout when `request_timeout_s` is 0: from its jobs, the service's workers and the
+    per-program limit. Generous (other ranks share the service's pool): it bounds a hung service, not slow jobs."""
+    return 60.0 + 4 * math.ceil(n_jobs / max(1, workers)) * (config.timeout_per_program_s + 2)
+
+
+def run_worst_case(config: SandboxConfig, n_jobs: int, service_workers: int | None = None,
+                   service_max_jobs: int = MAX_JOBS_PER_REQUEST) -> WorstCase:
+    """The longest one `RemoteSandbox(config.urls, config).run` of `n_jobs` can take when every attempt
+    fails or times out: the /health reads of services not read yet, then the chunks `PARALLEL_REQUESTS`
+    at a time, each with its retries; an attempt waits for the connection, then for the reply (the
+    service sends it whole), plus a /health read when the timeout is sized from it. `service_workers`
+    (the fewest among the services) is needed when `request_timeout_s` is 0. Chunks split further
+    only if a body exceeds the service's max_body_bytes (not counted)."""
+    n_urls = len(config.urls)
+    per_request = max(1, min(MAX_JOBS_PER_REQUEST, service_max_jobs))
+    n_chunks = max(min(n_urls, n_jobs), math.ceil(n_jobs / per_request), 1)
+    size = math.ceil(n_jobs / n_chunks)
+    rounds = math.ceil(n_chunks / PARALLEL_REQUESTS)
+    health_s = CONNECT_TIMEOUT_S + HEALTH_TIMEOUT_S
+    if config.request_timeout_s:
+        timeout, sized = config.request_timeout_s, "sandbox.request_timeout_s"
+        attempt_s = CONNECT_TIMEOUT_S + timeout
+    else:
+        if service_workers is None:
+            raise ValueError("run_worst_case: sandbox.request_timeout_s is 0, so the service's workers are needed")
+        timeout = auto_request_timeout_s(config, size, service_workers)
+        sized = f"from {size} jobs on {service_workers} service workers"
+        attempt_s = health_s + CONNECT_TIMEOUT_S + timeout
+    per_chunk = Attempts.worst_case_s(config.retries, BACKOFF_S, attempt_s)
+    total = n_urls * health_s + rounds * per_chunk
+    return WorstCase(total, f"{n_chunks} request(s) of <= {size} jobs: {rounds} round(s) x {config.retries + 1} "
+                            f"attempts x {attempt_s:g} s (timeout {timeout:g} s, {sized}) + backoff, after "
+                            f"{n_urls} /health read(s) <= {health_s:g} s = {total:.1f} s")
 
 
 class _Encoded:

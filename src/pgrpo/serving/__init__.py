@@ -12,7 +12,8 @@ thread: tests, benchmarks); `launch` / `stop_process` run a service CLI as a sub
 benchmarks). fair.FairShare: work slots handed out round-robin over clients. Clients (httpx):
 `parse_urls`, `Rotation` (requests go to the next URL in turn, starting at this process's RANK
 so ranks spread too), `Attempts` (the retry policy: each retry on the next URL, exponential
-backoff with jitter, a failure text naming the URLs tried) and `reply_body` (which replies are
+backoff with jitter, a failure text naming the URLs tried; `worst_case_s`, its longest duration, and
+`WorstCase`, a client call's) and `reply_body` (which replies are
 retried: transport errors, timeouts, 408/429/5xx; any other 4xx is `Refused` at once). Imports
 fastapi, uvicorn and httpx only where used.
 
@@ -33,6 +34,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -310,6 +312,14 @@ class Rotation:
         return start
 
 
+@dataclass(frozen=True)
+class WorstCase:
+    """The longest one client call can take when every attempt fails or times out, and how that adds up."""
+
+    seconds: float
+    how: str
+
+
 class Attempts:
     """The retry policy: `retries` + 1 attempts, the first on urls[start], each retry on the next URL
     after an exponential backoff with jitter. Iterate (url, seconds to wait first); record failures."""
@@ -319,10 +329,18 @@ class Attempts:
         self.began = time.monotonic()
         self.errors: list[tuple[str, str]] = []
 
+    JITTER = 0.25  # a retry's backoff is stretched by up to this share
+
     def __iter__(self) -> Iterator[tuple[str, float]]:
         for attempt in range(self.retries + 1):
-            delay = self.backoff_s * 2 ** (attempt - 1) * (1 + 0.25 * random.random()) if attempt else 0.0
+            delay = self.backoff_s * 2 ** (attempt - 1) * (1 + self.JITTER * random.random()) if attempt else 0.0
             yield self.urls[(self.start + attempt) % len(self.urls)], delay
+
+    @classmethod
+    def worst_case_s(cls, retries: int, backoff_s: float, attempt_s: float) -> float:
+        """The longest `retries` + 1 attempts of at most `attempt_s` seconds each can take, backoff included."""
+        backoff = sum(backoff_s * 2 ** (attempt - 1) * (1 + cls.JITTER) for attempt in range(1, retries + 1))
+        return (retries + 1) * attempt_s + backoff
 
     def failed(self, url: str, exc: Exception) -> None:
         self.errors.append((url, str(exc)))

@@ -1,7 +1,8 @@
 """`pgrpo train --config RECIPE.yaml [key=value ...]`: P-GRPO training on TRL's GRPOTrainer.
 
 Thin: parses arguments, loads and validates the recipe (errors name the key, before any
-model loads), then calls pgrpo.train.runner.run_training. Heavy imports happen in run().
+model loads), then calls pgrpo.train.runner.run_training; `--check` stops after validating and
+prints the reward side's worst case (pgrpo.train.reward_budget). Heavy imports happen in run().
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ def configure_train(parser):
     parser.add_argument("overrides", nargs="*", metavar="KEY=VALUE",
                         help="dotted overrides, e.g. reward.mode=outcome grpo.max_steps=2")
     parser.add_argument("--check", action="store_true",
-                        help="only load and validate the recipe (no model is loaded)")
+                        help="only load and validate the recipe (no model is loaded); print the reward "
+                             "side's worst-case time per step against the collective timeout")
 
     def run(args) -> int:
         from pgrpo.config import ConfigError
@@ -24,7 +26,10 @@ def configure_train(parser):
         config = load_train_config(args.config, args.overrides)
         try:
             if args.check:
-                validate_train_config(config)
+                from pgrpo.train.reward_budget import reward_budget
+
+                kwargs = validate_train_config(config)
+                print(reward_budget(config, kwargs).describe())
                 print(f"{args.config}: OK")
                 return 0
             from pgrpo.train.runner import run_training

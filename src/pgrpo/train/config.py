@@ -7,7 +7,8 @@ checks everything that can be checked without loading a model: unknown or mistyp
 that needs a reward model without one, missing model / dataset / RM paths, an RM without a
 current manifest or a `reward.rm_*` key contradicting it (`pgrpo.rm.manifest`; with `reward.rm_url`
 the manifest the service serves, read from its /health), sandbox limits,
-`peft` keys against LoraConfig.
+`peft` keys against LoraConfig, and reward-side timeouts that end before the collective timeout
+(`pgrpo.train.reward_budget`).
 Every error is a ConfigError naming the key. Imports trl only inside the validators.
 """
 
@@ -23,6 +24,8 @@ from pgrpo.config import RECIPE_DIR, RECIPE_PATH, ConfigError, _coerce, load_con
 from pgrpo.hf_loading import DTYPE_NAMES
 from pgrpo.paths import is_local_path
 from pgrpo.rewards.components import REWARD_MODES
+from pgrpo.rm.client import DEFAULT_RETRIES as RM_RETRIES
+from pgrpo.rm.client import DEFAULT_TIMEOUT_S as RM_TIMEOUT_S
 from pgrpo.sandbox.types import SandboxConfig
 
 if typing.TYPE_CHECKING:
@@ -96,8 +99,11 @@ class RewardSection:
     # (`vllm serve` /classify, scalar head only; rm_path then names a local copy of the served RM
     # directory, whose manifest and tokenizer encode the items - no weights are loaded).
     rm_backend: str = "pgrpo"
-    rm_timeout_s: float = 300.0  # per request to rm_url
-    rm_retries: int = 3  # per request to rm_url, with exponential backoff, each on the next URL
+    # per attempt of a request to rm_url (whole), and retries with exponential backoff, each on the next
+    # URL: a failing request must end well before the other ranks stop waiting (`grpo.ddp_timeout`,
+    # pgrpo.train.reward_budget)
+    rm_timeout_s: float = RM_TIMEOUT_S
+    rm_retries: int = RM_RETRIES
     build_tiny_rm: bool = False  # an UNTRAINED tiny RM: plumbing tests only
     rm_batch_size: int = 16  # local: items per forward pass; rm_url: items per request
     rm_max_length: int | None = None  # tokens per RM input; None: the RM's training length (rm_url: must match)
@@ -185,6 +191,9 @@ def validate_train_config(config: TrainConfig, *, check_paths: bool = True) -> d
     group = kwargs.get("num_generations")
     if group is not None and group < 2:
         raise ConfigError(f"grpo.num_generations: GRPO needs >= 2 completions per prompt, got {group}")
+    from pgrpo.train.reward_budget import check_reward_budget, reward_budget
+
+    check_reward_budget(reward_budget(config, kwargs, contact=check_paths))  # failing calls end in time
     return kwargs
 
 

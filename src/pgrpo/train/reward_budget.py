@@ -1,0 +1,221 @@
+"""How long the reward side of one step can take on one rank, against the collective timeout.
+
+Owns `RewardBudget` (its terms and the collective timeout), `reward_budget(config, grpo_kwargs)`,
+`check_reward_budget` and `completions_per_rank`. While one rank computes its rewards, the other
+ranks wait for it in the step's gather (`pgrpo.rewards.trl_funcs`) and give up after the
+collective timeout: `grpo.ddp_timeout`, which transformers passes to the process group (also
+under DeepSpeed). A failing reward call must end before that, so that its rank can tell the
+others why (`RewardStepError`, naming the rank and the URL) instead of all of them dying of a
+timeout that names nothing. `validate_train_config` (so `pgrpo train` and `pgrpo train --check`)
+refuses a config whose worst case reaches the collective timeout; `--check` prints it.
+
+The terms, for the completions one rank scores per reward call (`completions_per_rank`):
+- sandbox: a local pool runs ceil(n / workers) rounds of programs, each at most its wall-clock
+  limit (plus its start-up; not counted when this is not a rank and the workers are this machine's
+  CPU-aware default, e.g. `sandbox.workers` unset: the training node's CPUs decide); a service (`sandbox.url`): `pgrpo.sandbox.remote.run_worst_case`
+  (with `sandbox.request_timeout_s: 0` its timeouts come from the service's workers, read from
+  its /health when services may be contacted, else the term is unknown here);
+- reward model: served (`reward.rm_url`): `pgrpo.rm.client.score_worst_case` for every completion
+  (the posterior gate scores fewer); in-process: compute time only, no network wait (not bounded).
+Not counted: generation and the rest of the step, which the other ranks wait for too.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from pgrpo.config import ConfigError
+from pgrpo.sandbox.types import SandboxConfig
+
+
+# What the budget reads of a TrainConfig, typed structurally: pgrpo.train.config (validate_train_config)
+# calls this module, which therefore must not import it.
+class _Data(Protocol):
+    @property
+    def allow_unittest(self) -> bool: ...
+
+
+class _Reward(Protocol):
+    @property
+    def mode(self) -> str: ...
+    @property
+    def rm_url(self) -> str | list[str] | None: ...
+    @property
+    def rm_batch_size(self) -> int: ...
+    @property
+    def rm_timeout_s(self) -> float: ...
+    @property
+    def rm_retries(self) -> int: ...
+
+
+class Recipe(Protocol):
+    """The parts of a `pgrpo.train.config.TrainConfig` the budget depends on."""
+
+    @property
+    def task(self) -> str: ...
+    @property
+    def data(self) -> _Data: ...
+    @property
+    def reward(self) -> _Reward: ...
+    @property
+    def sandbox(self) -> SandboxConfig: ...
+
+
+@dataclass(frozen=True)
+class BudgetTerm:
+    """One part of the reward side: `seconds` None when it is not bounded (or not known) here."""
+
+    name: str
+    seconds: float | None
+    how: str
+
+    def line(self) -> str:
+        value = "not bounded here" if self.seconds is None else f"<= {self.seconds:.1f} s"
+        return f"{self.name}: {value} ({self.how})"
+
+
+@dataclass(frozen=True)
+class RewardBudget:
+    completions: int  # per rank per reward call
+    terms: tuple[BudgetTerm, ...]
+    collective_timeout_s: float
+
+    @property
+    def worst_case_s(self) -> float:
+        """The sum of the bounded terms."""
+        return sum(t.seconds for t in self.terms if t.seconds is not None)
+
+    @property
+    def fits(self) -> bool:
+        return self.worst_case_s < self.collective_timeout_s
+
+    def describe(self) -> str:
+        share = self.worst_case_s / self.collective_timeout_s
+        verdict = f"fits ({share:.0%} of it)" if self.fits else "DOES NOT FIT"
+        return "\n".join([
+            f"reward side, worst case per step on one rank ({self.completions} completions per reward call):",
+            *(f"  {t.line()}" for t in self.terms),
+            f"  total <= {self.worst_case_s:.1f} s; collective timeout (grpo.ddp_timeout) "
+            f"{self.collective_timeout_s:g} s: {verdict}",
+        ])
+
+
+def _grpo_default(name: str) -> Any:
+    from trl import GRPOConfig
+
+    return {f.name: f.default for f in dataclasses.fields(GRPOConfig)}[name]
+
+
+def _grpo(kwargs: Mapping[str, Any], name: str) -> Any:
+    value = kwargs.get(name)
+    return _grpo_default(name) if value is None else value
+
+
+def completions_per_rank(kwargs: Mapping[str, Any]) -> int:
+    """Completions one rank scores per reward call: TRL's generation batch over the ranks
+    (per_device_train_batch_size x steps_per_generation, which defaults to gradient_accumulation_steps;
+    with generation_batch_size: divided by WORLD_SIZE, 1 when unknown, which is the most)."""
+    generation_batch = kwargs.get("generation_batch_size")
+    if generation_batch:
+        return math.ceil(int(generation_batch) / max(1, int(os.environ.get("WORLD_SIZE", "1") or 1)))
+    steps = kwargs.get("steps_per_generation") or _grpo(kwargs, "gradient_accumulation_steps")
+    return int(_grpo(kwargs, "per_device_train_batch_size")) * int(steps)
+
+
+def _local_sandbox(config: Recipe, n: int) -> BudgetTerm:
+    from pgrpo.data.problem import TestKind
+    from pgrpo.sandbox.types import KIND_LIMITS
+
+    limit = config.sandbox.timeout_per_program_s
+    how = "every program at sandbox.timeout_per_program_s"
+    if config.data.allow_unittest and KIND_LIMITS[TestKind.UNITTEST].timeout_s > limit:
+        limit, how = KIND_LIMITS[TestKind.UNITTEST].timeout_s, "every program at the unittest kind's limit"
+    from pgrpo.sandbox.resources import default_workers
+
+    workers = max(1, config.sandbox.workers)
+    rounds = math.ceil(n / workers)
+    how = f"{rounds} round(s) x {limit:g} s, {how}, plus each program's start-up"
+    if "LOCAL_WORLD_SIZE" not in os.environ and config.sandbox.workers == default_workers():
+        # Not started as a rank, and the workers are this machine's CPU-aware default (sandbox.workers unset,
+        # or set to the same number): this machine's CPUs say nothing of a training node's.
+        return BudgetTerm("sandbox, local pool", None, f"{workers} workers = this machine's CPU-aware default: a "
+                                                       f"training node's usable CPUs / local ranks decide; with "
+                                                       f"{workers}: {how} = {rounds * limit:.1f} s")
+    return BudgetTerm(f"sandbox, local pool of {workers} workers", rounds * limit, how)
+
+
+def _service_facts(config: Recipe) -> tuple[int, int]:
+    """(fewest workers, fewest jobs per request) among the `sandbox.url` services, read from their /health."""
+    from pgrpo.errors import PgrpoError
+    from pgrpo.sandbox.remote import RemoteSandbox
+
+    with RemoteSandbox(config.sandbox.urls, config.sandbox) as client:
+        try:
+            healths = [client.health(url) for url in config.sandbox.urls]
+        except PgrpoError as exc:
+            raise ConfigError(f"sandbox.url: {exc}") from None
+    return min(h.workers for h in healths), min(h.max_jobs for h in healths)
+
+
+def _remote_sandbox(config: Recipe, n: int, contact: bool) -> BudgetTerm:
+    from pgrpo.sandbox.remote import run_worst_case
+
+    name = f"sandbox, service(s) {', '.join(config.sandbox.urls)}"
+    if config.sandbox.request_timeout_s:
+        worst = run_worst_case(config.sandbox, n)
+    elif contact:
+        workers, max_jobs = _service_facts(config)
+        worst = run_worst_case(config.sandbox, n, workers, max_jobs)
+    else:
+        return BudgetTerm(name, None, "sandbox.request_timeout_s: 0 sizes each request from the service's "
+                                      "workers, which are read from its /health when training starts")
+    return BudgetTerm(name, worst.seconds, worst.how)
+
+
+def _reward_model(config: Recipe, n: int) -> BudgetTerm | None:
+    from pgrpo.rewards.components import get_mode
+
+    reward = config.reward
+    if not get_mode(reward.mode).uses_thinking:
+        return None
+    if reward.rm_url is None:
+        return BudgetTerm("reward model, in-process", None, "compute time only, no network wait")
+    from pgrpo.rm.client import score_worst_case
+    from pgrpo.serving import parse_urls
+
+    worst = score_worst_case(n, items_per_request=reward.rm_batch_size, timeout_s=reward.rm_timeout_s,
+                             retries=reward.rm_retries)
+    urls = parse_urls(reward.rm_url, "reward.rm_url")
+    return BudgetTerm(f"reward model, service(s) {', '.join(urls)}", worst.seconds,
+                      f"every completion scored: {worst.how}")
+
+
+def reward_budget(config: Recipe, grpo_kwargs: Mapping[str, Any], *, contact: bool = True) -> RewardBudget:
+    """The reward side's worst case for `config` (its `grpo` kwargs as validated); `contact`: the
+    sandbox services may be asked for their workers (see the module docstring)."""
+    n = completions_per_rank(grpo_kwargs)
+    terms: list[BudgetTerm] = []
+    if config.task == "code":
+        terms.append(_remote_sandbox(config, n, contact) if config.sandbox.urls else _local_sandbox(config, n))
+    else:
+        terms.append(BudgetTerm("answer check", None, f"task {config.task}: compared in-process, no sandbox"))
+    rm = _reward_model(config, n)
+    if rm is not None:
+        terms.append(rm)
+    return RewardBudget(n, tuple(terms), float(_grpo(grpo_kwargs, "ddp_timeout")))
+
+
+def check_reward_budget(budget: RewardBudget) -> None:
+    """ConfigError (naming grpo.ddp_timeout and the terms) when the worst case reaches the collective timeout."""
+    if budget.fits:
+        return
+    raise ConfigError(
+        f"grpo.ddp_timeout: {budget.collective_timeout_s:g} s, but the reward side of one step can take up to "
+        f"{budget.worst_case_s:.1f} s on one rank; a failing reward call must end before the other ranks stop "
+        f"waiting for it, so that every rank stops naming it. Lower reward.rm_timeout_s / reward.rm_retries / "
+        f"sandbox.request_timeout_s / sandbox.retries, or raise grpo.ddp_timeout.\n{budget.describe()}")
