@@ -63,16 +63,16 @@ def test_completions_per_rank_follow_trl_generation_batch(monkeypatch):
 
 def test_served_rm_and_local_pool_add_up_and_default_timeouts_fit(tmp_path, monkeypatch):
     monkeypatch.setenv("LOCAL_WORLD_SIZE", "1")  # as a rank: the pool's workers are this node's
-    config = served_rm(tmp_path)
+    config = served_rm(tmp_path, "grpo.ddp_timeout=900")
     budget = reward_budget(config, validate_train_config(config, check_paths=False), contact=False)
     n = 4  # tiny recipe: per_device_train_batch_size 4, one accumulation step
     rm = score_worst_case(n, items_per_request=config.reward.rm_batch_size, timeout_s=config.reward.rm_timeout_s,
                           retries=config.reward.rm_retries)
     assert budget.completions == n
     assert budget.worst_case_s == pytest.approx(1 * config.sandbox.timeout_per_program_s + rm.seconds)
-    assert budget.fits and budget.collective_timeout_s == 1800
+    assert budget.fits and budget.collective_timeout_s == 900
     text = budget.describe()
-    assert RM in text and "local pool of 4 workers" in text and "1800 s: fits" in text
+    assert RM in text and "local pool of 4 workers" in text and "900 s: fits" in text
 
 
 def test_a_worst_case_reaching_the_collective_timeout_is_refused_naming_the_keys(tmp_path, monkeypatch):
@@ -192,7 +192,7 @@ def test_an_rm_attempt_ends_within_its_timeout_even_when_bytes_keep_coming():
 def test_train_check_prints_the_worst_case(tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("LOCAL_WORLD_SIZE", "1")
     args = ["train", "--config", str(TINY), "--check", f"output_dir={tmp_path}", f"data.source={TINY_DATA}",
-            "reward.mode=outcome", "sandbox.workers=1"]
+            "reward.mode=outcome", "sandbox.workers=1", "grpo.ddp_timeout=1800"]
     assert main(args) == 0
     out = capsys.readouterr().out
     assert "reward side, worst case per step on one rank (4 completions per reward call)" in out

@@ -22,7 +22,6 @@ Not counted: generation and the rest of the step, which the other ranks wait for
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import os
 from collections.abc import Mapping
@@ -31,6 +30,7 @@ from typing import Any, Protocol
 
 from pgrpo.config import ConfigError
 from pgrpo.sandbox.types import SandboxConfig
+from pgrpo.train.grpo_fields import grpo_value
 
 
 # What the budget reads of a TrainConfig, typed structurally: pgrpo.train.config (validate_train_config)
@@ -105,17 +105,6 @@ class RewardBudget:
         ])
 
 
-def _grpo_default(name: str) -> Any:
-    from trl import GRPOConfig
-
-    return {f.name: f.default for f in dataclasses.fields(GRPOConfig)}[name]
-
-
-def _grpo(kwargs: Mapping[str, Any], name: str) -> Any:
-    value = kwargs.get(name)
-    return _grpo_default(name) if value is None else value
-
-
 def completions_per_rank(kwargs: Mapping[str, Any]) -> int:
     """Completions one rank scores per reward call: TRL's generation batch over the ranks
     (per_device_train_batch_size x steps_per_generation, which defaults to gradient_accumulation_steps;
@@ -123,8 +112,8 @@ def completions_per_rank(kwargs: Mapping[str, Any]) -> int:
     generation_batch = kwargs.get("generation_batch_size")
     if generation_batch:
         return math.ceil(int(generation_batch) / max(1, int(os.environ.get("WORLD_SIZE", "1") or 1)))
-    steps = kwargs.get("steps_per_generation") or _grpo(kwargs, "gradient_accumulation_steps")
-    return int(_grpo(kwargs, "per_device_train_batch_size")) * int(steps)
+    steps = kwargs.get("steps_per_generation") or grpo_value(kwargs, "gradient_accumulation_steps")
+    return int(grpo_value(kwargs, "per_device_train_batch_size")) * int(steps)
 
 
 def _local_sandbox(config: Recipe, n: int) -> BudgetTerm:
@@ -207,7 +196,7 @@ def reward_budget(config: Recipe, grpo_kwargs: Mapping[str, Any], *, contact: bo
     rm = _reward_model(config, n)
     if rm is not None:
         terms.append(rm)
-    return RewardBudget(n, tuple(terms), float(_grpo(grpo_kwargs, "ddp_timeout")))
+    return RewardBudget(n, tuple(terms), float(grpo_value(grpo_kwargs, "ddp_timeout")))
 
 
 def check_reward_budget(budget: RewardBudget) -> None:
