@@ -5,26 +5,39 @@
 #   the thinking RM in-process, behind `pgrpo rm serve` and behind `vllm serve` (rm_backend vllm,
 #   raw scores compared with in-process; vLLM serves under `pgrpo rm vllm-name`); `pgrpo evaluate` on 5 HumanEval
 #   problems (hf, vllm); benchmarks/rm_scoring.py on the GPU.
+# With two or more GPUs, also the recipes' combination on every GPU (grpo-multi-gpu): ZeRO-3 x vLLM
+# colocate with sleep mode x the local tiny RM on each rank, 2 steps saved, then resumed for a
+# third (every rank resumes from checkpoint-2; each step logged once; the checkpoint complete).
+# `--multi-gpu` runs only that stage (and the tiny models it trains).
+# First, before anything is built: GPUs that `nvidia-smi` lists but torch cannot use fail the
+# check (exit 1), naming the driver version and the driver torch's CUDA build needs
+# (scripts/gpu_driver_check.py); `--cpu` skips that look and runs the CPU stages only.
 # Installs nothing and needs no network: a stage whose packages are not importable prints
 # `skipped: <package> not installed`; `--wheels DIR` pip-installs (--no-index, --no-deps) the
 # wheels in DIR whose distribution is missing into a throwaway target put on PYTHONPATH.
-# Without a GPU the GPU-only stages print "no GPU: skipped" and the others run on the CPU
-# (tiny models, recipe check, RM local and served, evaluate hf, 2 GRPO steps with HF
-# generation; about a minute), exit 0 if they pass. Exit status: 1 if any stage failed.
-#   usage: scripts/gpu-smoke.sh [--wheels DIR] [--out DIR] [--keep]     (PYTHON=... picks python)
+# Without a GPU (no nvidia-smi, or one listing none) the GPU-only stages print "no GPU: skipped"
+# and the others run on the CPU
+# (tiny models, recipe check, RM local and served, evaluate hf, 2 GRPO steps with HF generation;
+# about a minute), exit 0 if they pass. Exit status: 1 if any stage failed.
+#   usage: scripts/gpu-smoke.sh [--wheels DIR] [--out DIR] [--keep] [--multi-gpu | --cpu]   (PYTHON=... picks python)
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 PY=${PYTHON:-python3}
-WHEELS="" OUT="" KEEP=0
+WHEELS="" OUT="" KEEP=0 ONLY_MULTI=0 CPU_ONLY=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --wheels) WHEELS=$2; shift 2 ;;
     --out) OUT=$2; shift 2 ;;
     --keep) KEEP=1; shift ;;
-    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
+    --multi-gpu) ONLY_MULTI=1; shift ;;
+    --cpu) CPU_ONLY=1; shift ;;
+    -h|--help) sed -n '2,/^#   usage/p' "$0"; exit 0 ;;
     *) echo "gpu-smoke: unknown argument $1" >&2; exit 2 ;;
   esac
 done
+if [ "$ONLY_MULTI" = 1 ] && [ "$CPU_ONLY" = 1 ]; then
+  echo "gpu-smoke: --multi-gpu and --cpu exclude each other" >&2; exit 2
+fi
 if [ -z "$OUT" ]; then
   OUT=$(mktemp -d /tmp/pgrpo-gpu-smoke.XXXXXX)
   [ "$KEEP" = 1 ] || trap 'rm -rf "$OUT"' EXIT
@@ -39,18 +52,27 @@ if [ -n "$WHEELS" ]; then
 fi
 
 START=$(date +%s) FAILED=0 PASSED=0
-if "$PY" -c "import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)" 2>/dev/null; then
-  GPU=1 DEVICE=cuda
-else
-  GPU=0 DEVICE=cpu
+NGPU=0
+if [ "$CPU_ONLY" = 0 ]; then
+  "$PY" "$ROOT/scripts/gpu_driver_check.py" || exit 1  # GPUs torch cannot use fail here, before any model
+  NGPU=$("$PY" -c "import torch; print(torch.cuda.device_count() if torch.cuda.is_available() else 0)" \
+         2>/dev/null | tail -1)
+  case "$NGPU" in ''|*[!0-9]*) NGPU=0 ;; esac
+fi
+if [ "$NGPU" -gt 0 ]; then GPU=1 DEVICE=cuda; else GPU=0 DEVICE=cpu; fi
+if [ "$ONLY_MULTI" = 1 ] && [ "$NGPU" -lt 2 ]; then
+  echo "gpu-smoke: --multi-gpu needs 2 or more GPUs; torch sees $NGPU" >&2; exit 1
 fi
 
-# stage NAME cpu|gpu "PKG..." TIMEOUT_S COMMAND...: one pass/fail/skipped line; log in OUT/NAME.log
+# stage NAME cpu|gpu|multi-gpu "PKG..." TIMEOUT_S COMMAND...: one pass/fail/skipped line; log in OUT/NAME.log
 stage() {
   local name=$1 kind=$2 pkgs=$3 limit=$4 t0 rc
   shift 4
   if [ "$kind" = gpu ] && [ "$GPU" = 0 ]; then
     printf '%-22s no GPU: skipped\n' "$name"; return
+  fi
+  if [ "$kind" = multi-gpu ] && [ "$NGPU" -lt 2 ]; then
+    printf '%-22s needs 2+ GPUs (%s visible): skipped\n' "$name" "$NGPU"; return
   fi
   for pkg in $pkgs; do
     if ! "$PY" -c "import $pkg" >/dev/null 2>&1; then
@@ -70,52 +92,68 @@ stage() {
 }
 
 POLICY="$OUT/models/policy" RM="$OUT/models/rm" RECIPE="$ROOT/recipes/tiny-cpu.yaml"
-# the tiny recipe moved to this device with the local tiny models and 2 GRPO steps
-grpo_args() {  # grpo_args OUTPUT_DIR EXTRA...
-  local dir=$1; shift
-  local cpu=true bf16=false
-  [ "$GPU" = 1 ] && cpu=false bf16=true
-  echo "output_dir=$dir model.build_tiny=false model.path=$POLICY model.format_warmup_steps=0" \
-       "reward.build_tiny_rm=false reward.rm_path=$RM reward.rm_device=$DEVICE" \
-       "grpo.use_cpu=$cpu grpo.bf16=$bf16 grpo.max_steps=2 grpo.save_steps=1000 grpo.report_to=[] $*"
-}
-VLLM="grpo.use_vllm=true grpo.vllm_mode=colocate grpo.vllm_gpu_memory_utilization=0.3 grpo.vllm_max_model_length=512"
-train() { "$PY" -m pgrpo train --config "$RECIPE" "$@"; }
-check_all() {
+# grpo_args OUTPUT_DIR [STAGE [GPU [STEPS]]]: the tiny recipe's overrides for a GRPO stage (hf |
+# vllm | multi-gpu; gpu_smoke_helpers.grpo_overrides), STEPS (2) steps on this machine's device,
+# or on a GPU when GPU is 1
+grpo_args() {
+  local gpu=${3:-$GPU}
   # shellcheck disable=SC2046
-  train --check $(grpo_args "$OUT/grpo-hf") && train --check $(grpo_args "$OUT/grpo-vllm" "$VLLM")
+  "$PY" "$HELP" grpo-args "$1" "$POLICY" "$RM" --stage "${2:-hf}" --steps "${4:-2}" $([ "$gpu" = 1 ] && echo --gpu)
+}
+train() { "$PY" -m pgrpo train --config "$RECIPE" "$@"; }
+check_all() {  # every GRPO stage's arguments pass `pgrpo train --check` (the vLLM ones as on a GPU)
+  # shellcheck disable=SC2046
+  train --check $(grpo_args "$OUT/grpo-hf") && train --check $(grpo_args "$OUT/grpo-vllm" vllm 1) &&
+    train --check $(grpo_args "$OUT/grpo-multi-gpu" multi-gpu 1)
 }
 evaluate() {  # evaluate BACKEND
   "$PY" -m pgrpo evaluate --model "$POLICY" --benchmarks humaneval --limit 5 --max-tokens 64 \
     --backend "$1" --out "$OUT/eval-$1" --sandbox-workers 2 --no-progress
 }
+launch() {  # launch ACCELERATE_CONFIG TRAIN_ARGS...: pgrpo train under accelerate
+  local config=$1; shift
+  "$PY" -m accelerate.commands.launch --config_file "$config" -m pgrpo.cli train --config "$RECIPE" "$@"
+}
 zero3() {
   "$PY" "$HELP" zero3-config "$OUT/zero3-1gpu.yaml" >/dev/null || return 1
   # shellcheck disable=SC2046
-  "$PY" -m accelerate.commands.launch --config_file "$OUT/zero3-1gpu.yaml" -m pgrpo.cli train \
-    --config "$RECIPE" $(grpo_args "$OUT/grpo-zero3")
+  launch "$OUT/zero3-1gpu.yaml" $(grpo_args "$OUT/grpo-zero3")
+}
+multi_gpu() {  # ZeRO-3 x vLLM colocate x local RM on all NGPU GPUs: 2 steps saved, resumed for a 3rd
+  local dir="$OUT/grpo-multi-gpu" config="$OUT/zero3-${NGPU}gpu.yaml"
+  "$PY" "$HELP" zero3-config "$config" --processes "$NGPU" >/dev/null || return 1
+  # shellcheck disable=SC2046
+  launch "$config" $(grpo_args "$dir" multi-gpu) || return 1
+  echo "--- resuming for a third step"
+  # shellcheck disable=SC2046
+  launch "$config" $(grpo_args "$dir" multi-gpu "$GPU" 3) 2>&1 | tee "$dir-resume.log"
+  [ "${PIPESTATUS[0]}" = 0 ] || return 1
+  "$PY" "$HELP" check-resume "$dir" "$dir-resume.log" --resumed-from 2 --steps 3 --ranks "$NGPU"
 }
 
-export PY OUT ROOT HELP GPU DEVICE POLICY RM RECIPE VLLM
-export -f grpo_args train check_all evaluate zero3
+export PY OUT ROOT HELP GPU NGPU DEVICE POLICY RM RECIPE
+export -f grpo_args train check_all evaluate launch zero3 multi_gpu
 
 echo "pgrpo GPU smoke check: $("$PY" -c 'import sys, torch; print(f"python {sys.version.split()[0]}, torch {torch.__version__}, " + (f"GPU {torch.cuda.get_device_name(0)}" if torch.cuda.is_available() else "no GPU"))' 2>&1 | tail -1)"
 echo "work dir: $OUT"
 [ "$GPU" = 0 ] && echo "no GPU: the GPU stages are skipped; the CPU stages run"
 
 stage tiny-models      cpu "transformers"       120 "$PY" "$HELP" models "$OUT/models"
-stage recipe-check     cpu "trl"                120 check_all
-stage rm-local         cpu "transformers"       120 "$PY" "$HELP" rm-local "$RM" "$DEVICE" "$OUT/rm-scores.json"
-stage rm-served        cpu "fastapi uvicorn httpx" 180 "$PY" "$HELP" rm-served "$RM" "$DEVICE" "$OUT/rm-scores.json"
-stage evaluate-hf      cpu "transformers"       180 evaluate hf
-# shellcheck disable=SC2046
-stage grpo-hf          cpu "trl"                300 train $(grpo_args "$OUT/grpo-hf")
-# shellcheck disable=SC2046
-stage grpo-vllm        gpu "trl vllm"           420 train $(grpo_args "$OUT/grpo-vllm" "$VLLM")
-stage grpo-zero3       gpu "trl deepspeed"      420 zero3
-stage evaluate-vllm    gpu "vllm"               300 evaluate vllm
-stage rm-vllm          gpu "vllm httpx"         420 "$PY" "$HELP" rm-vllm "$RM" "$OUT/rm-scores.json"
-stage rm-scoring-bench gpu "transformers"       180 "$PY" "$ROOT/benchmarks/rm_scoring.py" --device cuda --items 32
+if [ "$ONLY_MULTI" = 0 ]; then
+  stage recipe-check     cpu "trl"                120 check_all
+  stage rm-local         cpu "transformers"       120 "$PY" "$HELP" rm-local "$RM" "$DEVICE" "$OUT/rm-scores.json"
+  stage rm-served        cpu "fastapi uvicorn httpx" 180 "$PY" "$HELP" rm-served "$RM" "$DEVICE" "$OUT/rm-scores.json"
+  stage evaluate-hf      cpu "transformers"       180 evaluate hf
+  # shellcheck disable=SC2046
+  stage grpo-hf          cpu "trl"                300 train $(grpo_args "$OUT/grpo-hf")
+  # shellcheck disable=SC2046
+  stage grpo-vllm        gpu "trl vllm"           420 train $(grpo_args "$OUT/grpo-vllm" vllm)
+  stage grpo-zero3       gpu "trl deepspeed"      420 zero3
+  stage evaluate-vllm    gpu "vllm"               300 evaluate vllm
+  stage rm-vllm          gpu "vllm httpx"         420 "$PY" "$HELP" rm-vllm "$RM" "$OUT/rm-scores.json"
+  stage rm-scoring-bench gpu "transformers"       180 "$PY" "$ROOT/benchmarks/rm_scoring.py" --device cuda --items 32
+fi
+stage grpo-multi-gpu   multi-gpu "trl vllm deepspeed" 900 multi_gpu
 
 echo "gpu-smoke: $PASSED passed, $FAILED failed in $(( $(date +%s) - START ))s"
 [ "$FAILED" = 0 ]

@@ -1,8 +1,9 @@
 """Small steps of scripts/gpu-smoke.sh that are easier in Python than in bash: build the tiny
 models, score with the reward model locally, through `pgrpo rm serve` and through `vllm serve`
 (reward.rm_backend=vllm; raw scores compared), install missing
-wheels into a throwaway target, write a one-GPU ZeRO-3 accelerate config. Offline only;
-installs nothing into the environment.
+wheels into a throwaway target, the `pgrpo train` overrides of each GRPO stage (the tiny recipe
+on this device; vLLM colocate; the multi-GPU stage), a ZeRO-3 accelerate config for N GPUs, and
+the multi-GPU stage's resume verdict. Offline only; installs nothing into the environment.
 
     python scripts/gpu_smoke_helpers.py COMMAND [ARGS]
 """
@@ -148,21 +149,73 @@ machine_rank: 0
 main_process_ip: 127.0.0.1
 main_process_port: {port}
 num_machines: 1
-num_processes: 1
+num_processes: {processes}
 rdzv_backend: static
 same_network: true
 use_cpu: false
 """
 
 
-def zero3_config(out: Path) -> None:
+def zero3_config(out: Path, processes: int = 1) -> None:
+    """An accelerate config: DeepSpeed ZeRO-3, bf16, `processes` GPUs on this node, a free port."""
     import socket
 
+    if processes < 1:
+        raise SystemExit(f"zero3-config: --processes must be >= 1, got {processes}")
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    out.write_text(ZERO3.format(port=port))
+    out.write_text(ZERO3.format(port=port, processes=processes))
     print(out)
+
+
+VLLM = {"grpo.use_vllm": "true", "grpo.vllm_mode": "colocate", "grpo.vllm_gpu_memory_utilization": "0.3",
+        "grpo.vllm_max_model_length": "512"}
+# ZeRO-3 x vLLM colocate with sleep mode x the local tiny RM on each rank's own GPU (rm_device
+# unset: cuda:LOCAL_RANK), a checkpoint at every step so the stage can resume
+MULTI_GPU = {**VLLM, "grpo.vllm_enable_sleep_mode": "true", "grpo.save_steps": "1", "reward.rm_device": "null"}
+STAGES: dict[str, dict[str, str]] = {"hf": {}, "vllm": VLLM, "multi-gpu": MULTI_GPU}
+
+
+def grpo_overrides(out_dir: str, policy: str, rm: str, *, gpu: bool, stage: str = "hf",
+                   steps: int = 2) -> list[str]:
+    """`pgrpo train --config recipes/tiny-cpu.yaml` overrides (KEY=VALUE, each key once) of a GRPO
+    stage: the local tiny models, this device, `steps` steps; stage hf (HF generation), vllm
+    (colocate) or multi-gpu."""
+    if stage not in STAGES:
+        raise SystemExit(f"grpo-args: unknown stage {stage!r} (choose from {sorted(STAGES)})")
+    settings = {"output_dir": out_dir, "model.build_tiny": "false", "model.path": policy,
+                "model.format_warmup_steps": "0", "reward.build_tiny_rm": "false", "reward.rm_path": rm,
+                "reward.rm_device": "cuda" if gpu else "cpu", "grpo.use_cpu": str(not gpu).lower(),
+                "grpo.bf16": str(gpu).lower(), "grpo.max_steps": str(steps), "grpo.save_steps": "1000",
+                "grpo.report_to": "[]", **STAGES[stage]}
+    return [f"{key}={value}" for key, value in settings.items()]
+
+
+def check_resume(out: Path, log: Path, resumed_from: int, steps: int, ranks: int) -> None:
+    """The multi-GPU stage's second run resumed: every rank says it resumed from
+    checkpoint-`resumed_from`, metrics.jsonl holds steps 1..`steps` once each, and the last
+    checkpoint is complete (pgrpo.train.checkpoints) with the RNG state of `ranks` ranks."""
+    import re
+
+    from pgrpo.train.checkpoints import checkpoint_problem
+
+    said = re.findall(r"pgrpo train: resuming from (\S+)", log.read_text(encoding="utf-8", errors="replace"))
+    expected = str(out / f"checkpoint-{resumed_from}")
+    if len(said) != ranks or set(said) != {expected}:
+        raise SystemExit(f"{log}: expected {ranks} rank(s) resuming from {expected}, got {said}")
+    rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines() if line.strip()]
+    logged = [row["step"] for row in rows if not row.get("summary")]
+    if logged != list(range(1, steps + 1)):
+        raise SystemExit(f"{out / 'metrics.jsonl'}: steps {logged}, expected 1..{steps} once each")
+    last = out / f"checkpoint-{steps}"
+    problem = checkpoint_problem(last)
+    if problem is not None:
+        raise SystemExit(f"{last}: incomplete: {problem}")
+    rng = sorted(p.name for p in last.glob("rng_state*.pth"))
+    if len(rng) != ranks:
+        raise SystemExit(f"{last}: RNG state of {len(rng)} rank(s) ({rng}), expected {ranks}")
+    print(f"resumed from {expected} on {ranks} rank(s); steps 1..{steps} logged once; {last.name} complete")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -180,7 +233,20 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("wheels")
     p.add_argument("wheels", type=Path)
     p.add_argument("target", type=Path)
-    sub.add_parser("zero3-config").add_argument("out", type=Path)
+    p = sub.add_parser("zero3-config")
+    p.add_argument("out", type=Path)
+    p.add_argument("--processes", type=int, default=1)
+    p = sub.add_parser("grpo-args")
+    for name in ("out_dir", "policy", "rm"):
+        p.add_argument(name)
+    p.add_argument("--gpu", action="store_true")
+    p.add_argument("--stage", default="hf")
+    p.add_argument("--steps", type=int, default=2)
+    p = sub.add_parser("check-resume")
+    p.add_argument("out", type=Path)
+    p.add_argument("log", type=Path)
+    for name in ("--resumed-from", "--steps", "--ranks"):
+        p.add_argument(name, type=int, required=True)
     args = parser.parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     if args.command == "models":
@@ -193,8 +259,13 @@ def main(argv: list[str] | None = None) -> int:
         rm_vllm(args.rm, args.scores)
     elif args.command == "wheels":
         install_wheels(args.wheels, args.target)
+    elif args.command == "grpo-args":
+        print(" ".join(grpo_overrides(args.out_dir, args.policy, args.rm, gpu=args.gpu, stage=args.stage,
+                                      steps=args.steps)))
+    elif args.command == "check-resume":
+        check_resume(args.out, args.log, args.resumed_from, args.steps, args.ranks)
     else:
-        zero3_config(args.out)
+        zero3_config(args.out, args.processes)
     return 0
 
 

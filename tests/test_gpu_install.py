@@ -45,6 +45,18 @@ def pins() -> dict[str, str]:
     return out
 
 
+def gpu_stack_cuda() -> int:
+    """scripts/gpu_driver_check.py's GPU_STACK_CUDA (the CUDA major of constraints/gpu.txt's torch)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("gpu_driver_check", ROOT / "scripts" / "gpu_driver_check.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules.setdefault("gpu_driver_check", module)  # its dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return int(module.GPU_STACK_CUDA)
+
+
 def clean_pip_env() -> dict[str, str]:
     """pip as a GPU user's machine runs it: no machine-local config, find-links or caps."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("PIP_") or k in ("PIP_CERT", "PIP_INDEX_URL")}
@@ -98,6 +110,9 @@ def test_gpu_set_resolves_with_pips_resolver_metadata_only(tmp_path: Path, onlin
         if name != "flash-attn":  # the optional `flash` extra (built against torch; see pyproject)
             assert chosen.get(name) == version, (name, chosen.get(name), version)
     assert any(n.startswith("nvidia-") for n in chosen), "resolved a CPU torch, not the CUDA one"
+    # the CUDA major the driver check (and the README's driver floor) assumes for this stack
+    toolkit = chosen.get("cuda-toolkit", "")
+    assert toolkit.split(".")[0] == str(gpu_stack_cuda()), (toolkit, gpu_stack_cuda())
     # metadata only: nothing but small files is downloaded whole (deepspeed ships only an sdist)
     whole = [line for line in proc.stdout.splitlines() if line.strip().startswith("Downloading ")]
     assert all("MB)" not in line or float(line.rsplit("(", 1)[1].split()[0]) < 20 for line in whole), whole
