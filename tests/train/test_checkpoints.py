@@ -182,3 +182,27 @@ def test_zero0_deepspeed_checkpoint_keeps_the_optimizer_in_its_model_states(tmp_
     assert checkpoint_problem(path) is None
     (path / "global_step1" / "mp_rank_00_model_states.pt").unlink()
     assert "holds no model states" in str(checkpoint_problem(path))
+
+
+def test_the_runner_resumes_from_the_newest_complete_one_or_refuses_a_named_torn_one(tmp_path: Path, capsys) -> None:
+    from pgrpo.config import ConfigError
+    from pgrpo.train.config import load_train_config
+    from pgrpo.train.runner import _resume_checkpoint
+
+    recipe = Path(__file__).resolve().parents[2] / "recipes" / "tiny-cpu.yaml"
+    trainer_checkpoint(tmp_path, 1)
+    (trainer_checkpoint(tmp_path, 2) / "trainer_state.json").unlink()
+    auto = load_train_config(recipe, [f"output_dir={tmp_path}"])
+    assert _resume_checkpoint(auto, tmp_path, False) == str(tmp_path / "checkpoint-1")
+    err = capsys.readouterr().err
+    assert f"skipping incomplete checkpoint {tmp_path / 'checkpoint-2'}: no trainer_state.json" in err
+    named = load_train_config(recipe, [f"output_dir={tmp_path}", f"resume={tmp_path / 'checkpoint-2'}"])
+    with pytest.raises(ConfigError, match="checkpoint-2 is not a complete checkpoint: no trainer_state.json"):
+        _resume_checkpoint(named, tmp_path, False)
+    named = load_train_config(recipe, [f"output_dir={tmp_path}", f"resume={tmp_path / 'checkpoint-1'}"])
+    assert _resume_checkpoint(named, tmp_path, False) == str(tmp_path / "checkpoint-1")
+    (tmp_path / "checkpoint-1" / "rng_state.pth").unlink()
+    assert _resume_checkpoint(auto, tmp_path, False) is None
+    assert "no complete checkpoint: training starts at step 0" in capsys.readouterr().err
+    never = load_train_config(recipe, [f"output_dir={tmp_path}", "resume=never"])
+    assert _resume_checkpoint(never, tmp_path, False) is None
