@@ -2,8 +2,9 @@
 
 Owns `diagnose_jail` (reads /proc under a `root`, so tests point it at a fake tree) and its typed
 result `JailDiagnosis`, whose `message()` is what the IsolationError of `pgrpo.sandbox.modes`
-says when neither bubblewrap nor unshare works. Causes it can name, each with the evidence read
-and the setting that lifts it:
+says when neither bubblewrap nor unshare works (its causes also tell, in the unshare fallback's
+warning, why bubblewrap did not). Causes it can name, each with the evidence read and the
+setting that lifts it:
 
 - bubblewrap not installed (no `bwrap` on PATH);
 - user namespaces off: `/proc/sys/user/max_user_namespaces` 0, or the Debian/older-Ubuntu
