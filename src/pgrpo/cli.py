@@ -23,7 +23,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "pgrpo.llm.commands",
     "pgrpo.rm.pairs_commands",
     "pgrpo.bench.commands",
-    "pgrpo.bench.build_rl_commands",
+    "pgrpo.train.build_rl_commands",
     "pgrpo.evaluation.commands",
     "pgrpo.rm.commands",
     "pgrpo.train.commands",

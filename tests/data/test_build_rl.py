@@ -68,7 +68,7 @@ class FakeRunner:
 def test_cli_removes_every_planted_problem_by_name_and_runs_references_in_the_sandbox(tmp_path, monkeypatch, capsys):
     import pgrpo.cli
 
-    monkeypatch.setattr(pgrpo.cli, "COMMAND_MODULES", ("pgrpo.bench.build_rl_commands",))
+    monkeypatch.setattr(pgrpo.cli, "COMMAND_MODULES", ("pgrpo.train.build_rl_commands",))
     out = tmp_path / "train" / "code-rl.jsonl"
     argv = ["data", "build-rl", "--out", str(out), "--quiet", "--sandbox-workers", "1"]
     argv += [a for s in SOURCES for a in ("--source", s)] + [a for e in EVALS for a in ("--eval", e)]
@@ -233,8 +233,8 @@ def test_asserts_and_call_cases_are_the_same_tests_in_either_direction():
 
 
 def test_every_evaluation_set_the_recipes_report_is_the_default_and_reads_where_evaluate_does():
-    from pgrpo.bench.build_rl_commands import eval_specs
     from pgrpo.evaluation.benchmarks import BENCHMARKS
+    from pgrpo.train.build_rl_commands import eval_specs
 
     specs, skipped = eval_specs([], [])
     assert [s.label for s in specs] == ["humaneval", "humaneval_plus", "mbpp", "mbpp_plus",
@@ -285,7 +285,7 @@ def _cli(tmp_path: Path, *extra: str) -> int:
 def test_skipped_evaluation_sets_are_named_in_the_datasheet_report_and_summary(tmp_path, monkeypatch, capsys):
     import pgrpo.cli
 
-    monkeypatch.setattr(pgrpo.cli, "COMMAND_MODULES", ("pgrpo.bench.build_rl_commands",))
+    monkeypatch.setattr(pgrpo.cli, "COMMAND_MODULES", ("pgrpo.train.build_rl_commands",))
     assert _cli(tmp_path, "--no-verify", "--skip-eval", "humaneval_plus", "--skip-eval", "mbpp",
                 "--skip-eval", "mbpp_plus", "--skip-eval", "lcb", "--skip-eval", "bigcodebench") == 0
     skipped = "humaneval_plus, mbpp, mbpp_plus, lcb, bigcodebench"
@@ -299,10 +299,10 @@ def test_skipped_evaluation_sets_are_named_in_the_datasheet_report_and_summary(t
 
 
 def test_reference_verdicts_are_redone_when_any_sandbox_limit_changes(tmp_path, monkeypatch):
-    import pgrpo.bench.build_rl_commands as commands
     import pgrpo.cli
+    import pgrpo.train.build_rl_commands as commands
 
-    monkeypatch.setattr(pgrpo.cli, "COMMAND_MODULES", ("pgrpo.bench.build_rl_commands",))
+    monkeypatch.setattr(pgrpo.cli, "COMMAND_MODULES", ("pgrpo.train.build_rl_commands",))
     runs: list[FakeRunner] = []
 
     def fake_runner(verifier):

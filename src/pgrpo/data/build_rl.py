@@ -12,6 +12,9 @@ order, and `BuildResult` (what was kept, what was removed and why). The stages, 
 3. decontaminate against every evaluation set (`pgrpo.data.decontaminate.EvalIndex`);
 4. deduplicate: the same normalized statement, or the same test set, as an earlier problem that
    reached this stage (the first one wins, even if its reference solution later fails);
+4b. with a prompt-token budget (`max_prompt_tokens`: `--recipe`, pgrpo.train.prompt_budget), drop the
+   problems whose training prompt is longer, counted by the injected `PromptCounter` (the policy's
+   tokenizer and chat template: this layer knows neither);
 5. run each remaining reference solution against its tests (the injected `SolutionRunner`; the
    command wires it to `pgrpo.verify`'s sandbox, since this layer never runs code itself):
    a failing solution, or one slower than `max_solution_seconds`, is filtered. Results are
@@ -78,6 +81,8 @@ class SolutionCheck:
 
 
 SolutionRunner = Callable[[Sequence[Problem]], list[SolutionCheck]]
+# problems -> tokens of each one's training prompt, same order
+PromptCounter = Callable[[Sequence[Problem]], list[int]]
 
 
 @dataclass(frozen=True)
@@ -95,6 +100,8 @@ class BuildConfig:
     require_solution: bool = False
     chunk: int = 64
     check_tag: str = ""  # what the runner's verdicts depend on (every sandbox limit, isolation): part of the journal key
+    max_prompt_tokens: int | None = None  # the training recipe's prompt budget (None: prompts not measured)
+    prompt_budget: str = ""  # where that budget comes from, for the report and datasheet
 
     def __post_init__(self) -> None:
         if not self.sources:
@@ -103,6 +110,8 @@ class BuildConfig:
             raise DataError("--min-tests, --ngram and the chunk size must be >= 1")
         if not 0.0 < self.ngram_threshold <= 1.0:
             raise DataError(f"--ngram-threshold must be in (0, 1], got {self.ngram_threshold}")
+        if self.max_prompt_tokens is not None and self.max_prompt_tokens < 1:
+            raise DataError(f"the prompt budget must be >= 1 token, got {self.max_prompt_tokens}")
 
     @property
     def journal_path(self) -> Path:
@@ -202,9 +211,12 @@ def _run_checks(pending: list[tuple[str, Problem]], runner: SolutionRunner, conf
 
 
 def build_rl(config: BuildConfig, runner: SolutionRunner | None, *, progress: bool = False,
-             index: EvalIndex | None = None) -> BuildResult:
+             index: EvalIndex | None = None, count_prompt_tokens: PromptCounter | None = None) -> BuildResult:
     """Run stages 1-5 (module docstring). `runner=None`: reference solutions are not run
-    (counted "unverified"). `index`: a prebuilt evaluation index (else read from config.evals)."""
+    (counted "unverified"). `index`: a prebuilt evaluation index (else read from config.evals).
+    `count_prompt_tokens`: required when config.max_prompt_tokens is set."""
+    if (config.max_prompt_tokens is None) != (count_prompt_tokens is None):
+        raise ValueError("build_rl: a prompt budget needs a prompt counter, and a counter a budget")
     result = BuildResult()
     if index is None:
         index, result.eval_sizes = load_eval_index(config.evals, n=config.ngram,
@@ -236,6 +248,8 @@ def build_rl(config: BuildConfig, runner: SolutionRunner | None, *, progress: bo
         by_statement[s_hash], by_tests[t_hash] = problem.task_id, problem.task_id
         survivors.append((name, problem))
 
+    if count_prompt_tokens is not None and config.max_prompt_tokens is not None:
+        survivors = _fitting(survivors, count_prompt_tokens, config.max_prompt_tokens, config.prompt_budget, remove)
     with_solution = [(n, p) for n, p in survivors if p.canonical_solution is not None]
     checks = _run_checks(with_solution, runner, config, progress) if runner is not None and with_solution else {}
     for name, problem in survivors:
@@ -254,6 +268,22 @@ def build_rl(config: BuildConfig, runner: SolutionRunner | None, *, progress: bo
         else:
             result.kept.append((name, problem))
     return result
+
+
+def _fitting(survivors: list[tuple[str, Problem]], count: PromptCounter, budget: int, where: str,
+             remove: Callable[[str, Problem, str, str, str], None]) -> list[tuple[str, Problem]]:
+    """The survivors whose training prompt is at most `budget` tokens; the others removed (stage 4b)."""
+    counts = count([p for _, p in survivors])
+    if len(counts) != len(survivors):
+        raise DataError(f"prompt counter returned {len(counts)} counts for {len(survivors)} problems")
+    kept = []
+    for (name, problem), tokens in zip(survivors, counts, strict=True):
+        if tokens > budget:
+            remove(name, problem, FILTERED, "prompt_too_long", f"prompt is {tokens} tokens, over the budget of "
+                                                               f"{budget}{f' ({where})' if where else ''}")
+        else:
+            kept.append((name, problem))
+    return kept
 
 
 def parse_before(text: str | None) -> dt.date | None:

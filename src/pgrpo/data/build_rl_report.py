@@ -63,7 +63,9 @@ def datasheet(result: BuildResult, config: BuildConfig) -> dict[str, Any]:
                      "ngram": config.ngram, "ngram_threshold": config.ngram_threshold,
                      "min_shared_tests": config.min_shared_tests,
                      "max_solution_seconds": config.max_solution_seconds,
-                     "require_solution": config.require_solution, "sandbox": config.check_tag},
+                     "require_solution": config.require_solution, "sandbox": config.check_tag,
+                     "max_prompt_tokens": config.max_prompt_tokens,
+                     "prompt_budget": config.prompt_budget or "prompts not measured (no --recipe)"},
     }
 
 

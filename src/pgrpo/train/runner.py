@@ -191,7 +191,11 @@ def run_training(config: TrainConfig) -> TrainResult:
 
             if format_warmup(policy_path, examples, config.model.format_warmup_steps, seed=grpo_args.seed):
                 _say(f"format warm-up: {config.model.format_warmup_steps} SFT steps on formatted canonical answers")
-    _say(f"{len(examples)} {config.task} problems from {config.data.source}; reward mode {config.reward.mode}")
+    from pgrpo.train.prompt_budget import check_prompts_fit  # every rank: the same prompts, the same verdict
+
+    fit = check_prompts_fit(config, grpo_kwargs, tokenizer, policy_path, [(e.task_id, e.prompt) for e in examples])
+    _say(f"{len(examples)} {config.task} problems from {config.data.source}, every prompt within "
+         f"{fit.describe()}; reward mode {config.reward.mode}")
 
     with make_verifier(config) as verifier:
         thinking_fn, rm_truncated = _thinking_fn(config, rm_path)

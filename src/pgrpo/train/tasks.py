@@ -1,6 +1,6 @@
 """Training tasks (`task:` in a recipe): how problems become prompts, and the verifier of their answers.
 
-Owns `TASKS` (registry: "code", "math" -> example loader), `TrainExample`, `load_examples`,
+Owns `TASKS` (registry: "code", "math" -> example loader), `TrainExample`, `code_prompt`, `load_examples`,
 `make_verifier` and `to_dataset` (the HF Dataset GRPOTrainer reads: a "prompt" column of
 rendered text and a "task_id" column that reaches the reward functions). Code prompts come
 from `pgrpo.data.prompts.render_prompt`, the same as evaluation; math from `pgrpo.data.math`.
@@ -13,11 +13,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from pgrpo.data.problem import TestKind
+from pgrpo.data.problem import Problem, TestKind
 from pgrpo.errors import DataError
 from pgrpo.registry import Registry
 from pgrpo.rewards.batch import Target
-from pgrpo.train.config import TrainConfig
+from pgrpo.train.config import DataSection, TrainConfig
 from pgrpo.verify import Verifier
 
 
@@ -36,7 +36,6 @@ TASKS: Registry[ExampleLoader] = Registry("training task")
 @TASKS.register("code")
 def _load_code(config: TrainConfig, tokenizer: Any) -> list[TrainExample]:
     from pgrpo.data.loaders import load_problems
-    from pgrpo.data.prompts import render_prompt
 
     data = config.data
     problems = load_problems(data.source, data.format, split=data.split, limit=data.limit, **data.options)
@@ -46,9 +45,15 @@ def _load_code(config: TrainConfig, tokenizer: Any) -> list[TrainExample]:
                         f"'unittest' tests (BigCodeBench), which run inside the program's process: a policy can "
                         f"learn to forge their verdict instead of solving them. Set `data.allow_unittest: true` "
                         f"to train on them anyway")
-    return [TrainExample(p.task_id, render_prompt(p, tokenizer, data.prompt_style, prefill_think=data.think_prefilled),
-                         Target(p.task_id, p.statement, p))
+    return [TrainExample(p.task_id, code_prompt(p, tokenizer, data), Target(p.task_id, p.statement, p))
             for p in problems]
+
+
+def code_prompt(problem: Problem, tokenizer: Any, data: DataSection) -> str:
+    """The prompt text a code problem trains with (also what `pgrpo data build-rl --recipe` measures)."""
+    from pgrpo.data.prompts import render_prompt
+
+    return render_prompt(problem, tokenizer, data.prompt_style, prefill_think=data.think_prefilled)
 
 
 @TASKS.register("math")

@@ -1,10 +1,13 @@
 """`pgrpo data build-rl`: the command that builds the RL training set (pgrpo.data.build_rl).
 
-It lives here, not in `pgrpo.data.commands`, because it runs reference solutions in the sandbox:
-`pgrpo.data` sits below `pgrpo.sandbox` and `pgrpo.verify` in the import layers, so the pipeline
-takes a `SolutionRunner` and this module supplies the one backed by `pgrpo.verify.Verifier`
-(a local sandbox pool, or `pgrpo sandbox serve` with `--sandbox-url`). Owns argument parsing,
-that adapter, which evaluation sets are decontaminated against by default (`DEFAULT_EVALS`: every
+It lives here, not in `pgrpo.data.commands`, because it runs reference solutions in the sandbox
+and measures prompts against a training recipe: `pgrpo.data` sits below `pgrpo.sandbox`,
+`pgrpo.verify` and `pgrpo.train` in the import layers, so the pipeline takes a `SolutionRunner`
+and a `PromptCounter`, and this module supplies the one backed by `pgrpo.verify.Verifier` (a
+local sandbox pool, or `pgrpo sandbox serve` with `--sandbox-url`) and, with `--recipe`, the one
+that renders each problem's training prompt with the recipe's policy tokenizer and chat template
+and counts its tokens as GRPOTrainer does (`pgrpo.train.prompt_budget`: problems over the
+recipe's budget are dropped and reported). Owns argument parsing, those adapters, which evaluation sets are decontaminated against by default (`DEFAULT_EVALS`: every
 code set the recipes report; `--eval NAME=PATH` replaces a default's source, `--skip-eval NAME`
 drops it and the datasheet records "NOT decontaminated against: NAME"), and `check_tag` (what the
 journaled reference-solution verdicts depend on). Untrusted code (the datasets' reference
@@ -27,8 +30,9 @@ from pgrpo.sandbox.cli_args import add_sandbox_arguments, sandbox_config_from_ar
 from pgrpo.sandbox.types import SandboxConfig
 
 if TYPE_CHECKING:
-    from pgrpo.data.build_rl import SolutionCheck, SolutionRunner
+    from pgrpo.data.build_rl import PromptCounter, SolutionCheck, SolutionRunner
     from pgrpo.data.problem import Problem
+    from pgrpo.train.prompt_budget import PromptBudget
     from pgrpo.verify import Verifier
 
 # the LiveCodeBench contest dates the recipes evaluate on (recipes/README.md); other windows: --eval lcb=...:A..B
@@ -78,6 +82,30 @@ def verifier_runner(verifier: Verifier) -> SolutionRunner:
     return run
 
 
+def recipe_prompt_counter(recipe: str) -> tuple[PromptBudget, PromptCounter]:
+    """The recipe's prompt budget, and a counter of each problem's training-prompt tokens under it
+    (the recipe is validated first, without contacting its services or needing its dataset)."""
+    from pgrpo.config import ConfigError
+    from pgrpo.train.config import load_train_config, validate_train_config
+    from pgrpo.train.prompt_budget import count_prompt_tokens, prompt_budget, recipe_policy
+    from pgrpo.train.tasks import code_prompt
+
+    config = load_train_config(recipe)
+    try:
+        kwargs = validate_train_config(config, check_paths=False)
+        if config.task != "code":
+            raise ConfigError(f"task: build-rl builds code problems; this recipe trains task {config.task!r}")
+    except ConfigError as exc:
+        raise ConfigError(f"--recipe {recipe}: {exc}") from None
+    tokenizer, model_config, policy = recipe_policy(config)
+    budget = prompt_budget(kwargs, model_config, policy)
+
+    def count(problems: Sequence[Problem]) -> list[int]:
+        return count_prompt_tokens(tokenizer, [code_prompt(p, tokenizer, config.data) for p in problems])
+
+    return budget, count
+
+
 @command("data build-rl", help="Build the RL training set from public sources: filtered, deduplicated, "
                                "decontaminated against the evaluation sets; report + datasheet")
 def configure_build_rl(parser: argparse.ArgumentParser):
@@ -107,6 +135,11 @@ def configure_build_rl(parser: argparse.ArgumentParser):
     parser.add_argument("--require-solution", action="store_true",
                         help="drop problems without a reference solution (default: keep them unverified)")
     parser.add_argument("--no-verify", action="store_true", help="do not run reference solutions")
+    parser.add_argument("--recipe", default=None, metavar="RECIPE.yaml",
+                        help="the training recipe: drop problems whose prompt (its policy's tokenizer and chat "
+                             "template, its prompt style) is longer than its budget, grpo.vllm_max_model_length "
+                             "(or the policy's max_position_embeddings without vLLM) - grpo.max_completion_length; "
+                             "`pgrpo train` refuses a set with any")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     add_sandbox_arguments(parser)
 
@@ -119,15 +152,17 @@ def configure_build_rl(parser: argparse.ArgumentParser):
 
         sandbox = sandbox_config_from_args(args)
         evals, skipped = eval_specs(args.eval, args.skip_eval)
+        budget, counter = recipe_prompt_counter(args.recipe) if args.recipe else (None, None)
         config = BuildConfig(
             sources=tuple(SourceSpec.parse(s) for s in args.source), evals=evals, skipped_evals=skipped,
             out=Path(args.out), before=parse_before(args.before), min_tests=args.min_tests, ngram=args.ngram,
             ngram_threshold=args.ngram_threshold, min_shared_tests=args.min_shared_tests,
             max_solution_seconds=args.max_solution_seconds, require_solution=args.require_solution,
-            check_tag=check_tag(sandbox))
+            check_tag=check_tag(sandbox), max_prompt_tokens=budget.max_prompt_tokens if budget else None,
+            prompt_budget=f"{args.recipe}: {budget.describe()}" if budget else "")
         with Verifier(sandbox, progress=False) as verifier:
             runner = None if args.no_verify else verifier_runner(verifier)
-            result = build_rl(config, runner, progress=not args.quiet)
+            result = build_rl(config, runner, progress=not args.quiet, count_prompt_tokens=counter)
         paths = write_outputs(result, config)
         print(summary_line(result, paths, config))
         return 0
