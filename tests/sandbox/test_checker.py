@@ -101,3 +101,25 @@ def test_a_decorated_entry_point_is_still_called(sb, setup):
                             entry_point="sum")
     assert run1(sb, builtin_named, "def sum(xs):\n    return 30").status is Status.PASSED  # the program's, not builtins'
     assert run1(sb, builtin_named, "def sum(xs):\n    return 3").status is Status.FAILED
+
+
+def test_the_programs_faults_stick_whatever_the_test_code_catches(sb):
+    swallows = he("def check(c):\n    for x in range(3):\n        try:\n            c(x)\n        except BaseException:\n"
+                  "            pass\n")
+    dies = run1(sb, swallows, "import os\ndef f(x):\n    os._exit(3)")
+    assert dies.status is Status.RUNTIME_ERROR and "exited while running f" in dies.detail
+    assert run1(sb, swallows, "def f(x):\n    return ' ' * (1 << 40)").status is Status.MEMORY_EXCEEDED
+    forged = run1(sb, swallows, "class I(int):\n    def __eq__(self, o): return True\ndef f(x):\n    return I(0)")
+    assert forged.status is Status.FAILED and "non-plain" in forged.detail
+    # what the program writes on its channel is read as its answer to the next call, nothing more
+    garbage = run1(sb, swallows, "import os\ndef f(x):\n    os.write(6, b'not json\\n')\n    return x")
+    assert garbage.status is Status.RUNTIME_ERROR and "unexpected message" in garbage.detail
+    assert run1(sb, swallows, "def f(x):\n    return x").status is Status.PASSED
+
+
+def test_the_programs_output_keeps_flowing_and_is_capped_while_the_test_code_waits(sb):
+    calls = he("def check(c):\n    assert c(1) == 1\n    assert c(2) == 2\n    c(0)\n")
+    chatty = "import sys\ndef f(x):\n    sys.stdout.write('y' * 200000)\n    return x"  # > a pipe's 64 KiB
+    capped = run1(sb, calls, "import sys\ndef f(x):\n    sys.stdout.write('y' * (1 << 24))\n    return x")
+    assert capped.status is Status.OUTPUT_EXCEEDED
+    assert run1(sb, calls, chatty).status is Status.PASSED  # 600 KB in all: under the 1 MiB cap, never blocked

@@ -7,15 +7,20 @@ here, in a jailed runner of its own (the "check" role of child.py: own pid and i
 no capabilities, no network, the job's rlimits, and no writable filesystem at all - the
 worker's sealed read-only view, cwd /), forked fresh for
 each job and never reused. It never shares a process with the program either: the test
-code calls the program through the trusted worker (checker_link.py), which relays plain
-values (codec.py) to the program's runner and back. So the program still cannot forge a
-verdict (an always-True `__eq__` cannot cross the wire), and test code cannot reach the
-worker, the host or another job.
+code calls the program's runner ("serve-checked", runners.py) over a pipe pair of their own
+that the worker made for this job (fds 5 and 6 here), with plain values only (codec.py). So
+the program still cannot forge a verdict (an always-True `__eq__` cannot cross the wire, and
+it cannot reach the report pipe to the worker), and test code cannot reach the worker, the
+host or another job. What the program does wrong - dies, runs out of memory, returns a
+non-plain or malformed value, talks garbage - is a fault that sticks: every later call
+raises it again and the test's report names it instead of the test's outcome, whatever the
+test code catches, and the worker turns it into the program's status (checker_link.py).
 
-Protocol (JSON lines; fd 3 from the worker, fd 4 to it): after loading, {"t": "ready"} or
-{"t": "setup", "msg"} (no usable test); then, per {"t": "run", "i", "names"} from the
-worker, any number of {"t": "call", "name", "args"} (each answered by {"t": "ret", "v"} or
-{"t": "exc", "type", "msg"}) and one {"t": "test", "i", "status", "detail"[, "type", "msg"]}.
+Protocol with the worker (JSON lines; fd 3 from it, fd 4 to it): after loading, {"t": "ready"}
+or {"t": "setup", "msg"} (no usable test); then, per {"t": "run", "i", "names"}, one
+{"t": "test", "i", "status", "detail"[, "type", "msg"]}, where status "program" carries the
+program's fault ("fault": a Status value or "gone", "name": the function being called).
+With the program (fd 5 to it, fd 6 from it): runners.py's call protocol.
 
 Does NOT protect against anything itself: a lying checker only misjudges its own job (whose
 test code it is); the jail is child.py's and isolation.py's.
@@ -28,7 +33,7 @@ import json
 import os
 import sys
 from collections.abc import Callable
-from typing import Any, BinaryIO
+from typing import Any
 
 from pgrpo.sandbox import codec
 
@@ -48,8 +53,73 @@ class _NotPlainArguments(BaseException):
     """The test code called the program with arguments that cannot cross the wire."""
 
 
-class _WorkerGone(BaseException):
-    """The worker closed the request pipe: nothing left to do."""
+class _ProgramFault(BaseException):
+    """The program cannot go on (see the module docstring); reported instead of the outcome."""
+
+    def __init__(self, fault: str, detail: str, name: str) -> None:
+        super().__init__(detail)
+        self.report = {"status": "program", "fault": fault, "detail": detail[:300], "name": name[:100]}
+
+
+class _Program:
+    """The test code's end of the pipe pair to the program; remembers the first fault."""
+
+    MAX_REPLY = 64 << 20  # as the worker's own cap on a message (session.MAX_MESSAGE)
+
+    def __init__(self) -> None:
+        self.replies = open(6, "rb", closefd=False)  # noqa: SIM115
+        self.fault: _ProgramFault | None = None
+
+    def call(self, name: str, args_wire: Any) -> Any:
+        if self.fault is not None:
+            raise self.fault
+        try:
+            self._call(name, args_wire)
+        except _ProgramFault as fault:
+            self.fault = fault
+            raise
+        return self._reply(name)
+
+    def _call(self, name: str, args_wire: Any) -> None:
+        view = memoryview((json.dumps({"name": name, "cls": None, "args": args_wire}) + "\n").encode())
+        try:
+            while view:
+                view = view[os.write(5, view):]
+        except OSError:
+            raise _ProgramFault("gone", "", name) from None
+
+    def _reply(self, name: str) -> Any:
+        line = self.replies.readline(self.MAX_REPLY + 1)
+        try:
+            if not line.endswith(b"\n"):
+                if len(line) > self.MAX_REPLY:
+                    raise _ProgramFault("output_exceeded", "return value too large", name)
+                raise _ProgramFault("gone", "", name)
+            reply = _parse(line)
+            kind = reply.get("t")
+            if kind == "ret":
+                try:
+                    return codec.from_wire(reply["v"])
+                except (ValueError, TypeError, KeyError, RecursionError):
+                    raise _ProgramFault("failed", "malformed return value", name) from None
+            if kind == "bad":
+                raise _ProgramFault("failed", str(reply.get("msg", "returned non-plain type")), name)
+            if kind == "exc" and reply.get("memory"):
+                raise _ProgramFault("memory_exceeded", "MemoryError", name)
+            if kind == "exc":
+                raise CandidateError(str(reply.get("type")), str(reply.get("msg")))
+            raise _ProgramFault("runtime_error", f"unexpected message from program: {str(kind)[:50]}", name)
+        except _ProgramFault as fault:
+            self.fault = fault
+            raise
+
+
+def _parse(line: bytes) -> dict:
+    try:
+        reply = json.loads(line)
+    except ValueError:
+        return {"t": "garbage"}
+    return reply if isinstance(reply, dict) else {"t": "garbage"}
 
 
 def _build_namespace(sources: list[str]) -> dict[str, Any]:
@@ -64,29 +134,29 @@ def _build_namespace(sources: list[str]) -> dict[str, Any]:
     return ns
 
 
-def _proxy(name: str, requests: BinaryIO, send: Callable[[dict], None]) -> Callable[..., Any]:
+def _proxy(name: str, program: _Program) -> Callable[..., Any]:
     def candidate(*args: Any) -> Any:
         try:
             wire = codec.to_wire(tuple(args))
         except codec.NotPlainError as exc:
             raise _NotPlainArguments(f"test arguments are not plain data: {exc}") from None
-        send({"t": "call", "name": name, "args": wire})
-        line = requests.readline()
-        if not line:
-            raise _WorkerGone
-        reply = json.loads(line)
-        if reply.get("t") == "ret":
-            return codec.from_wire(reply["v"])
-        raise CandidateError(str(reply.get("type")), str(reply.get("msg")))
+        return program.call(name, wire)
 
     candidate.__name__ = name
     return candidate
 
 
-def _outcome(test: Callable[[], None], source: str) -> dict[str, Any]:
-    """Run one test; its result message (without "t" and "i")."""
+def _outcome(test: Callable[[], None], source: str, program: _Program) -> dict[str, Any]:
+    """Run one test; its result message (without "t" and "i"): the program's fault, if any."""
+    result = _run(test, source)
+    return program.fault.report if program.fault is not None else result
+
+
+def _run(test: Callable[[], None], source: str) -> dict[str, Any]:
     try:
         test()
+    except _ProgramFault as fault:
+        return fault.report
     except _NotPlainArguments as exc:
         return {"status": "sandbox_error", "detail": str(exc)}
     except CandidateError as exc:
@@ -96,8 +166,6 @@ def _outcome(test: Callable[[], None], source: str) -> dict[str, Any]:
         if detail == "assertion failed" and source:
             detail += f": {source[:300]}"
         return {"status": "failed", "detail": detail}
-    except _WorkerGone:
-        raise
     except BaseException as exc:  # noqa: BLE001 - test code raising (even SystemExit) on a wrong answer fails
         return {"status": "failed", "detail": f"{type(exc).__name__}: {exc}"}
     return {"status": "passed", "detail": ""}
@@ -108,6 +176,7 @@ def run_checker(payload: str, send: Callable[[dict], None]) -> None:
     data = json.loads(payload)
     sys.stdout = sys.stderr = open(os.devnull, "w")  # noqa: SIM115 - test code's prints are not output
     requests = open(3, "rb", closefd=False)  # noqa: SIM115
+    program = _Program()
     kind, entry_point = data["kind"], data["entry_point"]
     ns = _build_namespace(data["sources"])
     tests: list[tuple[Callable[[], None], str]]
@@ -116,7 +185,7 @@ def run_checker(payload: str, send: Callable[[dict], None]) -> None:
         if not callable(check):
             send({"t": "setup", "msg": "test code defines no check(candidate)"})
             return
-        proxy = _proxy(entry_point, requests, send)
+        proxy = _proxy(entry_point, program)
         ns[entry_point] = proxy  # checks may call the entry point by name (HumanEval/33)
         tests = [(lambda: check(proxy), "")]
     else:
@@ -133,12 +202,8 @@ def run_checker(payload: str, send: Callable[[dict], None]) -> None:
             # e.g. @lru_cache, is not in the program's plain-function list). Setup code's names win,
             # and so do builtins: a program's `def set(...)` must not answer for the test's own calls.
             if name not in ns and (name == entry_point or not hasattr(builtins, name)):
-                ns[name] = _proxy(name, requests, send)
-        try:
-            result = _outcome(*tests[i])
-        except _WorkerGone:
-            return
-        send({"t": "test", "i": i, **result})
+                ns[name] = _proxy(name, program)
+        send({"t": "test", "i": i, **_outcome(*tests[i], program)})
 
 
 def pack_payload(kind: str, sources: list[str], entry_point: str, asserts: list[str]) -> str:

@@ -1,13 +1,15 @@
-"""The worker's handle on one job's jailed test code (checker.py): start it, run a test, relay its calls.
+"""The worker's handle on one job's jailed test code (checker.py) and its program: start both, run a test.
 
 Owns `CheckerLink`. The problem's test code runs in its own jailed runner, started by the
-worker's second spawner (`Spawner.sibling`) at the start of the job, in parallel with the
-program's, and killed when the job ends (never reused: nothing one job's test code leaves
-behind reaches another job). For each test the worker asks the checker to run it and relays
-every call the test code makes to the program's runner: arguments in and values out as
-plain data only (codec.py), so neither side can hand the other an object. A program that
-dies, times out or sends a bad value ends the test with the program's status (the checker
-is killed and restarted for the next test); the checker's own death or silence is the test
+worker's second spawner (`Spawner.sibling`), side by side with the program's runner
+("serve-checked" mode), each forked fresh and killed when the job ends (never reused: nothing
+one job's test code leaves behind reaches another job). The worker makes the two a pipe pair
+of their own, so a call from the test code to the program costs no trip through the worker;
+only plain data travels on it (codec.py), so neither side can hand the other an object. The
+worker keeps the program's status pipe and output (pumped while it waits, under the output
+cap), every deadline, and both kills. A program that dies, times out, runs out of memory or
+sends a bad value ends the test with the program's status (checker.py reports the fault; both
+runners are replaced for the next test); the checker's own death or silence is the test
 code's failure, never a pass.
 
 Does NOT protect against test code that lies about its own job's verdict: the test code is
@@ -16,19 +18,23 @@ what defines the job.
 
 from __future__ import annotations
 
+import os
+import time
 from typing import Any
 
-from pgrpo.sandbox import codec
 from pgrpo.sandbox.checker import pack_payload
 from pgrpo.sandbox.session import Abort, CandidateError, ChildSession
 from pgrpo.sandbox.testrun import TestRun
 from pgrpo.sandbox.types import Status
 
 _STATUSES = {"failed": Status.FAILED, "sandbox_error": Status.SANDBOX_ERROR}
+# Faults of the program, as checker.py reports them, and the status each ends the test with.
+_FAULTS = {"failed": Status.FAILED, "memory_exceeded": Status.MEMORY_EXCEEDED,
+           "output_exceeded": Status.OUTPUT_EXCEEDED, "runtime_error": Status.RUNTIME_ERROR}
 
 
 class CheckerLink:
-    """One job's test code in its jailed runner; `test(i, deadline)` runs test i against the program of `run`."""
+    """One job's test code and program in their jailed runners; `test(i, deadline)` runs test i."""
 
     def __init__(self, run: TestRun, kind: str, sources: list[str], asserts: list[str] | None = None) -> None:
         self.run = run
@@ -37,27 +43,38 @@ class CheckerLink:
         self.ready = False
 
     def start(self) -> None:
-        """Fork the checker now (it loads while the program does); a dead one is replaced."""
-        if self.session is not None and self.session.alive:
+        """Fork the checker and the program with a pipe pair between them (the checker loads while
+        the program does). Both are replaced together: the pipes join this pair only."""
+        if self.session is not None and self.session.alive and self.run.session is not None \
+                and self.run.session.alive:
             return
         self.close()
-        spec = self.run.spec
-        no_scratch = 0  # a check runner gets no writable filesystem (child.py, role "check")
-        self.session = ChildSession(self.run.spawner.sibling(), self.payload, "check", self.run.limits,
-                                    no_scratch, spec.output_limit_bytes)
+        to_program_r, to_program_w = os.pipe()
+        from_program_r, from_program_w = os.pipe()
+        try:
+            no_scratch = 0  # a check runner gets no writable filesystem (child.py, role "check")
+            self.session = ChildSession(self.run.spawner.sibling(), self.payload, "check", self.run.limits,
+                                        no_scratch, self.run.spec.output_limit_bytes,
+                                        extra_fds=(to_program_w, from_program_r))
+            program = self.run.open(extra_fds=(to_program_r, from_program_w))
+        finally:
+            for fd in (to_program_r, to_program_w, from_program_r, from_program_w):
+                os.close(fd)
+        self.session.follow(program)
 
     def close(self) -> None:
         if self.session is not None:
             self.session.close()
             self.session = None
             self.ready = False
+        self.run.close()
 
     def test(self, index: int, deadline: float) -> tuple[bool, str]:
         """Run test `index`: (passed, detail). Raises Abort / CandidateError like a trusted test body."""
         try:
             return self._test(index, deadline)
         except BaseException:
-            self.close()  # mid-test: its state is unknown, the next test gets a fresh one
+            self.close()  # mid-test: their state is unknown, the next test gets fresh ones
             raise
 
     def _test(self, index: int, deadline: float) -> tuple[bool, str]:
@@ -71,32 +88,30 @@ class CheckerLink:
             if msg["t"] == "setup":
                 raise Abort(Status.SANDBOX_ERROR, str(msg.get("msg"))[:300])
             self.ready = True
-        session.send({"t": "run", "i": index, "names": [*self.run.funcs, self.run.spec.entry_point]}, deadline, "time limit exceeded")
-        while True:
-            msg = session.message(deadline, "time limit exceeded")
-            if msg is None:
-                raise Abort(Status.FAILED, "test code exited without a result" + session.stderr_hint())
-            kind = msg.get("t")
-            if kind == "call":
-                session.send(self._relay(msg, deadline), deadline, "time limit exceeded")
-            elif kind == "test" and msg.get("i") == index:
-                return _result(msg)
-            else:
-                raise Abort(Status.SANDBOX_ERROR, "unexpected message from test code" + _said(msg))
+        session.send({"t": "run", "i": index, "names": [*self.run.funcs, self.run.spec.entry_point]}, deadline,
+                     "time limit exceeded")
+        msg = session.message(deadline, "time limit exceeded")
+        if msg is None:
+            raise Abort(Status.FAILED, "test code exited without a result" + session.stderr_hint())
+        if msg.get("t") != "test" or msg.get("i") != index:
+            raise Abort(Status.SANDBOX_ERROR, "unexpected message from test code" + _said(msg))
+        if msg.get("status") == "program":
+            raise self._fault(msg, deadline)
+        return _result(msg)
 
-    def _relay(self, msg: dict, deadline: float) -> dict:
-        """One call from the test code to the program; the reply for the test code."""
-        name, args_wire = msg.get("name"), msg.get("args")
+    def _fault(self, msg: dict, deadline: float) -> Abort:
+        """The Abort for the program's fault that ended the test (reported by the test code)."""
+        fault, name = str(msg.get("fault")), str(msg.get("name"))[:100]
+        if fault in _FAULTS:
+            return Abort(_FAULTS[fault], str(msg.get("detail", ""))[:300])
+        program = self.run.session
+        if program is None:
+            return Abort(Status.RUNTIME_ERROR, f"program exited while running {name}")
         try:
-            if not isinstance(name, str) or type(codec.from_wire(args_wire)) is not tuple:
-                raise ValueError("not a call")
-        except (ValueError, TypeError, KeyError, RecursionError):
-            raise Abort(Status.SANDBOX_ERROR, "malformed call from test code") from None
-        try:
-            _, value_wire = self.run.live_session().call_wire(name, None, args_wire, deadline)
-        except CandidateError as exc:
-            return {"t": "exc", "type": exc.type_name, "msg": exc.msg}
-        return {"t": "ret", "v": value_wire}
+            program.drain(min(deadline, time.monotonic() + 0.5))  # its last words, for the detail
+        except Abort:
+            pass
+        return Abort(Status.RUNTIME_ERROR, f"program exited while running {name}{program.stderr_hint()}")
 
 
 def _result(msg: dict) -> tuple[bool, str]:

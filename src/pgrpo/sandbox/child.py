@@ -17,11 +17,12 @@ namespace (setsid daemons, threads, fork-bomb children): no leaked processes. Th
 reaps a runner as soon as it has exited (off the job's critical path), and kills and reaps it
 before handing out the next at the latest, so jobs of one worker never overlap.
 
-Four modes (runners.py): "serve" (exec the program as a module, then answer calls to its functions
-over a pipe; results travel as plain data via codec.py), "stdio" (run the program as
+Five modes (runners.py): "serve" (exec the program as a module, then answer calls to its functions
+over a pipe; results travel as plain data via codec.py), "serve-checked" (the same, answering
+the job's test code over a pipe pair of their own: fds 5 and 6), "stdio" (run the program as
 __main__ with the test's stdin), "unittest" (unittest_run.py: BigCodeBench's TestCases
-run next to the program) and "check" (checker.py: a problem's own test code, which calls
-the program only through the harness). A worker has two spawners: one for programs, one
+run next to the program) and "check" (checker.py: a problem's own test code, which reaches
+the program only over that pipe pair). A worker has two spawners: one for programs, one
 (role "check": no mount namespace, nothing writable) for test code. Except in "unittest"
 and "check" the runner never sees test code or expected outputs.
 Cost model (measured on the target VMs): per-job CPU is dominated by page faults - every
@@ -40,6 +41,7 @@ from __future__ import annotations
 
 import builtins
 import contextlib
+import fcntl
 import gc
 import importlib
 import json
@@ -83,7 +85,7 @@ HEADER = struct.Struct("!I")
 # memory bytes, cpu s, max processes, file bytes, scratch MB, mode index; then the
 # program as UTF-8 (surrogatepass keeps any str intact).
 REQUEST = struct.Struct("!QIIQIB")
-MODES = ("serve", "stdio", "unittest", "check")
+MODES = ("serve", "stdio", "unittest", "check", "serve-checked")
 STATUS_REQUEST = b"?"  # a request without fds: reply "<wait status> <cpu s>" of the last runner
 
 
@@ -222,7 +224,7 @@ def _spawner_main(sock: socket.socket, isolate: bool, pidns_fd: int | None) -> N
             os.close(previous_watch)
             previous_watch = None
         reply = b"!bad request"
-        if len(fds) == 5 and len(body) >= REQUEST.size:
+        if len(fds) in (5, 7) and len(body) >= REQUEST.size:
             scratch_mb = REQUEST.unpack_from(body)[4]
             for _ in range(2):  # a standby that died (e.g. jail setup failed) is replaced once
                 if standby is not None and standby.scratch_mb != scratch_mb:
@@ -351,16 +353,14 @@ def _standby_main(sock: socket.socket, scratch_mb: int, isolate: bool) -> None:
     body, fds = got
     sock.close()
     *limits, _, mode = REQUEST.unpack_from(body)
-    in_r, out_w, err_w, req_r, resp_w = fds
     try:
-        os.dup2(in_r, 0)
-        os.dup2(out_w, 1)
-        os.dup2(err_w, 2)
-        os.dup2(req_r, 3)
-        os.dup2(resp_w, 4)
-        os.closerange(5, 65536)
-        os.set_inheritable(3, False)
-        os.set_inheritable(4, False)
+        # 0-2 stdio, 3/4 from/to the harness; with 7 fds, 5/6 the direct channel between a job's
+        # program and its test code (checker.py; the two ends go to the two runners).
+        # Moved above 0-6 first: a received fd may itself be one of the targets.
+        high = [fcntl.fcntl(fd, fcntl.F_DUPFD, 16) for fd in fds]
+        for target, fd in enumerate(high):
+            os.dup2(fd, target, inheritable=target < 3)
+        os.closerange(len(fds), 65536)
         isolation.apply_rlimits(isolation.Limits(*limits))
         RUNNERS[MODES[mode]](body[REQUEST.size:].decode("utf-8", "surrogatepass"))
     except BaseException as exc:  # noqa: BLE001 - report anything, never return to the spawner loop

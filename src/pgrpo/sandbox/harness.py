@@ -8,8 +8,8 @@ arrived with a problem (a dataset file or a service request may be hostile too):
   literal_tests.py reads them by parsing) are judged here like "call" tests;
 - other "humaneval" and "asserts" tests: the problem's own code (setup code, starter-code helpers such
   as HumanEval/32 `poly`, `check`, asserts) runs in a second jailed child of the job
-  (checker.py, driven by checker_link.py); its calls to the program are relayed through
-  here as plain values (codec.py), so an always-True `__eq__`, `sys.exit(0)`,
+  (checker.py, driven by checker_link.py); it calls the program over a pipe pair of their
+  own with plain values only (codec.py), so an always-True `__eq__`, `sys.exit(0)`,
   `os._exit(0)`, printing "passed", raising BaseException or patching builtins in the
   program cannot change the verdict: a dead program fails the test it was running;
 - "call" and "stdio": data only (arguments, expected values, stdin/stdout), compared here
@@ -46,10 +46,10 @@ HARNESSES: Registry[Callable[[JobSpec, Spawner], JobVerdict]] = Registry("sandbo
 @HARNESSES.register("humaneval")
 def run_humaneval(spec: JobSpec, spawner: Spawner) -> JobVerdict:
     """check(candidate) from the test code, with the starter code's helpers (poly, encode_cyclic) in scope."""
-    run = TestRun(spec, "serve", spawner)
     literal = literal_tests("humaneval", spec.test_code, (), spec.entry_point, spec.setup_code)
     if literal is not None:
-        return _literal(run, literal)
+        return _literal(TestRun(spec, "serve", spawner), literal)
+    run = TestRun(spec, "serve-checked", spawner)
     checker = CheckerLink(run, "humaneval", [spec.setup_code, spec.starter_code, spec.test_code])
     return _checked(run, checker, 1)
 
@@ -57,10 +57,10 @@ def run_humaneval(spec: JobSpec, spawner: Spawner) -> JobVerdict:
 @HARNESSES.register("asserts")
 def run_asserts(spec: JobSpec, spawner: Spawner) -> JobVerdict:
     """Each assert is one test, run in order after the setup code."""
-    run = TestRun(spec, "serve", spawner)
     literal = literal_tests("asserts", "", spec.asserts, spec.entry_point, spec.setup_code)
     if literal is not None:
-        return _literal(run, literal)
+        return _literal(TestRun(spec, "serve", spawner), literal)
+    run = TestRun(spec, "serve-checked", spawner)
     checker = CheckerLink(run, "asserts", [spec.setup_code], spec.asserts)
     return _checked(run, checker, len(spec.asserts))
 
@@ -88,8 +88,7 @@ def _literal(run: TestRun, tests: tuple[LiteralTest, ...]) -> JobVerdict:
 def _checked(run: TestRun, checker: CheckerLink, total: int) -> JobVerdict:
     """Tests that are code (the problem's, jailed in `checker`) calling the program of `run`."""
     try:
-        checker.start()
-        run.open()
+        checker.start()  # and the program, joined to it
         for i in range(total):
             deadline = run.deadline()
 

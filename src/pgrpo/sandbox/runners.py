@@ -1,4 +1,4 @@
-"""The code a jailed runner runs, by mode: "serve", "stdio", "unittest" and "check" (see child.py).
+"""The code a jailed runner runs, by mode: "serve", "serve-checked", "stdio", "unittest" and "check" (see child.py).
 
 Owns `RUNNERS` (mode -> runner main, each ending the process with os._exit) and the
 runner's control-message writer. Imported by the spawner (child.py) before it forks, so
@@ -21,11 +21,11 @@ from pgrpo.sandbox import checker, codec, unittest_run
 ENCODE = json.JSONEncoder(separators=(",", ":")).encode
 
 
-def _send(msg: dict) -> None:
+def _send(msg: dict, fd: int = 4) -> None:
     data = (ENCODE(msg) + "\n").encode()
     view = memoryview(data)
     while view:
-        n = os.write(4, view)
+        n = os.write(fd, view)
         view = view[n:]
 
 
@@ -49,7 +49,10 @@ def _flush() -> None:
             pass
 
 
-def _serve(program: str) -> None:
+def _serve(program: str, calls_fd: int = 3, replies_fd: int = 4) -> None:
+    """Load the program (its status goes to the harness, fd 4), then answer calls read from
+    `calls_fd` on `replies_fd`: the harness's (3, 4), or the job's test code's (5, 6:
+    "serve-checked", see checker.py)."""
     code = _compile(program, "<solution>")
     namespace: dict = {"__name__": "__solution__", "__builtins__": builtins}
     try:
@@ -61,7 +64,7 @@ def _serve(program: str) -> None:
     _flush()
     funcs = sorted(k for k, v in list(namespace.items()) if type(v).__name__ == "function" and not k.startswith("__"))
     _send({"t": "ready", "funcs": funcs})
-    requests = open(3, "rb", closefd=False)  # noqa: SIM115
+    requests = open(calls_fd, "rb", closefd=False)  # noqa: SIM115
     for line in requests:
         req = json.loads(line)
         try:
@@ -79,7 +82,7 @@ def _serve(program: str) -> None:
         except BaseException as exc:  # noqa: BLE001 - SystemExit/KeyboardInterrupt are failures too
             _flush()
             reply = _exc_msg(exc)
-        _send(reply)
+        _send(reply, replies_fd)
     os._exit(0)
 
 
@@ -109,4 +112,8 @@ def _check(payload: str) -> None:
     os._exit(0)
 
 
-RUNNERS = {"serve": _serve, "stdio": _stdio, "unittest": _unittest, "check": _check}
+def _serve_checked(program: str) -> None:
+    _serve(program, 5, 6)
+
+
+RUNNERS = {"serve": _serve, "serve-checked": _serve_checked, "stdio": _stdio, "unittest": _unittest, "check": _check}

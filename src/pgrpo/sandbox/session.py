@@ -107,8 +107,10 @@ class Spawner:
                 pass
             self._pid = None
 
-    def spawn(self, program: str, mode: str, limits: isolation.Limits, scratch_mb: int) -> ChildProc:
-        """Start a runner for `program`. Returns once it is forked; it reports over ctl_r."""
+    def spawn(self, program: str, mode: str, limits: isolation.Limits, scratch_mb: int,
+              extra_fds: tuple[int, ...] = ()) -> ChildProc:
+        """Start a runner for `program`. Returns once it is forked; it reports over ctl_r.
+        `extra_fds` become its fds 5 and 6 (the caller keeps, and closes, its own copies)."""
         sock = self._sock or self._start()
         req_r, req_w = os.pipe()
         resp_r, resp_w = os.pipe()
@@ -118,7 +120,7 @@ class Spawner:
         theirs = [in_r, out_w, err_w, req_r, resp_w]
         body = pack_request(program, mode, limits, scratch_mb)
         try:
-            socket.send_fds(sock, [HEADER.pack(len(body))], theirs)
+            socket.send_fds(sock, [HEADER.pack(len(body))], theirs + list(extra_fds))
             sock.sendall(body)
             reply = self._reply(sock)
         except OSError:
@@ -187,9 +189,9 @@ class ChildSession:
     """One running child. Use `message()` to wait for its next control message."""
 
     def __init__(self, spawner: Spawner, program: str, mode: str, limits: Limits, scratch_mb: int,
-                 output_limit: int, stdin: str = "") -> None:
+                 output_limit: int, stdin: str = "", extra_fds: tuple[int, ...] = ()) -> None:
         try:
-            self.proc: ChildProc = spawner.spawn(program, mode, limits, scratch_mb)
+            self.proc: ChildProc = spawner.spawn(program, mode, limits, scratch_mb, extra_fds)
         except OSError as exc:
             raise Abort(Status.SANDBOX_ERROR, f"could not start the program: {exc}"[:300]) from None
         self.output_limit = output_limit
@@ -250,8 +252,16 @@ class ChildSession:
             self.kill()
             raise Abort(Status.OUTPUT_EXCEEDED, f"output exceeded {self.output_limit} bytes")
 
+    def follow(self, other: ChildSession) -> None:
+        """While waiting for this session's messages, also pump `other`'s (its output and its
+        limits): a job's test code waits on its program, whose output must keep flowing."""
+        self._sel.register(other._sel.fileno(), selectors.EVENT_READ, other)
+
     def _pump_once(self, timeout: float) -> None:
         for key, events in self._sel.select(timeout):
+            if key.data is not None:
+                key.data._pump_once(0)
+                continue
             fd = key.fd
             if events & selectors.EVENT_WRITE:
                 try:

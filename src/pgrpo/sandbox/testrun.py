@@ -76,12 +76,13 @@ class TestRun:
     def deadline(self) -> float:
         return min(time.monotonic() + self.spec.timeout_per_test_s, self.program_deadline)
 
-    def open(self, stdin: str = "") -> ChildSession:
-        """A fresh child; in serve mode, wait until the program has loaded."""
+    def open(self, stdin: str = "", extra_fds: tuple[int, ...] = ()) -> ChildSession:
+        """A fresh child; in serve modes, wait until the program has loaded."""
         self.close()
         session = self.session = ChildSession(self.spawner, self.spec.program, self.mode, self.limits,
-                                              self.spec.scratch_mb, self.spec.output_limit_bytes, stdin)
-        if self.mode == "serve":
+                                              self.spec.scratch_mb, self.spec.output_limit_bytes, stdin,
+                                              extra_fds)
+        if self.mode in ("serve", "serve-checked"):
             msg = self.check_load(session, session.message(self.deadline(), "timed out loading the program"))
             self.funcs = list(msg.get("funcs", []))
         return session
