@@ -144,6 +144,9 @@ def test_per_rank_rng_files_must_run_from_rank_zero(tmp_path: Path) -> None:
     assert checkpoint_problem(path) is None
     (path / "rng_state_1.pth").unlink()
     assert "rank(s) [1] missing" in str(checkpoint_problem(path))
+    two = trainer_checkpoint(tmp_path / "two", 1, ranks=2)
+    (two / "rng_state_1.pth").unlink()  # per-rank files only come from 2+ processes
+    assert "RNG state of rank 0 only" in str(checkpoint_problem(two))
 
 
 def test_deepspeed_checkpoint_needs_its_tag_dir_and_every_ranks_parts(tmp_path: Path) -> None:
@@ -163,7 +166,7 @@ def test_deepspeed_checkpoint_needs_its_tag_dir_and_every_ranks_parts(tmp_path: 
                      "no optimizer states"),
         "torn optim": (lambda p: truncate(p / "global_step2" / "bf16_zero_pp_rank_1_mp_rank_00_optim_states.pt"),
                        "bf16_zero_pp_rank_1_mp_rank_00_optim_states.pt is not a whole torch file"),
-        "rng rank": (lambda p: (p / "rng_state_1.pth").unlink(), "RNG state of 1 ranks, DeepSpeed states of 2"),
+        "rng rank": (lambda p: (p / "rng_state_1.pth").unlink(), "RNG state of rank 0 only"),
         "no rng": (lambda p: [f.unlink() for f in p.glob("rng_state_*.pth")], "no RNG state"),
     }
     for name, (tear, reason) in cases.items():
@@ -171,6 +174,10 @@ def test_deepspeed_checkpoint_needs_its_tag_dir_and_every_ranks_parts(tmp_path: 
         torn = deepspeed_checkpoint(fresh, 2, ranks=2)
         tear(torn)
         assert reason in str(checkpoint_problem(torn)), (name, checkpoint_problem(torn))
+    shutil.rmtree(fresh)
+    torn = deepspeed_checkpoint(fresh, 2, ranks=3)
+    (torn / "rng_state_2.pth").unlink()  # the rank count is known here: the ZeRO partitions say 3
+    assert "RNG state of 2 ranks, DeepSpeed states of 3" in str(checkpoint_problem(torn))
 
 
 def test_zero0_deepspeed_checkpoint_keeps_the_optimizer_in_its_model_states(tmp_path: Path) -> None:

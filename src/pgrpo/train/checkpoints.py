@@ -16,7 +16,9 @@ and TRL write (and read back on resume) is there and whole:
   (or, under DeepSpeed, the `latest` tag naming a `global_stepN/` dir with model states and
   one optimizer partition per data-parallel rank, ranks 0..n-1; with ZeRO-3 one model-states
   file per rank too), and the RNG state
-  (`rng_state.pth`, or `rng_state_0..k-1.pth` from a k-process run; DeepSpeed: k = n);
+  (`rng_state.pth`, or `rng_state_0..k-1.pth` from a k-process run, k >= 2; DeepSpeed: k = n).
+  Outside DeepSpeed a checkpoint does not record k, so a k-rank save missing only its last
+  ranks' RNG files passes (transformers then resumes those ranks with fresh RNG state);
 - every torch file (`.pt`/`.pth`/`.bin`) is a whole zip archive (torch.save's format: its
   central directory sits at the end, so a cut file has none).
 """
@@ -276,6 +278,8 @@ def _check_rng(path: Path, ranks: int | None) -> None:
     per_rank = {int(m.group(1)) for p in path.iterdir() if (m := _RNG_RANK.match(p.name))}
     if per_rank:
         count = _contiguous(per_rank, "RNG state files rng_state_<rank>.pth")
+        if count == 1:  # per-rank files come from a run of 2+ processes
+            raise _Torn("RNG state of rank 0 only (rng_state_0.pth): the other ranks' files are missing")
         if ranks is not None and count != ranks and ranks > 1:
             raise _Torn(f"RNG state of {count} ranks, DeepSpeed states of {ranks}")
         for rank in range(count):
