@@ -123,3 +123,14 @@ def test_the_programs_output_keeps_flowing_and_is_capped_while_the_test_code_wai
     capped = run1(sb, calls, "import sys\ndef f(x):\n    sys.stdout.write('y' * (1 << 24))\n    return x")
     assert capped.status is Status.OUTPUT_EXCEEDED
     assert run1(sb, calls, chatty).status is Status.PASSED  # 600 KB in all: under the 1 MiB cap, never blocked
+
+
+def test_setup_and_test_code_that_do_not_load_are_a_broken_problem_not_a_verdict(sb):
+    ok = "def f(x):\n    return x"
+    broken_setup = run1(sb, asserts("assert f(1) == 1", setup="import no_such_module_xyz"), ok)
+    assert broken_setup.status is Status.SANDBOX_ERROR and "setup code failed to load: ModuleNotFoundError" in broken_setup.detail
+    late_failure = run1(sb, he("def check(c):\n    assert c(1) == 1\nraise RuntimeError('bad file')\n"), ok)
+    assert late_failure.status is Status.SANDBOX_ERROR and "test code failed to load: RuntimeError" in late_failure.detail
+    stub_starter = Problem("c/stub", "f", Tests(TestKind.HUMANEVAL, test_code="def check(c):\n    assert c(1) == 1\n    pass\n"),
+                           starter_code="class Broken(NoSuchBase):\n    pass\n", entry_point="f")
+    assert run1(sb, stub_starter, ok).status is Status.PASSED  # a starter stub need not run alone

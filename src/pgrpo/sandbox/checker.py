@@ -122,15 +122,23 @@ def _parse(line: bytes) -> dict:
     return reply if isinstance(reply, dict) else {"t": "garbage"}
 
 
-def _build_namespace(sources: list[str]) -> dict[str, Any]:
+class _SetupFailed(Exception):
+    """Code the tests need (setup code, the test file) raised while loading: a broken problem."""
+
+
+def _build_namespace(sources: list[tuple[str, str, bool]]) -> dict[str, Any]:
+    """Run (label, source, may_fail) in order in one namespace. Only starter code may fail:
+    a starter stub (e.g. a bare class skeleton) need not run alone, but setup code and test
+    code that do not load leave no test to run."""
     ns: dict[str, Any] = {"__name__": "__harness__", "__builtins__": builtins}
-    for source in sources:
+    for label, source, may_fail in sources:
         if not source.strip():
             continue
         try:
             exec(compile(source, TEST_SOURCE, "exec"), ns)  # noqa: S102 - the problem's test code, in the jail
-        except Exception:  # noqa: BLE001 - starter stubs (e.g. a bare class skeleton) may not run alone
-            continue
+        except Exception as exc:  # noqa: BLE001 - whatever it raised, reported or skipped
+            if not may_fail:
+                raise _SetupFailed(f"{label} failed to load: {type(exc).__name__}: {exc}"[:300]) from None
     return ns
 
 
@@ -178,7 +186,14 @@ def run_checker(payload: str, send: Callable[[dict], None]) -> None:
     requests = open(3, "rb", closefd=False)  # noqa: SIM115
     program = _Program()
     kind, entry_point = data["kind"], data["entry_point"]
-    ns = _build_namespace(data["sources"])
+    sources = [("setup code", data["setup_code"], False)]
+    if kind == "humaneval":
+        sources += [("starter code", data["starter_code"], True), ("test code", data["test_code"], False)]
+    try:
+        ns = _build_namespace(sources)
+    except _SetupFailed as exc:
+        send({"t": "setup", "msg": str(exc)})
+        return
     tests: list[tuple[Callable[[], None], str]]
     if kind == "humaneval":
         check = ns.get("check")
@@ -206,6 +221,8 @@ def run_checker(payload: str, send: Callable[[dict], None]) -> None:
         send({"t": "test", "i": i, **_outcome(*tests[i], program)})
 
 
-def pack_payload(kind: str, sources: list[str], entry_point: str, asserts: list[str]) -> str:
+def pack_payload(kind: str, setup_code: str, starter_code: str, test_code: str, entry_point: str,
+                 asserts: list[str]) -> str:
     """The "check" runner's input for one job (the worker builds it from the JobSpec)."""
-    return json.dumps({"kind": kind, "sources": sources, "entry_point": entry_point, "asserts": asserts})
+    return json.dumps({"kind": kind, "setup_code": setup_code, "starter_code": starter_code, "test_code": test_code,
+                       "entry_point": entry_point, "asserts": asserts})

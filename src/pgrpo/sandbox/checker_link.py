@@ -36,9 +36,11 @@ _FAULTS = {"failed": Status.FAILED, "memory_exceeded": Status.MEMORY_EXCEEDED,
 class CheckerLink:
     """One job's test code and program in their jailed runners; `test(i, deadline)` runs test i."""
 
-    def __init__(self, run: TestRun, kind: str, sources: list[str], asserts: list[str] | None = None) -> None:
+    def __init__(self, run: TestRun, kind: str) -> None:
         self.run = run
-        self.payload = pack_payload(kind, sources, run.spec.entry_point, asserts or [])
+        spec = run.spec
+        self.payload = pack_payload(kind, spec.setup_code, spec.starter_code, spec.test_code, spec.entry_point,
+                                    spec.asserts)
         self.session: ChildSession | None = None
         self.ready = False
 

@@ -50,7 +50,7 @@ def run_humaneval(spec: JobSpec, spawner: Spawner) -> JobVerdict:
     if literal is not None:
         return _literal(TestRun(spec, "serve", spawner), literal)
     run = TestRun(spec, "serve-checked", spawner)
-    checker = CheckerLink(run, "humaneval", [spec.setup_code, spec.starter_code, spec.test_code])
+    checker = CheckerLink(run, "humaneval")
     return _checked(run, checker, 1)
 
 
@@ -61,7 +61,7 @@ def run_asserts(spec: JobSpec, spawner: Spawner) -> JobVerdict:
     if literal is not None:
         return _literal(TestRun(spec, "serve", spawner), literal)
     run = TestRun(spec, "serve-checked", spawner)
-    checker = CheckerLink(run, "asserts", [spec.setup_code], spec.asserts)
+    checker = CheckerLink(run, "asserts")
     return _checked(run, checker, len(spec.asserts))
 
 
