@@ -9,7 +9,7 @@ import yaml
 
 from pgrpo.cli import main
 from pgrpo.config import ConfigError
-from pgrpo.train.config import PAPER_GRPO_DEFAULTS, load_train_config, validate_train_config
+from pgrpo.train.config import GRPO_DEFAULTS, load_train_config, validate_train_config
 
 ROOT = Path(__file__).resolve().parents[2]
 RECIPES = ROOT / "recipes"
@@ -73,7 +73,7 @@ def test_accelerate_configs(name, processes, machines):
 def test_tiny_recipe_validates_with_paths(tmp_path):
     kwargs = validate_train_config(tiny(tmp_path))
     assert kwargs["use_cpu"] is True and kwargs["num_generations"] == 4
-    assert set(PAPER_GRPO_DEFAULTS) <= set(kwargs)
+    assert set(GRPO_DEFAULTS) <= set(kwargs)
 
 
 @pytest.mark.parametrize("overrides,key", [

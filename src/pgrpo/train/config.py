@@ -1,7 +1,7 @@
 """The `pgrpo train` recipe: our own sections plus a `grpo` section passed to TRL's GRPOConfig.
 
-Owns `TrainConfig` (and its sections), `PAPER_GRPO_DEFAULTS` (the paper's GRPO settings,
-under any recipe's `grpo` keys), `load_train_config` and `validate_train_config`, which
+Owns `TrainConfig` (and its sections), `GRPO_DEFAULTS` (our GRPO defaults under any
+recipe's `grpo` keys: the paper's clip-higher, no KL and token-level loss, plus labelled choices), `load_train_config` and `validate_train_config`, which
 checks everything that can be checked without loading a model: unknown or mistyped keys
 (our sections and every `grpo.*` key against GRPOConfig's fields), the reward mode, a mode
 that needs a reward model without one, missing model / dataset / RM paths, an RM without a
@@ -33,15 +33,16 @@ if typing.TYPE_CHECKING:
 
 RECIPE_VERSION = 1
 
-# The paper's settings (group size 8, clip-higher 0.2/0.28, no KL, token-level loss,
-# temperature 1.0); a recipe's `grpo:` keys override them.
-PAPER_GRPO_DEFAULTS: dict[str, Any] = {
-    "num_generations": 8,
-    "epsilon": 0.2,
-    "epsilon_high": 0.28,
-    "beta": 0.0,
-    "loss_type": "dapo",  # token-level: normalise by the number of active tokens
-    "temperature": 1.0,
+# Under every recipe's `grpo:` keys (which override them). From the paper (its later version,
+# as in DAPO): clip-higher 0.2/0.28, no KL penalty, token-level loss. Group size 8 and
+# temperature 1.0 are TRL's defaults, not the paper's; the rest are our choices.
+GRPO_DEFAULTS: dict[str, Any] = {
+    "num_generations": 8,  # TRL default
+    "epsilon": 0.2,  # paper
+    "epsilon_high": 0.28,  # paper (binds only with several updates per rollout: steps_per_generation)
+    "beta": 0.0,  # paper: no KL
+    "loss_type": "dapo",  # paper: token-level, normalised by the number of active tokens
+    "temperature": 1.0,  # TRL default
     "scale_rewards": "group",
     "report_to": ["tensorboard"],
     "logging_steps": 1,
@@ -150,7 +151,7 @@ def grpo_kwargs(config: TrainConfig) -> dict[str, Any]:
 
     hints = typing.get_type_hints(GRPOConfig)
     fields = {f.name for f in dataclasses.fields(GRPOConfig) if f.init}
-    out = dict(PAPER_GRPO_DEFAULTS)
+    out = dict(GRPO_DEFAULTS)
     for key, value in config.grpo.items():
         name = f"grpo.{key}"
         if key in RESERVED_GRPO_KEYS:
