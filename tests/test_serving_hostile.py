@@ -317,3 +317,33 @@ def test_rm_groups_take_clients_in_turn():
     asyncio.run(main())
     assert sorted(order) == sorted([f"a{k}" for k in range(6)] + ["b"])
     assert order.index("b") <= 2, order
+
+
+def test_websocket_handshakes_meet_the_same_rules():
+    from pgrpo.serving.guard import ConnectionGuard, Gate
+
+    reached, sent = [], []
+
+    async def app(scope, receive, send):
+        reached.append(scope["type"])
+
+    async def send(message):
+        sent.append(message)
+
+    async def receive():
+        return {"type": "websocket.connect"}
+
+    def scope(host: str, auth: bytes = b"") -> dict:
+        headers = [(b"host", host.encode())] + ([(b"authorization", auth)] if auth else [])
+        return {"type": "websocket", "headers": headers, "server": ("127.0.0.1", 8000), "client": ("1.2.3.4", 5)}
+
+    open_gate = Gate(app, guard=ConnectionGuard(ConnectionLimits()), token=None)
+    asyncio.run(open_gate(scope("evil.example:8000"), receive, send))
+    assert reached == [] and sent == [{"type": "websocket.close", "code": 1008}]
+    asyncio.run(open_gate(scope("127.0.0.1:8000"), receive, send))
+    assert reached == ["websocket"]
+    token_gate = Gate(app, guard=ConnectionGuard(ConnectionLimits()), token="s3cret")
+    asyncio.run(token_gate(scope("127.0.0.1:8000"), receive, send))
+    assert reached == ["websocket"] and len(sent) == 2
+    asyncio.run(token_gate(scope("127.0.0.1:8000", b"Bearer s3cret"), receive, send))
+    assert reached == ["websocket", "websocket"]

@@ -226,6 +226,10 @@ class Gate:
         self.expected = token.encode() if token else None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket":  # the same rules (our services have no websocket routes)
+            if self._refusal(scope) is not None:
+                await send({"type": "websocket.close", "code": 1008})  # before accept: the server answers 403
+                return
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
