@@ -193,6 +193,31 @@ def test_half_open_connections_are_dropped_after_the_header_timeout_and_capped_p
                 s.close()
 
 
+def test_a_body_trickled_or_never_sent_is_dropped_after_its_deadline():
+    limits = ConnectionLimits(body_timeout_s=0.5)
+    with BackgroundService(SandboxConfig(workers=1), token=TOKEN, connections=limits) as svc:
+        port = int(svc.url.rsplit(":", 1)[1])
+        guard = svc.app.state.guard
+        stalled = socket.create_connection(("127.0.0.1", port), timeout=5)
+        # 100 KB announced: 0.5 s + 0.1 s at 1 MiB/s to arrive; 2 bytes sent, then one byte a second
+        stalled.sendall(f"POST /v1/run HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nAuthorization: Bearer {TOKEN}\r\n"
+                        f"Content-Type: application/json\r\nContent-Length: 100000\r\n\r\n{{\"".encode())
+        started = time.monotonic()
+        closed = False
+        while not closed and time.monotonic() - started < 5:
+            try:
+                stalled.sendall(b" ")
+            except OSError:
+                break
+            closed = _closed_by_server(stalled, 1.0)
+        waited = time.monotonic() - started
+        stalled.close()
+        assert guard.dropped["body timeout"] == 1 and waited < 3.0
+        ok = httpx.post(svc.url + "/v1/run", content=_body(QUICK), headers={**AUTH, "Content-Type": "application/json"})
+        assert ok.status_code == 200 and ok.json()["results"][0]["status"] == "passed"
+        assert guard.dropped["body timeout"] == 1  # a whole body in time is never dropped
+
+
 def test_1100_half_open_connections_do_not_starve_a_token_holder_under_1024_descriptors(tmp_path):
     """The service runs as `pgrpo sandbox serve` in a process whose descriptor limit is 1,024 (hard:
     it cannot raise it). 1,100 connections from 8 addresses each send part of a request head and

@@ -6,7 +6,8 @@ behind blocking work: without a token only a loopback `Host` naming the bound po
 (400 otherwise: a web page reaching 127.0.0.1 through DNS rebinding sends its own host name);
 with a token every request needs it (401); a refused connection is closed), `ConnectionGuard`
 (every open connection: a connection that has not sent a complete request head within
-`header_timeout_s` of opening, or of its previous reply plus the keep-alive time, is dropped;
+`header_timeout_s` of opening, or of its previous reply plus the keep-alive time, is dropped,
+and so is one whose body does not arrive within `body_timeout_s` plus its length at 1 MiB/s;
 connections still without a head are capped per peer address and in total, and past a cap the
 oldest of them is dropped, so a flood of half-open connections never takes the descriptors
 the others need), `guarded_protocol` (uvicorn's HTTP protocol reporting each connection to the
@@ -42,15 +43,20 @@ LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
 DEFAULT_FD_TARGET = 65536  # the soft limit asked for when the hard limit is unlimited
 ACCEPT_BURST = 128  # connections asyncio accepts in one go (uvicorn's `backlog`), before the guard sees them
 LISTEN_QUEUE = 2048  # the kernel's queue of connections not yet accepted (they hold no descriptor)
+BODY_MIN_RATE = 1 << 20  # bytes/s a request body must at least arrive at (loopback and cluster networks)
+UNKNOWN_BODY = 64 << 20  # the length assumed for a chunked body (the services' body cap)
 
 
 @dataclass(frozen=True)
 class ConnectionLimits:
     """header_timeout_s: time to send a complete request head (from opening the connection, or from
-    the previous reply plus `keep_alive_s`); pending_per_peer: connections without a head one peer
+    the previous reply plus `keep_alive_s`); body_timeout_s: time to send the whole body after the
+    head, plus its length at BODY_MIN_RATE (a body trickled byte by byte holds nothing for long);
+    pending_per_peer: connections without a head one peer
     address may hold; max_connections: all connections (lowered to the descriptor budget at start)."""
 
     header_timeout_s: float = 5.0
+    body_timeout_s: float = 10.0  # plus BODY_MIN_RATE's time for the body's announced length
     keep_alive_s: int = 30
     pending_per_peer: int = 256
     max_connections: int = 4096
@@ -136,9 +142,24 @@ class ConnectionGuard:
             self._unwait(conn)
             conn.state = "busy"
 
+    def body_expected(self, key: Key | None, length: int | None) -> None:
+        """The request has a body (`length` bytes, None: chunked): it must arrive in time."""
+        conn = self._all.get(key) if key is not None else None
+        if conn is not None and conn.state == "busy":
+            size = UNKNOWN_BODY if length is None else length
+            deadline = self.limits.body_timeout_s + size / BODY_MIN_RATE
+            conn.timer = asyncio.get_running_loop().call_later(deadline, self._expire, conn)
+
+    def body_received(self, key: Key | None) -> None:
+        conn = self._all.get(key) if key is not None else None
+        if conn is not None and conn.state == "busy" and conn.timer is not None:
+            conn.timer.cancel()
+            conn.timer = None
+
     def request_finished(self, key: Key | None) -> None:
         conn = self._all.get(key) if key is not None else None
         if conn is not None and conn.state == "busy" and not conn.transport.is_closing():
+            self.body_received(key)  # a reply before the whole body (e.g. 413): no body timer left
             self._wait(conn, "idle", self.limits.keep_alive_s + self.limits.header_timeout_s)
 
     def _wait(self, conn: _Conn, state: str, timeout_s: float) -> None:
@@ -165,8 +186,8 @@ class ConnectionGuard:
         self._all.pop(conn.key, None)
 
     def _expire(self, conn: _Conn) -> None:
-        if self._all.get(conn.key) is conn and conn.state != "busy":
-            self._drop(conn, "header timeout" if conn.state == "fresh" else "idle timeout")
+        if self._all.get(conn.key) is conn:
+            self._drop(conn, {"fresh": "header timeout", "idle": "idle timeout", "busy": "body timeout"}[conn.state])
 
     def _drop(self, conn: _Conn, why: str) -> None:
         self._forget(conn)
@@ -244,7 +265,7 @@ class Gate:
 
         refusal = self._refusal(scope)
         if refusal is None:
-            await self.app(scope, receive, tracked)
+            await self.app(scope, self._timed_body(scope, key, receive), tracked)
             return
         status, detail, extra = refusal
         body = json.dumps({"detail": detail}).encode()
@@ -252,6 +273,28 @@ class Gate:
                    (b"connection", b"close"), *extra]
         await tracked({"type": "http.response.start", "status": status, "headers": headers})
         await tracked({"type": "http.response.body", "body": body})
+
+    def _timed_body(self, scope: Scope, key: Key | None, receive: Receive) -> Receive:
+        """`receive`, with the request's body (if it has one) under the guard's body deadline."""
+        headers = dict(scope.get("headers") or ())
+        length = headers.get(b"content-length")
+        if length is None and b"transfer-encoding" not in headers:
+            return receive
+        size = int(length) if length is not None and length.isdigit() else None
+        if size == 0:
+            return receive
+        self.guard.body_expected(key, size)
+        pending = True
+
+        async def timed() -> Message:
+            nonlocal pending
+            message = await receive()
+            if pending and not (message["type"] == "http.request" and message.get("more_body", False)):
+                pending = False
+                self.guard.body_received(key)
+            return message
+
+        return timed
 
     def _refusal(self, scope: Scope) -> tuple[int, str, list[tuple[bytes, bytes]]] | None:
         headers = dict(scope.get("headers") or ())
