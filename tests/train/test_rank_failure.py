@@ -2,7 +2,8 @@
 
 The first reward function sends either its stats or its error in the step's one gather
 (`pgrpo.rewards.trl_funcs.RankReport`); these tests play the other rank with a fake gather, then
-run the real collective on two gloo processes where only rank 1's reward model fails.
+run the real collective on two gloo processes where only rank 1's reward model fails. The same
+two processes check the start-up agreement (`pgrpo.train.distributed.agree`).
 """
 
 from __future__ import annotations
@@ -116,6 +117,7 @@ def _worker(rank: int, port: int, out: str) -> None:
 
     import torch.distributed as dist
 
+    from pgrpo.train import distributed
     from pgrpo.train.distributed import gather_json
 
     os.environ.update(RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE="2")
@@ -132,6 +134,11 @@ def _worker(rank: int, port: int, out: str) -> None:
         except Exception as exc:  # recorded for the test to inspect
             result = {"raised": type(exc).__name__, "message": str(exc)}
         result["seconds"] = time.monotonic() - start
+        try:  # the start-up agreement (pgrpo.train.preflight): the same, outside the reward path
+            distributed.agree("checking the services", ConnectionError(URL) if rank == 1 else None)
+            result["agreed"] = None
+        except distributed.RankFailure as exc:
+            result["agreed"] = str(exc)
         with open(os.path.join(out, f"rank{rank}.json"), "w") as handle:
             json.dump(result, handle)
     finally:
@@ -149,3 +156,14 @@ def test_both_gloo_ranks_raise_at_the_same_step_when_one_rm_is_unreachable(tmp_p
         assert "at step 1" in got["message"] and f"rank 1: RMServiceError: reward-model service {URL}" in got["message"]
         assert got["seconds"] < 30  # not a collective timeout
     assert results[0]["message"] == results[1]["message"]
+    for got in results:
+        assert got["agreed"] == f"checking the services failed on 1 of 2 ranks, so every rank stops: rank 1: " \
+                                f"ConnectionError: {URL}"
+
+
+def test_agree_in_one_process_raises_its_own_error():
+    from pgrpo.train.distributed import agree
+
+    agree("nothing", None)
+    with pytest.raises(RMServiceError, match="unreachable"):
+        agree("checking the services", RMServiceError("unreachable"))

@@ -165,12 +165,17 @@ def grpo_kwargs(config: TrainConfig) -> dict[str, Any]:
     return out
 
 
-def validate_train_config(config: TrainConfig, *, check_paths: bool = True) -> dict[str, Any]:
+def validate_train_config(config: TrainConfig, *, check_paths: bool = True,
+                          contact: bool | None = None) -> dict[str, Any]:
     """Raise ConfigError (naming the key) for anything wrong; return the checked GRPOConfig kwargs.
 
     check_paths: also require local model / dataset / RM paths to exist (off for recipe
-    linting on machines without the checkpoints).
+    linting on machines without the checkpoints). contact: also ask the services the recipe names
+    (`reward.rm_url`'s manifest, the `sandbox.url` services' workers for the time budget); default
+    check_paths. `pgrpo train` validates without, then has every rank contact them at once
+    (pgrpo.train.preflight), so that a service one rank cannot reach stops every rank.
     """
+    contact = check_paths if contact is None else contact
     if config.version != RECIPE_VERSION:
         raise ConfigError(f"version: this pgrpo reads recipe version {RECIPE_VERSION}, got {config.version}")
     if config.task not in TASKS:
@@ -179,7 +184,7 @@ def validate_train_config(config: TrainConfig, *, check_paths: bool = True) -> d
         raise ConfigError("output_dir: must not be empty")
     _validate_model(config.model, check_paths, config.task)
     _validate_data(config, check_paths)
-    _validate_reward(config.reward, check_paths)
+    _validate_reward(config.reward, check_paths, contact)
     if config.logging.sample_every < 0 or config.logging.num_samples < 0:
         raise ConfigError("logging.sample_every / logging.num_samples: must be >= 0")
     if config.resume not in ("auto", "never") and check_paths and not Path(config.resume).is_dir():
@@ -194,7 +199,7 @@ def validate_train_config(config: TrainConfig, *, check_paths: bool = True) -> d
         raise ConfigError(f"grpo.num_generations: GRPO needs >= 2 completions per prompt, got {group}")
     from pgrpo.train.reward_budget import check_reward_budget, reward_budget
 
-    check_reward_budget(reward_budget(config, kwargs, contact=check_paths))  # failing calls end in time
+    check_reward_budget(reward_budget(config, kwargs, contact=contact))  # failing calls end in time
     return kwargs
 
 
@@ -226,7 +231,7 @@ def _validate_data(config: TrainConfig, check_paths: bool) -> None:
         raise ConfigError(f"data.source: dataset file {data.source!r} not found")
 
 
-def _validate_reward(reward: RewardSection, check_paths: bool) -> None:
+def _validate_reward(reward: RewardSection, check_paths: bool, contact: bool) -> None:
     if reward.mode not in REWARD_MODES:
         raise ConfigError(f"reward.mode: must be one of {REWARD_MODES.names()}, got {reward.mode!r}")
     if reward.thinking_weight < 0:
@@ -252,7 +257,7 @@ def _validate_reward(reward: RewardSection, check_paths: bool) -> None:
         raise ConfigError(f"reward.{sources[1]}: set only one of reward.rm_path, reward.rm_url and "
                           f"reward.build_tiny_rm (got {' and '.join('reward.' + s for s in sources)})")
     if reward.rm_url is not None:
-        _validate_rm_url(reward, check_paths and uses_rm)
+        _validate_rm_url(reward, contact and uses_rm)
     if check_paths and uses_rm and reward.rm_path is not None and not Path(reward.rm_path).exists():
         raise ConfigError(f"reward.rm_path: reward model {reward.rm_path!r} does not exist")
     if reward.rm_batch_size < 1 or (reward.rm_max_length is not None and reward.rm_max_length < 1):

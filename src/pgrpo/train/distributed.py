@@ -7,7 +7,9 @@ resume checkpoint (`broadcast_json`: rank 0's value) all go through it. Values t
 bytes in uint8 tensors (two all_gathers: lengths, then padded bytes): no pickle, and it works
 on gloo (CPU) and NCCL (the tensors go to the rank's current CUDA device). Also owns
 `local_main_first()`, which lets each node's local rank 0 build shared files (tiny models)
-before the other ranks read them.
+before the other ranks read them, and `agree(what, error)`: every rank says whether `what` failed
+on it, and if it failed on any, every rank raises `RankFailure` naming each failing rank and its
+error (a failure on one rank must not leave the others waiting in their next collective).
 
 Every rank must call these at the same point (they are collectives): callers keep the
 decision to call rank-independent.
@@ -20,6 +22,12 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
+
+from pgrpo.errors import PgrpoError
+
+
+class RankFailure(PgrpoError):
+    """Something failed on one or more ranks: raised on every rank, naming each failing rank and its error."""
 
 
 def _group() -> Any | None:
@@ -57,6 +65,21 @@ def gather_json(value: Any) -> list[Any]:
     buffers = [torch.empty_like(buffer) for _ in range(world)]
     dist.all_gather(buffers, buffer)
     return [json.loads(b[:n].cpu().numpy().tobytes().decode("utf-8")) for b, n in zip(buffers, lengths)]
+
+
+def agree(what: str, error: BaseException | None) -> None:
+    """A collective: raise `RankFailure` on every rank when `what` failed on any (`error` is this
+    rank's failure, or None). A single process re-raises its own error unchanged."""
+    if _group() is None:
+        if error is not None:
+            raise error
+        return
+    reports = gather_json(None if error is None else f"{type(error).__name__}: {error}")
+    failed = [(r, message) for r, message in enumerate(reports) if message is not None]
+    if failed:
+        causes = "; ".join(f"rank {r}: {message}" for r, message in failed)
+        raise RankFailure(f"{what} failed on {len(failed)} of {len(reports)} ranks, so every rank stops: "
+                          f"{causes}") from error
 
 
 def broadcast_json(value: Any) -> Any:

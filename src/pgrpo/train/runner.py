@@ -146,12 +146,14 @@ def _checkpoint_step(checkpoint: str) -> int:
 
 def run_training(config: TrainConfig) -> TrainResult:
     """Train with GRPOTrainer as the recipe says; see the module docstring for the steps."""
-    grpo_kwargs = validate_train_config(config)  # every config error surfaces before any model loads
+    # every config error surfaces before any model loads; services: checked below, by every rank at once
+    grpo_kwargs = validate_train_config(config, contact=False)
     from transformers import AutoModelForCausalLM, AutoTokenizer
     from trl import GRPOConfig, GRPOTrainer
 
     from pgrpo.train.callbacks import MetricsJsonlCallback, SamplesCallback, trim_metrics, trim_samples
     from pgrpo.train.distributed import gather_json, local_main_first
+    from pgrpo.train.preflight import agreed_service_checks
     from pgrpo.train.tasks import load_examples, make_verifier, to_dataset
 
     if config.torch_threads is not None:
@@ -170,6 +172,7 @@ def run_training(config: TrainConfig) -> TrainResult:
         grpo_args = GRPOConfig(output_dir=str(out), **grpo_kwargs)
     except (ValueError, TypeError) as exc:  # TRL's cross-field checks (batch sizes vs num_generations...)
         raise ConfigError(f"grpo: {exc}") from exc
+    agreed_service_checks(config)  # every rank is up: a service one rank cannot reach stops them all
 
     checkpoint = _resume_checkpoint(config, out, grpo_args.save_only_model)  # GRPOConfig set up the process group
     if checkpoint is not None:
