@@ -81,6 +81,16 @@ def test_this_ranks_failure_is_sent_to_the_others_before_it_raises():
     assert isinstance(info.value.__cause__, RMServiceError)
 
 
+def test_ranks_failing_alike_are_named_once():
+    def gather(value):
+        return [value, other_rank_stats(), value]  # ranks 0 and 2 cannot reach the same URL
+
+    with pytest.raises(RewardStepError) as info:
+        call_first(evaluator(unreachable), gather)
+    assert "2 of 3 ranks failed): ranks 0, 2: RMServiceError: " in str(info.value)
+    assert str(info.value).count(URL) == 2  # one entry (whose error names the URL twice), not two
+
+
 def test_a_score_outside_0_1_names_the_item_on_every_rank():
     def gather(value):
         return [other_rank_stats(), value]

@@ -28,7 +28,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from pgrpo.errors import PgrpoError
+from pgrpo.errors import PgrpoError, RankFailure, name_ranks
 from pgrpo.rewards.batch import BatchRewards, BatchStats, RewardEvaluator, global_metrics
 
 log = logging.getLogger("pgrpo.rewards")
@@ -41,7 +41,7 @@ ERROR_KEY = "error"  # the wire key of a failed rank's report (never a BatchStat
 MAX_ERROR_CHARS = 4000  # of one rank's error message in the collective
 
 
-class RewardStepError(PgrpoError):
+class RewardStepError(RankFailure):
     """A rank's reward computation failed at this step: raised on every rank, naming the failing ones."""
 
 
@@ -133,9 +133,8 @@ class ComponentReward:
         if failed:
             step = getattr(trainer_state, "global_step", None)
             at = f" at step {int(step) + 1}" if isinstance(step, int) else ""
-            causes = "; ".join(f"rank {rank}: {error}" for rank, error in failed)
             raise RewardStepError(f"reward computation failed{at} (every rank stops at this step; {len(failed)} of "
-                                  f"{len(self._reports)} ranks failed): {causes}") from failure
+                                  f"{len(self._reports)} ranks failed): {name_ranks(failed)}") from failure
         assert batch is not None  # this rank did not fail, or it would be listed above
         return batch
 

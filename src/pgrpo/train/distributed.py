@@ -23,11 +23,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from pgrpo.errors import PgrpoError
-
-
-class RankFailure(PgrpoError):
-    """Something failed on one or more ranks: raised on every rank, naming each failing rank and its error."""
+from pgrpo.errors import RankFailure, name_ranks
 
 
 def _group() -> Any | None:
@@ -77,9 +73,8 @@ def agree(what: str, error: BaseException | None) -> None:
     reports = gather_json(None if error is None else f"{type(error).__name__}: {error}")
     failed = [(r, message) for r, message in enumerate(reports) if message is not None]
     if failed:
-        causes = "; ".join(f"rank {r}: {message}" for r, message in failed)
         raise RankFailure(f"{what} failed on {len(failed)} of {len(reports)} ranks, so every rank stops: "
-                          f"{causes}") from error
+                          f"{name_ranks(failed)}") from error
 
 
 def broadcast_json(value: Any) -> Any:
