@@ -206,5 +206,6 @@ def check_reward_budget(budget: RewardBudget) -> None:
     raise ConfigError(
         f"grpo.ddp_timeout: {budget.collective_timeout_s:g} s, but the reward side of one step can take up to "
         f"{budget.worst_case_s:.1f} s on one rank; a failing reward call must end before the other ranks stop "
-        f"waiting for it, so that every rank stops naming it. Lower reward.rm_timeout_s / reward.rm_retries / "
-        f"sandbox.request_timeout_s / sandbox.retries, or raise grpo.ddp_timeout.\n{budget.describe()}")
+        f"waiting for it, so that every rank stops naming it. Shorten the terms below (reward.rm_timeout_s, "
+        f"reward.rm_retries, sandbox.request_timeout_s, sandbox.retries, sandbox.timeout_per_program_s; more "
+        f"sandbox.workers), or raise grpo.ddp_timeout.\n{budget.describe()}")
