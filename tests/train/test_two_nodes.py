@@ -203,7 +203,7 @@ def test_rm_unreachable_from_node_1_from_step_1(tmp_path, tiny_rm, tiny_policy_p
                                              "attempts")
 
 
-def test_sandbox_reachable_from_node_0_only(tmp_path, tiny_policy_path):
+def test_sandbox_unreachable_from_node_1_from_step_1(tmp_path, tiny_policy_path):
     from pgrpo.sandbox.wire import RUN_PATH
 
     sandbox, url = _service("sandbox", "serve", "--sandbox-workers", "2")
