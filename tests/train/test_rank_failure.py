@@ -149,6 +149,19 @@ def _worker(rank: int, port: int, out: str) -> None:
             result["agreed"] = None
         except distributed.RankFailure as exc:
             result["agreed"] = str(exc)
+        # The local jail: rank 1's cannot start (bwrap demanded, none on its PATH); rank 0's can.
+        from pgrpo.sandbox import SandboxConfig
+        from pgrpo.train.preflight import agreed_verifier
+
+        if rank == 1:
+            os.environ["PATH"] = "/nonexistent"
+        sandbox = SandboxConfig(workers=1, isolation="bwrap" if rank == 1 else "none")
+        config = SimpleNamespace(task="code", sandbox=sandbox, data=SimpleNamespace(think_prefilled=False))
+        try:
+            agreed_verifier(config).close()  # type: ignore[arg-type]
+            result["jail"] = None
+        except distributed.RankFailure as exc:
+            result["jail"] = str(exc)
         with open(os.path.join(out, f"rank{rank}.json"), "w") as handle:
             json.dump(result, handle)
     finally:
@@ -169,6 +182,9 @@ def test_both_gloo_ranks_raise_at_the_same_step_when_one_rm_is_unreachable(tmp_p
     for got in results:
         assert got["agreed"] == f"checking the services failed on 1 of 2 ranks, so every rank stops: rank 1: " \
                                 f"ConnectionError: {URL}"
+        assert got["jail"].startswith("starting the sandbox failed on 1 of 2 ranks, so every rank stops: rank 1: "
+                                      "IsolationError: "), got["jail"]
+        assert "bwrap" in got["jail"]
 
 
 def test_agree_in_one_process_raises_its_own_error():

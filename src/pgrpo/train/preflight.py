@@ -8,14 +8,16 @@ keys checked against them), every `sandbox.url` service's /health (API version, 
 limits) and, from them, the reward side's time budget (`validate_train_config` with contact) -
 and a failure on any rank becomes an error on every rank naming that rank and its error, which
 names the URL (`pgrpo.train.distributed.agree`). A service that goes down later fails a training
-step, at which every rank stops too (`pgrpo.rewards.trl_funcs`). Not covered here: the local
-sandbox's jail (started with the verifier, per rank).
+step, at which every rank stops too (`pgrpo.rewards.trl_funcs`). Also owns
+`agreed_verifier(config)`: each rank starts its verifier (a local sandbox's jail can fail on one
+node only: a container without user namespaces), and every rank stops if any rank's failed.
 """
 
 from __future__ import annotations
 
 from pgrpo.train.config import TrainConfig, validate_train_config
 from pgrpo.train.distributed import agree
+from pgrpo.verify import Verifier
 
 
 def _sandbox_services(config: TrainConfig) -> None:
@@ -37,3 +39,24 @@ def agreed_service_checks(config: TrainConfig) -> None:
     except Exception as exc:  # any failure: the other ranks must hear of it, not wait for this rank
         error = exc
     agree("checking the services the recipe names", error)
+
+
+def agreed_verifier(config: TrainConfig) -> Verifier:
+    """This rank's started verifier (`pgrpo.train.tasks.make_verifier`); every rank raises if any
+    rank could not start its own (a collective)."""
+    from pgrpo.train.tasks import make_verifier
+
+    verifier: Verifier | None = None
+    error: Exception | None = None
+    try:
+        verifier = make_verifier(config)
+    except Exception as exc:  # e.g. IsolationError naming the cause: the other ranks must hear of it
+        error = exc
+    try:
+        agree("starting the sandbox", error)
+    except BaseException:
+        if verifier is not None:
+            verifier.close()
+        raise
+    assert verifier is not None  # agree raised otherwise
+    return verifier

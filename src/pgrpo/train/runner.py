@@ -153,8 +153,8 @@ def run_training(config: TrainConfig) -> TrainResult:
 
     from pgrpo.train.callbacks import MetricsJsonlCallback, SamplesCallback, trim_metrics, trim_samples
     from pgrpo.train.distributed import gather_json, local_main_first
-    from pgrpo.train.preflight import agreed_service_checks
-    from pgrpo.train.tasks import load_examples, make_verifier, to_dataset
+    from pgrpo.train.preflight import agreed_service_checks, agreed_verifier
+    from pgrpo.train.tasks import load_examples, to_dataset
 
     if config.torch_threads is not None:
         import torch
@@ -200,7 +200,7 @@ def run_training(config: TrainConfig) -> TrainResult:
     _say(f"{len(examples)} {config.task} problems from {config.data.source}, every prompt within "
          f"{fit.describe()}; reward mode {config.reward.mode}")
 
-    with make_verifier(config) as verifier:
+    with agreed_verifier(config) as verifier:  # a rank whose jail cannot start stops them all
         thinking_fn, rm_truncated = _thinking_fn(config, rm_path)
         evaluator = RewardEvaluator(
             {e.task_id: e.target for e in examples}, verifier, thinking_fn,
