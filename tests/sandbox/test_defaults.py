@@ -16,13 +16,20 @@ from pgrpo.verify import Verifier
 def test_workers_default_from_affinity_and_local_ranks(monkeypatch):
     monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(16)))
     monkeypatch.setattr(resources, "cgroup_cpu_quota", lambda: None)
-    monkeypatch.delenv("LOCAL_WORLD_SIZE", raising=False)
+    for name in resources.LOCAL_SIZE_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
     assert SandboxConfig().workers == 16
     monkeypatch.setenv("LOCAL_WORLD_SIZE", "8")
     assert SandboxConfig().workers == 2
     monkeypatch.setenv("LOCAL_WORLD_SIZE", "32")
     assert SandboxConfig().workers == 1  # at least one
     assert SandboxConfig(workers=5).workers == 5  # an explicit count is kept
+    monkeypatch.delenv("LOCAL_WORLD_SIZE")  # launchers that do not set it: MPI, srun per rank
+    for name, value, workers in (("OMPI_COMM_WORLD_LOCAL_SIZE", "4", 4), ("MV2_COMM_WORLD_LOCAL_SIZE", "8", 2),
+                                 ("SLURM_NTASKS_PER_NODE", "8(x2)", 2), ("SLURM_NTASKS_PER_NODE", "junk", 16)):
+        monkeypatch.setenv(name, value)
+        assert SandboxConfig().workers == workers, (name, value)
+        monkeypatch.delenv(name)
 
 
 def test_cgroup_quota_caps_the_affinity(monkeypatch):

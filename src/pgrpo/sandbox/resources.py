@@ -2,7 +2,7 @@
 
 Owns `available_cpus()` (the CPUs this process may really use: `os.sched_getaffinity`, capped
 by a cgroup v2 `cpu.max` or v1 `cpu.cfs_quota_us` quota on its own cgroup or any ancestor)
-and `default_workers()` (that, divided among the LOCAL_WORLD_SIZE ranks of this node, at
+and `default_workers()` (that, divided among the ranks of this node (`local_ranks`), at
 least 1) - what `SandboxConfig(workers=0)` means. Several ranks each starting
 `os.cpu_count()` workers oversubscribe the node, and wall-clock limits then turn contention
 into false timeouts (R_o = 0). Reads only /proc and /sys; never raises.
@@ -90,12 +90,19 @@ def available_cpus() -> int:
     return max(1, cpus)
 
 
+# Where launchers put the number of processes on this node: torchrun/accelerate, Open MPI,
+# MVAPICH2, and Slurm's srun starting each rank itself (one value per node, e.g. "8" or "8(x2)").
+LOCAL_SIZE_VARIABLES = ("LOCAL_WORLD_SIZE", "OMPI_COMM_WORLD_LOCAL_SIZE", "MV2_COMM_WORLD_LOCAL_SIZE",
+                        "SLURM_NTASKS_PER_NODE")
+
+
 def local_ranks() -> int:
-    """Training processes on this node (torchrun/accelerate's LOCAL_WORLD_SIZE; 1 outside them)."""
-    try:
-        return max(1, int(os.environ.get("LOCAL_WORLD_SIZE", "1")))
-    except ValueError:
-        return 1
+    """Training processes on this node (the first of LOCAL_SIZE_VARIABLES set; 1 outside launchers)."""
+    for name in LOCAL_SIZE_VARIABLES:
+        value = os.environ.get(name, "").split("(")[0].split(",")[0].strip()
+        if value.isdigit():
+            return max(1, int(value))
+    return 1
 
 
 def default_workers() -> int:

@@ -109,7 +109,8 @@ class SandboxConfig:
     memory_mb: int = _limit(4096, "address-space cap (RLIMIT_AS) in MiB of every process a program starts")
     output_limit_bytes: int = _limit(1 << 20, "stdout+stderr kept per test; more is output_exceeded")
     workers: int = _limit(0, "sandboxed worker processes run in parallel (0 = the CPUs this process may use - "
-                             "affinity and cgroup quota - divided by LOCAL_WORLD_SIZE, at least 1)")
+                             "affinity and cgroup quota - divided by the ranks on this node (LOCAL_WORLD_SIZE, or "
+                             "MPI's / Slurm's per-node count), at least 1)")
     isolation: str = _limit("auto", "auto (bwrap if usable, else unshare; never none: an error if neither works), "
                                     "or demand bwrap / unshare, or accept none explicitly")
     max_processes: int = _limit(64, "processes (incl. threads) one program may have at once")

@@ -124,12 +124,13 @@ def _local_sandbox(config: Recipe, n: int) -> BudgetTerm:
     how = "every program at sandbox.timeout_per_program_s"
     if config.data.allow_unittest and KIND_LIMITS[TestKind.UNITTEST].timeout_s > limit:
         limit, how = KIND_LIMITS[TestKind.UNITTEST].timeout_s, "every program at the unittest kind's limit"
-    from pgrpo.sandbox.resources import default_workers
+    from pgrpo.sandbox.resources import LOCAL_SIZE_VARIABLES, default_workers
 
     workers = max(1, config.sandbox.workers)
     rounds = math.ceil(n / workers)
     how = f"{rounds} round(s) x {limit:g} s, {how}, plus each program's start-up"
-    if "LOCAL_WORLD_SIZE" not in os.environ and config.sandbox.workers == default_workers():
+    launched = any(name in os.environ for name in LOCAL_SIZE_VARIABLES)
+    if not launched and config.sandbox.workers == default_workers():
         # Not started as a rank, and the workers are this machine's CPU-aware default (sandbox.workers unset,
         # or set to the same number): this machine's CPUs say nothing of a training node's.
         return BudgetTerm("sandbox, local pool", None, f"{workers} workers = this machine's CPU-aware default: a "
