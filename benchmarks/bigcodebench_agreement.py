@@ -113,8 +113,8 @@ def explain(row: Row) -> str:
                 "(README, BigCodeBench)")
     if row.theirs == "pass" and row.ours_detail.startswith("refused:"):
         return ("pgrpo's unittest kind refuses what a program may not do there (frame access, ctypes, values of "
-                "the program's own classes at an assertion...: docs/sandbox-rules.md, the unittest kind's threat "
-                "model); bigcodebench's harness allows everything")
+                "the program's own classes at an assertion...: docs/unittest-threat-model.md); "
+                "bigcodebench's harness allows everything")
     return "unexplained"
 
 

@@ -134,3 +134,19 @@ def test_setup_and_test_code_that_do_not_load_are_a_broken_problem_not_a_verdict
     stub_starter = Problem("c/stub", "f", Tests(TestKind.HUMANEVAL, test_code="def check(c):\n    assert c(1) == 1\n    pass\n"),
                            starter_code="class Broken(NoSuchBase):\n    pass\n", entry_point="f")
     assert run1(sb, stub_starter, ok).status is Status.PASSED  # a starter stub need not run alone
+
+
+def test_a_program_talking_on_its_status_pipe_after_loading_is_stopped(sb):
+    calls = he("def check(c):\n    assert c(1) == 1\n    pass\n")
+    spam = "import os\ndef f(x):\n    for _ in range(50):\n        os.write(4, b'{\"t\": \"ret\"}' + b' ' * 100000 + b'\\n')\n    return x"
+    r = run1(sb, calls, spam)
+    assert r.status is Status.RUNTIME_ERROR and "status pipe" in r.detail
+    nested = "import os\ndef f(x):\n    os.write(6, b'[' * 100000 + b'\\n')\n    return x"  # RecursionError to parse
+    r = run1(sb, he("def check(c):\n    try:\n        c(1)\n    except BaseException:\n        pass\n"), nested)
+    assert r.status is Status.RUNTIME_ERROR and "unexpected message" in r.detail
+
+
+def test_a_message_that_is_not_an_object_is_the_programs_fault_not_the_sandboxs(sb):
+    not_a_dict = "import os\nos.write(4, b'1\\n')\ndef f(x):\n    return x"
+    for problem in (he("def check(c):\n    assert c(1) == 1\n"), he("def check(c):\n    assert c(1) == 1\n    pass\n")):
+        assert run1(sb, problem, not_a_dict).status is Status.RUNTIME_ERROR

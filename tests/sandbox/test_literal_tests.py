@@ -64,6 +64,12 @@ def test_setup_code_builtins_and_decorators_take_the_jailed_route():
     assert literal_tests("humaneval", "def check(c):\n    assert c(1) == 1\n", (), "f", "x = 1") is None
     assert literal_tests("humaneval", "x = 1\n", (), "f", "") is None  # no check: the jailed route says so
     assert literal_tests("humaneval", "def check(c:\n", (), "f", "") is None
+    two_checks = "@undefined_decorator\ndef check(c):\n    pass\ndef check(c):\n    assert c(1) == 1\n"
+    assert literal_tests("humaneval", two_checks, (), "f", "") is None  # the first fails to load when run
+    assert literal_tests("humaneval", "def check(c):\n    assert c(1) == 1\n", (), "__name__", "") is None
+    assert literal_tests("asserts", "", ["assert __name__(1) == 1"], "f", "") is None
+    big = "def check(c):\n" + "    assert c(1) == 1\n" * 4000  # parsing runs in the worker: bounded
+    assert literal_tests("humaneval", big, (), "f", "") is None
 
 
 def _variants(prompt: str, canonical: str) -> dict[str, str]:
@@ -111,6 +117,11 @@ def test_asserts_verdicts_equal_the_jailed_route():
                "assert f(3)", "assert not f(0)", "assert g(2) == [2]", "assert True"]
     programs = {
         "right": "def f(x):\n    return x * x\ndef g(x):\n    return [x]\n",
+        # stateful: the first call raises / returns a non-plain value, later calls are right
+        "raises_once": "CALLS = []\ndef f(x):\n    CALLS.append(x)\n    if len(CALLS) == 1:\n"
+                       "        raise ValueError('first')\n    return x * x\ndef g(x):\n    return [x]\n",
+        "nonplain_once": "CALLS = []\ndef f(x):\n    CALLS.append(x)\n    if len(CALLS) == 1:\n"
+                         "        return object()\n    return x * x\ndef g(x):\n    return [x]\n",
         "wrong_message": "def f(x):\n    return x * x if x >= 0 else -1\ndef g(x):\n    return [x]\n",
         "no_g": "def f(x):\n    return x * x\n",
         "wrong_first": "def f(x):\n    return 0\ndef g(x):\n    return [x]\n",
@@ -128,7 +139,23 @@ def test_asserts_verdicts_equal_the_jailed_route():
         data, code = results[name, "data"], results[name, "code"]
         assert (data.status, data.tests_passed, data.detail) == (code.status, code.tests_passed, code.detail), name
     assert results["right", "data"].passed
+    for once in ("raises_once", "nonplain_once"):  # the program is kept after its exception or bad value
+        assert results[once, "data"].tests_passed == results[once, "code"].tests_passed == 6, once
     assert "negative" in results["wrong_message", "data"].detail
     no_g = results["no_g", "data"]  # the test code would not find g: a NameError, its failure
     assert no_g.status.value == "failed" and "NameError: name 'g' is not defined" in no_g.detail
     assert results["wrong_first", "data"].detail.startswith("test 1/7: assertion failed: assert f(2) == 4")
+
+
+def test_hash_flooded_sets_and_dict_keys_are_refused_in_linear_time():
+    import time
+
+    from pgrpo.sandbox import codec
+
+    same_hash = [i * ((1 << 61) - 1) for i in range(1, 50_001)]  # every int hash is 0
+    for wire in ({"s": same_hash}, {"f": same_hash}, {"d": [[k, 0] for k in same_hash]}):
+        start = time.perf_counter()
+        with pytest.raises(ValueError, match="hash flooding"):
+            codec.from_wire(wire)
+        assert time.perf_counter() - start < 1.0
+    assert len(codec.from_wire({"s": list(range(100_000))})) == 100_000  # distinct hashes: fine

@@ -117,7 +117,7 @@ class _Program:
 def _parse(line: bytes) -> dict:
     try:
         reply = json.loads(line)
-    except ValueError:
+    except (ValueError, RecursionError, MemoryError):
         return {"t": "garbage"}
     return reply if isinstance(reply, dict) else {"t": "garbage"}
 
@@ -136,7 +136,7 @@ def _build_namespace(sources: list[tuple[str, str, bool]]) -> dict[str, Any]:
             continue
         try:
             exec(compile(source, TEST_SOURCE, "exec"), ns)  # noqa: S102 - the problem's test code, in the jail
-        except Exception as exc:  # noqa: BLE001 - whatever it raised, reported or skipped
+        except BaseException as exc:  # noqa: BLE001 - whatever it raised (SystemExit too), reported or skipped
             if not may_fail:
                 raise _SetupFailed(f"{label} failed to load: {type(exc).__name__}: {exc}"[:300]) from None
     return ns
@@ -212,6 +212,7 @@ def run_checker(payload: str, send: Callable[[dict], None]) -> None:
     for line in requests:
         request = json.loads(line)
         i = int(request["i"])
+        program.fault = None  # sticky within a test; after a value fault both sides are still in step
         for name in request.get("names", []):
             # The program's functions the asserts call (the entry point always: a decorated one,
             # e.g. @lru_cache, is not in the program's plain-function list). Setup code's names win,

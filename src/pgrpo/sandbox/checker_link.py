@@ -8,9 +8,9 @@ of their own, so a call from the test code to the program costs no trip through 
 only plain data travels on it (codec.py), so neither side can hand the other an object. The
 worker keeps the program's status pipe and output (pumped while it waits, under the output
 cap), every deadline, and both kills. A program that dies, times out, runs out of memory or
-sends a bad value ends the test with the program's status (checker.py reports the fault; both
-runners are replaced for the next test); the checker's own death or silence is the test
-code's failure, never a pass.
+sends a bad value ends the test with the program's status (checker.py reports the fault; but
+for a bad value, after which both are still in step, both runners are replaced for the next
+test); the checker's own death or silence is the test code's failure, never a pass.
 
 Does NOT protect against test code that lies about its own job's verdict: the test code is
 what defines the job.
@@ -43,6 +43,7 @@ class CheckerLink:
                                     spec.asserts)
         self.session: ChildSession | None = None
         self.ready = False
+        self._in_step = False
 
     def start(self) -> None:
         """Fork the checker and the program with a pipe pair between them (the checker loads while
@@ -73,10 +74,12 @@ class CheckerLink:
 
     def test(self, index: int, deadline: float) -> tuple[bool, str]:
         """Run test `index`: (passed, detail). Raises Abort / CandidateError like a trusted test body."""
+        self._in_step = False
         try:
             return self._test(index, deadline)
         except BaseException:
-            self.close()  # mid-test: their state is unknown, the next test gets fresh ones
+            if not self._in_step:
+                self.close()  # mid-test: their state is unknown, the next test gets fresh ones
             raise
 
     def _test(self, index: int, deadline: float) -> tuple[bool, str]:
@@ -97,6 +100,10 @@ class CheckerLink:
             raise Abort(Status.FAILED, "test code exited without a result" + session.stderr_hint())
         if msg.get("t") != "test" or msg.get("i") != index:
             raise Abort(Status.SANDBOX_ERROR, "unexpected message from test code" + _said(msg))
+        # The test ended with a report: both runners are in step (the program answered every call),
+        # so an exception the test code left uncaught or a value fault keeps them, as a trusted
+        # test body would keep the program; any other fault replaces both.
+        self._in_step = msg.get("status") != "program" or msg.get("fault") == "failed"
         if msg.get("status") == "program":
             raise self._fault(msg, deadline)
         return _result(msg)

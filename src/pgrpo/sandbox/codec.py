@@ -52,12 +52,24 @@ def encode(value: Any) -> str:
     return json.dumps(_enc(value, 0), separators=(",", ":"))
 
 
+# A set or dict of many distinct members that share one hash takes quadratic time to build (a
+# hostile program can send multiples of 2**61 - 1, whose int hashes all equal 0): the trusted
+# side refuses members whose hashes are mostly alike, in linear time (a set of equal ints is cheap).
+HASH_CHECK_FROM = 1024
+
+
+def _hashable_members(members: list[Any]) -> list[Any]:
+    if len(members) >= HASH_CHECK_FROM and len({hash(m) for m in members}) * 2 < len(members):
+        raise ValueError(f"{len(members)} set members or dict keys share a few hashes (hash flooding)")
+    return members
+
+
 _CONTAINER_DECODERS = {
     "l": lambda items: [_dec(v) for v in items],
     "t": lambda items: tuple(_dec(v) for v in items),
-    "s": lambda items: {_dec(v) for v in items},
-    "f": lambda items: frozenset(_dec(v) for v in items),
-    "d": lambda items: {_dec(k): _dec(v) for k, v in items},
+    "s": lambda items: set(_hashable_members([_dec(v) for v in items])),
+    "f": lambda items: frozenset(_hashable_members([_dec(v) for v in items])),
+    "d": lambda items: dict(zip(_hashable_members([_dec(k) for k, _ in items]), [_dec(v) for _, v in items])),
     "b": lambda text: bytes.fromhex(text),
     "c": lambda pair: complex(float(pair[0]), float(pair[1])),
 }

@@ -24,6 +24,9 @@ setting that lifts it:
 The fixes are always both: the container or host settings that allow the jail
 (docs/clusters.md), or `pgrpo sandbox serve` on a host that allows it plus `sandbox.url`.
 Reads files only; never raises.
+
+Does NOT protect against anything: it explains why the jail could not start; it never starts
+one, and a cause it cannot see (e.g. an LSM other than AppArmor) is reported as privileges.
 """
 
 from __future__ import annotations

@@ -5,8 +5,8 @@ asserts are nothing but `assert f(<literals>) == <literal>`. Such a test needs n
 its own (checker.py): the harness reads it with `ast` - the problem's code is parsed, never run -
 calls the program with the literal arguments exactly as the test code would (plain values over the
 wire, codec.py) and applies the same operator to the decoded value, in the trusted worker. The
-verdict and its detail are the ones the jailed test code gives (tests/sandbox/test_literal_tests.py
-runs both routes on every HumanEval problem). Anything else - an import, a helper, a loop,
+status and tests passed are the ones the jailed test code gives, and the detail but for a
+timeout's wording (tests/sandbox/test_literal_tests.py runs both routes on every HumanEval problem). Anything else - an import, a helper, a loop,
 arithmetic, setup code, a message that is not a string literal - takes the jailed route.
 
 The forms read, inside HumanEval's `def check(candidate)` (module level: only that function,
@@ -35,6 +35,7 @@ from dataclasses import dataclass
 from typing import Any
 
 _PARSE_ERRORS = (SyntaxError, ValueError, TypeError, RecursionError, MemoryError, OverflowError)
+MAX_PARSED_CHARS = 64 << 10
 _IS_CONSTANTS = (True, False, None)
 
 
@@ -81,7 +82,11 @@ class LiteralTest:
 
 def literal_tests(kind: str, test_code: str, asserts: Sequence[str], entry_point: str,
                   setup_code: str) -> tuple[LiteralTest, ...] | None:
-    """The problem's tests as data, or None when any of them is code (the jailed route)."""
+    """The problem's tests as data, or None when any of them is code (the jailed route). Tests
+    larger than MAX_PARSED_CHARS always take the jailed route: parsing runs in the worker, which
+    has no rlimits (HumanEval's largest check has 1,804 characters)."""
+    if len(test_code) + sum(len(a) for a in asserts) > MAX_PARSED_CHARS or entry_point.startswith("__"):
+        return None  # dunder names: the jailed test code's namespace has its own (__name__, __builtins__)
     return _parsed(kind, test_code, tuple(asserts), entry_point, setup_code)
 
 
@@ -103,8 +108,8 @@ def _parsed(kind: str, test_code: str, asserts: tuple[str, ...], entry_point: st
 def _humaneval_check(test_code: str, entry_point: str) -> tuple[LiteralAssert, ...]:
     check: ast.FunctionDef | None = None
     for statement in ast.parse(test_code).body:
-        if isinstance(statement, ast.FunctionDef) and statement.name == "check":
-            check = statement
+        if isinstance(statement, ast.FunctionDef) and statement.name == "check" and check is None:
+            check = statement  # one only: an earlier one could fail to load in the jailed route
         elif isinstance(statement, ast.Assign) and all(isinstance(t, ast.Name) and t.id != "check"
                                                          for t in statement.targets):
             _literal(statement.value)
@@ -125,7 +130,9 @@ def _asserts_entry(source: str, entry_point: str) -> tuple[LiteralAssert, ...]:
     if not body:
         raise _NotLiteral
 
-    def program_function(name: str) -> str | None:  # checker.py: builtins answer for themselves
+    def program_function(name: str) -> str | None:  # checker.py: builtins (and dunders) answer for themselves
+        if name.startswith("__"):
+            return None
         return name if name == entry_point or not hasattr(builtins, name) else None
 
     return tuple(_assert(s, program_function) for s in body)

@@ -199,6 +199,7 @@ class ChildSession:
         self.stderr_tail = bytearray()
         self.total_output = 0
         self.alive = True
+        self.silent = False  # see follow()
         self._ctl_buf = bytearray()
         self._messages: list[dict] = []
         self._stdin = memoryview(stdin.encode("utf-8"))
@@ -254,7 +255,10 @@ class ChildSession:
 
     def follow(self, other: ChildSession) -> None:
         """While waiting for this session's messages, also pump `other`'s (its output and its
-        limits): a job's test code waits on its program, whose output must keep flowing."""
+        limits): a job's test code waits on its program, whose output must keep flowing. `other`
+        has said all it may on its status pipe (it talks to the test code now): a further
+        message is its fault, not something to keep."""
+        other.silent = True
         self._sel.register(other._sel.fileno(), selectors.EVENT_READ, other)
 
     def _pump_once(self, timeout: float) -> None:
@@ -288,12 +292,16 @@ class ChildSession:
                     self.kill()
                     raise Abort(Status.OUTPUT_EXCEEDED, "return value too large")
                 while b"\n" in self._ctl_buf:
+                    if self.silent:
+                        self.kill()
+                        raise Abort(Status.RUNTIME_ERROR, "unexpected message from program on its status pipe")
                     line, _, rest = bytes(self._ctl_buf).partition(b"\n")
                     self._ctl_buf = bytearray(rest)
                     try:
-                        self._messages.append(json.loads(line))
-                    except ValueError:
-                        self._messages.append({"t": "garbage"})
+                        msg = json.loads(line)
+                    except (ValueError, RecursionError):
+                        msg = None
+                    self._messages.append(msg if isinstance(msg, dict) else {"t": "garbage"})
             else:
                 self._on_output(fd, data)
 

@@ -28,7 +28,7 @@ side_effect, a thread target, a poisoned library global) and so reads frames on 
 program's behalf; ctypes already loaded by a library the task imports (its memmove / cast
 are not audited); C extensions that expose frames or raw memory (numpy's
 __array_interface__ on an arbitrary address); bugs in the interpreter. See
-docs/sandbox-rules.md, "The unittest kind: threat model".
+docs/unittest-threat-model.md.
 """
 
 from __future__ import annotations
