@@ -152,7 +152,7 @@ def run_training(config: TrainConfig) -> TrainResult:
     from trl import GRPOConfig, GRPOTrainer
 
     from pgrpo.train.callbacks import MetricsJsonlCallback, SamplesCallback, trim_metrics, trim_samples
-    from pgrpo.train.distributed import gather_json, local_main_first
+    from pgrpo.train.distributed import agree, gather_json, local_main_first
     from pgrpo.train.preflight import agreed_service_checks, agreed_verifier
     from pgrpo.train.tasks import load_examples, to_dataset
 
@@ -185,15 +185,23 @@ def run_training(config: TrainConfig) -> TrainResult:
         for path in (metrics_path, samples_path):  # a fresh run starts fresh logs
             path.unlink(missing_ok=True)
 
+    # Each step below can fail on one rank only (a file missing on one node, a GPU out of memory):
+    # every rank then stops naming it, instead of the others waiting out the collective timeout.
+    failure: Exception | None = None
     with local_main_first():  # one process per node builds (and warms up) the tiny models
-        policy_path, rm_path = prepare_models(config, out)
-        tokenizer = ensure_pad_token(AutoTokenizer.from_pretrained(policy_path))
-        examples = load_examples(config, tokenizer)
-        if config.model.build_tiny and config.model.format_warmup_steps:
-            from pgrpo.train.warmup import format_warmup
+        try:
+            policy_path, rm_path = prepare_models(config, out)
+            tokenizer = ensure_pad_token(AutoTokenizer.from_pretrained(policy_path))
+            examples = load_examples(config, tokenizer)
+            if config.model.build_tiny and config.model.format_warmup_steps:
+                from pgrpo.train.warmup import format_warmup
 
-            if format_warmup(policy_path, examples, config.model.format_warmup_steps, seed=grpo_args.seed):
-                _say(f"format warm-up: {config.model.format_warmup_steps} SFT steps on formatted canonical answers")
+                if format_warmup(policy_path, examples, config.model.format_warmup_steps, seed=grpo_args.seed):
+                    _say(f"format warm-up: {config.model.format_warmup_steps} SFT steps on formatted canonical "
+                         f"answers")
+        except Exception as exc:  # reported to every rank below, then raised
+            failure = exc
+    agree("preparing the models and the data", failure)
     from pgrpo.train.prompt_budget import check_prompts_fit  # every rank: the same prompts, the same verdict
 
     fit = check_prompts_fit(config, grpo_kwargs, tokenizer, policy_path, [(e.task_id, e.prompt) for e in examples])
@@ -201,26 +209,36 @@ def run_training(config: TrainConfig) -> TrainResult:
          f"{fit.describe()}; reward mode {config.reward.mode}")
 
     with agreed_verifier(config) as verifier:  # a rank whose jail cannot start stops them all
-        thinking_fn, rm_truncated = _thinking_fn(config, rm_path)
-        evaluator = RewardEvaluator(
-            {e.task_id: e.target for e in examples}, verifier, thinking_fn,
-            mode=config.reward.mode, weight=config.reward.thinking_weight,
-            group_size=grpo_args.num_generations or 1, rm_truncated=rm_truncated,
-        )
-        model_kwargs: dict[str, Any] = {"dtype": torch_dtype(config.model.dtype)}
-        if config.model.attn_implementation:
-            model_kwargs["attn_implementation"] = config.model.attn_implementation
-        model = AutoModelForCausalLM.from_pretrained(policy_path, **model_kwargs)
-        # TRL annotates reward functions as returning list[float | None]; ours return list[float]
-        # (list is invariant, so the list is typed loosely here).
-        reward_funcs: list[Any] = make_reward_funcs(evaluator, gather_json)
-        trainer = GRPOTrainer(
-            model=model, reward_funcs=reward_funcs, args=grpo_args,
-            train_dataset=to_dataset(examples), processing_class=tokenizer, peft_config=lora_config(config),
-            callbacks=[MetricsJsonlCallback(metrics_path),
-                       SamplesCallback(evaluator, samples_path, config.logging.sample_every,
-                                       config.logging.num_samples, gather=gather_json)],
-        )
+        try:
+            thinking_fn, rm_truncated = _thinking_fn(config, rm_path)
+            evaluator = RewardEvaluator(
+                {e.task_id: e.target for e in examples}, verifier, thinking_fn,
+                mode=config.reward.mode, weight=config.reward.thinking_weight,
+                group_size=grpo_args.num_generations or 1, rm_truncated=rm_truncated,
+            )
+        except Exception as exc:  # reported to every rank below, then raised
+            failure = exc
+        # Agreed before the policy loads: under ZeRO-3 that load is itself a collective, which a
+        # rank that failed here would never join.
+        agree("loading the reward model", failure)
+        try:
+            model_kwargs: dict[str, Any] = {"dtype": torch_dtype(config.model.dtype)}
+            if config.model.attn_implementation:
+                model_kwargs["attn_implementation"] = config.model.attn_implementation
+            model = AutoModelForCausalLM.from_pretrained(policy_path, **model_kwargs)
+            # TRL annotates reward functions as returning list[float | None]; ours return list[float]
+            # (list is invariant, so the list is typed loosely here).
+            reward_funcs: list[Any] = make_reward_funcs(evaluator, gather_json)
+            trainer = GRPOTrainer(
+                model=model, reward_funcs=reward_funcs, args=grpo_args,
+                train_dataset=to_dataset(examples), processing_class=tokenizer, peft_config=lora_config(config),
+                callbacks=[MetricsJsonlCallback(metrics_path),
+                           SamplesCallback(evaluator, samples_path, config.logging.sample_every,
+                                           config.logging.num_samples, gather=gather_json)],
+            )
+        except Exception as exc:  # reported to every rank below, then raised
+            failure = exc
+        agree("loading the policy and the trainer", failure)
         trainer.train(resume_from_checkpoint=checkpoint)
         final = out / "final"
         trainer.save_model(str(final))  # gathers ZeRO-3 shards; writes on the main process
