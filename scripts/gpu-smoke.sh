@@ -12,18 +12,19 @@
 # First, before anything is built: GPUs that `nvidia-smi` lists but torch cannot use fail the
 # check (exit 1), naming the driver version and the driver torch's CUDA build needs
 # (scripts/gpu_driver_check.py); `--cpu` skips that look and runs the CPU stages only.
-# Installs nothing and needs no network: a stage whose packages are not importable prints
-# `skipped: <package> not installed`; `--wheels DIR` pip-installs (--no-index, --no-deps) the
+# Installs nothing and needs no network: a GPU stage whose packages are not importable FAILS
+# (`--allow-skips`: prints `skipped: <package> not installed`, as CPU stages do); `--wheels DIR` pip-installs (--no-index, --no-deps) the
 # wheels in DIR whose distribution is missing into a throwaway target put on PYTHONPATH.
 # Without a GPU (no nvidia-smi, or one listing none) the GPU-only stages print "no GPU: skipped"
 # and the others run on the CPU
 # (tiny models, recipe check, RM local and served, evaluate hf, 2 GRPO steps with HF generation;
 # about a minute), exit 0 if they pass. Exit status: 1 if any stage failed.
-#   usage: scripts/gpu-smoke.sh [--wheels DIR] [--out DIR] [--keep] [--multi-gpu | --cpu]   (PYTHON=... picks python)
+#   usage: scripts/gpu-smoke.sh [--wheels DIR] [--out DIR] [--keep] [--allow-skips] [--multi-gpu | --cpu]
+#   (PYTHON=... picks python)
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 PY=${PYTHON:-python3}
-WHEELS="" OUT="" KEEP=0 ONLY_MULTI=0 CPU_ONLY=0
+WHEELS="" OUT="" KEEP=0 ONLY_MULTI=0 CPU_ONLY=0 ALLOW_SKIPS=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --wheels) WHEELS=$2; shift 2 ;;
@@ -31,6 +32,7 @@ while [ $# -gt 0 ]; do
     --keep) KEEP=1; shift ;;
     --multi-gpu) ONLY_MULTI=1; shift ;;
     --cpu) CPU_ONLY=1; shift ;;
+    --allow-skips) ALLOW_SKIPS=1; shift ;;
     -h|--help) sed -n '2,/^#   usage/p' "$0"; exit 0 ;;
     *) echo "gpu-smoke: unknown argument $1" >&2; exit 2 ;;
   esac
@@ -76,6 +78,11 @@ stage() {
   fi
   for pkg in $pkgs; do
     if ! "$PY" -c "import $pkg" >/dev/null 2>&1; then
+      if [ "$kind" != cpu ] && [ "$ALLOW_SKIPS" = 0 ]; then  # on a GPU machine a missing package fails
+        printf '%-22s FAIL: %s not installed (pip install -c constraints/gpu.txt -e ".[gpu]", or --allow-skips)\n' \
+          "$name" "$pkg"
+        FAILED=$((FAILED + 1)); return
+      fi
       printf '%-22s skipped: %s not installed\n' "$name" "$pkg"; return
     fi
   done

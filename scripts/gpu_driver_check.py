@@ -3,8 +3,9 @@ a failure, never "no GPU: skipped". Owns NVIDIA's driver floor per CUDA major ve
 place it is written down in code) and the verdict: the driver version nvidia-smi reports, the
 CUDA version the installed torch is built for and the driver that build needs.
 
-    python scripts/gpu_driver_check.py      # exit 0: torch sees the GPUs, or there is no nvidia-smi
+    python scripts/gpu_driver_check.py      # exit 0: torch sees the GPUs, or there is no NVIDIA GPU
                                             # exit 1: the reason, with driver and floor
+Without nvidia-smi, the device nodes /dev/nvidiaN and /proc/driver/nvidia/version still count.
 """
 
 from __future__ import annotations
@@ -80,6 +81,27 @@ def read_nvidia_smi(exe: str) -> Smi:
     return Smi(tuple(row[0].strip() for row in rows), drivers[0] if drivers else None)
 
 
+def read_kernel_driver(root: str = "/") -> Smi | None:
+    """Without nvidia-smi (a container given the devices but not the utilities, e.g.
+    NVIDIA_DRIVER_CAPABILITIES=compute): the GPU device nodes under `root`/dev and the driver
+    version the kernel module reports in `root`/proc/driver/nvidia/version; None if neither."""
+    dev = os.path.join(root, "dev")
+    try:
+        nodes = sorted(n for n in os.listdir(dev) if n.startswith("nvidia") and n[len("nvidia"):].isdigit())
+    except OSError:
+        nodes = []
+    driver = None
+    try:
+        with open(os.path.join(root, "proc", "driver", "nvidia", "version"), encoding="utf-8") as f:
+            words = f.readline().split()  # "NVRM version: NVIDIA UNIX x86_64 Kernel Module  535.104.05  <date>"
+        driver = next((w for w in words if w[:1].isdigit() and "." in w), None)
+    except OSError:
+        pass
+    if not nodes and driver is None:
+        return None
+    return Smi(tuple(f"/dev/{n}" for n in nodes) or ("a GPU the NVIDIA kernel module drives",), driver)
+
+
 def look_at_torch() -> TorchView:
     """torch's own view, with the warnings it gives while initialising CUDA (the driver message)."""
     import torch
@@ -120,12 +142,14 @@ def problem(smi: Smi, torch_view: TorchView) -> str | None:
             f"access (docker --gpus / the NVIDIA container runtime).{said}")
 
 
-def main() -> int:
+def main(root: str = "/") -> int:
     exe = shutil.which("nvidia-smi")
-    if exe is None:
-        print("driver check: no nvidia-smi on PATH: no NVIDIA GPU to check")
+    kernel = read_kernel_driver(root) if exe is None else None
+    if exe is None and kernel is None:
+        print("driver check: no nvidia-smi on PATH, no NVIDIA device or kernel driver: no NVIDIA GPU to check")
         return 0
-    smi = read_nvidia_smi(exe)
+    smi = read_nvidia_smi(exe) if exe is not None else kernel
+    assert smi is not None
     try:
         torch_view = look_at_torch()
     except ImportError as exc:  # torch missing: a CPU-only view (the GPUs still need the GPU stack)
@@ -143,4 +167,5 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    # --root DIR: read dev/ and proc/driver/nvidia/ under DIR instead of / (tests)
+    raise SystemExit(main(sys.argv[2]) if sys.argv[1:2] == ["--root"] else main())

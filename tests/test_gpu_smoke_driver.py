@@ -152,6 +152,18 @@ def test_nvidia_smi_absent_failing_or_listing_nothing(tmp_path: Path) -> None:
     if not any(Path(p, "nvidia-smi").exists() for p in ("/usr/bin", "/bin")):
         proc = subprocess.run(check, capture_output=True, text=True, env=bare, timeout=120)
         assert proc.returncode == 0 and "no nvidia-smi on PATH" in proc.stdout
+        # devices and a kernel driver but no nvidia-smi (a container without the utilities): still checked
+        fake_root = tmp_path / "root"
+        (fake_root / "dev").mkdir(parents=True)
+        (fake_root / "dev" / "nvidia0").touch()
+        (fake_root / "dev" / "nvidiactl").touch()
+        (fake_root / "proc" / "driver" / "nvidia").mkdir(parents=True)
+        (fake_root / "proc" / "driver" / "nvidia" / "version").write_text(
+            "NVRM version: NVIDIA UNIX x86_64 Kernel Module  535.104.05  Sat Aug 19 01:15:15 UTC 2023\n")
+        assert driver.read_kernel_driver(str(fake_root)) == driver.Smi(("/dev/nvidia0",), "535.104.05")
+        proc = subprocess.run(check + ["--root", str(fake_root)], capture_output=True, text=True, env=bare,
+                              timeout=120)
+        assert proc.returncode == 1 and "535.104.05" in proc.stderr, proc.stdout + proc.stderr
     none = fake_smi(tmp_path / "none", "No devices were found", code=6)
     assert driver.read_nvidia_smi(str(none / "nvidia-smi")) == driver.Smi((), None)
     broken = fake_smi(tmp_path / "broken", "NVIDIA-SMI has failed because it couldn't communicate with the "
@@ -171,18 +183,20 @@ def test_the_multi_gpu_stage_runs_only_with_two_or_more_gpus(tmp_path: Path, gpu
     env = {"PYTHONPATH": shadow(tmp_path, torch_gpus=gpus), "FAKE_TORCH_GPUS": str(gpus),
            "FAKE_TORCH_CUDA": "13.0", "FAKE_TORCH_VERSION": "2.13.0+cu130"}
     smi = fake_smi(tmp_path / "bin", "\n".join(["NVIDIA H100 80GB HBM3, 580.65.06"] * gpus))
-    full = run(tmp_path, path_dir=smi, **env)
+    strict = run(tmp_path, path_dir=smi, **env)  # a GPU machine without the GPU stack's packages
+    assert strict.returncode == 1 and "grpo-vllm              FAIL: trl not installed" in strict.stdout
+    full = run(tmp_path, "--allow-skips", path_dir=smi, **env)
     assert full.returncode == 0, full.stdout + full.stderr
     assert f"{gpus} GPU(s), driver 580.65.06" in full.stdout
     lines = {line.split()[0]: line for line in full.stdout.splitlines() if line and not line.startswith(" ")}
     assert lines["grpo-vllm"].endswith("skipped: trl not installed")  # a GPU: past the GPU gate
     if gpus == 1:
         assert lines["grpo-multi-gpu"].endswith("needs 2+ GPUs (1 visible): skipped")
-        only = run(tmp_path, "--multi-gpu", path_dir=smi, **env)
+        only = run(tmp_path, "--multi-gpu", "--allow-skips", path_dir=smi, **env)
         assert only.returncode == 1 and "--multi-gpu needs 2 or more GPUs; torch sees 1" in only.stderr
     else:
         assert lines["grpo-multi-gpu"].endswith("skipped: trl not installed")  # past the 2-GPU gate
-        only = run(tmp_path, "--multi-gpu", path_dir=smi, **env)
+        only = run(tmp_path, "--multi-gpu", "--allow-skips", path_dir=smi, **env)
         stages = [line.split()[0] for line in only.stdout.splitlines() if "skipped" in line]
         assert only.returncode == 0 and stages == ["tiny-models", "grpo-multi-gpu"], only.stdout
 
