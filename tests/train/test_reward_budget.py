@@ -21,6 +21,7 @@ import pytest
 from pgrpo.cli import main
 from pgrpo.config import ConfigError
 from pgrpo.rm.client import RMClient, RMServiceError, score_worst_case
+from pgrpo.sandbox.pool import WORKER_GRACE_S
 from pgrpo.sandbox.types import SandboxConfig
 from pgrpo.serving import Attempts
 from pgrpo.train.config import load_train_config, validate_train_config
@@ -69,7 +70,8 @@ def test_served_rm_and_local_pool_add_up_and_default_timeouts_fit(tmp_path, monk
     rm = score_worst_case(n, items_per_request=config.reward.rm_batch_size, timeout_s=config.reward.rm_timeout_s,
                           retries=config.reward.rm_retries)
     assert budget.completions == n
-    assert budget.worst_case_s == pytest.approx(1 * config.sandbox.timeout_per_program_s + rm.seconds)
+    # one round of the pool: the per-program limit plus the grace before a silent worker counts as hung
+    assert budget.worst_case_s == pytest.approx(1 * (config.sandbox.timeout_per_program_s + WORKER_GRACE_S) + rm.seconds)
     assert budget.fits and budget.collective_timeout_s == 900
     text = budget.describe()
     assert RM in text and "local pool of 4 workers" in text and "900 s: fits" in text
@@ -196,6 +198,7 @@ def test_train_check_prints_the_worst_case(tmp_path, capsys, monkeypatch):
     assert main(args) == 0
     out = capsys.readouterr().out
     assert "reward side, worst case per step on one rank (4 completions per reward call)" in out
-    assert "local pool of 1 workers: <= 24.0 s" in out and "collective timeout (grpo.ddp_timeout) 1800 s: fits" in out
+    assert f"local pool of 1 workers: <= {4 * (6.0 + WORKER_GRACE_S):.1f} s" in out and "collective timeout (grpo.ddp_timeout) 1800 s: fits" in out
     assert main([*args, "grpo.ddp_timeout=20"]) == 2
-    assert "grpo.ddp_timeout: 20 s, but the reward side of one step can take up to 24.0 s" in capsys.readouterr().err
+    worst = 4 * (6.0 + WORKER_GRACE_S)
+    assert f"grpo.ddp_timeout: 20 s, but the reward side of one step can take up to {worst:.1f} s" in capsys.readouterr().err

@@ -42,7 +42,7 @@ AT_STEP_1 = "reward computation failed at step 1 (every rank stops at this step;
 AT_START = "checking the services the recipe names failed on 1 of 2 ranks, so every rank stops: "
 # 2 steps, no warm-up, no checkpoint, no samples; short reward-side timeouts, set through the recipe
 OVERRIDES = [f"data.source={TINY_DATA}", "grpo.max_steps=2", "grpo.save_steps=100", "grpo.report_to=none",
-             "model.format_warmup_steps=0", "sandbox.workers=1", "logging.sample_every=0", "grpo.ddp_timeout=120",
+             "model.format_warmup_steps=0", "sandbox.workers=2", "logging.sample_every=0", "grpo.ddp_timeout=120",
              "reward.rm_timeout_s=10", "reward.rm_retries=1", "sandbox.request_timeout_s=20", "sandbox.retries=1"]
 
 pytestmark = pytest.mark.slow

@@ -35,6 +35,7 @@ from pgrpo.sandbox.types import KIND_LIMITS, ExecResult, Job, SandboxConfig, Sta
 
 PIPELINE_DEPTH = 2  # jobs queued per worker: one running, one ready to start
 PIPELINE_MAX_BYTES = 32 << 10  # bigger job lines are not queued behind another job
+WORKER_GRACE_S = 30  # past its job's per-program limit, a silent worker is taken as hung and restarted
 CANONICAL_CACHE_SIZE = 4096  # problems whose canonical outputs are kept (least recently used dropped)
 
 
@@ -244,7 +245,7 @@ class Sandbox:
                 reply, msg = item
                 seq += 1
                 line = (json.dumps({**msg, "id": seq}, separators=(",", ":")) + "\n").encode()
-                timeout = float(msg.get("timeout_per_program_s", self.config.timeout_per_program_s)) + 30
+                timeout = float(msg.get("timeout_per_program_s", self.config.timeout_per_program_s)) + WORKER_GRACE_S
                 if self._send(worker, reply, line, inflight):
                     inflight.append(_Inflight(reply, seq, line, timeout))
             if not inflight:

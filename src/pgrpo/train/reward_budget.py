@@ -124,11 +124,14 @@ def _local_sandbox(config: Recipe, n: int) -> BudgetTerm:
     how = "every program at sandbox.timeout_per_program_s"
     if config.data.allow_unittest and KIND_LIMITS[TestKind.UNITTEST].timeout_s > limit:
         limit, how = KIND_LIMITS[TestKind.UNITTEST].timeout_s, "every program at the unittest kind's limit"
+    from pgrpo.sandbox.pool import WORKER_GRACE_S
     from pgrpo.sandbox.resources import LOCAL_SIZE_VARIABLES, default_workers
 
     workers = max(1, config.sandbox.workers)
     rounds = math.ceil(n / workers)
-    how = f"{rounds} round(s) x {limit:g} s, {how}, plus each program's start-up"
+    how = (f"{rounds} round(s) x ({limit:g} s + {WORKER_GRACE_S} s before a silent worker counts as hung), "
+           f"{how}, plus each program's start-up")
+    limit += WORKER_GRACE_S
     launched = any(name in os.environ for name in LOCAL_SIZE_VARIABLES)
     if not launched and config.sandbox.workers == default_workers():
         # Not started as a rank, and the workers are this machine's CPU-aware default (sandbox.workers unset,
