@@ -150,3 +150,13 @@ def test_a_message_that_is_not_an_object_is_the_programs_fault_not_the_sandboxs(
     not_a_dict = "import os\nos.write(4, b'1\\n')\ndef f(x):\n    return x"
     for problem in (he("def check(c):\n    assert c(1) == 1\n"), he("def check(c):\n    assert c(1) == 1\n    pass\n")):
         assert run1(sb, problem, not_a_dict).status is Status.RUNTIME_ERROR
+
+
+def test_a_malformed_reply_is_the_programs_fault_whatever_the_test_code_catches(sb):
+    catches_index_error = he("def check(c):\n    try:\n        c([])\n    except IndexError:\n        return\n"
+                             "    raise AssertionError('expected an IndexError')\n")
+    for payload in (b'{"c":[]}', b'{"c":[' + b"9" * 400 + b',0]}'):  # IndexError / OverflowError to decode
+        forger = ("import os\ndef f(x):\n    os.write(6, b'{\"t\":\"ret\",\"v\":" + payload.decode()
+                  + "}\\n')\n    os._exit(0)")
+        r = run1(sb, catches_index_error, forger)
+        assert r.status is Status.FAILED and "malformed return value" in r.detail, (payload, r)

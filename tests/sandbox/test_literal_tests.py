@@ -158,4 +158,15 @@ def test_hash_flooded_sets_and_dict_keys_are_refused_in_linear_time():
         with pytest.raises(ValueError, match="hash flooding"):
             codec.from_wire(wire)
         assert time.perf_counter() - start < 1.0
+    half = same_hash[:40_000] + list(range(10**6, 10**6 + 40_000))  # half colliding, half not
+    many_small = {"l": [{"s": same_hash[:1023]}] * 200}  # each under any size threshold
+    for wire in ({"s": half}, many_small):
+        start = time.perf_counter()
+        with pytest.raises(ValueError, match="hash flooding"):
+            codec.from_wire(wire)
+        assert time.perf_counter() - start < 1.0
     assert len(codec.from_wire({"s": list(range(100_000))})) == 100_000  # distinct hashes: fine
+    assert len(codec.from_wire(codec.to_wire({(i, str(i)): [i] for i in range(20_000)}))) == 20_000
+    for malformed in ({"c": []}, {"c": [10**400, 0]}, {"s": [{"l": [1]}]}, {"d": [[1]]}):
+        with pytest.raises(ValueError):  # however it fails: one error type for the callers to catch
+            codec.from_wire(malformed)

@@ -209,3 +209,15 @@ def test_trusted_tests_may_change_data_on_their_classes(sandbox):
     right, wrong = sandbox.run([Job(_problem(code), RIGHT), Job(_problem(code), WRONG)])
     assert right.passed, right.detail
     assert not wrong.passed
+
+
+def test_test_code_too_long_to_parse_in_the_worker_is_refused():
+    from pgrpo.data.unittest_suite import MAX_TEST_CODE_CHARS, unittest_names
+
+    huge = "import unittest\nclass TestCases(unittest.TestCase):\n    def test_a(self):\n        pass\n"
+    huge += "X = 0\n" * (MAX_TEST_CODE_CHARS // 6 + 1)
+    assert unittest_names(huge) == ()  # not parsed at all (trusted processes have no rlimits)
+    problem = Problem("big/1", "f", Tests(TestKind.UNITTEST, test_code=huge), entry_point="f")
+    with Sandbox(SandboxConfig(workers=1)) as box:
+        result = box.run([Job(problem, "def f():\n    return 1\n")], progress=False)[0]
+    assert result.status is Status.SANDBOX_ERROR and "over the 65536 the harness parses" in result.detail

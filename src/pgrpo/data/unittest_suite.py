@@ -23,11 +23,28 @@ _SKIP_DECORATORS = frozenset({"skip", "skipIf", "skipUnless"})
 _SKIP_CALLS = frozenset({"skipTest"})
 
 
-def _classes(test_code: str) -> dict[str, ast.ClassDef]:
+# The parse runs in trusted processes without rlimits (the sandbox worker, the service): test
+# code longer than this is not read (BigCodeBench's run to a few KB), and the harness refuses it.
+MAX_TEST_CODE_CHARS = 64 << 10
+
+
+def too_long(test_code: str) -> bool:
+    return len(test_code) > MAX_TEST_CODE_CHARS
+
+
+@functools.lru_cache(maxsize=64)
+def _parse(test_code: str) -> ast.Module | None:
+    if too_long(test_code):
+        return None
     try:
-        body = ast.parse(test_code).body
+        return ast.parse(test_code)
     except (SyntaxError, ValueError, MemoryError, RecursionError):
-        return {}
+        return None
+
+
+def _classes(test_code: str) -> dict[str, ast.ClassDef]:
+    tree = _parse(test_code)
+    body = tree.body if tree is not None else []
     return {node.name: node for node in body if isinstance(node, ast.ClassDef)}
 
 
@@ -49,7 +66,7 @@ def _methods(classes: dict[str, ast.ClassDef], name: str, seen: frozenset[str] =
     return found
 
 
-@functools.lru_cache(maxsize=4096)
+@functools.lru_cache(maxsize=1024)
 def unittest_names(test_code: str) -> tuple[str, ...]:
     """The test methods of `class TestCases` (names starting with "test", sorted, as unittest's
     loader finds them); () if the code does not parse or defines none."""
@@ -64,7 +81,7 @@ def _mentions_skip(node: ast.AST) -> bool:
     return False
 
 
-@functools.lru_cache(maxsize=4096)
+@functools.lru_cache(maxsize=1024)
 def skippable_names(test_code: str) -> frozenset[str]:
     """TestCases methods the trusted code itself may skip: decorated with unittest.skip /
     skipIf / skipUnless, calling self.skipTest or raising SkipTest in their body, or in a
@@ -95,15 +112,14 @@ def _skip_construct(node: ast.AST) -> bool:
     return False
 
 
-@functools.lru_cache(maxsize=4096)
+@functools.lru_cache(maxsize=1024)
 def skip_sites(test_code: str) -> frozenset[int]:
     """Lines of the trusted test code where a skip may be raised: every line spanned by a
     `skipTest(...)` / `SkipTest(...)` call or a `raise ... SkipTest ...` statement, anywhere in
     the test code. The jailed runner accepts an exception skip only if the innermost test-code
     frame of its traceback is on one of these lines and no frame of the program is in it."""
-    try:
-        tree = ast.parse(test_code)
-    except (SyntaxError, ValueError, MemoryError, RecursionError):
+    tree = _parse(test_code)
+    if tree is None:
         return frozenset()
     lines: set[int] = set()
     for node in ast.walk(tree):
@@ -136,26 +152,25 @@ def _decorated(test_code: str, names: frozenset[str]) -> frozenset[str]:
                      if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and marks(node.decorator_list))
 
 
-@functools.lru_cache(maxsize=4096)
+@functools.lru_cache(maxsize=1024)
 def decorator_skips(test_code: str) -> frozenset[str]:
     """TestCases methods that a unittest.skip / skipIf / skipUnless decorator of the test code may skip."""
     return _decorated(test_code, _SKIP_DECORATORS)
 
 
-@functools.lru_cache(maxsize=4096)
+@functools.lru_cache(maxsize=1024)
 def expected_failures(test_code: str) -> frozenset[str]:
     """TestCases methods the test code itself marks @unittest.expectedFailure (an expected failure
     or an unexpected success counts as a pass only for these, as in BigCodeBench)."""
     return _decorated(test_code, frozenset({"expectedFailure"}))
 
 
-@functools.lru_cache(maxsize=4096)
+@functools.lru_cache(maxsize=1024)
 def test_imports(test_code: str) -> tuple[str, ...]:
     """Absolute module names the test code imports anywhere (the runner loads and watches them
     before the program runs, so the program cannot serve or patch them first)."""
-    try:
-        tree = ast.parse(test_code)
-    except (SyntaxError, ValueError, MemoryError, RecursionError):
+    tree = _parse(test_code)
+    if tree is None:
         return ()
     found: dict[str, None] = {}
     for node in ast.walk(tree):

@@ -15,6 +15,7 @@ floats use JSON's NaN/Infinity tokens. Pure functions, stdlib only.
 from __future__ import annotations
 
 import json
+from collections import Counter
 from typing import Any
 
 MAX_DEPTH = 200
@@ -52,15 +53,18 @@ def encode(value: Any) -> str:
     return json.dumps(_enc(value, 0), separators=(",", ":"))
 
 
-# A set or dict of many distinct members that share one hash takes quadratic time to build (a
-# hostile program can send multiples of 2**61 - 1, whose int hashes all equal 0): the trusted
-# side refuses members whose hashes are mostly alike, in linear time (a set of equal ints is cheap).
-HASH_CHECK_FROM = 1024
+# A set or dict whose distinct members share hashes takes time quadratic in the members per hash
+# to build (a hostile program can send multiples of 2**61 - 1, whose int hashes all equal 0). The
+# trusted side counts the hashes first, in linear time, and refuses members whose collisions would
+# cost more than a small multiple of their number (sum over hashes of count^2).
+COLLISION_SLACK = 256
 
 
 def _hashable_members(members: list[Any]) -> list[Any]:
-    if len(members) >= HASH_CHECK_FROM and len({hash(m) for m in members}) * 2 < len(members):
-        raise ValueError(f"{len(members)} set members or dict keys share a few hashes (hash flooding)")
+    if len(members) > 16:
+        counts = Counter(hash(m) for m in members)
+        if sum(c * c for c in counts.values()) > 4 * len(members) + COLLISION_SLACK:
+            raise ValueError(f"{len(members)} set members or dict keys share hashes (hash flooding)")
     return members
 
 
@@ -98,5 +102,12 @@ def to_wire(value: Any) -> Any:
 
 
 def from_wire(data: Any) -> Any:
-    """Inverse of `to_wire`."""
-    return _dec(data)
+    """Inverse of `to_wire`. Anything malformed - however it fails to decode (a bad complex, an int
+    too long to convert, members that cannot be hashed...) - is a ValueError: callers judging a
+    hostile program's reply catch exactly that."""
+    try:
+        return _dec(data)
+    except ValueError:
+        raise
+    except (TypeError, KeyError, IndexError, OverflowError, AttributeError, RecursionError) as exc:
+        raise ValueError(f"malformed encoded value: {type(exc).__name__}: {exc}"[:300]) from None

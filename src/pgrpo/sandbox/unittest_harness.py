@@ -12,11 +12,13 @@ from __future__ import annotations
 import dataclasses
 
 from pgrpo.data.unittest_suite import (
+    MAX_TEST_CODE_CHARS,
     decorator_skips,
     expected_failures,
     skip_sites,
     skippable_names,
     test_imports,
+    too_long,
     unittest_names,
 )
 from pgrpo.sandbox.session import Abort, Spawner
@@ -34,6 +36,9 @@ def run_unittest(spec: JobSpec, spawner: Spawner) -> JobVerdict:
     code (or by its decorator) AND the method is one the trusted code may skip
     (skippable_names); BigCodeBench's own harness counts every skip as a pass. Test code without test methods
     fails closed (sandbox_error): the names are never taken from the child."""
+    if too_long(spec.test_code):
+        return JobVerdict(Status.SANDBOX_ERROR, f"test code of {len(spec.test_code)} characters: over the "
+                                                f"{MAX_TEST_CODE_CHARS} the harness parses", 0, 1)
     expected = unittest_names(spec.test_code)
     if not expected:
         return JobVerdict(Status.SANDBOX_ERROR, "test code defines no TestCases test methods", 0, 1)
