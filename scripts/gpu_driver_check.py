@@ -36,6 +36,7 @@ class Smi:
     gpus: tuple[str, ...]
     driver: str | None
     error: str = ""
+    source: str = "nvidia-smi"  # or "/dev" (device nodes, without nvidia-smi)
 
 
 @dataclass(frozen=True)
@@ -83,8 +84,9 @@ def read_nvidia_smi(exe: str) -> Smi:
 
 def read_kernel_driver(root: str = "/") -> Smi | None:
     """Without nvidia-smi (a container given the devices but not the utilities, e.g.
-    NVIDIA_DRIVER_CAPABILITIES=compute): the GPU device nodes under `root`/dev and the driver
-    version the kernel module reports in `root`/proc/driver/nvidia/version; None if neither."""
+    NVIDIA_DRIVER_CAPABILITIES=compute): the GPU device nodes under `root`/dev, with the driver
+    version the kernel module reports in `root`/proc/driver/nvidia/version; None without device
+    nodes (the version file alone also shows in containers on a GPU host that were given none)."""
     dev = os.path.join(root, "dev")
     try:
         nodes = sorted(n for n in os.listdir(dev) if n.startswith("nvidia") and n[len("nvidia"):].isdigit())
@@ -97,9 +99,9 @@ def read_kernel_driver(root: str = "/") -> Smi | None:
         driver = next((w for w in words if w[:1].isdigit() and "." in w), None)
     except OSError:
         pass
-    if not nodes and driver is None:
+    if not nodes:  # the version file alone is no GPU: a container not given GPUs sees the host's /proc
         return None
-    return Smi(tuple(f"/dev/{n}" for n in nodes) or ("a GPU the NVIDIA kernel module drives",), driver)
+    return Smi(tuple(f"/dev/{n}" for n in nodes), driver, source="/dev")
 
 
 def look_at_torch() -> TorchView:
@@ -121,7 +123,7 @@ def problem(smi: Smi, torch_view: TorchView) -> str | None:
                 "On a machine without GPUs run scripts/gpu-smoke.sh --cpu.")
     if not smi.gpus or torch_view.gpus > 0:
         return None
-    listed = f"nvidia-smi lists {len(smi.gpus)} GPU(s) ({smi.gpus[0]}) with driver {smi.driver}"
+    listed = f"{smi.source} lists {len(smi.gpus)} GPU(s) ({smi.gpus[0]}) with driver {smi.driver}"
     said = f" torch says: {torch_view.says}" if torch_view.says else ""
     if torch_view.cuda is None:
         stack_floor = CUDA_DRIVER_FLOORS[GPU_STACK_CUDA]

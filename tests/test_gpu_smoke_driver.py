@@ -160,10 +160,15 @@ def test_nvidia_smi_absent_failing_or_listing_nothing(tmp_path: Path) -> None:
         (fake_root / "proc" / "driver" / "nvidia").mkdir(parents=True)
         (fake_root / "proc" / "driver" / "nvidia" / "version").write_text(
             "NVRM version: NVIDIA UNIX x86_64 Kernel Module  535.104.05  Sat Aug 19 01:15:15 UTC 2023\n")
-        assert driver.read_kernel_driver(str(fake_root)) == driver.Smi(("/dev/nvidia0",), "535.104.05")
+        assert driver.read_kernel_driver(str(fake_root)) == driver.Smi(("/dev/nvidia0",), "535.104.05", source="/dev")
         proc = subprocess.run(check + ["--root", str(fake_root)], capture_output=True, text=True, env=bare,
                               timeout=120)
-        assert proc.returncode == 1 and "535.104.05" in proc.stderr, proc.stdout + proc.stderr
+        assert proc.returncode == 1 and "/dev lists 1 GPU(s)" in proc.stderr and "535.104.05" in proc.stderr
+        (fake_root / "dev" / "nvidia0").unlink()  # the host's driver file alone (a CPU container): no GPU
+        assert driver.read_kernel_driver(str(fake_root)) is None
+        proc = subprocess.run(check + ["--root", str(fake_root)], capture_output=True, text=True, env=bare,
+                              timeout=120)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
     none = fake_smi(tmp_path / "none", "No devices were found", code=6)
     assert driver.read_nvidia_smi(str(none / "nvidia-smi")) == driver.Smi((), None)
     broken = fake_smi(tmp_path / "broken", "NVIDIA-SMI has failed because it couldn't communicate with the "

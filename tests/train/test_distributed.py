@@ -129,12 +129,27 @@ def _worker(rank: int, port: int, out: str) -> None:
             "broadcast": distributed.broadcast_json(f"checkpoint-{rank}"),
             "rank": distributed.rank(),
         }
-        with distributed.local_main_first():
-            marker = os.path.join(out, "built")
+        marker = os.path.join(out, "built")
+
+        def build() -> bool:
             if rank == 0:
                 with open(marker, "w") as handle:
                     handle.write("x")
-            result["saw_marker"] = os.path.exists(marker)  # rank 1 runs after rank 0
+            return os.path.exists(marker)  # rank 1 runs after rank 0
+
+        result["saw_marker"] = distributed.first_per_node_then_rest("building", build)
+        ran = os.path.join(out, f"ran{rank}")
+
+        def fails_on_the_first_rank() -> None:
+            open(ran, "w").close()
+            if rank == 0:
+                raise OSError("disk full")
+
+        try:
+            distributed.first_per_node_then_rest("building the models", fails_on_the_first_rank)
+        except distributed.RankFailure as exc:
+            result["first_failed"] = str(exc)
+        result["rest_ran"] = os.path.exists(os.path.join(out, "ran1"))  # must not: the first rank failed
         with open(os.path.join(out, f"rank{rank}.json"), "w") as handle:
             json.dump(result, handle)
     finally:
@@ -155,3 +170,6 @@ def test_gather_json_on_two_gloo_ranks(tmp_path):
         assert got["empty"] == [[1, 2], []]
         assert got["broadcast"] == "checkpoint-0" and got["rank"] == rank
         assert got["saw_marker"] is True
+        assert got["first_failed"] == ("building the models (each node's first rank) failed on 1 of 2 ranks, so "
+                                       "every rank stops: rank 0: OSError: disk full")
+        assert got["rest_ran"] is False

@@ -6,8 +6,8 @@ metrics (`pgrpo.rewards.trl_funcs`), rank-tagged samples (`pgrpo.train.callbacks
 resume checkpoint (`broadcast_json`: rank 0's value) all go through it. Values travel as JSON
 bytes in uint8 tensors (two all_gathers: lengths, then padded bytes): no pickle, and it works
 on gloo (CPU) and NCCL (the tensors go to the rank's current CUDA device). Also owns
-`local_main_first()`, which lets each node's local rank 0 build shared files (tiny models)
-before the other ranks read them, and `agree(what, error)`: every rank says whether `what` failed
+`first_per_node_then_rest(what, build)`, which lets each node's local rank 0 build shared files
+(tiny models) before the other ranks read them, and `agree(what, error)`: every rank says whether `what` failed
 on it, and if it failed on any, every rank raises `RankFailure` naming each failing rank and its
 error (a failure on one rank must not leave the others waiting in their next collective).
 
@@ -19,11 +19,12 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar, cast
 
 from pgrpo.errors import RankFailure, name_ranks
+
+T = TypeVar("T")
 
 
 def _group() -> Any | None:
@@ -82,13 +83,23 @@ def broadcast_json(value: Any) -> Any:
     return gather_json(value)[0]
 
 
-@contextmanager
-def local_main_first() -> Iterator[None]:
-    """Run the body on each node's local rank 0 first, then on the other ranks (a barrier)."""
-    dist = _group()
-    local_main = int(os.environ.get("LOCAL_RANK", "0")) == 0
-    if dist is not None and not local_main:
-        dist.barrier()
-    yield
-    if dist is not None and local_main:
-        dist.barrier()
+def first_per_node_then_rest(what: str, build: Callable[[], T]) -> T:
+    """`build()` on each node's local rank 0 first (it may write files the others read), then on the
+    other ranks; every rank raises `RankFailure` naming the rank if it failed anywhere - before
+    the other ranks run it after a first rank's failure (a collective: every rank calls it)."""
+    first = int(os.environ.get("LOCAL_RANK", "0")) == 0
+    result: T | None = None
+    error: Exception | None = None
+    if first:
+        try:
+            result = build()
+        except Exception as exc:  # reported to every rank, then raised
+            error = exc
+    agree(f"{what} (each node's first rank)", error)
+    if not first:
+        try:
+            result = build()
+        except Exception as exc:
+            error = exc
+    agree(what, error)
+    return cast(T, result)  # build() returned on this rank, or agree raised

@@ -152,7 +152,7 @@ def run_training(config: TrainConfig) -> TrainResult:
     from trl import GRPOConfig, GRPOTrainer
 
     from pgrpo.train.callbacks import MetricsJsonlCallback, SamplesCallback, trim_metrics, trim_samples
-    from pgrpo.train.distributed import agree, gather_json, local_main_first
+    from pgrpo.train.distributed import agree, first_per_node_then_rest, gather_json
     from pgrpo.train.preflight import agreed_service_checks, agreed_verifier
     from pgrpo.train.tasks import load_examples, to_dataset
 
@@ -187,27 +187,27 @@ def run_training(config: TrainConfig) -> TrainResult:
 
     # Each step below can fail on one rank only (a file missing on one node, a GPU out of memory):
     # every rank then stops naming it, instead of the others waiting out the collective timeout.
-    failure: Exception | None = None
-    with local_main_first():  # one process per node builds (and warms up) the tiny models
-        try:
-            policy_path, rm_path = prepare_models(config, out)
-            tokenizer = ensure_pad_token(AutoTokenizer.from_pretrained(policy_path))
-            examples = load_examples(config, tokenizer)
-            if config.model.build_tiny and config.model.format_warmup_steps:
-                from pgrpo.train.warmup import format_warmup
+    # Each node's first rank builds (and warms up) the tiny models before the others read them.
+    def prepare() -> tuple[str, str | None, Any, list[Any]]:
+        policy, rm = prepare_models(config, out)
+        tok = ensure_pad_token(AutoTokenizer.from_pretrained(policy))
+        problems = load_examples(config, tok)
+        if config.model.build_tiny and config.model.format_warmup_steps:
+            from pgrpo.train.warmup import format_warmup
 
-                if format_warmup(policy_path, examples, config.model.format_warmup_steps, seed=grpo_args.seed):
-                    _say(f"format warm-up: {config.model.format_warmup_steps} SFT steps on formatted canonical "
-                         f"answers")
-        except Exception as exc:  # reported to every rank below, then raised
-            failure = exc
-    agree("preparing the models and the data", failure)
+            if format_warmup(policy, problems, config.model.format_warmup_steps, seed=grpo_args.seed):
+                _say(f"format warm-up: {config.model.format_warmup_steps} SFT steps on formatted canonical answers")
+        return policy, rm, tok, problems
+
+    policy_path, rm_path, tokenizer, examples = first_per_node_then_rest("preparing the models and the data",
+                                                                        prepare)
     from pgrpo.train.prompt_budget import check_prompts_fit  # every rank: the same prompts, the same verdict
 
     fit = check_prompts_fit(config, grpo_kwargs, tokenizer, policy_path, [(e.task_id, e.prompt) for e in examples])
     _say(f"{len(examples)} {config.task} problems from {config.data.source}, every prompt within "
          f"{fit.describe()}; reward mode {config.reward.mode}")
 
+    failure: Exception | None = None
     with agreed_verifier(config) as verifier:  # a rank whose jail cannot start stops them all
         try:
             thinking_fn, rm_truncated = _thinking_fn(config, rm_path)
@@ -219,7 +219,9 @@ def run_training(config: TrainConfig) -> TrainResult:
         except Exception as exc:  # reported to every rank below, then raised
             failure = exc
         # Agreed before the policy loads: under ZeRO-3 that load is itself a collective, which a
-        # rank that failed here would never join.
+        # rank that failed here would never join. (Past that point an agreement only helps a rank
+        # that fails before the first collective of the block: one failing inside ZeRO-3's or
+        # vLLM's own collectives leaves the others there until the collective timeout.)
         agree("loading the reward model", failure)
         try:
             model_kwargs: dict[str, Any] = {"dtype": torch_dtype(config.model.dtype)}
