@@ -4,11 +4,11 @@ and a fault-injecting server (500s, 429, malformed JSON, empty choices, timeouts
 from __future__ import annotations
 
 import json
-import socket
 import urllib.request
 
 import pytest
 
+from loopback import free_port
 from pgrpo.llm import CachedBackend, ChatRequest, make_backend
 from pgrpo.llm.server import ChatServer
 from pgrpo.llm.testing import FaultInjectingServer, FunctionBackend
@@ -16,12 +16,6 @@ from pgrpo.llm.testing import FaultInjectingServer, FunctionBackend
 
 def _msg(text):
     return [{"role": "user", "content": text}]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -107,7 +101,7 @@ def test_faults_are_retried_then_reported_per_item(tmp_path):
 
 
 def test_server_down_is_reported_per_item():
-    url = f"http://127.0.0.1:{_free_port()}/v1"
+    url = f"http://127.0.0.1:{free_port()}/v1"
     client = make_backend("openai", "m", base_url=url, max_retries=2, timeout=2)
     out = client.generate([ChatRequest(_msg("a")), ChatRequest(_msg("b"))])
     assert all(not r.ok and "connection error" in r.error and "3 attempts" in r.error for r in out)

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
 
 import pytest
 
+from loopback import free_port
 from pgrpo.llm import ChatRequest, make_backend
 from pgrpo.llm.openai_compat import wait_for_server
 from pgrpo.serving import stop_process
@@ -15,15 +15,9 @@ from pgrpo.serving import stop_process
 CLI = [sys.executable, "-c", "import sys; from pgrpo.cli import main; sys.exit(main())"]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.mark.slow
 def test_pgrpo_serve_process(tiny_policy_path, tmp_path):
-    port = _free_port()
+    port = free_port()
     log = tmp_path / "serve.log"
     with log.open("w") as handle:
         proc = subprocess.Popen([*CLI, "serve", "--model", tiny_policy_path, "--port", str(port),

@@ -8,12 +8,12 @@ from __future__ import annotations
 import contextlib
 import json
 import socket
-import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
 import pytest
 
+from loopback import serving
 from pgrpo.data.problem import CallCase, Problem, StdioCase, TestKind, Tests
 from pgrpo.data.schema import problem_to_dict
 from pgrpo.sandbox import Job, Sandbox, SandboxConfig, Status
@@ -198,12 +198,8 @@ def _garbage_service(reply):
     """A loopback server answering every request with `reply` (JSON); yields its URL, stopped after."""
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Garbage)
     server.reply = reply  # type: ignore[attr-defined]
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving(server) as url:
+        yield url
 
 
 def _passing(**over):

@@ -7,11 +7,11 @@ gather that plays the other rank.
 from __future__ import annotations
 
 import json
-import socket
 from types import SimpleNamespace
 
 import pytest
 
+from loopback import free_port
 from pgrpo.rewards.batch import BatchStats, RewardEvaluator, Target, global_metrics
 from pgrpo.rewards.trl_funcs import make_reward_funcs
 from pgrpo.train.callbacks import SamplesCallback, trim_samples
@@ -107,12 +107,6 @@ def test_samples_from_every_rank_written_by_rank_zero_and_trimmed(tmp_path):
     assert trim_samples(tmp_path / "missing.jsonl", 1) == 0
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _worker(rank: int, port: int, out: str) -> None:
     import os
 
@@ -163,7 +157,7 @@ def test_gather_json_on_two_gloo_ranks(tmp_path):
     from pgrpo.train.distributed import broadcast_json, gather_json
 
     assert gather_json({"x": 1}) == [{"x": 1}] and broadcast_json(3) == 3  # one process
-    mp.start_processes(_worker, args=(_free_port(), str(tmp_path)), nprocs=2, start_method="spawn")
+    mp.start_processes(_worker, args=(free_port(), str(tmp_path)), nprocs=2, start_method="spawn")
     for rank in (0, 1):
         got = json.loads((tmp_path / f"rank{rank}.json").read_text())
         assert got["gathered"] == [{"rank": 0, "text": ""}, {"rank": 1, "text": "ééé"}]

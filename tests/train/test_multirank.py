@@ -33,6 +33,8 @@ from pathlib import Path
 
 import pytest
 
+from loopback import free_port
+
 ROOT = Path(__file__).resolve().parents[2]
 TINY = ROOT / "recipes" / "tiny-cpu.yaml"
 STEPS, SAVE_EVERY, KILL_AT = 8, 3, 4
@@ -45,18 +47,12 @@ OVERRIDES = [f"data.source={ROOT / 'recipes' / 'data' / 'tiny-humaneval.jsonl'}"
 pytestmark = pytest.mark.slow
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 ENV = {**os.environ, "OMP_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false"}
 
 
 def _torchrun(out: Path, log: Path, services: list[str]) -> subprocess.Popen:
     cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_addr", "127.0.0.1",
-           "--master_port", str(_free_port()), "-m", "pgrpo", "train", "--config", str(TINY),
+           "--master_port", str(free_port()), "-m", "pgrpo", "train", "--config", str(TINY),
            f"output_dir={out}", *OVERRIDES, *services]
     return subprocess.Popen(cmd, cwd=ROOT, env=ENV, stdout=log.open("ab"), stderr=subprocess.STDOUT)
 

@@ -9,11 +9,11 @@ two processes check the start-up agreement (`pgrpo.train.distributed.agree`).
 from __future__ import annotations
 
 import json
-import socket
 from types import SimpleNamespace
 
 import pytest
 
+from loopback import free_port
 from pgrpo.rewards.batch import BatchStats, RewardEvaluator, Target
 from pgrpo.rewards.trl_funcs import RankReport, RewardStepError, make_reward_funcs
 from pgrpo.rm.client import RMServiceError
@@ -114,12 +114,6 @@ def test_rank_report_round_trips():
     assert RankReport.from_wire(RankReport(None, "boom").to_wire()) == RankReport(None, "boom")
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _worker(rank: int, port: int, out: str) -> None:
     import datetime
     import os
@@ -172,7 +166,7 @@ def _worker(rank: int, port: int, out: str) -> None:
 def test_both_gloo_ranks_raise_at_the_same_step_when_one_rm_is_unreachable(tmp_path):
     import torch.multiprocessing as mp
 
-    mp.start_processes(_worker, args=(_free_port(), str(tmp_path)), nprocs=2, start_method="spawn")
+    mp.start_processes(_worker, args=(free_port(), str(tmp_path)), nprocs=2, start_method="spawn")
     results = [json.loads((tmp_path / f"rank{rank}.json").read_text()) for rank in (0, 1)]
     for got in results:
         assert got["raised"] == "RewardStepError", got

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from loopback import serving
 from pgrpo.cli import main
 from pgrpo.config import ConfigError
 from pgrpo.rm.client import RMClient, RMServiceError, score_worst_case
@@ -116,16 +117,6 @@ def _health_service(workers: int, max_jobs: int):
             self.wfile.write(body)
 
     return ThreadingHTTPServer(("127.0.0.1", 0), Health)
-
-
-@contextlib.contextmanager
-def serving(server):
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def test_sandbox_service_timeouts_are_sized_from_its_health_or_the_recipe(tmp_path):

@@ -30,6 +30,7 @@ from pathlib import Path
 
 import pytest
 
+from loopback import free_port
 from pgrpo.serving import launch, stop_process
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -46,12 +47,6 @@ OVERRIDES = [f"data.source={TINY_DATA}", "grpo.max_steps=2", "grpo.save_steps=10
              "reward.rm_timeout_s=10", "reward.rm_retries=1", "sandbox.request_timeout_s=20", "sandbox.retries=1"]
 
 pytestmark = pytest.mark.slow
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class CuttingRelay:
@@ -119,7 +114,7 @@ class NodeRun:
 
 def _two_nodes(tmp_path: Path, policy: str, per_node: list[list[str]]) -> NodeRun:
     """Both nodes' torchrun, started together; their exit codes and logs once both have ended."""
-    port = _free_port()
+    port = free_port()
     procs, paths = [], []
     start = time.monotonic()
     for node, extra in enumerate(per_node):
@@ -177,7 +172,7 @@ RM_ARGS = ["reward.mode=additive", "reward.build_tiny_rm=false", "reward.rm_max_
 
 def test_rm_unreachable_from_node_1_from_the_start(tmp_path, tiny_rm, tiny_policy_path):
     rm, url = _service("rm", "serve", "--model", str(tiny_rm), "--device", "cpu")
-    closed = f"http://127.0.0.1:{_free_port()}"  # nothing listens there: connections are refused
+    closed = f"http://127.0.0.1:{free_port()}"  # nothing listens there: connections are refused
     try:
         run = _two_nodes(tmp_path, tiny_policy_path,
                          [[*RM_ARGS, f"reward.rm_url={url}"], [*RM_ARGS, f"reward.rm_url={closed}"]])

@@ -25,6 +25,7 @@ syntax_error with 0 tests passed.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -67,41 +68,29 @@ def run_asserts(spec: JobSpec, spawner: Spawner) -> JobVerdict:
 
 def _literal(run: TestRun, tests: tuple[LiteralTest, ...]) -> JobVerdict:
     """Tests that are data (literal_tests.py): the same calls and operators, judged here."""
-    total = len(tests)
-    try:
-        run.open()
-        for i, test in enumerate(tests):
-            deadline = run.deadline()
+    def test(i: int, deadline: float) -> tuple[bool, str]:
+        return tests[i].run(lambda name, args: _call_program(run, name, args, deadline))
 
-            def body(test: LiteralTest = test, deadline: float = deadline) -> tuple[bool, str]:
-                return test.run(lambda name, args: _call_program(run, name, args, deadline))
-
-            if not run.run_test(i, total, body):
-                break
-    except Abort as abort:
-        run.record(False, abort.status, abort.detail)
-    finally:
-        run.close()
-    return run.verdict(total)
+    return _in_order(run, len(tests), run.open, test, run.close)
 
 
 def _checked(run: TestRun, checker: CheckerLink, total: int) -> JobVerdict:
     """Tests that are code (the problem's, jailed in `checker`) calling the program of `run`."""
+    return _in_order(run, total, checker.start, checker.test, checker.close)  # start: the program too
+
+
+def _in_order(run: TestRun, total: int, start: Callable[[], object], test: Callable[[int, float], tuple[bool, str]],
+              close: Callable[[], None]) -> JobVerdict:
+    """`start()`, then test(i, deadline) for i in order (until the job must stop), then `close()`."""
     try:
-        checker.start()  # and the program, joined to it
+        start()
         for i in range(total):
-            deadline = run.deadline()
-
-            def body(i: int = i, deadline: float = deadline) -> tuple[bool, str]:
-                return checker.test(i, deadline)
-
-            if not run.run_test(i, total, body):
+            if not run.run_test(i, total, functools.partial(test, i, run.deadline())):
                 break
     except Abort as abort:
         run.record(False, abort.status, abort.detail)
     finally:
-        checker.close()
-        run.close()
+        close()
     return run.verdict(total)
 
 
