@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import statistics
 
 import pytest
 
@@ -55,9 +56,13 @@ def test_paired_comparison_by_hand():
     se = sd / math.sqrt(5)  # = sqrt(0.005) = 0.0707107
     # t_{0.975,4} = 2.776445: half-width 2.776445 * 0.0707107 = 0.196324
     assert c.ci95 == pytest.approx((0.1 - 0.196324, 0.1 + 0.196324), abs=1e-5)
-    # mde80 = (t_{0.975,4} + t_{0.80,4}) * se = (2.776445 + 0.940965) * 0.0707107 = 0.262862
-    assert c.mde80 == pytest.approx((2.776445 + 0.940965) * se, abs=1e-5)
-    assert c.mde80 == pytest.approx(0.26286, abs=1e-4)
+    # MDE at the decision alpha 0.025 (two-sided) and 80% power: (t_{0.9875,4} + t_{0.80,4}) * se
+    # = (3.495406 + 0.940965) * 0.0707107 = 0.313699 (t_{0.9875,4} = 3.495 in printed tables)
+    assert c.mde == pytest.approx((3.495406 + 0.940965) * se, abs=1e-5)
+    assert c.mde == pytest.approx(0.31370, abs=1e-4)
+    assert (c.mde_alpha, c.mde_power) == (0.025, 0.80) and c.mde80 == c.mde
+    # at alpha 0.05 it is the smaller (t_{0.975,4} + t_{0.80,4}) * se = (2.776445 + 0.940965) * 0.0707107
+    assert paired_comparison(a, b, alpha=0.05).mde == pytest.approx(0.26286, abs=1e-4)
     # sign flips: sum = 0.7 - 2 * (flipped magnitudes); |sum| >= 0.5 iff the flipped magnitudes of
     # {.1, .2, .3, .1} sum to <= .1 ({}, {.1}, {.1'}) or >= .6 (their complements): 6 of 16; the
     # zero difference doubles both counts. p = 6/16
@@ -85,12 +90,40 @@ def test_sign_flip_extremes_and_errors():
     assert sign_flip_p([0.1] * 8) == pytest.approx(2 / 256)
     assert sign_flip_p([0.0, 0.0]) == 1.0
     single = paired_comparison([0.5], [0.4])
-    assert single.sd is None and single.ci95 is None and single.mde80 is None
+    assert single.sd is None and single.ci95 is None and single.mde is None and single.mde80 is None
+    assert single.as_dict()["mde_alpha"] == 0.025
     assert single.sign_flip_p == 1.0
     with pytest.raises(PgrpoError, match="pairs need one of each"):
         paired_comparison([0.1, 0.2], [0.1])
     with pytest.raises(ValueError, match="K <= 20"):
         sign_flip_p([0.1] * 21)
+
+
+def test_mde_at_the_decision_alpha_agrees_with_scipy():
+    from scipy import stats
+    b = [0.5] * 9
+    for a in ([0.6, 0.7, 0.8, 0.4, 0.5], [0.52, 0.55, 0.49, 0.6, 0.51, 0.58, 0.5], [0.5 + 0.01 * i for i in range(9)]):
+        k = len(a)
+        diffs = [x - y for x, y in zip(a, b)]
+        se = stats.tstd(diffs) / math.sqrt(k)
+        for alpha, power in ((0.025, 0.80), (0.05, 0.80), (0.025, 0.90), (0.01, 0.5)):
+            c = paired_comparison(a, b[:k], alpha=alpha, power=power)
+            expected = (stats.t.ppf(1 - alpha / 2, k - 1) + stats.t.ppf(power, k - 1)) * se
+            assert c.mde == pytest.approx(expected, abs=2e-6)
+            assert c.mde80 == (c.mde if power == 0.80 else None)
+            record = c.as_dict()
+            assert (record["mde"], record["mde_alpha"], record["mde_power"]) == (c.mde, alpha, power)
+            assert record["mde80"] == c.mde80
+        # the 95% t-interval stays at 95% whatever the MDE's alpha
+        half = stats.t.ppf(0.975, k - 1) * se
+        assert paired_comparison(a, b[:k], alpha=0.01).ci95 == pytest.approx(
+            (statistics.fmean(diffs) - half, statistics.fmean(diffs) + half), abs=2e-6)
+    # a lower alpha asks for a larger effect
+    strict, loose = paired_comparison(b[:4], [0.4, 0.45, 0.3, 0.5]), paired_comparison(b[:4], [0.4, 0.45, 0.3, 0.5], 0.05)
+    assert strict.mde > loose.mde
+    for alpha, power in ((0.0, 0.8), (1.0, 0.8), (0.025, 1.0), (0.025, 0.0)):
+        with pytest.raises(PgrpoError, match="alpha and power"):
+            paired_comparison([0.1, 0.2], [0.0, 0.0], alpha=alpha, power=power)
 
 
 def test_an_interval_that_excludes_zero():

@@ -2,7 +2,7 @@
 
 Owns `PairedComparison` / `paired_comparison(a, b)` (mean of the paired differences a - b, its
 95% Student t interval, the exact two-sided sign-flip p-value and the minimum detectable effect
-at 80% power), the Student t distribution they need (`t_cdf`, `t_quantile`: pure Python, the
+at the decision alpha, 0.025 two-sided, and 80% power), the Student t distribution they need (`t_cdf`, `t_quantile`: pure Python, the
 regularized incomplete beta by its continued fraction, so no scipy), and `StoppingRule`, the
 seed-stage plan the study fixes before it sees a result. Pure functions, no I/O.
 """
@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from pgrpo.errors import PgrpoError
 
 MAX_SIGN_FLIP_K = 20  # 2^20 sign patterns: exact enumeration stays under a second
+DECISION_ALPHA = 0.025  # the study claims a difference when its two-sided sign-flip p is below this
+MDE_POWER = 0.80
 
 
 def _betacf(a: float, b: float, x: float) -> float:
@@ -96,18 +98,26 @@ def sign_flip_p(diffs: Sequence[float]) -> float:
 
 @dataclass(frozen=True)
 class PairedComparison:
-    """Paired differences a - b over seeds. `sd`, `ci95` and `mde80` are None below two seeds."""
+    """Paired differences a - b over seeds. `sd`, `ci95` and `mde` are None below two seeds.
+    `mde` is the minimum detectable effect of a two-sided test at `mde_alpha` with power `mde_power`."""
 
     diffs: tuple[float, ...]
     mean: float
     sd: float | None
     ci95: tuple[float, float] | None
     sign_flip_p: float
-    mde80: float | None
+    mde: float | None
+    mde_alpha: float
+    mde_power: float
 
     @property
     def k(self) -> int:
         return len(self.diffs)
+
+    @property
+    def mde80(self) -> float | None:
+        """Alias of `mde` for callers that still read `mde80` (at 80% power; None at another power)."""
+        return self.mde if math.isclose(self.mde_power, 0.80) else None
 
     @property
     def interval_excludes_zero(self) -> bool:
@@ -116,13 +126,17 @@ class PairedComparison:
     def as_dict(self) -> dict:
         return {"k": self.k, "diffs": list(self.diffs), "mean": self.mean, "sd": self.sd,
                 "ci95": list(self.ci95) if self.ci95 else None, "sign_flip_p": self.sign_flip_p,
-                "mde80": self.mde80}
+                "mde": self.mde, "mde_alpha": self.mde_alpha, "mde_power": self.mde_power, "mde80": self.mde80}
 
 
-def paired_comparison(a: Sequence[float], b: Sequence[float], digits: int = 6) -> PairedComparison:
+def paired_comparison(a: Sequence[float], b: Sequence[float], alpha: float = DECISION_ALPHA,
+                      power: float = MDE_POWER, digits: int = 6) -> PairedComparison:
     """Compare `a[i]` with `b[i]` (the same seed i in two modes): mean difference, 95% t-interval
-    (df K-1), exact sign-flip p, and the minimum detectable effect at 80% power with a two-sided
-    alpha of 0.05, (t_{0.975,K-1} + t_{0.80,K-1}) * sd / sqrt(K)."""
+    (df K-1, descriptive), exact sign-flip p, and the minimum detectable effect of a two-sided test
+    at `alpha` (the study's decision alpha by default) with `power`,
+    (t_{1-alpha/2,K-1} + t_{power,K-1}) * sd / sqrt(K)."""
+    if not 0.0 < alpha < 1.0 or not 0.0 < power < 1.0:
+        raise PgrpoError(f"paired_comparison: alpha and power must lie in (0, 1), got alpha={alpha}, power={power}")
     if len(a) != len(b):
         raise PgrpoError(f"paired_comparison: {len(a)} values against {len(b)}; pairs need one of each per seed")
     if not a:
@@ -130,16 +144,16 @@ def paired_comparison(a: Sequence[float], b: Sequence[float], digits: int = 6) -
     diffs = tuple(x - y for x, y in zip(a, b))
     k = len(diffs)
     mean = statistics.fmean(diffs)
-    sd = ci95 = mde80 = None
+    sd = ci95 = mde = None
     if k >= 2:
         sd = statistics.stdev(diffs)
         se = sd / math.sqrt(k)
         half = t_quantile(0.975, k - 1) * se
         ci95 = (round(mean - half, digits), round(mean + half, digits))
-        mde80 = round((t_quantile(0.975, k - 1) + t_quantile(0.80, k - 1)) * se, digits)
+        mde = round((t_quantile(1.0 - alpha / 2.0, k - 1) + t_quantile(power, k - 1)) * se, digits)
         sd = round(sd, digits)
     return PairedComparison(tuple(round(d, digits) for d in diffs), round(mean, digits), sd, ci95,
-                            sign_flip_p(diffs), mde80)
+                            sign_flip_p(diffs), mde, alpha, power)
 
 
 @dataclass(frozen=True)
@@ -157,7 +171,7 @@ class StoppingRule:
 
     stages: tuple[tuple[int, ...], ...] = ((0, 1, 2, 3, 4, 5, 6, 7), (8, 9, 10, 11))
     primary: tuple[str, str] = ("posterior", "outcome")
-    interim_alpha: float = 0.025
+    interim_alpha: float = DECISION_ALPHA
 
     def __post_init__(self) -> None:
         seeds = [s for stage in self.stages for s in stage]
