@@ -6,7 +6,10 @@ its Verdict carries R_f, R_o, the reasoning and the code), asks the reasoning re
 (an injected `thinking_fn`) only for the completions the reward mode needs (in `posterior`
 mode only those with R_o = 1), composes the total with `pgrpo.rewards.components.compose`
 and caches the result, so TRL's "format", "outcome" and "thinking" functions, called one
-after another on the same batch, share one computation. Also computes the per-batch stats
+after another on the same batch, share one computation. The cache is safe under concurrent
+calls (threads: TRL's AsyncGRPOTrainer runs the three at once): a call for a batch already being
+computed waits for that computation instead of starting its own, and batches of different
+calls are computed concurrently. Also computes the per-batch stats
 (`BatchStats`: counts and sums of one rank's slice -- passes, RM items scored and truncated,
 sandbox timeouts, zero-variance groups with/without the thinking term, seconds in the sandbox
 and the RM) and `global_metrics`, which turns every rank's stats into the logged numbers
@@ -15,8 +18,10 @@ and the RM) and `global_metrics`, which turns every rank's stats into the logged
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
@@ -55,7 +60,8 @@ TruncationCount = Callable[[], int]
 @dataclass(frozen=True)
 class CompletionReward:
     """All reward components of one completion. `thinking` is the term added to the total
-    (w*R_o*R_t in posterior mode); `raw_thinking` is the RM score R_t, None when not scored."""
+    (w*R_o*R_t in posterior mode); `raw_thinking` is the RM score R_t, None when not scored;
+    `gated`: the posterior gate kept this completion from the RM (its tests failed)."""
 
     task_id: str
     format: float
@@ -65,6 +71,7 @@ class CompletionReward:
     raw_thinking: float | None
     pass_fraction: float
     status: str
+    gated: bool = False
 
 
 @dataclass(frozen=True)
@@ -172,18 +179,37 @@ class RewardEvaluator:
         self.last_task_ids: tuple[str, ...] = ()
         self.evaluations = 0  # fresh batch computations (cache misses)
         self.rm_items = 0  # completions sent to the reward model so far
+        self._lock = threading.Lock()  # guards the cache, the in-flight batches and the counters
+        self._inflight: dict[tuple[tuple[str, ...], tuple[str, ...]], Future[BatchRewards]] = {}
 
     def evaluate(self, task_ids: Sequence[str], completions: Sequence[str]) -> tuple[BatchRewards, bool]:
-        """Rewards of this batch and whether they were freshly computed (False: cache hit)."""
+        """Rewards of this batch and whether they were freshly computed (False: cache hit, or the
+        result of a concurrent call that was computing the same batch; its failure is raised here too)."""
         key = (tuple(task_ids), tuple(completions))
-        if self.last is not None and key == (self.last_task_ids, self.last.completions):
-            return self.last, False
         if len(task_ids) != len(completions):
             raise ValueError(f"{len(task_ids)} task ids for {len(completions)} completions")
-        self.last = self._compute(key[0], key[1])
-        self.last_task_ids = key[0]
-        self.evaluations += 1
-        return self.last, True
+        with self._lock:
+            if self.last is not None and key == (self.last_task_ids, self.last.completions):
+                return self.last, False
+            running = self._inflight.get(key)
+            if running is None:
+                mine: Future[BatchRewards] = Future()
+                self._inflight[key] = mine
+        if running is not None:
+            return running.result(), False
+        try:
+            result = self._compute(key[0], key[1])
+        except BaseException as exc:
+            with self._lock:
+                del self._inflight[key]
+            mine.set_exception(exc)
+            raise
+        with self._lock:
+            del self._inflight[key]
+            self.last, self.last_task_ids = result, key[0]
+            self.evaluations += 1
+        mine.set_result(result)
+        return result, True
 
     def _target(self, task_id: str) -> Target:
         try:
@@ -220,7 +246,8 @@ class RewardEvaluator:
                 if not 0.0 <= score <= 1.0:
                     raise ValueError(f"thinking score must be in [0, 1], got {score!r} for {task_ids[i]!r}")
                 raw[i] = float(score)
-            self.rm_items += len(queries)
+            with self._lock:
+                self.rm_items += len(queries)
 
         rewards = []
         for i, tid in enumerate(task_ids):
@@ -231,6 +258,7 @@ class RewardEvaluator:
                 thinking=self.mode.thinking_term(r_o[i], r_t, self.weight),
                 total=compose(r_f[i], r_o[i], r_t, self.mode, self.weight),
                 raw_thinking=raw[i], pass_fraction=verdicts[i].pass_fraction, status=verdicts[i].status,
+                gated=self.mode.uses_thinking and not self.mode.needs_thinking(r_o[i]),
             ))
         truncated = (self.rm_truncated() - truncated_before) if self.rm_truncated is not None else 0
         stats = self._stats(rewards, outcome_seconds, rm_seconds, truncated)

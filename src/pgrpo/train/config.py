@@ -203,6 +203,18 @@ def validate_train_config(config: TrainConfig, *, check_paths: bool = True,
     return kwargs
 
 
+def validate_reward_recipe(config: TrainConfig, *, check_paths: bool = True) -> None:
+    """ConfigError (naming the key) for anything wrong in what scoring completions reads of a recipe
+    (`pgrpo.engines.PosteriorReward`): the version, the task, `data`, `reward`. The model, `grpo`,
+    `peft` and the collective-timeout budget are the trainer's, not read there. Services are not contacted."""
+    if config.version != RECIPE_VERSION:
+        raise ConfigError(f"version: this pgrpo reads recipe version {RECIPE_VERSION}, got {config.version}")
+    if config.task not in TASKS:
+        raise ConfigError(f"task: must be one of {list(TASKS)}, got {config.task!r}")
+    _validate_data(config, check_paths)
+    _validate_reward(config.reward, check_paths, contact=False)
+
+
 def _validate_model(model: ModelSection, check_paths: bool, task: str = "code") -> None:
     if model.build_tiny == (model.path is not None):
         raise ConfigError("model: set exactly one of model.path and model.build_tiny: true")

@@ -83,7 +83,7 @@ def prepare_models(config: TrainConfig, out: Path) -> tuple[str, str | None]:
     return str(policy), rm_path
 
 
-def _thinking_fn(config: TrainConfig, rm_path: str | None) -> tuple[ThinkingFn | None, TruncationCount | None]:
+def recipe_thinking_fn(config: TrainConfig, rm_path: str | None) -> tuple[ThinkingFn | None, TruncationCount | None]:
     """(the thinking reward, the RM's running truncation count) -- (None, None) without an RM.
     The RM is served (`reward.rm_url`, pgrpo.rm.client) or loaded here, whole, outside ZeRO-3."""
     from pgrpo.rewards.thinking import local_thinking, remote_thinking
@@ -104,6 +104,9 @@ def _thinking_fn(config: TrainConfig, rm_path: str | None) -> tuple[ThinkingFn |
     # What the RM reads (include_code) and its default max_length come from its manifest.
     return local_thinking(rm_path, batch_size=reward.rm_batch_size, max_length=reward.rm_max_length,
                           device=device or "cpu")
+
+
+_thinking_fn = recipe_thinking_fn  # its earlier name (tests/rm/test_manifest.py)
 
 
 def _resume_checkpoint(config: TrainConfig, out: Path, save_only_model: bool) -> str | None:
@@ -210,7 +213,7 @@ def run_training(config: TrainConfig) -> TrainResult:
     failure: Exception | None = None
     with agreed_verifier(config) as verifier:  # a rank whose jail cannot start stops them all
         try:
-            thinking_fn, rm_truncated = _thinking_fn(config, rm_path)
+            thinking_fn, rm_truncated = recipe_thinking_fn(config, rm_path)
             evaluator = RewardEvaluator(
                 {e.task_id: e.target for e in examples}, verifier, thinking_fn,
                 mode=config.reward.mode, weight=config.reward.thinking_weight,

@@ -1,7 +1,7 @@
 """Training tasks (`task:` in a recipe): how problems become prompts, and the verifier of their answers.
 
 Owns `TASKS` (registry: "code", "math" -> example loader), `TrainExample`, `code_prompt`, `load_examples`,
-`make_verifier` and `to_dataset` (the HF Dataset GRPOTrainer reads: a "prompt" column of
+`load_targets` (the reward targets alone, no tokenizer), `make_verifier` and `to_dataset` (the HF Dataset GRPOTrainer reads: a "prompt" column of
 rendered text and a "task_id" column that reaches the reward functions). Code prompts come
 from `pgrpo.data.prompts.render_prompt`, the same as evaluation; math from `pgrpo.data.math`.
 R_f and R_o of both come from `pgrpo.verify`, the judgement `pgrpo evaluate` uses too.
@@ -35,6 +35,12 @@ TASKS: Registry[ExampleLoader] = Registry("training task")
 
 @TASKS.register("code")
 def _load_code(config: TrainConfig, tokenizer: Any) -> list[TrainExample]:
+    problems = _code_problems(config)
+    return [TrainExample(p.task_id, code_prompt(p, tokenizer, config.data), Target(p.task_id, p.statement, p))
+            for p in problems]
+
+
+def _code_problems(config: TrainConfig) -> list[Problem]:
     from pgrpo.data.loaders import load_problems
 
     data = config.data
@@ -45,8 +51,7 @@ def _load_code(config: TrainConfig, tokenizer: Any) -> list[TrainExample]:
                         f"'unittest' tests (BigCodeBench), which run inside the program's process: a policy can "
                         f"learn to forge their verdict instead of solving them. Set `data.allow_unittest: true` "
                         f"to train on them anyway")
-    return [TrainExample(p.task_id, code_prompt(p, tokenizer, data), Target(p.task_id, p.statement, p))
-            for p in problems]
+    return problems
 
 
 def code_prompt(problem: Problem, tokenizer: Any, data: DataSection) -> str:
@@ -73,6 +78,33 @@ def _load_math(config: TrainConfig, tokenizer: Any) -> list[TrainExample]:
     return examples
 
 
+def load_targets(config: TrainConfig) -> dict[str, Target]:
+    """task id -> reward Target of the recipe's problems, without rendering prompts (no tokenizer):
+    what scoring completions needs (`pgrpo.engines.PosteriorReward`); the same problems, checks and
+    targets as `load_examples`."""
+    if config.task == "code":
+        targets = [Target(p.task_id, p.statement, p) for p in _code_problems(config)]
+    else:
+        from pgrpo.data.math import load_math_problems
+
+        data = config.data
+        targets = [Target(p.task_id, p.problem, p)
+                   for p in load_math_problems(data.source, split=data.split, limit=data.limit)]
+    return {t.task_id: t for t in _checked(config, targets)}
+
+
+def _checked(config: TrainConfig, items: list[Any]) -> list[Any]:
+    """`items` (each with a task_id), or DataError when empty or an id repeats."""
+    if not items:
+        raise DataError(f"data.source: {config.data.source!r} gave no problems")
+    seen: set[str] = set()
+    for item in items:
+        if item.task_id in seen:
+            raise DataError(f"data.source: {config.data.source!r} has duplicate task id {item.task_id!r}")
+        seen.add(item.task_id)
+    return items
+
+
 def make_verifier(config: TrainConfig) -> Verifier:
     """The recipe's verifier: its sandbox limits (a local pool, or the `sandbox.url` services) and
     whether prompts end inside <think>. Its sandbox starts here, so training refuses to start
@@ -89,15 +121,7 @@ def make_verifier(config: TrainConfig) -> Verifier:
 
 def load_examples(config: TrainConfig, tokenizer: Any) -> list[TrainExample]:
     """The recipe's problems as prompts + reward targets; DataError if empty or ids repeat."""
-    examples = TASKS.get(config.task)(config, tokenizer)
-    if not examples:
-        raise DataError(f"data.source: {config.data.source!r} gave no problems")
-    seen: set[str] = set()
-    for ex in examples:
-        if ex.task_id in seen:
-            raise DataError(f"data.source: {config.data.source!r} has duplicate task id {ex.task_id!r}")
-        seen.add(ex.task_id)
-    return examples
+    return _checked(config, TASKS.get(config.task)(config, tokenizer))
 
 
 def to_dataset(examples: list[TrainExample]):

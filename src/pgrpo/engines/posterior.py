@@ -1,0 +1,177 @@
+"""`PosteriorReward`: the P-GRPO reward of a recipe as one framework-neutral, picklable object.
+
+Owns `PosteriorReward` (sync `score`, async `ascore`: one `CompletionReward` per completion -
+total, format, outcome, thinking term, raw RM score, whether the gate kept it from the RM,
+status) and `RewardCallTimeout`. It holds only the recipe (a `TrainConfig`, plain values) and its
+own settings; the verifier (local sandbox pool or `sandbox.url` services), the reward model
+(`reward.rm_url` served, or a local `reward.rm_path`) and the targets are built lazily, once, in
+whatever process first scores (again after unpickling: a Ray worker, a spawned child). Scoring
+goes through the very `RewardEvaluator`, gate and verifier `pgrpo train` builds from the same
+recipe (`pgrpo.train.tasks.load_targets` / `make_verifier`, `pgrpo.train.runner.recipe_thinking_fn`):
+one code path, not a port. Concurrent calls from threads are safe (the evaluator's cache waits
+for a batch already being computed instead of computing it again).
+
+Per-call bound: every call runs in its own daemon thread and is given `timeout_s` seconds
+(`DEFAULT_CALL_TIMEOUT_S`); past it the caller gets `RewardCallTimeout`, naming the task ids
+and the services, and the hung call is abandoned (its thread ends when the service call behind
+it does: each has its own limit, sandbox.timeout_per_program_s / reward.rm_timeout_s x retries).
+A failure is always an exception naming the URL or the item (an unknown task id, an RM service
+down), never a silent 0.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Sequence
+from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pgrpo.config import ConfigError
+from pgrpo.errors import PgrpoError
+from pgrpo.rewards.batch import CompletionReward, RewardEvaluator
+from pgrpo.rewards.components import get_mode
+from pgrpo.train.config import TrainConfig, load_train_config, validate_reward_recipe
+from pgrpo.verify import Verifier
+
+DEFAULT_CALL_TIMEOUT_S = 600.0  # one score()/ascore() call, whatever its size; a hung one raises past it
+
+
+class RewardCallTimeout(PgrpoError, TimeoutError):
+    """A scoring call did not end within its bound (the message names the items and the services)."""
+
+
+@dataclass
+class _Built:
+    """What one process builds from the recipe on its first call."""
+
+    evaluator: RewardEvaluator
+    verifier: Verifier
+
+
+class PosteriorReward:
+    """The P-GRPO reward of `recipe` (a recipe path, with `overrides` as on the command line, or a
+    `TrainConfig`); see the module docstring. Only the recipe's task, `data`, `reward` and
+    `sandbox` are read. `group_size` is GRPO's G, used only for the zero-variance stats.
+    `require_served_rm`: refuse a recipe whose RM would be loaded in the scoring process (an engine
+    scoring in a CUDA-free child must reach the RM over HTTP: `reward.rm_url`)."""
+
+    def __init__(self, recipe: str | Path | TrainConfig, overrides: Sequence[str] = (), *,
+                 timeout_s: float = DEFAULT_CALL_TIMEOUT_S, group_size: int = 1,
+                 require_served_rm: bool = False) -> None:
+        config = recipe if isinstance(recipe, TrainConfig) else load_train_config(recipe, list(overrides))
+        validate_reward_recipe(config)
+        uses_rm = get_mode(config.reward.mode).uses_thinking
+        if uses_rm and config.reward.build_tiny_rm:
+            raise ConfigError("reward.build_tiny_rm: scoring outside `pgrpo train` needs a built RM: set "
+                              "reward.rm_path or reward.rm_url (`pgrpo rm serve`)")
+        if uses_rm and require_served_rm and config.reward.rm_url is None:
+            raise ConfigError(f"reward.rm_url: reward.mode={config.reward.mode} scores here in a CUDA-free process: "
+                              "serve the RM (`pgrpo rm serve`) and set reward.rm_url instead of reward.rm_path")
+        if timeout_s <= 0:
+            raise ValueError(f"timeout_s must be > 0, got {timeout_s}")
+        self.config = config
+        self.timeout_s = float(timeout_s)
+        self.group_size = group_size
+        self._lock = threading.Lock()
+        self._built: _Built | None = None
+
+    # Pickling carries the recipe and the settings only; the services are rebuilt where it lands.
+    def __getstate__(self) -> dict[str, Any]:
+        return {"config": self.config, "timeout_s": self.timeout_s, "group_size": self.group_size}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.config = state["config"]
+        self.timeout_s = state["timeout_s"]
+        self.group_size = state["group_size"]
+        self._lock = threading.Lock()
+        self._built = None
+
+    @property
+    def mode(self) -> str:
+        return self.config.reward.mode
+
+    def services(self) -> str:
+        """Where this reward's verdicts and RM scores come from, for error messages."""
+        sandbox = ", ".join(self.config.sandbox.urls) or "a local sandbox pool"
+        parts = [f"sandbox: {sandbox}" if self.config.task == "code" else f"task {self.config.task}: in-process check"]
+        if get_mode(self.mode).uses_thinking:
+            rm = self.config.reward.rm_url or self.config.reward.rm_path
+            parts.append(f"reward model: {rm if isinstance(rm, str) else ', '.join(rm or ())}")
+        return "; ".join(parts)
+
+    def evaluator(self) -> RewardEvaluator:
+        """This process's evaluator, built on first use (the sandbox starts, the RM's manifest is read)."""
+        with self._lock:
+            if self._built is None:
+                self._built = self._build()
+            return self._built.evaluator
+
+    def _build(self) -> _Built:
+        from pgrpo.train.runner import recipe_thinking_fn
+        from pgrpo.train.tasks import load_targets, make_verifier
+
+        config = self.config
+        targets = load_targets(config)
+        verifier = make_verifier(config)
+        try:
+            rm_path = config.reward.rm_path if get_mode(config.reward.mode).uses_thinking else None
+            thinking_fn, truncated = recipe_thinking_fn(config, rm_path)
+            evaluator = RewardEvaluator(targets, verifier, thinking_fn, mode=config.reward.mode,
+                                        weight=config.reward.thinking_weight, group_size=self.group_size,
+                                        rm_truncated=truncated)
+        except BaseException:
+            verifier.close()
+            raise
+        return _Built(evaluator, verifier)
+
+    def score(self, task_ids: Sequence[str], completions: Sequence[str]) -> list[CompletionReward]:
+        """One CompletionReward per completion, same order; RewardCallTimeout past `timeout_s`."""
+        future = self._start(task_ids, completions)
+        try:
+            return future.result(timeout=self.timeout_s)
+        except FutureTimeout:
+            raise self._timeout(task_ids) from None
+
+    async def ascore(self, task_ids: Sequence[str], completions: Sequence[str]) -> list[CompletionReward]:
+        """`score` for an event loop: the work runs in its own thread, the loop is never blocked."""
+        future = self._start(task_ids, completions)
+        try:
+            return await asyncio.wait_for(asyncio.wrap_future(future), self.timeout_s)
+        except (asyncio.TimeoutError, TimeoutError):
+            raise self._timeout(task_ids) from None
+
+    def _start(self, task_ids: Sequence[str], completions: Sequence[str]) -> Future[list[CompletionReward]]:
+        ids, texts = list(task_ids), list(completions)
+        if len(ids) != len(texts):
+            raise ValueError(f"{len(ids)} task ids for {len(texts)} completions")
+        future: Future[list[CompletionReward]] = Future()
+
+        def run() -> None:
+            try:
+                result = list(self.evaluator().evaluate(ids, texts)[0].rewards)
+            except BaseException as exc:  # handed to the caller, who raises it
+                future.set_exception(exc)
+            else:
+                future.set_result(result)
+
+        threading.Thread(target=run, daemon=True, name="pgrpo-reward-call").start()
+        return future
+
+    def _timeout(self, task_ids: Sequence[str]) -> RewardCallTimeout:
+        shown = ", ".join(repr(t) for t in list(task_ids)[:5]) + (" ..." if len(task_ids) > 5 else "")
+        return RewardCallTimeout(f"scoring {len(task_ids)} completion(s) (task ids {shown}) did not end within "
+                                 f"{self.timeout_s:g} s ({self.services()})")
+
+    def close(self) -> None:
+        """Stop this process's sandbox pool (built again on the next call)."""
+        with self._lock:
+            built, self._built = self._built, None
+        if built is not None:
+            built.verifier.close()
+
+    def __repr__(self) -> str:
+        return f"PosteriorReward(task={self.config.task!r}, mode={self.mode!r}, {self.services()})"

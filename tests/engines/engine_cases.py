@@ -1,0 +1,64 @@
+"""What the engine-adapter tests share: a recipe per reward mode, a batch of passing / failing /
+unformatted completions of the tiny problems, and the reference rewards: the in-process
+`RewardEvaluator` built exactly as `pgrpo train` builds it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+TINY_DATA = ROOT / "recipes" / "data" / "tiny-humaneval.jsonl"
+MODES = ("posterior", "additive", "outcome")
+
+
+def write_recipe(path: Path, mode: str, rm_url: str | None, data: Path = TINY_DATA, **reward: object) -> Path:
+    """A minimal reward recipe (task code, tiny problems, one sandbox worker) at `path`."""
+    recipe = {
+        "version": 1, "output_dir": str(path.parent / "out"), "task": "code",
+        "data": {"source": str(data)},
+        "reward": {"mode": mode, "rm_batch_size": 4, **({"rm_url": rm_url} if rm_url else {}), **reward},
+        "sandbox": {"workers": 1, "timeout_per_test_s": 2.0, "timeout_per_program_s": 6.0, "memory_mb": 1024},
+    }
+    path.write_text(yaml.safe_dump(recipe), encoding="utf-8")
+    return path
+
+
+def batch() -> tuple[list[str], list[str]]:
+    """(task ids, completions): per tiny problem a passing answer, a failing one and an unformatted one."""
+    from pgrpo.train.config import load_train_config
+    from pgrpo.train.tasks import TrainExample, load_targets
+    from pgrpo.train.warmup import warmup_response
+
+    config = load_train_config(None, ["output_dir=unused", f"data.source={TINY_DATA}"])
+    ids, texts = [], []
+    for target in list(load_targets(config).values())[:4]:
+        good = warmup_response(TrainExample(target.task_id, "", target))
+        entry = target.task.entry_point
+        bad = f"<think>\nI guess.\n</think>\n<answer>\n```python\ndef {entry}(*a):\n    return None\n```\n</answer>"
+        ids += [target.task_id] * 3
+        texts += [good, bad, "I do not know."]
+    return ids, texts
+
+
+def reference(recipe: Path, ids: list[str], texts: list[str]) -> list[object]:
+    """The rewards `pgrpo train` computes: its RewardEvaluator, verifier and RM, in this process."""
+    from pgrpo.rewards.batch import RewardEvaluator
+    from pgrpo.train.config import load_train_config
+    from pgrpo.train.runner import recipe_thinking_fn
+    from pgrpo.train.tasks import load_targets, make_verifier
+
+    config = load_train_config(recipe)
+    with make_verifier(config) as verifier:
+        thinking, truncated = recipe_thinking_fn(config, None)
+        evaluator = RewardEvaluator(load_targets(config), verifier, thinking, mode=config.reward.mode,
+                                    weight=config.reward.thinking_weight, rm_truncated=truncated)
+        return list(evaluator.evaluate(ids, texts)[0].rewards)
+
+
+def score_in_child(rewards: list[Any], ids: list[str], texts: list[str], out: Any) -> None:
+    """A spawned process's body (importable by the child): score with PosteriorRewards, send the results."""
+    out.send([r.score(ids, texts) for r in rewards])
+    out.close()
