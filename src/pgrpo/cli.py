@@ -28,6 +28,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "pgrpo.rm.commands",
     "pgrpo.train.commands",
     "pgrpo.sandbox.commands",
+    "pgrpo.engines.commands",
 )
 
 

@@ -1,0 +1,103 @@
+"""P-GRPO's reward behind verl's custom-reward hook (`reward.custom_reward_function`).
+
+Owns the three functions verl calls, all over one `PosteriorReward` per (recipe, overrides,
+timeout) and process (`reward_for`), built on first use in whatever worker verl scores in:
+- `compute_score` (async) - verl's reward-loop managers (`verl/experimental/reward_loop/reward_manager/
+  naive.py`) await it per sample: `compute_score(data_source, solution_str, ground_truth, extra_info, **kw)`;
+- `compute_score_sync` - the same, for the legacy `NaiveRewardManager` (`verl/workers/reward_manager/naive.py`);
+- `compute_score_batch` - `BatchRewardManager` (`verl/workers/reward_manager/batch.py`) calls it once per
+  batch: `compute_score_batch(data_sources, solution_strs, ground_truths, extra_infos, **kw)`.
+Each returns verl's dict form per completion: "score" (the total) and the components verl logs
+(`result_dict`: format, outcome, thinking, gated, rm_scored, pass_fraction, timeout - numbers only, as
+verl averages them). The recipe comes from the hook's `reward_kwargs` (`recipe`, optional `overrides`,
+`timeout_s`) or the env var PGRPO_RECIPE; the task is `extra_info["task_id"]`, else the ground truth
+(`pgrpo data export --format verl` writes both). Responses arrive decoded with special tokens skipped,
+as TRL hands them to `pgrpo train`'s reward functions. Failures raise (naming the item or the URL):
+verl's legacy manager turns only its own timeout into a 0, and `timeout_s` ends our calls before it.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from pgrpo.config import ConfigError
+from pgrpo.engines.posterior import DEFAULT_CALL_TIMEOUT_S, PosteriorReward
+from pgrpo.rewards.batch import TIMEOUT_STATUS, CompletionReward
+
+RECIPE_ENV = "PGRPO_RECIPE"
+TASK_ID_KEY = "task_id"  # in extra_info (verl's per-row dict), as `pgrpo data export --format verl` writes it
+
+_rewards: dict[tuple[str, tuple[str, ...], float], PosteriorReward] = {}
+_rewards_lock = threading.Lock()
+
+
+def reward_for(recipe: str | None = None, overrides: Sequence[str] = (),
+               timeout_s: float = DEFAULT_CALL_TIMEOUT_S) -> PosteriorReward:
+    """This process's PosteriorReward for the recipe (`recipe`, else env PGRPO_RECIPE), made once."""
+    path = recipe or os.environ.get(RECIPE_ENV)
+    if not path:
+        raise ConfigError(f"verl reward: no recipe: set custom_reward_function.reward_kwargs.recipe or env {RECIPE_ENV}")
+    key = (os.path.abspath(path), tuple(overrides), float(timeout_s))
+    with _rewards_lock:
+        reward = _rewards.get(key)
+        if reward is None:
+            reward = _rewards[key] = PosteriorReward(path, list(overrides), timeout_s=timeout_s)
+        return reward
+
+
+def task_id_of(ground_truth: Any, extra_info: Mapping[str, Any] | None, where: str = "item") -> str:
+    """The pgrpo task id of a verl row: extra_info["task_id"], else a string ground truth."""
+    if extra_info and extra_info.get(TASK_ID_KEY):
+        return str(extra_info[TASK_ID_KEY])
+    if isinstance(ground_truth, str) and ground_truth:
+        return ground_truth
+    raise ValueError(f"verl reward: {where} has no extra_info.{TASK_ID_KEY} and no task id as its ground truth "
+                     f"(got {ground_truth!r}); export the data with `pgrpo data export --format verl`")
+
+
+def result_dict(reward: CompletionReward) -> dict[str, float]:
+    """verl's dict form of one completion's reward: "score" plus the components it logs."""
+    return {
+        "score": reward.total,
+        "format": reward.format,
+        "outcome": reward.outcome,
+        "thinking": reward.thinking,
+        "gated": float(reward.gated),
+        "rm_scored": float(reward.raw_thinking is not None),
+        "pass_fraction": reward.pass_fraction,
+        "timeout": float(reward.status == TIMEOUT_STATUS),
+    }
+
+
+async def compute_score(data_source: str, solution_str: str, ground_truth: Any, extra_info: Mapping[str, Any] | None = None,
+                        *, recipe: str | None = None, overrides: Sequence[str] = (),
+                        timeout_s: float = DEFAULT_CALL_TIMEOUT_S, **_: Any) -> dict[str, float]:
+    """verl's per-sample async hook (reward-loop managers); see the module docstring."""
+    task_id = task_id_of(ground_truth, extra_info, f"a {data_source} row")
+    rewards = await reward_for(recipe, overrides, timeout_s).ascore([task_id], [solution_str])
+    return result_dict(rewards[0])
+
+
+def compute_score_sync(data_source: str, solution_str: str, ground_truth: Any,
+                       extra_info: Mapping[str, Any] | None = None, *, recipe: str | None = None,
+                       overrides: Sequence[str] = (), timeout_s: float = DEFAULT_CALL_TIMEOUT_S,
+                       **_: Any) -> dict[str, float]:
+    """verl's per-sample sync hook (the legacy NaiveRewardManager); see the module docstring."""
+    task_id = task_id_of(ground_truth, extra_info, f"a {data_source} row")
+    return result_dict(reward_for(recipe, overrides, timeout_s).score([task_id], [solution_str])[0])
+
+
+def compute_score_batch(data_sources: Sequence[str], solution_strs: Sequence[str], ground_truths: Sequence[Any],
+                        extra_infos: Sequence[Mapping[str, Any] | None] | None = None, *, recipe: str | None = None,
+                        overrides: Sequence[str] = (), timeout_s: float = DEFAULT_CALL_TIMEOUT_S,
+                        **_: Any) -> list[dict[str, float]]:
+    """verl's batch hook (BatchRewardManager): one call per batch, the RM asked once for all of it."""
+    infos = list(extra_infos) if extra_infos is not None else [None] * len(solution_strs)
+    if not len(solution_strs) == len(ground_truths) == len(infos):
+        raise ValueError(f"verl reward: {len(solution_strs)} responses, {len(ground_truths)} ground truths, "
+                         f"{len(infos)} extra_infos")
+    ids = [task_id_of(g, e, f"row {i}") for i, (g, e) in enumerate(zip(ground_truths, infos))]
+    return [result_dict(r) for r in reward_for(recipe, overrides, timeout_s).score(ids, list(solution_strs))]
