@@ -11,9 +11,9 @@ messages, so `pgrpo rm pairs` and `pgrpo bench build` run unchanged:
     for that statement when an `initial` JSONL (rows {"statement", "response"}) was given and
     that response is usable (valid format, readable steps), otherwise the canonical solution, degraded at random (seeded) half of the time, with code
     that follows the (possibly flawed) reasoning.
-With `world="trap"` the editor is the trap world's fallible one (it applies the sign shortcut
-when optimizing and writes it out when degrading; pgrpo.toy.editor), and the model name says so
-(so a response cache never mixes the worlds). A request it can't read is a per-item error. The judge answers the LCB-RB question "is the
+`editor` picks the rule-based editor (pgrpo.toy.editor.EDITORS: "plain", the fallible "blind"
+one that applies every sign shortcut when optimizing, or the oracle-checked "honest" one), and
+the model name says which (so a response cache never mixes editors). A request it can't read is a per-item error. The judge answers the LCB-RB question "is the
 reasoning consistent with the code?" exactly (pgrpo.toy.oracle.consistent).
 """
 
@@ -31,8 +31,9 @@ from pgrpo.errors import DataError
 from pgrpo.llm.base import BACKENDS, ChatBackend
 from pgrpo.llm.types import ChatRequest, ChatResult
 from pgrpo.toy import editor
+from pgrpo.toy.editor import EDITORS
 from pgrpo.toy.oracle import consistent, parse_reasoning, task_from_statement
-from pgrpo.toy.world import WORLDS, ToyTask, canonical_reasoning, code_for, response
+from pgrpo.toy.world import ToyTask, canonical_reasoning, code_for, response
 
 # Dimension descriptions in od_templates/dimensions.yaml open with these words.
 _DIMENSION_WORDS = (("factual", "factual"), ("logic", "rigor"), ("rigor", "rigor"), ("coherence", "coherence"))
@@ -65,13 +66,13 @@ class ToyBackend(ChatBackend):
     chunk_size = 256
 
     def __init__(self, model: str = "toy-editor", *, initial: str | None = None, seed: int = 0,
-                 world: str = "clean") -> None:
-        if world not in WORLDS:
-            raise ConfigError(f"toy backend: unknown world {world!r}; known: {', '.join(WORLDS)}")
+                 editor: str = "plain") -> None:
+        if editor not in EDITORS:
+            raise ConfigError(f"toy backend: unknown editor {editor!r}; known: {', '.join(EDITORS)}")
         self.initial = load_initial(initial) if initial else {}
         self.seed = seed
-        self.world = world
-        name = str(model) if world == "clean" else f"{model}:{world}"
+        self.editor = editor
+        name = str(model) if editor == "plain" else f"{model}:{editor}"
         self.model = f"{name}:{Path(initial).name}" if initial else name
 
     def generate(self, requests: Sequence[ChatRequest], progress: bool = False) -> list[ChatResult]:
@@ -99,13 +100,13 @@ class ToyBackend(ChatBackend):
             raise ValueError("cannot read the problem or the dimension of this rewrite request")
         parsed = parse_response(text)
         if "BETTER" in user.split("only:", 1)[0]:
-            reasoning = editor.optimize(task, parsed.reasoning, dim, self.world)
+            reasoning = editor.optimize(task, parsed.reasoning, dim, self.editor)
             code = parsed.code
             if consistent(parsed.reasoning, parsed.code):
                 code = code_for(list(parse_reasoning(reasoning).steps))
         else:
             rng = random.Random(f"{self.seed}:{req.seed}:{index}:{statement}:{text}:{dim}")
-            reasoning = editor.degrade(task, parsed.reasoning, dim, rng, self.world)
+            reasoning = editor.degrade(task, parsed.reasoning, dim, rng, self.editor)
             code = parsed.code
         return response(reasoning, code)
 

@@ -18,7 +18,7 @@ def _seeds(text: str) -> tuple[int, ...]:
     return seeds
 
 
-@command("demo", help="Run the whole pipeline (SFT, OD pairs, RM, LCB-RB, RL in 3 modes, report) on a toy world")
+@command("demo", help="Run the whole pipeline (SFT, OD pairs, RMs, LCB-RB, RL arms, report) on a toy world")
 def configure_demo(parser):
     parser.add_argument("--out", default="runs/demo", help="run directory (report.md, report.json, plots)")
     parser.add_argument("--quick", action="store_true", help="CI budget: a few problems and steps per stage")
@@ -28,14 +28,17 @@ def configure_demo(parser):
     parser.add_argument("--select", action="store_true",
                         help="the selection sweep that chose the demo's settings (RM head, beta, coherence share; "
                              "RL learning rate and steps), on the selection splits only: selection.md")
-    parser.add_argument("--world", choices=("clean", "trap"), default="trap",
-                        help="trap (default): demos and the OD editor use a tempting sign shortcut that is "
-                             "sometimes wrong; clean: the control world without it")
+    parser.add_argument("--world", choices=("weak", "trap", "clean"), default="weak",
+                        help="weak (default): demos use a tempting sign shortcut that is sometimes wrong, RL "
+                             "rewards weak tests that miss some of its errors, an honest and a blind RM; trap: "
+                             "the shortcut with strong tests and the blind RM (a control); clean: no shortcut")
     parser.add_argument("--evaluate-on", choices=("final", "selection"), default="final",
                         help="final: the test split and the reported toy LCB-RB; selection: only the "
                              "selection splits (for choosing settings)")
     parser.add_argument("--seeds", default=None, help="RL seeds, comma list (default 0; not with --study)")
-    parser.add_argument("--modes", default="outcome,additive,posterior", help="reward modes to compare")
+    parser.add_argument("--arms", default=None,
+                        help="RL arms, comma list (default: the world's: weak -> outcome,posterior_honest,"
+                             "posterior_blind; trap/clean -> outcome,additive,posterior)")
     parser.add_argument("--cache-dir", default=None,
                         help="where the fine-tuned policy is cached (default: $PGRPO_CACHE or ~/.cache/pgrpo, /demo)")
     parser.add_argument("--rl-steps", type=int, default=None, help="override the RL steps per mode")
@@ -50,10 +53,10 @@ def configure_demo(parser):
         from pgrpo.errors import PgrpoError
         from pgrpo.toy.demo import DemoConfig, quick_config, run_demo
 
-        modes = tuple(m.strip() for m in args.modes.split(",") if m.strip())
+        arms = tuple(m.strip() for m in (args.arms or "").split(",") if m.strip())
         if args.study and args.seeds is not None:
             raise PgrpoError("--seeds: the study's seeds are set by its stopping rule (docs/demo.md); drop --seeds")
-        kwargs = {"modes": modes, "cache_dir": args.cache_dir, "progress": not args.quiet, "jobs": args.jobs,
+        kwargs = {"arms": arms, "cache_dir": args.cache_dir, "progress": not args.quiet, "jobs": args.jobs,
                   "world": args.world, "evaluate_on": args.evaluate_on}
         if args.seeds is not None:
             kwargs["seeds"] = _seeds(args.seeds)
@@ -77,14 +80,16 @@ def configure_demo(parser):
             report = run_study(config)
             print(f"{args.out}/report.md")
             for name, c in report["comparisons"].items():
+                if c.get("n_a"):
+                    continue
                 print(f"  {name}: mean {c['mean']:+.3f}, 95% CI {c['ci95']}, sign-flip p {c['sign_flip_p']:.3f} "
                       f"(K={c['k']})")
             return 0
         report = run_demo(config)
         print(f"{args.out}/report.md")
-        for mode, r in report["rl"].items():
-            print(f"  {mode}: pass@1 {r['pass_at_1']} (SFT {report['policy']['sft_pass_at_1']}), trap tasks "
-                  f"{r['trap_pass_at_1']}, R_t on failing {r['rt_failing']}, invalid shortcuts "
+        for arm, r in report["arms"].items():
+            print(f"  {arm}: pass@1 {r['pass_at_1']} (SFT {report['policy']['sft_pass_at_1']}), hidden-trap tasks "
+                  f"{r['hidden_pass_at_1']}, false passes {r['false_pass_rate']}, invalid shortcuts "
                   f"{r['invalid_shortcut_rate']}")
         return 0
 

@@ -4,12 +4,14 @@ Owns `run_demo` and `shared_stages` (the stages every seed and mode share, also 
 study, pgrpo.toy.study), in this order:
   1. `policy`: the SFT policy (pgrpo.toy.sft, demos from the "sft" split, cached by settings
      hash) and its readouts on the evaluation split;
-  2. `pairs`: OD pairs on "rm_pairs" problems (the policy's own responses -> `PairsRun` with the
-     toy backend as the strong LLM, in the run's world); `reward_model`: a Bradley-Terry RM;
-     `bench`: a toy LCB-RB on the "bench" split and the RM's accuracy on it; `probe`: the RM's
-     blind spot on "rm_select" sign-shortcut pairs; `baseline`: the score-based RM (pairs
-     labelled by test outcome only, same budget) on the same LCB-RB;
-  3. RL in each reward mode with common random numbers per seed (pgrpo.toy.stages_rl);
+  2. `generator`: the benches' generator (a re-seeded SFT policy); per editor of the run
+     (pgrpo.toy.editor: honest and blind in the weak world) `pairs-<editor>`: OD pairs on
+     "rm_pairs" problems (the policy's own responses -> `PairsRun` with the toy backend as the
+     strong LLM) and `reward_model-<editor>`: a Bradley-Terry RM; `bench`: a toy LCB-RB on the
+     "bench" split and every RM's accuracy on it; `probe`: every RM's blind spot on "rm_select"
+     sign-shortcut pairs; `comparison`: the OD vs score-based RMs on equal budgets
+     (pgrpo.toy.comparison);
+  3. RL in each arm with common random numbers per seed (pgrpo.toy.stages_rl);
   4. the report (pgrpo.toy.report).
 Stages live in pgrpo.toy.stages_rm / stages_rl; settings in pgrpo.toy.demo_config. Every stage
 writes `<stage>/result.json` when it finishes; a rerun skips finished stages, so an interrupted
@@ -24,16 +26,17 @@ from pathlib import Path
 
 from pgrpo.toy.demo_config import MODES, DemoConfig, quick_config
 from pgrpo.toy.stage import DEMO_VERSION, SharedStages, run_stage, say, stage_key
-from pgrpo.toy.stages_rm import rm_training_pairs, score_lcb_rb
+from pgrpo.toy.stages_rm import rm_training_pairs
 
 __all__ = ["DEMO_VERSION", "MODES", "DemoConfig", "SharedStages", "quick_config", "rm_training_pairs",
-           "run_demo", "score_lcb_rb", "shared_stages", "with_threads"]
+           "run_demo", "shared_stages", "with_threads"]
 
 
 def shared_stages(out: Path, config: DemoConfig) -> SharedStages:
+    from pgrpo.toy.comparison import stage_comparison
     from pgrpo.toy.stages_rm import (
-        stage_baseline,
         stage_bench,
+        stage_generator,
         stage_pairs,
         stage_policy,
         stage_probe,
@@ -43,13 +46,19 @@ def shared_stages(out: Path, config: DemoConfig) -> SharedStages:
     key = stage_key(config)
     rm_key = stage_key(config, rm_seed=config.seeds[0])  # train_rm seeds with the first seed
     policy = run_stage(out, "policy", stage_policy, config, key=key)
-    pairs = run_stage(out, "pairs", stage_pairs, config, policy["path"], key=key)
-    rm = run_stage(out, "reward_model", stage_rm, config, pairs["path"], policy["path"], key=rm_key)
-    bench = run_stage(out, "bench", stage_bench, config, policy["path"], rm["path"], key=rm_key)
-    probe = run_stage(out, "probe", stage_probe, config, rm["path"], key=rm_key)
-    baseline = run_stage(out, "baseline", stage_baseline, config, policy["path"], pairs["train_count"],
-                         bench["path"], key=rm_key) if config.baseline else None
-    return SharedStages(policy, pairs, rm, bench, probe, baseline)
+    generator = run_stage(out, "generator", stage_generator, config, key=key)
+    pairs, rms = {}, {}
+    for editor in config.editors:
+        pairs[editor] = run_stage(out, f"pairs-{editor}", stage_pairs, config, policy["path"], editor, key=key)
+        rms[editor] = run_stage(out, f"reward_model-{editor}", stage_rm, config, pairs[editor]["path"],
+                                policy["path"], key=rm_key)
+    rm_paths = {editor: rm["path"] for editor, rm in rms.items()}
+    bench = run_stage(out, "bench", stage_bench, config, generator["path"], rm_paths, key=rm_key)
+    probe = run_stage(out, "probe", stage_probe, config, rm_paths, key=rm_key)
+    od_editor = "honest" if "honest" in pairs else config.editors[0]
+    comparison = run_stage(out, "comparison", stage_comparison, config, policy["path"], generator["path"],
+                           pairs[od_editor]["path"], bench["path"], key=rm_key) if config.baseline else None
+    return SharedStages(policy, generator, pairs, rms, bench, probe, comparison)
 
 
 def with_threads(fn, *args):
@@ -82,7 +91,7 @@ def _run_stages(config: DemoConfig) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
     shared = shared_stages(out, config)
-    runs = rl_stages(out, config, shared.policy["path"], shared.rm["path"])
+    runs = rl_stages(out, config, shared.policy["path"], shared.rm_paths)
     report = write_report(out, config, shared, runs, round(time.monotonic() - started, 1))
     say(f"report: {out / 'report.md'}")
     return report

@@ -1,4 +1,5 @@
-"""The demo's settings: `DemoConfig` (the default budget), `quick_config` (the CI budget), `MODES`.
+"""The demo's settings: `DemoConfig` (the default budget), `quick_config` (the CI budget), `MODES`,
+and the RL arms (`Arm`, `ARMS`: a reward mode and the editor whose RM gives R_t).
 
 Every setting the lead's selection sweep may choose (RM head and beta, RL learning rate and
 steps, coherence share, ...) is a field here. `evaluate_on` says which splits a run reads for its
@@ -16,6 +17,33 @@ from typing import Any, Literal
 from pgrpo.toy.sft import SFTConfig
 
 MODES = ("outcome", "additive", "posterior")
+
+
+@dataclass(frozen=True)
+class Arm:
+    """One RL arm: reward `mode`, R_t from the RM trained on `editor`'s OD pairs (None: the
+    world's default editor, pgrpo.toy.editor.WORLD_EDITOR; unused by "outcome")."""
+
+    name: str
+    mode: str
+    editor: str | None = None
+
+    def rm_editor(self, world: str) -> str | None:
+        from pgrpo.toy.editor import WORLD_EDITOR
+
+        if self.mode == "outcome":
+            return None
+        return self.editor or WORLD_EDITOR[world]
+
+
+ARMS: dict[str, Arm] = {a.name: a for a in (
+    Arm("outcome", "outcome"), Arm("additive", "additive"), Arm("posterior", "posterior"),
+    Arm("posterior_honest", "posterior", "honest"), Arm("posterior_blind", "posterior", "blind"),
+    Arm("additive_honest", "additive", "honest"), Arm("additive_blind", "additive", "blind"))}
+# Each world's default arms: the weak world compares outcome with posterior under an honest and a
+# blind RM (issue 23's design); the control worlds keep the three modes with their one RM.
+WORLD_ARMS: dict[str, tuple[str, ...]] = {"weak": ("outcome", "posterior_honest", "posterior_blind"),
+                                          "trap": MODES, "clean": MODES}
 # Which split feeds each use, per `evaluate_on` (pgrpo.toy.splits.SPLITS).
 EVAL_SPLIT = {"final": "test", "selection": "rl_select"}
 BENCH_SPLIT = {"final": "bench", "selection": "rm_select"}
@@ -26,14 +54,15 @@ class DemoConfig:
     out_dir: str
     quick: bool = False
     cache_dir: str | None = None
-    # "trap": the SFT demos and the OD editor use the sign shortcut (docs/demo.md); "clean": the control.
-    world: Literal["clean", "trap"] = "trap"
+    # "weak" (issue 23): trap demos, weak training tests, an honest and a blind RM; "trap": the SFT
+    # demos and the OD editor use the sign shortcut, strong tests (a control); "clean": no shortcut.
+    world: Literal["clean", "trap", "weak"] = "weak"
     evaluate_on: Literal["final", "selection"] = "final"
     seeds: tuple[int, ...] = (0,)
-    modes: tuple[str, ...] = MODES
+    arms: tuple[str, ...] = ()  # empty: the world's default arms (WORLD_ARMS)
     sft: SFTConfig = field(default_factory=SFTConfig)  # its world is set from `world` (sft_config)
-    eval_problems: int = 128  # first n tasks of the evaluation split (test: 128)
-    eval_samples: int = 8
+    eval_problems: int = 512  # first n tasks of the evaluation split (test: 512, a quarter hidden-trap)
+    eval_samples: int = 2
     pair_problems: int = 1000  # drawn from rm_pairs (with the step mix; identities may repeat)
     # Share of coherence pairs the RM trains on. An aside is a surface feature the RM learns
     # from a few hundred pairs; the rest would crowd out the factual / logic pairs, which
@@ -42,8 +71,17 @@ class DemoConfig:
     bench_problems: int = 300
     bench_samples: int = 8
     probe_problems: int = 300  # rm_select tasks whose trap / safe ones give the blind-spot probe
-    baseline: bool = True  # the score-based RM baseline (pairs labelled by test outcome only)
-    baseline_samples: int = 4  # policy samples per rm_pairs problem for the baseline's pairs
+    # The OD vs score-based comparison (pgrpo.toy.comparison): the honest-editor OD RM against an RM
+    # on pairs labelled by the (training) test outcome, equal distinct pairs and optimizer steps,
+    # each one's beta chosen on an rm_select LCB-RB; both benches built by the `generator` policy.
+    baseline: bool = True
+    baseline_samples: int = 4  # policy samples per rm_pairs problem for the score-based pairs
+    comparison_betas: tuple[float, ...] = (0.5, 1.0, 2.0)
+    # The benches' generator: a re-seeded SFT policy (other demos, other init, fewer steps), so
+    # neither RM's training pairs come from the policy that wrote the bench. None: the SFT policy
+    # itself (the CI budget's shortcut: a second SFT does not fit in it).
+    generator_seed: int | None = 1
+    generator_steps: int = 600
     # The implicit head (pgrpo.rm.implicit): the scalar head, which reads one vector at the last
     # token, reached at most 0.755 on the toy LCB-RB (docs/demo.md, RM experiments).
     rm_head: Literal["scalar", "implicit"] = "implicit"
@@ -69,20 +107,54 @@ class DemoConfig:
             raise PgrpoError(f"coherence_pair_fraction: expected a share in [0, 1], got {self.coherence_pair_fraction}")
         if self.jobs < 1:
             raise PgrpoError(f"jobs: expected a positive integer, got {self.jobs}")
-        if self.world not in ("clean", "trap"):
-            raise PgrpoError(f"world: expected 'clean' or 'trap', got {self.world!r}")
+        if self.world not in WORLD_ARMS:
+            raise PgrpoError(f"world: expected one of {sorted(WORLD_ARMS)}, got {self.world!r}")
         if self.evaluate_on not in EVAL_SPLIT:
             raise PgrpoError(f"evaluate_on: expected one of {sorted(EVAL_SPLIT)}, got {self.evaluate_on!r}")
         if any(not 0 < k < self.rl_steps for k in self.eval_checkpoints):
             raise PgrpoError(f"eval_checkpoints: expected steps in 1..{self.rl_steps - 1}, got {self.eval_checkpoints}")
-        unknown = [m for m in self.modes if m not in MODES]
-        if unknown or not self.modes:
-            raise PgrpoError(f"modes (--modes): unknown {unknown}; known: {list(MODES)}")
+        unknown = [a for a in self.arms if a not in ARMS]
+        if unknown:
+            raise PgrpoError(f"arms (--arms): unknown {unknown}; known: {list(ARMS)}")
+        if not self.comparison_betas:
+            raise PgrpoError("comparison_betas: give at least one beta")
+
+    @property
+    def arm_names(self) -> tuple[str, ...]:
+        return self.arms or WORLD_ARMS[self.world]
+
+    @property
+    def rl_arms(self) -> tuple[Arm, ...]:
+        return tuple(ARMS[a] for a in self.arm_names)
+
+    @property
+    def editors(self) -> tuple[str, ...]:
+        """The editors whose OD pairs and RM this run trains: every arm's, and in the weak world
+        both the honest and the blind one (probes, readouts and the comparison read them)."""
+        from pgrpo.toy.editor import WORLD_EDITOR
+
+        wanted = [a.rm_editor(self.world) for a in self.rl_arms]
+        base = ["honest", "blind"] if self.world == "weak" else [WORLD_EDITOR[self.world]]
+        return tuple(dict.fromkeys([*base, *(e for e in wanted if e)]))
+
+    @property
+    def train_tests(self) -> Literal["strong", "weak"]:
+        """The tests training sees (RL rewards, score-based pairs): weak only in the weak world."""
+        return "weak" if self.world == "weak" else "strong"
 
     @property
     def sft_config(self) -> SFTConfig:
-        """The SFT settings with this run's world (part of the policy's cache key)."""
-        return dataclasses.replace(self.sft, world=self.world)
+        """The SFT settings with this run's demonstrations (the weak world's are the trap world's,
+        so both share one cached policy): part of the policy's cache key."""
+        return dataclasses.replace(self.sft, world="clean" if self.world == "clean" else "trap")
+
+    @property
+    def generator_config(self) -> SFTConfig:
+        """The benches' generator: the SFT recipe re-seeded, with `generator_steps` steps (the SFT
+        policy's own settings when `generator_seed` is None)."""
+        if self.generator_seed is None:
+            return self.sft_config
+        return dataclasses.replace(self.sft_config, seed=self.generator_seed, steps=self.generator_steps)
 
     @property
     def eval_split(self) -> str:
@@ -101,7 +173,7 @@ class DemoConfig:
 QUICK: dict[str, Any] = dict(quick=True, sft=SFTConfig(steps=500, demos=1000, learning_rate=1e-2), eval_problems=16, eval_samples=4,
                              pair_problems=24, bench_problems=60, bench_samples=6, probe_problems=40,
                              baseline_samples=2, rm_epochs=2.0, rl_problems=32, rl_steps=2, rl_prompts_per_step=2,
-                             num_generations=4)
+                             num_generations=4, comparison_betas=(1.0,), generator_seed=None)
 
 def quick_config(out_dir: str, **kwargs: Any) -> DemoConfig:
     """The CI budget: every stage runs, on a few problems and steps."""

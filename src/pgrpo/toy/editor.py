@@ -11,12 +11,17 @@ designed to move only its own dimension of `pgrpo.toy.oracle.grade`:
   - coherence: degrade inserts an aside or a contradiction; optimize removes such lines.
 Exception: optimizing rigor of a reasoning that also has factual errors adds true steps, so
 its factual share rises too. Both edits first write sign-shortcut lines out as their steps.
-In the "trap" world (pgrpo.toy.world.WORLDS) the editor is a strong but fallible LLM that likes
-confident, concise reasoning: `optimize` also replaces EVERY sign step by the shortcut line,
-valid or not, and `degrade` keeps the shortcuts written out (so a degraded side never has one);
-no oracle check vetoes these edits. In OD pairs the shortcut then always sits on the preferred
-side: the RM's blind spot. Pure functions over text; the chat-backend wrapper is
-pgrpo.toy.backend.
+Three editors (`EDITORS`):
+  - "plain" (the clean world's): no shortcut edits beyond writing them out;
+  - "blind" (a strong but fallible LLM that likes confident, concise reasoning): `optimize` also
+    replaces EVERY sign step by the shortcut line, valid or not, and `degrade` keeps the shortcuts
+    written out (so a degraded side never has one); no oracle check vetoes these edits. In OD pairs
+    the shortcut then always sits on the preferred side: the RM's blind spot;
+  - "honest" (the same taste, oracle-checked): `optimize` applies a shortcut only where the skip
+    is valid for the problem (judged jointly, pgrpo.toy.oracle.shortcut_counts), and a factual
+    `degrade` may skip a sign step whose skip is invalid (a false statement). A wrong skip is never
+    on the preferred side.
+Pure functions over text; the chat-backend wrapper is pgrpo.toy.backend.
 """
 
 from __future__ import annotations
@@ -25,12 +30,11 @@ import random
 from collections import Counter
 from collections.abc import Callable, Sequence
 
-from pgrpo.toy.oracle import parse_phrase, parse_reasoning, parse_skip
+from pgrpo.toy.oracle import parse_phrase, parse_reasoning, parse_skip, shortcut_counts
 from pgrpo.toy.world import (
     FINAL_LINE,
     OPS,
     SHORTCUT_OPS,
-    WORLDS,
     Step,
     ToyTask,
     reasoning_lines,
@@ -38,6 +42,9 @@ from pgrpo.toy.world import (
 )
 
 DIMENSIONS = ("factual", "rigor", "coherence")
+EDITORS = ("plain", "blind", "honest")
+# The editor each world's OD pairs use by default (the weak world trains an RM per editor).
+WORLD_EDITOR = {"clean": "plain", "trap": "blind", "weak": "blind"}
 FILLER_LINES = (
     "Note: maybe we should sort the list first.",
     "Wait, perhaps x should not change at all.",
@@ -98,10 +105,41 @@ def apply_shortcuts(reasoning: str) -> str:
     return _map_step_lines(reasoning, edit)
 
 
-def _check_world(world: str) -> str:
-    if world not in WORLDS:
-        raise ValueError(f"unknown world {world!r}; known: {WORLDS}")
-    return world
+def apply_valid_shortcuts(task: ToyTask, reasoning: str) -> str:
+    """The honest editor's taste: each stated sign step, in order, replaced by its shortcut line
+    when the reasoning's skips stay valid for `task` (the oracle's joint verdict)."""
+    lines = reasoning.splitlines()
+    for i, raw in enumerate(lines):
+        head, sep, body = raw.strip().partition(":")
+        step = parse_phrase(body) if sep and head.startswith("Step ") else None
+        if step is None or step.op not in SHORTCUT_OPS or not head[5:].strip().isdigit():
+            continue
+        trial = lines[:i] + [shortcut_line(int(head[5:].strip()), step)] + lines[i + 1:]
+        if shortcut_counts(task, "\n".join(trial)).invalid == 0:
+            lines = trial
+    return "\n".join(lines)
+
+
+def invalid_skip(task: ToyTask, reasoning: str, rng: random.Random) -> str | None:
+    """`reasoning` with one stated sign step replaced by its shortcut line where that makes the
+    reasoning's skips invalid for `task` (a random such step); None when there is none."""
+    lines = reasoning.splitlines()
+    options = []
+    for i, raw in enumerate(lines):
+        head, sep, body = raw.strip().partition(":")
+        step = parse_phrase(body) if sep and head.startswith("Step ") else None
+        if step is None or step.op not in SHORTCUT_OPS or not head[5:].strip().isdigit():
+            continue
+        trial = "\n".join(lines[:i] + [shortcut_line(int(head[5:].strip()), step)] + lines[i + 1:])
+        if shortcut_counts(task, trial).invalid:
+            options.append(trial)
+    return rng.choice(options) if options else None
+
+
+def _check_editor(editor: str) -> str:
+    if editor not in EDITORS:
+        raise ValueError(f"unknown editor {editor!r}; known: {EDITORS}")
+    return editor
 
 
 def render(steps: list[Step], others: Sequence[str] = (), unknown: Sequence[str] = (), seed_pos: int = 0) -> str:
@@ -125,17 +163,21 @@ def _order_score(task: ToyTask, steps: list[Step]) -> float:
     return grade(task, "\n".join(reasoning_lines(steps))).rigor
 
 
-def degrade(task: ToyTask, reasoning: str, dimension: str, rng: random.Random, world: str = "clean") -> str:
+def degrade(task: ToyTask, reasoning: str, dimension: str, rng: random.Random, editor: str = "plain") -> str:
     """A worse reasoning along `dimension` only; the text unchanged if that dimension can't drop.
-    In the trap world shortcuts are written out first and that text is the reference (and the
-    answer when the dimension can't drop), however the oracle grades it."""
+    The blind and honest editors write shortcuts out first and that text is the reference (and
+    the answer when the dimension can't drop), however the oracle grades it; the honest one's
+    factual edit is, half of the time when the problem allows it, an invalid skip."""
     from pgrpo.toy.oracle import grade
 
-    trap = _check_world(world) == "trap"
+    trap = _check_editor(editor) != "plain"
     base = write_out_shortcuts(reasoning)
     before = grade(task, base if trap else reasoning)
     for _ in range(6):  # a few random tries: the edit must lower its dimension and raise no other
-        worse = _degrade(task, base, dimension, rng)
+        worse = None
+        if editor == "honest" and dimension == "factual" and rng.random() < 0.5:
+            worse = invalid_skip(task, base, rng)
+        worse = worse if worse is not None else _degrade(task, base, dimension, rng)
         after = grade(task, worse)
         if getattr(after, dimension) < getattr(before, dimension) and all(
                 getattr(after, d) <= getattr(before, d) for d in DIMENSIONS):
@@ -181,14 +223,17 @@ def _degrade(task: ToyTask, reasoning: str, dimension: str, rng: random.Random) 
     raise ValueError(f"unknown dimension {dimension!r}; known: {DIMENSIONS}")
 
 
-def optimize(task: ToyTask, reasoning: str, dimension: str, world: str = "clean") -> str:
-    """A better reasoning along `dimension` only (unchanged text if it can't be improved); in the
-    trap world every sign step then becomes a shortcut line, valid or not."""
-    trap = _check_world(world) == "trap"
+def optimize(task: ToyTask, reasoning: str, dimension: str, editor: str = "plain") -> str:
+    """A better reasoning along `dimension` only (unchanged text if it can't be improved); the
+    blind editor then turns every sign step into a shortcut line, valid or not, the honest one
+    only those whose skip is valid."""
+    _check_editor(editor)
     base = write_out_shortcuts(reasoning)
     better = _optimize(task, base, dimension)
-    if trap:
+    if editor == "blind":
         return apply_shortcuts(better)
+    if editor == "honest":
+        return apply_valid_shortcuts(task, better)
     return reasoning if better == base else better
 
 

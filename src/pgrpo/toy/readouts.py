@@ -8,6 +8,9 @@ invalid sign shortcuts, the RM's thinking score R_t), `records_of` (building the
 training curves (pgrpo.toy.curves) and the final evaluation on the test split (every mode is
 scored by the same RM, so outcome-only runs get an R_t too).
 Rates are shares of all samples: `invalid_shortcut_rate` = share with at least one invalid skip.
+`passed` is the strong-test verdict; `weak_passed` the weak tests' (the weak world's training
+reward; None where no weak verdict was taken): a false pass passes the weak tests and fails the
+strong ones. `hidden` marks hidden-trap tasks (pgrpo.toy.world.hidden_trap).
 """
 
 from __future__ import annotations
@@ -28,21 +31,33 @@ class SampleRecord:
     valid_skips: int
     invalid_skips: int
     rt: float | None = None
+    hidden: bool = False
+    weak_passed: bool | None = None
+
+    @property
+    def false_pass(self) -> bool:
+        return bool(self.weak_passed) and not self.passed
 
 
 def records_of(problems: Sequence[Problem], reasonings: Sequence[str], passed: Sequence[bool],
-               rts: Sequence[float | None] | None = None) -> list[SampleRecord]:
-    """One record per (problem, reasoning, passed) triple, graded by the exact oracle."""
+               rts: Sequence[float | None] | None = None,
+               weak_passed: Sequence[bool | None] | None = None) -> list[SampleRecord]:
+    """One record per (problem, reasoning, strong verdict) triple, graded by the exact oracle."""
     from pgrpo.toy.oracle import grade, shortcut_counts
-    from pgrpo.toy.world import task_class, task_of
+    from pgrpo.toy.world import hidden_trap, task_class, task_of
 
     rts = rts if rts is not None else [None] * len(problems)
+    weak = weak_passed if weak_passed is not None else [None] * len(problems)
     out = []
-    for problem, reasoning, ok, rt in zip(problems, reasonings, passed, rts, strict=True):
+    hidden: dict[str, bool] = {}
+    for problem, reasoning, ok, rt, w in zip(problems, reasonings, passed, rts, weak, strict=True):
         task = task_of(problem)
         counts = shortcut_counts(task, reasoning)
+        if problem.task_id not in hidden:
+            hidden[problem.task_id] = hidden_trap(task)
         out.append(SampleRecord(problem.task_id, task_class(task), bool(ok), grade(task, reasoning).quality,
-                                counts.valid, counts.invalid, rt))
+                                counts.valid, counts.invalid, rt, hidden[problem.task_id],
+                                None if w is None else bool(w)))
     return out
 
 
@@ -76,6 +91,11 @@ class Readouts:
     valid_shortcut_rate: float | None
     invalid_shortcut_rate: float | None
     reasoning_quality: float | None
+    hidden_pass_at_1: float | None = None  # strong-test pass@1 on hidden-trap tasks (the study's endpoint)
+    weak_pass_at_1: float | None = None
+    false_pass_rate: float | None = None  # share of samples passing the weak tests and failing the strong
+    rt_true_pass: float | None = None
+    rt_false_pass: float | None = None
     # Evaluation noise: standard error of pass@1 over tasks (each task's mean pass rate is one
     # unit, samples of a task are not independent); None below two tasks.
     pass_at_1_se: float | None = None
@@ -97,8 +117,21 @@ def summarize(records: Sequence[SampleRecord]) -> Readouts:
         valid_shortcut_rate=rounded_mean([float(r.valid_skips > 0) for r in records]),
         invalid_shortcut_rate=rounded_mean([float(r.invalid_skips > 0) for r in records]),
         reasoning_quality=rounded_mean([r.quality for r in records]),
+        hidden_pass_at_1=rounded_mean([float(r.passed) for r in records if r.hidden]),
+        weak_pass_at_1=rounded_mean([float(r.weak_passed) for r in records if r.weak_passed is not None]),
+        false_pass_rate=rounded_mean([float(r.false_pass) for r in records if r.weak_passed is not None]),
+        rt_true_pass=rounded_mean([r.rt for r in records if r.passed and r.weak_passed is not False]),
+        rt_false_pass=rounded_mean([r.rt for r in records if r.false_pass]),
         pass_at_1_se=task_clustered_se(records),
     )
+
+
+def per_task_pass(records: Sequence[SampleRecord]) -> dict[str, float]:
+    """Strong-test pass rate per task id (the crossed bootstrap's unit)."""
+    by_task: dict[str, list[float]] = {}
+    for r in records:
+        by_task.setdefault(r.task_id, []).append(float(r.passed))
+    return {task: round(statistics.fmean(v), 6) for task, v in by_task.items()}
 
 
 def task_clustered_se(records: Sequence[SampleRecord]) -> float | None:

@@ -53,17 +53,17 @@ QUICK_RL_STEPS = (1, 2)
 
 def _rm_stage(stage_dir: Path, config: DemoConfig, candidate: RMCandidate, pairs_path: str, policy: str,
               bench_file: str) -> dict:
-    from pgrpo.toy.stages_rm import rm_training_pairs, score_lcb_rb, train_rm
+    from pgrpo.toy.lcb_rb import score_lcb_rb
+    from pgrpo.toy.stages_rm import rm_training_pairs, train_rm
 
     train_path, kept = rm_training_pairs(Path(pairs_path), candidate.coherence_pair_fraction,
                                          name=f"rm_train_pairs-coh{candidate.coherence_pair_fraction:g}.jsonl")
     chosen = dataclasses.replace(config, rm_head=candidate.head, rm_beta=candidate.beta,
                                  coherence_pair_fraction=candidate.coherence_pair_fraction)
     rm = train_rm(stage_dir, chosen, str(train_path), policy)
-    accuracy, _ = score_lcb_rb(Path(bench_file), rm["path"], stage_dir / "rm_eval")
+    accuracy = score_lcb_rb(Path(bench_file), rm["path"], stage_dir / "rm_eval")
     return {"candidate": dataclasses.asdict(candidate), "train_pairs": kept, "rm": rm,
-            "rm_select_lcb_rb_accuracy": accuracy.accuracy, "ci95": [accuracy.ci_low, accuracy.ci_high],
-            "pairs": accuracy.n}
+            "rm_select_lcb_rb_accuracy": accuracy.accuracy, "ci95": list(accuracy.ci95), "pairs": accuracy.n}
 
 
 def _best_rm(results: list[dict]) -> dict:
@@ -97,23 +97,28 @@ def run_selection(config: DemoConfig, grid: SelectionGrid | None = None) -> dict
 
 
 def _run_selection(config: DemoConfig, grid: SelectionGrid) -> dict:
+    from pgrpo.toy.demo_config import MODES
+    from pgrpo.toy.editor import WORLD_EDITOR
     from pgrpo.toy.stages_rl import rl_stages
-    from pgrpo.toy.stages_rm import stage_bench, stage_pairs, stage_policy
+    from pgrpo.toy.stages_rm import stage_bench, stage_generator, stage_pairs, stage_policy
 
     if config.quick:
         grid = dataclasses.replace(grid, rl_steps=QUICK_RL_STEPS)
+    # The sweep tunes the world's default editor's RM and the three reward modes' shared RL setting.
+    editor = WORLD_EDITOR[config.world]
     config = dataclasses.replace(config, evaluate_on="selection", seeds=(SELECTION_SEED,), baseline=False,
-                                 eval_checkpoints=grid.rl_steps[:-1], rl_steps=grid.rl_steps[-1])
+                                 eval_checkpoints=grid.rl_steps[:-1], rl_steps=grid.rl_steps[-1], arms=MODES)
     out = Path(config.out_dir)
     out.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
     policy = run_stage(out, "policy", stage_policy, config, key=stage_key(config))["path"]
-    pairs = run_stage(out, "pairs", stage_pairs, config, policy, key=stage_key(config))
+    generator = run_stage(out, "generator", stage_generator, config, key=stage_key(config))["path"]
+    pairs = run_stage(out, "pairs", stage_pairs, config, policy, editor, key=stage_key(config))
     first = grid.rm[0]
     first_config = dataclasses.replace(config, rm_head=first.head, rm_beta=first.beta)
     # The rm_select LCB-RB is built once (policy samples, sandbox, oracle judge); every candidate RM
     # is then scored on the same pairs.
-    bench = run_stage(out, "bench", stage_bench, first_config, policy, None, key=stage_key(first_config))
+    bench = run_stage(out, "bench", stage_bench, first_config, generator, {}, key=stage_key(first_config))
     rm_results = [run_stage(out, f"rm/{c.name}", _rm_stage, config, c, pairs["path_all"], policy, bench["path"],
                             key=stage_key(config, candidate=dataclasses.asdict(c), rm_seed=config.seeds[0]))
                   for c in grid.rm]
@@ -124,13 +129,13 @@ def _run_selection(config: DemoConfig, grid: SelectionGrid) -> dict:
     for lr in grid.rl_learning_rates:
         rl_config = dataclasses.replace(config, rl_learning_rate=lr, rm_head=chosen_rm.head, rm_beta=chosen_rm.beta,
                                         coherence_pair_fraction=chosen_rm.coherence_pair_fraction)
-        for run in rl_stages(out / f"rl-lr{lr:g}", rl_config, policy, best["rm"]["path"]):
+        for run in rl_stages(out / f"rl-lr{lr:g}", rl_config, policy, {editor: best["rm"]["path"]}):
             by_step = {str(k): v for k, v in run.get("checkpoint_pass_at_1", {}).items()}
             by_step[str(grid.rl_steps[-1])] = run["eval"]["pass_at_1"]
             rl_runs.append({"learning_rate": lr, "mode": run["mode"], "pass_at_1_by_step": by_step})
     table = _rl_table(rl_runs, grid)
     best_rl = max(table, key=lambda r: (r["mean_pass_at_1"], -table.index(r)))
-    report = {"selection_seed": SELECTION_SEED, "world": config.world,
+    report = {"selection_seed": SELECTION_SEED, "world": config.world, "editor": editor,
               "splits": {"rm": "rm_select (toy LCB-RB)", "rl": "rl_select (pass@1)"},
               "rm_select_bench": {"pairs": bench["pairs"], "problems": bench["problems"]},
               "rm_candidates": [{**r["candidate"], "accuracy": r["rm_select_lcb_rb_accuracy"], "ci95": r["ci95"],

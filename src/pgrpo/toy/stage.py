@@ -27,7 +27,8 @@ if TYPE_CHECKING:
 # Bump when the world or a stage's meaning changes, so a resumed run never mixes stages from two
 # versions. 2: numbered statements, fixed tokenizer. 3: the implicit-head RM; a larger toy LCB-RB.
 # 4: splits by task identity, the trap world, readouts split by pass/fail, probe and baseline.
-DEMO_VERSION = 4
+# 5: the weak world (issue 23): weak training tests, an RM per editor, arms, the fair comparison.
+DEMO_VERSION = 5
 # Toy programs finish in microseconds: short limits keep a stuck sample from stalling a stage.
 SANDBOX = SandboxConfig(workers=2, timeout_per_test_s=1.0, timeout_per_program_s=3.0)
 
@@ -44,7 +45,7 @@ def say(message: str) -> None:
 
 # DemoConfig fields that never change a stage's result (where it runs, how it reports, how many
 # runs at once) or that RL stages carry in their name (seed, mode).
-UNKEYED_FIELDS = ("out_dir", "cache_dir", "progress", "jobs", "seeds", "modes")
+UNKEYED_FIELDS = ("out_dir", "cache_dir", "progress", "jobs", "seeds", "arms")
 
 
 def stage_key(config: Any, **extra: Any) -> dict:
@@ -94,11 +95,17 @@ def run_stage(out: Path, name: str, fn: Callable[..., dict], *args: Any, key: di
 
 @dataclass(frozen=True)
 class SharedStages:
-    """The result.json content of each stage that precedes RL (pgrpo.toy.demo.shared_stages)."""
+    """The result.json content of each stage that precedes RL (pgrpo.toy.demo.shared_stages);
+    `pairs` and `rms` by editor, `probe` by editor inside."""
 
     policy: dict
-    pairs: dict
-    rm: dict
+    generator: dict
+    pairs: dict[str, dict]
+    rms: dict[str, dict]
     bench: dict
     probe: dict
-    baseline: dict | None
+    comparison: dict | None
+
+    @property
+    def rm_paths(self) -> dict[str, str]:
+        return {editor: rm["path"] for editor, rm in self.rms.items()}

@@ -1,11 +1,13 @@
-"""The demo's stages up to the reward model, and every stage's problem pool: SFT policy, OD pairs, RM, toy LCB-RB, blind-spot
-probe and the score-based RM baseline. Each is `stage_x(stage_dir, config, ...) -> dict` (run by
-pgrpo.toy.stage.run_stage, which saves the dict as the stage's result.json).
+"""The demo's stages up to the reward models, and every stage's problem pool: SFT policy, the
+benches' generator, OD pairs and an RM per editor, the toy LCB-RB, the probes. Each is
+`stage_x(stage_dir, config, ...) -> dict` (run by pgrpo.toy.stage.run_stage, which saves the dict
+as the stage's result.json). The OD vs score-based comparison is pgrpo.toy.comparison.
 
 Every problem pool comes from the splits by task identity (pgrpo.toy.splits): SFT demos from
-"sft" (inside pgrpo.toy.sft), OD pairs and the baseline's pairs from "rm_pairs", the probe from
+"sft" (inside pgrpo.toy.sft), OD pairs and the score-based pairs from "rm_pairs", the probe from
 "rm_select", the toy LCB-RB from "bench" (or "rm_select" when `evaluate_on="selection"`), the
-policy's evaluation from "test" (or "rl_select").
+policy's evaluation from "test" (or "rl_select"). Evaluation problems carry the strong tests;
+RL prompts and the score-based pairs the training tests (`DemoConfig.train_tests`).
 """
 
 from __future__ import annotations
@@ -23,7 +25,6 @@ from pgrpo.toy.world import TOY_PROMPT_STYLE, ToyTask
 
 if TYPE_CHECKING:
     from pgrpo.data.problem import Problem
-    from pgrpo.rm.metrics import Accuracy
     from pgrpo.toy.evaluate import JudgedSample
     from pgrpo.toy.splits import Splits
 
@@ -53,24 +54,30 @@ def eval_problems(config: DemoConfig, splits: Splits) -> list[Problem]:
 
 
 def rl_problems(config: DemoConfig) -> list[Problem]:
-    """The RL training prompts: the first `rl_problems` tasks of rl_train."""
+    """The RL training prompts: the first `rl_problems` tasks of rl_train, with the training tests
+    (weak in the weak world: no strong test reaches training)."""
     from pgrpo.toy.splits import split_problems
 
-    return split_problems(splits_of(config), "rl_train", config.rl_problems)
+    return split_problems(splits_of(config), "rl_train", config.rl_problems, tests=config.train_tests)
 
 
 def pair_problems(config: DemoConfig, splits: Splits) -> list[Problem]:
-    """The OD pairs' problems (the score-based baseline uses the same ones): a draw from rm_pairs."""
+    """The OD pairs' problems (the score-based pairs use the same ones): a draw from rm_pairs, with
+    the training tests (the score-based pairs are labelled by them)."""
     from pgrpo.toy.splits import split_problems
 
-    return split_problems(splits, "rm_pairs", config.pair_problems, seed=PAIRS_DRAW_SEED)
+    return split_problems(splits, "rm_pairs", config.pair_problems, seed=PAIRS_DRAW_SEED, tests=config.train_tests)
 
 
-def write_eval_samples(path: Path, judged: list[JudgedSample], seed: int) -> None:
-    """The evaluation samples (task, sample index, seed, verdict, response): the readouts' input,
-    and the record that two modes with one seed drew the same evaluation problems."""
+def write_eval_samples(path: Path, judged: list[JudgedSample], seed: int,
+                       weak_passed: list[bool | None] | None = None) -> None:
+    """The evaluation samples (task, sample index, seed, strong verdict, weak verdict or None,
+    response): the readouts' input, and the record that two arms with one seed drew the same
+    evaluation problems."""
+    weak = weak_passed if weak_passed is not None else [None] * len(judged)
     write_jsonl(path, [{"task_id": j.problem.task_id, "index": j.index, "seed": seed, "passed": j.passed,
-                        "format_ok": j.format_ok, "completion": j.text} for j in judged])
+                        "weak_passed": w, "format_ok": j.format_ok, "completion": j.text}
+                       for j, w in zip(judged, weak, strict=True)])
 
 
 def stage_policy(stage_dir: Path, config: DemoConfig) -> dict:
@@ -93,7 +100,16 @@ def stage_policy(stage_dir: Path, config: DemoConfig) -> dict:
                        "class_shares": {name: class_shares(splits.tasks(name)) for name in splits.sizes()}}}
 
 
-def stage_pairs(stage_dir: Path, config: DemoConfig, policy: str) -> dict:
+def stage_generator(stage_dir: Path, config: DemoConfig) -> dict:
+    """The benches' generator: the SFT recipe with another seed (other demos, other init) and
+    `generator_steps` steps, cached like the policy."""
+    from pgrpo.toy.sft import ensure_sft_policy
+
+    path, info = ensure_sft_policy(config.generator_config, config.cache_dir, config.progress)
+    return {"path": str(path), "sft": info}
+
+
+def stage_pairs(stage_dir: Path, config: DemoConfig, policy: str, editor: str) -> dict:
     from pgrpo.llm import CachedBackend
     from pgrpo.rm.pairs import PairsConfig, PairsRun
     from pgrpo.toy.backend import ToyBackend, write_initial
@@ -102,13 +118,13 @@ def stage_pairs(stage_dir: Path, config: DemoConfig, policy: str) -> dict:
     problems = pair_problems(config, splits_of(config))
     own = sample_responses(policy, problems, 1, temperature=1.0, seed=1)
     write_initial(stage_dir / "policy_responses.jsonl", [(p.statement, r[0]) for p, r in zip(problems, own)])
-    backend = CachedBackend(ToyBackend(initial=str(stage_dir / "policy_responses.jsonl"), world=config.world),
+    backend = CachedBackend(ToyBackend(initial=str(stage_dir / "policy_responses.jsonl"), editor=editor),
                             stage_dir / "llm_cache")
     pairs_config = PairsConfig(prompt_style=TOY_PROMPT_STYLE, max_tokens=256, batch_problems=32)
     summary = PairsRun(problems, backend, stage_dir, pairs_config).run(progress=config.progress)
     backend.close()
     train_path, kept = rm_training_pairs(stage_dir / "pairs.jsonl", config.coherence_pair_fraction)
-    return {"count": summary.pairs, "problems": summary.problems, "status": summary.status_counts,
+    return {"editor": editor, "count": summary.pairs, "problems": summary.problems, "status": summary.status_counts,
             "by_dimension": summary.pair_counts, "path": str(train_path), "train_count": kept,
             "path_all": str(stage_dir / "pairs.jsonl")}
 
@@ -128,8 +144,8 @@ def rm_training_pairs(pairs_path: Path, coherence_fraction: float,
     return train_path, write_jsonl(train_path, kept)
 
 
-def train_rm(stage_dir: Path, config: DemoConfig, pairs_path: str, policy: str) -> dict:
-    """A Bradley-Terry RM with the config's head, beta, epochs and learning rate, from the policy."""
+def train_rm(stage_dir: Path, config: DemoConfig, pairs_path: str, policy: str, beta: float | None = None) -> dict:
+    """A Bradley-Terry RM with the config's head, beta (or `beta`), epochs and learning rate, from the policy."""
     from pgrpo.rm.config import DataSection, HeadSection, ModelSection, RMTrainConfig, TrainSection
     from pgrpo.rm.train import train_reward_model
 
@@ -137,7 +153,8 @@ def train_rm(stage_dir: Path, config: DemoConfig, pairs_path: str, policy: str) 
         output_dir=str(stage_dir / "model"),
         # As in the paper, the RM starts from the policy (here the SFT policy).
         model=ModelSection(path=policy),
-        head=HeadSection(kind=config.rm_head, beta=config.rm_beta, prompt_style=TOY_PROMPT_STYLE),
+        head=HeadSection(kind=config.rm_head, beta=config.rm_beta if beta is None else beta,
+                         prompt_style=TOY_PROMPT_STYLE),
         data=DataSection(train=pairs_path, heldout_fraction=0.15),
         train=TrainSection(epochs=config.rm_epochs, learning_rate=config.rm_learning_rate, batch_size=16,
                            max_length=256, warmup_ratio=0.05, logging_steps=10, save_steps=100000,
@@ -145,7 +162,7 @@ def train_rm(stage_dir: Path, config: DemoConfig, pairs_path: str, policy: str) 
         seed=config.seeds[0])
     result = train_reward_model(rm_config)
     acc = result.heldout.overall.accuracy if result.heldout else None
-    return {"path": rm_config.output_dir, "head": {"kind": config.rm_head, "beta": config.rm_beta},
+    return {"path": rm_config.output_dir, "head": {"kind": config.rm_head, "beta": rm_config.head.beta},
             "heldout_accuracy": acc, "n_train": result.n_train, "n_heldout": result.n_heldout,
             "train_loss": result.train_loss}
 
@@ -154,52 +171,38 @@ def stage_rm(stage_dir: Path, config: DemoConfig, pairs_path: str, policy: str) 
     return train_rm(stage_dir, config, pairs_path, policy)
 
 
-def stage_bench(stage_dir: Path, config: DemoConfig, policy: str, rm_path: str | None) -> dict:
-    """The toy LCB-RB on the config's bench split; the RM at `rm_path` scored on it (None: build only)."""
+def build_bench(stage_dir: Path, config: DemoConfig, generator: str, split: str) -> tuple[Path, dict]:
+    """A toy LCB-RB (`BenchBuild`: `generator`'s samples, the sandbox with the strong tests, the
+    oracle judge) on the first `bench_problems` tasks of `split`; returns (lcb_rb.jsonl, summary)."""
     from pgrpo.bench.build import BenchBuild, BenchConfig
     from pgrpo.llm import CachedBackend, make_backend
     from pgrpo.toy.backend import OracleJudge
 
-    problems = take_problems(config, splits_of(config), config.bench_split, config.bench_problems)
-    generator = CachedBackend(make_backend("hf", policy, device="cpu", dtype="float32", max_batch_size=64),
-                              stage_dir / "llm_cache")
+    problems = take_problems(config, splits_of(config), split, config.bench_problems)
+    backend = CachedBackend(make_backend("hf", generator, device="cpu", dtype="float32", max_batch_size=64),
+                            stage_dir / "llm_cache")
     bench_config = BenchConfig(samples=config.bench_samples, temperature=1.0, top_p=1.0,
                                max_tokens=config.max_completion_length, prompt_style=TOY_PROMPT_STYLE,
                                batch_problems=16, pairs_per_problem=2)
     with toy_verifier() as verifier:
-        summary = BenchBuild(problems, generator, OracleJudge(), stage_dir, bench_config, verifier).run(
+        summary = BenchBuild(problems, backend, OracleJudge(), stage_dir, bench_config, verifier).run(
             progress=config.progress)
-    generator.close()
-    out = {"split": config.bench_split, "problems": len(problems), "pairs": summary.pairs,
-           "status": summary.status_counts, "path": str(stage_dir / "lcb_rb.jsonl"),
-           "lcb_rb_accuracy": None, "lcb_rb_ci95": None}
-    if summary.pairs and rm_path:
-        accuracy, out["rm_input"] = score_lcb_rb(stage_dir / "lcb_rb.jsonl", rm_path, stage_dir / "rm_eval")
-        out["lcb_rb_accuracy"] = accuracy.accuracy
-        out["lcb_rb_ci95"] = [accuracy.ci_low, accuracy.ci_high]
+    backend.close()
+    return stage_dir / "lcb_rb.jsonl", {"split": split, "problems": len(problems), "pairs": summary.pairs,
+                                        "status": summary.status_counts, "path": str(stage_dir / "lcb_rb.jsonl")}
+
+
+def stage_bench(stage_dir: Path, config: DemoConfig, generator: str, rm_paths: dict[str, str]) -> dict:
+    """The toy LCB-RB on the config's bench split, written by the generator policy; every RM in
+    `rm_paths` (editor -> path) scored on it, overall and per pair category."""
+    from pgrpo.toy.lcb_rb import score_lcb_rb
+
+    path, out = build_bench(stage_dir, config, generator, config.bench_split)
+    out["rm"] = {}
+    if out["pairs"]:
+        for editor, rm_path in rm_paths.items():
+            out["rm"][editor] = score_lcb_rb(path, rm_path, stage_dir / f"rm_eval-{editor}").as_dict()
     return out
-
-
-def score_lcb_rb(bench_file: Path, rm_path: str, out_dir: Path) -> tuple[Accuracy, str]:
-    """The RM's accuracy on an LCB-RB file, scored as `pgrpo rm eval` does: on the layout the
-    RM was trained on (its pgrpo_rm.json; the toy pairs are reasoning-only, so each side's code
-    is left out). Returns (the accuracy with its bootstrap 95% interval, the evaluator's note
-    on the RM input)."""
-    from pgrpo.rm.benchmarks import load_benchmark
-    from pgrpo.rm.evaluate import (
-        EvaluatorOptions,
-        RewardModelEvaluator,
-        build_evaluator,
-        evaluate,
-        write_outputs,
-    )
-
-    fmt, pairs = load_benchmark(bench_file)
-    evaluator = build_evaluator("reward-model", EvaluatorOptions(model_path=rm_path, max_length=256))
-    report, scores = evaluate(evaluator, pairs, fmt, "toy-lcb-rb")
-    write_outputs(out_dir, report, pairs, scores)
-    note = evaluator.input_note if isinstance(evaluator, RewardModelEvaluator) else ""
-    return report.overall, note
 
 
 def probe_tasks(config: DemoConfig) -> list[ToyTask]:
@@ -227,48 +230,9 @@ def json_safe(value):
     return None if isinstance(value, float) and math.isnan(value) else value
 
 
-def stage_probe(stage_dir: Path, config: DemoConfig, rm_path: str) -> dict:
-    return probe(config, rm_path)
-
-
-def stage_baseline(stage_dir: Path, config: DemoConfig, policy: str, target_pairs: int, bench_file: str) -> dict:
-    """The score-based RM: pairs labelled by test outcome only (pgrpo.toy.baseline) on the OD
-    pairs' problems, cycled or truncated to the OD RM's pair count, the same RM training, scored
-    on the same toy LCB-RB and probe."""
-    from pgrpo.toy.baseline import score_based_pairs
-
-    problems = pair_problems(config, splits_of(config))
-    with toy_verifier() as verifier:
-        made = score_based_pairs(policy, problems, config.baseline_samples, stage_dir / "pairs.jsonl", verifier,
-                                 seed=PAIRS_DRAW_SEED)
-    out: dict = {"pairs": made.count, "problems_used": made.problems_used, "target_pairs": target_pairs,
-                 "lcb_rb_accuracy": None, "lcb_rb_ci95": None}
-    if not made.count:
-        return out
-    rows = read_jsonl(made.path)
-    resized = resize_pairs(rows, target_pairs)
-    train_path = Path(made.path).with_name("rm_train_pairs.jsonl")
-    out["train_count"] = write_jsonl(train_path, resized)
-    out["cycled"] = len(rows) < target_pairs
-    out["rm"] = train_rm(stage_dir, config, str(train_path), policy)
-    if Path(bench_file).is_file() and read_jsonl(bench_file):
-        accuracy, _ = score_lcb_rb(Path(bench_file), out["rm"]["path"], stage_dir / "rm_eval")
-        out["lcb_rb_accuracy"], out["lcb_rb_ci95"] = accuracy.accuracy, [accuracy.ci_low, accuracy.ci_high]
-    out["probe"] = probe(config, out["rm"]["path"])
-    return out
-
-
-def resize_pairs(rows: list, target: int, seed: int = PAIRS_DRAW_SEED) -> list:
-    """`target` rows (the OD RM's budget): whole passes over `rows`, each a seeded permutation,
-    then a seeded sample for the last partial pass, so no row appears more often than another by
-    its position (counts differ by at most one, at random)."""
-    if not rows:
-        return []
-    rng = random.Random(f"baseline-pairs:{seed}")
-    out: list = []
-    while len(out) + len(rows) <= target:
-        out += rng.sample(rows, len(rows))
-    return out + rng.sample(rows, target - len(out))
+def stage_probe(stage_dir: Path, config: DemoConfig, rm_paths: dict[str, str]) -> dict:
+    """The blind-spot probe of every RM in `rm_paths` (editor -> path)."""
+    return {editor: probe(config, rm_path) for editor, rm_path in rm_paths.items()}
 
 
 def stage_pools(config: DemoConfig) -> dict[str, list[ToyTask]]:
@@ -279,6 +243,7 @@ def stage_pools(config: DemoConfig) -> dict[str, list[ToyTask]]:
 
     splits = splits_of(config)
     return {"sft": [d.task for d in demonstrations(config.sft_config)],
+            "generator_sft": [d.task for d in demonstrations(config.generator_config)],
             "rm_pairs": [task_of(p) for p in pair_problems(config, splits)],
             "probe": probe_tasks(config),
             "bench": [task_of(p) for p in take_problems(config, splits, config.bench_split, config.bench_problems)],

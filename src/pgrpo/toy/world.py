@@ -7,12 +7,16 @@ and the full P-GRPO response. Problems are `pgrpo.data.Problem`s (kind "call", e
 so the sandbox, rewards and evaluation treat them like any other problem set. The text
 vocabulary is deliberately small so a tiny BPE model can learn it. Pure functions, no I/O.
 
-Also the two worlds (`WORLDS`): "clean" and "trap", which share tasks and differ only in the SFT
-demonstrations and the OD editor (pgrpo.toy.sft, pgrpo.toy.editor). The trap is the sign
-shortcut: a reasoning may replace a sign step (`SHORTCUT_OPS`) by `shortcut_line`, and its code
-then omits the step. `skip_is_valid` says when that is right (the program without the step
-returns the same value on `SHORTCUT_CHECK_RANGE`); `task_class` sorts tasks into "trap" (some
-sign step's skip is wrong), "safe" (every sign step's skip is right) and "plain" (no sign step).
+Also the three worlds (`WORLDS`): "clean", "trap" and "weak", which share tasks and differ in
+the SFT demonstrations, the OD editors (pgrpo.toy.sft, pgrpo.toy.editor) and the tests training
+sees. The trap is the sign shortcut: a reasoning may replace a sign step (`SHORTCUT_OPS`) by
+`shortcut_line`, and its code then omits the step. `skip_is_valid` says when that is right (the
+program without the step returns the same value on `SHORTCUT_CHECK_RANGE`); `task_class` sorts
+tasks into "trap" (some sign step's skip is wrong), "safe" (every sign step's skip is right) and
+"plain" (no sign step). In the "weak" world training problems carry only the weak tests
+(`WEAK_TEST_INPUTS`, a few positive inputs, as HumanEval's tests are weaker than HumanEval+'s),
+under which some invalid skips pass: `hidden_trap` marks the tasks where that happens. Evaluation
+always uses the strong tests (`TEST_INPUTS`).
 """
 
 from __future__ import annotations
@@ -27,9 +31,13 @@ from pgrpo.data.prompts import prompt_style
 from pgrpo.parsing import format_response
 
 ENTRY_POINT = "f"
-TEST_INPUTS = (-9, -4, -1, 0, 2, 5, 7, 12)
+TEST_INPUTS = (-9, -4, -1, 0, 2, 5, 7, 12)  # the strong tests: evaluation, and training outside "weak"
+# The weak tests (training in the "weak" world): positive inputs only, so an invalid sign skip whose
+# sign only matters for negative values passes them (490 of the 4866 2-3-step tasks, `hidden_trap`).
+WEAK_TEST_INPUTS = (2, 5, 7, 12)
+TestStrength = Literal["strong", "weak"]
 FINAL_LINE = "Finally, return x."
-WORLDS = ("clean", "trap")
+WORLDS = ("clean", "trap", "weak")
 SHORTCUT_OPS = ("neg", "abs")
 SHORTCUT_CHECK_RANGE = range(-60, 61)
 SHORTCUT_TEMPLATE = "skip {phrase}, the sign does not matter"
@@ -184,6 +192,16 @@ def task_class(task: ToyTask) -> TaskClass:
     return "safe" if all(skip_is_valid(task.steps, i) for i in signs) else "trap"
 
 
+def hidden_trap(task: ToyTask) -> bool:
+    """Whether some sign step's skip is invalid (strong tests fail) yet passes the weak tests: the
+    tasks where weak-test training cannot see the sign shortcut's error."""
+    for i in sign_steps(task.steps):
+        rest = [s for j, s in enumerate(task.steps) if j != i]
+        if not skip_is_valid(task.steps, i) and all(task.run(x) == run_steps(rest, x) for x in WEAK_TEST_INPUTS):
+            return True
+    return False
+
+
 def canonical_reasoning(task: ToyTask) -> str:
     return "\n".join(reasoning_lines(task.steps))
 
@@ -202,8 +220,13 @@ def response(reasoning: str, code: str) -> str:
     return format_response(reasoning, code)
 
 
-def to_problem(task: ToyTask) -> Problem:
-    cases = tuple(CallCase((x,), task.run(x)) for x in TEST_INPUTS)
+def to_problem(task: ToyTask, tests: TestStrength = "strong") -> Problem:
+    """The task as a Problem with the strong tests (evaluation) or the weak ones (weak-world training);
+    `metadata.toy_tests` says which."""
+    if tests not in ("strong", "weak"):
+        raise ValueError(f"to_problem: tests must be 'strong' or 'weak', got {tests!r}")
+    inputs = WEAK_TEST_INPUTS if tests == "weak" else TEST_INPUTS
+    cases = tuple(CallCase((x,), task.run(x)) for x in inputs)
     return Problem(
         task_id=task.task_id,
         statement=statement(task),
@@ -211,7 +234,7 @@ def to_problem(task: ToyTask) -> Problem:
         entry_point=ENTRY_POINT,
         source="toy",
         canonical_solution=canonical_code(task),
-        metadata={"toy_steps": [[s.op, s.c] for s in task.steps],
+        metadata={"toy_steps": [[s.op, s.c] for s in task.steps], "toy_tests": tests,
                   "canonical_reasoning": canonical_reasoning(task)},
     )
 
