@@ -30,3 +30,34 @@ def configure_export(parser):
         return 0
 
     return run
+
+
+@command("reward serve", help="Serve a recipe's whole P-GRPO reward over HTTP (OpenRLHF's POST /get_reward)")
+def configure_reward_serve(parser):
+    from pgrpo.engines.posterior import DEFAULT_CALL_TIMEOUT_S
+
+    parser.add_argument("--recipe", required=True, help="a `pgrpo train` recipe (task, data, reward, sandbox)")
+    parser.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="dotted recipe overrides")
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1; anything else "
+                                                             "requires a token, which OpenRLHF's client cannot send)")
+    parser.add_argument("--port", type=int, default=None, help="port (default 8768; 0: a free one)")
+    parser.add_argument("--token", default=None, help="shared bearer token (default: env PGRPO_REWARD_TOKEN)")
+    parser.add_argument("--tokenizer", default=None, help="the policy's tokenizer, whose special tokens leave the "
+                                                          "responses (default: env PGRPO_TOKENIZER, else model.path)")
+    parser.add_argument("--timeout-s", type=float, default=DEFAULT_CALL_TIMEOUT_S,
+                        help="bound of one request's scoring: past it, a 502 naming the items and services")
+
+    def run(args) -> int:
+        import os
+
+        from pgrpo.engines.posterior import PosteriorReward
+        from pgrpo.engines.reward_service import DEFAULT_PORT, TOKEN_ENV, check_binding, serve
+
+        token = args.token if args.token is not None else os.environ.get(TOKEN_ENV) or None
+        check_binding(args.host, token)
+        reward = PosteriorReward(args.recipe, args.overrides, timeout_s=args.timeout_s)
+        serve(reward, host=args.host, port=DEFAULT_PORT if args.port is None else args.port, token=token,
+              tokenizer=args.tokenizer)
+        return 0
+
+    return run

@@ -2,7 +2,8 @@
 
 Owns `PosteriorReward` (sync `score`, async `ascore`: one `CompletionReward` per completion -
 total, format, outcome, thinking term, raw RM score, whether the gate kept it from the RM,
-status) and `RewardCallTimeout`. It holds only the recipe (a `TrainConfig`, plain values) and its
+status) `RewardCallTimeout` and `shared_reward` (one PosteriorReward per recipe and process, for hooks
+that engines load by name: verl's compute_score, OpenRLHF's reward_func). It holds only the recipe (a `TrainConfig`, plain values) and its
 own settings; the verifier (local sandbox pool or `sandbox.url` services), the reward model
 (`reward.rm_url` served, or a local `reward.rm_path`) and the targets are built lazily, once, in
 whatever process first scores (again after unpickling: a Ray worker, a spawned child). Scoring
@@ -22,6 +23,7 @@ down), never a silent 0.
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
 from collections.abc import Sequence
 from concurrent.futures import Future
@@ -37,6 +39,7 @@ from pgrpo.rewards.components import get_mode
 from pgrpo.train.config import TrainConfig, load_train_config, validate_reward_recipe
 from pgrpo.verify import Verifier
 
+RECIPE_ENV = "PGRPO_RECIPE"  # the recipe of a hook given none
 DEFAULT_CALL_TIMEOUT_S = 600.0  # one score()/ascore() call, whatever its size; a hung one raises past it
 
 
@@ -175,3 +178,21 @@ class PosteriorReward:
 
     def __repr__(self) -> str:
         return f"PosteriorReward(task={self.config.task!r}, mode={self.mode!r}, {self.services()})"
+
+
+_shared: dict[tuple[str, tuple[str, ...], float], PosteriorReward] = {}
+_shared_lock = threading.Lock()
+
+
+def shared_reward(recipe: str | Path | None = None, overrides: Sequence[str] = (),
+                  timeout_s: float = DEFAULT_CALL_TIMEOUT_S) -> PosteriorReward:
+    """This process's PosteriorReward for `recipe` (else env PGRPO_RECIPE) and `overrides`, made once."""
+    path = recipe or os.environ.get(RECIPE_ENV)
+    if not path:
+        raise ConfigError(f"pgrpo reward: no recipe given (a hook's recipe argument, or env {RECIPE_ENV})")
+    key = (os.path.abspath(path), tuple(overrides), float(timeout_s))
+    with _shared_lock:
+        reward = _shared.get(key)
+        if reward is None:
+            reward = _shared[key] = PosteriorReward(path, list(overrides), timeout_s=timeout_s)
+        return reward

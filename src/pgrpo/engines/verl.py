@@ -1,7 +1,7 @@
 """P-GRPO's reward behind verl's custom-reward hook (`reward.custom_reward_function`).
 
 Owns the three functions verl calls, all over one `PosteriorReward` per (recipe, overrides,
-timeout) and process (`reward_for`), built on first use in whatever worker verl scores in:
+timeout) and process (`pgrpo.engines.posterior.shared_reward`), built on first use in whatever worker verl scores in:
 - `compute_score` (async) - verl's reward-loop managers (`verl/experimental/reward_loop/reward_manager/
   naive.py`) await it per sample: `compute_score(data_source, solution_str, ground_truth, extra_info, **kw)`;
 - `compute_score_sync` - the same, for the legacy `NaiveRewardManager` (`verl/workers/reward_manager/naive.py`);
@@ -18,34 +18,13 @@ verl's legacy manager turns only its own timeout into a 0, and `timeout_s` ends 
 
 from __future__ import annotations
 
-import os
-import threading
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from pgrpo.config import ConfigError
-from pgrpo.engines.posterior import DEFAULT_CALL_TIMEOUT_S, PosteriorReward
+from pgrpo.engines.posterior import DEFAULT_CALL_TIMEOUT_S, shared_reward
 from pgrpo.rewards.batch import TIMEOUT_STATUS, CompletionReward
 
-RECIPE_ENV = "PGRPO_RECIPE"
 TASK_ID_KEY = "task_id"  # in extra_info (verl's per-row dict), as `pgrpo data export --format verl` writes it
-
-_rewards: dict[tuple[str, tuple[str, ...], float], PosteriorReward] = {}
-_rewards_lock = threading.Lock()
-
-
-def reward_for(recipe: str | None = None, overrides: Sequence[str] = (),
-               timeout_s: float = DEFAULT_CALL_TIMEOUT_S) -> PosteriorReward:
-    """This process's PosteriorReward for the recipe (`recipe`, else env PGRPO_RECIPE), made once."""
-    path = recipe or os.environ.get(RECIPE_ENV)
-    if not path:
-        raise ConfigError(f"verl reward: no recipe: set custom_reward_function.reward_kwargs.recipe or env {RECIPE_ENV}")
-    key = (os.path.abspath(path), tuple(overrides), float(timeout_s))
-    with _rewards_lock:
-        reward = _rewards.get(key)
-        if reward is None:
-            reward = _rewards[key] = PosteriorReward(path, list(overrides), timeout_s=timeout_s)
-        return reward
 
 
 def task_id_of(ground_truth: Any, extra_info: Mapping[str, Any] | None, where: str = "item") -> str:
@@ -77,7 +56,7 @@ async def compute_score(data_source: str, solution_str: str, ground_truth: Any, 
                         timeout_s: float = DEFAULT_CALL_TIMEOUT_S, **_: Any) -> dict[str, float]:
     """verl's per-sample async hook (reward-loop managers); see the module docstring."""
     task_id = task_id_of(ground_truth, extra_info, f"a {data_source} row")
-    rewards = await reward_for(recipe, overrides, timeout_s).ascore([task_id], [solution_str])
+    rewards = await shared_reward(recipe, overrides, timeout_s).ascore([task_id], [solution_str])
     return result_dict(rewards[0])
 
 
@@ -87,7 +66,7 @@ def compute_score_sync(data_source: str, solution_str: str, ground_truth: Any,
                        **_: Any) -> dict[str, float]:
     """verl's per-sample sync hook (the legacy NaiveRewardManager); see the module docstring."""
     task_id = task_id_of(ground_truth, extra_info, f"a {data_source} row")
-    return result_dict(reward_for(recipe, overrides, timeout_s).score([task_id], [solution_str])[0])
+    return result_dict(shared_reward(recipe, overrides, timeout_s).score([task_id], [solution_str])[0])
 
 
 def compute_score_batch(data_sources: Sequence[str], solution_strs: Sequence[str], ground_truths: Sequence[Any],
@@ -100,4 +79,4 @@ def compute_score_batch(data_sources: Sequence[str], solution_strs: Sequence[str
         raise ValueError(f"verl reward: {len(solution_strs)} responses, {len(ground_truths)} ground truths, "
                          f"{len(infos)} extra_infos")
     ids = [task_id_of(g, e, f"row {i}") for i, (g, e) in enumerate(zip(ground_truths, infos))]
-    return [result_dict(r) for r in reward_for(recipe, overrides, timeout_s).score(ids, list(solution_strs))]
+    return [result_dict(r) for r in shared_reward(recipe, overrides, timeout_s).score(ids, list(solution_strs))]
