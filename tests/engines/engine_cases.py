@@ -58,7 +58,53 @@ def reference(recipe: Path, ids: list[str], texts: list[str]) -> list[object]:
         return list(evaluator.evaluate(ids, texts)[0].rewards)
 
 
+def receive(proc: Any, conn: Any, timeout_s: float) -> Any:
+    """What a spawned child sends, or AssertionError as soon as it dies without sending (or past `timeout_s`)."""
+    import time
+
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if conn.poll(0.5):
+            return conn.recv()
+        if not proc.is_alive():
+            raise AssertionError(f"the spawned child exited ({proc.exitcode}) without sending its results")
+    raise AssertionError(f"the spawned child sent nothing within {timeout_s:g} s")
+
+
 def score_in_child(rewards: list[Any], ids: list[str], texts: list[str], out: Any) -> None:
     """A spawned process's body (importable by the child): score with PosteriorRewards, send the results."""
     out.send([r.score(ids, texts) for r in rewards])
+    out.close()
+
+
+def trl_async_score_in_child(loop_kwargs: dict[str, Any], prompts: list[Any], completions: list[Any],
+                             task_ids: list[str], out: Any) -> None:
+    """A spawned child's body: TRL 1.16 AsyncGRPOTrainer's own `_AsyncRolloutLoop._score_group` on one group,
+    with the reward funcs unpickled from `loop_kwargs` as its rollout child gets them; sends each sample's metrics."""
+    import asyncio
+    from types import SimpleNamespace
+
+    from accelerate.state import PartialState
+    from trl.experimental.async_grpo.async_rollout_worker import (
+        RolloutGroup,
+        TrainingSequence,
+        _AsyncRolloutLoop,
+        _scrub_child_env,
+    )
+    from trl.trainer.utils import get_callable_name
+
+    _scrub_child_env()  # as TRL's _child_main starts its child
+    PartialState()
+    funcs = loop_kwargs["reward_funcs"]
+    loop = SimpleNamespace(reward_funcs=funcs, reward_func_names=[get_callable_name(f) for f in funcs],
+                           _env_reward_types=[], _provides_rollout_reward=False)
+    n = len(completions)
+    group = RolloutGroup(
+        prompts=prompts, reward_kwargs={"task_id": task_ids}, completions=completions,
+        completions_ids=[[1, 2]] * n,
+        completions_sequences=[[TrainingSequence([0, 1, 2], [0, 1, 1], [0.0, -1.0, -1.0], ("r", i))] for i in range(n)],
+        tool_call_counts=[0] * n, tool_failure_counts=[0] * n, model_version=0, group_id=0,
+        env_rewards=[None] * n, rollout_rewards=[None] * n)
+    samples = asyncio.run(_AsyncRolloutLoop._score_group(loop, group))
+    out.send(([s.metrics for s in samples], funcs[0].reward.evaluator().evaluations))
     out.close()

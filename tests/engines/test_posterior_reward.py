@@ -15,7 +15,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from engines.engine_cases import MODES, batch, reference, score_in_child, write_recipe
+from engines.engine_cases import MODES, batch, receive, reference, score_in_child, write_recipe
 from loopback import free_port, serving
 from pgrpo.config import ConfigError
 from pgrpo.engines import PosteriorReward, RewardCallTimeout
@@ -55,8 +55,7 @@ def test_in_process_pickled_and_spawned_scores_equal_the_trainers_evaluator(reci
     proc = ctx.Process(target=score_in_child, args=(rewards, ids, texts, child))  # pickled by multiprocessing
     proc.start()
     try:
-        assert parent.poll(300), "the spawned scorer sent nothing within 300 s"
-        spawned = parent.recv()
+        spawned = receive(proc, parent, 300)
     finally:
         proc.join(30)
         if proc.is_alive():
