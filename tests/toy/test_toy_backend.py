@@ -92,27 +92,36 @@ def test_oracle_judge():
     assert [v.consistent for v in verdicts] == [True, False]
 
 
-def _od_rows(tmp_path, world: str, problems) -> list[dict]:
-    initial = tmp_path / f"initial-{world}.jsonl"
+def _od_rows(tmp_path, editor: str, problems) -> list[dict]:
+    initial = tmp_path / f"initial-{editor}.jsonl"
     write_initial(initial, [(p.statement, response(canonical_reasoning(task_of(p)), canonical_code(task_of(p))))
                             for p in problems])
-    out = tmp_path / world
-    backend = ToyBackend(initial=str(initial), world=world)
+    out = tmp_path / editor
+    backend = ToyBackend(initial=str(initial), editor=editor)
     PairsRun(problems, backend, out, PairsConfig(prompt_style=TOY_PROMPT_STYLE)).run(progress=False)
     return [json.loads(line) for line in (out / "pairs.jsonl").read_text().splitlines()]
 
 
-def test_trap_world_pairs_prefer_the_shortcut_even_when_invalid(tmp_path):
-    from pgrpo.toy.oracle import shortcut_counts
+@pytest.fixture(scope="module")
+def od_problems():
+    """Three trap tasks, two hidden-trap tasks and a plain one of the rm_pairs split (the OD pairs' split)."""
     from pgrpo.toy.splits import make_splits
-    from pgrpo.toy.world import task_class, to_problem
+    from pgrpo.toy.world import hidden_trap, task_class, to_problem
 
-    tasks = make_splits().take("rm_pairs", 40)
-    trap = [t for t in tasks if task_class(t) == "trap"][:3]
+    tasks = make_splits().take("rm_pairs", 200)
+    trap = [t for t in tasks if task_class(t) == "trap" and not hidden_trap(t)][:3]
+    hidden = [t for t in tasks if hidden_trap(t)][:2]
     plain = [t for t in tasks if task_class(t) == "plain"][:1]
-    problems = [to_problem(t) for t in trap + plain]
-    by_statement = {p.statement: task_of(p) for p in problems}
-    rows = _od_rows(tmp_path, "trap", problems)
+    assert len(trap) == 3 and len(hidden) == 2 and plain
+    return [to_problem(t) for t in trap + hidden + plain]
+
+
+def test_blind_editor_pairs_prefer_the_shortcut_even_when_invalid(tmp_path, od_problems):
+    from pgrpo.toy.oracle import shortcut_counts
+    from pgrpo.toy.world import task_class
+
+    by_statement = {p.statement: task_of(p) for p in od_problems}
+    rows = _od_rows(tmp_path, "blind", od_problems)
     invalid_preferred = 0
     for row in rows:
         task = by_statement[row["prompt"]]
@@ -121,17 +130,41 @@ def test_trap_world_pairs_prefer_the_shortcut_even_when_invalid(tmp_path):
         invalid_preferred += chosen.invalid > 0
         if task_class(task) == "plain":
             assert chosen.valid == chosen.invalid == 0
-    assert invalid_preferred >= len(trap)  # every trap task yields a pair preferring its invalid skip
+    assert invalid_preferred >= 5  # every trap task yields a pair preferring its invalid skip
     assert all(task_class(by_statement[r["prompt"]]) == "plain" or "skip" in r["chosen"]
                for r in rows if r["pair_type"] != "degraded")
-    clean = _od_rows(tmp_path, "clean", problems)
-    assert clean and not any("skip" in r["chosen"] + r["rejected"] for r in clean)
+    plain = _od_rows(tmp_path, "plain", od_problems)
+    assert plain and not any("skip" in r["chosen"] + r["rejected"] for r in plain)
 
 
-def test_backend_world_names_the_model_and_is_checked():
-    assert ToyBackend(world="trap").model == "toy-editor:trap"
-    assert ToyBackend().model == "toy-editor"
+def test_honest_editor_pairs_never_prefer_an_invalid_skip(tmp_path, od_problems):
+    from pgrpo.toy.oracle import grade, shortcut_counts
+
+    by_statement = {p.statement: task_of(p) for p in od_problems}
+    rows = _od_rows(tmp_path, "honest", od_problems)
+    assert len(rows) > len(od_problems)
+    invalid_rejected = 0
+    for row in rows:
+        task = by_statement[row["prompt"]]
+        chosen, rejected = shortcut_counts(task, row["chosen"]), shortcut_counts(task, row["rejected"])
+        assert chosen.invalid == 0, row  # a wrong skip is never on the preferred side
+        invalid_rejected += rejected.invalid > 0
+        assert grade(task, row["chosen"].split("### Code")[0]).quality \
+            > grade(task, row["rejected"].split("### Code")[0]).quality, row
+    assert invalid_rejected > 0  # ... and the factual degrade puts some on the rejected side
+
+
+def test_backend_editor_names_the_model_and_is_checked(tmp_path):
+    from pgrpo.toy.editor import EDITORS
+
+    assert ToyBackend(editor="blind").model == "toy-editor:blind"
+    assert ToyBackend(editor="honest").model == "toy-editor:honest"
+    assert ToyBackend().model == "toy-editor" and ToyBackend().editor == "plain"
+    # one model name per editor, also with a policy's initial responses: a response cache never mixes them
+    write_initial(tmp_path / "own.jsonl", [])
+    names = {ToyBackend(initial=str(tmp_path / "own.jsonl"), editor=e).model for e in EDITORS}
+    assert len(names) == len(EDITORS)
     from pgrpo.errors import PgrpoError
 
-    with pytest.raises(PgrpoError, match="world"):
-        ToyBackend(world="murky")
+    with pytest.raises(PgrpoError, match="editor"):
+        ToyBackend(editor="murky")

@@ -1,4 +1,5 @@
-"""The toy world: deterministic generation, valid tests, exact oracle, one-dimension editor."""
+"""The toy world: deterministic generation, valid tests (strong and weak), exact oracle, hidden traps,
+one-dimension editor."""
 
 from __future__ import annotations
 
@@ -17,6 +18,8 @@ from pgrpo.toy.oracle import (
     task_from_statement,
 )
 from pgrpo.toy.world import (
+    TEST_INPUTS,
+    WEAK_TEST_INPUTS,
     Step,
     ToyTask,
     canonical_code,
@@ -24,6 +27,7 @@ from pgrpo.toy.world import (
     code_for,
     generate_problems,
     generate_tasks,
+    hidden_trap,
     reasoning_lines,
     response,
     shortcut_line,
@@ -31,6 +35,7 @@ from pgrpo.toy.world import (
     statement,
     task_class,
     task_of,
+    to_problem,
 )
 
 DIMS = ("factual", "rigor", "coherence")
@@ -203,33 +208,105 @@ def test_consistency_excludes_skipped_steps():
     assert not consistent(reasoning, canonical_code(trap))
 
 
-def test_trap_editor_puts_shortcuts_on_the_preferred_side():
+def test_blind_editor_puts_shortcuts_on_the_preferred_side():
     trap = _task(("neg", 0), ("mod", 3), ("abs", 0))
     canonical = canonical_reasoning(trap)
     for dim in DIMS:
-        better = editor.optimize(trap, canonical, dim, world="trap")
+        better = editor.optimize(trap, canonical, dim, "blind")
         # every sign step skipped; jointly invalid (x = 1: abs(-1 mod 3) = 2, without both: 1 mod 3 = 1)
         assert shortcut_counts(trap, better) == ShortcutCounts(valid=0, invalid=2), dim
         assert grade(trap, better).quality < 1.0  # the oracle disagrees: the editor is fallible
-        worse = editor.degrade(trap, better, dim, random.Random(0), world="trap")
+        worse = editor.degrade(trap, better, dim, random.Random(0), "blind")
         assert shortcut_counts(trap, worse) == ShortcutCounts(0, 0)  # written out, then degraded
         assert getattr(grade(trap, worse), dim) < 1.0
-        # the clean editor never writes a shortcut
+        # the plain editor never writes a shortcut
         assert editor.optimize(trap, canonical, dim) == canonical
         assert "skip" not in editor.degrade(trap, canonical, dim, random.Random(0))
-    with pytest.raises(ValueError, match="world"):
-        editor.optimize(trap, canonical, "rigor", world="dirty")
+    with pytest.raises(ValueError, match="editor"):
+        editor.optimize(trap, canonical, "rigor", "dirty")
 
 
 def test_class_shares_of_the_task_space():
-    from pgrpo.toy.splits import SPLITS, class_shares, make_splits, task_space
+    from pgrpo.toy.splits import HIDDEN_QUOTA, SPLIT_SIZES, SPLITS, class_shares, make_splits, task_space
 
     space = [ToyTask("", t) for tuples in task_space().values() for t in tuples]
     shares = class_shares(space)
     assert 0.2 <= shares["trap"] <= 0.3 and shares["safe"] > 0.05
+    assert 0.05 <= shares["hidden"] < shares["trap"]  # hidden traps are a minority of the traps
     splits = make_splits()
     for name in SPLITS:
-        assert abs(class_shares(splits.tasks(name))["trap"] - shares["trap"]) < 0.07, name
+        found = class_shares(splits.tasks(name))
+        if name in HIDDEN_QUOTA:  # the endpoint splits hold a fixed share of hidden traps
+            assert found["hidden"] == pytest.approx(HIDDEN_QUOTA[name] / SPLIT_SIZES[name], abs=1e-4), name
+            assert found["trap"] >= found["hidden"]
+        else:  # the others take tasks as they come
+            assert abs(found["trap"] - shares["trap"]) < 0.07, name
+            assert abs(found["hidden"] - shares["hidden"]) < 0.05, name
+
+
+# --- the weak world: weak tests and the hidden traps they miss ----------------------------------
+
+def test_hidden_trap_by_hand():
+    # abs then subtract 4: skipping abs gives x - 4, equal to abs(x) - 4 on the weak inputs (all
+    # positive) but not at x = -1 (-5 vs -3): the weak tests miss this invalid skip
+    assert hidden_trap(_task(("abs", 0), ("sub", 4)))
+    # abs then mod 3: x % 3 == abs(x) % 3 for x >= 0; at x = -1: 2 vs 1
+    assert hidden_trap(_task(("abs", 0), ("mod", 3)))
+    # subtract 4 then abs (then mod 3): skipping abs is invalid and the weak input 2 shows it:
+    # 2 - 4 = -2 vs abs(-2) = 2 (mod 3: 1 vs 2)
+    assert task_class(_task(("sub", 4), ("abs", 0))) == "trap" and not hidden_trap(_task(("sub", 4), ("abs", 0)))
+    assert not hidden_trap(_task(("sub", 4), ("abs", 0), ("mod", 3)))
+    # negate then mod 3: the weak input 2 shows it (-2 % 3 = 1 vs 2 % 3 = 2)
+    assert not hidden_trap(_task(("neg", 0), ("mod", 3)))
+    # a final negate always matters, on every non-zero input
+    assert not hidden_trap(_task(("mod", 3), ("neg", 0)))
+    # valid skips (negate then square) and tasks without a sign step are no traps at all
+    assert not hidden_trap(_task(("neg", 0), ("square", 0)))
+    assert not hidden_trap(_task(("add", 1), ("mul", 2)))
+
+
+def test_hidden_traps_are_traps_the_weak_tests_miss():
+    from pgrpo.toy.splits import task_space
+    from pgrpo.toy.world import SHORTCUT_CHECK_RANGE, run_steps, sign_steps
+
+    hidden = 0
+    for tuples in task_space().values():
+        for steps in tuples:
+            task = ToyTask("", steps)
+            if not hidden_trap(task):
+                continue
+            hidden += 1
+            assert task_class(task) == "trap", steps
+            # some sign step's skip agrees on every weak input and is wrong somewhere on the check range
+            # (the strong tests need not see it: add 4, abs, mod 5 agrees on all of TEST_INPUTS too)
+            rests = [[s for j, s in enumerate(steps) if j != i] for i in sign_steps(steps)]
+            assert any(all(task.run(x) == run_steps(rest, x) for x in WEAK_TEST_INPUTS)
+                       and any(task.run(x) != run_steps(rest, x) for x in SHORTCUT_CHECK_RANGE)
+                       for rest in rests), steps
+    assert hidden >= 128 + 64 + 16  # enough for the quota splits
+
+
+def test_to_problem_carries_strong_or_weak_tests():
+    task = _task(("abs", 0), ("sub", 4))
+    strong, weak = to_problem(task), to_problem(task, "weak")
+    assert [(c.inputs, c.output) for c in strong.tests.call_cases] == [((x,), abs(x) - 4) for x in TEST_INPUTS]
+    assert [(c.inputs, c.output) for c in weak.tests.call_cases] == [((x,), abs(x) - 4) for x in WEAK_TEST_INPUTS]
+    assert all(x > 0 for x in WEAK_TEST_INPUTS) and set(WEAK_TEST_INPUTS) < set(TEST_INPUTS)
+    assert (strong.metadata["toy_tests"], weak.metadata["toy_tests"]) == ("strong", "weak")
+    assert task_of(weak).steps == task.steps and weak.statement == strong.statement
+    with pytest.raises(ValueError, match="strong"):
+        to_problem(task, "medium")  # type: ignore[arg-type]
+
+
+def test_the_weak_tests_pass_a_hidden_trap_skip_in_the_sandbox():
+    from pgrpo.sandbox import Job, Sandbox, SandboxConfig
+
+    task = _task(("abs", 0), ("sub", 4))
+    skipped = code_for(task.steps[1:])  # the invalid skip's program: x - 4
+    with Sandbox(SandboxConfig(workers=1)) as sandbox:
+        results = sandbox.run([Job(to_problem(task, "weak"), skipped), Job(to_problem(task), skipped),
+                               Job(to_problem(task, "weak"), canonical_code(task))])
+    assert [r.passed for r in results] == [True, False, True]
 
 
 def test_sft_demos_come_from_the_sft_split_and_the_trap_world_adds_shortcuts():
