@@ -24,18 +24,22 @@ def canned(monkeypatch):
     import pgrpo.toy.stages_rl as stages_rl
     import pgrpo.toy.stages_rm as stages_rm
 
-    calls: dict[str, list] = {"policy": [], "pairs": [], "bench": [], "rm": [], "rl": []}
+    calls: dict[str, list] = {"policy": [], "generator": [], "pairs": [], "bench": [], "rm": [], "rl": []}
 
     def fake_policy(stage_dir, config):
         calls["policy"].append(config)
         return {"path": "policy"}
 
-    def fake_pairs(stage_dir, config, policy):
-        calls["pairs"].append(config)
+    def fake_generator(stage_dir, config):
+        calls["generator"].append(config)
+        return {"path": "generator"}
+
+    def fake_pairs(stage_dir, config, policy, editor):
+        calls["pairs"].append((config, editor))
         return {"path_all": "pairs.jsonl"}
 
-    def fake_bench(stage_dir, config, policy, rm_path):
-        calls["bench"].append((config, rm_path))
+    def fake_bench(stage_dir, config, generator, rm_paths):
+        calls["bench"].append((config, generator, rm_paths))
         return {"path": "lcb_rb.jsonl", "pairs": 20, "problems": 60}
 
     def fake_rm(stage_dir, config, candidate, pairs_path, policy, bench_file):
@@ -45,14 +49,15 @@ def canned(monkeypatch):
                 "rm": {"path": f"rm-{candidate.name}", "heldout_accuracy": 0.9},
                 "rm_select_lcb_rb_accuracy": accuracy, "ci95": [accuracy - 0.1, accuracy + 0.1], "pairs": 20}
 
-    def fake_rl(out, config, policy, rm_path):
-        calls["rl"].append((config, rm_path))
+    def fake_rl(out, config, policy, rm_paths):
+        calls["rl"].append((config, rm_paths))
         lr, last = config.rl_learning_rate, config.rl_steps
-        return [{"mode": mode, "seed": seed, "eval": {"pass_at_1": RL_PASS.get((lr, last), 0.0)},
+        return [{"arm": arm.name, "mode": arm.mode, "seed": seed, "eval": {"pass_at_1": RL_PASS.get((lr, last), 0.0)},
                  "checkpoint_pass_at_1": {str(k): RL_PASS.get((lr, k), 0.0) for k in config.eval_checkpoints}}
-                for seed in config.seeds for mode in config.modes]
+                for seed in config.seeds for arm in config.rl_arms]
 
     monkeypatch.setattr(stages_rm, "stage_policy", fake_policy)
+    monkeypatch.setattr(stages_rm, "stage_generator", fake_generator)
     monkeypatch.setattr(stages_rm, "stage_pairs", fake_pairs)
     monkeypatch.setattr(stages_rm, "stage_bench", fake_bench)
     monkeypatch.setattr(select, "_rm_stage", fake_rm)
@@ -64,12 +69,16 @@ def test_selection_reads_only_selection_splits_and_breaks_ties_early(tmp_path, c
     from pgrpo.toy.select import run_selection
 
     report = run_selection(DemoConfig(str(tmp_path), jobs=1))
-    configs = canned["policy"] + canned["pairs"] + [c for c, _ in canned["bench"]] + [c for c, _, _ in canned["rm"]] \
-        + [c for c, _ in canned["rl"]]
+    configs = canned["policy"] + canned["generator"] + [c for c, _ in canned["pairs"]] \
+        + [c for c, _, _ in canned["bench"]] + [c for c, _, _ in canned["rm"]] + [c for c, _ in canned["rl"]]
     assert configs and all(c.evaluate_on == "selection" for c in configs)
     assert {c.eval_split for c in configs} == {"rl_select"} and {c.bench_split for c in configs} == {"rm_select"}
     assert all(c.seeds == (SELECTION_SEED,) and not c.baseline for c in configs)
-    assert canned["bench"][0][1] is None  # the rm_select LCB-RB is built once, without an RM
+    # the sweep tunes the world's default editor's RM (the blind one in the weak world) on the three modes
+    assert [e for _, e in canned["pairs"]] == ["blind"]
+    assert all(c.arm_names == ("outcome", "additive", "posterior") for c, _ in canned["rl"])
+    # the rm_select LCB-RB is built once, by the generator, without an RM
+    assert [(g, rm) for _, g, rm in canned["bench"]] == [("generator", {})]
     assert len(canned["rm"]) == 5 and {b for _, _, b in canned["rm"]} == {"lcb_rb.jsonl"}
     # RM: 0.80 twice; the earlier candidate (implicit, beta 1, coherence 0.25) wins
     assert report["chosen_rm"] == {"head": "implicit", "beta": 1.0, "coherence_pair_fraction": 0.25}
@@ -77,7 +86,7 @@ def test_selection_reads_only_selection_splits_and_breaks_ties_early(tmp_path, c
     # RL: every learning rate trains with the chosen RM, 40 steps, a checkpoint at 20
     assert [(c.rl_learning_rate, c.rl_steps, c.eval_checkpoints, c.rm_beta) for c, _ in canned["rl"]] == [
         (lr, 40, (20,), 1.0) for lr in (1e-4, 3e-4, 1e-3)]
-    assert {rm for _, rm in canned["rl"]} == {"rm-implicit-beta1-coh0.25"}
+    assert all(rm == {"blind": "rm-implicit-beta1-coh0.25"} for _, rm in canned["rl"])
     # 0.50 at (1e-4, 40) and at (3e-4, 20): the earlier row wins
     assert report["chosen_rl"] == {"learning_rate": 1e-4, "steps": 40}
     assert [(r["learning_rate"], r["steps"], r["mean_pass_at_1"]) for r in report["rl_grid"]] == [

@@ -1,5 +1,6 @@
-"""`pgrpo demo`: split disjointness of every stage pool, and `--quick` end to end (one shared run):
-report keys, common random numbers across modes, resume."""
+"""`pgrpo demo --quick` end to end (one shared run, the weak world by default): report keys, budget
+figures, run files from their splits, no strong test in training, common random numbers across
+arms, resume; the stage runner refuses stale results. (Settings and pools: test_demo_config.py.)"""
 
 from __future__ import annotations
 
@@ -10,55 +11,18 @@ import pytest
 
 from pgrpo.cli import main
 
+ARMS = ("outcome", "posterior_honest", "posterior_blind")
+
 
 def test_demo_rejects_bad_arguments(tmp_path, capsys):
-    assert main(["demo", "--out", str(tmp_path), "--modes", "outcome,bogus"]) == 2
-    assert "--modes" in capsys.readouterr().err
+    assert main(["demo", "--out", str(tmp_path), "--arms", "outcome,bogus"]) == 2
+    assert "--arms" in capsys.readouterr().err
     assert main(["demo", "--out", str(tmp_path), "--seeds", "a,b"]) == 2
     assert main(["demo", "--out", str(tmp_path), "--study", "--seeds", "0,1"]) == 2
     assert "stopping rule" in capsys.readouterr().err
-    assert main(["demo", "--out", str(tmp_path), "--study", "--modes", "posterior,additive"]) == 2
+    assert main(["demo", "--out", str(tmp_path), "--study", "--arms", "posterior_blind,outcome"]) == 2
     assert "primary comparison" in capsys.readouterr().err
-
-
-def _owners(pools):
-    owner = {}
-    for use, tasks in pools.items():
-        for task in tasks:
-            owner.setdefault(task.steps, set()).add(use)
-    return owner
-
-
-@pytest.mark.parametrize("quick", [False, True])
-def test_every_stage_pool_is_disjoint_by_step_program(quick):
-    from pgrpo.toy.demo_config import DemoConfig, quick_config
-    from pgrpo.toy.splits import make_splits
-    from pgrpo.toy.stages_rm import stage_pools
-
-    config = quick_config("x") if quick else DemoConfig("x")
-    pools = stage_pools(config)
-    assert all(pools.values()), {k: len(v) for k, v in pools.items()}
-    shared = {steps: uses for steps, uses in _owners(pools).items() if len(uses) > 1}
-    assert not shared, list(shared.items())[:3]
-    # and each pool lies inside the split it is meant to come from
-    split_of = {t.steps: name for name, tasks in make_splits().by_name.items() for t in tasks}
-    expected = {"sft": "sft", "rm_pairs": "rm_pairs", "probe": "rm_select", "bench": "bench",
-                "rl_train": "rl_train", "eval": "test"}
-    for use, tasks in pools.items():
-        assert {split_of[t.steps] for t in tasks} == {expected[use]}, use
-    assert len(pools["eval"]) == config.eval_problems and len(pools["bench"]) == config.bench_problems
-
-
-def test_selection_runs_never_read_the_reported_splits():
-    from pgrpo.toy.demo_config import DemoConfig
-    from pgrpo.toy.splits import make_splits
-    from pgrpo.toy.stages_rm import stage_pools
-
-    pools = stage_pools(DemoConfig("x", evaluate_on="selection"))
-    splits = make_splits(0)
-    reported = {t.steps for name in ("bench", "test") for t in splits.tasks(name)}
-    assert not reported & {t.steps for tasks in pools.values() for t in tasks}
-    assert {t.steps for t in pools["eval"]} <= {t.steps for t in splits.tasks("rl_select")}
+    assert not (tmp_path / "policy").exists()  # refused before any stage ran
 
 
 @pytest.fixture(scope="module")
@@ -77,37 +41,58 @@ def _jsonl(path: Path) -> list[dict]:
 @pytest.mark.slow
 def test_quick_demo_report_keys(quick_run):
     out, _, report = quick_run
-    assert report["world"] == "trap" and report["splits"]["eval_split"] == "test"
-    assert report["splits"]["sizes"]["test"] == 128 and set(report["splits"]["class_shares"]["test"]) == {
-        "trap", "safe", "plain"}
+    assert report["world"] == "weak" and report["train_tests"] == "weak"  # the default world
+    assert report["config"]["arms"] == list(ARMS) and report["splits"]["eval_split"] == "test"
+    assert report["splits"]["sizes"]["test"] == 512
+    assert set(report["splits"]["class_shares"]["test"]) == {"trap", "safe", "plain", "hidden"}
+    assert report["splits"]["class_shares"]["test"]["hidden"] == 0.25
     assert isinstance(report["policy"]["sft_pass_at_1"], float)
-    assert report["pairs"]["count"] > 0
-    coherence = sum(report["pairs"]["by_dimension"]["coherence"].values())
-    assert report["pairs"]["rm_train_count"] == report["pairs"]["count"] - coherence + round(0.25 * coherence)
-    for key in ("heldout_accuracy", "lcb_rb_accuracy", "lcb_rb_ci95", "lcb_rb_pairs"):
-        assert key in report["reward_model"], key
-    assert report["probe"]["pairs"] > 0 and 0.0 <= report["probe"]["invalid_accuracy"] <= 1.0
-    assert set(report["baseline"]) >= {"pairs", "lcb_rb_accuracy", "lcb_rb_ci95"}
-    assert set(report["rl"]) == {"outcome", "additive", "posterior"}
-    for mode, r in report["rl"].items():
-        for key in ("pass_at_1", "trap_pass_at_1", "other_pass_at_1", "rt_failing", "invalid_shortcut_rate",
-                    "valid_shortcut_rate", "reasoning_quality", "steps"):
-            assert key in r, (mode, key)
-        assert r["steps"] >= 1
-    for run in report["runs"]:  # per-step curves split by pass / fail and task class
-        assert {"rt_passing", "rt_failing", "trap_pass_rate", "invalid_shortcut_rate"} <= set(run["curves"])
+    assert set(report["reward_models"]) == {"honest", "blind"}
+    for editor, rm in report["reward_models"].items():
+        assert rm["pairs"] > 0, editor
+        coherence = sum(rm["by_dimension"]["coherence"].values())
+        assert rm["rm_train_count"] == rm["pairs"] - coherence + round(0.25 * coherence), editor
+        assert rm["probe"]["pairs"] > 0 and 0.0 <= rm["probe"]["invalid_accuracy"] <= 1.0, editor
+        assert {"n", "accuracy", "ci95", "categories"} <= set(rm["lcb_rb"]), editor
+        assert set(rm["lcb_rb"]["categories"]) == {"invalid_skip_rejected", "skip_chosen", "other"}, editor
+    od = report["od_vs_score_based"]
+    assert set(od["rm"]) == {"od", "score_based"} and od["distinct_pairs"] > 0
+    for name, rm in od["rm"].items():
+        assert rm["n_train"] == od["rm"]["od"]["n_train"], name  # equal distinct pairs
+        assert set(rm["bench"]["categories"]) == {"invalid_skip_rejected", "skip_chosen", "other"}, name
+    assert set(report["arms"]) == set(ARMS)
+    for arm, r in report["arms"].items():
+        for key in ("pass_at_1", "hidden_pass_at_1", "weak_pass_at_1", "false_pass_rate", "invalid_shortcut_rate",
+                    "rt_false_pass", "rt_true_pass", "train", "steps"):
+            assert key in r, (arm, key)
+        assert r["steps"] >= 1 and {"false_pass_rate", "invalid_shortcut_rate", "rt_false_pass"} <= set(r["train"])
+        assert r["weak_pass_at_1"] >= r["pass_at_1"]  # the weak tests are a subset of the strong ones
+    assert set(report["validity"]) == {"outcome_train_false_pass_rate", "honest_probe_accuracy"}
+    assert report["validity"]["honest_probe_accuracy"]["value"] == \
+        report["reward_models"]["honest"]["probe"]["invalid_accuracy"]
+    for run in report["runs"]:  # per-step curves: strong vs weak verdicts, false passes, R_t on both
+        assert {"pass_rate", "train_pass_rate", "false_pass_rate", "rt_true_pass", "rt_false_pass",
+                "invalid_shortcut_rate", "hidden_pass_rate"} <= set(run["curves"])
         assert len(run["curves"]["step"]) == run["steps"]
-    assert set(report["comparisons"]) == {"posterior-outcome", "posterior-additive"}
+    assert set(report["comparisons"]) == {
+        "posterior_honest-outcome:hidden_pass_at_1", "posterior_blind-outcome:hidden_pass_at_1",
+        "posterior_honest-posterior_blind:hidden_pass_at_1", "posterior_honest-outcome:pass_at_1",
+        "posterior_blind-outcome:pass_at_1"}
+    for name, c in report["comparisons"].items():  # one seed: the statistics are n/a, the keys are there
+        for key in ("diffs", "mean", "ci95", "crossed", "sign_flip_p", "mde", "mde_alpha"):
+            assert key in c, (name, key)
+        assert c["seeds"] == [0] and len(c["diffs"]) == 1 and c["mde_alpha"] == 0.025
     for name in report["plots"]:
         assert (out / name).stat().st_size > 1000
-    assert "| posterior |" in (out / "report.md").read_text()
+    markdown = (out / "report.md").read_text()
+    assert "| posterior_honest |" in markdown and "Validity checks" in markdown
 
 
 @pytest.mark.slow
 def test_quick_demo_meets_its_budget_figures(quick_run):
     _, _, report = quick_run
     assert report["policy"]["sft_pass_at_1"] > 0.1
-    assert report["reward_model"]["lcb_rb_pairs"] >= 20
+    assert report["bench"]["pairs"] >= 20
 
 
 @pytest.mark.slow
@@ -118,25 +103,52 @@ def test_quick_demo_files_come_from_their_splits(quick_run):
     splits = make_splits(0)
     rl_train = {t.task_id for t in splits.tasks("rl_train")}
     test = {t.task_id for t in splits.tasks("test")}
-    for run in (out / "rl").iterdir():
+    runs = sorted((out / "rl").iterdir())
+    assert [r.name for r in runs] == sorted(f"{arm}-seed0" for arm in ARMS)
+    for run in runs:
         assert {r["task_id"] for r in _jsonl(run / "problems.jsonl")} <= rl_train
         assert {r["task_id"] for r in _jsonl(run / "eval_samples.jsonl")} <= test
 
 
 @pytest.mark.slow
-def test_modes_of_one_seed_share_prompts_and_evaluation_draws(quick_run):
+def test_quick_demo_trains_on_the_weak_tests_only(quick_run):
+    from pgrpo.data.schema import problem_from_dict
+    from pgrpo.toy.world import TEST_INPUTS, WEAK_TEST_INPUTS
+
     out, _, _ = quick_run
-    runs = {mode: out / "rl" / f"{mode}-seed0" for mode in ("outcome", "additive", "posterior")}
-    prompts = {m: [(r["step"], r["task_id"]) for r in _jsonl(d / "train" / "samples.jsonl")] for m, d in runs.items()}
-    assert prompts["outcome"] and prompts["outcome"] == prompts["additive"] == prompts["posterior"]
+    for arm in ARMS:
+        run = out / "rl" / f"{arm}-seed0"
+        problems = [problem_from_dict(row) for row in _jsonl(run / "problems.jsonl")]
+        assert problems and all([c.inputs for c in p.tests.call_cases] == [(x,) for x in WEAK_TEST_INPUTS]
+                                for p in problems), arm
+        # GRPO read exactly this file
+        source = (run / "train" / "train_config.yaml").read_text().split("source:", 1)[1].split()[0]
+        assert Path(source.strip("'\"")) == run / "problems.jsonl", arm
+        # evaluation: a strong and a weak verdict per sample; a strong pass is a weak pass (the weak
+        # inputs are a subset of the strong ones), never the other way round
+        samples = _jsonl(run / "eval_samples.jsonl")
+        assert samples and all(isinstance(s["weak_passed"], bool) for s in samples), arm
+        assert all(s["weak_passed"] for s in samples if s["passed"]), arm
+    assert set(WEAK_TEST_INPUTS) < set(TEST_INPUTS)
+
+
+@pytest.mark.slow
+def test_arms_of_one_seed_share_prompts_and_evaluation_draws(quick_run):
+    out, _, _ = quick_run
+    runs = {arm: out / "rl" / f"{arm}-seed0" for arm in ARMS}
+    prompts = {a: [(r["step"], r["task_id"]) for r in _jsonl(d / "train" / "samples.jsonl")] for a, d in runs.items()}
+    assert prompts["outcome"] and prompts["outcome"] == prompts["posterior_honest"] == prompts["posterior_blind"]
     order = [t for _, t in prompts["outcome"]]
     dataset = [r["task_id"] for r in _jsonl(runs["outcome"] / "problems.jsonl")]
     assert order[::4] != dataset[:len(order[::4])]  # a seeded shuffle, not the file order
-    draws = {m: [(r["task_id"], r["index"], r["seed"]) for r in _jsonl(d / "eval_samples.jsonl")]
-             for m, d in runs.items()}
-    assert draws["outcome"] and draws["outcome"] == draws["additive"] == draws["posterior"]
+    draws = {a: [(r["task_id"], r["index"], r["seed"]) for r in _jsonl(d / "eval_samples.jsonl")]
+             for a, d in runs.items()}
+    assert draws["outcome"] and draws["outcome"] == draws["posterior_honest"] == draws["posterior_blind"]
     starts = {(d / "train" / "train_config.yaml").read_text().split("path:", 1)[1].split()[0] for d in runs.values()}
     assert len(starts) == 1  # the same initial (SFT) policy
+    # each posterior arm trained with its own editor's RM
+    results = {a: json.loads((d / "result.json").read_text()) for a, d in runs.items()}
+    assert [results[a]["rm_editor"] for a in ARMS] == [None, "honest", "blind"]
 
 
 @pytest.mark.slow
@@ -162,39 +174,8 @@ def test_quick_demo_resumes(quick_run):
     out, cache, report = quick_run
     assert main(["demo", "--quick", "--quiet", "--out", str(out), "--cache-dir", str(cache)]) == 0
     again = json.loads((out / "report.json").read_text())
-    assert again["rl"]["posterior"]["pass_at_1"] == report["rl"]["posterior"]["pass_at_1"]
+    assert again["arms"]["posterior_honest"]["pass_at_1"] == report["arms"]["posterior_honest"]["pass_at_1"]
     assert again["policy"]["sft_cached"] is False  # the stage was reused, not the policy re-read
-
-
-def test_lcb_rb_is_scored_on_the_rm_training_layout(tmp_path, tiny_rm_path):
-    # The demo's RM is trained on reasoning-only pairs: LCB-RB sides must be scored without
-    # their code (an earlier build appended it, a layout the RM never saw).
-    import dataclasses
-    import shutil
-
-    from pgrpo.rm.manifest import read_manifest, write_manifest
-    from pgrpo.rm.scoring import RewardScorer, RMItem
-    from pgrpo.toy.demo import score_lcb_rb
-
-    rm = tmp_path / "rm"
-    shutil.copytree(tiny_rm_path, rm)
-    write_manifest(rm, dataclasses.replace(read_manifest(rm), include_code=False))
-    rows = [{"question_id": f"q{i}", "problem": f"Write f{i}.", "difficulty": "easy", "contest_date": "2024-01-01",
-             "chosen_reasoning": f"Step 1: add {i} to x.", "chosen_code": "def f(x):\n    return x\n" * 3,
-             "rejected_reasoning": f"Step 1: negate x twice {i}.", "rejected_code": "def f(x):\n    pass\n"}
-            for i in range(6)]
-    bench = tmp_path / "lcb_rb.jsonl"
-    bench.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    accuracy, note = score_lcb_rb(bench, str(rm), tmp_path / "eval")
-    accuracy = accuracy.accuracy
-    assert note == "RM input: problem + reasoning (model's pgrpo_rm.json)"
-    scorer = RewardScorer(str(rm), max_length=256)
-    raw = scorer.raw_scores([RMItem(r["problem"], r[side]) for r in rows
-                             for side in ("chosen_reasoning", "rejected_reasoning")])
-    expected = sum((c > r) + 0.5 * (c == r) for c, r in zip(raw[0::2], raw[1::2])) / len(rows)
-    assert accuracy == pytest.approx(expected)
-    scored = [json.loads(line) for line in (tmp_path / "eval" / "scores.jsonl").read_text().splitlines()]
-    assert [s["chosen"] for s in scored] == pytest.approx(raw[0::2], abs=1e-5)
 
 
 def test_a_stage_result_from_another_demo_version_is_refused(tmp_path):
@@ -205,7 +186,7 @@ def test_a_stage_result_from_another_demo_version_is_refused(tmp_path):
     calls = []
     key = stage_key(DemoConfig(str(tmp_path)))
     first = run_stage(tmp_path, "pairs", lambda stage_dir: calls.append(stage_dir) or {"count": 3}, key=key)
-    assert first["demo_version"] == DEMO_VERSION == 4 and len(calls) == 1
+    assert first["demo_version"] == DEMO_VERSION == 5 and len(calls) == 1
     assert run_stage(tmp_path, "pairs", lambda stage_dir: calls.append(stage_dir) or {}, key=key)["count"] == 3
     assert len(calls) == 1  # reused, not rerun
     (tmp_path / "pairs" / "result.json").write_text(json.dumps({"count": 3}))  # an older demo's result
@@ -219,10 +200,10 @@ def test_a_stage_result_with_other_settings_is_refused(tmp_path):
     from pgrpo.toy.stage import run_stage, stage_key
 
     calls = []
-    trap = DemoConfig(str(tmp_path / "a"), jobs=1, seeds=(0,))
-    run_stage(tmp_path, "policy", lambda stage_dir: calls.append(1) or {"n": 1}, key=stage_key(trap))
-    # out_dir, jobs, seeds, progress do not define a stage: the same settings otherwise reuse it
-    same = DemoConfig(str(tmp_path / "b"), jobs=2, seeds=(3, 4), progress=False)
+    weak = DemoConfig(str(tmp_path / "a"), jobs=1, seeds=(0,))
+    run_stage(tmp_path, "policy", lambda stage_dir: calls.append(1) or {"n": 1}, key=stage_key(weak))
+    # out_dir, jobs, seeds, arms, progress do not define a stage: the same settings otherwise reuse it
+    same = DemoConfig(str(tmp_path / "b"), jobs=2, seeds=(3, 4), progress=False, arms=("outcome", "posterior_honest"))
     assert run_stage(tmp_path, "policy", lambda stage_dir: calls.append(2) or {}, key=stage_key(same))["n"] == 1
     assert calls == [1]
     with pytest.raises(PgrpoError, match=r"stage policy was run with other settings \(world differ\)"):
@@ -230,23 +211,8 @@ def test_a_stage_result_with_other_settings_is_refused(tmp_path):
     with pytest.raises(PgrpoError, match=r"eval_problems, .*quick, .*rl_steps.*sft differ"):
         run_stage(tmp_path, "policy", lambda stage_dir: {}, key=stage_key(quick_config(str(tmp_path))))
     with pytest.raises(PgrpoError, match=r"\(seed differ\)"):
-        run_stage(tmp_path, "policy", lambda stage_dir: {}, key=stage_key(trap, seed=1))
+        run_stage(tmp_path, "policy", lambda stage_dir: {}, key=stage_key(weak, seed=1))
     assert calls == [1]
-
-
-def test_baseline_pairs_resize_by_seeded_permutations():
-    from collections import Counter
-
-    from pgrpo.toy.stages_rm import resize_pairs
-
-    rows = list(range(7))
-    assert resize_pairs(rows, 3) == resize_pairs(rows, 3) and len(set(resize_pairs(rows, 3))) == 3
-    assert sorted(resize_pairs(rows, 7)) == rows  # one whole pass: a permutation
-    resized = resize_pairs(rows, 17)  # two whole passes, then 3 distinct rows
-    assert sorted(resized[:7]) == rows and sorted(resized[7:14]) == rows and len(set(resized[14:])) == 3
-    assert sorted(Counter(resized).values()) == [2] * 4 + [3] * 3
-    assert resized[14:] != [0, 1, 2] or resize_pairs(rows, 17, seed=1)[14:] != [0, 1, 2]  # not by position
-    assert resize_pairs([], 5) == []
 
 
 def test_rm_training_pairs_keep_a_seeded_share_of_coherence_pairs(tmp_path):
@@ -265,5 +231,3 @@ def test_rm_training_pairs_keep_a_seeded_share_of_coherence_pairs(tmp_path):
     assert rm_training_pairs(tmp_path / "pairs.jsonl", 1.0) == (tmp_path / "pairs.jsonl", 13)
     with pytest.raises(PgrpoError, match="coherence_pair_fraction"):
         DemoConfig("out", coherence_pair_fraction=1.5)
-    with pytest.raises(PgrpoError, match="world"):
-        DemoConfig("out", world="dirty")
