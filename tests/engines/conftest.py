@@ -27,3 +27,14 @@ def recipe_for(tmp_path, rm_service) -> Callable[[str], Path]:
     def make(mode: str) -> Path:
         return write_recipe(tmp_path / f"{mode}.yaml", mode, rm_service.url)  # type: ignore[attr-defined]
     return make
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory, rm_service) -> Path:
+    """`pgrpo data export --format verl` of the tiny problems, with a recipe whose RM is served."""
+    from pgrpo.cli import main
+
+    root = tmp_path_factory.mktemp("verl")
+    recipe = write_recipe(root / "recipe.yaml", "posterior", rm_service.url)  # type: ignore[attr-defined]
+    assert main(["data", "export", "--format", "verl", "--recipe", str(recipe), "--out", str(root / "data")]) == 0
+    return root / "data"

@@ -15,12 +15,13 @@ MODES = ("posterior", "additive", "outcome")
 
 
 def write_recipe(path: Path, mode: str, rm_url: str | None, data: Path = TINY_DATA, **reward: object) -> Path:
-    """A minimal reward recipe (task code, tiny problems, one sandbox worker) at `path`."""
+    """A minimal reward recipe (task code, tiny problems, one sandbox worker) at `path`; generous program
+    limits: a shared, loaded machine must not turn a passing answer into a timeout."""
     recipe = {
         "version": 1, "output_dir": str(path.parent / "out"), "task": "code",
         "data": {"source": str(data)},
         "reward": {"mode": mode, "rm_batch_size": 4, **({"rm_url": rm_url} if rm_url else {}), **reward},
-        "sandbox": {"workers": 1, "timeout_per_test_s": 2.0, "timeout_per_program_s": 6.0, "memory_mb": 1024},
+        "sandbox": {"workers": 1, "timeout_per_test_s": 10.0, "timeout_per_program_s": 30.0, "memory_mb": 1024},
     }
     path.write_text(yaml.safe_dump(recipe), encoding="utf-8")
     return path

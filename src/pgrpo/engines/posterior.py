@@ -154,6 +154,8 @@ class PosteriorReward:
         future: Future[list[CompletionReward]] = Future()
 
         def run() -> None:
+            if not future.set_running_or_notify_cancel():  # running: a caller giving up cannot cancel it under us
+                return
             try:
                 result = list(self.evaluator().evaluate(ids, texts)[0].rewards)
             except BaseException as exc:  # handed to the caller, who raises it
