@@ -79,9 +79,10 @@ def score_in_child(rewards: list[Any], ids: list[str], texts: list[str], out: An
 
 
 def trl_async_score_in_child(loop_kwargs: dict[str, Any], prompts: list[Any], completions: list[Any],
-                             task_ids: list[str], out: Any) -> None:
+                             task_ids: list[str], out: Any, completion_ids: list[list[int]] | None = None) -> None:
     """A spawned child's body: TRL 1.16 AsyncGRPOTrainer's own `_AsyncRolloutLoop._score_group` on one group,
-    with the reward funcs unpickled from `loop_kwargs` as its rollout child gets them; sends each sample's metrics."""
+    with the reward funcs unpickled from `loop_kwargs` as its rollout child gets them; sends each sample's metrics.
+    `completion_ids`: the completions' token ids (default: placeholders)."""
     import asyncio
     from types import SimpleNamespace
 
@@ -102,7 +103,7 @@ def trl_async_score_in_child(loop_kwargs: dict[str, Any], prompts: list[Any], co
     n = len(completions)
     group = RolloutGroup(
         prompts=prompts, reward_kwargs={"task_id": task_ids}, completions=completions,
-        completions_ids=[[1, 2]] * n,
+        completions_ids=completion_ids or [[1, 2]] * n,
         completions_sequences=[[TrainingSequence([0, 1, 2], [0, 1, 1], [0.0, -1.0, -1.0], ("r", i))] for i in range(n)],
         tool_call_counts=[0] * n, tool_failure_counts=[0] * n, model_version=0, group_id=0,
         env_rewards=[None] * n, rollout_rewards=[None] * n)

@@ -9,6 +9,7 @@ POST /get_reward), `trl_async` (picklable reward functions for TRL's AsyncGRPOTr
 `pgrpo train` uses. (Here, above `pgrpo.train`, because the recipe and its builders live there.)
 """
 
+from pgrpo.engines import trl_async  # noqa: F401 - registers `pgrpo train`'s trainer: async reward functions
 from pgrpo.engines.posterior import DEFAULT_CALL_TIMEOUT_S, PosteriorReward, RewardCallTimeout
 
 __all__ = ["DEFAULT_CALL_TIMEOUT_S", "PosteriorReward", "RewardCallTimeout"]

@@ -29,7 +29,12 @@ def configure_train(parser):
                 from pgrpo.train.reward_budget import reward_budget
 
                 kwargs = validate_train_config(config)
-                print(reward_budget(config, kwargs).describe())
+                if config.trainer == "async":
+                    from pgrpo.train.async_trainer import async_plan
+
+                    print(async_plan(config, kwargs).describe())
+                else:
+                    print(reward_budget(config, kwargs).describe())
                 print(f"{args.config}: OK")
                 return 0
             from pgrpo.train.runner import run_training

@@ -8,7 +8,9 @@ that needs a reward model without one, missing model / dataset / RM paths, an RM
 current manifest or a `reward.rm_*` key contradicting it (`pgrpo.rm.manifest`; with `reward.rm_url`
 the manifest the service serves, read from its /health), sandbox limits,
 `peft` keys against LoraConfig, and reward-side timeouts that end before the collective timeout
-(`pgrpo.train.reward_budget`).
+(`pgrpo.train.reward_budget`). `trainer` picks TRL's GRPOTrainer (`trl`, default) or its
+experimental AsyncGRPOTrainer (`async`: `grpo.*` keys checked against AsyncGRPOConfig and the
+async path's own checks, `pgrpo.train.async_trainer`).
 Every error is a ConfigError naming the key. Imports trl only inside the validators.
 """
 
@@ -131,7 +133,9 @@ class TrainConfig:
     data: DataSection = field(default_factory=DataSection)
     reward: RewardSection = field(default_factory=RewardSection)
     sandbox: SandboxConfig = field(default_factory=SandboxConfig)
-    grpo: dict[str, Any] = field(default_factory=dict)  # trl.GRPOConfig fields
+    # trl: TRL's GRPOTrainer | async: TRL's experimental AsyncGRPOTrainer (pgrpo.train.async_trainer)
+    trainer: str = "trl"
+    grpo: dict[str, Any] = field(default_factory=dict)  # trl.GRPOConfig fields (trainer async: AsyncGRPOConfig's)
     peft: dict[str, Any] = field(default_factory=dict)  # peft.LoraConfig fields; empty = full fine-tuning
     logging: LoggingSection = field(default_factory=LoggingSection)
     resume: str = "auto"  # auto (latest checkpoint in output_dir) | never | a checkpoint dir
@@ -139,6 +143,7 @@ class TrainConfig:
 
 
 TASKS = ("code", "math")
+TRAINERS = ("trl", "async")
 
 
 def load_train_config(path: str | Path | None, overrides: list[str] | None = None) -> TrainConfig:
@@ -149,9 +154,14 @@ def grpo_kwargs(config: TrainConfig) -> dict[str, Any]:
     """The `grpo` section over the paper defaults, keys and types checked against GRPOConfig."""
     from trl import GRPOConfig
 
-    hints = typing.get_type_hints(GRPOConfig)
-    fields = {f.name for f in dataclasses.fields(GRPOConfig) if f.init}
-    out = dict(GRPO_DEFAULTS)
+    return checked_grpo_kwargs(config, GRPOConfig, GRPO_DEFAULTS)
+
+
+def checked_grpo_kwargs(config: TrainConfig, config_class: type, defaults: dict[str, Any]) -> dict[str, Any]:
+    """The `grpo` section over `defaults`, each key checked against `config_class`'s fields and types."""
+    hints = typing.get_type_hints(config_class)
+    fields = {f.name for f in dataclasses.fields(config_class) if f.init}
+    out = dict(defaults)
     for key, value in config.grpo.items():
         name = f"grpo.{key}"
         if key in RESERVED_GRPO_KEYS:
@@ -159,8 +169,8 @@ def grpo_kwargs(config: TrainConfig) -> dict[str, Any]:
         if key not in fields:
             close = sorted(f for f in fields if key.split("_")[0] in f)[:8]
             hint = f" (similar: {', '.join(close)})" if close else ""
-            raise ConfigError(f"{name}: unknown key: not a trl GRPOConfig field{hint}")
-        _coerce(value, hints.get(key, Any), name)  # type check only; GRPOConfig converts itself
+            raise ConfigError(f"{name}: unknown key: not a trl {config_class.__name__} field{hint}")
+        _coerce(value, hints.get(key, Any), name)  # type check only; the config class converts itself
         out[key] = value
     return out
 
@@ -180,6 +190,8 @@ def validate_train_config(config: TrainConfig, *, check_paths: bool = True,
         raise ConfigError(f"version: this pgrpo reads recipe version {RECIPE_VERSION}, got {config.version}")
     if config.task not in TASKS:
         raise ConfigError(f"task: must be one of {list(TASKS)}, got {config.task!r}")
+    if config.trainer not in TRAINERS:
+        raise ConfigError(f"trainer: must be one of {list(TRAINERS)}, got {config.trainer!r}")
     if not config.output_dir:
         raise ConfigError("output_dir: must not be empty")
     _validate_model(config.model, check_paths, config.task)
@@ -193,6 +205,10 @@ def validate_train_config(config: TrainConfig, *, check_paths: bool = True,
         raise ConfigError(f"torch_threads: must be >= 1, got {config.torch_threads}")
     if config.peft:
         lora_config(config)
+    if config.trainer == "async":
+        from pgrpo.train.async_trainer import validate_async
+
+        return validate_async(config)
     kwargs = grpo_kwargs(config)
     group = kwargs.get("num_generations")
     if group is not None and group < 2:

@@ -11,6 +11,7 @@ models first; rank 0 alone chooses the resume checkpoint and every rank gets its
 (`pgrpo.train.distributed`), so all resume from the same step; rank 0 alone writes files and
 trims `metrics.jsonl` / `samples.jsonl` to that step; reward metrics and samples are global
 (gathered from every rank, see `pgrpo.rewards.trl_funcs` and `pgrpo.train.callbacks`).
+A recipe with `trainer: async` runs on TRL's AsyncGRPOTrainer instead (`pgrpo.train.async_trainer`).
 """
 
 from __future__ import annotations
@@ -151,6 +152,10 @@ def run_training(config: TrainConfig) -> TrainResult:
     """Train with GRPOTrainer as the recipe says; see the module docstring for the steps."""
     # every config error surfaces before any model loads; services: checked below, by every rank at once
     grpo_kwargs = validate_train_config(config, contact=False)
+    if config.trainer == "async":
+        from pgrpo.train.async_trainer import run_async_training
+
+        return run_async_training(config, grpo_kwargs)
     from transformers import AutoModelForCausalLM, AutoTokenizer
     from trl import GRPOConfig, GRPOTrainer
 
