@@ -9,6 +9,11 @@
 # colocate with sleep mode x the local tiny RM on each rank, 2 steps saved, then resumed for a
 # third (every rank resumes from checkpoint-2; each step logged once; the checkpoint complete).
 # `--multi-gpu` runs only that stage (and the tiny models it trains).
+# With two or more GPUs, also `trainer: async` (grpo-async): 2 steps of recipes/async-tiny.yaml on TRL's
+# AsyncGRPOTrainer, generating on a local `trl vllm-serve` (GPU 1; weights synced over NCCL), scoring
+# P-GRPO rewards in TRL's CUDA-free child against a served RM (`pgrpo rm serve`), training on GPU 0.
+# It needs vllm, aiohttp and `kernels` with FlashAttention-3 (a Hopper GPU; offline, the kernel must
+# already be in the Hugging Face cache). pgrpo has not run this stage on a GPU yet.
 # First, before anything is built: GPUs that `nvidia-smi` lists but torch cannot use fail the
 # check (exit 1), naming the driver version and the driver torch's CUDA build needs
 # (scripts/gpu_driver_check.py); `--cpu` skips that look and runs the CPU stages only.
@@ -111,7 +116,8 @@ train() { "$PY" -m pgrpo train --config "$RECIPE" "$@"; }
 check_all() {  # every GRPO stage's arguments pass `pgrpo train --check` (the vLLM ones as on a GPU)
   # shellcheck disable=SC2046
   train --check $(grpo_args "$OUT/grpo-hf") && train --check $(grpo_args "$OUT/grpo-vllm" vllm 1) &&
-    train --check $(grpo_args "$OUT/grpo-multi-gpu" multi-gpu 1)
+    train --check $(grpo_args "$OUT/grpo-multi-gpu" multi-gpu 1) &&
+    "$PY" -m pgrpo train --config "$ROOT/recipes/async-tiny.yaml" --check
 }
 evaluate() {  # evaluate BACKEND
   "$PY" -m pgrpo evaluate --model "$POLICY" --benchmarks humaneval --limit 5 --max-tokens 64 \
@@ -138,8 +144,48 @@ multi_gpu() {  # ZeRO-3 x vLLM colocate x local RM on all NGPU GPUs: 2 steps sav
   "$PY" "$HELP" check-resume "$dir" "$dir-resume.log" --resumed-from 2 --steps 3 --ranks "$NGPU"
 }
 
+free_port() { "$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+wait_http() {  # wait_http URL SECONDS: until URL answers 200
+  "$PY" -c 'import sys, time, urllib.request
+end = time.monotonic() + float(sys.argv[2])
+while time.monotonic() < end:
+    try:
+        urllib.request.urlopen(sys.argv[1], timeout=5); sys.exit(0)
+    except Exception:
+        time.sleep(2)
+sys.exit(f"{sys.argv[1]} did not answer within {sys.argv[2]} s")' "$1" "$2"
+}
+async_grpo() {  # trainer: async, 2 steps: the policy on `trl vllm-serve` (GPU 1), the RM served, training on GPU 0
+  local dir="$OUT/grpo-async" policy="$OUT/models/policy-chat" vport rport rc pids=()
+  rm -rf "$policy" && cp -r "$POLICY" "$policy" || return 1
+  # the tiny tokenizer's ChatML template is not one TRL parses responses of: the copy gets Qwen2.5's
+  "$PY" -c 'import sys; from transformers import AutoTokenizer; from trl.chat_template_utils import qwen2_5_chat_template
+tok = AutoTokenizer.from_pretrained(sys.argv[1]); tok.chat_template = qwen2_5_chat_template; tok.save_pretrained(sys.argv[1])' \
+    "$policy" || return 1
+  vport=$(free_port) rport=$(free_port)
+  CUDA_VISIBLE_DEVICES=1 "$PY" -m trl.cli.main vllm-serve --model "$policy" --host 127.0.0.1 --port "$vport" \
+    --dtype float32 --gpu-memory-utilization 0.3 --max-model-len 1024 >"$OUT/grpo-async-vllm.log" 2>&1 &
+  pids+=($!)
+  CUDA_VISIBLE_DEVICES="" "$PY" -m pgrpo rm serve --model "$RM" --host 127.0.0.1 --port "$rport" --device cpu \
+    >"$OUT/grpo-async-rm.log" 2>&1 &
+  pids+=($!)
+  wait_http "http://127.0.0.1:$rport/health" 120 && wait_http "http://127.0.0.1:$vport/health" 360 &&
+    CUDA_VISIBLE_DEVICES=0 "$PY" -m pgrpo train --config "$ROOT/recipes/async-tiny.yaml" output_dir="$dir" \
+      model.build_tiny=false model.path="$policy" reward.mode=posterior reward.rm_url="http://127.0.0.1:$rport" \
+      grpo.vllm_server_base_url="http://127.0.0.1:$vport" grpo.max_steps=2
+  rc=$?
+  kill "${pids[@]}" 2>/dev/null; wait "${pids[@]}" 2>/dev/null
+  [ "$rc" = 0 ] || { echo "--- vllm log"; tail -n 20 "$OUT/grpo-async-vllm.log"; return "$rc"; }
+  "$PY" -c 'import json, pathlib, sys
+rows = [json.loads(l) for l in pathlib.Path(sys.argv[1], "metrics.jsonl").read_text().splitlines() if l.strip()]
+steps = sorted({r["step"] for r in rows if not r.get("summary")})
+assert steps and steps[-1] == 2, f"expected 2 logged steps, got {steps}"
+assert pathlib.Path(sys.argv[1], "final").is_dir(), "no final model"
+print(f"async: steps {steps}, final model saved")' "$dir"
+}
+
 export PY OUT ROOT HELP GPU NGPU DEVICE POLICY RM RECIPE
-export -f grpo_args train check_all evaluate launch zero3 multi_gpu
+export -f grpo_args train check_all evaluate launch zero3 multi_gpu free_port wait_http async_grpo
 
 echo "pgrpo GPU smoke check: $("$PY" -c 'import sys, torch; print(f"python {sys.version.split()[0]}, torch {torch.__version__}, " + (f"GPU {torch.cuda.get_device_name(0)}" if torch.cuda.is_available() else "no GPU"))' 2>&1 | tail -1)"
 echo "work dir: $OUT"
@@ -159,6 +205,7 @@ if [ "$ONLY_MULTI" = 0 ]; then
   stage evaluate-vllm    gpu "vllm"               300 evaluate vllm
   stage rm-vllm          gpu "vllm httpx"         420 "$PY" "$HELP" rm-vllm "$RM" "$OUT/rm-scores.json"
   stage rm-scoring-bench gpu "transformers"       180 "$PY" "$ROOT/benchmarks/rm_scoring.py" --device cuda --items 32
+  stage grpo-async       multi-gpu "trl vllm aiohttp kernels" 900 async_grpo
 fi
 stage grpo-multi-gpu   multi-gpu "trl vllm deepspeed" 900 multi_gpu
 

@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 
 from engines.engine_cases import batch, receive, reference, trl_async_score_in_child, write_recipe
+from pgrpo.config import ConfigError
 
 pytest.importorskip("trl.experimental.async_grpo.async_rollout_worker")
 
@@ -121,3 +122,35 @@ def test_without_a_tokenizer_the_reasoning_goes_back_in_its_think_block(recipe_f
     funcs = make_async_reward_funcs(PosteriorReward(recipe, require_served_rm=True))
     got = [sum(values) for values in zip(*(f(completions=completions, task_id=ids) for f in funcs))]
     assert got == pytest.approx([w.total for w in reference(recipe, ids, texts)], abs=1e-5)
+
+
+def test_run_async_training_trains_and_saves_with_trls_trainer(tmp_path, tiny_policy_path, trainer_parts, monkeypatch):
+    import shutil
+
+    import trl.chat_template_utils as templates
+    from transformers import AutoTokenizer
+    from trl.experimental.async_grpo import AsyncGRPOTrainer
+
+    import pgrpo.engines  # noqa: F401 - registers the async reward functions, as the CLI does
+    from pgrpo.train.async_trainer import run_async_training
+    from pgrpo.train.config import load_train_config
+    from pgrpo.train.runner import run_training
+
+    policy = shutil.copytree(tiny_policy_path, tmp_path / "policy")
+    tokenizer = AutoTokenizer.from_pretrained(policy)
+    tokenizer.chat_template = templates.qwen2_5_chat_template
+    tokenizer.save_pretrained(policy)
+    trained: list[Any] = []
+    monkeypatch.setattr(AsyncGRPOTrainer, "train", lambda self, resume_from_checkpoint=None: trained.append(
+        (self, resume_from_checkpoint)))
+    recipe = write_recipe(tmp_path / "recipe.yaml", "outcome", None)
+    config = load_train_config(recipe, [
+        "trainer=async", f"model.path={policy}", "grpo.vllm_server_base_url=http://127.0.0.1:9", "grpo.use_cpu=true",
+        "grpo.bf16=false", "grpo.num_generations=3", "grpo.per_device_train_batch_size=3", "grpo.report_to=[]"])
+    with pytest.raises(ConfigError, match="trainer: async runs on TRL's AsyncGRPOTrainer"):
+        run_training(config)  # the GRPOTrainer path refuses it
+    result = run_async_training(config)
+    (trainer, resume), = trained
+    assert resume is None and trainer.args.output_dir == str(tmp_path / "out")
+    assert trainer.processing_class.response_template is not None  # parsed as the rollout child will
+    assert (result.final_model_dir / "config.json").is_file() and (tmp_path / "out" / "train_config.yaml").is_file()

@@ -140,3 +140,12 @@ def test_a_default_local_pool_gets_the_nodes_cpus_for_the_one_scorer(tmp_path, m
     assert config.sandbox.workers == max(1, available_cpus() // 4)
     assert scorer_config(config).sandbox.workers == available_cpus()
     assert scorer_config(recipe(tmp_path, "sandbox.workers=3")).sandbox.workers == 3  # an explicit size stays
+
+
+def test_pgrpo_train_names_a_policy_whose_chat_template_trl_cannot_parse(tmp_path, capsys):
+    out = tmp_path / "run"
+    code = main(["train", "--config", str(ASYNC), f"output_dir={out}", f"data.source={TINY_DATA}",
+                 "sandbox.workers=1"])
+    assert code == 2
+    assert f"model.path: {out / 'tiny-policy'}: AsyncGRPOTrainer parses each completion" in capsys.readouterr().err
+    assert (out / "train_config.yaml").is_file() and not (out / "final").exists()

@@ -30,12 +30,17 @@ def configure_train(parser):
 
                 kwargs = validate_train_config(config)
                 if config.trainer == "async":
-                    from pgrpo.train.async_trainer import async_plan
+                    from pgrpo.train.async_config import async_plan
 
                     print(async_plan(config, kwargs).describe())
                 else:
                     print(reward_budget(config, kwargs).describe())
                 print(f"{args.config}: OK")
+                return 0
+            if config.trainer == "async":  # TRL's AsyncGRPOTrainer
+                from pgrpo.train.async_trainer import run_async_training
+
+                run_async_training(config)
                 return 0
             from pgrpo.train.runner import run_training
 

@@ -10,7 +10,7 @@ the manifest the service serves, read from its /health), sandbox limits,
 `peft` keys against LoraConfig, and reward-side timeouts that end before the collective timeout
 (`pgrpo.train.reward_budget`). `trainer` picks TRL's GRPOTrainer (`trl`, default) or its
 experimental AsyncGRPOTrainer (`async`: `grpo.*` keys checked against AsyncGRPOConfig and the
-async path's own checks, `pgrpo.train.async_trainer`).
+async path's own checks, `pgrpo.train.async_config`).
 Every error is a ConfigError naming the key. Imports trl only inside the validators.
 """
 
@@ -22,13 +22,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pgrpo.config import RECIPE_DIR, RECIPE_PATH, ConfigError, _coerce, load_config
+from pgrpo.config import RECIPE_DIR, RECIPE_PATH, ConfigError, load_config
 from pgrpo.hf_loading import DTYPE_NAMES
 from pgrpo.paths import is_local_path
 from pgrpo.rewards.components import REWARD_MODES
 from pgrpo.rm.client import DEFAULT_RETRIES as RM_RETRIES
 from pgrpo.rm.client import DEFAULT_TIMEOUT_S as RM_TIMEOUT_S
 from pgrpo.sandbox.types import SandboxConfig
+from pgrpo.train.grpo_fields import checked_grpo_kwargs
 
 if typing.TYPE_CHECKING:
     from pgrpo.rm.backends import RMBackend
@@ -51,15 +52,6 @@ GRPO_DEFAULTS: dict[str, Any] = {
     "save_steps": 50,
     "save_strategy": "steps",
 }
-
-# grpo keys that would break "sum of the logged components == the composed reward"
-# or that pgrpo sets itself.
-RESERVED_GRPO_KEYS = {
-    "output_dir": "set the top-level `output_dir` instead",
-    "reward_weights": "the components must sum with weight 1; use `reward.thinking_weight`",
-    "multi_objective_aggregation": "P-GRPO normalises the summed reward (sum_then_normalize)",
-}
-
 
 @dataclass
 class ModelSection:
@@ -154,25 +146,7 @@ def grpo_kwargs(config: TrainConfig) -> dict[str, Any]:
     """The `grpo` section over the paper defaults, keys and types checked against GRPOConfig."""
     from trl import GRPOConfig
 
-    return checked_grpo_kwargs(config, GRPOConfig, GRPO_DEFAULTS)
-
-
-def checked_grpo_kwargs(config: TrainConfig, config_class: type, defaults: dict[str, Any]) -> dict[str, Any]:
-    """The `grpo` section over `defaults`, each key checked against `config_class`'s fields and types."""
-    hints = typing.get_type_hints(config_class)
-    fields = {f.name for f in dataclasses.fields(config_class) if f.init}
-    out = dict(defaults)
-    for key, value in config.grpo.items():
-        name = f"grpo.{key}"
-        if key in RESERVED_GRPO_KEYS:
-            raise ConfigError(f"{name}: not allowed here: {RESERVED_GRPO_KEYS[key]}")
-        if key not in fields:
-            close = sorted(f for f in fields if key.split("_")[0] in f)[:8]
-            hint = f" (similar: {', '.join(close)})" if close else ""
-            raise ConfigError(f"{name}: unknown key: not a trl {config_class.__name__} field{hint}")
-        _coerce(value, hints.get(key, Any), name)  # type check only; the config class converts itself
-        out[key] = value
-    return out
+    return checked_grpo_kwargs(config.grpo, GRPOConfig, GRPO_DEFAULTS)
 
 
 def validate_train_config(config: TrainConfig, *, check_paths: bool = True,
@@ -206,9 +180,9 @@ def validate_train_config(config: TrainConfig, *, check_paths: bool = True,
     if config.peft:
         lora_config(config)
     if config.trainer == "async":
-        from pgrpo.train.async_trainer import validate_async
+        from pgrpo.train.async_config import validate_async
 
-        return validate_async(config)
+        return validate_async(config, GRPO_DEFAULTS)
     kwargs = grpo_kwargs(config)
     group = kwargs.get("num_generations")
     if group is not None and group < 2:

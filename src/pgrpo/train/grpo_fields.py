@@ -1,7 +1,8 @@
-"""A recipe's value of a TRL GRPOConfig field, without building a GRPOConfig.
+"""A recipe's `grpo` section against a TRL config class, and its values without building one.
 
-Owns `grpo_value(kwargs, name)`: the value in the checked `grpo` kwargs
-(`pgrpo.train.config.grpo_kwargs`: the recipe's `grpo:` keys over the paper's defaults) or, when
+Owns `RESERVED_GRPO_KEYS` (what pgrpo sets itself), `checked_grpo_kwargs` (the section over
+defaults, keys and types checked against GRPOConfig or AsyncGRPOConfig) and `grpo_value(kwargs,
+name)`: the value in the checked `grpo` kwargs (`pgrpo.train.config.grpo_kwargs`: the recipe's `grpo:` keys over the paper's defaults) or, when
 the recipe leaves it out, GRPOConfig's own default. Building a GRPOConfig would set up the
 distributed state; the budgets (`reward_budget`, `prompt_budget`) only need values. Imports trl
 when called.
@@ -10,9 +11,38 @@ when called.
 from __future__ import annotations
 
 import dataclasses
+import typing
 from collections.abc import Mapping
 from functools import cache
 from typing import Any
+
+from pgrpo.config import ConfigError, _coerce
+
+# grpo keys that would break "sum of the logged components == the composed reward"
+# or that pgrpo sets itself.
+RESERVED_GRPO_KEYS = {
+    "output_dir": "set the top-level `output_dir` instead",
+    "reward_weights": "the components must sum with weight 1; use `reward.thinking_weight`",
+    "multi_objective_aggregation": "P-GRPO normalises the summed reward (sum_then_normalize)",
+}
+
+
+def checked_grpo_kwargs(grpo: Mapping[str, Any], config_class: type, defaults: Mapping[str, Any]) -> dict[str, Any]:
+    """A recipe's `grpo` section over `defaults`, each key checked against `config_class`'s fields and types."""
+    hints = typing.get_type_hints(config_class)
+    fields = {f.name for f in dataclasses.fields(config_class) if f.init}
+    out = dict(defaults)
+    for key, value in grpo.items():
+        name = f"grpo.{key}"
+        if key in RESERVED_GRPO_KEYS:
+            raise ConfigError(f"{name}: not allowed here: {RESERVED_GRPO_KEYS[key]}")
+        if key not in fields:
+            close = sorted(f for f in fields if key.split("_")[0] in f)[:8]
+            hint = f" (similar: {', '.join(close)})" if close else ""
+            raise ConfigError(f"{name}: unknown key: not a trl {config_class.__name__} field{hint}")
+        _coerce(value, hints.get(key, Any), name)  # type check only; the config class converts itself
+        out[key] = value
+    return out
 
 
 @cache

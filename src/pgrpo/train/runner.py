@@ -11,7 +11,8 @@ models first; rank 0 alone chooses the resume checkpoint and every rank gets its
 (`pgrpo.train.distributed`), so all resume from the same step; rank 0 alone writes files and
 trims `metrics.jsonl` / `samples.jsonl` to that step; reward metrics and samples are global
 (gathered from every rank, see `pgrpo.rewards.trl_funcs` and `pgrpo.train.callbacks`).
-A recipe with `trainer: async` runs on TRL's AsyncGRPOTrainer instead (`pgrpo.train.async_trainer`).
+A recipe with `trainer: async` runs on TRL's AsyncGRPOTrainer instead: `pgrpo.train.async_trainer`
+(which builds on this module's helpers, so `pgrpo train` dispatches to it, not run_training).
 """
 
 from __future__ import annotations
@@ -153,9 +154,8 @@ def run_training(config: TrainConfig) -> TrainResult:
     # every config error surfaces before any model loads; services: checked below, by every rank at once
     grpo_kwargs = validate_train_config(config, contact=False)
     if config.trainer == "async":
-        from pgrpo.train.async_trainer import run_async_training
-
-        return run_async_training(config, grpo_kwargs)
+        raise ConfigError("trainer: async runs on TRL's AsyncGRPOTrainer: call "
+                          "pgrpo.train.async_trainer.run_async_training (as `pgrpo train` does), not run_training")
     from transformers import AutoModelForCausalLM, AutoTokenizer
     from trl import GRPOConfig, GRPOTrainer
 
