@@ -24,6 +24,8 @@ from pgrpo.train.config import load_train_config, validate_train_config
 
 ROOT = Path(__file__).resolve().parents[1]
 TRAIN_RECIPES = sorted((ROOT / "recipes").glob("*.yaml"))
+# GRPOTrainer recipes (`trainer: trl`); `trainer: async` ones run on AsyncGRPOTrainer's own schedule.
+GRPO_RECIPES = [r for r in TRAIN_RECIPES if load_train_config(r).trainer == "trl"]
 RM_RECIPES = sorted((ROOT / "recipes" / "rm").glob("*.yaml"))
 FIELDS_SCRIPT = ROOT / "tests" / "fixtures" / "recipes" / "pinned_config_fields.py"
 LABELS = ("[paper]", "[TRL default]", "[pgrpo default]", "[ours]")
@@ -72,7 +74,15 @@ def _missing(keys: set[str], fields: set[str]) -> list[str]:
 
 @pytest.mark.parametrize("recipe", TRAIN_RECIPES, ids=lambda p: p.name)
 def test_training_recipe_keys_exist_in_the_pinned_grpo_config(recipe: Path, pinned: dict[str, set[str]]) -> None:
-    assert not _missing(_grpo_keys(recipe), pinned["GRPOConfig"]), "unknown to the GPU pins' GRPOConfig"
+    fields = pinned["GRPOConfig"]  # TrainingArguments' fields (the pinned transformers) and GRPOConfig's own
+    if load_train_config(recipe).trainer == "async":  # AsyncGRPOConfig: the same TrainingArguments + its own
+        import trl
+        from trl.experimental.async_grpo import AsyncGRPOConfig
+
+        pin = re.search(r"^trl==(\S+)", (ROOT / "constraints" / "gpu.txt").read_text(), re.M)
+        assert pin and pin.group(1) == trl.__version__, "AsyncGRPOConfig's own fields are read from the installed TRL"
+        fields = fields | set(AsyncGRPOConfig.__annotations__)
+    assert not _missing(_grpo_keys(recipe), fields), "unknown to the GPU pins' GRPOConfig"
 
 
 @pytest.mark.parametrize("recipe", RM_RECIPES, ids=lambda p: p.name)
@@ -88,7 +98,7 @@ def test_a_key_only_the_cpu_stack_knows_is_caught(pinned: dict[str, set[str]]) -
     newer = sorted({f.name for f in dataclasses.fields(GRPOConfig) if f.init} - pinned["GRPOConfig"])
     if not newer:
         pytest.skip("the installed transformers/TRL know no field the pinned ones lack")
-    keys = _grpo_keys(TRAIN_RECIPES[0]) | {newer[0]}
+    keys = _grpo_keys(GRPO_RECIPES[0]) | {newer[0]}
     assert _missing(keys, pinned["GRPOConfig"]) == [newer[0]]
 
 
@@ -113,7 +123,7 @@ def _world_size(recipe: Path) -> int:
     return 1
 
 
-@pytest.mark.parametrize("recipe", TRAIN_RECIPES, ids=lambda p: p.name)
+@pytest.mark.parametrize("recipe", GRPO_RECIPES, ids=lambda p: p.name)
 def test_clip_higher_binds_where_a_recipe_sets_it(recipe: Path) -> None:
     """TRL 1.16 generates every steps_per_generation x num_iterations micro-batches and steps the
     optimizer every gradient_accumulation_steps: with one step per rollout the ratio is 1 and the
