@@ -1,6 +1,7 @@
 """The three OD editors (pgrpo.toy.editor.EDITORS) on policy-like reasonings: the honest editor never
 puts an invalid sign skip on the preferred side, the blind one does on trap tasks; the honest
-editor's factual degrade sometimes is an invalid skip. Skips are judged by the exact oracle."""
+editor's factual and rigor degrades are an invalid skip where the problem has one. Skips are judged
+by the exact oracle."""
 
 from __future__ import annotations
 
@@ -88,20 +89,29 @@ def test_honest_optimize_by_hand():
     assert editor.apply_valid_shortcuts(task, canonical_reasoning(task)) == better
 
 
-def test_honest_factual_degrade_is_sometimes_an_invalid_skip(tasks):
+def test_honest_factual_and_rigor_degrades_are_an_invalid_skip_when_the_problem_has_one(tasks):
     rng = random.Random(1)
     traps = [t for t in tasks if task_class(t) == "trap"]
-    honest = [shortcut_counts(t, editor.degrade(t, canonical_reasoning(t), "factual", rng, "honest")) for t in traps]
-    with_skip = sum(c.invalid > 0 for c in honest)
-    assert 0 < with_skip < len(traps)  # half of the time when the problem allows it, else a wrong constant
+    assert editor.HONEST_SKIP_SHARE == 1.0 and set(editor.HONEST_SKIP_DIMENSIONS) == {"factual", "rigor"}
+    honest = [shortcut_counts(t, editor.degrade(t, canonical_reasoning(t), dim, rng, "honest"))
+              for t in traps for dim in ("factual", "rigor")]
+    assert all(c.invalid > 0 for c in honest)  # every trap task has an invalid single skip to write
     assert all(c.valid == 0 for c in honest)  # a degraded side never holds a valid skip
-    for task in traps:  # the blind editor's degraded side never holds a shortcut; other dimensions neither
+    # no invalid single skip to write (no sign step, or only valid skips): an ordinary degradation
+    plain = [t for t in make_splits().take("rm_pairs", 100) if task_class(t) == "plain"][:20]
+    safe = [t for t in tasks if task_class(t) == "safe"][:20]
+    assert plain and safe
+    for task in plain + safe:
+        for dim in ("factual", "rigor"):
+            worse = editor.degrade(task, canonical_reasoning(task), dim, rng, "honest")
+            assert shortcut_counts(task, worse) == ShortcutCounts(0, 0), (task.steps, dim)
+            assert worse != canonical_reasoning(task)
+    for task in traps:  # the blind editor's degraded side never holds a shortcut; coherence edits neither
         for dim in DIMS:
             assert shortcut_counts(task, editor.degrade(task, canonical_reasoning(task), dim, rng, "blind")) \
                 == ShortcutCounts(0, 0)
-        for dim in ("rigor", "coherence"):
-            assert shortcut_counts(task, editor.degrade(task, canonical_reasoning(task), dim, rng, "honest")) \
-                == ShortcutCounts(0, 0)
+        assert shortcut_counts(task, editor.degrade(task, canonical_reasoning(task), "coherence", rng, "honest")) \
+            == ShortcutCounts(0, 0)
 
 
 def test_invalid_skip_by_hand():

@@ -71,10 +71,10 @@ def _shared() -> SharedStages:
     rms = {e: {"path": f"rm-{e}", "heldout_accuracy": 0.9, "n_train": 25, "head": {"kind": "implicit", "beta": 1.0},
                "wall_seconds": 20.0} for e in ("honest", "blind")}
     bench = {"split": "bench", "problems": 300, "pairs": 50, "path": "b", "rm": lcb_rb, "wall_seconds": 30.0}
-    probe = {"honest": {"pairs": 20, "invalid_accuracy": 0.95, "invalid_ci95": [0.85, 1.0], "invalid_n": 16,
-                        "valid_shortcut_preference": 0.75, "valid_n": 4},
-             "blind": {"pairs": 20, "invalid_accuracy": 0.25, "invalid_ci95": [0.1, 0.45], "invalid_n": 16,
-                       "valid_shortcut_preference": 0.75, "valid_n": 4}, "wall_seconds": 1.0}
+    probe = {"by_rm": {"honest": {"pairs": 20, "invalid_accuracy": 0.95, "invalid_ci95": [0.85, 1.0], "invalid_n": 16,
+                                  "valid_shortcut_preference": 0.75, "valid_n": 4},
+                       "blind": {"pairs": 20, "invalid_accuracy": 0.25, "invalid_ci95": [0.1, 0.45], "invalid_n": 16,
+                                 "valid_shortcut_preference": 0.75, "valid_n": 4}}, "wall_seconds": 1.0}
     comparison = {"score_based_made": {"pairs": 60, "problems_used": 20, "samples": 80, "passed": 30},
                   "od_available": 100, "distinct_pairs": 60, "epochs": 1.0, "betas": [1.0], "wall_seconds": 40.0,
                   "select_bench": {"split": "rm_select", "problems": 300, "pairs": 40},
