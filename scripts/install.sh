@@ -72,8 +72,14 @@ if ! "$PY" -c "import torch" >/dev/null 2>&1; then
   "$PY" -m pip install -q "$TORCH_SPEC"
 fi
 
-echo "[install] pgrpo[dev]"
-"$PY" -m pip install -q -e ".[dev]"
+echo "[install] pgrpo[dev,engines]"
+"$PY" -m pip install -q -e ".[dev,engines]"
+# verl and OpenRLHF themselves, for pgrpo.engines and its tests (tests/engines): without their
+# dependencies, which pin another torch/transformers (pyproject.toml, the `engines` extra).
+ENGINE_PINS="verl==0.9.1 tensordict==0.10.0 openrlhf==0.11.2"
+echo "[install] --no-deps $ENGINE_PINS"
+# shellcheck disable=SC2086
+"$PY" -m pip install -q --no-deps $ENGINE_PINS
 echo "[install] done: $("$PY" -m pgrpo --version)"
 if [ "$PY" != "$BASE" ]; then
   echo "[install] make uses $PY; to use it yourself: . $(dirname "$PY")/activate"

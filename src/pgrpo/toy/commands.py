@@ -62,6 +62,10 @@ def configure_demo(parser):
             kwargs["seeds"] = _seeds(args.seeds)
         if args.rl_steps is not None:
             kwargs["rl_steps"] = args.rl_steps
+        if not (args.study or args.select or args.quick):
+            from pgrpo.toy.demo_config import DEMO_BETAS
+
+            kwargs["comparison_betas"] = DEMO_BETAS
         config = quick_config(args.out, **kwargs) if args.quick else DemoConfig(args.out, **kwargs)
         if args.select:
             from pgrpo.toy.select import run_selection

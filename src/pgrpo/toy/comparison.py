@@ -71,14 +71,16 @@ def stage_comparison(stage_dir: Path, config: DemoConfig, policy: str, generator
         return out
     paths = {"od": _write_pairs(stage_dir / "od_pairs" / "pairs.jsonl", od_rows, Path(od_pairs_path)),
              "score_based": _write_pairs(stage_dir / "score_pairs" / "equal.jsonl", score_rows, Path(made.path))}
-    select_file, select = build_bench(stage_dir / "select_bench", config, generator, "rm_select")
-    out["select_bench"] = {k: select[k] for k in ("split", "problems", "pairs")}
+    choose = len(config.comparison_betas) > 1  # one candidate: nothing to choose, no selection bench
+    select_file, select = build_bench(stage_dir / "select_bench", config, generator, "rm_select") if choose \
+        else (None, {"pairs": 0})
+    out["select_bench"] = {k: select[k] for k in ("split", "problems", "pairs")} if choose else None
     for name in RMS:
         candidates: list[dict] = []
         for beta in config.comparison_betas:
             rm = train_rm(stage_dir / f"{name}-beta{beta:g}", config, paths[name], policy, beta=beta)
             on_select = score_lcb_rb(select_file, rm["path"], stage_dir / f"{name}-beta{beta:g}" / "select_eval") \
-                if select["pairs"] else None
+                if select_file is not None and select["pairs"] else None
             candidates.append({"beta": beta, "rm": rm, "select": on_select.as_dict() if on_select else None})
         best = max(candidates, key=lambda c: (c["select"]["accuracy"] if c["select"] else 0.0,
                                               -config.comparison_betas.index(c["beta"])))

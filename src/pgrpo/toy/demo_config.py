@@ -17,6 +17,7 @@ from typing import Any, Literal
 from pgrpo.toy.sft import SFTConfig
 
 MODES = ("outcome", "additive", "posterior")
+DEMO_BETAS = (1.0,)
 
 
 @dataclass(frozen=True)
@@ -76,6 +77,8 @@ class DemoConfig:
     # each one's beta chosen on an rm_select LCB-RB; both benches built by the `generator` policy.
     baseline: bool = True
     baseline_samples: int = 4  # policy samples per rm_pairs problem for the score-based pairs
+    # Candidates for each RM's beta, chosen on rm_select (the study's; `pgrpo demo` with one seed
+    # uses DEMO_BETAS: one candidate, no selection bench, to fit its 10-minute budget).
     comparison_betas: tuple[float, ...] = (0.5, 1.0, 2.0)
     # The benches' generator: a re-seeded SFT policy (other demos, other init, fewer steps), so
     # neither RM's training pairs come from the policy that wrote the bench. None: the SFT policy

@@ -18,9 +18,9 @@ Three editors (`EDITORS`):
     written out (so a degraded side never has one); no oracle check vetoes these edits. In OD pairs
     the shortcut then always sits on the preferred side: the RM's blind spot;
   - "honest" (the same taste, oracle-checked): `optimize` applies a shortcut only where the skip
-    is valid for the problem (judged jointly, pgrpo.toy.oracle.shortcut_counts), and a factual
-    `degrade` may skip a sign step whose skip is invalid (a false statement). A wrong skip is never
-    on the preferred side.
+    is valid for the problem (judged jointly, pgrpo.toy.oracle.shortcut_counts), and a factual or
+    rigor `degrade` skips a sign step whose skip is invalid whenever the problem has one (a false
+    statement and a missing step). A wrong skip is never on the preferred side.
 Pure functions over text; the chat-backend wrapper is pgrpo.toy.backend.
 """
 
@@ -45,6 +45,10 @@ DIMENSIONS = ("factual", "rigor", "coherence")
 EDITORS = ("plain", "blind", "honest")
 # The editor each world's OD pairs use by default (the weak world trains an RM per editor).
 WORLD_EDITOR = {"clean": "plain", "trap": "blind", "weak": "blind"}
+# The honest editor's degradations that are an invalid skip when the problem has one (a false
+# statement and a missing step: both dimensions drop), and how often.
+HONEST_SKIP_DIMENSIONS = ("factual", "rigor")
+HONEST_SKIP_SHARE = 1.0
 FILLER_LINES = (
     "Note: maybe we should sort the list first.",
     "Wait, perhaps x should not change at all.",
@@ -167,7 +171,7 @@ def degrade(task: ToyTask, reasoning: str, dimension: str, rng: random.Random, e
     """A worse reasoning along `dimension` only; the text unchanged if that dimension can't drop.
     The blind and honest editors write shortcuts out first and that text is the reference (and
     the answer when the dimension can't drop), however the oracle grades it; the honest one's
-    factual edit is, half of the time when the problem allows it, an invalid skip."""
+    factual and rigor edits are an invalid skip when the problem allows it (HONEST_SKIP_*)."""
     from pgrpo.toy.oracle import grade
 
     trap = _check_editor(editor) != "plain"
@@ -175,7 +179,7 @@ def degrade(task: ToyTask, reasoning: str, dimension: str, rng: random.Random, e
     before = grade(task, base if trap else reasoning)
     for _ in range(6):  # a few random tries: the edit must lower its dimension and raise no other
         worse = None
-        if editor == "honest" and dimension == "factual" and rng.random() < 0.5:
+        if editor == "honest" and dimension in HONEST_SKIP_DIMENSIONS and rng.random() < HONEST_SKIP_SHARE:
             worse = invalid_skip(task, base, rng)
         worse = worse if worse is not None else _degrade(task, base, dimension, rng)
         after = grade(task, worse)

@@ -128,7 +128,7 @@ def compare(runs: Sequence[dict], c: Comparison, hidden_tasks: frozenset[str] = 
     """One comparison over the seeds with a value on both sides (`dropped_seeds`: those without);
     None when the arms never ran together. Below 2 seeds the statistics are None (`n_a`)."""
     from pgrpo.toy.crossed import crossed_bootstrap, crossed_variance, task_grid
-    from pgrpo.toy.stats import paired_comparison
+    from pgrpo.toy.stats import DECISION_ALPHA, paired_comparison
 
     seeds, xs, ys, dropped = _paired(runs, c.a, c.b, c.metric)
     if not seeds and not dropped:
@@ -136,7 +136,8 @@ def compare(runs: Sequence[dict], c: Comparison, hidden_tasks: frozenset[str] = 
     base = {"a": c.a, "b": c.b, "metric": c.metric, "seeds": seeds, "dropped_seeds": dropped}
     if len(seeds) < 2:
         return {**base, "k": len(seeds), "n_a": True, "diffs": [round(x - y, 6) for x, y in zip(xs, ys)],
-                "mean": None, "sd": None, "ci95": None, "sign_flip_p": None, "mde": None, "crossed": None}
+                "mean": None, "sd": None, "ci95": None, "sign_flip_p": None, "mde": None, "mde_alpha": DECISION_ALPHA,
+                "crossed": None, "variance": None}
     out = {**base, "n_a": False, **paired_comparison(xs, ys).as_dict(), "crossed": None, "variance": None}
     if c.metric in TASK_METRICS:
         by = {(r["arm"], r["seed"]): r["per_task_pass"] for r in runs if "per_task_pass" in r}
@@ -189,7 +190,7 @@ def shared_sections(config, shared: SharedStages) -> dict[str, Any]:
         rms[editor] = {"pairs": pairs["count"], "by_dimension": pairs["by_dimension"],
                        "rm_train_count": pairs["train_count"], "n_train": rm["n_train"], "head": rm["head"],
                        "heldout_accuracy": rm["heldout_accuracy"], "lcb_rb": bench["rm"].get(editor),
-                       "probe": shared.probe.get(editor)}
+                       "probe": shared.probe["by_rm"].get(editor)}
     return {
         "world": config.world, "evaluate_on": config.evaluate_on, "train_tests": config.train_tests,
         "splits": {**policy["splits"], "uses": dict(SPLIT_USES), "eval_split": config.eval_split,
@@ -226,7 +227,7 @@ def write_report(out: Path, config, shared: SharedStages, runs: Sequence[dict], 
     arms = summarize_runs(runs, shared.policy["eval"])
     sections = shared_sections(config, shared)
     report = {"config": config_record(config), "wall_seconds": wall_seconds, **sections, "arms": arms,
-              "validity": validity_checks(arms, shared.probe) if config.world == "weak" else None,
+              "validity": validity_checks(arms, shared.probe["by_rm"]) if config.world == "weak" else None,
               "comparisons": comparisons(runs, config.world, hidden_task_ids(config)),
               "runs": [{k: r.get(k) for k in RUN_KEYS} for r in runs]}
     report["plots"] = write_plots(out, runs)

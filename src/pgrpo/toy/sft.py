@@ -43,7 +43,9 @@ from pgrpo.toy.world import (
     to_problem,
 )
 
-SFT_VERSION = 5  # 4: numbered statements; 5: tasks from the "sft" split, worlds, shortcut words in the tokenizer
+# 4: numbered statements; 5: tasks from the "sft" split, worlds, shortcut words in the tokenizer;
+# 6: the issue-23 splits (another "sft" split: the cache key must change with the demos).
+SFT_VERSION = 6
 DEMO_KINDS = ("canonical", "flawed_right_code", "wrong_code", "valid_shortcut", "invalid_shortcut")
 
 

@@ -44,7 +44,7 @@ STEP_MIX: dict[int, float] = {2: 0.125, 3: 0.875}
 # Distinct tasks of the fixed-size splits; "sft" and "rm_pairs" share the rest (SHARED_RATIO).
 # "test" is large so the task term of the study's intervals is small next to seed noise.
 SPLIT_SIZES: dict[str, int] = {"test": 512, "rl_select": 64, "rl_train": 128, "bench": 300, "rm_select": 300}
-# Hidden-trap tasks in each endpoint split (of 490 in the space): a quarter of the test split
+# Hidden-trap tasks in each endpoint split (of 489 in the space): a quarter of the test split
 # (the primary endpoint's tasks), half of the RL prompts (so RL meets the pattern where it matters).
 HIDDEN_QUOTA: dict[str, int] = {"test": 128, "rl_train": 64, "rl_select": 16}
 SHARED_RATIO: dict[str, int] = {"sft": 2, "rm_pairs": 1}

@@ -77,15 +77,11 @@ def evaluate_final(stage_dir: Path, config: DemoConfig, model_dir: str, test: li
     weak world), every RM's R_t, the readouts under the arm's RM (outcome: each RM's), per-task
     strong pass rates."""
     from pgrpo.toy.readouts import per_task_pass, records_of, rm_scores, summarize
-    from pgrpo.toy.stages_rm import write_eval_samples
-    from pgrpo.toy.world import task_of, to_problem
+    from pgrpo.toy.stages_rm import weak_verdicts, write_eval_samples
 
     with toy_verifier() as verifier:
         ev, judged = evaluate_samples(model_dir, test, n=config.eval_samples, seed=seed, verify=verifier)
-        weak: list[bool | None] = [None] * len(judged)
-        if config.train_tests == "weak":
-            weak_of = {p.task_id: to_problem(task_of(p), "weak") for p in test}
-            weak = [bool(v.passed) for v in verifier([(weak_of[j.problem.task_id], j.text) for j in judged])]
+        weak = weak_verdicts(config, judged, verifier)
     write_eval_samples(stage_dir / "eval_samples.jsonl", judged, seed, weak)
     problems, reasonings = [j.problem for j in judged], [j.reasoning for j in judged]
     passed = [j.passed for j in judged]

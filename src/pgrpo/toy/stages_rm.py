@@ -80,6 +80,17 @@ def write_eval_samples(path: Path, judged: list[JudgedSample], seed: int,
                        for j, w in zip(judged, weak, strict=True)])
 
 
+def weak_verdicts(config: DemoConfig, judged: list[JudgedSample], verify) -> list[bool | None]:
+    """Each judged sample's verdict under the weak tests in the weak world (None elsewhere: the
+    training tests are the strong ones)."""
+    from pgrpo.toy.world import task_of, to_problem
+
+    if config.train_tests != "weak":
+        return [None] * len(judged)
+    weak_of = {j.problem.task_id: to_problem(task_of(j.problem), "weak") for j in judged}
+    return [bool(v.passed) for v in verify([(weak_of[j.problem.task_id], j.text) for j in judged])]
+
+
 def stage_policy(stage_dir: Path, config: DemoConfig) -> dict:
     from pgrpo.toy.evaluate import evaluate_samples
     from pgrpo.toy.readouts import records_of, summarize
@@ -92,9 +103,10 @@ def stage_policy(stage_dir: Path, config: DemoConfig) -> dict:
     with toy_verifier() as verifier:
         ev, judged = evaluate_samples(str(policy), problems, n=config.eval_samples, seed=SFT_EVAL_SEED,
                                       verify=verifier)
-    write_eval_samples(stage_dir / "eval_samples.jsonl", judged, SFT_EVAL_SEED)
+        weak = weak_verdicts(config, judged, verifier)
+    write_eval_samples(stage_dir / "eval_samples.jsonl", judged, SFT_EVAL_SEED, weak)
     readouts = summarize(records_of([j.problem for j in judged], [j.reasoning for j in judged],
-                                    [j.passed for j in judged]))
+                                    [j.passed for j in judged], None, weak))
     return {"path": str(policy), "sft": info, "eval": dataclasses.asdict(ev), "readouts": readouts.as_dict(),
             "splits": {"sizes": splits.sizes(),
                        "class_shares": {name: class_shares(splits.tasks(name)) for name in splits.sizes()}}}
@@ -231,8 +243,8 @@ def json_safe(value):
 
 
 def stage_probe(stage_dir: Path, config: DemoConfig, rm_paths: dict[str, str]) -> dict:
-    """The blind-spot probe of every RM in `rm_paths` (editor -> path)."""
-    return {editor: probe(config, rm_path) for editor, rm_path in rm_paths.items()}
+    """The blind-spot probe of every RM in `rm_paths` (editor -> path), under "by_rm"."""
+    return {"by_rm": {editor: probe(config, rm_path) for editor, rm_path in rm_paths.items()}}
 
 
 def stage_pools(config: DemoConfig) -> dict[str, list[ToyTask]]:

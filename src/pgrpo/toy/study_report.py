@@ -104,7 +104,7 @@ def build_study_report(config, rule: StoppingRule, shared: SharedStages, runs: S
         "primary": primary,
         "comparisons": comps,
         "arms": arms,
-        "validity": validity_checks(arms, shared.probe) if config.world == "weak" else None,
+        "validity": validity_checks(arms, shared.probe["by_rm"]) if config.world == "weak" else None,
         "rm_probes": {editor: rm.get("probe") for editor, rm in base["reward_models"].items()},
         "rm_lcb_rb": {editor: rm.get("lcb_rb") for editor, rm in base["reward_models"].items()},
         "od_vs_score_based": base["od_vs_score_based"],

@@ -33,7 +33,7 @@ from pgrpo.parsing import format_response
 ENTRY_POINT = "f"
 TEST_INPUTS = (-9, -4, -1, 0, 2, 5, 7, 12)  # the strong tests: evaluation, and training outside "weak"
 # The weak tests (training in the "weak" world): positive inputs only, so an invalid sign skip whose
-# sign only matters for negative values passes them (490 of the 4866 2-3-step tasks, `hidden_trap`).
+# sign only matters for negative values passes them (489 of the 4866 2-3-step tasks, `hidden_trap`).
 WEAK_TEST_INPUTS = (2, 5, 7, 12)
 TestStrength = Literal["strong", "weak"]
 FINAL_LINE = "Finally, return x."
@@ -193,11 +193,13 @@ def task_class(task: ToyTask) -> TaskClass:
 
 
 def hidden_trap(task: ToyTask) -> bool:
-    """Whether some sign step's skip is invalid (strong tests fail) yet passes the weak tests: the
-    tasks where weak-test training cannot see the sign shortcut's error."""
+    """Whether some sign step's skip fails the strong tests yet passes the weak ones: the tasks
+    where weak-test training cannot see the sign shortcut's error and evaluation can. (A skip
+    that is invalid on SHORTCUT_CHECK_RANGE but passes the strong tests too does not count.)"""
     for i in sign_steps(task.steps):
         rest = [s for j, s in enumerate(task.steps) if j != i]
-        if not skip_is_valid(task.steps, i) and all(task.run(x) == run_steps(rest, x) for x in WEAK_TEST_INPUTS):
+        if all(task.run(x) == run_steps(rest, x) for x in WEAK_TEST_INPUTS) and \
+                any(task.run(x) != run_steps(rest, x) for x in TEST_INPUTS):
             return True
     return False
 
