@@ -132,3 +132,29 @@ def test_editor_names_are_checked():
         editor.optimize(task, canonical_reasoning(task), "factual", "sloppy")
     with pytest.raises(ValueError, match="editor"):
         editor.degrade(task, canonical_reasoning(task), "factual", random.Random(0), "sloppy")
+
+
+def test_honest_editor_leaves_a_response_with_an_invalid_skip_undegraded(tasks):
+    """OD pairs put the response itself over its degradation (pgrpo.rm.od.build_pairs: y over y-):
+    an honest degradation of a response holding an invalid skip would prefer that skip."""
+    from pgrpo.rm.od import build_pairs
+    from pgrpo.toy.world import code_for, response, sign_steps, skip_is_valid, statement
+
+    rng = random.Random(3)
+    checked = 0
+    for task in tasks:
+        for index in sign_steps(task.steps):
+            if skip_is_valid(task.steps, index):
+                continue
+            y = "\n".join(reasoning_lines(task.steps, {index}))
+            code = code_for([s for i, s in enumerate(task.steps) if i != index])
+            variants = {}
+            for dim in DIMS:
+                assert editor.degrade(task, y, dim, rng, "honest") == y
+                variants[dim] = {"optimized": response(editor.optimize(task, y, dim, "honest"), code),
+                                 "degraded": None}  # unchanged: PairsRun drops it (check_variant)
+                assert shortcut_counts(task, editor.degrade(task, y, dim, rng, "blind")).invalid == 0
+            for pair in build_pairs(statement(task), response(y, code), variants):
+                assert shortcut_counts(task, pair["chosen"]).invalid == 0
+            checked += 1
+    assert checked > 10

@@ -75,8 +75,8 @@ def test_lcb_rb_is_scored_on_the_rm_training_layout_and_per_category(tmp_path, t
 
 
 def test_equal_pairs_cuts_both_sets_to_the_smaller_distinct_and_seeded():
-    od = [{"id": f"od{i}"} for i in range(10)]
-    score = [{"id": f"s{i}"} for i in range(4)]
+    od = [{"id": f"od{i}", "prompt": "p", "chosen": f"c{i}", "rejected": "r"} for i in range(10)]
+    score = [{"id": f"s{i}", "prompt": "p", "chosen": f"s{i}", "rejected": "r"} for i in range(4)]
     od_cut, score_cut = equal_pairs(od, score)
     assert len(od_cut) == len(score_cut) == 4
     assert score_cut == score  # the smaller set is kept whole, in order
@@ -89,3 +89,7 @@ def test_equal_pairs_cuts_both_sets_to_the_smaller_distinct_and_seeded():
     big, small = equal_pairs(score, od)
     assert big == score and len(small) == 4 and len({r["id"] for r in small}) == 4
     assert equal_pairs([], score) == ([], [])
+    # a repeated (prompt, chosen, rejected) triple counts once: 4 distinct OD rows against 4
+    repeated = [dict(od[i % 4], id=f"od{i}") for i in range(10)]
+    od_cut, score_cut = equal_pairs(repeated, score)
+    assert [r["id"] for r in od_cut] == ["od0", "od1", "od2", "od3"] and score_cut == score

@@ -25,8 +25,22 @@ from pgrpo.toy.stage import toy_verifier
 RMS = ("od", "score_based")
 
 
+def distinct(rows: list) -> list:
+    """`rows` without repeats of a (prompt, chosen, rejected) triple, first occurrence kept (a
+    problem drawn twice gets the same OD pairs twice)."""
+    seen: set[tuple[str, str, str]] = set()
+    out = []
+    for row in rows:
+        key = (row["prompt"], row["chosen"], row["rejected"])
+        if key not in seen:
+            seen.add(key)
+            out.append(row)
+    return out
+
+
 def equal_pairs(od_rows: list, score_rows: list, seed: int = 0) -> tuple[list, list]:
-    """Both sets cut to the size of the smaller by a seeded sample (order kept), distinct rows only."""
+    """Both sets made distinct, then cut to the size of the smaller by a seeded sample (order kept)."""
+    od_rows, score_rows = distinct(od_rows), distinct(score_rows)
     n = min(len(od_rows), len(score_rows))
     rng = random.Random(f"comparison-pairs:{seed}")
 

@@ -20,7 +20,8 @@ Three editors (`EDITORS`):
   - "honest" (the same taste, oracle-checked): `optimize` applies a shortcut only where the skip
     is valid for the problem (judged jointly, pgrpo.toy.oracle.shortcut_counts), and a factual or
     rigor `degrade` skips a sign step whose skip is invalid whenever the problem has one (a false
-    statement and a missing step). A wrong skip is never on the preferred side.
+    statement and a missing step), and it leaves a reasoning that already holds an invalid skip
+    undegraded (its OD pair would prefer it). A wrong skip is never on the preferred side.
 Pure functions over text; the chat-backend wrapper is pgrpo.toy.backend.
 """
 
@@ -175,6 +176,10 @@ def degrade(task: ToyTask, reasoning: str, dimension: str, rng: random.Random, e
     from pgrpo.toy.oracle import grade
 
     trap = _check_editor(editor) != "plain"
+    if editor == "honest" and shortcut_counts(task, reasoning).invalid:
+        # Its degraded side is paired against `reasoning` itself (pgrpo.rm.od.build_pairs: y over
+        # y-), which would put a wrong skip on the preferred side: left unchanged, the pair is dropped.
+        return reasoning
     base = write_out_shortcuts(reasoning)
     before = grade(task, base if trap else reasoning)
     for _ in range(6):  # a few random tries: the edit must lower its dimension and raise no other

@@ -106,7 +106,8 @@ def shared_markdown(report: dict) -> list[str]:
 def comparison_markdown(comp: dict | None) -> list[str]:
     if not comp or not comp.get("rm"):
         return []
-    lines = ["", "## OD vs score-based RM (equal distinct pairs and optimizer steps; beta chosen on rm_select)", "",
+    chosen = "beta chosen on rm_select" if len(comp["betas"]) > 1 else "one beta, no selection"
+    lines = ["", f"## OD vs score-based RM (equal distinct pairs and optimizer steps; {chosen})", "",
              f"{comp['distinct_pairs']} distinct pairs each ({comp['od_available']} honest OD pairs available, "
              f"{comp['score_based_made']['pairs']} score-based pairs made), {comp['epochs']} epoch(s), betas "
              f"{comp['betas']}; selection bench {comp.get('select_bench')}.", "",

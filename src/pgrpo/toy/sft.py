@@ -72,7 +72,12 @@ class SFTConfig:
             raise PgrpoError(f"SFTConfig.p_shortcut: expected a share in [0, 1], got {self.p_shortcut}")
 
     def key(self) -> str:
-        blob = json.dumps({"version": SFT_VERSION, **dataclasses.asdict(self)}, sort_keys=True)
+        """The cache key: the settings, SFT_VERSION and the step programs of the "sft" split the
+        demonstrations are drawn from (another partition is another policy)."""
+        sft_split = [[[s.op, s.c] for s in task.steps] for task in make_splits().tasks("sft")]
+        split_digest = hashlib.sha256(json.dumps(sft_split).encode()).hexdigest()[:16]
+        blob = json.dumps({"version": SFT_VERSION, "sft_split": split_digest, **dataclasses.asdict(self)},
+                          sort_keys=True)
         return hashlib.sha256(blob.encode()).hexdigest()[:12]
 
 

@@ -28,7 +28,8 @@ if TYPE_CHECKING:
 # versions. 2: numbered statements, fixed tokenizer. 3: the implicit-head RM; a larger toy LCB-RB.
 # 4: splits by task identity, the trap world, readouts split by pass/fail, probe and baseline.
 # 5: the weak world (issue 23): weak training tests, an RM per editor, arms, the fair comparison.
-DEMO_VERSION = 5
+# 6: the honest editor's final rules, hidden_trap judged by the strong tests, distinct comparison pairs.
+DEMO_VERSION = 6
 # Toy programs finish in microseconds: short limits keep a stuck sample from stalling a stage.
 SANDBOX = SandboxConfig(workers=2, timeout_per_test_s=1.0, timeout_per_program_s=3.0)
 
@@ -52,6 +53,8 @@ def stage_key(config: Any, **extra: Any) -> dict:
     """The settings that define a stage: `config` (a DemoConfig) as a dict without UNKEYED_FIELDS,
     plus the stage's own arguments `extra` (JSON-able: mode, seed, candidate, ...)."""
     settings = {k: v for k, v in dataclasses.asdict(config).items() if k not in UNKEYED_FIELDS}
+    # The RMs the shared stages train and score follow the arms (DemoConfig.editors).
+    settings["editors"] = list(config.editors)
     return json.loads(json.dumps({**settings, **extra}, sort_keys=True))
 
 

@@ -89,7 +89,8 @@ def evaluate_final(stage_dir: Path, config: DemoConfig, model_dir: str, test: li
     for name, rm_path in rm_paths.items():  # every arm's samples scored by every RM
         rts = rm_scores(rm_path, [p.statement for p in problems], reasonings)
         by_rm[name] = summarize(records_of(problems, reasonings, passed, rts, weak)).as_dict()
-    main = by_rm[editor] if editor else summarize(records_of(problems, reasonings, passed, None, weak)).as_dict()
+    # The arm's RM; outcome runs: the first editor's (the honest one in the weak world), as the curves.
+    main = by_rm[editor or config.editors[0]]
     return {"eval": dataclasses.asdict(ev), "readouts": main, "readouts_by_rm": by_rm,
             "per_task_pass": per_task_pass(records_of(problems, reasonings, passed))}
 
