@@ -4,8 +4,9 @@ file: queries built exactly as its executor builds them (prompt + response decod
 tokens), rewards equal item by item to `pgrpo train`'s in-process RewardEvaluator on the same
 completions, in all three modes. The route keeps our services' token rule and names bad labels.
 
-openrlhf is not in the dev extra (it pins torch, deepspeed, flash-attn): install it as
-recipes/README.md says; without it these tests skip, saying so."""
+openrlhf is installed without its dependencies (it pins torch, deepspeed, flash-attn) by
+scripts/install.sh, so `make test` and CI run these tests (a missing openrlhf fails them there:
+PGRPO_REQUIRE_ENGINES); elsewhere, without it, they skip, saying so."""
 
 from __future__ import annotations
 
@@ -14,7 +15,9 @@ import asyncio
 import httpx
 import pytest
 
-pytest.importorskip("openrlhf.utils.agent", reason="openrlhf not installed: pip install --no-deps openrlhf==0.11.2 "
+from engines.engine_cases import require_engine  # noqa: E402
+
+require_engine("openrlhf.utils.agent", "openrlhf not installed: pip install --no-deps openrlhf==0.11.2 "
                                                    "&& pip install -e '.[engines]' (recipes/README.md)")
 
 from openrlhf.utils.agent import SingleTurnAgentExecutor  # noqa: E402

@@ -6,8 +6,9 @@ reward-loop NaiveRewardManager (async hook), each loaded through verl's own `get
 from `pkg://pgrpo.engines.verl`; and the example config in recipes/verl/ composes over verl's own.
 (The export's round trip, which needs no verl: test_verl_export.py.)
 
-verl is not in the dev extra (its requirements pin transformers below ours and pull CUDA-only
-packages): install it as recipes/verl/README.md says; without it these tests skip, saying so."""
+verl is installed without its dependencies (they pin transformers below ours and pull CUDA-only
+packages) by scripts/install.sh, so `make test` and CI run these tests (a missing verl fails them
+there: PGRPO_REQUIRE_ENGINES); elsewhere, without it, they skip, saying so."""
 
 from __future__ import annotations
 
@@ -15,7 +16,9 @@ import asyncio
 
 import pytest
 
-pytest.importorskip("verl", reason="verl not installed: pip install --no-deps verl==0.9.1 tensordict==0.10.0 "
+from engines.engine_cases import require_engine  # noqa: E402
+
+require_engine("verl", "verl not installed: pip install --no-deps verl==0.9.1 tensordict==0.10.0 "
                                    "&& pip install -e '.[engines]' (recipes/verl/README.md)")
 
 import numpy as np  # noqa: E402

@@ -58,7 +58,7 @@ def _recipe(rm_path, *overrides):
 
 def _thinking_scores(rm_path) -> list[float]:
     """R_t of the RL run: the runner's thinking fn inside a RewardEvaluator, one completion per side."""
-    from pgrpo.train.runner import _thinking_fn
+    from pgrpo.train.runner import recipe_thinking_fn
 
     config = _recipe(rm_path)
     texts = [format_response(reasoning, code) for _, reasoning, code in SIDES]
@@ -68,7 +68,7 @@ def _thinking_scores(rm_path) -> list[float]:
                 for _, r in items]
 
     targets = {f"t{i}": Target(f"t{i}", statement, None) for i, (statement, _, _) in enumerate(SIDES)}
-    thinking_fn, rm_truncated = _thinking_fn(config, str(rm_path))
+    thinking_fn, rm_truncated = recipe_thinking_fn(config, str(rm_path))
     evaluator = RewardEvaluator(targets, verify_fn, thinking_fn, mode="posterior", rm_truncated=rm_truncated)
     rewards, _ = evaluator.evaluate(list(targets), texts)
     return [r.raw_thinking for r in rewards.rewards]

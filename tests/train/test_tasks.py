@@ -8,7 +8,7 @@ import pytest
 
 from pgrpo.errors import DataError
 from pgrpo.train.config import load_train_config
-from pgrpo.train.tasks import load_examples, make_verifier, to_dataset
+from pgrpo.train.tasks import load_examples, load_targets, make_verifier, to_dataset
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TINY = os.path.join(ROOT, "recipes", "tiny-cpu.yaml")
@@ -57,3 +57,14 @@ def test_duplicate_ids_rejected(tiny_tokenizer, tmp_path):
     config = load_train_config(TINY, [f"output_dir={tmp_path}", f"data.source={data}"])
     with pytest.raises(DataError, match="duplicate task.id 'TinyEval/0'"):
         load_examples(config, tiny_tokenizer)
+
+
+@pytest.mark.parametrize("task", ["code", "math"])
+def test_targets_without_a_tokenizer_are_the_training_targets(tiny_tokenizer, tmp_path, fixtures_dir, task):
+    """pgrpo.engines.PosteriorReward scores with `load_targets`, pgrpo train with `load_examples`'s
+    targets: the same problems, ids and targets, so the two score a completion alike."""
+    source = TINY_DATA if task == "code" else os.path.join(fixtures_dir, "train", "math.jsonl")
+    config = load_train_config(TINY, [f"output_dir={tmp_path}", f"task={task}", f"data.source={source}"])
+    targets = load_targets(config)
+    assert targets == {e.task_id: e.target for e in load_examples(config, tiny_tokenizer)}
+    assert len(targets) == (8 if task == "code" else 2)

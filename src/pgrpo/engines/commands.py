@@ -34,7 +34,7 @@ def configure_export(parser):
 
 @command("reward serve", help="Serve a recipe's whole P-GRPO reward over HTTP (OpenRLHF's POST /get_reward)")
 def configure_reward_serve(parser):
-    from pgrpo.engines.posterior import DEFAULT_CALL_TIMEOUT_S
+    from pgrpo.engines.reward_service import DEFAULT_TIMEOUT_S
 
     parser.add_argument("--recipe", required=True, help="a `pgrpo train` recipe (task, data, reward, sandbox)")
     parser.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="dotted recipe overrides")
@@ -44,8 +44,9 @@ def configure_reward_serve(parser):
     parser.add_argument("--token", default=None, help="shared bearer token (default: env PGRPO_REWARD_TOKEN)")
     parser.add_argument("--tokenizer", default=None, help="the policy's tokenizer, whose special tokens leave the "
                                                           "responses (default: env PGRPO_TOKENIZER, else model.path)")
-    parser.add_argument("--timeout-s", type=float, default=DEFAULT_CALL_TIMEOUT_S,
-                        help="bound of one request's scoring: past it, a 502 naming the items and services")
+    parser.add_argument("--timeout-s", type=float, default=DEFAULT_TIMEOUT_S,
+                        help="bound of one request's scoring (default 150 s: below OpenRLHF's 180 s client "
+                             "timeout): past it, a 502 naming the items and services")
 
     def run(args) -> int:
         import os

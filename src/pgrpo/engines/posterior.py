@@ -114,7 +114,7 @@ class PosteriorReward:
             return self._built.evaluator
 
     def _build(self) -> _Built:
-        from pgrpo.train.runner import recipe_thinking_fn
+        from pgrpo.train.runner import reward_evaluator
         from pgrpo.train.tasks import load_targets, make_verifier
 
         config = self.config
@@ -122,10 +122,7 @@ class PosteriorReward:
         verifier = make_verifier(config)
         try:
             rm_path = config.reward.rm_path if get_mode(config.reward.mode).uses_thinking else None
-            thinking_fn, truncated = recipe_thinking_fn(config, rm_path)
-            evaluator = RewardEvaluator(targets, verifier, thinking_fn, mode=config.reward.mode,
-                                        weight=config.reward.thinking_weight, group_size=self.group_size,
-                                        rm_truncated=truncated)
+            evaluator = reward_evaluator(config, targets, verifier, rm_path, self.group_size)
         except BaseException:
             verifier.close()
             raise

@@ -11,8 +11,10 @@ Guards are pgrpo.serving's, as for `pgrpo rm serve`: 127.0.0.1 unless a shared t
 loopback `Host` without one, bodies and queries per request capped (413 / 422), a malformed
 request a 422 naming the field (an unknown task id: `labels`). OpenRLHF's client sends no
 header, so serve it on the rollout node's loopback (its RM and sandbox services behind it keep
-their own tokens). A reward that fails (a service down, past the call's bound) is a 502 naming
-the URL or the items, never a 0; OpenRLHF retries it, then fails the sample.
+their own tokens). A reward that fails (a service down, past the call's bound, 150 s by default:
+below OpenRLHF's 180 s client timeout) is a 502 naming the URL or the items, never a 0; OpenRLHF
+retries it a few times, then logs it at INFO and leaves the sample without a reward - watch its
+log. The recipe, data and sandbox are built before the service listens.
 """
 
 from __future__ import annotations
@@ -34,6 +36,9 @@ TOKEN_ENV = "PGRPO_REWARD_TOKEN"
 DEFAULT_PORT = 8768
 DEFAULT_MAX_QUERIES = 1024
 DEFAULT_MAX_BODY_BYTES = 64 * 1024 * 1024
+# OpenRLHF's client gives up on a request after 180 s (openrlhf/utils/agent.py), retries, and then
+# leaves the sample without a reward (logged at INFO): answer (or fail, naming why) before that.
+DEFAULT_TIMEOUT_S = 150.0
 check_binding = functools.partial(serving.check_binding, token_env=TOKEN_ENV,
                                   risk="run programs in its sandbox and spend its reward model")
 
@@ -77,31 +82,35 @@ def create_app(reward: PosteriorReward, *, token: str | None = None, tokenizer: 
             texts = [response_of(q, p, specials, f"query[{i}]") for i, (q, p) in enumerate(zip(req.query, prompts))]
         except ValueError as exc:
             raise HTTPException(422, str(exc)) from None
+        ids = check_labels(req.labels, reward.evaluator().targets)  # the client's fault: 422 naming them
         try:
-            reply = await _score(reward, texts, req.labels)
-        except (ValueError, KeyError) as exc:  # a label that is no task id of the recipe
-            raise HTTPException(422, f"labels: {exc}") from None
-        except Exception as exc:  # noqa: BLE001 - a failing service is this request's 502, naming it
+            rewards = await reward.ascore(ids, texts)
+        except Exception as exc:  # noqa: BLE001 - any scoring failure is the service's: a 502 naming it
             raise HTTPException(502, f"reward failed: {type(exc).__name__}: {exc}") from None
-        return JSONResponse(reply)
+        return JSONResponse(rewards_reply(rewards).to_wire())
 
     return app
 
 
-async def _score(reward: PosteriorReward, texts: list[str], labels: list[str | None]) -> dict[str, Any]:
-    """The reply for `texts` (task ids in `labels`), scored off the event loop (`PosteriorReward.ascore`)."""
+def check_labels(labels: list[str | None], known: Any) -> list[str]:
+    """The task ids of a request; an empty label or one that is no task of the recipe is a 422
+    naming the first few."""
     for i, label in enumerate(labels):
         if not label:
-            raise ValueError(f"labels[{i}]: expected the pgrpo task id, got {label!r}")
+            raise HTTPException(422, f"labels[{i}]: expected the pgrpo task id, got {label!r}")
     ids = [str(label) for label in labels]
-    rewards = await reward.ascore(ids, texts)
-    return rewards_reply(rewards).to_wire()
+    unknown = [f"labels[{i}]={task!r}" for i, task in enumerate(ids) if task not in known]
+    if unknown:
+        raise HTTPException(422, f"labels: not a task id of the recipe's data: {', '.join(unknown[:5])}"
+                                 + (f" (+{len(unknown) - 5} more)" if len(unknown) > 5 else ""))
+    return ids
 
 
 def serve(reward: PosteriorReward, *, host: str = "127.0.0.1", port: int = DEFAULT_PORT, token: str | None = None,
           tokenizer: str | None = None) -> None:
     """Run the service until interrupted (the CLI); it prints its URL once listening."""
     check_binding(host, token)
+    reward.evaluator()  # a broken recipe, data file or sandbox fails here, before the first request
     app = create_app(reward, token=token, tokenizer=tokenizer)
     try:
         serving.serve_forever("pgrpo reward serve", app, serving.bind(host, port), token,

@@ -42,7 +42,9 @@ def configure_demo(parser):
     parser.add_argument("--cache-dir", default=None,
                         help="where the fine-tuned policy is cached (default: $PGRPO_CACHE or ~/.cache/pgrpo, /demo)")
     parser.add_argument("--rl-steps", type=int, default=None, help="override the RL steps per mode")
-    parser.add_argument("--jobs", type=int, default=2, help="RL runs in parallel (default 2: one per core)")
+    parser.add_argument("--jobs", type=int, default=None,
+                        help="RL runs in parallel, one thread each (default: 2, one per core; a one-seed demo "
+                             "of three arms runs all three at once, which ends sooner than two then one)")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
 
     def run(args) -> int:
@@ -56,7 +58,11 @@ def configure_demo(parser):
         arms = tuple(m.strip() for m in (args.arms or "").split(",") if m.strip())
         if args.study and args.seeds is not None:
             raise PgrpoError("--seeds: the study's seeds are set by its stopping rule (docs/demo.md); drop --seeds")
-        kwargs = {"arms": arms, "cache_dir": args.cache_dir, "progress": not args.quiet, "jobs": args.jobs,
+        jobs = args.jobs
+        if jobs is None:  # a last wave of one run would leave a core idle for a whole run
+            one_seed = not (args.study or args.select) and (args.seeds is None or len(_seeds(args.seeds)) == 1)
+            jobs = 3 if one_seed and len(arms) in (0, 3) else 2
+        kwargs = {"arms": arms, "cache_dir": args.cache_dir, "progress": not args.quiet, "jobs": jobs,
                   "world": args.world, "evaluate_on": args.evaluate_on}
         if args.seeds is not None:
             kwargs["seeds"] = _seeds(args.seeds)

@@ -117,6 +117,18 @@ def _rl_stage_in_process(out: str, name: str, config: DemoConfig, arm: str, seed
         torch.set_num_threads(threads)
 
 
+def _die_with_parent() -> None:
+    """A pool worker ends when the demo process dies (Linux: PR_SET_PDEATHSIG): a killed demo must
+    not leave RL runs writing into its --out (a rerun there would meet their half-written stages)."""
+    import ctypes
+    import signal
+    import sys
+
+    if sys.platform.startswith("linux"):
+        pr_set_pdeathsig = 1
+        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
+
+
 def rl_stage_name(arm: str, seed: int) -> str:
     return f"rl/{arm}-seed{seed}"
 
@@ -137,7 +149,8 @@ def rl_stages(out: Path, config: DemoConfig, policy: str, rm_paths: dict[str, st
 
     quiet = dataclasses.replace(config, progress=False)  # parallel progress bars would interleave
     say(f"RL: {len(pending)} runs, {config.jobs} at a time")
-    pool = ProcessPoolExecutor(max_workers=config.jobs, mp_context=multiprocessing.get_context("spawn"))
+    pool = ProcessPoolExecutor(max_workers=config.jobs, mp_context=multiprocessing.get_context("spawn"),
+                               initializer=_die_with_parent)
     try:
         futures = {name: pool.submit(_rl_stage_in_process, str(out), name, quiet, arm, seed, policy, rm_paths)
                    for name, arm, seed in pending}

@@ -13,12 +13,13 @@ RL prompts and the score-based pairs the training tests (`DemoConfig.train_tests
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 import random
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pgrpo.data.io import read_jsonl, write_jsonl
+from pgrpo.data.io import read_jsonl, write_jsonl, write_text_atomic
 from pgrpo.toy.demo_config import DemoConfig
 from pgrpo.toy.stage import toy_verifier
 from pgrpo.toy.world import TOY_PROMPT_STYLE, ToyTask
@@ -128,8 +129,15 @@ def stage_pairs(stage_dir: Path, config: DemoConfig, policy: str, editor: str) -
     from pgrpo.toy.evaluate import sample_responses
 
     problems = pair_problems(config, splits_of(config))
-    own = sample_responses(policy, problems, 1, temperature=1.0, seed=1)
-    write_initial(stage_dir / "policy_responses.jsonl", [(p.statement, r[0]) for p, r in zip(problems, own)])
+    # The policy's own responses, the editors' initial y: one draw (seed 1) shared by every
+    # editor's stage - the same policy, problems and seed give the same responses.
+    shared = stage_dir.parent / "policy" / f"pair_responses-{len(problems)}.jsonl"
+    if not shared.is_file():
+        own = sample_responses(policy, problems, 1, temperature=1.0, seed=1)
+        write_text_atomic(shared, "".join(json.dumps({"statement": p.statement, "response": r[0]}) + "\n"
+                                          for p, r in zip(problems, own)))
+    write_initial(stage_dir / "policy_responses.jsonl",
+                  [(row["statement"], row["response"]) for row in read_jsonl(shared)])
     backend = CachedBackend(ToyBackend(initial=str(stage_dir / "policy_responses.jsonl"), editor=editor),
                             stage_dir / "llm_cache")
     pairs_config = PairsConfig(prompt_style=TOY_PROMPT_STYLE, max_tokens=256, batch_problems=32)

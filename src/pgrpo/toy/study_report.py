@@ -129,7 +129,8 @@ def render_study_markdown(report: dict) -> str:
     lines += ["", f"Bold: sign-flip p < {alpha} (the study's decision test at every look, fixed in advance) and "
               "the 95% t-interval excludes 0; only the primary comparison is covered by the stopping rule, the "
               "others are secondary (uncorrected). The t-interval holds the test tasks fixed; the crossed "
-              "bootstrap resamples seeds and tasks (it over-counts the residual term, so it is conservative); "
+              "bootstrap resamples seeds and tasks (it over-counts the residual term and, with few seeds, "
+              "shrinks the seed term: read it next to the t-interval); "
               "the task term share is the task component's share of the variance of the mean. The MDE uses the "
               "observed sd (post hoc) at the decision alpha; the sign-flip p is exact over all 2^K sign patterns.",
               "", f"Evaluation: {noise['eval_problems']} test tasks x {noise['eval_samples']} samples per run; "

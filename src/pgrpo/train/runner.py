@@ -21,7 +21,7 @@ import json
 import logging
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,10 +30,11 @@ import yaml
 
 from pgrpo.config import ConfigError, to_dict
 from pgrpo.hf_loading import ensure_pad_token, torch_dtype
-from pgrpo.rewards.batch import RewardEvaluator, ThinkingFn, TruncationCount
+from pgrpo.rewards.batch import RewardEvaluator, Target, ThinkingFn, TruncationCount
 from pgrpo.rewards.components import get_mode
 from pgrpo.rewards.trl_funcs import make_reward_funcs
 from pgrpo.train.config import TrainConfig, lora_config, validate_train_config
+from pgrpo.verify import BatchVerify
 
 log = logging.getLogger("pgrpo.train")
 
@@ -108,7 +109,13 @@ def recipe_thinking_fn(config: TrainConfig, rm_path: str | None) -> tuple[Thinki
                           device=device or "cpu")
 
 
-_thinking_fn = recipe_thinking_fn  # its earlier name (tests/rm/test_manifest.py)
+def reward_evaluator(config: TrainConfig, targets: Mapping[str, Target], verify_fn: BatchVerify,
+                     rm_path: str | None, group_size: int) -> RewardEvaluator:
+    """The recipe's reward over `targets`: its mode, thinking weight and RM (`recipe_thinking_fn`).
+    The one construction `pgrpo train` and `pgrpo.engines.PosteriorReward` share."""
+    thinking_fn, rm_truncated = recipe_thinking_fn(config, rm_path)
+    return RewardEvaluator(targets, verify_fn, thinking_fn, mode=config.reward.mode,
+                           weight=config.reward.thinking_weight, group_size=group_size, rm_truncated=rm_truncated)
 
 
 def _resume_checkpoint(config: TrainConfig, out: Path, save_only_model: bool) -> str | None:
@@ -218,12 +225,8 @@ def run_training(config: TrainConfig) -> TrainResult:
     failure: Exception | None = None
     with agreed_verifier(config) as verifier:  # a rank whose jail cannot start stops them all
         try:
-            thinking_fn, rm_truncated = recipe_thinking_fn(config, rm_path)
-            evaluator = RewardEvaluator(
-                {e.task_id: e.target for e in examples}, verifier, thinking_fn,
-                mode=config.reward.mode, weight=config.reward.thinking_weight,
-                group_size=grpo_args.num_generations or 1, rm_truncated=rm_truncated,
-            )
+            evaluator = reward_evaluator(config, {e.task_id: e.target for e in examples}, verifier, rm_path,
+                                         grpo_args.num_generations or 1)
         except Exception as exc:  # reported to every rank below, then raised
             failure = exc
         # Agreed before the policy loads: under ZeRO-3 that load is itself a collective, which a
