@@ -186,7 +186,7 @@ def test_a_stage_result_from_another_demo_version_is_refused(tmp_path):
     calls = []
     key = stage_key(DemoConfig(str(tmp_path)))
     first = run_stage(tmp_path, "pairs", lambda stage_dir: calls.append(stage_dir) or {"count": 3}, key=key)
-    assert first["demo_version"] == DEMO_VERSION == 5 and len(calls) == 1
+    assert first["demo_version"] == DEMO_VERSION == 6 and len(calls) == 1
     assert run_stage(tmp_path, "pairs", lambda stage_dir: calls.append(stage_dir) or {}, key=key)["count"] == 3
     assert len(calls) == 1  # reused, not rerun
     (tmp_path / "pairs" / "result.json").write_text(json.dumps({"count": 3}))  # an older demo's result
@@ -206,8 +206,14 @@ def test_a_stage_result_with_other_settings_is_refused(tmp_path):
     same = DemoConfig(str(tmp_path / "b"), jobs=2, seeds=(3, 4), progress=False, arms=("outcome", "posterior_honest"))
     assert run_stage(tmp_path, "policy", lambda stage_dir: calls.append(2) or {}, key=stage_key(same))["n"] == 1
     assert calls == [1]
-    with pytest.raises(PgrpoError, match=r"stage policy was run with other settings \(world differ\)"):
+    # another world also trains other RMs: the editors are part of the key (DemoConfig.editors)
+    with pytest.raises(PgrpoError, match=r"stage policy was run with other settings \(editors, world differ\)"):
         run_stage(tmp_path, "policy", lambda stage_dir: {}, key=stage_key(DemoConfig(str(tmp_path), world="clean")))
+    # arms that need no other RM in the trap world's key: ("blind",) either way; one more editor differs
+    trap = DemoConfig(str(tmp_path), world="trap")
+    assert stage_key(trap)["editors"] == ["blind"]
+    assert stage_key(DemoConfig(str(tmp_path), world="trap", arms=("outcome", "posterior_honest")))["editors"] \
+        == ["blind", "honest"]
     with pytest.raises(PgrpoError, match=r"eval_problems, .*quick, .*rl_steps.*sft differ"):
         run_stage(tmp_path, "policy", lambda stage_dir: {}, key=stage_key(quick_config(str(tmp_path))))
     with pytest.raises(PgrpoError, match=r"\(seed differ\)"):
