@@ -1,9 +1,14 @@
-"""Shared fixtures: tiny locally built models (built once per session, never downloaded)."""
+"""Shared fixtures: tiny locally built models (built once per session, never downloaded); the
+`network` marker's rule (a test that needs the package registry skips when it is unreachable,
+except in CI, where CI=true and an unreachable registry fails the test)."""
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
+import socket
+import urllib.parse
 from pathlib import Path
 
 import pytest
@@ -15,6 +20,28 @@ os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 FIXTURES = os.path.join(os.path.dirname(__file__), "fixtures")
+DEFAULT_INDEX = "https://pypi.org/simple"
+
+
+@functools.cache
+def registry_host() -> str | None:
+    """The package registry's host (PIP_INDEX_URL's, else PyPI's) when it accepts a connection, else None."""
+    host = urllib.parse.urlparse(os.environ.get("PIP_INDEX_URL", DEFAULT_INDEX)).hostname or "pypi.org"
+    try:
+        socket.create_connection((host, 443), timeout=5).close()
+    except OSError:
+        return None
+    return host
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Tests marked `network` need the package registry: skipped offline, failed in CI (CI=true)."""
+    if item.get_closest_marker("network") is None or registry_host() is not None:
+        return
+    where = os.environ.get("PIP_INDEX_URL", DEFAULT_INDEX)
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"CI=true but the package registry {where} is unreachable: this test must run in CI")
+    pytest.skip(f"the package registry {where} is unreachable (offline); CI runs this test")
 
 
 @pytest.fixture(scope="session")
