@@ -28,7 +28,7 @@ def test_importing_the_core_imports_nothing_from_the_toy_world():
 
 def test_a_registry_miss_loads_the_toy_plugin():
     code = ("from pgrpo.data.prompts import get_style; from pgrpo.bench.judge import judge_factory; "
-            "from pgrpo.llm.base import make_backend; "
+            "from pgrpo.llm.make import make_backend; "
             "print(get_style('toy').name, judge_factory('toy-oracle').name, make_backend('toy', 'toy').name)")
     assert _fresh(code) == "toy toy-oracle toy"
 

@@ -1,6 +1,6 @@
 """The `pgrpo` command: one entry point, one subcommand per pipeline stage.
 
-Thin by design: each stage's `commands.py` registers its subcommand(s) with `@command`
+Thin by design: each stage's `commands.py` (imported in `build_parser`) registers its subcommand(s) with `@command`
 (pgrpo.commands), declaring arguments and a `run(args) -> exit code` that builds a config and
 calls the library; plugins (pgrpo.plugins) add theirs when loaded at start-up. Heavy imports
 (torch, transformers) happen inside `run`, so `pgrpo --help` is instant. Nested names ("rm train") become nested subcommands.
@@ -9,7 +9,6 @@ calls the library; plugins (pgrpo.plugins) add theirs when loaded at start-up. H
 from __future__ import annotations
 
 import argparse
-import importlib
 import sys
 
 from pgrpo import __version__
@@ -17,24 +16,20 @@ from pgrpo.commands import COMMANDS
 from pgrpo.errors import PgrpoError
 from pgrpo.plugins import load_plugins
 
-# Modules whose import registers subcommands. Each stage owns its own module.
-COMMAND_MODULES: tuple[str, ...] = (
-    "pgrpo.data.commands",
-    "pgrpo.llm.commands",
-    "pgrpo.rm.pairs_commands",
-    "pgrpo.bench.commands",
-    "pgrpo.train.build_rl_commands",
-    "pgrpo.evaluation.commands",
-    "pgrpo.rm.commands",
-    "pgrpo.train.commands",
-    "pgrpo.sandbox.commands",
-    "pgrpo.engines.commands",
-)
-
 
 def build_parser() -> argparse.ArgumentParser:
-    for module in COMMAND_MODULES:
-        importlib.import_module(module)
+    # Importing each stage's commands module registers its subcommands (each imports no model library).
+    import pgrpo.bench.commands  # noqa: F401
+    import pgrpo.data.commands  # noqa: F401
+    import pgrpo.engines.commands  # noqa: F401
+    import pgrpo.evaluation.commands  # noqa: F401
+    import pgrpo.llm.commands  # noqa: F401
+    import pgrpo.rm.commands  # noqa: F401
+    import pgrpo.rm.pairs_commands  # noqa: F401
+    import pgrpo.sandbox.commands  # noqa: F401
+    import pgrpo.train.build_rl_commands  # noqa: F401
+    import pgrpo.train.commands  # noqa: F401
+
     load_plugins()
     width = max(len(name) for name in COMMANDS) + 2
     listing = "\n".join(f"  pgrpo {name.ljust(width)}{COMMANDS.get(name).help}" for name in COMMANDS)

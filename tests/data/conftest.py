@@ -57,9 +57,8 @@ def lcb():
 
 
 @pytest.fixture
-def cli(monkeypatch):
-    """`pgrpo.cli.main` with only the data commands loaded (other stages may be mid-build)."""
+def cli():
+    """`pgrpo.cli.main`."""
     import pgrpo.cli
 
-    monkeypatch.setattr(pgrpo.cli, "COMMAND_MODULES", ("pgrpo.data.commands",))
     return pgrpo.cli.main

@@ -65,10 +65,9 @@ class FakeRunner:
                               self.seconds.get(p.task_id, 0.1)) for p in problems]
 
 
-def test_cli_removes_every_planted_problem_by_name_and_runs_references_in_the_sandbox(tmp_path, monkeypatch, capsys):
+def test_cli_removes_every_planted_problem_by_name_and_runs_references_in_the_sandbox(tmp_path, capsys):
     import pgrpo.cli
 
-    monkeypatch.setattr(pgrpo.cli, "COMMAND_MODULES", ("pgrpo.train.build_rl_commands",))
     out = tmp_path / "train" / "code-rl.jsonl"
     argv = ["data", "build-rl", "--out", str(out), "--quiet", "--sandbox-workers", "1"]
     argv += [a for s in SOURCES for a in ("--source", s)] + [a for e in EVALS for a in ("--eval", e)]
@@ -282,10 +281,7 @@ def _cli(tmp_path: Path, *extra: str) -> int:
     return pgrpo.cli.main(argv + [a for s in SOURCES for a in ("--source", s)])
 
 
-def test_skipped_evaluation_sets_are_named_in_the_datasheet_report_and_summary(tmp_path, monkeypatch, capsys):
-    import pgrpo.cli
-
-    monkeypatch.setattr(pgrpo.cli, "COMMAND_MODULES", ("pgrpo.train.build_rl_commands",))
+def test_skipped_evaluation_sets_are_named_in_the_datasheet_report_and_summary(tmp_path, capsys):
     assert _cli(tmp_path, "--no-verify", "--skip-eval", "humaneval_plus", "--skip-eval", "mbpp",
                 "--skip-eval", "mbpp_plus", "--skip-eval", "lcb", "--skip-eval", "bigcodebench") == 0
     skipped = "humaneval_plus, mbpp, mbpp_plus, lcb, bigcodebench"
@@ -299,10 +295,8 @@ def test_skipped_evaluation_sets_are_named_in_the_datasheet_report_and_summary(t
 
 
 def test_reference_verdicts_are_redone_when_any_sandbox_limit_changes(tmp_path, monkeypatch):
-    import pgrpo.cli
     import pgrpo.train.build_rl_commands as commands
 
-    monkeypatch.setattr(pgrpo.cli, "COMMAND_MODULES", ("pgrpo.train.build_rl_commands",))
     runs: list[FakeRunner] = []
 
     def fake_runner(verifier):

@@ -13,7 +13,7 @@ from pgrpo.evaluation.runner import EvalConfig
 
 @pytest.mark.skipif(importlib.util.find_spec("vllm") is not None, reason="vllm is installed here")
 def test_vllm_backend_missing_install_names_the_extra():
-    import pgrpo.evaluation.vllm_backend  # noqa: F401 - registers "vllm"
+    import pgrpo.llm.vllm_backend  # noqa: F401 - registers "vllm"
     from pgrpo.llm import BackendError, make_backend
 
     with pytest.raises(BackendError, match=r"pip install pgrpo\[vllm\]"):

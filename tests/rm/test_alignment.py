@@ -11,9 +11,10 @@ import shutil
 
 import pytest
 
-from pgrpo.rewards.batch import RewardEvaluator, Target
+from pgrpo.data.math import MathProblem
+from pgrpo.rewards.batch import RewardEvaluator
 from pgrpo.rewards.thinking import rm_thinking_fn
-from pgrpo.rm.benchmarks import EvalPair
+from pgrpo.rm.bench_formats.base import EvalPair
 from pgrpo.rm.data import Pair
 from pgrpo.rm.evaluate import RewardModelEvaluator
 from pgrpo.rm.fitting import tokenize_pairs
@@ -73,7 +74,7 @@ def _rl_ids(scorer: RewardScorer) -> list[int]:
     """What the RL thinking reward sends the RM for the same completion (a passing one)."""
     recording = RecordingScorer(scorer)
     verdict = Verdict(True, "passed", 1.0, True, REASONING, CODE, CODE)
-    evaluator = RewardEvaluator({"t": Target("t", STATEMENT, None)}, lambda items: [verdict] * len(items),
+    evaluator = RewardEvaluator({"t": MathProblem("t", STATEMENT, "")}, lambda items: [verdict] * len(items),
                                 rm_thinking_fn(recording), mode="posterior")
     evaluator.evaluate(["t"], [GOOD])
     assert len(recording.seen) == 1

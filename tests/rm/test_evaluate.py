@@ -10,7 +10,8 @@ import pytest
 from pgrpo.cli import main
 from pgrpo.errors import DataError
 from pgrpo.rm.benchmarks import load_benchmark
-from pgrpo.rm.evaluate import EVALUATORS, evaluate, render_markdown
+from pgrpo.rm.commands import EVALUATORS
+from pgrpo.rm.evaluate import evaluate, render_markdown
 from pgrpo.rm.scoring import RewardScorer
 
 
@@ -23,8 +24,7 @@ class LengthEvaluator:
         return [(len(p.chosen.reasoning), len(p.rejected.reasoning)) for p in pairs]
 
 
-if "test-length" not in EVALUATORS:
-    EVALUATORS.add("test-length", lambda options: LengthEvaluator())
+EVALUATORS.setdefault("test-length", lambda options: LengthEvaluator())  # an evaluator the CLI can be driven with
 
 
 def _path(fixtures_dir, name):

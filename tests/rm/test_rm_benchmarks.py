@@ -14,7 +14,8 @@ from pgrpo.llm import CachedBackend
 from pgrpo.llm.testing import FunctionBackend
 from pgrpo.rm.bench_formats.rewardbench2 import best_of_n_credit
 from pgrpo.rm.benchmarks import load_benchmark
-from pgrpo.rm.evaluate import EVALUATORS, RewardModelEvaluator, evaluate, render_markdown
+from pgrpo.rm.commands import EVALUATORS
+from pgrpo.rm.evaluate import RewardModelEvaluator, evaluate, render_markdown
 from pgrpo.rm.judge_eval import LLMJudgeEvaluator
 
 # Fixed scores per (row id, response position): what a reward model gives each response.
@@ -48,8 +49,7 @@ class TableEvaluator:
         return out
 
 
-if "test-table" not in EVALUATORS:
-    EVALUATORS.add("test-table", lambda options: TableEvaluator())
+EVALUATORS.setdefault("test-table", lambda options: TableEvaluator())  # an evaluator the CLI can be driven with
 
 
 def _path(fixtures_dir, name):

@@ -92,10 +92,9 @@ def test_training_refuses_a_set_with_long_prompts_naming_the_first_few(tiny_poli
     assert fit.max_prompt_tokens == model_positions - COMPLETION
 
 
-def test_build_rl_drops_and_reports_prompts_over_the_recipes_budget(tmp_path, monkeypatch, capsys, tiny_tokenizer):
+def test_build_rl_drops_and_reports_prompts_over_the_recipes_budget(tmp_path, capsys, tiny_tokenizer):
     import pgrpo.cli
 
-    monkeypatch.setattr(pgrpo.cli, "COMMAND_MODULES", ("pgrpo.train.build_rl_commands",))
     data = load_train_config(TINY).data
     problems = [problem("short", 2), problem("edge", 40), problem("long", 41), problem("longer", 200)]
     counts = dict(zip([p.task_id for p in problems],

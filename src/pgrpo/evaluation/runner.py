@@ -90,7 +90,6 @@ def load_tasks(config: EvalConfig) -> dict[str, list[EvalTask]]:
 
 def build_backend(config: EvalConfig):
     """The configured ChatBackend wrapped in CachedBackend (per-item errors, optional disk cache)."""
-    import pgrpo.evaluation.vllm_backend  # noqa: F401 - registers the "vllm" backend
     from pgrpo.llm import CachedBackend, make_backend
 
     return CachedBackend(make_backend(config.backend, str(config.model), **config.backend_options), config.cache_dir)

@@ -20,7 +20,7 @@ def configure_serve(parser):
     parser.add_argument("--verbose", action="store_true", help="log every HTTP request")
 
     def run(args) -> int:
-        from pgrpo.llm.base import make_backend
+        from pgrpo.llm.make import make_backend
         from pgrpo.llm.server import ChatServer
 
         backend = make_backend("hf", args.model, device=args.device, dtype=args.dtype,

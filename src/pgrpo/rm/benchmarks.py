@@ -18,7 +18,8 @@ Registered formats (registry `BENCHMARK_FORMATS`; autodetection tries DETECTION_
   the subset is the pair_type (or "all").
 
 * `judgebench`, `rewardbench2`, `rm-bench` -- JudgeBench, RewardBench 2 and RM-Bench, defined
-  (with how each benchmark scores) in `pgrpo.rm.bench_formats`, imported on first use.
+  (with how each benchmark scores) in `pgrpo.rm.bench_formats`; every format registers in
+  `pgrpo.rm.bench_formats.base.BENCHMARK_FORMATS`, with the types they share.
 
 A format's row becomes one EvalPair or several (RM-Bench: 9, one per cell of its style grid,
 told apart by `slot`); a format with an `aggregate` scores its rows by its own rule, the others
@@ -34,109 +35,21 @@ from __future__ import annotations
 
 import dataclasses
 import fnmatch
-import importlib
 import json
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 from pgrpo.data.io import BadLine, iter_jsonl, open_text
 from pgrpo.errors import DataError
-from pgrpo.registry import Registry
+from pgrpo.rm.bench_formats import judgebench, rewardbench2, rmbench  # noqa: F401 - importing registers them
+from pgrpo.rm.bench_formats.base import BENCHMARK_FORMATS, BenchmarkFormat, EvalPair, ExcludedRow
 from pgrpo.rm.data import malformed, text_field
-from pgrpo.rm.metrics import Accuracy
 from pgrpo.rm.scoring import RMItem
 
-
-@dataclass(frozen=True)
-class EvalPair:
-    """One benchmark pair; `line` is its 1-based line in the source file (where its row starts),
-    `row` the 0-based ordinal of its row among the file's records, set by `load_benchmark` (rows
-    of a minified JSON array all share line 1; the ordinal still tells them apart)."""
-
-    subset: str
-    chosen: RMItem
-    rejected: RMItem
-    line: int = 0
-    pair_id: str | None = None
-    # Where this pair sits in its row, for formats with several per row: RM-Bench (chosen style,
-    # rejected style), RewardBench 2 (index of the other completion,); () for a plain pair.
-    slot: tuple[int, ...] = ()
-    row: int | None = None
-
-
-@dataclass(frozen=True)
-class Breakdown:
-    """A benchmark's scores: overall, per subset, and named categories (e.g. "code", "hard")."""
-
-    overall: Accuracy
-    subsets: dict[str, Accuracy]
-    categories: dict[str, Accuracy]
-
-
-# (pairs, one (score_chosen, score_rejected) per pair, n_boot, seed) -> Breakdown
-Aggregator = Callable[[Sequence[EvalPair], Sequence[tuple[float, float]], int, int], Breakdown]
-
-
-class ExcludedRow(Exception):
-    """Raised by a parser for a row its benchmark scores in a way pgrpo does not (reported, not scored)."""
-
-    def __init__(self, subset: str, reason: str) -> None:
-        super().__init__(reason)
-        self.subset = subset
-
-
-@dataclass(frozen=True)
-class BenchmarkFormat:
-    name: str
-    required: tuple[str, ...]
-    parse: Callable[[dict[str, Any], int], EvalPair | tuple[EvalPair, ...]]
-    # Named groups of subsets (glob patterns) reported together, e.g. RewardBench "code".
-    categories: tuple[tuple[str, tuple[str, ...]], ...] = ()
-    # The benchmark's own scoring rule; None: pairwise accuracy, ties half, per subset / category.
-    aggregate: Aggregator | None = None
-    unit: str = "pairs"  # what `n` counts in the report
-    rule: str = "Ties count half."  # one line on how the accuracy is computed, printed under the table
-    overall_label: str = "overall"  # the overall row's name in the report (say when it is not the usual one)
-
-    def matches(self, keys: set[str]) -> bool:
-        return all(k in keys for k in self.required)
-
-
-BENCHMARK_FORMATS: Registry[BenchmarkFormat] = Registry("benchmark format")
 # Autodetection order: the most specific key set first (RewardBench 2 and RM-Bench rows also
 # carry RewardBench's / the pairs format's keys).
 DETECTION_ORDER = ("lcb-rb", "judgebench", "rewardbench2", "rm-bench", "rewardbench", "pairs")
-# Modules whose import registers more formats.
-FORMAT_MODULES: tuple[str, ...] = ("pgrpo.rm.bench_formats",)
-
-
-def text_list(obj: dict[str, Any], key: str, length: int | None = None) -> list[str]:
-    """obj[key], a non-empty list of non-empty strings (of exactly `length` if given); ValueError
-    naming the key (and the item) otherwise."""
-    value = obj.get(key)
-    if not isinstance(value, list) or not value:
-        raise ValueError(f"field {key!r} must be a non-empty list of strings, got {type(value).__name__}")
-    if length is not None and len(value) != length:
-        raise ValueError(f"field {key!r} must hold {length} responses, got {len(value)}")
-    for i, item in enumerate(value):
-        if not isinstance(item, str) or not item.strip():
-            raise ValueError(f"field {key!r}[{i}] must be a non-empty string, got {item!r:.40}")
-    return value
-
-
-def rows_of(pairs: Sequence[EvalPair], scores: Sequence[tuple[float, float]]
-            ) -> list[list[tuple[EvalPair, tuple[float, float]]]]:
-    """The (pair, scores) of each source row (pairs of a row share its `row` ordinal), in file order.
-    ValueError for a pair without one (not read by `load_benchmark`)."""
-    rows: dict[int, list[tuple[EvalPair, tuple[float, float]]]] = {}
-    for pair, score in zip(pairs, scores):
-        if pair.row is None:
-            raise ValueError(f"pair at line {pair.line} (id {pair.pair_id}) has no row ordinal: per-row scoring "
-                             f"needs pairs read by pgrpo.rm.benchmarks.load_benchmark")
-        rows.setdefault(pair.row, []).append((pair, score))
-    return list(rows.values())
 
 
 def _parse_lcb_rb(obj: dict[str, Any], line: int) -> EvalPair:
@@ -171,11 +84,6 @@ BENCHMARK_FORMATS.add("rewardbench", BenchmarkFormat(
     "rewardbench", ("prompt", "chosen", "rejected", "subset"), _parse_rewardbench,
     categories=(("code", ("hep-*",)), ("math", ("math-prm",)))))
 BENCHMARK_FORMATS.add("pairs", BenchmarkFormat("pairs", ("prompt", "chosen", "rejected"), _parse_pairs))
-
-
-def _import_format_modules() -> None:
-    for module in FORMAT_MODULES:
-        importlib.import_module(module)
 
 
 def _skip_space(text: str, pos: int) -> int:
@@ -215,7 +123,6 @@ def iter_records(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
 
 
 def detect_format(obj: dict[str, Any], where: str) -> BenchmarkFormat:
-    _import_format_modules()
     keys = set(obj)
     for name in DETECTION_ORDER:
         fmt = BENCHMARK_FORMATS.get(name)
@@ -229,7 +136,6 @@ def load_benchmark(path: str | Path, format: str | None = None, subsets: Sequenc
                    excluded: list[BadLine] | None = None) -> tuple[BenchmarkFormat, list[EvalPair]]:
     """Read a benchmark file; `subsets` keeps rows whose subset matches any glob pattern; rows the
     format leaves out (ExcludedRow) are appended to `excluded` when given."""
-    _import_format_modules()
     fmt = None
     if format is not None:
         try:

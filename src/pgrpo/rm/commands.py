@@ -9,9 +9,15 @@ Heavy imports happen inside run(). (`pgrpo rm pairs` lives in pgrpo.rm.pairs_com
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from pgrpo.commands import command
+from pgrpo.errors import PgrpoError
 from pgrpo.hf_loading import DTYPE_NAMES
+
+if TYPE_CHECKING:
+    from pgrpo.rm.evaluate import EvaluatorOptions, PairEvaluator
 
 
 @command("rm train", help="Train a Bradley-Terry reasoning reward model on preference pairs (TRL RewardTrainer)")
@@ -73,8 +79,6 @@ def configure_train(parser):
 
 
 def _parse_extra(items: list[str]) -> dict[str, str]:
-    from pgrpo.errors import PgrpoError
-
     extra = {}
     for item in items:
         if "=" not in item:
@@ -82,6 +86,30 @@ def _parse_extra(items: list[str]) -> dict[str, str]:
         key, value = item.split("=", 1)
         extra[key.strip()] = value
     return extra
+
+
+def _reward_model(options: EvaluatorOptions) -> PairEvaluator:
+    from pgrpo.rm.evaluate import reward_model_evaluator
+
+    return reward_model_evaluator(options)
+
+
+def _llm_judge(options: EvaluatorOptions) -> PairEvaluator:
+    from pgrpo.rm.judge_eval import llm_judge_evaluator
+
+    return llm_judge_evaluator(options)
+
+
+# `--evaluator` name -> factory (each imports its model library only when called)
+EVALUATORS: dict[str, Callable[[EvaluatorOptions], PairEvaluator]] = {
+    "reward-model": _reward_model, "llm-judge": _llm_judge}
+
+
+def build_evaluator(name: str, options: EvaluatorOptions) -> PairEvaluator:
+    """Build evaluator `name` (PgrpoError naming the known ones if unknown)."""
+    if name not in EVALUATORS:
+        raise PgrpoError(f"--evaluator: unknown evaluator {name!r}; known: {', '.join(sorted(EVALUATORS))}")
+    return EVALUATORS[name](options)
 
 
 @command("rm eval", help="Accuracy of a reward model on preference benchmarks (LCB-RB, RewardBench 1 and 2, "
@@ -97,7 +125,7 @@ def configure_eval(parser):
                         help="keep only these subsets (glob patterns, matched case-sensitively), e.g. 'hep-*' math-prm; "
                              "RM-Bench: domains (code math; safety is 'safety-*': its domains are safety-refuse "
                              "and safety-response); JudgeBench: sources (livecodebench); RewardBench 2: Math")
-    parser.add_argument("--evaluator", default="reward-model", help="registered evaluator (default reward-model)")
+    parser.add_argument("--evaluator", default="reward-model", help=f"one of {', '.join(EVALUATORS)} (default reward-model)")
     parser.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
                         help="evaluator-specific option (repeatable)")
     parser.add_argument("--batch-size", type=int, default=16)
@@ -118,13 +146,7 @@ def configure_eval(parser):
 
         from pgrpo.data.io import BadLine, write_jsonl
         from pgrpo.rm.benchmarks import load_benchmark
-        from pgrpo.rm.evaluate import (
-            EvaluatorOptions,
-            build_evaluator,
-            evaluate,
-            render_markdown,
-            write_outputs,
-        )
+        from pgrpo.rm.evaluate import EvaluatorOptions, evaluate, render_markdown, write_outputs
 
         excluded: list[BadLine] = []
         fmt, pairs = load_benchmark(args.data, args.format, args.subsets, excluded)
@@ -187,7 +209,6 @@ def configure_serve(parser):
     def run(args) -> int:
         import os
 
-        from pgrpo.errors import PgrpoError
         from pgrpo.rm.scoring import RewardScorer
         from pgrpo.rm.service import DEFAULT_BATCH_TOKENS, check_binding, serve
 

@@ -4,26 +4,25 @@ An evaluator turns benchmark pairs into (score_chosen, score_rejected); accuracy
 with score_chosen > score_rejected, ties counted half (and reported), with a 95% percentile
 bootstrap interval (fixed seed) overall, per subset and per format category (RewardBench
 "code" = hep-*, "math" = math-prm). A format with its own rule (RM-Bench, JudgeBench,
-RewardBench 2: `BenchmarkFormat.aggregate`, pgrpo.rm.bench_formats) scores the same pairs its way. Evaluators are registered in `EVALUATORS` by name with a
-factory `(EvaluatorOptions) -> PairEvaluator`; "reward-model" (a `RewardScorer`) is built in.
-The LLM-as-judge baseline "llm-judge" (pgrpo.rm.judge_eval, listed in EVALUATOR_MODULES) plugs
-in the same way: a pairwise judge returns (1, 0), (0, 1) or (0.5, 0.5).
+RewardBench 2: `BenchmarkFormat.aggregate`, pgrpo.rm.bench_formats) scores the same pairs its way.
+An evaluator is built by a factory `(EvaluatorOptions) -> PairEvaluator`: "reward-model" (a
+`RewardScorer`, `reward_model_evaluator` here) and the LLM-as-judge baseline "llm-judge"
+(pgrpo.rm.judge_eval: a pairwise judge returns (1, 0), (0, 1) or (0.5, 0.5)); `pgrpo rm eval`
+names them (pgrpo.rm.commands.EVALUATORS).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import fnmatch
-import importlib
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
 from pgrpo.data.io import write_text_atomic
-from pgrpo.registry import Registry
-from pgrpo.rm.benchmarks import BenchmarkFormat, Breakdown, EvalPair
+from pgrpo.rm.bench_formats.base import BenchmarkFormat, Breakdown, EvalPair
 from pgrpo.rm.metrics import Accuracy, accuracy, grouped_accuracy
 
 
@@ -50,24 +49,6 @@ class EvaluatorOptions:
     include_code: bool | None = None
 
 
-EVALUATORS: Registry[Callable[[EvaluatorOptions], PairEvaluator]] = Registry("evaluator")
-# Modules whose import registers more evaluators (e.g. an LLM judge): add one line here.
-EVALUATOR_MODULES: tuple[str, ...] = ("pgrpo.rm.judge_eval",)
-
-
-def build_evaluator(name: str, options: EvaluatorOptions) -> PairEvaluator:
-    """Import the evaluator modules, then build evaluator `name` (PgrpoError if unknown)."""
-    from pgrpo.errors import PgrpoError
-
-    for module in EVALUATOR_MODULES:
-        importlib.import_module(module)
-    try:
-        factory = EVALUATORS.get(name)
-    except KeyError as exc:
-        raise PgrpoError(f"--evaluator: {exc.args[0]}") from None
-    return factory(options)
-
-
 class RewardModelEvaluator:
     """Scores both sides of every pair with a `RewardScorer` (raw scores: no sigmoid ties), on
     the RM's own layout (its manifest: an RM trained without code never sees the sides' code).
@@ -86,8 +67,7 @@ class RewardModelEvaluator:
         return [(score[pair.chosen], score[pair.rejected]) for pair in pairs]
 
 
-@EVALUATORS.register("reward-model")
-def _reward_model_evaluator(options: EvaluatorOptions) -> PairEvaluator:
+def reward_model_evaluator(options: EvaluatorOptions) -> PairEvaluator:
     from pgrpo.errors import PgrpoError
     from pgrpo.rm.manifest import MANIFEST_FILE, read_manifest
     from pgrpo.rm.scoring import RewardScorer

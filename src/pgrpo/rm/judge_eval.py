@@ -34,8 +34,8 @@ from typing import Any
 from pgrpo.errors import PgrpoError
 from pgrpo.llm.base import ChatBackend
 from pgrpo.llm.types import ChatRequest
-from pgrpo.rm.benchmarks import EvalPair
-from pgrpo.rm.evaluate import EVALUATORS, EvaluatorOptions
+from pgrpo.rm.bench_formats.base import EvalPair
+from pgrpo.rm.evaluate import EvaluatorOptions
 from pgrpo.rm.scoring import RMItem
 from pgrpo.rm.template import response_text
 
@@ -189,8 +189,9 @@ def _coerce(key: str, value: str, default: Any) -> Any:
 
 def build_backend(extra: dict[str, str]) -> ChatBackend:
     """The judge's CachedBackend from --option settings (unknown keys name the accepted ones)."""
-    from pgrpo.llm.base import BACKENDS, import_backend_modules, make_backend
+    from pgrpo.llm.base import BACKENDS
     from pgrpo.llm.cache import CachedBackend
+    from pgrpo.llm.make import import_backend_modules, make_backend
 
     name = extra.get("backend", "openai")
     model = extra.get("model")
@@ -212,8 +213,7 @@ def build_backend(extra: dict[str, str]) -> ChatBackend:
     return CachedBackend(make_backend(name, model, **options), extra.get("cache_dir"))
 
 
-@EVALUATORS.register("llm-judge")
-def _llm_judge_evaluator(options: EvaluatorOptions) -> LLMJudgeEvaluator:
+def llm_judge_evaluator(options: EvaluatorOptions) -> LLMJudgeEvaluator:
     extra = options.extra
     template = JUDGE_PROMPT
     if "template" in extra:

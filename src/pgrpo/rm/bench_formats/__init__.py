@@ -6,10 +6,6 @@
   accuracy (both orders for a pairwise judge); the coding subset is source `livecodebench`;
 * `rewardbench2` (.rewardbench2) -- RewardBench 2: best-of-4 accuracy per subset.
 
-Importing this package registers the three in `pgrpo.rm.benchmarks.BENCHMARK_FORMATS`
-(`load_benchmark` imports it by name, as listed in FORMAT_MODULES).
+Each module registers its format in `BENCHMARK_FORMATS` (pgrpo.rm.bench_formats.base, with
+the types every format shares) when `pgrpo.rm.benchmarks` imports it.
 """
-
-from pgrpo.rm.bench_formats import judgebench, rewardbench2, rmbench
-
-__all__ = ["judgebench", "rewardbench2", "rmbench"]

@@ -28,7 +28,7 @@ from collections.abc import Sequence
 from fnmatch import fnmatchcase
 from typing import Any
 
-from pgrpo.rm.benchmarks import BENCHMARK_FORMATS, BenchmarkFormat, Breakdown, EvalPair
+from pgrpo.rm.bench_formats.base import BENCHMARK_FORMATS, BenchmarkFormat, Breakdown, EvalPair
 from pgrpo.rm.data import text_field
 from pgrpo.rm.metrics import Accuracy, credit_accuracy
 from pgrpo.rm.scoring import RMItem

@@ -25,7 +25,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from pgrpo.rm.benchmarks import (
+from pgrpo.rm.bench_formats.base import (
     BENCHMARK_FORMATS,
     BenchmarkFormat,
     Breakdown,

@@ -30,7 +30,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from pgrpo.rm.benchmarks import BENCHMARK_FORMATS, BenchmarkFormat, Breakdown, EvalPair, rows_of, text_list
+from pgrpo.rm.bench_formats.base import (
+    BENCHMARK_FORMATS,
+    BenchmarkFormat,
+    Breakdown,
+    EvalPair,
+    rows_of,
+    text_list,
+)
 from pgrpo.rm.data import text_field
 from pgrpo.rm.metrics import Accuracy, credit_accuracy, macro_accuracy
 from pgrpo.rm.scoring import RMItem

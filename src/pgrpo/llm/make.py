@@ -1,0 +1,39 @@
+"""`make_backend`: a chat backend by name.
+
+The built-in backends (hf, openai, vllm) register in `BACKENDS` (pgrpo.llm.base) when their
+modules are imported, here, when a backend is asked for; each loads its model library only when
+a backend is built. A name still unknown loads the plugins (pgrpo.plugins), whose backends
+register when loaded (the toy world's "toy").
+"""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any
+
+from pgrpo.llm.base import BACKENDS, BackendError, ChatBackend
+from pgrpo.plugins import load_plugins
+
+
+def import_backend_modules(name: str | None = None) -> None:
+    """Register the built-in backends, and the plugins' when `name` is still unknown."""
+    import pgrpo.llm.hf  # noqa: F401 - importing registers the backend
+    import pgrpo.llm.openai_compat  # noqa: F401
+    import pgrpo.llm.vllm_backend  # noqa: F401
+
+    if name is None or name not in BACKENDS:
+        load_plugins()
+
+
+def make_backend(name: str, model: str, **options: Any) -> ChatBackend:
+    """Build backend `name` ("openai", "hf", ...) for `model` with backend-specific options."""
+    import_backend_modules(name)
+    try:
+        factory = BACKENDS.get(name)
+    except KeyError as exc:
+        raise BackendError(str(exc.args[0])) from None
+    try:
+        inspect.signature(factory).bind(model, **options)
+    except TypeError as exc:
+        raise BackendError(f"backend {name!r}: bad option: {exc}") from None
+    return factory(model, **options)
