@@ -11,11 +11,11 @@ import sys
 
 import pytest
 
+from doubles import FaultInjectingServer, FunctionBackend, kill_after_first_record
 from pgrpo.bench.build import BenchBuild, BenchConfig, select_pairs
 from pgrpo.bench.judge import LLMJudge, parse_verdict
 from pgrpo.data.loaders import load_problems
 from pgrpo.llm import CachedBackend, make_backend
-from pgrpo.llm.testing import FaultInjectingServer, FunctionBackend, kill_after_first_record
 from pgrpo.rm.benchmarks import load_benchmark
 from pgrpo.verify import Verifier
 

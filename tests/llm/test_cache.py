@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from doubles import FunctionBackend
 from pgrpo.llm import CachedBackend, ChatRequest, ChatResult, make_backend
 from pgrpo.llm.base import BackendError, ChatBackend
-from pgrpo.llm.testing import FunctionBackend
 
 MSG = [{"role": "user", "content": "hi"}]
 

@@ -8,10 +8,10 @@ import urllib.request
 
 import pytest
 
+from doubles import FaultInjectingServer, FunctionBackend
 from loopback import free_port
 from pgrpo.llm import CachedBackend, ChatRequest, make_backend
 from pgrpo.llm.server import ChatServer
-from pgrpo.llm.testing import FaultInjectingServer, FunctionBackend
 
 
 def _msg(text):

@@ -8,9 +8,9 @@ import os
 
 import pytest
 
+from doubles import FaultInjectingServer, FunctionBackend
 from pgrpo.cli import main
 from pgrpo.llm import CachedBackend
-from pgrpo.llm.testing import FaultInjectingServer, FunctionBackend
 from pgrpo.rm.bench_formats.base import EvalPair
 from pgrpo.rm.benchmarks import load_benchmark
 from pgrpo.rm.judge_eval import LLMJudgeEvaluator, combine, parse_preference

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
+from doubles import FaultInjectingServer, FunctionBackend, kill_after_first_record
 from pgrpo.config import ConfigError
 from pgrpo.data.loaders import load_problems, problem_to_dict
 from pgrpo.llm import CachedBackend, make_backend
-from pgrpo.llm.testing import FaultInjectingServer, FunctionBackend, kill_after_first_record
 from pgrpo.rm.data import load_pairs
 from pgrpo.rm.manifest import PAIRS_SPEC_FILE, PairsSpec
 from pgrpo.rm.od import ODTemplates, build_pairs, check_variant

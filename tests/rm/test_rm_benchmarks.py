@@ -8,10 +8,10 @@ import os
 
 import pytest
 
+from doubles import FunctionBackend
 from pgrpo.cli import main
 from pgrpo.errors import DataError
 from pgrpo.llm import CachedBackend
-from pgrpo.llm.testing import FunctionBackend
 from pgrpo.rm.bench_formats.rewardbench2 import best_of_n_credit
 from pgrpo.rm.benchmarks import load_benchmark
 from pgrpo.rm.commands import EVALUATORS

@@ -11,7 +11,6 @@ the GRPOTrainer one). Not run on a GPU yet: `scripts/gpu-smoke.sh` has the stage
 from __future__ import annotations
 
 import dataclasses
-import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -37,19 +36,12 @@ def async_dataset(config: TrainConfig):
     from datasets import Dataset
 
     from pgrpo.train.tasks import load_targets
+    from pgrpo.verify import task_type
 
-    if config.task == "code":
-        from pgrpo.data.prompts import build_messages
-
-        def messages(task: Any) -> list[dict[str, str]]:
-            return build_messages(task, config.data.prompt_style)
-    else:
-        from pgrpo.data.math import math_messages
-
-        def messages(task: Any) -> list[dict[str, str]]:
-            return math_messages(task, config.data.prompt_style)
+    kind = task_type(config.task)
     targets = list(load_targets(config).values())
-    return Dataset.from_dict({"prompt": [messages(t.task) for t in targets], "task_id": [t.task_id for t in targets]})
+    return Dataset.from_dict({"prompt": [kind.messages(t, config.data.prompt_style) for t in targets],
+                              "task_id": [t.task_id for t in targets]})
 
 
 def scorer_config(config: TrainConfig) -> TrainConfig:
@@ -60,7 +52,7 @@ def scorer_config(config: TrainConfig) -> TrainConfig:
     sandbox = config.sandbox
     if sandbox.urls or local_ranks() == 1 or sandbox.workers != default_workers():
         return config
-    return dataclasses.replace(config, sandbox=dataclasses.replace(sandbox, workers=available_cpus()))
+    return config.model_copy(update={"sandbox": sandbox.model_copy(update={"workers": available_cpus()})})
 
 
 def async_reward_funcs(config: TrainConfig, kwargs: dict[str, Any], tokenizer_path: str) -> list[Any]:
@@ -115,7 +107,7 @@ def run_async_training(config: TrainConfig) -> TrainResult:
     from pgrpo.hf_loading import ensure_pad_token
     from pgrpo.train.callbacks import MetricsJsonlCallback, trim_metrics
     from pgrpo.train.config import validate_train_config
-    from pgrpo.train.distributed import first_per_node_then_rest
+    from pgrpo.train.distributed import first_per_node_then_rest, rank
     from pgrpo.train.preflight import agreed_service_checks
     from pgrpo.train.runner import TrainResult, _checkpoint_step, _resume_checkpoint, prepare_models
 
@@ -128,7 +120,7 @@ def run_async_training(config: TrainConfig) -> TrainResult:
         torch.set_num_threads(config.torch_threads)
     out = Path(config.output_dir)
     out.mkdir(parents=True, exist_ok=True)
-    main_process = os.environ.get("RANK", "0") == "0"
+    main_process = rank() == 0  # under accelerate/torchrun only rank 0 writes files
     if main_process:
         (out / "train_config.yaml").write_text(yaml.safe_dump(to_dict(config), sort_keys=False), encoding="utf-8")
     metrics_path = out / config.logging.metrics_file
@@ -161,7 +153,7 @@ def run_async_training(config: TrainConfig) -> TrainResult:
     trainer.train(resume_from_checkpoint=checkpoint)
     final = out / "final"
     trainer.save_model(str(final))
-    if trainer.is_world_process_zero():
+    if main_process:
         tokenizer.save_pretrained(str(final))
     samples = out / config.logging.samples_file  # not written on this path (module docstring)
     return TrainResult(out, int(trainer.state.global_step), final, metrics_path, samples, checkpoint)

@@ -6,6 +6,7 @@ metrics (`pgrpo.rewards.trl_funcs`), rank-tagged samples (`pgrpo.train.callbacks
 resume checkpoint (`broadcast_json`: rank 0's value) all go through it. Values travel as JSON
 bytes in uint8 tensors (two all_gathers: lengths, then padded bytes): no pickle, and it works
 on gloo (CPU) and NCCL (the tensors go to the rank's current CUDA device). Also owns
+`rank()` / `local_rank()` (the one way pgrpo asks "am I rank 0?"),
 `first_per_node_then_rest(what, build)`, which lets each node's local rank 0 build shared files
 (tiny models) before the other ranks read them, and `agree(what, error)`: every rank says whether `what` failed
 on it, and if it failed on any, every rank raises `RankFailure` naming each failing rank and its
@@ -37,8 +38,14 @@ def _group() -> Any | None:
 
 
 def rank() -> int:
+    """This process's global rank (0 alone writes files): the process group's, else torchrun's RANK."""
     dist = _group()
     return int(dist.get_rank()) if dist is not None else int(os.environ.get("RANK", "0"))
+
+
+def local_rank() -> int:
+    """This process's rank on its node (its GPU index): torchrun's / accelerate's LOCAL_RANK."""
+    return int(os.environ.get("LOCAL_RANK", "0"))
 
 
 def gather_json(value: Any) -> list[Any]:
@@ -87,7 +94,7 @@ def first_per_node_then_rest(what: str, build: Callable[[], T]) -> T:
     """`build()` on each node's local rank 0 first (it may write files the others read), then on the
     other ranks; every rank raises `RankFailure` naming the rank if it failed anywhere - before
     the other ranks run it after a first rank's failure (a collective: every rank calls it)."""
-    first = int(os.environ.get("LOCAL_RANK", "0")) == 0
+    first = local_rank() == 0
     result: T | None = None
     error: Exception | None = None
     if first:

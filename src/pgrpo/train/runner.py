@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -30,11 +29,11 @@ import yaml
 
 from pgrpo.config import ConfigError, to_dict
 from pgrpo.hf_loading import ensure_pad_token, torch_dtype
-from pgrpo.rewards.batch import RewardEvaluator, Target, ThinkingFn, TruncationCount
+from pgrpo.rewards.batch import RewardEvaluator, ThinkingFn, TruncationCount
 from pgrpo.rewards.components import get_mode
 from pgrpo.rewards.trl_funcs import make_reward_funcs
 from pgrpo.train.config import TrainConfig, lora_config, validate_train_config
-from pgrpo.verify import BatchVerify
+from pgrpo.verify import BatchVerify, Task
 
 log = logging.getLogger("pgrpo.train")
 
@@ -103,13 +102,15 @@ def recipe_thinking_fn(config: TrainConfig, rm_path: str | None) -> tuple[Thinki
 
     device = reward.rm_device
     if device is None and torch.cuda.is_available():
-        device = f"cuda:{int(os.environ.get('LOCAL_RANK', '0'))}"  # each rank scores on its own GPU
+        from pgrpo.train.distributed import local_rank
+
+        device = f"cuda:{local_rank()}"  # each rank scores on its own GPU
     # What the RM reads (include_code) and its default max_length come from its manifest.
     return local_thinking(rm_path, batch_size=reward.rm_batch_size, max_length=reward.rm_max_length,
                           device=device or "cpu")
 
 
-def reward_evaluator(config: TrainConfig, targets: Mapping[str, Target], verify_fn: BatchVerify,
+def reward_evaluator(config: TrainConfig, targets: Mapping[str, Task], verify_fn: BatchVerify,
                      rm_path: str | None, group_size: int) -> RewardEvaluator:
     """The recipe's reward over `targets`: its mode, thinking weight and RM (`recipe_thinking_fn`).
     The one construction `pgrpo train` and `pgrpo.engines.PosteriorReward` share."""
@@ -167,7 +168,7 @@ def run_training(config: TrainConfig) -> TrainResult:
     from trl import GRPOConfig, GRPOTrainer
 
     from pgrpo.train.callbacks import MetricsJsonlCallback, SamplesCallback, trim_metrics, trim_samples
-    from pgrpo.train.distributed import agree, first_per_node_then_rest, gather_json
+    from pgrpo.train.distributed import agree, first_per_node_then_rest, gather_json, rank
     from pgrpo.train.preflight import agreed_service_checks, agreed_verifier
     from pgrpo.train.tasks import load_examples, to_dataset
 
@@ -178,7 +179,7 @@ def run_training(config: TrainConfig) -> TrainResult:
 
     out = Path(config.output_dir)
     out.mkdir(parents=True, exist_ok=True)
-    main_process = os.environ.get("RANK", "0") == "0"  # under accelerate/torchrun only rank 0 writes files
+    main_process = rank() == 0  # under accelerate/torchrun only rank 0 writes files
     if main_process:
         (out / "train_config.yaml").write_text(yaml.safe_dump(to_dict(config), sort_keys=False), encoding="utf-8")
     metrics_path = out / config.logging.metrics_file
@@ -225,7 +226,7 @@ def run_training(config: TrainConfig) -> TrainResult:
     failure: Exception | None = None
     with agreed_verifier(config) as verifier:  # a rank whose jail cannot start stops them all
         try:
-            evaluator = reward_evaluator(config, {e.task_id: e.target for e in examples}, verifier, rm_path,
+            evaluator = reward_evaluator(config, {e.task_id: e.task for e in examples}, verifier, rm_path,
                                          grpo_args.num_generations or 1)
         except Exception as exc:  # reported to every rank below, then raised
             failure = exc
@@ -255,7 +256,7 @@ def run_training(config: TrainConfig) -> TrainResult:
         trainer.train(resume_from_checkpoint=checkpoint)
         final = out / "final"
         trainer.save_model(str(final))  # gathers ZeRO-3 shards; writes on the main process
-        if trainer.is_world_process_zero():
+        if main_process:
             tokenizer.save_pretrained(str(final))
     _say(f"done: {trainer.state.global_step} steps; model in {final}; metrics in {metrics_path}")
     return TrainResult(out, int(trainer.state.global_step), final, metrics_path, samples_path, checkpoint)

@@ -3,7 +3,8 @@
 Owns `FunctionBackend` (a ChatBackend whose texts come from a Python function, so tests can
 script well-formed answers) and `FaultInjectingServer` (a real loopback ChatServer that can
 answer HTTP 500/429 (with Retry-After), malformed JSON, empty choices or stall past the client timeout, per
-request, before answering normally). For tests and demos only; binds 127.0.0.1.
+request, before answering normally). Binds 127.0.0.1. Importable from any test as
+`from doubles import ...` (pyproject: pytest `pythonpath`).
 """
 
 from __future__ import annotations
