@@ -1,6 +1,6 @@
 """Judges of reasoning/code consistency for the LCB-RB builder.
 
-Owns the `Judge` interface (items in, `Verdict`s out, same order, per-item errors), the
+Owns the `Judge` interface (items in, `JudgeVerdict`s out, same order, per-item errors), the
 registry `JUDGES`, and `LLMJudge`: asks any ChatBackend (through its cache) to answer
 CONSISTENT or INCONSISTENT from judge_template.txt (overridable). Plugins register other
 judges here (the toy world's exact oracle, "toy-oracle").
@@ -33,7 +33,7 @@ class JudgeItem:
 
 
 @dataclass(frozen=True)
-class Verdict:
+class JudgeVerdict:
     """`consistent` is None when the answer has no verdict word; `error` is set when the call failed."""
 
     consistent: bool | None
@@ -46,7 +46,7 @@ class Judge(ABC):
     model: str = ""
 
     @abstractmethod
-    def judge(self, items: Sequence[JudgeItem]) -> list[Verdict]:
+    def judge(self, items: Sequence[JudgeItem]) -> list[JudgeVerdict]:
         """One verdict per item, same order; never raises for one bad item."""
 
 
@@ -86,14 +86,14 @@ class LLMJudge(Judge):
         return ChatRequest([{"role": "user", "content": text}], temperature=0.0, max_tokens=self.max_tokens,
                            seed=self.seed)
 
-    def judge(self, items: Sequence[JudgeItem]) -> list[Verdict]:
+    def judge(self, items: Sequence[JudgeItem]) -> list[JudgeVerdict]:
         results = self.backend.generate([self.request(it) for it in items]) if items else []
         verdicts = []
         for res in results:
             if not res.ok:
-                verdicts.append(Verdict(None, "", res.error))
+                verdicts.append(JudgeVerdict(None, "", res.error))
             else:
-                verdicts.append(Verdict(parse_verdict(res.text), res.text[-500:]))
+                verdicts.append(JudgeVerdict(parse_verdict(res.text), res.text[-500:]))
         return verdicts
 
 

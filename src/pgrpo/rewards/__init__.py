@@ -10,12 +10,11 @@ from pgrpo.rewards.batch import (
     CompletionReward,
     RewardEvaluator,
     Target,
-    ThinkingQuery,
 )
 from pgrpo.rewards.components import REWARD_MODES, RewardMode, compose
 from pgrpo.rewards.trl_funcs import make_reward_funcs
 
 __all__ = [
     "REWARD_MODES", "BatchRewards", "BatchStats", "CompletionReward", "RewardEvaluator", "RewardMode", "Target",
-    "ThinkingQuery", "compose", "make_reward_funcs",
+    "compose", "make_reward_funcs",
 ]

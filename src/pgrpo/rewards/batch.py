@@ -26,6 +26,7 @@ from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 from pgrpo.rewards.components import RewardMode, compose, get_mode, group_std, keyed_groups
+from pgrpo.rm.scoring import RMItem
 from pgrpo.sandbox.types import Status
 from pgrpo.verify import BatchVerify, Task
 
@@ -41,18 +42,9 @@ class Target:
     task: Task
 
 
-@dataclass(frozen=True)
-class ThinkingQuery:
-    """One (problem, reasoning) pair for the reasoning reward model; `code` is the completion's
-    code, read only by an RM whose manifest says include_code (`pgrpo.rewards.thinking`)."""
-
-    statement: str
-    reasoning: str
-    code: str | None = None
-
-
-# queries -> one score in [0, 1] per query (sigmoid of the RM's scalar), same order.
-ThinkingFn = Callable[[Sequence[ThinkingQuery]], list[float]]
+# items -> one score in [0, 1] per item (sigmoid of the RM's scalar), same order; an item's code is
+# read only by an RM whose manifest says include_code (`pgrpo.rewards.thinking`).
+ThinkingFn = Callable[[Sequence[RMItem]], list[float]]
 # () -> items the RM's truncation policy has cut so far (a running count, e.g. RewardScorer.truncated).
 TruncationCount = Callable[[], int]
 
@@ -235,7 +227,7 @@ class RewardEvaluator:
         if wanted:
             assert self.thinking_fn is not None  # guaranteed by __init__ for thinking modes
             # An empty extraction means "no code section" to the RM.
-            queries = [ThinkingQuery(targets[i].statement, verdicts[i].reasoning, verdicts[i].code or None)
+            queries = [RMItem(targets[i].statement, verdicts[i].reasoning, verdicts[i].code or None)
                        for i in wanted]
             start = time.perf_counter()
             scores = list(self.thinking_fn(queries))

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Protocol
 
-from pgrpo.rewards.batch import ThinkingFn, ThinkingQuery, TruncationCount
+from pgrpo.rewards.batch import ThinkingFn, TruncationCount
 
 if TYPE_CHECKING:
     from pgrpo.rm.backends import RMBackend
@@ -33,12 +33,8 @@ class ItemScorer(Protocol):
 
 def rm_thinking_fn(scorer: ItemScorer) -> ThinkingFn:
     """Thinking reward from a scorer whose scores are already in [0, 1]."""
-    from pgrpo.rm.scoring import RMItem
-
-    def thinking(queries: Sequence[ThinkingQuery]) -> list[float]:
-        if not queries:
-            return []
-        return [float(s) for s in scorer.score([RMItem(q.statement, q.reasoning, q.code) for q in queries])]
+    def thinking(items: Sequence[RMItem]) -> list[float]:
+        return [float(s) for s in scorer.score(items)] if items else []
 
     return thinking
 

@@ -33,7 +33,8 @@ from pgrpo.rewards.batch import BatchRewards, BatchStats, RewardEvaluator, globa
 
 log = logging.getLogger("pgrpo.rewards")
 COMPONENTS = ("format", "outcome", "thinking")
-# value -> every rank's value in rank order (a collective); one process: [value].
+# value -> every rank's value in rank order (a collective: pgrpo.train.distributed.gather_json);
+# one process: [value] (`single_process`).
 Gather = Callable[[Any], list[Any]]
 
 
@@ -71,7 +72,7 @@ def _describe(exc: Exception) -> str:
     return text if len(text) <= MAX_ERROR_CHARS else text[:MAX_ERROR_CHARS] + " [...]"
 
 
-def _single_process(value: Any) -> list[Any]:
+def single_process(value: Any) -> list[Any]:
     return [value]
 
 
@@ -87,7 +88,7 @@ def completion_text(completion: Any) -> str:
 class ComponentReward:
     """One reward component as a TRL reward function: `f(prompts, completions, task_id, ...)`."""
 
-    def __init__(self, evaluator: RewardEvaluator, component: str, gather: Gather = _single_process) -> None:
+    def __init__(self, evaluator: RewardEvaluator, component: str, gather: Gather = single_process) -> None:
         if component not in COMPONENTS:
             raise ValueError(f"component must be one of {COMPONENTS}, got {component!r}")
         self.evaluator = evaluator
@@ -142,7 +143,7 @@ class ComponentReward:
         return f"ComponentReward({self.component!r}, mode={self.evaluator.mode.name!r})"
 
 
-def make_reward_funcs(evaluator: RewardEvaluator, gather: Gather = _single_process) -> list[ComponentReward]:
+def make_reward_funcs(evaluator: RewardEvaluator, gather: Gather = single_process) -> list[ComponentReward]:
     """[format, outcome, thinking] reward functions sharing `evaluator` (pass to GRPOTrainer);
     `gather` combines the stats of all ranks (see the module docstring)."""
     return [ComponentReward(evaluator, name, gather) for name in COMPONENTS]

@@ -25,7 +25,7 @@ import re
 from collections.abc import Sequence
 from pathlib import Path
 
-from pgrpo.bench.judge import JUDGES, Judge, JudgeItem, Verdict
+from pgrpo.bench.judge import JUDGES, Judge, JudgeItem, JudgeVerdict
 from pgrpo.config import ConfigError
 from pgrpo.errors import DataError
 from pgrpo.llm.base import BACKENDS, ChatBackend
@@ -148,11 +148,11 @@ class OracleJudge(Judge):
     name = "toy-oracle"
     model = "oracle"
 
-    def judge(self, items: Sequence[JudgeItem]) -> list[Verdict]:
+    def judge(self, items: Sequence[JudgeItem]) -> list[JudgeVerdict]:
         out = []
         for item in items:
             ok = consistent(item.reasoning, item.code)
-            out.append(Verdict(ok, "CONSISTENT" if ok else "INCONSISTENT"))
+            out.append(JudgeVerdict(ok, "CONSISTENT" if ok else "INCONSISTENT"))
         return out
 
 

@@ -13,19 +13,13 @@ torn last line is cut first).
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from transformers import TrainerCallback
 
 from pgrpo.data.journal import Journal
-
-Gather = Callable[[Any], list[Any]]  # value -> every rank's value (pgrpo.train.distributed.gather_json)
-
-
-def _single_process(value: Any) -> list[Any]:
-    return [value]
+from pgrpo.rewards.trl_funcs import Gather, single_process
 
 
 def _json_value(value: Any) -> Any:
@@ -82,7 +76,7 @@ class SamplesCallback(_JournalCallback):
     the same steps, so the decision to sample depends only on the step); rank 0 writes them."""
 
     def __init__(self, evaluator: Any, path: str | Path, every: int, num_samples: int,
-                 gather: Gather = _single_process) -> None:
+                 gather: Gather = single_process) -> None:
         super().__init__(path)
         self.evaluator = evaluator
         self.every = every
