@@ -25,7 +25,7 @@ def test_parquet(tmp_path):
     path = tmp_path / "math.parquet"
     pq.write_table(pa.Table.from_pylist(ROWS), path)
     problems = load_math_problems(str(path), name="m")
-    assert [(p.task_id, p.problem, p.answer) for p in problems] == _expected("m")
+    assert [(p.task_id, p.statement, p.answer) for p in problems] == _expected("m")
     assert problems[1].metadata == {"level": "1"}
 
 
@@ -36,7 +36,7 @@ def test_json_array_wrapped_object_and_gzipped_jsonl(tmp_path):
     with gzip.open(jsonl, "wt") as handle:
         handle.write("".join(json.dumps(r) + "\n" for r in ROWS))
     for path in (array, wrapped, jsonl):
-        assert [(p.task_id, p.problem, p.answer) for p in load_math_problems(str(path))] == _expected("math")
+        assert [(p.task_id, p.statement, p.answer) for p in load_math_problems(str(path))] == _expected("math")
     assert len(load_math_problems(str(array), limit=1)) == 1
 
 

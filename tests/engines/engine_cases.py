@@ -37,7 +37,7 @@ def batch() -> tuple[list[str], list[str]]:
     ids, texts = [], []
     for target in list(load_targets(config).values())[:4]:
         good = warmup_response(TrainExample(target.task_id, "", target))
-        entry = target.task.entry_point
+        entry = target.entry_point
         bad = f"<think>\nI guess.\n</think>\n<answer>\n```python\ndef {entry}(*a):\n    return None\n```\n</answer>"
         ids += [target.task_id] * 3
         texts += [good, bad, "I do not know."]

@@ -14,12 +14,13 @@ from pgrpo.data.loaders import detect_format, load_problems
 from pgrpo.data.loaders.bigcodebench import as_instruct
 from pgrpo.data.problem import TestKind
 from pgrpo.data.unittest_suite import unittest_names
-from pgrpo.errors import DataError, PgrpoError
+from pgrpo.errors import DataError
 from pgrpo.evaluation.benchmarks import load_benchmark, task_messages
 from pgrpo.evaluation.bigcodebench import SERVE_HINT
-from pgrpo.evaluation.scoring import _config_for, _explained
-from pgrpo.sandbox.remote import ServiceMismatch
-from pgrpo.sandbox.types import KIND_LIMITS, Job, SandboxConfig
+from pgrpo.sandbox.kinds import SPECS, effective_limits
+from pgrpo.sandbox.remote import RemoteSandbox, ServiceMismatch
+from pgrpo.sandbox.service import BackgroundService
+from pgrpo.sandbox.types import Job, SandboxConfig
 from pgrpo.verify import Verifier
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "bigcodebench"
@@ -74,20 +75,23 @@ def test_malformed_rows_name_file_line_and_field(tmp_path, change, message):
 
 
 def test_limits_belong_to_the_unittest_kind_and_explicit_flags_win():
-    limits = KIND_LIMITS[TestKind.UNITTEST]
-    assert (limits.timeout_s, limits.memory_mb, limits.scratch_mb) == (241.0, 30 * 1024, 256)
-    base = {"timeout_per_test_s": 4.0, "timeout_per_program_s": 5.0, "memory_mb": 4096, "scratch_mb": 64}
-    mine = limits.apply(base, frozenset({"memory_mb"}))  # memory set explicitly (to its default value)
-    assert mine == {"timeout_per_test_s": 241.0, "timeout_per_program_s": 5.0, "memory_mb": 4096, "scratch_mb": 256}
+    limits = SPECS[TestKind.UNITTEST].limits
+    assert limits is not None and (limits.timeout_s, limits.memory_mb, limits.scratch_mb) == (241.0, 30 * 1024, 256)
+    changed = effective_limits(SandboxConfig(timeout_per_program_s=5.0), TestKind.UNITTEST)  # not the default: kept
+    assert (changed["timeout_per_test_s"], changed["timeout_per_program_s"], changed["scratch_mb"]) == (241.0, 5.0, 256)
+    given = effective_limits(SandboxConfig.given(memory_mb=4096), TestKind.UNITTEST)  # explicit, at its default: kept
+    assert (given["memory_mb"], given["timeout_per_program_s"]) == (4096, 241.0)
+    assert effective_limits(SandboxConfig(), TestKind.CALL) == effective_limits(SandboxConfig(), TestKind.STDIO)
 
 
+@pytest.mark.sandbox
 def test_a_sandbox_service_gets_the_kind_limits_and_a_refusal_says_how_to_serve_them():
     task = load_benchmark("bigcodebench_hard", data={"bigcodebench_hard": str(HARD)})[0]
-    base = SandboxConfig(workers=1, url="http://127.0.0.1:9")
-    config = _config_for(task, base)
-    assert (config.timeout_per_program_s, config.memory_mb, config.urls) == (241.0, 30 * 1024, base.urls)
-    with pytest.raises(PgrpoError, match="BigCodeBench's own") as info, _explained(config, base):
-        raise ServiceMismatch("sandbox.timeout_per_test_s: 241.0 exceeds the limit of the sandbox service")
+    assert task.problem is not None
+    with BackgroundService(SandboxConfig(workers=1)) as service, \
+            RemoteSandbox(service.url, SandboxConfig(url=service.url)) as client:
+        with pytest.raises(ServiceMismatch, match="'unittest' test kind's own limits") as info:
+            client.run([Job(task.problem, "def task_func():\n    pass\n")])
     assert SERVE_HINT in str(info.value) and "--sandbox-memory-mb 30720" in SERVE_HINT
 
 
@@ -165,13 +169,13 @@ def test_instruct_body_only_answers_and_cheats_are_judged_by_the_harness():
 
 def test_training_refuses_unittest_problems_unless_the_recipe_opts_in():
     from pgrpo.train.config import DataSection, TrainConfig
-    from pgrpo.train.tasks import TASKS
+    from pgrpo.train.tasks import load_examples
 
     config = TrainConfig(output_dir="unused", data=DataSection(source=str(FULL), limit=2))
     with pytest.raises(DataError, match=r"data.allow_unittest: true"):
-        TASKS.get("code")(config, None)
+        load_examples(config, None)
     config.data.allow_unittest = True
-    examples = TASKS.get("code")(config, None)  # no tokenizer: plain-text prompts
+    examples = load_examples(config, None)  # no tokenizer: plain-text prompts
     assert [e.task_id for e in examples] == ["BigCodeBench/9001", "BigCodeBench/9002"]
 
 

@@ -85,7 +85,7 @@ def test_identical_prompts_are_reused_across_benchmarks(tmp_path):
     he = load_benchmark("humaneval", limit=2)
     existing = [SampleRecord("humaneval", t.task_id, 0, task_messages(t, "pgrpo"), f"resp {t.task_id}") for t in he]
     # Same problems under another benchmark name (as HumanEval+ shares HumanEval's prompts).
-    other = [type(t)("humaneval_plus", t.kind, t.task_id, problem=t.problem) for t in he]
+    other = [type(t)("humaneval_plus", t.task) for t in he]
     pending, copies, done = plan_generation(other, existing, n=2, style="pgrpo")
     assert done == 0 and [(c.benchmark, c.task_id, c.sample_index) for c in copies] == [
         ("humaneval_plus", "HumanEval/0", 0), ("humaneval_plus", "HumanEval/1", 0)]

@@ -24,9 +24,9 @@ def test_flexible_keys(tmp_path):
     problems = load_math_problems(MATH)
     assert [(p.task_id, p.answer) for p in problems] == [
         ("m1", "\\frac{3}{4}"), ("m2", "1024"), ("m3", "2"), ("m4", "2")]  # m3: boxed in `solution`
-    assert problems[3].problem.startswith("What is sqrt(2)")  # `question` key
+    assert problems[3].statement.startswith("What is sqrt(2)")  # `question` key
     aime = load_math_problems(os.path.join(FIX, "aime_tiny.json"))
-    assert (aime[0].task_id, aime[0].problem, aime[0].answer) == ("2024-I-1", "AIME style: 6*7?", "42")
+    assert (aime[0].task_id, aime[0].statement, aime[0].answer) == ("2024-I-1", "AIME style: 6*7?", "42")
     bad = tmp_path / "bad.jsonl"
     bad.write_text(json.dumps({"problem": "p", "solution": "no box here"}) + "\n")
     with pytest.raises(DataError, match=r"bad.jsonl:1: no gold answer"):
@@ -104,7 +104,7 @@ def test_math_end_to_end_pass_at_1_and_avg_at_k(tmp_path):
 
 
 def test_math_prompt_styles():
-    p = load_benchmark("file:" + MATH)[0].math
+    p = load_benchmark("file:" + MATH)[0].task
     pgrpo_msgs, plain_msgs = math_messages(p, "pgrpo"), math_messages(p, "plain")
     assert "<think>" in pgrpo_msgs[0]["content"] and len(plain_msgs) == 1
     assert all("\\boxed{}" in m[-1]["content"] for m in (pgrpo_msgs, plain_msgs))

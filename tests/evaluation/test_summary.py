@@ -20,7 +20,7 @@ from pgrpo.evaluation.summary import DateWindow, summarize, summarize_benchmark
 def _task(task_id: str, difficulty: str | None = None, date: str | None = None, bench: str = "b") -> EvalTask:
     problem = Problem(task_id, "stmt", Tests(TestKind.STDIO, stdio_cases=(StdioCase("1", "1"),)),
                       difficulty=difficulty, contest_date=dt.date.fromisoformat(date) if date else None)
-    return EvalTask(bench, "code", task_id, problem=problem)
+    return EvalTask(bench, problem)
 
 
 def _results(flags: dict[str, list[bool]], bench: str = "b") -> list[ResultRecord]:

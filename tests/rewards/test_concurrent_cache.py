@@ -9,10 +9,11 @@ import time
 
 import pytest
 
-from pgrpo.rewards.batch import RewardEvaluator, Target
+from pgrpo.data.math import MathProblem
+from pgrpo.rewards.batch import RewardEvaluator
 from pgrpo.verify import Verdict
 
-TARGETS = {t: Target(t, f"statement {t}", None) for t in ("a", "b")}
+TARGETS = {t: MathProblem(t, f"statement {t}", "") for t in ("a", "b")}
 
 
 class SlowVerify:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from pgrpo.rewards.batch import RewardEvaluator, Target
+from pgrpo.data.math import MathProblem
+from pgrpo.rewards.batch import RewardEvaluator
 from pgrpo.rewards.components import group_std
 from pgrpo.rewards.trl_funcs import make_reward_funcs
 from pgrpo.verify import Verdict
@@ -51,7 +52,7 @@ def completion(fmt: int, passes: int, rm: float, tag: str = "r") -> str:
     return f"fmt={fmt};pass={passes};rm={rm};why={tag}@{rm}"
 
 
-TARGETS = {"p1": Target("p1", "stmt one", None), "p2": Target("p2", "stmt two", None)}
+TARGETS = {"p1": MathProblem("p1", "stmt one", ""), "p2": MathProblem("p2", "stmt two", "")}
 
 
 def make(mode, group_size=4, weight=1.0):

@@ -12,9 +12,10 @@ import pytest
 
 from pgrpo.cli import main
 from pgrpo.config import ConfigError
+from pgrpo.data.math import MathProblem
 from pgrpo.errors import PgrpoError
 from pgrpo.parsing import format_response, parse_response
-from pgrpo.rewards.batch import RewardEvaluator, Target
+from pgrpo.rewards.batch import RewardEvaluator
 from pgrpo.rm.manifest import (
     MANIFEST_FILE,
     read_manifest,
@@ -67,7 +68,7 @@ def _thinking_scores(rm_path) -> list[float]:
         return [Verdict(True, "passed", 1.0, True, parse_response(r).reasoning, parse_response(r).code, "")
                 for _, r in items]
 
-    targets = {f"t{i}": Target(f"t{i}", statement, None) for i, (statement, _, _) in enumerate(SIDES)}
+    targets = {f"t{i}": MathProblem(f"t{i}", statement, "") for i, (statement, _, _) in enumerate(SIDES)}
     thinking_fn, rm_truncated = recipe_thinking_fn(config, str(rm_path))
     evaluator = RewardEvaluator(targets, verify_fn, thinking_fn, mode="posterior", rm_truncated=rm_truncated)
     rewards, _ = evaluator.evaluate(list(targets), texts)
@@ -106,11 +107,10 @@ def test_a_recipe_contradicting_the_manifest_fails_before_any_model_loads(tiny_r
         raise AssertionError("a model was loaded during config validation")
 
     monkeypatch.setattr(transformers.AutoModelForSequenceClassification, "from_pretrained", no_model)
-    assert _recipe(tiny_rm_path).reward.rm_include_code is None  # the default: whatever the manifest says
     validate_train_config(_recipe(tiny_rm_path))
-    validate_train_config(_recipe(tiny_rm_path, "reward.rm_include_code=false"))  # agreeing is allowed
-    with pytest.raises(ConfigError, match=f"reward.rm_include_code: true.*{MANIFEST_FILE} says include_code=false"):
-        validate_train_config(_recipe(tiny_rm_path, "reward.rm_include_code=true"))
+    # What the RM reads is its manifest's alone: no recipe key restates it.
+    with pytest.raises(ConfigError, match="rm_include_code"):
+        _recipe(tiny_rm_path, "reward.rm_include_code=true")
 
 
 def test_an_rm_without_a_current_manifest_is_refused_naming_the_file(tiny_rm_path, tmp_path, capsys):

@@ -14,8 +14,9 @@ import httpx
 import pytest
 
 from pgrpo.config import ConfigError
+from pgrpo.data.math import MathProblem
 from pgrpo.errors import PgrpoError
-from pgrpo.rewards.batch import RewardEvaluator, Target
+from pgrpo.rewards.batch import RewardEvaluator
 from pgrpo.rewards.thinking import local_thinking, remote_thinking
 from pgrpo.rm.client import RMClient, RMServiceError
 from pgrpo.rm.manifest import RMManifest, read_manifest
@@ -60,7 +61,7 @@ def test_served_scores_equal_the_in_process_scorer(head, tiny_rm_path, implicit_
 
 
 def test_the_gate_sends_only_passing_completions_and_rewards_match(tiny_rm_path, scalar_service):
-    targets = {f"t{i}": Target(f"t{i}", item.statement, None) for i, item in enumerate(ITEMS)}
+    targets = {f"t{i}": MathProblem(f"t{i}", item.statement, "") for i, item in enumerate(ITEMS)}
     texts = [f"<think>{item.reasoning}</think>" for item in ITEMS]
 
     def verify_fn(pairs):  # every other completion passes
@@ -217,9 +218,6 @@ def test_recipes_with_rm_url_are_checked_against_the_served_manifest(tiny_rm_pat
 
     url = scalar_service.url
     validate_train_config(_recipe(f"reward.rm_url={url}"))
-    validate_train_config(_recipe(f"reward.rm_url={url}", "reward.rm_include_code=false"))
-    with pytest.raises(ConfigError, match=rf"reward.rm_include_code: true.*{url}/health says include_code=false"):
-        validate_train_config(_recipe(f"reward.rm_url={url}", "reward.rm_include_code=true"))
     with pytest.raises(ConfigError, match="reward.rm_url: set only one of"):
         validate_train_config(_recipe(f"reward.rm_url={url}", f"reward.rm_path={tiny_rm_path}"))
     with pytest.raises(ConfigError, match=r"reward.rm_url\[1\]: expected an http"):

@@ -10,7 +10,7 @@ import pytest
 
 from pgrpo.config import ConfigError
 from pgrpo.sandbox.cli_args import add_sandbox_arguments, sandbox_config_from_args
-from pgrpo.sandbox.harness import JobSpec
+from pgrpo.sandbox.testrun import JobSpec
 from pgrpo.sandbox.types import SandboxConfig
 
 

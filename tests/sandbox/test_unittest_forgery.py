@@ -11,7 +11,7 @@ import pytest
 from pgrpo.cli import main
 from pgrpo.data.problem import Problem, TestKind, Tests
 from pgrpo.data.schema import problem_to_dict
-from pgrpo.rewards.batch import RewardEvaluator, Target
+from pgrpo.rewards.batch import RewardEvaluator
 from pgrpo.rewards.trl_funcs import make_reward_funcs
 from pgrpo.sandbox.pool import Sandbox
 from pgrpo.sandbox.types import Job, SandboxConfig
@@ -271,7 +271,7 @@ def test_attacks_fail_through_rescore_and_the_reward_path(tmp_path):
 
     config = SandboxConfig(workers=2, timeout_per_program_s=30.0, memory_mb=4096)
     with Verifier(config) as verifier:
-        evaluator = RewardEvaluator({problem.task_id: Target(problem.task_id, "s", problem)}, verifier, None,
+        evaluator = RewardEvaluator({problem.task_id: problem}, verifier, None,
                                     mode="outcome", group_size=1)
         extra: dict[str, list] = {}
         _, outcome, _ = [f(prompts=[""] * len(responses), completions=responses,

@@ -145,14 +145,13 @@ def test_memory_cap_is_shared_by_the_workers_with_a_warning(monkeypatch):
     monkeypatch.setattr(pool_module, "memory_available_mb", lambda: 16000)
     sb = Sandbox.__new__(Sandbox)  # no workers: only the limit arithmetic
     sb.config, sb._memory_warned = SandboxConfig(workers=4), set()
-    use = {"timeout_per_test_s": 4.0, "timeout_per_program_s": 30.0, "memory_mb": 4096, "scratch_mb": 64}
     with pytest.warns(RuntimeWarning, match="4096 MiB .* instead of their benchmark's 30720 MiB"):
-        limits = sb._kind_limits(TestKind.UNITTEST, use)
+        limits = sb._kind_limits(TestKind.UNITTEST)
     assert limits["memory_mb"] == 4096 and limits["timeout_per_program_s"] == 241.0  # 16000 / 4 < the default
     sb.config = SandboxConfig(workers=1)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        assert sb._kind_limits(TestKind.UNITTEST, use)["memory_mb"] == 16000
+        assert sb._kind_limits(TestKind.UNITTEST)["memory_mb"] == 16000
 
 
 @pytest.mark.sandbox
@@ -190,13 +189,13 @@ def test_a_flag_set_to_its_default_value_still_wins_over_the_kinds_limits():
     import argparse
 
     from pgrpo.sandbox.cli_args import add_sandbox_arguments, sandbox_config_from_args
-    from pgrpo.sandbox.types import KIND_LIMITS, job_limits
+    from pgrpo.sandbox.kinds import effective_limits, job_limits
 
     parser = argparse.ArgumentParser()
     add_sandbox_arguments(parser)
     config = sandbox_config_from_args(parser.parse_args(["--sandbox-memory-mb", "4096"]))
     assert config.explicit == frozenset({"memory_mb"}) and config == SandboxConfig()
-    limits = KIND_LIMITS[TestKind.UNITTEST].apply(job_limits(config), config.explicit)
+    limits = effective_limits(config, TestKind.UNITTEST)
     assert (limits["memory_mb"], limits["timeout_per_program_s"]) == (4096, 241.0)
     assert "explicit" not in job_limits(config) and "--sandbox-explicit" not in parser.format_help()
 

@@ -7,7 +7,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from pgrpo.rewards.batch import RewardEvaluator, Target
+from pgrpo.data.math import MathProblem
+from pgrpo.rewards.batch import RewardEvaluator
 from pgrpo.train.callbacks import MetricsJsonlCallback, SamplesCallback, trim_metrics
 from pgrpo.train.runner import _checkpoint_step
 from pgrpo.verify import Verdict
@@ -53,7 +54,7 @@ def test_checkpoint_step(tmp_path):
 
 def test_samples_every_n_steps(tmp_path):
     passed = Verdict(True, "passed", 1.0, True, "r", "", "")
-    ev = RewardEvaluator({"a": Target("a", "s", None)}, lambda items: [passed] * len(items),
+    ev = RewardEvaluator({"a": MathProblem("a", "s", "")}, lambda items: [passed] * len(items),
                          lambda qs: [0.5] * len(qs), group_size=2)
     cb = SamplesCallback(ev, tmp_path / "samples.jsonl", every=2, num_samples=1)
     cb.on_step_end(None, state(2), None)  # no batch yet: nothing written

@@ -12,7 +12,8 @@ from types import SimpleNamespace
 import pytest
 
 from loopback import free_port
-from pgrpo.rewards.batch import BatchStats, RewardEvaluator, Target, global_metrics
+from pgrpo.data.math import MathProblem
+from pgrpo.rewards.batch import BatchStats, RewardEvaluator, global_metrics
 from pgrpo.rewards.trl_funcs import make_reward_funcs
 from pgrpo.train.callbacks import SamplesCallback, trim_samples
 from pgrpo.verify import Verdict
@@ -46,7 +47,7 @@ VERDICTS = {"ok": Verdict(True, "passed", 1.0, True, "good", "", ""),
 
 
 def evaluator(truncations=None):
-    return RewardEvaluator({"a": Target("a", "s", None)}, lambda items: [VERDICTS[c] for _, c in items],
+    return RewardEvaluator({"a": MathProblem("a", "s", "")}, lambda items: [VERDICTS[c] for _, c in items],
                            lambda qs: [0.5] * len(qs), group_size=2,
                            rm_truncated=(lambda: truncations[0]) if truncations is not None else None)
 

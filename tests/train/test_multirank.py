@@ -278,7 +278,7 @@ def test_rewards_equal_single_process_and_rm_sees_passing_only(run, services):
 
     compared = 0
     with make_verifier(config) as verifier:
-        evaluator = RewardEvaluator({e.task_id: e.target for e in examples}, verifier, counting,
+        evaluator = RewardEvaluator({e.task_id: e.task for e in examples}, verifier, counting,
                                     mode=config.reward.mode, weight=config.reward.thinking_weight,
                                     group_size=config.grpo["num_generations"])
         resumed_asks: list[tuple[str, str]] = []

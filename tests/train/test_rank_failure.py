@@ -14,7 +14,8 @@ from types import SimpleNamespace
 import pytest
 
 from loopback import free_port
-from pgrpo.rewards.batch import BatchStats, RewardEvaluator, Target
+from pgrpo.data.math import MathProblem
+from pgrpo.rewards.batch import BatchStats, RewardEvaluator
 from pgrpo.rewards.trl_funcs import RankReport, RewardStepError, make_reward_funcs
 from pgrpo.rm.client import RMServiceError
 from pgrpo.verify import Verdict
@@ -24,7 +25,7 @@ OK = Verdict(True, "passed", 1.0, True, "reasoning", "", "")
 
 
 def evaluator(thinking) -> RewardEvaluator:
-    return RewardEvaluator({"a": Target("a", "statement", None)}, lambda items: [OK for _ in items], thinking,
+    return RewardEvaluator({"a": MathProblem("a", "statement", "")}, lambda items: [OK for _ in items], thinking,
                            mode="additive", group_size=2)
 
 

@@ -129,7 +129,7 @@ def test_sandbox_service_timeouts_are_sized_from_its_health_or_the_recipe(tmp_pa
         offline = reward_budget(config, kwargs, contact=False)
         assert offline.terms[0].seconds is None and "request_timeout_s: 0" in offline.terms[0].how
         contacted = reward_budget(config, kwargs, contact=True)  # reads workers=2 from /health
-    timeout = auto_request_timeout_s(config.sandbox, 4, 2)
+    timeout = auto_request_timeout_s(config.sandbox.timeout_per_program_s, 4, 2)
     assert timeout == 60 + 4 * 2 * (config.sandbox.timeout_per_program_s + 2)
     attempt = 10 + 30 + 10 + timeout  # its /health read, the connection, the reply
     assert contacted.worst_case_s == pytest.approx(40 + Attempts.worst_case_s(1, 0.5, attempt))

@@ -20,7 +20,7 @@ def test_code_examples_and_dataset(tiny_tokenizer, tmp_path):
     examples = load_examples(config, tiny_tokenizer)
     assert len(examples) == 8
     ex = examples[0]
-    assert ex.task_id == "TinyEval/0" and ex.target.task.entry_point == "add"
+    assert ex.task_id == "TinyEval/0" and ex.task.entry_point == "add"
     assert "<|im_start|>assistant" in ex.prompt and "def add(a, b)" in ex.prompt
     ds = to_dataset(examples)
     assert ds.column_names == ["prompt", "task_id"] and ds[0]["task_id"] == "TinyEval/0"
@@ -34,7 +34,7 @@ def test_think_prefill_reaches_prompt_and_verifier(tiny_tokenizer, tmp_path):
     assert examples[0].prompt.endswith("<think>\n")
     completion = "x</think>\n<answer>\n```python\ndef add(a, b):\n    return a + b\n```\n</answer>"
     with make_verifier(config) as verifier:
-        verdict, = verifier([(examples[0].target.task, completion)])
+        verdict, = verifier([(examples[0].task, completion)])
     assert verdict.format_ok and verdict.passed and verdict.reasoning == "x"
 
 
@@ -43,9 +43,9 @@ def test_math_examples_and_outcome(tiny_tokenizer, tmp_path, fixtures_dir):
     config = load_train_config(TINY, [f"output_dir={tmp_path}", "task=math", f"data.source={source}"])
     examples = load_examples(config, tiny_tokenizer)
     assert [e.task_id for e in examples] == ["m/1", "m/2"]
-    assert "\\boxed" in examples[0].prompt and examples[1].target.task.answer == "\\frac{1}{2}"
+    assert "\\boxed" in examples[0].prompt and examples[1].task.answer == "\\frac{1}{2}"
     with make_verifier(config) as verifier:
-        results = verifier([(e.target.task, text) for e, text in zip(examples, [
+        results = verifier([(e.task, text) for e, text in zip(examples, [
             "<think>a</think><answer>\\boxed{5}</answer>", "<think>a</think><answer>\\boxed{2}</answer>"])])
     assert [r.passed for r in results] == [True, False]
 
@@ -66,5 +66,5 @@ def test_targets_without_a_tokenizer_are_the_training_targets(tiny_tokenizer, tm
     source = TINY_DATA if task == "code" else os.path.join(fixtures_dir, "train", "math.jsonl")
     config = load_train_config(TINY, [f"output_dir={tmp_path}", f"task={task}", f"data.source={source}"])
     targets = load_targets(config)
-    assert targets == {e.task_id: e.target for e in load_examples(config, tiny_tokenizer)}
+    assert targets == {e.task_id: e.task for e in load_examples(config, tiny_tokenizer)}
     assert len(targets) == (8 if task == "code" else 2)

@@ -6,7 +6,7 @@ import pytest
 
 from pgrpo.data.problem import Problem, TestKind, Tests
 from pgrpo.parsing import parse_math_response
-from pgrpo.rewards.batch import RewardEvaluator, Target
+from pgrpo.rewards.batch import RewardEvaluator
 from pgrpo.verify import Verifier
 
 ADD = Problem(
@@ -39,7 +39,7 @@ def test_gate_with_real_parser_and_sandbox():
     broken = "I forgot the format. def add(a, b): return a + b"
     rm = CountingRM()
     with Verifier(SandboxConfig(workers=1, timeout_per_test_s=3.0, memory_mb=1024)) as verifier:
-        ev = RewardEvaluator({"T/add": Target("T/add", ADD.statement, ADD)}, verifier, rm,
+        ev = RewardEvaluator({"T/add": ADD}, verifier, rm,
                              mode="posterior", group_size=3)
         batch, _ = ev.evaluate(["T/add"] * 3, [good, bad, broken])
     assert batch.column("outcome") == [1.0, 0.0, 0.0]

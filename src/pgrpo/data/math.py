@@ -35,9 +35,9 @@ MATH_PGRPO_SYSTEM = (
 class MathProblem:
     """A math question with its gold final answer (compared by equivalence, not string)."""
 
-    kind: ClassVar[str] = "math"  # picks the grader in pgrpo.verify
+    kind: ClassVar[str] = "math"  # picks its task type (pgrpo.verify.TASK_TYPES)
     task_id: str
-    problem: str
+    statement: str  # the question (Problem's field of the same name)
     answer: str
     source: str = ""
     metadata: dict[str, Any] = field(default_factory=dict)
@@ -99,7 +99,7 @@ def math_messages(problem: MathProblem, style: str) -> list[dict[str, str]]:
     """Chat messages for a math problem; "pgrpo" uses the think/answer format, "plain" does not."""
     if style == "pgrpo":
         return [{"role": "system", "content": MATH_PGRPO_SYSTEM},
-                {"role": "user", "content": f"{problem.problem}\n\n{MATH_INSTRUCTION}"}]
+                {"role": "user", "content": f"{problem.statement}\n\n{MATH_INSTRUCTION}"}]
     if style == "plain":
-        return [{"role": "user", "content": f"{problem.problem}\n\n{MATH_INSTRUCTION}"}]
+        return [{"role": "user", "content": f"{problem.statement}\n\n{MATH_INSTRUCTION}"}]
     raise PgrpoError(f"unknown prompt style {style!r}; known: pgrpo, plain")

@@ -128,7 +128,7 @@ class Problem:
 
     __pydantic_config__: ClassVar[dict[str, Any]] = _FORBID_UNKNOWN
 
-    kind: ClassVar[str] = "code"  # picks the grader in pgrpo.verify
+    kind: ClassVar[str] = "code"  # picks its task type (pgrpo.verify.TASK_TYPES)
     task_id: str
     statement: str
     tests: Tests

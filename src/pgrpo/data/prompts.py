@@ -2,8 +2,8 @@
 
 Owns: `SYSTEM_PROMPT` (the P-GRPO response format, which `pgrpo.parsing` checks), the prompt
 styles registry `PROMPT_STYLES` ("pgrpo": the training format; "plain": a plain instruct
-prompt for baselines), `build_messages` (chat messages) and `render_prompt` (one string,
-through the tokenizer's chat template when it has one). Pure text: no tokenization of
+prompt for baselines), `build_messages` (chat messages) and `render_prompt` / `render_messages`
+(one string, through the tokenizer's chat template when it has one). Pure text: no tokenization of
 completions, no I/O.
 """
 
@@ -139,9 +139,13 @@ def render_prompt(problem: Problem, tokenizer: Any = None, style: str = "pgrpo",
     prefill_think: end the prompt with "<think>\\n" so the model starts inside its reasoning;
     parse such completions with `parse_response(text, think_prefilled=True)`.
     """
-    messages = build_messages(problem, style)
+    return render_messages(build_messages(problem, style), tokenizer, prefill_think=prefill_think)
+
+
+def render_messages(messages: list[dict[str, str]], tokenizer: Any = None, *, prefill_think: bool = False) -> str:
+    """Chat messages (of any task kind) as one prompt string; see `render_prompt`."""
     if tokenizer is not None and getattr(tokenizer, "chat_template", None):
-        text = tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
+        text: str = tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
     else:  # no chat template (base models): role-labelled blocks, ending where the assistant speaks
         text = "\n\n".join(f"{m['role'].capitalize()}: {m['content']}" for m in messages) + "\n\nAssistant: "
     return text + THINK_PREFILL if prefill_think else text

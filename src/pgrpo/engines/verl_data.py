@@ -3,7 +3,7 @@
 Owns `export_verl` (and `VerlExport`, what it wrote). Into one directory it writes:
 - `<split>.parquet`, one row per problem in verl's RL dataset layout (`verl/utils/dataset/rl_dataset.py`):
   `data_source` ("pgrpo/<task>"), `prompt` (chat messages: the same messages `pgrpo train` renders with
-  the policy's chat template - `pgrpo.data.prompts.build_messages` / `pgrpo.data.math.math_messages`),
+  the policy's chat template - its task type's `messages`, `pgrpo.verify.TASK_TYPES`),
   `ability` (the task), `reward_model` ({"style": "rule", "ground_truth": task id}) and `extra_info`
   ({"task_id", "index", "split"});
 - `problems.jsonl`, the problems themselves (pgrpo's format for code; task_id/problem/answer for math),
@@ -18,7 +18,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import yaml
 
@@ -26,6 +25,7 @@ from pgrpo.config import ConfigError, to_dict
 from pgrpo.data.io import write_jsonl
 from pgrpo.train.config import TrainConfig
 from pgrpo.train.tasks import load_targets
+from pgrpo.verify import task_type
 
 PROBLEMS_FILE = "problems.jsonl"
 RECIPE_FILE = "reward_recipe.yaml"
@@ -39,24 +39,6 @@ class VerlExport:
     rows: int
 
 
-def _messages(config: TrainConfig, problem: Any) -> list[dict[str, str]]:
-    if config.task == "code":
-        from pgrpo.data.prompts import build_messages
-
-        return build_messages(problem, config.data.prompt_style)
-    from pgrpo.data.math import math_messages
-
-    return math_messages(problem, config.data.prompt_style)
-
-
-def _problem_record(config: TrainConfig, problem: Any) -> dict[str, Any]:
-    if config.task == "code":
-        from pgrpo.data.schema import problem_to_dict
-
-        return problem_to_dict(problem)
-    return {"task_id": problem.task_id, "problem": problem.problem, "answer": problem.answer}
-
-
 def export_verl(config: TrainConfig, out_dir: str | Path, *, split: str = "train") -> VerlExport:
     """Write the parquet, the problems file and the reward recipe into `out_dir` (see the module docstring)."""
     import pyarrow as pa
@@ -67,10 +49,11 @@ def export_verl(config: TrainConfig, out_dir: str | Path, *, split: str = "train
                           "assistant's <think>; export with data.think_prefilled=false")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    kind = task_type(config.task)
     targets = list(load_targets(config).values())
     rows = [{
         "data_source": f"pgrpo/{config.task}",
-        "prompt": _messages(config, t.task),
+        "prompt": kind.messages(t, config.data.prompt_style),
         "ability": config.task,
         "reward_model": {"style": "rule", "ground_truth": t.task_id},
         "extra_info": {"task_id": t.task_id, "index": i, "split": split},
@@ -78,9 +61,9 @@ def export_verl(config: TrainConfig, out_dir: str | Path, *, split: str = "train
     parquet = out / f"{split}.parquet"
     pq.write_table(pa.Table.from_pylist(rows), parquet)
     problems = out / PROBLEMS_FILE
-    write_jsonl(problems, (_problem_record(config, t.task) for t in targets))
+    write_jsonl(problems, (kind.record(t) for t in targets))
     recipe = to_dict(config)
-    recipe["data"].update(source=PROBLEMS_FILE, format="pgrpo" if config.task == "code" else None,
+    recipe["data"].update(source=PROBLEMS_FILE, format=kind.record_format,
                           split=None, limit=None, options={})
     recipe_path = out / RECIPE_FILE
     recipe_path.write_text("# written by `pgrpo data export --format verl`: the reward side of the recipe, its "

@@ -3,8 +3,8 @@
 Owns `BENCHMARKS` (humaneval, humaneval_plus, mbpp, mbpp_plus, lcb, math500, aime24,
 minerva, and BigCodeBench's four names from pgrpo.evaluation.bigcodebench), the `file:PATH`
 pseudo-benchmark, `--data NAME=PATH` overrides and `EvalTask`,
-the unit the evaluator generates for and checks. Code problems come through the data layer
-(`pgrpo.data.loaders.load_problems`), math problems through `pgrpo.data.math`.
+the unit the evaluator generates for and checks. A benchmark's problems load, and its prompts
+are built, by its kind's task type (`pgrpo.verify.TASK_TYPES`, the same as training's).
 Only `humaneval` is packaged; the other defaults are hub ids (EvalPlus / LiveCodeBench /
 MATH releases) reachable only with network: offline, a clear error says to pass
 `--data NAME=PATH`.
@@ -22,23 +22,34 @@ from typing import Any
 from pgrpo.data.eval_sources import CODE_EVAL_SOURCES
 from pgrpo.data.loaders.bigcodebench import as_instruct
 from pgrpo.data.loaders.reading import first_record
-from pgrpo.data.math import MathProblem, load_math_problems, looks_like_math, math_messages
+from pgrpo.data.math import looks_like_math
 from pgrpo.data.problem import Problem, TestKind
 from pgrpo.errors import DataError, PgrpoError
 from pgrpo.evaluation.bigcodebench import BIGCODEBENCH_VARIANTS, HUB_VERSION
 from pgrpo.paths import is_local_path
 from pgrpo.registry import Registry
+from pgrpo.verify import Task, task_type
 
 
 @dataclass(frozen=True)
 class EvalTask:
-    """One problem of one benchmark. Exactly one of `problem` (code) / `math` is set."""
+    """One task of one benchmark."""
 
     benchmark: str
-    kind: str  # "code" | "math"
-    task_id: str
-    problem: Problem | None = None
-    math: MathProblem | None = None
+    task: Task
+
+    @property
+    def kind(self) -> str:
+        return self.task.kind
+
+    @property
+    def task_id(self) -> str:
+        return self.task.task_id
+
+    @property
+    def problem(self) -> Problem | None:
+        """The code problem (None for math)."""
+        return self.task if isinstance(self.task, Problem) else None
 
     @property
     def difficulty(self) -> str | None:
@@ -88,11 +99,6 @@ for _spec in (
 
 FILE_PREFIX = "file:"
 
-# kind -> loader(spec, source, limit, options) -> tasks
-KIND_LOADERS: Registry[Callable[..., list[EvalTask]]] = Registry("benchmark kind")
-# kind -> messages(task, style)
-KIND_MESSAGES: Registry[Callable[[EvalTask, str], list[dict[str, str]]]] = Registry("benchmark kind")
-
 
 def _offline_hint(spec: BenchmarkSpec, source: str, exc: Exception) -> PgrpoError:
     return PgrpoError(
@@ -101,32 +107,31 @@ def _offline_hint(spec: BenchmarkSpec, source: str, exc: Exception) -> PgrpoErro
     )
 
 
-@KIND_LOADERS.register("code")
-def _load_code(spec: BenchmarkSpec, source: str, limit: int | None, options: Mapping[str, Any]) -> list[EvalTask]:
-    from pgrpo.data.loaders import load_problems
-
+def _load(spec: BenchmarkSpec, source: str, limit: int | None, options: Mapping[str, Any]) -> list[Task]:
+    """The tasks of `spec` from `source` through its kind's task type, checked and transformed as `spec` says."""
     local = is_local_path(source) or source == "humaneval"
     kwargs = dict(options)
-    if not local and spec.split is not None:
-        kwargs.setdefault("split", spec.split)
+    split = kwargs.pop("split", None if local else spec.split)
     try:
-        problems = load_problems(source, limit=limit, **kwargs)
+        tasks = task_type(spec.kind).load(source, split=split, limit=limit, name=spec.name, **kwargs)
     except Exception as exc:  # noqa: BLE001 - hub/network failures: say how to work offline
         if local:
             raise
         raise _offline_hint(spec, source, exc) from exc
-    if spec.base_tests_only:
-        problems = [base_tests_only(p) for p in problems]
-    for p in problems:
-        if spec.test_kind is not None and p.tests.kind is not spec.test_kind:
-            raise DataError(f"benchmark {spec.name!r}: {source}: task {p.task_id!r} has tests of kind "
-                            f"{p.tests.kind.value!r}, expected {spec.test_kind.value!r} (is this the benchmark's file?)")
-    if spec.transform is not None:
-        try:
-            problems = [spec.transform(p) for p in problems]
-        except DataError as exc:
-            raise DataError(f"benchmark {spec.name!r}: {source}: {exc}") from None
-    return [EvalTask(spec.name, "code", p.task_id, problem=p) for p in problems]
+    out: list[Task] = []
+    for task in tasks:
+        if isinstance(task, Problem):  # the code benchmarks' checks and prompt splits
+            task = base_tests_only(task) if spec.base_tests_only else task
+            if spec.test_kind is not None and task.tests.kind is not spec.test_kind:
+                raise DataError(f"benchmark {spec.name!r}: {source}: task {task.task_id!r} has tests of kind "
+                                f"{task.tests.kind.value!r}, expected {spec.test_kind.value!r} (is this the "
+                                f"benchmark's file?)")
+            try:
+                task = spec.transform(task) if spec.transform is not None else task
+            except DataError as exc:
+                raise DataError(f"benchmark {spec.name!r}: {source}: {exc}") from None
+        out.append(task)
+    return out
 
 
 def base_tests_only(problem: Problem) -> Problem:
@@ -142,36 +147,9 @@ def base_tests_only(problem: Problem) -> Problem:
     return dataclasses.replace(problem, tests=tests)
 
 
-@KIND_LOADERS.register("math")
-def _load_math(spec: BenchmarkSpec, source: str, limit: int | None, options: Mapping[str, Any]) -> list[EvalTask]:
-    try:
-        problems = load_math_problems(source, split=spec.split, limit=limit, name=spec.name)
-    except PgrpoError as exc:
-        if is_local_path(source):
-            raise
-        raise _offline_hint(spec, source, exc) from exc
-    return [EvalTask(spec.name, "math", p.task_id, math=p) for p in problems]
-
-
-@KIND_MESSAGES.register("code")
-def _code_messages(task: EvalTask, style: str) -> list[dict[str, str]]:
-    from pgrpo.data.prompts import build_messages
-
-    if task.problem is None:
-        raise PgrpoError(f"code task {task.task_id!r} has no problem")
-    return build_messages(task.problem, style)
-
-
-@KIND_MESSAGES.register("math")
-def _math_messages(task: EvalTask, style: str) -> list[dict[str, str]]:
-    if task.math is None:
-        raise PgrpoError(f"math task {task.task_id!r} has no problem")
-    return math_messages(task.math, style)
-
-
 def task_messages(task: EvalTask, style: str) -> list[dict[str, str]]:
     """The chat messages the model sees for `task` in prompt `style` ("pgrpo" | "plain")."""
-    return KIND_MESSAGES.get(task.kind)(task, style)
+    return task_type(task.kind).messages(task.task, style)
 
 
 def detect_kind(path: Path) -> str:
@@ -217,7 +195,7 @@ def load_benchmark(name: str, *, data: Mapping[str, str] | None = None, limit: i
     source = (data or {}).get(name, spec.source)
     merged = dict(spec.options)
     merged.update(options or {})
-    tasks = KIND_LOADERS.get(spec.kind)(spec, source, limit, merged)
+    tasks = [EvalTask(spec.name, t) for t in _load(spec, source, limit, merged)]
     if not tasks:
         raise PgrpoError(f"benchmark {name!r}: no problems loaded from {source!r} (check the filters)")
     return tasks

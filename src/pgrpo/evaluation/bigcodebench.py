@@ -7,10 +7,10 @@ the complete and the instruct split, one pass@1 per name as on the leaderboard) 
 (pgrpo.data.loaders.bigcodebench); the tests run in the sandbox's "unittest" harness,
 through `pgrpo.verify` like every other benchmark.
 
-Limits belong to the test kind, not to these names (pgrpo.sandbox.types.KIND_LIMITS, from
+Limits belong to the test kind, not to these names (pgrpo.sandbox.kinds.SPECS["unittest"], from
 bigcodebench 0.2.5: 240 s + 1 s for the whole suite of one task, 30 GiB address space, a
-256 MiB scratch dir), so `file:PATH`, `pgrpo check` and the sandbox service get them too.
-A limit set explicitly (e.g. `--sandbox-timeout-per-program-s 20`) wins.
+256 MiB scratch dir), so `file:PATH`, `pgrpo check`, training and the sandbox service get them
+too. A limit set explicitly (e.g. `--sandbox-timeout-per-program-s 20`) wins.
 """
 
 from __future__ import annotations
@@ -19,17 +19,13 @@ from dataclasses import dataclass
 
 from pgrpo.data.eval_sources import CODE_EVAL_SOURCES
 from pgrpo.data.problem import TestKind
-from pgrpo.sandbox.types import KIND_LIMITS
+from pgrpo.sandbox.kinds import serve_command
 
 # the full set's source is shared with build-rl's decontamination (pgrpo.data.eval_sources)
 HUB_FULL = CODE_EVAL_SOURCES["bigcodebench"].path
 HUB_VERSION = str(CODE_EVAL_SOURCES["bigcodebench"].split)  # the hub split bigcodebench 0.2.5 evaluates
 HUB_HARD = "bigcode/bigcodebench-hard"
-_LIMITS = KIND_LIMITS[TestKind.UNITTEST]
-# What a sandbox service must allow for BigCodeBench's own limits.
-SERVE_HINT = (f"pgrpo sandbox serve --sandbox-timeout-per-test-s {_LIMITS.timeout_s:g} "
-              f"--sandbox-timeout-per-program-s {_LIMITS.timeout_s:g} --sandbox-memory-mb {_LIMITS.memory_mb} "
-              f"--sandbox-scratch-mb {_LIMITS.scratch_mb}")
+SERVE_HINT = serve_command(TestKind.UNITTEST)  # what a sandbox service must allow for BigCodeBench's own limits
 
 
 @dataclass(frozen=True)

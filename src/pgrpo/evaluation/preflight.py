@@ -22,7 +22,6 @@ from dataclasses import dataclass
 from pgrpo.data.problem import Problem, TestKind, Tests
 from pgrpo.errors import PgrpoError
 from pgrpo.evaluation.benchmarks import EvalTask
-from pgrpo.evaluation.scoring import _config_for
 from pgrpo.sandbox.types import ExecResult, Job, SandboxConfig, Status
 from pgrpo.verify import Verifier
 
@@ -153,10 +152,9 @@ def ensure_libraries(tasks: dict[str, list[EvalTask]], sandbox: SandboxConfig) -
     names = required_libraries(unittest_tasks)
     if not names:
         return []
-    config = _config_for(unittest_tasks[0], sandbox)
-    probes = probe_libraries(names, config)
+    probes = probe_libraries(names, sandbox)  # 'unittest' jobs: under that kind's limits, local or served
     missing = [p for p in probes if not p.ok]
     if missing:
         benchmarks = sorted({t.benchmark for t in unittest_tasks})
-        raise MissingLibraries(missing_message(missing, benchmarks, config))
+        raise MissingLibraries(missing_message(missing, benchmarks, sandbox))
     return probes

@@ -9,12 +9,11 @@ from pgrpo.rewards.batch import (
     BatchStats,
     CompletionReward,
     RewardEvaluator,
-    Target,
 )
 from pgrpo.rewards.components import REWARD_MODES, RewardMode, compose
 from pgrpo.rewards.trl_funcs import make_reward_funcs
 
 __all__ = [
-    "REWARD_MODES", "BatchRewards", "BatchStats", "CompletionReward", "RewardEvaluator", "RewardMode", "Target",
+    "REWARD_MODES", "BatchRewards", "BatchStats", "CompletionReward", "RewardEvaluator", "RewardMode",
     "compose", "make_reward_funcs",
 ]

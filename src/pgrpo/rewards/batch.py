@@ -33,15 +33,6 @@ from pgrpo.verify import BatchVerify, Task
 TIMEOUT_STATUS = Status.TIMEOUT.value  # a Verdict's status when a wall-clock limit hit
 
 
-@dataclass(frozen=True)
-class Target:
-    """What a completion is judged against: the statement the RM reads and the task verified."""
-
-    task_id: str
-    statement: str
-    task: Task
-
-
 # items -> one score in [0, 1] per item (sigmoid of the RM's scalar), same order; an item's code is
 # read only by an RM whose manifest says include_code (`pgrpo.rewards.thinking`).
 ThinkingFn = Callable[[Sequence[RMItem]], list[float]]
@@ -149,13 +140,14 @@ class BatchRewards:
 class RewardEvaluator:
     """Computes every reward component of a batch once, gated by the reward mode.
 
-    targets: task id -> Target. verify_fn: judges (task, completion) pairs (a `pgrpo.verify.Verifier`);
+    targets: task id -> the task a completion is judged against (its `statement` is what the RM reads).
+    verify_fn: judges (task, completion) pairs (a `pgrpo.verify.Verifier`);
     thinking_fn: see ThinkingFn (None only for modes without a thinking term). group_size:
     completions per prompt (GRPO's G), used for the zero-variance stats. rm_truncated: the RM
     back end's running truncation count (see TruncationCount), logged per batch when given.
     """
 
-    def __init__(self, targets: Mapping[str, Target], verify_fn: BatchVerify, thinking_fn: ThinkingFn | None,
+    def __init__(self, targets: Mapping[str, Task], verify_fn: BatchVerify, thinking_fn: ThinkingFn | None,
                  *, mode: str | RewardMode = "posterior", weight: float = 1.0, group_size: int = 1,
                  rm_truncated: TruncationCount | None = None) -> None:
         self.mode = mode if isinstance(mode, RewardMode) else get_mode(mode)
@@ -203,7 +195,7 @@ class RewardEvaluator:
         mine.set_result(result)
         return result, True
 
-    def _target(self, task_id: str) -> Target:
+    def _target(self, task_id: str) -> Task:
         try:
             return self.targets[task_id]
         except KeyError:
@@ -212,7 +204,7 @@ class RewardEvaluator:
     def _compute(self, task_ids: tuple[str, ...], completions: tuple[str, ...]) -> BatchRewards:
         targets = [self._target(t) for t in task_ids]
         start = time.perf_counter()
-        verdicts = self.verify_fn([(t.task, c) for t, c in zip(targets, completions)]) if completions else []
+        verdicts = self.verify_fn(list(zip(targets, completions))) if completions else []
         outcome_seconds = time.perf_counter() - start
         if len(verdicts) != len(completions):
             raise ValueError(f"verify_fn returned {len(verdicts)} verdicts for {len(completions)} completions")

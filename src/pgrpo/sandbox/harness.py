@@ -1,6 +1,6 @@
 """Trusted per-job harness: runs a problem's tests against a jailed program, decides the verdict.
 
-Owns `run_job(spec) -> JobVerdict` and one harness per test kind (registry HARNESSES).
+Owns one harness per test kind (pgrpo.sandbox.kinds.SPECS names which runs which kind, and `run_job`).
 The harness runs in the sandboxed worker and never executes model code, nor code that
 arrived with a problem (a dataset file or a service request may be hostile too):
 - the program runs in a jailed child (child.py);
@@ -29,22 +29,14 @@ import functools
 from collections.abc import Callable
 from typing import Any
 
-from pgrpo.registry import Registry
 from pgrpo.sandbox import codec
 from pgrpo.sandbox.checker_link import CheckerLink
 from pgrpo.sandbox.compare import stdout_matches, values_match
 from pgrpo.sandbox.literal_tests import LiteralTest, literal_tests
 from pgrpo.sandbox.session import Abort, Spawner
 from pgrpo.sandbox.testrun import JobSpec, JobVerdict, TestRun
-from pgrpo.sandbox.unittest_harness import run_unittest
-
-__all__ = ["HARNESSES", "JobSpec", "JobVerdict", "run_job"]
 
 
-HARNESSES: Registry[Callable[[JobSpec, Spawner], JobVerdict]] = Registry("sandbox harness")
-
-
-@HARNESSES.register("humaneval")
 def run_humaneval(spec: JobSpec, spawner: Spawner) -> JobVerdict:
     """check(candidate) from the test code, with the starter code's helpers (poly, encode_cyclic) in scope."""
     literal = literal_tests("humaneval", spec.test_code, (), spec.entry_point, spec.setup_code)
@@ -55,7 +47,6 @@ def run_humaneval(spec: JobSpec, spawner: Spawner) -> JobVerdict:
     return _checked(run, checker, 1)
 
 
-@HARNESSES.register("asserts")
 def run_asserts(spec: JobSpec, spawner: Spawner) -> JobVerdict:
     """Each assert is one test, run in order after the setup code."""
     literal = literal_tests("asserts", "", spec.asserts, spec.entry_point, spec.setup_code)
@@ -101,7 +92,6 @@ def _call_program(run: TestRun, name: str, args: tuple[Any, ...], deadline: floa
     return session.call(name, None, args, deadline)
 
 
-@HARNESSES.register("call")
 def run_call(spec: JobSpec, spawner: Spawner) -> JobVerdict:
     run = TestRun(spec, "serve", spawner)
     total = len(spec.cases)
@@ -131,7 +121,6 @@ def run_call(spec: JobSpec, spawner: Spawner) -> JobVerdict:
     return run.verdict(total, outputs if spec.collect else None)
 
 
-@HARNESSES.register("stdio")
 def run_stdio(spec: JobSpec, spawner: Spawner) -> JobVerdict:
     run = TestRun(spec, "stdio", spawner)
     total = len(spec.stdio)
@@ -158,10 +147,3 @@ def run_stdio(spec: JobSpec, spawner: Spawner) -> JobVerdict:
 def _short(value: Any) -> str:
     text = repr(value)
     return text if len(text) <= 200 else text[:200] + "..."
-
-HARNESSES.register("unittest")(run_unittest)
-
-
-def run_job(spec: JobSpec, spawner: Spawner) -> JobVerdict:
-    """Run one job's tests, its programs started by `spawner`. Never raises for a bad program."""
-    return HARNESSES.get(spec.kind)(spec, spawner)

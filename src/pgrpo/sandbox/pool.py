@@ -28,10 +28,10 @@ from concurrent.futures import Future, as_completed
 from typing import Any, NamedTuple
 
 from pgrpo.data.problem import TestKind
-from pgrpo.sandbox import codec
 from pgrpo.sandbox.isolation import PidsCgroup
+from pgrpo.sandbox.kinds import SPECS, effective_limits
 from pgrpo.sandbox.modes import WORKER_ENV, WORKER_LAUNCHERS, resolve_isolation
-from pgrpo.sandbox.types import KIND_LIMITS, ExecResult, Job, SandboxConfig, Status, job_limits
+from pgrpo.sandbox.types import ExecResult, Job, SandboxConfig, Status
 
 PIPELINE_DEPTH = 2  # jobs queued per worker: one running, one ready to start
 PIPELINE_MAX_BYTES = 32 << 10  # bigger job lines are not queued behind another job
@@ -166,8 +166,6 @@ class Sandbox:
         # Worker, its waiter, bwrap, the two spawners (programs, test code), the test code's runner,
         # the standbys and a few spares on top of the program's own.
         self._workers = [_Worker(self._cmd, self.config.max_processes + 12) for _ in range(self.config.workers)]
-        # Every job carries the per-program limits (harness.JobSpec); workers and isolation are the pool's own.
-        self._limits = job_limits(self.config)
         # Canonical outputs by a hash of the whole canonical run (solution, cases, entry point, limits).
         self._canonical: OrderedDict[str, list[Any]] = OrderedDict()
         self._canonical_lock = threading.Lock()
@@ -199,22 +197,9 @@ class Sandbox:
     def _message(self, job: Job, limits: Mapping[str, Any], collect: bool = False,
                  expected_by_problem: Mapping[int, list[Any]] | None = None) -> dict:
         p, t = job.problem, job.problem.tests
-        msg: dict[str, Any] = {"kind": t.kind.value, "program": job.program, "entry_point": p.entry_point,
-                               "class_name": t.class_name, "atol": t.atol, "collect": collect, **limits}
-        if t.kind in (TestKind.HUMANEVAL, TestKind.UNITTEST):
-            msg.update(test_code=t.test_code, setup_code=t.setup_code, starter_code=p.starter_code)
-        elif t.kind is TestKind.ASSERTS:
-            msg.update(asserts=list(t.asserts), setup_code=t.setup_code)
-        elif t.kind is TestKind.CALL:
-            expected = None
-            if t.outputs_from_canonical:  # no canonical outputs (its run failed): every case fails closed
-                expected = (expected_by_problem or {}).get(id(p)) or [None] * len(t.call_cases)
-            msg["cases"] = [[codec.to_wire(tuple(c.inputs)),
-                             None if collect else (expected[i] if expected is not None else codec.to_wire(c.output))]
-                            for i, c in enumerate(t.call_cases)]
-        else:
-            msg["stdio"] = [[c.stdin, c.stdout] for c in t.stdio_cases]
-        return msg
+        expected = (expected_by_problem or {}).get(id(p)) if t.outputs_from_canonical else None
+        return {"kind": t.kind.value, "program": job.program, "entry_point": p.entry_point, "class_name": t.class_name,
+                "atol": t.atol, "collect": collect, **limits, **SPECS[t.kind].fields(p, expected, collect)}
 
     # ------------------------------------------------------------------ batch
     def _serve(self, worker: _Worker) -> None:
@@ -340,26 +325,26 @@ class Sandbox:
             limits: Mapping[str, Any] | None = None) -> list[ExecResult]:
         """Run every job; results in the same order. Never raises for a bad program.
 
-        limits: per-program limits for this batch instead of the config's (a sandbox service
-        passes its client's; `pgrpo.sandbox.service` checks they do not exceed the config's)."""
+        Every job carries its per-program limits (harness.JobSpec): `limits` when given (a sandbox
+        service passes its client's, which the client computed with `kinds.effective_limits`;
+        `pgrpo.sandbox.service` checks they do not exceed the config's), else `_kind_limits`."""
         if self._closed:
             raise RuntimeError("Sandbox is closed: run() needs an open Sandbox (use it inside `with`)")
-        use = {**self._limits, **(limits or {})}
-        expected = self._canonical_outputs(jobs, use, progress)
-        per_kind = {} if limits is not None else {kind: self._kind_limits(kind, use) for kind in
-                                                   {j.problem.tests.kind for j in jobs} & set(KIND_LIMITS)}
-        replies = self._execute([self._message(j, per_kind.get(j.problem.tests.kind, use), expected_by_problem=expected)
+        per_kind = {kind: dict(limits) if limits is not None else self._kind_limits(kind)
+                    for kind in {j.problem.tests.kind for j in jobs}}
+        expected = self._canonical_outputs(jobs, per_kind.get(TestKind.CALL, {}), progress)
+        replies = self._execute([self._message(j, per_kind[j.problem.tests.kind], expected_by_problem=expected)
                                  for j in jobs], progress, "sandbox")
         return [_to_result(reply, job) for reply, job in zip(replies, jobs)]
 
-    def _kind_limits(self, kind: TestKind, use: dict[str, Any]) -> dict[str, Any]:
-        """A test kind's own limits (KIND_LIMITS: BigCodeBench's for "unittest") over the config's
-        defaults, the memory cap at most MemAvailable / workers (with a warning once if lower).
-        Only for a local pool's own config: a service runs its clients' limits as sent."""
-        out = KIND_LIMITS[kind].apply(use, self.config.explicit)
+    def _kind_limits(self, kind: TestKind) -> dict[str, Any]:
+        """The limits of a `kind` job under this pool's config (`kinds.effective_limits`, the rule every
+        sandbox and caller shares), a memory cap the kind raised above the config's held to at most
+        MemAvailable / workers (this host's capacity; a warning once when lower)."""
+        out = effective_limits(self.config, kind)
         available = memory_available_mb()
-        if out["memory_mb"] > use["memory_mb"] and available is not None:
-            share = max(available // max(self.config.workers, 1), use["memory_mb"])
+        if out["memory_mb"] > self.config.memory_mb and available is not None:
+            share = max(available // max(self.config.workers, 1), self.config.memory_mb)
             if share < out["memory_mb"]:
                 if kind not in self._memory_warned:
                     self._memory_warned.add(kind)

@@ -28,11 +28,13 @@ import math
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 from pgrpo import serving
 from pgrpo.data.problem import Problem
 from pgrpo.data.schema import problem_to_dict
 from pgrpo.errors import PgrpoError
+from pgrpo.sandbox.kinds import effective_limits, job_limits, serve_command
 from pgrpo.sandbox.types import (
     ISOLATION_STRENGTH,
     ExecResult,
@@ -40,7 +42,6 @@ from pgrpo.sandbox.types import (
     Job,
     SandboxConfig,
     check_isolation,
-    job_limits,
 )
 from pgrpo.sandbox.wire import API_VERSION, RUN_PATH, TOKEN_ENV, Health, Limits, RunResponse, result_from_wire
 from pgrpo.serving import HEALTH_PATH, Attempts, Refused, Retryable, WorstCase
@@ -76,7 +77,6 @@ class RemoteSandbox:
         self.retries = self.config.retries if retries is None else retries
         self.backoff_s = backoff_s
         self.max_jobs_per_request = max_jobs_per_request
-        self._limits = Limits(**job_limits(self.config))
         self._health: dict[str, Health] = {}
         self._rotation = serving.Rotation()
         import httpx
@@ -106,11 +106,7 @@ class RemoteSandbox:
             raise ServiceMismatch(f"sandbox service {url}: speaks API version {health.api_version}, "
                                      f"this client {API_VERSION}")
         check_isolation(self.config.isolation, health.isolation, f"the sandbox service {url}")
-        for name, value in self._limits.model_dump().items():
-            if value > getattr(health.limits, name):
-                raise ServiceMismatch(f"sandbox.{name}: {value} exceeds the limit of the sandbox service {url} "
-                                         f"({getattr(health.limits, name)}); lower it or restart the service "
-                                         f"with --sandbox-{name.replace('_', '-')} {value}")
+        _check_allowed(url, health, Limits(**job_limits(self.config)))
         self._health[url] = health
         return health
 
@@ -136,15 +132,33 @@ class RemoteSandbox:
 
     # ------------------------------------------------------------------ run
     def run(self, jobs: Sequence[Job], progress: bool = False) -> list[ExecResult]:
-        """Results in job order; RemoteSandboxError if a chunk fails on every URL tried."""
-        if not jobs:
-            return []
+        """Results in job order; RemoteSandboxError if a chunk fails on every URL tried. Each job is sent
+        with its test kind's `effective_limits` under this config (the rule a local pool applies)."""
+        groups: dict[tuple[tuple[str, Any], ...], list[int]] = {}
+        for i, job in enumerate(jobs):
+            groups.setdefault(tuple(effective_limits(self.config, job.problem.tests.kind).items()), []).append(i)
+        results: list[ExecResult | None] = [None] * len(jobs)
+        base = job_limits(self.config)
+        for limits, where in groups.items():
+            kind = jobs[where[0]].problem.tests.kind
+            hint = "" if dict(limits) == base else (
+                f" - the {kind.value!r} test kind's own limits, not a value you set: start the service with "
+                f"`{serve_command(kind)}`, or set lower limits explicitly (--sandbox-timeout-per-program-s, "
+                f"--sandbox-memory-mb)")
+            part = self._run_limited([jobs[i] for i in where], Limits(**dict(limits)), hint)
+            for i, result in zip(where, part, strict=True):
+                results[i] = result
+        return [r for r in results if r is not None]
+
+    def _run_limited(self, jobs: Sequence[Job], limits: Limits, hint: str) -> list[ExecResult]:
         healths = self._reachable()
+        for url, health in list(self._health.items()):  # before any job is sent
+            _check_allowed(url, health, limits, hint)
         per_request = min([self.max_jobs_per_request] + [h.max_jobs for h in healths])
         max_body = min(h.max_body_bytes for h in healths)
         n_chunks = max(min(len(self.urls), len(jobs)), math.ceil(len(jobs) / per_request))
         size = math.ceil(len(jobs) / n_chunks)
-        encoded = _Encoded(self._limits)
+        encoded = _Encoded(limits, hint)
         chunks = [part for i in range(0, len(jobs), size)
                   for part in encoded.split(list(jobs[i:i + size]), max_body)]
         first = self._rotation.take(len(chunks))
@@ -156,10 +170,10 @@ class RemoteSandbox:
                                 [encoded] * len(chunks)))
         return [r for part in parts for r in part]
 
-    def _timeout(self, url: str, n_jobs: int) -> float:
+    def _timeout(self, url: str, n_jobs: int, per_program_s: float) -> float:
         if self.timeout:
             return self.timeout
-        return auto_request_timeout_s(self.config, n_jobs, self.health(url).workers)
+        return auto_request_timeout_s(per_program_s, n_jobs, self.health(url).workers)
 
     def _run_chunk(self, jobs: list[Job], start: int, encoded: _Encoded) -> list[ExecResult]:
         body = encoded.body(jobs)
@@ -167,7 +181,9 @@ class RemoteSandbox:
         for url, delay in attempts:
             time.sleep(delay)
             try:
-                reply = self._request("POST", url, RUN_PATH, body, timeout=self._timeout(url, len(jobs)))
+                _check_allowed(url, self.health(url), encoded.limits, encoded.hint)
+                timeout = self._timeout(url, len(jobs), encoded.limits.timeout_per_program_s)
+                reply = self._request("POST", url, RUN_PATH, body, timeout=timeout)
                 return self._results(url, reply, len(jobs))
             except Refused as exc:
                 if exc.status == 413:  # this service takes less than its /health said (restarted?): halve
@@ -220,20 +236,30 @@ class RemoteSandbox:
 
 
 
-def auto_request_timeout_s(config: SandboxConfig, n_jobs: int, workers: int) -> float:
+def _check_allowed(url: str, health: Health, limits: Limits, hint: str = "") -> None:
+    """ServiceMismatch if the service at `url` does not allow `limits` (`hint`: whose limits they are)."""
+    for name, value in limits.model_dump().items():
+        if value > getattr(health.limits, name):
+            raise ServiceMismatch(f"sandbox.{name}: {value} exceeds the limit of the sandbox service {url} "
+                                  f"({getattr(health.limits, name)}); lower it or restart the service "
+                                  f"with --sandbox-{name.replace('_', '-')} {value}{hint}")
+
+
+def auto_request_timeout_s(per_program_s: float, n_jobs: int, workers: int) -> float:
     """A request's timeout when `request_timeout_s` is 0: from its jobs, the service's workers and the
     per-program limit. Generous (other ranks share the service's pool): it bounds a hung service, not slow jobs."""
-    return 60.0 + 4 * math.ceil(n_jobs / max(1, workers)) * (config.timeout_per_program_s + 2)
+    return 60.0 + 4 * math.ceil(n_jobs / max(1, workers)) * (per_program_s + 2)
 
 
 def run_worst_case(config: SandboxConfig, n_jobs: int, service_workers: int | None = None,
-                   service_max_jobs: int = MAX_JOBS_PER_REQUEST) -> WorstCase:
+                   service_max_jobs: int = MAX_JOBS_PER_REQUEST, per_program_s: float | None = None) -> WorstCase:
     """The longest one `RemoteSandbox(config.urls, config).run` of `n_jobs` can take when every attempt
     fails or times out: the /health reads of services not read yet, then the chunks `PARALLEL_REQUESTS`
     at a time, each with its retries; an attempt waits for the connection, then for the reply (the
     service sends it whole), plus a /health read when the timeout is sized from it. `service_workers`
     (the fewest among the services) is needed when `request_timeout_s` is 0. Chunks split further
-    only if a body exceeds the service's max_body_bytes (not counted)."""
+    only if a body exceeds the service's max_body_bytes (not counted). `per_program_s`: the longest
+    per-program limit of the jobs (`pgrpo.sandbox.kinds.effective_limits`; default the config's)."""
     n_urls = len(config.urls)
     per_request = max(1, min(MAX_JOBS_PER_REQUEST, service_max_jobs))
     n_chunks = max(min(n_urls, n_jobs), math.ceil(n_jobs / per_request), 1)
@@ -246,7 +272,7 @@ def run_worst_case(config: SandboxConfig, n_jobs: int, service_workers: int | No
     else:
         if service_workers is None:
             raise ValueError("run_worst_case: sandbox.request_timeout_s is 0, so the service's workers are needed")
-        timeout = auto_request_timeout_s(config, size, service_workers)
+        timeout = auto_request_timeout_s(per_program_s or config.timeout_per_program_s, size, service_workers)
         sized = f"from {size} jobs on {service_workers} service workers"
         attempt_s = health_s + CONNECT_TIMEOUT_S + timeout
     per_chunk = Attempts.worst_case_s(config.retries, BACKOFF_S, attempt_s)
@@ -260,7 +286,8 @@ class _Encoded:
     """Request bodies of one batch, built from each problem serialized once; `split` sizes chunks
     exactly (the body is a fixed frame + problems + jobs, comma-separated) without building them."""
 
-    def __init__(self, limits: Limits) -> None:
+    def __init__(self, limits: Limits, hint: str = "") -> None:
+        self.limits, self.hint = limits, hint
         self._problems: dict[int, bytes] = {}
         self._limits = json.dumps(limits.model_dump(), separators=(",", ":")).encode()
         self._frame = len(self._frame_of(b"", b""))

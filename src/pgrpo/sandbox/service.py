@@ -4,8 +4,9 @@ Owns `create_app` (the routes of pgrpo.sandbox.wire's API over ONE `Sandbox` poo
 every request, so one service per node serves all its local ranks), `serve` (the blocking
 server of the CLI) and `BackgroundService` (the same server in a thread: tests, benchmarks).
 Trainer containers where namespaces are blocked send programs here, to a host where
-bubblewrap works; verdicts are the in-process engine's (same code, same limits: the client's
-limits travel with each request and may not exceed the service's own).
+bubblewrap works; verdicts are the in-process engine's (same code, same limits: the client
+computes each job's limits with `pgrpo.sandbox.kinds.effective_limits`, as a local pool does, and
+they travel with each request, which runs them as sent and may not exceed the service's own).
 
 Guards (pgrpo.serving's): 127.0.0.1 unless a shared token is set (`--token` or env
 PGRPO_SANDBOX_TOKEN; every route 401 without it), and without a token only a loopback `Host`
@@ -41,8 +42,9 @@ from pgrpo import serving
 from pgrpo.data.problem import TestKind
 from pgrpo.data.schema import problem_from_dict
 from pgrpo.errors import DataError
+from pgrpo.sandbox.kinds import job_limits
 from pgrpo.sandbox.pool import PIPELINE_DEPTH, Sandbox
-from pgrpo.sandbox.types import ExecResult, Job, SandboxConfig, job_limits
+from pgrpo.sandbox.types import ExecResult, Job, SandboxConfig
 from pgrpo.sandbox.wire import (
     DEFAULT_MAX_BODY_BYTES,
     DEFAULT_MAX_JOBS,

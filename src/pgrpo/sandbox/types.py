@@ -6,13 +6,12 @@ everything else (rewards, evaluation, `pgrpo check`) can import these cheaply.
 
 from __future__ import annotations
 
-import dataclasses
 import enum
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
 
-from pgrpo.data.problem import Problem, TestKind
+from pgrpo.data.problem import Problem
 from pgrpo.errors import PgrpoError
 
 
@@ -121,7 +120,7 @@ class SandboxConfig:
                                            "(0 = from the batch size, the service's workers and the limits)")
     retries: int = _limit(3, "retries (with backoff, on the next URL) of a failed sandbox-service request")
     # The fields given explicitly (flags, `SandboxConfig.given`): a test kind's own limits
-    # (KIND_LIMITS) never replace those. Not a field (no flag, no recipe key, not serialized,
+    # (pgrpo.sandbox.kinds) never replace those. Not a field (no flag, no recipe key, not serialized,
     # not compared); dataclasses.replace() resets it.
     explicit: ClassVar[frozenset[str]] = frozenset()
 
@@ -155,35 +154,6 @@ class SandboxConfig:
     def urls(self) -> tuple[str, ...]:
         """The sandbox-service URLs (empty: run jobs in a local pool)."""
         return self.url if isinstance(self.url, tuple) else (self.url,)
-
-
-def job_limits(config: SandboxConfig) -> dict[str, Any]:
-    """The per-program limits every job carries (harness.JobSpec's): all but the pool and client fields."""
-    skip = set(POOL_FIELDS) | set(CLIENT_FIELDS)
-    return {f.name: getattr(config, f.name) for f in dataclasses.fields(config) if f.init and f.name not in skip}
-
-
-@dataclass(frozen=True)
-class KindLimits:
-    """A test kind's own per-program limits (its benchmark's), in place of SandboxConfig's defaults."""
-
-    timeout_s: float  # the whole suite of one task: per test and per program
-    memory_mb: int  # RLIMIT_AS; capped by the memory available per worker (pool.py)
-    scratch_mb: int
-
-    def apply(self, limits: dict[str, Any], explicit: frozenset[str]) -> dict[str, Any]:
-        """`limits` with these in place of every limit that is neither explicit nor changed from its default."""
-        mine = {"timeout_per_test_s": self.timeout_s, "timeout_per_program_s": self.timeout_s,
-                "memory_mb": self.memory_mb, "scratch_mb": self.scratch_mb}
-        defaults = {f.name: f.default for f in dataclasses.fields(SandboxConfig)}
-        return {**limits, **{name: value for name, value in mine.items()
-                             if name not in explicit and limits.get(name) == defaults[name]}}
-
-
-# BigCodeBench 0.2.5 (bigcodebench/eval/utils.py, evaluate.py): TIMEOUT_LIMIT = 240 s for the
-# whole suite (+1 s margin, `untrusted_check`), max_as_limit = 30*1024 MiB; tasks write files
-# (CSV, images, archives) into their cwd.
-KIND_LIMITS: dict[TestKind, KindLimits] = {TestKind.UNITTEST: KindLimits(240.0 + 1.0, 30 * 1024, 256)}
 
 
 class SandboxEngine(Protocol):

@@ -19,20 +19,22 @@ import json
 import os
 import sys
 import time
+from typing import Any
 
 from pgrpo.sandbox import isolation
-from pgrpo.sandbox.harness import JobSpec, run_job
+from pgrpo.sandbox.kinds import run_job
 from pgrpo.sandbox.session import Spawner
+from pgrpo.sandbox.testrun import JobSpec
 from pgrpo.sandbox.types import Status
 
 _SPEC_FIELDS = {f.name for f in dataclasses.fields(JobSpec)}
 
 
-def _handle(line: bytes, spawner: Spawner) -> dict:
+def _handle(line: bytes, spawner: Spawner) -> dict[str, Any]:
     msg = json.loads(line)
     job_id = msg.pop("id")
     start = time.monotonic()
-    out: dict
+    out: dict[str, Any]
     try:
         spec = JobSpec(**{k: v for k, v in msg.items() if k in _SPEC_FIELDS})
         verdict = run_job(spec, spawner)

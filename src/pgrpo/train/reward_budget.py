@@ -116,14 +116,20 @@ def completions_per_rank(kwargs: Mapping[str, Any]) -> int:
     return int(grpo_value(kwargs, "per_device_train_batch_size")) * int(steps)
 
 
-def _local_sandbox(config: Recipe, n: int) -> BudgetTerm:
+def _program_limit(config: Recipe) -> tuple[float, str]:
+    """The longest per-program limit a job of the recipe's data may get (pgrpo.sandbox.kinds.effective_limits)."""
     from pgrpo.data.problem import TestKind
-    from pgrpo.sandbox.types import KIND_LIMITS
+    from pgrpo.sandbox.kinds import effective_limits
 
     limit = config.sandbox.timeout_per_program_s
-    how = "every program at sandbox.timeout_per_program_s"
-    if config.data.allow_unittest and KIND_LIMITS[TestKind.UNITTEST].timeout_s > limit:
-        limit, how = KIND_LIMITS[TestKind.UNITTEST].timeout_s, "every program at the unittest kind's limit"
+    unittest_limit = effective_limits(config.sandbox, TestKind.UNITTEST)["timeout_per_program_s"]
+    if config.data.allow_unittest and unittest_limit > limit:
+        return unittest_limit, "every program at the unittest kind's limit"
+    return limit, "every program at sandbox.timeout_per_program_s"
+
+
+def _local_sandbox(config: Recipe, n: int) -> BudgetTerm:
+    limit, how = _program_limit(config)
     from pgrpo.sandbox.pool import WORKER_GRACE_S
     from pgrpo.sandbox.resources import LOCAL_SIZE_VARIABLES, default_workers
 
@@ -163,7 +169,7 @@ def _remote_sandbox(config: Recipe, n: int, contact: bool) -> BudgetTerm:
         worst = run_worst_case(config.sandbox, n)
     elif contact:
         workers, max_jobs = _service_facts(config)
-        worst = run_worst_case(config.sandbox, n, workers, max_jobs)
+        worst = run_worst_case(config.sandbox, n, workers, max_jobs, per_program_s=_program_limit(config)[0])
     else:
         return BudgetTerm(name, None, "sandbox.request_timeout_s: 0 sizes each request from the service's "
                                       "workers, which are read from its /health when training starts")

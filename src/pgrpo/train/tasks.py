@@ -1,108 +1,64 @@
-"""Training tasks (`task:` in a recipe): how problems become prompts, and the verifier of their answers.
+"""Training tasks (`task:` in a recipe): the recipe's problems as prompts, and the verifier of their answers.
 
-Owns `TASKS` (registry: "code", "math" -> example loader), `TrainExample`, `code_prompt`, `load_examples`,
-`load_targets` (the reward targets alone, no tokenizer), `make_verifier` and `to_dataset` (the HF Dataset GRPOTrainer reads: a "prompt" column of
-rendered text and a "task_id" column that reaches the reward functions). Code prompts come
-from `pgrpo.data.prompts.render_prompt`, the same as evaluation; math from `pgrpo.data.math`.
-R_f and R_o of both come from `pgrpo.verify`, the judgement `pgrpo evaluate` uses too.
+Owns `TrainExample`, `code_prompt`, `load_examples`, `load_targets` (the tasks alone, no tokenizer),
+`make_verifier` and `to_dataset` (the HF Dataset GRPOTrainer reads: a "prompt" column of rendered
+text and a "task_id" column that reaches the reward functions). What a task kind loads, asks and
+grades is its task type's (`pgrpo.verify.TASK_TYPES`: CodeTask, MathTask), the same as `pgrpo
+evaluate`'s; R_f and R_o come from `pgrpo.verify`, the judgement `pgrpo evaluate` uses too.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from pgrpo.data.problem import Problem, TestKind
 from pgrpo.errors import DataError
-from pgrpo.registry import Registry
-from pgrpo.rewards.batch import Target
 from pgrpo.train.config import DataSection, TrainConfig
-from pgrpo.verify import Verifier
+from pgrpo.verify import CodeTask, Task, Verifier, task_type
 
 
 @dataclass(frozen=True)
 class TrainExample:
     task_id: str
     prompt: str
-    target: Target
+    task: Task  # what a completion is judged against (its `statement` is what the RM reads)
 
 
-# (config, tokenizer) -> the recipe's examples
-ExampleLoader = Callable[[TrainConfig, Any], list[TrainExample]]
-TASKS: Registry[ExampleLoader] = Registry("training task")
+def code_prompt(problem: Problem, tokenizer: Any, data: DataSection) -> str:
+    """The prompt text a code problem trains with (also what `pgrpo data build-rl --recipe` measures)."""
+    return CodeTask.prompt(problem, tokenizer, data.prompt_style, prefill_think=data.think_prefilled)
 
 
-@TASKS.register("code")
-def _load_code(config: TrainConfig, tokenizer: Any) -> list[TrainExample]:
-    problems = _code_problems(config)
-    return [TrainExample(p.task_id, code_prompt(p, tokenizer, config.data), Target(p.task_id, p.statement, p))
-            for p in problems]
-
-
-def _code_problems(config: TrainConfig) -> list[Problem]:
-    from pgrpo.data.loaders import load_problems
-
+def load_targets(config: TrainConfig) -> dict[str, Task]:
+    """task id -> task of the recipe's problems, without rendering prompts (no tokenizer): what
+    scoring completions needs (`pgrpo.engines.PosteriorReward`); the same problems and checks as
+    `load_examples`. DataError if empty, if an id repeats, or on 'unittest' problems (BigCodeBench)
+    without `data.allow_unittest`."""
     data = config.data
-    problems = load_problems(data.source, data.format, split=data.split, limit=data.limit, **data.options)
-    in_process = [p.task_id for p in problems if p.tests.kind is TestKind.UNITTEST]
+    tasks = task_type(config.task).load(data.source, split=data.split, limit=data.limit, format=data.format,
+                                        **data.options)
+    if not tasks:
+        raise DataError(f"data.source: {data.source!r} gave no problems")
+    in_process = [t.task_id for t in tasks if isinstance(t, Problem) and t.tests.kind is TestKind.UNITTEST]
     if in_process and not data.allow_unittest:
         raise DataError(f"data.source: {data.source!r}: {len(in_process)} problems (first {in_process[0]!r}) have "
                         f"'unittest' tests (BigCodeBench), which run inside the program's process: a policy can "
                         f"learn to forge their verdict instead of solving them. Set `data.allow_unittest: true` "
                         f"to train on them anyway")
-    return problems
+    out: dict[str, Task] = {}
+    for t in tasks:
+        if t.task_id in out:
+            raise DataError(f"data.source: {data.source!r} has duplicate task id {t.task_id!r}")
+        out[t.task_id] = t
+    return out
 
 
-def code_prompt(problem: Problem, tokenizer: Any, data: DataSection) -> str:
-    """The prompt text a code problem trains with (also what `pgrpo data build-rl --recipe` measures)."""
-    from pgrpo.data.prompts import render_prompt
-
-    return render_prompt(problem, tokenizer, data.prompt_style, prefill_think=data.think_prefilled)
-
-
-@TASKS.register("math")
-def _load_math(config: TrainConfig, tokenizer: Any) -> list[TrainExample]:
-    from pgrpo.data.math import load_math_problems, math_messages
-    from pgrpo.data.prompts import THINK_PREFILL
-
-    data = config.data
-    problems = load_math_problems(data.source, split=data.split, limit=data.limit)
-    examples = []
-    for p in problems:
-        prompt = tokenizer.apply_chat_template(math_messages(p, data.prompt_style), tokenize=False,
-                                               add_generation_prompt=True)
-        if data.think_prefilled:
-            prompt += THINK_PREFILL
-        examples.append(TrainExample(p.task_id, prompt, Target(p.task_id, p.problem, p)))
-    return examples
-
-
-def load_targets(config: TrainConfig) -> dict[str, Target]:
-    """task id -> reward Target of the recipe's problems, without rendering prompts (no tokenizer):
-    what scoring completions needs (`pgrpo.engines.PosteriorReward`); the same problems, checks and
-    targets as `load_examples`."""
-    if config.task == "code":
-        targets = [Target(p.task_id, p.statement, p) for p in _code_problems(config)]
-    else:
-        from pgrpo.data.math import load_math_problems
-
-        data = config.data
-        targets = [Target(p.task_id, p.problem, p)
-                   for p in load_math_problems(data.source, split=data.split, limit=data.limit)]
-    return {t.task_id: t for t in _checked(config, targets)}
-
-
-def _checked(config: TrainConfig, items: list[Any]) -> list[Any]:
-    """`items` (each with a task_id), or DataError when empty or an id repeats."""
-    if not items:
-        raise DataError(f"data.source: {config.data.source!r} gave no problems")
-    seen: set[str] = set()
-    for item in items:
-        if item.task_id in seen:
-            raise DataError(f"data.source: {config.data.source!r} has duplicate task id {item.task_id!r}")
-        seen.add(item.task_id)
-    return items
+def load_examples(config: TrainConfig, tokenizer: Any) -> list[TrainExample]:
+    """The recipe's problems as prompts + the tasks they are judged against."""
+    kind, data = task_type(config.task), config.data
+    return [TrainExample(t.task_id, kind.prompt(t, tokenizer, data.prompt_style, prefill_think=data.think_prefilled), t)
+            for t in load_targets(config).values()]
 
 
 def make_verifier(config: TrainConfig) -> Verifier:
@@ -110,18 +66,13 @@ def make_verifier(config: TrainConfig) -> Verifier:
     whether prompts end inside <think>. Its sandbox starts here, so training refuses to start
     (IsolationError) when the isolation in use is weaker than `sandbox.isolation` demands."""
     verifier = Verifier(config.sandbox, think_prefilled=config.data.think_prefilled)
-    if config.task == "code":
+    if task_type(config.task).sandboxed:
         try:
             verifier.preflight()
         except BaseException:
             verifier.close()
             raise
     return verifier
-
-
-def load_examples(config: TrainConfig, tokenizer: Any) -> list[TrainExample]:
-    """The recipe's problems as prompts + reward targets; DataError if empty or ids repeat."""
-    return _checked(config, TASKS.get(config.task)(config, tokenizer))
 
 
 def to_dataset(examples: list[TrainExample]):

@@ -89,7 +89,7 @@ def _short_solution(problem: object) -> str | None:
 def warmup_response(example: TrainExample) -> str:
     """A well-formatted response: short reasoning, then the canonical solution when the problem
     has one (so some sampled completions can pass), else a stub that does not solve it."""
-    problem = example.target.task
+    problem = example.task
     entry = getattr(problem, "entry_point", "") or "solve"
     code = _short_solution(problem) or f"def {entry}(*args):\n    return None"
     return f"<think>\nI will write {entry}.\n</think>\n<answer>\n```python\n{code}\n```\n</answer>"

@@ -3,7 +3,7 @@
 The RL outcome reward, `pgrpo evaluate`, `pgrpo check --extract`, `pgrpo bench build` and
 `pgrpo rm pairs` all judge a response here, so "reward 1" and "passed" are the same fact.
 A response is parsed once (format verdict, reasoning, code or answer), then graded by its
-task's kind: code runs against its tests in the sandbox, math compares answers.
+task's type (`TASK_TYPES`, by kind): code runs against its tests in the sandbox, math compares answers.
 
     with Verifier(SandboxConfig(workers=2)) as verifier:   # one sandbox pool, reused
         verdicts = verifier([(task, response), ...])       # same order; never raises per item
@@ -13,14 +13,26 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from types import TracebackType
+from typing import Any
 
 from pgrpo.sandbox.types import ExecResult, Job, SandboxConfig, SandboxEngine, check_isolation
-from pgrpo.verify import code as _code  # noqa: F401  (registers the "code" grader)
-from pgrpo.verify import math as _math  # noqa: F401  (registers the "math" grader)
-from pgrpo.verify.code import verdict_from_exec
-from pgrpo.verify.verdict import GRADERS, BatchVerify, JobRunner, Task, Verdict
+from pgrpo.verify.code import CodeTask, verdict_from_exec
+from pgrpo.verify.math import MathTask
+from pgrpo.verify.verdict import BatchVerify, JobRunner, Task, TaskType, Verdict
 
-__all__ = ["BatchVerify", "JobRunner", "Task", "Verdict", "Verifier", "verdict_from_exec", "verify"]
+__all__ = ["TASK_TYPES", "BatchVerify", "CodeTask", "JobRunner", "MathTask", "Task", "TaskType", "Verdict",
+           "Verifier", "task_type", "verdict_from_exec", "verify"]
+
+# The task kinds (a recipe's `task:`, a benchmark's kind) and their one type each.
+TASK_TYPES: dict[str, type[TaskType[Any]]] = {t.kind: t for t in (CodeTask, MathTask)}
+
+
+def task_type(kind: str) -> type[TaskType[Any]]:
+    """The task type of `kind`; ValueError naming the known kinds otherwise."""
+    try:
+        return TASK_TYPES[kind]
+    except KeyError:
+        raise ValueError(f"unknown task kind {kind!r}; known: {', '.join(TASK_TYPES)}") from None
 
 
 class Verifier:
@@ -70,7 +82,7 @@ class Verifier:
             by_kind.setdefault(task.kind, []).append(i)
         out: list[Verdict | None] = [None] * len(items)
         for kind, where in by_kind.items():
-            verdicts = GRADERS.get(kind)([items[i] for i in where], self.run_jobs, self.think_prefilled)
+            verdicts = task_type(kind).grade([items[i] for i in where], self.run_jobs, self.think_prefilled)
             for i, verdict in zip(where, verdicts, strict=True):
                 out[i] = verdict
         return [v for v in out if v is not None]

@@ -1,4 +1,5 @@
-"""The code grader: parse a response once, build its program, run it in the sandbox.
+"""The "code" task type, `CodeTask`: `Problem`s (pgrpo.data.loaders), their prompts
+(pgrpo.data.prompts), and the grader: parse a response once, build its program, run it in the sandbox.
 
 R_o = 1 iff every test passes. The program comes from `pgrpo.sandbox.programs.program_from_code`
 on the code `parse_response` extracted; a response with no code is "no_code" without running.
@@ -8,12 +9,16 @@ What isolation protects against is the sandbox's business (see `pgrpo.sandbox`).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
+from pgrpo.data.loaders import load_problems
 from pgrpo.data.problem import Problem
+from pgrpo.data.prompts import build_messages
+from pgrpo.data.schema import problem_to_dict
 from pgrpo.parsing import parse_response
 from pgrpo.sandbox.programs import program_from_code
 from pgrpo.sandbox.types import ExecResult, Job
-from pgrpo.verify.verdict import DETAIL_CHARS, GRADERS, NO_CODE, JobRunner, Task, Verdict
+from pgrpo.verify.verdict import DETAIL_CHARS, NO_CODE, JobRunner, TaskType, Verdict
 
 
 def verdict_from_exec(result: ExecResult, *, format_ok: bool = False, reasoning: str = "", code: str = "",
@@ -23,13 +28,36 @@ def verdict_from_exec(result: ExecResult, *, format_ok: bool = False, reasoning:
                    result.detail[:DETAIL_CHARS], result.runtime_s, result.tests_passed, result.tests_total)
 
 
-@GRADERS.register("code")
-def grade_code(items: Sequence[tuple[Task, str]], run_jobs: JobRunner, think_prefilled: bool) -> list[Verdict]:
+class CodeTask(TaskType[Problem]):
+    """Programming problems (HumanEval(+), MBPP(+), LiveCodeBench, APPS, BigCodeBench...), graded in the sandbox."""
+
+    kind = "code"
+    sandboxed = True
+    record_format = "pgrpo"
+
+    @staticmethod
+    def load(source: str, *, split: str | None = None, limit: int | None = None, name: str = "",
+             **options: Any) -> list[Problem]:
+        return load_problems(source, split=split, limit=limit, **options)
+
+    @staticmethod
+    def messages(task: Problem, style: str) -> list[dict[str, str]]:
+        return build_messages(task, style)
+
+    @staticmethod
+    def record(task: Problem) -> dict[str, Any]:
+        return problem_to_dict(task)
+
+    @staticmethod
+    def grade(items: Sequence[tuple[Problem, str]], run_jobs: JobRunner, think_prefilled: bool) -> list[Verdict]:
+        return _grade(items, run_jobs, think_prefilled)
+
+
+def _grade(items: Sequence[tuple[Problem, str]], run_jobs: JobRunner, think_prefilled: bool) -> list[Verdict]:
     verdicts: list[Verdict | None] = [None] * len(items)
     jobs: list[Job] = []
     pending: list[tuple[int, bool, str, str, str]] = []
     for i, (task, response) in enumerate(items):
-        assert isinstance(task, Problem)  # GRADERS dispatches on Problem.kind
         parsed = parse_response(response, think_prefilled=think_prefilled)
         answer = parsed.answer or parsed.code
         program = program_from_code(task, parsed.code)

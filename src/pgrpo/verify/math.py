@@ -1,4 +1,5 @@
-"""The math grader: the final \\boxed{} of the answer region against the gold answer.
+"""The "math" task type, `MathTask`: `MathProblem`s and their prompt (pgrpo.data.math), and the
+grader: the final \\boxed{} of the answer region against the gold answer.
 
 One rule set for training and evaluation: the region is the one `pgrpo.parsing.math` defines
 (a \\boxed{} only inside `<think>` is no answer), equivalence is `answers_match` (math-verify,
@@ -8,11 +9,12 @@ then a normalized string comparison). Runs no untrusted code.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
-from pgrpo.data.math import MathProblem
+from pgrpo.data.math import MathProblem, load_math_problems, math_messages
 from pgrpo.parsing.math import extract_boxed, parse_math_response
 from pgrpo.verify.math_answer import answers_match
-from pgrpo.verify.verdict import GRADERS, NO_ANSWER, WRONG_ANSWER, JobRunner, Task, Verdict
+from pgrpo.verify.verdict import NO_ANSWER, WRONG_ANSWER, JobRunner, TaskType, Verdict
 
 
 def grade_math_one(task: MathProblem, response: str, think_prefilled: bool = False) -> Verdict:
@@ -27,11 +29,27 @@ def grade_math_one(task: MathProblem, response: str, think_prefilled: bool = Fal
                    "", predicted, detail, tests_passed=int(passed), tests_total=1)
 
 
-@GRADERS.register("math")
-def grade_math(items: Sequence[tuple[Task, str]], run_jobs: JobRunner, think_prefilled: bool) -> list[Verdict]:
-    del run_jobs  # math answers are compared, never executed
-    out = []
-    for task, response in items:
-        assert isinstance(task, MathProblem)  # GRADERS dispatches on MathProblem.kind
-        out.append(grade_math_one(task, response, think_prefilled))
-    return out
+class MathTask(TaskType[MathProblem]):
+    """Math questions with a gold final answer (MATH500, AIME, Minerva), compared by equivalence."""
+
+    kind = "math"
+    sandboxed = False
+    record_format = None
+
+    @staticmethod
+    def load(source: str, *, split: str | None = None, limit: int | None = None, name: str = "",
+             **options: Any) -> list[MathProblem]:
+        return load_math_problems(source, split=split, limit=limit, name=name)
+
+    @staticmethod
+    def messages(task: MathProblem, style: str) -> list[dict[str, str]]:
+        return math_messages(task, style)
+
+    @staticmethod
+    def record(task: MathProblem) -> dict[str, Any]:
+        return {"task_id": task.task_id, "problem": task.statement, "answer": task.answer}
+
+    @staticmethod
+    def grade(items: Sequence[tuple[MathProblem, str]], run_jobs: JobRunner, think_prefilled: bool) -> list[Verdict]:
+        del run_jobs  # math answers are compared, never executed
+        return [grade_math_one(task, response, think_prefilled) for task, response in items]

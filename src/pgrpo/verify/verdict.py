@@ -1,24 +1,29 @@
-"""What a verification returns and how graders plug in: `Verdict`, `Task`, `BatchVerify`, `GRADERS`.
+"""What a verification returns and what a task type is: `Verdict`, `Task`, `BatchVerify`, `TaskType`.
 
 Owns the one result type every stage reads ("passed" means the same thing in training,
-`pgrpo evaluate`, `pgrpo check`, `pgrpo bench build` and `pgrpo rm pairs`) and the grader
-registry, keyed by a task's `kind` ("code", "math"). Nothing here runs code.
+`pgrpo evaluate`, `pgrpo check`, `pgrpo bench build` and `pgrpo rm pairs`) and `TaskType`, what
+each task kind's one class (`pgrpo.verify.code.CodeTask`, `pgrpo.verify.math.MathTask`) owns:
+its problems' loading, the prompt that asks them and the grading of a response. Nothing here
+runs code.
 """
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Union
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar, Union
 
-from pgrpo.registry import Registry
+from pgrpo.data.math import MathProblem
+from pgrpo.data.problem import Problem
+from pgrpo.data.prompts import render_messages
 
 if TYPE_CHECKING:
-    from pgrpo.data.math import MathProblem
-    from pgrpo.data.problem import Problem
     from pgrpo.sandbox.types import ExecResult, Job
 
-Task = Union["Problem", "MathProblem"]
+# A task of any kind: each says `kind`, `task_id` and `statement` (the text the model and the RM read).
+Task = Union[Problem, MathProblem]
+T = TypeVar("T", Problem, MathProblem)
 
 NO_CODE = "no_code"  # statuses decided before (or instead of) running anything
 NO_ANSWER = "no_answer"
@@ -55,6 +60,38 @@ class Verdict:
 BatchVerify = Callable[[Sequence[tuple["Task", str]]], list[Verdict]]
 # Runs sandbox jobs in order (a started Sandbox's `run`).
 JobRunner = Callable[[Sequence["Job"]], list["ExecResult"]]
-# A grader judges the items of one task kind: (items, job runner, think_prefilled) -> verdicts.
-Grader = Callable[[Sequence[tuple["Task", str]], JobRunner, bool], list[Verdict]]
-GRADERS: Registry[Grader] = Registry("task kind")
+
+
+class TaskType(ABC, Generic[T]):
+    """One task kind in one place: its problems (`T`), how they load, the chat messages that ask one
+    and the grading of responses. A fixed set (`pgrpo.verify.TASK_TYPES`), not a registry."""
+
+    kind: ClassVar[str]
+    sandboxed: ClassVar[bool]  # grading runs programs (the Verifier starts its sandbox up front)
+    record_format: ClassVar[str | None]  # the `format` that reads `record`s back (None: the kind's only one)
+
+    @staticmethod
+    @abstractmethod
+    def load(source: str, *, split: str | None = None, limit: int | None = None, name: str = "",
+             **options: Any) -> list[T]:
+        """The problems of `source` (a local file or a hub id; `name`: the benchmark's, for default ids)."""
+
+    @staticmethod
+    @abstractmethod
+    def messages(task: T, style: str) -> list[dict[str, str]]:
+        """The chat messages asking `task` in prompt `style` ("pgrpo" | "plain")."""
+
+    @staticmethod
+    @abstractmethod
+    def record(task: T) -> dict[str, Any]:
+        """`task` as a row of a problem file `load` reads back (`record_format`)."""
+
+    @staticmethod
+    @abstractmethod
+    def grade(items: Sequence[tuple[T, str]], run_jobs: JobRunner, think_prefilled: bool) -> list[Verdict]:
+        """One verdict per (task, full response), same order; never raises per item."""
+
+    @classmethod
+    def prompt(cls, task: T, tokenizer: Any, style: str, *, prefill_think: bool = False) -> str:
+        """The prompt text (the tokenizer's chat template over `messages`; `pgrpo.data.prompts.render_messages`)."""
+        return render_messages(cls.messages(task, style), tokenizer, prefill_think=prefill_think)

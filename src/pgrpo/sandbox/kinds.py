@@ -1,0 +1,128 @@
+"""One spec per test kind: what a problem's tests hold, the harness that runs them, and the kind's limits.
+
+Owns `KindSpec` and `SPECS` (humaneval, asserts, call, stdio, unittest), `run_job` (a job's
+harness, in the worker), `KindLimits`, `job_limits` and `effective_limits`: the ONE function
+that decides a job's per-program limits from (SandboxConfig, its test kind). The local pool
+(pool.py) calls it for the jobs it runs for its own config, the service client (remote.py) for
+the limits it sends with each request, and `pgrpo sandbox serve` runs a request's limits as sent
+(at most its own), so a job gets the same limits local or served, in training, `pgrpo evaluate`
+and `pgrpo check`.
+
+Which wins: a limit set explicitly (a `--sandbox-*` flag, `SandboxConfig.given`) or set to
+anything but its default (a recipe's `sandbox:` section) is kept; a kind's own limits
+(BigCodeBench's for "unittest") replace only the limits left at their defaults.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from pgrpo.data.problem import Problem, TestKind
+from pgrpo.sandbox import codec
+from pgrpo.sandbox.harness import run_asserts, run_call, run_humaneval, run_stdio
+from pgrpo.sandbox.session import Spawner
+from pgrpo.sandbox.testrun import JobSpec, JobVerdict
+from pgrpo.sandbox.types import CLIENT_FIELDS, POOL_FIELDS, SandboxConfig
+from pgrpo.sandbox.unittest_harness import run_unittest
+
+# (problem, canonical outputs of an outputs_from_canonical problem or None, collect) -> the job
+# message's test fields (harness.JobSpec's)
+Fields = Callable[[Problem, "list[Any] | None", bool], dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class KindLimits:
+    """A test kind's own per-program limits (its benchmark's), in place of SandboxConfig's defaults."""
+
+    timeout_s: float  # the whole suite of one task: per test and per program
+    memory_mb: int  # RLIMIT_AS; a local pool caps it at the memory available per worker (pool.py)
+    scratch_mb: int
+
+
+@dataclass(frozen=True)
+class KindSpec:
+    """One test kind: the `Tests` fields it reads, how they travel to the worker, its harness, its limits."""
+
+    kind: TestKind
+    holds: tuple[str, ...]  # the `Tests` fields a problem of this kind fills
+    fields: Fields
+    harness: Callable[[JobSpec, Spawner], JobVerdict]
+    limits: KindLimits | None = None
+
+
+def _code_tests(p: Problem, expected: list[Any] | None, collect: bool) -> dict[str, Any]:
+    return {"test_code": p.tests.test_code, "setup_code": p.tests.setup_code, "starter_code": p.starter_code}
+
+
+def _asserts(p: Problem, expected: list[Any] | None, collect: bool) -> dict[str, Any]:
+    return {"asserts": list(p.tests.asserts), "setup_code": p.tests.setup_code}
+
+
+def _call(p: Problem, expected: list[Any] | None, collect: bool) -> dict[str, Any]:
+    cases = p.tests.call_cases
+    if p.tests.outputs_from_canonical:  # no canonical outputs (its run failed): every case fails closed
+        expected = expected or [None] * len(cases)
+    return {"cases": [[codec.to_wire(tuple(c.inputs)),
+                       None if collect else (expected[i] if expected is not None else codec.to_wire(c.output))]
+                      for i, c in enumerate(cases)]}
+
+
+def _stdio(p: Problem, expected: list[Any] | None, collect: bool) -> dict[str, Any]:
+    return {"stdio": [[c.stdin, c.stdout] for c in p.tests.stdio_cases]}
+
+
+# BigCodeBench 0.2.5 (bigcodebench/eval/utils.py, evaluate.py): TIMEOUT_LIMIT = 240 s for the
+# whole suite (+1 s margin, `untrusted_check`), max_as_limit = 30*1024 MiB; tasks write files
+# (CSV, images, archives) into their cwd.
+BIGCODEBENCH_LIMITS = KindLimits(240.0 + 1.0, 30 * 1024, 256)
+
+SPECS: dict[TestKind, KindSpec] = {spec.kind: spec for spec in (
+    KindSpec(TestKind.HUMANEVAL, ("test_code", "setup_code"), _code_tests, run_humaneval),
+    KindSpec(TestKind.ASSERTS, ("asserts", "setup_code"), _asserts, run_asserts),
+    KindSpec(TestKind.CALL, ("call_cases", "class_name", "atol", "outputs_from_canonical"), _call, run_call),
+    KindSpec(TestKind.STDIO, ("stdio_cases",), _stdio, run_stdio),
+    KindSpec(TestKind.UNITTEST, ("test_code",), _code_tests, run_unittest, BIGCODEBENCH_LIMITS),
+)}
+
+
+def run_job(spec: JobSpec, spawner: Spawner) -> JobVerdict:
+    """Run one job's tests (in the worker), its programs started by `spawner`. Never raises for a bad program."""
+    return SPECS[TestKind(spec.kind)].harness(spec, spawner)
+
+
+def job_limits(config: SandboxConfig) -> dict[str, Any]:
+    """The per-program limits every job carries (harness.JobSpec's): all but the pool and client fields."""
+    skip = set(POOL_FIELDS) | set(CLIENT_FIELDS)
+    return {f.name: getattr(config, f.name) for f in dataclasses.fields(config) if f.init and f.name not in skip}
+
+
+@functools.cache
+def _defaults() -> dict[str, Any]:
+    return job_limits(SandboxConfig())
+
+
+def serve_command(kind: TestKind) -> str:
+    """The `pgrpo sandbox serve` command of a service that allows `kind`'s own limits."""
+    own = SPECS[kind].limits
+    if own is None:
+        return "pgrpo sandbox serve"
+    return (f"pgrpo sandbox serve --sandbox-timeout-per-test-s {own.timeout_s:g} --sandbox-timeout-per-program-s "
+            f"{own.timeout_s:g} --sandbox-memory-mb {own.memory_mb} --sandbox-scratch-mb {own.scratch_mb}")
+
+
+def effective_limits(config: SandboxConfig, kind: TestKind) -> dict[str, Any]:
+    """The per-program limits of a job of test kind `kind` under `config`: the config's, with the
+    kind's own in place of every limit that is neither explicit (`config.explicit`) nor changed
+    from its default. The one rule for every caller and every sandbox (see the module docstring)."""
+    limits = job_limits(config)
+    own = SPECS[kind].limits
+    if own is None:
+        return limits
+    mine = {"timeout_per_test_s": own.timeout_s, "timeout_per_program_s": own.timeout_s,
+            "memory_mb": own.memory_mb, "scratch_mb": own.scratch_mb}
+    return {**limits, **{name: value for name, value in mine.items()
+                         if name not in config.explicit and limits[name] == _defaults()[name]}}
