@@ -14,6 +14,10 @@ import gzip
 import json
 from collections.abc import Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedTokenizerBase, PreTrainedTokenizerFast, Qwen2Config
 
 CHATML_TEMPLATE = (
     "{% for message in messages %}"
@@ -45,7 +49,7 @@ QWEN2_SPLIT = (r"""(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| 
                r"""|\s*[\r\n]+|\s+(?!\S)|\s+""")
 
 
-def build_tokenizer(corpus: Iterable[str] | None = None, vocab_size: int = 2048):
+def build_tokenizer(corpus: Iterable[str] | None = None, vocab_size: int = 2048) -> PreTrainedTokenizerFast:
     """Train a byte-level BPE on `corpus` and return a `PreTrainedTokenizerFast`."""
     from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast
@@ -85,7 +89,7 @@ def build_tokenizer(corpus: Iterable[str] | None = None, vocab_size: int = 2048)
 
 def tiny_qwen2_config(vocab_size: int, pad_token_id: int, eos_token_id: int, *, hidden_size: int = 64,
                       num_layers: int = 2, num_heads: int = 4, num_kv_heads: int = 2,
-                      intermediate_size: int | None = None, max_positions: int = 4096):
+                      intermediate_size: int | None = None, max_positions: int = 4096) -> Qwen2Config:
     from transformers import Qwen2Config
 
     return Qwen2Config(
@@ -103,8 +107,8 @@ def tiny_qwen2_config(vocab_size: int, pad_token_id: int, eos_token_id: int, *, 
     )
 
 
-def build_tiny_model(out_dir: str | Path, *, tokenizer=None, corpus: Iterable[str] | None = None, seed: int = 0,
-                     **config_kwargs) -> Path:
+def build_tiny_model(out_dir: str | Path, *, tokenizer: PreTrainedTokenizerBase | None = None,
+                     corpus: Iterable[str] | None = None, seed: int = 0, **config_kwargs: Any) -> Path:
     """Build and save a tiny Qwen2 causal LM with its tokenizer; returns `out_dir`, loadable
     with `from_pretrained`. (The untrained tiny reward model is `pgrpo.rm.scoring.build_tiny_rm`.)"""
     import torch

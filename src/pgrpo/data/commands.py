@@ -9,8 +9,9 @@ from __future__ import annotations
 import argparse
 import json
 from collections import Counter
+from typing import Any
 
-from pgrpo.commands import command
+from pgrpo.commands import Runner, command
 
 
 def _add_source_args(parser: argparse.ArgumentParser) -> None:
@@ -26,19 +27,19 @@ def _add_source_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--skip-bad", action="store_true", help="skip records that fail to convert (warn)")
 
 
-def _options(args: argparse.Namespace) -> dict:
+def _options(args: argparse.Namespace) -> dict[str, Any]:
     # None / False are the loaders' defaults: passing them changes nothing
     return {"start_date": args.start_date, "end_date": args.end_date, "difficulty": args.difficulty,
             "include_challenge_tests": args.include_challenge_tests, "skip_bad": args.skip_bad}
 
 
-def _table(title: str, counts: Counter) -> str:
+def _table(title: str, counts: Counter[str]) -> str:
     rows = "\n".join(f"  {name:<24} {count}" for name, count in sorted(counts.items(), key=lambda kv: -kv[1]))
     return f"{title}:\n{rows}"
 
 
 @command("data inspect", help="Print counts by source/difficulty/test kind and the first problem of a set")
-def configure_inspect(parser: argparse.ArgumentParser):
+def configure_inspect(parser: argparse.ArgumentParser) -> Runner:
     _add_source_args(parser)
 
     def run(args: argparse.Namespace) -> int:
@@ -62,7 +63,7 @@ def configure_inspect(parser: argparse.ArgumentParser):
 
 
 @command("data convert", help="Convert a problem set to pgrpo's own JSONL format")
-def configure_convert(parser: argparse.ArgumentParser):
+def configure_convert(parser: argparse.ArgumentParser) -> Runner:
     _add_source_args(parser)
     parser.add_argument("--out", required=True, help="output .jsonl file (written atomically)")
 

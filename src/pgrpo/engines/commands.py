@@ -2,20 +2,22 @@
 
 from __future__ import annotations
 
-from pgrpo.commands import command
+import argparse
+
+from pgrpo.commands import Runner, command
 
 EXPORT_FORMATS = ("verl",)
 
 
 @command("data export", help="Write a recipe's problems in another engine's dataset format (verl parquet)")
-def configure_export(parser):
+def configure_export(parser: argparse.ArgumentParser) -> Runner:
     parser.add_argument("--format", required=True, choices=EXPORT_FORMATS, help="the engine's format")
     parser.add_argument("--recipe", required=True, help="a `pgrpo train` recipe (task, data, reward, sandbox)")
     parser.add_argument("--out", required=True, help="directory for <split>.parquet, problems.jsonl, reward_recipe.yaml")
     parser.add_argument("--split", default="train", help="the parquet's name and extra_info.split (default: train)")
     parser.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="dotted recipe overrides")
 
-    def run(args) -> int:
+    def run(args: argparse.Namespace) -> int:
         from pgrpo.config import ConfigError
         from pgrpo.engines.verl_data import export_verl
         from pgrpo.train.config import load_train_config, validate_reward_recipe
@@ -33,7 +35,7 @@ def configure_export(parser):
 
 
 @command("reward serve", help="Serve a recipe's whole P-GRPO reward over HTTP (OpenRLHF's POST /get_reward)")
-def configure_reward_serve(parser):
+def configure_reward_serve(parser: argparse.ArgumentParser) -> Runner:
     from pgrpo.engines.reward_service import DEFAULT_TIMEOUT_S
 
     parser.add_argument("--recipe", required=True, help="a `pgrpo train` recipe (task, data, reward, sandbox)")
@@ -48,7 +50,7 @@ def configure_reward_serve(parser):
                         help="bound of one request's scoring (default 150 s: below OpenRLHF's 180 s client "
                              "timeout): past it, a 502 naming the items and services")
 
-    def run(args) -> int:
+    def run(args: argparse.Namespace) -> int:
         import os
 
         from pgrpo.engines.posterior import PosteriorReward

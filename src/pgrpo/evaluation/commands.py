@@ -8,8 +8,9 @@ check.run_check -> print). Imports nothing heavy at module level.
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
-from pgrpo.commands import command
+from pgrpo.commands import Runner, command
 from pgrpo.errors import PgrpoError
 from pgrpo.sandbox.cli_args import add_sandbox_arguments, sandbox_config_from_args
 
@@ -18,7 +19,7 @@ def _csv(text: str) -> list[str]:
     return [part.strip() for part in text.split(",") if part.strip()]
 
 
-def _backend_options(items: list[str] | None) -> dict:
+def _backend_options(items: list[str] | None) -> dict[str, Any]:
     import yaml
 
     out = {}
@@ -34,7 +35,7 @@ def _backend_options(items: list[str] | None) -> dict:
 
 
 @command("evaluate", help="Generate with a model and report pass@k on HumanEval(+), MBPP(+), LiveCodeBench, math")
-def configure_evaluate(parser: argparse.ArgumentParser):
+def configure_evaluate(parser: argparse.ArgumentParser) -> Runner:
     parser.add_argument("--model", help="checkpoint path or hub id (not needed with --rescore)")
     parser.add_argument("--benchmarks", default="humaneval",
                         help="comma-separated: humaneval, humaneval_plus, mbpp, mbpp_plus, lcb, math500, aime24, "
@@ -115,7 +116,7 @@ def _ks(text: str) -> tuple[int, ...]:
 
 
 @command("check", help="Run samples against a problem set's tests in the sandbox; print pass@k")
-def configure_check(parser: argparse.ArgumentParser):
+def configure_check(parser: argparse.ArgumentParser) -> Runner:
     parser.add_argument("--problems", required=True,
                         help="'humaneval' (the packaged 164), a local json/jsonl/parquet file, or a hub dataset id")
     parser.add_argument("--format", default=None, help="problem file format (default: autodetect)")

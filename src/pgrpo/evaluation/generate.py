@@ -11,9 +11,13 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from pgrpo.evaluation.benchmarks import EvalTask, task_messages
 from pgrpo.evaluation.records import OutputDir, RunSettings, SampleRecord
+
+if TYPE_CHECKING:
+    from pgrpo.llm.base import ChatBackend
 
 
 @dataclass(frozen=True)
@@ -64,7 +68,7 @@ def plan_generation(tasks: Sequence[EvalTask], existing: Sequence[SampleRecord],
     return pending, copies, already
 
 
-def generate_samples(tasks: Sequence[EvalTask], backend, out: OutputDir, settings: RunSettings,
+def generate_samples(tasks: Sequence[EvalTask], backend: ChatBackend, out: OutputDir, settings: RunSettings,
                      progress: bool = True) -> GenerationReport:
     """Make sure every task has `settings.n` samples in `out`, generating only what is missing.
 

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import argparse
 import sys
 
-from pgrpo.commands import command
+from pgrpo.commands import Runner, command
 from pgrpo.errors import PgrpoError
 
 
 @command("serve", help="Serve a local model with the OpenAI chat-completions API (POST /v1/chat/completions)")
-def configure_serve(parser):
+def configure_serve(parser: argparse.ArgumentParser) -> Runner:
     parser.add_argument("--model", required=True, help="path of a local transformers causal LM")
     parser.add_argument("--host", default="127.0.0.1", help="bind address (default loopback)")
     parser.add_argument("--port", type=int, default=8000)
@@ -19,7 +20,7 @@ def configure_serve(parser):
     parser.add_argument("--served-name", default=None, help="model id reported by /v1/models")
     parser.add_argument("--verbose", action="store_true", help="log every HTTP request")
 
-    def run(args) -> int:
+    def run(args: argparse.Namespace) -> int:
         from pgrpo.llm.make import make_backend
         from pgrpo.llm.server import ChatServer
 

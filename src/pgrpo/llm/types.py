@@ -27,7 +27,7 @@ def _freeze_messages(messages: Any) -> tuple[dict[str, str], ...]:
 class ChatRequest:
     """One chat prompt. `temperature == 0` means greedy; `n` samples are returned per request."""
 
-    messages: tuple[dict[str, str], ...] | list
+    messages: tuple[dict[str, str], ...] | list[Any]
     temperature: float = 0.0
     top_p: float = 1.0
     max_tokens: int = 512

@@ -151,7 +151,7 @@ class RMClient:
         raise RMServiceError(f"reward-model service {attempts.summary()}; no thinking reward can be computed, so the "
                              f"step fails (is {self.backend.server} running there?)")
 
-    async def _request(self, method: str, url: str, path: str, body: dict | None = None) -> bytes:
+    async def _request(self, method: str, url: str, path: str, body: dict[str, Any] | None = None) -> bytes:
         import httpx
 
         try:  # httpx's timeouts are per connect / read / write; wait_for bounds the whole attempt
@@ -209,7 +209,8 @@ class RMClient:
                     raise RMServiceError(f"reward-model service {url}: {exc}") from None
 
             async with limit:
-                return await self._with_retries(self.urls, start, attempt)
+                scores: list[ItemScore] = await self._with_retries(self.urls, start, attempt)
+                return scores
 
         parts: list[Awaitable[list[ItemScore]]] = [send(c, self._rotation.take()) for c in chunks]
         results = [r for part in await asyncio.gather(*parts) for r in part]

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import argparse
 import sys
 
-from pgrpo.commands import command
+from pgrpo.commands import Runner, command
 from pgrpo.data.cli_args import (
     add_problem_arguments,
     add_prompt_style_argument,
@@ -15,7 +16,7 @@ from pgrpo.llm.cli_args import add_backend_arguments
 
 
 @command("rm pairs", help="Generate OD (optimized/degraded) preference pairs for reward-model training")
-def configure_pairs(parser):
+def configure_pairs(parser: argparse.ArgumentParser) -> Runner:
     add_problem_arguments(parser)
     parser.add_argument("--out", required=True, help="output directory (pairs.jsonl, od_records.jsonl, summary.json)")
     parser.add_argument("--cache-dir", default=None, help="LLM cache directory (default: OUT/llm_cache)")
@@ -35,11 +36,12 @@ def configure_pairs(parser):
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     add_backend_arguments(parser)
 
-    def run(args) -> int:
+    def run(args: argparse.Namespace) -> int:
         from pathlib import Path
 
         from pgrpo.llm.cli_args import backend_from_args
-        from pgrpo.rm.pairs import ODTemplates, PairsConfig, PairsRun
+        from pgrpo.rm.od import ODTemplates
+        from pgrpo.rm.pairs import PairsConfig, PairsRun
 
         problems = load_selected_problems(args)
         out = Path(args.out)

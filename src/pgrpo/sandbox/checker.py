@@ -114,7 +114,7 @@ class _Program:
             raise
 
 
-def _parse(line: bytes) -> dict:
+def _parse(line: bytes) -> dict[str, Any]:
     try:
         reply = json.loads(line)
     except (ValueError, RecursionError, MemoryError):
@@ -179,7 +179,7 @@ def _run(test: Callable[[], None], source: str) -> dict[str, Any]:
     return {"status": "passed", "detail": ""}
 
 
-def run_checker(payload: str, send: Callable[[dict], None]) -> None:
+def run_checker(payload: str, send: Callable[[dict[str, Any]], None]) -> None:
     """Main of a "check" runner: load the problem's test code, then run tests on request."""
     data = json.loads(payload)
     sys.stdout = sys.stderr = open(os.devnull, "w")  # noqa: SIM115 - test code's prints are not output

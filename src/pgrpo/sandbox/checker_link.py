@@ -108,7 +108,7 @@ class CheckerLink:
             raise self._fault(msg, deadline)
         return _result(msg)
 
-    def _fault(self, msg: dict, deadline: float) -> Abort:
+    def _fault(self, msg: dict[str, Any], deadline: float) -> Abort:
         """The Abort for the program's fault that ended the test (reported by the test code)."""
         fault, name = str(msg.get("fault")), str(msg.get("name"))[:100]
         if fault in _FAULTS:
@@ -123,7 +123,7 @@ class CheckerLink:
         return Abort(Status.RUNTIME_ERROR, f"program exited while running {name}{program.stderr_hint()}")
 
 
-def _result(msg: dict) -> tuple[bool, str]:
+def _result(msg: dict[str, Any]) -> tuple[bool, str]:
     status, detail = msg.get("status"), str(msg.get("detail", ""))[:1000]
     if status == "passed":
         return True, ""

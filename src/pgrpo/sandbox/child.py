@@ -53,6 +53,7 @@ import socket
 import struct
 import sys
 import tempfile
+from typing import Any
 
 from pgrpo.sandbox import codec, isolation
 from pgrpo.sandbox.runners import ENCODE, RUNNERS
@@ -160,7 +161,7 @@ def _warm_up() -> None:
     str, exec, a call, the request/reply codecs. Their one-off setup (measured: a cold
     compile() costs a fresh child ~200 page faults, ~3 ms on the target VMs; warm: ~85,
     ~0.4 ms) then happens before the fork instead of in every runner."""
-    namespace: dict = {"__builtins__": builtins}
+    namespace: dict[str, Any] = {"__builtins__": builtins}
     exec(compile("def _warm(a, b=1):\n    return [a, b]\n", "<warm-up>", "exec"), namespace)  # noqa: S102 - our own constant
     request = json.loads(b'{"name": "_warm", "args": ' + json.dumps(codec.to_wire((1, "a"))).encode() + b"}\n")
     ENCODE({"t": "ret", "v": codec.to_wire(namespace["_warm"](*codec.from_wire(request["args"])))})

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Callable
 from typing import Any
 
 MAX_DEPTH = 200
@@ -68,7 +69,7 @@ def _hashable_members(members: list[Any]) -> list[Any]:
     return members
 
 
-_CONTAINER_DECODERS = {
+_CONTAINER_DECODERS: dict[str, Callable[[Any], Any]] = {
     "l": lambda items: [_dec(v) for v in items],
     "t": lambda items: tuple(_dec(v) for v in items),
     "s": lambda items: set(_hashable_members([_dec(v) for v in items])),

@@ -10,13 +10,13 @@ from __future__ import annotations
 import argparse
 import os
 
-from pgrpo.commands import command
+from pgrpo.commands import Runner, command
 from pgrpo.errors import PgrpoError
 from pgrpo.sandbox.cli_args import add_sandbox_arguments, sandbox_config_from_args
 
 
 @command("sandbox serve", help="Serve the sandbox over HTTP (one pool for every rank of a node; bwrap host)")
-def configure_serve(parser: argparse.ArgumentParser):
+def configure_serve(parser: argparse.ArgumentParser) -> Runner:
     from pgrpo.sandbox import wire  # the service's defaults and token variable (light: no fastapi)
 
     parser.add_argument("--host", default="127.0.0.1",

@@ -215,10 +215,10 @@ def _floats_close(actual: float, expected: float, atol: float | None) -> bool:
 def _match(actual: Any, expected: Any, atol: float | None) -> bool:
     a_kind, e_kind = type(actual), type(expected)
     if a_kind is bool or e_kind is bool:  # True != 1 and False != 0.0
-        return a_kind is e_kind and actual == expected
+        return a_kind is e_kind and bool(actual == expected)
     if a_kind in _NUMBERS and e_kind in _NUMBERS:
         if a_kind is int and e_kind is int:
-            return actual == expected
+            return bool(actual == expected)
         if a_kind is complex or e_kind is complex:  # component-wise, each like a float
             a, e = complex(actual), complex(expected)
             return _floats_close(a.real, e.real, atol) and _floats_close(a.imag, e.imag, atol)
@@ -230,7 +230,7 @@ def _match(actual: Any, expected: Any, atol: float | None) -> bool:
     if a_kind is dict:
         return actual.keys() == expected.keys() and all(_match(actual[k], expected[k], atol) for k in expected)
     # None, str, frozenset: exact equality (set members are compared exactly)
-    return actual == expected
+    return bool(actual == expected)
 
 
 def values_match(actual: Any, expected: Any, atol: float | None = None) -> bool:

@@ -14,6 +14,8 @@ import builtins
 import json
 import os
 import sys
+from types import CodeType
+from typing import Any
 
 from pgrpo.sandbox import checker, codec, unittest_run
 
@@ -21,7 +23,7 @@ from pgrpo.sandbox import checker, codec, unittest_run
 ENCODE = json.JSONEncoder(separators=(",", ":")).encode
 
 
-def _send(msg: dict, fd: int = 4) -> None:
+def _send(msg: dict[str, Any], fd: int = 4) -> None:
     data = (ENCODE(msg) + "\n").encode()
     view = memoryview(data)
     while view:
@@ -29,11 +31,11 @@ def _send(msg: dict, fd: int = 4) -> None:
         view = view[n:]
 
 
-def _exc_msg(exc: BaseException) -> dict:
+def _exc_msg(exc: BaseException) -> dict[str, Any]:
     return {"t": "exc", "type": type(exc).__name__, "msg": str(exc)[:300], "memory": isinstance(exc, MemoryError)}
 
 
-def _compile(program: str, filename: str):
+def _compile(program: str, filename: str) -> CodeType:
     try:
         return compile(program, filename, "exec")
     except (SyntaxError, ValueError, OverflowError, MemoryError, RecursionError) as exc:
@@ -54,7 +56,7 @@ def _serve(program: str, calls_fd: int = 3, replies_fd: int = 4) -> None:
     `calls_fd` on `replies_fd`: the harness's (3, 4), or the job's test code's (5, 6:
     "serve-checked", see checker.py)."""
     code = _compile(program, "<solution>")
-    namespace: dict = {"__name__": "__solution__", "__builtins__": builtins}
+    namespace: dict[str, Any] = {"__name__": "__solution__", "__builtins__": builtins}
     try:
         exec(code, namespace)  # noqa: S102 - running the untrusted program is the point, in the jail
     except BaseException as exc:  # noqa: BLE001
@@ -89,7 +91,7 @@ def _serve(program: str, calls_fd: int = 3, replies_fd: int = 4) -> None:
 def _stdio(program: str) -> None:
     code = _compile(program, "solution.py")
     namespace = {"__name__": "__main__", "__builtins__": builtins, "__file__": "solution.py"}
-    reply: dict = {"t": "done"}
+    reply: dict[str, Any] = {"t": "done"}
     try:
         exec(code, namespace)  # noqa: S102 - running the untrusted program is the point, in the jail
     except SystemExit as exc:

@@ -201,7 +201,7 @@ class ChildSession:
         self.alive = True
         self.silent = False  # see follow()
         self._ctl_buf = bytearray()
-        self._messages: list[dict] = []
+        self._messages: list[dict[str, Any]] = []
         self._stdin = memoryview(stdin.encode("utf-8"))
         self._sel = selectors.DefaultSelector()
         for fd in (self.proc.ctl_r, self.proc.out_r, self.proc.err_r):
@@ -305,7 +305,7 @@ class ChildSession:
             else:
                 self._on_output(fd, data)
 
-    def message(self, deadline: float, timeout_detail: str) -> dict | None:
+    def message(self, deadline: float, timeout_detail: str) -> dict[str, Any] | None:
         """Next control message; None once the child closed its pipe. Abort on timeout."""
         while not self._messages:
             if self.proc.ctl_r in self._eof:
@@ -328,7 +328,7 @@ class ChildSession:
             self._pump_once(min(remaining, 1.0))
 
     # ------------------------------------------------------------------ calls
-    def call(self, name: str, cls: str | None, args: tuple, deadline: float) -> Any:
+    def call(self, name: str, cls: str | None, args: tuple[Any, ...], deadline: float) -> Any:
         """Call the candidate in the child; return its (plain, decoded) value."""
         try:
             args_wire = codec.to_wire(tuple(args))
@@ -346,7 +346,7 @@ class ChildSession:
         assert reply is not None  # interpret_reply raised otherwise; a "ret" reply has "v"
         return value, reply["v"]
 
-    def send(self, msg: dict, deadline: float, timeout_detail: str) -> None:
+    def send(self, msg: dict[str, Any], deadline: float, timeout_detail: str) -> None:
         """Write one JSON-line request to the child."""
         self._write_request((json.dumps(msg) + "\n").encode(), deadline, timeout_detail)
 
@@ -369,7 +369,7 @@ class ChildSession:
                 raise Abort(Status.TIMEOUT, timeout_detail)
             select.select([], [self.proc.ctl_w], [], min(remaining, 0.05))
 
-    def interpret_reply(self, reply: dict | None, name: str) -> Any:
+    def interpret_reply(self, reply: dict[str, Any] | None, name: str) -> Any:
         if reply is None:
             self.alive = False
             raise Abort(Status.RUNTIME_ERROR, f"program exited while running {name}{self.stderr_hint()}")

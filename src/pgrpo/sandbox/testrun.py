@@ -88,7 +88,7 @@ class TestRun:
         return session
 
     @staticmethod
-    def check_load(session: ChildSession, msg: dict | None) -> dict:
+    def check_load(session: ChildSession, msg: dict[str, Any] | None) -> dict[str, Any]:
         """`msg`, the program's first message, if it says the program loaded; else Abort."""
         if msg is None:
             raise Abort(Status.RUNTIME_ERROR, "program exited while loading" + session.stderr_hint())

@@ -146,8 +146,8 @@ def make_origins(dirs: tuple[str, ...], runner_dir: str) -> tuple[Callable[..., 
     return of_file, of, behalf, nearest, register_generated
 
 
-def install(box: list, wfd: int, origins: tuple[Callable[..., Any], ...],
-            protocol: Callable[[tuple, Any, Callable[..., None]], str]) -> None:
+def install(box: list[Any], wfd: int, origins: tuple[Callable[..., Any], ...],
+            protocol: Callable[[tuple[Any, ...], Any, Callable[..., None]], str]) -> None:
     """Add the hook. `box` holds the report secret (bytes) and is emptied here; `origins` comes
     from make_origins, `protocol` from unittest_verdict.make_protocol: (args, frame, emit) ->
     refusal or "". Everything the hook uses is captured now: the program can rebind module
@@ -184,7 +184,7 @@ def install(box: list, wfd: int, origins: tuple[Callable[..., Any], ...],
         head = real[6:].split("/", 1)[0]
         return head in ("self", "thread-self") or head.isdigit()
 
-    def decide(event: str, args: tuple, frame: Any) -> str:
+    def decide(event: str, args: tuple[Any, ...], frame: Any) -> str:
         if event == event_name:
             return protocol(args, frame, emit)
         if event in runner_only:
@@ -239,7 +239,7 @@ def install(box: list, wfd: int, origins: tuple[Callable[..., Any], ...],
             return event if behalf(frame) else ""
         return ""
 
-    def hook(event: str, args: tuple) -> None:
+    def hook(event: str, args: tuple[Any, ...]) -> None:
         if type_(event) is not str_ or event not in watched:
             return
         tid = ident()

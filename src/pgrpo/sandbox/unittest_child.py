@@ -231,7 +231,7 @@ def _text(exc: BaseException) -> str:
     return text if type(text) is str else "?"
 
 
-def child_main(data: dict, box: list, wfd: int) -> None:
+def child_main(data: dict[str, Any], box: list[Any], wfd: int) -> None:
     """Run one job's tests; every verdict leaves through the audit hook. Never returns normally."""
     os.environ["TZ"] = "UTC"  # before any library loads: they may read these at import
     time.tzset()

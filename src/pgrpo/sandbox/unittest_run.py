@@ -31,6 +31,7 @@ import select
 import signal
 import time
 from collections.abc import Callable
+from typing import Any
 
 REPORT_FD = 4  # where child.py puts the harness's report pipe
 REQUEST_FD = 3  # the request pipe (unused in this mode)
@@ -47,10 +48,10 @@ def pack_payload(program: str, test_code: str, names: tuple[str, ...] | list[str
                        "expected_failures": sorted(expected_failures), "imports": list(imports)})
 
 
-def _sender(fd: int) -> Callable[[dict], None]:
+def _sender(fd: int) -> Callable[[dict[str, Any]], None]:
     write, encode = os.write, json.JSONEncoder(separators=(",", ":")).encode
 
-    def send(msg: dict) -> None:
+    def send(msg: dict[str, Any]) -> None:
         view = memoryview((encode(msg) + "\n").encode())
         while view:
             view = view[write(fd, view):]
@@ -58,7 +59,7 @@ def _sender(fd: int) -> Callable[[dict], None]:
     return send
 
 
-def _message(secret: bytes, line: bytes, names: frozenset[str]) -> dict:
+def _message(secret: bytes, line: bytes, names: frozenset[str]) -> dict[str, Any]:
     """The harness message for one line of the test process, or a tamper message."""
     head, _, rest = line.partition(b" ")
     if head != secret:
@@ -89,7 +90,7 @@ def _message(secret: bytes, line: bytes, names: frozenset[str]) -> dict:
     return {"t": "done"}
 
 
-def _ended(pid: int, status: int | None, send: Callable[[dict], None]) -> None:
+def _ended(pid: int, status: int | None, send: Callable[[dict[str, Any]], None]) -> None:
     """Tell the harness when the test process was ended by its CPU limit (SIGXCPU, or SIGKILL at
     the hard limit): a timeout, not a crash."""
     for _ in range(10):
@@ -104,7 +105,7 @@ def _ended(pid: int, status: int | None, send: Callable[[dict], None]) -> None:
                                  "threads count too)"})
 
 
-def _relay(rfd: int, pid: int, secret: bytes, names: frozenset[str], send: Callable[[dict], None]) -> None:
+def _relay(rfd: int, pid: int, secret: bytes, names: frozenset[str], send: Callable[[dict[str, Any]], None]) -> None:
     """Forward the test process's authenticated lines until "done", a bad line, or its end."""
     buf, status = b"", None
     while True:

@@ -38,7 +38,7 @@ RELEVANT = frozenset({"__eq__", "__ne__", "__lt__", "__le__", "__gt__", "__ge__"
 
 
 def make_protocol(origins: tuple[Callable[..., Any], ...], skip_sites: frozenset[int],
-                  skip_class: type) -> Callable[[tuple, Any, Callable[..., None]], str]:
+                  skip_class: type) -> Callable[[tuple[Any, ...], Any, Callable[..., None]], str]:
     """The protocol handler: (event args, calling frame, emit) -> refusal reason or "".
     `skip_sites`: test-code lines that may raise a skip; `skip_class`: the genuine SkipTest."""
     _of_file, of, _behalf, nearest, _register = origins
@@ -186,7 +186,7 @@ def make_protocol(origins: tuple[Callable[..., Any], ...], skip_sites: frozenset
         elif not cur["negative"]:
             cur["negative"] = (text or kind, memory)
 
-    def outcome(args: tuple, frame: Any) -> str:
+    def outcome(args: tuple[Any, ...], frame: Any) -> str:
         kind, test, detail, err_type = args[1], args[2], args[3], args[4]
         if not any_(frame.f_code is c for c in codes["reporter"]) or frame.f_locals.get("self") is not st["result"]:
             return "a test outcome was reported from outside the test runner"
@@ -217,7 +217,7 @@ def make_protocol(origins: tuple[Callable[..., Any], ...], skip_sites: frozenset
             return True, False, False, ""
         return False, False, False, "the test method did not run to its end"
 
-    def handle(args: tuple, frame: Any, emit: Callable[..., None]) -> str:
+    def handle(args: tuple[Any, ...], frame: Any, emit: Callable[..., None]) -> str:
         if type_(args) is not tuple_ or not args or type_(args[0]) is not str_:
             return "a malformed runner event"
         verb, main = args[0], st["main"]

@@ -14,6 +14,7 @@ client's check that a result is a coherent verdict: anything else is garbage, ne
 from __future__ import annotations
 
 import math
+from typing import Any
 
 from pydantic import Field
 
@@ -48,7 +49,7 @@ class JobWire(StrictModel):
 
 class RunRequest(StrictModel):
     version: int = API_VERSION
-    problems: list[dict] = Field(description="distinct problems, pgrpo's problem format")
+    problems: list[dict[str, Any]] = Field(description="distinct problems, pgrpo's problem format")
     jobs: list[JobWire]
     limits: Limits | None = None
 

@@ -339,7 +339,7 @@ class Attempts:
     @classmethod
     def worst_case_s(cls, retries: int, backoff_s: float, attempt_s: float) -> float:
         """The longest `retries` + 1 attempts of at most `attempt_s` seconds each can take, backoff included."""
-        backoff = sum(backoff_s * 2 ** (attempt - 1) * (1 + cls.JITTER) for attempt in range(1, retries + 1))
+        backoff: float = sum(backoff_s * 2 ** (attempt - 1) * (1 + cls.JITTER) for attempt in range(1, retries + 1))
         return (retries + 1) * attempt_s + backoff
 
     def failed(self, url: str, exc: Exception) -> None:

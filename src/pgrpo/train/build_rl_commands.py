@@ -22,7 +22,7 @@ import json
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from pgrpo.commands import command
+from pgrpo.commands import Runner, command
 from pgrpo.data.decontaminate import EvalSpec
 from pgrpo.data.eval_sources import CODE_EVAL_SOURCES
 from pgrpo.errors import DataError
@@ -108,7 +108,7 @@ def recipe_prompt_counter(recipe: str) -> tuple[PromptBudget, PromptCounter]:
 
 @command("data build-rl", help="Build the RL training set from public sources: filtered, deduplicated, "
                                "decontaminated against the evaluation sets; report + datasheet")
-def configure_build_rl(parser: argparse.ArgumentParser):
+def configure_build_rl(parser: argparse.ArgumentParser) -> Runner:
     parser.add_argument("--source", action="append", required=True, metavar="NAME:PATH_OR_HUB[#SPLIT]",
                         help="a training source, repeatable: lcb:FILE, taco:BAAI/TACO#train, apps:FILE, "
                              "codecontests:deepmind/code_contests#train, pgrpo:FILE (NAME picks the format)")

@@ -7,11 +7,13 @@ prints the reward side's worst case (pgrpo.train.reward_budget). Heavy imports h
 
 from __future__ import annotations
 
-from pgrpo.commands import command
+import argparse
+
+from pgrpo.commands import Runner, command
 
 
 @command("train", help="Train a policy with (Posterior-)GRPO from a YAML recipe")
-def configure_train(parser):
+def configure_train(parser: argparse.ArgumentParser) -> Runner:
     parser.add_argument("--config", required=True, help="recipe YAML (see recipes/)")
     parser.add_argument("overrides", nargs="*", metavar="KEY=VALUE",
                         help="dotted overrides, e.g. reward.mode=outcome grpo.max_steps=2")
@@ -19,7 +21,7 @@ def configure_train(parser):
                         help="only load and validate the recipe (no model is loaded); print the reward "
                              "side's worst-case time per step against the collective timeout")
 
-    def run(args) -> int:
+    def run(args: argparse.Namespace) -> int:
         from pgrpo.config import ConfigError
         from pgrpo.train.config import load_train_config, validate_train_config
 

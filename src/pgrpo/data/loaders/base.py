@@ -56,7 +56,8 @@ class Record:
         return items
 
     def require_str(self, name: str) -> str:
-        return self.require(name, str)
+        value: str = self.require(name, str)
+        return value
 
     def json_field(self, name: str, required: bool = True) -> Any:
         """A field holding JSON text (LCB, APPS) or already-decoded JSON (some mirrors)."""
