@@ -63,17 +63,13 @@ def test_bad_values_are_refused():
         _parse(["--sandbox-isolation", "chroot"])
 
 
-@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # a fallback isolation mode's loud warning
 def test_a_job_carries_exactly_the_limits_jobspec_requires():
-    from pgrpo.sandbox.pool import Sandbox
+    from pgrpo.sandbox.kinds import SPECS, effective_limits
 
     required = {f.name for f in dataclasses.fields(JobSpec)
                 if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING}
-    sandbox = Sandbox(SandboxConfig(workers=1, isolation="none"))
-    try:
-        assert set(sandbox._limits) == required - {"kind", "program"}
-    finally:
-        sandbox.close()
+    for kind in SPECS:  # every test kind's job, local or served (kinds.effective_limits)
+        assert set(effective_limits(SandboxConfig(), kind)) == required - {"kind", "program"}
 
 
 def test_serve_command_takes_its_defaults_from_the_service(monkeypatch):

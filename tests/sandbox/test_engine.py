@@ -85,9 +85,11 @@ def test_canonical_outputs_belong_to_the_whole_problem_not_its_id(sb):
 
 
 def test_partial_canonical_run_is_not_cached(sb):
+    from pgrpo.sandbox.kinds import job_limits
+
     slow = _canon([0, 1.0], "canon-slow", "import time\ndef f(x):\n    time.sleep(x)\n    return x")
     program = "def f(x):\n    return x"
-    low = {**sb._limits, "timeout_per_test_s": 0.3}  # one client's low limit: the canonical times out
+    low = {**job_limits(sb.config), "timeout_per_test_s": 0.3}  # one client's low limit: the canonical times out
     assert not sb.run([Job(slow, program)], limits=low)[0].passed
     assert sb.run([Job(slow, program)])[0].passed  # another client's default limits: never poisoned
 

@@ -37,7 +37,7 @@ from pgrpo.errors import PgrpoError
 from pgrpo.rewards.batch import CompletionReward, RewardEvaluator
 from pgrpo.rewards.components import get_mode
 from pgrpo.train.config import TrainConfig, load_train_config, validate_reward_recipe
-from pgrpo.verify import Verifier
+from pgrpo.verify import Verifier, task_type
 
 RECIPE_ENV = "PGRPO_RECIPE"  # the recipe of a hook given none
 DEFAULT_CALL_TIMEOUT_S = 600.0  # one score()/ascore() call, whatever its size; a hung one raises past it
@@ -100,7 +100,7 @@ class PosteriorReward:
     def services(self) -> str:
         """Where this reward's verdicts and RM scores come from, for error messages."""
         sandbox = ", ".join(self.config.sandbox.urls) or "a local sandbox pool"
-        parts = [f"sandbox: {sandbox}" if self.config.task == "code" else f"task {self.config.task}: in-process check"]
+        parts = [f"sandbox: {sandbox}" if task_type(self.config.task).sandboxed else f"task {self.config.task}: in-process check"]
         if get_mode(self.mode).uses_thinking:
             rm = self.config.reward.rm_url or self.config.reward.rm_path
             parts.append(f"reward model: {rm if isinstance(rm, str) else ', '.join(rm or ())}")

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from pgrpo.train.config import TrainConfig, validate_train_config
 from pgrpo.train.distributed import agree
-from pgrpo.verify import Verifier
+from pgrpo.verify import Verifier, task_type
 
 
 def _sandbox_services(config: TrainConfig) -> None:
@@ -34,7 +34,7 @@ def agreed_service_checks(config: TrainConfig) -> None:
     error: Exception | None = None
     try:
         validate_train_config(config, contact=True)
-        if config.task == "code" and config.sandbox.urls:
+        if task_type(config.task).sandboxed and config.sandbox.urls:
             _sandbox_services(config)
     except Exception as exc:  # any failure: the other ranks must hear of it, not wait for this rank
         error = exc

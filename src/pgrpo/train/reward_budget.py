@@ -31,6 +31,7 @@ from typing import Any, Protocol
 from pgrpo.config import ConfigError
 from pgrpo.sandbox.types import SandboxConfig
 from pgrpo.train.grpo_fields import grpo_value
+from pgrpo.verify import task_type
 
 
 # What the budget reads of a TrainConfig, typed structurally: pgrpo.train.config (validate_train_config)
@@ -199,7 +200,7 @@ def reward_budget(config: Recipe, grpo_kwargs: Mapping[str, Any], *, contact: bo
     sandbox services may be asked for their workers (see the module docstring)."""
     n = completions_per_rank(grpo_kwargs)
     terms: list[BudgetTerm] = []
-    if config.task == "code":
+    if task_type(config.task).sandboxed:
         terms.append(_remote_sandbox(config, n, contact) if config.sandbox.urls else _local_sandbox(config, n))
     else:
         terms.append(BudgetTerm("answer check", None, f"task {config.task}: compared in-process, no sandbox"))
