@@ -40,11 +40,8 @@ def test_outcome_mode_ignores_thinking_and_weight_scales():
 
 
 def test_keyed_groups_skip_partial_runs():
-    from pgrpo.rewards.components import keyed_groups, zero_std_fraction_of
+    from pgrpo.rewards.components import keyed_groups
 
     keys = ["a", "a", "b", "b", "b", "b", "c"]
     assert keyed_groups(keys, 2) == [[0, 1], [2, 3], [4, 5]]  # "c" is a partial group
     assert keyed_groups(["a", "a", "a"], 2) == []
-    values = [1.0, 1.0, 0.0, 2.0, 3.0, 3.0, 9.0]
-    assert zero_std_fraction_of(values, keyed_groups(keys, 2)) == 2 / 3
-    assert zero_std_fraction_of(values, []) is None

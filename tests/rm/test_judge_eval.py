@@ -126,6 +126,9 @@ def test_cli_llm_judge_option_errors(fixtures_dir, capsys):
     assert main(["rm", "eval", "--data", data, "--evaluator", "llm-judge", "--option", "model=m",
                  "--option", "timeout=soon"]) == 2
     assert "expected a float" in capsys.readouterr().err
+    assert main(["rm", "eval", "--data", data, "--evaluator", "llm-judge", "--option", "model=m",
+                 "--option", "include_code=maybe"]) == 2  # what the judge is shown: its option, not a flag
+    assert "--option include_code=maybe: expected a bool" in capsys.readouterr().err
 
 
 @pytest.mark.slow

@@ -135,12 +135,14 @@ def test_an_rm_without_a_current_manifest_is_refused_naming_the_file(tiny_rm_pat
         read_manifest(old)
 
 
-def test_rm_eval_refuses_an_include_code_contradicting_the_manifest(tiny_rm_path, tmp_path, capsys):
+def test_rm_eval_reads_the_rm_as_its_manifest_says_and_no_flag_restates_it(tiny_rm_path, tmp_path, capsys):
     bench = tmp_path / "lcb_rb.jsonl"
     bench.write_text(json.dumps(ROWS[0]) + "\n")
-    assert main(["rm", "eval", "--data", str(bench), "--model", tiny_rm_path, "--include-code", "true"]) == 2
-    assert "--include-code: true, but the RM's manifest" in capsys.readouterr().err
-    assert main(["rm", "eval", "--data", str(bench), "--model", tiny_rm_path, "--include-code", "false"]) == 0
+    assert main(["rm", "eval", "--data", str(bench), "--model", tiny_rm_path]) == 0
+    assert f"RM input: problem + reasoning (model's {MANIFEST_FILE})" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        main(["rm", "eval", "--data", str(bench), "--model", tiny_rm_path, "--include-code", "true"])
+    assert "unrecognized arguments: --include-code" in capsys.readouterr().err
 
 
 def test_the_tiny_rm_of_pgrpo_train_carries_a_manifest(tmp_path):

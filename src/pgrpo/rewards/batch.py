@@ -80,10 +80,6 @@ class BatchStats:
     def pass_rate(self) -> float:
         return self.passed / self.n if self.n else 0.0
 
-    def as_metrics(self) -> dict[str, float]:
-        """This batch alone as metrics (a single process); see `global_metrics`."""
-        return global_metrics([self])
-
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 

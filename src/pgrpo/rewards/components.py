@@ -83,10 +83,3 @@ def keyed_groups(keys: Sequence[str], group_size: int) -> list[list[int]]:
                 groups.extend(list(range(j, j + group_size)) for j in range(start, i, group_size))
             start = i
     return groups
-
-
-def zero_std_fraction_of(values: Sequence[float], groups: Sequence[Sequence[int]], tol: float = 1e-8) -> float | None:
-    """Fraction of the index `groups` whose `values` are all equal; None when there are no groups."""
-    if not groups:
-        return None
-    return sum(1 for g in groups if group_std([values[i] for i in g]) <= tol) / len(groups)

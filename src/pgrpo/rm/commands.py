@@ -132,9 +132,6 @@ def configure_eval(parser):
     parser.add_argument("--max-length", type=int, help="tokens per input (default: the RM's training length)")
     parser.add_argument("--device")
     parser.add_argument("--dtype", choices=DTYPE_NAMES)
-    parser.add_argument("--include-code", choices=["auto", "true", "false"], default="auto",
-                        help="show LCB-RB sides' code to the evaluator? auto: reward-model as its manifest says "
-                             "(another value is refused); llm-judge: with code")
     parser.add_argument("--n-boot", type=int, default=1000, help="bootstrap resamples for the 95%% CI")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", help="directory for results.json, results.md and scores.jsonl")
@@ -152,12 +149,11 @@ def configure_eval(parser):
         fmt, pairs = load_benchmark(args.data, args.format, args.subsets, excluded)
         if excluded:
             print(f"left out {len(excluded)} row(s) of {args.data}, e.g. {excluded[0]}", file=sys.stderr)
-        include_code = None if args.include_code == "auto" else args.include_code == "true"
         extra = _parse_extra(args.option)
         if args.out and args.evaluator == "llm-judge":
             extra.setdefault("cache_dir", str(Path(args.out) / "llm_cache"))  # a rerun re-asks nothing
         evaluator = build_evaluator(args.evaluator, EvaluatorOptions(
-            args.model, args.batch_size, args.max_length, args.device, args.dtype, extra, include_code))
+            args.model, args.batch_size, args.max_length, args.device, args.dtype, extra))
         note = getattr(evaluator, "input_note", "")
         if note:
             print(note)

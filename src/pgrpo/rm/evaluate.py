@@ -44,9 +44,6 @@ class EvaluatorOptions:
     device: str | None = None
     dtype: str | None = None
     extra: dict[str, str] = field(default_factory=dict)
-    # Show each side's code to the judge / RM? None: the evaluator's default (reward-model: as
-    # its manifest says, and any other value is refused; llm-judge: as the benchmark gives it).
-    include_code: bool | None = None
 
 
 class RewardModelEvaluator:
@@ -74,11 +71,7 @@ def reward_model_evaluator(options: EvaluatorOptions) -> PairEvaluator:
 
     if not options.model_path:
         raise PgrpoError("--model is required for the reward-model evaluator")
-    manifest = read_manifest(options.model_path)  # before loading any weights
-    if options.include_code is not None and options.include_code != manifest.include_code:
-        raise PgrpoError(f"--include-code: {str(options.include_code).lower()}, but the RM's manifest "
-                         f"({options.model_path}/{MANIFEST_FILE}) says include_code="
-                         f"{str(manifest.include_code).lower()}; leave it out (it defaults to the manifest)")
+    manifest = read_manifest(options.model_path)  # before loading any weights: what the RM reads
     scorer = RewardScorer(options.model_path, batch_size=options.batch_size, max_length=options.max_length,
                           device=options.device, dtype=options.dtype)
     note = f"RM input: problem + reasoning{' + code' if manifest.include_code else ''} (model's {MANIFEST_FILE})"

@@ -14,11 +14,12 @@ cancel position bias:
 
 Verdicts are parsed by `parse_preference`: the last "[[A]]" / "[[B]]", else a bare "A" / "B"
 answer, else a final "verdict: A"-style phrase. Each side is `response_text(reasoning, code)`
-of the RM template; the code is shown when the benchmark row has it, unless
-`--include-code false`. Options (`--option key=value`): backend (default openai), model
-(required), cache_dir (default OUT/llm_cache with --out, else memory only), template (a file
-with $statement $response_a $response_b), max_tokens, temperature, seed, and any option the
-backend takes (base_url, api_key_env, concurrency, timeout, max_retries, device, ...).
+of the RM template; the code is shown when the benchmark row has it, unless include_code=false
+(a judge has no manifest saying what it reads). Options (`--option key=value`): backend
+(default openai), model (required), cache_dir (default OUT/llm_cache with --out, else memory
+only), include_code, template (a file with $statement $response_a $response_b), max_tokens,
+temperature, seed, and any option the backend takes (base_url, api_key_env, concurrency, timeout,
+max_retries, device, ...).
 """
 
 from __future__ import annotations
@@ -62,7 +63,7 @@ _BARE = re.compile(r"^\W*(?:response\s+)?([AB])\W*$", re.IGNORECASE)
 _PHRASE = re.compile(r"(?:verdict|answer|winner|choice|better(?:\s+response)?(?:\s+is)?)\s*(?:is)?\s*[:=]?\s*\W*"
                      r"(?:response\s+)?([AB])\b", re.IGNORECASE)
 # Option keys of the judge itself; everything else goes to the backend.
-JUDGE_KEYS = ("backend", "model", "cache_dir", "template", "max_tokens", "temperature", "seed")
+JUDGE_KEYS = ("backend", "model", "cache_dir", "include_code", "template", "max_tokens", "temperature", "seed")
 
 
 def parse_preference(text: str) -> str | None:
@@ -106,7 +107,7 @@ class LLMJudgeEvaluator:
     """Pairwise judge over `backend` (a CachedBackend); see the module docstring for the rules."""
 
     backend: ChatBackend
-    include_code: bool | None = None
+    include_code: bool = True  # show a side's code when the row has it
     template: str = JUDGE_PROMPT
     max_tokens: int = 1024
     temperature: float = 0.0
@@ -126,7 +127,7 @@ class LLMJudgeEvaluator:
         return [o for o in self.outcomes if o.error]
 
     def _side(self, item: RMItem) -> str:
-        code = None if self.include_code is False else item.code
+        code = item.code if self.include_code else None
         return response_text(item.reasoning, code or None)
 
     def request(self, statement: str, a: RMItem, b: RMItem) -> ChatRequest:
@@ -222,5 +223,5 @@ def llm_judge_evaluator(options: EvaluatorOptions) -> LLMJudgeEvaluator:
             raise PgrpoError(f"--option template: {path}: no such file")
         template = path.read_text(encoding="utf-8")
     settings = {k: _coerce(k, extra[k], default) for k, default in
-                (("max_tokens", 1024), ("temperature", 0.0), ("seed", 0)) if k in extra}
-    return LLMJudgeEvaluator(build_backend(extra), options.include_code, template, **settings)
+                (("include_code", True), ("max_tokens", 1024), ("temperature", 0.0), ("seed", 0)) if k in extra}
+    return LLMJudgeEvaluator(build_backend(extra), template=template, **settings)

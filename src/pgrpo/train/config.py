@@ -103,9 +103,6 @@ class RewardSection:
     rm_batch_size: int = 16  # local: items per forward pass; rm_url: items per request
     rm_max_length: int | None = None  # tokens per RM input; None: the RM's training length (rm_url: must match)
     rm_device: str | None = None  # local RM only
-    # What the RM reads is its manifest's (pgrpo_rm.json, written by `pgrpo rm train`): None = as
-    # recorded there; a value contradicting it is refused before any model loads.
-    rm_include_code: bool | None = None
 
 
 @dataclass
@@ -297,12 +294,11 @@ def _validate_rm_url(reward: RewardSection, contact: bool) -> None:
     client = RMClient(urls, timeout_s=min(reward.rm_timeout_s, 30.0), retries=reward.rm_retries,
                       backend=rm_backend(reward))
     try:
-        manifest, served_length = client.manifest, client.max_length
+        served_length = client.max_length  # reads the served manifest (/health)
     except PgrpoError as exc:
         raise ConfigError(f"reward.rm_url: {exc}") from None
     finally:
         client.close()
-    _check_manifest_keys(reward, manifest, f"the manifest served at {urls[0]}/health")
     if reward.rm_max_length is not None and reward.rm_max_length != served_length:
         raise ConfigError(f"reward.rm_max_length: {reward.rm_max_length}, but the service at {urls[0]} scores with "
                           f"max_length={served_length}; start it with `pgrpo rm serve --max-length "
@@ -310,22 +306,14 @@ def _validate_rm_url(reward: RewardSection, contact: bool) -> None:
 
 
 def _check_rm_manifest(reward: RewardSection, rm_path: str) -> None:
-    """The RM's manifest is readable (not an RM from an older pgrpo) and no reward key contradicts it."""
+    """The RM's manifest is readable (not an RM from an older pgrpo): what the RM reads is its manifest's."""
     from pgrpo.errors import PgrpoError
-    from pgrpo.rm.manifest import MANIFEST_FILE, read_manifest
+    from pgrpo.rm.manifest import read_manifest
 
     try:
-        manifest = read_manifest(rm_path)
+        read_manifest(rm_path)
     except PgrpoError as exc:
         raise ConfigError(f"reward.rm_path: {exc}") from None
-    _check_manifest_keys(reward, manifest, f"the RM's manifest {Path(rm_path) / MANIFEST_FILE}")
-
-
-def _check_manifest_keys(reward: RewardSection, manifest: Any, where: str) -> None:
-    if reward.rm_include_code is not None and reward.rm_include_code != manifest.include_code:
-        raise ConfigError(f"reward.rm_include_code: {str(reward.rm_include_code).lower()}, but {where} "
-                          f"says include_code={str(manifest.include_code).lower()}; "
-                          "leave the key out (it defaults to the manifest)")
 
 
 def lora_config(config: TrainConfig):
