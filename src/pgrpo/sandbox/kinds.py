@@ -52,6 +52,10 @@ class KindSpec:
     fields: Fields
     harness: Callable[[JobSpec, Spawner], JobVerdict]
     limits: KindLimits | None = None
+    # The tests run inside the program's process (BigCodeBench's unittest): the answer runs as
+    # written, without programs.PRELUDE_IMPORTS (one that forgets an import fails, as in the
+    # benchmark), and a policy could learn to forge the verdict (training needs data.allow_unittest).
+    in_process: bool = False
 
 
 def _code_tests(p: Problem, expected: list[Any] | None, collect: bool) -> dict[str, Any]:
@@ -85,7 +89,7 @@ SPECS: dict[TestKind, KindSpec] = {spec.kind: spec for spec in (
     KindSpec(TestKind.ASSERTS, ("asserts", "setup_code"), _asserts, run_asserts),
     KindSpec(TestKind.CALL, ("call_cases", "class_name", "atol", "outputs_from_canonical"), _call, run_call),
     KindSpec(TestKind.STDIO, ("stdio_cases",), _stdio, run_stdio),
-    KindSpec(TestKind.UNITTEST, ("test_code",), _code_tests, run_unittest, BIGCODEBENCH_LIMITS),
+    KindSpec(TestKind.UNITTEST, ("test_code",), _code_tests, run_unittest, BIGCODEBENCH_LIMITS, in_process=True),
 )}
 
 

@@ -15,7 +15,8 @@ import ast
 import re
 import textwrap
 
-from pgrpo.data.problem import Problem, TestKind
+from pgrpo.data.problem import Problem
+from pgrpo.sandbox.kinds import SPECS
 
 # Prepended to programs built from model responses, like LiveCodeBench's import header
 # (written independently): models routinely use List, Counter, heapq, inf... without
@@ -152,9 +153,10 @@ def program_from_code(problem: Problem, code: str) -> str:
 
 
 def _prelude(problem: Problem) -> str:
-    """PRELUDE_IMPORTS, except for "unittest" tasks (BigCodeBench): its harness runs the answer
-    as written, so an answer that forgets an import must fail there as it does in the benchmark."""
-    return "" if problem.tests.kind is TestKind.UNITTEST else PRELUDE_IMPORTS
+    """PRELUDE_IMPORTS, except for test kinds whose tests run in the program's process (BigCodeBench's
+    "unittest", `KindSpec.in_process`): the answer runs as written, so one that forgets an import
+    fails there as it does in the benchmark."""
+    return "" if SPECS[problem.tests.kind].in_process else PRELUDE_IMPORTS
 
 
 def program_from_solution(problem: Problem, solution: str) -> str:

@@ -12,8 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from pgrpo.data.problem import Problem, TestKind
+from pgrpo.data.problem import Problem
 from pgrpo.errors import DataError
+from pgrpo.sandbox.kinds import SPECS
 from pgrpo.train.config import DataSection, TrainConfig
 from pgrpo.verify import CodeTask, Task, Verifier, task_type
 
@@ -40,12 +41,12 @@ def load_targets(config: TrainConfig) -> dict[str, Task]:
                                         **data.options)
     if not tasks:
         raise DataError(f"data.source: {data.source!r} gave no problems")
-    in_process = [t.task_id for t in tasks if isinstance(t, Problem) and t.tests.kind is TestKind.UNITTEST]
+    in_process = [t for t in tasks if isinstance(t, Problem) and SPECS[t.tests.kind].in_process]
     if in_process and not data.allow_unittest:
-        raise DataError(f"data.source: {data.source!r}: {len(in_process)} problems (first {in_process[0]!r}) have "
-                        f"'unittest' tests (BigCodeBench), which run inside the program's process: a policy can "
-                        f"learn to forge their verdict instead of solving them. Set `data.allow_unittest: true` "
-                        f"to train on them anyway")
+        raise DataError(f"data.source: {data.source!r}: {len(in_process)} problems (first {in_process[0].task_id!r}) "
+                        f"have {in_process[0].tests.kind.value!r} tests (BigCodeBench), which run inside the "
+                        f"program's process: a policy can learn to forge their verdict instead of solving them. "
+                        f"Set `data.allow_unittest: true` to train on them anyway")
     out: dict[str, Task] = {}
     for t in tasks:
         if t.task_id in out:
