@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pgrpo.data.cli_args import checked_prompt_style
 from pgrpo.errors import PgrpoError
@@ -24,6 +24,9 @@ from pgrpo.evaluation.report import write_summary
 from pgrpo.evaluation.scoring import check_samples
 from pgrpo.evaluation.summary import DEFAULT_KS, DateWindow, EvalSummary, summarize
 from pgrpo.sandbox.types import SandboxConfig
+
+if TYPE_CHECKING:
+    from pgrpo.llm import CachedBackend, ChatBackend
 
 LCB_OPTION_KEYS = ("start_date", "end_date", "difficulty")
 
@@ -88,7 +91,7 @@ def load_tasks(config: EvalConfig) -> dict[str, list[EvalTask]]:
             for name in config.benchmarks}
 
 
-def build_backend(config: EvalConfig):
+def build_backend(config: EvalConfig) -> CachedBackend:
     """The configured ChatBackend wrapped in CachedBackend (per-item errors, optional disk cache)."""
     from pgrpo.llm import CachedBackend, make_backend
 
@@ -103,7 +106,7 @@ def _attach_benchmark(samples: Sequence[SampleRecord], benchmarks: Sequence[str]
             for s in samples]
 
 
-def evaluate(config: EvalConfig, backend=None) -> EvalOutcome:
+def evaluate(config: EvalConfig, backend: ChatBackend | None = None) -> EvalOutcome:
     """Run the pipeline; `backend` (a ChatBackend) overrides building one from the config."""
     out = OutputDir(config.out_dir)
     tasks = load_tasks(config)
@@ -117,13 +120,13 @@ def evaluate(config: EvalConfig, backend=None) -> EvalOutcome:
         settings = config.settings()
         out.check_settings(settings)
         own = backend is None
-        backend = build_backend(config) if own else backend
+        chat = build_backend(config) if backend is None else backend
         try:
-            generation = generate_samples([t for ts in tasks.values() for t in ts], backend, out, settings,
+            generation = generate_samples([t for ts in tasks.values() for t in ts], chat, out, settings,
                                           progress=config.progress)
         finally:
             if own:
-                backend.close()
+                chat.close()
 
     out.prepare_append()
     samples = _attach_benchmark(out.read_samples(), config.benchmarks)

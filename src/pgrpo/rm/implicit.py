@@ -28,13 +28,17 @@ reference is) are the manifest's `ImplicitParams` (`pgrpo.rm.manifest`).
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from pgrpo.hf_loading import ensure_pad_token
 from pgrpo.rm.manifest import ImplicitParams
 from pgrpo.rm.template import EncodedInput, truncate_parts
 
+if TYPE_CHECKING:
+    import torch
 
-def prompt_text(statement: str, tokenizer, style: str) -> str:
+
+def prompt_text(statement: str, tokenizer: Any, style: str) -> str:
     """The policy's prompt for a problem known only by its statement (pairs and RM items carry
     no tests or entry point), rendered through the tokenizer's chat template."""
     from pgrpo.data.cli_args import checked_prompt_style
@@ -45,7 +49,7 @@ def prompt_text(statement: str, tokenizer, style: str) -> str:
     return render_prompt(problem, tokenizer, checked_prompt_style(style))
 
 
-def encode_implicit(tokenizer, statement: str, reasoning: str, code: str | None, style: str,
+def encode_implicit(tokenizer: Any, statement: str, reasoning: str, code: str | None, style: str,
                     max_length: int | None = None) -> EncodedInput:
     """`input_ids` = prompt + response, the response (the scored tokens) from `start`. Tokenized
     apart (as the policy was fine-tuned and as it generates, so no token straddles the
@@ -66,7 +70,8 @@ def encode_implicit(tokenizer, statement: str, reasoning: str, code: str | None,
     return EncodedInput(prompt + response, truncated, len(prompt))
 
 
-def response_log_ratio(policy, reference, ids, mask, starts: list[int], lengths: list[int]):
+def response_log_ratio(policy: Any, reference: Any, ids: torch.Tensor, mask: torch.Tensor | None, starts: list[int],
+                       lengths: list[int]) -> torch.Tensor:
     """Per row: sum over response tokens of log p_policy - log p_reference. Shapes: ids and mask
     (B, T) right-padded (mask may be None when no row is padded); returns a float tensor (B,).
     Both models must carry TRL's fused LM head (`trl.trainer.utils.add_fused_lm_head`, added by
@@ -79,9 +84,10 @@ def response_log_ratio(policy, reference, ids, mask, starts: list[int], lengths:
         positions < torch.tensor(lengths, device=ids.device)[:, None])
     labels = ids.masked_fill(~scored, -100)  # as DPOTrainer masks labels outside the completion
 
-    def sequence_logp(model):
+    def sequence_logp(model: Any) -> torch.Tensor:
         out = model(input_ids=ids, attention_mask=mask, labels=labels, fused_lm_head=True)
-        return out.log_probs.float().sum(dim=1)
+        logp: torch.Tensor = out.log_probs.float().sum(dim=1)
+        return logp
 
     return sequence_logp(policy) - sequence_logp(reference)
 
@@ -89,7 +95,7 @@ def response_log_ratio(policy, reference, ids, mask, starts: list[int], lengths:
 class ImplicitHead:  # a pgrpo.rm.scoring.RewardHead
     """The forward pass of an implicit RM: the trained policy and its frozen reference."""
 
-    def __init__(self, policy, reference, tokenizer, params: ImplicitParams) -> None:
+    def __init__(self, policy: Any, reference: Any, tokenizer: Any, params: ImplicitParams) -> None:
         from trl.trainer.utils import add_fused_lm_head
 
         for model in (policy, reference):
@@ -100,7 +106,7 @@ class ImplicitHead:  # a pgrpo.rm.scoring.RewardHead
         self.params = params
 
     @classmethod
-    def load(cls, model_dir: str | Path, params: ImplicitParams, device: str, dtype) -> ImplicitHead:
+    def load(cls, model_dir: str | Path, params: ImplicitParams, device: str, dtype: Any) -> ImplicitHead:
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
         from pgrpo.errors import PgrpoError
@@ -122,6 +128,7 @@ class ImplicitHead:  # a pgrpo.rm.scoring.RewardHead
         their readers; code only for an RM trained with it, which the scorer decides)."""
         return encode_implicit(self.tokenizer, statement, reasoning, code, self.params.prompt_style, max_length)
 
-    def forward(self, ids, mask, starts: list[int], lengths: list[int]) -> list[float]:
+    def forward(self, ids: torch.Tensor, mask: torch.Tensor | None, starts: list[int], lengths: list[int]) -> list[float]:
         ratio = response_log_ratio(self.model, self.reference, ids, mask, starts, lengths)
-        return (self.params.beta * ratio).cpu().tolist()
+        scores: list[float] = (self.params.beta * ratio).cpu().tolist()
+        return scores

@@ -17,7 +17,6 @@ from typing import Any
 
 from pgrpo.errors import PgrpoError
 from pgrpo.rm.fitting import (
-    RM_FITTERS,
     FitInputs,
     Fitted,
     last_checkpoint,
@@ -58,12 +57,12 @@ def _trainer_class() -> type:
         """DPOTrainer on `tokenize_pairs` columns, batched by `collate_sides` (TRL's
         own preparation would tokenize prompt + response as one string and append an EOS)."""
 
-        def _prepare_dataset(self, dataset, processing_class, args, dataset_name):
+        def _prepare_dataset(self, dataset: Any, processing_class: Any, args: Any, dataset_name: str) -> Any:
             return dataset
 
-        def _set_signature_columns_if_needed(self):
-            if self._signature_columns is None:
-                self._signature_columns = ["chosen_ids", "chosen_start", "rejected_ids", "rejected_start"]
+        def _set_signature_columns_if_needed(self) -> None:
+            if self._signature_columns is None:  # transformers declares it None-typed
+                self._signature_columns = ["chosen_ids", "chosen_start", "rejected_ids", "rejected_start"]  # type: ignore[assignment]
 
     return SideEncodedDPOTrainer
 
@@ -103,7 +102,6 @@ def _save_reference(base: str, out: Path, dtype: str) -> Path:
     return reference
 
 
-@RM_FITTERS.register("implicit")
 def fit_implicit(inputs: FitInputs) -> Fitted:
     """Train the implicit head on DPOTrainer; save policy, reference/ and the manifest."""
     import gc

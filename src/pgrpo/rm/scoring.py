@@ -16,13 +16,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from pgrpo.errors import PgrpoError
 from pgrpo.hf_loading import ensure_pad_token, torch_dtype
 from pgrpo.rm.loading import load_whole, outside_zero3_init
 from pgrpo.rm.manifest import RMManifest, read_manifest, write_manifest
 from pgrpo.rm.template import EncodedInput, encode_rm_input, split_response
+
+if TYPE_CHECKING:
+    import torch
 
 
 @dataclass(frozen=True)
@@ -48,13 +51,14 @@ class RewardHead(Protocol):
 
     def encode(self, statement: str, reasoning: str, code: str | None, max_length: int) -> EncodedInput: ...
 
-    def forward(self, ids, mask, starts: list[int], lengths: list[int]) -> list[float]: ...
+    def forward(self, ids: torch.Tensor, mask: torch.Tensor | None, starts: list[int],
+                lengths: list[int]) -> list[float]: ...
 
 
 class ScalarHead:
     """The forward pass of a sequence-classification RM: one value read at the last token."""
 
-    def __init__(self, model, tokenizer) -> None:
+    def __init__(self, model: Any, tokenizer: Any) -> None:
         if getattr(model.config, "num_labels", 1) != 1:
             raise PgrpoError(f"{model.config.name_or_path}: a reward model needs num_labels=1, "
                              f"got {model.config.num_labels}")
@@ -66,12 +70,13 @@ class ScalarHead:
     def encode(self, statement: str, reasoning: str, code: str | None, max_length: int) -> EncodedInput:
         return encode_rm_input(self.tokenizer, statement, reasoning, code, max_length)
 
-    def forward(self, ids, mask, starts: list[int], lengths: list[int]) -> list[float]:
+    def forward(self, ids: torch.Tensor, mask: torch.Tensor | None, starts: list[int], lengths: list[int]) -> list[float]:
         logits = self.model(input_ids=ids, attention_mask=mask, use_cache=False).logits
-        return logits.float().reshape(len(lengths), -1)[:, 0].cpu().tolist()
+        scores: list[float] = logits.float().reshape(len(lengths), -1)[:, 0].cpu().tolist()
+        return scores
 
 
-def load_head(model_path: str, manifest: RMManifest, device: str, dtype) -> RewardHead:
+def load_head(model_path: str, manifest: RMManifest, device: str, dtype: Any) -> RewardHead:
     """The head the manifest of the RM saved at `model_path` names: implicit (`pgrpo.rm.implicit`)
     or a sequence-classification model with a scalar head."""
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
@@ -115,7 +120,7 @@ class RewardScorer:
     `max_length` defaults to the manifest's (the training length)."""
 
     def __init__(self, model_path: str | None, *, batch_size: int = 16, max_length: int | None = None,
-                 device: str | None = None, dtype=None, model=None, tokenizer=None,
+                 device: str | None = None, dtype: Any = None, model: Any = None, tokenizer: Any = None,
                  max_batch_tokens: int | None = None, manifest: RMManifest | None = None) -> None:
         import torch
 
@@ -144,7 +149,7 @@ class RewardScorer:
         self.tokenizer = self.head.tokenizer
 
     @classmethod
-    def from_model(cls, model, tokenizer, manifest: RMManifest, **kwargs) -> RewardScorer:
+    def from_model(cls, model: Any, tokenizer: Any, manifest: RMManifest, **kwargs: Any) -> RewardScorer:
         """Wrap an in-memory model (e.g. right after training) without saving it first."""
         device = kwargs.pop("device", None) or str(next(model.parameters()).device)
         return cls(None, model=model, tokenizer=tokenizer, device=device, manifest=manifest, **kwargs)
@@ -226,7 +231,7 @@ def sigmoid(raw: Sequence[float]) -> list[float]:
     return torch.sigmoid(torch.tensor(list(raw), dtype=torch.float64)).tolist()
 
 
-def build_tiny_rm(out_dir: str | Path, *, tokenizer=None, seed: int = 0, **config_kwargs) -> Path:
+def build_tiny_rm(out_dir: str | Path, *, tokenizer: Any = None, seed: int = 0, **config_kwargs: Any) -> Path:
     """An UNTRAINED tiny scalar RM (`pgrpo.tiny`'s Qwen2 with a one-label head) + tokenizer +
     manifest (reads problem + reasoning) saved to `out_dir`: for plumbing tests only."""
     import torch

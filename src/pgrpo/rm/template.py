@@ -37,6 +37,7 @@ Nothing is ever dropped silently: the caller can see `EncodedInput.truncated`.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 # Bump when what an RM reads changes (this template, its truncation, or the implicit head's
 # prompt/response encoding): RMs trained on another version are refused (pgrpo.rm.manifest).
@@ -80,7 +81,7 @@ class EncodedInput:
     start: int = 0  # first token a head scores from; the scalar head reads only the last
 
 
-def _ids(tokenizer, text: str) -> list[int]:
+def _ids(tokenizer: Any, text: str) -> list[int]:
     if not text:
         return []
     return list(tokenizer(text, add_special_tokens=False)["input_ids"])
@@ -100,7 +101,7 @@ def truncate_parts(n_problem: int, n_response: int, budget: int) -> tuple[int, i
     return keep_problem, min(n_response, budget - keep_problem)
 
 
-def encode_rm_input(tokenizer, statement: str, reasoning: str, code: str | None = None,
+def encode_rm_input(tokenizer: Any, statement: str, reasoning: str, code: str | None = None,
                     max_length: int | None = None) -> EncodedInput:
     """Token ids of `rm_input_text(statement, reasoning, code)` under the truncation policy."""
     problem = _ids(tokenizer, PROBLEM_HEADER + statement.strip())

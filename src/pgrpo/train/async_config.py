@@ -52,7 +52,8 @@ def async_grpo() -> Any:
 
 
 def _async_config_class() -> type:
-    return async_grpo().AsyncGRPOConfig
+    config_class: type = async_grpo().AsyncGRPOConfig
+    return config_class
 
 
 def async_grpo_kwargs(config: Any, defaults: Mapping[str, Any]) -> dict[str, Any]:

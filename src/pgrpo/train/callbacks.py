@@ -14,12 +14,15 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from transformers import TrainerCallback
 
 from pgrpo.data.journal import Journal
 from pgrpo.rewards.trl_funcs import Gather, single_process
+
+if TYPE_CHECKING:
+    from transformers import TrainerControl, TrainerState, TrainingArguments
 
 
 def _json_value(value: Any) -> Any:
@@ -59,7 +62,8 @@ class _JournalCallback(TrainerCallback):
 
 
 class MetricsJsonlCallback(_JournalCallback):
-    def on_log(self, args, state, control, logs=None, **kwargs):
+    def on_log(self, args: TrainingArguments, state: TrainerState, control: TrainerControl,
+               logs: dict[str, Any] | None = None, **kwargs: Any) -> None:
         if not state.is_world_process_zero or not logs:
             return
         row = {"step": int(state.global_step), "epoch": _json_value(state.epoch)}
@@ -94,7 +98,8 @@ class SamplesCallback(_JournalCallback):
             "pass_fraction": reward.pass_fraction, "status": reward.status,
         } for index, (text, reward) in enumerate(list(zip(batch.completions, batch.rewards))[: self.num_samples])]
 
-    def on_step_end(self, args, state, control, **kwargs):
+    def on_step_end(self, args: TrainingArguments, state: TrainerState, control: TrainerControl,
+                    **kwargs: Any) -> None:
         step = int(state.global_step)
         if not self.every or not self.num_samples or step % self.every:
             return
