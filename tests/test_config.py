@@ -1,29 +1,27 @@
-"""pgrpo.config: YAML recipes + dotted overrides into dataclasses, errors naming the key."""
+"""pgrpo.config: YAML recipes + dotted overrides into config models, errors naming file, line and key."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Literal
 
 import pytest
+from pydantic import Field
 
-from pgrpo.config import ConfigError, apply_overrides, load_config, parse_override
+from pgrpo.config import ConfigError, ConfigModel, apply_overrides, load_config, parse_override
 
 
-@dataclass
-class Inner:
+class Inner(ConfigModel):
     mode: Literal["posterior", "additive", "outcome"] = "posterior"
-    weight: float = 1.0
+    weight: float = Field(1.0, ge=0)
     path: str | None = None
 
 
-@dataclass
-class Outer:
+class Outer(ConfigModel):
     name: str
     steps: int = 10
     flag: bool = False
-    tags: list[str] = field(default_factory=list)
-    inner: Inner = field(default_factory=Inner)
+    tags: list[str] = Field(default_factory=list)
+    inner: Inner = Field(default_factory=Inner)
 
 
 def write(tmp_path, text):
@@ -35,7 +33,7 @@ def write(tmp_path, text):
 def test_recipe_and_overrides_build_nested_dataclasses(tmp_path):
     path = write(tmp_path, "name: run\nsteps: 3\ninner:\n  mode: additive\n")
     cfg = load_config(Outer, path, ["inner.weight=0.5", "tags=[a, b]", "flag=true"])
-    assert cfg == Outer(name="run", steps=3, flag=True, tags=["a", "b"], inner=Inner("additive", 0.5, None))
+    assert cfg == Outer(name="run", steps=3, flag=True, tags=["a", "b"], inner=Inner(mode="additive", weight=0.5))
 
 
 def test_int_is_accepted_for_float_but_not_bool_for_int(tmp_path):
@@ -47,12 +45,13 @@ def test_int_is_accepted_for_float_but_not_bool_for_int(tmp_path):
 @pytest.mark.parametrize(
     ("overrides", "message"),
     [
-        (["name=x", "inner.modee=posterior"], r"inner\.modee: unknown key"),
+        (["name=x", "inner.modee=posterior"], r"inner\.modee: unknown key \(did you mean mode\?\)"),
         (["name=x", "inner.mode=greedy"], r"inner\.mode: must be one of"),
         (["name=x", "steps=many"], r"steps: expected an integer"),
         (["name=x", "inner=3"], r"inner: expected a mapping"),
         ([], r"name: required key is missing"),
         (["name=x", "tags=notalist"], r"tags: expected a list"),
+        (["name=x", "inner.weight=-1"], r"inner\.weight: must be >= 0\.0, got -1"),
     ],
 )
 def test_errors_name_the_key(overrides, message):
@@ -65,8 +64,13 @@ def test_file_errors_name_the_file_and_line(tmp_path):
     with pytest.raises(ConfigError, match=r"recipe\.yaml:\d+: invalid YAML"):
         load_config(Outer, bad)
     unknown = write(tmp_path, "name: run\nbogus: 1\n")
-    with pytest.raises(ConfigError, match=r"recipe\.yaml: bogus: unknown key"):
+    with pytest.raises(ConfigError, match=r"recipe\.yaml:2: bogus: unknown key"):
         load_config(Outer, unknown)
+    nested = write(tmp_path, "name: run\ninner:\n  weight: 1\n  mode: greedy\n")
+    with pytest.raises(ConfigError, match=r"recipe\.yaml:4: inner\.mode: must be one of .*, got 'greedy'"):
+        load_config(Outer, nested)
+    with pytest.raises(ConfigError, match=r"recipe\.yaml: inner\.mode: must be one of"):  # an override: no line
+        load_config(Outer, write(tmp_path, "name: run\ninner:\n  mode: outcome\n"), ["inner.mode=greedy"])
     with pytest.raises(ConfigError, match="config file not found"):
         load_config(Outer, tmp_path / "missing.yaml")
 

@@ -1,140 +1,175 @@
-"""Dataclass configs, YAML recipes and dotted `key=value` overrides.
+"""Config models (pydantic), YAML recipes and dotted `key=value` overrides.
 
-Owns the generic machinery only: each stage declares its own config dataclasses
-(e.g. pgrpo.train.config) and calls `load_config`. Every error names the offending key
-(`train.reward.mode`) and, for recipe files, the file. YAML is parsed with safe_load;
-nothing in a config file is ever executed. Fields marked `RECIPE_PATH` (or `RECIPE_DIR`, always
-a local directory) are paths: written in a recipe they are relative to the recipe's own
-directory (`pgrpo.paths.resolve_recipe_path`); given as an override, to the working directory.
+Owns the generic machinery only: each stage declares its own `ConfigModel`s (e.g.
+pgrpo.train.config) and calls `load_config`. YAML is parsed with safe_load; nothing in a config
+file is ever executed. Every error is a ConfigError naming the file and line (for keys written in
+a recipe), the dotted key (`train.reward.mode`) and, for an unknown key, the closest known ones.
+Fields annotated with `RECIPE_PATH` (or `RECIPE_DIR`, always a local directory) are paths: written
+in a recipe they are relative to the recipe's own directory (`pgrpo.paths.resolve_recipe_path`);
+given as an override, to the working directory.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import types
+import difflib
+import json
+import re
 import typing
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 import yaml
+from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
 
 from pgrpo.errors import PgrpoError
 from pgrpo.paths import resolve_recipe_path
 
-if TYPE_CHECKING:
-    from _typeshed import DataclassInstance
-
-T = TypeVar("T", bound="DataclassInstance")
+T = TypeVar("T")
+M = TypeVar("M", bound=BaseModel)
+Lines = dict[tuple[Any, ...], int]
 
 
 class ConfigError(PgrpoError, ValueError):
-    """A config problem; the message names the key (and file when there is one)."""
+    """A config problem; the message names the key (and file and line when there is one)."""
 
 
-# `field(metadata=RECIPE_PATH)`: a local path or a hub id; `RECIPE_DIR`: always a local directory.
-RECIPE_PATH: dict[str, Any] = {"recipe_path": "local-or-hub"}
-RECIPE_DIR: dict[str, Any] = {"recipe_path": "directory"}
+class ConfigModel(BaseModel):
+    """Base of every recipe section and CLI options object: unknown keys rejected, YAML types taken
+    as they are (no "3" -> 3, no true -> 1). A validator names a key other than its own section's by
+    starting its message with it (`raise ValueError("path: does not exist")`)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
 
 
-def _resolve_recipe_paths(cls: Any, data: dict[str, Any], recipe_dir: Path) -> dict[str, Any]:
+@dataclass(frozen=True)
+class RecipePathKind:
+    """`Annotated[str, RECIPE_PATH]`: a local path or a hub id; `RECIPE_DIR`: always a local directory."""
+
+    always_local: bool
+
+
+RECIPE_PATH = RecipePathKind(always_local=False)
+RECIPE_DIR = RecipePathKind(always_local=True)
+
+
+def _resolve_recipe_paths(cls: type[BaseModel], data: dict[str, Any], recipe_dir: Path) -> dict[str, Any]:
     """Recipe values of path fields, made relative to `recipe_dir` (nested sections too)."""
     out = dict(data)
-    for f in dataclasses.fields(cls):
-        value = out.get(f.name)
-        kind = f.metadata.get("recipe_path")
+    for name, info in cls.model_fields.items():
+        value = out.get(name)
+        kind = next((m for m in info.metadata if isinstance(m, RecipePathKind)), None)
         if kind is not None and isinstance(value, str):
-            out[f.name] = resolve_recipe_path(value, recipe_dir, always_local=kind == "directory")
-        section = typing.get_type_hints(cls).get(f.name)
-        if isinstance(value, dict) and isinstance(section, type) and dataclasses.is_dataclass(section):
-            out[f.name] = _resolve_recipe_paths(section, value, recipe_dir)
+            out[name] = resolve_recipe_path(value, recipe_dir, always_local=kind.always_local)
+        if isinstance(value, dict) and isinstance(info.annotation, type) and issubclass(info.annotation, BaseModel):
+            out[name] = _resolve_recipe_paths(info.annotation, value, recipe_dir)
     return out
 
 
-def _type_name(tp: Any) -> str:
-    return getattr(tp, "__name__", None) or str(tp).replace("typing.", "")
+def _known_keys(cls: Any, parts: tuple[Any, ...]) -> list[str]:
+    """The field names of the section of `cls` at `parts` ([] when that is not a model)."""
+    for part in parts:
+        info = cls.model_fields.get(part) if isinstance(cls, type) and issubclass(cls, BaseModel) else None
+        cls = info.annotation if info is not None else None
+    return sorted(cls.model_fields) if isinstance(cls, type) and issubclass(cls, BaseModel) else []
 
 
-def _coerce(value: Any, tp: Any, key: str) -> Any:
-    """Check/convert `value` to annotation `tp`; raise ConfigError naming `key`."""
-    origin = typing.get_origin(tp)
-    args = typing.get_args(tp)
-    if tp is Any:
-        return value
-    if origin in (typing.Union, types.UnionType):
-        if value is None and type(None) in args:
-            return None
-        for arg in args:
-            if arg is type(None):
-                continue
-            try:
-                return _coerce(value, arg, key)
-            except ConfigError:
-                continue
-        raise ConfigError(f"{key}: expected {_type_name(tp)}, got {value!r}")
-    if origin is typing.Literal:
-        if value in args:
-            return value
-        raise ConfigError(f"{key}: must be one of {list(args)}, got {value!r}")
-    if isinstance(tp, type) and dataclasses.is_dataclass(tp):
-        if isinstance(value, tp):
-            return value
-        if not isinstance(value, dict):
-            raise ConfigError(f"{key}: expected a mapping for section {tp.__name__}, got {value!r}")
-        return build_dataclass(tp, value, prefix=key)
-    if origin in (list, tuple):
-        if not isinstance(value, (list, tuple)):
-            raise ConfigError(f"{key}: expected a list, got {value!r}")
-        item_tp = args[0] if args else Any
-        items = [_coerce(v, item_tp, f"{key}[{i}]") for i, v in enumerate(value)]
-        return items if origin is list else tuple(items)
-    if origin is dict:
-        if not isinstance(value, dict):
-            raise ConfigError(f"{key}: expected a mapping, got {value!r}")
-        return dict(value)
-    if tp is bool:
-        if isinstance(value, bool):
-            return value
-        raise ConfigError(f"{key}: expected true/false, got {value!r}")
-    if tp is int:
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value
-        raise ConfigError(f"{key}: expected an integer, got {value!r}")
-    if tp is float:
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return float(value)
-        raise ConfigError(f"{key}: expected a number, got {value!r}")
-    if tp is str:
-        if isinstance(value, str):
-            return value
-        raise ConfigError(f"{key}: expected a string, got {value!r}")
-    if isinstance(tp, type) and isinstance(value, tp):
-        return value
-    raise ConfigError(f"{key}: expected {_type_name(tp)}, got {value!r}")
+def unknown_key(key: str, known: list[str]) -> str:
+    """"unknown key" with the closest known names (difflib) and the full list."""
+    close = difflib.get_close_matches(key, known, n=3)
+    hint = f" (did you mean {' or '.join(close)}?)" if close else ""
+    return f"unknown key{hint} (known keys here: {', '.join(known)})"
+
+
+# pydantic error types -> the wording of pgrpo's messages (others keep pydantic's own)
+_WORDS = {"int_type": "expected an integer", "int_parsing": "expected an integer", "float_type": "expected a number",
+          "bool_type": "expected true/false", "string_type": "expected a string", "list_type": "expected a list",
+          "tuple_type": "expected a list", "dict_type": "expected a mapping", "model_type": "expected a mapping",
+          "greater_than": "must be > {gt}", "greater_than_equal": "must be >= {ge}", "less_than": "must be < {lt}",
+          "less_than_equal": "must be <= {le}", "literal_error": "must be one of [{expected}]"}
+
+
+def _key_path(error: Any, data: Any) -> tuple[Any, ...]:
+    """The part of a pydantic error's `loc` that names keys of `data` (union member tags dropped)."""
+    if error["type"] in ("missing", "extra_forbidden"):
+        return tuple(error["loc"])
+    parts: list[Any] = []
+    for part in error["loc"]:
+        if isinstance(data, dict) and part in data or isinstance(data, list) and isinstance(part, int):
+            parts.append(part)
+            data = data[part]
+        else:
+            break
+    return tuple(parts)
+
+
+def _message(error: Any, parts: tuple[Any, ...], cls: Any) -> tuple[tuple[Any, ...], str]:
+    """(key path, what is wrong) for one pydantic error."""
+    kind, msg, value = error["type"], error["msg"], error.get("input")
+    if kind in ("value_error", "assertion_error"):
+        msg = str(error["ctx"]["error"]) if "error" in error.get("ctx", {}) else msg
+        named = re.match(r"([A-Za-z_][\w.\[\]]*): (.*)", msg, re.S)
+        if named:  # the validator names the key: within its section, or its own field's (`url[0]`)
+            own = parts and named.group(1).split(".")[0].split("[")[0] == parts[-1]
+            parts, msg = (*parts[: -1 if own else None], *named.group(1).split(".")), named.group(2)
+        return parts, msg
+    if kind == "extra_forbidden":
+        return parts, unknown_key(str(parts[-1]), _known_keys(cls, parts[:-1]))
+    if kind == "missing":
+        return parts, "required key is missing"
+    ctx = {k: str(v).replace(" or ", ", ") for k, v in error.get("ctx", {}).items()}  # "'a' or 'b'" -> "'a', 'b'"
+    return parts, f"{_WORDS[kind].format(**ctx) if kind in _WORDS else msg}, got {value!r}"
+
+
+def config_error(exc: ValidationError, data: Any, cls: Any, source: str | None = None,
+                 lines: Lines | None = None, flags: Mapping[str, str] | None = None) -> ConfigError:
+    """A ConfigError for each distinct key of `exc`: "SOURCE:LINE: key: what is wrong" (`flags`: the
+    command-line flag of each top-level key, named in its place)."""
+    out: dict[str, str] = {}
+    for error in exc.errors():
+        parts, text = _message(error, _key_path(error, data), cls)
+        key = ".".join(map(str, parts))
+        field = str(parts[0]).split("[")[0] if parts else ""
+        if flags and field in flags:  # `url[0]` -> `--sandbox-url[0]`
+            key = flags[field] + key[len(field):]
+        line = next((lines[parts[:n]] for n in range(len(parts), 0, -1) if parts[:n] in lines), 0) if lines else 0
+        where = f"{source}:{line}: " if source and line else f"{source}: " if source else ""
+        out.setdefault(key, f"{where}{key}: {text}" if key else where + text)
+    return ConfigError("\n".join(out.values()))
+
+
+def validate(cls: type[M], data: Any, source: str | None = None, lines: Lines | None = None,
+             flags: Mapping[str, str] | None = None) -> M:
+    """`cls` built from `data`; a ConfigError naming source, line and key (or flag) for anything wrong."""
+    try:
+        return cls.model_validate(data)
+    except ValidationError as exc:
+        raise config_error(exc, data, cls, source, lines, flags) from None
 
 
 def build_dataclass(cls: type[T], data: dict[str, Any], prefix: str = "") -> T:
-    """Build dataclass `cls` from a mapping, rejecting unknown keys and wrong types."""
-    hints = typing.get_type_hints(cls)
-    fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
-    kwargs: dict[str, Any] = {}
-    for name, value in data.items():
-        key = f"{prefix}.{name}" if prefix else str(name)
-        if name not in fields:
-            known = ", ".join(sorted(fields))
-            raise ConfigError(f"{key}: unknown key (known keys here: {known})")
-        kwargs[name] = _coerce(value, hints[name], key)
-    missing = [
-        n for n, f in fields.items()
-        if n not in kwargs and f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
-    ]
-    if missing:
-        raise ConfigError(f"{prefix + '.' if prefix else ''}{missing[0]}: required key is missing")
+    """A plain dataclass record (not a config: e.g. a manifest) from a mapping, keys and types checked
+    (strictly, as JSON: no "yes" for true)."""
+    where = f"{prefix}: " if prefix else ""
+    _check_record_keys(cls, data, where)
     try:
-        return cls(**kwargs)
-    except (ValueError, TypeError) as exc:
-        if isinstance(exc, ConfigError):
-            raise
-        raise ConfigError(f"{prefix or cls.__name__}: {exc}") from exc
+        return TypeAdapter(cls).validate_json(json.dumps(data), strict=True)
+    except ValidationError as exc:
+        raise ConfigError(where + str(config_error(exc, data, None))) from None
+
+
+def _check_record_keys(cls: Any, data: dict[str, Any], where: str, prefix: str = "") -> None:
+    """ConfigError for a key of `data` that is not a field of dataclass `cls` (nested records too)."""
+    hints = typing.get_type_hints(cls)
+    fields = sorted(f.name for f in dataclasses.fields(cls) if f.init)
+    for key, value in data.items():
+        if key not in fields:
+            raise ConfigError(f"{where}{prefix}{key}: {unknown_key(str(key), fields)}")
+        inner = next((t for t in (hints[key], *typing.get_args(hints[key])) if dataclasses.is_dataclass(t)), None)
+        if inner is not None and isinstance(value, dict):
+            _check_record_keys(inner, value, where, f"{prefix}{key}.")
 
 
 def parse_override(text: str) -> tuple[list[str], Any]:
@@ -152,8 +187,9 @@ def parse_override(text: str) -> tuple[list[str], Any]:
     return key.split("."), value
 
 
-def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
-    """Return a copy of `data` with each dotted override set (sections created as needed)."""
+def apply_overrides(data: dict[str, Any], overrides: list[str], lines: Lines | None = None) -> dict[str, Any]:
+    """A copy of `data` with each dotted override set (sections created as needed); the `lines` of
+    overridden keys become 0 (an error in an override names no recipe line)."""
     out = _deep_copy(data)
     for text in overrides:
         path, value = parse_override(text)
@@ -164,6 +200,8 @@ def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any
                 raise ConfigError(f"{'.'.join(path[: i + 1])}: is a value, not a section")
             node = child
         node[path[-1]] = value
+        if lines is not None:
+            lines.update({k: 0 for k in lines if k[: len(path)] == tuple(path)} | {tuple(path): 0})
     return out
 
 
@@ -171,37 +209,57 @@ def _deep_copy(data: dict[str, Any]) -> dict[str, Any]:
     return {k: _deep_copy(v) if isinstance(v, dict) else v for k, v in data.items()}
 
 
-def read_yaml(path: str | Path) -> dict[str, Any]:
-    """Read a YAML mapping (safe_load); errors name the file and line."""
+def _node_lines(node: yaml.Node, path: tuple[Any, ...] = ()) -> Lines:
+    """The 1-based line of every key (and list item) under `node`, by key path."""
+    out: Lines = {}
+    if isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            out.update(_node_lines(value, path + (key.value,)))
+            out[path + (key.value,)] = key.start_mark.line + 1
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            out.update(_node_lines(item, path + (i,)))
+            out[path + (i,)] = item.start_mark.line + 1
+    return out
+
+
+def read_yaml_lines(path: str | Path) -> tuple[dict[str, Any], Lines]:
+    """A YAML mapping (safe_load) and the line of each key; errors name the file and line."""
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"{path}: config file not found")
+    loader = yaml.SafeLoader(path.read_text(encoding="utf-8"))
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        node = loader.get_single_node()
+        data = loader.construct_document(node) if node is not None else None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f":{mark.line + 1}" if mark is not None else ""
         raise ConfigError(f"{path}{where}: invalid YAML: {exc}") from exc
-    if data is None:
-        return {}
+    finally:
+        loader.dispose()
+    if data is None or node is None:
+        return {}, {}
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: top level must be a mapping, got {type(data).__name__}")
-    return data
+    return data, _node_lines(node)
 
 
-def load_config(cls: type[T], path: str | Path | None = None, overrides: list[str] | None = None) -> T:
+def read_yaml(path: str | Path) -> dict[str, Any]:
+    """Read a YAML mapping (safe_load); errors name the file and line."""
+    return read_yaml_lines(path)[0]
+
+
+def load_config(cls: type[M], path: str | Path | None = None, overrides: list[str] | None = None) -> M:
     """Recipe file (optional; its relative paths resolved against its directory) + dotted
     overrides (relative to the working directory) -> validated `cls` instance."""
-    data = _resolve_recipe_paths(cls, read_yaml(path), Path(path).parent) if path is not None else {}
-    data = apply_overrides(data, list(overrides or []))
-    try:
-        return build_dataclass(cls, data)
-    except ConfigError as exc:
-        if path is not None:
-            raise ConfigError(f"{path}: {exc}") from exc
-        raise
+    data, lines = read_yaml_lines(path) if path is not None else ({}, {})
+    if path is not None:
+        data = _resolve_recipe_paths(cls, data, Path(path).parent)
+    data = apply_overrides(data, list(overrides or []), lines)
+    return validate(cls, data, str(path) if path is not None else None, lines)
 
 
-def to_dict(config: Any) -> dict[str, Any]:
-    """A config dataclass as plain data (for saving next to a run)."""
-    return dataclasses.asdict(config)
+def to_dict(config: BaseModel) -> dict[str, Any]:
+    """A config as plain data (for saving next to a run)."""
+    return config.model_dump(mode="json")

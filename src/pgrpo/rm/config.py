@@ -1,4 +1,4 @@
-"""Configuration of `pgrpo rm train`: dataclasses filled from a YAML recipe + dotted overrides.
+"""Configuration of `pgrpo rm train`: config models filled from a YAML recipe + dotted overrides.
 
 Recipes live in `recipes/rm/` (`tiny-cpu.yaml`, `qwen2.5-coder-7b-od.yaml`); every key below
 can be overridden on the command line, e.g. `train.epochs=2 lora.enabled=true`.
@@ -6,20 +6,19 @@ can be overridden on the command line, e.g. `train.epochs=2 lora.enabled=true`.
 
 from __future__ import annotations
 
-import typing
-from dataclasses import dataclass, field
-from typing import Literal
+from typing import Annotated, Literal
 
-from pgrpo.config import RECIPE_DIR, RECIPE_PATH
+from pydantic import Field, model_validator
+
+from pgrpo.config import RECIPE_DIR, RECIPE_PATH, ConfigModel
 from pgrpo.hf_loading import DTYPE_NAMES
 
 
-@dataclass
-class ModelSection:
+class ModelSection(ConfigModel):
     """The base checkpoint: any causal LM (the scalar head adds a fresh score head; the implicit
     head trains the LM itself), or, for the scalar head, a reward model."""
 
-    path: str = field(default="", metadata=RECIPE_PATH)
+    path: Annotated[str, RECIPE_PATH] = ""
     # Build a tiny Qwen2 (pgrpo.tiny) whose BPE is trained on the training pairs instead of
     # loading `path`: for CPU smoke runs and tests, never the hub.
     tiny: bool = False
@@ -29,15 +28,16 @@ class ModelSection:
     dtype: str = "float32"  # one of pgrpo.hf_loading.DTYPE_NAMES
     attn_implementation: str | None = None
 
-    def __post_init__(self) -> None:
+    @model_validator(mode="after")
+    def _check(self) -> ModelSection:
         if not self.tiny and not self.path:
-            raise ValueError("model.path is required unless model.tiny is true")
+            raise ValueError("path: required unless model.tiny is true")
         if self.dtype not in DTYPE_NAMES:
-            raise ValueError(f"model.dtype must be one of {list(DTYPE_NAMES)}, got {self.dtype!r}")
+            raise ValueError(f"dtype: must be one of {list(DTYPE_NAMES)}, got {self.dtype!r}")
+        return self
 
 
-@dataclass
-class HeadSection:
+class HeadSection(ConfigModel):
     """How the RM turns (problem, reasoning) into a score; both heads train on the same
     Bradley-Terry loss, -log sigmoid(r_chosen - r_rejected).
 
@@ -51,20 +51,15 @@ class HeadSection:
     beta: float = 0.1
     prompt_style: str = "pgrpo"
 
-    def __post_init__(self) -> None:
+    @model_validator(mode="after")
+    def _check(self) -> HeadSection:
         from pgrpo.rm.manifest import ImplicitParams
 
-        kinds = typing.get_args(typing.get_type_hints(HeadSection)["kind"])
-        if self.kind not in kinds:  # build_dataclass checks this too, direct construction does not
-            raise ValueError(f"head.kind must be one of {list(kinds)}, got {self.kind!r}")
-        try:
-            ImplicitParams(self.beta, self.prompt_style)  # the manifest's checks of beta and prompt_style
-        except ValueError as exc:
-            raise ValueError(f"head.{exc}") from None
+        ImplicitParams(self.beta, self.prompt_style)  # the manifest's checks of beta and prompt_style
+        return self
 
 
-@dataclass
-class LoraSection:
+class LoraSection(ConfigModel):
     """Optional LoRA (peft; merged into the saved model). Scalar head: task SEQ_CLS, the score
     head trained in full; implicit head: task CAUSAL_LM, the reference is the adapter-free model."""
 
@@ -72,38 +67,30 @@ class LoraSection:
     r: int = 16
     alpha: int = 32
     dropout: float = 0.05
-    target_modules: list[str] = field(
+    target_modules: list[str] = Field(
         default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"])
 
 
-@dataclass
-class DataSection:
+class DataSection(ConfigModel):
     """Pairs JSONL files. Without `eval`, a held-out share of the problems is split off `train`."""
 
-    train: str = field(default="", metadata=RECIPE_PATH)
-    eval: str | None = field(default=None, metadata=RECIPE_PATH)
-    heldout_fraction: float = 0.1
+    train: Annotated[str, RECIPE_PATH, Field(min_length=1)]  # required (a pairs JSONL)
+    eval: Annotated[str | None, RECIPE_PATH] = None
+    heldout_fraction: float = Field(default=0.1, ge=0.0, lt=1.0)
     skip_bad: bool = False
     # Pass each pair's `margin` to the loss: -log sigmoid(r_c - r_r - margin); missing -> 0.
     use_margin: bool = False
 
-    def __post_init__(self) -> None:
-        if not self.train:
-            raise ValueError("data.train is required (a pairs JSONL)")
-        if not 0.0 <= self.heldout_fraction < 1.0:
-            raise ValueError(f"data.heldout_fraction must be in [0, 1), got {self.heldout_fraction}")
 
-
-@dataclass
-class TrainSection:
+class TrainSection(ConfigModel):
     """Optimisation; mapped onto TRL's RewardConfig or DPOConfig (transformers TrainingArguments)."""
 
     epochs: float = 1.0
     max_steps: int = -1
     learning_rate: float = 1e-5
-    batch_size: int = 4  # pairs per device per step
+    batch_size: int = Field(default=4, ge=1)  # pairs per device per step
     gradient_accumulation_steps: int = 1
-    max_length: int = 2048  # tokens per side; longer inputs are truncated (see pgrpo.rm.template)
+    max_length: int = Field(default=2048, ge=16)  # tokens per side; longer inputs are truncated (see pgrpo.rm.template)
     warmup_ratio: float = 0.03
     weight_decay: float = 0.0
     lr_scheduler: str = "cosine"
@@ -116,28 +103,25 @@ class TrainSection:
     # "never" rather than TrainingArguments' "no", which YAML would read as false.
     eval_strategy: Literal["never", "steps", "epoch"] = "epoch"
     eval_batch_size: int = 8
-    deepspeed: str | None = field(default=None, metadata=RECIPE_PATH)  # a DeepSpeed JSON (or use `accelerate launch --config_file`)
-    report_to: list[str] = field(default_factory=lambda: ["tensorboard"])
+    deepspeed: Annotated[str | None, RECIPE_PATH] = None  # a DeepSpeed JSON (or use `accelerate launch --config_file`)
+    report_to: list[str] = Field(default_factory=lambda: ["tensorboard"])
     resume: bool = True  # continue from the last checkpoint in output_dir if there is one
 
-    def __post_init__(self) -> None:
-        if self.batch_size < 1 or self.max_length < 16:
-            raise ValueError("train.batch_size must be >= 1 and train.max_length >= 16")
 
-
-@dataclass
-class RMTrainConfig:
-    output_dir: str = field(metadata=RECIPE_DIR)
+class RMTrainConfig(ConfigModel):
+    output_dir: Annotated[str, RECIPE_DIR]
     model: ModelSection
     data: DataSection
-    train: TrainSection = field(default_factory=TrainSection)
-    head: HeadSection = field(default_factory=HeadSection)
-    lora: LoraSection = field(default_factory=LoraSection)
+    train: TrainSection = TrainSection()  # pydantic copies a default per instance
+    head: HeadSection = HeadSection()  # pydantic copies a default per instance
+    lora: LoraSection = LoraSection()  # pydantic copies a default per instance
     seed: int = 0
     score_batch_size: int = 16  # for the held-out evaluation after training
 
-    def __post_init__(self) -> None:
+    @model_validator(mode="after")
+    def _check(self) -> RMTrainConfig:
         if self.head.kind == "implicit" and self.data.use_margin:
             raise ValueError("data.use_margin: pair margins are supported by head.kind=scalar only")
         if self.head.kind == "implicit" and self.train.center_rewards_coefficient:
             raise ValueError("train.center_rewards_coefficient: supported by head.kind=scalar only")
+        return self

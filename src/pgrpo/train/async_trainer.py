@@ -52,7 +52,7 @@ def scorer_config(config: TrainConfig) -> TrainConfig:
     sandbox = config.sandbox
     if sandbox.urls or local_ranks() == 1 or sandbox.workers != default_workers():
         return config
-    return config.model_copy(update={"sandbox": sandbox.model_copy(update={"workers": available_cpus()})})
+    return config.model_copy(update={"sandbox": dataclasses.replace(sandbox, workers=available_cpus())})
 
 
 def async_reward_funcs(config: TrainConfig, kwargs: dict[str, Any], tokenizer_path: str) -> list[Any]:

@@ -11,18 +11,20 @@ the manifest the service serves, read from its /health), sandbox limits,
 (`pgrpo.train.reward_budget`). `trainer` picks TRL's GRPOTrainer (`trl`, default) or its
 experimental AsyncGRPOTrainer (`async`: `grpo.*` keys checked against AsyncGRPOConfig and the
 async path's own checks, `pgrpo.train.async_config`).
-Every error is a ConfigError naming the key. Imports trl only inside the validators.
+Every error is a ConfigError naming the key (and, for a key written in the recipe, its file and line:
+`pgrpo.config`). Imports trl only inside the validators.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import typing
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
-from pgrpo.config import RECIPE_DIR, RECIPE_PATH, ConfigError, load_config
+from pydantic import Field, field_validator, model_validator
+
+from pgrpo.config import RECIPE_DIR, RECIPE_PATH, ConfigError, ConfigModel, build_dataclass, load_config
 from pgrpo.hf_loading import DTYPE_NAMES
 from pgrpo.paths import is_local_path
 from pgrpo.rewards.components import REWARD_MODES
@@ -53,27 +55,33 @@ GRPO_DEFAULTS: dict[str, Any] = {
     "save_strategy": "steps",
 }
 
-@dataclass
-class ModelSection:
+class ModelSection(ConfigModel):
     """The policy: a local dir / hub id in `path`, or `build_tiny: true` (a tiny Qwen2 built locally)."""
 
-    path: str | None = field(default=None, metadata=RECIPE_PATH)
+    path: Annotated[str | None, RECIPE_PATH] = None
     build_tiny: bool = False
-    tiny: dict[str, Any] = field(default_factory=dict)  # build_tiny_model kwargs (hidden_size, num_layers...)
-    format_warmup_steps: int = 0  # tiny policy only: SFT steps teaching the response format (train/warmup.py)
+    tiny: dict[str, Any] = Field(default_factory=dict)  # build_tiny_model kwargs (hidden_size, num_layers...)
+    format_warmup_steps: int = Field(default=0, ge=0)  # tiny policy only: SFT steps teaching the response format (train/warmup.py)
     dtype: str = "auto"  # one of pgrpo.hf_loading.DTYPE_NAMES
     attn_implementation: str | None = None
 
+    @model_validator(mode="after")
+    def _check(self) -> ModelSection:
+        if self.tiny and not self.build_tiny:
+            raise ValueError("tiny: only used with model.build_tiny: true")
+        if self.dtype not in DTYPE_NAMES:
+            raise ValueError(f"dtype: must be one of {list(DTYPE_NAMES)}, got {self.dtype!r}")
+        return self
 
-@dataclass
-class DataSection:
+
+class DataSection(ConfigModel):
     """Training problems: `source` as in pgrpo.data.load_problems ("humaneval", a file, a hub id)."""
 
-    source: str = field(default="", metadata=RECIPE_PATH)
+    source: Annotated[str, RECIPE_PATH] = ""
     format: str | None = None
-    limit: int | None = None
+    limit: int | None = Field(default=None, ge=1)
     split: str | None = None
-    options: dict[str, Any] = field(default_factory=dict)
+    options: dict[str, Any] = Field(default_factory=dict)
     prompt_style: str = "pgrpo"
     think_prefilled: bool = False  # the prompt already ends with "<think>"
     # Problems whose tests run in the program's own process ("unittest" kind, BigCodeBench): a
@@ -82,11 +90,10 @@ class DataSection:
     allow_unittest: bool = False
 
 
-@dataclass
-class RewardSection:
+class RewardSection(ConfigModel):
     mode: str = "posterior"
-    thinking_weight: float = 1.0
-    rm_path: str | None = field(default=None, metadata=RECIPE_PATH)
+    thinking_weight: float = Field(default=1.0, ge=0)
+    rm_path: Annotated[str | None, RECIPE_PATH] = None
     # `pgrpo rm serve` URL(s) instead of a local rm_path (a list, or one string, comma-separated):
     # requests spread over them; token from env PGRPO_RM_TOKEN (pgrpo.rm.client).
     rm_url: str | list[str] | None = None
@@ -97,42 +104,54 @@ class RewardSection:
     # per attempt of a request to rm_url (whole), and retries with exponential backoff, each on the next
     # URL: a failing request must end well before the other ranks stop waiting (`grpo.ddp_timeout`,
     # pgrpo.train.reward_budget)
-    rm_timeout_s: float = RM_TIMEOUT_S
-    rm_retries: int = RM_RETRIES
+    rm_timeout_s: float = Field(default=RM_TIMEOUT_S, gt=0)
+    rm_retries: int = Field(default=RM_RETRIES, ge=0)
     build_tiny_rm: bool = False  # an UNTRAINED tiny RM: plumbing tests only
-    rm_batch_size: int = 16  # local: items per forward pass; rm_url: items per request
-    rm_max_length: int | None = None  # tokens per RM input; None: the RM's training length (rm_url: must match)
+    rm_batch_size: int = Field(default=16, ge=1)  # local: items per forward pass; rm_url: items per request
+    rm_max_length: int | None = Field(default=None, ge=1)  # tokens per RM input; None: the RM's training length (rm_url: must match)
     rm_device: str | None = None  # local RM only
 
+    @field_validator("mode")
+    @classmethod
+    def _known_mode(cls, mode: str) -> str:
+        if mode not in REWARD_MODES:
+            raise ValueError(f"must be one of {REWARD_MODES.names()}, got {mode!r}")
+        return mode
 
-@dataclass
-class LoggingSection:
+
+class LoggingSection(ConfigModel):
     metrics_file: str = "metrics.jsonl"
     samples_file: str = "samples.jsonl"
-    sample_every: int = 10  # steps between completion samples (0: never)
-    num_samples: int = 4
+    sample_every: int = Field(default=10, ge=0)  # steps between completion samples (0: never)
+    num_samples: int = Field(default=4, ge=0)
 
 
-@dataclass
-class TrainConfig:
-    output_dir: str = field(metadata=RECIPE_DIR)
+class TrainConfig(ConfigModel):
+    output_dir: Annotated[str, RECIPE_DIR, Field(min_length=1)]
     version: int = RECIPE_VERSION
-    task: str = "code"  # code | math
-    model: ModelSection = field(default_factory=ModelSection)
-    data: DataSection = field(default_factory=DataSection)
-    reward: RewardSection = field(default_factory=RewardSection)
-    sandbox: SandboxConfig = field(default_factory=SandboxConfig)
+    task: Literal["code", "math"] = "code"
+    model: ModelSection = ModelSection()  # pydantic copies a default per instance
+    data: DataSection = DataSection()  # pydantic copies a default per instance
+    reward: RewardSection = RewardSection()  # pydantic copies a default per instance
+    sandbox: SandboxConfig = Field(default_factory=SandboxConfig)
     # trl: TRL's GRPOTrainer | async: TRL's experimental AsyncGRPOTrainer (pgrpo.train.async_trainer)
-    trainer: str = "trl"
-    grpo: dict[str, Any] = field(default_factory=dict)  # trl.GRPOConfig fields (trainer async: AsyncGRPOConfig's)
-    peft: dict[str, Any] = field(default_factory=dict)  # peft.LoraConfig fields; empty = full fine-tuning
-    logging: LoggingSection = field(default_factory=LoggingSection)
+    trainer: Literal["trl", "async"] = "trl"
+    grpo: dict[str, Any] = Field(default_factory=dict)  # trl.GRPOConfig fields (trainer async: AsyncGRPOConfig's)
+    peft: dict[str, Any] = Field(default_factory=dict)  # peft.LoraConfig fields; empty = full fine-tuning
+    logging: LoggingSection = LoggingSection()  # pydantic copies a default per instance
     resume: str = "auto"  # auto (latest checkpoint in output_dir) | never | a checkpoint dir
-    torch_threads: int | None = None  # torch.set_num_threads; 1 is much faster on a busy small CPU
+    torch_threads: int | None = Field(default=None, ge=1)  # torch.set_num_threads; 1 is much faster on a busy small CPU
 
+    @field_validator("sandbox", mode="before")
+    @classmethod
+    def _sandbox(cls, value: Any) -> Any:
+        return build_dataclass(SandboxConfig, value) if isinstance(value, dict) else value
 
-TASKS = ("code", "math")
-TRAINERS = ("trl", "async")
+    @model_validator(mode="after")
+    def _check(self) -> TrainConfig:
+        if self.version != RECIPE_VERSION:
+            raise ValueError(f"version: this pgrpo reads recipe version {RECIPE_VERSION}, got {self.version}")
+        return self
 
 
 def load_train_config(path: str | Path | None, overrides: list[str] | None = None) -> TrainConfig:
@@ -157,23 +176,11 @@ def validate_train_config(config: TrainConfig, *, check_paths: bool = True,
     (pgrpo.train.preflight), so that a service one rank cannot reach stops every rank.
     """
     contact = check_paths if contact is None else contact
-    if config.version != RECIPE_VERSION:
-        raise ConfigError(f"version: this pgrpo reads recipe version {RECIPE_VERSION}, got {config.version}")
-    if config.task not in TASKS:
-        raise ConfigError(f"task: must be one of {list(TASKS)}, got {config.task!r}")
-    if config.trainer not in TRAINERS:
-        raise ConfigError(f"trainer: must be one of {list(TRAINERS)}, got {config.trainer!r}")
-    if not config.output_dir:
-        raise ConfigError("output_dir: must not be empty")
     _validate_model(config.model, check_paths, config.task)
     _validate_data(config, check_paths)
     _validate_reward(config.reward, check_paths, contact)
-    if config.logging.sample_every < 0 or config.logging.num_samples < 0:
-        raise ConfigError("logging.sample_every / logging.num_samples: must be >= 0")
     if config.resume not in ("auto", "never") and check_paths and not Path(config.resume).is_dir():
         raise ConfigError(f"resume: checkpoint directory {config.resume!r} not found (or use auto / never)")
-    if config.torch_threads is not None and config.torch_threads < 1:
-        raise ConfigError(f"torch_threads: must be >= 1, got {config.torch_threads}")
     if config.peft:
         lora_config(config)
     if config.trainer == "async":
@@ -193,28 +200,19 @@ def validate_train_config(config: TrainConfig, *, check_paths: bool = True,
 def validate_reward_recipe(config: TrainConfig, *, check_paths: bool = True) -> None:
     """ConfigError (naming the key) for anything wrong in what scoring completions reads of a recipe
     (`pgrpo.engines.PosteriorReward`): the version, the task, `data`, `reward`. The model, `grpo`,
-    `peft` and the collective-timeout budget are the trainer's, not read there. Services are not contacted."""
-    if config.version != RECIPE_VERSION:
-        raise ConfigError(f"version: this pgrpo reads recipe version {RECIPE_VERSION}, got {config.version}")
-    if config.task not in TASKS:
-        raise ConfigError(f"task: must be one of {list(TASKS)}, got {config.task!r}")
+    `peft` and the collective-timeout budget are the trainer's, not read there (the version and the task are
+    checked when the recipe loads). Services are not contacted."""
     _validate_data(config, check_paths)
     _validate_reward(config.reward, check_paths, contact=False)
 
 
-def _validate_model(model: ModelSection, check_paths: bool, task: str = "code") -> None:
-    if model.build_tiny == (model.path is not None):
+def _validate_model(model: ModelSection, check_paths: bool, task: str) -> None:
+    if model.build_tiny == (model.path is not None):  # the trainer's: a reward-only recipe has no policy
         raise ConfigError("model: set exactly one of model.path and model.build_tiny: true")
-    if model.tiny and not model.build_tiny:
-        raise ConfigError("model.tiny: only used with model.build_tiny: true")
     if model.format_warmup_steps and not model.build_tiny:
         raise ConfigError("model.format_warmup_steps: only for a tiny policy built with model.build_tiny: true")
     if model.format_warmup_steps and task != "code":
         raise ConfigError(f"model.format_warmup_steps: the warm-up teaches the code answer format; not for task: {task}")
-    if model.format_warmup_steps < 0:
-        raise ConfigError(f"model.format_warmup_steps: must be >= 0, got {model.format_warmup_steps}")
-    if model.dtype not in DTYPE_NAMES:
-        raise ConfigError(f"model.dtype: must be one of {list(DTYPE_NAMES)}, got {model.dtype!r}")
     if check_paths and model.path is not None and is_local_path(model.path) and not Path(model.path).exists():
         raise ConfigError(f"model.path: {model.path!r} does not exist")
 
@@ -223,18 +221,12 @@ def _validate_data(config: TrainConfig, check_paths: bool) -> None:
     data = config.data
     if not data.source:
         raise ConfigError("data.source: required (\"humaneval\", a local file, or a hub dataset id)")
-    if data.limit is not None and data.limit < 1:
-        raise ConfigError(f"data.limit: must be >= 1, got {data.limit}")
     builtin = config.task == "code" and data.source == "humaneval"
     if check_paths and not builtin and is_local_path(data.source) and not Path(data.source).exists():
         raise ConfigError(f"data.source: dataset file {data.source!r} not found")
 
 
 def _validate_reward(reward: RewardSection, check_paths: bool, contact: bool) -> None:
-    if reward.mode not in REWARD_MODES:
-        raise ConfigError(f"reward.mode: must be one of {REWARD_MODES.names()}, got {reward.mode!r}")
-    if reward.thinking_weight < 0:
-        raise ConfigError(f"reward.thinking_weight: must be >= 0, got {reward.thinking_weight}")
     uses_rm = REWARD_MODES.get(reward.mode).uses_thinking
     from pgrpo.rm.backends import RM_BACKENDS
 
@@ -259,8 +251,6 @@ def _validate_reward(reward: RewardSection, check_paths: bool, contact: bool) ->
         _validate_rm_url(reward, contact and uses_rm)
     if check_paths and uses_rm and reward.rm_path is not None and not Path(reward.rm_path).exists():
         raise ConfigError(f"reward.rm_path: reward model {reward.rm_path!r} does not exist")
-    if reward.rm_batch_size < 1 or (reward.rm_max_length is not None and reward.rm_max_length < 1):
-        raise ConfigError("reward.rm_batch_size / reward.rm_max_length: must be >= 1")
     if uses_rm and reward.rm_path is not None and Path(reward.rm_path).is_dir():
         _check_rm_manifest(reward, reward.rm_path)
 
@@ -287,8 +277,6 @@ def _validate_rm_url(reward: RewardSection, contact: bool) -> None:
     from pgrpo.rm.client import RMClient
 
     urls = rm_urls(reward)
-    if reward.rm_timeout_s <= 0 or reward.rm_retries < 0:
-        raise ConfigError("reward.rm_timeout_s / reward.rm_retries: must be > 0 / >= 0")
     if not contact:
         return
     client = RMClient(urls, timeout_s=min(reward.rm_timeout_s, 30.0), retries=reward.rm_retries,

@@ -16,7 +16,9 @@ from collections.abc import Mapping
 from functools import cache
 from typing import Any
 
-from pgrpo.config import ConfigError, _coerce
+from pydantic import PydanticSchemaGenerationError, TypeAdapter, ValidationError
+
+from pgrpo.config import ConfigError
 
 # grpo keys that would break "sum of the logged components == the composed reward"
 # or that pgrpo sets itself.
@@ -40,9 +42,21 @@ def checked_grpo_kwargs(grpo: Mapping[str, Any], config_class: type, defaults: M
             close = sorted(f for f in fields if key.split("_")[0] in f)[:8]
             hint = f" (similar: {', '.join(close)})" if close else ""
             raise ConfigError(f"{name}: unknown key: not a trl {config_class.__name__} field{hint}")
-        _coerce(value, hints.get(key, Any), name)  # type check only; the config class converts itself
+        _check_type(hints.get(key, Any), value, name)
         out[key] = value
     return out
+
+
+def _check_type(hint: Any, value: Any, name: str) -> None:
+    """Type check only (strict: no "1" -> 1, no true -> 1); the config class converts the value itself."""
+    try:
+        TypeAdapter(hint).validate_python(value, strict=True)
+    except PydanticSchemaGenerationError:
+        return  # a type pydantic cannot check (left to the config class)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        raise ConfigError(f"{name}: expected {getattr(hint, '__name__', None) or str(hint).replace('typing.', '')}, "
+                          f"got {value!r} ({error['msg']})") from None
 
 
 @cache
