@@ -11,7 +11,8 @@ request: from the chunk size, the service's workers and the per-program limit, u
 train` keeps below the collective timeout), and the checks that make a remote verdict trustworthy: each
 service's /health is read once, and a service speaking another API version, running a weaker
 isolation than the config demands, or with limits below the config's, is refused before any
-job is sent; every reply's isolation is checked again (a service restarted with weaker
+job is sent (below a test kind's own limits, `pgrpo.sandbox.kinds.effective_limits`, before a job
+of that kind is sent to it, with the command that serves them); every reply's isolation is checked again (a service restarted with weaker
 isolation is refused); every result must be a coherent verdict
 (pgrpo.sandbox.wire.result_from_wire) and there must be exactly one per job.
 A service that keeps failing raises `RemoteSandboxError` naming the URL(s) - never a
@@ -152,8 +153,6 @@ class RemoteSandbox:
 
     def _run_limited(self, jobs: Sequence[Job], limits: Limits, hint: str) -> list[ExecResult]:
         healths = self._reachable()
-        for url, health in list(self._health.items()):  # before any job is sent
-            _check_allowed(url, health, limits, hint)
         per_request = min([self.max_jobs_per_request] + [h.max_jobs for h in healths])
         max_body = min(h.max_body_bytes for h in healths)
         n_chunks = max(min(len(self.urls), len(jobs)), math.ceil(len(jobs) / per_request))
@@ -181,7 +180,7 @@ class RemoteSandbox:
         for url, delay in attempts:
             time.sleep(delay)
             try:
-                _check_allowed(url, self.health(url), encoded.limits, encoded.hint)
+                _check_allowed(url, self.health(url), encoded.limits, encoded.hint)  # before sending it a job
                 timeout = self._timeout(url, len(jobs), encoded.limits.timeout_per_program_s)
                 reply = self._request("POST", url, RUN_PATH, body, timeout=timeout)
                 return self._results(url, reply, len(jobs))
