@@ -193,3 +193,17 @@ def test_train_check_prints_the_worst_case(tmp_path, capsys, monkeypatch):
     assert main([*args, "grpo.ddp_timeout=20"]) == 2
     worst = 4 * (6.0 + WORKER_GRACE_S)
     assert f"grpo.ddp_timeout: 20 s, but the reward side of one step can take up to {worst:.1f} s" in capsys.readouterr().err
+
+
+def test_unittest_data_sizes_programs_at_that_kinds_limit_only_when_allowed():
+    from types import SimpleNamespace
+
+    from pgrpo.sandbox.types import SandboxConfig
+    from pgrpo.train.reward_budget import _program_limit
+
+    def limit(allow: bool, **sandbox: float) -> tuple[float, str]:
+        return _program_limit(SimpleNamespace(sandbox=SandboxConfig(**sandbox), data=SimpleNamespace(allow_unittest=allow)))
+
+    assert limit(False) == (30.0, "every program at sandbox.timeout_per_program_s")
+    assert limit(True) == (241.0, "every program at the unittest kind's limit")
+    assert limit(True, timeout_per_program_s=20.0)[0] == 20.0  # a recipe's own value wins, as in every sandbox

@@ -119,14 +119,14 @@ def completions_per_rank(kwargs: Mapping[str, Any]) -> int:
 
 def _program_limit(config: Recipe) -> tuple[float, str]:
     """The longest per-program limit a job of the recipe's data may get (pgrpo.sandbox.kinds.effective_limits)."""
-    from pgrpo.data.problem import TestKind
-    from pgrpo.sandbox.kinds import effective_limits
+    from pgrpo.sandbox.kinds import SPECS, effective_limits
 
-    limit = config.sandbox.timeout_per_program_s
-    unittest_limit = effective_limits(config.sandbox, TestKind.UNITTEST)["timeout_per_program_s"]
-    if config.data.allow_unittest and unittest_limit > limit:
-        return unittest_limit, "every program at the unittest kind's limit"
-    return limit, "every program at sandbox.timeout_per_program_s"
+    limit, how = config.sandbox.timeout_per_program_s, "every program at sandbox.timeout_per_program_s"
+    for kind, spec in SPECS.items():  # in-process kinds (BigCodeBench's unittest) only with data.allow_unittest
+        own = effective_limits(config.sandbox, kind)["timeout_per_program_s"]
+        if own > limit and (config.data.allow_unittest or not spec.in_process):
+            limit, how = own, f"every program at the {kind.value} kind's limit"
+    return limit, how
 
 
 def _local_sandbox(config: Recipe, n: int) -> BudgetTerm:
