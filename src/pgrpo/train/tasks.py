@@ -34,8 +34,8 @@ def code_prompt(problem: Problem, tokenizer: Any, data: DataSection) -> str:
 def load_targets(config: TrainConfig) -> dict[str, Task]:
     """task id -> task of the recipe's problems, without rendering prompts (no tokenizer): what
     scoring completions needs (`pgrpo.engines.PosteriorReward`); the same problems and checks as
-    `load_examples`. DataError if empty, if an id repeats, or on 'unittest' problems (BigCodeBench)
-    without `data.allow_unittest`."""
+    `load_examples`. DataError if empty, if an id repeats (the loader's), or on problems whose tests
+    run in the program's process (BigCodeBench's 'unittest') without `data.allow_unittest`."""
     data = config.data
     tasks = task_type(config.task).load(data.source, split=data.split, limit=data.limit, format=data.format,
                                         **data.options)
@@ -47,12 +47,7 @@ def load_targets(config: TrainConfig) -> dict[str, Task]:
                         f"have {in_process[0].tests.kind.value!r} tests (BigCodeBench), which run inside the "
                         f"program's process: a policy can learn to forge their verdict instead of solving them. "
                         f"Set `data.allow_unittest: true` to train on them anyway")
-    out: dict[str, Task] = {}
-    for t in tasks:
-        if t.task_id in out:
-            raise DataError(f"data.source: {data.source!r} has duplicate task id {t.task_id!r}")
-        out[t.task_id] = t
-    return out
+    return {t.task_id: t for t in tasks}  # the loaders refuse a repeated task id
 
 
 def load_examples(config: TrainConfig, tokenizer: Any) -> list[TrainExample]:
