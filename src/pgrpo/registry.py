@@ -1,8 +1,23 @@
 """Name -> object registries filled by decorators, with duplicate checks.
 
-Used for CLI subcommands, data loaders, sandbox harnesses, reward modes and LLM
-backends, so that no code dispatches with if/elif chains on strings. A name that is not
-registered loads the plugins (pgrpo.plugins) before it counts as unknown.
+The rule: a registry exists only where a user can add an entry, through a plugin
+(pgrpo.plugins, the one door; the toy world is one). There are seven:
+
+    COMMANDS           pgrpo.commands               subcommands
+    BACKENDS           pgrpo.llm.base               chat backends (hf, openai, vllm; the toy's)
+    JUDGES             pgrpo.bench.judge            LCB-RB consistency judges (llm; the toy oracle)
+    PROMPT_STYLES      pgrpo.data.prompts           prompt styles
+    LOADERS            pgrpo.data.loaders.base      problem formats
+    BENCHMARKS         pgrpo.evaluation.benchmarks  `pgrpo evaluate` benchmarks
+    BENCHMARK_FORMATS  pgrpo.rm.bench_formats.base  `pgrpo rm eval` benchmark formats
+
+A fixed set (the three reward modes, the two RM heads and RM server kinds, the sandbox's
+isolation modes, `rm eval`'s evaluators, the evaluation-set readers, the task kinds) is a
+plain dict or a direct call in the module that owns it, never a registry; and nothing is
+registered to break an import cycle. (One exception is left: `ASYNC_REWARD_FACTORIES` in
+pgrpo.train.async_trainer, filled by pgrpo.engines.trl_async, a layer above it.) Built-in
+entries register when their module is imported by a plain import, never by a module name in a
+string, so the import-linter contracts see every edge.
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ from pgrpo.rewards.components import (
 
 
 def test_modes_registered():
-    assert REWARD_MODES.names() == ["additive", "outcome", "posterior"]
+    assert sorted(REWARD_MODES) == ["additive", "outcome", "posterior"]
     with pytest.raises(KeyError, match="known: additive, outcome, posterior"):
         get_mode("gated")
 

@@ -8,7 +8,7 @@ Owns what "the same problem" means for `pgrpo data build-rl`:
   cases compared as (arguments, result) pairs or by their arguments);
 - `EvalSpec` (`--eval NAME[=PATH][:START..END]`; without PATH, the set's source in
   `pgrpo.data.eval_sources.CODE_EVAL_SOURCES`, where `pgrpo evaluate` reads it too),
-  `EVAL_READERS` (how an evaluation set is read; BigCodeBench has its own reader, every other set
+  `read_eval_set` (how an evaluation set is read; BigCodeBench has its own reader, every other set
   goes through `pgrpo.data.loaders`; a set that cannot be read is an error saying how to provide
   it), and `EvalIndex`: an inverted index of every evaluation item's statement n-grams and test
   keys. `EvalIndex.match(problem)` names the evaluation item a training problem overlaps, if any.
@@ -27,7 +27,7 @@ import hashlib
 import json
 import re
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -35,9 +35,8 @@ from pgrpo.data.case_keys import CaseKey, assert_case_keys, case_keys
 from pgrpo.data.eval_sources import CODE_EVAL_SOURCES
 from pgrpo.data.problem import Problem, parse_date
 from pgrpo.errors import DataError
-from pgrpo.registry import Registry
 
-__all__ = ["EVAL_READERS", "Contamination", "EvalIndex", "EvalItem", "EvalSpec", "case_keys", "cases_hash",
+__all__ = ["Contamination", "EvalIndex", "EvalItem", "EvalSpec", "case_keys", "cases_hash",
            "load_eval_index", "ngrams", "read_eval_set", "statement_hash", "statement_words"]
 _WORD = re.compile(r"[a-z0-9]+")
 _WINDOW = re.compile(r"^(?P<path>.*):(?P<start>\d{4}-\d\d-\d\d)?\.\.(?P<end>\d{4}-\d\d-\d\d)?$")
@@ -109,10 +108,6 @@ class EvalSpec:
         return f"{self.name}{window}"
 
 
-EvalReader = Callable[[EvalSpec], list[EvalItem]]
-EVAL_READERS: Registry[EvalReader] = Registry("evaluation-set reader")
-
-
 def _problem_item(problem: Problem) -> EvalItem:
     return EvalItem(problem.task_id, problem.statement, case_keys(problem))
 
@@ -126,7 +121,6 @@ def read_with_loaders(spec: EvalSpec) -> list[EvalItem]:
     return [_problem_item(p) for p in problems]
 
 
-@EVAL_READERS.register("bigcodebench")
 def read_bigcodebench(spec: EvalSpec) -> list[EvalItem]:
     """BigCodeBench rows: task_id, instruct_prompt / complete_prompt, test (unittest code)."""
     from pgrpo.data.loaders.reading import iter_records
@@ -142,7 +136,7 @@ def read_bigcodebench(spec: EvalSpec) -> list[EvalItem]:
 
 
 def read_eval_set(spec: EvalSpec) -> list[EvalItem]:
-    reader = EVAL_READERS.get(spec.name) if spec.name in EVAL_READERS else read_with_loaders
+    reader = read_bigcodebench if spec.name == "bigcodebench" else read_with_loaders
     try:
         items = reader(spec)
     except Exception as exc:  # noqa: BLE001 - offline hub ids and missing files: say how to provide the set

@@ -1,6 +1,6 @@
 """Reward composition (the posterior gate) and GRPO group statistics, as pure functions.
 
-Owns: the reward modes (`REWARD_MODES` registry: posterior, additive, outcome), `compose`,
+Owns: the reward modes (`REWARD_MODES`: the method's fixed three, posterior, additive, outcome), `compose`,
 which is the ONE place where R_f, R_o and R_t become a total, and the group statistics
 the trainer's advantage step uses (group advantages, zero-variance fraction). No I/O, no
 models, no torch: everything here is plain arithmetic on floats so it is trivially testable.
@@ -16,8 +16,6 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-
-from pgrpo.registry import Registry
 
 
 @dataclass(frozen=True)
@@ -43,14 +41,18 @@ class RewardMode:
         return weight * (r_o * r_t if self.gated else r_t)
 
 
-REWARD_MODES: Registry[RewardMode] = Registry("reward mode")
-REWARD_MODES.add("posterior", RewardMode("posterior", uses_thinking=True, gated=True))
-REWARD_MODES.add("additive", RewardMode("additive", uses_thinking=True, gated=False))
-REWARD_MODES.add("outcome", RewardMode("outcome", uses_thinking=False, gated=False))
+REWARD_MODES: dict[str, RewardMode] = {mode.name: mode for mode in (
+    RewardMode("posterior", uses_thinking=True, gated=True),
+    RewardMode("additive", uses_thinking=True, gated=False),
+    RewardMode("outcome", uses_thinking=False, gated=False))}
 
 
 def get_mode(name: str) -> RewardMode:
-    return REWARD_MODES.get(name)
+    """The mode named `name`; KeyError naming the known ones otherwise."""
+    try:
+        return REWARD_MODES[name]
+    except KeyError:
+        raise KeyError(f"unknown reward mode {name!r}; known: {', '.join(sorted(REWARD_MODES))}") from None
 
 
 def compose(r_f: float, r_o: float, r_t: float, mode: str | RewardMode = "posterior",

@@ -1,4 +1,4 @@
-"""What each kind of RM server speaks: `RM_BACKENDS` (`reward.rm_backend`), used by `RMClient`.
+"""What each kind of RM server speaks: `RM_BACKENDS` (`reward.rm_backend` -> its spec), used by `RMClient`.
 
     pgrpo  `pgrpo rm serve` (pgrpo.rm.wire, API v1): either head; the service encodes the items,
            /health carries the manifest.
@@ -39,7 +39,6 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from pgrpo.config import ConfigError, build_dataclass
 from pgrpo.errors import PgrpoError
-from pgrpo.registry import Registry
 from pgrpo.rm.manifest import MANIFEST_FILE, RMManifest
 from pgrpo.rm.scoring import RMItem, sigmoid
 from pgrpo.rm.wire import API_VERSION, SCORE_PATH, Health, ItemScore, ScoreResponse
@@ -73,14 +72,11 @@ class RMBackend(Protocol):
 
 @dataclass(frozen=True)
 class BackendSpec:
-    """A registered backend: `make(rm_path, max_length)`; `needs_rm_path`: reward.rm_path is required."""
+    """A backend: `make(rm_path, max_length)`; `needs_rm_path`: reward.rm_path is required."""
 
     make: Callable[[str | None, int | None], RMBackend]
     needs_rm_path: bool
     server: str
-
-
-RM_BACKENDS: Registry[BackendSpec] = Registry("reward-model backend")
 
 
 def _reply(model: type[ReplyT], raw: bytes, expected: int, count: Callable[[ReplyT], int]) -> ReplyT:
@@ -126,9 +122,6 @@ class PgrpoBackend:
             return _reply(ScoreResponse, raw, len(chunk), lambda r: len(r.results)).results
 
         return SCORE_PATH, body, parse
-
-
-RM_BACKENDS.add("pgrpo", BackendSpec(lambda rm_path, max_length: PgrpoBackend(), False, PgrpoBackend.server))
 
 
 # -- vLLM 0.31: POST /classify ---------------------------------------------------------------
@@ -278,14 +271,15 @@ class VLLMBackend:
         return VLLM_CLASSIFY_PATH, body, parse
 
 
-RM_BACKENDS.add("vllm", BackendSpec(VLLMBackend, True, VLLMBackend.server))
+RM_BACKENDS: dict[str, BackendSpec] = {
+    "pgrpo": BackendSpec(lambda rm_path, max_length: PgrpoBackend(), False, PgrpoBackend.server),
+    "vllm": BackendSpec(VLLMBackend, True, VLLMBackend.server)}
 
 
 def make_backend(name: str, rm_path: str | None = None, max_length: int | None = None) -> RMBackend:
-    """The backend registered as `name` (`reward.rm_backend`), set up for `rm_path`; ConfigError naming the
+    """The backend named `name` (`reward.rm_backend`), set up for `rm_path`; ConfigError naming the
     recipe key when it cannot be (an unknown name; for vllm a missing, implicit or unreadable RM)."""
-    try:
-        spec = RM_BACKENDS.get(name)
-    except KeyError as exc:
-        raise ConfigError(f"reward.rm_backend: {exc.args[0]}") from None
-    return spec.make(rm_path, max_length)
+    if name not in RM_BACKENDS:
+        raise ConfigError(f"reward.rm_backend: unknown reward-model backend {name!r}; known: "
+                          f"{', '.join(sorted(RM_BACKENDS))}")
+    return RM_BACKENDS[name].make(rm_path, max_length)

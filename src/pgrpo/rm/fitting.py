@@ -1,8 +1,7 @@
 """What a reward head's fit function gets and returns, and what both heads' trainers share.
 
-Owns `RM_FITTERS` (head kind -> fit function, registered by `pgrpo.rm.train` and
-`pgrpo.rm.implicit_train`, which import this module and never each other), `FitInputs` /
-`Fitted`, the pairs' tokenisation, the shared TrainingArguments, LoRA config, resuming and
+Owns what a head's fit function (`pgrpo.rm.train`'s scalar one, `pgrpo.rm.implicit_train`'s)
+takes and returns, `FitInputs` / `Fitted`, the pairs' tokenisation, the shared TrainingArguments, LoRA config, resuming and
 `save_trained`.
 """
 
@@ -14,7 +13,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pgrpo.registry import Registry
 from pgrpo.rm.config import RMTrainConfig
 from pgrpo.rm.data import Pair
 from pgrpo.rm.manifest import RMManifest, write_manifest
@@ -54,9 +52,6 @@ class Fitted:
     n_truncated: int
     log: Callable[[dict], None]  # to the trainer's loggers (TensorBoard)
     is_main_process: bool
-
-
-RM_FITTERS: Registry[Callable[[FitInputs], Fitted]] = Registry("reward head")
 
 
 def tokenize_pairs(pairs: Sequence[Pair], encode: Callable[..., EncodedInput], include_code: bool,

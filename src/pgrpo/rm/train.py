@@ -1,9 +1,9 @@
 """Bradley-Terry reward-model training on preference pairs (`pgrpo rm train`).
 
 Owns the glue: load + validate pairs, split off held-out problems, run the fit function of the
-head (`pgrpo.rm.fitting.RM_FITTERS`; the scalar one below, on TRL's RewardTrainer, loss
--log sigmoid(r_chosen - r_rejected [- margin])), which saves the model + tokenizer (LoRA merged)
-and the manifest (`pgrpo.rm.manifest`), then write `metrics.json` with held-out accuracy overall
+head (the scalar one below, on TRL's RewardTrainer, loss -log sigmoid(r_chosen - r_rejected
+[- margin]); the implicit one in `pgrpo.rm.implicit_train`), which saves the model + tokenizer
+(LoRA merged) and the manifest (`pgrpo.rm.manifest`), then write `metrics.json` with held-out accuracy overall
 / per pair_type / per dimension. TensorBoard logs go to output_dir/runs/<date>. Resumable:
 Trainer checkpoints in output_dir are picked up on the next run.
 """
@@ -19,7 +19,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import pgrpo.rm.implicit_train  # noqa: F401 - registers the "implicit" fit function
 from pgrpo.config import to_dict
 from pgrpo.data.io import write_text_atomic
 from pgrpo.errors import PgrpoError
@@ -27,7 +26,6 @@ from pgrpo.hf_loading import ensure_pad_token
 from pgrpo.rm.config import RMTrainConfig
 from pgrpo.rm.data import Pair, load_pairs, split_pairs
 from pgrpo.rm.fitting import (
-    RM_FITTERS,
     FitInputs,
     Fitted,
     last_checkpoint,
@@ -35,6 +33,7 @@ from pgrpo.rm.fitting import (
     save_trained,
     trainer_arguments,
 )
+from pgrpo.rm.implicit_train import fit_implicit
 from pgrpo.rm.manifest import (
     MANIFEST_FILE,
     REFERENCE_DIR,
@@ -143,7 +142,8 @@ def train_reward_model(config: RMTrainConfig, include_code: str = "auto") -> Tra
         include_code=with_code, max_length=config.train.max_length, train_pairs=len(train_pairs),
         heldout_pairs=len(heldout_pairs),
         implicit=ImplicitParams(config.head.beta, config.head.prompt_style) if config.head.kind == "implicit" else None)
-    fitted = RM_FITTERS.get(config.head.kind)(FitInputs(config, base, tokenizer, train_pairs, heldout_pairs, manifest))
+    fit = fit_implicit if config.head.kind == "implicit" else _fit_scalar
+    fitted = fit(FitInputs(config, base, tokenizer, train_pairs, heldout_pairs, manifest))
     if fitted.n_truncated:
         log.warning("%d pair sides exceeded %d tokens and were truncated", fitted.n_truncated,
                     config.train.max_length)
@@ -178,7 +178,6 @@ def _refuse_other_head(out: Path, kind: str) -> None:
                          f"head.kind={kind}: use another output_dir")
 
 
-@RM_FITTERS.register("scalar")
 def _fit_scalar(inputs: FitInputs) -> Fitted:
     """TRL's RewardTrainer on a sequence-classification model (a fresh scalar head on `base`)."""
     from trl import RewardConfig, RewardTrainer

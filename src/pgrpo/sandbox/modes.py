@@ -1,6 +1,6 @@
 """Isolation modes: how a sandbox worker is launched, which mode works on this host.
 
-Owns WORKER_LAUNCHERS (registry: isolation mode -> worker command line), WORKER_ENV (the
+Owns WORKER_LAUNCHERS (isolation mode -> worker command line), WORKER_ENV (the
 workers' whole environment: scrubbed, numeric libraries single-threaded), the probes, and
 `resolve_isolation`: "auto" is bwrap, else unshare, and NEVER none - if neither works it is
 an IsolationError naming the cause found (`pgrpo.sandbox.diagnose`: seccomp, user namespaces
@@ -25,7 +25,6 @@ import warnings
 from collections.abc import Callable
 
 import pgrpo
-from pgrpo.registry import Registry
 from pgrpo.sandbox.diagnose import diagnose_jail
 from pgrpo.sandbox.types import IsolationError
 
@@ -56,15 +55,11 @@ FALLBACK_GAPS = {
             "environment and wall-clock kills apply",
 }
 
-WORKER_LAUNCHERS: Registry[Callable[[], list[str]]] = Registry("sandbox isolation mode")
-
-
 def _python_prefixes() -> list[str]:
     paths = {os.path.realpath(p) for p in (sys.prefix, sys.base_prefix, sys.exec_prefix)}
     return sorted(paths)
 
 
-@WORKER_LAUNCHERS.register("bwrap")
 def _bwrap_command() -> list[str]:
     cmd = ["bwrap", "--unshare-all", "--die-with-parent", "--new-session", "--clearenv",
            "--uid", "1000", "--gid", "1000", "--hostname", "sandbox",
@@ -81,14 +76,16 @@ def _bwrap_command() -> list[str]:
     return [*cmd, "--", *_worker_argv(True)]
 
 
-@WORKER_LAUNCHERS.register("unshare")
 def _unshare_command() -> list[str]:
     return _worker_argv(True)
 
 
-@WORKER_LAUNCHERS.register("none")
 def _plain_command() -> list[str]:
     return _worker_argv(False)
+
+
+WORKER_LAUNCHERS: dict[str, Callable[[], list[str]]] = {
+    "bwrap": _bwrap_command, "unshare": _unshare_command, "none": _plain_command}
 
 
 _warned: set[str] = set()

@@ -162,7 +162,7 @@ class Sandbox:
     def __init__(self, config: SandboxConfig | None = None) -> None:
         self.config = config or SandboxConfig()
         self.isolation = resolve_isolation(self.config.isolation)
-        self._cmd = WORKER_LAUNCHERS.get(self.isolation)()
+        self._cmd = WORKER_LAUNCHERS[self.isolation]()
         # Worker, its waiter, bwrap, the two spawners (programs, test code), the test code's runner,
         # the standbys and a few spares on top of the program's own.
         self._workers = [_Worker(self._cmd, self.config.max_processes + 12) for _ in range(self.config.workers)]
