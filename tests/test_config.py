@@ -21,7 +21,7 @@ class Outer(ConfigModel):
     steps: int = 10
     flag: bool = False
     tags: list[str] = Field(default_factory=list)
-    inner: Inner = Field(default_factory=Inner)
+    inner: Inner = Field(default_factory=Inner)  # type: ignore[arg-type]  # pydantic fills Inner's defaults
 
 
 def write(tmp_path, text):

@@ -6,7 +6,7 @@ from pgrpo.registry import Registry
 
 
 def test_register_get_and_list():
-    reg: Registry[int] = Registry("thing")
+    reg: Registry[object] = Registry("thing")
 
     @reg.register("b")
     def b():

@@ -23,7 +23,7 @@ def test_accepted_connections_have_tcp_nodelay():
         accepted: asyncio.Future[int] = asyncio.get_running_loop().create_future()
 
         class Probe(asyncio.Protocol):
-            def connection_made(self, transport):  # type: ignore[override]
+            def connection_made(self, transport):
                 conn = transport.get_extra_info("socket")
                 accepted.set_result(conn.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
                 transport.close()

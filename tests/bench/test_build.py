@@ -111,7 +111,7 @@ def test_build_over_http_with_faults_then_resume(problems, tmp_path):
         assert judge_backend.usage.calls == 8  # 4 unique code-bearing samples x 2 problems; none for abc002_b
         fmt, pairs = load_benchmark(tmp_path / "out" / "lcb_rb.jsonl")
         assert fmt.name == "lcb-rb" and [p.pair_id for p in pairs] == ["abc001_a", "lc_3001"]
-        assert "a + b" in pairs[0].chosen.code and "a - b" in pairs[0].rejected.code
+        assert "a + b" in str(pairs[0].chosen.code) and "a - b" in str(pairs[0].rejected.code)
         assert "Subtract" in pairs[0].rejected.reasoning and "mismatch" not in pairs[0].chosen.reasoning
         assert {p.subset for p in pairs} == {"easy", "hard"}
         sheet = json.loads((tmp_path / "out" / "datasheet.json").read_text())

@@ -23,7 +23,7 @@ def compress(obj: object) -> str:
 
 
 def lcb_row(question_id: str = "q1", **overrides: object) -> dict:
-    row = {
+    row: dict[str, object] = {
         "question_title": "t", "question_content": "Print 1.", "platform": "atcoder",
         "question_id": question_id, "contest_id": "abc1", "contest_date": "2024-02-03T00:00:00",
         "starter_code": "", "difficulty": "easy",

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -47,8 +48,8 @@ PLANTED = [
 KEPT = {"abc340_a", "taco/0", "taco/8", "1500_A. Difference"}
 
 
-def _config(out: Path, **overrides) -> BuildConfig:
-    fields = {"sources": tuple(SourceSpec.parse(s) for s in SOURCES), "evals": tuple(EvalSpec.parse(e) for e in EVALS),
+def _config(out: Path, **overrides: Any) -> BuildConfig:
+    fields: dict[str, Any] = {"sources": tuple(SourceSpec.parse(s) for s in SOURCES), "evals": tuple(EvalSpec.parse(e) for e in EVALS),
               "out": out} | overrides
     return BuildConfig(**fields)
 
@@ -57,7 +58,8 @@ class FakeRunner:
     """Solutions pass unless listed in `fail`; `seconds` per task; records what it ran."""
 
     def __init__(self, fail: Sequence[str] = (), seconds: dict[str, float] | None = None) -> None:
-        self.fail, self.seconds, self.ran = set(fail), seconds or {}, []
+        self.fail, self.seconds = set(fail), seconds or {}
+        self.ran: list[str] = []
 
     def __call__(self, problems: Sequence[Problem]) -> list[SolutionCheck]:
         self.ran += [p.task_id for p in problems]

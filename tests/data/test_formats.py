@@ -24,6 +24,7 @@ def test_packaged_humaneval_loads_164_offline_with_valid_entry_points():
         assert p.tests.kind is TestKind.HUMANEVAL
         assert "def check(candidate)" in p.tests.test_code
         assert p.entry_point.isidentifier()
+        assert p.canonical_solution is not None
         defined = {n.name for n in ast.walk(ast.parse(p.canonical_solution)) if isinstance(n, ast.FunctionDef)}
         assert p.entry_point in defined, p.task_id
         assert p.statement == p.starter_code == p.canonical_solution[: len(p.starter_code)]
@@ -47,6 +48,7 @@ def test_detect_format(name, expected, data_file):
 def test_humaneval_file(data_file):
     p = load_problems(data_file("humaneval_mini.jsonl"))[0]
     assert (p.task_id, p.entry_point, p.source) == ("HumanEval/0", "add", "humaneval")
+    assert p.canonical_solution is not None
     assert p.canonical_solution.endswith("    return a + b\n") and p.canonical_solution.startswith("def add(")
 
 
@@ -67,11 +69,13 @@ def test_evalplus_mbpp_plus_has_full_program_and_named_function(data_file):
     assert with_tests.source == "mbpp+" and with_tests.starter_code == ""
     assert "similar_elements((3, 4, 5, 6),(5, 7, 4, 10))" in with_tests.statement
     assert "shared elements" in with_tests.statement
+    assert with_tests.canonical_solution is not None
     assert with_tests.canonical_solution.strip().startswith("def similar_elements")
     assert with_tests.tests.call_cases[0] == CallCase(inputs=([3, 4, 5, 6], [5, 7, 4, 10]))
     assert len(with_tests.tests.call_cases) == 3
     # no test_list: the statement gives the signature instead
     assert "def is_not_prime(n):" in without_tests.statement
+    assert without_tests.canonical_solution is not None
     assert "import math" in without_tests.canonical_solution
 
 
@@ -99,12 +103,14 @@ def test_lcb_stdin_and_functional(data_file):
     stdin, functional, plain = load_problems(data_file("lcb_mini.jsonl"))
     assert stdin.task_id == "abc310_a" and stdin.tests.kind is TestKind.STDIO and stdin.entry_point == ""
     assert stdin.contest_date == dt.date(2023, 7, 15) and stdin.difficulty == "easy"
+    assert stdin.public_tests is not None
     assert stdin.public_tests.stdio_cases == (StdioCase("3\n1 2 3\n", "6\n"),)
     assert stdin.tests.stdio_cases[0] == StdioCase("3\n1 2 3\n", "6\n")
     assert StdioCase("2\n-1 1\n", "0\n") in stdin.tests.stdio_cases and stdin.tests.count == 3
     assert stdin.metadata["platform"] == "atcoder" and stdin.source == "livecodebench"
 
     assert functional.tests.kind is TestKind.CALL and functional.entry_point == "twoSum"
+    assert functional.public_tests is not None
     assert functional.tests.class_name == "Solution" and functional.public_tests.class_name == "Solution"
     assert functional.tests.call_cases == (
         CallCase(([2, 7, 11, 15], 9), [0, 1]), CallCase(([3, 2, 4], 6), [1, 2]), CallCase(([3, 3], 6), [0, 1]))
@@ -134,6 +140,7 @@ def test_apps_stdio_and_call_with_unwrapping(data_file):
     stdio, call, wrapped_pairs = load_problems(data_file("apps_mini.jsonl"))
     assert stdio.task_id == "4000" and stdio.tests.kind is TestKind.STDIO and stdio.source == "apps"
     assert stdio.tests.stdio_cases[1] == StdioCase("10 -3\n", "7\n") and stdio.difficulty == "introductory"
+    assert stdio.canonical_solution is not None
     assert stdio.canonical_solution.startswith("a, b = map(int")
     assert call.entry_point == "sum_list" and call.tests.class_name is None
     assert call.tests.call_cases == (CallCase(([1, 2, 3],), 6), CallCase(([],), 0))

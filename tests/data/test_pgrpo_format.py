@@ -130,5 +130,7 @@ def test_docs_example_is_valid():
     from pathlib import Path
 
     doc = (Path(__file__).resolve().parents[2] / "docs" / "problem-format.md").read_text()
-    example = json.loads(re.search(r"## Example\n\n```json\n(.*?)```", doc, re.S).group(1))
+    match = re.search(r"## Example\n\n```json\n(.*?)```", doc, re.S)
+    assert match, "docs/problem-format.md has no ## Example json block"
+    example = json.loads(match.group(1))
     assert problem_from_dict(example).tests.count == 2

@@ -25,7 +25,7 @@ def rm_service(tiny_rm_path) -> Iterator[object]:
 def recipe_for(tmp_path, rm_service) -> Callable[[str], Path]:
     """mode -> a recipe file for that mode, its RM the session's served one."""
     def make(mode: str) -> Path:
-        return write_recipe(tmp_path / f"{mode}.yaml", mode, rm_service.url)  # type: ignore[attr-defined]
+        return write_recipe(tmp_path / f"{mode}.yaml", mode, rm_service.url)
     return make
 
 
@@ -35,6 +35,6 @@ def exported(tmp_path_factory, rm_service) -> Path:
     from pgrpo.cli import main
 
     root = tmp_path_factory.mktemp("verl")
-    recipe = write_recipe(root / "recipe.yaml", "posterior", rm_service.url)  # type: ignore[attr-defined]
+    recipe = write_recipe(root / "recipe.yaml", "posterior", rm_service.url)
     assert main(["data", "export", "--format", "verl", "--recipe", str(recipe), "--out", str(root / "data")]) == 0
     return root / "data"

@@ -29,6 +29,7 @@ def write_recipe(path: Path, mode: str, rm_url: str | None, data: Path = TINY_DA
 
 def batch() -> tuple[list[str], list[str]]:
     """(task ids, completions): per tiny problem a passing answer, a failing one and an unformatted one."""
+    from pgrpo.data.problem import Problem
     from pgrpo.train.config import load_train_config
     from pgrpo.train.tasks import TrainExample, load_targets
     from pgrpo.train.warmup import warmup_response
@@ -37,6 +38,7 @@ def batch() -> tuple[list[str], list[str]]:
     ids, texts = [], []
     for target in list(load_targets(config).values())[:4]:
         good = warmup_response(TrainExample(target.task_id, "", target))
+        assert isinstance(target, Problem)
         entry = target.entry_point
         bad = f"<think>\nI guess.\n</think>\n<answer>\n```python\ndef {entry}(*a):\n    return None\n```\n</answer>"
         ids += [target.task_id] * 3
@@ -104,10 +106,11 @@ def trl_async_score_in_child(loop_kwargs: dict[str, Any], prompts: list[Any], co
     group = RolloutGroup(
         prompts=prompts, reward_kwargs={"task_id": task_ids}, completions=completions,
         completions_ids=completion_ids or [[1, 2]] * n,
-        completions_sequences=[[TrainingSequence([0, 1, 2], [0, 1, 1], [0.0, -1.0, -1.0], ("r", i))] for i in range(n)],
+        completions_sequences=[[TrainingSequence([0, 1, 2], [0, 1, 1], [0.0, -1.0, -1.0], ("r", i))]  # type: ignore[arg-type]
+                               for i in range(n)],
         tool_call_counts=[0] * n, tool_failure_counts=[0] * n, model_version=0, group_id=0,
         env_rewards=[None] * n, rollout_rewards=[None] * n)
-    samples = asyncio.run(_AsyncRolloutLoop._score_group(loop, group))
+    samples = asyncio.run(_AsyncRolloutLoop._score_group(loop, group))  # type: ignore[arg-type]  # a stand-in loop
     out.send(([s.metrics for s in samples], funcs[0].reward.evaluator().evaluations))
     out.close()
 

@@ -43,7 +43,7 @@ def queries(tokenizer, ids: list[str], texts: list[str]) -> tuple[list[str], lis
 
     config = load_train_config(None, ["output_dir=unused", f"data.source={TINY_DATA}"])
     targets = load_targets(config)
-    prompts = [code_prompt(targets[t], tokenizer, config.data) for t in ids]
+    prompts = [code_prompt(targets[t], tokenizer, config.data) for t in ids]  # type: ignore[arg-type]  # code targets
     out = []
     for prompt, text in zip(prompts, texts):
         prompt_ids = tokenizer(text=prompt, add_special_tokens=False)["input_ids"]

@@ -12,6 +12,7 @@ import pickle
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 
 import pytest
 
@@ -70,7 +71,7 @@ def test_async_and_concurrent_calls_share_one_computation(recipe_for, rm_service
     try:
         evaluator = reward.evaluator()
         before = rm_service.scorer.calls
-        results: list[object] = []
+        results: list[list[Any]] = []
         threads = [threading.Thread(target=lambda: results.append(reward.score(ids, texts))) for _ in range(3)]
         for t in threads:
             t.start()

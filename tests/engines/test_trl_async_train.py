@@ -60,7 +60,7 @@ def test_trainer_built_from_the_recipe_scores_like_pgrpo_train(tmp_path, rm_serv
     from pgrpo.train.async_trainer import build_async_trainer, with_response_parser
     from pgrpo.train.config import load_train_config, validate_train_config
 
-    recipe = write_recipe(tmp_path / "recipe.yaml", "posterior", rm_service.url)  # type: ignore[attr-defined]
+    recipe = write_recipe(tmp_path / "recipe.yaml", "posterior", rm_service.url)
     config = load_train_config(recipe, [
         "trainer=async", f"model.path={tiny_policy_path}", "model.dtype=float32",
         "grpo.vllm_server_base_url=http://127.0.0.1:9", "grpo.use_cpu=true", "grpo.bf16=false",
@@ -114,7 +114,7 @@ def test_without_a_tokenizer_the_reasoning_goes_back_in_its_think_block(recipe_f
     from pgrpo.engines.trl_async import make_async_reward_funcs
 
     recipe = recipe_for("posterior")
-    tokenizer = copy.deepcopy(AutoTokenizer.from_pretrained(tiny_policy_path))
+    tokenizer: Any = copy.deepcopy(AutoTokenizer.from_pretrained(tiny_policy_path))
     tokenizer.chat_template = templates.qwen2_5_chat_template
     tokenizer = templates.add_response_schema(tokenizer)
     ids, texts = batch()

@@ -13,6 +13,7 @@ there: PGRPO_REQUIRE_ENGINES); elsewhere, without it, they skip, saying so."""
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import pytest
 
@@ -88,13 +89,13 @@ def test_verls_reward_managers_give_the_trainers_rewards(mode, exported, tiny_to
     want = [r.total for r in reference(mode_recipe, ids, texts)]
 
     naive = NaiveRewardManager(tiny_tokenizer, num_examine=0, compute_score=hook("compute_score_sync", recipe, mode))
-    out = naive(data, return_dict=True)
+    out: Any = naive(data, return_dict=True)  # the dict form (return_dict=True)
     assert last_token_rewards(out["reward_tensor"], data) == pytest.approx(want, abs=1e-5)
     assert out["reward_extra_info"]["outcome"] == [1.0, 0.0, 0.0] * 4
     assert out["reward_extra_info"]["gated"] == ([0.0, 1.0, 1.0] * 4 if mode == "posterior" else [0.0] * 12)
 
     batched = BatchRewardManager(tiny_tokenizer, num_examine=0, compute_score=hook("compute_score_batch", recipe, mode))
-    assert last_token_rewards(batched(data), data) == pytest.approx(want, abs=1e-5)
+    assert last_token_rewards(batched(data), data) == pytest.approx(want, abs=1e-5)  # type: ignore[arg-type]
 
     async def loop_rewards() -> list[float]:
         manager = LoopManager(OmegaConf.create({}), tiny_tokenizer, hook("compute_score", recipe, mode))
@@ -117,6 +118,7 @@ def test_the_example_verl_config_composes_and_its_hook_scores(exported):
             "+reward.custom_reward_function.reward_kwargs.overrides=['reward.mode=outcome']"])
     assert cfg.algorithm.adv_estimator == "grpo" and cfg.data.prompt_key == "prompt"
     score = get_custom_reward_fn(cfg)
+    assert score is not None
     ids, texts = batch()
     got = asyncio.run(score(data_source="pgrpo/code", solution_str=texts[0], ground_truth=ids[0],
                             extra_info={"task_id": ids[0]}))

@@ -70,7 +70,8 @@ def test_lcb_date_and_difficulty_filtering_on_fixture():
     assert len(all_tasks) == 6
     windowed = load_benchmark("lcb", data=data, options={"start_date": "2024-08-01", "end_date": "2024-12-31"})
     assert [t.task_id for t in windowed] == ["lcb2", "lcb3"]
-    assert all(dt.date(2024, 8, 1) <= t.contest_date <= dt.date(2024, 12, 31) for t in windowed)
+    assert all(t.contest_date is not None and dt.date(2024, 8, 1) <= t.contest_date <= dt.date(2024, 12, 31)
+               for t in windowed)
     hard = load_benchmark("lcb", data=data, options={"difficulty": "hard"})
     assert {t.task_id for t in hard} == {"lcb5", "lcb6"} and {t.difficulty for t in hard} == {"hard"}
     with pytest.raises(PgrpoError, match="no problems"):
@@ -81,6 +82,7 @@ def test_mbpp_uses_base_tests_and_mbpp_plus_all_tests():
     path = os.path.join(FIX, "evalplus_tiny.jsonl")
     base = load_benchmark("mbpp", data={"mbpp": path})[0]
     plus = load_benchmark("mbpp_plus", data={"mbpp_plus": path})[0]
+    assert base.problem is not None and plus.problem is not None
     assert len(base.problem.tests.call_cases) == 2  # base_input only (EvalPlus "base")
     assert len(plus.problem.tests.call_cases) == 5  # base + plus inputs
     assert base.task_id == plus.task_id == "Mbpp/2"

@@ -226,10 +226,10 @@ def test_evaluate_generates_then_judges_bigcodebench_hard(tmp_path):
         config = EvalConfig(benchmarks=["bigcodebench_hard"], out_dir=str(tmp_path / name), model="answers",
                             data={"bigcodebench_hard": str(HARD)},
                             sandbox=SandboxConfig(workers=2, timeout_per_program_s=8.0), progress=False)
-        outcome = evaluate(config, backend=backend)
+        outcome = evaluate(config, backend=backend)  # type: ignore[arg-type]  # a duck-typed double
         assert len(backend.prompts) == len(rows)
         bench = outcome.summary.benchmarks[0]
-        statuses = {}
+        statuses: dict[str, int] = {}
         for result in outcome.out.read_results():
             statuses[result.status] = statuses.get(result.status, 0) + 1
         assert statuses == expected, name

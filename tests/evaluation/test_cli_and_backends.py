@@ -45,7 +45,7 @@ def test_every_registered_prompt_style_is_accepted():
     from pgrpo.evaluation.runner import EvalConfig
 
     for style in ("pgrpo", "plain", "toy"):
-        assert EvalConfig(benchmarks=("humaneval",), out_dir="o", model="m", prompt_style=style).prompt_style == style
+        assert EvalConfig(benchmarks=["humaneval"], out_dir="o", model="m", prompt_style=style).prompt_style == style
 
 
 def test_config_validation():

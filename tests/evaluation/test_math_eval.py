@@ -105,6 +105,7 @@ def test_math_end_to_end_pass_at_1_and_avg_at_k(tmp_path):
 
 def test_math_prompt_styles():
     p = load_benchmark("file:" + MATH)[0].task
+    assert isinstance(p, MathProblem)
     pgrpo_msgs, plain_msgs = math_messages(p, "pgrpo"), math_messages(p, "plain")
     assert "<think>" in pgrpo_msgs[0]["content"] and len(plain_msgs) == 1
     assert all("\\boxed{}" in m[-1]["content"] for m in (pgrpo_msgs, plain_msgs))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from pgrpo.data.math import MathProblem
@@ -100,7 +102,7 @@ def call_trl_funcs(ev, batch):
     extra: dict[str, list] = {}
     funcs = make_reward_funcs(ev)
     assert [f.__name__ for f in funcs] == ["format", "outcome", "thinking"]
-    kwargs = dict(prompts=["prompt"] * len(batch), completions=[c for _, c in batch],
+    kwargs: dict[str, Any] = dict(prompts=["prompt"] * len(batch), completions=[c for _, c in batch],
                   completion_ids=None, task_id=[t for t, _ in batch], trainer_state=None,
                   log_metric=logged.__setitem__, log_extra=extra.__setitem__)
     columns = [f(**kwargs) for f in funcs]

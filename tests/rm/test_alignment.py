@@ -75,7 +75,7 @@ def _rl_ids(scorer: RewardScorer) -> list[int]:
     recording = RecordingScorer(scorer)
     verdict = Verdict(True, "passed", 1.0, True, REASONING, CODE, CODE)
     evaluator = RewardEvaluator({"t": MathProblem("t", STATEMENT, "")}, lambda items: [verdict] * len(items),
-                                rm_thinking_fn(recording), mode="posterior")
+                                rm_thinking_fn(recording), mode="posterior")  # type: ignore[arg-type]
     evaluator.evaluate(["t"], [GOOD])
     assert len(recording.seen) == 1
     return recording.seen[0]

@@ -46,7 +46,7 @@ def test_position_bias_and_failures_in_process():
              EvalPair("s", RMItem("p", "short", None), RMItem("p", "long careful reasoning", None), 2, "q2")]
     judge = LLMJudgeEvaluator(CachedBackend(FunctionBackend(_answer_by_content), None))
     assert judge.compare(pairs) == [(1.0, 0.0), (0.0, 1.0)] and judge.failures == []
-    first = judge.backend.backend  # the FunctionBackend
+    first = judge.backend.backend  # type: ignore[attr-defined]  # the FunctionBackend
     assert first.calls == 4  # two orders per pair
 
     biased = LLMJudgeEvaluator(CachedBackend(FunctionBackend(lambda req: "[[A]]"), None))

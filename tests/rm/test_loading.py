@@ -60,7 +60,7 @@ def test_both_loaders_turn_zero_init_off_while_loading(head, zero3, tiny_rm_path
     path = tiny_rm_path if head == "scalar" else implicit_rm_path
     auto = transformers.AutoModelForSequenceClassification if head == "scalar" else transformers.AutoModelForCausalLM
     seen: list[bool] = []
-    original = auto.from_pretrained.__func__
+    original = auto.from_pretrained.__func__  # type: ignore[union-attr]  # a classmethod: has __func__
 
     def recording(cls, *args, **kwargs):
         seen.append(hf_deepspeed.is_deepspeed_zero3_enabled())

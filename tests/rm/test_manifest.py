@@ -57,7 +57,7 @@ def _recipe(rm_path, *overrides):
                                            "reward.build_tiny_rm=false", f"reward.rm_path={rm_path}", *overrides])
 
 
-def _thinking_scores(rm_path) -> list[float]:
+def _thinking_scores(rm_path) -> list[float | None]:
     """R_t of the RL run: the runner's thinking fn inside a RewardEvaluator, one completion per side."""
     from pgrpo.train.runner import recipe_thinking_fn
 

@@ -10,6 +10,7 @@ import pytest
 
 from doubles import FunctionBackend
 from pgrpo.cli import main
+from pgrpo.data.io import BadLine
 from pgrpo.errors import DataError
 from pgrpo.llm import CachedBackend
 from pgrpo.rm.bench_formats.rewardbench2 import best_of_n_credit
@@ -68,7 +69,7 @@ def test_formats_detected_from_real_layouts(fixtures_dir):
     fmt, pairs = load_benchmark(_path(fixtures_dir, JBF))
     assert fmt.name == "judgebench" and [p.slot for p in pairs] == [(0,), (1,), (1,), (0,), (1,), (0,)]
     assert "n * (n + 1) // 2" in pairs[0].chosen.reasoning and "s[::-1]" in pairs[1].chosen.reasoning
-    excluded = []
+    excluded: list[BadLine] = []
     fmt, pairs = load_benchmark(_path(fixtures_dir, RB2F), excluded=excluded)
     assert fmt.name == "rewardbench2" and len(pairs) == 8 * 3  # the Ties row is left out, and reported
     assert [(b.line, "Ties" in b.reason) for b in excluded] == [(9, True)]

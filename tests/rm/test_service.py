@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import threading
 import time
+from typing import Any
 
 import httpx
 import pytest
@@ -236,7 +237,8 @@ def test_serve_command_takes_its_defaults_from_the_service(monkeypatch):
     from pgrpo import cli
     from pgrpo.rm import scoring, service
 
-    made, served = {}, {}
+    made: dict[str, Any] = {}
+    served: dict[str, Any] = {}
 
     class FakeScorer:
         def __init__(self, path, **kw):

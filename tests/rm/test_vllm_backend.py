@@ -152,7 +152,7 @@ def test_vllm_backend_counts_truncation_and_keeps_the_manifest_layout(tiny_rm_pa
 
 
 def test_vllm_reply_with_several_classes_names_the_item(tiny_rm_path):
-    _, _, parse = VLLMBackend(tiny_rm_path).request(ITEMS[:2], None)
+    _, _, parse = VLLMBackend(tiny_rm_path).request(ITEMS[:2], None)  # type: ignore[arg-type]  # unused here
     reply = {"data": [{"index": 0, "probs": [0.1], "num_classes": 1}, {"index": 1, "probs": [0.2, 0.8],
                                                                          "num_classes": 2}]}
     with pytest.raises(RMBackendError, match="returned 2 classes \\(2 values\\) for item 1: not a scalar"):

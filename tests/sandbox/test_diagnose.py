@@ -91,7 +91,9 @@ def test_seccomp_mode_0_is_not_blamed(tmp_path):
     ("kernel__unprivileged_userns_clone", "unprivileged user namespaces off", "kernel.unprivileged_userns_clone=1"),
 ])
 def test_user_namespaces_off(tmp_path, sysctl, name, setting):
-    d = diagnose_jail(fake_proc(tmp_path, **{sysctl: 0}), "/usr/bin/bwrap", {}, environ={})
+    sysctls: dict[str, int] = {sysctl: 0}
+    proc = fake_proc(tmp_path, **sysctls)  # type: ignore[arg-type]  # sysctls only
+    d = diagnose_jail(proc, "/usr/bin/bwrap", {}, environ={})
     assert names(d) == [name]
     assert f"/proc/sys/{sysctl.replace('__', '/')} is 0" in d.message() and setting in d.message()
     both_fixes(d.message())

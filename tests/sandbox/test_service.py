@@ -190,7 +190,7 @@ class _Garbage(BaseHTTPRequestHandler):
 
     def do_POST(self):
         self.rfile.read(int(self.headers["Content-Length"]))
-        self._send(self.server.reply)
+        self._send(self.server.reply)  # type: ignore[attr-defined]  # set on the test's server
 
 
 @contextlib.contextmanager

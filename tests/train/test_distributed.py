@@ -113,6 +113,7 @@ def _worker(rank: int, port: int, out: str) -> None:
 
     import torch.distributed as dist
 
+    from pgrpo import errors
     from pgrpo.train import distributed
 
     os.environ.update(RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE="2")
@@ -142,7 +143,7 @@ def _worker(rank: int, port: int, out: str) -> None:
 
         try:
             distributed.first_per_node_then_rest("building the models", fails_on_the_first_rank)
-        except distributed.RankFailure as exc:
+        except errors.RankFailure as exc:
             result["first_failed"] = str(exc)
         result["rest_ran"] = os.path.exists(os.path.join(out, "ran1"))  # must not: the first rank failed
         with open(os.path.join(out, f"rank{rank}.json"), "w") as handle:
@@ -158,7 +159,8 @@ def test_gather_json_on_two_gloo_ranks(tmp_path):
     from pgrpo.train.distributed import broadcast_json, gather_json
 
     assert gather_json({"x": 1}) == [{"x": 1}] and broadcast_json(3) == 3  # one process
-    mp.start_processes(_worker, args=(free_port(), str(tmp_path)), nprocs=2, start_method="spawn")
+    mp.start_processes(_worker, args=(free_port(), str(tmp_path)), nprocs=2,  # type: ignore[attr-defined]
+                       start_method="spawn")
     for rank in (0, 1):
         got = json.loads((tmp_path / f"rank{rank}.json").read_text())
         assert got["gathered"] == [{"rank": 0, "text": ""}, {"rank": 1, "text": "ééé"}]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from types import SimpleNamespace
+from typing import Any
 
 import pytest
 
@@ -122,6 +123,7 @@ def _worker(rank: int, port: int, out: str) -> None:
 
     import torch.distributed as dist
 
+    from pgrpo import errors
     from pgrpo.train import distributed
     from pgrpo.train.distributed import gather_json
 
@@ -135,14 +137,14 @@ def _worker(rank: int, port: int, out: str) -> None:
         funcs = make_reward_funcs(evaluator(unreachable if rank == 1 else healthy), gather_json)
         try:
             funcs[0](completions=["x", "y"], task_id=["a", "a"], trainer_state=SimpleNamespace(global_step=0))
-            result = {"raised": None}
+            result: dict[str, Any] = {"raised": None}
         except Exception as exc:  # recorded for the test to inspect
             result = {"raised": type(exc).__name__, "message": str(exc)}
         result["seconds"] = time.monotonic() - start
         try:  # the start-up agreement (pgrpo.train.preflight): the same, outside the reward path
             distributed.agree("checking the services", ConnectionError(URL) if rank == 1 else None)
             result["agreed"] = None
-        except distributed.RankFailure as exc:
+        except errors.RankFailure as exc:
             result["agreed"] = str(exc)
         # The local jail: rank 1's cannot start (bwrap demanded, none on its PATH); rank 0's can.
         from pgrpo.sandbox import SandboxConfig
@@ -155,7 +157,7 @@ def _worker(rank: int, port: int, out: str) -> None:
         try:
             agreed_verifier(config).close()  # type: ignore[arg-type]
             result["jail"] = None
-        except distributed.RankFailure as exc:
+        except errors.RankFailure as exc:
             result["jail"] = str(exc)
         with open(os.path.join(out, f"rank{rank}.json"), "w") as handle:
             json.dump(result, handle)
@@ -167,7 +169,8 @@ def _worker(rank: int, port: int, out: str) -> None:
 def test_both_gloo_ranks_raise_at_the_same_step_when_one_rm_is_unreachable(tmp_path):
     import torch.multiprocessing as mp
 
-    mp.start_processes(_worker, args=(free_port(), str(tmp_path)), nprocs=2, start_method="spawn")
+    mp.start_processes(_worker, args=(free_port(), str(tmp_path)), nprocs=2,  # type: ignore[attr-defined]
+                       start_method="spawn")
     results = [json.loads((tmp_path / f"rank{rank}.json").read_text()) for rank in (0, 1)]
     for got in results:
         assert got["raised"] == "RewardStepError", got

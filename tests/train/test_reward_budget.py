@@ -15,6 +15,7 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -201,7 +202,7 @@ def test_unittest_data_sizes_programs_at_that_kinds_limit_only_when_allowed():
     from pgrpo.sandbox.types import SandboxConfig
     from pgrpo.train.reward_budget import _program_limit
 
-    def limit(allow: bool, **sandbox: float) -> tuple[float, str]:
+    def limit(allow: bool, **sandbox: Any) -> tuple[float, str]:
         return _program_limit(SimpleNamespace(sandbox=SandboxConfig(**sandbox), data=SimpleNamespace(allow_unittest=allow)))
 
     assert limit(False) == (30.0, "every program at sandbox.timeout_per_program_s")

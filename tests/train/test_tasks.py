@@ -6,6 +6,8 @@ import os
 
 import pytest
 
+from pgrpo.data.math import MathProblem
+from pgrpo.data.problem import Problem
 from pgrpo.errors import DataError
 from pgrpo.train.config import load_train_config
 from pgrpo.train.tasks import load_examples, load_targets, make_verifier, to_dataset
@@ -20,6 +22,7 @@ def test_code_examples_and_dataset(tiny_tokenizer, tmp_path):
     examples = load_examples(config, tiny_tokenizer)
     assert len(examples) == 8
     ex = examples[0]
+    assert isinstance(ex.task, Problem)
     assert ex.task_id == "TinyEval/0" and ex.task.entry_point == "add"
     assert "<|im_start|>assistant" in ex.prompt and "def add(a, b)" in ex.prompt
     ds = to_dataset(examples)
@@ -43,6 +46,7 @@ def test_math_examples_and_outcome(tiny_tokenizer, tmp_path, fixtures_dir):
     config = load_train_config(TINY, [f"output_dir={tmp_path}", "task=math", f"data.source={source}"])
     examples = load_examples(config, tiny_tokenizer)
     assert [e.task_id for e in examples] == ["m/1", "m/2"]
+    assert isinstance(examples[1].task, MathProblem)
     assert "\\boxed" in examples[0].prompt and examples[1].task.answer == "\\frac{1}{2}"
     with make_verifier(config) as verifier:
         results = verifier([(e.task, text) for e, text in zip(examples, [

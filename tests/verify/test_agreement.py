@@ -167,11 +167,11 @@ MATH_CORPUS = [
     (FORTY_TWO, formatted("Fullwidth.", "\\boxed{４２}"), Label(False, True, "wrong_answer")),
     (FORTY_TWO, "<think>\nhm\n</think>\n\\boxed{42}", PASS_BAD_FORMAT),  # no <answer> tags: after </think>
 ]
-CORPUS: list[tuple[Task, str, Label]] = (
-    [(ADD, r, label) for r, label in HUMANEVAL_CORPUS] + [(SQUARE, r, label) for r, label in ASSERTS_CORPUS]
-    + CALL_CORPUS + [(SUM, r, label) for r, label in STDIO_CORPUS] + [(SQUARED, r, label) for r, label in UNITTEST_CORPUS]
-    + MATH_CORPUS
-)
+CORPUS: list[tuple[Task, str, Label]] = [
+    *[(ADD, r, label) for r, label in HUMANEVAL_CORPUS], *[(SQUARE, r, label) for r, label in ASSERTS_CORPUS],
+    *CALL_CORPUS, *[(SUM, r, label) for r, label in STDIO_CORPUS], *[(SQUARED, r, label) for r, label in UNITTEST_CORPUS],
+    *MATH_CORPUS,
+]
 LIMITS = SandboxConfig(workers=2, timeout_per_test_s=2.0, timeout_per_program_s=4.0, memory_mb=1024)
 Verdict = tuple[bool, bool, str, float]  # passed, format_ok, status, pass_fraction
 

@@ -14,15 +14,12 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from transformers import TrainerCallback
 
 from pgrpo.data.journal import Journal
 from pgrpo.rewards.trl_funcs import Gather, single_process
-
-if TYPE_CHECKING:
-    from transformers import TrainerControl, TrainerState, TrainingArguments
 
 
 def _json_value(value: Any) -> Any:
@@ -62,8 +59,8 @@ class _JournalCallback(TrainerCallback):
 
 
 class MetricsJsonlCallback(_JournalCallback):
-    def on_log(self, args: TrainingArguments, state: TrainerState, control: TrainerControl,
-               logs: dict[str, Any] | None = None, **kwargs: Any) -> None:
+    def on_log(self, args: Any, state: Any, control: Any, logs: dict[str, Any] | None = None,
+               **kwargs: Any) -> None:
         if not state.is_world_process_zero or not logs:
             return
         row = {"step": int(state.global_step), "epoch": _json_value(state.epoch)}
@@ -98,8 +95,7 @@ class SamplesCallback(_JournalCallback):
             "pass_fraction": reward.pass_fraction, "status": reward.status,
         } for index, (text, reward) in enumerate(list(zip(batch.completions, batch.rewards))[: self.num_samples])]
 
-    def on_step_end(self, args: TrainingArguments, state: TrainerState, control: TrainerControl,
-                    **kwargs: Any) -> None:
+    def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
         step = int(state.global_step)
         if not self.every or not self.num_samples or step % self.every:
             return
