@@ -15,7 +15,6 @@ anything but its default (a recipe's `sandbox:` section) is kept; a kind's own l
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -101,7 +100,7 @@ def run_job(spec: JobSpec, spawner: Spawner) -> JobVerdict:
 def job_limits(config: SandboxConfig) -> dict[str, Any]:
     """The per-program limits every job carries (harness.JobSpec's): all but the pool and client fields."""
     skip = set(POOL_FIELDS) | set(CLIENT_FIELDS)
-    return {f.name: getattr(config, f.name) for f in dataclasses.fields(config) if f.init and f.name not in skip}
+    return {name: getattr(config, name) for name in SandboxConfig.model_fields if name not in skip}
 
 
 @functools.cache

@@ -7,10 +7,14 @@ everything else (rewards, evaluation, `pgrpo check`) can import these cheaply.
 from __future__ import annotations
 
 import enum
+import typing
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from typing import Any, ClassVar, Protocol
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol
 
+from pydantic import ConfigDict, Field, field_validator
+
+from pgrpo.config import ConfigModel
 from pgrpo.data.problem import Problem
 from pgrpo.errors import PgrpoError
 
@@ -59,7 +63,8 @@ class ExecResult:
         return cls(False, frac, status, detail, runtime_s, tests_passed, tests_total)
 
 
-ISOLATION_MODES = ("auto", "bwrap", "unshare", "none")
+Isolation = Literal["auto", "bwrap", "unshare", "none"]
+ISOLATION_MODES: tuple[str, ...] = typing.get_args(Isolation)
 # Stronger is larger. "auto" demands at least "unshare": it never resolves to "none".
 ISOLATION_STRENGTH = {"none": 0, "unshare": 1, "bwrap": 2}
 # Fields that configure the pool or the client, not the per-program limits a job carries.
@@ -86,13 +91,8 @@ def check_isolation(demanded: str, actual: str, where: str) -> None:
             f"host, then `sandbox.url`), or set `isolation: {actual}` explicitly to accept it")
 
 
-def _limit(default: Any, help: str) -> Any:
-    return field(default=default, metadata={"help": help})
-
-
-@dataclass(frozen=True)
-class SandboxConfig:
-    """Sandbox limits: the one definition of their names, defaults and meaning (each field's help).
+class SandboxConfig(ConfigModel):
+    """Sandbox limits: the one definition of their names, defaults and meaning (each field's description).
 
     The `sandbox:` section of a training recipe and the `--sandbox-*` flags of `pgrpo check`,
     `evaluate` and `bench build` (pgrpo.sandbox.cli_args) are both built from these fields.
@@ -101,54 +101,56 @@ class SandboxConfig:
     travel with every request and must not exceed the service's own.
     """
 
-    timeout_per_test_s: float = _limit(4.0, "wall-clock seconds for one test (one call, one stdin case, "
-                                            "or the whole humaneval `check`)")
-    timeout_per_program_s: float = _limit(30.0, "wall-clock seconds for all tests of one program together "
-                                                "(CPU time is capped too: RLIMIT_CPU = this + 2 s)")
-    memory_mb: int = _limit(4096, "address-space cap (RLIMIT_AS) in MiB of every process a program starts")
-    output_limit_bytes: int = _limit(1 << 20, "stdout+stderr kept per test; more is output_exceeded")
-    workers: int = _limit(0, "sandboxed worker processes run in parallel (0 = the CPUs this process may use - "
-                             "affinity and cgroup quota - divided by the ranks on this node (LOCAL_WORLD_SIZE, or "
-                             "MPI's / Slurm's per-node count), at least 1)")
-    isolation: str = _limit("auto", "auto (bwrap if usable, else unshare; never none: an error if neither works), "
-                                    "or demand bwrap / unshare, or accept none explicitly")
-    max_processes: int = _limit(64, "processes (incl. threads) one program may have at once")
-    scratch_mb: int = _limit(64, "size in MiB of the per-job private tmpfs scratch directory")
-    url: str | tuple[str, ...] = _limit((), "`pgrpo sandbox serve` URL(s) to send jobs to instead of a local pool "
-                                            "(token: env PGRPO_SANDBOX_TOKEN)")
-    request_timeout_s: float = _limit(0.0, "seconds a sandbox service may take for one request "
-                                           "(0 = from the batch size, the service's workers and the limits)")
-    retries: int = _limit(3, "retries (with backoff, on the next URL) of a failed sandbox-service request")
-    # The fields given explicitly (flags, `SandboxConfig.given`): a test kind's own limits
-    # (pgrpo.sandbox.kinds) never replace those. Not a field (no flag, no recipe key, not serialized,
-    # not compared); dataclasses.replace() resets it.
-    explicit: ClassVar[frozenset[str]] = frozenset()
+    model_config = ConfigDict(frozen=True)
+
+    timeout_per_test_s: float = Field(default=4.0, gt=0, description="wall-clock seconds for one test (one call, "
+                                      "one stdin case, or the whole humaneval `check`)")
+    timeout_per_program_s: float = Field(default=30.0, gt=0, description="wall-clock seconds for all tests of one "
+                                         "program together (CPU time is capped too: RLIMIT_CPU = this + 2 s)")
+    memory_mb: int = Field(default=4096, gt=0, description="address-space cap (RLIMIT_AS) in MiB of every process "
+                           "a program starts")
+    output_limit_bytes: int = Field(default=1 << 20, gt=0, description="stdout+stderr kept per test; more is "
+                                    "output_exceeded")
+    workers: int = Field(default=0, ge=0, validate_default=True, description="sandboxed worker processes run in "
+                         "parallel (0 = the CPUs this process may use - affinity and cgroup quota - divided by the "
+                         "ranks on this node (LOCAL_WORLD_SIZE, or MPI's / Slurm's per-node count), at least 1)")
+    isolation: Isolation = Field(default="auto", description="auto (bwrap if usable, else unshare; never none: an "
+                                 "error if neither works), or demand bwrap / unshare, or accept none explicitly")
+    max_processes: int = Field(default=64, gt=0, description="processes (incl. threads) one program may have at once")
+    scratch_mb: int = Field(default=64, gt=0, description="size in MiB of the per-job private tmpfs scratch directory")
+    url: str | tuple[str, ...] = Field(default=(), description="`pgrpo sandbox serve` URL(s) to send jobs to instead "
+                                       "of a local pool (token: env PGRPO_SANDBOX_TOKEN)")
+    request_timeout_s: float = Field(default=0.0, ge=0, description="seconds a sandbox service may take for one "
+                                     "request (0 = from the batch size, the service's workers and the limits)")
+    retries: int = Field(default=3, ge=0, description="retries (with backoff, on the next URL) of a failed "
+                         "sandbox-service request")
 
     @classmethod
     def given(cls, **values: Any) -> SandboxConfig:
-        """A config of `values`, recording them as set explicitly."""
-        config = cls(**values)
-        object.__setattr__(config, "explicit", frozenset(values))
-        return config
+        """A config of `values` (what the constructor does: `explicit` names the fields given)."""
+        return cls(**values)
 
-    def __post_init__(self) -> None:
-        from pgrpo.config import ConfigError
+    @field_validator("workers")
+    @classmethod
+    def _default_workers(cls, workers: int) -> int:
         from pgrpo.sandbox.resources import default_workers
+
+        return workers or default_workers()
+
+    @field_validator("url", mode="before")
+    @classmethod
+    def _parse_urls(cls, url: Any) -> Any:
         from pgrpo.serving import parse_urls
 
-        if self.isolation not in ISOLATION_MODES:
-            raise ConfigError(f"sandbox.isolation: {self.isolation!r} is not one of {', '.join(ISOLATION_MODES)}")
-        for key in ("timeout_per_test_s", "timeout_per_program_s", "memory_mb", "output_limit_bytes",
-                    "max_processes", "scratch_mb"):
-            if getattr(self, key) <= 0:
-                raise ConfigError(f"sandbox.{key}: must be > 0, got {getattr(self, key)!r}")
-        for key in ("workers", "request_timeout_s", "retries"):
-            if getattr(self, key) < 0:
-                raise ConfigError(f"sandbox.{key}: must be >= 0, got {getattr(self, key)!r}")
-        if self.workers == 0:
-            object.__setattr__(self, "workers", default_workers())
-        empty = not self.url.replace(",", " ").strip() if isinstance(self.url, str) else not self.url
-        object.__setattr__(self, "url", () if empty else parse_urls(self.url, "sandbox.url"))
+        if isinstance(url, str) and not url.replace(",", " ").strip() or not url:
+            return ()
+        return parse_urls(url, "url") if isinstance(url, (str, list, tuple)) else url
+
+    @property
+    def explicit(self) -> frozenset[str]:
+        """The fields given (a flag, a recipe key, a keyword): a test kind's own limits
+        (pgrpo.sandbox.kinds) never replace those."""
+        return frozenset(self.model_fields_set)
 
     @property
     def urls(self) -> tuple[str, ...]:

@@ -10,7 +10,6 @@ the GRPOTrainer one). Not run on a GPU yet: `scripts/gpu-smoke.sh` has the stage
 
 from __future__ import annotations
 
-import dataclasses
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -52,7 +51,7 @@ def scorer_config(config: TrainConfig) -> TrainConfig:
     sandbox = config.sandbox
     if sandbox.urls or local_ranks() == 1 or sandbox.workers != default_workers():
         return config
-    return config.model_copy(update={"sandbox": dataclasses.replace(sandbox, workers=available_cpus())})
+    return config.model_copy(update={"sandbox": sandbox.model_copy(update={"workers": available_cpus()})})
 
 
 def async_reward_funcs(config: TrainConfig, kwargs: dict[str, Any], tokenizer_path: str) -> list[Any]:

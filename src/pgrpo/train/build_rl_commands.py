@@ -17,7 +17,6 @@ solutions) runs only in pgrpo.sandbox.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
@@ -46,7 +45,7 @@ _NOT_VERDICT_FIELDS = frozenset({"workers", "url", "request_timeout_s", "retries
 def check_tag(sandbox: SandboxConfig) -> str:
     """Every sandbox limit and the isolation a reference-solution verdict depends on: part of the
     journal key, so a rerun with other limits runs the solutions again."""
-    fields = {k: v for k, v in dataclasses.asdict(sandbox).items() if k not in _NOT_VERDICT_FIELDS}
+    fields = {k: v for k, v in sandbox.model_dump().items() if k not in _NOT_VERDICT_FIELDS}
     return json.dumps(fields, sort_keys=True)
 
 

@@ -24,7 +24,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from pgrpo.config import RECIPE_DIR, RECIPE_PATH, ConfigError, ConfigModel, build_dataclass, load_config
+from pgrpo.config import RECIPE_DIR, RECIPE_PATH, ConfigError, ConfigModel, load_config
 from pgrpo.hf_loading import DTYPE_NAMES
 from pgrpo.paths import is_local_path
 from pgrpo.rewards.components import REWARD_MODES
@@ -115,7 +115,7 @@ class RewardSection(ConfigModel):
     @classmethod
     def _known_mode(cls, mode: str) -> str:
         if mode not in REWARD_MODES:
-            raise ValueError(f"must be one of {sorted(REWARD_MODES)}, got {mode!r}")
+            raise ValueError(f"must be one of {REWARD_MODES.names()}, got {mode!r}")
         return mode
 
 
@@ -133,7 +133,7 @@ class TrainConfig(ConfigModel):
     model: ModelSection = ModelSection()  # pydantic copies a default per instance
     data: DataSection = DataSection()  # pydantic copies a default per instance
     reward: RewardSection = RewardSection()  # pydantic copies a default per instance
-    sandbox: SandboxConfig = Field(default_factory=SandboxConfig)
+    sandbox: SandboxConfig = SandboxConfig()
     # trl: TRL's GRPOTrainer | async: TRL's experimental AsyncGRPOTrainer (pgrpo.train.async_trainer)
     trainer: Literal["trl", "async"] = "trl"
     grpo: dict[str, Any] = Field(default_factory=dict)  # trl.GRPOConfig fields (trainer async: AsyncGRPOConfig's)
@@ -141,11 +141,6 @@ class TrainConfig(ConfigModel):
     logging: LoggingSection = LoggingSection()  # pydantic copies a default per instance
     resume: str = "auto"  # auto (latest checkpoint in output_dir) | never | a checkpoint dir
     torch_threads: int | None = Field(default=None, ge=1)  # torch.set_num_threads; 1 is much faster on a busy small CPU
-
-    @field_validator("sandbox", mode="before")
-    @classmethod
-    def _sandbox(cls, value: Any) -> Any:
-        return build_dataclass(SandboxConfig, value) if isinstance(value, dict) else value
 
     @model_validator(mode="after")
     def _check(self) -> TrainConfig:
@@ -227,13 +222,13 @@ def _validate_data(config: TrainConfig, check_paths: bool) -> None:
 
 
 def _validate_reward(reward: RewardSection, check_paths: bool, contact: bool) -> None:
-    uses_rm = REWARD_MODES[reward.mode].uses_thinking
+    uses_rm = REWARD_MODES.get(reward.mode).uses_thinking
     from pgrpo.rm.backends import RM_BACKENDS
 
     if reward.rm_backend not in RM_BACKENDS:
-        raise ConfigError(f"reward.rm_backend: must be one of {sorted(RM_BACKENDS)}, got {reward.rm_backend!r}")
+        raise ConfigError(f"reward.rm_backend: must be one of {RM_BACKENDS.names()}, got {reward.rm_backend!r}")
     # A backend that needs rm_path reads the served RM's manifest and tokenizer there: not a second RM.
-    local_copy = RM_BACKENDS[reward.rm_backend].needs_rm_path
+    local_copy = RM_BACKENDS.get(reward.rm_backend).needs_rm_path
     if local_copy and uses_rm and (reward.rm_url is None or reward.rm_path is None):
         missing = "rm_url" if reward.rm_url is None else "rm_path"
         raise ConfigError(f"reward.{missing}: reward.rm_backend={reward.rm_backend} scores through reward.rm_url and "
