@@ -72,14 +72,14 @@ def score_lcb_rb(bench_file: str | Path, rm_path: str, out_dir: str | Path) -> L
     from pgrpo.rm.evaluate import (
         EvaluatorOptions,
         RewardModelEvaluator,
-        build_evaluator,
         evaluate,
+        reward_model_evaluator,
         write_outputs,
     )
     from pgrpo.rm.metrics import grouped_accuracy
 
     fmt, pairs = load_benchmark(bench_file)
-    evaluator = build_evaluator("reward-model", EvaluatorOptions(model_path=rm_path, max_length=256))
+    evaluator = reward_model_evaluator(EvaluatorOptions(model_path=rm_path, max_length=256))
     report, scores = evaluate(evaluator, pairs, fmt, "toy-lcb-rb")
     write_outputs(Path(out_dir), report, pairs, scores)
     note = evaluator.input_note if isinstance(evaluator, RewardModelEvaluator) else ""
