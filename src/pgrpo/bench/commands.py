@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import argparse
 import sys
 
-from pgrpo.commands import command
+from pgrpo.commands import Runner, command
 from pgrpo.data.cli_args import (
     add_problem_arguments,
     add_prompt_style_argument,
@@ -16,7 +17,7 @@ from pgrpo.sandbox.cli_args import add_sandbox_arguments, sandbox_config_from_ar
 
 
 @command("bench build", help="Build LCB-RB: pairs of good-reasoning/correct vs bad-reasoning/incorrect solutions")
-def configure_build(parser):
+def configure_build(parser: argparse.ArgumentParser) -> Runner:
     add_problem_arguments(parser)
     parser.add_argument("--out", required=True,
                         help="output directory (lcb_rb.jsonl, review.md, datasheet.md/json, samples.jsonl)")
@@ -38,7 +39,7 @@ def configure_build(parser):
     add_backend_arguments(parser, prefix="judge-", role="judge")
     add_sandbox_arguments(parser, short_flags=False)  # --timeout is the LLM request timeout here
 
-    def run(args) -> int:
+    def run(args: argparse.Namespace) -> int:
         from pathlib import Path
 
         from pgrpo.bench.build import BenchBuild, BenchConfig

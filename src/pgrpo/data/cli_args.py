@@ -9,10 +9,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    import argparse
+
     from pgrpo.data.problem import Problem
 
 
-def add_problem_arguments(parser) -> None:
+def add_problem_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--problems", required=True, help="problem source: humaneval, or a json/jsonl/parquet file")
     parser.add_argument("--format", default=None, help="problem format (default: autodetect)")
     parser.add_argument("--limit", type=int, default=None, help="use the first N problems")
@@ -21,7 +23,7 @@ def add_problem_arguments(parser) -> None:
     parser.add_argument("--difficulty", default=None, help="comma list, e.g. easy,medium")
 
 
-def add_prompt_style_argument(parser) -> None:
+def add_prompt_style_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--prompt-style", default="pgrpo",
                         help="how the generator is asked: a registered prompt style (pgrpo, plain, toy)")
 
@@ -34,7 +36,7 @@ def checked_prompt_style(name: str) -> str:
     return name
 
 
-def load_selected_problems(args) -> list[Problem]:
+def load_selected_problems(args: argparse.Namespace) -> list[Problem]:
     from pgrpo.data.loaders import load_problems
 
     options = {k: v for k, v in (("start_date", args.start_date), ("end_date", args.end_date),

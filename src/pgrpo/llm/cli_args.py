@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from pgrpo.llm.cache import CachedBackend
 
 
 def add_backend_arguments(parser: argparse.ArgumentParser, prefix: str = "", role: str = "generator",
@@ -52,7 +55,7 @@ def backend_options(args: argparse.Namespace, prefix: str = "") -> tuple[str, st
     return name, getattr(args, f"{attr}model"), options
 
 
-def backend_from_args(args: argparse.Namespace, cache_dir: str | Path | None, prefix: str = ""):
+def backend_from_args(args: argparse.Namespace, cache_dir: str | Path | None, prefix: str = "") -> CachedBackend:
     """Build the chosen backend wrapped in CachedBackend(cache_dir)."""
     from pgrpo.llm.base import BackendError
     from pgrpo.llm.cache import CachedBackend

@@ -99,7 +99,7 @@ class ComponentReward:
 
     def __call__(self, prompts: Sequence[Any] | None = None, completions: Sequence[Any] = (),
                  task_id: Sequence[str] | None = None, log_metric: Callable[[str, float], None] | None = None,
-                 log_extra: Callable[[str, list], None] | None = None, trainer_state: Any = None,
+                 log_extra: Callable[[str, list[Any]], None] | None = None, trainer_state: Any = None,
                  **_: Any) -> list[float]:
         if task_id is None:
             raise ValueError("reward function needs the dataset's 'task_id' column")

@@ -8,11 +8,12 @@ Heavy imports happen inside run(). (`pgrpo rm pairs` lives in pgrpo.rm.pairs_com
 
 from __future__ import annotations
 
+import argparse
 import json
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from pgrpo.commands import command
+from pgrpo.commands import Runner, command
 from pgrpo.errors import PgrpoError
 from pgrpo.hf_loading import DTYPE_NAMES
 
@@ -21,7 +22,7 @@ if TYPE_CHECKING:
 
 
 @command("rm train", help="Train a Bradley-Terry reasoning reward model on preference pairs (TRL RewardTrainer)")
-def configure_train(parser):
+def configure_train(parser: argparse.ArgumentParser) -> Runner:
     parser.add_argument("--config", help="YAML recipe, e.g. recipes/rm/tiny-cpu.yaml")
     parser.add_argument("--train", help="pairs JSONL (sets data.train)")
     parser.add_argument("--eval", help="held-out pairs JSONL (sets data.eval; default: split off --train)")
@@ -36,7 +37,7 @@ def configure_train(parser):
                         help="dotted config overrides, e.g. train.epochs=2 lora.enabled=true")
     parser.add_argument("--check", action="store_true", help="only load and validate the recipe (no model is loaded)")
 
-    def run(args) -> int:
+    def run(args: argparse.Namespace) -> int:
         from pathlib import Path
 
         from pgrpo.config import load_config
@@ -114,7 +115,7 @@ def build_evaluator(name: str, options: EvaluatorOptions) -> PairEvaluator:
 
 @command("rm eval", help="Accuracy of a reward model on preference benchmarks (LCB-RB, RewardBench 1 and 2, "
                           "RM-Bench, JudgeBench, pairs)")
-def configure_eval(parser):
+def configure_eval(parser: argparse.ArgumentParser) -> Runner:
     parser.add_argument("--data", required=True,
                         help="benchmark JSONL or JSON array (format detected by its keys; see the README's table)")
     parser.add_argument("--model", help="reward model directory (for --evaluator reward-model)")
@@ -136,7 +137,7 @@ def configure_eval(parser):
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", help="directory for results.json, results.md and scores.jsonl")
 
-    def run(args) -> int:
+    def run(args: argparse.Namespace) -> int:
         import dataclasses
         import sys
         from pathlib import Path
@@ -181,7 +182,7 @@ def configure_eval(parser):
 
 
 @command("rm serve", help="Serve a reward model (either head) over HTTP for `reward.rm_url` (FastAPI + uvicorn)")
-def configure_serve(parser):
+def configure_serve(parser: argparse.ArgumentParser) -> Runner:
     from pgrpo.rm.wire import DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_ITEMS, DEFAULT_PORT, TOKEN_ENV
 
     parser.add_argument("--model", required=True, help="reward model directory (with its pgrpo_rm.json manifest)")
@@ -202,7 +203,7 @@ def configure_serve(parser):
     parser.add_argument("--max-body-mb", type=float, default=DEFAULT_MAX_BODY_BYTES / (1 << 20),
                         help="largest request body in MiB")
 
-    def run(args) -> int:
+    def run(args: argparse.Namespace) -> int:
         import os
 
         from pgrpo.rm.scoring import RewardScorer
@@ -225,10 +226,10 @@ def configure_serve(parser):
 
 @command("rm vllm-name", help="Print the --served-model-name `vllm serve` must use for a scalar RM "
                                "(reward.rm_backend=vllm checks it; docs/rm-service.md)")
-def configure_vllm_name(parser):
+def configure_vllm_name(parser: argparse.ArgumentParser) -> Runner:
     parser.add_argument("model", help="reward model directory, or a copy of it without the weights")
 
-    def run(args) -> int:
+    def run(args: argparse.Namespace) -> int:
         import sys
 
         from pgrpo.rm.backends import vllm_served_name

@@ -19,11 +19,14 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from pgrpo.data.io import write_text_atomic
 from pgrpo.rm.bench_formats.base import BenchmarkFormat, Breakdown, EvalPair
 from pgrpo.rm.metrics import Accuracy, accuracy, grouped_accuracy
+
+if TYPE_CHECKING:
+    from pgrpo.rm.scoring import RewardScorer
 
 
 class PairEvaluator(Protocol):
@@ -54,7 +57,7 @@ class RewardModelEvaluator:
 
     name = "reward-model"
 
-    def __init__(self, scorer, input_note: str = "") -> None:
+    def __init__(self, scorer: RewardScorer, input_note: str = "") -> None:
         self.scorer = scorer
         self.input_note = input_note
 

@@ -11,13 +11,16 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pgrpo.rm.config import RMTrainConfig
 from pgrpo.rm.data import Pair
 from pgrpo.rm.manifest import RMManifest, write_manifest
 from pgrpo.rm.scoring import RewardScorer, RMItem
 from pgrpo.rm.template import EncodedInput
+
+if TYPE_CHECKING:
+    from peft import LoraConfig
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +53,7 @@ class Fitted:
     scorer: RewardScorer
     train_loss: float | None
     n_truncated: int
-    log: Callable[[dict], None]  # to the trainer's loggers (TensorBoard)
+    log: Callable[[dict[str, Any]], None]  # to the trainer's loggers (TensorBoard)
     is_main_process: bool
 
 
@@ -62,7 +65,7 @@ def tokenize_pairs(pairs: Sequence[Pair], encode: Callable[..., EncodedInput], i
     `use_margin`; and how many sides were truncated."""
     from datasets import Dataset
 
-    columns: dict[str, list] = {f"{side}_{key}": [] for side in ("chosen", "rejected") for key in ("ids", "start")}
+    columns: dict[str, list[Any]] = {f"{side}_{key}": [] for side in ("chosen", "rejected") for key in ("ids", "start")}
     truncated = 0
     for pair in pairs:
         for side, text in (("chosen", pair.chosen), ("rejected", pair.rejected)):
@@ -77,7 +80,7 @@ def tokenize_pairs(pairs: Sequence[Pair], encode: Callable[..., EncodedInput], i
     return Dataset.from_dict(columns), truncated
 
 
-def peft_config_for(config: RMTrainConfig, task_type: str):
+def peft_config_for(config: RMTrainConfig, task_type: str) -> LoraConfig | None:
     """The LoRA config (`SEQ_CLS` for the scalar head, `CAUSAL_LM` for the implicit one), if enabled."""
     if not config.lora.enabled:
         return None

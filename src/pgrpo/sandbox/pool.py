@@ -84,7 +84,7 @@ class _Worker:
                 break
             time.sleep(0.01)
 
-    def read_line(self, deadline: float) -> dict | None:
+    def read_line(self, deadline: float) -> dict[str, Any] | None:
         """The worker's next JSON line; None at EOF, at the deadline, or with no worker running."""
         stdout = self.proc.stdout if self.proc is not None else None
         if stdout is None:
@@ -101,7 +101,8 @@ class _Worker:
                     return None
                 self._buf += chunk
         line, _, self._buf = self._buf.partition(b"\n")
-        return json.loads(line)
+        reply: dict[str, Any] = json.loads(line)
+        return reply
 
     def send(self, line: bytes) -> None:
         """Queue one job line (starting the worker if needed). OSError if it is gone."""
@@ -114,7 +115,7 @@ class _Worker:
         except ValueError as exc:  # closed stream
             raise OSError(str(exc)) from None
 
-    def receive(self, job_id: int, timeout: float) -> dict | None:
+    def receive(self, job_id: int, timeout: float) -> dict[str, Any] | None:
         """The verdict line of `job_id` (replies come in order), or None if the worker died
         or hung; then the worker is stopped (restarted by the next send)."""
         try:
@@ -169,7 +170,7 @@ class Sandbox:
         # Canonical outputs by a hash of the whole canonical run (solution, cases, entry point, limits).
         self._canonical: OrderedDict[str, list[Any]] = OrderedDict()
         self._canonical_lock = threading.Lock()
-        self._todo: queue.Queue[tuple[Reply, dict] | None] = queue.Queue()
+        self._todo: queue.Queue[tuple[Reply, dict[str, Any]] | None] = queue.Queue()
         self._threads = [threading.Thread(target=self._serve, args=(w,), daemon=True, name=f"sandbox-worker-{k}")
                          for k, w in enumerate(self._workers)]
         for th in self._threads:
@@ -195,7 +196,7 @@ class Sandbox:
 
     # ------------------------------------------------------------------ messages
     def _message(self, job: Job, limits: Mapping[str, Any], collect: bool = False,
-                 expected_by_problem: Mapping[int, list[Any]] | None = None) -> dict:
+                 expected_by_problem: Mapping[int, list[Any]] | None = None) -> dict[str, Any]:
         p, t = job.problem, job.problem.tests
         expected = (expected_by_problem or {}).get(id(p)) if t.outputs_from_canonical else None
         return {"kind": t.kind.value, "program": job.program, "entry_point": p.entry_point, "class_name": t.class_name,
@@ -260,7 +261,7 @@ class Sandbox:
             reply.set_result({"status": "sandbox_error", "detail": f"worker failure: {exc}"[:300]})
             return False
 
-    def _execute(self, messages: list[dict], progress: bool, desc: str) -> list[dict | None]:
+    def _execute(self, messages: list[dict[str, Any]], progress: bool, desc: str) -> list[dict[str, Any] | None]:
         replies: list[Reply] = [Future() for _ in messages]
         for reply, msg in zip(replies, messages):
             self._todo.put((reply, msg))
@@ -284,7 +285,7 @@ class Sandbox:
         """
         found: dict[int, list[Any]] = {}
         keys: dict[int, str] = {}
-        need: dict[str, dict] = {}
+        need: dict[str, dict[str, Any]] = {}
         for job in jobs:
             p = job.problem
             if p.tests.kind is not TestKind.CALL or not p.tests.outputs_from_canonical or id(p) in keys:
@@ -356,7 +357,7 @@ class Sandbox:
         return out
 
 
-def _to_result(reply: dict | None, job: Job) -> ExecResult:
+def _to_result(reply: dict[str, Any] | None, job: Job) -> ExecResult:
     total = job.problem.tests.count
     if reply is None:
         return ExecResult.failure(Status.SANDBOX_ERROR, "sandbox worker died or hung during this job; restarted",

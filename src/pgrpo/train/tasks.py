@@ -10,13 +10,16 @@ evaluate`'s; R_f and R_o come from `pgrpo.verify`, the judgement `pgrpo evaluate
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pgrpo.data.problem import Problem
 from pgrpo.errors import DataError
 from pgrpo.sandbox.kinds import SPECS
 from pgrpo.train.config import DataSection, TrainConfig
 from pgrpo.verify import CodeTask, Task, Verifier, task_type
+
+if TYPE_CHECKING:
+    from datasets import Dataset
 
 
 @dataclass(frozen=True)
@@ -71,7 +74,7 @@ def make_verifier(config: TrainConfig) -> Verifier:
     return verifier
 
 
-def to_dataset(examples: list[TrainExample]):
+def to_dataset(examples: list[TrainExample]) -> Dataset:
     """HF Dataset with "prompt" (text) and "task_id" columns."""
     from datasets import Dataset
 

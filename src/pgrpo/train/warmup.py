@@ -72,7 +72,7 @@ def fine_tune(model: Any, rows: Sequence[Encoded], pad_id: int, *, steps: int, l
 
 def _short_solution(problem: object) -> str | None:
     """The canonical solution without the statement's docstring (fewer tokens to memorise)."""
-    canonical = getattr(problem, "canonical_solution", None)
+    canonical: str | None = getattr(problem, "canonical_solution", None)
     starter = getattr(problem, "starter_code", "") or ""
     entry = getattr(problem, "entry_point", "") or ""
     if not canonical:
