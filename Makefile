@@ -31,7 +31,8 @@ test: lint
 	PGRPO_REQUIRE_ENGINES=1 $(PY) -m pytest -q
 
 # The structure is guarded, not cleaned once: style, the architecture contracts in pyproject.toml
-# (the toy world is a plugin nobody in the core imports; layers; no import cycles), types.
+# (the toy world is a plugin nobody in the core imports; layers; no import cycles), types (mypy as
+# [tool.mypy] says: --strict over src/pgrpo, the tests with check_untyped_defs).
 lint: install
 	$(PY) -m ruff check src tests benchmarks
 	$(PY) -c "import sys; from importlinter.cli import lint_imports_command; sys.argv = ['lint-imports']; lint_imports_command()"
