@@ -26,7 +26,7 @@ from pgrpo.rm.bench_formats.base import BenchmarkFormat, Breakdown, EvalPair
 from pgrpo.rm.metrics import Accuracy, accuracy, grouped_accuracy
 
 if TYPE_CHECKING:
-    from pgrpo.rm.scoring import RewardScorer
+    from pgrpo.rm.scoring import RMItem
 
 
 class PairEvaluator(Protocol):
@@ -35,6 +35,12 @@ class PairEvaluator(Protocol):
     name: str
 
     def compare(self, pairs: Sequence[EvalPair]) -> list[tuple[float, float]]: ...
+
+
+class RawScorer(Protocol):
+    """What RewardModelEvaluator scores with: a `RewardScorer` (raw scores, no sigmoid)."""
+
+    def raw_scores(self, items: Sequence[RMItem]) -> list[float]: ...
 
 
 @dataclass(frozen=True)
@@ -57,7 +63,7 @@ class RewardModelEvaluator:
 
     name = "reward-model"
 
-    def __init__(self, scorer: RewardScorer, input_note: str = "") -> None:
+    def __init__(self, scorer: RawScorer, input_note: str = "") -> None:
         self.scorer = scorer
         self.input_note = input_note
 
