@@ -34,6 +34,8 @@ from pgrpo.sandbox.types import SandboxConfig
 from pgrpo.train.grpo_fields import checked_grpo_kwargs
 
 if typing.TYPE_CHECKING:
+    from peft import LoraConfig
+
     from pgrpo.rm.backends import RMBackend
 
 RECIPE_VERSION = 1
@@ -115,7 +117,7 @@ class RewardSection(ConfigModel):
     @classmethod
     def _known_mode(cls, mode: str) -> str:
         if mode not in REWARD_MODES:
-            raise ValueError(f"must be one of {REWARD_MODES.names()}, got {mode!r}")
+            raise ValueError(f"must be one of {sorted(REWARD_MODES)}, got {mode!r}")
         return mode
 
 
@@ -222,13 +224,13 @@ def _validate_data(config: TrainConfig, check_paths: bool) -> None:
 
 
 def _validate_reward(reward: RewardSection, check_paths: bool, contact: bool) -> None:
-    uses_rm = REWARD_MODES.get(reward.mode).uses_thinking
+    uses_rm = REWARD_MODES[reward.mode].uses_thinking
     from pgrpo.rm.backends import RM_BACKENDS
 
     if reward.rm_backend not in RM_BACKENDS:
-        raise ConfigError(f"reward.rm_backend: must be one of {RM_BACKENDS.names()}, got {reward.rm_backend!r}")
+        raise ConfigError(f"reward.rm_backend: must be one of {sorted(RM_BACKENDS)}, got {reward.rm_backend!r}")
     # A backend that needs rm_path reads the served RM's manifest and tokenizer there: not a second RM.
-    local_copy = RM_BACKENDS.get(reward.rm_backend).needs_rm_path
+    local_copy = RM_BACKENDS[reward.rm_backend].needs_rm_path
     if local_copy and uses_rm and (reward.rm_url is None or reward.rm_path is None):
         missing = "rm_url" if reward.rm_url is None else "rm_path"
         raise ConfigError(f"reward.{missing}: reward.rm_backend={reward.rm_backend} scores through reward.rm_url and "
@@ -299,7 +301,7 @@ def _check_rm_manifest(reward: RewardSection, rm_path: str) -> None:
         raise ConfigError(f"reward.rm_path: {exc}") from None
 
 
-def lora_config(config: TrainConfig):
+def lora_config(config: TrainConfig) -> LoraConfig | None:
     """`peft.LoraConfig` from the `peft` section (keys checked, errors name `peft.<key>`), or None."""
     if not config.peft:
         return None
