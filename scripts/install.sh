@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs everything pgrpo needs on a fresh machine: system packages (bubblewrap for the
-# sandbox), a CPU build of torch when no GPU is present, then pgrpo itself with the dev extra.
+# sandbox), a CPU build of torch when no GPU is present, then pgrpo itself with the dev extra and
+# the toy world of `pgrpo demo` (examples/toy).
 # Idempotent; safe to rerun. Override the interpreter with PYTHON=..., torch with TORCH_SPEC=...
 #
 # Where it installs (scripts/pick-python.sh decides; prints the choice):
@@ -74,6 +75,12 @@ fi
 
 echo "[install] pgrpo[dev,engines]"
 "$PY" -m pip install -q -e ".[dev,engines]"
+# The toy world behind `pgrpo demo` (examples/toy, the pgrpo_toy plugin): its own package, without
+# its dependencies (pgrpo and torch are in already; pip must not resolve torch again), then the one
+# it adds (scipy, also in pgrpo's dev extra).
+echo "[install] --no-deps -e examples/toy"
+"$PY" -m pip install -q --no-deps -e examples/toy
+"$PY" -m pip install -q "scipy>=1.9.2"
 # verl and OpenRLHF themselves, for pgrpo.engines and its tests (tests/engines): without their
 # dependencies, which pin another torch/transformers (pyproject.toml, the `engines` extra).
 ENGINE_PINS="verl==0.9.1 tensordict==0.10.0 openrlhf==0.11.2"
