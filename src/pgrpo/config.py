@@ -19,7 +19,7 @@ import typing
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 import yaml
 from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
@@ -42,6 +42,22 @@ class ConfigModel(BaseModel):
     starting its message with it (`raise ValueError("path: does not exist")`)."""
 
     model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class OptionsModel(ConfigModel):
+    """A command's options (what its argparse namespace becomes): built in code, validated the same way,
+    values converted as pydantic's lax mode does (argparse has typed them); a ConfigError names the
+    flag of the field (`--max-tokens`; `FLAGS` maps fields whose flag has another name)."""
+
+    model_config = ConfigDict(strict=False)
+    FLAGS: ClassVar[dict[str, str]] = {}
+
+    def __init__(self, **data: Any) -> None:
+        try:
+            super().__init__(**data)
+        except ValidationError as exc:
+            flags = {name: self.FLAGS.get(name, "--" + name.replace("_", "-")) for name in type(self).model_fields}
+            raise config_error(exc, data, type(self), flags=flags) from None
 
 
 @dataclass(frozen=True)

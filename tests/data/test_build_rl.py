@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from pgrpo.config import ConfigError
 from pgrpo.data.build_rl import BuildConfig, SolutionCheck, SourceSpec, build_rl
 from pgrpo.data.build_rl_report import write_outputs
 from pgrpo.data.case_keys import CaseKey, assert_case_keys
@@ -153,8 +154,10 @@ def test_specs_parse_and_name_their_mistakes():
         EvalSpec.parse("lcb:2024-13-01..")
     with pytest.raises(DataError, match="NAME:PATH_OR_HUB"):
         SourceSpec.parse("nocolon")
-    with pytest.raises(DataError, match="ngram-threshold"):
+    with pytest.raises(ConfigError, match=r"--ngram-threshold: must be > 0\.0, got 0\.0"):
         _config(Path("o.jsonl"), ngram_threshold=0.0)
+    with pytest.raises(ConfigError, match=r"--source: .*at least 1 item"):
+        _config(Path("o.jsonl"), sources=())
 
 
 def test_statement_keys_ignore_case_and_punctuation_and_tests_ignore_the_function_name():

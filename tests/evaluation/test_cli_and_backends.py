@@ -53,5 +53,7 @@ def test_config_validation():
         EvalConfig(benchmarks=["humaneval", "humaneval"], out_dir="x", model="m")
     with pytest.raises(PgrpoError, match="LiveCodeBench options"):
         EvalConfig(benchmarks=["lcb"], out_dir="x", model="m", lcb_options={"version": "v6"})
-    with pytest.raises(PgrpoError, match="--n"):
+    with pytest.raises(PgrpoError, match="--n: must be >= 1, got 0"):
         EvalConfig(benchmarks=["lcb"], out_dir="x", model="m", n=0)
+    with pytest.raises(PgrpoError, match="--model is required unless --rescore"):
+        EvalConfig(benchmarks=["lcb"], out_dir="x")

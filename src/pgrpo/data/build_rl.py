@@ -33,7 +33,11 @@ from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import ClassVar
 
+from pydantic import ConfigDict, Field
+
+from pgrpo.config import OptionsModel
 from pgrpo.data.decontaminate import EvalIndex, EvalSpec, cases_hash, load_eval_index, statement_hash
 from pgrpo.data.journal import Journal
 from pgrpo.data.problem import Problem, parse_date
@@ -85,33 +89,28 @@ SolutionRunner = Callable[[Sequence[Problem]], list[SolutionCheck]]
 PromptCounter = Callable[[Sequence[Problem]], list[int]]
 
 
-@dataclass(frozen=True)
-class BuildConfig:
-    sources: tuple[SourceSpec, ...]
+class BuildConfig(OptionsModel):
+    """`pgrpo data build-rl`'s options; a bad value is a ConfigError naming its flag."""
+
+    model_config = ConfigDict(frozen=True)
+    FLAGS: ClassVar[dict[str, str]] = {"sources": "--source", "evals": "--eval", "skipped_evals": "--skip-eval",
+                                       "chunk": "the chunk size", "max_prompt_tokens": "the prompt budget"}
+
+    sources: tuple[SourceSpec, ...] = Field(min_length=1)  # at least one --source
     evals: tuple[EvalSpec, ...]
     out: Path
     skipped_evals: tuple[str, ...] = ()  # evaluation sets the user chose not to decontaminate against
     before: dt.date | None = None
-    min_tests: int = 5
-    ngram: int = 13
-    ngram_threshold: float = 0.2
+    min_tests: int = Field(default=5, ge=1)
+    ngram: int = Field(default=13, ge=1)
+    ngram_threshold: float = Field(default=0.2, gt=0.0, le=1.0)
     min_shared_tests: int = 3
     max_solution_seconds: float = 10.0
     require_solution: bool = False
-    chunk: int = 64
+    chunk: int = Field(default=64, ge=1)
     check_tag: str = ""  # what the runner's verdicts depend on (every sandbox limit, isolation): part of the journal key
-    max_prompt_tokens: int | None = None  # the training recipe's prompt budget (None: prompts not measured)
+    max_prompt_tokens: int | None = Field(default=None, ge=1)  # the training recipe's prompt budget (None: not measured)
     prompt_budget: str = ""  # where that budget comes from, for the report and datasheet
-
-    def __post_init__(self) -> None:
-        if not self.sources:
-            raise DataError("build-rl needs at least one --source")
-        if self.min_tests < 1 or self.ngram < 1 or self.chunk < 1:
-            raise DataError("--min-tests, --ngram and the chunk size must be >= 1")
-        if not 0.0 < self.ngram_threshold <= 1.0:
-            raise DataError(f"--ngram-threshold must be in (0, 1], got {self.ngram_threshold}")
-        if self.max_prompt_tokens is not None and self.max_prompt_tokens < 1:
-            raise DataError(f"the prompt budget must be >= 1 token, got {self.max_prompt_tokens}")
 
     @property
     def journal_path(self) -> Path:

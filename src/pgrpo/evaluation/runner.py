@@ -10,9 +10,12 @@ finished work to the output directory, so an interrupted run continues where it 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar
 
+from pydantic import Field, model_validator
+
+from pgrpo.config import OptionsModel
 from pgrpo.data.cli_args import checked_prompt_style
 from pgrpo.errors import PgrpoError
 from pgrpo.evaluation.benchmarks import EvalTask, load_benchmark
@@ -31,45 +34,45 @@ if TYPE_CHECKING:
 LCB_OPTION_KEYS = ("start_date", "end_date", "difficulty")
 
 
-@dataclass
-class EvalConfig:
+class EvalConfig(OptionsModel):
     """Everything one `pgrpo evaluate` run needs. `data` maps benchmark -> local file;
-    `lcb_options` go to the LiveCodeBench loader (start_date, end_date, difficulty, ...)."""
+    `lcb_options` go to the LiveCodeBench loader (start_date, end_date, difficulty, ...).
+    A bad value is a ConfigError naming its flag."""
 
-    benchmarks: list[str]
+    FLAGS: ClassVar[dict[str, str]] = {"out_dir": "--out", "prompt_style": "--prompt", "ks": "--k"}
+
+    benchmarks: list[str] = Field(min_length=1)  # e.g. --benchmarks humaneval
     out_dir: str
     model: str | None = None
     backend: str = "hf"
-    backend_options: dict[str, Any] = field(default_factory=dict)
+    backend_options: dict[str, Any] = Field(default_factory=dict)
     prompt_style: str = "pgrpo"
-    n: int = 1
+    n: int = Field(default=1, ge=1)
     temperature: float = 0.0
     top_p: float = 1.0
     max_tokens: int = 4096
     seed: int = 0
     rescore: bool = False
-    data: dict[str, str] = field(default_factory=dict)
+    data: dict[str, str] = Field(default_factory=dict)
     limit: int | None = None
     ks: tuple[int, ...] = DEFAULT_KS
     lcb_windows: tuple[DateWindow, ...] = ()
-    lcb_options: dict[str, Any] = field(default_factory=dict)
-    sandbox: SandboxConfig = field(default_factory=SandboxConfig)
+    lcb_options: dict[str, Any] = Field(default_factory=dict)
+    sandbox: SandboxConfig = SandboxConfig()
     cache_dir: str | None = None
     progress: bool = True
 
-    def __post_init__(self) -> None:
-        if not self.benchmarks:
-            raise PgrpoError("no benchmarks given (e.g. --benchmarks humaneval)")
+    @model_validator(mode="after")
+    def _check(self) -> EvalConfig:
         if len(set(self.benchmarks)) != len(self.benchmarks):
-            raise PgrpoError(f"benchmarks listed twice: {self.benchmarks}")
-        if self.n < 1:
-            raise PgrpoError(f"--n must be >= 1, got {self.n}")
+            raise ValueError(f"benchmarks listed twice: {self.benchmarks}")
         checked_prompt_style(self.prompt_style)  # a registered style, else an error naming them
         if not self.rescore and not self.model:
-            raise PgrpoError("--model is required unless --rescore")
+            raise ValueError("--model is required unless --rescore")
         unknown = set(self.lcb_options) - set(LCB_OPTION_KEYS)
         if unknown:
-            raise PgrpoError(f"unknown LiveCodeBench options {sorted(unknown)}; known: {list(LCB_OPTION_KEYS)}")
+            raise ValueError(f"unknown LiveCodeBench options {sorted(unknown)}; known: {list(LCB_OPTION_KEYS)}")
+        return self
 
     def settings(self) -> RunSettings:
         return RunSettings(str(self.model), self.backend, self.prompt_style, float(self.temperature),

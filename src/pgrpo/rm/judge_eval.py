@@ -32,6 +32,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pydantic import TypeAdapter, ValidationError
+
 from pgrpo.errors import PgrpoError
 from pgrpo.llm.base import ChatBackend
 from pgrpo.llm.types import ChatRequest
@@ -173,19 +175,14 @@ class LLMJudgeEvaluator:
 
 
 def _coerce(key: str, value: str, default: Any) -> Any:
-    """A --option string as the type of the parameter's default (bool / int / float / str)."""
+    """A --option string as the type of the parameter's default (bool / int / float; pydantic's parsing:
+    true/false/yes/no/1/0, 3, 0.5); other defaults take the string."""
+    if not isinstance(default, (bool, int, float)):
+        return value
     try:
-        if isinstance(default, bool):
-            if value.lower() not in ("true", "false", "1", "0", "yes", "no"):
-                raise ValueError(value)
-            return value.lower() in ("true", "1", "yes")
-        if isinstance(default, int):
-            return int(value)
-        if isinstance(default, float):
-            return float(value)
-    except ValueError:
+        return TypeAdapter(type(default)).validate_python(value)
+    except ValidationError:
         raise PgrpoError(f"--option {key}={value}: expected a {type(default).__name__}") from None
-    return value
 
 
 def build_backend(extra: dict[str, str]) -> ChatBackend:
