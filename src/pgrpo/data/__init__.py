@@ -1,19 +1,33 @@
 """pgrpo.data: the normalized Problem type, its loaders and JSON/JSONL I/O.
 
-Re-exports the types and the loading API so callers write `from pgrpo.data import Problem,
-load_problems`. Loaders are imported lazily (on first use of a loader name) so that
-`import pgrpo.data.problem` stays light.
+Re-exports the types, the loading API, JSONL I/O and prompt rendering so callers write
+`from pgrpo.data import Problem, load_problems`. All but the types are imported lazily (on first
+use of a name) so that `import pgrpo.data.problem` stays light.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pgrpo.data.problem import CallCase, Problem, StdioCase, TestKind, Tests
 
-_LAZY = {"load_problems", "iter_problems", "detect_format", "LOADERS", "problem_to_dict", "problem_from_dict"}
+if TYPE_CHECKING:
+    from pgrpo.data.io import iter_jsonl, read_jsonl, write_jsonl, write_text_atomic
+    from pgrpo.data.loaders import (
+        LOADERS,
+        detect_format,
+        iter_problems,
+        load_problems,
+        problem_from_dict,
+        problem_to_dict,
+    )
+    from pgrpo.data.prompts import build_messages, prompt_style, render_prompt
 
-__all__ = ["CallCase", "Problem", "StdioCase", "TestKind", "Tests", *sorted(_LAZY)]
+_LAZY = {"load_problems", "iter_problems", "detect_format", "LOADERS", "problem_to_dict", "problem_from_dict"}
+_IO = {"iter_jsonl", "read_jsonl", "write_jsonl", "write_text_atomic"}
+_PROMPTS = {"build_messages", "prompt_style", "render_prompt"}
+
+__all__ = ["CallCase", "Problem", "StdioCase", "TestKind", "Tests", *sorted(_LAZY | _IO | _PROMPTS)]
 
 
 def __getattr__(name: str) -> Any:
@@ -21,4 +35,12 @@ def __getattr__(name: str) -> Any:
         from pgrpo.data import loaders
 
         return getattr(loaders, name)
+    if name in _IO:
+        from pgrpo.data import io
+
+        return getattr(io, name)
+    if name in _PROMPTS:
+        from pgrpo.data import prompts
+
+        return getattr(prompts, name)
     raise AttributeError(f"module 'pgrpo.data' has no attribute {name!r}")

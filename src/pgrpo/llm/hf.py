@@ -22,7 +22,7 @@ from pgrpo.llm.types import ChatRequest, ChatResult
 from pgrpo.paths import is_local_path
 
 
-def _group_key(req: ChatRequest) -> tuple:
+def _group_key(req: ChatRequest) -> tuple[Any, ...]:
     return (req.temperature, req.top_p, req.max_tokens, req.seed, req.stop)
 
 
@@ -78,7 +78,7 @@ class HFBackend(ChatBackend):
         from tqdm.auto import tqdm
 
         results: list[ChatResult | None] = [None] * len(requests)
-        groups: dict[tuple, list[int]] = {}
+        groups: dict[tuple[Any, ...], list[int]] = {}
         for i, req in enumerate(requests):
             groups.setdefault(_group_key(req), []).append(i)
         bar = tqdm(total=len(requests), desc=f"hf:{self.model}", unit="req", disable=not progress)
@@ -142,13 +142,14 @@ class HFBackend(ChatBackend):
         prompt_len = enc["input_ids"].shape[1]
         new = out[:, prompt_len:]
         rows: list[tuple[str, int, int]] = []
+        eos, pad = self.tokenizer.eos_token_id, self.tokenizer.pad_token_id
         for r, req in enumerate(reqs):
             ids = new[r].tolist()
-            ctok = len(ids)
-            for j, tok in enumerate(ids):
-                if tok == self.tokenizer.eos_token_id or tok == self.tokenizer.pad_token_id:
-                    ctok = j + 1 if tok == self.tokenizer.eos_token_id else j
-                    break
+            # A row ends at its first eos; the pads after it (or after another stop id of the
+            # model's generation config) are not completion. A pad sampled mid-text is a token.
+            ctok = ids.index(eos) + 1 if eos in ids else len(ids)
+            while ctok and ids[ctok - 1] == pad and ids[ctok - 1] != eos:
+                ctok -= 1
             text = str(self.tokenizer.decode(ids[:ctok], skip_special_tokens=True))
             ptok = int(enc["attention_mask"][r].sum())
             rows.append((truncate_at_stop(text, req.stop), ptok, ctok))

@@ -34,34 +34,24 @@ class ToyEval:
 
 def sample_responses(model_dir: str, problems: Sequence[Problem], n: int, temperature: float = 1.0,
                      max_new_tokens: int = 120, seed: int = 0, batch_size: int = 64) -> list[list[str]]:
-    """`n` sampled responses per problem (decoded without special tokens)."""
-    import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    from pgrpo.data.prompts import render_prompt
+    """`n` sampled responses per problem (decoded without special tokens), from pgrpo's "hf" backend
+    on CPU in float32, `batch_size` rows per forward. The backend reseeds torch per batch (seed +
+    the batch's first row): how many random numbers a batch uses depends on the policy (generation
+    stops when its longest sample ends), so one seed for all batches would give two policies
+    different draws from the second batch on. Common random numbers need the same draws."""
+    from pgrpo.data import build_messages
+    from pgrpo.errors import PgrpoError
+    from pgrpo.llm import ChatRequest, make_backend
     from pgrpo_toy.world import TOY_PROMPT_STYLE
 
-    tokenizer = AutoTokenizer.from_pretrained(model_dir)
-    tokenizer.padding_side = "left"
-    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32).eval()
-    rows = [p for p in problems for _ in range(n)]
-    texts: list[str] = []
-    for start in range(0, len(rows), batch_size):
-        # Reseeded per batch: how many random numbers a batch uses depends on the policy (generation
-        # stops when its longest sample ends), so one seed for all batches would give two policies
-        # different draws from the second batch on. Common random numbers need the same draws.
-        torch.manual_seed(seed * 1_000_003 + start)
-        chunk = rows[start:start + batch_size]
-        enc = tokenizer([render_prompt(p, tokenizer, TOY_PROMPT_STYLE) for p in chunk], return_tensors="pt", padding=True,
-                        add_special_tokens=False)
-        kwargs = {"do_sample": True, "temperature": temperature, "top_k": 0, "top_p": 1.0} if temperature > 0 \
-            else {"do_sample": False}
-        with torch.inference_mode():
-            out = model.generate(**enc, max_new_tokens=max_new_tokens, pad_token_id=tokenizer.pad_token_id,
-                                 eos_token_id=tokenizer.eos_token_id, **kwargs)
-        new = out[:, enc["input_ids"].shape[1]:]
-        texts += tokenizer.batch_decode(new, skip_special_tokens=True)
-    return [texts[i * n:(i + 1) * n] for i in range(len(problems))]
+    requests = [ChatRequest(build_messages(p, TOY_PROMPT_STYLE), temperature=temperature, top_p=1.0,
+                            max_tokens=max_new_tokens, n=n, seed=seed * 1_000_003) for p in problems]
+    with make_backend("hf", model_dir, device="cpu", dtype="float32", max_batch_size=batch_size) as backend:
+        results = backend.generate(requests)
+    failed = next((r for r in results if not r.ok), None)
+    if failed is not None:
+        raise PgrpoError(f"sampling from {model_dir}: {failed.error}")
+    return [r.texts for r in results]
 
 
 @dataclass(frozen=True)

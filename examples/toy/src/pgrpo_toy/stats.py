@@ -2,9 +2,8 @@
 
 Owns `PairedComparison` / `paired_comparison(a, b)` (mean of the paired differences a - b, its
 95% Student t interval, the exact two-sided sign-flip p-value and the minimum detectable effect
-at the decision alpha, 0.025 two-sided, and 80% power), the Student t distribution they need (`t_cdf`, `t_quantile`: pure Python, the
-regularized incomplete beta by its continued fraction, so no scipy), and `StoppingRule`, the
-seed-stage plan the study fixes before it sees a result. Pure functions, no I/O.
+at the decision alpha, 0.025 two-sided, and 80% power; Student t quantiles from scipy.stats), and
+`StoppingRule`, the seed-stage plan the study fixes before it sees a result. Pure functions, no I/O.
 """
 
 from __future__ import annotations
@@ -15,70 +14,13 @@ import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from scipy import stats
+
 from pgrpo.errors import PgrpoError
 
 MAX_SIGN_FLIP_K = 20  # 2^20 sign patterns: exact enumeration stays under a second
 DECISION_ALPHA = 0.025  # the study claims a difference when its two-sided sign-flip p is below this
 MDE_POWER = 0.80
-
-
-def _betacf(a: float, b: float, x: float) -> float:
-    """Continued fraction of the regularized incomplete beta (modified Lentz; Numerical Recipes 6.4)."""
-    tiny, qab, qap, qam = 1e-300, a + b, a + 1.0, a - 1.0
-    c, d = 1.0, 1.0 - qab * x / qap
-    d = 1.0 / (d if abs(d) > tiny else tiny)
-    h = d
-    for m in range(1, 500):
-        m2 = 2 * m
-        for aa in (m * (b - m) * x / ((qam + m2) * (a + m2)), -(a + m) * (qab + m) * x / ((a + m2) * (qap + m2))):
-            d = 1.0 + aa * d
-            d = 1.0 / (d if abs(d) > tiny else tiny)
-            c = 1.0 + aa / c
-            c = c if abs(c) > tiny else tiny
-            h *= d * c
-        if abs(d * c - 1.0) < 1e-15:
-            break
-    return h
-
-
-def betainc(a: float, b: float, x: float) -> float:
-    """The regularized incomplete beta function I_x(a, b)."""
-    if not 0.0 <= x <= 1.0:
-        raise ValueError(f"betainc: x must lie in [0, 1], got {x}")
-    if x in (0.0, 1.0):
-        return x
-    log_front = math.lgamma(a + b) - math.lgamma(a) - math.lgamma(b) + a * math.log(x) + b * math.log1p(-x)
-    if x < (a + 1.0) / (a + b + 2.0):
-        return math.exp(log_front) * _betacf(a, b, x) / a
-    return 1.0 - math.exp(log_front) * _betacf(b, a, 1.0 - x) / b
-
-
-def t_cdf(t: float, df: float) -> float:
-    """P(T <= t) for Student's t with `df` degrees of freedom."""
-    if df <= 0:
-        raise ValueError(f"t_cdf: degrees of freedom must be positive, got {df}")
-    tail = 0.5 * betainc(df / 2.0, 0.5, df / (df + t * t))
-    return 1.0 - tail if t > 0 else tail
-
-
-def t_quantile(p: float, df: float) -> float:
-    """The t with P(T <= t) = p (bisection on `t_cdf`, to ~1e-12)."""
-    if not 0.0 < p < 1.0:
-        raise ValueError(f"t_quantile: p must lie in (0, 1), got {p}")
-    if p < 0.5:
-        return -t_quantile(1.0 - p, df)
-    lo, hi = 0.0, 1.0
-    while t_cdf(hi, df) < p:
-        hi *= 2.0
-    for _ in range(200):
-        mid = (lo + hi) / 2.0
-        if t_cdf(mid, df) < p:
-            lo = mid
-        else:
-            hi = mid
-        if hi - lo < 1e-12:
-            break
-    return (lo + hi) / 2.0
 
 
 def sign_flip_p(diffs: Sequence[float]) -> float:
@@ -148,9 +90,10 @@ def paired_comparison(a: Sequence[float], b: Sequence[float], alpha: float = DEC
     if k >= 2:
         sd = statistics.stdev(diffs)
         se = sd / math.sqrt(k)
-        half = t_quantile(0.975, k - 1) * se
+        t = stats.t(k - 1)
+        half = float(t.ppf(0.975)) * se
         ci95 = (round(mean - half, digits), round(mean + half, digits))
-        mde = round((t_quantile(1.0 - alpha / 2.0, k - 1) + t_quantile(power, k - 1)) * se, digits)
+        mde = round(float(t.ppf(1.0 - alpha / 2.0) + t.ppf(power)) * se, digits)
         sd = round(sd, digits)
     return PairedComparison(tuple(round(d, digits) for d in diffs), round(mean, digits), sd, ci95,
                             sign_flip_p(diffs), mde, alpha, power)
