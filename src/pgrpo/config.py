@@ -11,6 +11,7 @@ given as an override, to the working directory.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import difflib
 import json
@@ -206,7 +207,7 @@ def parse_override(text: str) -> tuple[list[str], Any]:
 def apply_overrides(data: dict[str, Any], overrides: list[str], lines: Lines | None = None) -> dict[str, Any]:
     """A copy of `data` with each dotted override set (sections created as needed); the `lines` of
     overridden keys become 0 (an error in an override names no recipe line)."""
-    out = _deep_copy(data)
+    out = copy.deepcopy(data)
     for text in overrides:
         path, value = parse_override(text)
         node = out
@@ -219,10 +220,6 @@ def apply_overrides(data: dict[str, Any], overrides: list[str], lines: Lines | N
         if lines is not None:
             lines.update({k: 0 for k in lines if k[: len(path)] == tuple(path)} | {tuple(path): 0})
     return out
-
-
-def _deep_copy(data: dict[str, Any]) -> dict[str, Any]:
-    return {k: _deep_copy(v) if isinstance(v, dict) else v for k, v in data.items()}
 
 
 def _node_lines(node: yaml.Node, path: tuple[Any, ...] = ()) -> Lines:
@@ -259,11 +256,6 @@ def read_yaml_lines(path: str | Path) -> tuple[dict[str, Any], Lines]:
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: top level must be a mapping, got {type(data).__name__}")
     return data, _node_lines(node)
-
-
-def read_yaml(path: str | Path) -> dict[str, Any]:
-    """Read a YAML mapping (safe_load); errors name the file and line."""
-    return read_yaml_lines(path)[0]
 
 
 def load_config(cls: type[M], path: str | Path | None = None, overrides: list[str] | None = None) -> M:
