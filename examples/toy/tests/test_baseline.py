@@ -8,9 +8,9 @@ import random
 from pgrpo.rm.data import load_pairs
 from pgrpo.rm.manifest import training_include_code
 from pgrpo.rm.od import side_text
+from pgrpo.verify import Verdict
 from pgrpo_toy.baseline import DIMENSION, outcome_pairs, score_based_pairs
 from pgrpo_toy.world import generate_problems
-from pgrpo.verify import Verdict
 
 
 def test_outcome_pairs_by_hand():

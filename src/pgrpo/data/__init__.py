@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING, Any
 from pgrpo.data.problem import CallCase, Problem, StdioCase, TestKind, Tests
 
 if TYPE_CHECKING:
-    from pgrpo.data.io import iter_jsonl, read_jsonl, write_jsonl, write_text_atomic
-    from pgrpo.data.loaders import (
+    from pgrpo.data.io import iter_jsonl, read_jsonl, write_jsonl, write_text_atomic  # noqa: F401 - exported lazily (__getattr__)
+    from pgrpo.data.loaders import (  # noqa: F401 - exported lazily (__getattr__)
         LOADERS,
         detect_format,
         iter_problems,
@@ -21,7 +21,7 @@ if TYPE_CHECKING:
         problem_from_dict,
         problem_to_dict,
     )
-    from pgrpo.data.prompts import build_messages, prompt_style, render_prompt
+    from pgrpo.data.prompts import build_messages, prompt_style, render_prompt  # noqa: F401 - exported lazily (__getattr__)
 
 _LAZY = {"load_problems", "iter_problems", "detect_format", "LOADERS", "problem_to_dict", "problem_from_dict"}
 _IO = {"iter_jsonl", "read_jsonl", "write_jsonl", "write_text_atomic"}

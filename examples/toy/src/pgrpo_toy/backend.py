@@ -25,11 +25,10 @@ import re
 from collections.abc import Sequence
 from pathlib import Path
 
-from pgrpo.bench.judge import JUDGES, Judge, JudgeItem, JudgeVerdict
+from pgrpo.bench import JUDGES, Judge, JudgeItem, JudgeVerdict
 from pgrpo.config import ConfigError
 from pgrpo.errors import DataError
-from pgrpo.llm.base import BACKENDS, ChatBackend
-from pgrpo.llm.types import ChatRequest, ChatResult
+from pgrpo.llm import BACKENDS, ChatBackend, ChatRequest, ChatResult
 from pgrpo_toy import editor
 from pgrpo_toy.editor import EDITORS
 from pgrpo_toy.oracle import consistent, parse_reasoning, task_from_statement
@@ -48,7 +47,7 @@ def dimension_of(text: str) -> str | None:
 
 
 def load_initial(path: str | Path) -> dict[str, list[str]]:
-    from pgrpo.data.io import iter_jsonl
+    from pgrpo.data import iter_jsonl
 
     out: dict[str, list[str]] = {}
     for line, row in iter_jsonl(path):

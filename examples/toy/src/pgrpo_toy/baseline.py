@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pgrpo.data.problem import Problem
+from pgrpo.data import Problem
 
 if TYPE_CHECKING:
     from pgrpo.verify import BatchVerify
@@ -54,9 +54,8 @@ def score_based_pairs(policy_dir: str, problems: Sequence[Problem], n_samples: i
                       verify: BatchVerify, seed: int = 0, temperature: float = 1.0,
                       max_new_tokens: int = 120) -> BaselinePairs:
     """Sample, judge and pair (see the module docstring); writes `out_path` and its PairsSpec."""
-    from pgrpo.data.io import write_jsonl
-    from pgrpo.rm.manifest import PairsSpec
-    from pgrpo.rm.od import side_text
+    from pgrpo.data import write_jsonl
+    from pgrpo.rm import PairsSpec, side_text
     from pgrpo_toy.evaluate import sample_responses
 
     responses = sample_responses(policy_dir, problems, n_samples, temperature=temperature,

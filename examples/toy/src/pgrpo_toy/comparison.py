@@ -18,7 +18,7 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
-from pgrpo.data.io import read_jsonl, write_jsonl
+from pgrpo.data import read_jsonl, write_jsonl
 from pgrpo_toy.demo_config import DemoConfig
 from pgrpo_toy.stage import toy_verifier
 
@@ -56,7 +56,7 @@ def _write_pairs(path: Path, rows: list, spec_from: Path) -> str:
     import shutil
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    from pgrpo.rm.manifest import PAIRS_SPEC_FILE
+    from pgrpo.rm import PAIRS_SPEC_FILE
 
     spec = spec_from.parent / PAIRS_SPEC_FILE
     if spec.is_file() and spec.parent.resolve() != path.parent.resolve():

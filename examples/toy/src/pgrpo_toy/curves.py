@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pgrpo.data.problem import Problem
+from pgrpo.data import Problem
 
 if TYPE_CHECKING:
     from pgrpo.verify import BatchVerify
@@ -40,7 +40,7 @@ def step_curves(samples_path: str | Path, problems: Sequence[Problem], rm_path: 
     """{"step": [...], and one list per CURVE_KEYS key, aligned with the steps}. `problems` are the
     training problems; where they carry the weak tests, `verify` re-judges each completion with the
     strong tests (pass_rate is then the strong verdict, train_pass_rate the reward's)."""
-    from pgrpo.data.io import iter_jsonl
+    from pgrpo.data import iter_jsonl
     from pgrpo.parsing import parse_response
     from pgrpo_toy.readouts import records_of, rm_scores, summarize
     from pgrpo_toy.world import task_of, to_problem

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from pgrpo.data.problem import Problem
+from pgrpo.data import Problem
 
 if TYPE_CHECKING:
     from pgrpo.verify import BatchVerify

@@ -68,19 +68,19 @@ def categories_of(pairs: Sequence) -> list[str]:
 def score_lcb_rb(bench_file: str | Path, rm_path: str, out_dir: str | Path) -> LcbRbScore:
     """Score the RM at `rm_path` on `bench_file` (see the module docstring); writes `pgrpo rm eval`'s
     outputs to `out_dir`."""
-    from pgrpo.rm.benchmarks import load_benchmark
-    from pgrpo.rm.evaluate import (
+    from pgrpo.rm import (
         EvaluatorOptions,
         RewardModelEvaluator,
-        evaluate,
+        evaluate_benchmark,
+        grouped_accuracy,
+        load_benchmark,
         reward_model_evaluator,
         write_outputs,
     )
-    from pgrpo.rm.metrics import grouped_accuracy
 
     fmt, pairs = load_benchmark(bench_file)
     evaluator = reward_model_evaluator(EvaluatorOptions(model_path=rm_path, max_length=256))
-    report, scores = evaluate(evaluator, pairs, fmt, "toy-lcb-rb")
+    report, scores = evaluate_benchmark(evaluator, pairs, fmt, "toy-lcb-rb")
     write_outputs(Path(out_dir), report, pairs, scores)
     note = evaluator.input_note if isinstance(evaluator, RewardModelEvaluator) else ""
     labels = categories_of(pairs)

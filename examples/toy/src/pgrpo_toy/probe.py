@@ -28,7 +28,7 @@ from pgrpo_toy.world import (
 )
 
 if TYPE_CHECKING:
-    from pgrpo.rm.scoring import RMItem
+    from pgrpo.rm import RMItem
 
 ProbeKind = Literal["invalid", "valid"]
 
@@ -78,8 +78,7 @@ def probe_pairs(tasks: Sequence[ToyTask]) -> list[ProbePair]:
 def score_probe(rm_path: str | None, pairs: Sequence[ProbePair], max_length: int = 256,
                 scorer: ItemScorer | None = None, n_boot: int = 1000, seed: int = 0) -> ProbeResult:
     """Score `pairs` with the RM at `rm_path` (or an already loaded `scorer`)."""
-    from pgrpo.rm.metrics import accuracy
-    from pgrpo.rm.scoring import RewardScorer, RMItem
+    from pgrpo.rm import RewardScorer, RMItem, accuracy
 
     if scorer is None:
         if rm_path is None:

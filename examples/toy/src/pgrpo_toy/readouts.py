@@ -19,7 +19,7 @@ import statistics
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
-from pgrpo.data.problem import Problem
+from pgrpo.data import Problem
 
 
 @dataclass(frozen=True)
@@ -66,7 +66,7 @@ def rm_scores(rm_path: str, statements: Sequence[str], reasonings: Sequence[str]
     """R_t of each reasoning (the trained RM's score, reasoning-only items)."""
     if not statements:
         return []
-    from pgrpo.rm.scoring import RewardScorer, RMItem
+    from pgrpo.rm import RewardScorer, RMItem
 
     scorer = RewardScorer(rm_path, batch_size=64, max_length=max_length, device="cpu")
     return list(scorer.score([RMItem(s, r) for s, r in zip(statements, reasonings, strict=True)]))

@@ -126,7 +126,7 @@ def shortcut_demo(task: ToyTask, index: int) -> Demo:
 
 
 def build_toy_tokenizer(vocab_size: int, seed: int = 0):
-    from pgrpo.data.prompts import render_prompt
+    from pgrpo.data import render_prompt
     from pgrpo.tiny import build_tokenizer
 
     tasks = generate_tasks(400, 7000 + seed, prefix="toy-bpe")
@@ -145,9 +145,9 @@ def train_sft(config: SFTConfig, out_dir: Path, progress: bool = True) -> dict:
     import torch
     from transformers import AutoModelForCausalLM
 
-    from pgrpo.data.prompts import render_prompt
+    from pgrpo.data import render_prompt
     from pgrpo.tiny import build_tiny_model
-    from pgrpo.train.warmup import encode_example, fine_tune
+    from pgrpo.train import encode_example, fine_tune
 
     torch.manual_seed(config.seed)
     tokenizer = build_toy_tokenizer(config.vocab_size, config.seed)

@@ -24,7 +24,7 @@ import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from pgrpo.data.problem import Problem
+from pgrpo.data import Problem
 from pgrpo.errors import PgrpoError
 from pgrpo_toy.world import (
     TASK_CLASSES,

@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pgrpo.data.io import write_text_atomic
-from pgrpo.sandbox.types import SandboxConfig
+from pgrpo.data import write_text_atomic
+from pgrpo.sandbox import SandboxConfig
 
 if TYPE_CHECKING:
     from pgrpo.verify import Verifier

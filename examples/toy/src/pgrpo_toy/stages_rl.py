@@ -19,7 +19,7 @@ import math
 import time
 from pathlib import Path
 
-from pgrpo.data.io import write_jsonl
+from pgrpo.data import write_jsonl
 from pgrpo_toy.demo_config import ARMS, Arm, DemoConfig
 from pgrpo_toy.evaluate import evaluate_samples
 from pgrpo_toy.stage import SANDBOX, run_stage, say, stage_key, toy_verifier
@@ -27,11 +27,17 @@ from pgrpo_toy.world import TOY_PROMPT_STYLE
 
 
 def stage_rl(stage_dir: Path, config: DemoConfig, arm: Arm, seed: int, policy: str, rm_paths: dict[str, str]) -> dict:
-    from pgrpo.data.schema import problem_to_dict
+    from pgrpo.data import problem_to_dict
+    from pgrpo.train import (
+        DataSection,
+        LoggingSection,
+        ModelSection,
+        RewardSection,
+        TrainConfig,
+        run_training,
+    )
     from pgrpo_toy.curves import step_curves
     from pgrpo_toy.stages_rm import eval_problems, rl_problems, splits_of
-    from pgrpo.train.config import DataSection, LoggingSection, ModelSection, RewardSection, TrainConfig
-    from pgrpo.train.runner import run_training
 
     problems = rl_problems(config)
     data_path = stage_dir / "problems.jsonl"

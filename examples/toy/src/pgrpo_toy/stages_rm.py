@@ -19,13 +19,13 @@ import random
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pgrpo.data.io import read_jsonl, write_jsonl, write_text_atomic
+from pgrpo.data import read_jsonl, write_jsonl, write_text_atomic
 from pgrpo_toy.demo_config import DemoConfig
 from pgrpo_toy.stage import toy_verifier
 from pgrpo_toy.world import TOY_PROMPT_STYLE, ToyTask
 
 if TYPE_CHECKING:
-    from pgrpo.data.problem import Problem
+    from pgrpo.data import Problem
     from pgrpo_toy.evaluate import JudgedSample
     from pgrpo_toy.splits import Splits
 
@@ -124,7 +124,7 @@ def stage_generator(stage_dir: Path, config: DemoConfig) -> dict:
 
 def stage_pairs(stage_dir: Path, config: DemoConfig, policy: str, editor: str) -> dict:
     from pgrpo.llm import CachedBackend
-    from pgrpo.rm.pairs import PairsConfig, PairsRun
+    from pgrpo.rm import PairsConfig, PairsRun
     from pgrpo_toy.backend import ToyBackend, write_initial
     from pgrpo_toy.evaluate import sample_responses
 
@@ -166,8 +166,14 @@ def rm_training_pairs(pairs_path: Path, coherence_fraction: float,
 
 def train_rm(stage_dir: Path, config: DemoConfig, pairs_path: str, policy: str, beta: float | None = None) -> dict:
     """A Bradley-Terry RM with the config's head, beta (or `beta`), epochs and learning rate, from the policy."""
-    from pgrpo.rm.config import DataSection, HeadSection, ModelSection, RMTrainConfig, TrainSection
-    from pgrpo.rm.train import train_reward_model
+    from pgrpo.rm import (
+        DataSection,
+        HeadSection,
+        ModelSection,
+        RMTrainConfig,
+        TrainSection,
+        train_reward_model,
+    )
 
     rm_config = RMTrainConfig(
         output_dir=str(stage_dir / "model"),
@@ -194,7 +200,7 @@ def stage_rm(stage_dir: Path, config: DemoConfig, pairs_path: str, policy: str) 
 def build_bench(stage_dir: Path, config: DemoConfig, generator: str, split: str) -> tuple[Path, dict]:
     """A toy LCB-RB (`BenchBuild`: `generator`'s samples, the sandbox with the strong tests, the
     oracle judge) on the first `bench_problems` tasks of `split`; returns (lcb_rb.jsonl, summary)."""
-    from pgrpo.bench.build import BenchBuild, BenchConfig
+    from pgrpo.bench import BenchBuild, BenchConfig
     from pgrpo.llm import CachedBackend, make_backend
     from pgrpo_toy.backend import OracleJudge
 

@@ -26,8 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
-from pgrpo.data.problem import CallCase, Problem, TestKind, Tests
-from pgrpo.data.prompts import prompt_style
+from pgrpo.data import CallCase, Problem, TestKind, Tests, prompt_style
 from pgrpo.parsing import format_response
 
 ENTRY_POINT = "f"
