@@ -26,7 +26,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pydantic import ConfigDict, Field
+
 from pgrpo.bench.judge import Judge, JudgeItem
+from pgrpo.config import OptionsModel
 from pgrpo.data.io import write_jsonl
 from pgrpo.data.journal import Journal
 from pgrpo.data.problem import Problem
@@ -38,16 +41,19 @@ BENCH_FILE = "lcb_rb.jsonl"
 JOURNAL_FILE = "samples.jsonl"
 
 
-@dataclass(frozen=True)
-class BenchConfig:
-    samples: int = 50  # K responses per problem
-    temperature: float = 0.8
-    top_p: float = 0.95
-    max_tokens: int = 4096
+class BenchConfig(OptionsModel):
+    """`pgrpo bench build`'s sampling options (errors name the flag)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    samples: int = Field(default=50, ge=1)  # K responses per problem
+    temperature: float = Field(default=0.8, ge=0)
+    top_p: float = Field(default=0.95, gt=0, le=1)
+    max_tokens: int = Field(default=4096, ge=1)
     seed: int = 0
     prompt_style: str = "pgrpo"
-    pairs_per_problem: int = 1
-    batch_problems: int = 4
+    pairs_per_problem: int = Field(default=1, ge=1)
+    batch_problems: int = Field(default=4, ge=1)
 
 
 @dataclass

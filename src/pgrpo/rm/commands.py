@@ -154,7 +154,8 @@ def configure_eval(parser: argparse.ArgumentParser) -> Runner:
         if args.out and args.evaluator == "llm-judge":
             extra.setdefault("cache_dir", str(Path(args.out) / "llm_cache"))  # a rerun re-asks nothing
         evaluator = build_evaluator(args.evaluator, EvaluatorOptions(
-            args.model, args.batch_size, args.max_length, args.device, args.dtype, extra))
+            model_path=args.model, batch_size=args.batch_size, max_length=args.max_length, device=args.device,
+            dtype=args.dtype, extra=extra))
         note = getattr(evaluator, "input_note", "")
         if note:
             print(note)

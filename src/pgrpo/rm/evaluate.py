@@ -17,10 +17,13 @@ import dataclasses
 import fnmatch
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, ClassVar, Protocol
 
+from pydantic import ConfigDict, Field
+
+from pgrpo.config import OptionsModel
 from pgrpo.data.io import write_text_atomic
 from pgrpo.rm.bench_formats.base import BenchmarkFormat, Breakdown, EvalPair
 from pgrpo.rm.metrics import Accuracy, accuracy, grouped_accuracy
@@ -43,16 +46,19 @@ class RawScorer(Protocol):
     def raw_scores(self, items: Sequence[RMItem]) -> list[float]: ...
 
 
-@dataclass(frozen=True)
-class EvaluatorOptions:
-    """Options from the command line; `extra` carries evaluator-specific `key=value` settings."""
+class EvaluatorOptions(OptionsModel):
+    """Options from the command line (errors name the flag); `extra` carries evaluator-specific
+    `key=value` settings (`--option`)."""
+
+    model_config = ConfigDict(frozen=True)
+    FLAGS: ClassVar[dict[str, str]] = {"model_path": "--model", "extra": "--option"}
 
     model_path: str | None = None
-    batch_size: int = 16
-    max_length: int | None = None  # None: the RM's manifest
+    batch_size: int = Field(default=16, ge=1)
+    max_length: int | None = Field(default=None, ge=1)  # None: the RM's manifest
     device: str | None = None
     dtype: str | None = None
-    extra: dict[str, str] = field(default_factory=dict)
+    extra: dict[str, str] = Field(default_factory=dict)
 
 
 class RewardModelEvaluator:

@@ -21,7 +21,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pgrpo.config import ConfigError
+from pydantic import ConfigDict, Field
+
+from pgrpo.config import ConfigError, OptionsModel
 from pgrpo.data.io import write_jsonl
 from pgrpo.data.journal import Journal
 from pgrpo.data.problem import Problem
@@ -34,17 +36,17 @@ if TYPE_CHECKING:
     from pgrpo.verify import BatchVerify, Verifier
 
 
-@dataclass(frozen=True)
-class PairsConfig:
-    """Sampling and validation settings for `run_pairs`."""
+class PairsConfig(OptionsModel):
+    """Sampling and validation settings for `run_pairs` (`pgrpo rm pairs`' options: errors name the flag)."""
 
+    model_config = ConfigDict(frozen=True)
     dimensions: tuple[str, ...] = ()  # () = every dimension of the templates
-    temperature: float = 0.7
-    top_p: float = 1.0
-    max_tokens: int = 2048
+    temperature: float = Field(default=0.7, ge=0)
+    top_p: float = Field(default=1.0, gt=0, le=1)
+    max_tokens: int = Field(default=2048, ge=1)
     seed: int = 0
     prompt_style: str = "pgrpo"
-    batch_problems: int = 8  # problems per step (their LLM calls are batched together)
+    batch_problems: int = Field(default=8, ge=1)  # problems per step (their LLM calls are batched together)
     execute: bool = False  # run the code of y and the variants
     require_format: bool = True  # y must have the P-GRPO format; variants must keep it
     include_code: bool = False  # pair sides = reasoning + code section (default: reasoning only)
