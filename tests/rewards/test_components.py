@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pgrpo.rewards.components import (
+from pgrpo.rewards.batch import (
     REWARD_MODES,
     compose,
     get_mode,
@@ -40,7 +40,7 @@ def test_outcome_mode_ignores_thinking_and_weight_scales():
 
 
 def test_keyed_groups_skip_partial_runs():
-    from pgrpo.rewards.components import keyed_groups
+    from pgrpo.rewards.batch import keyed_groups
 
     keys = ["a", "a", "b", "b", "b", "b", "c"]
     assert keyed_groups(keys, 2) == [[0, 1], [2, 3], [4, 5]]  # "c" is a partial group

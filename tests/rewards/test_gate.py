@@ -7,9 +7,8 @@ from typing import Any
 import pytest
 
 from pgrpo.data.math import MathProblem
-from pgrpo.rewards.batch import RewardEvaluator
-from pgrpo.rewards.components import group_std
-from pgrpo.rewards.trl_funcs import make_reward_funcs
+from pgrpo.rewards.batch import RewardEvaluator, group_std
+from pgrpo.train.trl_hooks import make_reward_funcs
 from pgrpo.verify import Verdict
 
 

@@ -12,9 +12,9 @@ from pgrpo.cli import main
 from pgrpo.data.problem import Problem, TestKind, Tests
 from pgrpo.data.schema import problem_to_dict
 from pgrpo.rewards.batch import RewardEvaluator
-from pgrpo.rewards.trl_funcs import make_reward_funcs
 from pgrpo.sandbox.pool import Sandbox
 from pgrpo.sandbox.types import Job, SandboxConfig
+from pgrpo.train.trl_hooks import make_reward_funcs
 from pgrpo.verify import Verifier
 
 TESTS = """import unittest

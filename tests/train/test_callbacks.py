@@ -9,8 +9,8 @@ import pytest
 
 from pgrpo.data.math import MathProblem
 from pgrpo.rewards.batch import RewardEvaluator
-from pgrpo.train.callbacks import MetricsJsonlCallback, SamplesCallback, trim_metrics
 from pgrpo.train.runner import _checkpoint_step
+from pgrpo.train.trl_hooks import MetricsJsonlCallback, SamplesCallback, trim_metrics
 from pgrpo.verify import Verdict
 
 

@@ -14,8 +14,7 @@ import pytest
 from loopback import free_port
 from pgrpo.data.math import MathProblem
 from pgrpo.rewards.batch import BatchStats, RewardEvaluator, global_metrics
-from pgrpo.rewards.trl_funcs import make_reward_funcs
-from pgrpo.train.callbacks import SamplesCallback, trim_samples
+from pgrpo.train.trl_hooks import SamplesCallback, make_reward_funcs, trim_samples
 from pgrpo.verify import Verdict
 
 

@@ -1,7 +1,7 @@
 """All ranks stop together: a reward failure on one rank is an error on every rank at the same step.
 
 The first reward function sends either its stats or its error in the step's one gather
-(`pgrpo.rewards.trl_funcs.RankReport`); these tests play the other rank with a fake gather, then
+(`pgrpo.train.trl_hooks.RankReport`); these tests play the other rank with a fake gather, then
 run the real collective on two gloo processes where only rank 1's reward model fails. The same
 two processes check the start-up agreement (`pgrpo.train.distributed.agree`).
 """
@@ -17,8 +17,8 @@ import pytest
 from loopback import free_port
 from pgrpo.data.math import MathProblem
 from pgrpo.rewards.batch import BatchStats, RewardEvaluator
-from pgrpo.rewards.trl_funcs import RankReport, RewardStepError, make_reward_funcs
 from pgrpo.rm.client import RMServiceError
+from pgrpo.train.trl_hooks import RankReport, RewardStepError, make_reward_funcs
 from pgrpo.verify import Verdict
 
 URL = "http://10.0.0.7:8767"

@@ -9,7 +9,7 @@ a tiny policy built beforehand (`model.path`). A service reachable from node 0 o
 - from the first training step: node 1 reaches the service through a loopback TCP relay that goes
   down for good (its port then refuses connections) when the first reward request of training
   passes through it, as a link that breaks once training runs. Node 1's reward computation fails
-  at step 1 and, through the step's gather (pgrpo.rewards.trl_funcs), so does node 0's.
+  at step 1 and, through the step's gather (pgrpo.train.trl_hooks), so does node 0's.
 Node 0 talks to the service directly. Both processes exit non-zero within a few minutes, each
 naming rank 1 and the URL node 1 could not reach. The services get a token (as beyond loopback),
 so they answer the relay's Host. A prompt over the recipe's budget is refused before training on

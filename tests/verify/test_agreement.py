@@ -20,8 +20,8 @@ from pgrpo.data.math import MathProblem
 from pgrpo.data.problem import CallCase, Problem, StdioCase, TestKind, Tests
 from pgrpo.data.schema import problem_to_dict
 from pgrpo.rewards.batch import RewardEvaluator
-from pgrpo.rewards.trl_funcs import make_reward_funcs
 from pgrpo.sandbox import SandboxConfig
+from pgrpo.train.trl_hooks import make_reward_funcs
 from pgrpo.verify import Task, Verifier
 
 

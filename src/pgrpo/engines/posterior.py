@@ -34,8 +34,7 @@ from typing import Any
 
 from pgrpo.config import ConfigError
 from pgrpo.errors import PgrpoError
-from pgrpo.rewards.batch import CompletionReward, RewardEvaluator
-from pgrpo.rewards.components import get_mode
+from pgrpo.rewards.batch import CompletionReward, RewardEvaluator, get_mode
 from pgrpo.train.config import TrainConfig, load_train_config, validate_reward_recipe
 from pgrpo.verify import Verifier, task_type
 

@@ -1,19 +1,21 @@
-"""Reward functions for P-GRPO: format, outcome and thinking rewards and their composition.
+"""Rewards for P-GRPO, framework-neutral: format, outcome and thinking rewards and their composition.
 
-`components` holds the gate (pure), `batch` the per-batch evaluator (R_f and R_o come from
-`pgrpo.verify`), `thinking` the reward-model back end and `trl_funcs` the TRL adapters.
+`batch` holds the modes and the gate (`compose`, pure) and the per-batch evaluator (R_f and R_o come
+from `pgrpo.verify`); `thinking` builds the reward-model back end. What TRL calls (the three reward
+functions, the logging callbacks) is `pgrpo.train.trl_hooks`; other engines adapt in `pgrpo.engines`.
 """
 
 from pgrpo.rewards.batch import (
+    REWARD_MODES,
     BatchRewards,
     BatchStats,
     CompletionReward,
     RewardEvaluator,
+    RewardMode,
+    compose,
 )
-from pgrpo.rewards.components import REWARD_MODES, RewardMode, compose
-from pgrpo.rewards.trl_funcs import make_reward_funcs
 
 __all__ = [
     "REWARD_MODES", "BatchRewards", "BatchStats", "CompletionReward", "RewardEvaluator", "RewardMode",
-    "compose", "make_reward_funcs",
+    "compose",
 ]

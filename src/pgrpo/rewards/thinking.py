@@ -32,11 +32,10 @@ class ItemScorer(Protocol):
 
 
 def rm_thinking_fn(scorer: ItemScorer) -> ThinkingFn:
-    """Thinking reward from a scorer whose scores are already in [0, 1]."""
-    def thinking(items: Sequence[RMItem]) -> list[float]:
-        return [float(s) for s in scorer.score(items)] if items else []
-
-    return thinking
+    """Thinking reward from a scorer whose scores are already in [0, 1]: the scorer's own `score`
+    (no wrapper between the RM and the evaluator; the evaluator checks each score's range and never
+    calls it with no items)."""
+    return scorer.score
 
 
 def local_thinking(rm_path: str, *, batch_size: int, max_length: int | None,

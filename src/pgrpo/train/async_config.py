@@ -30,7 +30,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 from pgrpo.config import ConfigError
-from pgrpo.rewards.components import get_mode
+from pgrpo.rewards.batch import get_mode
 from pgrpo.train.grpo_fields import checked_grpo_kwargs
 
 # AsyncGRPOConfig fields pgrpo requires the recipe to set (no default is assumed for them).

@@ -104,11 +104,11 @@ def run_async_training(config: TrainConfig) -> TrainResult:
 
     from pgrpo.config import to_dict
     from pgrpo.hf_loading import ensure_pad_token
-    from pgrpo.train.callbacks import MetricsJsonlCallback, trim_metrics
     from pgrpo.train.config import validate_train_config
     from pgrpo.train.distributed import first_per_node_then_rest, rank
     from pgrpo.train.preflight import agreed_service_checks
     from pgrpo.train.runner import TrainResult, _checkpoint_step, _resume_checkpoint, prepare_models
+    from pgrpo.train.trl_hooks import MetricsJsonlCallback, trim_metrics
 
     if config.trainer != "async":
         raise ConfigError(f"trainer: {config.trainer!r}: run_async_training is for trainer: async")

@@ -27,7 +27,7 @@ from pydantic import Field, field_validator, model_validator
 from pgrpo.config import RECIPE_DIR, RECIPE_PATH, ConfigError, ConfigModel, load_config
 from pgrpo.hf_loading import DTYPE_NAMES
 from pgrpo.paths import is_local_path
-from pgrpo.rewards.components import REWARD_MODES
+from pgrpo.rewards.batch import REWARD_MODES
 from pgrpo.rm.client import DEFAULT_RETRIES as RM_RETRIES
 from pgrpo.rm.client import DEFAULT_TIMEOUT_S as RM_TIMEOUT_S
 from pgrpo.sandbox.types import SandboxConfig

@@ -2,7 +2,7 @@
 
 Owns `gather_json(value)`: every rank's JSON-able `value`, in rank order, on every rank
 (`[value]` when torch.distributed is not initialised or has one process). Global reward
-metrics (`pgrpo.rewards.trl_funcs`), rank-tagged samples (`pgrpo.train.callbacks`) and the
+metrics (`pgrpo.train.trl_hooks`), rank-tagged samples (`pgrpo.train.trl_hooks`) and the
 resume checkpoint (`broadcast_json`: rank 0's value) all go through it. Values travel as JSON
 bytes in uint8 tensors (two all_gathers: lengths, then padded bytes): no pickle, and it works
 on gloo (CPU) and NCCL (the tensors go to the rank's current CUDA device). Also owns

@@ -8,7 +8,7 @@ keys checked against them), every `sandbox.url` service's /health (API version, 
 limits) and, from them, the reward side's time budget (`validate_train_config` with contact) -
 and a failure on any rank becomes an error on every rank naming that rank and its error, which
 names the URL (`pgrpo.train.distributed.agree`). A service that goes down later fails a training
-step, at which every rank stops too (`pgrpo.rewards.trl_funcs`). Also owns
+step, at which every rank stops too (`pgrpo.train.trl_hooks`). Also owns
 `agreed_verifier(config)`: each rank starts its verifier (a local sandbox's jail can fail on one
 node only: a container without user namespaces), and every rank stops if any rank's failed.
 """

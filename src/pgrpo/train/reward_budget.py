@@ -2,7 +2,7 @@
 
 Owns `RewardBudget` (its terms and the collective timeout), `reward_budget(config, grpo_kwargs)`,
 `check_reward_budget` and `completions_per_rank`. While one rank computes its rewards, the other
-ranks wait for it in the step's gather (`pgrpo.rewards.trl_funcs`) and give up after the
+ranks wait for it in the step's gather (`pgrpo.train.trl_hooks`) and give up after the
 collective timeout: `grpo.ddp_timeout`, which transformers passes to the process group (also
 under DeepSpeed). A failing reward call must end before that, so that its rank can tell the
 others why (`RewardStepError`, naming the rank and the URL) instead of all of them dying of a
@@ -178,7 +178,7 @@ def _remote_sandbox(config: Recipe, n: int, contact: bool) -> BudgetTerm:
 
 
 def _reward_model(config: Recipe, n: int) -> BudgetTerm | None:
-    from pgrpo.rewards.components import get_mode
+    from pgrpo.rewards.batch import get_mode
 
     reward = config.reward
     if not get_mode(reward.mode).uses_thinking:

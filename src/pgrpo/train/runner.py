@@ -10,7 +10,7 @@ Under torchrun / accelerate (several processes): each node's local rank 0 builds
 models first; rank 0 alone chooses the resume checkpoint and every rank gets its choice
 (`pgrpo.train.distributed`), so all resume from the same step; rank 0 alone writes files and
 trims `metrics.jsonl` / `samples.jsonl` to that step; reward metrics and samples are global
-(gathered from every rank, see `pgrpo.rewards.trl_funcs` and `pgrpo.train.callbacks`).
+(gathered from every rank, see `pgrpo.train.trl_hooks`).
 A recipe with `trainer: async` runs on TRL's AsyncGRPOTrainer instead: `pgrpo.train.async_trainer`
 (which builds on this module's helpers, so `pgrpo train` dispatches to it, not run_training).
 """
@@ -29,10 +29,9 @@ import yaml
 
 from pgrpo.config import ConfigError, to_dict
 from pgrpo.hf_loading import ensure_pad_token, torch_dtype
-from pgrpo.rewards.batch import RewardEvaluator, ThinkingFn, TruncationCount
-from pgrpo.rewards.components import get_mode
-from pgrpo.rewards.trl_funcs import make_reward_funcs
+from pgrpo.rewards.batch import RewardEvaluator, ThinkingFn, TruncationCount, get_mode
 from pgrpo.train.config import TrainConfig, lora_config, validate_train_config
+from pgrpo.train.trl_hooks import make_reward_funcs
 from pgrpo.verify import BatchVerify, Task
 
 log = logging.getLogger("pgrpo.train")
@@ -167,10 +166,10 @@ def run_training(config: TrainConfig) -> TrainResult:
     from transformers import AutoModelForCausalLM, AutoTokenizer
     from trl import GRPOConfig, GRPOTrainer
 
-    from pgrpo.train.callbacks import MetricsJsonlCallback, SamplesCallback, trim_metrics, trim_samples
     from pgrpo.train.distributed import agree, first_per_node_then_rest, gather_json, rank
     from pgrpo.train.preflight import agreed_service_checks, agreed_verifier
     from pgrpo.train.tasks import load_examples, to_dataset
+    from pgrpo.train.trl_hooks import MetricsJsonlCallback, SamplesCallback, trim_metrics, trim_samples
 
     if config.torch_threads is not None:
         import torch
