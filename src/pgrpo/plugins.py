@@ -2,8 +2,9 @@
 
 A plugin is a module named in the `pgrpo.plugins` entry-point group (pyproject.toml); importing
 it registers what it adds (subcommands, chat backends, judges, prompt styles, ...) in the
-core registries. The core never imports a plugin: `load_plugins` runs at CLI start-up and
-whenever a registry is asked for a name it does not hold (`Registry.get`).
+core registries. The core never imports a plugin: `load_plugins` runs once, at CLI start-up or
+when a user-facing factory is asked for a name no built-in holds (`make_backend`, `get_style`,
+`judge_factory`).
 """
 
 from __future__ import annotations

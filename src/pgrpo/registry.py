@@ -1,11 +1,11 @@
 """Name -> object registries filled by decorators, with duplicate checks.
 
 The rule: a registry exists only where a user can add an entry, through a plugin
-(pgrpo.plugins, the one door; the toy world is one). There are seven:
+(pgrpo.plugins, the one door). There are seven:
 
     COMMANDS           pgrpo.commands               subcommands
-    BACKENDS           pgrpo.llm.base               chat backends (hf, openai, vllm; the toy's)
-    JUDGES             pgrpo.bench.judge            LCB-RB consistency judges (llm; the toy oracle)
+    BACKENDS           pgrpo.llm.base               chat backends (hf, openai, vllm)
+    JUDGES             pgrpo.bench.judge            LCB-RB consistency judges (llm)
     PROMPT_STYLES      pgrpo.data.prompts           prompt styles
     LOADERS            pgrpo.data.loaders.base      problem formats
     BENCHMARKS         pgrpo.evaluation.benchmarks  `pgrpo evaluate` benchmarks
@@ -17,7 +17,9 @@ plain dict or a direct call in the module that owns it, never a registry; and no
 registered to break an import cycle. (One exception is left: `ASYNC_REWARD_FACTORIES` in
 pgrpo.train.async_trainer, filled by pgrpo.engines.trl_async, a layer above it.) Built-in
 entries register when their module is imported by a plain import, never by a module name in a
-string, so the import-linter contracts see every edge.
+string, so the import-linter contracts see every edge. A registry is only a table: plugins are
+loaded at CLI start-up and by the user-facing factories that look a name up (`make_backend`,
+`get_style`, `judge_factory`), never here.
 """
 
 from __future__ import annotations
@@ -48,10 +50,6 @@ class Registry(Generic[T]):
         self._items[name] = obj
 
     def get(self, name: str) -> T:
-        if name not in self._items:
-            from pgrpo.plugins import load_plugins  # a plugin may register `name`
-
-            load_plugins()
         try:
             return self._items[name]
         except KeyError:

@@ -1,6 +1,6 @@
 """Tiny local models and tokenizers: a Qwen2-architecture policy (and the config the tiny reward
-model of `pgrpo.rm.scoring` shares) built on the spot (no hub download), for tests, the CPU
-recipe and the toy demo.
+model of `pgrpo.rm.scoring` shares) built on the spot (no hub download), for tests and the CPU
+recipe.
 
 `build_tokenizer` trains a byte-level BPE with `tokenizers` and wraps it as a transformers
 fast tokenizer with a ChatML chat template (as Qwen2.5 uses); `build_tiny_model` saves

@@ -31,7 +31,7 @@ def configure_build(parser: argparse.ArgumentParser) -> Runner:
     parser.add_argument("--batch-problems", type=int, default=4)
     parser.add_argument("--judge", default="llm",
                         help="a judge of pgrpo.bench.judge.JUDGES: llm (ask the judge model, --judge-model "
-                             "or the generator) or toy-oracle (the toy world's exact oracle, no LLM)")
+                             "or the generator) or a judge a plugin registers")
     add_prompt_style_argument(parser)
     parser.add_argument("--judge-template", default=None, help="judge prompt file ($statement $reasoning $code)")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")

@@ -3,7 +3,7 @@
 Owns the `Judge` interface (items in, `JudgeVerdict`s out, same order, per-item errors), the
 registry `JUDGES`, and `LLMJudge`: asks any ChatBackend (through its cache) to answer
 CONSISTENT or INCONSISTENT from judge_template.txt (overridable). Plugins register other
-judges here (the toy world's exact oracle, "toy-oracle").
+judges here.
 """
 
 from __future__ import annotations
@@ -98,9 +98,13 @@ class LLMJudge(Judge):
 
 
 def judge_factory(name: str) -> Callable[..., Judge]:
-    """The registered judge `name` (a plugin's, such as "toy-oracle", once plugins are loaded)."""
+    """The registered judge `name` (a plugin's once plugins are loaded)."""
     from pgrpo.errors import PgrpoError
 
+    if name not in JUDGES:
+        from pgrpo.plugins import load_plugins
+
+        load_plugins()
     try:
         return JUDGES.get(name)
     except KeyError as exc:

@@ -25,7 +25,7 @@ def add_problem_arguments(parser: argparse.ArgumentParser) -> None:
 
 def add_prompt_style_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--prompt-style", default="pgrpo",
-                        help="how the generator is asked: a registered prompt style (pgrpo, plain, toy)")
+                        help="how the generator is asked: a registered prompt style (pgrpo, plain, or a plugin's)")
 
 
 def checked_prompt_style(name: str) -> str:

@@ -114,7 +114,11 @@ def _plain_user(problem: Problem) -> str:
 
 
 def get_style(style: str) -> PromptStyle:
-    """The registered style; ConfigError naming the known styles otherwise."""
+    """The registered style (a plugin's once plugins are loaded); ConfigError naming the known styles otherwise."""
+    if style not in PROMPT_STYLES:
+        from pgrpo.plugins import load_plugins
+
+        load_plugins()
     try:
         return PROMPT_STYLES.get(style)
     except KeyError as exc:

@@ -52,7 +52,7 @@ def configure_evaluate(parser: argparse.ArgumentParser) -> Runner:
                         help="backend option, e.g. max_batch_size=4 or base_url=http://localhost:8000/v1")
     parser.add_argument("--prompt", default="pgrpo",
                         help="a registered prompt style: pgrpo = the training format (<think>/<answer>), "
-                             "plain = an instruct prompt, toy = the toy world's")
+                             "plain = an instruct prompt, or one a plugin registers")
     parser.add_argument("--rescore", action="store_true", help="only re-check the samples already in --out")
     parser.add_argument("--data", action="append", metavar="NAME=PATH",
                         help="use a local file for benchmark NAME (needed offline for all but humaneval)")

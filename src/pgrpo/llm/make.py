@@ -3,7 +3,7 @@
 The built-in backends (hf, openai, vllm) register in `BACKENDS` (pgrpo.llm.base) when their
 modules are imported, here, when a backend is asked for; each loads its model library only when
 a backend is built. A name still unknown loads the plugins (pgrpo.plugins), whose backends
-register when loaded (the toy world's "toy").
+register when loaded.
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 Submodules: manifest (what an RM is: `pgrpo_rm.json`, read by every consumer), template (the one
 RM input layout + truncation), data (pairs JSONL), od + pairs (`pgrpo rm pairs`), fitting + train
 + implicit_train (`pgrpo rm train`), scoring (RewardScorer), metrics, benchmarks and evaluate
-(`pgrpo rm eval`). The names below are the public API (a plugin such as the toy world uses only
+(`pgrpo rm eval`). The names below are the public API (a plugin uses only
 these); each is imported from its submodule on first use, so this package imports nothing heavy.
 """
 

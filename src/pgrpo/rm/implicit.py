@@ -12,8 +12,8 @@ training runs on TRL's DPOTrainer (`pgrpo.rm.implicit_train`), fed the tokenizat
 Why it exists: the scalar head reads one vector at the last token, so to notice that step 3
 states the wrong constant the model has to learn to compare every step with the statement and
 carry the verdict to the end. A policy already makes that comparison token by token when it
-copies the statement's steps into its reasoning; this score reads it there. On the toy world
-the scalar head reached at most 0.755 on the toy LCB-RB, this head 0.905 (docs/demo.md).
+copies the statement's steps into its reasoning; this score reads it there. In the demo
+(docs/demo.md) the scalar head reached at most 0.755 on its LCB-RB, this head 0.905.
 
 "The policy's own format" is approximate for real problems: pairs and RM items carry only the
 statement, so the prompt is rendered from a statement-only `Problem` (no entry point or stdin

@@ -1,8 +1,8 @@
 """Supervised fine-tuning of tiny CPU policies: the one SFT loop and the format warm-up.
 
 Owns `encode_example` / `fine_tune`, the causal-LM loop (loss on response tokens only; at this
-size a trainer adds only overhead) that the toy demo's SFT policy (pgrpo.toy.sft) trains with
-too, and `format_warmup(model_dir, examples, steps)` (the CPU recipe only): full-batch steps
+size a trainer adds only overhead; public as `pgrpo.train.fine_tune` for a caller's own rows,
+batches and schedule), and `format_warmup(model_dir, examples, steps)` (the CPU recipe only): full-batch steps
 teaching a randomly initialised tiny model the response structure (`<think>..</think><answer>
 ```python ..```</answer>`) around the training problems' canonical solutions (a non-solving
 stub when a problem has none). Why: a random policy never produces the format or passing code,
