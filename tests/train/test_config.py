@@ -146,7 +146,7 @@ def test_peft_section(tmp_path):
     config = tiny(tmp_path, "peft.r=4", "peft.lora_alpha=8", "peft.target_modules=[q_proj,v_proj]")
     validate_train_config(config)
     lora = lora_config(config)
-    assert lora.r == 4 and set(lora.target_modules) == {"q_proj", "v_proj"}
+    assert lora is not None and lora.r == 4 and lora.target_modules == {"q_proj", "v_proj"}
     assert lora_config(tiny(tmp_path)) is None
     with pytest.raises(ConfigError, match="peft.rank: unknown key"):
         validate_train_config(tiny(tmp_path, "peft.rank=4"))
