@@ -7,8 +7,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from pgrpo.bench.build import BenchBuild, BenchConfig  # noqa: F401 - exported lazily (__getattr__)
-    from pgrpo.bench.judge import JUDGES, Judge, JudgeItem, JudgeVerdict  # noqa: F401 - exported lazily (__getattr__)
+    # "X as X": re-exported for type checkers; at run time __getattr__ imports X on first use
+    from pgrpo.bench.build import BenchBuild as BenchBuild
+    from pgrpo.bench.build import BenchConfig as BenchConfig
+    from pgrpo.bench.judge import JUDGES as JUDGES
+    from pgrpo.bench.judge import Judge as Judge
+    from pgrpo.bench.judge import JudgeItem as JudgeItem
+    from pgrpo.bench.judge import JudgeVerdict as JudgeVerdict
 
 _BUILD = {"BenchBuild", "BenchConfig"}
 _JUDGE = {"JUDGES", "Judge", "JudgeItem", "JudgeVerdict"}
@@ -18,9 +23,12 @@ __all__ = sorted(_BUILD | _JUDGE)
 
 def __getattr__(name: str) -> Any:
     if name in _BUILD:
-        import pgrpo.bench.build as module
+        import pgrpo.bench.build
+
+        return getattr(pgrpo.bench.build, name)
     elif name in _JUDGE:
-        import pgrpo.bench.judge as module
+        import pgrpo.bench.judge
+
+        return getattr(pgrpo.bench.judge, name)
     else:
         raise AttributeError(f"module 'pgrpo.bench' has no attribute {name!r}")
-    return getattr(module, name)
