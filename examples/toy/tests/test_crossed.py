@@ -127,7 +127,8 @@ def test_variance_components_are_unbiased_under_the_model():
     rng = np.random.default_rng(11)
     k, t, reps = 6, 10, 3000
     est = np.array([[vc.seed_var, vc.task_var, vc.residual_var] for vc in (
-        crossed_variance(rng.normal(0, 1.0, (k, 1)) + rng.normal(0, 0.5, (1, t)) + rng.normal(0, 0.8, (k, t)))
+        crossed_variance(rng.normal(0, 1.0, (k, 1)) + rng.normal(0, 0.5, (1, t))  # type: ignore[arg-type]
+                         + rng.normal(0, 0.8, (k, t)))  # an ndarray of rows
         for _ in range(reps))])
     mean = est.mean(axis=0)
     assert mean[0] == pytest.approx(1.0, abs=0.05)  # sd of one estimate ~0.65: Monte Carlo se ~0.012

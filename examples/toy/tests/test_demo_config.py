@@ -17,7 +17,7 @@ def _inputs(problems) -> set[tuple]:
 
 
 def _owners(pools):
-    owner = {}
+    owner: dict = {}
     for use, tasks in pools.items():
         for task in tasks:
             owner.setdefault(task.steps, set()).add(use)

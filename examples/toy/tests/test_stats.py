@@ -44,6 +44,7 @@ def test_issue_numbers_three_seeds():
     assert c.mean == pytest.approx(0.133 / 3, abs=1e-6)
     # deviations -0.065333, 0.058667, 0.006667: squares sum 0.0077547, variance 0.0038773
     assert c.sd == pytest.approx(math.sqrt(0.0077546667 / 2), abs=1e-6)
+    assert c.mean is not None and c.sd is not None
     assert c.mean / (c.sd / math.sqrt(3)) == pytest.approx(1.233, abs=1e-3)
     # sum 0.133 of magnitudes totalling 0.175: |sum| >= 0.133 iff flipped magnitudes <= 0.021 ({}, {.021})
     # or >= 0.154 ({.103, .051} - an exact tie - and all): 4 of 8
@@ -94,7 +95,7 @@ def test_mde_and_interval_at_any_alpha_and_power_from_printed_t_tables():
             (statistics.fmean(diffs) - half, statistics.fmean(diffs) + half), abs=2e-6)
     # a lower alpha asks for a larger effect
     strict, loose = paired_comparison(b[:4], [0.4, 0.45, 0.3, 0.5]), paired_comparison(b[:4], [0.4, 0.45, 0.3, 0.5], 0.05)
-    assert strict.mde > loose.mde
+    assert strict.mde is not None and loose.mde is not None and strict.mde > loose.mde
     for alpha, power in ((0.0, 0.8), (1.0, 0.8), (0.025, 1.0), (0.025, 0.0)):
         with pytest.raises(PgrpoError, match="alpha and power"):
             paired_comparison([0.1, 0.2], [0.0, 0.0], alpha=alpha, power=power)
@@ -102,7 +103,7 @@ def test_mde_and_interval_at_any_alpha_and_power_from_printed_t_tables():
 
 def test_an_interval_that_excludes_zero():
     c = paired_comparison([0.6, 0.62, 0.61, 0.63], [0.5, 0.5, 0.5, 0.5])
-    assert c.ci95[0] > 0 and c.interval_excludes_zero
+    assert c.ci95 is not None and c.ci95[0] > 0 and c.interval_excludes_zero
     assert c.sign_flip_p == pytest.approx(2 / 16)
 
 

@@ -9,7 +9,8 @@ import pytest
 from pgrpo.bench.judge import JUDGES, JudgeItem
 from pgrpo.llm import CachedBackend, ChatRequest, make_backend
 from pgrpo.parsing import parse_response
-from pgrpo.rm.pairs import ODTemplates, PairsConfig, PairsRun
+from pgrpo.rm.od import ODTemplates
+from pgrpo.rm.pairs import PairsConfig, PairsRun
 from pgrpo_toy.backend import OracleJudge, ToyBackend, dimension_of, write_initial
 from pgrpo_toy.oracle import grade
 from pgrpo_toy.world import (
@@ -54,7 +55,7 @@ def test_rewrites_follow_the_packaged_templates(dimension):
 
 def test_unreadable_request_is_a_per_item_error():
     results = ToyBackend().generate([ChatRequest([{"role": "user", "content": "write a poem"}])])
-    assert not results[0].ok and "toy" in results[0].error
+    assert not results[0].ok and "toy" in str(results[0].error)
 
 
 def test_initial_uses_policy_responses_when_usable(tmp_path):

@@ -82,6 +82,7 @@ def test_compare_pass_rate_gives_the_crossed_interval_and_variance(task_runs):
     from pgrpo_toy.crossed import crossed_bootstrap
 
     c = compare(task_runs, Comparison("posterior_honest", "outcome", "pass_at_1"), HIDDEN)
+    assert c is not None
     # per seed: (0.5 + 0.5 + 2 * (0.1 + 0.05 s)) / 4 = 0.3 + 0.025 s
     diffs = [0.3 + 0.025 * s for s in range(4)]
     assert c["seeds"] == [0, 1, 2, 3] and c["dropped_seeds"] == [] and not c["n_a"]
@@ -103,6 +104,7 @@ def test_compare_pass_rate_gives_the_crossed_interval_and_variance(task_runs):
 
 def test_compare_hidden_metric_reads_only_hidden_tasks_and_drops_unpaired_seeds(task_runs):
     c = compare(task_runs, Comparison("posterior_honest", "outcome", "hidden_pass_at_1"), HIDDEN)
+    assert c is not None
     assert c["seeds"] == [0, 1, 2] and c["dropped_seeds"] == [3] and c["k"] == 3
     assert c["diffs"] == pytest.approx([0.5, 0.5, 0.5]) and c["mean"] == pytest.approx(0.5)
     crossed = c["crossed"]
@@ -111,12 +113,14 @@ def test_compare_hidden_metric_reads_only_hidden_tasks_and_drops_unpaired_seeds(
     assert crossed["estimate"] == pytest.approx(0.5) and crossed["interval"] == pytest.approx([0.5, 0.5])
     # with other hidden ids the same comparison reads other tasks
     other = compare(task_runs, Comparison("posterior_honest", "outcome", "hidden_pass_at_1"), frozenset({"t2", "t3"}))
+    assert other is not None
     assert other["crossed"]["estimate"] == pytest.approx(0.1 + 0.05)  # seeds 0-2: 0.1 + 0.05 s, mean at s = 1
 
 
 def test_compare_below_two_seeds_and_without_a_run():
     runs = [_task_run("posterior_honest", 0, _a_task(0)), _task_run("outcome", 0, B_TASK[0])]
     c = compare(runs, Comparison("posterior_honest", "outcome", "pass_at_1"), HIDDEN)
+    assert c is not None
     assert c["n_a"] and c["k"] == 1 and c["diffs"] == pytest.approx([0.3])
     for key in ("mean", "ci95", "sign_flip_p", "mde", "crossed"):
         assert c[key] is None, key
@@ -143,10 +147,12 @@ def test_comparisons_pair_only_seeds_with_a_value_on_both_sides():
             run("posterior", 3, None), run("posterior", 4, 0.4), run("additive", 0, None), run("additive", 2, 0.1)]
     assert paired_values(runs, "posterior", "outcome", "rt_failing") == ([0, 2, 4], [0.5, 0.3, 0.4], [0.3, 0.2, 0.1])
     po = compare(runs, Comparison("posterior", "outcome", "rt_failing"))
+    assert po is not None
     assert po["seeds"] == [0, 2, 4] and po["dropped_seeds"] == [1, 3] and po["k"] == 3 and not po["n_a"]
     assert po["diffs"] == pytest.approx([0.2, 0.1, 0.3]) and po["mean"] == pytest.approx(0.2)
     assert po["crossed"] is None  # not a pass rate: no per-task values to resample
     pa = compare(runs, Comparison("posterior", "additive", "rt_failing"))  # one seed left (2): n/a
+    assert pa is not None
     assert pa["n_a"] and pa["k"] == 1 and pa["seeds"] == [2] and pa["dropped_seeds"] == [0]
     assert pa["diffs"] == pytest.approx([0.2]) and pa["mean"] is None and pa["sign_flip_p"] is None
 

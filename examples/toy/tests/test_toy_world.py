@@ -55,7 +55,8 @@ def test_problem_round_trip_and_texts():
     problem = generate_problems(1, seed=0)[0]
     task = task_of(problem)
     assert problem.entry_point == "f" and problem.tests.kind.value == "call"
-    assert task_from_statement(problem.statement).steps == task.steps
+    parsed = task_from_statement(problem.statement)
+    assert parsed is not None and parsed.steps == task.steps
     assert canonical_reasoning(task).startswith("Step 1: ")
     assert parse_code(canonical_code(task)) == task.steps
     assert [c.output for c in problem.tests.call_cases] == [task.run(c.inputs[0]) for c in problem.tests.call_cases]
@@ -67,7 +68,7 @@ def test_canonical_code_passes_and_wrong_code_fails_in_the_sandbox():
     problems = generate_problems(6, seed=1)
     wrong = "def f(x):\n    return x + 1000\n"
     with Sandbox(SandboxConfig(workers=2)) as sandbox:
-        results = sandbox.run([Job(p, p.canonical_solution) for p in problems] + [Job(problems[0], wrong)])
+        results = sandbox.run([Job(p, p.canonical_solution or "") for p in problems] + [Job(problems[0], wrong)])
     assert [r.passed for r in results] == [True] * 6 + [False]
 
 
@@ -87,6 +88,7 @@ def test_oracle_canonical_is_perfect_and_each_degrade_lowers_only_its_dimension(
 def test_oracle_specific_flaws():
     task = task_from_statement("Write a function f(x) for an integer x. Step 1: multiply x by 3. Step 2: subtract 4 "
                                "from x. Step 3: take the absolute value of x. Return x.")
+    assert task is not None
     g = grade(task, "Step 1: multiply x by 5.\nStep 2: subtract 4 from x.\nStep 3: take the absolute value of x.")
     assert g.factual == pytest.approx(2 / 3) and g.rigor == 1.0 and g.coherence == 1.0
     g = grade(task, "Step 1: subtract 4 from x.\nStep 2: multiply x by 3.\nStep 3: take the absolute value of x.")
