@@ -42,7 +42,7 @@ class VLLMBackend(ChatBackend):
         except (OSError, ValueError, RuntimeError) as exc:
             raise BackendError(f"vllm backend: cannot load model {self.model!r}: {exc}") from exc
 
-    def _params(self, req: ChatRequest):
+    def _params(self, req: ChatRequest) -> Any:  # a vllm.SamplingParams
         return self._sampling_params(n=req.n, temperature=req.temperature, top_p=req.top_p,
                                      max_tokens=req.max_tokens, seed=req.seed, stop=list(req.stop) or None)
 

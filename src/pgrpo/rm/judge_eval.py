@@ -72,7 +72,8 @@ def parse_preference(text: str) -> str | None:
     """"A" or "B" from a judge answer ("[[A]]", a bare "B", "Verdict: A"), None if absent."""
     found = _BRACKETED.findall(text)
     if found:
-        return found[-1].upper()
+        side: str = found[-1].upper()
+        return side
     lines = [line for line in text.strip().splitlines() if line.strip()]
     bare = _BARE.match(lines[-1]) if lines else None
     if bare:
