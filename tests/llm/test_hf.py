@@ -6,7 +6,7 @@ import pytest
 
 from pgrpo.llm import ChatRequest, make_backend
 from pgrpo.llm.base import BackendError
-from pgrpo.llm.hf import truncate_at_stop
+from pgrpo.llm.hf import completion_length, truncate_at_stop
 
 
 @pytest.fixture(scope="module")
@@ -60,3 +60,13 @@ def test_seeded_samples_spanning_several_batches_are_distinct(tiny_policy_path):
     assert len(texts) == 6
     assert texts[0:2] != texts[2:4] and texts[2:4] != texts[4:6]  # each batch draws fresh samples
     assert hf.generate([req])[0].texts == texts  # and the seed still makes it reproducible
+
+
+def test_a_completion_ends_at_its_first_eos_and_keeps_a_pad_sampled_mid_text():
+    eos, pad = 2, 0
+    assert completion_length([5, 6, eos, pad, pad], eos, pad) == 3  # eos counted, the pads after it not
+    assert completion_length([5, pad, 6, eos, pad], eos, pad) == 4  # a mid-text pad is a token
+    assert completion_length([5, 6, 9, pad, pad], eos, pad) == 3  # ended by another stop id: trailing pads dropped
+    assert completion_length([5, 6, 7], eos, pad) == 3  # max_tokens reached
+    assert completion_length([5, eos, eos], eos, eos) == 2  # pad == eos: the first one ends it
+    assert completion_length([5, 6], None, None) == 2

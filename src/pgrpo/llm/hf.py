@@ -32,6 +32,16 @@ def truncate_at_stop(text: str, stop: Sequence[str]) -> str:
     return text[:min(found, default=len(text))]
 
 
+def completion_length(ids: Sequence[int], eos: int | None, pad: int | None) -> int:
+    """How many generated `ids` are the completion: up to and including the first eos; without
+    one, all but the trailing pads (generate pads a row that another stop id of the model's
+    generation config ended). A pad sampled mid-text is a token of the completion."""
+    end = list(ids).index(eos) + 1 if eos in ids else len(ids)
+    while end and ids[end - 1] == pad and ids[end - 1] != eos:
+        end -= 1
+    return end
+
+
 @BACKENDS.register("hf")
 class HFBackend(ChatBackend):
     """A local transformers model at `model` (a path or an already-cached hub id)."""
@@ -142,14 +152,9 @@ class HFBackend(ChatBackend):
         prompt_len = enc["input_ids"].shape[1]
         new = out[:, prompt_len:]
         rows: list[tuple[str, int, int]] = []
-        eos, pad = self.tokenizer.eos_token_id, self.tokenizer.pad_token_id
         for r, req in enumerate(reqs):
             ids = new[r].tolist()
-            # A row ends at its first eos; the pads after it (or after another stop id of the
-            # model's generation config) are not completion. A pad sampled mid-text is a token.
-            ctok = ids.index(eos) + 1 if eos in ids else len(ids)
-            while ctok and ids[ctok - 1] == pad and ids[ctok - 1] != eos:
-                ctok -= 1
+            ctok = completion_length(ids, self.tokenizer.eos_token_id, self.tokenizer.pad_token_id)
             text = str(self.tokenizer.decode(ids[:ctok], skip_special_tokens=True))
             ptok = int(enc["attention_mask"][r].sum())
             rows.append((truncate_at_stop(text, req.stop), ptok, ctok))
