@@ -1,6 +1,6 @@
 """`pgrpo bench build` / `pgrpo rm pairs` command-line choices: `--judge` from JUDGES (the toy
 world's "toy-oracle" needs no LLM), `--prompt-style` (incl. the toy world's), `--backend toy`
-without importing pgrpo.toy first, and rm pairs' `--include-code` layout record."""
+without importing pgrpo_toy first, and rm pairs' `--include-code` layout record."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ CLI = [sys.executable, "-c", "import sys; from pgrpo.cli import main; sys.exit(m
 
 @pytest.fixture(scope="module")
 def toy_problems(tmp_path_factory):
-    from pgrpo.toy.world import generate_problems
+    from pgrpo_toy.world import generate_problems
 
     path = tmp_path_factory.mktemp("toy") / "problems.jsonl"
     path.write_text("".join(json.dumps(problem_to_dict(p)) + "\n" for p in generate_problems(3, 7)))
@@ -26,7 +26,7 @@ def toy_problems(tmp_path_factory):
 
 
 def test_backend_toy_and_prompt_style_in_a_fresh_process(toy_problems, tmp_path):
-    """A fresh interpreter: nothing imported pgrpo.toy, yet --backend toy and --prompt-style toy work."""
+    """A fresh interpreter: nothing imported pgrpo_toy, yet --backend toy and --prompt-style toy work."""
     out = tmp_path / "pairs"
     done = subprocess.run([*CLI, "rm", "pairs", "--problems", toy_problems, "--out", str(out), "--backend", "toy",
                            "--model", "toy", "--prompt-style", "toy", "--dimensions", "logic", "--include-code",
