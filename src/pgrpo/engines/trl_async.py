@@ -29,9 +29,9 @@ from functools import lru_cache
 from typing import Any
 
 from pgrpo.engines.posterior import PosteriorReward
+from pgrpo.rewards.batch import COMPONENTS, completion_text
 from pgrpo.train.async_trainer import ASYNC_REWARD_FACTORIES, REWARD_FACTORY
 from pgrpo.train.config import TrainConfig
-from pgrpo.train.trl_hooks import COMPONENTS, completion_text
 
 
 @lru_cache(maxsize=4)

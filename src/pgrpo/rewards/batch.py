@@ -109,6 +109,19 @@ def keyed_groups(keys: Sequence[str], group_size: int) -> list[list[int]]:
     return groups
 
 
+# The reward columns an engine sees (TRL: one reward function each; their sum is the total).
+COMPONENTS = ("format", "outcome", "thinking")
+
+
+def completion_text(completion: Any) -> str:
+    """A TRL completion as text: a plain string, or a conversational list of messages."""
+    if isinstance(completion, str):
+        return completion
+    if isinstance(completion, list):
+        return "".join(str(m.get("content", "")) for m in completion if isinstance(m, dict))
+    raise TypeError(f"unsupported completion type {type(completion).__name__}")
+
+
 TIMEOUT_STATUS = Status.TIMEOUT.value  # a Verdict's status when a wall-clock limit hit
 
 
@@ -207,7 +220,7 @@ class BatchRewards:
 
     def column(self, component: str) -> list[float]:
         """One float per completion for `component` in format / outcome / thinking / total."""
-        if component not in ("format", "outcome", "thinking", "total"):
+        if component not in (*COMPONENTS, "total"):
             raise KeyError(f"unknown reward component {component!r}")
         return [float(getattr(r, component)) for r in self.rewards]
 

@@ -43,10 +43,16 @@ from transformers import TrainerCallback
 
 from pgrpo.data.journal import Journal
 from pgrpo.errors import PgrpoError, RankFailure, name_ranks
-from pgrpo.rewards.batch import BatchRewards, BatchStats, RewardEvaluator, global_metrics
+from pgrpo.rewards.batch import (
+    COMPONENTS,
+    BatchRewards,
+    BatchStats,
+    RewardEvaluator,
+    completion_text,
+    global_metrics,
+)
 
 log = logging.getLogger("pgrpo.rewards")
-COMPONENTS = ("format", "outcome", "thinking")
 # value -> every rank's value in rank order (a collective: pgrpo.train.distributed.gather_json);
 # one process: [value] (`single_process`).
 Gather = Callable[[Any], list[Any]]
@@ -88,15 +94,6 @@ def _describe(exc: Exception) -> str:
 
 def single_process(value: Any) -> list[Any]:
     return [value]
-
-
-def completion_text(completion: Any) -> str:
-    """A TRL completion as text: a plain string, or a conversational list of messages."""
-    if isinstance(completion, str):
-        return completion
-    if isinstance(completion, list):
-        return "".join(str(m.get("content", "")) for m in completion if isinstance(m, dict))
-    raise TypeError(f"unsupported completion type {type(completion).__name__}")
 
 
 class ComponentReward:
