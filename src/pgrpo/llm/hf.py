@@ -36,7 +36,7 @@ def completion_length(ids: Sequence[int], eos: int | None, pad: int | None) -> i
     """How many generated `ids` are the completion: up to and including the first eos; without
     one, all but the trailing pads (generate pads a row that another stop id of the model's
     generation config ended). A pad sampled mid-text is a token of the completion."""
-    end = list(ids).index(eos) + 1 if eos in ids else len(ids)
+    end = list(ids).index(eos) + 1 if eos is not None and eos in ids else len(ids)
     while end and ids[end - 1] == pad and ids[end - 1] != eos:
         end -= 1
     return end
