@@ -47,6 +47,7 @@ class _State:
 @pytest.mark.sandbox
 def test_the_documented_reward_path_is_the_code_that_runs(tiny_rm_path: str, tmp_path: Path) -> None:
     problem = load_problems("humaneval", limit=1)[0]
+    assert problem.canonical_solution is not None
     code = problem.starter_code + problem.canonical_solution
     passing = f"<think>\nCompare every pair of numbers.\n</think>\n```python\n{code}\n```"
     failing = passing.replace("return True", "return False")

@@ -21,6 +21,8 @@ from pgrpo.train.async_config import async_grpo, call_bound_s
 from pgrpo.train.config import TrainConfig
 
 if TYPE_CHECKING:
+    from datasets import Dataset
+
     from pgrpo.train.runner import TrainResult
 
 # (recipe, group size, per-call bound in s, policy tokenizer path) -> the reward functions AsyncGRPOTrainer gets.
@@ -29,7 +31,7 @@ ASYNC_REWARD_FACTORIES: Registry[AsyncRewardFactory] = Registry("async reward fa
 REWARD_FACTORY = "posterior"  # registered by pgrpo.engines.trl_async
 
 
-def async_dataset(config: TrainConfig):
+def async_dataset(config: TrainConfig) -> Dataset:
     """HF Dataset with "prompt" (chat messages: the async child renders them) and "task_id"; the recipe's
     problems in the same order and with the same checks as the GRPOTrainer path (`load_targets`)."""
     from datasets import Dataset
