@@ -17,7 +17,7 @@ import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pgrpo.data import Problem
 
@@ -40,7 +40,7 @@ class BaselinePairs:
     passed: int = 0
 
 
-def outcome_pairs(problem: Problem, sides: Sequence[tuple[str, bool]], rng: random.Random) -> list[dict]:
+def outcome_pairs(problem: Problem, sides: Sequence[tuple[str, bool]], rng: random.Random) -> list[dict[str, Any]]:
     """Pair rows of one problem from its (side text, passed) samples (see the module docstring)."""
     passing = list(dict.fromkeys(text for text, ok in sides if ok and text.strip()))
     failing = list(dict.fromkeys(text for text, ok in sides if not ok and text.strip()))
@@ -63,7 +63,7 @@ def score_based_pairs(policy_dir: str, problems: Sequence[Problem], n_samples: i
     items = [(p, text) for p, texts in zip(problems, responses) for text in texts]
     verdicts = verify(items)
     rng = random.Random(f"score-based-pairs:{seed}")
-    rows: list[dict] = []
+    rows: list[dict[str, Any]] = []
     used = 0
     for i, problem in enumerate(problems):
         chunk = range(i * n_samples, (i + 1) * n_samples)

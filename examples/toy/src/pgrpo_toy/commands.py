@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
-from pgrpo.commands import command
+import argparse
+
+from pgrpo.commands import Runner, command
 
 
 def _seeds(text: str) -> tuple[int, ...]:
@@ -19,7 +21,7 @@ def _seeds(text: str) -> tuple[int, ...]:
 
 
 @command("demo", help="Run the whole pipeline (SFT, OD pairs, RMs, LCB-RB, RL arms, report) on a toy world")
-def configure_demo(parser):
+def configure_demo(parser: argparse.ArgumentParser) -> Runner:
     parser.add_argument("--out", default="runs/demo", help="run directory (report.md, report.json, plots)")
     parser.add_argument("--quick", action="store_true", help="CI budget: a few problems and steps per stage")
     parser.add_argument("--study", action="store_true",
@@ -47,7 +49,7 @@ def configure_demo(parser):
                              "of three arms runs all three at once, which ends sooner than two then one)")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
 
-    def run(args) -> int:
+    def run(args: argparse.Namespace) -> int:
         import os
 
         os.environ.setdefault("HF_HUB_OFFLINE", "1")

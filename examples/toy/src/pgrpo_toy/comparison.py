@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import random
 from pathlib import Path
+from typing import Any
 
 from pgrpo.data import read_jsonl, write_jsonl
 from pgrpo_toy.demo_config import DemoConfig
@@ -25,7 +26,7 @@ from pgrpo_toy.stage import toy_verifier
 RMS = ("od", "score_based")
 
 
-def distinct(rows: list) -> list:
+def distinct(rows: list[Any]) -> list[Any]:
     """`rows` without repeats of a (prompt, chosen, rejected) triple, first occurrence kept (a
     problem drawn twice gets the same OD pairs twice)."""
     seen: set[tuple[str, str, str]] = set()
@@ -38,20 +39,20 @@ def distinct(rows: list) -> list:
     return out
 
 
-def equal_pairs(od_rows: list, score_rows: list, seed: int = 0) -> tuple[list, list]:
+def equal_pairs(od_rows: list[Any], score_rows: list[Any], seed: int = 0) -> tuple[list[Any], list[Any]]:
     """Both sets made distinct, then cut to the size of the smaller by a seeded sample (order kept)."""
     od_rows, score_rows = distinct(od_rows), distinct(score_rows)
     n = min(len(od_rows), len(score_rows))
     rng = random.Random(f"comparison-pairs:{seed}")
 
-    def cut(rows: list) -> list:
+    def cut(rows: list[Any]) -> list[Any]:
         keep = sorted(rng.sample(range(len(rows)), n))
         return [rows[i] for i in keep]
 
     return cut(od_rows), cut(score_rows)
 
 
-def _write_pairs(path: Path, rows: list, spec_from: Path) -> str:
+def _write_pairs(path: Path, rows: list[Any], spec_from: Path) -> str:
     """`rows` as a pairs file next to a copy of the PairsSpec (pgrpo_pairs.json) of `spec_from`'s directory."""
     import shutil
 
@@ -66,7 +67,7 @@ def _write_pairs(path: Path, rows: list, spec_from: Path) -> str:
 
 
 def stage_comparison(stage_dir: Path, config: DemoConfig, policy: str, generator: str, od_pairs_path: str,
-                     bench_file: str) -> dict:
+                     bench_file: str) -> dict[str, Any]:
     from pgrpo_toy.baseline import score_based_pairs
     from pgrpo_toy.lcb_rb import score_lcb_rb
     from pgrpo_toy.stages_rm import PAIRS_DRAW_SEED, build_bench, pair_problems, splits_of, train_rm
@@ -77,7 +78,7 @@ def stage_comparison(stage_dir: Path, config: DemoConfig, policy: str, generator
                                  verifier, seed=PAIRS_DRAW_SEED)
     od_all, score_all = read_jsonl(od_pairs_path), read_jsonl(made.path)
     od_rows, score_rows = equal_pairs(od_all, score_all)
-    out: dict = {"score_based_made": {"pairs": made.count, "problems_used": made.problems_used,
+    out: dict[str, Any] = {"score_based_made": {"pairs": made.count, "problems_used": made.problems_used,
                                       "samples": made.samples, "passed": made.passed},
                  "od_available": len(od_all), "distinct_pairs": len(od_rows), "epochs": config.rm_epochs,
                  "betas": list(config.comparison_betas), "rm": {}}
@@ -90,7 +91,7 @@ def stage_comparison(stage_dir: Path, config: DemoConfig, policy: str, generator
         else (None, {"pairs": 0})
     out["select_bench"] = {k: select[k] for k in ("split", "problems", "pairs")} if choose else None
     for name in RMS:
-        candidates: list[dict] = []
+        candidates: list[dict[str, Any]] = []
         for beta in config.comparison_betas:
             rm = train_rm(stage_dir / f"{name}-beta{beta:g}", config, paths[name], policy, beta=beta)
             on_select = score_lcb_rb(select_file, rm["path"], stage_dir / f"{name}-beta{beta:g}" / "select_eval") \

@@ -18,6 +18,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -91,7 +92,7 @@ class CrossedInterval:
     def excludes_zero(self) -> bool:
         return self.low > 0 or self.high < 0
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         return {"estimate": self.estimate, "interval": [self.low, self.high], "level": self.level, "se": self.se,
                 "k": self.k, "t": self.t, "n_boot": self.n_boot, "seed": self.seed}
 
@@ -109,7 +110,8 @@ def bootstrap_replicates(grid: np.ndarray, n_boot: int, seed: int) -> np.ndarray
     replicate = np.arange(n_boot)[:, None]
     np.add.at(w, (replicate, rows), 1.0)
     np.add.at(v, (replicate, cols), 1.0)
-    return np.einsum("bk,kt,bt->b", w, grid, v) / (k * t)
+    means: np.ndarray = np.einsum("bk,kt,bt->b", w, grid, v) / (k * t)
+    return means
 
 
 def crossed_bootstrap(diffs: Sequence[Sequence[float]], n_boot: int = 2000, seed: int = 0,
@@ -178,7 +180,7 @@ class VarianceComponents:
             raise PgrpoError(f"VarianceComponents.share: unknown term {term!r}; expected one of {sorted(terms)}")
         return terms[term] / self.total if self.total > 0 else 0.0
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         return {"k": self.k, "t": self.t, "seed_var": self.seed_var, "task_var": self.task_var,
                 "residual_var": self.residual_var, "seed_term": self.seed_term, "task_term": self.task_term,
                 "residual_term": self.residual_term, "total": self.total, "se": self.se,

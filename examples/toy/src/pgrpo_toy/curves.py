@@ -17,7 +17,7 @@ import statistics
 from collections import defaultdict
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pgrpo.data import Problem
 
@@ -36,7 +36,7 @@ CURVE_KEYS: dict[str, str | None] = {
 
 
 def step_curves(samples_path: str | Path, problems: Sequence[Problem], rm_path: str | None,
-                verify: BatchVerify | None = None) -> dict[str, list]:
+                verify: BatchVerify | None = None) -> dict[str, list[Any]]:
     """{"step": [...], and one list per CURVE_KEYS key, aligned with the steps}. `problems` are the
     training problems; where they carry the weak tests, `verify` re-judges each completion with the
     strong tests (pass_rate is then the strong verdict, train_pass_rate the reward's)."""
@@ -62,10 +62,10 @@ def step_curves(samples_path: str | Path, problems: Sequence[Problem], rm_path: 
         verdicts = verify([(strong_of[row["task_id"]], row["completion"]) for row in rows])
         strong = [bool(v.passed) for v in verdicts]
     records = records_of(batch, reasonings, strong, rts, trained)
-    per_step: dict[int, list] = defaultdict(list)
+    per_step: dict[int, list[Any]] = defaultdict(list[Any])
     for row, record in zip(rows, records):
         per_step[int(row["step"])].append(record)
-    curves: dict[str, list] = {"step": [], **{key: [] for key in CURVE_KEYS}}
+    curves: dict[str, list[Any]] = {"step": [], **{key: [] for key in CURVE_KEYS}}
     for step in sorted(per_step):
         step_records = per_step[step]
         readouts = summarize(step_records).as_dict()

@@ -22,11 +22,15 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, TypeVar
 
 from pgrpo_toy.demo_config import MODES, DemoConfig, quick_config
 from pgrpo_toy.stage import DEMO_VERSION, SharedStages, run_stage, say, stage_key
 from pgrpo_toy.stages_rm import rm_training_pairs
+
+T = TypeVar("T")
 
 __all__ = ["DEMO_VERSION", "MODES", "DemoConfig", "SharedStages", "quick_config", "rm_training_pairs",
            "run_demo", "shared_stages", "with_threads"]
@@ -61,7 +65,7 @@ def shared_stages(out: Path, config: DemoConfig) -> SharedStages:
     return SharedStages(policy, generator, pairs, rms, bench, probe, comparison)
 
 
-def with_threads(fn, *args):
+def with_threads(fn: Callable[..., T], *args: Any) -> T:
     """Call `fn(*args)` with torch using every core this process may run on (the stages before
     RL run one at a time: 60 SFT steps took 15.6 s with 2 threads, 24.2 s with 1; parallel RL
     runs take one thread each). The caller's setting is restored afterwards."""
@@ -75,7 +79,7 @@ def with_threads(fn, *args):
         torch.set_num_threads(threads)
 
 
-def run_demo(config: DemoConfig) -> dict:
+def run_demo(config: DemoConfig) -> dict[str, Any]:
     """Run every stage (skipping finished ones) and write the report; returns report.json's content.
 
     With `config.jobs > 1` the RL stages run in spawned processes, so a script calling this must
@@ -83,7 +87,7 @@ def run_demo(config: DemoConfig) -> dict:
     return with_threads(_run_stages, config)
 
 
-def _run_stages(config: DemoConfig) -> dict:
+def _run_stages(config: DemoConfig) -> dict[str, Any]:
     from pgrpo_toy.report import write_report
     from pgrpo_toy.stages_rl import rl_stages
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 PAIR_CATEGORIES = ("invalid_skip_rejected", "skip_chosen", "other")
 
@@ -39,7 +40,7 @@ class LcbRbScore:
     categories: dict[str, CategoryAccuracy] = field(default_factory=dict)
     input_note: str = ""
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         return {"n": self.n, "accuracy": self.accuracy, "ci95": list(self.ci95), "input_note": self.input_note,
                 "categories": {name: {"n": c.n, "accuracy": c.accuracy, "ci95": list(c.ci95) if c.ci95 else None}
                                for name, c in self.categories.items()}}
@@ -60,7 +61,7 @@ def pair_category(statement: str, chosen_reasoning: str, rejected_reasoning: str
     return "other"
 
 
-def categories_of(pairs: Sequence) -> list[str]:
+def categories_of(pairs: Sequence[Any]) -> list[str]:
     """PAIR_CATEGORIES label per `pgrpo.rm.benchmarks.EvalPair`."""
     return [pair_category(p.chosen.statement, p.chosen.reasoning, p.rejected.reasoning) for p in pairs]
 

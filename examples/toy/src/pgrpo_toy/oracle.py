@@ -35,7 +35,7 @@ _STATEMENT_STEP = re.compile(r"Step (?P<k>\d+): (?P<phrase>[^.]+)\.")
 _SKIP = re.compile("^" + re.escape(SHORTCUT_TEMPLATE).replace(re.escape("{phrase}"), "(?P<phrase>.+?)") + "$")
 
 
-def _patterns() -> list[tuple[str, re.Pattern]]:
+def _patterns() -> list[tuple[str, re.Pattern[str]]]:
     out = []
     for spec in OPS.values():
         text = re.escape(spec.phrase).replace(re.escape("{c}"), r"(?P<c>-?\d+)")

@@ -18,6 +18,7 @@ from __future__ import annotations
 import statistics
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
+from typing import Any
 
 from pgrpo.data import Problem
 
@@ -100,7 +101,7 @@ class Readouts:
     # unit, samples of a task are not independent); None below two tasks.
     pass_at_1_se: float | None = None
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
@@ -142,4 +143,5 @@ def task_clustered_se(records: Sequence[SampleRecord]) -> float | None:
     if len(by_task) < 2:
         return None
     rates = [statistics.fmean(v) for v in by_task.values()]
-    return round(statistics.stdev(rates) / len(rates) ** 0.5, 4)
+    se: float = statistics.stdev(rates) / len(rates) ** 0.5
+    return round(se, 4)

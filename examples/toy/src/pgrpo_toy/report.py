@@ -15,7 +15,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import statistics
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from pgrpo_toy.readouts import rounded_mean
 
 if TYPE_CHECKING:
+    from pgrpo_toy.demo_config import DemoConfig
     from pgrpo_toy.stage import SharedStages
 
 
@@ -86,7 +87,7 @@ def _spread(values: Sequence[float | None]) -> float | None:
     return round(statistics.stdev(known), 4) if len(known) > 1 else None
 
 
-def summarize_runs(runs: Sequence[dict], sft_eval: dict) -> dict[str, dict[str, Any]]:
+def summarize_runs(runs: Sequence[dict[str, Any]], sft_eval: dict[str, Any]) -> dict[str, dict[str, Any]]:
     out: dict[str, dict[str, Any]] = {}
     for arm in dict.fromkeys(r["arm"] for r in runs):
         mine = [r for r in runs if r["arm"] == arm]
@@ -109,14 +110,14 @@ def summarize_runs(runs: Sequence[dict], sft_eval: dict) -> dict[str, dict[str, 
     return out
 
 
-def paired_values(runs: Sequence[dict], a: str, b: str, key: str = "pass_at_1") -> tuple[list[int], list, list]:
+def paired_values(runs: Sequence[dict[str, Any]], a: str, b: str, key: str = "pass_at_1") -> tuple[list[int], list[Any], list[Any]]:
     """(seeds, a's values, b's values) over the seeds both arms ran with a value of `key`, in
     seed order (a seed whose readout is None on either side is dropped from both: pairing)."""
     seeds, xs, ys, _ = _paired(runs, a, b, key)
     return seeds, xs, ys
 
 
-def _paired(runs: Sequence[dict], a: str, b: str, key: str) -> tuple[list[int], list, list, list[int]]:
+def _paired(runs: Sequence[dict[str, Any]], a: str, b: str, key: str) -> tuple[list[int], list[Any], list[Any], list[int]]:
     by = {(r["arm"], r["seed"]): r["readouts"].get(key) for r in runs}
     both = sorted({s for m, s in by if m == a} & {s for m, s in by if m == b})
     dropped = [s for s in both if by[(a, s)] is None or by[(b, s)] is None]
@@ -124,7 +125,7 @@ def _paired(runs: Sequence[dict], a: str, b: str, key: str) -> tuple[list[int], 
     return seeds, [by[(a, s)] for s in seeds], [by[(b, s)] for s in seeds], dropped
 
 
-def compare(runs: Sequence[dict], c: Comparison, hidden_tasks: frozenset[str] = frozenset()) -> dict | None:
+def compare(runs: Sequence[dict[str, Any]], c: Comparison, hidden_tasks: frozenset[str] = frozenset()) -> dict[str, Any] | None:
     """One comparison over the seeds with a value on both sides (`dropped_seeds`: those without);
     None when the arms never ran together. Below 2 seeds the statistics are None (`n_a`)."""
     from pgrpo_toy.crossed import crossed_bootstrap, crossed_variance, task_grid
@@ -141,7 +142,7 @@ def compare(runs: Sequence[dict], c: Comparison, hidden_tasks: frozenset[str] = 
     out = {**base, "n_a": False, **paired_comparison(xs, ys).as_dict(), "crossed": None, "variance": None}
     if c.metric in TASK_METRICS:
         by = {(r["arm"], r["seed"]): r["per_task_pass"] for r in runs if "per_task_pass" in r}
-        keep = (lambda t: t in hidden_tasks) if TASK_METRICS[c.metric] else (lambda t: True)
+        keep: Callable[[str], bool] = (lambda t: t in hidden_tasks) if TASK_METRICS[c.metric] else (lambda t: True)
         a_runs = [{t: v for t, v in by[(c.a, s)].items() if keep(t)} for s in seeds]
         b_runs = [{t: v for t, v in by[(c.b, s)].items() if keep(t)} for s in seeds]
         if a_runs and all(len(r) >= 2 for r in a_runs):
@@ -153,7 +154,7 @@ def compare(runs: Sequence[dict], c: Comparison, hidden_tasks: frozenset[str] = 
     return out
 
 
-def comparisons(runs: Sequence[dict], world: str, hidden_tasks: frozenset[str] = frozenset()) -> dict[str, dict]:
+def comparisons(runs: Sequence[dict[str, Any]], world: str, hidden_tasks: frozenset[str] = frozenset()) -> dict[str, dict[str, Any]]:
     """Every WORLD_COMPARISONS entry of `world` whose arms ran (see `compare`)."""
     out = {}
     for c in WORLD_COMPARISONS[world]:
@@ -163,7 +164,7 @@ def comparisons(runs: Sequence[dict], world: str, hidden_tasks: frozenset[str] =
     return out
 
 
-def hidden_task_ids(config) -> frozenset[str]:
+def hidden_task_ids(config: DemoConfig) -> frozenset[str]:
     """Ids of the evaluation problems that are hidden-trap tasks."""
     from pgrpo_toy.stages_rm import eval_problems, splits_of
     from pgrpo_toy.world import hidden_trap, task_of
@@ -171,7 +172,7 @@ def hidden_task_ids(config) -> frozenset[str]:
     return frozenset(p.task_id for p in eval_problems(config, splits_of(config)) if hidden_trap(task_of(p)))
 
 
-def validity_checks(arms: dict[str, dict], probe: dict) -> dict[str, dict]:
+def validity_checks(arms: dict[str, dict[str, Any]], probe: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """The VALIDITY checks with their measured values (None where the arm or RM did not run)."""
     values = {"outcome_train_false_pass_rate": (arms.get("outcome") or {}).get("train", {}).get("false_pass_rate"),
               "honest_probe_accuracy": (probe.get("honest") or {}).get("invalid_accuracy")}
@@ -179,7 +180,7 @@ def validity_checks(arms: dict[str, dict], probe: dict) -> dict[str, dict]:
                      "holds": None if values[v.name] is None else values[v.name] >= v.threshold} for v in VALIDITY}
 
 
-def shared_sections(config, shared: SharedStages) -> dict[str, Any]:
+def shared_sections(config: DemoConfig, shared: SharedStages) -> dict[str, Any]:
     """The report sections every demo and study report has (splits, policy, generator, RMs,
     probes, the OD vs score-based comparison)."""
     policy, bench = shared.policy, shared.bench
@@ -207,7 +208,7 @@ def shared_sections(config, shared: SharedStages) -> dict[str, Any]:
     }
 
 
-def config_record(config, seeds: Sequence[int] | None = None) -> dict:
+def config_record(config: DemoConfig, seeds: Sequence[int] | None = None) -> dict[str, Any]:
     """The settings a report records: the SFT settings as trained and the seeds that actually ran."""
     record = dataclasses.asdict(config)
     record["sft"] = dataclasses.asdict(config.sft_config)
@@ -221,7 +222,7 @@ RUN_KEYS = ("arm", "mode", "rm_editor", "seed", "steps", "wall_seconds", "eval",
             "curves")
 
 
-def write_report(out: Path, config, shared: SharedStages, runs: Sequence[dict], wall_seconds: float) -> dict:
+def write_report(out: Path, config: DemoConfig, shared: SharedStages, runs: Sequence[dict[str, Any]], wall_seconds: float) -> dict[str, Any]:
     from pgrpo_toy.report_render import render_markdown, write_plots
 
     arms = summarize_runs(runs, shared.policy["eval"])

@@ -21,7 +21,7 @@ PLOTS = (("pass_rate", "training samples: strong-test pass rate", "plot_pass_rat
          ("reasoning_quality", "oracle reasoning quality", "plot_reasoning_quality.png"))
 
 
-def _mean_curve(runs: Sequence[dict], key: str) -> tuple[list[int], list[float]]:
+def _mean_curve(runs: Sequence[dict[str, Any]], key: str) -> tuple[list[int], list[float]]:
     steps = sorted({s for r in runs for s in r["curves"]["step"]})
     ys = []
     for step in steps:
@@ -31,7 +31,7 @@ def _mean_curve(runs: Sequence[dict], key: str) -> tuple[list[int], list[float]]
     return steps, ys
 
 
-def write_plots(out: Path, runs: Sequence[dict]) -> list[str]:
+def write_plots(out: Path, runs: Sequence[dict[str, Any]]) -> list[str]:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -62,11 +62,11 @@ def ci(bounds: Sequence[float] | None) -> str:
     return "n/a" if not bounds else f"{bounds[0]:.3f} to {bounds[1]:.3f}"
 
 
-def _acc(score: dict | None) -> str:
+def _acc(score: dict[str, Any] | None) -> str:
     return "n/a" if not score else f"{fmt(score['accuracy'])} (n {score['n']}, 95% CI {ci(score['ci95'])})"
 
 
-def shared_markdown(report: dict) -> list[str]:
+def shared_markdown(report: dict[str, Any]) -> list[str]:
     """Markdown of the shared sections (pgrpo_toy.report.shared_sections)."""
     p, splits = report["policy"], report["splits"]
     lines = [f"World: {report['world']} (training tests: {report['train_tests']}); evaluation on split "
@@ -103,7 +103,7 @@ def shared_markdown(report: dict) -> list[str]:
     return lines
 
 
-def comparison_markdown(comp: dict | None) -> list[str]:
+def comparison_markdown(comp: dict[str, Any] | None) -> list[str]:
     if not comp or not comp.get("rm"):
         return []
     chosen = "beta chosen on rm_select" if len(comp["betas"]) > 1 else "one beta, no selection"
@@ -129,7 +129,7 @@ ARM_COLUMNS = (("pass@1 (strong)", "pass_at_1"), ("hidden-trap pass@1", "hidden_
                ("R_t false pass", "rt_false_pass"), ("oracle quality", "reasoning_quality"))
 
 
-def arm_table(arms: dict) -> list[str]:
+def arm_table(arms: dict[str, Any]) -> list[str]:
     lines = ["| arm | " + " | ".join(h for h, _ in ARM_COLUMNS) + " | train false-pass | seeds |",
              "|---" * (len(ARM_COLUMNS) + 3) + "|"]
     for arm, r in arms.items():
@@ -138,7 +138,7 @@ def arm_table(arms: dict) -> list[str]:
     return lines
 
 
-def _mean_cell(c: dict, alpha: float) -> str:
+def _mean_cell(c: dict[str, Any], alpha: float) -> str:
     """The mean, bolded only when the study's decision test (sign-flip p < alpha, fixed in advance)
     holds and the 95% interval excludes 0."""
     if c.get("n_a"):
@@ -148,7 +148,7 @@ def _mean_cell(c: dict, alpha: float) -> str:
     return f"**{text}**" if excludes and c["sign_flip_p"] < alpha else text
 
 
-def comparison_table(comps: dict[str, dict], label: str, alpha: float) -> list[str]:
+def comparison_table(comps: dict[str, dict[str, Any]], label: str, alpha: float) -> list[str]:
     lines = [f"| {label} | K | per seed | mean | 95% t-interval | crossed task x seed 95% | sign-flip p | "
              "MDE (80% power, decision alpha) | task term share |", "|---|---|---|---|---|---|---|---|---|"]
     for name, c in comps.items():
@@ -163,7 +163,7 @@ def comparison_table(comps: dict[str, dict], label: str, alpha: float) -> list[s
     return lines
 
 
-def validity_markdown(validity: dict | None) -> list[str]:
+def validity_markdown(validity: dict[str, Any] | None) -> list[str]:
     if not validity:
         return []
     lines = ["", "## Validity checks (pre-registered: a null is uninformative if one fails)", ""]
@@ -173,7 +173,7 @@ def validity_markdown(validity: dict | None) -> list[str]:
     return lines
 
 
-def render_markdown(report: dict) -> str:
+def render_markdown(report: dict[str, Any]) -> str:
     lines = ["# pgrpo demo report", "",
              f"Config: {'quick' if report['config']['quick'] else 'default'}; seeds {report['config']['seeds']}; "
              f"arms {report['config']['arms']}; total wall time {report['wall_seconds']} s.", ""]

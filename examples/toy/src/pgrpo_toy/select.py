@@ -17,7 +17,7 @@ import statistics
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pgrpo_toy.demo_config import DemoConfig
 from pgrpo_toy.stage import run_stage, say, stage_key
@@ -52,7 +52,7 @@ QUICK_RL_STEPS = (1, 2)
 
 
 def _rm_stage(stage_dir: Path, config: DemoConfig, candidate: RMCandidate, pairs_path: str, policy: str,
-              bench_file: str) -> dict:
+              bench_file: str) -> dict[str, Any]:
     from pgrpo_toy.lcb_rb import score_lcb_rb
     from pgrpo_toy.stages_rm import rm_training_pairs, train_rm
 
@@ -66,12 +66,12 @@ def _rm_stage(stage_dir: Path, config: DemoConfig, candidate: RMCandidate, pairs
             "rm_select_lcb_rb_accuracy": accuracy.accuracy, "ci95": list(accuracy.ci95), "pairs": accuracy.n}
 
 
-def _best_rm(results: list[dict]) -> dict:
+def _best_rm(results: list[dict[str, Any]]) -> dict[str, Any]:
     # Highest accuracy; ties go to the earlier candidate (the grid lists the simpler settings first).
     return max(results, key=lambda r: (r["rm_select_lcb_rb_accuracy"], -results.index(r)))
 
 
-def _rl_table(runs: list[dict], grid: SelectionGrid) -> list[dict]:
+def _rl_table(runs: list[dict[str, Any]], grid: SelectionGrid) -> list[dict[str, Any]]:
     from pgrpo.errors import PgrpoError
 
     rows = []
@@ -88,7 +88,7 @@ def _rl_table(runs: list[dict], grid: SelectionGrid) -> list[dict]:
     return rows
 
 
-def run_selection(config: DemoConfig, grid: SelectionGrid | None = None) -> dict:
+def run_selection(config: DemoConfig, grid: SelectionGrid | None = None) -> dict[str, Any]:
     """Run (or resume) the sweep and write selection.json / selection.md; returns selection.json's content.
     The RL runs go to spawned processes: call under `if __name__ == "__main__":` from a script."""
     from pgrpo_toy.demo import with_threads
@@ -96,7 +96,7 @@ def run_selection(config: DemoConfig, grid: SelectionGrid | None = None) -> dict
     return with_threads(_run_selection, config, grid or SelectionGrid())
 
 
-def _run_selection(config: DemoConfig, grid: SelectionGrid) -> dict:
+def _run_selection(config: DemoConfig, grid: SelectionGrid) -> dict[str, Any]:
     from pgrpo_toy.demo_config import MODES
     from pgrpo_toy.editor import WORLD_EDITOR
     from pgrpo_toy.stages_rl import rl_stages
@@ -150,7 +150,7 @@ def _run_selection(config: DemoConfig, grid: SelectionGrid) -> dict:
     return report
 
 
-def render_selection(report: dict) -> str:
+def render_selection(report: dict[str, Any]) -> str:
     lines = ["# Demo settings, chosen on the selection splits", "",
              f"World `{report['world']}`, selection seed {report['selection_seed']}; the test split and the "
              "reported toy LCB-RB were not read.", "",

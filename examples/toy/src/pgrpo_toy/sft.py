@@ -23,6 +23,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from pgrpo.errors import PgrpoError
 from pgrpo_toy import editor
@@ -42,6 +43,9 @@ from pgrpo_toy.world import (
     skip_is_valid,
     to_problem,
 )
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedTokenizerFast
 
 # 4: numbered statements; 5: tasks from the "sft" split, worlds, shortcut words in the tokenizer;
 # 6: the issue-23 splits (another "sft" split: the cache key must change with the demos).
@@ -125,7 +129,7 @@ def shortcut_demo(task: ToyTask, index: int) -> Demo:
     return Demo(task, response(reasoning, code), kind)
 
 
-def build_toy_tokenizer(vocab_size: int, seed: int = 0):
+def build_toy_tokenizer(vocab_size: int, seed: int = 0) -> PreTrainedTokenizerFast:
     from pgrpo.data import render_prompt
     from pgrpo.tiny import build_tokenizer
 
@@ -141,7 +145,7 @@ def build_toy_tokenizer(vocab_size: int, seed: int = 0):
     return build_tokenizer(corpus, vocab_size=vocab_size)
 
 
-def train_sft(config: SFTConfig, out_dir: Path, progress: bool = True) -> dict:
+def train_sft(config: SFTConfig, out_dir: Path, progress: bool = True) -> dict[str, Any]:
     import torch
     from transformers import AutoModelForCausalLM
 
@@ -174,7 +178,7 @@ def default_cache_dir() -> Path:
     return Path(os.environ.get("PGRPO_CACHE", Path.home() / ".cache" / "pgrpo")) / "demo"
 
 
-def ensure_sft_policy(config: SFTConfig, cache_dir: str | Path | None = None, progress: bool = True) -> tuple[Path, dict]:
+def ensure_sft_policy(config: SFTConfig, cache_dir: str | Path | None = None, progress: bool = True) -> tuple[Path, dict[str, Any]]:
     """(policy dir, info); trains once per settings hash, later runs reuse the cached model."""
     root = Path(cache_dir) if cache_dir else default_cache_dir()
     final = root / f"sft-{config.key()}"

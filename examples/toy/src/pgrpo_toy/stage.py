@@ -49,20 +49,21 @@ def say(message: str) -> None:
 UNKEYED_FIELDS = ("out_dir", "cache_dir", "progress", "jobs", "seeds", "arms")
 
 
-def stage_key(config: Any, **extra: Any) -> dict:
+def stage_key(config: Any, **extra: Any) -> dict[str, Any]:
     """The settings that define a stage: `config` (a DemoConfig) as a dict without UNKEYED_FIELDS,
     plus the stage's own arguments `extra` (JSON-able: mode, seed, candidate, ...)."""
     settings = {k: v for k, v in dataclasses.asdict(config).items() if k not in UNKEYED_FIELDS}
     # The RMs the shared stages train and score follow the arms (DemoConfig.editors).
     settings["editors"] = list(config.editors)
-    return json.loads(json.dumps({**settings, **extra}, sort_keys=True))
+    key: dict[str, Any] = json.loads(json.dumps({**settings, **extra}, sort_keys=True))
+    return key
 
 
-def _digest(key: dict) -> str:
+def _digest(key: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()
 
 
-def run_stage(out: Path, name: str, fn: Callable[..., dict], *args: Any, key: dict) -> dict:
+def run_stage(out: Path, name: str, fn: Callable[..., dict[str, Any]], *args: Any, key: dict[str, Any]) -> dict[str, Any]:
     """Run `fn(stage_dir, *args)` unless `<stage>/result.json` exists; return its result.
     `key` (pgrpo_toy.stage.stage_key) is stored with the result; a result written by another
     demo version or with other settings is refused (it would be stale), naming what differs."""
@@ -71,7 +72,7 @@ def run_stage(out: Path, name: str, fn: Callable[..., dict], *args: Any, key: di
     stage_dir = out / name
     done = stage_dir / "result.json"
     if done.is_file():
-        result = json.loads(done.read_text(encoding="utf-8"))
+        result: dict[str, Any] = json.loads(done.read_text(encoding="utf-8"))
         if result.get("demo_version") != DEMO_VERSION:
             raise PgrpoError(f"{done}: written by another version of pgrpo demo (demo_version "
                              f"{result.get('demo_version')}, this is {DEMO_VERSION}); use a new --out directory")
@@ -101,13 +102,13 @@ class SharedStages:
     """The result.json content of each stage that precedes RL (pgrpo_toy.demo.shared_stages);
     `pairs` and `rms` by editor, `probe` by editor inside."""
 
-    policy: dict
-    generator: dict
-    pairs: dict[str, dict]
-    rms: dict[str, dict]
-    bench: dict
-    probe: dict
-    comparison: dict | None
+    policy: dict[str, Any]
+    generator: dict[str, Any]
+    pairs: dict[str, dict[str, Any]]
+    rms: dict[str, dict[str, Any]]
+    bench: dict[str, Any]
+    probe: dict[str, Any]
+    comparison: dict[str, Any] | None
 
     @property
     def rm_paths(self) -> dict[str, str]:

@@ -18,6 +18,7 @@ import dataclasses
 import math
 import time
 from pathlib import Path
+from typing import Any
 
 from pgrpo.data import write_jsonl
 from pgrpo_toy.demo_config import ARMS, Arm, DemoConfig
@@ -26,7 +27,7 @@ from pgrpo_toy.stage import SANDBOX, run_stage, say, stage_key, toy_verifier
 from pgrpo_toy.world import TOY_PROMPT_STYLE
 
 
-def stage_rl(stage_dir: Path, config: DemoConfig, arm: Arm, seed: int, policy: str, rm_paths: dict[str, str]) -> dict:
+def stage_rl(stage_dir: Path, config: DemoConfig, arm: Arm, seed: int, policy: str, rm_paths: dict[str, str]) -> dict[str, Any]:
     from pgrpo.data import problem_to_dict
     from pgrpo.train import (
         DataSection,
@@ -77,8 +78,8 @@ def stage_rl(stage_dir: Path, config: DemoConfig, arm: Arm, seed: int, policy: s
             "checkpoint_pass_at_1": checkpoints, "curves": curves, "curves_rm_editor": curve_editor}
 
 
-def evaluate_final(stage_dir: Path, config: DemoConfig, model_dir: str, test: list, seed: int,
-                   rm_paths: dict[str, str], editor: str | None) -> dict:
+def evaluate_final(stage_dir: Path, config: DemoConfig, model_dir: str, test: list[Any], seed: int,
+                   rm_paths: dict[str, str], editor: str | None) -> dict[str, Any]:
     """The final policy's evaluation: samples judged with the strong tests (and the weak ones in the
     weak world), every RM's R_t, the readouts under the arm's RM (outcome: each RM's), per-task
     strong pass rates."""
@@ -101,7 +102,7 @@ def evaluate_final(stage_dir: Path, config: DemoConfig, model_dir: str, test: li
             "per_task_pass": per_task_pass(records_of(problems, reasonings, passed))}
 
 
-def _checkpointing(steps: tuple[int, ...]) -> dict:
+def _checkpointing(steps: tuple[int, ...]) -> dict[str, Any]:
     """TRL settings that save a model at every step in `steps` (and none without)."""
     if not steps:
         return {"save_strategy": "no"}
@@ -109,7 +110,7 @@ def _checkpointing(steps: tuple[int, ...]) -> dict:
 
 
 def _rl_stage_in_process(out: str, name: str, config: DemoConfig, arm: str, seed: int, policy: str,
-                         rm_paths: dict[str, str]) -> dict:
+                         rm_paths: dict[str, str]) -> dict[str, Any]:
     """One RL stage with torch on one thread (the caller's setting is restored afterwards), in a
     pool worker or in the main process alike, so a run's numerics never depend on where it ran."""
     import torch
@@ -139,7 +140,7 @@ def rl_stage_name(arm: str, seed: int) -> str:
     return f"rl/{arm}-seed{seed}"
 
 
-def rl_stages(out: Path, config: DemoConfig, policy: str, rm_paths: dict[str, str]) -> list[dict]:
+def rl_stages(out: Path, config: DemoConfig, policy: str, rm_paths: dict[str, str]) -> list[dict[str, Any]]:
     """Every (seed, arm) RL stage, `config.jobs` at a time in spawned processes (each run is
     single-threaded, so on 2 cores two runs take the time of one). Results keep the (seed, arm)
     order. Finished stages are read here; a run that fails or dies raises a PgrpoError naming its

@@ -17,7 +17,7 @@ import json
 import math
 import random
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pgrpo.data import read_jsonl, write_jsonl, write_text_atomic
 from pgrpo_toy.demo_config import DemoConfig
@@ -26,6 +26,7 @@ from pgrpo_toy.world import TOY_PROMPT_STYLE, ToyTask
 
 if TYPE_CHECKING:
     from pgrpo.data import Problem
+    from pgrpo.verify import BatchVerify
     from pgrpo_toy.evaluate import JudgedSample
     from pgrpo_toy.splits import Splits
 
@@ -81,7 +82,7 @@ def write_eval_samples(path: Path, judged: list[JudgedSample], seed: int,
                        for j, w in zip(judged, weak, strict=True)])
 
 
-def weak_verdicts(config: DemoConfig, judged: list[JudgedSample], verify) -> list[bool | None]:
+def weak_verdicts(config: DemoConfig, judged: list[JudgedSample], verify: BatchVerify) -> list[bool | None]:
     """Each judged sample's verdict under the weak tests in the weak world (None elsewhere: the
     training tests are the strong ones)."""
     from pgrpo_toy.world import task_of, to_problem
@@ -92,7 +93,7 @@ def weak_verdicts(config: DemoConfig, judged: list[JudgedSample], verify) -> lis
     return [bool(v.passed) for v in verify([(weak_of[j.problem.task_id], j.text) for j in judged])]
 
 
-def stage_policy(stage_dir: Path, config: DemoConfig) -> dict:
+def stage_policy(stage_dir: Path, config: DemoConfig) -> dict[str, Any]:
     from pgrpo_toy.evaluate import evaluate_samples
     from pgrpo_toy.readouts import records_of, summarize
     from pgrpo_toy.sft import ensure_sft_policy
@@ -113,7 +114,7 @@ def stage_policy(stage_dir: Path, config: DemoConfig) -> dict:
                        "class_shares": {name: class_shares(splits.tasks(name)) for name in splits.sizes()}}}
 
 
-def stage_generator(stage_dir: Path, config: DemoConfig) -> dict:
+def stage_generator(stage_dir: Path, config: DemoConfig) -> dict[str, Any]:
     """The benches' generator: the SFT recipe with another seed (other demos, other init) and
     `generator_steps` steps, cached like the policy."""
     from pgrpo_toy.sft import ensure_sft_policy
@@ -122,7 +123,7 @@ def stage_generator(stage_dir: Path, config: DemoConfig) -> dict:
     return {"path": str(path), "sft": info}
 
 
-def stage_pairs(stage_dir: Path, config: DemoConfig, policy: str, editor: str) -> dict:
+def stage_pairs(stage_dir: Path, config: DemoConfig, policy: str, editor: str) -> dict[str, Any]:
     from pgrpo.llm import CachedBackend
     from pgrpo.rm import PairsConfig, PairsRun
     from pgrpo_toy.backend import ToyBackend, write_initial
@@ -164,7 +165,7 @@ def rm_training_pairs(pairs_path: Path, coherence_fraction: float,
     return train_path, write_jsonl(train_path, kept)
 
 
-def train_rm(stage_dir: Path, config: DemoConfig, pairs_path: str, policy: str, beta: float | None = None) -> dict:
+def train_rm(stage_dir: Path, config: DemoConfig, pairs_path: str, policy: str, beta: float | None = None) -> dict[str, Any]:
     """A Bradley-Terry RM with the config's head, beta (or `beta`), epochs and learning rate, from the policy."""
     from pgrpo.rm import (
         DataSection,
@@ -193,11 +194,11 @@ def train_rm(stage_dir: Path, config: DemoConfig, pairs_path: str, policy: str, 
             "train_loss": result.train_loss}
 
 
-def stage_rm(stage_dir: Path, config: DemoConfig, pairs_path: str, policy: str) -> dict:
+def stage_rm(stage_dir: Path, config: DemoConfig, pairs_path: str, policy: str) -> dict[str, Any]:
     return train_rm(stage_dir, config, pairs_path, policy)
 
 
-def build_bench(stage_dir: Path, config: DemoConfig, generator: str, split: str) -> tuple[Path, dict]:
+def build_bench(stage_dir: Path, config: DemoConfig, generator: str, split: str) -> tuple[Path, dict[str, Any]]:
     """A toy LCB-RB (`BenchBuild`: `generator`'s samples, the sandbox with the strong tests, the
     oracle judge) on the first `bench_problems` tasks of `split`; returns (lcb_rb.jsonl, summary)."""
     from pgrpo.bench import BenchBuild, BenchConfig
@@ -218,7 +219,7 @@ def build_bench(stage_dir: Path, config: DemoConfig, generator: str, split: str)
                                         "status": summary.status_counts, "path": str(stage_dir / "lcb_rb.jsonl")}
 
 
-def stage_bench(stage_dir: Path, config: DemoConfig, generator: str, rm_paths: dict[str, str]) -> dict:
+def stage_bench(stage_dir: Path, config: DemoConfig, generator: str, rm_paths: dict[str, str]) -> dict[str, Any]:
     """The toy LCB-RB on the config's bench split, written by the generator policy; every RM in
     `rm_paths` (editor -> path) scored on it, overall and per pair category."""
     from pgrpo_toy.lcb_rb import score_lcb_rb
@@ -236,7 +237,7 @@ def probe_tasks(config: DemoConfig) -> list[ToyTask]:
     return splits_of(config).take("rm_select", config.probe_problems)
 
 
-def probe(config: DemoConfig, rm_path: str) -> dict:
+def probe(config: DemoConfig, rm_path: str) -> dict[str, Any]:
     """The RM's blind spot on rm_select probe pairs (canonical vs invalid / valid sign shortcut)."""
     from pgrpo_toy.probe import probe_pairs, score_probe
 
@@ -247,7 +248,7 @@ def probe(config: DemoConfig, rm_path: str) -> dict:
     return {"pairs": len(pairs), **json_safe(result)}
 
 
-def json_safe(value):
+def json_safe(value: Any) -> Any:
     """NaN (no pair of a kind) -> None, so result.json stays standard JSON; tuples -> lists."""
     if isinstance(value, dict):
         return {k: json_safe(v) for k, v in value.items()}
@@ -256,7 +257,7 @@ def json_safe(value):
     return None if isinstance(value, float) and math.isnan(value) else value
 
 
-def stage_probe(stage_dir: Path, config: DemoConfig, rm_paths: dict[str, str]) -> dict:
+def stage_probe(stage_dir: Path, config: DemoConfig, rm_paths: dict[str, str]) -> dict[str, Any]:
     """The blind-spot probe of every RM in `rm_paths` (editor -> path), under "by_rm"."""
     return {"by_rm": {editor: probe(config, rm_path) for editor, rm_path in rm_paths.items()}}
 

@@ -13,6 +13,7 @@ import math
 import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from scipy import stats
 
@@ -35,7 +36,8 @@ def sign_flip_p(diffs: Sequence[float]) -> float:
     tol = 1e-12 * max(1.0, sum(abs(d) for d in diffs))  # equal sums up to float rounding count as ties
     hits = sum(abs(sum(s * d for s, d in zip(signs, diffs))) >= observed - tol
                for signs in itertools.product((1.0, -1.0), repeat=k))
-    return hits / 2 ** k
+    p: float = hits / 2 ** k
+    return p
 
 
 @dataclass(frozen=True)
@@ -65,7 +67,7 @@ class PairedComparison:
     def interval_excludes_zero(self) -> bool:
         return self.ci95 is not None and (self.ci95[0] > 0 or self.ci95[1] < 0)
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         return {"k": self.k, "diffs": list(self.diffs), "mean": self.mean, "sd": self.sd,
                 "ci95": list(self.ci95) if self.ci95 else None, "sign_flip_p": self.sign_flip_p,
                 "mde": self.mde, "mde_alpha": self.mde_alpha, "mde_power": self.mde_power, "mde80": self.mde80}
@@ -131,7 +133,8 @@ class StoppingRule:
 
     def min_attainable_p(self, k: int) -> float:
         """The smallest two-sided sign-flip p possible with K seeds (all differences of one sign)."""
-        return 2.0 / 2 ** k
+        p: float = 2.0 / 2 ** k
+        return p
 
     def decide(self, stage: int, primary: PairedComparison) -> StopDecision:
         """After `stage` (0-based) with the primary comparison at that look: stop or go on."""
@@ -161,6 +164,6 @@ class StoppingRule:
                      f"all {self.cap} seeds.")
         return text
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         return {"stages": [list(s) for s in self.stages], "primary": list(self.primary),
                 "interim_alpha": self.interim_alpha, "cap": self.cap, "description": self.describe()}

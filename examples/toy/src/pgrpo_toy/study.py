@@ -16,6 +16,7 @@ import json
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from pgrpo_toy.demo import DemoConfig, shared_stages, with_threads
 from pgrpo_toy.stage import say
@@ -38,7 +39,7 @@ def default_rule(config: DemoConfig) -> StoppingRule:
     return StoppingRule(primary=(first.a, first.b))
 
 
-def primary_comparison(runs: Sequence[dict], rule: StoppingRule, metric: str = "pass_at_1") -> PairedComparison:
+def primary_comparison(runs: Sequence[dict[str, Any]], rule: StoppingRule, metric: str = "pass_at_1") -> PairedComparison:
     from pgrpo_toy.report import paired_values
 
     _, a, b = paired_values(runs, *rule.primary, key=metric)
@@ -54,13 +55,13 @@ def check_arms(config: DemoConfig, rule: StoppingRule) -> None:
                          f"needs arm(s) {missing}")
 
 
-def run_study(config: DemoConfig, rule: StoppingRule | None = None) -> dict:
+def run_study(config: DemoConfig, rule: StoppingRule | None = None) -> dict[str, Any]:
     """Run (or resume) the study and write report.json / report.md; returns report.json's content.
     The RL runs go to spawned processes: call under `if __name__ == "__main__":` from a script."""
     return with_threads(_run_study, config, rule or default_rule(config))
 
 
-def _run_study(config: DemoConfig, rule: StoppingRule) -> dict:
+def _run_study(config: DemoConfig, rule: StoppingRule) -> dict[str, Any]:
     from pgrpo_toy.stages_rl import rl_stages
 
     check_arms(config, rule)
@@ -70,7 +71,7 @@ def _run_study(config: DemoConfig, rule: StoppingRule) -> dict:
     say(rule.describe())
     shared = shared_stages(out, config)
     looks: list[Look] = []
-    runs: list[dict] = []
+    runs: list[dict[str, Any]] = []
     for stage in range(len(rule.stages)):
         staged = dataclasses.replace(config, seeds=rule.seeds_through(stage))
         runs = rl_stages(out, staged, shared.policy["path"], shared.rm_paths)

@@ -35,6 +35,7 @@ from pgrpo_toy.report_render import arm_table, comparison_table, fmt, shared_mar
 from pgrpo_toy.stats import StoppingRule
 
 if TYPE_CHECKING:
+    from pgrpo_toy.demo_config import DemoConfig
     from pgrpo_toy.stage import SharedStages
 
 STUDY_BUDGET_MINUTES = 45  # the default study's stated budget on 2 cores from a cold cache
@@ -51,7 +52,7 @@ class Look:
     reason: str
 
 
-def evaluation_noise(runs: Sequence[dict], comps: dict[str, dict], eval_problems: int, eval_samples: int) -> dict:
+def evaluation_noise(runs: Sequence[dict[str, Any]], comps: dict[str, dict[str, Any]], eval_problems: int, eval_samples: int) -> dict[str, Any]:
     """The unpaired standard error a per-seed difference gets from evaluation alone (an upper bound:
     both modes share the tasks and the draws), next to the seed-to-seed sd of the differences."""
     se = {(r["arm"], r["seed"]): r["readouts"].get("pass_at_1_se") for r in runs}
@@ -72,7 +73,7 @@ def _mean(values: Sequence[float]) -> float | None:
     return round(statistics.fmean(values), 4) if values else None
 
 
-def stage_seconds(shared: SharedStages, runs: Sequence[dict]) -> dict[str, float | None]:
+def stage_seconds(shared: SharedStages, runs: Sequence[dict[str, Any]]) -> dict[str, float | None]:
     """Wall seconds per shared stage, and of the RL runs (sum, mean and max per run): a slower
     machine can scale them."""
     out: dict[str, float | None] = {name: (getattr(shared, name) or {}).get("wall_seconds")
@@ -87,8 +88,8 @@ def stage_seconds(shared: SharedStages, runs: Sequence[dict]) -> dict[str, float
     return out
 
 
-def build_study_report(config, rule: StoppingRule, shared: SharedStages, runs: Sequence[dict],
-                       looks: Sequence[Look], wall_seconds: float) -> dict:
+def build_study_report(config: DemoConfig, rule: StoppingRule, shared: SharedStages, runs: Sequence[dict[str, Any]],
+                       looks: Sequence[Look], wall_seconds: float) -> dict[str, Any]:
     comps = comparisons(runs, config.world, hidden_task_ids(config))
     arms = summarize_runs(runs, shared.policy["eval"])
     base = shared_sections(config, shared)
@@ -114,7 +115,7 @@ def build_study_report(config, rule: StoppingRule, shared: SharedStages, runs: S
     }
 
 
-def render_study_markdown(report: dict) -> str:
+def render_study_markdown(report: dict[str, Any]) -> str:
     noise = report["evaluation_noise"]
     lines = ["# pgrpo demo --study report", "",
              f"K = {report['k']} seeds x arms {list(report['arms'])}; total wall time {report['wall_seconds']} s "

@@ -24,7 +24,7 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from pgrpo.data import CallCase, Problem, TestKind, Tests, prompt_style
 from pgrpo.parsing import format_response
@@ -248,7 +248,7 @@ def task_of(problem: Problem) -> ToyTask:
     return ToyTask(problem.task_id, tuple(Step(str(op), int(c)) for op, c in steps))
 
 
-def generate_problems(n: int, seed: int, **kwargs) -> list[Problem]:
+def generate_problems(n: int, seed: int, **kwargs: Any) -> list[Problem]:
     return [to_problem(t) for t in generate_tasks(n, seed, **kwargs)]
 
 
