@@ -1,5 +1,5 @@
-"""pgrpo.train.warmup: the one SFT loop (format warm-up and the toy demo's SFT policy) learns the
-response tokens only and is deterministic for a seed."""
+"""pgrpo.train.warmup: the warm-up's full-batch SFT loop learns the response tokens only (sft_loss)
+and is deterministic."""
 
 from __future__ import annotations
 
@@ -28,8 +28,7 @@ def test_fine_tune_learns_the_response_and_is_seeded(tiny_policy_path):
     rows = [encode_example(tokenizer, f"Question {i}: add one.", f"<think>plus {i}</think>") for i in range(6)]
     ids, n_prompt = rows[0]
     assert ids[-1] == tokenizer.eos_token_id and 0 < n_prompt < len(ids)
-    kwargs = dict(steps=12, learning_rate=5e-3, batch_size=4, seed=3, max_grad_norm=1.0,
-                  lr_lambda=lambda step: min(1.0, (step + 1) / 4))
+    kwargs = dict(steps=12, learning_rate=5e-3)
     model, losses = _tuned(tiny_policy_path, rows, tokenizer.pad_token_id, **kwargs)
     assert len(losses) == 12 and losses[-1] < 0.5 * losses[0]
     assert _tuned(tiny_policy_path, rows, tokenizer.pad_token_id, **kwargs)[1] == pytest.approx(losses)

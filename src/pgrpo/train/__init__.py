@@ -17,10 +17,11 @@ if TYPE_CHECKING:
     from pgrpo.train.runner import run_training as run_training
     from pgrpo.train.warmup import encode_example as encode_example
     from pgrpo.train.warmup import fine_tune as fine_tune
+    from pgrpo.train.warmup import sft_loss as sft_loss
 
 _CONFIG = {"DataSection", "LoggingSection", "ModelSection", "RewardSection", "TrainConfig"}
 _RUNNER = {"run_training"}
-_WARMUP = {"encode_example", "fine_tune"}
+_WARMUP = {"encode_example", "fine_tune", "sft_loss"}
 
 __all__ = sorted(_CONFIG | _RUNNER | _WARMUP)
 

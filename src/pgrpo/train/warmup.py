@@ -1,8 +1,8 @@
 """Supervised fine-tuning of tiny CPU policies: the one SFT loop and the format warm-up.
 
-Owns `encode_example` / `fine_tune`, the causal-LM loop (loss on response tokens only; at this
-size a trainer adds only overhead; public as `pgrpo.train.fine_tune` for a caller's own rows,
-batches and schedule), and `format_warmup(model_dir, examples, steps)` (the CPU recipe only): full-batch steps
+Owns `encode_example`, `sft_loss` (one batch's causal-LM loss on response tokens only, public for
+a caller's own loop: batches, schedule, clipping) and `fine_tune`, the full-batch loop of the
+warm-up (at this size a trainer adds only overhead), and `format_warmup(model_dir, examples, steps)` (the CPU recipe only): full-batch steps
 teaching a randomly initialised tiny model the response structure (`<think>..</think><answer>
 ```python ..```</answer>`) around the training problems' canonical solutions (a non-solving
 stub when a problem has none). Why: a random policy never produces the format or passing code,
@@ -16,8 +16,7 @@ marker file makes it run once per model dir.
 from __future__ import annotations
 
 import json
-import random
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -35,36 +34,34 @@ def encode_example(tokenizer: Any, prompt: str, response: str) -> Encoded:
     return prompt_ids + answer_ids + [tokenizer.eos_token_id], len(prompt_ids)
 
 
-def fine_tune(model: Any, rows: Sequence[Encoded], pad_id: int, *, steps: int, learning_rate: float,
-              batch_size: int | None = None, seed: int = 0, lr_lambda: Callable[[int], float] | None = None,
-              max_grad_norm: float | None = None, progress: bool = False) -> list[float]:
-    """Train `model` in place for `steps` AdamW steps on `batch_size` rows drawn at random (seeded;
-    None: every row), LR `learning_rate * lr_lambda(step)`; returns the loss of each step."""
+def sft_loss(model: Any, batch: Sequence[Encoded], pad_id: int) -> Any:
+    """The causal-LM loss of one batch of encoded rows, on response tokens only: rows right-padded
+    with `pad_id`, pads masked out of attention and loss. A caller's own loop backpropagates it."""
     import torch
-    from tqdm.auto import tqdm
 
-    rng = random.Random(seed)
+    width = max(len(ids) for ids, _ in batch)
+    ids = torch.full((len(batch), width), pad_id, dtype=torch.long)
+    labels = torch.full((len(batch), width), -100, dtype=torch.long)
+    mask = torch.zeros((len(batch), width), dtype=torch.long)
+    for r, (seq, n_prompt) in enumerate(batch):
+        ids[r, :len(seq)] = torch.tensor(seq)
+        labels[r, n_prompt:len(seq)] = torch.tensor(seq[n_prompt:])
+        mask[r, :len(seq)] = 1
+    return model(input_ids=ids, attention_mask=mask, labels=labels).loss
+
+
+def fine_tune(model: Any, rows: Sequence[Encoded], pad_id: int, *, steps: int, learning_rate: float) -> list[float]:
+    """Train `model` in place for `steps` full-batch AdamW steps at `learning_rate`; returns the loss
+    of each step."""
+    import torch
+
     optimizer = torch.optim.AdamW(model.parameters(), lr=learning_rate, weight_decay=0.0)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda or (lambda step: 1.0))
     model.train()
     losses = []
-    for _ in tqdm(range(steps), desc="SFT", disable=not progress):
-        batch = rows if batch_size is None else rng.sample(list(rows), min(batch_size, len(rows)))
-        width = max(len(ids) for ids, _ in batch)
-        # Right padding; pads are masked out of attention and loss.
-        ids = torch.full((len(batch), width), pad_id, dtype=torch.long)
-        labels = torch.full((len(batch), width), -100, dtype=torch.long)
-        mask = torch.zeros((len(batch), width), dtype=torch.long)
-        for r, (seq, n_prompt) in enumerate(batch):
-            ids[r, :len(seq)] = torch.tensor(seq)
-            labels[r, n_prompt:len(seq)] = torch.tensor(seq[n_prompt:])
-            mask[r, :len(seq)] = 1
-        loss = model(input_ids=ids, attention_mask=mask, labels=labels).loss
+    for _ in range(steps):
+        loss = sft_loss(model, rows, pad_id)
         loss.backward()
-        if max_grad_norm is not None:
-            torch.nn.utils.clip_grad_norm_(model.parameters(), max_grad_norm)
         optimizer.step()
-        scheduler.step()
         optimizer.zero_grad()
         losses.append(loss.item())
     return losses
@@ -109,7 +106,7 @@ def format_warmup(model_dir: str | Path, examples: Sequence[TrainExample], steps
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
     model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32)
     rows = [encode_example(tokenizer, ex.prompt, warmup_response(ex)) for ex in examples]
-    losses = fine_tune(model, rows, tokenizer.pad_token_id, steps=steps, learning_rate=lr, seed=seed)
+    losses = fine_tune(model, rows, tokenizer.pad_token_id, steps=steps, learning_rate=lr)
     model.save_pretrained(model_dir)
     (model_dir / MARKER).write_text(json.dumps({"steps": steps, "final_loss": losses[-1]}), encoding="utf-8")
     return True

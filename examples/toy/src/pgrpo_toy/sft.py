@@ -7,8 +7,8 @@ one of its sign steps whatever its validity, code following it: a careless human
 only from the "sft" split, pgrpo_toy.splits), `build_toy_tokenizer` (a BPE trained on toy prompts and responses), and
 `ensure_sft_policy`: returns the policy directory, training it only when no finished model with
 the same settings hash exists under the cache dir (written to a temp dir and renamed, so a
-killed run never leaves a half model behind). Training is pgrpo's one SFT loop
-(pgrpo.train.warmup.fine_tune) on CPU.
+killed run never leaves a half model behind). Training (`fit`) is the toy's own loop over
+pgrpo.train.sft_loss (minibatches, LR schedule, clipping), on CPU.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ import random
 import shutil
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -145,13 +146,42 @@ def build_toy_tokenizer(vocab_size: int, seed: int = 0) -> PreTrainedTokenizerFa
     return build_tokenizer(corpus, vocab_size=vocab_size)
 
 
+def fit(model: Any, rows: Sequence[tuple[list[int], int]], pad_id: int, config: SFTConfig,
+        progress: bool = False) -> list[float]:
+    """`config.steps` AdamW steps on `config.batch_size` rows drawn at random (seeded by config.seed),
+    gradients clipped at norm 1, the LR warmed up over 20 steps then decayed linearly to 5%
+    (pgrpo.train.sft_loss per batch); returns the loss of each step."""
+    import torch
+    from tqdm.auto import tqdm
+
+    from pgrpo.train import sft_loss
+
+    def lr_lambda(step: int) -> float:  # 20 warm-up steps, then linear decay to 5%
+        return min(1.0, (step + 1) / 20) * max(0.05, 1 - step / config.steps)
+
+    rng = random.Random(config.seed)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=config.learning_rate, weight_decay=0.0)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda)
+    model.train()
+    losses = []
+    for _ in tqdm(range(config.steps), desc="SFT", disable=not progress):
+        loss = sft_loss(model, rng.sample(list(rows), min(config.batch_size, len(rows))), pad_id)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        scheduler.step()
+        optimizer.zero_grad()
+        losses.append(loss.item())
+    return losses
+
+
 def train_sft(config: SFTConfig, out_dir: Path, progress: bool = True) -> dict[str, Any]:
     import torch
     from transformers import AutoModelForCausalLM
 
     from pgrpo.data import render_prompt
     from pgrpo.tiny import build_tiny_model
-    from pgrpo.train import encode_example, fine_tune
+    from pgrpo.train import encode_example
 
     torch.manual_seed(config.seed)
     tokenizer = build_toy_tokenizer(config.vocab_size, config.seed)
@@ -163,12 +193,7 @@ def train_sft(config: SFTConfig, out_dir: Path, progress: bool = True) -> dict[s
     rows = [encode_example(tokenizer, render_prompt(to_problem(d.task), tokenizer, TOY_PROMPT_STYLE), d.text)
             for d in demos]
 
-    def lr_lambda(step: int) -> float:  # 20 warm-up steps, then linear decay to 5%
-        return min(1.0, (step + 1) / 20) * max(0.05, 1 - step / config.steps)
-
-    losses = fine_tune(model, rows, tokenizer.pad_token_id, steps=config.steps, learning_rate=config.learning_rate,
-                       batch_size=config.batch_size, seed=config.seed, lr_lambda=lr_lambda, max_grad_norm=1.0,
-                       progress=progress)
+    losses = fit(model, rows, tokenizer.pad_token_id, config, progress)
     model.save_pretrained(out_dir)
     kinds = {k: sum(d.kind == k for d in demos) for k in DEMO_KINDS}
     return {"final_loss": sum(losses[-10:]) / max(1, len(losses[-10:])), "demos": kinds}
