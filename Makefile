@@ -34,7 +34,7 @@ test: lint
 # (the toy world is a plugin nobody in the core imports; layers; no import cycles), types (mypy as
 # [tool.mypy] says: --strict over src/pgrpo, the tests with check_untyped_defs).
 lint: install
-	$(PY) -m ruff check src tests benchmarks
+	$(PY) -m ruff check src tests benchmarks examples
 	$(PY) -c "import sys; from importlinter.cli import lint_imports_command; sys.argv = ['lint-imports']; lint_imports_command()"
 	$(PY) -m mypy
 

@@ -105,5 +105,15 @@ def test_a_cycle_inside_a_new_package_breaks_the_cycle_contract(tmp_path: Path) 
 
 
 def test_the_dev_extra_pins_an_import_linter_that_has_every_contract_used() -> None:
-    # acyclic_siblings (the no-cycles contract) arrived in import-linter 2.6.
-    assert '"import-linter>=2.6,<3"' in PYPROJECT.read_text()
+    """acyclic_siblings (the no-cycles contract) arrived in import-linter 2.6: the pin must refuse older
+    versions, and the installed one (what `make lint` runs) must satisfy it."""
+    import re
+    from importlib.metadata import version
+
+    from packaging.requirements import Requirement
+
+    found = re.findall(r'"(import-linter[^"]*)"', PYPROJECT.read_text())
+    assert len(found) == 1, found
+    spec = Requirement(found[0]).specifier
+    assert "2.5" not in spec and "2.6" in spec, spec
+    assert version("import-linter") in spec, (version("import-linter"), spec)

@@ -31,7 +31,8 @@ def test_every_field_has_a_sandbox_flag():
     assert set(values) == set(SandboxConfig.model_fields)
     argv = [arg for name, value in values.items() for arg in (f"--sandbox-{name.replace('_', '-')}", value)]
     assert _parse(argv) == SandboxConfig(**{name: type(SandboxConfig.model_fields[name].default)(value)
-                                            for name, value in values.items() if name != "url"}, url=("http://h:1",))
+                                            for name, value in values.items() if name != "url"},
+                                         url=("http://h:1",)).with_explicit(values)  # flags are explicit
 
 
 def test_several_sandbox_urls():

@@ -43,4 +43,4 @@ def sandbox_config_from_args(args: argparse.Namespace) -> SandboxConfig:
     per_test = given.get("timeout_per_test_s", 0.0)
     if "timeout_per_program_s" not in given and per_test > SandboxConfig.model_fields["timeout_per_program_s"].default:
         given["timeout_per_program_s"] = per_test
-    return validate(SandboxConfig, given, flags=FLAGS)
+    return validate(SandboxConfig, given, flags=FLAGS).with_explicit(given)

@@ -9,8 +9,10 @@ the limits it sends with each request, and `pgrpo sandbox serve` runs a request'
 and `pgrpo check`.
 
 Which wins: a limit set explicitly (a `--sandbox-*` flag, `SandboxConfig.given`) or set to
-anything but its default (a recipe's `sandbox:` section) is kept; a kind's own limits
-(BigCodeBench's for "unittest") replace only the limits left at their defaults.
+anything but its default (e.g. in a recipe's `sandbox:` section) is kept; a kind's own limits
+(BigCodeBench's for "unittest") replace every other limit at its default, also one a recipe
+writes out (the shipped recipes write the defaults: their BigCodeBench jobs get the benchmark's
+limits, as `pgrpo evaluate`'s do).
 """
 
 from __future__ import annotations

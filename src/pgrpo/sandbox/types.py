@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import enum
 import typing
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
-from pydantic import ConfigDict, Field, field_validator
+from pydantic import ConfigDict, Field, PrivateAttr, field_validator
 
 from pgrpo.config import ConfigModel
 from pgrpo.data.problem import Problem
@@ -125,10 +125,20 @@ class SandboxConfig(ConfigModel):
     retries: int = Field(default=3, ge=0, description="retries (with backoff, on the next URL) of a failed "
                          "sandbox-service request")
 
+    # The fields a user asked for by name (flags, `given`): a kind's own limits never replace them. Not the
+    # fields a recipe writes: the shipped recipes write the defaults, which a kind's limits must still replace.
+    _explicit: frozenset[str] = PrivateAttr(default=frozenset())
+
     @classmethod
     def given(cls, **values: Any) -> SandboxConfig:
-        """A config of `values` (what the constructor does: `explicit` names the fields given)."""
-        return cls(**values)
+        """A config of `values`, every one of them explicit (as `--sandbox-*` flags are)."""
+        return cls(**values).with_explicit(values)
+
+    def with_explicit(self, names: Iterable[str]) -> SandboxConfig:
+        """This config with `names` marked explicit (kept over a test kind's own limits)."""
+        config = self.model_copy()
+        config._explicit = frozenset(names)
+        return config
 
     @field_validator("workers")
     @classmethod
@@ -148,9 +158,9 @@ class SandboxConfig(ConfigModel):
 
     @property
     def explicit(self) -> frozenset[str]:
-        """The fields given (a flag, a recipe key, a keyword): a test kind's own limits
-        (pgrpo.sandbox.kinds) never replace those."""
-        return frozenset(self.model_fields_set)
+        """The fields given by flag or `given`: a test kind's own limits (pgrpo.sandbox.kinds) never
+        replace those (nor a limit changed from its default, e.g. in a recipe)."""
+        return self._explicit
 
     @property
     def urls(self) -> tuple[str, ...]:
