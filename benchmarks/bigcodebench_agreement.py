@@ -76,7 +76,8 @@ def load_items(data: Path, wrong: Path | None) -> list[Item]:
 
 def run_ours(items: list[Item], data: Path, time_limit: float, workers: int) -> list[tuple[str, str]]:
     from pgrpo.data.loaders import load_problems
-    from pgrpo.sandbox.types import Job, SandboxConfig
+    from pgrpo.sandbox.settings import SandboxConfig
+    from pgrpo.sandbox.types import Job
     from pgrpo.verify import Verifier
 
     problems = {p.task_id: p for p in load_problems(data)}

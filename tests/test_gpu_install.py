@@ -105,11 +105,16 @@ def test_gpu_set_resolves_with_pips_resolver_metadata_only(tmp_path: Path) -> No
     print(f"resolved {len(chosen)} packages in {elapsed:.0f} s; downloaded whole: {whole}")
 
 
+# pgrpo and the toy world's plugin from this checkout: the pinned venv sees the outer site-packages through a
+# .pth, which (unlike a site dir) does not run the editable installs' own .pth finders.
+SOURCES = os.pathsep.join(str(ROOT / path) for path in ("src", "examples/toy/src"))
+
+
 def run_check(recipe: Path, python: str) -> tuple[int, str]:
     """Exit code and last output line of `pgrpo [rm] train --config RECIPE --check`."""
     group = ["rm", "train"] if recipe.parent.name == "rm" else ["train"]
     command = [python, "-m", "pgrpo", *group, "--config", str(recipe), "--check"]
-    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    env = {**os.environ, "PYTHONPATH": SOURCES}
     proc = subprocess.run(command, capture_output=True, text=True, env=env, cwd=ROOT, timeout=300)
     lines = (proc.stdout + proc.stderr).strip().splitlines()
     return proc.returncode, lines[-1] if lines else ""
@@ -134,7 +139,7 @@ def pinned_python(tmp_path_factory: pytest.TempPathFactory) -> str:
                           capture_output=True, text=True, env=clean_pip_env(), timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     out = subprocess.run([py, "-c", "import transformers, trl; print(transformers.__version__, trl.__version__)"],
-                         capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(ROOT / "src")})
+                         capture_output=True, text=True, env={**os.environ, "PYTHONPATH": SOURCES})
     assert out.stdout.split() == [p["transformers"], p["trl"]], out.stdout + out.stderr[-2000:]
     return py
 

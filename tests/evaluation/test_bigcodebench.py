@@ -20,7 +20,8 @@ from pgrpo.evaluation.bigcodebench import SERVE_HINT
 from pgrpo.sandbox.kinds import SPECS, effective_limits
 from pgrpo.sandbox.remote import RemoteSandbox, ServiceMismatch
 from pgrpo.sandbox.service import BackgroundService
-from pgrpo.sandbox.types import Job, SandboxConfig
+from pgrpo.sandbox.settings import SandboxConfig
+from pgrpo.sandbox.types import Job
 from pgrpo.verify import Verifier
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "bigcodebench"

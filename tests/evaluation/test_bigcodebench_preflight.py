@@ -24,7 +24,7 @@ from pgrpo.evaluation.preflight import (
     required_libraries,
 )
 from pgrpo.llm.base import BACKENDS
-from pgrpo.sandbox.types import SandboxConfig
+from pgrpo.sandbox.settings import SandboxConfig
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "bigcodebench"
 FULL, HARD = FIXTURES / "bigcodebench.jsonl", FIXTURES / "bigcodebench_hard.jsonl"

@@ -13,7 +13,8 @@ from pgrpo.cli import main
 from pgrpo.data.io import read_jsonl
 from pgrpo.data.loaders import load_problems
 from pgrpo.evaluation.check import INVALID_SAMPLE, UNKNOWN_TASK, run_check
-from pgrpo.sandbox.types import ExecResult, Job, SandboxConfig, Status
+from pgrpo.sandbox.settings import SandboxConfig
+from pgrpo.sandbox.types import ExecResult, Job, Status
 
 
 @pytest.fixture(scope="module")

@@ -18,7 +18,7 @@ from pgrpo.evaluation.records import OutputDir, SampleRecord
 from pgrpo.evaluation.scoring import check_samples
 from pgrpo.sandbox.kinds import SPECS, effective_limits
 from pgrpo.sandbox.service import BackgroundService
-from pgrpo.sandbox.types import SandboxConfig
+from pgrpo.sandbox.settings import SandboxConfig
 from pgrpo.train.config import DataSection, ModelSection, RewardSection, TrainConfig
 from pgrpo.train.runner import reward_evaluator
 from pgrpo.train.tasks import load_targets, make_verifier

@@ -10,8 +10,8 @@ import pytest
 
 from pgrpo.config import ConfigError
 from pgrpo.sandbox.cli_args import add_sandbox_arguments, sandbox_config_from_args
+from pgrpo.sandbox.settings import SandboxConfig
 from pgrpo.sandbox.testrun import JobSpec
-from pgrpo.sandbox.types import SandboxConfig
 
 
 def _parse(argv: list[str], short_flags: bool = True) -> SandboxConfig:

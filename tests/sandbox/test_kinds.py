@@ -7,8 +7,8 @@ import dataclasses
 
 from pgrpo.data.problem import Problem, TestKind, Tests
 from pgrpo.sandbox.kinds import SPECS, effective_limits, job_limits
+from pgrpo.sandbox.settings import SandboxConfig
 from pgrpo.sandbox.testrun import JobSpec
-from pgrpo.sandbox.types import SandboxConfig
 
 
 def test_one_spec_per_kind_and_together_they_hold_every_tests_field():

@@ -13,7 +13,8 @@ from pgrpo.data.problem import Problem, TestKind, Tests
 from pgrpo.data.schema import problem_to_dict
 from pgrpo.rewards.batch import RewardEvaluator
 from pgrpo.sandbox.pool import Sandbox
-from pgrpo.sandbox.types import Job, SandboxConfig
+from pgrpo.sandbox.settings import SandboxConfig
+from pgrpo.sandbox.types import Job
 from pgrpo.train.trl_hooks import make_reward_funcs
 from pgrpo.verify import Verifier
 

@@ -15,7 +15,8 @@ from pgrpo.errors import DataError
 from pgrpo.sandbox import pool as pool_module
 from pgrpo.sandbox.pool import Sandbox
 from pgrpo.sandbox.programs import PRELUDE_IMPORTS, program_from_code
-from pgrpo.sandbox.types import Job, SandboxConfig, Status
+from pgrpo.sandbox.settings import SandboxConfig
+from pgrpo.sandbox.types import Job, Status
 
 TESTS = """import unittest
 class TestCases(unittest.TestCase):
@@ -194,7 +195,7 @@ def test_a_flag_set_to_its_default_value_still_wins_over_the_kinds_limits():
     parser = argparse.ArgumentParser()
     add_sandbox_arguments(parser)
     config = sandbox_config_from_args(parser.parse_args(["--sandbox-memory-mb", "4096"]))
-    assert config.explicit == frozenset({"memory_mb"}) and config == SandboxConfig()
+    assert config.explicit == frozenset({"memory_mb"}) and config.model_dump() == SandboxConfig().model_dump()
     limits = effective_limits(config, TestKind.UNITTEST)
     assert (limits["memory_mb"], limits["timeout_per_program_s"]) == (4096, 241.0)
     assert "explicit" not in job_limits(config) and "--sandbox-explicit" not in parser.format_help()

@@ -24,7 +24,7 @@ from pgrpo.cli import main
 from pgrpo.config import ConfigError
 from pgrpo.rm.client import RMClient, RMServiceError, score_worst_case
 from pgrpo.sandbox.pool import WORKER_GRACE_S
-from pgrpo.sandbox.types import SandboxConfig
+from pgrpo.sandbox.settings import SandboxConfig
 from pgrpo.serving import Attempts
 from pgrpo.train.config import load_train_config, validate_train_config
 from pgrpo.train.reward_budget import completions_per_rank, reward_budget
@@ -199,7 +199,7 @@ def test_train_check_prints_the_worst_case(tmp_path, capsys, monkeypatch):
 def test_unittest_data_sizes_programs_at_that_kinds_limit_only_when_allowed():
     from types import SimpleNamespace
 
-    from pgrpo.sandbox.types import SandboxConfig
+    from pgrpo.sandbox.settings import SandboxConfig
     from pgrpo.train.reward_budget import _program_limit
 
     def limit(allow: bool, **sandbox: Any) -> tuple[float, str]:

@@ -21,7 +21,7 @@ from pgrpo.data.loaders import load_problems
 from pgrpo.rewards import RewardEvaluator
 from pgrpo.rewards.thinking import rm_thinking_fn
 from pgrpo.rm.scoring import RewardScorer
-from pgrpo.sandbox.types import SandboxConfig
+from pgrpo.sandbox.settings import SandboxConfig
 from pgrpo.train.distributed import gather_json
 from pgrpo.train.trl_hooks import MetricsJsonlCallback, make_reward_funcs
 from pgrpo.verify import Verifier

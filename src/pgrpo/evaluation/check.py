@@ -37,7 +37,8 @@ from pgrpo.data.journal import Journal
 from pgrpo.data.problem import Problem
 from pgrpo.errors import DataError
 from pgrpo.sandbox.programs import program_from_completion, program_from_solution
-from pgrpo.sandbox.types import Job, SandboxConfig
+from pgrpo.sandbox.settings import SandboxConfig
+from pgrpo.sandbox.types import Job
 from pgrpo.verify import JobRunner, Verdict, Verifier, verdict_from_exec
 
 INVALID_SAMPLE = "invalid_sample"  # statuses for lines that never reached the sandbox

@@ -22,7 +22,8 @@ from dataclasses import dataclass
 from pgrpo.data.problem import Problem, TestKind, Tests
 from pgrpo.errors import PgrpoError
 from pgrpo.evaluation.benchmarks import EvalTask
-from pgrpo.sandbox.types import ExecResult, Job, SandboxConfig, Status
+from pgrpo.sandbox.settings import SandboxConfig
+from pgrpo.sandbox.types import ExecResult, Job, Status
 from pgrpo.verify import Verifier
 
 INSTALL_HINT = "pip install 'pgrpo[bigcodebench]' (from a pgrpo checkout: pip install -e '.[bigcodebench]')"

@@ -26,7 +26,7 @@ from pgrpo.evaluation.records import OutputDir, ResultRecord, RunSettings, Sampl
 from pgrpo.evaluation.report import write_summary
 from pgrpo.evaluation.scoring import check_samples
 from pgrpo.evaluation.summary import DEFAULT_KS, DateWindow, EvalSummary, summarize
-from pgrpo.sandbox.types import SandboxConfig
+from pgrpo.sandbox.settings import SandboxConfig
 
 if TYPE_CHECKING:
     from pgrpo.llm import CachedBackend, ChatBackend

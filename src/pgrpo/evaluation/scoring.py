@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from pgrpo.evaluation.benchmarks import EvalTask
 from pgrpo.evaluation.lengths import TokenCounter
 from pgrpo.evaluation.records import OutputDir, ResultRecord, SampleRecord
-from pgrpo.sandbox.types import SandboxConfig
+from pgrpo.sandbox.settings import SandboxConfig
 from pgrpo.verify import Verifier
 
 CHUNK = 64  # samples per verification call between checkpoints

@@ -63,9 +63,18 @@ default action (kill(0, SIGTERM), kill(getpid(), SIGKILL)) are ignored, as for a
 only as contained as those modes say.
 """
 
-from pgrpo.sandbox.pool import Sandbox
-from pgrpo.sandbox.programs import program_from_completion
-from pgrpo.sandbox.types import ExecResult, Job, SandboxConfig, SandboxEngine, Status
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from pgrpo.sandbox.types import ExecResult, Job, SandboxEngine, Status
+
+if TYPE_CHECKING:
+    # "X as X": re-exported for type checkers. At run time __getattr__ imports them on first use: the
+    # worker imports this package inside the jail, where only the standard library is loaded.
+    from pgrpo.sandbox.pool import Sandbox as Sandbox
+    from pgrpo.sandbox.programs import program_from_completion as program_from_completion
+    from pgrpo.sandbox.settings import SandboxConfig as SandboxConfig
 
 __all__ = ["ExecResult", "Job", "Sandbox", "SandboxConfig", "SandboxEngine", "Status", "open_sandbox",
            "program_from_completion"]
@@ -74,9 +83,28 @@ __all__ = ["ExecResult", "Job", "Sandbox", "SandboxConfig", "SandboxEngine", "St
 def open_sandbox(config: SandboxConfig | None = None) -> SandboxEngine:
     """The engine `config` asks for: a client of its `url` services (pgrpo.sandbox.remote), else a
     local pool. Either way `.isolation` is the mode in use, never weaker than the config demands."""
+    from pgrpo.sandbox.pool import Sandbox
+    from pgrpo.sandbox.settings import SandboxConfig
+
     config = config or SandboxConfig()
     if config.urls:
         from pgrpo.sandbox.remote import RemoteSandbox
 
         return RemoteSandbox.from_config(config)
     return Sandbox(config)
+
+
+def __getattr__(name: str) -> Any:
+    if name == "Sandbox":
+        from pgrpo.sandbox.pool import Sandbox
+
+        return Sandbox
+    if name == "SandboxConfig":
+        from pgrpo.sandbox.settings import SandboxConfig
+
+        return SandboxConfig
+    if name == "program_from_completion":
+        from pgrpo.sandbox.programs import program_from_completion
+
+        return program_from_completion
+    raise AttributeError(f"module 'pgrpo.sandbox' has no attribute {name!r}")

@@ -12,7 +12,8 @@ from __future__ import annotations
 import argparse
 
 from pgrpo.config import validate
-from pgrpo.sandbox.types import ISOLATION_MODES, SandboxConfig
+from pgrpo.sandbox.settings import SandboxConfig
+from pgrpo.sandbox.types import ISOLATION_MODES
 
 SHORT_FLAGS = {"timeout_per_test_s": "--timeout", "memory_mb": "--memory-mb", "workers": "--workers"}
 FLAGS = {name: f"--sandbox-{name.replace('_', '-')}" for name in SandboxConfig.model_fields}

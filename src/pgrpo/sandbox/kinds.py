@@ -20,15 +20,18 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pgrpo.data.problem import Problem, TestKind
 from pgrpo.sandbox import codec
 from pgrpo.sandbox.harness import run_asserts, run_call, run_humaneval, run_stdio
 from pgrpo.sandbox.session import Spawner
 from pgrpo.sandbox.testrun import JobSpec, JobVerdict
-from pgrpo.sandbox.types import CLIENT_FIELDS, POOL_FIELDS, SandboxConfig
+from pgrpo.sandbox.types import CLIENT_FIELDS, POOL_FIELDS
 from pgrpo.sandbox.unittest_harness import run_unittest
+
+if TYPE_CHECKING:  # the worker imports this module inside the jail: standard library only at run time
+    from pgrpo.sandbox.settings import SandboxConfig
 
 # (problem, canonical outputs of an outputs_from_canonical problem or None, collect) -> the job
 # message's test fields (harness.JobSpec's)
@@ -102,11 +105,13 @@ def run_job(spec: JobSpec, spawner: Spawner) -> JobVerdict:
 def job_limits(config: SandboxConfig) -> dict[str, Any]:
     """The per-program limits every job carries (harness.JobSpec's): all but the pool and client fields."""
     skip = set(POOL_FIELDS) | set(CLIENT_FIELDS)
-    return {name: getattr(config, name) for name in SandboxConfig.model_fields if name not in skip}
+    return {name: getattr(config, name) for name in type(config).model_fields if name not in skip}
 
 
 @functools.cache
 def _defaults() -> dict[str, Any]:
+    from pgrpo.sandbox.settings import SandboxConfig
+
     return job_limits(SandboxConfig())
 
 

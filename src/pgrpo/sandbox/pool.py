@@ -31,7 +31,8 @@ from pgrpo.data.problem import TestKind
 from pgrpo.sandbox.isolation import PidsCgroup
 from pgrpo.sandbox.kinds import SPECS, effective_limits
 from pgrpo.sandbox.modes import WORKER_ENV, WORKER_LAUNCHERS, resolve_isolation
-from pgrpo.sandbox.types import ExecResult, Job, SandboxConfig, Status
+from pgrpo.sandbox.settings import SandboxConfig
+from pgrpo.sandbox.types import ExecResult, Job, Status
 
 PIPELINE_DEPTH = 2  # jobs queued per worker: one running, one ready to start
 PIPELINE_MAX_BYTES = 32 << 10  # bigger job lines are not queued behind another job

@@ -36,12 +36,12 @@ from pgrpo.data.problem import Problem
 from pgrpo.data.schema import problem_to_dict
 from pgrpo.errors import PgrpoError
 from pgrpo.sandbox.kinds import effective_limits, job_limits, serve_command
+from pgrpo.sandbox.settings import SandboxConfig
 from pgrpo.sandbox.types import (
     ISOLATION_STRENGTH,
     ExecResult,
     IsolationError,
     Job,
-    SandboxConfig,
     check_isolation,
 )
 from pgrpo.sandbox.wire import API_VERSION, RUN_PATH, TOKEN_ENV, Health, Limits, RunResponse, result_from_wire

@@ -44,7 +44,8 @@ from pgrpo.data.schema import problem_from_dict
 from pgrpo.errors import DataError
 from pgrpo.sandbox.kinds import job_limits
 from pgrpo.sandbox.pool import PIPELINE_DEPTH, Sandbox
-from pgrpo.sandbox.types import ExecResult, Job, SandboxConfig
+from pgrpo.sandbox.settings import SandboxConfig
+from pgrpo.sandbox.types import ExecResult, Job
 from pgrpo.sandbox.wire import (
     DEFAULT_MAX_BODY_BYTES,
     DEFAULT_MAX_JOBS,

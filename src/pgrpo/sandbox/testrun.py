@@ -26,7 +26,7 @@ class JobSpec:
 
     kind: str
     program: str
-    # The program's limits: pgrpo.sandbox.types.SandboxConfig's fields (sent with every job by the pool).
+    # The program's limits: pgrpo.sandbox.settings.SandboxConfig's fields (sent with every job by the pool).
     timeout_per_test_s: float
     timeout_per_program_s: float
     memory_mb: int

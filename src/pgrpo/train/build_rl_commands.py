@@ -26,7 +26,7 @@ from pgrpo.data.decontaminate import EvalSpec
 from pgrpo.data.eval_sources import CODE_EVAL_SOURCES
 from pgrpo.errors import DataError
 from pgrpo.sandbox.cli_args import add_sandbox_arguments, sandbox_config_from_args
-from pgrpo.sandbox.types import SandboxConfig
+from pgrpo.sandbox.settings import SandboxConfig
 
 if TYPE_CHECKING:
     from pgrpo.data.build_rl import PromptCounter, SolutionCheck, SolutionRunner

@@ -30,7 +30,7 @@ from pgrpo.paths import is_local_path
 from pgrpo.rewards.batch import REWARD_MODES
 from pgrpo.rm.client import DEFAULT_RETRIES as RM_RETRIES
 from pgrpo.rm.client import DEFAULT_TIMEOUT_S as RM_TIMEOUT_S
-from pgrpo.sandbox.types import SandboxConfig
+from pgrpo.sandbox.settings import SandboxConfig
 from pgrpo.train.grpo_fields import checked_grpo_kwargs
 
 if typing.TYPE_CHECKING:

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from pgrpo.config import ConfigError
-from pgrpo.sandbox.types import SandboxConfig
+from pgrpo.sandbox.settings import SandboxConfig
 from pgrpo.train.grpo_fields import grpo_value
 from pgrpo.verify import task_type
 

@@ -15,7 +15,8 @@ from collections.abc import Sequence
 from types import TracebackType
 from typing import Any
 
-from pgrpo.sandbox.types import ExecResult, Job, SandboxConfig, SandboxEngine, check_isolation
+from pgrpo.sandbox.settings import SandboxConfig
+from pgrpo.sandbox.types import ExecResult, Job, SandboxEngine, check_isolation
 from pgrpo.verify.code import CodeTask, verdict_from_exec
 from pgrpo.verify.math import MathTask
 from pgrpo.verify.verdict import BatchVerify, JobRunner, Task, TaskType, Verdict
