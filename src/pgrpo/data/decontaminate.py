@@ -128,7 +128,7 @@ def read_bigcodebench(spec: EvalSpec) -> list[EvalItem]:
     items = []
     for record in iter_records(spec.path, spec.split):
         task_id = str(record.require("task_id", (str, int)))
-        statement = record.get("instruct_prompt", str) or record.require_str("complete_prompt")
+        statement = record.get("instruct_prompt", str) or record.require("complete_prompt")
         test_code = record.get("test", str, default="")
         entry = record.get("entry_point", str, default="")
         items.append(EvalItem(task_id, statement, frozenset(assert_case_keys(test_code, entry))))

@@ -1,21 +1,24 @@
-"""Loader plumbing shared by every format: the registry, raw records and field access.
-
-Owns: `Loader` (one per public format, registered in `LOADERS`), `Record` (one raw row plus
-where it came from, "FILE:LINE"), and the typed field getters whose errors name the file,
-line and field. Loaders never read raw columns except through these getters.
-"""
+"""Loader plumbing: the `LOADERS` registry of formats and `Record` (one raw row, its "FILE:LINE"
+and typed field getters whose errors name the file, line and field)."""
 
 from __future__ import annotations
 
-import ast
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from pgrpo.data.problem import Problem
 from pgrpo.errors import DataError
 from pgrpo.registry import Registry
+
+Types = type | tuple[type, ...]
+
+
+def _has_type(value: Any, types: Types) -> bool:
+    wanted = types if isinstance(types, tuple) else (types,)
+    # bool is an int subclass: never accept it where a number is expected
+    return isinstance(value, wanted) and (bool in wanted or not isinstance(value, bool))
 
 
 @dataclass(frozen=True)
@@ -32,32 +35,32 @@ class Record:
     def has(self, name: str) -> bool:
         return self.data.get(name) is not None
 
-    def get(self, name: str, types: type | tuple[type, ...], default: Any = None) -> Any:
+    def _checked(self, name: str, value: Any, types: Types) -> Any:
+        if not _has_type(value, types):
+            expected = " or ".join(t.__name__ for t in (types if isinstance(types, tuple) else (types,)))
+            raise self.error(name, f"must be {expected}, got {type(value).__name__}")
+        return value
+
+    def get(self, name: str, types: Types = str, default: Any = None) -> Any:
         """Optional field: `default` when absent or null, else it must have type `types`."""
         value = self.data.get(name)
-        if value is None:
-            return default
-        return _check_type(self, name, value, types)
+        return default if value is None else self._checked(name, value, types)
 
-    def require(self, name: str, types: type | tuple[type, ...]) -> Any:
-        """Required field of type `types`; raises DataError naming file, line and field."""
-        if name not in self.data:
-            raise self.error(name, "is missing")
-        value = self.data[name]
-        if value is None:
-            raise self.error(name, "is null")
-        return _check_type(self, name, value, types)
+    def require(self, name: str, types: Types = str) -> Any:
+        if self.data.get(name) is None:
+            raise self.error(name, "is null" if name in self.data else "is missing")
+        return self._checked(name, self.data[name], types)
 
-    def get_list(self, name: str, types: type | tuple[type, ...]) -> list[Any]:
+    def get_list(self, name: str, types: Types) -> list[Any]:
         """Optional list field ([] when absent or null) whose every item must have type `types`."""
         items: list[Any] = self.get(name, list, default=[])
         for index, item in enumerate(items):
-            _check_type(self, f"{name}[{index}]", item, types)
+            self._checked(f"{name}[{index}]", item, types)
         return items
 
-    def require_str(self, name: str) -> str:
-        value: str = self.require(name, str)
-        return value
+    def pick(self, names: Iterable[str], types: Types) -> dict[str, Any]:
+        """The fields among `names` holding a value of `types` (metadata kept as is)."""
+        return {name: self.data[name] for name in names if _has_type(self.data.get(name), types)}
 
     def json_field(self, name: str, required: bool = True) -> Any:
         """A field holding JSON text (LCB, APPS) or already-decoded JSON (some mirrors)."""
@@ -74,15 +77,6 @@ class Record:
             raise self.error(name, f"is not valid JSON: {exc.msg} (column {exc.colno})") from exc
 
 
-def _check_type(record: Record, name: str, value: Any, types: type | tuple[type, ...]) -> Any:
-    wanted = types if isinstance(types, tuple) else (types,)
-    # bool is an int subclass: never accept it where a number is expected
-    if not isinstance(value, wanted) or (isinstance(value, bool) and bool not in wanted):
-        expected = " or ".join(t.__name__ for t in wanted)
-        raise record.error(name, f"must be {expected}, got {type(value).__name__}")
-    return value
-
-
 @dataclass(frozen=True)
 class LoadOptions:
     """Per-format conversion options (filters such as dates live in `load_problems`)."""
@@ -90,26 +84,33 @@ class LoadOptions:
     include_challenge_tests: bool = False  # MBPP: also grade on challenge_test_list
 
 
+Convert = Callable[[Record, LoadOptions], Problem]
+
+
 @dataclass(frozen=True)
 class Loader:
-    """One public format: how to recognize its rows and turn one into a Problem.
-
-    detect: called with the first record's keys; True when this format fits.
-    priority: higher is tried first (EvalPlus MBPP+ rows also look like MBPP rows).
-    convert: Record -> Problem; raises DataError naming file, line and field.
-    """
+    """One public format. `detect(first record's keys)` says it fits; a higher `priority` is tried
+    first (EvalPlus MBPP+ rows also look like MBPP rows); `convert` raises DataError naming the field."""
 
     name: str
     description: str
     detect: Callable[[frozenset[str]], bool]
-    convert: Callable[[Record, LoadOptions], Problem]
+    convert: Convert
     priority: int = 0
 
 
 LOADERS: Registry[Loader] = Registry("problem format")
 
 
-Convert = Callable[[Record, LoadOptions], Problem]
+def has_keys(required: Iterable[str], any_of: Iterable[str] = (),
+             none_of: Iterable[str] = ()) -> Callable[[frozenset[str]], bool]:
+    """A `detect`: the keys hold every `required` one, one of `any_of` (if any) and none of `none_of`."""
+    need, one, never = frozenset(required), frozenset(any_of), frozenset(none_of)
+
+    def detect(keys: frozenset[str]) -> bool:
+        return need <= keys and (not one or bool(one & keys)) and not never & keys
+
+    return detect
 
 
 def loader(name: str, description: str, detect: Callable[[frozenset[str]], bool], *,
@@ -121,29 +122,3 @@ def loader(name: str, description: str, detect: Callable[[frozenset[str]], bool]
         return convert
 
     return decorator
-
-
-def first_called_function(asserts: list[str] | tuple[str, ...]) -> str:
-    """Name of the first function called in MBPP-style asserts ("" if none)."""
-    builtins = {"set", "sorted", "list", "tuple", "abs", "round", "len", "isclose", "str", "int", "float",
-                "dict", "frozenset", "math.isclose", "all", "any", "sum", "max", "min"}
-    for text in asserts:
-        try:
-            tree = ast.parse(text)
-        except SyntaxError:
-            continue
-        for node in ast.walk(tree):
-            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id not in builtins:
-                return node.func.id
-    return ""
-
-
-def function_signatures(code: str) -> dict[str, str]:
-    """Top-level function name -> `def name(args):` as written in `code`, in definition order
-    ({} if `code` does not parse)."""
-    try:
-        tree = ast.parse(code)
-    except SyntaxError:
-        return {}
-    return {node.name: f"def {node.name}({ast.unparse(node.args)}):" for node in tree.body
-            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))}

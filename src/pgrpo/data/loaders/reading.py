@@ -1,10 +1,5 @@
-"""Raw record sources: local JSON / JSONL / parquet files (gzip ok) and hub dataset ids.
-
-Owns: `iter_records(source, split)` -> `Record`s tagged "FILE:LINE" (the JSONL line, or the
-1-based record index for JSON arrays, parquet and hub datasets); `is_local_path` (pgrpo.data.io)
-decides between a file and a hub id.
-Hub ids go through `datasets.load_dataset`, imported lazily; the tests never touch the network.
-"""
+"""Raw records (`iter_records`) of local JSON / JSONL / parquet files (gzip ok) or hub dataset ids
+(`datasets.load_dataset`), tagged "FILE:LINE" (the JSONL line, else the 1-based record index)."""
 
 from __future__ import annotations
 
@@ -28,11 +23,8 @@ def _suffixes(path: Path) -> list[str]:
 
 
 def _json_document(path: Path) -> list[Any] | None:
-    """The rows of a one-document JSON file, else None (then it is read as JSONL).
-
-    A document is an array of rows, or (a `.json` file only) an object holding exactly one
-    array of objects, as in `{"data": [...]}` dumps; any other object is one JSONL row.
-    """
+    """The rows of a one-document JSON file (an array, or in a `.json` file an object holding exactly
+    one array of objects, as `{"data": [...]}` dumps), else None: read as JSONL."""
     with open_text(path) as handle:
         text = ""
         while not text.strip() and (chunk := handle.read(256)):
@@ -51,13 +43,6 @@ def _json_document(path: Path) -> list[Any] | None:
         lists = [v for v in data.values() if isinstance(v, list) and v and all(isinstance(r, dict) for r in v)]
         return lists[0] if len(lists) == 1 else None
     return data if isinstance(data, list) else None
-
-
-def _iter_json_rows(path: Path, data: list[Any]) -> Iterator[Record]:
-    for index, row in enumerate(data, start=1):
-        if not isinstance(row, dict):
-            raise DataError(f"{path}:{index}: expected a JSON object, got {type(row).__name__}")
-        yield Record(f"{path}:{index}", row, index)
 
 
 def _iter_parquet(path: Path) -> Iterator[Record]:
@@ -85,7 +70,10 @@ def _iter_local(path: Path) -> Iterator[Record]:
     if suffixes and suffixes[-1] in PARQUET_SUFFIXES:
         yield from _iter_parquet(path)
     elif (document := _json_document(path)) is not None:
-        yield from _iter_json_rows(path, document)
+        for index, row in enumerate(document, start=1):
+            if not isinstance(row, dict):
+                raise DataError(f"{path}:{index}: expected a JSON object, got {type(row).__name__}")
+            yield Record(f"{path}:{index}", row, index)
     else:
         for index, (lineno, row) in enumerate(iter_jsonl(path), start=1):
             yield Record(f"{path}:{lineno}", row, index)
@@ -103,10 +91,7 @@ def _iter_hub(source: str, split: str) -> Iterator[Record]:
 
 
 def iter_records(source: str, split: str | None = None, default_split: str = "test") -> Iterator[Record]:
-    """Raw records of a local file or, when `source` is not a path, a hub dataset id.
-
-    `split` selects the hub split (default `default_split`); local files have no splits.
-    """
+    """Raw records of a local file or, when `source` is not a path, a hub dataset's `split`."""
     if is_local_path(source):
         yield from _iter_local(Path(source).expanduser())
     else:

@@ -1,14 +1,8 @@
-"""Decoding LiveCodeBench private tests without running anything from the payload.
-
-Owns: `decode_private_tests(text, problem_id)`. LiveCodeBench stores private tests as
-base64 -> zlib -> pickle -> JSON text. A pickle can name any importable callable (os.system,
-builtins.eval, ...) and have the unpickler call it, so `_DataOnlyUnpickler.find_class`
-rejects every global: plain str/bytes/int/float/bool/None/list/dict/tuple need no globals,
-so legitimate payloads still load. The decoded object's types are then checked recursively.
-
-Does NOT protect against: resource exhaustion by a huge or deeply nested payload (zlib
-output is capped at MAX_DECOMPRESSED bytes; pickle nesting is bounded by Python's stack).
-"""
+"""`decode_private_tests`: LiveCodeBench private tests (base64 -> zlib -> pickle -> JSON) decoded
+without running anything: a pickle can make the unpickler call any importable callable, so every
+global is refused (plain data needs none) and the result's types are checked recursively.
+Does NOT protect against resource exhaustion by a huge or deeply nested payload (zlib output is
+capped at MAX_DECOMPRESSED bytes; pickle nesting is bounded by Python's stack)."""
 
 from __future__ import annotations
 
@@ -39,37 +33,16 @@ def _check_plain(value: Any, depth: int = 0) -> None:
         raise TypeError("nesting deeper than 200 levels")
     if not isinstance(value, _ALLOWED):
         raise TypeError(f"disallowed type {type(value).__name__}")
+    if isinstance(value, dict):
+        value = [*value.keys(), *value.values()]
     if isinstance(value, (list, tuple)):
         for item in value:
             _check_plain(item, depth + 1)
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            _check_plain(key, depth + 1)
-            _check_plain(item, depth + 1)
-
-
-def _safe_unpickle(blob: bytes) -> Any:
-    unpickler = _DataOnlyUnpickler(io.BytesIO(blob))  # noqa: S301 - find_class refuses all globals
-    value = unpickler.load()
-    _check_plain(value)
-    return value
-
-
-def _decompress(blob: bytes) -> bytes:
-    decompressor = zlib.decompressobj()
-    out = decompressor.decompress(blob, MAX_DECOMPRESSED)
-    if decompressor.unconsumed_tail:
-        raise ValueError(f"decompressed payload larger than {MAX_DECOMPRESSED} bytes")
-    return out
 
 
 def decode_private_tests(value: Any, problem_id: str) -> list[Any]:
-    """LCB `private_test_cases` -> list of test dicts.
-
-    Accepts the compressed form (base64 -> zlib -> pickle -> JSON text), plain JSON text
-    (some mirrors), or an already-decoded list. Anything else, including a pickle that
-    references any global, raises DataError naming `problem_id`; nothing in it runs.
-    """
+    """LCB `private_test_cases` (compressed, plain JSON text as some mirrors have, or already a list)
+    -> list of test dicts. Anything else, a pickle naming any global included, is a DataError."""
     if isinstance(value, list):
         return value
     if not isinstance(value, str):
@@ -85,11 +58,15 @@ def decode_private_tests(value: Any, problem_id: str) -> list[Any]:
             raise DataError(f"problem {problem_id}: private_test_cases is not valid JSON: {exc.msg}") from exc
     else:
         try:
-            raw = _decompress(base64.b64decode(text, validate=False))
+            decompressor = zlib.decompressobj()
+            raw = decompressor.decompress(base64.b64decode(text, validate=False), MAX_DECOMPRESSED)
+            if decompressor.unconsumed_tail:
+                raise ValueError(f"decompressed payload larger than {MAX_DECOMPRESSED} bytes")
         except (binascii.Error, zlib.error, ValueError) as exc:
             raise DataError(f"problem {problem_id}: private_test_cases is not base64+zlib data: {exc}") from exc
         try:
-            decoded = _safe_unpickle(raw)
+            decoded = _DataOnlyUnpickler(io.BytesIO(raw)).load()  # noqa: S301 - find_class refuses all globals
+            _check_plain(decoded)
         except (pickle.UnpicklingError, TypeError, EOFError, ValueError, IndexError, KeyError,
                 AttributeError, RecursionError, MemoryError) as exc:
             raise DataError(f"problem {problem_id}: rejected private_test_cases pickle payload "
