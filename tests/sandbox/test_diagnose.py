@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from pgrpo.sandbox import modes
-from pgrpo.sandbox.diagnose import diagnose_jail
+from pgrpo.sandbox.modes import diagnose_jail
 from pgrpo.sandbox.types import IsolationError
 
 SRC = Path(__file__).resolve().parents[2] / "src"

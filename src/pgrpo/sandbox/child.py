@@ -1,40 +1,16 @@
-"""The untrusted side of a job: the spawner that forks jailed runners, and each runner's jail.
+"""The untrusted side of a job: the spawner that forks jailed runners (`spawner_entry`; its handle is
+session.Spawner), and each runner's jail, fds and rlimits up to its mode's code (runners.py).
 
-Owns the spawner process's code (`spawner_entry`; its harness-side handle is
-session.Spawner) and the runner's start (jail, fds, rlimits) up to its mode's code, which
-runners.py owns. Process tree inside one worker (see worker.py for the worker's jail):
+    worker (trusted harness, pid 1 of its pid namespace) -> spawner (lean, pre-warmed, only forks)
+      -> runner: pid 1 of its own fresh pid namespace, forked ahead (~1 ms) and jailed before any
+         model code: own mount/ipc namespaces, fresh tmpfs /tmp (cwd) and /dev/shm, only its pipes,
+         no capabilities (no_new_privs), rlimits, minimal env. Its end takes its namespace down.
+A worker has two spawners: programs, and (role "check") test code: no mount namespace, nothing
+writable. Runners are reaped off the critical path, before the next at the latest: jobs never
+overlap. Per-job paths avoid page faults (binary requests, precomputed jail arguments).
 
-    worker (trusted harness, pid 1 of the worker's pid namespace)
-      `- spawner: a small, idle, pre-warmed process that only forks
-           `- runner (the model's program): pid 1 of its own fresh pid namespace
-
-Per job the spawner forks ONE process (about 1 ms; a fresh interpreter costs 10-15 ms).
-Before it runs any model code the runner enters its own mount and ipc namespaces, mounts
-a fresh tmpfs on /tmp (its cwd, scratch_mb) and /dev/shm, keeps only its pipes, drops
-every capability (no_new_privs), applies rlimits and a minimal environment. When the
-runner ends - or the harness SIGKILLs it - the kernel kills everything left in its pid
-namespace (setsid daemons, threads, fork-bomb children): no leaked processes. The spawner
-reaps a runner as soon as it has exited (off the job's critical path), and kills and reaps it
-before handing out the next at the latest, so jobs of one worker never overlap.
-
-Five modes (runners.py): "serve" (exec the program as a module, then answer calls to its functions
-over a pipe; results travel as plain data via codec.py), "serve-checked" (the same, answering
-the job's test code over a pipe pair of their own: fds 5 and 6), "stdio" (run the program as
-__main__ with the test's stdin), "unittest" (unittest_run.py: BigCodeBench's TestCases
-run next to the program) and "check" (checker.py: a problem's own test code, which reaches
-the program only over that pipe pair). A worker has two spawners: one for programs, one
-(role "check": no mount namespace, nothing writable) for test code. Except in "unittest"
-and "check" the runner never sees test code or expected outputs.
-Cost model (measured on the target VMs): per-job CPU is dominated by page faults - every
-page a freshly forked process (runner, or the spawner after a fork) first writes costs
-5-10 us - so the per-job paths avoid needless allocation: the runner request is binary
-(`pack_request`), not JSON, and jail arguments are built once before forking.
-
-Does NOT protect against: what the isolation primitives do not cover (see isolation.py).
-The runner is pid 1 of its namespace, so signals it sends to itself with the default
-action (kill(0, SIGTERM), kill(getpid(), SIGKILL)) are ignored, as for any init. In
-"none" isolation mode only rlimits, a process-group kill and a per-job working directory
-(`job_dir`, removed when the job ends) apply.
+Does NOT protect against: what isolation.py's primitives do not cover; in "none" mode only
+rlimits, a process-group kill and a per-job directory (`job_dir`) apply.
 """
 
 from __future__ import annotations
@@ -77,16 +53,14 @@ spawner_entry(int(sys.argv[1]), int(sys.argv[2]), sys.argv[3] == "1", sys.argv[5
 """
 
 SAFE_ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": "/tmp", "LANG": "C.UTF-8", "PYTHONIOENCODING": "utf-8",
-            # one CPU per worker: numeric libraries must not start a thread per core
-            "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "NUMEXPR_NUM_THREADS": "1",
-            "VECLIB_MAXIMUM_THREADS": "1"}
+            **isolation.SINGLE_THREAD_ENV}
 HEADER = struct.Struct("!I")
 # A runner request, binary on purpose (no JSON parse in the spawner or before the program
 # runs: on this class of VM every page a fresh process first writes costs a slow fault):
 # memory bytes, cpu s, max processes, file bytes, scratch MB, mode index; then the
 # program as UTF-8 (surrogatepass keeps any str intact).
 REQUEST = struct.Struct("!QIIQIB")
-MODES = ("serve", "stdio", "unittest", "check", "serve-checked")
+MODES = tuple(RUNNERS)
 STATUS_REQUEST = b"?"  # a request without fds: reply "<wait status> <cpu s>" of the last runner
 
 
@@ -157,10 +131,8 @@ def spawner_entry(sock_fd: int, pidns_fd: int, isolate: bool, check: bool = Fals
 
 
 def _warm_up() -> None:
-    """Run, once in the spawner, the first-time paths every runner takes: compile() from a
-    str, exec, a call, the request/reply codecs. Their one-off setup (measured: a cold
-    compile() costs a fresh child ~200 page faults, ~3 ms on the target VMs; warm: ~85,
-    ~0.4 ms) then happens before the fork instead of in every runner."""
+    """Run the first-time paths every runner takes (compile, exec, a call, the codecs) once before the
+    fork: a cold compile() costs a fresh child ~200 page faults (~3 ms), warm ~85 (~0.4 ms)."""
     namespace: dict[str, Any] = {"__builtins__": builtins}
     exec(compile("def _warm(a, b=1):\n    return [a, b]\n", "<warm-up>", "exec"), namespace)  # noqa: S102 - our own constant
     request = json.loads(b'{"name": "_warm", "args": ' + json.dumps(codec.to_wire((1, "a"))).encode() + b"}\n")
@@ -185,11 +157,8 @@ class _Standby:
 
 
 def _spawner_main(sock: socket.socket, isolate: bool, pidns_fd: int | None) -> None:
-    """The spawner's loop: one request in, one runner started, its pid out.
-
-    The runner for the next job is forked (and jailed) as soon as the current one has
-    started, so that work overlaps with the current job's tests instead of delaying
-    the next job."""
+    """The spawner's loop: one request in, one runner started, its pid out. The next job's runner is
+    forked (and jailed) as soon as the current one starts, overlapping the current job's tests."""
     previous: int | None = None
     previous_watch: int | None = None  # a pidfd on `previous`: readable once it has exited
     ended: tuple[int, float] | None = None  # how `previous` ended, once reaped

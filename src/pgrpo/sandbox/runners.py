@@ -1,19 +1,17 @@
-"""The code a jailed runner runs, by mode: "serve", "serve-checked", "stdio", "unittest" and "check" (see child.py).
+"""The code a jailed runner runs, by mode (`RUNNERS`; child.py exits the process when it returns).
 
-Owns `RUNNERS` (mode -> runner main, each ending the process with os._exit) and the
-runner's control-message writer. Imported by the spawner (child.py) before it forks, so
-runners start with it loaded.
-
-Does NOT protect against anything itself: it runs the untrusted program; the jail and the
-trusted harness (harness.py) do the protecting.
+Loaded by the spawner before it forks. Does NOT protect against anything itself: it runs the
+untrusted program; the jail and the trusted harness do the protecting.
 """
 
 from __future__ import annotations
 
 import builtins
+import functools
 import json
 import os
 import sys
+from collections.abc import Callable
 from types import CodeType
 from typing import Any
 
@@ -85,7 +83,6 @@ def _serve(program: str, calls_fd: int = 3, replies_fd: int = 4) -> None:
             _flush()
             reply = _exc_msg(exc)
         _send(reply, replies_fd)
-    os._exit(0)
 
 
 def _stdio(program: str) -> None:
@@ -101,21 +98,13 @@ def _stdio(program: str) -> None:
         reply = _exc_msg(exc)
     _flush()
     _send(reply)
-    os._exit(0)  # leftover threads die with the namespace
 
 
-def _unittest(payload: str) -> None:
-    unittest_run.run_unittest(payload, 4, _flush)
-    os._exit(0)  # leftover threads die with the namespace
-
-
-def _check(payload: str) -> None:
-    checker.run_checker(payload, _send)
-    os._exit(0)
-
-
-def _serve_checked(program: str) -> None:
-    _serve(program, 5, 6)
-
-
-RUNNERS = {"serve": _serve, "serve-checked": _serve_checked, "stdio": _stdio, "unittest": _unittest, "check": _check}
+# "serve-checked" answers the job's test code (fds 5, 6; checker.py); leftover threads die with the namespace.
+RUNNERS: dict[str, Callable[[str], None]] = {
+    "serve": _serve,
+    "stdio": _stdio,
+    "unittest": functools.partial(unittest_run.run_unittest, report_fd=4, flush=_flush),
+    "check": functools.partial(checker.run_checker, send=_send),
+    "serve-checked": functools.partial(_serve, calls_fd=5, replies_fd=6),
+}

@@ -1,29 +1,12 @@
-"""`pgrpo sandbox serve`: the sandbox engine behind a small HTTP API (FastAPI + uvicorn).
+"""`pgrpo sandbox serve`: ONE `Sandbox` pool behind pgrpo.sandbox.wire's API (FastAPI), for every rank of a node.
 
-Owns `create_app` (the routes of pgrpo.sandbox.wire's API over ONE `Sandbox` pool shared by
-every request, so one service per node serves all its local ranks), `serve` (the blocking
-server of the CLI) and `BackgroundService` (the same server in a thread: tests, benchmarks).
-Trainer containers where namespaces are blocked send programs here, to a host where
-bubblewrap works; verdicts are the in-process engine's (same code, same limits: the client
-computes each job's limits with `pgrpo.sandbox.kinds.effective_limits`, as a local pool does, and
-they travel with each request, which runs them as sent and may not exceed the service's own).
-
-Guards (pgrpo.serving's): 127.0.0.1 unless a shared token is set (`--token` or env
-PGRPO_SANDBOX_TOKEN; every route 401 without it), and without a token only a loopback `Host`
-(400: DNS rebinding); a request head within a few seconds and connections per peer capped
-(serving.guard); bodies capped (413); a malformed request gets a 4xx naming the field. Here
-also: jobs per request are capped; an error in one request never stops the service. Fairness:
-jobs enter the pool one at a time, at most PIPELINE_DEPTH per worker at once, the next slot
-going to the next client in turn (serving.fair.FairShare; a client is its peer address), so one
-client's backlog delays another's job by about one job, not by the backlog. /health and the
-token check run on the event loop, never behind the pool's threads.
-
-Does NOT protect against: an attacker who holds the token (they can run arbitrary programs in
-the sandbox - exactly as contained as a local sandbox, see pgrpo.sandbox - and use its CPU);
-eavesdropping or tampering on the network (plain HTTP: no TLS; put it behind a TLS proxy or
-keep it on a private network); a flood from many addresses (no rate limits; clients behind one
-address share one turn); a token leaked through the command line (`--token` is visible in
-`ps`; prefer the env var).
+Owns `create_app`, `serve` (the CLI's) and `BackgroundService` (in a thread: tests, benchmarks). Requests
+run with the limits they carry (computed by the client as a local pool would), never above the service's
+own. Guards: pgrpo.serving's (loopback unless a token; Host check; head/body deadlines; 413), plus jobs per
+request capped, 422 naming the field, and fair slots per client (serving.fair.FairShare).
+Does NOT protect against: anyone holding the token (they run programs, as contained as any, and use the
+CPUs); eavesdropping (plain HTTP); a flood from many addresses (no rate limits; one address = one turn);
+a `--token` visible in `ps` (prefer the env var).
 """
 
 from __future__ import annotations
@@ -56,7 +39,6 @@ from pgrpo.sandbox.wire import (
     Limits,
     RunRequest,
     RunResponse,
-    result_to_wire,
 )
 from pgrpo.serving.fair import FairShare
 from pgrpo.serving.guard import ConnectionLimits
@@ -65,13 +47,9 @@ check_binding = functools.partial(serving.check_binding, token_env=TOKEN_ENV, ri
 
 
 class FairRunner:
-    """Runs requests' jobs on `sandbox`, one job per pool slot, slots shared fairly by client.
-
-    `permits` jobs are in the pool at once (PIPELINE_DEPTH per worker keeps every worker busy),
-    each on its own thread of a private executor (never the event loop's default pool). The jobs
-    of an `outputs_from_canonical` problem wait for that problem's first job, whose run caches
-    the canonical outputs, so a group does not compute them once per job (only a complete
-    canonical run is cached: if it fails, each job runs it again with its own)."""
+    """Runs requests' jobs on `sandbox`, one job per pool slot (PIPELINE_DEPTH per worker, on a private
+    executor), slots shared fairly by client. The jobs of an `outputs_from_canonical` problem wait for
+    its first job, whose run caches the canonical outputs (only a complete run is cached)."""
 
     def __init__(self, sandbox: Sandbox, permits: int | None = None) -> None:
         self.sandbox = sandbox
@@ -147,7 +125,7 @@ def create_app(sandbox: Sandbox, *, token: str | None = None, max_jobs: int = DE
     async def run(request: Request) -> Response:
         jobs, limits = parse(await serving.read_model(request, RunRequest, max_body_bytes))
         results = await runner.run(request.client.host if request.client else "?", jobs, limits)
-        reply = RunResponse(isolation=sandbox.isolation, results=[result_to_wire(r) for r in results])
+        reply = RunResponse(isolation=sandbox.isolation, results=results)
         return Response(reply.model_dump_json(), media_type="application/json")
 
     return app
@@ -167,11 +145,7 @@ def serve(config: SandboxConfig, *, host: str = "127.0.0.1", port: int = DEFAULT
 
 
 class BackgroundService(serving.BackgroundServer):
-    """The service on a free loopback port, in a thread, with its own pool (tests, benchmarks).
-
-    with BackgroundService(SandboxConfig(workers=2), token="t") as svc:
-        ... svc.url ...
-    """
+    """The service on a free loopback port, in a thread, with its own pool (tests, benchmarks)."""
 
     def __init__(self, config: SandboxConfig | None = None, *, host: str = "127.0.0.1", token: str | None = None,
                  max_jobs: int = DEFAULT_MAX_JOBS, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,

@@ -1,18 +1,12 @@
-"""Trusted handle on one jailed child: message pump, output cap, deadlines, kill.
-
-Owns `Spawner` (the harness's handle on its spawner process, child.py), `ChildSession`
-and the control-flow exceptions the harness uses to abort a test.
-The pump reads the child's control pipe, stdout and stderr together (selectors), feeds
-stdin, keeps at most `output_limit` bytes, and enforces wall-clock deadlines by SIGKILLing
-the runner (pid 1 of its own pid namespace, so the whole namespace goes with it), so ignoring signals,
-leaving threads or looping inside C code cannot outlast the limit.
-
-Abort exceptions derive from BaseException so that trusted test code with a broad
-`except Exception` cannot swallow them.
+"""The harness's handle on jailed children: `Spawner` (its spawner process, child.py), `ChildSession`
+(message pump, stdin feed, output cap, wall-clock deadlines by SIGKILL of the runner - pid 1 of its
+pid namespace, so ignored signals, threads or C loops cannot outlast a limit) and `Abort`, a
+BaseException so that test code's broad `except Exception` cannot swallow it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import select
@@ -21,39 +15,33 @@ import signal
 import socket
 import sys
 import time
+from dataclasses import dataclass
 from typing import Any
 
 from pgrpo.sandbox import codec, isolation
 from pgrpo.sandbox.child import HEADER, SPAWNER_BOOT, SRC_DIR, STATUS_REQUEST, pack_request
-from pgrpo.sandbox.isolation import Limits
 from pgrpo.sandbox.types import Status
 
 MAX_MESSAGE = 64 << 20  # a single reply larger than this is output_exceeded
 
 
+@dataclass(slots=True)
 class ChildProc:
-    """Harness-side handles of one jailed runner.
+    """Harness-side handles of one jailed runner: its pid (SIGKILL ends the whole job), its control
+    pipes (JSON lines from / to it), stdout, stderr and stdin (stdio mode, else None)."""
 
-    pid: the runner; SIGKILL it to end the whole job (its pid namespace goes with it).
-    ctl_r / ctl_w: messages from / requests to the runner (JSON lines).
-    out_r / err_r: its stdout / stderr. in_w: its stdin (stdio mode) or None.
-    """
-
-    __slots__ = ("pid", "ctl_r", "ctl_w", "out_r", "err_r", "in_w", "isolated")
-
-    def __init__(self, pid: int, ctl_r: int, ctl_w: int, out_r: int, err_r: int, in_w: int | None,
-                 isolated: bool) -> None:
-        self.pid, self.ctl_r, self.ctl_w, self.out_r, self.err_r = pid, ctl_r, ctl_w, out_r, err_r
-        self.in_w, self.isolated = in_w, isolated
+    pid: int
+    ctl_r: int
+    ctl_w: int
+    out_r: int
+    err_r: int
+    in_w: int | None
+    isolated: bool
 
 
 class Spawner:
-    """The harness's handle on its spawner process (started lazily, restarted if it dies).
-
-    isolate: give each runner its own pid/mount/ipc namespaces (needs the worker's
-    namespaces, see worker.py); pidns_fd: the worker's pid namespace, restored after
-    each job's fork.
-    """
+    """The harness's handle on its spawner process (started lazily, restarted if it dies). isolate: each
+    runner gets its own pid/mount/ipc namespaces; pidns_fd: the worker's pid namespace, restored after forks."""
 
     def __init__(self, isolate: bool, pidns_fd: int | None = None, role: str = "job") -> None:
         self.isolate = isolate
@@ -100,11 +88,9 @@ class Spawner:
             self._sock.close()  # EOF: the spawner kills its last runner and exits
             self._sock = None
         if self._pid is not None:
-            try:
+            with contextlib.suppress(ProcessLookupError, ChildProcessError):
                 os.kill(self._pid, signal.SIGKILL)
                 os.waitpid(self._pid, 0)
-            except (ProcessLookupError, ChildProcessError):
-                pass
             self._pid = None
 
     def spawn(self, program: str, mode: str, limits: isolation.Limits, scratch_mb: int,
@@ -119,23 +105,20 @@ class Spawner:
         in_r, in_w = os.pipe() if mode == "stdio" else (os.open(os.devnull, os.O_RDONLY), None)
         theirs = [in_r, out_w, err_w, req_r, resp_w]
         body = pack_request(program, mode, limits, scratch_mb)
+        ok = False
         try:
             socket.send_fds(sock, [HEADER.pack(len(body))], theirs + list(extra_fds))
             sock.sendall(body)
             reply = self._reply(sock)
+            ok = reply.isdigit()
         except OSError:
             self.close()
-            for fd in (req_w, resp_r, out_r, err_r, in_w):
-                if fd is not None:
-                    os.close(fd)
             raise
-        finally:
-            for fd in theirs:
-                os.close(fd)
-        if not reply.isdigit():
-            for fd in (req_w, resp_r, out_r, err_r, in_w):
+        finally:  # theirs always; ours too unless a runner was started
+            for fd in [*theirs, *(() if ok else (req_w, resp_r, out_r, err_r, in_w))]:
                 if fd is not None:
                     os.close(fd)
+        if not ok:
             raise OSError(f"spawner could not start the program: {reply[1:].decode('utf-8', 'replace')}")
         return ChildProc(int(reply), resp_r, req_w, out_r, err_r, in_w, self.isolate)
 
@@ -188,7 +171,7 @@ class CandidateError(Exception):
 class ChildSession:
     """One running child. Use `message()` to wait for its next control message."""
 
-    def __init__(self, spawner: Spawner, program: str, mode: str, limits: Limits, scratch_mb: int,
+    def __init__(self, spawner: Spawner, program: str, mode: str, limits: isolation.Limits, scratch_mb: int,
                  output_limit: int, stdin: str = "", extra_fds: tuple[int, ...] = ()) -> None:
         try:
             self.proc: ChildProc = spawner.spawn(program, mode, limits, scratch_mb, extra_fds)
@@ -220,25 +203,19 @@ class ChildSession:
     def kill(self) -> None:
         if self.alive:
             self.alive = False
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.kill(self.proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
             if not self.proc.isolated:  # no pid namespace: kill the session's group too
-                try:
+                with contextlib.suppress(ProcessLookupError, PermissionError):
                     os.killpg(self.proc.pid, signal.SIGKILL)
-                except (ProcessLookupError, PermissionError):
-                    pass
 
     def close(self) -> None:
         self.kill()  # the spawner reaps it (and waits for its namespace to empty) before the next job
         self._sel.close()
         for fd in (self.proc.ctl_r, self.proc.ctl_w, self.proc.out_r, self.proc.err_r, self.proc.in_w):
             if fd is not None:
-                try:
+                with contextlib.suppress(OSError):
                     os.close(fd)
-                except OSError:
-                    pass
 
     # ------------------------------------------------------------------ pump
     def _on_output(self, fd: int, data: bytes) -> None:
@@ -334,17 +311,10 @@ class ChildSession:
             args_wire = codec.to_wire(tuple(args))
         except codec.NotPlainError as exc:
             raise Abort(Status.SANDBOX_ERROR, f"test arguments are not plain data: {exc}") from None
-        return self.call_wire(name, cls, args_wire, deadline)[0]
-
-    def call_wire(self, name: str, cls: str | None, args_wire: Any, deadline: float) -> tuple[Any, Any]:
-        """Call the candidate with wire-encoded arguments; its value, decoded and as wire."""
         if not self.alive:
             raise Abort(Status.RUNTIME_ERROR, "program is no longer running")
         self.send({"name": name, "cls": cls, "args": args_wire}, deadline, f"timed out calling {name}")
-        reply = self.message(deadline, f"timed out calling {name}")
-        value = self.interpret_reply(reply, name)
-        assert reply is not None  # interpret_reply raised otherwise; a "ret" reply has "v"
-        return value, reply["v"]
+        return self.interpret_reply(self.message(deadline, f"timed out calling {name}"), name)
 
     def send(self, msg: dict[str, Any], deadline: float, timeout_detail: str) -> None:
         """Write one JSON-line request to the child."""

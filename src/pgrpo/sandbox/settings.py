@@ -1,8 +1,5 @@
-"""The sandbox's settings: `SandboxConfig`, the one definition of the limits' names, defaults and meaning.
-
-A pydantic model (the recipe's `sandbox:` section, the `--sandbox-*` flags): kept out of
-pgrpo.sandbox.types, which the worker imports inside the jail with the standard library only.
-"""
+"""`SandboxConfig` (pydantic): the sandbox limits' names, defaults and meaning, kept out of types.py
+(which the worker imports in the jail, standard library only)."""
 
 from __future__ import annotations
 
@@ -16,14 +13,8 @@ from pgrpo.sandbox.types import Isolation
 
 
 class SandboxConfig(ConfigModel):
-    """Sandbox limits: the one definition of their names, defaults and meaning (each field's description).
-
-    The `sandbox:` section of a training recipe and the `--sandbox-*` flags of `pgrpo check`,
-    `evaluate` and `bench build` (pgrpo.sandbox.cli_args) are both built from these fields.
-    Defaults suit HumanEval/MBPP/LiveCodeBench on a small CPU box. With `url`, jobs go to
-    `pgrpo sandbox serve` services instead of a local pool (pgrpo.sandbox.remote); the limits
-    travel with every request and must not exceed the service's own.
-    """
+    """A recipe's `sandbox:` section and the `--sandbox-*` flags (pgrpo.sandbox.cli_args) are built from
+    these fields. With `url`, jobs go to `pgrpo sandbox serve` services (pgrpo.sandbox.remote)."""
 
     model_config = ConfigDict(frozen=True)
 

@@ -1,8 +1,6 @@
-"""Plain types of the sandbox API: jobs in, typed results out, and the sandbox's settings.
+"""Plain types of the sandbox API: `Job`, `ExecResult`, `Status`, isolation modes, `SandboxEngine`.
 
-Owns: `Job`, `ExecResult`, `Status`, isolation modes, the `SandboxEngine` protocol. Standard library
-only: the worker imports it inside the jail. The settings (`SandboxConfig`, pydantic) are
-pgrpo.sandbox.settings.
+Standard library only (the worker imports it in the jail); `SandboxConfig` is in pgrpo.sandbox.settings.
 """
 
 from __future__ import annotations
@@ -74,14 +72,9 @@ class IsolationError(PgrpoError):
     """The isolation a config demands is not available (locally, or at a sandbox service)."""
 
 
-def demanded_isolation(mode: str) -> str:
-    """The weakest resolved mode `mode` accepts: itself, or "unshare" for "auto"."""
-    return "unshare" if mode == "auto" else mode
-
-
 def check_isolation(demanded: str, actual: str, where: str) -> None:
     """IsolationError if `actual` (the mode in use at `where`) is weaker than `demanded` asks for."""
-    need = demanded_isolation(demanded)
+    need = "unshare" if demanded == "auto" else demanded
     if ISOLATION_STRENGTH.get(actual, -1) < ISOLATION_STRENGTH[need]:
         raise IsolationError(
             f"sandbox.isolation: the config demands {demanded!r} (at least {need!r}) but {where} runs "

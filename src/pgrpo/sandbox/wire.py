@@ -1,14 +1,7 @@
-"""The sandbox service's JSON API, version 1: pydantic models shared by service.py and remote.py.
+"""The sandbox service's JSON API, version 1 (POST /v1/run, GET /health): shared by service.py and remote.py.
 
-    POST /v1/run    RunRequest  -> RunResponse   (one result per job, same order)
-    GET  /health                -> Health        (API version, isolation in use, config, bounds)
-
-A request lists each distinct problem once (pgrpo's own problem format,
-`pgrpo.data.schema.problem_to_dict`) and jobs that point at them by index, so a GRPO group's
-G programs do not carry G copies of the tests. `limits` are the client's per-program limits
-(SandboxConfig's job-limit fields); a service refuses limits above its own. Unknown keys are
-refused everywhere (a typo must not silently change a limit). `result_from_wire` is the
-client's check that a result is a coherent verdict: anything else is garbage, never a pass.
+A request lists each distinct problem once and jobs point at them by index; unknown keys are
+refused everywhere. `check_verdict` is the client's test that a result is a coherent verdict.
 """
 
 from __future__ import annotations
@@ -54,20 +47,10 @@ class RunRequest(StrictModel):
     limits: Limits | None = None
 
 
-class ResultWire(StrictModel):
-    passed: bool
-    pass_fraction: float
-    status: Status
-    detail: str
-    runtime_s: float
-    tests_passed: int
-    tests_total: int
-
-
 class RunResponse(StrictModel):
     version: int = API_VERSION
     isolation: str
-    results: list[ResultWire]
+    results: list[ExecResult]  # validated as the dataclass, unknown keys refused
 
 
 class Health(StrictModel):
@@ -81,14 +64,9 @@ class Health(StrictModel):
     max_body_bytes: int
 
 
-def result_to_wire(r: ExecResult) -> ResultWire:
-    return ResultWire(passed=r.passed, pass_fraction=r.pass_fraction, status=r.status, detail=r.detail,
-                      runtime_s=r.runtime_s, tests_passed=r.tests_passed, tests_total=r.tests_total)
-
-
-def result_from_wire(w: ResultWire) -> ExecResult:
-    """The ExecResult of a received result; ValueError if it is not a coherent verdict
-    (passed without status "passed", counts out of range, a fraction that does not match)."""
+def check_verdict(w: ExecResult) -> None:
+    """ValueError if a received result is not a coherent verdict (passed without status "passed",
+    counts out of range, a fraction that does not match)."""
     if w.passed != (w.status is Status.PASSED):
         raise ValueError(f"passed={w.passed} contradicts status={w.status.value!r}")
     if not 0 <= w.tests_passed <= w.tests_total and not (w.tests_total == 0 and w.tests_passed == 0):
@@ -100,4 +78,3 @@ def result_from_wire(w: ResultWire) -> ExecResult:
         raise ValueError(f"pass_fraction={w.pass_fraction} is not {w.tests_passed}/{w.tests_total}")
     if not math.isfinite(w.runtime_s) or w.runtime_s < 0:
         raise ValueError(f"runtime_s={w.runtime_s} is not a duration")
-    return ExecResult(w.passed, w.pass_fraction, w.status, w.detail, w.runtime_s, w.tests_passed, w.tests_total)

@@ -1,15 +1,8 @@
-"""Long-lived sandboxed worker: reads jobs as JSON lines on stdin, writes verdicts on stdout.
+"""The long-lived sandbox worker (`main`, started by pool.py): job JSON lines on stdin, verdicts on stdout.
 
-Owns the worker's main loop (`main(isolate)`, started by pool.py, inside bwrap or on the
-host). With isolation, the worker first builds its own jail ONCE: fresh user, pid, mount,
-ipc, net (loopback down) and uts namespaces, every inherited mount remounted read-only,
-an empty /proc and a read-only empty /dev/shm; it then runs as pid 1 of that pid
-namespace. That expensive setup is shared by all its jobs; per job only the runner's
-own pid, mount and ipc namespaces and its tmpfs are fresh (child.py). The worker
-holds the harness; its lean spawner (child.py, with common stdlib modules pre-imported)
-forks the runners.
-Its stdin/stdout - the verdict channel to the manager - are moved to close-on-exec
-descriptors that no child keeps open. It is non-dumpable.
+With isolation it first builds its own jail ONCE (user/pid/mount/ipc/net/uts namespaces, read-only
+mounts, empty /proc and /dev/shm) and runs as pid 1 there; its spawners (child.py) fork the runners.
+Its verdict channel is on close-on-exec fds no child keeps; it is non-dumpable.
 """
 
 from __future__ import annotations
@@ -59,10 +52,8 @@ def _reap() -> None:
 
 
 def _enter_jail() -> int:
-    """Build the worker's own namespaces; return in pid 1 of its new pid namespace.
-
-    The process that called unshare stays behind as a plain waiter (its exit status is
-    the worker's); the returned value is an fd on the new pid namespace."""
+    """Build the worker's namespaces; return, in pid 1 of the new pid namespace, an fd on it. The
+    process that called unshare stays behind as a waiter whose exit status is the worker's."""
     isolation.enter_worker_namespaces()
     pid = os.fork()
     if pid:
