@@ -14,8 +14,7 @@ from typing import Any
 import pytest
 
 from pgrpo.config import ConfigError
-from pgrpo.data.build_rl import BuildConfig, SolutionCheck, SourceSpec, build_rl
-from pgrpo.data.build_rl_report import write_outputs
+from pgrpo.data.build_rl import BuildConfig, SolutionCheck, SourceSpec, build_rl, write_outputs
 from pgrpo.data.case_keys import CaseKey, assert_case_keys
 from pgrpo.data.decontaminate import EvalIndex, EvalItem, EvalSpec, case_keys, read_eval_set, statement_hash
 from pgrpo.data.io import read_jsonl

@@ -1,27 +1,8 @@
-"""`pgrpo data build-rl`'s pipeline: the RL training set from named public sources.
-
-Owns `SourceSpec` (`--source NAME:PATH_OR_HUB[#SPLIT]`), `BuildConfig`, the stages and their
-order, and `BuildResult` (what was kept, what was removed and why). The stages, cheapest first:
-
-1. load every source through `pgrpo.data.loaders` (NAME picks the format: lcb, taco/apps,
-   codecontests, pgrpo, or any registered format; another NAME autodetects; records that do not
-   convert are skipped and listed in the report); `--before DATE`
-   drops problems whose contest date is not before DATE (LiveCodeBench releases before the
-   evaluation window); a task id already taken by an earlier source becomes `NAME/ID`;
-2. filter: fewer than `min_tests` tests, or EvalPlus-style tests without a reference solution;
-3. decontaminate against every evaluation set (`pgrpo.data.decontaminate.EvalIndex`);
-4. deduplicate: the same normalized statement, or the same test set, as an earlier problem that
-   reached this stage (the first one wins, even if its reference solution later fails);
-4b. with a prompt-token budget (`max_prompt_tokens`: `--recipe`, pgrpo.train.prompt_budget), drop the
-   problems whose training prompt is longer, counted by the injected `PromptCounter` (the policy's
-   tokenizer and chat template: this layer knows neither);
-5. run each remaining reference solution against its tests (the injected `SolutionRunner`; the
-   command wires it to `pgrpo.verify`'s sandbox, since this layer never runs code itself):
-   a failing solution, or one slower than `max_solution_seconds`, is filtered. Results are
-   journaled (`<out>.refcheck.jsonl`, `pgrpo.data.journal`), so a rerun only runs what is new.
-
-Writing the output, the report and the datasheet is `pgrpo.data.build_rl_report`'s.
-"""
+"""`pgrpo data build-rl`: the RL training set from named public sources. Stages, cheapest first
+(`build_rl`): load, filter, decontaminate (pgrpo.data.decontaminate), deduplicate, drop prompts over
+the recipe's budget (an injected `PromptCounter`), run the reference solutions (an injected
+`SolutionRunner`, journaled so a rerun runs only what is new); then `write_outputs`: the problems
+kept, a report naming every problem left out and why, and a datasheet (md + json) of the counts."""
 
 from __future__ import annotations
 
@@ -33,14 +14,16 @@ from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from pydantic import ConfigDict, Field
 
 from pgrpo.config import OptionsModel
 from pgrpo.data.decontaminate import EvalIndex, EvalSpec, cases_hash, load_eval_index, statement_hash
+from pgrpo.data.io import write_jsonl, write_text_atomic
 from pgrpo.data.journal import Journal
 from pgrpo.data.problem import Problem, parse_date
+from pgrpo.data.schema import problem_to_dict
 from pgrpo.errors import DataError
 
 # source NAME -> loader format (names not listed here: a registered format of that name, else autodetect)
@@ -141,14 +124,13 @@ class BuildResult:
     renamed: int = 0
     unreadable: dict[str, list[str]] = field(default_factory=dict)  # per source: records that did not convert
 
-    def kept_by_source(self) -> Counter[str]:
-        return Counter(name for name, _ in self.kept)
-
     def removed(self, stage: str) -> list[Removal]:
         return [r for r in self.removals if r.stage == stage]
 
 
 def _load_sources(config: BuildConfig, result: BuildResult) -> Iterator[tuple[str, Problem]]:
+    """Every source's problems (records that do not convert are listed); a task id an earlier
+    source took becomes NAME/ID."""
     from pgrpo.data.loaders import iter_problems
 
     taken: set[str] = set()
@@ -211,9 +193,12 @@ def _run_checks(pending: list[tuple[str, Problem]], runner: SolutionRunner, conf
 
 def build_rl(config: BuildConfig, runner: SolutionRunner | None, *, progress: bool = False,
              index: EvalIndex | None = None, count_prompt_tokens: PromptCounter | None = None) -> BuildResult:
-    """Run stages 1-5 (module docstring). `runner=None`: reference solutions are not run
-    (counted "unverified"). `index`: a prebuilt evaluation index (else read from config.evals).
-    `count_prompt_tokens`: required when config.max_prompt_tokens is set."""
+    """The stages (module docstring). `runner=None`: reference solutions are not run (counted
+    "unverified"); `index`: a prebuilt evaluation index (else read from config.evals);
+    `count_prompt_tokens`: required when config.max_prompt_tokens is set. A duplicate (same
+    statement or test set) loses to the first problem that reached that stage, even if that
+    one's reference solution fails later; a failing or slower than `max_solution_seconds`
+    solution is filtered."""
     if (config.max_prompt_tokens is None) != (count_prompt_tokens is None):
         raise ValueError("build_rl: a prompt budget needs a prompt counter, and a counter a budget")
     result = BuildResult()
@@ -271,7 +256,7 @@ def build_rl(config: BuildConfig, runner: SolutionRunner | None, *, progress: bo
 
 def _fitting(survivors: list[tuple[str, Problem]], count: PromptCounter, budget: int, where: str,
              remove: Callable[[str, Problem, str, str, str], None]) -> list[tuple[str, Problem]]:
-    """The survivors whose training prompt is at most `budget` tokens; the others removed (stage 4b)."""
+    """The survivors whose training prompt is at most `budget` tokens; the others removed."""
     counts = count([p for _, p in survivors])
     if len(counts) != len(survivors):
         raise DataError(f"prompt counter returned {len(counts)} counts for {len(survivors)} problems")
@@ -287,3 +272,110 @@ def _fitting(survivors: list[tuple[str, Problem]], count: PromptCounter, budget:
 
 def parse_before(text: str | None) -> dt.date | None:
     return parse_date(text, "--before")
+
+
+@dataclass(frozen=True)
+class OutputPaths:
+    data: Path
+    report: Path
+    datasheet_md: Path
+    datasheet_json: Path
+
+    @classmethod
+    def next_to(cls, out: Path) -> OutputPaths:
+        return cls(out, *(out.with_name(out.stem + end) for end in (".report.txt", ".datasheet.md", ".datasheet.json")))
+
+
+def datasheet(result: BuildResult, config: BuildConfig) -> dict[str, Any]:
+    kept = Counter(name for name, _ in result.kept)
+    problems = [p for _, p in result.kept]
+    return {
+        "output": str(config.out),
+        "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "kept": len(result.kept),
+        "sources": {s.name: {"spec": f"{s.path}" + (f"#{s.split}" if s.split else ""),
+                             "loaded": result.loaded[s.name], "kept": kept[s.name],
+                             "unreadable": len(result.unreadable.get(s.name, []))} for s in config.sources},
+        "filtered": dict(Counter(r.reason for r in result.removed(FILTERED))),
+        "duplicates": dict(Counter(r.reason for r in result.removed(DUPLICATE))),
+        "contaminated": {label.split(" ")[0]: 0 for label in result.eval_sizes}
+        | dict(Counter(r.reason for r in result.removed(CONTAMINATED))),
+        "eval_sets": dict(result.eval_sizes),
+        "not_decontaminated_against": list(config.skipped_evals),
+        "reference_checks": dict(result.checks),
+        "renamed_task_ids": result.renamed,
+        "by_test_kind": dict(Counter(p.tests.kind.value for p in problems)),
+        "by_difficulty": dict(Counter(p.difficulty or "-" for p in problems)),
+        "settings": {"before": str(config.before) if config.before else None, "min_tests": config.min_tests,
+                     "ngram": config.ngram, "ngram_threshold": config.ngram_threshold,
+                     "min_shared_tests": config.min_shared_tests,
+                     "max_solution_seconds": config.max_solution_seconds,
+                     "require_solution": config.require_solution, "sandbox": config.check_tag,
+                     "max_prompt_tokens": config.max_prompt_tokens,
+                     "prompt_budget": config.prompt_budget or "prompts not measured (no --recipe)"},
+    }
+
+
+def _table(title: str, header: str, rows: dict[str, Any]) -> str:
+    lines = [f"## {title}", "", f"| {header} |", "|---|---|"]
+    lines += [f"| {name} | {value} |" for name, value in rows.items()] or ["| (none) | 0 |"]
+    return "\n".join(lines) + "\n"
+
+
+def datasheet_markdown(sheet: dict[str, Any]) -> str:
+    sources = {name: f"{v['loaded']} loaded, {v['kept']} kept, {v['unreadable']} unreadable (`{v['spec']}`)"
+               for name, v in sheet["sources"].items()}
+    parts = [
+        f"# Datasheet: {sheet['output']}\n",
+        f"Built by `pgrpo data build-rl` on {sheet['created']}: **{sheet['kept']} problems** kept. "
+        "Each removed problem is listed by name in the report next to this file.\n",
+        *([f"**{_not_against(sheet['not_decontaminated_against'])}** (skipped with `--skip-eval`).\n"]
+          if sheet["not_decontaminated_against"] else []),
+        _table("Sources", "source | problems", sources),
+        _table("Filtered", "reason | problems", sheet["filtered"]),
+        _table("Duplicates removed", "rule | problems", sheet["duplicates"]),
+        _table("Decontamination", "evaluation set | training problems removed", sheet["contaminated"]),
+        _table("Evaluation sets checked", "evaluation set | problems", sheet["eval_sets"]),
+        _table("Reference solutions (sandbox)", "status | problems", sheet["reference_checks"]),
+        _table("Kept, by test kind", "kind | problems", sheet["by_test_kind"]),
+        _table("Kept, by difficulty", "difficulty | problems", sheet["by_difficulty"]),
+        _table("Settings", "setting | value", sheet["settings"]),
+    ]
+    return "\n".join(parts)
+
+
+def _not_against(names: list[str] | tuple[str, ...]) -> str:
+    return f"NOT decontaminated against: {', '.join(names)}"
+
+
+def report_text(result: BuildResult, config: BuildConfig) -> str:
+    total = sum(result.loaded.values())
+    lines = [f"# pgrpo data build-rl: {config.out}",
+             f"# kept {len(result.kept)} of {total} problems; removed {len(result.removals)}"]
+    if config.skipped_evals:
+        lines.append(f"# {_not_against(config.skipped_evals)} (--skip-eval)")
+    for stage in (CONTAMINATED, DUPLICATE, FILTERED):
+        lines += [r.format() for r in result.removed(stage)]
+    for name, messages in result.unreadable.items():
+        lines += [f"skipped  {name}  unreadable: {message}" for message in messages]
+    return "\n".join(lines) + "\n"
+
+
+def write_outputs(result: BuildResult, config: BuildConfig) -> OutputPaths:
+    paths = OutputPaths.next_to(config.out)
+    paths.data.parent.mkdir(parents=True, exist_ok=True)
+    write_jsonl(paths.data, (problem_to_dict(p) for _, p in result.kept))
+    write_text_atomic(paths.report, report_text(result, config))
+    sheet = datasheet(result, config)
+    write_text_atomic(paths.datasheet_json, json.dumps(sheet, indent=2) + "\n")
+    write_text_atomic(paths.datasheet_md, datasheet_markdown(sheet))
+    return paths
+
+
+def summary_line(result: BuildResult, paths: OutputPaths, config: BuildConfig | None = None) -> str:
+    counts = Counter(r.stage for r in result.removals)
+    removed = ", ".join(f"{counts[s]} {s}" for s in (CONTAMINATED, DUPLICATE, FILTERED))
+    skipped = f"; {_not_against(config.skipped_evals)}" if config is not None and config.skipped_evals else ""
+    return (f"kept {len(result.kept)} of {sum(result.loaded.values())} problems ({removed}); "
+            f"wrote {paths.data}, {paths.report.name}, {paths.datasheet_md.name}, {paths.datasheet_json.name}"
+            f"{skipped}")

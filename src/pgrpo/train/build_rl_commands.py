@@ -145,8 +145,14 @@ def configure_build_rl(parser: argparse.ArgumentParser) -> Runner:
     def run(args: argparse.Namespace) -> int:
         from pathlib import Path
 
-        from pgrpo.data.build_rl import BuildConfig, SourceSpec, build_rl, parse_before
-        from pgrpo.data.build_rl_report import summary_line, write_outputs
+        from pgrpo.data.build_rl import (
+            BuildConfig,
+            SourceSpec,
+            build_rl,
+            parse_before,
+            summary_line,
+            write_outputs,
+        )
         from pgrpo.verify import Verifier
 
         sandbox = sandbox_config_from_args(args)
