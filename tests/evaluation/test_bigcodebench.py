@@ -16,8 +16,7 @@ from pgrpo.data.problem import TestKind
 from pgrpo.data.unittest_suite import unittest_names
 from pgrpo.errors import DataError
 from pgrpo.evaluation.benchmarks import load_benchmark, task_messages
-from pgrpo.evaluation.bigcodebench import SERVE_HINT
-from pgrpo.sandbox.kinds import SPECS, effective_limits
+from pgrpo.sandbox.kinds import SPECS, effective_limits, serve_command
 from pgrpo.sandbox.remote import RemoteSandbox, ServiceMismatch
 from pgrpo.sandbox.service import BackgroundService
 from pgrpo.sandbox.settings import SandboxConfig
@@ -93,7 +92,8 @@ def test_a_sandbox_service_gets_the_kind_limits_and_a_refusal_says_how_to_serve_
             RemoteSandbox(service.url, SandboxConfig(url=service.url)) as client:
         with pytest.raises(ServiceMismatch, match="'unittest' test kind's own limits") as info:
             client.run([Job(task.problem, "def task_func():\n    pass\n")])
-    assert SERVE_HINT in str(info.value) and "--sandbox-memory-mb 30720" in SERVE_HINT
+    hint = serve_command(TestKind.UNITTEST)
+    assert hint in str(info.value) and "--sandbox-memory-mb 30720" in hint
 
 
 def test_instruct_split_of_a_non_bigcodebench_file_is_a_data_error_naming_file_and_task(tmp_path):

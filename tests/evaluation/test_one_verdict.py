@@ -13,9 +13,8 @@ import pytest
 
 from pgrpo.data.problem import TestKind
 from pgrpo.evaluation.benchmarks import load_benchmark
-from pgrpo.evaluation.lengths import whitespace_counter
 from pgrpo.evaluation.records import OutputDir, SampleRecord
-from pgrpo.evaluation.scoring import check_samples
+from pgrpo.evaluation.runner import check_samples, whitespace_counter
 from pgrpo.sandbox.kinds import SPECS, effective_limits
 from pgrpo.sandbox.service import BackgroundService
 from pgrpo.sandbox.settings import SandboxConfig

@@ -13,8 +13,14 @@ from pgrpo.data.problem import Problem, StdioCase, TestKind, Tests
 from pgrpo.errors import PgrpoError
 from pgrpo.evaluation.benchmarks import EvalTask
 from pgrpo.evaluation.records import ResultRecord, RunSettings
-from pgrpo.evaluation.report import render_markdown, summary_to_dict, write_summary
-from pgrpo.evaluation.summary import DateWindow, summarize, summarize_benchmark
+from pgrpo.evaluation.summary import (
+    DateWindow,
+    render_markdown,
+    summarize,
+    summarize_benchmark,
+    summary_to_dict,
+    write_summary,
+)
 
 
 def _task(task_id: str, difficulty: str | None = None, date: str | None = None, bench: str = "b") -> EvalTask:

@@ -27,6 +27,6 @@ CODE_EVAL_SOURCES: dict[str, EvalSource] = {
     "mbpp_plus": EvalSource("evalplus/mbppplus", "test"),
     "lcb": EvalSource("livecodebench/code_generation_lite", "test"),
     # the full 1,140 tasks at the split bigcodebench 0.2.5 evaluates; the hard subset (148 tasks,
-    # pgrpo.evaluation.bigcodebench) is part of it, so decontaminating against this covers both
+    # pgrpo.evaluation.benchmarks) is part of it, so decontaminating against this covers both
     "bigcodebench": EvalSource("bigcode/bigcodebench", "v0.1.4"),
 }

@@ -1,13 +1,7 @@
-"""The benchmark registry: names -> data sources, task kind, and how to load them.
-
-Owns `BENCHMARKS` (humaneval, humaneval_plus, mbpp, mbpp_plus, lcb, math500, aime24,
-minerva, and BigCodeBench's four names from pgrpo.evaluation.bigcodebench), the `file:PATH`
-pseudo-benchmark, `--data NAME=PATH` overrides and `EvalTask`,
-the unit the evaluator generates for and checks. A benchmark's problems load, and its prompts
-are built, by its kind's task type (`pgrpo.verify.TASK_TYPES`, the same as training's).
-Only `humaneval` is packaged; the other defaults are hub ids (EvalPlus / LiveCodeBench /
-MATH releases) reachable only with network: offline, a clear error says to pass
-`--data NAME=PATH`.
+"""The benchmark registry `BENCHMARKS` (names -> source, task kind, loader options), `file:PATH`,
+`--data NAME=PATH` overrides and `EvalTask`. Problems load, and prompts are built, by the kind's task
+type (`pgrpo.verify.TASK_TYPES`, as in training). Only `humaneval` is packaged; offline, the hub ones
+say to pass `--data NAME=PATH`. BigCodeBench's limits belong to its test kind ("unittest").
 """
 
 from __future__ import annotations
@@ -25,7 +19,6 @@ from pgrpo.data.loaders.reading import first_record
 from pgrpo.data.math import looks_like_math
 from pgrpo.data.problem import Problem, TestKind
 from pgrpo.errors import DataError, PgrpoError
-from pgrpo.evaluation.bigcodebench import BIGCODEBENCH_VARIANTS, HUB_VERSION
 from pgrpo.paths import is_local_path
 from pgrpo.registry import Registry
 from pgrpo.verify import Task, task_type
@@ -75,6 +68,18 @@ class BenchmarkSpec:
     test_kind: TestKind | None = None  # every problem must have tests of this kind (None: any)
 
 
+# BigCodeBench: the full set (its source shared with build-rl's decontamination) and the hard subset, each
+# in the complete and the instruct split; one pass@1 per name, as on the leaderboard
+BCB_FULL = CODE_EVAL_SOURCES["bigcodebench"].path
+BCB_VERSION = str(CODE_EVAL_SOURCES["bigcodebench"].split)  # the hub split bigcodebench 0.2.5 evaluates
+BIGCODEBENCH = (
+    ("bigcodebench", BCB_FULL, "Complete", "full (1,140 tasks"),
+    ("bigcodebench_instruct", BCB_FULL, "Instruct", "full (1,140 tasks"),
+    ("bigcodebench_hard", "bigcode/bigcodebench-hard", "Complete", "hard subset (148 tasks"),
+    ("bigcodebench_hard_instruct", "bigcode/bigcodebench-hard", "Instruct", "hard subset (148 tasks"),
+)
+
+
 def _code(name: str, description: str, **extra: Any) -> BenchmarkSpec:
     """A code benchmark on its source in CODE_EVAL_SOURCES (shared with build-rl's decontamination)."""
     source = CODE_EVAL_SOURCES[name]
@@ -91,9 +96,9 @@ for _spec in (
     BenchmarkSpec("math500", "math", "HuggingFaceH4/MATH-500", "MATH500 (hub)", split="test"),
     BenchmarkSpec("aime24", "math", "HuggingFaceH4/aime_2024", "AIME 2024, 30 problems (hub)", split="train"),
     BenchmarkSpec("minerva", "math", "math-ai/minervamath", "Minerva math (hub)", split="test"),
-    *(BenchmarkSpec(v.name, "code", v.source, v.description, split=HUB_VERSION,
-                    transform=as_instruct if v.instruct else None, test_kind=TestKind.UNITTEST)
-      for v in BIGCODEBENCH_VARIANTS),
+    *(BenchmarkSpec(name, "code", source, f"BigCodeBench-{split}, {subset}; hub)", split=BCB_VERSION,
+                    transform=as_instruct if split == "Instruct" else None, test_kind=TestKind.UNITTEST)
+      for name, source, split, subset in BIGCODEBENCH),
 ):
     BENCHMARKS.add(_spec.name, _spec)
 

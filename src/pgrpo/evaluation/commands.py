@@ -70,9 +70,8 @@ def configure_evaluate(parser: argparse.ArgumentParser) -> Runner:
     def run(args: argparse.Namespace) -> int:
         from pgrpo.data.cli_args import checked_prompt_style
         from pgrpo.evaluation.benchmarks import parse_data_overrides
-        from pgrpo.evaluation.report import render_markdown
         from pgrpo.evaluation.runner import EvalConfig, evaluate
-        from pgrpo.evaluation.summary import DateWindow
+        from pgrpo.evaluation.summary import DateWindow, render_markdown
 
         try:
             ks = tuple(int(k) for k in _csv(args.k))

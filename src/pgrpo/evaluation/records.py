@@ -1,12 +1,6 @@
-"""The evaluation output directory: samples, per-sample results, run settings, resume state.
-
-Owns the on-disk layout of `pgrpo evaluate`:
-  samples.jsonl  one generated response per line (appended as generated, fsync'd)
-  results.jsonl  one verdict per (benchmark, task_id, sample_index) (appended as checked)
-  run.json       the generation settings, so a resumed run cannot silently mix models
-  summary.json / summary.md  written by pgrpo.evaluation.report
-Both JSONL files are `Journal`s keyed by (benchmark, task_id, sample_index): a killed process's
-half-written last line is cut off on open, damaged lines are skipped with a warning.
+"""`pgrpo evaluate`'s output directory: samples.jsonl and results.jsonl (`Journal`s keyed by
+(benchmark, task_id, sample_index): a torn last line is cut on open), run.json (the generation
+settings: a resumed run cannot silently mix models) and summary.json / summary.md.
 """
 
 from __future__ import annotations
@@ -15,8 +9,11 @@ import json
 from collections.abc import Hashable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
+from pydantic import TypeAdapter, ValidationError
+
+from pgrpo.config import config_error
 from pgrpo.data.journal import Journal
 from pgrpo.errors import DataError, PgrpoError
 
@@ -37,14 +34,10 @@ class SampleRecord:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any], where: str) -> SampleRecord:
-        try:
-            prompt = d.get("prompt") or []
-            if isinstance(prompt, str):  # samples written by other tools: a plain prompt string
-                prompt = [{"role": "user", "content": prompt}]
-            return cls(str(d.get("benchmark", "")), str(d["task_id"]), int(d["sample_index"]),
-                       list(prompt), str(d["response"]))
-        except (KeyError, TypeError, ValueError) as exc:
-            raise DataError(f"{where}: bad sample record ({exc!r}); need task_id, sample_index, response") from exc
+        prompt = d.get("prompt") or []
+        if isinstance(prompt, str):  # samples written by other tools: a plain prompt string
+            prompt = [{"role": "user", "content": prompt}]
+        return _record(cls, {"benchmark": "", **d, "prompt": prompt}, f"{where}: bad sample record")
 
 
 @dataclass(frozen=True)
@@ -68,13 +61,20 @@ class ResultRecord:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any], where: str) -> ResultRecord:
-        try:
-            return cls(str(d["benchmark"]), str(d["task_id"]), int(d["sample_index"]), bool(d["passed"]),
-                       str(d.get("status", "")), float(d.get("pass_fraction", 0.0)),
-                       bool(d.get("format_ok", False)), int(d.get("reasoning_tokens", 0)),
-                       int(d.get("answer_tokens", 0)), str(d.get("detail", "")))
-        except (KeyError, TypeError, ValueError) as exc:
-            raise DataError(f"{where}: bad result record ({exc!r})") from exc
+        return _record(cls, d, f"{where}: bad result record")
+
+
+R = TypeVar("R")
+
+
+def _record(cls: type[R], d: dict[str, Any], what: str) -> R:
+    """`cls` from a JSON line's fields (other keys ignored); DataError naming what is missing or wrong."""
+    if "task_id" in d:  # other tools' samples may number their tasks
+        d = {**d, "task_id": str(d["task_id"])}
+    try:
+        return TypeAdapter(cls).validate_python(d)
+    except ValidationError as exc:
+        raise DataError(f"{what}: {config_error(exc, d, None)}") from None
 
 
 @dataclass(frozen=True)

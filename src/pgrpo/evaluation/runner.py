@@ -1,16 +1,14 @@
-"""`evaluate(config)`: the whole evaluation pipeline behind `pgrpo evaluate`.
-
-Owns `EvalConfig` and `EvalOutcome`. Stages: load benchmarks -> check that the sandbox can import
-the libraries BigCodeBench tasks use (pgrpo.evaluation.preflight) -> generate the missing samples
-(resumable; skipped with `rescore`) -> check the samples that have no verdict yet (all of
-them with `rescore`) -> summarize -> write summary.json / summary.md. Each stage appends
-finished work to the output directory, so an interrupted run continues where it stopped.
+"""`evaluate(config)`, the pipeline behind `pgrpo evaluate`: load -> preflight (BigCodeBench libraries) ->
+generate the missing samples (not with `rescore`) -> check them through `pgrpo.verify` (the judgement
+training uses) -> summarize. Every stage appends finished work to the output directory: resumable.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import Field, model_validator
@@ -18,19 +16,17 @@ from pydantic import Field, model_validator
 from pgrpo.config import OptionsModel
 from pgrpo.data.cli_args import checked_prompt_style
 from pgrpo.errors import PgrpoError
-from pgrpo.evaluation.benchmarks import EvalTask, load_benchmark
-from pgrpo.evaluation.generate import GenerationReport, generate_samples
-from pgrpo.evaluation.lengths import make_token_counter
+from pgrpo.evaluation.benchmarks import EvalTask, load_benchmark, task_messages
 from pgrpo.evaluation.preflight import ensure_libraries
 from pgrpo.evaluation.records import OutputDir, ResultRecord, RunSettings, SampleRecord
-from pgrpo.evaluation.report import write_summary
-from pgrpo.evaluation.scoring import check_samples
-from pgrpo.evaluation.summary import DEFAULT_KS, DateWindow, EvalSummary, summarize
+from pgrpo.evaluation.summary import DEFAULT_KS, DateWindow, EvalSummary, summarize, write_summary
 from pgrpo.sandbox.settings import SandboxConfig
+from pgrpo.verify import Verifier
 
 if TYPE_CHECKING:
     from pgrpo.llm import CachedBackend, ChatBackend
 
+CHUNK = 64  # samples per verification call between checkpoints
 LCB_OPTION_KEYS = ("start_date", "end_date", "difficulty")
 
 
@@ -78,6 +74,156 @@ class EvalConfig(OptionsModel):
         return RunSettings(str(self.model), self.backend, self.prompt_style, float(self.temperature),
                            float(self.top_p), int(self.max_tokens), int(self.n), int(self.seed),
                            dict(self.backend_options))
+
+
+@dataclass(frozen=True)
+class Pending:
+    """A task still missing samples `indices`, with the messages to send."""
+
+    task: EvalTask
+    messages: list[dict[str, str]]
+    indices: tuple[int, ...]
+
+
+@dataclass
+class GenerationReport:
+    generated: int = 0
+    reused: int = 0
+    already_done: int = 0
+    failed_requests: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+def _prompt_key(task_id: str, messages: list[dict[str, str]]) -> tuple[str, str]:
+    return task_id, json.dumps(messages, sort_keys=True, ensure_ascii=False)
+
+
+def plan_generation(tasks: Sequence[EvalTask], existing: Sequence[SampleRecord], n: int,
+                    style: str) -> tuple[list[Pending], list[SampleRecord], int]:
+    """-> (pending requests, samples to copy from an identical prompt, count already done)."""
+    done = {s.key for s in existing}
+    by_prompt: dict[tuple[str, str], dict[int, SampleRecord]] = {}
+    for s in existing:
+        by_prompt.setdefault(_prompt_key(s.task_id, s.prompt), {}).setdefault(s.sample_index, s)
+    pending: list[Pending] = []
+    copies: list[SampleRecord] = []
+    already = 0
+    for task in tasks:
+        messages = task_messages(task, style)
+        reusable = by_prompt.get(_prompt_key(task.task_id, messages), {})
+        missing = []
+        for i in range(n):
+            if (task.benchmark, task.task_id, i) in done:
+                already += 1
+            elif i in reusable:
+                copies.append(SampleRecord(task.benchmark, task.task_id, i, messages, reusable[i].response))
+            else:
+                missing.append(i)
+        if missing:
+            pending.append(Pending(task, messages, tuple(missing)))
+    return pending, copies, already
+
+
+def generate_samples(tasks: Sequence[EvalTask], backend: ChatBackend, out: OutputDir, settings: RunSettings,
+                     progress: bool = True) -> GenerationReport:
+    """Give every task `settings.n` samples in `out`, generating only what is missing (a failed request
+    is counted and left for the next run); samples of an identical prompt (HumanEval -> HumanEval+) are
+    copied, as EvalPlus does."""
+    from tqdm.auto import tqdm
+
+    from pgrpo.llm.types import ChatRequest
+
+    report = GenerationReport()
+    out.prepare_append()
+    pending, copies, report.already_done = plan_generation(tasks, out.read_samples(), settings.n,
+                                                           settings.prompt_style)
+    for rec in copies:
+        out.append_sample(rec)
+    report.reused = len(copies)
+    total = sum(len(p.indices) for p in pending)
+    chunk = max(1, int(getattr(backend, "chunk_size", 8)))
+    with tqdm(total=total, desc="generating", unit="sample", disable=not progress or total == 0) as bar:
+        for start in range(0, len(pending), chunk):
+            group = pending[start:start + chunk]
+            requests = [ChatRequest(p.messages, temperature=settings.temperature, top_p=settings.top_p,
+                                    max_tokens=settings.max_tokens, n=len(p.indices),
+                                    seed=settings.seed + p.indices[0]) for p in group]
+            results = backend.generate(requests)
+            for p, res in zip(group, results):
+                if not res.ok or len(res.texts) != len(p.indices):
+                    report.failed_requests += 1
+                    if len(report.errors) < 5:
+                        report.errors.append(f"{p.task.benchmark} {p.task.task_id}: {res.error}")
+                    continue
+                for index, text in zip(p.indices, res.texts):
+                    out.append_sample(SampleRecord(p.task.benchmark, p.task.task_id, index, p.messages, text))
+                    report.generated += 1
+            bar.update(sum(len(p.indices) for p in group))
+    return report
+
+
+@dataclass(frozen=True)
+class TokenCounter:
+    """`count(text)`; `name` ("tokenizer:<model>" or "whitespace") is printed, so numbers from different
+    counters are never compared by accident."""
+
+    name: str
+    _count: Callable[[str], int]
+
+    def count(self, text: str) -> int:
+        return self._count(text) if text else 0
+
+
+def whitespace_counter() -> TokenCounter:
+    return TokenCounter("whitespace", lambda text: len(text.split()))
+
+
+def make_token_counter(model: str | None) -> TokenCounter:
+    """The model's tokenizer if it loads without network (a local dir, or a hub id already cached),
+    else whitespace words."""
+    if not model:
+        return whitespace_counter()
+    if Path(model).is_dir():
+        found = any((Path(model) / name).is_file() for name in ("tokenizer_config.json", "tokenizer.json"))
+    else:
+        try:
+            from huggingface_hub import try_to_load_from_cache
+
+            found = isinstance(try_to_load_from_cache(model, "tokenizer_config.json"), str)
+        except (ImportError, ValueError):  # ValueError: not a valid repo id (API model names)
+            found = False
+    if not found:
+        return whitespace_counter()
+    try:
+        from transformers import AutoTokenizer
+
+        tokenizer = AutoTokenizer.from_pretrained(model, local_files_only=True)
+    except (OSError, ValueError, ImportError, KeyError):
+        return whitespace_counter()
+    return TokenCounter(f"tokenizer:{model}",
+                        lambda text: len(tokenizer(text, add_special_tokens=False)["input_ids"]))
+
+
+def check_samples(items: Sequence[tuple[EvalTask, SampleRecord]], out: OutputDir, counter: TokenCounter,
+                  sandbox: SandboxConfig | None = None, progress: bool = True) -> list[ResultRecord]:
+    """Verify every (task, sample) with the `Verifier` the RL outcome reward uses (a test kind's own
+    limits too), appending each ResultRecord to `out` as its chunk finishes."""
+    from tqdm.auto import tqdm
+
+    records: list[ResultRecord] = []
+    with tqdm(total=len(items), desc="checking", unit="sample", disable=not progress) as bar, \
+            Verifier(sandbox or SandboxConfig()) as verifier:
+        for start in range(0, len(items), CHUNK):
+            chunk = items[start:start + CHUNK]
+            verdicts = verifier([(task.task, sample.response) for task, sample in chunk])
+            for (_, sample), v in zip(chunk, verdicts, strict=True):
+                rec = ResultRecord(sample.benchmark, sample.task_id, sample.sample_index, v.passed, v.status,
+                                   v.pass_fraction, v.format_ok, counter.count(v.reasoning),
+                                   counter.count(v.answer), v.detail)
+                out.append_result(rec)
+                records.append(rec)
+            bar.update(len(chunk))
+    return records
 
 
 @dataclass

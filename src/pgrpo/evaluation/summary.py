@@ -1,19 +1,19 @@
-"""Aggregating per-sample verdicts into the evaluation summary.
-
-Owns `EvalSummary` / `BenchmarkSummary` / `GroupScore`, `DateWindow` (`--lcb-window
-START:END`) and `summarize`: pass@k (unbiased estimator, `pgrpo.evaluation.passk`) per
-benchmark, per difficulty (LiveCodeBench easy/medium/hard) and per contest-date window,
-avg@n (mean correctness over all samples, the math metric), format rate, status counts
-and mean reasoning / answer length in tokens. Pure: no I/O.
+"""The evaluation summary: `summarize` (pass@k per benchmark, difficulty and contest-date window
+(`DateWindow`), avg@n, format rate, statuses, mean reasoning / answer tokens) and its files,
+summary.json (fractions) and summary.md (percentages, one decimal as in the paper).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
 
+from pgrpo.data.io import write_text_atomic
 from pgrpo.data.problem import parse_date
 from pgrpo.errors import PgrpoError
 from pgrpo.evaluation.benchmarks import EvalTask
@@ -159,3 +159,72 @@ def summarize(tasks_by_benchmark: dict[str, list[EvalTask]], results: Sequence[R
         dated = any(t.contest_date is not None for t in tasks)
         out.append(summarize_benchmark(name, tasks, results, ks, windows if dated else ()))
     return EvalSummary(settings, token_counter, out)
+
+
+def _ks(scores: dict[int, float]) -> dict[str, float]:
+    return {f"pass@{k}": v for k, v in sorted(scores.items())}
+
+
+def _group_dict(g: GroupScore) -> dict[str, Any]:
+    return {"name": g.name, "num_tasks": g.num_tasks, "num_samples": g.num_samples,
+            **_ks(g.pass_at_k), "avg@n": g.avg_at_n}
+
+
+def _bench_dict(b: BenchmarkSummary) -> dict[str, Any]:
+    d = asdict(b)
+    del d["pass_at_k"]  # re-added last, as "pass@k" keys
+    return d | {"skipped_ks": list(b.skipped_ks), "by_difficulty": [_group_dict(g) for g in b.by_difficulty],
+                "by_window": [_group_dict(g) for g in b.by_window], "pass_at_k": _ks(b.pass_at_k)}
+
+
+def summary_to_dict(summary: EvalSummary) -> dict[str, Any]:
+    return {
+        "settings": asdict(summary.settings) if summary.settings is not None else None,
+        "token_counter": summary.token_counter,
+        "benchmarks": [_bench_dict(b) for b in summary.benchmarks],
+    }
+
+
+def _pct(value: float | None) -> str:
+    return "-" if value is None else f"{100 * value:.1f}"
+
+
+def render_markdown(summary: EvalSummary) -> str:
+    """Markdown: a main table (one row per benchmark), then LCB breakdowns when present."""
+    ks = sorted({k for b in summary.benchmarks for k in b.pass_at_k})
+    lines = ["# pgrpo evaluation", ""]
+    s = summary.settings
+    if s is not None:
+        lines += [f"model `{s.model}` | backend {s.backend} | prompt {s.prompt_style} | n={s.n} | "
+                  f"temperature {s.temperature} | top_p {s.top_p} | max_tokens {s.max_tokens}", ""]
+    head = ["benchmark", "tasks", "samples", *[f"pass@{k}" for k in ks], "avg@n", "format %",
+            "reasoning tok", "answer tok"]
+    lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for b in summary.benchmarks:
+        row = [b.benchmark, str(b.num_tasks - b.missing_tasks) + (f" (missing {b.missing_tasks})"
+                                                                  if b.missing_tasks else ""),
+               str(b.num_samples), *[_pct(b.pass_at_k.get(k)) for k in ks], _pct(b.avg_at_n),
+               _pct(b.format_ok_rate), f"{b.mean_reasoning_tokens:.1f}", f"{b.mean_answer_tokens:.1f}"]
+        lines.append("| " + " | ".join(row) + " |")
+    lines += ["", f"Scores in %. Token lengths counted with: {summary.token_counter}."]
+    for b in summary.benchmarks:
+        for title, groups in (("difficulty", b.by_difficulty), ("contest date window", b.by_window)):
+            if not groups:
+                continue
+            gks = sorted({k for g in groups for k in g.pass_at_k})
+            lines += ["", f"## {b.benchmark} by {title}", "",
+                      "| " + " | ".join([title, "tasks", *[f"pass@{k}" for k in gks], "avg@n"]) + " |",
+                      "|" + "---|" * (3 + len(gks))]
+            for g in groups:
+                lines.append("| " + " | ".join([g.name, str(g.num_tasks), *[_pct(g.pass_at_k.get(k)) for k in gks],
+                                                _pct(g.avg_at_n)]) + " |")
+    statuses = [(b.benchmark, b.statuses) for b in summary.benchmarks if b.statuses]
+    if statuses:
+        lines += ["", "## Verdicts", ""]
+        lines += [f"- {name}: " + ", ".join(f"{k} {v}" for k, v in st.items()) for name, st in statuses]
+    return "\n".join(lines) + "\n"
+
+
+def write_summary(summary: EvalSummary, json_path: str | Path, md_path: str | Path) -> None:
+    write_text_atomic(json_path, json.dumps(summary_to_dict(summary), indent=2) + "\n")
+    write_text_atomic(md_path, render_markdown(summary))
