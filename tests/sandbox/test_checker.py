@@ -1,4 +1,4 @@
-"""The jailed test code (checker.py / checker_link.py): same verdicts as trusted test code had, its own
+"""The jailed test code (checker.py / harness.CheckerLink): same verdicts as trusted test code had, its own
 failures never a pass, a fresh one for every job, and the program cannot answer for the test's builtins."""
 
 from __future__ import annotations

@@ -6,7 +6,16 @@ import math
 
 import pytest
 
-from pgrpo.sandbox.compare import is_plain, stdout_matches, to_plain, values_match
+from pgrpo.sandbox.compare import stdout_matches, to_plain, values_match
+
+
+def is_plain(value: object) -> bool:
+    """Does `to_plain` accept `value` (exact builtin types only, no cycles, bounded depth and size)?"""
+    try:
+        to_plain(value)
+    except (TypeError, ValueError):
+        return False
+    return True
 
 
 # ----------------------------------------------------------------- stdout_matches

@@ -1,15 +1,9 @@
-"""What trusted "unittest"-kind test code (BigCodeBench) declares: its test methods and the ones allowed to skip.
+"""What trusted "unittest"-kind test code (BigCodeBench) declares, read with `ast` (nothing runs).
 
-Owns `unittest_names` (the test methods of `class TestCases`, which the sandbox harness
-counts and expects, `Tests.count` reports and loaders require), `skippable_names` (the
-methods whose own code may skip: the harness's coarse rule), and what the jailed runner
-checks skips and expected failures against (pgrpo.sandbox.unittest_verdict): `skip_sites`
-(lines where a skip may be raised), `decorator_skips`, `expected_failures`, and
-`test_imports` (loaded before the program runs). Read from the source text with `ast`:
-nothing runs.
-
-Methods inherited from classes defined in the same test code count as TestCases' own
-(unittest's loader finds them too); bases from elsewhere (unittest.TestCase) add none.
+`unittest_names`: the test methods of `class TestCases` and its in-module bases (as unittest's loader
+finds them), which the harness expects and `Tests.count` reports; `skippable_names`, `skip_sites`,
+`decorator_skips`, `expected_failures` and `test_imports`: what the sandbox checks skips and expected
+failures against and loads before the program (pgrpo.sandbox.unittest_verdict, unittest_child).
 """
 
 from __future__ import annotations
@@ -20,7 +14,8 @@ import functools
 SUITE_CLASS = "TestCases"
 # unittest decorators / calls that skip a test on purpose.
 _SKIP_DECORATORS = frozenset({"skip", "skipIf", "skipUnless"})
-_SKIP_CALLS = frozenset({"skipTest"})
+_SKIP_CALLS = frozenset({"skipTest", "SkipTest"})
+_FUNCS = (ast.FunctionDef, ast.AsyncFunctionDef)
 
 
 # The parse runs in trusted processes without rlimits (the sandbox worker, the service): test
@@ -52,33 +47,44 @@ def _base_names(node: ast.ClassDef) -> list[str]:
     return [base.id for base in node.bases if isinstance(base, ast.Name)]
 
 
-def _methods(classes: dict[str, ast.ClassDef], name: str, seen: frozenset[str] = frozenset()) -> dict[str, ast.AST]:
+def _name(node: ast.AST) -> str:
+    return node.attr if isinstance(node, ast.Attribute) else node.id if isinstance(node, ast.Name) else ""
+
+
+def _methods(classes: dict[str, ast.ClassDef], name: str = SUITE_CLASS,
+             seen: frozenset[str] = frozenset()) -> dict[str, ast.FunctionDef | ast.AsyncFunctionDef]:
     """`name`'s test methods, its in-module bases' first (a subclass's definition wins)."""
     node = classes.get(name)
     if node is None or name in seen:
         return {}
-    found: dict[str, ast.AST] = {}
+    found: dict[str, ast.FunctionDef | ast.AsyncFunctionDef] = {}
     for base in reversed(_base_names(node)):
         found.update(_methods(classes, base, seen | {name}))
     for item in node.body:
-        if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)) and item.name.startswith("test"):
+        if isinstance(item, _FUNCS) and item.name.startswith("test"):
             found[item.name] = item
     return found
+
+
+def _chain(classes: dict[str, ast.ClassDef]) -> list[ast.ClassDef]:
+    """TestCases and its in-module first bases."""
+    chain, name = [], SUITE_CLASS
+    while name in classes and name not in chain:
+        chain.append(name)
+        bases = _base_names(classes[name])
+        name = bases[0] if bases else ""
+    return [classes[n] for n in chain]
 
 
 @functools.lru_cache(maxsize=1024)
 def unittest_names(test_code: str) -> tuple[str, ...]:
     """The test methods of `class TestCases` (names starting with "test", sorted, as unittest's
     loader finds them); () if the code does not parse or defines none."""
-    return tuple(sorted(_methods(_classes(test_code), SUITE_CLASS)))
+    return tuple(sorted(_methods(_classes(test_code))))
 
 
 def _mentions_skip(node: ast.AST) -> bool:
-    for sub in ast.walk(node):
-        name = sub.attr if isinstance(sub, ast.Attribute) else sub.id if isinstance(sub, ast.Name) else ""
-        if name in _SKIP_DECORATORS or name in _SKIP_CALLS or name == "SkipTest":
-            return True
-    return False
+    return any(_name(sub) in _SKIP_DECORATORS or _name(sub) in _SKIP_CALLS for sub in ast.walk(node))
 
 
 @functools.lru_cache(maxsize=1024)
@@ -87,29 +93,13 @@ def skippable_names(test_code: str) -> frozenset[str]:
     skipIf / skipUnless, calling self.skipTest or raising SkipTest in their body, or in a
     class (or setUp / setUpClass) that does. Every other skip is the program's doing."""
     classes = _classes(test_code)
-    methods = _methods(classes, SUITE_CLASS)
-    chain, name = [], SUITE_CLASS
-    while name in classes and name not in chain:  # TestCases and its in-module bases
-        chain.append(name)
-        bases = _base_names(classes[name])
-        name = bases[0] if bases else ""
-    for cls in (classes[n] for n in chain):
+    methods = _methods(classes)
+    for cls in _chain(classes):
         if any(_mentions_skip(d) for d in cls.decorator_list) or any(
-                isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)) and item.name in ("setUp", "setUpClass")
-                and _mentions_skip(item) for item in cls.body):
+                isinstance(item, _FUNCS) and item.name in ("setUp", "setUpClass") and _mentions_skip(item)
+                for item in cls.body):
             return frozenset(methods)
     return frozenset(n for n, node in methods.items() if _mentions_skip(node))
-
-
-def _skip_construct(node: ast.AST) -> bool:
-    """A call of skipTest(...) / SkipTest(...), or a `raise` of SkipTest."""
-    if isinstance(node, ast.Call):
-        func = node.func
-        name = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
-        return name in _SKIP_CALLS or name == "SkipTest"
-    if isinstance(node, ast.Raise) and node.exc is not None:
-        return _mentions_skip(node.exc)
-    return False
 
 
 @functools.lru_cache(maxsize=1024)
@@ -119,37 +109,25 @@ def skip_sites(test_code: str) -> frozenset[int]:
     the test code. The jailed runner accepts an exception skip only if the innermost test-code
     frame of its traceback is on one of these lines and no frame of the program is in it."""
     tree = _parse(test_code)
-    if tree is None:
-        return frozenset()
     lines: set[int] = set()
-    for node in ast.walk(tree):
-        if _skip_construct(node) and isinstance(node, (ast.Call, ast.Raise)):
-            lines.update(range(node.lineno, (getattr(node, "end_lineno", None) or node.lineno) + 1))
+    for node in ast.walk(tree) if tree is not None else ():
+        if (isinstance(node, ast.Call) and _name(node.func) in _SKIP_CALLS) or (
+                isinstance(node, ast.Raise) and node.exc is not None and _mentions_skip(node.exc)):
+            lines.update(range(node.lineno, (node.end_lineno or node.lineno) + 1))
     return frozenset(lines)
 
 
 def _decorated(test_code: str, names: frozenset[str]) -> frozenset[str]:
     """TestCases methods decorated (or in a class of its in-module chain decorated) with one of `names`."""
     classes = _classes(test_code)
-    methods = _methods(classes, SUITE_CLASS)
+    methods = _methods(classes)
 
     def marks(decorators: list[ast.expr]) -> bool:
-        for dec in decorators:
-            target = dec.func if isinstance(dec, ast.Call) else dec
-            name = target.attr if isinstance(target, ast.Attribute) else target.id if isinstance(target, ast.Name) else ""
-            if name in names:
-                return True
-        return False
+        return any(_name(dec.func if isinstance(dec, ast.Call) else dec) in names for dec in decorators)
 
-    chain, name = [], SUITE_CLASS
-    while name in classes and name not in chain:
-        chain.append(name)
-        bases = _base_names(classes[name])
-        name = bases[0] if bases else ""
-    if any(marks(classes[n].decorator_list) for n in chain):
+    if any(marks(cls.decorator_list) for cls in _chain(classes)):
         return frozenset(methods)
-    return frozenset(n for n, node in methods.items()
-                     if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and marks(node.decorator_list))
+    return frozenset(n for n, node in methods.items() if marks(node.decorator_list))
 
 
 @functools.lru_cache(maxsize=1024)

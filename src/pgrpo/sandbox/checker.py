@@ -1,29 +1,14 @@
-"""The jailed side of a problem's own test code: the "check" runner mode (child.py).
+"""The jailed side of a problem's own test code (setup code, starter-code helpers, check, asserts): `run_checker`.
 
-Owns `run_checker(payload, send)`. Code that arrives with a problem - its setup code, its
-starter-code helpers (HumanEval/32 `poly`), `check(candidate)` and asserts - comes from a
-dataset file or a service request, so it is as untrusted as the model's program: it runs
-here, in a jailed runner of its own (the "check" role of child.py: own pid and ipc namespaces,
-no capabilities, no network, the job's rlimits, and no writable filesystem at all - the
-worker's sealed read-only view, cwd /), forked fresh for
-each job and never reused. It never shares a process with the program either: the test
-code calls the program's runner ("serve-checked", runners.py) over a pipe pair of their own
-that the worker made for this job (fds 5 and 6 here), with plain values only (codec.py). So
-the program still cannot forge a verdict (an always-True `__eq__` cannot cross the wire, and
-it cannot reach the report pipe to the worker), and test code cannot reach the worker, the
-host or another job. What the program does wrong - dies, runs out of memory, returns a
-non-plain or malformed value, talks garbage - is a fault that sticks: every later call
-raises it again and the test's report names it instead of the test's outcome, whatever the
-test code catches, and the worker turns it into the program's status (checker_link.py).
-
-Protocol with the worker (JSON lines; fd 3 from it, fd 4 to it): after loading, {"t": "ready"}
-or {"t": "setup", "msg"} (no usable test); then, per {"t": "run", "i", "names"}, one
-{"t": "test", "i", "status", "detail"[, "type", "msg"]}, where status "program" carries the
-program's fault ("fault": a Status value or "gone", "name": the function being called).
-With the program (fd 5 to it, fd 6 from it): runners.py's call protocol.
-
-Does NOT protect against anything itself: a lying checker only misjudges its own job (whose
-test code it is); the jail is child.py's and isolation.py's.
+That code is as untrusted as the program: it runs in a "check" runner of its own (child.py: own
+pid and ipc namespaces, no writable filesystem, cwd /), forked fresh per job, and calls the
+program's "serve-checked" runner over their own pipe pair (fds 5 to it, 6 from it; runners.py's
+call protocol) with plain values only (codec.py), so a lying `__eq__` cannot cross. A program
+fault (death, memory, a bad value or message) sticks: every later call raises it and the test's
+report names it, whatever the test code catches. With the worker (fd 3 in, fd 4 out): {"t":
+"ready"} or {"t": "setup", "msg"}; per {"t": "run", "i", "names"}, {"t": "test", "i", "status",
+"detail"[, "type", "msg"]}; status "program" adds "fault" (a Status value or "gone") and "name".
+Does NOT protect against anything itself: a lying checker misjudges only its own job.
 """
 
 from __future__ import annotations
@@ -74,13 +59,13 @@ class _Program:
         if self.fault is not None:
             raise self.fault
         try:
-            self._call(name, args_wire)
+            self._send(name, args_wire)
+            return self._reply(name)
         except _ProgramFault as fault:
             self.fault = fault
             raise
-        return self._reply(name)
 
-    def _call(self, name: str, args_wire: Any) -> None:
+    def _send(self, name: str, args_wire: Any) -> None:
         view = memoryview((json.dumps({"name": name, "cls": None, "args": args_wire}) + "\n").encode())
         try:
             while view:
@@ -90,36 +75,27 @@ class _Program:
 
     def _reply(self, name: str) -> Any:
         line = self.replies.readline(self.MAX_REPLY + 1)
+        if not line.endswith(b"\n"):
+            if len(line) > self.MAX_REPLY:
+                raise _ProgramFault("output_exceeded", "return value too large", name)
+            raise _ProgramFault("gone", "", name)
         try:
-            if not line.endswith(b"\n"):
-                if len(line) > self.MAX_REPLY:
-                    raise _ProgramFault("output_exceeded", "return value too large", name)
-                raise _ProgramFault("gone", "", name)
-            reply = _parse(line)
-            kind = reply.get("t")
-            if kind == "ret":
-                try:
-                    return codec.from_wire(reply["v"])
-                except (Exception, MemoryError):  # noqa: BLE001 - however it fails: the program's fault, never the test's to catch
-                    raise _ProgramFault("failed", "malformed return value", name) from None
-            if kind == "bad":
-                raise _ProgramFault("failed", str(reply.get("msg", "returned non-plain type")), name)
-            if kind == "exc" and reply.get("memory"):
-                raise _ProgramFault("memory_exceeded", "MemoryError", name)
-            if kind == "exc":
-                raise CandidateError(str(reply.get("type")), str(reply.get("msg")))
-            raise _ProgramFault("runtime_error", f"unexpected message from program: {str(kind)[:50]}", name)
-        except _ProgramFault as fault:
-            self.fault = fault
-            raise
-
-
-def _parse(line: bytes) -> dict[str, Any]:
-    try:
-        reply = json.loads(line)
-    except (ValueError, RecursionError, MemoryError):
-        return {"t": "garbage"}
-    return reply if isinstance(reply, dict) else {"t": "garbage"}
+            reply = json.loads(line)
+        except (ValueError, RecursionError, MemoryError):
+            reply = None
+        kind = reply.get("t") if isinstance(reply, dict) else "garbage"
+        if kind == "ret":
+            try:
+                return codec.from_wire(reply["v"])
+            except (Exception, MemoryError):  # noqa: BLE001 - however it fails: the program's fault, never the test's to catch
+                raise _ProgramFault("failed", "malformed return value", name) from None
+        if kind == "bad":
+            raise _ProgramFault("failed", str(reply.get("msg", "returned non-plain type")), name)
+        if kind == "exc" and reply.get("memory"):
+            raise _ProgramFault("memory_exceeded", "MemoryError", name)
+        if kind == "exc":
+            raise CandidateError(str(reply.get("type")), str(reply.get("msg")))
+        raise _ProgramFault("runtime_error", f"unexpected message from program: {str(kind)[:50]}", name)
 
 
 class _SetupFailed(Exception):
@@ -154,12 +130,6 @@ def _proxy(name: str, program: _Program) -> Callable[..., Any]:
     return candidate
 
 
-def _outcome(test: Callable[[], None], source: str, program: _Program) -> dict[str, Any]:
-    """Run one test; its result message (without "t" and "i"): the program's fault, if any."""
-    result = _run(test, source)
-    return program.fault.report if program.fault is not None else result
-
-
 def _run(test: Callable[[], None], source: str) -> dict[str, Any]:
     try:
         test()
@@ -170,10 +140,7 @@ def _run(test: Callable[[], None], source: str) -> dict[str, Any]:
     except CandidateError as exc:
         return {"status": "runtime_error", "detail": str(exc), "type": exc.type_name, "msg": exc.msg}
     except AssertionError as exc:
-        detail = f"assertion failed {exc}".rstrip()
-        if detail == "assertion failed" and source:
-            detail += f": {source[:300]}"
-        return {"status": "failed", "detail": detail}
+        return {"status": "failed", "detail": assertion_detail(str(exc), source)}
     except BaseException as exc:  # noqa: BLE001 - test code raising (even SystemExit) on a wrong answer fails
         return {"status": "failed", "detail": f"{type(exc).__name__}: {exc}"}
     return {"status": "passed", "detail": ""}
@@ -219,11 +186,11 @@ def run_checker(payload: str, send: Callable[[dict[str, Any]], None]) -> None:
             # and so do builtins: a program's `def set(...)` must not answer for the test's own calls.
             if name not in ns and (name == entry_point or not hasattr(builtins, name)):
                 ns[name] = _proxy(name, program)
-        send({"t": "test", "i": i, **_outcome(*tests[i], program)})
+        result = _run(*tests[i])
+        send({"t": "test", "i": i, **(program.fault.report if program.fault is not None else result)})
 
 
-def pack_payload(kind: str, setup_code: str, starter_code: str, test_code: str, entry_point: str,
-                 asserts: list[str]) -> str:
-    """The "check" runner's input for one job (the worker builds it from the JobSpec)."""
-    return json.dumps({"kind": kind, "setup_code": setup_code, "starter_code": starter_code, "test_code": test_code,
-                       "entry_point": entry_point, "asserts": asserts})
+def assertion_detail(message: str, source: str) -> str:
+    """A failed assert's detail; a message-less one names its source (asserts kind)."""
+    detail = f"assertion failed {message}".rstrip()
+    return detail + f": {source[:300]}" if detail == "assertion failed" and source else detail

@@ -1,15 +1,8 @@
-"""Output comparison rules: is a program's output "the expected one"?
+"""Output comparison rules (each written out in docs/sandbox-rules.md): `stdout_matches`, `values_match`, `to_plain`.
 
-Owns the pure comparison functions the trusted harness calls after running untrusted
-code: `stdout_matches` (stdin/stdout tasks), `values_match` (call-based tasks),
-`is_plain` / `to_plain` (refuse anything that is not made of exact builtin types).
-Stdlib only, no I/O, no global state: the harness imports this module inside the
-sandboxed child before the candidate runs.
-
-Does NOT protect against: a candidate that tampers with the interpreter itself
-(monkeypatching builtins, `math`, `decimal`) before the harness compares. That is the
-harness's job (compare in a fresh process or before the candidate can act). Every rule
-here is also written out in docs/sandbox-rules.md.
+Pure, stdlib-only functions the trusted harness calls on values from untrusted code; they never call a
+method of a value that is not an exact builtin. Does NOT protect against a candidate tampering with the
+interpreter (builtins, `math`, `decimal`) before the comparison: comparing outside its process does.
 """
 
 from __future__ import annotations
@@ -24,7 +17,7 @@ DEFAULT_REL_TOL = 1e-6
 DEFAULT_ABS_TOL = 1e-9
 # Relative part added to an explicit `atol` (EvalPlus' assert_allclose uses rtol=1e-7).
 ATOL_REL_TOL = 1e-7
-# Nesting deeper than this is refused by to_plain/is_plain (no recursion bombs). Equal to
+# Nesting deeper than this is refused by to_plain (no recursion bombs). Equal to
 # codec.MAX_DEPTH, so every value the wire accepts can be compared (kept stdlib-only here).
 MAX_DEPTH = 200
 # More container items than this in one value is refused (no shared-node DAG blowups).
@@ -40,9 +33,6 @@ _CONTAINERS = (list, tuple, dict, set, frozenset)
 _NUMBERS = (int, float, complex)
 
 
-# --------------------------------------------------------------------------- stdout
-
-
 def _lines(text: str) -> list[str]:
     return [line.strip() for line in text.strip().split("\n")]
 
@@ -52,51 +42,27 @@ def _as_decimal(token: str) -> Decimal | None:
         return None
     try:
         return Decimal(token)
-    except InvalidOperation:  # unreachable given the regex; kept as a guard
+    except InvalidOperation:  # an exponent beyond Decimal's limits
         return None
 
 
-def _tokens_match(actual: str, expected: str) -> bool:
+def _token_matches(actual: str, expected: str) -> bool:
     if actual == expected:
         return True
     a_num, e_num = _as_decimal(actual), _as_decimal(expected)
-    if a_num is None or e_num is None:
-        return False
-    return a_num == e_num
+    return a_num is not None and a_num == e_num
+
+
+def _line_matches(actual: str, expected: str) -> bool:
+    a_tokens, e_tokens = actual.split(), expected.split()
+    return actual == expected or (len(a_tokens) == len(e_tokens) and all(map(_token_matches, a_tokens, e_tokens)))
 
 
 def stdout_matches(actual: str, expected: str) -> bool:
-    """LiveCodeBench-style stdout comparison.
-
-    Rules, in order:
-    1. Both texts are stripped, split on "\\n", and every line is stripped (so trailing
-       spaces, "\\r\\n" line ends and leading/trailing blank lines never matter).
-    2. The number of lines must be equal.
-    3. Per line: equal strings match. Otherwise both lines are split on whitespace into
-       tokens; the token counts must be equal, and each token pair must match: equal
-       strings, or both finite decimal numbers (`[+-]?digits[.digits][e[+-]digits]`)
-       with exactly equal values compared as `decimal.Decimal` ("1.0" == "1",
-       "1e3" == "1000", "-0" == "0"; but "0.3333333" != "0.33333333").
-    Float tolerance: none. This is LiveCodeBench's rule (exact Decimal equality), kept so
-    pass rates are comparable with its leaderboard. Unlike LiveCodeBench, numbers are
-    compared token by token, so a line mixing words and numbers ("Case 1: 2.50") can
-    match ("Case 1: 2.5").
-    """
+    """LiveCodeBench's rule: stripped lines, equal in number; per line equal, or equal whitespace-split
+    tokens, each equal or both finite decimals of exactly equal `Decimal` value (no float tolerance)."""
     actual_lines, expected_lines = _lines(actual), _lines(expected)
-    if len(actual_lines) != len(expected_lines):
-        return False
-    for a_line, e_line in zip(actual_lines, expected_lines):
-        if a_line == e_line:
-            continue
-        a_tokens, e_tokens = a_line.split(), e_line.split()
-        if len(a_tokens) != len(e_tokens):
-            return False
-        if not all(_tokens_match(a, e) for a, e in zip(a_tokens, e_tokens)):
-            return False
-    return True
-
-
-# --------------------------------------------------------------------------- plain values
+    return len(actual_lines) == len(expected_lines) and all(map(_line_matches, actual_lines, expected_lines))
 
 
 class _Walk:
@@ -113,23 +79,6 @@ class _Walk:
                 f"value is self-referencing, nested deeper than {MAX_DEPTH} or has more than {MAX_NODES} nodes"
             )
         self.stack.add(id(value))
-
-
-def is_plain(value: Any) -> bool:
-    """True iff `value` is built only from exact builtin types, recursively.
-
-    Allowed: None, bool, int, float, complex, str, bytes (the types the sandbox's wire
-    codec carries), and list / tuple / dict / set / frozenset of allowed values (dict keys:
-    scalars, tuples, frozensets). The check is `type(x) is T`, never isinstance, so a
-    subclass of int or str with a lying `__eq__` is refused. Self-referencing containers,
-    nesting deeper than MAX_DEPTH and more than MAX_NODES items are refused. No method of
-    `value` is ever called.
-    """
-    try:
-        to_plain(value)
-    except (TypeError, ValueError):
-        return False
-    return True
 
 
 def _json_key(key: Any) -> Any:
@@ -153,14 +102,9 @@ def _json_key(key: Any) -> Any:
 
 
 def to_plain(value: Any) -> Any:
-    """Return `value` as JSON would round-trip it; TypeError/ValueError if not plain.
-
-    Tuples become lists, dict keys become JSON strings (1 -> "1", True -> "true"),
-    set/frozenset become frozensets (JSON has no sets; they stay unordered so that
-    values_match compares them as sets). Floats keep NaN/inf. Only exact builtin types
-    are accepted (see is_plain); anything else raises TypeError naming the type; cycles,
-    over-deep or over-large values raise ValueError.
-    """
+    """`value` as JSON would round-trip it (tuples -> lists, scalar dict keys -> JSON strings, sets ->
+    frozensets); TypeError naming a type that is not exactly a builtin (`type(x) is T`: a subclass with a
+    lying `__eq__` is refused; no method of `value` is called), ValueError for cycles, depth or size."""
     return _plain(value, 0, _Walk())
 
 
@@ -199,9 +143,6 @@ def _freeze(item: Any) -> Any:
     return item
 
 
-# --------------------------------------------------------------------------- call-based
-
-
 def _floats_close(actual: float, expected: float, atol: float | None) -> bool:
     if math.isnan(actual) or math.isnan(expected):
         return math.isnan(actual) and math.isnan(expected)
@@ -234,21 +175,10 @@ def _match(actual: Any, expected: Any, atol: float | None) -> bool:
 
 
 def values_match(actual: Any, expected: Any, atol: float | None = None) -> bool:
-    """Does a call-based output equal the expected one?
-
-    Both sides are first normalized with to_plain (a JSON round trip: tuples == lists,
-    dict keys compared as JSON strings). A side that is not plain (custom class, int
-    subclass, numpy scalar, generator...) never matches. Then, recursively:
-    - bool is its own type: True != 1, False != 0, False != 0.0.
-    - int vs int: exact. Any float involved: close within a tolerance, where
-      `atol` > 0 given (EvalPlus): |a - e| <= atol + 1e-7 * |e|;
-      otherwise (None or 0): math.isclose(a, e, rel_tol=1e-6, abs_tol=1e-9).
-      NaN matches only NaN; inf matches only the same-signed inf.
-    - lists: same length, element-wise. dicts: same key set, value-wise.
-    - sets / frozensets: equal as sets, members compared exactly (no float tolerance).
-    - complex: real and imaginary parts each compared like floats (also against int/float).
-    - None, str and bytes: exact.
-    """
+    """Does a call-based output equal the expected one? Both sides through `to_plain` (not plain: no match),
+    then: bool is its own type; int vs int exact; floats (and complex parts) close: |a - e| <= atol + 1e-7 * |e|
+    for `atol` > 0 (EvalPlus), else math.isclose(rel_tol=1e-6, abs_tol=1e-9), NaN only NaN, inf only the same
+    inf; lists element-wise, dicts by key set then value; sets, None, str, bytes exact."""
     try:
         actual_plain, expected_plain = to_plain(actual), to_plain(expected)
     except (TypeError, ValueError):

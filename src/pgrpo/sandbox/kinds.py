@@ -1,18 +1,9 @@
-"""One spec per test kind: what a problem's tests hold, the harness that runs them, and the kind's limits.
+"""One spec per test kind (`SPECS`): the `Tests` fields it holds, what travels to the worker, its harness, its limits.
 
-Owns `KindSpec` and `SPECS` (humaneval, asserts, call, stdio, unittest), `run_job` (a job's
-harness, in the worker), `KindLimits`, `job_limits` and `effective_limits`: the ONE function
-that decides a job's per-program limits from (SandboxConfig, its test kind). The local pool
-(pool.py) calls it for the jobs it runs for its own config, the service client (remote.py) for
-the limits it sends with each request, and `pgrpo sandbox serve` runs a request's limits as sent
-(at most its own), so a job gets the same limits local or served, in training, `pgrpo evaluate`
-and `pgrpo check`.
-
-Which wins: a limit set explicitly (a `--sandbox-*` flag, `SandboxConfig.given`) or set to
-anything but its default (e.g. in a recipe's `sandbox:` section) is kept; a kind's own limits
-(BigCodeBench's for "unittest") replace every other limit at its default, also one a recipe
-writes out (the shipped recipes write the defaults: their BigCodeBench jobs get the benchmark's
-limits, as `pgrpo evaluate`'s do).
+`effective_limits` is the ONE rule for a job's per-program limits, used by the local pool, the
+service client and (as sent) `pgrpo sandbox serve`: a limit set explicitly (a flag,
+`SandboxConfig.given`) or changed from its default is kept; a kind's own limits (BigCodeBench's
+for "unittest") replace every other, also a default a recipe writes out.
 """
 
 from __future__ import annotations
@@ -24,11 +15,10 @@ from typing import TYPE_CHECKING, Any
 
 from pgrpo.data.problem import Problem, TestKind
 from pgrpo.sandbox import codec
-from pgrpo.sandbox.harness import run_asserts, run_call, run_humaneval, run_stdio
+from pgrpo.sandbox.harness import run_call, run_code_tests, run_stdio, run_unittest
 from pgrpo.sandbox.session import Spawner
 from pgrpo.sandbox.testrun import JobSpec, JobVerdict
 from pgrpo.sandbox.types import CLIENT_FIELDS, POOL_FIELDS
-from pgrpo.sandbox.unittest_harness import run_unittest
 
 if TYPE_CHECKING:  # the worker imports this module inside the jail: standard library only at run time
     from pgrpo.sandbox.settings import SandboxConfig
@@ -45,6 +35,11 @@ class KindLimits:
     timeout_s: float  # the whole suite of one task: per test and per program
     memory_mb: int  # RLIMIT_AS; a local pool caps it at the memory available per worker (pool.py)
     scratch_mb: int
+
+    def fields(self) -> dict[str, float]:
+        """As SandboxConfig's fields (and `--sandbox-*` flags)."""
+        return {"timeout_per_test_s": self.timeout_s, "timeout_per_program_s": self.timeout_s,
+                "memory_mb": self.memory_mb, "scratch_mb": self.scratch_mb}
 
 
 @dataclass(frozen=True)
@@ -89,8 +84,8 @@ def _stdio(p: Problem, expected: list[Any] | None, collect: bool) -> dict[str, A
 BIGCODEBENCH_LIMITS = KindLimits(240.0 + 1.0, 30 * 1024, 256)
 
 SPECS: dict[TestKind, KindSpec] = {spec.kind: spec for spec in (
-    KindSpec(TestKind.HUMANEVAL, ("test_code", "setup_code"), _code_tests, run_humaneval),
-    KindSpec(TestKind.ASSERTS, ("asserts", "setup_code"), _asserts, run_asserts),
+    KindSpec(TestKind.HUMANEVAL, ("test_code", "setup_code"), _code_tests, run_code_tests),
+    KindSpec(TestKind.ASSERTS, ("asserts", "setup_code"), _asserts, run_code_tests),
     KindSpec(TestKind.CALL, ("call_cases", "class_name", "atol", "outputs_from_canonical"), _call, run_call),
     KindSpec(TestKind.STDIO, ("stdio_cases",), _stdio, run_stdio),
     KindSpec(TestKind.UNITTEST, ("test_code",), _code_tests, run_unittest, BIGCODEBENCH_LIMITS, in_process=True),
@@ -118,21 +113,15 @@ def _defaults() -> dict[str, Any]:
 def serve_command(kind: TestKind) -> str:
     """The `pgrpo sandbox serve` command of a service that allows `kind`'s own limits."""
     own = SPECS[kind].limits
-    if own is None:
-        return "pgrpo sandbox serve"
-    return (f"pgrpo sandbox serve --sandbox-timeout-per-test-s {own.timeout_s:g} --sandbox-timeout-per-program-s "
-            f"{own.timeout_s:g} --sandbox-memory-mb {own.memory_mb} --sandbox-scratch-mb {own.scratch_mb}")
+    flags = [f" --sandbox-{name.replace('_', '-')} {value:g}" for name, value in own.fields().items()] if own else []
+    return "pgrpo sandbox serve" + "".join(flags)
 
 
 def effective_limits(config: SandboxConfig, kind: TestKind) -> dict[str, Any]:
-    """The per-program limits of a job of test kind `kind` under `config`: the config's, with the
-    kind's own in place of every limit that is neither explicit (`config.explicit`) nor changed
-    from its default. The one rule for every caller and every sandbox (see the module docstring)."""
+    """The per-program limits of a job of test kind `kind` under `config` (the module docstring's rule)."""
     limits = job_limits(config)
     own = SPECS[kind].limits
     if own is None:
         return limits
-    mine = {"timeout_per_test_s": own.timeout_s, "timeout_per_program_s": own.timeout_s,
-            "memory_mb": own.memory_mb, "scratch_mb": own.scratch_mb}
-    return {**limits, **{name: value for name, value in mine.items()
+    return {**limits, **{name: value for name, value in own.fields().items()
                          if name not in config.explicit and limits[name] == _defaults()[name]}}

@@ -1,28 +1,12 @@
-"""Tests that are data written as code: read by parsing, judged in the harness, no test-code runner.
+"""Tests that are data written as code, read by parsing (`literal_tests`) and judged in the harness: no test runner.
 
-Owns `literal_tests(...)` and the `LiteralTest` it returns. Most HumanEval checks and MBPP-style
-asserts are nothing but `assert f(<literals>) == <literal>`. Such a test needs no jailed runner of
-its own (checker.py): the harness reads it with `ast` - the problem's code is parsed, never run -
-calls the program with the literal arguments exactly as the test code would (plain values over the
-wire, codec.py) and applies the same operator to the decoded value, in the trusted worker. The
-status and tests passed are the ones the jailed test code gives, and the detail but for a
-timeout's wording (tests/sandbox/test_literal_tests.py runs both routes on every HumanEval problem). Anything else - an import, a helper, a loop,
-arithmetic, setup code, a message that is not a string literal - takes the jailed route.
-
-The forms read, inside HumanEval's `def check(candidate)` (module level: only that function,
-literal assignments such as METADATA, and docstrings) or as an `asserts` entry without setup code:
-    assert f(<lit>, ...) == <lit>      assert f(<lit>, ...) is True|False|None
-    assert f(<lit>, ...)               assert not f(<lit>, ...)             assert <lit>
-each with an optional string-literal message. `f` is the check's parameter or the entry point
-(HumanEval), or a name that is not a builtin (asserts: the test code would call the program's
-function of that name).
-
-Does NOT protect against anything itself: it runs no code (`ast.literal_eval` builds only
-constants), and the program stays in its jail; a value that is not plain never reaches `==`.
-Parsed tests are cached per worker: they are frozen, and the values in them only ever cross the
-wire or stand on the right of `==`.
-Setup code is never skipped: a problem with any takes the jailed route. Starter code (the prompt)
-is: a data-only check cannot reach its names.
+Forms, in HumanEval's `def check(candidate)` (module level: only it, literal assignments, docstrings)
+or an asserts entry: `assert f(<lit>, ...) == <lit>`, `is True|False|None`, `assert f(...)`, `assert
+not f(...)`, `assert <lit>`, each with an optional string message; `f` the check's parameter or the
+entry point (HumanEval), or a non-builtin name (asserts). Anything else, or any setup code, takes the
+jailed route (checker.py), which gives the same status and detail (tests/sandbox/test_literal_tests.py).
+Does NOT protect against anything itself: it runs no code (`ast.literal_eval`), the program stays
+jailed, and a value that is not plain never reaches `==`. Parsed tests are frozen and cached.
 """
 
 from __future__ import annotations
@@ -33,6 +17,8 @@ import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
+
+from pgrpo.sandbox.checker import assertion_detail
 
 _PARSE_ERRORS = (SyntaxError, ValueError, TypeError, RecursionError, MemoryError, OverflowError)
 MAX_PARSED_CHARS = 64 << 10
@@ -70,13 +56,10 @@ class LiteralTest:
     source: str  # named in the detail of a failing message-less assert ("asserts" kind)
 
     def run(self, call: Callable[[str, tuple[Any, ...]], Any]) -> tuple[bool, str]:
-        """(passed, detail) as the jailed test code reports them (checker.py `_outcome`)."""
+        """(passed, detail) as the jailed test code reports them (checker.py `_run`)."""
         for check in self.asserts:
             if not check.holds(call):
-                detail = f"assertion failed {check.message or ''}".rstrip()
-                if detail == "assertion failed" and self.source:
-                    detail += f": {self.source[:300]}"
-                return False, detail
+                return False, assertion_detail(check.message or "", self.source)
         return True, ""
 
 

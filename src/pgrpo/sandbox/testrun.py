@@ -1,9 +1,7 @@
-"""One job's shared state on the trusted side: its spec, its verdict, and the bookkeeping every test kind uses.
+"""One job on the trusted side: `JobSpec` (as the worker receives it), `JobVerdict` and `TestRun`.
 
-Owns `JobSpec` (one job as the worker receives it), `JobVerdict` and `TestRun` (child sessions,
-deadlines, the first failure, the verdict rule). The per-kind harnesses (harness.py,
-unittest_harness.py) build on it. Runs in the sandboxed worker; never executes model code or
-code that arrived with a problem.
+`TestRun` is the bookkeeping every harness (harness.py) uses: child sessions, deadlines, the first
+failure, the verdict rule. Runs in the sandboxed worker; never executes model or problem code.
 """
 
 from __future__ import annotations

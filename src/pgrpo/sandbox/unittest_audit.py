@@ -1,34 +1,14 @@
-"""The audit hook of the "unittest" kind's test process: what the program may not do, and the only report writer.
+"""The "unittest" test process's PEP 578 audit hook (`install`; Python code cannot remove it) and code origins.
 
-Owns `install(...)` (a PEP 578 hook: Python code cannot remove it) and the code-origin rules
-the hook and unittest_guard share (`Origins`). Installed by unittest_child.py before the
-program's first line runs. Every origin is read from a code object's file: the program
-(anything not below a trusted directory), the trusted test code (`__test__.py`), this
-runner (`unittest_*.py` here), the libraries (the Python prefix and sys.path directories),
-and "gadgets" (inspect, traceback, dis, asyncio stack helpers, ctypes...: library code that
-hands frames or memory to whoever calls it, so a gadget called by the program counts as
-the program).
-
-Refused (the test process reports "refused: ..." and exits; the job fails): frame access
-on the program's behalf (sys._getframe, tb_frame / gi_frame / cr_frame / ag_frame / f_code),
-reading the test code's code objects, rewriting a trusted function's
-__code__ / __defaults__ / __kwdefaults__, assigning __class__, trace and profile hooks,
-sys._current_frames, gc object walks, new audit hooks, importing ctypes (or rebuilding
-_signal) from the program, ctypes calls of the program, compile / code objects / functions
-that claim a trusted file, executing trusted code objects, marshal.loads of untrusted
-data, os.fork from the program, and opening /proc/<self|pid|thread-self>/... anywhere.
-
-The hook is also the only writer of the report pipe: each line carries a secret that only
-its closure holds (the runner process checks it), and it writes a test's verdict only from
-what it saw itself: events from code objects it knows (the test wrapper, the reporter), in
-the right frames (the main loop's frame, the current test instance and result).
-
-Does NOT protect against: library code that calls a callable the program chose (a Mock's
-side_effect, a thread target, a poisoned library global) and so reads frames on the
-program's behalf; ctypes already loaded by a library the task imports (its memmove / cast
-are not audited); C extensions that expose frames or raw memory (numpy's
-__array_interface__ on an arbitrary address); bugs in the interpreter. See
-docs/unittest-threat-model.md.
+Origins (`make_origins`, shared with unittest_guard) come from a code object's file: the program (not
+below a trusted directory), the test code (`__test__.py`), this runner (`unittest_*.py` here), libraries
+(the Python prefix, sys.path) and "gadgets" (inspect, traceback, ctypes...: library code that hands out
+frames or memory, so it counts as its caller). The hook refuses, reports "refused: ..." and exits, what
+docs/unittest-threat-model.md lists ("Refused"); it is the only writer of the report pipe (a secret
+only its closure holds) and writes a verdict only from what it saw itself (unittest_verdict).
+Does NOT protect against: library code calling a callable the program chose (a Mock's side_effect, a
+thread target) and so reading frames for it; ctypes a library already loaded (memmove / cast are not
+audited); C extensions exposing memory (numpy's __array_interface__); interpreter bugs.
 """
 
 from __future__ import annotations

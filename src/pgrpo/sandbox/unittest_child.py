@@ -1,24 +1,12 @@
-"""The test process of the "unittest" kind (BigCodeBench): the program and the trusted TestCases in one interpreter.
+"""The "unittest" test process: the program and the trusted TestCases in one interpreter (`child_main`).
 
-Owns `child_main(data, box, wfd)`, run in the process unittest_run.py forks for each job.
-Before the program's first line: unittest and every module the test code imports are loaded
-(so the program cannot serve or patch them first), ctypes and pgrpo's other modules are
-dropped, numpy / pandas testing helpers get a value check (unittest_guard), the namespaces and
-classes that decide a verdict are snapshotted, and the audit hook is installed
-(unittest_audit; its verdict logic is unittest_verdict). Then, as BigCodeBench's harness does,
-the program and the test code run in one module `__test__` (compiled apart: the program as
-`__program__.py`, the tests as `__test__.py`, so the hook can tell them apart), with TZ=UTC,
-the Agg backend, stdout/stderr swallowed and builtins exit/quit set to None.
-
-The tests run through unittest's own TestCase.run and fixture handling (TestSuite's class and
-module fixtures), but every method each test instance uses is bound on the instance from the
-genuine functions (a class-level patch of unittest has no effect), assert methods check
-their values, each test method runs inside a wrapper that tells the hook it started and
-returned, and the program's entry point is wrapped (snapshot check and value check on
-return). Nothing here writes a report: the hook does (see unittest_verdict).
-
-Does NOT protect against: see unittest_audit.py and unittest_guard.py; the process's jail
-(child.py) still holds whatever the program does.
+Before the program's first line: what the tests import is loaded, ctypes and pgrpo's other modules are
+dropped, oracles get value checks (unittest_guard), what decides a verdict is snapshotted and the audit
+hook installed (unittest_audit, unittest_verdict). Then, as BigCodeBench does, program (`__program__.py`)
+and tests (`__test__.py`) run in one module `__test__` (TZ=UTC, Agg, output swallowed, exit/quit None),
+through unittest's TestCase.run and suite fixtures, with every method bound on each test instance from
+the genuine functions and each test method wrapped to tell the hook it started and returned. Only the
+hook writes reports. Does NOT protect against: see unittest_audit.py and unittest_guard.py.
 """
 
 from __future__ import annotations

@@ -1,21 +1,14 @@
-"""Checks the "unittest" kind's runner puts between the program and the test's oracles.
+"""The "unittest" runner's value checks between the program and the tests' oracles (unittest_child.py uses them).
 
-Owns `value_problem` (may this value reach an assertion?), `hardened_asserts` (unittest's
-assert methods, bound on each test instance, refusing values whose comparison the program
-wrote), `entry_wrapper` (the program's entry point as the tests see it: integrity check and
-value check when it returns) and `wrap_oracles` (numpy.testing / pandas.testing helpers and
-np.array_equal & co. with the same value check). A value is refused when it is, or holds
-(in builtin containers, numpy object arrays, pandas object columns and indexes): an object
-of a class whose methods the program wrote (an `int` subclass whose __eq__ is always true,
-any class with __eq__ / __bool__ / __array_ufunc__ ...), a class that aliases such a method
-to another callable, a Mock whose comparison methods were configured, mock.ANY, or a library
-object whose instance dict shadows one of its methods (`df.equals = lambda o: True`). The
-class judgement itself runs inside the audit hook (unittest_verdict.judge).
-
-Does NOT protect against: a program that rewrites these helpers' globals or closure cells
-and restores them before the end-of-test check (the snapshot covers them, so a change left in
-place fails); values the tests get from elsewhere than the entry point and then compare with
-`==` themselves; library objects built to compare equal to anything other than mock.ANY.
+`value_problem` (may this value reach an assertion?), `hardened_asserts` (unittest's asserts that check
+their values first), `entry_wrapper` (the entry point: integrity and value check on return) and
+`wrap_oracles` (numpy / pandas testing helpers, np.array_equal & co.). Refused, also inside builtin
+containers, numpy object arrays and pandas object columns / indexes: a class carrying the program's
+methods or aliasing one to another callable, a configured Mock, mock.ANY, a library object whose
+instance dict shadows a method. The class judgement runs in the audit hook (unittest_verdict.judge).
+Does NOT protect against: rewriting these helpers' globals or closure cells and restoring them before
+the end-of-test check; values the tests get other than from the entry point; library objects built
+to compare equal to anything other than mock.ANY.
 """
 
 from __future__ import annotations
@@ -124,17 +117,7 @@ def value_problem(*values: Any) -> str:
 
 def hardened_asserts(genuine: dict[str, Callable[..., Any]]) -> dict[str, Callable[..., Any]]:
     """unittest's assert methods (and fail* aliases) that first check their value arguments."""
-    audit, problem_of = sys.audit, value_problem
-
-    def harden(name: str, func: Callable[..., Any]) -> Callable[..., Any]:
-        def checked(self: Any, *args: Any, **kwargs: Any) -> Any:
-            problem = problem_of(*args, *(v for k, v in kwargs.items() if k != "msg"))
-            if problem:
-                audit(EVENT, "tamper", f"{name} was given {problem}")
-            return func(self, *args, **kwargs)
-        return functools.update_wrapper(checked, func)
-
-    return {name: harden(name, func) if name not in UNCHECKED_ASSERTS else func
+    return {name: _checked(func, name, method=True) if name not in UNCHECKED_ASSERTS else func
             for name, func in genuine.items() if name.startswith(("assert", "fail")) and name != "failureException"}
 
 
@@ -158,11 +141,12 @@ def entry_wrapper(real: Callable[..., Any], name: str) -> Callable[..., Any]:
     return functools.update_wrapper(entry, real)
 
 
-def _checked(func: Callable[..., Any], label: str) -> Callable[..., Any]:
-    audit, problem_of = sys.audit, value_problem
+def _checked(func: Callable[..., Any], label: str, method: bool = False) -> Callable[..., Any]:
+    """`func`, first checking its values; of an assert `method`, neither `self` nor `msg`."""
+    audit, problem_of, first = sys.audit, value_problem, 1 if method else 0
 
     def oracle(*args: Any, **kwargs: Any) -> Any:
-        problem = problem_of(*args, *kwargs.values())
+        problem = problem_of(*args[first:], *(v for k, v in kwargs.items() if not (method and k == "msg")))
         if problem:
             audit(EVENT, "tamper", f"{label} was given {problem}")
         return func(*args, **kwargs)

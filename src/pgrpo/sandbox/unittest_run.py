@@ -1,25 +1,10 @@
-"""The jailed runner of the "unittest" kind (BigCodeBench): forks the test process and relays its authenticated reports.
+"""The jailed runner of the "unittest" kind (mode "unittest"): forks the test process, relays its authenticated lines.
 
-Owns `run_unittest(payload, report_fd, flush)`, the runner child.py starts for mode
-"unittest", and `pack_payload`, the harness's half of its input. BigCodeBench's tests patch
-modules, write files and inspect the Axes / DataFrames a function returns, so they cannot call
-the program through a proxy as the other kinds do: the program and the tests share one
-interpreter, the test process (unittest_child.py). This runner never runs any of that code. It
-makes a 128-bit secret and a pipe, forks the test process (which closes the harness's pipes
-before anything else, so the program never holds them), and turns each line of the pipe that
-starts with the secret into the harness's control messages {"t": "test", "name", "ok",
-"skip", "memory", "msg"}, then {"t": "done"}. In the test process only the audit hook's
-closure holds the secret (unittest_audit.install), and the hook writes a test's verdict only
-from what it saw itself (unittest_verdict). A line without the secret (the program found the
-pipe: its fd is easy to find, which is why it is not the defence) fails the job as tampering;
-silence or an exit before "done" fails it too (the harness: "program exited before the tests
-finished"). The trusted harness (unittest_harness.py) still decides from these messages with
-the test methods and skips it reads from the trusted test code.
-
-Does NOT protect against: a program that reads the test process's memory (see
-unittest_audit.py for how far the hook goes and docs/sandbox-rules.md for the threat model);
-the jail around both processes still holds. Training refuses the unittest kind unless a recipe
-opts in (`data.allow_unittest`).
+It never runs the program or the tests. It makes a 128-bit secret and a pipe, forks the test process
+(unittest_child.py: it points the harness's fds at its own pipe first), and turns each line that
+starts with the secret into the harness's messages ({"t": "test", "name", "ok", "skip", "memory",
+"msg"}, then "done"); a line without it is tampering, silence or an exit before "done" a failure.
+Does NOT protect against a program that reads the test process's memory (docs/unittest-threat-model.md).
 """
 
 from __future__ import annotations
@@ -36,16 +21,6 @@ from typing import Any
 REPORT_FD = 4  # where child.py puts the harness's report pipe
 REQUEST_FD = 3  # the request pipe (unused in this mode)
 _KINDS = {"test": 5, "fixture": 3, "refused": 1, "syntax": 1, "load": 3, "done": 0}
-
-
-def pack_payload(program: str, test_code: str, names: tuple[str, ...] | list[str], *, entry_point: str = "",
-                 skip_sites: frozenset[int] = frozenset(), decorator_skips: frozenset[str] = frozenset(),
-                 expected_failures: frozenset[str] = frozenset(), imports: tuple[str, ...] = ()) -> str:
-    """The runner's input for one job: the program, the trusted test module and what the harness
-    read from it (test methods, skip lines, skip decorators, expected failures, imports)."""
-    return json.dumps({"program": program, "tests": test_code, "names": list(names), "entry_point": entry_point,
-                       "skip_sites": sorted(skip_sites), "decorator_skips": sorted(decorator_skips),
-                       "expected_failures": sorted(expected_failures), "imports": list(imports)})
 
 
 def _sender(fd: int) -> Callable[[dict[str, Any]], None]:

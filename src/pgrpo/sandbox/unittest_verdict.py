@@ -1,20 +1,9 @@
-"""What the audit hook decides for the "unittest" kind: the integrity snapshot, the type judge, and each test's verdict.
+"""What the audit hook decides for the "unittest" kind: the integrity snapshot, the type judge, each test's verdict.
 
-Owns `make_protocol(...)`, the handler of the runner's own audit events (sys.audit(EVENT,
-verb, ...)) that unittest_audit.install calls from inside the hook. Built before the program
-runs, as closures over values captured then: module globals and builtins that the program
-may rebind are never looked up again, and nothing outside the hook reaches these closures.
-
-A test passes only if the hook itself saw: the main loop's "start" (from the main loop's own
-frame), the test wrapper's "enter" and "return" for the current instance and the genuine test
-function (the method ran to its end), the reporter's success called by the genuine
-TestCase.run, no failure, error or refused skip, and an intact snapshot at "end". A skip
-counts only where the trusted test code skips (its skip decorators, or a SkipTest whose
-traceback holds no program frame and whose innermost test-code frame is on a skip line);
-an expected failure only where the test code declares one.
-
-Does NOT protect against: what unittest_audit.py lists; changes made and undone between two
-checks (checks run after program code returns through the entry point, and at each test's end).
+`make_protocol` builds the handler of the runner's own audit events (sys.audit(EVENT, verb, ...)),
+which unittest_audit's hook calls, as closures over values captured before the program runs. What a
+pass and a counted skip need: docs/unittest-threat-model.md ("What a pass means", "Skips").
+Does NOT protect against: what unittest_audit.py lists; changes made and undone between two checks.
 """
 
 from __future__ import annotations
@@ -269,25 +258,20 @@ def make_protocol(origins: tuple[Callable[..., Any], ...], skip_sites: frozenset
             st["cur"] = {"name": name, "inst": inst, "func": func, "skip_decorated": bool_(skip_decorated),
                          "xfail_declared": bool_(xfail_declared), "entered": False, "returned": False,
                          "success": False, "skip": None, "xfail": None, "negative": None, "detail": ""}
-        elif verb == "end":
+        elif verb in ("end", "done"):
             problem = check()
             if problem:
                 return f"the program changed the test machinery: {problem}"
             fixture = st["fixture"]
             if fixture:
                 emit("fixture", "class or module fixture", fixture[0][-1000:], "1" if fixture[1] else "")
-                return ""
-            cur, st["cur"] = st["cur"], None
-            ok, skip, memory, detail = verdict(cur)
-            emit("test", cur["name"], "1" if ok else "", "1" if skip else "", "1" if memory else "", detail[-1000:])
-        elif verb == "done":
-            problem = check()
-            if problem:
-                return f"the program changed the test machinery: {problem}"
-            if st["fixture"]:
-                emit("fixture", "class or module fixture", st["fixture"][0][-1000:], "1" if st["fixture"][1] else "")
-            else:
+            elif verb == "done":
                 emit("done")
+            else:
+                cur, st["cur"] = st["cur"], None
+                ok, skip, memory, detail = verdict(cur)
+                emit("test", cur["name"], "1" if ok else "", "1" if skip else "", "1" if memory else "",
+                     detail[-1000:])
         elif verb in ("syntax", "load"):
             emit(verb, *(a if type_(a) is str_ else "" for a in args[1:4]))
         return ""
