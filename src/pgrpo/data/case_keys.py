@@ -1,25 +1,9 @@
-"""Test-case fingerprints for `pgrpo data build-rl`: when two problems share a test case.
-
-Owns `CaseKey`, `case_keys(problem)` and `assert_case_keys(code, entry_point)`: one key per test
-case, whatever form the tests take, so a copy of a problem is recognized in another test form.
-- Call cases (APPS/TACO `fn_name`, pgrpo JSONL): `exact` = JSON of (arguments, expected result),
-  `inputs` = JSON of the arguments alone. EvalPlus rows ship inputs only
-  (`Tests.outputs_from_canonical`): they have `inputs` and no `exact`.
-- Asserts (MBPP lists, HumanEval `check`, BigCodeBench `self.assertEqual`), read with `ast`:
-  `assert f(ARGS) == OUT` (or `OUT == f(ARGS)`, `assert f(ARGS)`, `assert not f(ARGS)`,
-  `assertEqual(f(ARGS), OUT)`) with literal ARGS and OUT is the same (arguments, result) pair as
-  a call case, whatever the function is called. An assert that calls the function with literal
-  ARGS inside something else (`set(f(ARGS)) == set(OUT)`, `abs(f(ARGS) - OUT) < 1e-6`) keys its
-  text (whitespace removed, the function called `f`) and its inputs. EvalPlus test scripts
-  (`inputs = [...]`, `results = [...]`, `assertion(f(*inp), exp, atol)`: the hub's HumanEval+ and
-  MBPP+) give one case per input. Asserts that do not call the function are not test cases.
-- stdin/stdout cases: the whitespace-collapsed text of both.
-
-Two cases are the same when their `exact` keys are equal, or when their `inputs` are equal and
-at least one of them has no (arguments, result) pair (its result is unknown or not literal).
-Arguments too short to tell problems apart (JSON under MIN_INPUT_CHARS characters, like `[1]`
-or `["ab"]`) get no `inputs` key. Pure data: test code is parsed, never run.
-"""
+"""Test-case keys (`case_keys(problem)`): one per case, whatever its form, so a copy of a problem is
+recognized in another test form. A call case, or an assert / `assertEqual` comparing a call on literal
+arguments with a literal (read with `ast`, never run), is its (arguments, result) pair; an assert that
+wraps such a call otherwise keys its text and arguments; an EvalPlus script gives one case per input;
+a stdio case is its whitespace-collapsed text. Two cases are the same when their pairs are equal, or
+their arguments are (MIN_INPUT_CHARS or longer as JSON) and one side has no pair (result unknown)."""
 
 from __future__ import annotations
 
@@ -146,18 +130,12 @@ def _script_keys(tree: ast.AST, names: frozenset[str]) -> list[CaseKey]:
     return [call_key(args, has_output=False) for args in inputs]
 
 
-def _parse(code: str) -> ast.Module | None:
-    try:
-        return ast.parse(code)
-    except (SyntaxError, ValueError, MemoryError, RecursionError):
-        return None
-
-
 def assert_case_keys(code: str, entry_point: str) -> list[CaseKey]:
     """Keys of the asserts in `code` (a test script, one assert, or unittest methods)."""
     names = frozenset(n for n in (entry_point, "candidate") if n)
-    tree = _parse(code)
-    if tree is None:  # not Python as a whole: each assert line as text
+    try:
+        tree = ast.parse(code)
+    except (SyntaxError, ValueError, MemoryError, RecursionError):  # not Python as a whole: each assert line
         return [CaseKey(_text_key(line.strip(), entry_point)) for line in code.splitlines()
                 if line.strip().startswith(("assert", "self.assert"))]
     keys = _script_keys(tree, names)
@@ -194,5 +172,4 @@ def _case_keys(problem: Problem) -> Iterator[CaseKey]:
 
 
 def case_keys(problem: Problem) -> frozenset[CaseKey]:
-    """One key per distinct test case of `problem` (see the module docstring)."""
     return frozenset(_case_keys(problem))

@@ -1,25 +1,8 @@
-"""Decontamination and deduplication keys: statement n-grams and test-case fingerprints.
-
-Owns what "the same problem" means for `pgrpo data build-rl`:
-- `statement_words` / `statement_hash`: a statement normalized to lower-case alphanumeric words
-  (punctuation, code syntax and whitespace do not count), and its hash (duplicate statements);
-- `cases_hash`: the hash of a problem's whole test set (duplicate tests), from the per-case
-  keys of `pgrpo.data.case_keys` (call cases, asserts in any form and EvalPlus inputs-only
-  cases compared as (arguments, result) pairs or by their arguments);
-- `EvalSpec` (`--eval NAME[=PATH][:START..END]`; without PATH, the set's source in
-  `pgrpo.data.eval_sources.CODE_EVAL_SOURCES`, where `pgrpo evaluate` reads it too),
-  `read_eval_set` (how an evaluation set is read; BigCodeBench has its own reader, every other set
-  goes through `pgrpo.data.loaders`; a set that cannot be read is an error saying how to provide
-  it), and `EvalIndex`: an inverted index of every evaluation item's statement n-grams and test
-  keys. `EvalIndex.match(problem)` names the evaluation item a training problem overlaps, if any.
-
-A training problem is contaminated by an evaluation item when the share of shared statement
-n-grams (over the shorter of the two statements' n-gram sets) reaches `ngram_threshold`, or when
-its tests overlap the item's: identical test sets, or at least `min_shared_tests` shared cases
-making up at least half of the training problem's tests (a case is shared as `case_keys` says:
-the same (arguments, result), or the same arguments when either side's result is unknown, as in
-EvalPlus). Pure data: nothing runs.
-"""
+"""What "the same problem" means for `pgrpo data build-rl`: normalized statements (`statement_hash`),
+whole test sets (`cases_hash`, from pgrpo.data.case_keys), and `EvalIndex` over every evaluation set
+(`--eval NAME[=PATH][:START..END]`). A training problem is contaminated by an evaluation item when the
+share of shared statement n-grams (over the smaller n-gram set) reaches `ngram_threshold`, or when the
+test sets are identical or share at least `min_shared_tests` cases making up half of its tests."""
 
 from __future__ import annotations
 
@@ -36,13 +19,12 @@ from pgrpo.data.eval_sources import CODE_EVAL_SOURCES
 from pgrpo.data.problem import Problem, parse_date
 from pgrpo.errors import DataError
 
-__all__ = ["Contamination", "EvalIndex", "EvalItem", "EvalSpec", "case_keys", "cases_hash",
-           "load_eval_index", "ngrams", "read_eval_set", "statement_hash", "statement_words"]
 _WORD = re.compile(r"[a-z0-9]+")
 _WINDOW = re.compile(r"^(?P<path>.*):(?P<start>\d{4}-\d\d-\d\d)?\.\.(?P<end>\d{4}-\d\d-\d\d)?$")
 
 
 def statement_words(text: str) -> list[str]:
+    """Lower-case alphanumeric words: punctuation, code syntax and whitespace do not count."""
     return _WORD.findall(text.lower())
 
 
@@ -75,8 +57,8 @@ class EvalItem:
 
 @dataclass(frozen=True)
 class EvalSpec:
-    """`--eval NAME[=PATH][:START..END]`: an evaluation set, its file (or hub id and split), an
-    optional contest-date window."""
+    """`--eval NAME[=PATH][:START..END]`: an evaluation set, its file (or hub id and split: by default
+    its source in CODE_EVAL_SOURCES, where `pgrpo evaluate` reads it), a contest-date window."""
 
     name: str
     path: str
@@ -108,37 +90,26 @@ class EvalSpec:
         return f"{self.name}{window}"
 
 
-def _problem_item(problem: Problem) -> EvalItem:
-    return EvalItem(problem.task_id, problem.statement, case_keys(problem))
-
-
-def read_with_loaders(spec: EvalSpec) -> list[EvalItem]:
-    """Any set `pgrpo.data.loaders` reads (HumanEval(+), MBPP(+), LiveCodeBench, pgrpo JSONL);
-    the window keeps contest dates in [START, END]."""
-    from pgrpo.data.loaders import load_problems
-
-    problems = load_problems(spec.path, split=spec.split, start_date=spec.start, end_date=spec.end)
-    return [_problem_item(p) for p in problems]
-
-
-def read_bigcodebench(spec: EvalSpec) -> list[EvalItem]:
-    """BigCodeBench rows: task_id, instruct_prompt / complete_prompt, test (unittest code)."""
+def _bigcodebench_items(spec: EvalSpec) -> list[EvalItem]:
+    """Its rows' instruct prompts and unittest asserts, read leniently (any test code)."""
     from pgrpo.data.loaders.reading import iter_records
 
-    items = []
-    for record in iter_records(spec.path, spec.split):
-        task_id = str(record.require("task_id", (str, int)))
-        statement = record.get("instruct_prompt", str) or record.require("complete_prompt")
-        test_code = record.get("test", str, default="")
-        entry = record.get("entry_point", str, default="")
-        items.append(EvalItem(task_id, statement, frozenset(assert_case_keys(test_code, entry))))
-    return items
+    return [EvalItem(str(r.require("task_id", (str, int))), r.get("instruct_prompt") or r.require("complete_prompt"),
+                     frozenset(assert_case_keys(r.get("test", default=""), r.get("entry_point", default=""))))
+            for r in iter_records(spec.path, spec.split)]
 
 
 def read_eval_set(spec: EvalSpec) -> list[EvalItem]:
-    reader = read_bigcodebench if spec.name == "bigcodebench" else read_with_loaders
+    """The set's items (BigCodeBench's own reader, any other set through `pgrpo.data.loaders`, dated
+    within the window); an unreadable set is an error saying how to provide it."""
+    from pgrpo.data.loaders import load_problems
+
     try:
-        items = reader(spec)
+        if spec.name == "bigcodebench":
+            items = _bigcodebench_items(spec)
+        else:
+            items = [EvalItem(p.task_id, p.statement, case_keys(p)) for p in
+                     load_problems(spec.path, split=spec.split, start_date=spec.start, end_date=spec.end)]
     except Exception as exc:  # noqa: BLE001 - offline hub ids and missing files: say how to provide the set
         if spec.path == "humaneval" or Path(spec.path).exists():
             raise

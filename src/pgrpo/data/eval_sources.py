@@ -1,11 +1,5 @@
-"""Where the code evaluation sets live: the one table both their readers use.
-
-Owns `CODE_EVAL_SOURCES`: benchmark name -> `EvalSource` (a packaged name, a file or a hub id,
-and the hub split). `pgrpo evaluate` (pgrpo.evaluation.benchmarks.BENCHMARKS) evaluates on these
-sources, and `pgrpo data build-rl` (pgrpo.data.decontaminate) decontaminates against the same
-ones, so the two cannot drift apart. It sits in the data layer because both layers above read it
-(pgrpo.evaluation and pgrpo.bench may not import each other). Pure data.
-"""
+"""`CODE_EVAL_SOURCES`: where each code evaluation set lives, the one table `pgrpo evaluate` reads
+them from and `pgrpo data build-rl` decontaminates against (here, below both)."""
 
 from __future__ import annotations
 
