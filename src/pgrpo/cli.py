@@ -28,7 +28,6 @@ def build_parser() -> argparse.ArgumentParser:
     import pgrpo.rm.pairs_commands  # noqa: F401
     import pgrpo.sandbox.commands  # noqa: F401
     import pgrpo.train.build_rl_commands  # noqa: F401
-    import pgrpo.train.commands  # noqa: F401
 
     load_plugins()
     width = max(len(name) for name in COMMANDS) + 2

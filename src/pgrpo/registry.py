@@ -9,13 +9,12 @@ The rule: a registry exists only where a user can add an entry, through a plugin
     PROMPT_STYLES      pgrpo.data.prompts           prompt styles
     LOADERS            pgrpo.data.loaders.base      problem formats
     BENCHMARKS         pgrpo.evaluation.benchmarks  `pgrpo evaluate` benchmarks
-    BENCHMARK_FORMATS  pgrpo.rm.bench_formats.base  `pgrpo rm eval` benchmark formats
+    BENCHMARK_FORMATS  pgrpo.rm.bench_formats       `pgrpo rm eval` benchmark formats
 
 A fixed set (the three reward modes, the two RM heads and RM server kinds, the sandbox's
 isolation modes, `rm eval`'s evaluators, the evaluation-set readers, the task kinds) is a
 plain dict or a direct call in the module that owns it, never a registry; and nothing is
-registered to break an import cycle. (One exception is left: `ASYNC_REWARD_FACTORIES` in
-pgrpo.train.async_trainer, filled by pgrpo.engines.trl_async, a layer above it.) Built-in
+registered to break an import cycle. Built-in
 entries register when their module is imported by a plain import, never by a module name in a
 string, so the import-linter contracts see every edge. A registry is only a table: plugins are
 loaded at CLI start-up and by the user-facing factories that look a name up (`make_backend`,

@@ -56,8 +56,7 @@ def test_trainer_built_from_the_recipe_scores_like_pgrpo_train(tmp_path, rm_serv
     import trl.chat_template_utils as templates
     from transformers import AutoTokenizer
 
-    import pgrpo.engines  # noqa: F401 - registers the async reward functions, as the CLI does
-    from pgrpo.train.async_trainer import build_async_trainer, with_response_parser
+    from pgrpo.engines.trl_async import build_async_trainer, with_response_parser
     from pgrpo.train.config import load_train_config, validate_train_config
 
     recipe = write_recipe(tmp_path / "recipe.yaml", "posterior", rm_service.url)
@@ -131,8 +130,7 @@ def test_run_async_training_trains_and_saves_with_trls_trainer(tmp_path, tiny_po
     from transformers import AutoTokenizer
     from trl.experimental.async_grpo import AsyncGRPOTrainer
 
-    import pgrpo.engines  # noqa: F401 - registers the async reward functions, as the CLI does
-    from pgrpo.train.async_trainer import run_async_training
+    from pgrpo.engines.trl_async import run_async_training
     from pgrpo.train.config import load_train_config
     from pgrpo.train.runner import run_training
 

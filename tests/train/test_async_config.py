@@ -104,7 +104,7 @@ def test_check_reports_the_async_plan(capsys):
 
 
 def test_the_dataset_is_the_grpo_paths_prompts_as_messages(tmp_path, tiny_tokenizer):
-    from pgrpo.train.async_trainer import async_dataset
+    from pgrpo.engines.trl_async import async_dataset
     from pgrpo.train.tasks import load_examples
 
     config = recipe(tmp_path)
@@ -122,7 +122,7 @@ def test_a_chat_template_trl_cannot_parse_is_named(tiny_tokenizer):
 
     import trl.chat_template_utils as templates
 
-    from pgrpo.train.async_trainer import with_response_parser
+    from pgrpo.engines.trl_async import with_response_parser
 
     with pytest.raises(ConfigError, match="model.path: /the/policy: AsyncGRPOTrainer parses each completion"):
         with_response_parser(copy.deepcopy(tiny_tokenizer), "/the/policy")
@@ -132,8 +132,8 @@ def test_a_chat_template_trl_cannot_parse_is_named(tiny_tokenizer):
 
 
 def test_a_default_local_pool_gets_the_nodes_cpus_for_the_one_scorer(tmp_path, monkeypatch):
+    from pgrpo.engines.trl_async import scorer_config
     from pgrpo.sandbox.resources import available_cpus
-    from pgrpo.train.async_trainer import scorer_config
 
     monkeypatch.setenv("LOCAL_WORLD_SIZE", "4")
     config = recipe(tmp_path, "sandbox.workers=0")  # the default: this rank's share

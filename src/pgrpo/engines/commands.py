@@ -1,4 +1,7 @@
-"""`pgrpo data export --format verl --recipe RECIPE --out DIR`: thin CLI over `pgrpo.engines.verl_data`."""
+"""`pgrpo train` (either trainer), `pgrpo data export --format verl` and `pgrpo reward serve`.
+
+`pgrpo train` lives here, above `pgrpo.train`, since `trainer: async` runs `pgrpo.engines.trl_async`.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +10,47 @@ import argparse
 from pgrpo.commands import Runner, command
 
 EXPORT_FORMATS = ("verl",)
+
+
+@command("train", help="Train a policy with (Posterior-)GRPO from a YAML recipe")
+def configure_train(parser: argparse.ArgumentParser) -> Runner:
+    parser.add_argument("--config", required=True, help="recipe YAML (see recipes/)")
+    parser.add_argument("overrides", nargs="*", metavar="KEY=VALUE",
+                        help="dotted overrides, e.g. reward.mode=outcome grpo.max_steps=2")
+    parser.add_argument("--check", action="store_true",
+                        help="only load and validate the recipe (no model is loaded); print the reward "
+                             "side's worst-case time per step against the collective timeout")
+
+    def run(args: argparse.Namespace) -> int:
+        from pgrpo.config import ConfigError
+        from pgrpo.train.config import load_train_config, validate_train_config
+
+        config = load_train_config(args.config, args.overrides)
+        try:
+            if args.check:
+                from pgrpo.train.reward_budget import reward_budget
+
+                kwargs = validate_train_config(config)
+                if config.trainer == "async":
+                    from pgrpo.train.async_config import async_plan
+
+                    print(async_plan(config, kwargs))
+                else:
+                    print(reward_budget(config, kwargs).describe())
+                print(f"{args.config}: OK")
+            elif config.trainer == "async":  # TRL's AsyncGRPOTrainer
+                from pgrpo.engines.trl_async import run_async_training
+
+                run_async_training(config)
+            else:
+                from pgrpo.train.runner import run_training
+
+                run_training(config)
+        except ConfigError as exc:
+            raise ConfigError(f"{args.config}: {exc}") from exc
+        return 0
+
+    return run
 
 
 @command("data export", help="Write a recipe's problems in another engine's dataset format (verl parquet)")

@@ -1,15 +1,8 @@
-"""P-GRPO's reward behind OpenRLHF's remote-reward protocol (`--reward.remote_url`, older `--remote_rm_url`).
+"""P-GRPO's reward behind OpenRLHF's remote-reward protocol (`--reward.remote_url`).
 
-Owns `openrlhf_rewards` (queries, prompts, labels -> `OpenRLHFRewards`, the protocol's reply:
-"rewards" and "scores" (the totals) and "extra_logs" (each component per query)), `response_of`
-and `reward_func`, the function OpenRLHF loads when `remote_url` is a Python file
-(`recipes/openrlhf/reward_func.py` re-exports it: OpenRLHF execs the file outside any package),
-whose recipe comes from env PGRPO_RECIPE. The HTTP form is `pgrpo reward serve`'s POST /get_reward
-(`pgrpo.engines.reward_service`). OpenRLHF (`openrlhf/utils/agent.py`, SingleTurnAgentExecutor)
-sends each query as prompt + response decoded WITH special tokens, the prompt as its dataset
-rendered it, and the label column: here the pgrpo task id. The response is the query after the
-prompt, its special tokens removed (the policy tokenizer's: `special_tokens_of`), which is the text
-TRL gives `pgrpo train`'s reward functions (decoded without special tokens).
+`reward_func` is the hook OpenRLHF loads from a Python file (recipe from env PGRPO_RECIPE). OpenRLHF
+sends prompt + response decoded with special tokens and the label (the task id); the response is
+the query after its prompt with the policy tokenizer's special tokens removed, as TRL decodes it.
 """
 
 from __future__ import annotations

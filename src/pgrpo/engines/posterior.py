@@ -1,23 +1,8 @@
-"""`PosteriorReward`: the P-GRPO reward of a recipe as one framework-neutral, picklable object.
+"""`PosteriorReward`: a recipe's P-GRPO reward as one framework-neutral, picklable object.
 
-Owns `PosteriorReward` (sync `score`, async `ascore`: one `CompletionReward` per completion -
-total, format, outcome, thinking term, raw RM score, whether the gate kept it from the RM,
-status) `RewardCallTimeout` and `shared_reward` (one PosteriorReward per recipe and process, for hooks
-that engines load by name: verl's compute_score, OpenRLHF's reward_func). It holds only the recipe (a `TrainConfig`, plain values) and its
-own settings; the verifier (local sandbox pool or `sandbox.url` services), the reward model
-(`reward.rm_url` served, or a local `reward.rm_path`) and the targets are built lazily, once, in
-whatever process first scores (again after unpickling: a Ray worker, a spawned child). Scoring
-goes through the very `RewardEvaluator`, gate and verifier `pgrpo train` builds from the same
-recipe (`pgrpo.train.tasks.load_targets` / `make_verifier`, `pgrpo.train.runner.recipe_thinking_fn`):
-one code path, not a port. Concurrent calls from threads are safe (the evaluator's cache waits
-for a batch already being computed instead of computing it again).
-
-Per-call bound: every call runs in its own daemon thread and is given `timeout_s` seconds
-(`DEFAULT_CALL_TIMEOUT_S`); past it the caller gets `RewardCallTimeout`, naming the task ids
-and the services, and the hung call is abandoned (its thread ends when the service call behind
-it does: each has its own limit, sandbox.timeout_per_program_s / reward.rm_timeout_s x retries).
-A failure is always an exception naming the URL or the item (an unknown task id, an RM service
-down), never a silent 0.
+It holds only the recipe; the verifier, RM and targets are built lazily, once per process, by the
+same code `pgrpo train` uses. Each call runs in a daemon thread bounded by `timeout_s`
+(`RewardCallTimeout` names the items and services); failures raise, never a silent 0.
 """
 
 from __future__ import annotations

@@ -1,20 +1,8 @@
-"""`pgrpo reward serve`: the whole P-GRPO reward of a recipe behind OpenRLHF's remote-reward protocol.
+"""`pgrpo reward serve`: a recipe's whole P-GRPO reward behind OpenRLHF's POST /get_reward.
 
-Owns `create_app` (POST /get_reward over one `PosteriorReward`, GET /health), `serve` (the CLI's
-blocking server) and `BackgroundRewardService` (the same in a thread: tests). The request is
-OpenRLHF's: {"query": [prompt + response, ...], "prompts": [...], "labels": [task id, ...]}; the
-reply {"rewards": [...], "scores": [...], "extra_logs": {component: [...]}} (`pgrpo.engines.openrlhf`).
-OpenRLHF's client posts to the URL it is given: pass `http://HOST:PORT/get_reward`.
-
-Guards are pgrpo.serving's, as for `pgrpo rm serve`: 127.0.0.1 unless a shared token is set
-(`--token` or env PGRPO_REWARD_TOKEN; then every route 401 without `Authorization: Bearer`), a
-loopback `Host` without one, bodies and queries per request capped (413 / 422), a malformed
-request a 422 naming the field (an unknown task id: `labels`). OpenRLHF's client sends no
-header, so serve it on the rollout node's loopback (its RM and sandbox services behind it keep
-their own tokens). A reward that fails (a service down, past the call's bound, 150 s by default:
-below OpenRLHF's 180 s client timeout) is a 502 naming the URL or the items, never a 0; OpenRLHF
-retries it a few times, then logs it at INFO and leaves the sample without a reward - watch its
-log. The recipe, data and sandbox are built before the service listens.
+Guards are pgrpo.serving's (loopback unless a token is set, bounded bodies, 422 naming the field).
+A failing reward (a service down, past the call's bound, default below OpenRLHF's 180 s client
+timeout) is a 502 naming the URL or the items, never a 0.
 """
 
 from __future__ import annotations

@@ -1,37 +1,28 @@
 """P-GRPO's reward functions for TRL's experimental AsyncGRPOTrainer (TRL 1.16).
 
-Owns `AsyncComponentReward` and `make_async_reward_funcs(reward)`: the "format", "outcome" and
-"thinking" components as picklable callables over ONE `PosteriorReward`. AsyncGRPOTrainer pickles
-its reward functions (`AsyncRolloutWorker.start`), unpickles them in a spawned, CUDA-free child on
-rank 0, and calls them once per group, concurrently in threads (`_AsyncRolloutLoop._score_group`:
-`asyncio.to_thread` per function), with completions, prompts and the dataset columns (`task_id`),
-but without `log_metric` or trainer state; it sums them with weight 1 and logs
-`rewards/<name>` itself. The three share the PosteriorReward pickled with them (one pickle, one
-object), whose evaluator computes a group once however the threads interleave; its RM must be
-served (`reward.rm_url`: `require_served_rm`), as the child has no GPU. Metrics: one scorer
-process sees every group, so TRL's `rewards/<name>` are global by construction; pgrpo's own
-per-step stats (`BatchStats`: pass rate, zero-variance groups, sandbox/RM seconds) have no hook
-there and are not logged on this path.
-
-What the functions read: TRL's child parses each completion into an assistant message with the
-tokenizer's response template, and for Qwen-family templates (Qwen2.5 included) that moves
-`<think>...</think>` out of "content" into "reasoning_content". Given the policy's `tokenizer`
-(a path), the functions score the completion's token ids decoded without special tokens: the text
-GRPOTrainer gives `pgrpo train`. Without one, the message text with any reasoning put back in
-its `<think>` block. `recipe_reward_funcs` is what `pgrpo train`'s `trainer: async` path
-(`pgrpo.train.async_trainer`) calls: registered there when this module is imported.
+Picklable "format" / "outcome" / "thinking" callables over ONE `PosteriorReward`, called in a
+CUDA-free child (so the RM must be served). With the policy's tokenizer they score the decoded
+completion ids (the text GRPOTrainer gives); else the message text with reasoning put back in <think>.
+Also `pgrpo train`'s `trainer: async` path (`run_async_training`; its checks: `pgrpo.train.async_config`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from functools import lru_cache
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
+from pgrpo.config import ConfigError
 from pgrpo.engines.posterior import PosteriorReward
 from pgrpo.rewards.batch import COMPONENTS, completion_text
-from pgrpo.train.async_trainer import ASYNC_REWARD_FACTORIES, REWARD_FACTORY
-from pgrpo.train.config import TrainConfig
+from pgrpo.train.async_config import async_grpo, call_bound_s
+from pgrpo.train.config import TrainConfig, lora_config
+
+if TYPE_CHECKING:
+    from datasets import Dataset
+
+    from pgrpo.train.runner import TrainResult
 
 
 @lru_cache(maxsize=4)
@@ -86,15 +77,97 @@ def make_async_reward_funcs(reward: PosteriorReward, tokenizer: str | None = Non
     """[format, outcome, thinking] over one PosteriorReward (pass them to AsyncGRPOTrainer together);
     `tokenizer`: the policy's, whose decoded completion ids are scored (module docstring)."""
     if reward.config.reward.rm_url is None and reward.mode != "outcome":
-        from pgrpo.config import ConfigError
-
         raise ConfigError(f"reward.rm_url: AsyncGRPOTrainer scores in a CUDA-free child process: serve the RM "
                           f"(`pgrpo rm serve`) for reward.mode={reward.mode}")
     return [AsyncComponentReward(reward, name, tokenizer) for name in COMPONENTS]
 
 
-@ASYNC_REWARD_FACTORIES.register(REWARD_FACTORY)
-def recipe_reward_funcs(config: TrainConfig, group_size: int, timeout_s: float, tokenizer: str) -> list[Any]:
-    """`pgrpo train`'s `trainer: async` reward functions: the recipe's reward, served RM required."""
-    reward = PosteriorReward(config, timeout_s=timeout_s, group_size=group_size, require_served_rm=True)
-    return list(make_async_reward_funcs(reward, tokenizer))
+def async_dataset(config: TrainConfig) -> Dataset:
+    """"prompt" (chat messages: the async child renders them) and "task_id" of the recipe's problems,
+    as the GRPOTrainer path loads and checks them (`load_targets`)."""
+    from datasets import Dataset
+
+    from pgrpo.train.tasks import load_targets
+    from pgrpo.verify import task_type
+
+    kind = task_type(config.task)
+    targets = list(load_targets(config).values())
+    return Dataset.from_dict({"prompt": [kind.messages(t, config.data.prompt_style) for t in targets],
+                              "task_id": [t.task_id for t in targets]})
+
+
+def scorer_config(config: TrainConfig) -> TrainConfig:
+    """The recipe as TRL's one rollout child scores it: a default-sized local pool gets the node's CPUs,
+    since one process scores for every rank."""
+    from pgrpo.sandbox.resources import available_cpus, default_workers, local_ranks
+
+    sandbox = config.sandbox
+    if sandbox.urls or local_ranks() == 1 or sandbox.workers != default_workers():
+        return config
+    return config.model_copy(update={"sandbox": sandbox.model_copy(update={"workers": available_cpus()})})
+
+
+def with_response_parser(tokenizer: Any, where: str) -> Any:
+    """`tokenizer` with the response template TRL's rollout child parses completions with; a ConfigError
+    naming model.path when TRL knows none for its chat template, before any model loads."""
+    if getattr(tokenizer, "response_template", None) is not None or getattr(tokenizer, "response_schema", None):
+        return tokenizer
+    from trl.chat_template_utils import add_response_schema
+
+    try:
+        return add_response_schema(tokenizer)
+    except ValueError:
+        raise ConfigError(f"model.path: {where}: AsyncGRPOTrainer parses each completion with the tokenizer's "
+                          "response template, and TRL has none for this chat template (it knows Qwen2.5, Qwen3, "
+                          "Llama 3.x and a few others): use such a policy, or save the tokenizer with a "
+                          "response_template") from None
+
+
+def build_async_trainer(config: TrainConfig, kwargs: dict[str, Any], out: Path, policy_path: str, tokenizer: Any,
+                        callbacks: list[Any], **injected: Any) -> Any:
+    """AsyncGRPOTrainer as the recipe says. `injected`: its `rollout_worker` / `weight_transfer` (tests)."""
+    module = async_grpo()
+    try:
+        args = module.AsyncGRPOConfig(output_dir=str(out), **kwargs)
+    except (ValueError, TypeError) as exc:  # TRL's cross-field checks
+        raise ConfigError(f"grpo: {exc}") from exc
+    reward = PosteriorReward(scorer_config(config), timeout_s=call_bound_s(kwargs),
+                             group_size=int(kwargs.get("num_generations") or 8), require_served_rm=True)
+    return module.AsyncGRPOTrainer(model=policy_path, reward_funcs=make_async_reward_funcs(reward, policy_path),
+                                   args=args, train_dataset=async_dataset(config), processing_class=tokenizer,
+                                   callbacks=callbacks, peft_config=lora_config(config), **injected)
+
+
+def run_async_training(config: TrainConfig) -> TrainResult:
+    """`pgrpo train` for `trainer: async`: validate (before any model loads), models, trainer, train, save."""
+    from pgrpo.hf_loading import ensure_pad_token
+    from pgrpo.train.config import validate_train_config
+    from pgrpo.train.distributed import first_per_node_then_rest
+    from pgrpo.train.runner import finish, output_dir, prepare_models, say, start_run
+    from pgrpo.train.trl_hooks import MetricsJsonlCallback
+
+    if config.trainer != "async":
+        raise ConfigError(f"trainer: {config.trainer!r}: run_async_training is for trainer: async")
+    kwargs = validate_train_config(config, contact=False)  # services: checked below, by every rank at once
+    out = output_dir(config)
+    checkpoint = start_run(config, out, bool(kwargs.get("save_only_model", False)))
+
+    def prepare() -> tuple[str, Any]:
+        from transformers import AutoTokenizer
+
+        policy, _ = prepare_models(config, out)
+        if config.model.build_tiny and config.model.format_warmup_steps:
+            from pgrpo.train.tasks import load_examples
+            from pgrpo.train.warmup import format_warmup
+
+            tok = ensure_pad_token(AutoTokenizer.from_pretrained(policy))
+            format_warmup(policy, load_examples(config, tok), config.model.format_warmup_steps,
+                          seed=int(kwargs.get("seed", 42)))
+        tok = ensure_pad_token(AutoTokenizer.from_pretrained(policy, padding_side="left"))
+        return policy, with_response_parser(tok, policy)
+
+    policy_path, tokenizer = first_per_node_then_rest("preparing the models", prepare)
+    say(f"trainer async, generation on {kwargs['vllm_server_base_url']}, reward mode {config.reward.mode}")
+    callbacks = [MetricsJsonlCallback(out / config.logging.metrics_file)]  # no samples.jsonl on this path
+    return finish(build_async_trainer(config, kwargs, out, policy_path, tokenizer, callbacks), tokenizer, config,
+                  out, checkpoint)

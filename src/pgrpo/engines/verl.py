@@ -1,19 +1,8 @@
 """P-GRPO's reward behind verl's custom-reward hook (`reward.custom_reward_function`).
 
-Owns the three functions verl calls, all over one `PosteriorReward` per (recipe, overrides,
-timeout) and process (`pgrpo.engines.posterior.shared_reward`), built on first use in whatever worker verl scores in:
-- `compute_score` (async) - verl's reward-loop managers (`verl/experimental/reward_loop/reward_manager/
-  naive.py`) await it per sample: `compute_score(data_source, solution_str, ground_truth, extra_info, **kw)`;
-- `compute_score_sync` - the same, for the legacy `NaiveRewardManager` (`verl/workers/reward_manager/naive.py`);
-- `compute_score_batch` - `BatchRewardManager` (`verl/workers/reward_manager/batch.py`) calls it once per
-  batch: `compute_score_batch(data_sources, solution_strs, ground_truths, extra_infos, **kw)`.
-Each returns verl's dict form per completion: "score" (the total) and the components verl logs
-(`result_dict`: format, outcome, thinking, gated, rm_scored, pass_fraction, timeout - numbers only, as
-verl averages them). The recipe comes from the hook's `reward_kwargs` (`recipe`, optional `overrides`,
-`timeout_s`) or the env var PGRPO_RECIPE; the task is `extra_info["task_id"]`, else the ground truth
-(`pgrpo data export --format verl` writes both). Responses arrive decoded with special tokens skipped,
-as TRL hands them to `pgrpo train`'s reward functions. Failures raise (naming the item or the URL):
-verl's legacy manager turns only its own timeout into a 0, and `timeout_s` ends our calls before it.
+`compute_score` (async, reward-loop managers), `compute_score_sync` (NaiveRewardManager) and
+`compute_score_batch` (BatchRewardManager) return "score" plus the logged components. The recipe
+comes from `reward_kwargs` or env PGRPO_RECIPE; the task id from extra_info, else the ground truth.
 """
 
 from __future__ import annotations

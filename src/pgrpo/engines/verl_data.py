@@ -1,17 +1,5 @@
-"""`pgrpo data export --format verl`: a recipe's problems as the parquet verl trains from.
-
-Owns `export_verl` (and `VerlExport`, what it wrote). Into one directory it writes:
-- `<split>.parquet`, one row per problem in verl's RL dataset layout (`verl/utils/dataset/rl_dataset.py`):
-  `data_source` ("pgrpo/<task>"), `prompt` (chat messages: the same messages `pgrpo train` renders with
-  the policy's chat template - its task type's `messages`, `pgrpo.verify.TASK_TYPES`),
-  `ability` (the task), `reward_model` ({"style": "rule", "ground_truth": task id}) and `extra_info`
-  ({"task_id", "index", "split"});
-- `problems.jsonl`, the problems themselves (pgrpo's format for code; task_id/problem/answer for math),
-  so the reward finds each row's tests or gold answer by its task id;
-- `reward_recipe.yaml`, the recipe with `data.source` pointing at that problems file: what
-  `pgrpo.engines.verl.compute_score` reads (`reward_kwargs.recipe`).
-A recipe with `data.think_prefilled: true` is refused: a chat-message prompt cannot end inside the
-assistant's turn.
+"""`pgrpo data export --format verl`: a recipe's problems as verl's RL parquet (chat-message prompts),
+`problems.jsonl` (found by task id) and `reward_recipe.yaml` (what `compute_score` reads).
 """
 
 from __future__ import annotations

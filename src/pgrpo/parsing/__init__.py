@@ -1,8 +1,4 @@
-"""Model response -> reasoning, code or answer, and the format verdict R_f.
-
-`response` owns the code format (`parse_response`, `format_response`, `extract_code`);
-`math` owns the math format (`parse_math_response`). Pure text: nothing here runs code.
-"""
+"""Model response -> reasoning, code or answer, and the format verdict R_f. Pure text."""
 
 from pgrpo.parsing.math import MathParsed, parse_math_response
 from pgrpo.parsing.response import (

@@ -1,14 +1,7 @@
-"""The math response format: a math completion's reasoning, its answer region, and R_f;
-`extract_boxed`, the final answer inside a region.
+"""The math response format `<think>R</think><answer>... \\boxed{A} ...</answer>` and `extract_boxed`.
 
-Format: `<think>REASONING</think><answer>... \\boxed{ANSWER} ...</answer>`. `format_ok` holds iff
-each tag occurs exactly once, in that order, with only whitespace around the two blocks, the
-reasoning is not empty and the answer holds a \\boxed{}.
-
-Where the graded answer is read (one rule for training and evaluation): inside the last
-`<answer>` (up to `</answer>` or the end) when there is one, else after the last `</think>`;
-a `<think>` never closed (output truncated inside the reasoning) has no answer; a text with no
-tags at all is all answer. So a \\boxed{} that sits only inside `<think>` is never the answer.
+`format_ok`: each tag once, in order, only whitespace around, non-empty reasoning, a \\boxed{} in
+the answer. The answer region is `pgrpo.parsing.response`'s: a \\boxed{} only inside <think> is none.
 """
 
 from __future__ import annotations

@@ -1,10 +1,4 @@
-"""The policy's response format: split a completion into reasoning and code, judge its format.
-
-Owns: `ParsedResponse`, `parse_response` (the format reward R_f's definition), its inverse
-`format_response` and `extract_code` (best-effort code from any text). Pure text processing:
-nothing here executes code.
-
-Expected format (the training prompt asks for exactly this):
+"""The code response format: `parse_response` (R_f's definition), `format_response`, `extract_code`.
 
     <think>REASONING</think>
     <answer>
@@ -13,28 +7,10 @@ Expected format (the training prompt asks for exactly this):
     ```
     </answer>
 
-`format_ok` (R_f = 1 iff format_ok) holds iff ALL of the following hold. CRLF / CR line endings
-are normalised to LF first; with `think_prefilled=True` the chat template already emitted the
-opening `<think>`, so "<think>" is prepended to the completion before checking.
-  1. Each of `<think>`, `</think>`, `<answer>`, `</answer>` occurs exactly once (case-sensitive),
-     in that order. So a second `<think>` block, a missing `</think>`, or a literal tag quoted
-     inside the reasoning all fail.
-  2. Only whitespace before `<think>`, between `</think>` and `<answer>`, and after `</answer>`.
-     Choice: trailing text (including special tokens such as `<|im_end|>`) fails; decode
-     completions with skip_special_tokens=True.
-  3. The reasoning (between the think tags) is not empty after stripping whitespace.
-  4. The answer (between the answer tags) holds exactly one fenced code block and nothing but
-     whitespace around it. Choice: the fence's language tag is empty or, case-insensitively,
-     one of `python`, `py`, `python3`, `py3` (anything else, e.g. ```cpp, fails). The fence
-     must be closed and the code inside must not be blank.
-Whether the code compiles or passes is NOT part of the format: that is the outcome reward.
-
-Fences follow CommonMark: an opening line of >= 3 backticks plus an optional info string,
-closed by a line of at least as many backticks (so a ```` fence may contain ``` lines). A
-fence may start right after `<answer>` on the same line and end right before `</answer>`.
-
-Code extraction works whether or not the format is valid, so the outcome reward can still be
-computed; see `extract_code` for the heuristics.
+`format_ok` (after CRLF -> LF; with `think_prefilled`, "<think>" is prepended) iff: each tag occurs
+exactly once, in order; only whitespace outside the two blocks (special tokens fail: decode with
+skip_special_tokens); non-empty reasoning; the answer is exactly one closed, non-blank CommonMark
+fence tagged "", python, py, python3 or py3. Passing tests is the outcome reward, not the format.
 """
 
 from __future__ import annotations

@@ -1,33 +1,16 @@
-"""The reward: the modes and their gate (`compose`), and per-batch evaluation shared by the three
-TRL reward functions.
+"""The reward: the modes and the gate (`compose`), and the per-batch `RewardEvaluator`.
 
-Owns the reward modes (`REWARD_MODES`: the method's fixed three) and `compose`, the ONE place where
-R_f, R_o and R_t become a total, as pure arithmetic on floats.
-
-Formulas (w = thinking weight, default 1):
     posterior  R = R_f + R_o + w * R_o * R_t     (R_t only counts when the tests pass)
     additive   R = R_f + R_o + w * R_t           (the ablation that gets reward-hacked)
     outcome    R = R_f + R_o                     (the outcome-only GRPO baseline)
 
-Also owns `RewardEvaluator`: given a batch of (task id, completion text) it judges each
-completion once with a `pgrpo.verify.BatchVerify` (the one verification every stage uses:
-its Verdict carries R_f, R_o, the reasoning and the code), asks the reasoning reward model
-(an injected `thinking_fn`) only for the completions the reward mode needs (in `posterior`
-mode only those with R_o = 1), composes the total with `compose`
-and caches the result, so TRL's "format", "outcome" and "thinking" functions, called one
-after another on the same batch, share one computation. The cache is safe under concurrent
-calls (threads: TRL's AsyncGRPOTrainer runs the three at once): a call for a batch already being
-computed waits for that computation instead of starting its own, and batches of different
-calls are computed concurrently. Also computes the per-batch stats
-(`BatchStats`: counts and sums of one rank's slice -- passes, RM items scored and truncated,
-sandbox timeouts, zero-variance groups with/without the thinking term, seconds in the sandbox
-and the RM) and `global_metrics`, which turns every rank's stats into the logged numbers
-(totals, rates over all completions, max and mean times).
+The evaluator computes a batch once (cached, thread-safe) for the three TRL reward functions,
+asks the RM only for what the mode needs, and counts `BatchStats` that ranks combine exactly.
 """
 
 from __future__ import annotations
 
-import math
+import statistics
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -42,22 +25,16 @@ from pgrpo.verify import BatchVerify, Task
 
 @dataclass(frozen=True)
 class RewardMode:
-    """How the thinking reward enters the total.
-
-    uses_thinking: the mode has a thinking term at all (needs a reward model).
-    gated: the thinking term is multiplied by R_o, so the RM is consulted only when R_o = 1.
-    """
+    """How R_t enters the total: at all (`uses_thinking`: needs an RM), times R_o (`gated`)."""
 
     name: str
     uses_thinking: bool
     gated: bool
 
     def needs_thinking(self, r_o: float) -> bool:
-        """Whether R_t must be computed for a completion with outcome reward `r_o`."""
         return self.uses_thinking and (not self.gated or r_o > 0.0)
 
     def thinking_term(self, r_o: float, r_t: float, weight: float = 1.0) -> float:
-        """The thinking part of the total: w*R_o*R_t (gated), w*R_t (ungated) or 0."""
         if not self.uses_thinking:
             return 0.0
         return weight * (r_o * r_t if self.gated else r_t)
@@ -70,7 +47,6 @@ REWARD_MODES: dict[str, RewardMode] = {mode.name: mode for mode in (
 
 
 def get_mode(name: str) -> RewardMode:
-    """The mode named `name`; KeyError naming the known ones otherwise."""
     try:
         return REWARD_MODES[name]
     except KeyError:
@@ -86,19 +62,12 @@ def compose(r_f: float, r_o: float, r_t: float, mode: str | RewardMode = "poster
 
 def group_std(group: Sequence[float]) -> float:
     """Sample standard deviation (Bessel-corrected, as TRL's nanstd) of one group; 0 for size 1."""
-    n = len(group)
-    if n < 2:
-        return 0.0
-    mean = sum(group) / n
-    return math.sqrt(sum((x - mean) ** 2 for x in group) / (n - 1))
+    return statistics.stdev(group) if len(group) > 1 else 0.0
 
 
 def keyed_groups(keys: Sequence[str], group_size: int) -> list[list[int]]:
     """Index lists of whole groups: runs of equal consecutive keys (prompt ids), cut into groups
-    of `group_size`; a run that is not a multiple of it (a group split across processes) is skipped.
-
-    keys: shape (N,). Returns lists of `group_size` indices into it.
-    """
+    of `group_size`; a run that is not a multiple of it (a group split across processes) is skipped."""
     groups: list[list[int]] = []
     start = 0
     for i in range(1, len(keys) + 1):
@@ -109,7 +78,6 @@ def keyed_groups(keys: Sequence[str], group_size: int) -> list[list[int]]:
     return groups
 
 
-# The reward columns an engine sees (TRL: one reward function each; their sum is the total).
 COMPONENTS = ("format", "outcome", "thinking")
 
 
@@ -134,9 +102,8 @@ TruncationCount = Callable[[], int]
 
 @dataclass(frozen=True)
 class CompletionReward:
-    """All reward components of one completion. `thinking` is the term added to the total
-    (w*R_o*R_t in posterior mode); `raw_thinking` is the RM score R_t, None when not scored;
-    `gated`: the posterior gate kept this completion from the RM (its tests failed)."""
+    """One completion's components: `thinking` is the term in the total, `raw_thinking` the RM's R_t
+    (None: not scored), `gated`: the posterior gate kept it from the RM."""
 
     task_id: str
     format: float
@@ -151,9 +118,7 @@ class CompletionReward:
 
 @dataclass(frozen=True)
 class BatchStats:
-    """One rank's per-batch numbers, as counts and sums so that ranks combine exactly
-    (`global_metrics`): a mean of per-rank means would be wrong for unequal slices and a mean
-    of counts is not a total. `groups` counts the whole GRPO groups in the slice."""
+    """One rank's per-batch counts and sums, so that ranks combine exactly (`global_metrics`)."""
 
     n: int
     passed: int
@@ -177,14 +142,12 @@ class BatchStats:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> BatchStats:
-        """The inverse of `to_dict` (what another rank sent); a missing field is a KeyError."""
         return cls(**{f.name: data[f.name] for f in fields(cls)})
 
 
 def global_metrics(parts: Sequence[BatchStats]) -> dict[str, float]:
-    """Metric name -> value over every rank's `BatchStats` of one step: counts are totals, rates
-    are over all completions (groups), times are the max (the slowest rank, which everyone waits
-    for) and the mean over ranks. Undefined values are omitted (loggers choke on NaN/None)."""
+    """The logged metrics of every rank's stats: totals, rates over all completions, max and mean
+    times; undefined values are omitted (loggers choke on NaN/None)."""
     if not parts:
         raise ValueError("global_metrics needs the stats of at least one rank")
     n = sum(p.n for p in parts)
@@ -219,21 +182,14 @@ class BatchRewards:
     stats: BatchStats
 
     def column(self, component: str) -> list[float]:
-        """One float per completion for `component` in format / outcome / thinking / total."""
         if component not in (*COMPONENTS, "total"):
             raise KeyError(f"unknown reward component {component!r}")
         return [float(getattr(r, component)) for r in self.rewards]
 
 
 class RewardEvaluator:
-    """Computes every reward component of a batch once, gated by the reward mode.
-
-    targets: task id -> the task a completion is judged against (its `statement` is what the RM reads).
-    verify_fn: judges (task, completion) pairs (a `pgrpo.verify.Verifier`);
-    thinking_fn: see ThinkingFn (None only for modes without a thinking term). group_size:
-    completions per prompt (GRPO's G), used for the zero-variance stats. rm_truncated: the RM
-    back end's running truncation count (see TruncationCount), logged per batch when given.
-    """
+    """Every reward component of a batch, once, gated by the mode. `targets`: task id -> task;
+    `group_size`: GRPO's G, for the zero-variance stats."""
 
     def __init__(self, targets: Mapping[str, Task], verify_fn: BatchVerify, thinking_fn: ThinkingFn | None,
                  *, mode: str | RewardMode = "posterior", weight: float = 1.0, group_size: int = 1,
@@ -255,8 +211,8 @@ class RewardEvaluator:
         self._inflight: dict[tuple[tuple[str, ...], tuple[str, ...]], Future[BatchRewards]] = {}
 
     def evaluate(self, task_ids: Sequence[str], completions: Sequence[str]) -> tuple[BatchRewards, bool]:
-        """Rewards of this batch and whether they were freshly computed (False: cache hit, or the
-        result of a concurrent call that was computing the same batch; its failure is raised here too)."""
+        """Rewards of this batch and whether they were freshly computed (False: cached or computed by a
+        concurrent call, whose failure is raised here too)."""
         key = (tuple(task_ids), tuple(completions))
         if len(task_ids) != len(completions):
             raise ValueError(f"{len(task_ids)} task ids for {len(completions)} completions")

@@ -1,14 +1,5 @@
-"""The thinking reward R_t behind `RewardEvaluator`: a trained reasoning reward model, local or served.
-
-Owns `rm_thinking_fn`: R_t = the scorer's `score` (sigmoid of the RM's score) of (statement,
-reasoning, code), with a scorer that is either an in-process `pgrpo.rm.scoring.RewardScorer`
-(`local_thinking`) or a `pgrpo.rm.client.RMClient` talking to `pgrpo rm serve`
-(`remote_thinking`); both return (thinking fn, running truncation count), the pair
-`RewardEvaluator` takes. The scorer reads every item on the layout its manifest records (the
-served RM's comes from its /health): the code only for an RM trained with code
-(`include_code`), so the RM reads exactly what `pgrpo rm train` gave it and no recipe key
-restates it. A service that keeps failing raises (the step fails, naming the URL): never a
-silent 0. The gate is the evaluator's: only the completions the mode needs reach the scorer.
+"""The thinking reward R_t: a reasoning RM's score in process (`local_thinking`) or served
+(`remote_thinking`), each with its running truncation count. A failing service raises, never 0.
 """
 
 from __future__ import annotations

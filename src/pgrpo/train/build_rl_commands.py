@@ -1,17 +1,8 @@
-"""`pgrpo data build-rl`: the command that builds the RL training set (pgrpo.data.build_rl).
+"""`pgrpo data build-rl`: builds the RL training set (pgrpo.data.build_rl) with this layer's adapters.
 
-It lives here, not in `pgrpo.data.commands`, because it runs reference solutions in the sandbox
-and measures prompts against a training recipe: `pgrpo.data` sits below `pgrpo.sandbox`,
-`pgrpo.verify` and `pgrpo.train` in the import layers, so the pipeline takes a `SolutionRunner`
-and a `PromptCounter`, and this module supplies the one backed by `pgrpo.verify.Verifier` (a
-local sandbox pool, or `pgrpo sandbox serve` with `--sandbox-url`) and, with `--recipe`, the one
-that renders each problem's training prompt with the recipe's policy tokenizer and chat template
-and counts its tokens as GRPOTrainer does (`pgrpo.train.prompt_budget`: problems over the
-recipe's budget are dropped and reported). Owns argument parsing, those adapters, which evaluation sets are decontaminated against by default (`DEFAULT_EVALS`: every
-code set the recipes report; `--eval NAME=PATH` replaces a default's source, `--skip-eval NAME`
-drops it and the datasheet records "NOT decontaminated against: NAME"), and `check_tag` (what the
-journaled reference-solution verdicts depend on). Untrusted code (the datasets' reference
-solutions) runs only in pgrpo.sandbox.
+Here, not in `pgrpo.data`, because it runs reference solutions through `pgrpo.verify.Verifier` and
+counts prompts with a recipe's tokenizer (`pgrpo.train.prompt_budget`); owns the default
+decontamination sets (`DEFAULT_EVALS`) and `check_tag`.
 """
 
 from __future__ import annotations

@@ -1,26 +1,9 @@
-"""Which `checkpoint-N` in an output dir is complete enough to resume from.
+"""Which `checkpoint-N` in an output dir is complete enough to resume from (headers and sizes only).
 
-Owns `newest_complete(output_dir)` (the highest complete checkpoint and, for each newer one,
-why it was skipped) and `checkpoint_problem(path)` (the first thing missing or torn in one
-checkpoint, None when complete). Reads file headers and sizes only, never tensors: a 7B
-checkpoint is checked in milliseconds. Complete means every file that transformers' Trainer
-and TRL write (and read back on resume) is there and whole:
-
-- `trainer_state.json` parses and its `global_step` is N (the Trainer writes it last);
-- model weights: `model.safetensors` (header parses, the file is exactly as long as its
-  tensors' data offsets say and each tensor's byte span matches its dtype and shape), or a
-  sharded `*.index.json` with every shard whole and holding the tensors the index maps to it,
-  or `pytorch_model.bin` / PEFT `adapter_model.*`; under DeepSpeed the weights live in
-  `global_stepN/` instead and the Trainer's own weight files are optional;
-- unless the run saved the model only (`save_only_model`): `optimizer.pt` and `scheduler.pt`
-  (or, under DeepSpeed, the `latest` tag naming a `global_stepN/` dir with model states and
-  one optimizer partition per data-parallel rank, ranks 0..n-1; with ZeRO-3 one model-states
-  file per rank too), and the RNG state
-  (`rng_state.pth`, or `rng_state_0..k-1.pth` from a k-process run, k >= 2; DeepSpeed: k = n).
-  Outside DeepSpeed a checkpoint does not record k, so a k-rank save missing only its last
-  ranks' RNG files passes (transformers then resumes those ranks with fresh RNG state);
-- every torch file (`.pt`/`.pth`/`.bin`) is a whole zip archive (torch.save's format: its
-  central directory sits at the end, so a cut file has none).
+Complete: `trainer_state.json` with global_step N; whole weights (safetensors spans checked, sharded
+indexes, torch/PEFT files; under DeepSpeed in `global_stepN/`); unless `save_only_model`, optimizer
+and scheduler (DeepSpeed: the `latest` tag, model states, one optimizer partition per rank) and RNG
+state (`rng_state.pth` or `rng_state_0..k-1.pth`, k >= 2); every torch file a whole zip archive.
 """
 
 from __future__ import annotations

@@ -1,18 +1,8 @@
-"""The `pgrpo train` recipe: our own sections plus a `grpo` section passed to TRL's GRPOConfig.
+"""The `pgrpo train` recipe: `TrainConfig` (our sections plus `grpo`, passed to TRL's GRPOConfig).
 
-Owns `TrainConfig` (and its sections), `GRPO_DEFAULTS` (our GRPO defaults under any
-recipe's `grpo` keys: the paper's clip-higher, no KL and token-level loss, plus labelled choices), `load_train_config` and `validate_train_config`, which
-checks everything that can be checked without loading a model: unknown or mistyped keys
-(our sections and every `grpo.*` key against GRPOConfig's fields), the reward mode, a mode
-that needs a reward model without one, missing model / dataset / RM paths, an RM without a
-current manifest or a `reward.rm_*` key contradicting it (`pgrpo.rm.manifest`; with `reward.rm_url`
-the manifest the service serves, read from its /health), sandbox limits,
-`peft` keys against LoraConfig, and reward-side timeouts that end before the collective timeout
-(`pgrpo.train.reward_budget`). `trainer` picks TRL's GRPOTrainer (`trl`, default) or its
-experimental AsyncGRPOTrainer (`async`: `grpo.*` keys checked against AsyncGRPOConfig and the
-async path's own checks, `pgrpo.train.async_config`).
-Every error is a ConfigError naming the key (and, for a key written in the recipe, its file and line:
-`pgrpo.config`). Imports trl only inside the validators.
+`GRPO_DEFAULTS` sit under every recipe's `grpo` keys; `validate_train_config` checks all that can be
+checked without loading a model (keys and types, RM sources and manifests, paths, `peft`, the
+reward budget, the async path). Errors are ConfigErrors naming the key. Imports trl only when called.
 """
 
 from __future__ import annotations
@@ -86,9 +76,7 @@ class DataSection(ConfigModel):
     options: dict[str, Any] = Field(default_factory=dict)
     prompt_style: str = "pgrpo"
     think_prefilled: bool = False  # the prompt already ends with "<think>"
-    # Problems whose tests run in the program's own process ("unittest" kind, BigCodeBench): a
-    # policy can learn to forge their verdict (pgrpo.sandbox.unittest_run), so training refuses
-    # them unless this is true.
+    # BigCodeBench's "unittest" tests run in the program's process, whose verdict a policy can learn to forge
     allow_unittest: bool = False
 
 
@@ -96,16 +84,12 @@ class RewardSection(ConfigModel):
     mode: str = "posterior"
     thinking_weight: float = Field(default=1.0, ge=0)
     rm_path: Annotated[str | None, RECIPE_PATH] = None
-    # `pgrpo rm serve` URL(s) instead of a local rm_path (a list, or one string, comma-separated):
-    # requests spread over them; token from env PGRPO_RM_TOKEN (pgrpo.rm.client).
+    # `pgrpo rm serve` URL(s) instead of rm_path (a list, or comma-separated); token: env PGRPO_RM_TOKEN
     rm_url: str | list[str] | None = None
-    # What serves rm_url (pgrpo.rm.backends): "pgrpo" (`pgrpo rm serve`, either head) or "vllm"
-    # (`vllm serve` /classify, scalar head only; rm_path then names a local copy of the served RM
-    # directory, whose manifest and tokenizer encode the items - no weights are loaded).
+    # What serves rm_url (pgrpo.rm.backends): "pgrpo" or "vllm" (/classify; rm_path: a local copy of
+    # the served RM, whose manifest and tokenizer encode the items)
     rm_backend: str = "pgrpo"
-    # per attempt of a request to rm_url (whole), and retries with exponential backoff, each on the next
-    # URL: a failing request must end well before the other ranks stop waiting (`grpo.ddp_timeout`,
-    # pgrpo.train.reward_budget)
+    # per attempt of a request to rm_url, and retries (backoff, next URL): see pgrpo.train.reward_budget
     rm_timeout_s: float = Field(default=RM_TIMEOUT_S, gt=0)
     rm_retries: int = Field(default=RM_RETRIES, ge=0)
     build_tiny_rm: bool = False  # an UNTRAINED tiny RM: plumbing tests only
@@ -136,7 +120,7 @@ class TrainConfig(ConfigModel):
     data: DataSection = DataSection()  # pydantic copies a default per instance
     reward: RewardSection = RewardSection()  # pydantic copies a default per instance
     sandbox: SandboxConfig = SandboxConfig()
-    # trl: TRL's GRPOTrainer | async: TRL's experimental AsyncGRPOTrainer (pgrpo.train.async_trainer)
+    # trl: TRL's GRPOTrainer | async: TRL's experimental AsyncGRPOTrainer (pgrpo.engines.trl_async)
     trainer: Literal["trl", "async"] = "trl"
     grpo: dict[str, Any] = Field(default_factory=dict)  # trl.GRPOConfig fields (trainer async: AsyncGRPOConfig's)
     peft: dict[str, Any] = Field(default_factory=dict)  # peft.LoraConfig fields; empty = full fine-tuning
@@ -155,23 +139,11 @@ def load_train_config(path: str | Path | None, overrides: list[str] | None = Non
     return load_config(TrainConfig, path, overrides)
 
 
-def grpo_kwargs(config: TrainConfig) -> dict[str, Any]:
-    """The `grpo` section over the paper defaults, keys and types checked against GRPOConfig."""
-    from trl import GRPOConfig
-
-    return checked_grpo_kwargs(config.grpo, GRPOConfig, GRPO_DEFAULTS)
-
-
 def validate_train_config(config: TrainConfig, *, check_paths: bool = True,
                           contact: bool | None = None) -> dict[str, Any]:
     """Raise ConfigError (naming the key) for anything wrong; return the checked GRPOConfig kwargs.
-
-    check_paths: also require local model / dataset / RM paths to exist (off for recipe
-    linting on machines without the checkpoints). contact: also ask the services the recipe names
-    (`reward.rm_url`'s manifest, the `sandbox.url` services' workers for the time budget); default
-    check_paths. `pgrpo train` validates without, then has every rank contact them at once
-    (pgrpo.train.preflight), so that a service one rank cannot reach stops every rank.
-    """
+    check_paths: local paths must exist. contact (default check_paths): ask the services the recipe
+    names (`pgrpo train` has every rank do so at once: pgrpo.train.preflight)."""
     contact = check_paths if contact is None else contact
     _validate_model(config.model, check_paths, config.task)
     _validate_data(config, check_paths)
@@ -183,22 +155,24 @@ def validate_train_config(config: TrainConfig, *, check_paths: bool = True,
     if config.trainer == "async":
         from pgrpo.train.async_config import validate_async
 
-        return validate_async(config, GRPO_DEFAULTS)
-    kwargs = grpo_kwargs(config)
+        kwargs = validate_async(config, GRPO_DEFAULTS)
+    else:
+        from trl import GRPOConfig
+
+        kwargs = checked_grpo_kwargs(config.grpo, GRPOConfig, GRPO_DEFAULTS)
     group = kwargs.get("num_generations")
     if group is not None and group < 2:
         raise ConfigError(f"grpo.num_generations: GRPO needs >= 2 completions per prompt, got {group}")
-    from pgrpo.train.reward_budget import check_reward_budget, reward_budget
+    if config.trainer != "async":
+        from pgrpo.train.reward_budget import check_reward_budget, reward_budget
 
-    check_reward_budget(reward_budget(config, kwargs, contact=contact))  # failing calls end in time
+        check_reward_budget(reward_budget(config, kwargs, contact=contact))  # failing calls end in time
     return kwargs
 
 
 def validate_reward_recipe(config: TrainConfig, *, check_paths: bool = True) -> None:
     """ConfigError (naming the key) for anything wrong in what scoring completions reads of a recipe
-    (`pgrpo.engines.PosteriorReward`): the version, the task, `data`, `reward`. The model, `grpo`,
-    `peft` and the collective-timeout budget are the trainer's, not read there (the version and the task are
-    checked when the recipe loads). Services are not contacted."""
+    (`pgrpo.engines.PosteriorReward`): `data` and `reward`. Services are not contacted."""
     _validate_data(config, check_paths)
     _validate_reward(config.reward, check_paths, contact=False)
 
@@ -249,7 +223,13 @@ def _validate_reward(reward: RewardSection, check_paths: bool, contact: bool) ->
     if check_paths and uses_rm and reward.rm_path is not None and not Path(reward.rm_path).exists():
         raise ConfigError(f"reward.rm_path: reward model {reward.rm_path!r} does not exist")
     if uses_rm and reward.rm_path is not None and Path(reward.rm_path).is_dir():
-        _check_rm_manifest(reward, reward.rm_path)
+        from pgrpo.errors import PgrpoError
+        from pgrpo.rm.manifest import read_manifest
+
+        try:  # not an RM from an older pgrpo: what the RM reads is its manifest's
+            read_manifest(reward.rm_path)
+        except PgrpoError as exc:
+            raise ConfigError(f"reward.rm_path: {exc}") from None
 
 
 def rm_urls(reward: RewardSection) -> tuple[str, ...]:
@@ -260,16 +240,14 @@ def rm_urls(reward: RewardSection) -> tuple[str, ...]:
 
 
 def rm_backend(reward: RewardSection) -> RMBackend:
-    """The `pgrpo.rm.backends` backend `reward.rm_backend` names, set up for this recipe (make_backend
-    raises ConfigError naming the key when it cannot be: an unknown name, a missing or implicit RM for vllm)."""
+    """The `pgrpo.rm.backends` backend `reward.rm_backend` names (ConfigError naming the key)."""
     from pgrpo.rm.backends import make_backend
 
     return make_backend(reward.rm_backend, reward.rm_path, reward.rm_max_length)
 
 
 def _validate_rm_url(reward: RewardSection, contact: bool) -> None:
-    """URLs well-formed; with `contact`, the service's manifest and max_length (its /health) are
-    read and checked like a local RM's. (`reward.rm_device` is the local RM's only: ignored.)"""
+    """URLs well-formed; with `contact`, the served manifest and max_length (its /health) checked."""
     from pgrpo.errors import PgrpoError
     from pgrpo.rm.client import RMClient
 
@@ -288,17 +266,6 @@ def _validate_rm_url(reward: RewardSection, contact: bool) -> None:
         raise ConfigError(f"reward.rm_max_length: {reward.rm_max_length}, but the service at {urls[0]} scores with "
                           f"max_length={served_length}; start it with `pgrpo rm serve --max-length "
                           f"{reward.rm_max_length}` or leave the key out")
-
-
-def _check_rm_manifest(reward: RewardSection, rm_path: str) -> None:
-    """The RM's manifest is readable (not an RM from an older pgrpo): what the RM reads is its manifest's."""
-    from pgrpo.errors import PgrpoError
-    from pgrpo.rm.manifest import read_manifest
-
-    try:
-        read_manifest(rm_path)
-    except PgrpoError as exc:
-        raise ConfigError(f"reward.rm_path: {exc}") from None
 
 
 def lora_config(config: TrainConfig) -> LoraConfig | None:

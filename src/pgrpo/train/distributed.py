@@ -1,19 +1,8 @@
-"""The one collective pgrpo uses under multi-process training (torchrun / accelerate / DeepSpeed).
+"""The collectives pgrpo uses under multi-process training (torchrun / accelerate / DeepSpeed).
 
-Owns `gather_json(value)`: every rank's JSON-able `value`, in rank order, on every rank
-(`[value]` when torch.distributed is not initialised or has one process). Global reward
-metrics (`pgrpo.train.trl_hooks`), rank-tagged samples (`pgrpo.train.trl_hooks`) and the
-resume checkpoint (`broadcast_json`: rank 0's value) all go through it. Values travel as JSON
-bytes in uint8 tensors (two all_gathers: lengths, then padded bytes): no pickle, and it works
-on gloo (CPU) and NCCL (the tensors go to the rank's current CUDA device). Also owns
-`rank()` / `local_rank()` (the one way pgrpo asks "am I rank 0?"),
-`first_per_node_then_rest(what, build)`, which lets each node's local rank 0 build shared files
-(tiny models) before the other ranks read them, and `agree(what, error)`: every rank says whether `what` failed
-on it, and if it failed on any, every rank raises `RankFailure` naming each failing rank and its
-error (a failure on one rank must not leave the others waiting in their next collective).
-
-Every rank must call these at the same point (they are collectives): callers keep the
-decision to call rank-independent.
+`gather_json`: every rank's JSON value on every rank (uint8 tensors: no pickle; gloo and NCCL);
+`agree`: every rank raises `RankFailure` when a step failed on any; `first_per_node_then_rest`.
+Every rank must call them at the same point.
 """
 
 from __future__ import annotations

@@ -1,11 +1,5 @@
-"""A recipe's `grpo` section against a TRL config class, and its values without building one.
-
-Owns `RESERVED_GRPO_KEYS` (what pgrpo sets itself), `checked_grpo_kwargs` (the section over
-defaults, keys and types checked against GRPOConfig or AsyncGRPOConfig) and `grpo_value(kwargs,
-name)`: the value in the checked `grpo` kwargs (`pgrpo.train.config.grpo_kwargs`: the recipe's `grpo:` keys over the paper's defaults) or, when
-the recipe leaves it out, GRPOConfig's own default. Building a GRPOConfig would set up the
-distributed state; the budgets (`reward_budget`, `prompt_budget`) only need values. Imports trl
-when called.
+"""A recipe's `grpo` section checked against a TRL config class (`checked_grpo_kwargs`), and
+`grpo_value`: a checked kwarg or GRPOConfig's default, without building a GRPOConfig.
 """
 
 from __future__ import annotations

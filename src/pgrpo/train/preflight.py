@@ -1,16 +1,5 @@
-"""Start-up checks that depend on what each rank can reach, agreed by every rank.
-
-Owns `agreed_service_checks(config)`. `pgrpo train` validates its recipe offline first: before
-the process group exists, a rank that fails alone leaves the others waiting in the rendezvous,
-and their eventual error names nothing. Once every rank is up, each one contacts the services
-the recipe names - the reward model's manifest and max_length at `reward.rm_url` (and the recipe
-keys checked against them), every `sandbox.url` service's /health (API version, isolation,
-limits) and, from them, the reward side's time budget (`validate_train_config` with contact) -
-and a failure on any rank becomes an error on every rank naming that rank and its error, which
-names the URL (`pgrpo.train.distributed.agree`). A service that goes down later fails a training
-step, at which every rank stops too (`pgrpo.train.trl_hooks`). Also owns
-`agreed_verifier(config)`: each rank starts its verifier (a local sandbox's jail can fail on one
-node only: a container without user namespaces), and every rank stops if any rank's failed.
+"""Start-up checks agreed by every rank: the services the recipe names (`agreed_service_checks`)
+and this rank's sandbox (`agreed_verifier`); a failure on one rank stops every rank, naming it.
 """
 
 from __future__ import annotations

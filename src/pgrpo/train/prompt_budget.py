@@ -1,19 +1,7 @@
-"""Prompts that fit: the recipe's prompt-token budget, and the prompts over it.
+"""Prompts that fit: the context (`grpo.vllm_max_model_length` with vLLM, else the policy's
+max_position_embeddings) minus `grpo.max_completion_length`, counted as TRL 1.16 tokenizes text prompts.
 
-Owns `PromptBudget`, `prompt_budget` (from the `grpo` kwargs and the policy's model config),
-`recipe_policy` (the tokenizer and model config a recipe's policy has, also before a tiny one is
-built), `count_prompt_tokens`, `LongPrompt`, `long_prompts` and `check_prompts_fit`.
-
-A prompt and its completion must fit the context the generator runs with: `grpo.vllm_max_model_length`
-when vLLM generates and it is set (with `vllm_mode: server`, set it to the server's `--max-model-len`
-for this check), else the policy's `max_position_embeddings` (vLLM's default too). The budget is that
-minus `grpo.max_completion_length`. A longer prompt makes vLLM raise (prompt too long) on its rank in
-the middle of a step, or, without vLLM, leaves its completion less room than the recipe says.
-`pgrpo data build-rl --recipe` drops such problems (each named in its report); `pgrpo train` refuses a
-dataset that has any, naming the first few (task id, tokens, budget), on every rank alike.
-
-Counted as TRL 1.16 counts: prompts are text already rendered with the policy's chat template
-(`pgrpo.train.tasks`), which GRPOTrainer tokenizes as `processing_class(text=prompts)`.
+`pgrpo data build-rl --recipe` drops longer prompts; `pgrpo train` refuses a dataset with any.
 """
 
 from __future__ import annotations

@@ -1,23 +1,8 @@
-"""How long the reward side of one step can take on one rank, against the collective timeout.
+"""The reward side's worst case per step on one rank, against the collective timeout (`grpo.ddp_timeout`).
 
-Owns `RewardBudget` (its terms and the collective timeout), `reward_budget(config, grpo_kwargs)`,
-`check_reward_budget` and `completions_per_rank`. While one rank computes its rewards, the other
-ranks wait for it in the step's gather (`pgrpo.train.trl_hooks`) and give up after the
-collective timeout: `grpo.ddp_timeout`, which transformers passes to the process group (also
-under DeepSpeed). A failing reward call must end before that, so that its rank can tell the
-others why (`RewardStepError`, naming the rank and the URL) instead of all of them dying of a
-timeout that names nothing. `validate_train_config` (so `pgrpo train` and `pgrpo train --check`)
-refuses a config whose worst case reaches the collective timeout; `--check` prints it.
-
-The terms, for the completions one rank scores per reward call (`completions_per_rank`):
-- sandbox: a local pool runs ceil(n / workers) rounds of programs, each at most its wall-clock
-  limit (plus its start-up; not counted when this is not a rank and the workers are this machine's
-  CPU-aware default, e.g. `sandbox.workers` unset: the training node's CPUs decide); a service (`sandbox.url`): `pgrpo.sandbox.remote.run_worst_case`
-  (with `sandbox.request_timeout_s: 0` its timeouts come from the service's workers, read from
-  its /health when services may be contacted, else the term is unknown here);
-- reward model: served (`reward.rm_url`): `pgrpo.rm.client.score_worst_case` for every completion
-  (the posterior gate scores fewer); in-process: compute time only, no network wait (not bounded).
-Not counted: generation and the rest of the step, which the other ranks wait for too.
+A failing reward call must end before the other ranks give up waiting in the step's gather, so that
+every rank stops naming it. Terms: the sandbox (local pool rounds, or `sandbox.url` services) and a
+served RM; in-process RM compute and generation are not bounded here. `--check` prints it.
 """
 
 from __future__ import annotations
@@ -26,45 +11,15 @@ import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 from pgrpo.config import ConfigError
-from pgrpo.sandbox.settings import SandboxConfig
+from pgrpo.rewards.batch import get_mode
 from pgrpo.train.grpo_fields import grpo_value
 from pgrpo.verify import task_type
 
-
-# What the budget reads of a TrainConfig, typed structurally: pgrpo.train.config (validate_train_config)
-# calls this module, which therefore must not import it.
-class _Data(Protocol):
-    @property
-    def allow_unittest(self) -> bool: ...
-
-
-class _Reward(Protocol):
-    @property
-    def mode(self) -> str: ...
-    @property
-    def rm_url(self) -> str | list[str] | None: ...
-    @property
-    def rm_batch_size(self) -> int: ...
-    @property
-    def rm_timeout_s(self) -> float: ...
-    @property
-    def rm_retries(self) -> int: ...
-
-
-class Recipe(Protocol):
-    """The parts of a `pgrpo.train.config.TrainConfig` the budget depends on."""
-
-    @property
-    def task(self) -> str: ...
-    @property
-    def data(self) -> _Data: ...
-    @property
-    def reward(self) -> _Reward: ...
-    @property
-    def sandbox(self) -> SandboxConfig: ...
+# A pgrpo.train.config.TrainConfig, read structurally: that module calls this one, so it is not imported.
+Recipe = Any
 
 
 @dataclass(frozen=True)
@@ -88,7 +43,6 @@ class RewardBudget:
 
     @property
     def worst_case_s(self) -> float:
-        """The sum of the bounded terms."""
         return sum(t.seconds for t in self.terms if t.seconds is not None)
 
     @property
@@ -107,9 +61,8 @@ class RewardBudget:
 
 
 def completions_per_rank(kwargs: Mapping[str, Any]) -> int:
-    """Completions one rank scores per reward call: TRL's generation batch over the ranks
-    (per_device_train_batch_size x steps_per_generation, which defaults to gradient_accumulation_steps;
-    with generation_batch_size: divided by WORLD_SIZE, 1 when unknown, which is the most)."""
+    """Completions one rank scores per reward call: TRL's generation batch over the ranks (WORLD_SIZE 1
+    when unknown: the most)."""
     generation_batch = kwargs.get("generation_batch_size")
     if generation_batch:
         return math.ceil(int(generation_batch) / max(1, int(os.environ.get("WORLD_SIZE", "1") or 1)))
@@ -177,12 +130,8 @@ def _remote_sandbox(config: Recipe, n: int, contact: bool) -> BudgetTerm:
     return BudgetTerm(name, worst.seconds, worst.how)
 
 
-def _reward_model(config: Recipe, n: int) -> BudgetTerm | None:
-    from pgrpo.rewards.batch import get_mode
-
+def _reward_model(config: Recipe, n: int) -> BudgetTerm:
     reward = config.reward
-    if not get_mode(reward.mode).uses_thinking:
-        return None
     if reward.rm_url is None:
         return BudgetTerm("reward model, in-process", None, "compute time only, no network wait")
     from pgrpo.rm.client import score_worst_case
@@ -196,17 +145,15 @@ def _reward_model(config: Recipe, n: int) -> BudgetTerm | None:
 
 
 def reward_budget(config: Recipe, grpo_kwargs: Mapping[str, Any], *, contact: bool = True) -> RewardBudget:
-    """The reward side's worst case for `config` (its `grpo` kwargs as validated); `contact`: the
-    sandbox services may be asked for their workers (see the module docstring)."""
+    """The reward side's worst case; `contact`: the sandbox services may be asked for their workers."""
     n = completions_per_rank(grpo_kwargs)
     terms: list[BudgetTerm] = []
     if task_type(config.task).sandboxed:
         terms.append(_remote_sandbox(config, n, contact) if config.sandbox.urls else _local_sandbox(config, n))
     else:
         terms.append(BudgetTerm("answer check", None, f"task {config.task}: compared in-process, no sandbox"))
-    rm = _reward_model(config, n)
-    if rm is not None:
-        terms.append(rm)
+    if get_mode(config.reward.mode).uses_thinking:
+        terms.append(_reward_model(config, n))
     return RewardBudget(n, tuple(terms), float(grpo_value(grpo_kwargs, "ddp_timeout")))
 
 

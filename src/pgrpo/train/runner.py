@@ -1,24 +1,12 @@
-"""`pgrpo train`: build everything from a validated recipe and run TRL's GRPOTrainer.
+"""`pgrpo train` on TRL's GRPOTrainer: `run_training(config)` builds everything from a validated recipe.
 
-Owns `run_training(config)`: validate (before any model loads) -> prepare the output dir
-(resolved recipe, tiny models when asked) -> GRPOConfig -> tokenizer, dataset, reward
-evaluator (outcome back end of the task, the RM only for modes with a thinking term) ->
-GRPOTrainer with the three reward functions and the metrics/samples callbacks -> train
-(resuming from the newest complete checkpoint by default) -> save the final model. No RL loop here.
-
-Under torchrun / accelerate (several processes): each node's local rank 0 builds the tiny
-models first; rank 0 alone chooses the resume checkpoint and every rank gets its choice
-(`pgrpo.train.distributed`), so all resume from the same step; rank 0 alone writes files and
-trims `metrics.jsonl` / `samples.jsonl` to that step; reward metrics and samples are global
-(gathered from every rank, see `pgrpo.train.trl_hooks`).
-A recipe with `trainer: async` runs on TRL's AsyncGRPOTrainer instead: `pgrpo.train.async_trainer`
-(which builds on this module's helpers, so `pgrpo train` dispatches to it, not run_training).
+Rank 0 picks the resume checkpoint (broadcast) and alone writes files; each node's first rank builds
+the tiny models; a step failing on one rank stops every rank (`pgrpo.train.distributed`).
 """
 
 from __future__ import annotations
 
 import json
-import logging
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -34,8 +22,6 @@ from pgrpo.train.config import TrainConfig, lora_config, validate_train_config
 from pgrpo.train.trl_hooks import make_reward_funcs
 from pgrpo.verify import BatchVerify, Task
 
-log = logging.getLogger("pgrpo.train")
-
 
 @dataclass(frozen=True)
 class TrainResult:
@@ -47,15 +33,15 @@ class TrainResult:
     resumed_from: str | None
 
 
-def _say(message: str) -> None:
+def say(message: str) -> None:
     print(f"pgrpo train: {message}", file=sys.stderr, flush=True)
 
 
 def _build_tiny(out_dir: Path, kind: str, build: Callable[..., Path], done: str, **kwargs: Any) -> Path:
     if (out_dir / done).is_file():  # already built by an earlier (resumed) run; `done` is written last
-        _say(f"reusing the tiny {kind} in {out_dir}")
+        say(f"reusing the tiny {kind} in {out_dir}")
         return out_dir
-    _say(f"building a tiny randomly initialised Qwen2 {kind} in {out_dir}")
+    say(f"building a tiny randomly initialised Qwen2 {kind} in {out_dir}")
     return build(out_dir, **kwargs)
 
 
@@ -79,7 +65,7 @@ def prepare_models(config: TrainConfig, out: Path) -> tuple[str, str | None]:
             tokenizer = AutoTokenizer.from_pretrained(policy)
             rm_path = str(_build_tiny(out / "tiny-rm-UNTRAINED", "reward model", build_tiny_rm, MANIFEST_FILE,
                                       tokenizer=tokenizer))
-            _say(f"WARNING: using an UNTRAINED tiny test reward model ({rm_path}): thinking rewards are "
+            say(f"WARNING: using an UNTRAINED tiny test reward model ({rm_path}): thinking rewards are "
                  "noise, for plumbing tests only")
     return str(policy), rm_path
 
@@ -119,13 +105,11 @@ def reward_evaluator(config: TrainConfig, targets: Mapping[str, Task], verify_fn
 
 
 def _resume_checkpoint(config: TrainConfig, out: Path, save_only_model: bool) -> str | None:
-    """The checkpoint to resume from, chosen by rank 0 and broadcast: every rank resumes from the
-    same step even when a rank sees a different directory listing (a checkpoint being written).
-    `resume: auto` takes the newest complete checkpoint-N (`pgrpo.train.checkpoints`), saying
-    which newer ones it skipped and why; a checkpoint the recipe names must be complete, else a
-    ConfigError on every rank."""
+    """The checkpoint to resume from, chosen by rank 0 and broadcast (a rank may list a checkpoint
+    being written): `auto` takes the newest complete one, saying which it skipped; a named one must be
+    complete, else a ConfigError on every rank."""
     from pgrpo.train.checkpoints import checkpoint_problem, newest_complete
-    from pgrpo.train.distributed import broadcast_json, rank
+    from pgrpo.train.distributed import gather_json, rank
 
     choice: str | None = None
     error: str | None = None
@@ -133,17 +117,17 @@ def _resume_checkpoint(config: TrainConfig, out: Path, save_only_model: bool) ->
         if config.resume == "auto":
             found = newest_complete(out, save_only_model=save_only_model)
             for skipped in found.skipped:
-                _say(f"skipping incomplete checkpoint {skipped.path}: {skipped.reason}")
+                say(f"skipping incomplete checkpoint {skipped.path}: {skipped.reason}")
             choice = None if found.checkpoint is None else str(found.checkpoint)
             if found.skipped and choice is None:
-                _say("no complete checkpoint: training starts at step 0")
+                say("no complete checkpoint: training starts at step 0")
         elif config.resume != "never":
             problem = checkpoint_problem(Path(config.resume), save_only_model=save_only_model)
             if problem is None:
                 choice = config.resume
             else:
                 error = f"resume: {config.resume} is not a complete checkpoint: {problem}"
-    choice, error = broadcast_json([choice, error])
+    choice, error = gather_json([choice, error])[0]
     if error is not None:
         raise ConfigError(error)
     return choice
@@ -156,49 +140,64 @@ def _checkpoint_step(checkpoint: str) -> int:
     return int(Path(checkpoint).name.rsplit("-", 1)[-1])
 
 
-def run_training(config: TrainConfig) -> TrainResult:
-    """Train with GRPOTrainer as the recipe says; see the module docstring for the steps."""
-    # every config error surfaces before any model loads; services: checked below, by every rank at once
-    grpo_kwargs = validate_train_config(config, contact=False)
-    if config.trainer == "async":
-        raise ConfigError("trainer: async runs on TRL's AsyncGRPOTrainer: call "
-                          "pgrpo.train.async_trainer.run_async_training (as `pgrpo train` does), not run_training")
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-    from trl import GRPOConfig, GRPOTrainer
-
-    from pgrpo.train.distributed import agree, first_per_node_then_rest, gather_json, rank
-    from pgrpo.train.preflight import agreed_service_checks, agreed_verifier
-    from pgrpo.train.tasks import load_examples, to_dataset
-    from pgrpo.train.trl_hooks import MetricsJsonlCallback, SamplesCallback, trim_metrics, trim_samples
+def output_dir(config: TrainConfig) -> Path:
+    """The run's output dir, with the resolved recipe (rank 0); sets torch's thread count."""
+    from pgrpo.train.distributed import rank
 
     if config.torch_threads is not None:
         import torch
 
         torch.set_num_threads(config.torch_threads)
-
     out = Path(config.output_dir)
     out.mkdir(parents=True, exist_ok=True)
-    main_process = rank() == 0  # under accelerate/torchrun only rank 0 writes files
-    if main_process:
+    if rank() == 0:  # under accelerate/torchrun only rank 0 writes files
         (out / "train_config.yaml").write_text(yaml.safe_dump(to_dict(config), sort_keys=False), encoding="utf-8")
-    metrics_path = out / config.logging.metrics_file
-    samples_path = out / config.logging.samples_file
+    return out
+
+
+def start_run(config: TrainConfig, out: Path, save_only_model: bool) -> str | None:
+    """After every rank checked the services: the resume checkpoint, with the logs trimmed to its
+    step (or removed for a fresh run) by rank 0."""
+    from pgrpo.train.distributed import rank
+    from pgrpo.train.preflight import agreed_service_checks
+    from pgrpo.train.trl_hooks import trim_metrics, trim_samples
+
+    agreed_service_checks(config)  # every rank is up: a service one rank cannot reach stops them all
+    checkpoint = _resume_checkpoint(config, out, save_only_model)
+    metrics, samples = out / config.logging.metrics_file, out / config.logging.samples_file
+    if checkpoint is not None:
+        if rank() == 0:
+            step = _checkpoint_step(checkpoint)
+            trim_metrics(metrics, step)
+            trim_samples(samples, step)
+        say(f"resuming from {checkpoint}")
+    elif rank() == 0:
+        for path in (metrics, samples):  # a fresh run starts fresh logs
+            path.unlink(missing_ok=True)
+    return checkpoint
+
+
+def run_training(config: TrainConfig) -> TrainResult:
+    """Train with GRPOTrainer as the recipe says."""
+    # every config error surfaces before any model loads; services: checked below, by every rank at once
+    grpo_kwargs = validate_train_config(config, contact=False)
+    if config.trainer == "async":
+        raise ConfigError("trainer: async runs on TRL's AsyncGRPOTrainer: call "
+                          "pgrpo.engines.trl_async.run_async_training (as `pgrpo train` does), not run_training")
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from trl import GRPOConfig, GRPOTrainer
+
+    from pgrpo.train.distributed import agree, first_per_node_then_rest, gather_json
+    from pgrpo.train.preflight import agreed_verifier
+    from pgrpo.train.tasks import load_examples, to_dataset
+    from pgrpo.train.trl_hooks import MetricsJsonlCallback, SamplesCallback
+
+    out = output_dir(config)
     try:
         grpo_args = GRPOConfig(output_dir=str(out), **grpo_kwargs)
     except (ValueError, TypeError) as exc:  # TRL's cross-field checks (batch sizes vs num_generations...)
         raise ConfigError(f"grpo: {exc}") from exc
-    agreed_service_checks(config)  # every rank is up: a service one rank cannot reach stops them all
-
-    checkpoint = _resume_checkpoint(config, out, grpo_args.save_only_model)  # GRPOConfig set up the process group
-    if checkpoint is not None:
-        if main_process:
-            step = _checkpoint_step(checkpoint)
-            trim_metrics(metrics_path, step)
-            trim_samples(samples_path, step)
-        _say(f"resuming from {checkpoint}")
-    elif main_process:
-        for path in (metrics_path, samples_path):  # a fresh run starts fresh logs
-            path.unlink(missing_ok=True)
+    checkpoint = start_run(config, out, grpo_args.save_only_model)  # GRPOConfig set up the process group
 
     # Each step below can fail on one rank only (a file missing on one node, a GPU out of memory):
     # every rank then stops naming it, instead of the others waiting out the collective timeout.
@@ -211,7 +210,7 @@ def run_training(config: TrainConfig) -> TrainResult:
             from pgrpo.train.warmup import format_warmup
 
             if format_warmup(policy, problems, config.model.format_warmup_steps, seed=grpo_args.seed):
-                _say(f"format warm-up: {config.model.format_warmup_steps} SFT steps on formatted canonical answers")
+                say(f"format warm-up: {config.model.format_warmup_steps} SFT steps on formatted canonical answers")
         return policy, rm, tok, problems
 
     policy_path, rm_path, tokenizer, examples = first_per_node_then_rest("preparing the models and the data",
@@ -219,7 +218,7 @@ def run_training(config: TrainConfig) -> TrainResult:
     from pgrpo.train.prompt_budget import check_prompts_fit  # every rank: the same prompts, the same verdict
 
     fit = check_prompts_fit(config, grpo_kwargs, tokenizer, policy_path, [(e.task_id, e.prompt) for e in examples])
-    _say(f"{len(examples)} {config.task} problems from {config.data.source}, every prompt within "
+    say(f"{len(examples)} {config.task} problems from {config.data.source}, every prompt within "
          f"{fit.describe()}; reward mode {config.reward.mode}")
 
     failure: Exception | None = None
@@ -245,17 +244,28 @@ def run_training(config: TrainConfig) -> TrainResult:
             trainer = GRPOTrainer(
                 model=model, reward_funcs=reward_funcs, args=grpo_args,
                 train_dataset=to_dataset(examples), processing_class=tokenizer, peft_config=lora_config(config),
-                callbacks=[MetricsJsonlCallback(metrics_path),
-                           SamplesCallback(evaluator, samples_path, config.logging.sample_every,
-                                           config.logging.num_samples, gather=gather_json)],
+                callbacks=[MetricsJsonlCallback(out / config.logging.metrics_file),
+                           SamplesCallback(evaluator, out / config.logging.samples_file,
+                                           config.logging.sample_every, config.logging.num_samples,
+                                           gather=gather_json)],
             )
         except Exception as exc:  # reported to every rank below, then raised
             failure = exc
         agree("loading the policy and the trainer", failure)
-        trainer.train(resume_from_checkpoint=checkpoint)
-        final = out / "final"
-        trainer.save_model(str(final))  # gathers ZeRO-3 shards; writes on the main process
-        if main_process:
-            tokenizer.save_pretrained(str(final))
-    _say(f"done: {trainer.state.global_step} steps; model in {final}; metrics in {metrics_path}")
-    return TrainResult(out, int(trainer.state.global_step), final, metrics_path, samples_path, checkpoint)
+        return finish(trainer, tokenizer, config, out, checkpoint)
+
+
+def finish(trainer: Any, tokenizer: Any, config: TrainConfig, out: Path,
+           checkpoint: str | None) -> TrainResult:
+    """Train (resuming from `checkpoint`), then save the final model and tokenizer."""
+    from pgrpo.train.distributed import rank
+
+    trainer.train(resume_from_checkpoint=checkpoint)
+    final = out / "final"
+    trainer.save_model(str(final))  # gathers ZeRO-3 shards; writes on the main process
+    if rank() == 0:
+        tokenizer.save_pretrained(str(final))
+    metrics_path = out / config.logging.metrics_file
+    say(f"done: {trainer.state.global_step} steps; model in {final}; metrics in {metrics_path}")
+    return TrainResult(out, int(trainer.state.global_step), final, metrics_path,
+                       out / config.logging.samples_file, checkpoint)

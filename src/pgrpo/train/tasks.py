@@ -1,10 +1,6 @@
-"""Training tasks (`task:` in a recipe): the recipe's problems as prompts, and the verifier of their answers.
+"""Training tasks (`task:` in a recipe): the recipe's problems as prompts and targets, and its verifier.
 
-Owns `TrainExample`, `code_prompt`, `load_examples`, `load_targets` (the tasks alone, no tokenizer),
-`make_verifier` and `to_dataset` (the HF Dataset GRPOTrainer reads: a "prompt" column of rendered
-text and a "task_id" column that reaches the reward functions). What a task kind loads, asks and
-grades is its task type's (`pgrpo.verify.TASK_TYPES`: CodeTask, MathTask), the same as `pgrpo
-evaluate`'s; R_f and R_o come from `pgrpo.verify`, the judgement `pgrpo evaluate` uses too.
+What a task kind loads, asks and grades is its `pgrpo.verify.TASK_TYPES` type, as in `pgrpo evaluate`.
 """
 
 from __future__ import annotations

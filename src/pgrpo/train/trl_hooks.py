@@ -1,33 +1,10 @@
-"""What TRL calls: the reward components as three reward functions, and the logging callbacks.
+"""What TRL calls: the three reward components as reward functions, and the logging callbacks.
 
-Owns `make_reward_funcs(evaluator)`: callables named "format", "outcome" and "thinking"
-(TRL logs `rewards/<name>/mean`), whose per-completion sum is exactly the composed total
-(TRL sums reward functions with weight 1 each). All three read one cached
-`RewardEvaluator` computation per batch. The first function of each call also reports the
-step's stats through TRL's `log_metric` hook and per-completion status through `log_extra`.
-
-Global metrics: each rank's reward functions see only that rank's slice, and TRL 1.16 averages
-`log_metric` values over ranks (sum of values / number of values, all ranks), which turns
-counts into per-rank means and hides the slowest rank's time. So the first function gathers
-every rank's `BatchStats` (the injected `gather`, `pgrpo.train.distributed.gather_json` in
-training: a collective, called by every rank on every step) and logs `global_metrics` of them:
-the same value on every rank, which TRL's average leaves unchanged.
-
-All ranks stop together: that gather is also how a rank's reward failure reaches the others.
-Any exception while the first function computes the batch (an `RMServiceError`, a
-`RemoteSandboxError`, a score outside [0, 1], ...) is caught and sent in place of the stats
-(`RankReport`); after the gather every rank raises `RewardStepError` at the same step, naming each
-failing rank and its error (which names the URL or the item). Without this, the failing rank
-raised alone and the others waited in the gather until the collective timeout (`grpo.ddp_timeout`).
-
-Callbacks that make a run inspectable with plain tools: owns `MetricsJsonlCallback` (one JSON object per logged step in `metrics.jsonl`: every
-metric the trainer logs, reward components included) with `trim_metrics` for resume (rows
-past the resumed checkpoint are dropped, so a resumed run has no duplicate steps), and
-`SamplesCallback` (every N steps, the first few completions of the latest batch of EVERY rank,
-with their reward components, a `rank` and an `index` in that rank's slice, appended to
-`samples.jsonl`: the rows are gathered to rank 0, the only writer) with `trim_samples`. Both
-files are `Journal`s, opened by the main process only on its first write (so a killed run's
-torn last line is cut first).
+`make_reward_funcs`: "format", "outcome", "thinking" over one cached `RewardEvaluator` batch (their
+sum is the total). The first one gathers every rank's `BatchStats` or failure (`RankReport`), logs
+`global_metrics` (the same on every rank, so TRL's rank average keeps it) and raises
+`RewardStepError` on every rank when any failed. `MetricsJsonlCallback` / `SamplesCallback` append
+to `metrics.jsonl` / `samples.jsonl` (rank 0 only); `trim_*` drop rows past a resumed checkpoint.
 """
 
 from __future__ import annotations

@@ -1,16 +1,8 @@
-"""Supervised fine-tuning of tiny CPU policies: the one SFT loop and the format warm-up.
+"""Supervised fine-tuning of tiny CPU policies: the SFT loop and the format warm-up.
 
-Owns `encode_example`, `sft_loss` (one batch's causal-LM loss on response tokens only, public for
-a caller's own loop: batches, schedule, clipping) and `fine_tune`, the full-batch loop of the
-warm-up (at this size a trainer adds only overhead), and `format_warmup(model_dir, examples, steps)` (the CPU recipe only): full-batch steps
-teaching a randomly initialised tiny model the response structure (`<think>..</think><answer>
-```python ..```</answer>`) around the training problems' canonical solutions (a non-solving
-stub when a problem has none). Why: a random policy never produces the format or passing code,
-so every reward is 0, every GRPO advantage is 0 and nothing trains; after a short warm-up,
-sampled completions sometimes keep and sometimes break the structure or the code, so R_f and
-R_o vary within groups, the RM gate is exercised and GRPO has a signal in every reward mode.
-It memorises the answers: plumbing only, never a benchmark. Saves the model in place; a
-marker file makes it run once per model dir.
+A random tiny policy never produces the format or passing code, so every reward and advantage is 0;
+`format_warmup` teaches it the response structure around canonical solutions so rewards vary within
+groups. It memorises answers: plumbing only. A marker file makes it run once per model dir.
 """
 
 from __future__ import annotations

@@ -1,12 +1,7 @@
 """The ONE pass/fail judgement every stage calls: `verify(task, response) -> Verdict`.
 
-The RL outcome reward, `pgrpo evaluate`, `pgrpo check --extract`, `pgrpo bench build` and
-`pgrpo rm pairs` all judge a response here, so "reward 1" and "passed" are the same fact.
-A response is parsed once (format verdict, reasoning, code or answer), then graded by its
-task's type (`TASK_TYPES`, by kind): code runs against its tests in the sandbox, math compares answers.
-
-    with Verifier(SandboxConfig(workers=2)) as verifier:   # one sandbox pool, reused
-        verdicts = verifier([(task, response), ...])       # same order; never raises per item
+Training, `pgrpo evaluate`, `check`, `bench build` and `rm pairs` judge here, so "reward 1" and
+"passed" are the same fact. Batch with `with Verifier(SandboxConfig()) as v: v([(task, response)])`.
 """
 
 from __future__ import annotations

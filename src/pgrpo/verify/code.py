@@ -1,9 +1,5 @@
-"""The "code" task type, `CodeTask`: `Problem`s (pgrpo.data.loaders), their prompts
-(pgrpo.data.prompts), and the grader: parse a response once, build its program, run it in the sandbox.
-
-R_o = 1 iff every test passes. The program comes from `pgrpo.sandbox.programs.program_from_code`
-on the code `parse_response` extracted; a response with no code is "no_code" without running.
-What isolation protects against is the sandbox's business (see `pgrpo.sandbox`).
+"""The "code" task type, `CodeTask`: problems, prompts, and the grader (parse a response once, build
+its program, run it in the sandbox; R_o = 1 iff every test passes).
 """
 
 from __future__ import annotations

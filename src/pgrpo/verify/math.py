@@ -1,9 +1,5 @@
-"""The "math" task type, `MathTask`: `MathProblem`s and their prompt (pgrpo.data.math), and the
-grader: the final \\boxed{} of the answer region against the gold answer.
-
-One rule set for training and evaluation: the region is the one `pgrpo.parsing.math` defines
-(a \\boxed{} only inside `<think>` is no answer), equivalence is `answers_match` (math-verify,
-then a normalized string comparison). Runs no untrusted code.
+"""The "math" task type, `MathTask`: the final \\boxed{} of the answer region (`pgrpo.parsing.math`)
+against the gold answer (`answers_match`). Runs no untrusted code.
 """
 
 from __future__ import annotations

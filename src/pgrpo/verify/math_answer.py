@@ -1,16 +1,8 @@
-"""Math answer checking: the outcome reward of `task: math` and the math evaluation's judge.
+"""Math answer checking (`answers_match`): math-verify equivalence, else normalized strings.
 
-Owns `answers_match`
-(symbolic equivalence through math-verify, with a normalized string comparison fallback)
-and `normalize_answer` (that fallback's normal form).
-
-Time guard: math-verify's own timeouts use signal.alarm, which only works on the main
-thread (it raises elsewhere). So on the main thread we pass math-verify our timeout; on
-other threads (reward workers, thread pools) we call it with timeouts disabled inside a
-daemon watchdog thread and stop waiting after `timeout_s`. Does NOT protect against: a
-runaway sympy computation off the main thread keeps running (a daemon thread cannot be
-killed) after we have given up on it and returned False; inputs longer than
-`MAX_ANSWER_CHARS` skip symbolic checking entirely to keep that case rare.
+math-verify's timeouts use signal.alarm (main thread only); elsewhere it runs in a daemon watchdog
+thread. Does NOT protect against: a runaway sympy computation off the main thread keeps running after
+we give up (returning False); answers over `MAX_ANSWER_CHARS` skip symbolic checking.
 """
 
 from __future__ import annotations

@@ -1,10 +1,5 @@
 """What a verification returns and what a task type is: `Verdict`, `Task`, `BatchVerify`, `TaskType`.
-
-Owns the one result type every stage reads ("passed" means the same thing in training,
-`pgrpo evaluate`, `pgrpo check`, `pgrpo bench build` and `pgrpo rm pairs`) and `TaskType`, what
-each task kind's one class (`pgrpo.verify.code.CodeTask`, `pgrpo.verify.math.MathTask`) owns:
-its problems' loading, the prompt that asks them and the grading of a response. Nothing here
-runs code.
+Nothing here runs code.
 """
 
 from __future__ import annotations
