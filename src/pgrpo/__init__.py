@@ -1,7 +1,3 @@
-"""pgrpo: Posterior-GRPO for code LLMs.
-
-Rewards the reasoning process of a code model, gated on its code passing the tests:
-R = R_format + R_outcome + R_outcome * R_thinking. See README.md for the pipeline.
-"""
+"""pgrpo: Posterior-GRPO for code LLMs (R = R_format + R_outcome + R_outcome * R_thinking)."""
 
 __version__ = "0.1.0"

@@ -1,8 +1,5 @@
-"""The subcommand registry: `COMMANDS` and the `@command` decorator.
-
-Each stage's `commands.py` (and each plugin) registers its subcommands here; `pgrpo.cli`
-builds the parser from the registry. Kept apart from cli.py so that registering a command
-never imports the CLI (which loads every stage).
+"""The subcommand registry `COMMANDS` and `@command`; apart from cli.py, so registering a command never
+imports the CLI (which loads every stage).
 """
 
 from __future__ import annotations

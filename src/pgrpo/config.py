@@ -1,12 +1,7 @@
-"""Config models (pydantic), YAML recipes and dotted `key=value` overrides.
-
-Owns the generic machinery only: each stage declares its own `ConfigModel`s (e.g.
-pgrpo.train.config) and calls `load_config`. YAML is parsed with safe_load; nothing in a config
-file is ever executed. Every error is a ConfigError naming the file and line (for keys written in
-a recipe), the dotted key (`train.reward.mode`) and, for an unknown key, the closest known ones.
-Fields annotated with `RECIPE_PATH` (or `RECIPE_DIR`, always a local directory) are paths: written
-in a recipe they are relative to the recipe's own directory (`pgrpo.paths.resolve_recipe_path`);
-given as an override, to the working directory.
+"""Config models (pydantic), YAML recipes (safe_load: nothing executed) and dotted `key=value` overrides:
+`load_config`. Every error is a ConfigError naming file:line (for recipe keys), the dotted key and, for an
+unknown key, the closest known ones. `RECIPE_PATH` / `RECIPE_DIR` fields written in a recipe are
+relative to the recipe's directory; given as overrides, to the working directory.
 """
 
 from __future__ import annotations
@@ -38,17 +33,15 @@ class ConfigError(PgrpoError, ValueError):
 
 
 class ConfigModel(BaseModel):
-    """Base of every recipe section and CLI options object: unknown keys rejected, YAML types taken
-    as they are (no "3" -> 3, no true -> 1). A validator names a key other than its own section's by
-    starting its message with it (`raise ValueError("path: does not exist")`)."""
+    """A recipe section: unknown keys rejected, YAML types taken as they are (no "3" -> 3). A validator names
+    another key than its section's by starting its message with it (`raise ValueError("path: ...")`)."""
 
     model_config = ConfigDict(extra="forbid", strict=True)
 
 
 class OptionsModel(ConfigModel):
-    """A command's options (what its argparse namespace becomes): built in code, validated the same way,
-    values converted as pydantic's lax mode does (argparse has typed them); a ConfigError names the
-    flag of the field (`--max-tokens`; `FLAGS` maps fields whose flag has another name)."""
+    """A command's options (from its argparse namespace), lax types; a ConfigError names the field's flag
+    (`--max-tokens`; `FLAGS` maps fields whose flag has another name)."""
 
     model_config = ConfigDict(strict=False)
     FLAGS: ClassVar[dict[str, str]] = {}
@@ -142,8 +135,7 @@ def _message(error: Any, parts: tuple[Any, ...], cls: Any) -> tuple[tuple[Any, .
 
 def config_error(exc: ValidationError, data: Any, cls: Any, source: str | None = None,
                  lines: Lines | None = None, flags: Mapping[str, str] | None = None) -> ConfigError:
-    """A ConfigError for each distinct key of `exc`: "SOURCE:LINE: key: what is wrong" (`flags`: the
-    command-line flag of each top-level key, named in its place)."""
+    """A ConfigError, "SOURCE:LINE: key: what is wrong" per distinct key (`flags`: top-level keys' flags)."""
     out: dict[str, str] = {}
     for error in exc.errors():
         parts, text = _message(error, _key_path(error, data), cls)
@@ -167,8 +159,7 @@ def validate(cls: type[M], data: Any, source: str | None = None, lines: Lines | 
 
 
 def build_dataclass(cls: type[T], data: dict[str, Any], prefix: str = "") -> T:
-    """A plain dataclass record (not a config: e.g. a manifest) from a mapping, keys and types checked
-    (strictly, as JSON: no "yes" for true)."""
+    """A plain dataclass record (e.g. a manifest) from a mapping, keys and types checked strictly."""
     where = f"{prefix}: " if prefix else ""
     _check_record_keys(cls, data, where)
     try:
@@ -205,8 +196,7 @@ def parse_override(text: str) -> tuple[list[str], Any]:
 
 
 def apply_overrides(data: dict[str, Any], overrides: list[str], lines: Lines | None = None) -> dict[str, Any]:
-    """A copy of `data` with each dotted override set (sections created as needed); the `lines` of
-    overridden keys become 0 (an error in an override names no recipe line)."""
+    """A copy of `data` with each dotted override set; overridden keys' `lines` become 0 (no recipe line)."""
     out = copy.deepcopy(data)
     for text in overrides:
         path, value = parse_override(text)
@@ -259,8 +249,7 @@ def read_yaml_lines(path: str | Path) -> tuple[dict[str, Any], Lines]:
 
 
 def load_config(cls: type[M], path: str | Path | None = None, overrides: list[str] | None = None) -> M:
-    """Recipe file (optional; its relative paths resolved against its directory) + dotted
-    overrides (relative to the working directory) -> validated `cls` instance."""
+    """Recipe file (optional) + dotted overrides -> validated `cls` instance."""
     data, lines = read_yaml_lines(path) if path is not None else ({}, {})
     if path is not None:
         data = _resolve_recipe_paths(cls, data, Path(path).parent)

@@ -1,8 +1,5 @@
-"""How pgrpo loads Hugging Face tokenizers and models: dtype names and the pad-token fallback.
-
-Owns `DTYPE_NAMES`, `torch_dtype` (a config's dtype name to what `from_pretrained(dtype=...)`
-takes) and `ensure_pad_token` (decoder-only tokenizers often have no pad token; batching
-needs one, and pgrpo pads with EOS). torch is imported only when a dtype is resolved.
+"""`torch_dtype` (a config's dtype name -> `from_pretrained(dtype=...)`) and `ensure_pad_token` (pad with
+EOS when a tokenizer has no pad token). torch is imported only when a dtype is resolved.
 """
 
 from __future__ import annotations

@@ -1,10 +1,6 @@
-"""Plugin loading: the one place pgrpo reaches code it does not import by name.
-
-A plugin is a module named in the `pgrpo.plugins` entry-point group (pyproject.toml); importing
-it registers what it adds (subcommands, chat backends, judges, prompt styles, ...) in the
-core registries. The core never imports a plugin: `load_plugins` runs once, at CLI start-up or
-when a user-facing factory is asked for a name no built-in holds (`make_backend`, `get_style`,
-`judge_factory`).
+"""`load_plugins`: the one place pgrpo reaches code it does not import by name (the `pgrpo.plugins`
+entry points, which register into the core registries); run at CLI start-up or when a factory is asked
+for a name no built-in holds.
 """
 
 from __future__ import annotations
@@ -17,8 +13,7 @@ _loaded = False
 
 
 def load_plugins() -> None:
-    """Import every installed plugin once. A plugin that fails to import is skipped with a
-    warning, so one broken plugin neither stops pgrpo nor hides the others."""
+    """Import every installed plugin once; one that fails is skipped with a warning."""
     global _loaded
     if _loaded:
         return

@@ -1,11 +1,6 @@
-"""Tiny local models and tokenizers: a Qwen2-architecture policy (and the config the tiny reward
-model of `pgrpo.rm.scoring` shares) built on the spot (no hub download), for tests and the CPU
-recipe.
-
-`build_tokenizer` trains a byte-level BPE with `tokenizers` and wraps it as a transformers
-fast tokenizer with a ChatML chat template (as Qwen2.5 uses); `build_tiny_model` saves
-a randomly initialised model + tokenizer with `save_pretrained`, so everything downstream
-loads it exactly like a hub checkpoint.
+"""Tiny local Qwen2-architecture models built on the spot (no hub download), for tests and the CPU recipe:
+`build_tokenizer` (a byte-level BPE with a ChatML template) and `build_tiny_model` (saved with
+`save_pretrained`, so it loads like a hub checkpoint); the tiny RM shares `tiny_qwen2_config`.
 """
 
 from __future__ import annotations
@@ -109,8 +104,7 @@ def tiny_qwen2_config(vocab_size: int, pad_token_id: int, eos_token_id: int, *, 
 
 def build_tiny_model(out_dir: str | Path, *, tokenizer: PreTrainedTokenizerBase | None = None,
                      corpus: Iterable[str] | None = None, seed: int = 0, **config_kwargs: Any) -> Path:
-    """Build and save a tiny Qwen2 causal LM with its tokenizer; returns `out_dir`, loadable
-    with `from_pretrained`. (The untrained tiny reward model is `pgrpo.rm.scoring.build_tiny_rm`.)"""
+    """A tiny Qwen2 causal LM and its tokenizer saved in `out_dir` (returned)."""
     import torch
     from transformers import AutoModelForCausalLM
 

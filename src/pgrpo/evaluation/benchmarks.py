@@ -1,4 +1,4 @@
-"""The benchmark registry `BENCHMARKS` (names -> source, task kind, loader options), `file:PATH`,
+"""The benchmark registry `BENCHMARKS` (names -> source and task kind), `file:PATH`,
 `--data NAME=PATH` overrides and `EvalTask`. Problems load, and prompts are built, by the kind's task
 type (`pgrpo.verify.TASK_TYPES`, as in training). Only `humaneval` is packaged; offline, the hub ones
 say to pass `--data NAME=PATH`. BigCodeBench's limits belong to its test kind ("unittest").
@@ -55,14 +55,13 @@ class EvalTask:
 
 @dataclass(frozen=True)
 class BenchmarkSpec:
-    """A named benchmark. `options` go to the loader (e.g. LiveCodeBench release)."""
+    """A named benchmark."""
 
     name: str
     kind: str
     source: str
     description: str
     split: str | None = None
-    options: tuple[tuple[str, Any], ...] = ()
     base_tests_only: bool = False  # EvalPlus rows graded on their original (base) inputs only
     transform: Callable[[Problem], Problem] | None = None  # applied to each loaded problem (a prompt split)
     test_kind: TestKind | None = None  # every problem must have tests of this kind (None: any)
@@ -105,13 +104,6 @@ for _spec in (
 FILE_PREFIX = "file:"
 
 
-def _offline_hint(spec: BenchmarkSpec, source: str, exc: Exception) -> PgrpoError:
-    return PgrpoError(
-        f"benchmark {spec.name!r}: cannot load {source!r} ({type(exc).__name__}: {exc}). "
-        f"Without network, download the data elsewhere and pass --data {spec.name}=PATH"
-    )
-
-
 def _load(spec: BenchmarkSpec, source: str, limit: int | None, options: Mapping[str, Any]) -> list[Task]:
     """The tasks of `spec` from `source` through its kind's task type, checked and transformed as `spec` says."""
     local = is_local_path(source) or source == "humaneval"
@@ -122,7 +114,8 @@ def _load(spec: BenchmarkSpec, source: str, limit: int | None, options: Mapping[
     except Exception as exc:  # noqa: BLE001 - hub/network failures: say how to work offline
         if local:
             raise
-        raise _offline_hint(spec, source, exc) from exc
+        raise PgrpoError(f"benchmark {spec.name!r}: cannot load {source!r} ({type(exc).__name__}: {exc}). "
+                         f"Without network, download the data elsewhere and pass --data {spec.name}=PATH") from exc
     out: list[Task] = []
     for task in tasks:
         if isinstance(task, Problem):  # the code benchmarks' checks and prompt splits
@@ -140,11 +133,8 @@ def _load(spec: BenchmarkSpec, source: str, limit: int | None, options: Mapping[
 
 
 def base_tests_only(problem: Problem) -> Problem:
-    """An EvalPlus problem graded on its base inputs only (EvalPlus's "base" score: MBPP, HumanEval).
-
-    The evalplus loader puts the base inputs first and records their count in
-    metadata["base_count"]; problems without it (original MBPP rows) are returned unchanged.
-    """
+    """An EvalPlus problem graded on its base inputs only (EvalPlus's "base" score), the first
+    metadata["base_count"] call cases; problems without it (original MBPP rows) stay as they are."""
     count = problem.metadata.get("base_count")
     if not isinstance(count, int) or problem.tests.kind is not TestKind.CALL or count <= 0:
         return problem
@@ -194,13 +184,10 @@ def resolve_spec(name: str) -> BenchmarkSpec:
 
 def load_benchmark(name: str, *, data: Mapping[str, str] | None = None, limit: int | None = None,
                    options: Mapping[str, Any] | None = None) -> list[EvalTask]:
-    """Load benchmark `name`'s tasks; `data` maps benchmark names to local files that replace
-    their default source; `options` go to the loader (LCB: start_date, end_date, difficulty)."""
+    """Benchmark `name`'s tasks; `data`: local files replacing default sources; `options`: to the loader."""
     spec = resolve_spec(name)
     source = (data or {}).get(name, spec.source)
-    merged = dict(spec.options)
-    merged.update(options or {})
-    tasks = [EvalTask(spec.name, t) for t in _load(spec, source, limit, merged)]
+    tasks = [EvalTask(spec.name, t) for t in _load(spec, source, limit, options or {})]
     if not tasks:
         raise PgrpoError(f"benchmark {name!r}: no problems loaded from {source!r} (check the filters)")
     return tasks

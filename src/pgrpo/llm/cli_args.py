@@ -1,8 +1,5 @@
-"""Shared command-line options for choosing a chat backend, used by every LLM-driven command.
-
-Owns `add_backend_arguments(parser, prefix)` and `backend_from_args(args, prefix)`, which
-builds the backend wrapped in `CachedBackend`. A `prefix` ("judge-") lets one command take
-two backends (generator and judge). Only stdlib at import time.
+"""The command-line options choosing a chat backend (`add_backend_arguments`, `backend_from_args`); a
+`prefix` ("judge-") lets one command take two backends. Only stdlib at import time.
 """
 
 from __future__ import annotations

@@ -1,11 +1,6 @@
-"""The `hf` backend: chat generation with a local transformers causal LM (CPU or GPU).
-
-Owns `HFBackend`: applies the tokenizer's chat template, batches prompts with left padding
-(at most `max_batch_size` sequences per forward), samples `n` texts per request, honours
-temperature / top_p / max_tokens / stop strings, and seeds torch per batch from the request
-seed so that the same requests give the same texts. Batches group requests with identical
-sampling parameters; with a seed the texts are reproducible for the same set of requests
-(batch composition and padding can change low-order float results).
+"""The `hf` backend: a local transformers causal LM (CPU or GPU). Requests with the same sampling
+parameters are batched (left padding, at most `max_batch_size` rows); torch is seeded per batch from the
+request seed, so the same requests give the same texts.
 """
 
 from __future__ import annotations
@@ -33,9 +28,8 @@ def truncate_at_stop(text: str, stop: Sequence[str]) -> str:
 
 
 def completion_length(ids: Sequence[int], eos: int | None, pad: int | None) -> int:
-    """How many generated `ids` are the completion: up to and including the first eos; without
-    one, all but the trailing pads (generate pads a row that another stop id of the model's
-    generation config ended). A pad sampled mid-text is a token of the completion."""
+    """How many generated `ids` are the completion: up to and including the first eos, else all but the
+    trailing pads (generate pads a row another stop id ended); a pad sampled mid-text counts."""
     end = list(ids).index(eos) + 1 if eos is not None and eos in ids else len(ids)
     while end and ids[end - 1] == pad and ids[end - 1] != eos:
         end -= 1
@@ -124,10 +118,8 @@ class HFBackend(ChatBackend):
         return [r if r is not None else ChatResult([], "hf: no output") for r in results]
 
     def _generate_rows(self, reqs: list[ChatRequest], batch_number: int = 0) -> list[tuple[str, int, int]]:
-        """Generate one text per row (all rows share sampling params). -> (text, ptok, ctok).
-
-        batch_number (the batch's first row within its group) offsets the seed, so a request whose
-        n copies span several batches gets distinct samples rather than the same batch again."""
+        """(text, prompt tokens, completion tokens) per row (rows share sampling params); `batch_number`
+        offsets the seed, so n copies spread over several batches are distinct samples."""
         import torch
 
         first = reqs[0]

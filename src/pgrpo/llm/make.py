@@ -1,9 +1,5 @@
-"""`make_backend`: a chat backend by name.
-
-The built-in backends (hf, openai, vllm) register in `BACKENDS` (pgrpo.llm.base) when their
-modules are imported, here, when a backend is asked for; each loads its model library only when
-a backend is built. A name still unknown loads the plugins (pgrpo.plugins), whose backends
-register when loaded.
+"""`make_backend`: a chat backend by name. The built-in backend modules register when imported here
+(each loads its model library only when a backend is built); a name still unknown loads the plugins.
 """
 
 from __future__ import annotations

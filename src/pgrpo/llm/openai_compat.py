@@ -1,12 +1,7 @@
-"""The `openai` backend: any OpenAI-compatible chat-completions endpoint, via the official client.
-
-Owns `OpenAIBackend`: one `openai.OpenAI` client per backend (pooled keep-alive connections),
-driven by a thread pool of `concurrency` workers. The client owns timeouts and the retries of
-429 / 5xx / timeouts / connection errors (exponential backoff with jitter, Retry-After honoured);
-this module adds retries of malformed or empty bodies (the client returns those as successes),
-and turns every failure into a per-item `ChatResult` error naming the URL. Other 4xx (bad
-request, auth) are not retried. The API key is read from an environment variable (`api_key_env`,
-default OPENAI_API_KEY); it is optional for local servers.
+"""The `openai` backend: any OpenAI-compatible endpoint through the official client (one per backend,
+a thread pool of `concurrency`). The client retries 429 / 5xx / timeouts / connection errors; this module
+retries malformed or empty bodies (the client takes those as successes) and turns each failure into a
+per-item error naming the URL. The API key comes from env `api_key_env`, optional for local servers.
 """
 
 from __future__ import annotations

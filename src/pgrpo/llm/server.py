@@ -1,9 +1,6 @@
-"""`pgrpo serve`: an OpenAI-compatible chat-completions server for a local model (offline, CPU ok).
-
-Owns `ChatServer` (stdlib ThreadingHTTPServer) with `POST /v1/chat/completions` and
-`GET /v1/models`. Generation goes through any ChatBackend (normally `hf`) and is serialised
-with a lock, so concurrent clients queue rather than compete for the model. Meant for
-loopback use by pgrpo's own pipelines and tests: no auth, no TLS, no streaming.
+"""`pgrpo serve`: `ChatServer`, an OpenAI-compatible chat-completions server for a local model
+(POST /v1/chat/completions, GET /v1/models); generation is serialised with a lock. For loopback use by
+pgrpo's pipelines and tests: no auth, no TLS, no streaming.
 """
 
 from __future__ import annotations

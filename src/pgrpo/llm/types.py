@@ -1,8 +1,4 @@
-"""Plain request/result types shared by every chat backend.
-
-Owns: `ChatRequest` (one chat prompt + sampling parameters) and `ChatResult` (its n texts
-or a per-item error). No I/O, no model code.
-"""
+"""`ChatRequest` (one chat prompt and its sampling parameters) and `ChatResult` (its n texts or an error)."""
 
 from __future__ import annotations
 

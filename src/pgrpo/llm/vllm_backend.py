@@ -1,9 +1,5 @@
-"""The `vllm` chat backend (GPU generation with vLLM), registered into pgrpo.llm's BACKENDS.
-
-Owns `VLLMBackend`. vLLM is an optional dependency (`pip install pgrpo[vllm]`): it is imported
-only when the backend is built, and a missing install is a clear BackendError. All requests
-of one `generate` call go to vLLM at once (it schedules them itself); a failure becomes
-per-item errors, never an exception that loses the batch.
+"""The `vllm` backend: in-process vLLM (optional: `pip install pgrpo[vllm]`, imported when the backend
+is built). One `generate` call goes to vLLM whole; a failure becomes per-item errors.
 """
 
 from __future__ import annotations

@@ -1,25 +1,11 @@
-"""What every pgrpo HTTP service and its client share (`pgrpo rm serve`, `pgrpo sandbox serve`).
+"""What pgrpo's HTTP services (`pgrpo rm serve`, `pgrpo sandbox serve`) and their clients share.
+Services: the binding rule (loopback unless a token is set), `make_app` (behind guard.Gate), `read_model`
+(JSON only, size-capped, 4xx naming the field), uvicorn on a bound socket (`serve_forever`,
+`BackgroundServer`, `launch`). Clients: `parse_urls`, `Rotation`, `Attempts` (retry on the next URL,
+backoff with jitter) and `reply_body` (which replies are retried).
 
-Services (FastAPI + uvicorn): the binding rule (127.0.0.1 unless a shared token is set),
-`make_app` (an app behind guard.Gate - without a token only a loopback `Host` is answered (400:
-DNS rebinding), with one every request needs it (401) - checked on the event loop, never in a
-thread pool, and serving GET /health there too), `read_model` (a JSON body only: 415 otherwise;
-streamed into a size cap: 413, then validated: 422 whose text names the field), `bind` /
-`serve_forever` (uvicorn on a bound socket, port 0: a free one; every connection watched by
-guard.ConnectionGuard: a request head within a few seconds, connections without one capped per
-peer and in total, descriptors raised to the hard limit) and `BackgroundServer` (the same in a
-thread: tests, benchmarks); `launch` / `stop_process` run a service CLI as a subprocess (tests,
-benchmarks). fair.FairShare: work slots handed out round-robin over clients. Clients (httpx):
-`parse_urls`, `Rotation` (requests go to the next URL in turn, starting at this process's RANK
-so ranks spread too), `Attempts` (the retry policy: each retry on the next URL, exponential
-backoff with jitter, a failure text naming the URLs tried; `worst_case_s`, its longest duration, and
-`WorstCase`, a client call's) and `reply_body` (which replies are
-retried: transport errors, timeouts, 408/429/5xx; any other 4xx is `Refused` at once). Imports
-fastapi, uvicorn and httpx only where used.
-
-Does NOT protect against: a client holding the token, eavesdropping or tampering on the network
-(plain HTTP: no TLS), or a flood from many addresses (no rate limits; see guard); the services'
-docstrings say what that means for each.
+Does NOT protect against: a client holding the token, eavesdropping or tampering (plain HTTP, no TLS), or
+a flood from many addresses (no rate limits; see guard).
 """
 
 import ipaddress
@@ -92,8 +78,8 @@ def validation_text(exc: ValidationError) -> str:
 
 
 def make_app(title: str, health: BaseModel, token: str | None, limits: ConnectionLimits | None = None) -> "FastAPI":
-    """A FastAPI app serving `health` at GET /health, every request through guard.Gate (Host without a
-    token, else the bearer token). `app.state.guard`: its connections' guard (`limits`)."""
+    """A FastAPI app serving `health` at GET /health, every request through guard.Gate; `app.state.guard`:
+    its connections' guard."""
     from fastapi import FastAPI
 
     guard = ConnectionGuard(limits or ConnectionLimits())
@@ -110,10 +96,8 @@ def make_app(title: str, health: BaseModel, token: str | None, limits: Connectio
 
 
 async def read_model(request: Any, model: type[M], max_body_bytes: int) -> M:
-    """The request's body as `model`: 415 unless its Content-Type is application/json (a web page can
-    POST text/plain to a loopback service without a CORS preflight; not application/json), 413 past
-    `max_body_bytes` (streamed into the cap, not buffered whole first), 422 naming the field when it
-    does not validate."""
+    """The body as `model`: 415 unless application/json (a web page can POST text/plain to loopback without
+    a CORS preflight, not JSON), 413 past `max_body_bytes` (streamed into the cap), 422 naming the field."""
     from fastapi import HTTPException
 
     media_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
@@ -134,12 +118,9 @@ async def read_model(request: Any, model: type[M], max_body_bytes: int) -> M:
 
 
 def bind(host: str, port: int) -> socket.socket:
-    """A listening TCP socket on host:port (port 0: a free one) for uvicorn.
-
-    Created with proto=IPPROTO_TCP on purpose: asyncio sets TCP_NODELAY on accepted connections
-    only when the socket says it is TCP, and the socket module's default proto (0) does not. Without
-    it every reply waits ~40 ms (Nagle against the client's delayed ACK: uvicorn writes headers and
-    body separately) - most of the sandbox service's overhead per batch."""
+    """A listening TCP socket on host:port (port 0: a free one) for uvicorn. proto=IPPROTO_TCP on purpose:
+    asyncio sets TCP_NODELAY on accepted connections only then; without it every reply waits ~40 ms (Nagle
+    against the client's delayed ACK)."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -155,10 +136,8 @@ def url_of(sock: socket.socket) -> str:
 
 
 def _uvicorn(app: Any) -> Any:
-    """uvicorn for `app` (make_app's), its connections watched by the app's guard, which is fitted to
-    the descriptor limit (raised to the hard one) here. asyncio accepts ACCEPT_BURST connections at
-    a time (uvicorn's `backlog`, which is also the listen queue it sets); the queue is deepened
-    after start, so a burst of connections waits in the kernel instead of being dropped."""
+    """uvicorn for `app`, its connections watched by the app's guard (fitted to the descriptor limit here).
+    uvicorn's `backlog` sets the listen queue too; it is deepened after start, so a burst waits in the kernel."""
     import uvicorn
 
     class Server(uvicorn.Server):
@@ -188,11 +167,9 @@ def serve_forever(name: str, app: Any, sock: socket.socket, token: str | None, d
 
 def launch(cmd: Sequence[str], *, env: dict[str, str] | None = None,
            timeout_s: float = 60) -> "tuple[subprocess.Popen[str], str]":
-    """Start a service CLI (`cmd`, e.g. `python -m pgrpo sandbox serve --port 0`) as a subprocess and
-    wait for its `listening on URL` line (serve_forever's); (process, URL). RuntimeError with its
-    output if it exits or does not listen within `timeout_s`. Stop it with `stop_process`."""
-    # errors="replace": one non-UTF-8 byte in its output must not end the drain thread (the pipe
-    # would then fill and block the service)
+    """(process, URL) of a service CLI started as a subprocess, once it prints `listening on URL`;
+    RuntimeError with its output if it exits or does not listen within `timeout_s`."""
+    # errors="replace": one non-UTF-8 byte must not end the drain thread (a full pipe blocks the service)
     proc = subprocess.Popen(list(cmd), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             errors="replace", env=env)
     lines: queue.Queue[str] = queue.Queue()
@@ -225,8 +202,7 @@ def launch(cmd: Sequence[str], *, env: dict[str, str] | None = None,
 
 
 def stop_process(proc: "subprocess.Popen[Any]", *, timeout_s: float = 30) -> None:
-    """Stop a service subprocess: SIGINT (uvicorn shuts down cleanly, pools close), wait up to
-    `timeout_s`, then SIGKILL."""
+    """SIGINT (uvicorn shuts down cleanly), wait up to `timeout_s`, then SIGKILL."""
     if proc.poll() is None:
         proc.send_signal(signal.SIGINT)
     try:
@@ -237,8 +213,7 @@ def stop_process(proc: "subprocess.Popen[Any]", *, timeout_s: float = 30) -> Non
 
 
 class BackgroundServer:
-    """`app` served on `sock` in a thread (tests, benchmarks); `stop()` (or leaving `with`) ends it,
-    then runs `on_stop` (release what the app serves)."""
+    """`app` served on `sock` in a thread (tests, benchmarks); `stop()` ends it, then runs `on_stop`."""
 
     def __init__(self, app: Any, sock: socket.socket, name: str, on_stop: Callable[[], None]) -> None:
         self.app = app
@@ -321,8 +296,8 @@ class WorstCase:
 
 
 class Attempts:
-    """The retry policy: `retries` + 1 attempts, the first on urls[start], each retry on the next URL
-    after an exponential backoff with jitter. Iterate (url, seconds to wait first); record failures."""
+    """`retries` + 1 attempts from urls[start], each retry on the next URL after an exponential backoff
+    with jitter: iterate (url, seconds to wait first); record failures."""
 
     def __init__(self, urls: Sequence[str], start: int, retries: int, backoff_s: float) -> None:
         self.urls, self.start, self.retries, self.backoff_s = urls, start, retries, backoff_s

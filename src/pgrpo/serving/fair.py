@@ -1,11 +1,5 @@
-"""Fair sharing of a service's work slots between its clients (`pgrpo sandbox serve`).
-
-Owns `FairShare`: `permits` slots (a sandbox service: jobs in its pool at once) handed out in
-turn over the clients that wait - a client is its peer address - one slot at a time, so a client
-with a thousand queued jobs and one with a single job alternate: a client that was not waiting
-goes first (it has not been served in this round), so the newcomer waits for one slot to free,
-never for the other's backlog. Within a client, first come first served. Lives on the
-event loop (asyncio futures; not thread-safe).
+"""`FairShare`: a service's work slots handed out one at a time, round-robin over the clients (peer
+addresses) waiting, so a newcomer waits for one slot, never for another's backlog. On the event loop.
 """
 
 from __future__ import annotations

@@ -1,23 +1,12 @@
-"""The front door of pgrpo's HTTP services: which requests are answered, and how many connections
-a client may hold.
+"""The front door of pgrpo's HTTP services. `Gate` (ASGI middleware on the event loop, never behind pool
+work): without a token only a loopback `Host` naming the bound port is answered (400: DNS rebinding), with
+one every request needs it (401). `ConnectionGuard`: a connection without a complete request head within
+`header_timeout_s` (of opening, or of its last reply plus keep-alive), or whose body is late, is dropped;
+connections without a head are capped per peer and in total (past a cap the oldest goes), below the
+descriptor limit (`descriptor_budget`, raised to the hard limit at start).
 
-Owns `Gate` (pure ASGI middleware, on the event loop - never in a thread pool, so it never waits
-behind blocking work: without a token only a loopback `Host` naming the bound port is answered
-(400 otherwise: a web page reaching 127.0.0.1 through DNS rebinding sends its own host name);
-with a token every request needs it (401); a refused connection is closed), `ConnectionGuard`
-(every open connection: a connection that has not sent a complete request head within
-`header_timeout_s` of opening, or of its previous reply plus the keep-alive time, is dropped,
-and so is one whose body does not arrive within `body_timeout_s` plus its length at 1 MiB/s;
-connections still without a head are capped per peer address and in total, and past a cap the
-oldest of them is dropped, so a flood of half-open connections never takes the descriptors
-the others need), `guarded_protocol` (uvicorn's HTTP protocol reporting each connection to the
-guard) and `descriptor_budget` (RLIMIT_NOFILE raised from soft to hard at start; connections
-capped below it, the rest kept for the service's own pipes and files and for what asyncio accepts
-before the guard sees it; the kernel's listen queue, which holds no descriptor, stays deep).
-
-Does NOT protect against: a flood from many addresses faster than the guard drops it (each
-address holds at most `pending_per_peer` connections without a head, all of them together at
-most half of `max_connections`), nor a client that holds the token.
+Does NOT protect against: a flood from many addresses faster than the guard drops it, nor a client that
+holds the token.
 """
 
 from __future__ import annotations
@@ -49,11 +38,9 @@ UNKNOWN_BODY = 64 << 20  # the length assumed for a chunked body (the services' 
 
 @dataclass(frozen=True)
 class ConnectionLimits:
-    """header_timeout_s: time to send a complete request head (from opening the connection, or from
-    the previous reply plus `keep_alive_s`); body_timeout_s: time to send the whole body after the
-    head, plus its length at BODY_MIN_RATE (a body trickled byte by byte holds nothing for long);
-    pending_per_peer: connections without a head one peer
-    address may hold; max_connections: all connections (lowered to the descriptor budget at start)."""
+    """body_timeout_s: after the head, plus the body's length at BODY_MIN_RATE (a trickled body holds nothing
+    long); pending_per_peer: connections without a head per peer address; max_connections: all of them
+    (lowered to the descriptor budget at start)."""
 
     header_timeout_s: float = 5.0
     body_timeout_s: float = 10.0  # plus BODY_MIN_RATE's time for the body's announced length
@@ -63,10 +50,9 @@ class ConnectionLimits:
 
 
 def descriptor_budget(wanted: int) -> int:
-    """Raise RLIMIT_NOFILE's soft limit to the hard one; the connections (at most `wanted`) that fit
-    below it next to the descriptors open now, an eighth of the limit (at least 64) for the
-    service's own use, and two accept bursts (asyncio accepts up to ACCEPT_BURST connections
-    before the guard sees them, and closes the ones it drops a turn later)."""
+    """Raise RLIMIT_NOFILE's soft limit to the hard one; the connections (at most `wanted`) that fit below
+    it next to the open descriptors, an eighth (at least 64) for the service itself, and two accept bursts
+    (asyncio accepts ACCEPT_BURST before the guard sees them)."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     target = hard if hard != resource.RLIM_INFINITY else max(soft, DEFAULT_FD_TARGET)
     if soft != resource.RLIM_INFINITY and target > soft:
@@ -197,8 +183,7 @@ class ConnectionGuard:
 
 
 def guarded_protocol(guard: ConnectionGuard) -> type:
-    """uvicorn's HTTP/1.1 protocol class (h11 or httptools, whichever it picks) reporting each
-    connection's opening and closing to `guard`."""
+    """uvicorn's HTTP/1.1 protocol class reporting each connection's opening and closing to `guard`."""
     from uvicorn.protocols.http.auto import AutoHTTPProtocol
     from uvicorn.protocols.utils import get_remote_addr
 
@@ -219,8 +204,7 @@ def guarded_protocol(guard: ConnectionGuard) -> type:
 
 
 def host_allowed(host: str, server: tuple[str, int] | None) -> bool:
-    """Whether a `Host` header names this server on loopback: localhost, 127.0.0.1, [::1] or the bound
-    address, with the bound port (no port: 80)."""
+    """Whether `Host` is localhost, 127.0.0.1, [::1] or the bound address, with the bound port (none: 80)."""
     name, port = host.strip().lower(), "80"
     if name.startswith("["):
         name, _, rest = name[1:].partition("]")
