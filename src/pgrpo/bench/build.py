@@ -1,23 +1,14 @@
-"""The LCB-RB builder (`pgrpo bench build`), spec part 1.
-
-Owns `BenchConfig`, `BenchBuild` and pair selection. For each LiveCodeBench-format problem:
-  1. the generator samples K responses (reasoning + code; paper: K = 50) in one request (n=K);
-  2. each response is judged by `pgrpo.verify` (its code runs in the sandbox; any `BatchVerify`);
-  3. when the problem has both a correct and an incorrect sample, a `Judge` says whether each
-     sample's reasoning is consistent with its code;
-  4. pairs: chosen = correct code + consistent reasoning ("good reasoning"), rejected =
-     incorrect code + consistent reasoning (the reasoning led to the bug: "bad reasoning"),
-     same problem, up to `pairs_per_problem`, samples deduplicated first, pairs deduplicated
-     across the whole benchmark.
-Output (pgrpo.rm.benchmarks `lcb-rb` rows, read by `pgrpo rm eval`): lcb_rb.jsonl, plus
-review.md (human review) and datasheet.md/json (pgrpo.bench.report). Resumable: LLM calls are
-cached, every finished problem is journaled (samples.jsonl) and outputs are rebuilt from the
-journal; problems whose LLM calls failed are reported and left for the next run.
-"""
+"""The LCB-RB builder (`pgrpo bench build`): per LiveCodeBench problem, K sampled responses are run
+by `pgrpo.verify`; with a correct and an incorrect one, a `Judge` says whether each one's reasoning is
+consistent with its code; pairs are (correct code + consistent reasoning) over (incorrect code +
+consistent reasoning: the reasoning led to the bug), deduplicated. Writes lcb_rb.jsonl (`pgrpo rm
+eval`'s `lcb-rb` rows), review.md and datasheet.md/json; every finished problem is journaled."""
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
+import json
 import random
 import re
 from collections import Counter
@@ -80,7 +71,7 @@ def _norm(text: str) -> str:
     return re.sub(r"\s+", " ", text).strip()
 
 
-def sample_record(index: int, verdict: Verdict) -> dict[str, Any]:
+def _sample(index: int, verdict: Verdict) -> dict[str, Any]:
     return {"index": index, "reasoning": verdict.reasoning, "code": verdict.code, "format_ok": verdict.format_ok,
             "passed": verdict.passed, "status": verdict.status, "detail": verdict.detail,
             "consistent": None, "judge_raw": ""}
@@ -186,7 +177,7 @@ class BenchBuild:
     def _execute_and_judge(self, sampled: list[tuple[Problem, list[str]]]) -> None:
         items = [(p, t) for p, texts in sampled for t in texts]
         verdicts = iter(self.verify_fn(items) if items else [])
-        per_problem = [(problem, [sample_record(i, next(verdicts)) for i in range(len(texts))])
+        per_problem = [(problem, [_sample(i, next(verdicts)) for i in range(len(texts))])
                        for problem, texts in sampled]
         to_judge = [(pi, s) for pi, (_, samples) in enumerate(per_problem) if needs_judging(samples)
                     for s in unique_samples(samples) if usable(s)]
@@ -221,8 +212,6 @@ class BenchBuild:
 
     def finalize(self) -> BenchSummary:
         """Rebuild lcb_rb.jsonl, review.md and the datasheet from the journal."""
-        from pgrpo.bench.report import write_datasheet, write_review
-
         order = {p.task_id: i for i, p in enumerate(self.problems)}
         records = sorted(self.journal, key=lambda r: order.get(r["question_id"], len(order)))
         rows, seen = [], set()
@@ -244,3 +233,79 @@ class BenchBuild:
                 "requested_window": list(self.window)}
         write_datasheet(self.out, rows, records, self.summary, meta)
         return self.summary
+
+
+def _fence(code: str) -> str:
+    ticks = "````" if "```" in code else "```"
+    return f"{ticks}python\n{code.rstrip()}\n{ticks}"
+
+
+def _quote(text: str, limit: int = 6000) -> str:
+    text = text.strip()
+    if len(text) > limit:
+        text = text[:limit] + f"\n[... {len(text) - limit} more characters]"
+    return "\n".join("> " + line for line in text.splitlines()) or "> (empty)"
+
+
+def write_review(path: Path, rows: Sequence[dict[str, Any]], records: Sequence[dict[str, Any]]) -> None:
+    """review.md: every pair with both sides, for a human to confirm or strike."""
+    verdicts = {r["question_id"]: {s["index"]: s for s in r["samples"]} for r in records}
+    parts = ["# LCB-RB human review", "",
+             f"{len(rows)} pairs. For each pair, tick the box if the chosen reasoning is really better "
+             "(correct code, sound reasoning) and the rejected reasoning really led to its wrong code.", ""]
+    for n, row in enumerate(rows, start=1):
+        samples = verdicts.get(row["question_id"], {})
+        chosen = samples.get(row["chosen_sample"], {})
+        rejected = samples.get(row["rejected_sample"], {})
+        parts += [
+            f"## Pair {n}: {row['question_id']} ({row.get('difficulty') or 'unknown difficulty'}, "
+            f"{row.get('contest_date') or 'undated'})", "",
+            "- [ ] reviewed: keep this pair", "",
+            "### Problem", "", _quote(row["problem"], 3000), "",
+            f"### Chosen (sample {row['chosen_sample']}): passed all tests; judge: "
+            f"{_verdict(chosen.get('consistent'))}", "", _quote(row["chosen_reasoning"]), "",
+            _fence(row["chosen_code"]), "",
+            f"### Rejected (sample {row['rejected_sample']}): {row['rejected_status']}; judge: "
+            f"{_verdict(rejected.get('consistent'))}", "",
+            f"Failure: `{(row.get('rejected_detail') or '').strip()[:300]}`", "",
+            _quote(row["rejected_reasoning"]), "", _fence(row["rejected_code"]), "",
+        ]
+    path.write_text("\n".join(parts) + "\n", encoding="utf-8")
+
+
+def _verdict(value: bool | None) -> str:
+    return "no verdict" if value is None else "CONSISTENT" if value else "INCONSISTENT"
+
+
+def write_datasheet(out: Path, rows: Sequence[dict[str, Any]], records: Sequence[dict[str, Any]],
+                    summary: BenchSummary, meta: dict[str, Any]) -> None:
+    """datasheet.json and .md: counts, difficulty mix, date window, sample statistics, settings."""
+    samples = [s for r in records for s in r["samples"]]
+    dates = sorted(r["contest_date"] for r in rows if r.get("contest_date"))
+    sheet = {
+        "built": dt.date.today().isoformat(),
+        **meta,
+        "problems_requested": summary.problems,
+        "problems_done": len(records),
+        "problems_failed": len(summary.failed),
+        "problem_outcomes": dict(summary.status_counts),
+        "pairs": len(rows),
+        "duplicate_pairs_dropped": summary.duplicates_dropped,
+        "pairs_by_difficulty": dict(Counter(str(r.get("difficulty") or "unknown") for r in rows)),
+        "problems_by_difficulty": dict(Counter(str(r.get("difficulty") or "unknown") for r in records)),
+        "pair_date_window": [dates[0], dates[-1]] if dates else None,
+        "samples": len(samples),
+        "samples_passed": sum(bool(s["passed"]) for s in samples),
+        "sample_status": dict(Counter(s["status"] for s in samples)),
+        "judge_verdicts": dict(Counter(_verdict(s["consistent"]) for s in samples if s["code"].strip())),
+        "failed": dict(summary.failed),
+    }
+    (out / "datasheet.json").write_text(json.dumps(sheet, indent=2) + "\n", encoding="utf-8")
+    lines = ["# LCB-RB datasheet", "",
+             "Pairs of (correct code + reasoning consistent with it) over (incorrect code + reasoning "
+             "consistent with it) for the same LiveCodeBench problem; see pgrpo.bench.build.", ""]
+    for key, value in sheet.items():
+        shown = json.dumps(value) if isinstance(value, (dict, list)) else str(value)
+        lines.append(f"- **{key}**: {shown}")
+    lines += ["", "Summary as the run printed it:", "", "```", summary.format(), "```", ""]
+    (out / "datasheet.md").write_text("\n".join(lines), encoding="utf-8")

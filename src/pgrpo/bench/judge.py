@@ -1,13 +1,9 @@
-"""Judges of reasoning/code consistency for the LCB-RB builder.
-
-Owns the `Judge` interface (items in, `JudgeVerdict`s out, same order, per-item errors), the
-registry `JUDGES`, and `LLMJudge`: asks any ChatBackend (through its cache) to answer
-CONSISTENT or INCONSISTENT from judge_template.txt (overridable). Plugins register other
-judges here.
-"""
+"""Judges of reasoning/code consistency for the LCB-RB builder: the `Judge` interface, the registry
+`JUDGES` (plugins add theirs) and `LLMJudge`, which asks a ChatBackend for CONSISTENT or INCONSISTENT."""
 
 from __future__ import annotations
 
+import inspect
 import re
 import string
 from abc import ABC, abstractmethod
@@ -17,8 +13,10 @@ from pathlib import Path
 
 from pgrpo.config import ConfigError
 from pgrpo.data.problem import Problem
+from pgrpo.errors import PgrpoError
 from pgrpo.llm.base import ChatBackend
 from pgrpo.llm.types import ChatRequest
+from pgrpo.plugins import load_plugins
 from pgrpo.registry import Registry
 
 JUDGE_TEMPLATE = Path(__file__).with_name("judge_template.txt")
@@ -88,22 +86,13 @@ class LLMJudge(Judge):
 
     def judge(self, items: Sequence[JudgeItem]) -> list[JudgeVerdict]:
         results = self.backend.generate([self.request(it) for it in items]) if items else []
-        verdicts = []
-        for res in results:
-            if not res.ok:
-                verdicts.append(JudgeVerdict(None, "", res.error))
-            else:
-                verdicts.append(JudgeVerdict(parse_verdict(res.text), res.text[-500:]))
-        return verdicts
+        return [JudgeVerdict(parse_verdict(res.text), res.text[-500:]) if res.ok else JudgeVerdict(None, "", res.error)
+                for res in results]
 
 
 def judge_factory(name: str) -> Callable[..., Judge]:
     """The registered judge `name` (a plugin's once plugins are loaded)."""
-    from pgrpo.errors import PgrpoError
-
     if name not in JUDGES:
-        from pgrpo.plugins import load_plugins
-
         load_plugins()
     try:
         return JUDGES.get(name)
@@ -112,17 +101,11 @@ def judge_factory(name: str) -> Callable[..., Judge]:
 
 
 def judge_needs_backend(name: str) -> bool:
-    import inspect
-
     return "backend" in inspect.signature(judge_factory(name)).parameters
 
 
 def make_judge(name: str, backend: ChatBackend | None = None, template_path: str | Path | None = None) -> Judge:
     """Judge `name`; it gets `backend` / `template_path` if its constructor takes them."""
-    import inspect
-
-    from pgrpo.errors import PgrpoError
-
     factory = judge_factory(name)
     accepted = inspect.signature(factory).parameters
     if "backend" in accepted and backend is None:

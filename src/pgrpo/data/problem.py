@@ -1,12 +1,5 @@
-"""The one normalized problem type every pgrpo stage reads.
-
-Owns: `Problem`, its test-suite description (`Tests`), the test-case records, and
-`parse_date`, the one reader of dates (contest dates, date filters and windows).
-Loaders (pgrpo.data.loaders) turn public formats into these; nothing downstream reads
-raw dataset columns. These dataclasses are also the one definition of pgrpo's JSONL format:
-pgrpo.data.schema validates rows and generates the JSON schema from them with pydantic.
-Pure data: no I/O, no execution.
-"""
+"""`Problem`, its `Tests` and test cases: the one normalized problem type every stage reads (and the
+one definition of pgrpo's JSONL format, pgrpo.data.schema); `parse_date`, the one reader of dates."""
 
 from __future__ import annotations
 
@@ -19,10 +12,8 @@ from pgrpo.errors import DataError
 
 
 def parse_date(value: Any, field_name: str, where: str = "") -> dt.date | None:
-    """ISO date/datetime text ("Z" ok), a date(time), or epoch milliseconds (parquet) -> date.
-
-    None or "" -> None. Anything else raises DataError "WHERE: field 'NAME' is not an ISO date".
-    """
+    """ISO date/datetime text ("Z" ok), a date(time) or epoch milliseconds (parquet) -> date; None or
+    "" -> None; anything else a DataError "WHERE: field 'NAME' is not an ISO date"."""
     if value is None or value == "":
         return None
     if isinstance(value, dt.datetime):
@@ -57,11 +48,8 @@ class TestKind(str, enum.Enum):
 
 @dataclass(frozen=True)
 class CallCase:
-    """One call-based test: `entry_point(*inputs) == output`.
-
-    `output` is None with `Tests.outputs_from_canonical` when the format (EvalPlus) only
-    ships inputs: the expected output is then the canonical solution's output.
-    """
+    """`entry_point(*inputs) == output`; with `Tests.outputs_from_canonical` (EvalPlus ships inputs
+    only) `output` is None and the canonical solution's output is expected."""
 
     __pydantic_config__: ClassVar[dict[str, Any]] = _FORBID_UNKNOWN
 
@@ -101,8 +89,7 @@ class Tests:
 
     @property
     def count(self) -> int:
-        """Number of individual test cases (HUMANEVAL test code counts as one; UNITTEST: the
-        test methods of its TestCases, as the sandbox harness counts them)."""
+        """Test cases (HUMANEVAL's test code counts one; UNITTEST: its TestCases methods)."""
         if self.kind is TestKind.HUMANEVAL:
             return 1
         if self.kind is TestKind.UNITTEST:
@@ -118,19 +105,14 @@ class Tests:
 
 @dataclass(frozen=True)
 class Problem:
-    """A programming problem, normalized across HumanEval(+), MBPP(+), LiveCodeBench, APPS/TACO.
-
-    statement: what the model is asked (natural language, may include the signature).
-    starter_code: code a human-eval-style completion is appended to, or the signature /
-        class skeleton a full solution must keep ("" for stdin/stdout problems).
-    entry_point: function (or method, with tests.class_name) the tests call; "" for stdio.
-    """
+    """A programming problem. `starter_code`: what a human-eval-style completion continues, or the
+    signature / class skeleton a solution keeps; `entry_point`: what the tests call ("" for stdio)."""
 
     __pydantic_config__: ClassVar[dict[str, Any]] = _FORBID_UNKNOWN
 
     kind: ClassVar[str] = "code"  # picks its task type (pgrpo.verify.TASK_TYPES)
     task_id: str
-    statement: str
+    statement: str  # what the model is asked (natural language, may include the signature)
     tests: Tests
     starter_code: str = ""
     entry_point: str = ""

@@ -1,13 +1,6 @@
-"""pgrpo's own JSONL problem format: Problem <-> plain dict, validated and described by pydantic.
-
-Owns: `problem_to_dict`, `problem_from_dict` (exact round trip) and `problem_schema()`. The
-one definition of the format is the `Problem` dataclass family (pgrpo.data.problem): pydantic
-validates rows against it (errors name the file, line and field) and generates the JSON
-schema from it; docs/problem-format.md explains the fields. Test values (call inputs/outputs,
-metadata) are JSON values; a Python tuple or set inside them is written as
-{"__tuple__": [...]} / {"__set__": [...]} so it reads back as the same type. Dates are ISO
-strings ("2024-05-01"); a null field means its default.
-"""
+"""pgrpo's JSONL problem format (docs/problem-format.md): `problem_to_dict` / `problem_from_dict`
+(an exact round trip; rows validated by pydantic against the `Problem` dataclasses, errors naming the
+field) and `problem_schema()`. Tuples and sets in test values are tagged `{"__tuple__": [...]}`."""
 
 from __future__ import annotations
 
@@ -84,15 +77,12 @@ def _tests_to_dict(tests: Tests, where: str) -> dict[str, Any]:
         value = getattr(tests, name)
         if value == default and type(value) is type(default) and name != _PRIMARY[tests.kind]:
             continue
-        if name == "asserts":
-            value = list(value)
-        elif name == "call_cases":
-            value = [{"inputs": [encode_value(v, f"{where}.call_cases[{i}].inputs[{j}]")
-                                 for j, v in enumerate(case.inputs)],
+        if name == "call_cases":
+            value = [{"inputs": encode_value(list(case.inputs), f"{where}.call_cases[{i}].inputs"),
                       "output": encode_value(case.output, f"{where}.call_cases[{i}].output")}
                      for i, case in enumerate(value)]
-        elif name == "stdio_cases":
-            value = [{"stdin": case.stdin, "stdout": case.stdout} for case in value]
+        elif isinstance(value, tuple):  # asserts, stdio_cases
+            value = [dataclasses.asdict(item) if isinstance(item, StdioCase) else item for item in value]
         out[name] = value
     return out
 
@@ -170,8 +160,8 @@ def problem_from_dict(data: dict[str, Any], where: str = "") -> Problem:
         raise DataError(prefix + _error_text(exc.errors()[0])) from None
     if not problem.task_id.strip():
         raise DataError(f"{prefix}field 'task_id' must be a non-empty string")
-    primary = _PRIMARY.get(problem.tests.kind)
-    if primary and primary not in row["tests"]:
+    primary = _PRIMARY[problem.tests.kind]
+    if primary not in row["tests"]:
         raise DataError(f"{prefix}field 'tests.{primary}' is missing (a '{problem.tests.kind.value}' test suite is "
                         f"defined by it)")
     if problem.tests.kind is TestKind.UNITTEST and not problem.tests.count:
