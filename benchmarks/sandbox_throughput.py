@@ -89,7 +89,7 @@ def main() -> int:
         pg_rate = len(samples) / (time.perf_counter() - t)
         mode = sb.isolation
     passed = sum(r.passed for r in results)
-    from pgrpo.sandbox.literal_tests import literal_tests
+    from pgrpo.sandbox.checker import literal_tests
 
     data_route = sum(literal_tests("humaneval", problems[tid]["test"], (), problems[tid]["entry_point"], "") is not None
                      for tid, _ in samples)
@@ -159,7 +159,7 @@ def _bare_fork_rate(programs: list[str], workers: int) -> tuple[float, int]:
 
 
 def _trivial(n: int, workers: int) -> int:
-    """Per-job overhead on both routes of a code-form test (pgrpo.sandbox.literal_tests): the same
+    """Per-job overhead on both routes of a code-form test (pgrpo.sandbox.checker.literal_tests): the same
     one-call check as data (parsed, judged by the harness) and as code (a `pass` makes it code:
     it runs in a jailed test-code runner of its own, forked per job)."""
     from pgrpo.data.problem import Problem, TestKind, Tests

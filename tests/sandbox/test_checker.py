@@ -38,7 +38,7 @@ def test_program_exceptions_reach_the_test_code(sb):
     assert uncaught.status is Status.RUNTIME_ERROR and "KeyError" in uncaught.detail
 
 
-# Literal asserts are judged in the harness (literal_tests.py); setup code sends them through the jailed test code.
+# Literal asserts are judged in the harness (checker.literal_tests); setup code sends them through the jailed test code.
 ROUTES = pytest.mark.parametrize("setup", ["", "_jailed_route = 1"], ids=["data", "code"])
 
 

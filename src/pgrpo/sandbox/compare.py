@@ -1,4 +1,4 @@
-"""Output comparison rules (each written out in docs/sandbox-rules.md): `stdout_matches`, `values_match`, `to_plain`.
+"""Output comparison rules (docs/sandbox-rules.md): `stdout_matches`, `values_match`, `to_plain`.
 
 Pure, stdlib-only functions the trusted harness calls on values from untrusted code; they never call a
 method of a value that is not an exact builtin. Does NOT protect against a candidate tampering with the
@@ -55,7 +55,8 @@ def _token_matches(actual: str, expected: str) -> bool:
 
 def _line_matches(actual: str, expected: str) -> bool:
     a_tokens, e_tokens = actual.split(), expected.split()
-    return actual == expected or (len(a_tokens) == len(e_tokens) and all(map(_token_matches, a_tokens, e_tokens)))
+    same_count = len(a_tokens) == len(e_tokens)
+    return actual == expected or (same_count and all(map(_token_matches, a_tokens, e_tokens)))
 
 
 def stdout_matches(actual: str, expected: str) -> bool:
@@ -175,10 +176,11 @@ def _match(actual: Any, expected: Any, atol: float | None) -> bool:
 
 
 def values_match(actual: Any, expected: Any, atol: float | None = None) -> bool:
-    """Does a call-based output equal the expected one? Both sides through `to_plain` (not plain: no match),
-    then: bool is its own type; int vs int exact; floats (and complex parts) close: |a - e| <= atol + 1e-7 * |e|
-    for `atol` > 0 (EvalPlus), else math.isclose(rel_tol=1e-6, abs_tol=1e-9), NaN only NaN, inf only the same
-    inf; lists element-wise, dicts by key set then value; sets, None, str, bytes exact."""
+    """Does a call-based output equal the expected one? Both sides through `to_plain` (not plain: no
+    match), then: bool is its own type; int vs int exact; floats (and complex parts) close: |a - e| <=
+    atol + 1e-7 * |e| for `atol` > 0 (EvalPlus), else math.isclose(rel_tol=1e-6, abs_tol=1e-9), NaN
+    only NaN, inf only the same inf; lists element-wise, dicts by key set, then value-wise; sets, None,
+    str and bytes exact."""
     try:
         actual_plain, expected_plain = to_plain(actual), to_plain(expected)
     except (TypeError, ValueError):

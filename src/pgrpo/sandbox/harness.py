@@ -1,8 +1,8 @@
-"""Trusted per-job harnesses, one per test kind (kinds.SPECS), and `CheckerLink`: run a problem's tests, decide.
+"""Trusted per-job harnesses, one per test kind (kinds.SPECS), and `CheckerLink`: run the tests, decide.
 
 Runs in the sandboxed worker and never executes model code nor code that came with a problem:
 the program runs in a jailed child (child.py); tests that are data are judged here
-(literal_tests.py, compare.py); other test code runs in a second jailed child (checker.py) that
+(checker.literal_tests, compare.py); other test code runs in a second jailed child (checker.py) that
 calls the program over a pipe pair of their own with plain values only (codec.py); "unittest"
 tests run in the program's process (unittest_run.py), with test names and skip rights read here
 by parsing. Verdict: tests in order, the first failure's status and detail, passed iff all pass.
@@ -30,8 +30,8 @@ from pgrpo.data.unittest_suite import (
     unittest_names,
 )
 from pgrpo.sandbox import codec
+from pgrpo.sandbox.checker import literal_tests
 from pgrpo.sandbox.compare import stdout_matches, values_match
-from pgrpo.sandbox.literal_tests import literal_tests
 from pgrpo.sandbox.session import Abort, CandidateError, ChildSession, Spawner
 from pgrpo.sandbox.testrun import JobSpec, JobVerdict, TestRun
 from pgrpo.sandbox.types import Status
@@ -84,7 +84,8 @@ def run_call(spec: JobSpec, spawner: Spawner) -> JobVerdict:
 
     def test(i: int, deadline: float) -> tuple[bool, str]:
         args_wire, expected_wire = spec.cases[i]
-        actual = run.live_session().call(spec.entry_point, spec.class_name, tuple(codec.from_wire(args_wire)), deadline)
+        args = tuple(codec.from_wire(args_wire))
+        actual = run.live_session().call(spec.entry_point, spec.class_name, args, deadline)
         if spec.collect:
             outputs[i] = codec.to_wire(actual)
             return True, ""
@@ -135,9 +136,11 @@ def run_unittest(spec: JobSpec, spawner: Spawner) -> JobVerdict:
     if not expected:
         return JobVerdict(Status.SANDBOX_ERROR, "test code defines no TestCases test methods", 0, 1)
     may_skip = skippable_names(code)
-    payload = json.dumps({"program": spec.program, "tests": code, "names": expected, "entry_point": spec.entry_point,
-                          "skip_sites": sorted(skip_sites(code)), "decorator_skips": sorted(decorator_skips(code)),
-                          "expected_failures": sorted(expected_failures(code)), "imports": test_imports(code)})
+    payload = json.dumps({"program": spec.program, "tests": code, "names": expected,
+                          "entry_point": spec.entry_point, "skip_sites": sorted(skip_sites(code)),
+                          "decorator_skips": sorted(decorator_skips(code)),
+                          "expected_failures": sorted(expected_failures(code)),
+                          "imports": test_imports(code)})
     run = TestRun(dataclasses.replace(spec, program=payload), "unittest", spawner)
     outcome: dict[str, tuple[Status | None, str]] = {}  # None: passed
     try:
@@ -158,14 +161,11 @@ def run_unittest(spec: JobSpec, spawner: Spawner) -> JobVerdict:
             if kind != "test":
                 run.check_load(session, msg)  # raises for syntax / load errors / jail failures
                 raise Abort(Status.RUNTIME_ERROR, f"unexpected message from program: {str(kind)[:50]}")
-            name, detail = str(msg.get("name")), str(msg.get("msg", ""))[:1000]
-            if msg.get("skip") is True and msg.get("ok") is True and name in may_skip:
-                status: Status | None = None
-            elif msg.get("ok") is True and msg.get("skip") is not True:
-                status = None
-            else:
+            name, detail, skip = str(msg.get("name")), str(msg.get("msg", ""))[:1000], msg.get("skip") is True
+            status: Status | None = None
+            if msg.get("ok") is not True or (skip and name not in may_skip):
                 status = Status.MEMORY_EXCEEDED if msg.get("memory") is True else Status.FAILED
-                if msg.get("skip") is True:
+                if skip:
                     detail = f"skipped by the program (the test code does not skip it): {detail}"
             if name not in expected:  # a class/module fixture: only its failure counts
                 if status is not None:
@@ -194,8 +194,9 @@ class CheckerLink:
     def __init__(self, run: TestRun, kind: str) -> None:
         self.run = run
         spec = run.spec
-        self.payload = json.dumps({"kind": kind, "setup_code": spec.setup_code, "starter_code": spec.starter_code,
-                                   "test_code": spec.test_code, "entry_point": spec.entry_point, "asserts": spec.asserts})
+        self.payload = json.dumps({"kind": kind, "setup_code": spec.setup_code,
+                                   "starter_code": spec.starter_code, "test_code": spec.test_code,
+                                   "entry_point": spec.entry_point, "asserts": spec.asserts})
         self.session: ChildSession | None = None
         self.ready = False
         self._in_step = False

@@ -1,4 +1,4 @@
-"""One spec per test kind (`SPECS`): the `Tests` fields it holds, what travels to the worker, its harness, its limits.
+"""One spec per test kind (`SPECS`): the `Tests` fields it holds and sends, its harness, its limits.
 
 `effective_limits` is the ONE rule for a job's per-program limits, used by the local pool, the
 service client and (as sent) `pgrpo sandbox serve`: a limit set explicitly (a flag,
@@ -113,8 +113,9 @@ def _defaults() -> dict[str, Any]:
 def serve_command(kind: TestKind) -> str:
     """The `pgrpo sandbox serve` command of a service that allows `kind`'s own limits."""
     own = SPECS[kind].limits
-    flags = [f" --sandbox-{name.replace('_', '-')} {value:g}" for name, value in own.fields().items()] if own else []
-    return "pgrpo sandbox serve" + "".join(flags)
+    fields = own.fields() if own else {}
+    flags = [f"--sandbox-{name.replace('_', '-')} {value:g}" for name, value in fields.items()]
+    return " ".join(["pgrpo sandbox serve", *flags])
 
 
 def effective_limits(config: SandboxConfig, kind: TestKind) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""The "unittest" test process's PEP 578 audit hook (`install`; Python code cannot remove it) and code origins.
+"""The "unittest" test process's PEP 578 audit hook (`install`: no Python code removes it), code origins.
 
 Origins (`make_origins`, shared with unittest_guard) come from a code object's file: the program (not
 below a trusted directory), the test code (`__test__.py`), this runner (`unittest_*.py` here), libraries
@@ -37,14 +37,15 @@ _RUNNER_ONLY = frozenset({"sys._current_frames", "gc.get_objects", "gc.get_refer
                           "sys.addaudithook", "sys.settrace", "sys.setprofile"})
 _BLOCKED_IMPORTS = frozenset({"ctypes", "_ctypes", "_signal", "signal", "_testcapi", "_testinternalcapi",
                               "_xxsubinterpreters", "_xxinterpchannels", "_posixshmem"})
-_CTYPES_EVENTS = frozenset({"ctypes.dlopen", "ctypes.dlsym", "ctypes.dlsym/handle", "ctypes.cdata",
-                            "ctypes.cdata/buffer", "ctypes.string_at", "ctypes.wstring_at", "ctypes.addressof",
-                            "ctypes.PyObj_FromPtr", "ctypes.call_function", "ctypes.set_errno",
-                            "ctypes.set_exception", "ctypes.create_string_buffer", "ctypes.create_unicode_buffer"})
-WATCHED = _RUNNER_ONLY | _CTYPES_EVENTS | {
-    EVENT, "sys._getframe", "object.__getattr__", "object.__setattr__", "object.__delattr__", "import", "compile",
-    "exec", "marshal.loads", "code.__new__", "function.__new__", "open", "os.listdir", "os.scandir", "os.fork",
-    "os.forkpty"}
+# refused when done on the program's behalf (a ctypes.dlopen only of a named library)
+_BEHALF_ONLY = frozenset({"sys._getframe", "os.fork", "os.forkpty", "ctypes.dlopen", "ctypes.dlsym",
+                          "ctypes.dlsym/handle", "ctypes.cdata", "ctypes.cdata/buffer", "ctypes.string_at",
+                          "ctypes.wstring_at", "ctypes.addressof", "ctypes.PyObj_FromPtr",
+                          "ctypes.call_function", "ctypes.set_errno", "ctypes.set_exception",
+                          "ctypes.create_string_buffer", "ctypes.create_unicode_buffer"})
+WATCHED = _RUNNER_ONLY | _BEHALF_ONLY | {
+    EVENT, "object.__getattr__", "object.__setattr__", "object.__delattr__", "import", "compile", "exec",
+    "marshal.loads", "code.__new__", "function.__new__", "open", "os.listdir", "os.scandir"}
 
 
 def trusted_dirs() -> tuple[str, ...]:
@@ -140,7 +141,7 @@ def install(box: list[Any], wfd: int, origins: tuple[Callable[..., Any], ...],
     value_error = ValueError
     fsdecode, realpath, basename, memoryview_ = os.fsdecode, os.path.realpath, os.path.basename, memoryview
     code_t, func_t = types.CodeType, types.FunctionType
-    watched, runner_only, ctypes_events, blocked = WATCHED, _RUNNER_ONLY, _CTYPES_EVENTS, _BLOCKED_IMPORTS
+    watched, runner_only, behalf_only, blocked = WATCHED, _RUNNER_ONLY, _BEHALF_ONLY, _BLOCKED_IMPORTS
     frame_attrs, code_attrs, func_attrs, generators = _FRAME_ATTRS, _CODE_ATTRS, _FUNC_ATTRS, _GENERATORS
     cand, lib, gadget, test, runner, event_name = CANDIDATE, LIBRARY, GADGET, TEST, RUNNER, EVENT
     busy: set[int] = set()
@@ -169,8 +170,8 @@ def install(box: list[Any], wfd: int, origins: tuple[Callable[..., Any], ...],
             return protocol(args, frame, emit)
         if event in runner_only:
             return "" if of(frame.f_code) == runner else event
-        if event == "sys._getframe":
-            return event if behalf(frame) else ""
+        if event in behalf_only:
+            return event if behalf(frame) and (event != "ctypes.dlopen" or args[0] is not None) else ""
         if event == "object.__getattr__":
             obj, name = args[0], args[1]
             if name in frame_attrs:
@@ -188,8 +189,6 @@ def install(box: list[Any], wfd: int, origins: tuple[Callable[..., Any], ...],
             if type_(name) is str_ and name.split(".")[0] in blocked and behalf(frame, True):
                 return f"import {name}"
             return ""
-        if event in ctypes_events:
-            return event if behalf(frame) and (event != "ctypes.dlopen" or args[0] is not None) else ""
         if event == "compile":
             via_import = frame.f_code.co_filename.startswith("<frozen importlib")
             claims = of_file(args[1]) != cand or (type_(args[1]) is str_ and args[1].startswith("<frozen"))
@@ -215,8 +214,6 @@ def install(box: list[Any], wfd: int, origins: tuple[Callable[..., Any], ...],
             if event == "open" and type_(path) in (str_, bytes_):
                 last_open[ident()] = of_file(fsdecode(path)) in (lib, gadget, runner)
             return ""
-        if event in ("os.fork", "os.forkpty"):
-            return event if behalf(frame) else ""
         return ""
 
     def hook(event: str, args: tuple[Any, ...]) -> None:

@@ -19,14 +19,7 @@ import os
 import sys
 import time
 import types
-import unittest
-import unittest.case
-import unittest.loader
-import unittest.result
-import unittest.runner
-import unittest.signals
-import unittest.suite
-import unittest.util
+import unittest  # loads every unittest.* module the watch list covers
 from collections.abc import Callable
 from typing import Any
 

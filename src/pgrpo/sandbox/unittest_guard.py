@@ -1,4 +1,4 @@
-"""The "unittest" runner's value checks between the program and the tests' oracles (unittest_child.py uses them).
+"""The "unittest" runner's value checks between the program and the tests' oracles (for unittest_child).
 
 `value_problem` (may this value reach an assertion?), `hardened_asserts` (unittest's asserts that check
 their values first), `entry_wrapper` (the entry point: integrity and value check on return) and

@@ -1,4 +1,4 @@
-"""The jailed runner of the "unittest" kind (mode "unittest"): forks the test process, relays its authenticated lines.
+"""The jailed runner of the "unittest" kind: forks the test process and relays its authenticated lines.
 
 It never runs the program or the tests. It makes a 128-bit secret and a pipe, forks the test process
 (unittest_child.py: it points the harness's fds at its own pipe first), and turns each line that

@@ -1,4 +1,4 @@
-"""What the audit hook decides for the "unittest" kind: the integrity snapshot, the type judge, each test's verdict.
+"""What the "unittest" audit hook decides: the integrity snapshot, the type judge, each test's verdict.
 
 `make_protocol` builds the handler of the runner's own audit events (sys.audit(EVENT, verb, ...)),
 which unittest_audit's hook calls, as closures over values captured before the program runs. What a
