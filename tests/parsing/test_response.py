@@ -7,7 +7,7 @@ import ast
 import pytest
 
 from pgrpo.parsing import extract_code, find_fences, parse_response
-from pgrpo.sandbox.sanitize import sanitize
+from pgrpo.sandbox.programs import sanitize
 
 F = "```"
 CODE = "def add(a, b):\n    return a + b"

@@ -209,7 +209,8 @@ def _spawner_main(sock: socket.socket, isolate: bool, pidns_fd: int | None) -> N
                 chosen, standby = standby, None
                 if chosen.hand_off(body, fds):
                     previous = chosen.pid
-                    previous_watch = _watch(chosen.pid)
+                    with contextlib.suppress(OSError, AttributeError):  # none where the kernel has no pidfd
+                        previous_watch = os.pidfd_open(chosen.pid)
                     reply = b"%d" % chosen.pid
                     break
                 _end(chosen.pid, isolate)
@@ -225,14 +226,6 @@ def _spawner_main(sock: socket.socket, isolate: bool, pidns_fd: int | None) -> N
     for pid in (previous, standby.pid if standby else None):
         if pid is not None:
             _end(pid, isolate)
-
-
-def _watch(pid: int) -> int | None:
-    """A pidfd on child `pid` (readable once it exits), or None where the kernel has none."""
-    try:
-        return os.pidfd_open(pid)
-    except (OSError, AttributeError):
-        return None
 
 
 def _end(pid: int, isolate: bool) -> tuple[int, float] | None:
@@ -334,11 +327,7 @@ def _standby_main(sock: socket.socket, scratch_mb: int, isolate: bool) -> None:
         isolation.apply_rlimits(isolation.Limits(*limits))
         RUNNERS[MODES[mode]](body[REQUEST.size:].decode("utf-8", "surrogatepass"))
     except BaseException as exc:  # noqa: BLE001 - report anything, never return to the spawner loop
-        _emergency(4, exc)
+        with contextlib.suppress(OSError):
+            os.write(4, (json.dumps({"t": "sandbox", "msg": f"{type(exc).__name__}: {exc}"[:500]}) + "\n").encode())
         os._exit(70)
     os._exit(0)
-
-
-def _emergency(fd: int, exc: BaseException) -> None:
-    with contextlib.suppress(OSError):
-        os.write(fd, (json.dumps({"t": "sandbox", "msg": f"{type(exc).__name__}: {exc}"[:500]}) + "\n").encode())

@@ -8,6 +8,7 @@ unprivileged uid do inside them (CPU use up to the rlimit, timing side channels)
 from __future__ import annotations
 
 import ctypes
+import itertools
 import os
 import re
 import resource
@@ -71,25 +72,17 @@ def setns(fd: int, nstype: int) -> None:
 
 
 def enter_worker_namespaces() -> None:
-    """Once per worker: fresh user/pid/mount/ipc/net/uts namespaces, same uid inside.
-
-    Gives the worker capabilities over its own namespaces (so it can build per-job pid
-    and mount namespaces cheaply later) and a network namespace whose loopback is down
-    (no network at all). The pid namespace applies to the *next* fork.
-    """
+    """Once per worker: fresh user/pid/mount/ipc/net/uts namespaces, same uid inside: capabilities over its
+    own namespaces only, a network whose loopback is down (none at all); the pid namespace is the next fork's."""
     uid, gid = os.getuid(), os.getgid()
     unshare(CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWNET | CLONE_NEWUTS)
-    with open("/proc/self/setgroups", "w") as f:
-        f.write("deny")
-    with open("/proc/self/uid_map", "w") as f:
-        f.write(f"{uid} {uid} 1")
-    with open("/proc/self/gid_map", "w") as f:
-        f.write(f"{gid} {gid} 1")
+    for name, text in (("setgroups", "deny"), ("uid_map", f"{uid} {uid} 1"), ("gid_map", f"{gid} {gid} 1")):
+        with open(f"/proc/self/{name}", "w") as f:
+            f.write(text)
 
 
 def own_pid_namespace() -> int:
-    """An fd on this process's pid namespace (to restore pid_for_children after a job's
-    fork). Call before `seal_worker_filesystem` hides /proc."""
+    """An fd on this pid namespace (restored after each job's fork); before /proc is sealed."""
     return os.open("/proc/self/ns/pid", os.O_RDONLY | os.O_CLOEXEC)
 
 
@@ -101,13 +94,9 @@ def _mount_points() -> list[str]:
 
 
 def seal_worker_filesystem() -> None:
-    """Once per worker, in its own mount namespace: every inherited mount read-only and
-    private, an empty read-only /proc (no view of any process, environ or mem) and an
-    empty read-only /dev/shm (each job gets a fresh one, see `enter_job_mounts`).
-
-    Fails closed: a mount that stays writable is an OSError (the worker refuses to start).
-    A remount must repeat the mount's locked flags (bwrap's /tmp and /dev carry nodev), or
-    the kernel refuses it; atime flags are kept by the kernel when none are given."""
+    """Once per worker: every inherited mount read-only and private, an empty read-only /proc (no view of
+    any process) and /dev/shm. Fails closed: a mount that stays writable is an OSError. A remount repeats
+    the mount's locked flags (bwrap's /tmp and /dev carry nodev), or the kernel refuses it."""
     mount("none", "/", None, MS_REC | MS_PRIVATE)
     for point in reversed(_mount_points()):
         try:
@@ -130,10 +119,9 @@ def seal_worker_filesystem() -> None:
 
 
 def _hide_socket_dirs() -> None:
-    """Empty read-only tmpfs over where hosts keep Unix sockets (/run: D-Bus, docker.sock;
-    /tmp: X11, IDE and agent sockets). A read-only mount does not stop connect(), and the
-    network namespace does not cover filesystem sockets. Matters in "unshare" mode (bwrap
-    mounts neither); /tmp is left when the Python prefix or pgrpo itself lives there."""
+    """Empty read-only tmpfs over host Unix socket dirs (/run: D-Bus, docker.sock; /tmp: X11, agents): a
+    read-only mount does not stop connect(), nor does the network namespace ("unshare" mode; bwrap mounts
+    neither). /tmp is left when the Python prefix or pgrpo lives there."""
     needed = [os.path.realpath(p) for p in (sys.prefix, sys.base_prefix, os.path.dirname(os.path.abspath(__file__)))]
     for point in ("/run", "/var/run", "/tmp"):
         if os.path.islink(point) or not os.path.isdir(point):
@@ -144,8 +132,7 @@ def _hide_socket_dirs() -> None:
 
 
 def enter_job_mounts(scratch_mb: int) -> None:
-    """Per job, in the job's first process: own mount + ipc namespaces, a fresh tmpfs /tmp
-    (the cwd, scratch_mb) and /dev/shm. Everything else stays the worker's read-only view."""
+    """Per job: own mount + ipc namespaces, fresh tmpfs /tmp (cwd, scratch_mb) and /dev/shm; the rest read-only."""
     opts, has_shm = prepare_job_mounts(scratch_mb)
     _check(_libc.unshare(CLONE_NEWNS | CLONE_NEWIPC), "unshare(job)")
     _check(_libc.mount(b"tmpfs", b"/tmp", b"tmpfs", ctypes.c_ulong(MS_NOSUID | MS_NODEV), opts), "mount /tmp")
@@ -158,8 +145,7 @@ _job_mount_args: dict[int, tuple[bytes, bool]] = {}
 
 
 def prepare_job_mounts(scratch_mb: int) -> tuple[bytes, bool]:
-    """(tmpfs options, whether /dev/shm exists), computed once by the spawner before it
-    forks: every page a fresh runner writes costs a fault, so runners only use them."""
+    """(tmpfs options, whether /dev/shm exists), computed by the spawner before it forks (page faults)."""
     args = _job_mount_args.get(scratch_mb)
     if args is None:
         args = _job_mount_args[scratch_mb] = (b"size=%dm,mode=1777,nr_inodes=4096" % scratch_mb,
@@ -180,18 +166,14 @@ _NO_CAPS = (ctypes.pointer(_CapHeader(0x20080522, 0)), ctypes.pointer((_CapData 
 
 
 def drop_bounding_set() -> None:
-    """Empty the capability bounding set (no capability can ever be regained by exec).
-
-    Done once in the spawner: it keeps its effective capabilities (to build job
-    namespaces), but nothing it forks can gain more than it has."""
+    """Empty the capability bounding set: no capability can ever be regained by exec."""
     for cap in range(_LAST_CAP + 1):
         if _libc.prctl(PR_CAPBSET_DROP, ctypes.c_ulong(cap), 0, 0, 0) != 0:
             break  # past the kernel's last capability (EINVAL) or not permitted
 
 
 def drop_capabilities(bounding: bool = True) -> None:
-    """Empty effective, permitted and inheritable sets (and the bounding set unless the
-    spawner already did); no new privileges."""
+    """Empty every capability set (the bounding set unless the spawner did); no new privileges."""
     if bounding:
         drop_bounding_set()
     _check(_libc.capset(*_NO_CAPS), "capset")
@@ -204,9 +186,8 @@ PR_CAP_AMBIENT_RAISE = 2
 
 
 def keep_sys_admin_across_exec() -> None:
-    """Before exec'ing the spawner: make CAP_SYS_ADMIN (over the worker's own namespaces
-    only) survive exec as an ambient capability - the spawner needs it to build each
-    job's namespaces - and empty the bounding set, so no exec below it gains anything."""
+    """Before exec'ing the spawner: CAP_SYS_ADMIN (over the worker's namespaces only, to build each job's)
+    survives exec as an ambient capability; the bounding set is emptied, so no exec below gains anything."""
     header = _CapHeader(0x20080522, 0)
     data = (_CapData * 2)()
     _check(_libc.capget(ctypes.byref(header), ctypes.byref(data)), "capget")
@@ -248,16 +229,11 @@ def apply_rlimits(limits: Limits) -> None:
 
 
 class PidsCgroup:
-    """A pids-controller cgroup for one worker: caps the number of processes (threads
-    included) of everything it runs, which bounds a fork bomb even where RLIMIT_NPROC
-    does not apply (host root). Jobs of a worker never overlap, so the cap is per job.
+    """A worker's pids cgroup (pool.py): caps processes and threads, bounding a fork bomb even where
+    RLIMIT_NPROC does not apply (host root). `create` returns None without a writable v1 `pids` or
+    delegated v2 controller: then only the wall-clock kill stops a fork bomb."""
 
-    `PidsCgroup.create(limit)` returns None when no writable pids controller exists
-    (cgroup v1 `pids` hierarchy or a delegated v2 subtree); then only the wall-clock
-    kill stops a fork bomb. Used by the manager (pool.py), outside every jail.
-    """
-
-    _counter = 0
+    _ids = itertools.count(1)
 
     def __init__(self, path: str) -> None:
         self.path = path
@@ -265,8 +241,7 @@ class PidsCgroup:
     @classmethod
     def create(cls, limit: int) -> PidsCgroup | None:
         for base in _pids_bases():
-            cls._counter += 1
-            path = os.path.join(base, f"pgrpo-sandbox-{os.getpid()}-{cls._counter}")
+            path = os.path.join(base, f"pgrpo-sandbox-{os.getpid()}-{next(cls._ids)}")
             try:
                 os.mkdir(path)
             except OSError:

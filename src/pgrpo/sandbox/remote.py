@@ -52,14 +52,11 @@ class RemoteSandbox:
     demanded (its `url` is ignored). token: bearer token (default: env PGRPO_SANDBOX_TOKEN)."""
 
     def __init__(self, urls: Sequence[str] | str, config: SandboxConfig | None = None, *, token: str | None = None,
-                 timeout: float | None = None, retries: int | None = None, backoff_s: float = BACKOFF_S,
-                 max_jobs_per_request: int = MAX_JOBS_PER_REQUEST) -> None:
+                 retries: int | None = None, backoff_s: float = BACKOFF_S) -> None:
         self.config = config or SandboxConfig()
         self.urls = serving.parse_urls(urls, "sandbox.url")
-        self.timeout = timeout if timeout is not None else (self.config.request_timeout_s or None)
         self.retries = self.config.retries if retries is None else retries
         self.backoff_s = backoff_s
-        self.max_jobs_per_request = max_jobs_per_request
         self._health: dict[str, Health] = {}
         self._rotation = serving.Rotation()
         import httpx
@@ -131,7 +128,7 @@ class RemoteSandbox:
 
     def _run_limited(self, jobs: Sequence[Job], limits: Limits, hint: str) -> list[ExecResult]:
         healths = self._reachable()
-        per_request = min([self.max_jobs_per_request] + [h.max_jobs for h in healths])
+        per_request = min([MAX_JOBS_PER_REQUEST] + [h.max_jobs for h in healths])
         max_body = min(h.max_body_bytes for h in healths)
         n_chunks = max(min(len(self.urls), len(jobs)), math.ceil(len(jobs) / per_request))
         size = math.ceil(len(jobs) / n_chunks)
@@ -146,11 +143,6 @@ class RemoteSandbox:
                                 [encoded] * len(chunks)))
         return [r for part in parts for r in part]
 
-    def _timeout(self, url: str, n_jobs: int, per_program_s: float) -> float:
-        if self.timeout:
-            return self.timeout
-        return auto_request_timeout_s(per_program_s, n_jobs, self.health(url).workers)
-
     def _run_chunk(self, jobs: list[Job], start: int, encoded: _Encoded) -> list[ExecResult]:
         body = encoded.body(jobs)
         attempts = serving.Attempts(self.urls, start, self.retries, self.backoff_s)
@@ -158,7 +150,8 @@ class RemoteSandbox:
             time.sleep(delay)
             try:
                 _check_allowed(url, self.health(url), encoded.limits, encoded.hint)  # before sending it a job
-                timeout = self._timeout(url, len(jobs), encoded.limits.timeout_per_program_s)
+                timeout = self.config.request_timeout_s or auto_request_timeout_s(
+                    encoded.limits.timeout_per_program_s, len(jobs), self.health(url).workers)
                 reply = self._request("POST", url, RUN_PATH, body, timeout=timeout)
                 return self._results(url, reply, len(jobs))
             except Refused as exc:

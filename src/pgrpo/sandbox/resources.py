@@ -1,11 +1,6 @@
-"""How many sandbox workers this process should run: CPU affinity, cgroup CPU quota, local ranks.
-
-Owns `available_cpus()` (the CPUs this process may really use: `os.sched_getaffinity`, capped
-by a cgroup v2 `cpu.max` or v1 `cpu.cfs_quota_us` quota on its own cgroup or any ancestor)
-and `default_workers()` (that, divided among the ranks of this node (`local_ranks`), at
-least 1) - what `SandboxConfig(workers=0)` means. Several ranks each starting
-`os.cpu_count()` workers oversubscribe the node, and wall-clock limits then turn contention
-into false timeouts (R_o = 0). Reads only /proc and /sys; never raises.
+"""How many sandbox workers this process should run (`default_workers`, what `workers: 0` means): the
+CPUs it may really use (affinity capped by its cgroup CPU quota), divided among this node's ranks, so
+ranks do not oversubscribe the node (contention would turn into false timeouts). Reads /proc and /sys only.
 """
 
 from __future__ import annotations
@@ -16,13 +11,6 @@ import os
 CGROUP_ROOT = "/sys/fs/cgroup"
 
 
-def _affinity_cpus() -> int:
-    try:
-        return len(os.sched_getaffinity(0)) or 1
-    except (AttributeError, OSError):
-        return os.cpu_count() or 1
-
-
 def _read(path: str) -> str | None:
     try:
         with open(path, encoding="utf-8") as f:
@@ -31,63 +19,45 @@ def _read(path: str) -> str | None:
         return None
 
 
-def _v2_quota(rel: str, root: str) -> float | None:
-    """The tightest `cpu.max` quota (in CPUs) on the cgroup `rel` and its ancestors."""
-    best: float | None = None
-    parts = [p for p in rel.strip("/").split("/") if p]
-    for depth in range(len(parts), -1, -1):
-        text = _read(os.path.join(root, *parts[:depth], "cpu.max"))
-        if not text:
-            continue
-        quota, _, period = text.partition(" ")
-        if quota != "max" and period:
-            try:
-                cpus = int(quota) / int(period)
-            except (ValueError, ZeroDivisionError):
-                continue
-            best = cpus if best is None else min(best, cpus)
-    return best
-
-
-def _v1_quota(rel: str, root: str) -> float | None:
-    for base in (os.path.join(root, "cpu,cpuacct"), os.path.join(root, "cpu")):
-        for path in (os.path.join(base, rel.lstrip("/")), base):
-            quota, period = _read(os.path.join(path, "cpu.cfs_quota_us")), _read(os.path.join(path, "cpu.cfs_period_us"))
-            if quota and period:
-                try:
-                    q, p = int(quota), int(period)
-                except ValueError:
-                    continue
-                if q > 0 and p > 0:
-                    return q / p
-    return None
+def _cpus(quota: str | None, period: str | None) -> float | None:
+    """CPUs of a quota/period pair; None if unlimited ("max", -1) or unreadable."""
+    try:
+        q, p = int(quota or ""), int(period or "")
+    except ValueError:
+        return None
+    return q / p if q > 0 and p > 0 else None
 
 
 def cgroup_cpu_quota(proc_cgroup: str = "/proc/self/cgroup", root: str = CGROUP_ROOT) -> float | None:
-    """The CPU quota (in CPUs, may be fractional) of this process's cgroup; None if unlimited."""
-    text = _read(proc_cgroup)
-    if not text:
-        return None
-    for line in text.splitlines():
+    """The CPU quota (in CPUs, may be fractional) of this process's cgroup: the tightest v2 `cpu.max` on
+    it and its ancestors, else the v1 `cpu.cfs_quota_us`; None if unlimited."""
+    for line in (_read(proc_cgroup) or "").splitlines():
         _, controllers, rel = (line.split(":", 2) + ["", ""])[:3]
+        parts = [p for p in rel.strip("/").split("/") if p]
+        pairs: list[tuple[str | None, ...]]
         if controllers == "":
-            quota = _v2_quota(rel, root)
-            if quota is not None:
-                return quota
+            pairs = [(_read(os.path.join(root, *parts[:depth], "cpu.max")) or "").partition(" ")[::2]
+                     for depth in range(len(parts), -1, -1)]
         elif "cpu" in controllers.split(","):
-            quota = _v1_quota(rel, root)
-            if quota is not None:
-                return quota
+            dirs = [os.path.join(root, base, *sub) for base in ("cpu,cpuacct", "cpu") for sub in (parts, [])]
+            pairs = [(_read(os.path.join(d, "cpu.cfs_quota_us")), _read(os.path.join(d, "cpu.cfs_period_us")))
+                     for d in dirs]
+        else:
+            continue
+        quotas = [cpus for cpus in (_cpus(*pair) for pair in pairs) if cpus is not None]
+        if quotas:
+            return min(quotas) if controllers == "" else quotas[0]
     return None
 
 
 def available_cpus() -> int:
     """CPUs this process may use: its affinity mask, capped by its cgroup quota (at least 1)."""
-    cpus = _affinity_cpus()
+    try:
+        cpus = len(os.sched_getaffinity(0)) or 1
+    except (AttributeError, OSError):
+        cpus = os.cpu_count() or 1
     quota = cgroup_cpu_quota()
-    if quota is not None:
-        cpus = min(cpus, max(1, math.ceil(quota)))
-    return max(1, cpus)
+    return max(1, cpus if quota is None else min(cpus, math.ceil(quota)))
 
 
 # Where launchers put the number of processes on this node: torchrun/accelerate, Open MPI,

@@ -287,22 +287,22 @@ class ChildSession:
         while not self._messages:
             if self.proc.ctl_r in self._eof:
                 return None
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                self.kill()
-                raise Abort(Status.TIMEOUT, timeout_detail)
-            self._pump_once(min(remaining, 1.0))
+            self._pump_once(min(self._remaining(deadline, timeout_detail), 1.0))
         return self._messages.pop(0)
 
     def drain(self, deadline: float) -> None:
         """Read remaining output until every pipe is closed (or the deadline)."""
         fds = {self.proc.ctl_r, self.proc.out_r, self.proc.err_r}
         while not fds <= self._eof:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                self.kill()
-                raise Abort(Status.TIMEOUT, "program did not exit in time")
-            self._pump_once(min(remaining, 1.0))
+            self._pump_once(min(self._remaining(deadline, "program did not exit in time"), 1.0))
+
+    def _remaining(self, deadline: float, timeout_detail: str) -> float:
+        """Seconds left before `deadline`; past it, the child is killed and the test times out."""
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            self.kill()
+            raise Abort(Status.TIMEOUT, timeout_detail)
+        return remaining
 
     # ------------------------------------------------------------------ calls
     def call(self, name: str, cls: str | None, args: tuple[Any, ...], deadline: float) -> Any:
@@ -317,13 +317,10 @@ class ChildSession:
         return self.interpret_reply(self.message(deadline, f"timed out calling {name}"), name)
 
     def send(self, msg: dict[str, Any], deadline: float, timeout_detail: str) -> None:
-        """Write one JSON-line request to the child."""
-        self._write_request((json.dumps(msg) + "\n").encode(), deadline, timeout_detail)
-
-    def _write_request(self, data: bytes, deadline: float, timeout_detail: str) -> None:
-        # Non-blocking with a deadline: a child that stops reading must not hang the harness.
+        """Write one JSON-line request to the child, non-blocking with a deadline: a child that stops
+        reading must not hang the harness."""
         os.set_blocking(self.proc.ctl_w, False)
-        view = memoryview(data)
+        view = memoryview((json.dumps(msg) + "\n").encode())
         while view:
             try:
                 view = view[os.write(self.proc.ctl_w, view):]
@@ -333,11 +330,7 @@ class ChildSession:
             except BrokenPipeError:
                 self.alive = False
                 raise Abort(Status.RUNTIME_ERROR, "program exited before answering") from None
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                self.kill()
-                raise Abort(Status.TIMEOUT, timeout_detail)
-            select.select([], [self.proc.ctl_w], [], min(remaining, 0.05))
+            select.select([], [self.proc.ctl_w], [], min(self._remaining(deadline, timeout_detail), 0.05))
 
     def interpret_reply(self, reply: dict[str, Any] | None, name: str) -> Any:
         if reply is None:

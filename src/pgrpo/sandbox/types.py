@@ -53,10 +53,11 @@ class ExecResult:
     tests_total: int
 
     @classmethod
-    def failure(cls, status: Status, detail: str, tests_total: int, runtime_s: float = 0.0,
-                tests_passed: int = 0) -> ExecResult:
+    def of(cls, status: Status, detail: str, tests_total: int, runtime_s: float = 0.0,
+           tests_passed: int = 0) -> ExecResult:
+        """The result with `passed` and `pass_fraction` derived from the status and counts."""
         frac = tests_passed / tests_total if tests_total else 0.0
-        return cls(False, frac, status, detail, runtime_s, tests_passed, tests_total)
+        return cls(status is Status.PASSED, frac, status, detail, runtime_s, tests_passed, tests_total)
 
 
 Isolation = Literal["auto", "bwrap", "unshare", "none"]

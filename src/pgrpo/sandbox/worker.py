@@ -7,6 +7,7 @@ Its verdict channel is on close-on-exec fds no child keeps; it is non-dumpable.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
@@ -42,13 +43,9 @@ def _handle(line: bytes, spawner: Spawner) -> dict[str, Any]:
 
 
 def _reap() -> None:
-    while True:
-        try:
-            pid, _ = os.waitpid(-1, os.WNOHANG)
-        except ChildProcessError:
-            return
-        if pid == 0:
-            return
+    with contextlib.suppress(ChildProcessError):
+        while os.waitpid(-1, os.WNOHANG)[0]:
+            pass
 
 
 def _enter_jail() -> int:
