@@ -7,6 +7,7 @@ untrusted program; the jail and the trusted harness do the protecting.
 from __future__ import annotations
 
 import builtins
+import contextlib
 import functools
 import json
 import os
@@ -15,7 +16,7 @@ from collections.abc import Callable
 from types import CodeType
 from typing import Any
 
-from pgrpo.sandbox import checker, codec, unittest_run
+from pgrpo.sandbox import checker, codec, unittest_audit
 
 # Built once in the spawner: json.dumps(..., separators=...) would build an encoder per message.
 ENCODE = json.JSONEncoder(separators=(",", ":")).encode
@@ -43,10 +44,8 @@ def _compile(program: str, filename: str) -> CodeType:
 
 def _flush() -> None:
     for stream in (sys.stdout, sys.stderr):
-        try:
+        with contextlib.suppress(BaseException):  # a broken stream must not skip the reply
             stream.flush()
-        except BaseException:  # noqa: BLE001 - a broken stream must not skip the reply
-            pass
 
 
 def _serve(program: str, calls_fd: int = 3, replies_fd: int = 4) -> None:
@@ -104,7 +103,7 @@ def _stdio(program: str) -> None:
 RUNNERS: dict[str, Callable[[str], None]] = {
     "serve": _serve,
     "stdio": _stdio,
-    "unittest": functools.partial(unittest_run.run_unittest, report_fd=4, flush=_flush),
+    "unittest": functools.partial(unittest_audit.run_unittest, report_fd=4, flush=_flush),
     "check": functools.partial(checker.run_checker, send=_send),
     "serve-checked": functools.partial(_serve, calls_fd=5, replies_fd=6),
 }

@@ -163,7 +163,7 @@ def _scrub() -> None:
             vars(module).clear()
     for name in [n for n in sys.modules if n == "pgrpo" or n.startswith("pgrpo.")]:
         module = sys.modules.pop(name)
-        if name not in _OWN and name != "pgrpo.sandbox.unittest_run" and isinstance(module, types.ModuleType):
+        if name not in _OWN and isinstance(module, types.ModuleType):
             vars(module).clear()
     gc.collect()
 
