@@ -1,9 +1,5 @@
-"""JSON / JSONL reading and writing with errors that name the file and line.
-
-Owns: `read_jsonl` (gz ok; strict or collecting bad lines), `append_jsonl` (flushed per
-record, so an interrupted job keeps finished work), `write_jsonl` and `write_text_atomic`
-(temp file + rename).
-"""
+"""JSONL reading (gz ok; errors name the file and line, or bad lines are collected), `append_jsonl`
+(fsync'd per record) and atomic writes (`write_jsonl`, `write_text_atomic`: temp file + rename)."""
 
 from __future__ import annotations
 
@@ -12,6 +8,7 @@ import io
 import json
 import os
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
@@ -42,11 +39,8 @@ def open_text(path: str | Path) -> TextIO:
 
 
 def iter_jsonl(path: str | Path, bad_lines: list[BadLine] | None = None) -> Iterator[tuple[int, dict[str, Any]]]:
-    """Yield (1-based line number, object) per non-blank line.
-
-    A line that is not a JSON object raises DataError naming file and line, unless
-    `bad_lines` is given: then it is recorded there and skipped.
-    """
+    """(1-based line number, object) per non-blank line; a line that is not a JSON object is a
+    DataError naming file and line, or, given `bad_lines`, recorded there and skipped."""
     with open_text(path) as handle:
         for lineno, raw in enumerate(handle, start=1):
             if not raw.strip():
@@ -79,32 +73,32 @@ def append_jsonl(path: str | Path, record: dict[str, Any]) -> None:
         os.fsync(handle.fileno())
 
 
-def write_text_atomic(path: str | Path, text: str) -> None:
-    """Write `text` via a temp file + rename: readers see the old file or the new one, never half."""
+@contextmanager
+def _atomic(path: str | Path) -> Iterator[TextIO]:
+    """A temp file renamed to `path` when the block ends: readers see the old file or the new one, never
+    half; a failed write leaves the old file (if any) untouched."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
     try:
-        tmp.write_text(text, encoding="utf-8")
+        with tmp.open("w", encoding="utf-8") as handle:
+            yield handle
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
     os.replace(tmp, path)
 
 
+def write_text_atomic(path: str | Path, text: str) -> None:
+    with _atomic(path) as handle:
+        handle.write(text)
+
+
 def write_jsonl(path: str | Path, records: Iterable[dict[str, Any]]) -> int:
-    """Write records atomically (temp file + rename); returns the count."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
+    """Write records atomically; returns the count."""
     count = 0
-    try:
-        with tmp.open("w", encoding="utf-8") as handle:
-            for record in records:
-                handle.write(json.dumps(record, ensure_ascii=False) + "\n")
-                count += 1
-    except BaseException:
-        tmp.unlink(missing_ok=True)  # a failed write leaves the old file (if any) untouched
-        raise
-    os.replace(tmp, path)
+    with _atomic(path) as handle:
+        for record in records:
+            handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+            count += 1
     return count

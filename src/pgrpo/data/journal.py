@@ -1,12 +1,6 @@
-"""The resumable JSONL journal every long-running stage appends its finished work to.
-
-Owns `Journal`: an append-only JSONL file of dict records, optionally keyed (a field name or a
-function of the record). Each append is flushed and fsync'd, so a killed run keeps every
-finished item. On open the file is read back once: a torn last line (the kill hit mid-write,
-so no newline) is cut off, or completed when it already is a whole record, so the next append
-never merges into it. Items not in the journal are the work that remains; `retain` rewrites
-the file atomically keeping only some records (trim to a step on resume, drop verdicts to redo).
-"""
+"""`Journal`: the append-only, fsync'd JSONL file every long job records its finished items in, so a
+killed run resumes with what remains. On open, a torn last line (a kill mid-write) is cut off, or
+completed when it is a whole record; `retain` rewrites the file atomically keeping some records."""
 
 from __future__ import annotations
 
@@ -25,13 +19,10 @@ KeyOf = Callable[[Record], Hashable]
 
 
 class Journal:
-    """Records in file order; with a `key`, one record per key.
-
-    `replace=False`: the first record of a key wins (a finished item is never redone);
-    `replace=True`: the latest wins (a re-check overrides). `strict=True`: a damaged line
-    before the tail, or a record without a key, is a DataError naming file and line;
-    `strict=False`: it is skipped with a warning and listed in `bad_lines`.
-    """
+    """Records in file order; with a `key` (a field name or a function of the record), one per key:
+    the first (`replace=False`: a finished item is never redone) or the latest. A damaged line before
+    the tail, or a record without a key, is a DataError naming file and line (`strict`), else skipped
+    with a warning and listed in `bad_lines`."""
 
     def __init__(self, path: str | Path, key: str | KeyOf | None = None, *, replace: bool = False,
                  strict: bool = True) -> None:

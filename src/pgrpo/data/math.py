@@ -1,14 +1,10 @@
-"""Math problem data (MATH500, Minerva, AIME style) and the math prompt.
-
-Owns: `MathProblem`, `load_math_problems(source)` (any source the data layer's reader takes:
-JSON / JSONL / parquet files, .gz ok, or a hub dataset id) with flexible keys, and
-`math_messages`. Keys accepted: statement from `problem` / `question` / `Problem` /
-`Question`; gold from `answer` / `Answer` / `final_answer`, else the last \\boxed{} of
-`solution` / `Solution`; id from `unique_id` / `task_id` / `id` / `ID`, else the row index.
-"""
+"""Math problems (MATH500, Minerva, AIME style): `MathProblem`, `load_math_problems` (any source
+`iter_records` reads; the statement, gold answer or boxed solution and id from the first of several
+usual keys) and the math prompt `math_messages`."""
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from itertools import islice
@@ -87,19 +83,15 @@ def load_math_problems(source: str, *, split: str | None = None, limit: int | No
                        name: str = "") -> list[MathProblem]:
     """Load (problem, answer) items from a local file or a hub dataset id (default split "test")."""
     problems = [math_problem_from_record(r, name) for r in islice(iter_records(source, split), limit)]
-    seen: set[str] = set()
-    for p in problems:
-        if p.task_id in seen:
-            raise DataError(f"{source}: duplicate task id {p.task_id!r}")
-        seen.add(p.task_id)
+    repeated = [task_id for task_id, count in Counter(p.task_id for p in problems).items() if count > 1]
+    if repeated:
+        raise DataError(f"{source}: duplicate task id {repeated[0]!r}")
     return problems
 
 
 def math_messages(problem: MathProblem, style: str) -> list[dict[str, str]]:
     """Chat messages for a math problem; "pgrpo" uses the think/answer format, "plain" does not."""
-    if style == "pgrpo":
-        return [{"role": "system", "content": MATH_PGRPO_SYSTEM},
-                {"role": "user", "content": f"{problem.statement}\n\n{MATH_INSTRUCTION}"}]
-    if style == "plain":
-        return [{"role": "user", "content": f"{problem.statement}\n\n{MATH_INSTRUCTION}"}]
-    raise PgrpoError(f"unknown prompt style {style!r}; known: pgrpo, plain")
+    if style not in ("pgrpo", "plain"):
+        raise PgrpoError(f"unknown prompt style {style!r}; known: pgrpo, plain")
+    user = {"role": "user", "content": f"{problem.statement}\n\n{MATH_INSTRUCTION}"}
+    return [{"role": "system", "content": MATH_PGRPO_SYSTEM}, user] if style == "pgrpo" else [user]

@@ -1,11 +1,6 @@
-"""Prompts: how a `Problem` is put to the policy.
-
-Owns: `SYSTEM_PROMPT` (the P-GRPO response format, which `pgrpo.parsing` checks), the prompt
-styles registry `PROMPT_STYLES` ("pgrpo": the training format; "plain": a plain instruct
-prompt for baselines), `build_messages` (chat messages) and `render_prompt` / `render_messages`
-(one string, through the tokenizer's chat template when it has one). Pure text: no tokenization of
-completions, no I/O.
-"""
+"""How a `Problem` is put to the policy: `SYSTEM_PROMPT` (the response format pgrpo.parsing checks),
+the `PROMPT_STYLES` registry ("pgrpo": training; "plain": baselines), `build_messages` and
+`render_prompt` / `render_messages` (one string, through the tokenizer's chat template if any)."""
 
 from __future__ import annotations
 
@@ -135,14 +130,9 @@ def build_messages(problem: Problem, style: str = "pgrpo") -> list[dict[str, str
 
 def render_prompt(problem: Problem, tokenizer: Any = None, style: str = "pgrpo", *,
                   prefill_think: bool = False) -> str:
-    """The prompt string for `problem`.
-
-    With a tokenizer that has a chat template: `apply_chat_template(messages,
-    add_generation_prompt=True, tokenize=False)`; otherwise (no tokenizer, or no template)
-    a plain "System: ...\\n\\nUser: ...\\n\\nAssistant: " rendering.
-    prefill_think: end the prompt with "<think>\\n" so the model starts inside its reasoning;
-    parse such completions with `parse_response(text, think_prefilled=True)`.
-    """
+    """The prompt string: the tokenizer's chat template (with the generation prompt) if it has one,
+    else "System: ...\\n\\nUser: ...\\n\\nAssistant: ". prefill_think: end with "<think>\\n" (parse such
+    completions with `parse_response(text, think_prefilled=True)`)."""
     return render_messages(build_messages(problem, style), tokenizer, prefill_think=prefill_think)
 
 
