@@ -15,8 +15,16 @@ import pytest
 
 from pgrpo.config import ConfigError
 from pgrpo.data.build_rl import BuildConfig, SolutionCheck, SourceSpec, build_rl, write_outputs
-from pgrpo.data.case_keys import CaseKey, assert_case_keys, case_keys
-from pgrpo.data.decontaminate import EvalIndex, EvalItem, EvalSpec, read_eval_set, statement_hash
+from pgrpo.data.decontaminate import (
+    CaseKey,
+    EvalIndex,
+    EvalItem,
+    EvalSpec,
+    assert_case_keys,
+    case_keys,
+    read_eval_set,
+    statement_hash,
+)
 from pgrpo.data.io import read_jsonl
 from pgrpo.data.loaders import load_problems
 from pgrpo.data.problem import Problem
