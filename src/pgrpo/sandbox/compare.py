@@ -7,6 +7,7 @@ interpreter (builtins, `math`, `decimal`) before the comparison: comparing outsi
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from decimal import Decimal, InvalidOperation
@@ -83,23 +84,10 @@ class _Walk:
 
 
 def _json_key(key: Any) -> Any:
-    """The string JSON would write for a scalar dict key (json.dumps rules)."""
-    kind = type(key)
-    if kind is str:
+    """The string JSON writes for a scalar dict key (1 -> "1", True -> "true"); bytes / complex stay."""
+    if type(key) is bytes or type(key) is complex:
         return key
-    if kind is bool:
-        return "true" if key else "false"
-    if key is None:
-        return "null"
-    if kind is int:
-        return int.__repr__(key)
-    if kind is not float:  # bytes / complex keys: JSON can't write them; keep them as they are
-        return key
-    if math.isnan(key):
-        return "NaN"
-    if math.isinf(key):
-        return "Infinity" if key > 0 else "-Infinity"
-    return float.__repr__(key)
+    return next(iter(json.loads(json.dumps({key: 0}))))
 
 
 def to_plain(value: Any) -> Any:

@@ -47,7 +47,13 @@ def run_code_tests(spec: JobSpec, spawner: Spawner) -> JobVerdict:
         run = TestRun(spec, "serve", spawner)
 
         def test(i: int, deadline: float) -> tuple[bool, str]:
-            return literal[i].run(lambda name, args: _call_program(run, name, args, deadline))
+            def call(name: str, args: tuple[Any, ...]) -> Any:
+                session = run.live_session()  # (re)opened first: its functions are those of this program
+                if name != spec.entry_point and name not in run.funcs:  # as the test code would find it
+                    raise NameError(f"name {name!r} is not defined")
+                return session.call(name, None, args, deadline)
+
+            return literal[i].run(call)
 
         return _in_order(run, len(literal), run.open, test, run.close)
     run = TestRun(spec, "serve-checked", spawner)
@@ -69,13 +75,6 @@ def _in_order(run: TestRun, total: int, start: Callable[[], object], test: Calla
     finally:
         close()
     return run.verdict(total)
-
-
-def _call_program(run: TestRun, name: str, args: tuple[Any, ...], deadline: float) -> Any:
-    session = run.live_session()
-    if name != run.spec.entry_point and name not in run.funcs:  # as the test code would find it (checker.py)
-        raise NameError(f"name {name!r} is not defined")
-    return session.call(name, None, args, deadline)
 
 
 def run_call(spec: JobSpec, spawner: Spawner) -> JobVerdict:

@@ -1,4 +1,4 @@
-"""The "unittest" report channel: the jailed runner's relay (`run_unittest`) and the test process's audit hook.
+"""The "unittest" report channel: the jailed runner's relay (`run_unittest`) and the test process's hook.
 
 The runner never runs the program or the tests: it makes a 128-bit secret and a pipe, forks the test
 process (unittest_child.py, which first points the harness's fds at its own pipe) and relays each line
