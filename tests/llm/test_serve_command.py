@@ -4,15 +4,29 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 
+import openai
 import pytest
 
 from loopback import free_port
 from pgrpo.llm import ChatRequest, make_backend
-from pgrpo.llm.openai_compat import wait_for_server
 from pgrpo.serving import stop_process
 
 CLI = [sys.executable, "-c", "import sys; from pgrpo.cli import main; sys.exit(main())"]
+
+
+def wait_for_server(base_url: str, timeout: float = 30.0) -> bool:
+    """Poll `GET {base_url}/models` until it answers (True) or `timeout` passes (False)."""
+    deadline = time.monotonic() + timeout
+    with openai.OpenAI(api_key="no-key", base_url=base_url, timeout=2.0, max_retries=0) as client:
+        while time.monotonic() < deadline:
+            try:
+                client.models.list()
+                return True
+            except openai.APIError:
+                time.sleep(0.2)
+    return False
 
 
 @pytest.mark.slow

@@ -5,6 +5,7 @@ training uses) -> summarize. Every stage appends finished work to the output dir
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -24,7 +25,7 @@ from pgrpo.sandbox.settings import SandboxConfig
 from pgrpo.verify import Verifier
 
 if TYPE_CHECKING:
-    from pgrpo.llm import CachedBackend, ChatBackend
+    from pgrpo.llm import ChatBackend
 
 CHUNK = 64  # samples per verification call between checkpoints
 LCB_OPTION_KEYS = ("start_date", "end_date", "difficulty")
@@ -71,9 +72,7 @@ class EvalConfig(OptionsModel):
         return self
 
     def settings(self) -> RunSettings:
-        return RunSettings(str(self.model), self.backend, self.prompt_style, float(self.temperature),
-                           float(self.top_p), int(self.max_tokens), int(self.n), int(self.seed),
-                           dict(self.backend_options))
+        return RunSettings(**self.model_dump(include={f.name for f in dataclasses.fields(RunSettings)}))
 
 
 @dataclass(frozen=True)
@@ -234,31 +233,14 @@ class EvalOutcome:
     out: OutputDir
 
 
-def load_tasks(config: EvalConfig) -> dict[str, list[EvalTask]]:
-    return {name: load_benchmark(name, data=config.data, limit=config.limit,
-                                 options=config.lcb_options if name == "lcb" else {})
-            for name in config.benchmarks}
-
-
-def build_backend(config: EvalConfig) -> CachedBackend:
-    """The configured ChatBackend wrapped in CachedBackend (per-item errors, optional disk cache)."""
-    from pgrpo.llm import CachedBackend, make_backend
-
-    return CachedBackend(make_backend(config.backend, str(config.model), **config.backend_options), config.cache_dir)
-
-
-def _attach_benchmark(samples: Sequence[SampleRecord], benchmarks: Sequence[str]) -> list[SampleRecord]:
-    """Samples written by other tools carry no benchmark: with one benchmark, they are its."""
-    if len(benchmarks) != 1:
-        return list(samples)
-    return [SampleRecord(benchmarks[0], s.task_id, s.sample_index, s.prompt, s.response) if not s.benchmark else s
-            for s in samples]
-
-
 def evaluate(config: EvalConfig, backend: ChatBackend | None = None) -> EvalOutcome:
     """Run the pipeline; `backend` (a ChatBackend) overrides building one from the config."""
+    from pgrpo.llm import CachedBackend, make_backend
+
     out = OutputDir(config.out_dir)
-    tasks = load_tasks(config)
+    tasks = {name: load_benchmark(name, data=config.data, limit=config.limit,
+                                  options=config.lcb_options if name == "lcb" else {})
+             for name in config.benchmarks}
     ensure_libraries(tasks, config.sandbox)  # before anything is generated or checked
     generation = None
     if config.rescore:
@@ -268,17 +250,19 @@ def evaluate(config: EvalConfig, backend: ChatBackend | None = None) -> EvalOutc
     else:
         settings = config.settings()
         out.check_settings(settings)
-        own = backend is None
-        chat = build_backend(config) if backend is None else backend
+        chat = backend or CachedBackend(make_backend(config.backend, str(config.model), **config.backend_options),
+                                        config.cache_dir)  # per-item errors, optional disk cache
         try:
             generation = generate_samples([t for ts in tasks.values() for t in ts], chat, out, settings,
                                           progress=config.progress)
         finally:
-            if own:
+            if backend is None:
                 chat.close()
 
     out.prepare_append()
-    samples = _attach_benchmark(out.read_samples(), config.benchmarks)
+    samples = out.read_samples()
+    if len(config.benchmarks) == 1:  # samples written by other tools carry no benchmark: they are its
+        samples = [dataclasses.replace(s, benchmark=s.benchmark or config.benchmarks[0]) for s in samples]
     index = {(t.benchmark, t.task_id): t for ts in tasks.values() for t in ts}
     max_n = None if config.rescore else config.n
     wanted = [s for s in samples if (s.benchmark, s.task_id) in index and (max_n is None or s.sample_index < max_n)]

@@ -31,10 +31,7 @@ def configure_serve(parser: argparse.ArgumentParser) -> Runner:
         except OSError as exc:
             raise PgrpoError(f"serve: cannot listen on {args.host}:{args.port}: {exc}") from exc
         print(f"pgrpo serve: {server.model_name} at {server.base_url} (Ctrl-C to stop)", file=sys.stderr, flush=True)
-        try:
-            server.httpd.serve_forever()
-        finally:
-            server.httpd.server_close()
+        server.serve_forever()
         return 0
 
     return run

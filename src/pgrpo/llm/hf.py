@@ -17,10 +17,6 @@ from pgrpo.llm.types import ChatRequest, ChatResult
 from pgrpo.paths import is_local_path
 
 
-def _group_key(req: ChatRequest) -> tuple[Any, ...]:
-    return (req.temperature, req.top_p, req.max_tokens, req.seed, req.stop)
-
-
 def truncate_at_stop(text: str, stop: Sequence[str]) -> str:
     """Cut `text` at the earliest stop string (excluded, as in the OpenAI API)."""
     found = [pos for pos in (text.find(s) for s in stop if s) if pos >= 0]
@@ -84,7 +80,7 @@ class HFBackend(ChatBackend):
         results: list[ChatResult | None] = [None] * len(requests)
         groups: dict[tuple[Any, ...], list[int]] = {}
         for i, req in enumerate(requests):
-            groups.setdefault(_group_key(req), []).append(i)
+            groups.setdefault((req.temperature, req.top_p, req.max_tokens, req.seed, req.stop), []).append(i)
         bar = tqdm(total=len(requests), desc=f"hf:{self.model}", unit="req", disable=not progress)
         with self._lock:
             for idx in groups.values():

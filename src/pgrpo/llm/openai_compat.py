@@ -54,14 +54,6 @@ def describe_error(exc: openai.APIError, timeout: float) -> str:
     return f"{type(exc).__name__}: {exc.message}"
 
 
-def attempts_made(exc: openai.APIError) -> int:
-    """HTTP attempts behind `exc`: the client stamps each retry with its count."""
-    try:
-        return int(exc.request.headers.get("x-stainless-retry-count", "0")) + 1
-    except (AttributeError, RuntimeError, ValueError):
-        return 1
-
-
 @BACKENDS.register("openai")
 class OpenAIBackend(ChatBackend):
     """Calls `{base_url}/chat/completions` for `model`."""
@@ -98,26 +90,26 @@ class OpenAIBackend(ChatBackend):
         return body
 
     def _complete(self, req: ChatRequest) -> ChatResult:
-        """One request with all its retries (runs in a worker thread)."""
+        """One request with all its retries (runs in a worker thread); an unexpected bug is a per-item error."""
         tries, error = 0, ""
         while tries <= self.max_retries:
             try:
                 completion = self.client.chat.completions.create(**self.payload(req))
                 return result_from_completion(completion, req.n)
             except openai.APIError as exc:  # the client has already retried what is worth retrying
-                tries, error = tries + attempts_made(exc), describe_error(exc, self.timeout)
+                try:  # the client stamps each retry with its count
+                    tries += int(exc.request.headers.get("x-stainless-retry-count", "0")) + 1
+                except (AttributeError, RuntimeError, ValueError):
+                    tries += 1
+                error = describe_error(exc, self.timeout)
                 break
             except ValueError as exc:  # malformed JSON or empty choices: the client took it as success
                 tries, error = tries + 1, f"bad response: {exc}"
+            except Exception as exc:  # noqa: BLE001 - an unexpected bug stays a per-item error
+                return ChatResult([], f"openai: POST {self.url}: {type(exc).__name__}: {exc}")
             if tries <= self.max_retries:
                 time.sleep(min(8.0, 0.5 * 2 ** (tries - 1)))
         return ChatResult([], f"openai: POST {self.url} failed after {tries} attempt{'s' * (tries > 1)}: {error}")
-
-    def _complete_safely(self, req: ChatRequest) -> ChatResult:
-        try:
-            return self._complete(req)
-        except Exception as exc:  # noqa: BLE001 - an unexpected bug stays a per-item error
-            return ChatResult([], f"openai: POST {self.url}: {type(exc).__name__}: {exc}")
 
     def generate(self, requests: Sequence[ChatRequest], progress: bool = False) -> list[ChatResult]:
         from tqdm.auto import tqdm
@@ -125,22 +117,9 @@ class OpenAIBackend(ChatBackend):
         if not requests:
             return []
         with ThreadPoolExecutor(max_workers=min(self.concurrency, len(requests))) as pool:
-            results = pool.map(self._complete_safely, requests)
+            results = pool.map(self._complete, requests)
             return list(tqdm(results, total=len(requests), desc=f"openai:{self.model}", unit="req",
                              disable=not progress))
 
     def close(self) -> None:
         self.client.close()
-
-
-def wait_for_server(base_url: str, timeout: float = 30.0) -> bool:
-    """Poll `GET {base_url}/models` until it answers (True) or `timeout` passes (False)."""
-    deadline = time.monotonic() + timeout
-    with openai.OpenAI(api_key=NO_KEY, base_url=base_url, timeout=2.0, max_retries=0) as client:
-        while time.monotonic() < deadline:
-            try:
-                client.models.list()
-                return True
-            except openai.APIError:
-                time.sleep(0.2)
-    return False

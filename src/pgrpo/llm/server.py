@@ -6,12 +6,13 @@ pgrpo's pipelines and tests: no auth, no TLS, no streaming.
 from __future__ import annotations
 
 import json
-import sys
 import threading
 import time
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+from fastapi import FastAPI, Request, Response
+from starlette.concurrency import run_in_threadpool
 
 from pgrpo.llm.base import ChatBackend
 from pgrpo.llm.types import ChatRequest
@@ -50,46 +51,63 @@ def request_from_body(body: dict[str, Any]) -> ChatRequest:
         raise RequestError(str(exc)) from None
 
 
-class _HTTPServer(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        # A client that gave up (timeout) closes the socket: not worth a traceback.
-        if isinstance(sys.exc_info()[1], (BrokenPipeError, ConnectionResetError)):
-            return
-        super().handle_error(request, client_address)
-
-
 class ChatServer:
-    """Serves `backend` at http://host:port/v1. `start()` runs in a background thread."""
+    """Serves `backend` at http://host:port/v1 (uvicorn on a bound socket): `serve_forever()` (`verbose`:
+    log every request), or `start()` in a background thread."""
 
     def __init__(self, backend: ChatBackend, host: str = "127.0.0.1", port: int = 8000,
                  model_name: str | None = None, verbose: bool = False) -> None:
+        from pgrpo.serving import BackgroundServer, bind, url_of
+
         self.backend = backend
         self.model_name = model_name or backend.model
         self.verbose = verbose
         self.lock = threading.Lock()
-        self.httpd = _HTTPServer((host, port), self._handler_class())
-        self._thread: threading.Thread | None = None
+        self.sock = bind(host, port)
+        self.base_url = url_of(self.sock) + "/v1"
+        self._background: BackgroundServer | None = None
+        self.app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
+        models = {"object": "list", "data": [{"id": self.model_name, "object": "model", "owned_by": "pgrpo"}]}
 
-    @property
-    def port(self) -> int:
-        return int(self.httpd.server_address[1])
+        async def chat(request: Request) -> Response:
+            length = int(request.headers.get("content-length") or 0)
+            if length <= 0 or length > MAX_BODY:
+                status, body = 400, _error_json("missing or oversized request body", "invalid_request_error")
+            else:
+                status, body = await run_in_threadpool(self.respond, await request.body())
+            return Response(body, status, self.extra_headers(status), media_type="application/json")
 
-    @property
-    def base_url(self) -> str:
-        return f"http://{self.httpd.socket.getsockname()[0]}:{self.port}/v1"
+        def list_models() -> dict[str, Any]:
+            return models
+
+        def health() -> dict[str, str]:
+            return {"status": "ok"}
+
+        for path in ("/v1/chat/completions", "/chat/completions"):
+            self.app.post(path)(chat)
+        for path in ("/v1/models", "/models"):
+            self.app.get(path)(list_models)
+        for path in ("/", "/health"):
+            self.app.get(path)(health)
+
+    def serve_forever(self) -> None:
+        import uvicorn
+
+        config = uvicorn.Config(self.app, log_level="info" if self.verbose else "warning", access_log=self.verbose)
+        try:
+            uvicorn.Server(config).run(sockets=[self.sock])
+        finally:
+            self.sock.close()
 
     def start(self) -> ChatServer:
-        self._thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-        self._thread.start()
+        from pgrpo.serving import BackgroundServer
+
+        self._background = BackgroundServer(self.app, self.sock, "chat-server", on_stop=lambda: None)
         return self
 
     def stop(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
+        if self._background is not None:
+            self._background.stop()
 
     def complete(self, body: dict[str, Any]) -> dict[str, Any]:
         """Answer one chat-completions body (raises RequestError for client errors)."""
@@ -123,52 +141,11 @@ class ChatServer:
         try:
             status, payload = 200, self.complete(json.loads(raw.decode("utf-8")))
         except (json.JSONDecodeError, UnicodeDecodeError, RequestError) as exc:
-            status, payload = 400, _error_body(str(exc), "invalid_request_error")
+            return 400, _error_json(str(exc), "invalid_request_error")
         except Exception as exc:  # noqa: BLE001 - a generation failure is a 500, not a dead server
-            status, payload = 500, _error_body(f"{type(exc).__name__}: {exc}", "server_error")
+            return 500, _error_json(f"{type(exc).__name__}: {exc}", "server_error")
         return status, json.dumps(payload, ensure_ascii=False).encode("utf-8")
 
-    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
-        server = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, fmt: str, *args: Any) -> None:
-                if server.verbose:
-                    super().log_message(fmt, *args)
-
-            def _send(self, status: int, payload: dict[str, Any] | bytes) -> None:
-                data = payload if isinstance(payload, bytes) else json.dumps(payload, ensure_ascii=False).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                for name, value in server.extra_headers(status).items():
-                    self.send_header(name, value)
-                self.end_headers()
-                self.wfile.write(data)
-
-            def do_GET(self) -> None:  # noqa: N802 - http.server naming
-                if self.path.rstrip("/") in ("/v1/models", "/models"):
-                    self._send(200, {"object": "list", "data": [
-                        {"id": server.model_name, "object": "model", "owned_by": "pgrpo"}]})
-                elif self.path.rstrip("/") in ("", "/health"):
-                    self._send(200, {"status": "ok"})
-                else:
-                    self._send(404, _error_body(f"no route {self.path}", "not_found"))
-
-            def do_POST(self) -> None:  # noqa: N802
-                if self.path.rstrip("/") not in ("/v1/chat/completions", "/chat/completions"):
-                    self._send(404, _error_body(f"no route {self.path}", "not_found"))
-                    return
-                length = int(self.headers.get("Content-Length") or 0)
-                if length <= 0 or length > MAX_BODY:
-                    self._send(400, _error_body("missing or oversized request body", "invalid_request_error"))
-                    return
-                self._send(*server.respond(self.rfile.read(length)))
-
-        return Handler
-
-
-def _error_body(message: str, kind: str) -> dict[str, Any]:
-    return {"error": {"message": message, "type": kind}}
+def _error_json(message: str, kind: str) -> bytes:
+    return json.dumps({"error": {"message": message, "type": kind}}, ensure_ascii=False).encode("utf-8")
