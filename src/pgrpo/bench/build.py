@@ -71,6 +71,10 @@ def _norm(text: str) -> str:
     return re.sub(r"\s+", " ", text).strip()
 
 
+def _same(s: dict[str, Any]) -> tuple[str, str]:
+    return _norm(s["reasoning"]), _norm(s["code"])
+
+
 def _sample(index: int, verdict: Verdict) -> dict[str, Any]:
     return {"index": index, "reasoning": verdict.reasoning, "code": verdict.code, "format_ok": verdict.format_ok,
             "passed": verdict.passed, "status": verdict.status, "detail": verdict.detail,
@@ -79,13 +83,10 @@ def _sample(index: int, verdict: Verdict) -> dict[str, Any]:
 
 def unique_samples(samples: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     """Drop samples whose (reasoning, code) repeats an earlier one (whitespace-insensitive)."""
-    seen, out = set(), []
+    first: dict[tuple[str, str], dict[str, Any]] = {}
     for s in samples:
-        key = (_norm(s["reasoning"]), _norm(s["code"]))
-        if key not in seen:
-            seen.add(key)
-            out.append(s)
-    return out
+        first.setdefault(_same(s), s)
+    return list(first.values())
 
 
 def usable(s: dict[str, Any]) -> bool:
@@ -111,19 +112,16 @@ def select_pairs(problem: Problem, samples: Sequence[dict[str, Any]], k: int, se
     rng = random.Random(f"{seed}:{problem.task_id}")
     rng.shuffle(goods)
     rng.shuffle(bads)
-    rows = []
-    for good, bad in list(zip(goods, bads))[:k]:
-        rows.append({
-            "question_id": problem.task_id,
-            "problem": problem.statement,
-            "difficulty": problem.difficulty,
-            "contest_date": problem.contest_date.isoformat() if problem.contest_date else None,
-            "chosen_reasoning": good["reasoning"], "chosen_code": good["code"],
-            "rejected_reasoning": bad["reasoning"], "rejected_code": bad["code"],
-            "chosen_sample": good["index"], "rejected_sample": bad["index"],
-            "rejected_status": bad["status"], "rejected_detail": bad["detail"],
-        })
-    return rows
+    return [{
+        "question_id": problem.task_id,
+        "problem": problem.statement,
+        "difficulty": problem.difficulty,
+        "contest_date": problem.contest_date.isoformat() if problem.contest_date else None,
+        "chosen_reasoning": good["reasoning"], "chosen_code": good["code"],
+        "rejected_reasoning": bad["reasoning"], "rejected_code": bad["code"],
+        "chosen_sample": good["index"], "rejected_sample": bad["index"],
+        "rejected_status": bad["status"], "rejected_detail": bad["detail"],
+    } for good, bad in list(zip(goods, bads))[:k]]
 
 
 def pair_hash(row: dict[str, Any]) -> str:
@@ -196,9 +194,9 @@ class BenchBuild:
                 self.summary.failed[problem.task_id] = f"judge: {judge_errors[pi]}"
                 continue
             # copy each judged verdict to its duplicates (only unique samples were judged)
-            verdict_of = {(_norm(s["reasoning"]), _norm(s["code"])): s for s in unique_samples(samples)}
+            verdict_of = {_same(s): s for s in unique_samples(samples)}
             for s in samples:
-                first = verdict_of[(_norm(s["reasoning"]), _norm(s["code"]))]
+                first = verdict_of[_same(s)]
                 s["consistent"], s["judge_raw"] = first["consistent"], first["judge_raw"]
             pairs = select_pairs(problem, samples, self.config.pairs_per_problem, self.config.seed)
             status = ("paired" if pairs else "no_correct" if not any(usable(s) and s["passed"] for s in samples)

@@ -86,8 +86,8 @@ class LLMJudge(Judge):
 
     def judge(self, items: Sequence[JudgeItem]) -> list[JudgeVerdict]:
         results = self.backend.generate([self.request(it) for it in items]) if items else []
-        return [JudgeVerdict(parse_verdict(res.text), res.text[-500:]) if res.ok else JudgeVerdict(None, "", res.error)
-                for res in results]
+        return [JudgeVerdict(parse_verdict(res.text), res.text[-500:]) if res.ok
+                else JudgeVerdict(None, "", res.error) for res in results]
 
 
 def judge_factory(name: str) -> Callable[..., Judge]:

@@ -13,9 +13,10 @@ if TYPE_CHECKING:
     from pgrpo.data.prompts import build_messages, prompt_style, render_prompt
     from pgrpo.data.schema import problem_from_dict, problem_to_dict
 
-__all__ = ["LOADERS", "CallCase", "Problem", "StdioCase", "TestKind", "Tests", "build_messages", "detect_format",
-           "iter_jsonl", "iter_problems", "load_problems", "problem_from_dict", "problem_to_dict", "prompt_style",
-           "read_jsonl", "render_prompt", "write_jsonl", "write_text_atomic"]
+__all__ = ["LOADERS", "CallCase", "Problem", "StdioCase", "TestKind", "Tests", "build_messages",
+           "detect_format", "iter_jsonl", "iter_problems", "load_problems", "problem_from_dict",
+           "problem_to_dict", "prompt_style", "read_jsonl", "render_prompt", "write_jsonl",
+           "write_text_atomic"]
 
 
 def __getattr__(name: str) -> Any:

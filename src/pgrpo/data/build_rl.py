@@ -283,7 +283,8 @@ class OutputPaths:
 
     @classmethod
     def next_to(cls, out: Path) -> OutputPaths:
-        return cls(out, *(out.with_name(out.stem + end) for end in (".report.txt", ".datasheet.md", ".datasheet.json")))
+        ends = (".report.txt", ".datasheet.md", ".datasheet.json")
+        return cls(out, *(out.with_name(out.stem + end) for end in ends))
 
 
 def datasheet(result: BuildResult, config: BuildConfig) -> dict[str, Any]:

@@ -1,8 +1,5 @@
-"""Command-line arguments shared by the commands that read a problem set or render prompts
-(`rm pairs`, `bench build`, `evaluate`): problem selection and the prompt style.
-
-Thin on purpose: parsing only; loading happens in `load_selected_problems` (pgrpo.data.loaders).
-"""
+"""Command-line arguments shared by the commands that read a problem set or render prompts (`rm pairs`,
+`bench build`, `evaluate`): problem selection and the prompt style."""
 
 from __future__ import annotations
 

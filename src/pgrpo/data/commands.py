@@ -1,8 +1,4 @@
-"""`pgrpo data inspect` and `pgrpo data convert`: thin CLI over pgrpo.data.loaders.
-
-Owns argument parsing and printing only; loading, detection and the JSONL format live in
-pgrpo.data.loaders and pgrpo.data.schema.
-"""
+"""`pgrpo data inspect` and `pgrpo data convert`: argument parsing and printing over pgrpo.data.loaders."""
 
 from __future__ import annotations
 

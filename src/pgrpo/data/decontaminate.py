@@ -259,7 +259,8 @@ def _bigcodebench_items(spec: EvalSpec) -> list[EvalItem]:
     """Its rows' instruct prompts and unittest asserts, read leniently (any test code)."""
     from pgrpo.data.loaders.reading import iter_records
 
-    return [EvalItem(str(r.require("task_id", (str, int))), r.get("instruct_prompt") or r.require("complete_prompt"),
+    return [EvalItem(str(r.require("task_id", (str, int))),
+                     r.get("instruct_prompt") or r.require("complete_prompt"),
                      frozenset(assert_case_keys(r.get("test", default=""), r.get("entry_point", default=""))))
             for r in iter_records(spec.path, spec.split)]
 

@@ -21,8 +21,9 @@ from pgrpo.data.problem import Problem, parse_date
 from pgrpo.data.schema import problem_from_dict, problem_to_dict
 from pgrpo.errors import DataError
 
-__all__ = ["LOADERS", "LoadOptions", "Loader", "Record", "decode_private_tests", "detect_format", "get_loader",
-           "iter_problems", "known_formats", "load_problems", "problem_from_dict", "problem_to_dict"]
+__all__ = ["LOADERS", "LoadOptions", "Loader", "Record", "decode_private_tests", "detect_format",
+           "get_loader", "iter_problems", "known_formats", "load_problems", "problem_from_dict",
+           "problem_to_dict"]
 PACKAGED = {"humaneval": packaged_humaneval_path}
 _LOAD_OPTION_NAMES = [f.name for f in dataclasses.fields(LoadOptions)]
 _FILTER_NAMES = ["start_date", "end_date", "difficulty", "skip_bad"]
@@ -85,14 +86,14 @@ class ProblemFilter:
     difficulties: frozenset[str] | None = None
 
     def keep(self, problem: Problem) -> bool:
+        date = problem.contest_date
         if self.difficulties is not None and (problem.difficulty or "").lower() not in self.difficulties:
             return False
         if self.start is None and self.end is None:
             return True
-        if problem.contest_date is None:  # a date window excludes undated problems
-            return False
-        return (self.start is None or problem.contest_date >= self.start) and (
-            self.end is None or problem.contest_date <= self.end)
+        # a date window excludes undated problems
+        return date is not None and (self.start is None or date >= self.start) and (
+            self.end is None or date <= self.end)
 
 
 def _split_options(options: dict[str, Any]) -> tuple[LoadOptions, ProblemFilter, bool]:

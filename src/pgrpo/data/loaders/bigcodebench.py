@@ -30,15 +30,16 @@ def _libs(record: Record) -> list[str]:
     return list(value)
 
 
-@loader("bigcodebench", "BigCodeBench: complete/instruct prompts + unittest TestCases", has_keys(BIGCODEBENCH_KEYS),
-        priority=30)
+@loader("bigcodebench", "BigCodeBench: complete/instruct prompts + unittest TestCases",
+        has_keys(BIGCODEBENCH_KEYS), priority=30)
 def convert_bigcodebench(record: Record, options: LoadOptions) -> Problem:
     complete = record.require("complete_prompt")
     test = record.require("test")
     if not unittest_names(test):
         raise record.error("test", "defines no `class TestCases(unittest.TestCase)` with test methods")
-    metadata = {"instruct_prompt": record.require("instruct_prompt"), "code_prompt": record.require("code_prompt"),
-                "libs": _libs(record), "doc_struct": record.get("doc_struct", default=""), "split": "complete"}
+    metadata = {"instruct_prompt": record.require("instruct_prompt"),
+                "code_prompt": record.require("code_prompt"), "libs": _libs(record),
+                "doc_struct": record.get("doc_struct", default=""), "split": "complete"}
     # the hard subset's extra columns, kept untouched
     metadata.update(record.pick([key for key in record.data if key not in _OWN], (str, int, float, bool)))
     return Problem(

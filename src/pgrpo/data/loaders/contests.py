@@ -39,7 +39,8 @@ def _json_value(text: str, problem_id: str, what: str) -> Any:
         raise DataError(f"problem {problem_id}: {what} is not a JSON value ({exc.msg}): {text[:80]!r}") from exc
 
 
-def _lcb_cases(record: Record, raw: list[Any], problem_id: str, label: str) -> tuple[TestKind | None, list[Any]]:
+def _lcb_cases(record: Record, raw: list[Any], problem_id: str,
+               label: str) -> tuple[TestKind | None, list[Any]]:
     """Test dicts -> (kind, CallCase/StdioCase list); kind None when `raw` is empty. A functional
     case's input is one JSON value per line (the arguments), its output one JSON value."""
     kind: TestKind | None = None
@@ -58,8 +59,10 @@ def _lcb_cases(record: Record, raw: list[Any], problem_id: str, label: str) -> t
             cases.append(StdioCase(stdin=str(case["input"]), stdout=str(case["output"])))
             continue
         lines = [line for line in str(case["input"]).strip("\n").split("\n") if line.strip()]
-        inputs = tuple(_json_value(line, problem_id, f"{where} input line {i + 1}") for i, line in enumerate(lines))
-        cases.append(CallCase(inputs=inputs, output=_json_value(str(case["output"]), problem_id, f"{where} output")))
+        inputs = tuple(_json_value(line, problem_id, f"{where} input line {i + 1}")
+                       for i, line in enumerate(lines))
+        output = _json_value(str(case["output"]), problem_id, f"{where} output")
+        cases.append(CallCase(inputs=inputs, output=output))
     return kind, cases
 
 
@@ -135,7 +138,8 @@ def convert_apps(record: Record, options: LoadOptions) -> Problem:
         unwrap = all(isinstance(out, list) and len(out) == 1 for out in outputs)
         for index, args in enumerate(inputs):
             if not isinstance(args, list):
-                raise record.error(f"input_output.inputs[{index}]", "must be a list of arguments for fn_name problems")
+                raise record.error(f"input_output.inputs[{index}]",
+                                   "must be a list of arguments for fn_name problems")
         tests = _tests(TestKind.CALL, [CallCase(inputs=tuple(args), output=out[0] if unwrap else out)
                                        for args, out in zip(inputs, outputs)],
                        "Solution" if "class Solution" in starter else None)
@@ -187,11 +191,11 @@ def convert_codecontests(record: Record, options: LoadOptions) -> Problem:
         raise record.error("public_tests", "and private_tests / generated_tests hold no test cases")
     public = _stdio_cases(record, "public_tests")
     solutions = record.get("solutions", dict, default={})
-    python3 = (text for language, text in zip(solutions.get("language") or [], solutions.get("solution") or [])
+    languages, texts = solutions.get("language") or [], solutions.get("solution") or []
+    python3 = (text for language, text in zip(languages, texts)
                if language == PYTHON3 and isinstance(text, str) and text.strip())
-    metadata: dict[str, Any] = {"platform": _enum(record, "source", SOURCES),
-                                **record.pick(("cf_rating", "cf_contest_id", "cf_index", "memory_limit_bytes"),
-                                              (int, str))}
+    metadata: dict[str, Any] = {"platform": _enum(record, "source", SOURCES)}
+    metadata.update(record.pick(("cf_rating", "cf_contest_id", "cf_index", "memory_limit_bytes"), (int, str)))
     limit = record.data.get("time_limit")
     if isinstance(limit, dict) and isinstance(limit.get("seconds"), (int, float)):
         metadata["time_limit_s"] = float(limit["seconds"]) + float(limit.get("nanos") or 0) / 1e9

@@ -37,7 +37,8 @@ def first_called_function(asserts: list[str] | tuple[str, ...]) -> str:
         except SyntaxError:
             continue
         for node in ast.walk(tree):
-            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id not in _NOT_UNDER_TEST:
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) \
+                    and node.func.id not in _NOT_UNDER_TEST:
                 return node.func.id
     return ""
 
@@ -145,7 +146,8 @@ def convert_evalplus(record: Record, options: LoadOptions) -> Problem:
         if record.get(key):
             metadata[name] = record.data[key]
     prefix = task_id.lower()
-    source = "humaneval+" if prefix.startswith("humaneval") else "mbpp+" if prefix.startswith("mbpp") else "evalplus"
+    source = "humaneval+" if prefix.startswith("humaneval") else "mbpp+" if prefix.startswith("mbpp") \
+        else "evalplus"
     return Problem(
         task_id=task_id,
         statement=statement,

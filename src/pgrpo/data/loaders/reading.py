@@ -49,18 +49,13 @@ def _iter_parquet(path: Path) -> Iterator[Record]:
     import pyarrow.parquet as pq
 
     try:
-        if path.suffix == ".gz":
-            with gzip.open(path, "rb") as handle:
-                table = pq.read_table(handle)
-        else:
-            table = pq.read_table(path)
+        with gzip.open(path, "rb") if path.suffix == ".gz" else path.open("rb") as handle:
+            table = pq.read_table(handle)
     except (OSError, ValueError) as exc:  # pyarrow raises ArrowInvalid (a ValueError) on bad files
         raise DataError(f"{path}: cannot read parquet: {exc}") from exc
-    offset = 0
-    for batch in table.to_batches():
-        for row in batch.to_pylist():
-            offset += 1
-            yield Record(f"{path}:{offset}", row, offset)
+    rows = (row for batch in table.to_batches() for row in batch.to_pylist())  # a batch at a time
+    for index, row in enumerate(rows, start=1):
+        yield Record(f"{path}:{index}", row, index)
 
 
 def _iter_local(path: Path) -> Iterator[Record]:

@@ -65,7 +65,8 @@ def decode_private_tests(value: Any, problem_id: str) -> list[Any]:
         except (binascii.Error, zlib.error, ValueError) as exc:
             raise DataError(f"problem {problem_id}: private_test_cases is not base64+zlib data: {exc}") from exc
         try:
-            decoded = _DataOnlyUnpickler(io.BytesIO(raw)).load()  # noqa: S301 - find_class refuses all globals
+            # find_class refuses all globals
+            decoded = _DataOnlyUnpickler(io.BytesIO(raw)).load()  # noqa: S301
             _check_plain(decoded)
         except (pickle.UnpicklingError, TypeError, EOFError, ValueError, IndexError, KeyError,
                 AttributeError, RecursionError, MemoryError) as exc:
