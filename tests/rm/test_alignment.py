@@ -13,7 +13,6 @@ import pytest
 
 from pgrpo.data.math import MathProblem
 from pgrpo.rewards.batch import RewardEvaluator
-from pgrpo.rewards.thinking import rm_thinking_fn
 from pgrpo.rm.bench_formats.base import EvalPair
 from pgrpo.rm.data import Pair
 from pgrpo.rm.evaluate import RewardModelEvaluator
@@ -75,7 +74,7 @@ def _rl_ids(scorer: RewardScorer) -> list[int]:
     recording = RecordingScorer(scorer)
     verdict = Verdict(True, "passed", 1.0, True, REASONING, CODE, CODE)
     evaluator = RewardEvaluator({"t": MathProblem("t", STATEMENT, "")}, lambda items: [verdict] * len(items),
-                                rm_thinking_fn(recording), mode="posterior")  # type: ignore[arg-type]
+                                recording.score, mode="posterior")  # type: ignore[arg-type]
     evaluator.evaluate(["t"], [GOOD])
     assert len(recording.seen) == 1
     return recording.seen[0]

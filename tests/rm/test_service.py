@@ -18,7 +18,6 @@ from pgrpo.config import ConfigError
 from pgrpo.data.math import MathProblem
 from pgrpo.errors import PgrpoError
 from pgrpo.rewards.batch import RewardEvaluator
-from pgrpo.rewards.thinking import local_thinking, remote_thinking
 from pgrpo.rm.client import RMClient, RMServiceError
 from pgrpo.rm.manifest import RMManifest, read_manifest
 from pgrpo.rm.scoring import RewardScorer, RMItem
@@ -74,9 +73,11 @@ def test_the_gate_sends_only_passing_completions_and_rewards_match(tiny_rm_path,
         evaluator = RewardEvaluator(targets, verify_fn, fn, mode="posterior", rm_truncated=truncated)
         return [r.total for r in evaluator.evaluate(list(targets), texts)[0].rewards]
 
-    served = rewards(remote_thinking([scalar_service.url], items_per_request=3, timeout_s=30, retries=0))
+    client = RMClient([scalar_service.url], items_per_request=3, timeout_s=30, retries=0)
+    served = rewards((client.score, lambda: client.truncated))
     assert scalar_service.scorer.calls == (len(ITEMS) + 1) // 2  # exactly the passing ones
-    local = rewards(local_thinking(tiny_rm_path, batch_size=16, max_length=None, device="cpu"))
+    scorer = RewardScorer(tiny_rm_path, batch_size=16, max_length=None, device="cpu")
+    local = rewards((scorer.score, lambda: scorer.truncated))
     assert served == pytest.approx(local, abs=1e-6)
 
 

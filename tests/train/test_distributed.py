@@ -121,7 +121,7 @@ def _worker(rank: int, port: int, out: str) -> None:
         result = {
             "gathered": distributed.gather_json({"rank": rank, "text": "é" * (rank * 3)}),
             "empty": distributed.gather_json([] if rank else [1, 2]),
-            "broadcast": distributed.broadcast_json(f"checkpoint-{rank}"),
+            "broadcast": distributed.gather_json(f"checkpoint-{rank}")[0],
             "rank": distributed.rank(),
         }
         marker = os.path.join(out, "built")
@@ -155,9 +155,9 @@ def _worker(rank: int, port: int, out: str) -> None:
 def test_gather_json_on_two_gloo_ranks(tmp_path):
     import torch.multiprocessing as mp
 
-    from pgrpo.train.distributed import broadcast_json, gather_json
+    from pgrpo.train.distributed import gather_json
 
-    assert gather_json({"x": 1}) == [{"x": 1}] and broadcast_json(3) == 3  # one process
+    assert gather_json({"x": 1}) == [{"x": 1}]  # one process
     mp.start_processes(_worker, args=(free_port(), str(tmp_path)), nprocs=2,  # type: ignore[attr-defined]
                        start_method="spawn")
     for rank in (0, 1):

@@ -259,7 +259,6 @@ def test_rewards_equal_single_process_and_rm_sees_passing_only(run, services):
     from transformers import AutoTokenizer
 
     from pgrpo.rewards.batch import RewardEvaluator
-    from pgrpo.rewards.thinking import rm_thinking_fn
     from pgrpo.rm.scoring import RewardScorer
     from pgrpo.train.config import load_train_config
     from pgrpo.train.tasks import load_examples, make_verifier
@@ -269,7 +268,7 @@ def test_rewards_equal_single_process_and_rm_sees_passing_only(run, services):
     examples = load_examples(config, AutoTokenizer.from_pretrained(out / "tiny-policy"))
     scorer = RewardScorer(str(services.rm_dir), batch_size=config.reward.rm_batch_size,
                           max_length=RM_MAX_LENGTH, device="cpu")
-    local_rm = rm_thinking_fn(scorer)
+    local_rm = scorer.score
     asked: list[tuple[str, str]] = []  # what the single-process gate sends the RM
 
     def counting(queries):

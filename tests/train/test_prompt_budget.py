@@ -15,15 +15,15 @@ from pgrpo.data.problem import Problem, TestKind, Tests
 from pgrpo.data.schema import problem_to_dict
 from pgrpo.errors import DataError
 from pgrpo.train.config import load_train_config
-from pgrpo.train.prompt_budget import (
+from pgrpo.train.tasks import (
     PromptBudget,
     check_prompts_fit,
+    code_prompt,
     count_prompt_tokens,
     long_prompts,
     prompt_budget,
     recipe_policy,
 )
-from pgrpo.train.tasks import code_prompt
 
 ROOT = Path(__file__).resolve().parents[2]
 TINY = ROOT / "recipes" / "tiny-cpu.yaml"

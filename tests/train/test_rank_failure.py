@@ -141,14 +141,14 @@ def _worker(rank: int, port: int, out: str) -> None:
         except Exception as exc:  # recorded for the test to inspect
             result = {"raised": type(exc).__name__, "message": str(exc)}
         result["seconds"] = time.monotonic() - start
-        try:  # the start-up agreement (pgrpo.train.preflight): the same, outside the reward path
+        try:  # the start-up agreement (pgrpo.train.runner.agreed_verifier): the same, outside the reward path
             distributed.agree("checking the services", ConnectionError(URL) if rank == 1 else None)
             result["agreed"] = None
         except errors.RankFailure as exc:
             result["agreed"] = str(exc)
         # The local jail: rank 1's cannot start (bwrap demanded, none on its PATH); rank 0's can.
         from pgrpo.sandbox import SandboxConfig
-        from pgrpo.train.preflight import agreed_verifier
+        from pgrpo.train.runner import agreed_verifier
 
         if rank == 1:
             os.environ["PATH"] = "/nonexistent"

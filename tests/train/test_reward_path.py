@@ -18,8 +18,7 @@ from typing import Any
 import pytest
 
 from pgrpo.data.loaders import load_problems
-from pgrpo.rewards import RewardEvaluator
-from pgrpo.rewards.thinking import rm_thinking_fn
+from pgrpo.rewards.batch import RewardEvaluator
 from pgrpo.rm.scoring import RewardScorer
 from pgrpo.sandbox.settings import SandboxConfig
 from pgrpo.train.distributed import gather_json
@@ -61,7 +60,7 @@ def test_the_documented_reward_path_is_the_code_that_runs(tiny_rm_path: str, tmp
             ran.add(SRC + name.split("/src/pgrpo/", 1)[1])
 
     with Verifier(SandboxConfig(workers=1)) as verifier:
-        evaluator = RewardEvaluator({problem.task_id: problem}, verifier, rm_thinking_fn(scorer),
+        evaluator = RewardEvaluator({problem.task_id: problem}, verifier, scorer.score,
                                     mode="posterior", group_size=2, rm_truncated=lambda: scorer.truncated)
         funcs = make_reward_funcs(evaluator, gather_json)
         callback = MetricsJsonlCallback(tmp_path / "metrics.jsonl")

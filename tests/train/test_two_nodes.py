@@ -4,7 +4,7 @@ Each node is its own `torchrun --nnodes 2 --nproc_per_node 1 --node_rank K` (sta
 a free loopback port, gloo), training the tiny recipe for 2 steps into its own output directory, on
 a tiny policy built beforehand (`model.path`). A service reachable from node 0 only, two ways:
 - from the start: node 1's URL refuses connections. Every rank contacts its services once the
-  process group is up (pgrpo.train.preflight), so both nodes stop before training, naming rank 1
+  process group is up (pgrpo.train.runner.agreed_service_checks), so both nodes stop before training, naming rank 1
   and its URL (checked before the process group, node 0 waited in the rendezvous, naming nothing);
 - from the first training step: node 1 reaches the service through a loopback TCP relay that goes
   down for good (its port then refuses connections) when the first reward request of training

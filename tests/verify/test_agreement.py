@@ -2,7 +2,7 @@
 path and by `pgrpo evaluate --rescore`.
 
 Every item is labelled by hand (passed, format_ok, status) from the documented rules (the format in
-pgrpo.parsing.response / pgrpo.parsing.math, the harness rules in pgrpo.sandbox.harness): a wrong
+pgrpo.parsing.response, the harness rules in pgrpo.sandbox.harness): a wrong
 verdict fails the test whichever path gives it. The two paths must also agree item by item, pass
 fraction included (issue #13: "passed" means one thing everywhere). Every test kind (humaneval,
 asserts, call, stdio, unittest) and the math checker are covered.

@@ -7,9 +7,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from pgrpo.parsing.math import extract_boxed
-from pgrpo.verify import math_answer
-from pgrpo.verify.math_answer import answers_match, normalize_answer
+from pgrpo.parsing.response import extract_boxed
+from pgrpo.verify import math as math_answer
+from pgrpo.verify.math import answers_match, normalize_answer
 
 
 @pytest.mark.parametrize(

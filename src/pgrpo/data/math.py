@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 from pgrpo.data.loaders.base import Record
 from pgrpo.data.loaders.reading import iter_records
 from pgrpo.errors import DataError, PgrpoError
-from pgrpo.parsing.math import extract_boxed
+from pgrpo.parsing.response import extract_boxed
 
 STATEMENT_KEYS = ("problem", "question", "Problem", "Question")
 ANSWER_KEYS = ("answer", "Answer", "final_answer")

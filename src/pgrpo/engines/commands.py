@@ -32,7 +32,7 @@ def configure_train(parser: argparse.ArgumentParser) -> Runner:
 
                 kwargs = validate_train_config(config)
                 if config.trainer == "async":
-                    from pgrpo.train.async_config import async_plan
+                    from pgrpo.train.grpo_fields import async_plan
 
                     print(async_plan(config, kwargs))
                 else:
@@ -63,7 +63,7 @@ def configure_export(parser: argparse.ArgumentParser) -> Runner:
 
     def run(args: argparse.Namespace) -> int:
         from pgrpo.config import ConfigError
-        from pgrpo.engines.verl_data import export_verl
+        from pgrpo.engines.verl import export_verl
         from pgrpo.train.config import load_train_config, validate_reward_recipe
 
         config = load_train_config(args.recipe, args.overrides)
@@ -80,7 +80,7 @@ def configure_export(parser: argparse.ArgumentParser) -> Runner:
 
 @command("reward serve", help="Serve a recipe's whole P-GRPO reward over HTTP (OpenRLHF's POST /get_reward)")
 def configure_reward_serve(parser: argparse.ArgumentParser) -> Runner:
-    from pgrpo.engines.reward_service import DEFAULT_TIMEOUT_S
+    from pgrpo.engines.openrlhf import DEFAULT_TIMEOUT_S
 
     parser.add_argument("--recipe", required=True, help="a `pgrpo train` recipe (task, data, reward, sandbox)")
     parser.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="dotted recipe overrides")
@@ -97,8 +97,8 @@ def configure_reward_serve(parser: argparse.ArgumentParser) -> Runner:
     def run(args: argparse.Namespace) -> int:
         import os
 
+        from pgrpo.engines.openrlhf import DEFAULT_PORT, TOKEN_ENV, check_binding, serve
         from pgrpo.engines.posterior import PosteriorReward
-        from pgrpo.engines.reward_service import DEFAULT_PORT, TOKEN_ENV, check_binding, serve
 
         token = args.token if args.token is not None else os.environ.get(TOKEN_ENV) or None
         check_binding(args.host, token)

@@ -13,7 +13,6 @@ import threading
 from collections.abc import Sequence
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -31,20 +30,13 @@ class RewardCallTimeout(PgrpoError, TimeoutError):
     """A scoring call did not end within its bound (the message names the items and the services)."""
 
 
-@dataclass
-class _Built:
-    """What one process builds from the recipe on its first call."""
-
-    evaluator: RewardEvaluator
-    verifier: Verifier
-
-
 class PosteriorReward:
-    """The P-GRPO reward of `recipe` (a recipe path, with `overrides` as on the command line, or a
-    `TrainConfig`); see the module docstring. Only the recipe's task, `data`, `reward` and
-    `sandbox` are read. `group_size` is GRPO's G, used only for the zero-variance stats.
-    `require_served_rm`: refuse a recipe whose RM would be loaded in the scoring process (an engine
-    scoring in a CUDA-free child must reach the RM over HTTP: `reward.rm_url`)."""
+    """The P-GRPO reward of `recipe` (a path, with command-line `overrides`, or a `TrainConfig`).
+    `group_size`: GRPO's G, for the stats; `require_served_rm`: refuse an RM loaded in this process."""
+
+    config: TrainConfig
+    timeout_s: float
+    group_size: int
 
     def __init__(self, recipe: str | Path | TrainConfig, overrides: Sequence[str] = (), *,
                  timeout_s: float = DEFAULT_CALL_TIMEOUT_S, group_size: int = 1,
@@ -60,22 +52,16 @@ class PosteriorReward:
                               "serve the RM (`pgrpo rm serve`) and set reward.rm_url instead of reward.rm_path")
         if timeout_s <= 0:
             raise ValueError(f"timeout_s must be > 0, got {timeout_s}")
-        self.config = config
-        self.timeout_s = float(timeout_s)
-        self.group_size = group_size
-        self._lock = threading.Lock()
-        self._built: _Built | None = None
+        self.__setstate__({"config": config, "timeout_s": float(timeout_s), "group_size": group_size})
 
     # Pickling carries the recipe and the settings only; the services are rebuilt where it lands.
     def __getstate__(self) -> dict[str, Any]:
         return {"config": self.config, "timeout_s": self.timeout_s, "group_size": self.group_size}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        self.config = state["config"]
-        self.timeout_s = state["timeout_s"]
-        self.group_size = state["group_size"]
+        self.__dict__.update(state)
         self._lock = threading.Lock()
-        self._built = None
+        self._built: tuple[RewardEvaluator, Verifier] | None = None
 
     @property
     def mode(self) -> str:
@@ -95,9 +81,9 @@ class PosteriorReward:
         with self._lock:
             if self._built is None:
                 self._built = self._build()
-            return self._built.evaluator
+            return self._built[0]
 
-    def _build(self) -> _Built:
+    def _build(self) -> tuple[RewardEvaluator, Verifier]:
         from pgrpo.train.runner import reward_evaluator
         from pgrpo.train.tasks import load_targets, make_verifier
 
@@ -110,7 +96,7 @@ class PosteriorReward:
         except BaseException:
             verifier.close()
             raise
-        return _Built(evaluator, verifier)
+        return evaluator, verifier
 
     def score(self, task_ids: Sequence[str], completions: Sequence[str]) -> list[CompletionReward]:
         """One CompletionReward per completion, same order; RewardCallTimeout past `timeout_s`."""
@@ -157,7 +143,7 @@ class PosteriorReward:
         with self._lock:
             built, self._built = self._built, None
         if built is not None:
-            built.verifier.close()
+            built[1].close()
 
     def __repr__(self) -> str:
         return f"PosteriorReward(task={self.config.task!r}, mode={self.mode!r}, {self.services()})"

@@ -3,7 +3,7 @@
 Picklable "format" / "outcome" / "thinking" callables over ONE `PosteriorReward`, called in a
 CUDA-free child (so the RM must be served). With the policy's tokenizer they score the decoded
 completion ids (the text GRPOTrainer gives); else the message text with reasoning put back in <think>.
-Also `pgrpo train`'s `trainer: async` path (`run_async_training`; its checks: `pgrpo.train.async_config`).
+Also `pgrpo train`'s `trainer: async` path (`run_async_training`; its checks: `pgrpo.train.grpo_fields`).
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Any
 from pgrpo.config import ConfigError
 from pgrpo.engines.posterior import PosteriorReward
 from pgrpo.rewards.batch import COMPONENTS, completion_text
-from pgrpo.train.async_config import async_grpo, call_bound_s
 from pgrpo.train.config import TrainConfig, lora_config
+from pgrpo.train.grpo_fields import async_grpo, call_bound_s
 
 if TYPE_CHECKING:
     from datasets import Dataset
@@ -155,14 +155,7 @@ def run_async_training(config: TrainConfig) -> TrainResult:
     def prepare() -> tuple[str, Any]:
         from transformers import AutoTokenizer
 
-        policy, _ = prepare_models(config, out)
-        if config.model.build_tiny and config.model.format_warmup_steps:
-            from pgrpo.train.tasks import load_examples
-            from pgrpo.train.warmup import format_warmup
-
-            tok = ensure_pad_token(AutoTokenizer.from_pretrained(policy))
-            format_warmup(policy, load_examples(config, tok), config.model.format_warmup_steps,
-                          seed=int(kwargs.get("seed", 42)))
+        policy, _ = prepare_models(config, out, int(kwargs.get("seed", 42)))
         tok = ensure_pad_token(AutoTokenizer.from_pretrained(policy, padding_side="left"))
         return policy, with_response_parser(tok, policy)
 

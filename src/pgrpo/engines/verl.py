@@ -3,17 +3,31 @@
 `compute_score` (async, reward-loop managers), `compute_score_sync` (NaiveRewardManager) and
 `compute_score_batch` (BatchRewardManager) return "score" plus the logged components. The recipe
 comes from `reward_kwargs` or env PGRPO_RECIPE; the task id from extra_info, else the ground truth.
+`export_verl` (`pgrpo data export --format verl`) writes the parquet verl trains from, `problems.jsonl`
+(found by task id) and `reward_recipe.yaml` (what `compute_score` reads).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+import yaml
+
+from pgrpo.config import ConfigError, to_dict
+from pgrpo.data.io import write_jsonl
+from pgrpo.engines.openrlhf import logged_components
 from pgrpo.engines.posterior import DEFAULT_CALL_TIMEOUT_S, shared_reward
-from pgrpo.rewards.batch import TIMEOUT_STATUS, CompletionReward
+from pgrpo.rewards.batch import CompletionReward
+from pgrpo.train.config import TrainConfig
+from pgrpo.train.tasks import load_targets
+from pgrpo.verify import task_type
 
 TASK_ID_KEY = "task_id"  # in extra_info (verl's per-row dict), as `pgrpo data export --format verl` writes it
+PROBLEMS_FILE = "problems.jsonl"
+RECIPE_FILE = "reward_recipe.yaml"
 
 
 def task_id_of(ground_truth: Any, extra_info: Mapping[str, Any] | None, where: str = "item") -> str:
@@ -28,16 +42,7 @@ def task_id_of(ground_truth: Any, extra_info: Mapping[str, Any] | None, where: s
 
 def result_dict(reward: CompletionReward) -> dict[str, float]:
     """verl's dict form of one completion's reward: "score" plus the components it logs."""
-    return {
-        "score": reward.total,
-        "format": reward.format,
-        "outcome": reward.outcome,
-        "thinking": reward.thinking,
-        "gated": float(reward.gated),
-        "rm_scored": float(reward.raw_thinking is not None),
-        "pass_fraction": reward.pass_fraction,
-        "timeout": float(reward.status == TIMEOUT_STATUS),
-    }
+    return {"score": reward.total, **logged_components(reward)}
 
 
 async def compute_score(data_source: str, solution_str: str, ground_truth: Any, extra_info: Mapping[str, Any] | None = None,
@@ -69,3 +74,46 @@ def compute_score_batch(data_sources: Sequence[str], solution_strs: Sequence[str
                          f"{len(infos)} extra_infos")
     ids = [task_id_of(g, e, f"row {i}") for i, (g, e) in enumerate(zip(ground_truths, infos))]
     return [result_dict(r) for r in shared_reward(recipe, overrides, timeout_s).score(ids, list(solution_strs))]
+
+
+@dataclass(frozen=True)
+class VerlExport:
+    parquet: Path
+    problems: Path
+    recipe: Path
+    rows: int
+
+
+def export_verl(config: TrainConfig, out_dir: str | Path, *, split: str = "train") -> VerlExport:
+    """Write the parquet, the problems file and the reward recipe into `out_dir` (see the module docstring)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    if config.data.think_prefilled:
+        raise ConfigError("data.think_prefilled: verl's prompts are chat messages, which cannot end inside the "
+                          "assistant's <think>; export with data.think_prefilled=false")
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    kind = task_type(config.task)
+    targets = list(load_targets(config).values())
+    rows = [{
+        "data_source": f"pgrpo/{config.task}",
+        "prompt": kind.messages(t, config.data.prompt_style),
+        "ability": config.task,
+        "reward_model": {"style": "rule", "ground_truth": t.task_id},
+        "extra_info": {"task_id": t.task_id, "index": i, "split": split},
+    } for i, t in enumerate(targets)]
+    parquet = out / f"{split}.parquet"
+    pq.write_table(pa.Table.from_pylist(rows), parquet)
+    problems = out / PROBLEMS_FILE
+    write_jsonl(problems, (kind.record(t) for t in targets))
+    recipe = to_dict(config)
+    # The sandbox as the recipe wrote it: not this machine's resolved worker count, and no default written
+    # out (the reward side resolves its own, and a test kind's limits still apply where they would here).
+    recipe["sandbox"] = config.sandbox.model_dump(mode="json", exclude_unset=True)
+    recipe["data"].update(source=PROBLEMS_FILE, format=kind.record_format,
+                          split=None, limit=None, options={})
+    recipe_path = out / RECIPE_FILE
+    recipe_path.write_text("# written by `pgrpo data export --format verl`: the reward side of the recipe, its "
+                           f"problems in {PROBLEMS_FILE}\n" + yaml.safe_dump(recipe, sort_keys=False), encoding="utf-8")
+    return VerlExport(parquet, problems, recipe_path, len(rows))

@@ -1,12 +1,13 @@
 """Model response -> reasoning, code or answer, and the format verdict R_f. Pure text."""
 
-from pgrpo.parsing.math import MathParsed, parse_math_response
 from pgrpo.parsing.response import (
+    MathParsed,
     ParsedResponse,
     extract_code,
     find_fences,
     format_response,
     normalize_newlines,
+    parse_math_response,
     parse_response,
 )
 

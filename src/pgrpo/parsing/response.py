@@ -11,6 +11,10 @@
 exactly once, in order; only whitespace outside the two blocks (special tokens fail: decode with
 skip_special_tokens); non-empty reasoning; the answer is exactly one closed, non-blank CommonMark
 fence tagged "", python, py, python3 or py3. Passing tests is the outcome reward, not the format.
+
+Math (`parse_math_response`): `<think>R</think><answer>... \\boxed{A} ...</answer>`, `format_ok` iff each
+tag once, in order, only whitespace around, non-empty reasoning and a \\boxed{} in the answer; the
+answer region is the code's (a \\boxed{} only inside <think> is none); `extract_boxed` reads it.
 """
 
 from __future__ import annotations
@@ -36,14 +40,7 @@ _CODE_START = re.compile(
 
 @dataclass(frozen=True)
 class ParsedResponse:
-    """A completion split into parts.
-
-    reasoning: text inside the think tags (best effort when tags are missing), stripped.
-    answer: text inside the answer tags ("" if there is no `<answer>`), stripped.
-    code: the program extracted for execution (see `extract_code`); "" if none found.
-    format_ok: the format reward's definition (module docstring).
-    problems: why the format failed, human-readable; empty iff format_ok.
-    """
+    """A completion split into parts (stripped; "" when absent); `problems`: why the format failed."""
 
     reasoning: str
     answer: str
@@ -72,10 +69,8 @@ def normalize_newlines(text: str) -> str:
 
 
 def find_fences(text: str, *, relaxed: bool = False) -> list[Fence]:
-    """All top-level fenced blocks in `text`, in order (an unclosed one runs to the end).
-
-    relaxed: also accept a python-tagged opening fence in the middle of a line.
-    """
+    """All top-level fenced blocks in `text`, in order (an unclosed one runs to the end); `relaxed`:
+    also a python-tagged opening fence in the middle of a line."""
     fences: list[Fence] = []
     pos = 0
     pattern = _OPEN_FENCE_RELAXED if relaxed else _OPEN_FENCE
@@ -98,10 +93,9 @@ def find_fences(text: str, *, relaxed: bool = False) -> list[Fence]:
         pos = end
 
 
-def _isolate_tags(text: str) -> str:
-    # Put each tag on its own line so fences glued to tags ("<answer>```python") are seen.
+def _replace_tags(text: str, by: str = "") -> str:
     for tag in TAGS:
-        text = text.replace(tag, f"\n{tag}\n")
+        text = text.replace(tag, by.format(tag))
     return text
 
 
@@ -138,15 +132,10 @@ def _choose_fence(fences: list[Fence]) -> Fence:
     return pool[-1]
 
 
-def _strip_tags(text: str) -> str:
-    for tag in TAGS:
-        text = text.replace(tag, "")
-    return text
-
-
 def _bare_code(text: str) -> str:
-    """Unfenced text: whole text if it parses, else from the first code-looking line on."""
-    text = _strip_tags(text).strip("\n")
+    """Unfenced text: whole text if it parses, else from the first code-looking line on if that
+    parses, else the text (the sandbox reports the syntax error)."""
+    text = _replace_tags(text).strip("\n")
     if not text.strip() or _parses(text):
         return textwrap.dedent(text).strip("\n") if text.strip() else ""
     lines = text.split("\n")
@@ -162,20 +151,12 @@ def _bare_code(text: str) -> str:
 def extract_code(text: str) -> str:
     """Best-effort program from any completion text ("" if there is nothing).
 
-    Code is read from the answer region only, by the rule math answers follow too
-    (`pgrpo.parsing.math`): inside the last `<answer>` (up to `</answer>` or the end), then after
-    the last `</think>`; a `<think>` never closed (truncated inside the reasoning) has no code,
-    and a text without think tags is all answer. So code that sits only in the reasoning never
-    runs. In the first region holding a fence
-    (first pass: fences opening a line; second pass: ```python glued to prose mid-line),
-    `_choose_fence` picks: python-like tags (``` / python / py / python3 / py3) over other
-    languages; the longest block that parses as Python (later wins ties), else the last block.
-    An unclosed fence runs to the end of its region. With no fence anywhere, the same regions
-    are read as bare code: the whole region
-    if it parses, else from the first line that looks like code (def/class/import/assignment/
-    decorator) if that parses, else the region stripped (the sandbox reports the syntax error).
+    Only the answer region counts (as for math): the last `<answer>` (to `</answer>` or the end),
+    else after the last `</think>`; an unclosed `<think>` has none, a text without think tags is all
+    answer, so code only in the reasoning never runs. The first region with a fence (opening a line;
+    then ```python glued to prose) gives `_choose_fence`'s pick; with no fence, a region as bare code.
     """
-    text = _isolate_tags(normalize_newlines(text))
+    text = _replace_tags(normalize_newlines(text), "\n{}\n")  # fences glued to tags are seen
     whole = None if THINK_OPEN in text or THINK_CLOSE in text else text
     regions = [r for r in (answer_region(text), after_think_region(text), whole) if r is not None]
     for relaxed in (False, True):
@@ -185,7 +166,7 @@ def extract_code(text: str) -> str:
             if fences:
                 return _choose_fence(fences).code
     for region in regions:
-        if _strip_tags(region).strip():
+        if _replace_tags(region).strip():
             return _bare_code(region)
     return ""
 
@@ -265,10 +246,72 @@ def parse_response(text: str, *, think_prefilled: bool = False) -> ParsedRespons
 
 
 def format_response(reasoning: str, code: str | None = None) -> str:
-    """The response a P-GRPO policy writes (the format `SYSTEM_PROMPT` asks for and
-    `parse_response` accepts): the reasoning in <think>, then, when `code` is given, the code
-    in one python fence inside <answer>."""
+    """The response `parse_response` accepts: the reasoning in <think>, then `code` (if given) in one
+    python fence inside <answer>."""
     think = f"{THINK_OPEN}\n{reasoning.strip()}\n{THINK_CLOSE}"
     if code is None:
         return think
     return f"{think}\n{ANSWER_OPEN}\n```python\n{code.rstrip()}\n```\n{ANSWER_CLOSE}"
+
+
+_MATH_FORMAT = re.compile(r"\A\s*<think>(?P<think>.*?)</think>\s*<answer>(?P<answer>.*?)</answer>\s*\Z", re.DOTALL)
+
+
+@dataclass(frozen=True)
+class MathParsed:
+    """A math completion split into reasoning and answer region; `format_ok` is the math R_f."""
+
+    reasoning: str
+    answer: str
+    format_ok: bool
+
+
+def parse_math_response(text: str, *, think_prefilled: bool = False) -> MathParsed:
+    """Split a math completion (module docstring); `think_prefilled`: the prompt ended with <think>."""
+    text = normalize_newlines(text)
+    if think_prefilled:
+        text = THINK_OPEN + text
+    region = answer_region(text)
+    if region is None:
+        region = after_think_region(text)
+    if region is None:
+        region = "" if THINK_OPEN in text else text
+    answer = region.strip()
+    reasoning = reasoning_region(text, before_fence=False)
+    well_formed = _MATH_FORMAT.match(text) is not None and all(text.count(tag) == 1 for tag in TAGS)
+    return MathParsed(reasoning, answer, well_formed and bool(reasoning) and "\\boxed" in answer)
+
+
+def _balanced(text: str, open_at: int) -> str | None:
+    """Content of the brace group opening at text[open_at] == "{", or None if unbalanced."""
+    depth = 0
+    for i in range(open_at, len(text)):
+        char = text[i]
+        if char == "\\" and i + 1 < len(text) and text[i + 1] in "{}":
+            continue  # \{ and \} are literal braces (sets), not grouping
+        if char == "{" and (i == 0 or text[i - 1] != "\\"):
+            depth += 1
+        elif char == "}" and (i == 0 or text[i - 1] != "\\"):
+            depth -= 1
+            if depth == 0:
+                return text[open_at + 1:i]
+    return None
+
+
+def extract_boxed(text: str) -> str | None:
+    """Content of the last \\boxed{...} or \\fbox{...} in `text` (nested braces kept), or None.
+
+    Also accepts the brace-less form "\\boxed 5" (content = the next whitespace-free token).
+    An unbalanced last box yields None rather than a guess.
+    """
+    starts = [(m.start(), m.end()) for m in re.finditer(r"\\(?:boxed|fbox)(?![A-Za-z])", text)]
+    if not starts:
+        return None
+    _, end = starts[-1]
+    rest = text[end:]
+    stripped = rest.lstrip()
+    if stripped.startswith("{"):
+        content = _balanced(text, end + (len(rest) - len(stripped)))
+        return content.strip() if content is not None else None
+    token = re.match(r"\s+([^\s$]+)", rest)
+    return token.group(1).rstrip(".") if token else None

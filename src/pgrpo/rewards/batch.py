@@ -133,10 +133,6 @@ class BatchStats:
     outcome_seconds: float
     rm_seconds: float
 
-    @property
-    def pass_rate(self) -> float:
-        return self.passed / self.n if self.n else 0.0
-
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
@@ -150,28 +146,25 @@ def global_metrics(parts: Sequence[BatchStats]) -> dict[str, float]:
     times; undefined values are omitted (loggers choke on NaN/None)."""
     if not parts:
         raise ValueError("global_metrics needs the stats of at least one rank")
-    n = sum(p.n for p in parts)
-    scored = sum(p.rm_scored for p in parts)
-    groups = sum(p.groups for p in parts)
-    sandbox_s = [p.outcome_seconds for p in parts]
-    rm_s = [p.rm_seconds for p in parts]
+    total = {f.name: sum(getattr(p, f.name) for p in parts) for f in fields(BatchStats)}
+    n, scored, groups = total["n"], total["rm_scored"], total["groups"]
     metrics = {
         "outcome/completions": float(n),
-        "outcome/pass_rate": sum(p.passed for p in parts) / n if n else 0.0,
-        "outcome/pass_fraction_mean": sum(p.pass_fraction_sum for p in parts) / n if n else 0.0,
-        "sandbox/timeouts": float(sum(p.timeouts for p in parts)),
+        "outcome/pass_rate": total["passed"] / n if n else 0.0,
+        "outcome/pass_fraction_mean": total["pass_fraction_sum"] / n if n else 0.0,
+        "sandbox/timeouts": float(total["timeouts"]),
         "thinking/rm_scored": float(scored),
-        "thinking/rm_truncated": float(sum(p.rm_truncated for p in parts)),
-        "time/sandbox_s_max": max(sandbox_s),
-        "time/sandbox_s_mean": sum(sandbox_s) / len(parts),
-        "time/rm_s_max": max(rm_s),
-        "time/rm_s_mean": sum(rm_s) / len(parts),
+        "thinking/rm_truncated": float(total["rm_truncated"]),
+        "time/sandbox_s_max": max(p.outcome_seconds for p in parts),
+        "time/sandbox_s_mean": total["outcome_seconds"] / len(parts),
+        "time/rm_s_max": max(p.rm_seconds for p in parts),
+        "time/rm_s_mean": total["rm_seconds"] / len(parts),
     }
     if scored:
-        metrics["thinking/raw_score_mean"] = sum(p.raw_thinking_sum for p in parts) / scored
+        metrics["thinking/raw_score_mean"] = total["raw_thinking_sum"] / scored
     if groups:
-        metrics["gate/frac_zero_std_groups"] = sum(p.zero_std_groups for p in parts) / groups
-        metrics["gate/frac_zero_std_groups_no_thinking"] = sum(p.zero_std_groups_no_thinking for p in parts) / groups
+        metrics["gate/frac_zero_std_groups"] = total["zero_std_groups"] / groups
+        metrics["gate/frac_zero_std_groups_no_thinking"] = total["zero_std_groups_no_thinking"] / groups
     return metrics
 
 

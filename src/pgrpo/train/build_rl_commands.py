@@ -1,7 +1,7 @@
 """`pgrpo data build-rl`: builds the RL training set (pgrpo.data.build_rl) with this layer's adapters.
 
 Here, not in `pgrpo.data`, because it runs reference solutions through `pgrpo.verify.Verifier` and
-counts prompts with a recipe's tokenizer (`pgrpo.train.prompt_budget`); owns the default
+counts prompts with a recipe's tokenizer (`pgrpo.train.tasks`); owns the default
 decontamination sets (`DEFAULT_EVALS`) and `check_tag`.
 """
 
@@ -22,7 +22,7 @@ from pgrpo.sandbox.settings import SandboxConfig
 if TYPE_CHECKING:
     from pgrpo.data.build_rl import PromptCounter, SolutionCheck, SolutionRunner
     from pgrpo.data.problem import Problem
-    from pgrpo.train.prompt_budget import PromptBudget
+    from pgrpo.train.tasks import PromptBudget
     from pgrpo.verify import Verifier
 
 # the LiveCodeBench contest dates the recipes evaluate on (recipes/README.md); other windows: --eval lcb=...:A..B
@@ -77,8 +77,7 @@ def recipe_prompt_counter(recipe: str) -> tuple[PromptBudget, PromptCounter]:
     (the recipe is validated first, without contacting its services or needing its dataset)."""
     from pgrpo.config import ConfigError
     from pgrpo.train.config import load_train_config, validate_train_config
-    from pgrpo.train.prompt_budget import count_prompt_tokens, prompt_budget, recipe_policy
-    from pgrpo.train.tasks import code_prompt
+    from pgrpo.train.tasks import code_prompt, count_prompt_tokens, prompt_budget, recipe_policy
 
     config = load_train_config(recipe)
     try:

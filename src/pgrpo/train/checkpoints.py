@@ -52,14 +52,12 @@ class ResumeChoice:
 
 
 def checkpoint_step(path: Path) -> int | None:
-    """N of a `checkpoint-N` directory name, else None."""
     match = CHECKPOINT_DIR.match(path.name)
     return int(match.group(1)) if match else None
 
 
 def newest_complete(output_dir: Path, *, save_only_model: bool = False) -> ResumeChoice:
-    """The highest-numbered complete `checkpoint-N` in `output_dir`, with every higher one that
-    is not complete (and why). No checkpoints (or no dir): ResumeChoice(None, ())."""
+    """The highest-numbered complete `checkpoint-N` in `output_dir`, and every higher one (and why)."""
     if not output_dir.is_dir():
         return ResumeChoice(None, ())
     found = sorted(((step, path) for path in output_dir.iterdir()
@@ -195,20 +193,13 @@ def _check_index(index: Path, shard_check: str) -> None:
 
 
 def _check_weights(path: Path, *, required: bool) -> None:
-    found = False
-    for name in SAFETENSORS_INDEXES + TORCH_INDEXES:
-        if (path / name).is_file():
-            _check_index(path / name, "safetensors" if name in SAFETENSORS_INDEXES else "torch")
-            found = True
-    for name in SAFETENSORS_FILES:
-        if (path / name).exists():
-            _check_safetensors(path / name)
-            found = True
-    for name in TORCH_WEIGHTS:
-        if (path / name).exists():
-            _check_torch(path / name)
-            found = True
-    if required and not found:
+    indexes = [n for n in SAFETENSORS_INDEXES + TORCH_INDEXES if (path / n).is_file()]
+    files = [n for n in SAFETENSORS_FILES + TORCH_WEIGHTS if (path / n).exists()]
+    for name in indexes:
+        _check_index(path / name, "safetensors" if name in SAFETENSORS_INDEXES else "torch")
+    for name in files:
+        (_check_safetensors if name in SAFETENSORS_FILES else _check_torch)(path / name)
+    if required and not indexes and not files:
         raise _Torn("no model weights (model.safetensors, a sharded index, pytorch_model.bin or adapter_model.*)")
 
 
@@ -224,8 +215,7 @@ def _contiguous(ranks: set[int], what: str) -> int:
 
 
 def _check_deepspeed(path: Path) -> int | None:
-    """The `latest` tag, its dir and its files; returns the number of data-parallel ranks that
-    saved ZeRO partitions (None: a ZeRO-0 checkpoint, one model-states file holding it all)."""
+    """The `latest` tag, its dir and files; the data-parallel ranks that saved ZeRO partitions (None: ZeRO-0)."""
     try:
         tag = (path / DEEPSPEED_LATEST).read_text(encoding="utf-8").strip()
     except (OSError, UnicodeDecodeError):

@@ -143,7 +143,7 @@ def validate_train_config(config: TrainConfig, *, check_paths: bool = True,
                           contact: bool | None = None) -> dict[str, Any]:
     """Raise ConfigError (naming the key) for anything wrong; return the checked GRPOConfig kwargs.
     check_paths: local paths must exist. contact (default check_paths): ask the services the recipe
-    names (`pgrpo train` has every rank do so at once: pgrpo.train.preflight)."""
+    names (`pgrpo train` has every rank do so at once: pgrpo.train.runner.agreed_service_checks)."""
     contact = check_paths if contact is None else contact
     _validate_model(config.model, check_paths, config.task)
     _validate_data(config, check_paths)
@@ -153,7 +153,7 @@ def validate_train_config(config: TrainConfig, *, check_paths: bool = True,
     if config.peft:
         lora_config(config)
     if config.trainer == "async":
-        from pgrpo.train.async_config import validate_async
+        from pgrpo.train.grpo_fields import validate_async
 
         kwargs = validate_async(config, GRPO_DEFAULTS)
     else:

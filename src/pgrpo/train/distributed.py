@@ -18,7 +18,6 @@ T = TypeVar("T")
 
 
 def _group() -> Any | None:
-    """torch.distributed when there is more than one process, else None."""
     import torch.distributed as dist
 
     if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
@@ -74,28 +73,17 @@ def agree(what: str, error: BaseException | None) -> None:
                           f"{name_ranks(failed)}") from error
 
 
-def broadcast_json(value: Any) -> Any:
-    """Rank 0's `value` on every rank (a collective)."""
-    return gather_json(value)[0]
-
-
 def first_per_node_then_rest(what: str, build: Callable[[], T]) -> T:
     """`build()` on each node's local rank 0 first (it may write files the others read), then on the
-    other ranks; every rank raises `RankFailure` naming the rank if it failed anywhere - before
-    the other ranks run it after a first rank's failure (a collective: every rank calls it)."""
+    other ranks; every rank raises `RankFailure` naming the rank if it failed anywhere (a collective)."""
     first = local_rank() == 0
     result: T | None = None
-    error: Exception | None = None
-    if first:
-        try:
-            result = build()
-        except Exception as exc:  # reported to every rank, then raised
-            error = exc
-    agree(f"{what} (each node's first rank)", error)
-    if not first:
-        try:
-            result = build()
-        except Exception as exc:
-            error = exc
-    agree(what, error)
+    for my_turn, label in ((first, f"{what} (each node's first rank)"), (not first, what)):
+        error: Exception | None = None
+        if my_turn:
+            try:
+                result = build()
+            except Exception as exc:  # reported to every rank, then raised
+                error = exc
+        agree(label, error)
     return cast(T, result)  # build() returned on this rank, or agree raised

@@ -19,8 +19,9 @@ from pgrpo.config import ConfigError, to_dict
 from pgrpo.hf_loading import ensure_pad_token, torch_dtype
 from pgrpo.rewards.batch import RewardEvaluator, ThinkingFn, TruncationCount, get_mode
 from pgrpo.train.config import TrainConfig, lora_config, validate_train_config
-from pgrpo.train.trl_hooks import make_reward_funcs
-from pgrpo.verify import BatchVerify, Task
+from pgrpo.train.distributed import agree, first_per_node_then_rest, gather_json, local_rank, rank
+from pgrpo.train.tasks import load_examples, make_verifier, to_dataset
+from pgrpo.verify import BatchVerify, Task, Verifier, task_type
 
 
 @dataclass(frozen=True)
@@ -45,20 +46,27 @@ def _build_tiny(out_dir: Path, kind: str, build: Callable[..., Path], done: str,
     return build(out_dir, **kwargs)
 
 
-def prepare_models(config: TrainConfig, out: Path) -> tuple[str, str | None]:
-    """(policy path, RM path or None), building the tiny ones the recipe asks for."""
+def prepare_models(config: TrainConfig, out: Path, seed: int = 42) -> tuple[str, str | None]:
+    """(policy path, RM path or None), building (and warming up) the tiny ones the recipe asks for."""
+    from transformers import AutoTokenizer
+
     from pgrpo.tiny import BUILT_MARKER, build_tiny_model
 
     policy = config.model.path
     if config.model.build_tiny:
         policy = str(_build_tiny(out / "tiny-policy", "causal-lm", build_tiny_model, BUILT_MARKER,
                                  **config.model.tiny))
+        steps = config.model.format_warmup_steps
+        if steps:
+            from pgrpo.train.warmup import format_warmup
+
+            examples = load_examples(config, ensure_pad_token(AutoTokenizer.from_pretrained(policy)))
+            if format_warmup(policy, examples, steps, seed=seed):
+                say(f"format warm-up: {steps} SFT steps on formatted canonical answers")
     rm_path = None
     if get_mode(config.reward.mode).uses_thinking:
         rm_path = config.reward.rm_path
         if config.reward.build_tiny_rm:
-            from transformers import AutoTokenizer
-
             from pgrpo.rm.manifest import MANIFEST_FILE
             from pgrpo.rm.scoring import build_tiny_rm
 
@@ -71,28 +79,30 @@ def prepare_models(config: TrainConfig, out: Path) -> tuple[str, str | None]:
 
 
 def recipe_thinking_fn(config: TrainConfig, rm_path: str | None) -> tuple[ThinkingFn | None, TruncationCount | None]:
-    """(the thinking reward, the RM's running truncation count) -- (None, None) without an RM.
-    The RM is served (`reward.rm_url`, pgrpo.rm.client) or loaded here, whole, outside ZeRO-3."""
-    from pgrpo.rewards.thinking import local_thinking, remote_thinking
-
+    """(R_t: the scorer's `score`, the RM's running truncation count) -- (None, None) without an RM.
+    The RM is served (`reward.rm_url`, pgrpo.rm.client) or loaded here, whole, outside ZeRO-3; what it
+    reads (include_code) and its default max_length come from its manifest."""
     reward = config.reward
     if reward.rm_url is not None and get_mode(reward.mode).uses_thinking:
+        from pgrpo.rm.client import RMClient
         from pgrpo.train.config import rm_backend, rm_urls
 
-        return remote_thinking(rm_urls(reward), items_per_request=reward.rm_batch_size,
-                               timeout_s=reward.rm_timeout_s, retries=reward.rm_retries, backend=rm_backend(reward))
+        client = RMClient(rm_urls(reward), items_per_request=reward.rm_batch_size, timeout_s=reward.rm_timeout_s,
+                          retries=reward.rm_retries, backend=rm_backend(reward))
+        _ = client.manifest  # an unreachable service fails here, before training starts
+        return client.score, lambda: client.truncated
     if rm_path is None:
         return None, None
     import torch
 
+    from pgrpo.rm.scoring import RewardScorer
+
     device = reward.rm_device
     if device is None and torch.cuda.is_available():
-        from pgrpo.train.distributed import local_rank
-
         device = f"cuda:{local_rank()}"  # each rank scores on its own GPU
-    # What the RM reads (include_code) and its default max_length come from its manifest.
-    return local_thinking(rm_path, batch_size=reward.rm_batch_size, max_length=reward.rm_max_length,
+    scorer = RewardScorer(rm_path, batch_size=reward.rm_batch_size, max_length=reward.rm_max_length,
                           device=device or "cpu")
+    return scorer.score, lambda: scorer.truncated
 
 
 def reward_evaluator(config: TrainConfig, targets: Mapping[str, Task], verify_fn: BatchVerify,
@@ -109,7 +119,6 @@ def _resume_checkpoint(config: TrainConfig, out: Path, save_only_model: bool) ->
     being written): `auto` takes the newest complete one, saying which it skipped; a named one must be
     complete, else a ConfigError on every rank."""
     from pgrpo.train.checkpoints import checkpoint_problem, newest_complete
-    from pgrpo.train.distributed import gather_json, rank
 
     choice: str | None = None
     error: str | None = None
@@ -140,10 +149,44 @@ def _checkpoint_step(checkpoint: str) -> int:
     return int(Path(checkpoint).name.rsplit("-", 1)[-1])
 
 
+def agreed_service_checks(config: TrainConfig) -> None:
+    """Contact the recipe's services (`reward.rm_url`'s manifest, every `sandbox.url`'s /health) from
+    this rank; every rank raises if any rank failed (a collective)."""
+    error: Exception | None = None
+    try:
+        validate_train_config(config, contact=True)
+        if task_type(config.task).sandboxed and config.sandbox.urls:
+            from pgrpo.sandbox.remote import RemoteSandbox
+
+            with RemoteSandbox(config.sandbox.urls, config.sandbox) as client:
+                for url in config.sandbox.urls:
+                    client.health(url)
+    except Exception as exc:  # any failure: the other ranks must hear of it, not wait for this rank
+        error = exc
+    agree("checking the services the recipe names", error)
+
+
+def agreed_verifier(config: TrainConfig) -> Verifier:
+    """This rank's started verifier (a jail can fail on one node only); every rank raises if any
+    rank could not start its own (a collective)."""
+    verifier: Verifier | None = None
+    error: Exception | None = None
+    try:
+        verifier = make_verifier(config)
+    except Exception as exc:  # e.g. IsolationError naming the cause: the other ranks must hear of it
+        error = exc
+    try:
+        agree("starting the sandbox", error)
+    except BaseException:
+        if verifier is not None:
+            verifier.close()
+        raise
+    assert verifier is not None  # agree raised otherwise
+    return verifier
+
+
 def output_dir(config: TrainConfig) -> Path:
     """The run's output dir, with the resolved recipe (rank 0); sets torch's thread count."""
-    from pgrpo.train.distributed import rank
-
     if config.torch_threads is not None:
         import torch
 
@@ -158,8 +201,6 @@ def output_dir(config: TrainConfig) -> Path:
 def start_run(config: TrainConfig, out: Path, save_only_model: bool) -> str | None:
     """After every rank checked the services: the resume checkpoint, with the logs trimmed to its
     step (or removed for a fresh run) by rank 0."""
-    from pgrpo.train.distributed import rank
-    from pgrpo.train.preflight import agreed_service_checks
     from pgrpo.train.trl_hooks import trim_metrics, trim_samples
 
     agreed_service_checks(config)  # every rank is up: a service one rank cannot reach stops them all
@@ -187,10 +228,7 @@ def run_training(config: TrainConfig) -> TrainResult:
     from transformers import AutoModelForCausalLM, AutoTokenizer
     from trl import GRPOConfig, GRPOTrainer
 
-    from pgrpo.train.distributed import agree, first_per_node_then_rest, gather_json
-    from pgrpo.train.preflight import agreed_verifier
-    from pgrpo.train.tasks import load_examples, to_dataset
-    from pgrpo.train.trl_hooks import MetricsJsonlCallback, SamplesCallback
+    from pgrpo.train.trl_hooks import MetricsJsonlCallback, SamplesCallback, make_reward_funcs
 
     out = output_dir(config)
     try:
@@ -203,19 +241,13 @@ def run_training(config: TrainConfig) -> TrainResult:
     # every rank then stops naming it, instead of the others waiting out the collective timeout.
     # Each node's first rank builds (and warms up) the tiny models before the others read them.
     def prepare() -> tuple[str, str | None, Any, list[Any]]:
-        policy, rm = prepare_models(config, out)
+        policy, rm = prepare_models(config, out, grpo_args.seed)
         tok = ensure_pad_token(AutoTokenizer.from_pretrained(policy))
-        problems = load_examples(config, tok)
-        if config.model.build_tiny and config.model.format_warmup_steps:
-            from pgrpo.train.warmup import format_warmup
-
-            if format_warmup(policy, problems, config.model.format_warmup_steps, seed=grpo_args.seed):
-                say(f"format warm-up: {config.model.format_warmup_steps} SFT steps on formatted canonical answers")
-        return policy, rm, tok, problems
+        return policy, rm, tok, load_examples(config, tok)
 
     policy_path, rm_path, tokenizer, examples = first_per_node_then_rest("preparing the models and the data",
                                                                         prepare)
-    from pgrpo.train.prompt_budget import check_prompts_fit  # every rank: the same prompts, the same verdict
+    from pgrpo.train.tasks import check_prompts_fit  # every rank: the same prompts, the same verdict
 
     fit = check_prompts_fit(config, grpo_kwargs, tokenizer, policy_path, [(e.task_id, e.prompt) for e in examples])
     say(f"{len(examples)} {config.task} problems from {config.data.source}, every prompt within "
@@ -258,8 +290,6 @@ def run_training(config: TrainConfig) -> TrainResult:
 def finish(trainer: Any, tokenizer: Any, config: TrainConfig, out: Path,
            checkpoint: str | None) -> TrainResult:
     """Train (resuming from `checkpoint`), then save the final model and tokenizer."""
-    from pgrpo.train.distributed import rank
-
     trainer.train(resume_from_checkpoint=checkpoint)
     final = out / "final"
     trainer.save_model(str(final))  # gathers ZeRO-3 shards; writes on the main process

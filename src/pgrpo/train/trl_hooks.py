@@ -28,13 +28,10 @@ from pgrpo.rewards.batch import (
     completion_text,
     global_metrics,
 )
+from pgrpo.train.distributed import gather_json
 
 log = logging.getLogger("pgrpo.rewards")
-# value -> every rank's value in rank order (a collective: pgrpo.train.distributed.gather_json);
-# one process: [value] (`single_process`).
-Gather = Callable[[Any], list[Any]]
-
-
+Gather = Callable[[Any], list[Any]]  # value -> every rank's value in rank order (a collective)
 ERROR_KEY = "error"  # the wire key of a failed rank's report (never a BatchStats field)
 MAX_ERROR_CHARS = 4000  # of one rank's error message in the collective
 
@@ -45,9 +42,7 @@ class RewardStepError(RankFailure):
 
 @dataclass(frozen=True)
 class RankReport:
-    """What one rank sends in the step's collective: its batch stats, or why its rewards failed.
-
-    On the wire: the stats' dict (`BatchStats.to_dict`), or `{"error": message}`."""
+    """One rank's part of the step's collective: its stats' dict, or `{"error": why its rewards failed}`."""
 
     stats: BatchStats | None
     error: str | None = None
@@ -64,19 +59,10 @@ class RankReport:
         return cls(BatchStats.from_dict(data))
 
 
-def _describe(exc: Exception) -> str:
-    text = f"{type(exc).__name__}: {exc}"
-    return text if len(text) <= MAX_ERROR_CHARS else text[:MAX_ERROR_CHARS] + " [...]"
-
-
-def single_process(value: Any) -> list[Any]:
-    return [value]
-
-
 class ComponentReward:
     """One reward component as a TRL reward function: `f(prompts, completions, task_id, ...)`."""
 
-    def __init__(self, evaluator: RewardEvaluator, component: str, gather: Gather = single_process) -> None:
+    def __init__(self, evaluator: RewardEvaluator, component: str, gather: Gather = gather_json) -> None:
         if component not in COMPONENTS:
             raise ValueError(f"component must be one of {COMPONENTS}, got {component!r}")
         self.evaluator = evaluator
@@ -106,8 +92,7 @@ class ComponentReward:
         return batch.column(self.component)
 
     def _agreed_batch(self, task_ids: list[str], texts: list[str], trainer_state: Any) -> BatchRewards:
-        """This rank's batch, after every rank has reported its stats or its failure (the gather is
-        unconditional: every rank must take part, whatever its hooks and whether it failed)."""
+        """This rank's batch, after every rank reported its stats or failure (every rank takes part)."""
         batch: BatchRewards | None = None
         failure: Exception | None = None
         try:
@@ -116,7 +101,9 @@ class ComponentReward:
         except Exception as exc:  # any failure: the other ranks must hear of it, not wait for it
             if not isinstance(exc, PgrpoError):  # not a user-facing error: keep its traceback in this rank's log
                 log.error("reward computation failed on this rank", exc_info=exc)
-            failure, mine = exc, RankReport(None, _describe(exc))
+            text = f"{type(exc).__name__}: {exc}"
+            cut = " [...]" if len(text) > MAX_ERROR_CHARS else ""
+            failure, mine = exc, RankReport(None, text[:MAX_ERROR_CHARS] + cut)
         self._reports = [RankReport.from_wire(d) for d in self.gather(mine.to_wire())]
         failed = [(rank, r.error) for rank, r in enumerate(self._reports) if r.error is not None]
         if failed:
@@ -131,9 +118,8 @@ class ComponentReward:
         return f"ComponentReward({self.component!r}, mode={self.evaluator.mode.name!r})"
 
 
-def make_reward_funcs(evaluator: RewardEvaluator, gather: Gather = single_process) -> list[ComponentReward]:
-    """[format, outcome, thinking] reward functions sharing `evaluator` (pass to GRPOTrainer);
-    `gather` combines the stats of all ranks (see the module docstring)."""
+def make_reward_funcs(evaluator: RewardEvaluator, gather: Gather = gather_json) -> list[ComponentReward]:
+    """[format, outcome, thinking] reward functions sharing `evaluator` (pass to GRPOTrainer)."""
     return [ComponentReward(evaluator, name, gather) for name in COMPONENTS]
 
 
@@ -149,14 +135,13 @@ def _json_value(value: Any) -> Any:
 
 
 def trim_metrics(path: str | Path, last_step: int) -> int:
-    """Drop rows with step > `last_step` (logged again after resume) and summary rows; returns rows kept."""
-    # End-of-training summary rows go too: the resumed run writes its own.
+    """Drop rows past `last_step` (logged again after resume) and summary rows (written again too)."""
     return Journal(path, strict=False).retain(
         lambda row: int(row.get("step", 0)) <= last_step and "train_runtime" not in row)
 
 
 def trim_samples(path: str | Path, last_step: int) -> int:
-    """Drop sample rows with step > `last_step` (logged again after resume); returns rows kept."""
+    """Drop sample rows past `last_step` (logged again after resume)."""
     return Journal(path, strict=False).retain(lambda row: int(row.get("step", 0)) <= last_step)
 
 
@@ -186,13 +171,11 @@ class MetricsJsonlCallback(_JournalCallback):
 
 
 class SamplesCallback(_JournalCallback):
-    """Appends `num_samples` completions of each rank's latest batch every `every` steps.
-
-    `gather` collects the rows of every rank on every rank (a collective: every rank calls it on
-    the same steps, so the decision to sample depends only on the step); rank 0 writes them."""
+    """Appends `num_samples` completions of each rank's latest batch every `every` steps (gathered on
+    the same steps by every rank; rank 0 writes them)."""
 
     def __init__(self, evaluator: Any, path: str | Path, every: int, num_samples: int,
-                 gather: Gather = single_process) -> None:
+                 gather: Gather = gather_json) -> None:
         super().__init__(path)
         self.evaluator = evaluator
         self.every = every

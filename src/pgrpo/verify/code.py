@@ -46,23 +46,21 @@ class CodeTask(TaskType[Problem]):
 
     @staticmethod
     def grade(items: Sequence[tuple[Problem, str]], run_jobs: JobRunner, think_prefilled: bool) -> list[Verdict]:
-        return _grade(items, run_jobs, think_prefilled)
-
-
-def _grade(items: Sequence[tuple[Problem, str]], run_jobs: JobRunner, think_prefilled: bool) -> list[Verdict]:
-    verdicts: list[Verdict | None] = [None] * len(items)
-    jobs: list[Job] = []
-    pending: list[tuple[int, bool, str, str, str]] = []
-    for i, (task, response) in enumerate(items):
-        parsed = parse_response(response, think_prefilled=think_prefilled)
-        answer = parsed.answer or parsed.code
-        program = program_from_code(task, parsed.code)
-        if not program.strip():
-            verdicts[i] = Verdict(False, NO_CODE, 0.0, parsed.format_ok, parsed.reasoning, "", answer,
-                                  "no code found in the response", tests_total=task.tests.count)
-            continue
-        jobs.append(Job(task, program))
-        pending.append((i, parsed.format_ok, parsed.reasoning, parsed.code, answer))
-    for (i, format_ok, reasoning, code, answer), result in zip(pending, run_jobs(jobs) if jobs else [], strict=True):
-        verdicts[i] = verdict_from_exec(result, format_ok=format_ok, reasoning=reasoning, code=code, answer=answer)
-    return [v for v in verdicts if v is not None]
+        verdicts: list[Verdict | None] = [None] * len(items)
+        jobs: list[Job] = []
+        pending: list[tuple[int, bool, str, str, str]] = []
+        for i, (task, response) in enumerate(items):
+            parsed = parse_response(response, think_prefilled=think_prefilled)
+            answer = parsed.answer or parsed.code
+            program = program_from_code(task, parsed.code)
+            if not program.strip():
+                verdicts[i] = Verdict(False, NO_CODE, 0.0, parsed.format_ok, parsed.reasoning, "", answer,
+                                      "no code found in the response", tests_total=task.tests.count)
+                continue
+            jobs.append(Job(task, program))
+            pending.append((i, parsed.format_ok, parsed.reasoning, parsed.code, answer))
+        for (i, format_ok, reasoning, code, answer), result in zip(pending, run_jobs(jobs) if jobs else [],
+                                                                   strict=True):
+            verdicts[i] = verdict_from_exec(result, format_ok=format_ok, reasoning=reasoning, code=code,
+                                            answer=answer)
+        return [v for v in verdicts if v is not None]

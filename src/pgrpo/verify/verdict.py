@@ -28,15 +28,9 @@ DETAIL_CHARS = 500  # enough to see the failing test; keeps logs and result file
 
 @dataclass(frozen=True)
 class Verdict:
-    """The judgement of one response to one task.
-
-    passed: code: every test passed in the sandbox; math: the answer equals the gold answer.
-    status: the sandbox `Status` value, or "no_code" / "no_answer" / "wrong_answer".
-    format_ok: the format reward R_f of the task's response format.
-    reasoning: the parsed reasoning (what the reward model reads).
-    code: the extracted code ("" for math). answer: the answer region (code tasks: the
-    `<answer>` text, else the code; math: the predicted final answer).
-    """
+    """The judgement of one response to one task: `passed` (every test / the gold answer), the sandbox
+    `Status` value or "no_code" / "no_answer" / "wrong_answer", R_f, the reasoning the RM reads, the code
+    ("" for math) and the answer (code: the `<answer>` text, else the code; math: the final answer)."""
 
     passed: bool
     status: str
@@ -58,8 +52,7 @@ JobRunner = Callable[[Sequence["Job"]], list["ExecResult"]]
 
 
 class TaskType(ABC, Generic[T]):
-    """One task kind in one place: its problems (`T`), how they load, the chat messages that ask one
-    and the grading of responses. A fixed set (`pgrpo.verify.TASK_TYPES`), not a registry."""
+    """One task kind in one place (`pgrpo.verify.TASK_TYPES`): its problems, prompts and grading."""
 
     kind: ClassVar[str]
     sandboxed: ClassVar[bool]  # grading runs programs (the Verifier starts its sandbox up front)
