@@ -90,17 +90,13 @@ class Tests:
     @property
     def count(self) -> int:
         """Test cases (HUMANEVAL's test code counts one; UNITTEST: its TestCases methods)."""
-        if self.kind is TestKind.HUMANEVAL:
-            return 1
         if self.kind is TestKind.UNITTEST:
             from pgrpo.data.unittest_suite import unittest_names
 
             return len(unittest_names(self.test_code))
-        if self.kind is TestKind.ASSERTS:
-            return len(self.asserts)
-        if self.kind is TestKind.CALL:
-            return len(self.call_cases)
-        return len(self.stdio_cases)
+        cases = {TestKind.ASSERTS: self.asserts, TestKind.CALL: self.call_cases,
+                 TestKind.STDIO: self.stdio_cases}
+        return len(cases[self.kind]) if self.kind in cases else 1  # HUMANEVAL: one check(candidate)
 
 
 @dataclass(frozen=True)

@@ -72,16 +72,11 @@ def _task_description(problem: Problem) -> str:
             "Write a complete program: read the input from standard input and write the answer "
             "to standard output."
         )
-    elif problem.tests.class_name and problem.entry_point:
-        parts.append(
-            f"Implement the method `{problem.entry_point}` of class `{problem.tests.class_name}`. "
-            "Do not read input or print the result."
-        )
     elif problem.entry_point:
-        parts.append(
-            f"Your code must define the function `{problem.entry_point}`. "
-            "Do not read input or print the result."
-        )
+        what = f"Your code must define the function `{problem.entry_point}`"
+        if problem.tests.class_name:
+            what = f"Implement the method `{problem.entry_point}` of class `{problem.tests.class_name}`"
+        parts.append(f"{what}. Do not read input or print the result.")
     return "\n\n".join(parts)
 
 
