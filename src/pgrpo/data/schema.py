@@ -21,18 +21,15 @@ _TYPE_AT: dict[str, type] = {"tests": Tests, "public_tests": Tests, "call_cases"
                              "stdio_cases": StdioCase}
 
 
-# ---------------------------------------------------------------- values
 def encode_value(value: Any, where: str) -> Any:
     """A Python test value -> JSON-ready data (tuples/sets tagged); DataError if impossible."""
     if value is None or isinstance(value, (bool, int, float, str)):
         return value
-    if isinstance(value, list):
-        return [encode_value(v, f"{where}[{i}]") for i, v in enumerate(value)]
-    if isinstance(value, tuple):
-        return {"__tuple__": [encode_value(v, f"{where}[{i}]") for i, v in enumerate(value)]}
+    if isinstance(value, (list, tuple)):
+        items = [encode_value(v, f"{where}[{i}]") for i, v in enumerate(value)]
+        return items if isinstance(value, list) else {"__tuple__": items}
     if isinstance(value, (set, frozenset)):
-        items = [encode_value(v, f"{where}[]") for v in value]
-        return {"__set__": sorted(items, key=repr)}
+        return {"__set__": sorted((encode_value(v, f"{where}[]") for v in value), key=repr)}
     if isinstance(value, dict):
         out = {}
         for key, item in value.items():
@@ -70,7 +67,6 @@ def _hashable(value: Any) -> bool:
     return True
 
 
-# ---------------------------------------------------------------- to dict
 def _tests_to_dict(tests: Tests, where: str) -> dict[str, Any]:
     out: dict[str, Any] = {"kind": tests.kind.value}
     for name, default in _TESTS_DEFAULTS.items():
@@ -102,7 +98,6 @@ def problem_to_dict(problem: Problem) -> dict[str, Any]:
     return out
 
 
-# ---------------------------------------------------------------- from dict
 @lru_cache(maxsize=1)
 def _adapter() -> Any:
     from pydantic import TypeAdapter  # lazy: the runtime types stay import-light
