@@ -110,9 +110,6 @@ class Removal:
     reason: str
     detail: str
 
-    def format(self) -> str:
-        return f"removed  {self.task_id}  {self.stage}: {self.detail}"
-
 
 @dataclass
 class BuildResult:
@@ -356,7 +353,7 @@ def report_text(result: BuildResult, config: BuildConfig) -> str:
     if config.skipped_evals:
         lines.append(f"# {_not_against(config.skipped_evals)} (--skip-eval)")
     for stage in (CONTAMINATED, DUPLICATE, FILTERED):
-        lines += [r.format() for r in result.removed(stage)]
+        lines += [f"removed  {r.task_id}  {r.stage}: {r.detail}" for r in result.removed(stage)]
     for name, messages in result.unreadable.items():
         lines += [f"skipped  {name}  unreadable: {message}" for message in messages]
     return "\n".join(lines) + "\n"

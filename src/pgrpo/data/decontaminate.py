@@ -362,9 +362,6 @@ class EvalIndex:
             by_inputs.update(loose)
         return hits, by_inputs
 
-    def __len__(self) -> int:
-        return len(self._items)
-
 
 def load_eval_index(specs: Iterable[EvalSpec], *, n: int = 13, ngram_threshold: float = 0.2,
                     min_shared_tests: int = 3) -> tuple[EvalIndex, dict[str, int]]:

@@ -22,7 +22,7 @@ from pgrpo.data.schema import problem_from_dict, problem_to_dict
 from pgrpo.errors import DataError
 
 __all__ = ["LOADERS", "LoadOptions", "Loader", "Record", "decode_private_tests", "detect_format",
-           "get_loader", "iter_problems", "known_formats", "load_problems", "problem_from_dict",
+           "get_loader", "iter_problems", "load_problems", "problem_from_dict",
            "problem_to_dict"]
 PACKAGED = {"humaneval": packaged_humaneval_path}
 _LOAD_OPTION_NAMES = [f.name for f in dataclasses.fields(LoadOptions)]
@@ -42,10 +42,6 @@ def _resolve(source: str | Path) -> tuple[str, str | None]:
     return (str(PACKAGED[text]()), text) if text in PACKAGED else (text, None)
 
 
-def known_formats() -> str:
-    return ", ".join(LOADERS.names())
-
-
 def format_from_keys(keys: Iterable[str], where: str) -> str:
     """The registered format whose detector accepts `keys` (highest priority first)."""
     key_set = frozenset(keys)
@@ -54,7 +50,7 @@ def format_from_keys(keys: Iterable[str], where: str) -> str:
             return candidate.name
     shown = ", ".join(sorted(key_set)[:15])
     raise DataError(f"{where}: cannot detect the problem format from fields [{shown}]; "
-                    f"pass --format (known formats: {known_formats()})")
+                    f"pass --format (known formats: {', '.join(LOADERS.names())})")
 
 
 def detect_format(path: str | Path, split: str | None = None) -> str:
@@ -73,7 +69,7 @@ def get_loader(name: str) -> Loader:
 
         load_plugins()
     if name not in LOADERS:
-        raise DataError(f"unknown problem format {name!r}; known formats: {known_formats()}")
+        raise DataError(f"unknown problem format {name!r}; known formats: {', '.join(LOADERS.names())}")
     return LOADERS.get(name)
 
 
@@ -145,14 +141,8 @@ def iter_problems(source: str | Path, format: str | None = None, *, split: str |
 
 def load_problems(source: str | Path, format: str | None = None, *, split: str | None = None,
                   limit: int | None = None, **options: Any) -> list[Problem]:
-    """Load and normalize problems.
-
-    source: "humaneval" (the packaged 164), a local .json/.jsonl/.parquet (.gz ok) or a hub dataset
-        id (`split` defaults to "test"). format: a name in LOADERS; None autodetects.
-    options: start_date / end_date (inclusive ISO dates; undated problems are dropped when given),
-        difficulty (str, comma list or list), include_challenge_tests (MBPP), skip_bad (skip records
-        that fail to convert instead of raising). limit: at most this many problems (after filtering).
-    """
+    """Problems of `source` ("humaneval": the packaged 164; a local .json/.jsonl/.parquet, .gz ok; a hub
+    id) in `format` (None: autodetect); the options are docs/problem-format.md's, `limit` applies last."""
     if limit is not None and limit < 0:
         raise DataError(f"limit must be >= 0, got {limit}")
     bad: list[str] = []
