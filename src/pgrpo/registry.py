@@ -1,24 +1,7 @@
-"""Name -> object registries filled by decorators, with duplicate checks.
-
-The rule: a registry exists only where a user can add an entry, through a plugin
-(pgrpo.plugins, the one door). There are seven:
-
-    COMMANDS           pgrpo.commands               subcommands
-    BACKENDS           pgrpo.llm.base               chat backends (hf, openai, vllm)
-    JUDGES             pgrpo.bench.judge            LCB-RB consistency judges (llm)
-    PROMPT_STYLES      pgrpo.data.prompts           prompt styles
-    LOADERS            pgrpo.data.loaders.base      problem formats
-    BENCHMARKS         pgrpo.evaluation.benchmarks  `pgrpo evaluate` benchmarks
-    BENCHMARK_FORMATS  pgrpo.rm.bench_formats       `pgrpo rm eval` benchmark formats
-
-A fixed set (the three reward modes, the two RM heads and RM server kinds, the sandbox's
-isolation modes, `rm eval`'s evaluators, the evaluation-set readers, the task kinds) is a
-plain dict or a direct call in the module that owns it, never a registry; and nothing is
-registered to break an import cycle. Built-in
-entries register when their module is imported by a plain import, never by a module name in a
-string, so the import-linter contracts see every edge. A registry is only a table: plugins are
-loaded at CLI start-up and by the user-facing factories that look a name up (`make_backend`,
-`get_style`, `judge_factory`), never here.
+"""`Registry`: name -> object tables filled by decorators, with duplicate checks. One exists only where a
+plugin (pgrpo.plugins) may add an entry: COMMANDS, BACKENDS, JUDGES, PROMPT_STYLES, LOADERS, BENCHMARKS,
+BENCHMARK_FORMATS; a fixed set is a plain dict in its module. Built-ins register on a plain import (never
+by a name in a string); plugins are loaded by the factories that look names up, never here.
 """
 
 from __future__ import annotations

@@ -28,6 +28,7 @@ INVALID_SAMPLE = "invalid_sample"  # statuses for lines that never reached the s
 UNKNOWN_TASK = "unknown_task"
 _SAMPLE_KEYS = ("task_id", "completion", "solution", "response")
 VERDICT_KEYS = ("passed", "status", "detail", "pass_fraction", "tests_passed", "tests_total", "runtime_s")
+Pending = tuple[int, dict[str, Any], Problem, str]  # a sample to judge: line index, sample, task, response or program
 
 
 def _failed(status: str, reason: str) -> Verdict:
@@ -65,7 +66,6 @@ class CheckSummary:
     status_counts: dict[str, int]
     pass_at_k: dict[int, float]
     skipped_ks: tuple[int, ...]
-    bad_lines: tuple[str, ...]
     wall_s: float
     out_path: str | None
 
@@ -79,16 +79,6 @@ class CheckSummary:
         if self.out_path:
             lines.append(f"results: {self.out_path}")
         return "\n".join(lines)
-
-
-@dataclass(frozen=True)
-class _Pending:
-    """A sample that will be judged: its index, task, and the response (--extract) or program."""
-
-    index: int
-    sample: dict[str, Any]
-    problem: Problem
-    text: str
 
 
 class _Rejected(Exception):
@@ -185,7 +175,7 @@ def run_check(
     resumed = _resumable(journal, samples) if journal is not None else {}
     results.update(resumed)
 
-    pending: list[_Pending] = []
+    pending: list[Pending] = []
     for index, sample in samples.items():
         if index in resumed:
             continue
@@ -198,7 +188,7 @@ def run_check(
             results[index] = SampleResult(index, task_id if isinstance(task_id, str) else None,
                                           _failed(status, reason), sample)
             continue
-        pending.append(_Pending(index, sample, problem, text))
+        pending.append((index, sample, problem, text))
     for line in sorted(bad, key=lambda b: b.line):
         say(f"pgrpo check: bad sample {line}")
 
@@ -220,12 +210,11 @@ def run_check(
         num_samples=len(ordered), num_run=len(pending), num_resumed=len(resumed), num_tasks=len(by_task),
         num_problems=len(problems), status_counts=dict(Counter(r.verdict.status for r in ordered)),
         pass_at_k=report.scores if report else {}, skipped_ks=report.skipped if report else tuple(sorted(set(ks))),
-        bad_lines=tuple(str(b) for b in sorted(bad, key=lambda b: b.line)),
         wall_s=time.perf_counter() - started, out_path=str(out) if out else None,
     )
 
 
-def _run_pending(pending: list[_Pending], results: dict[int, SampleResult], verifier: Verifier, extract: bool,
+def _run_pending(pending: list[Pending], results: dict[int, SampleResult], verifier: Verifier, extract: bool,
                  journal: Journal | None, chunk: int, progress: bool) -> None:
     """Judge samples chunk by chunk, checkpointing each finished chunk to the journal."""
     from tqdm import tqdm
@@ -235,14 +224,14 @@ def _run_pending(pending: list[_Pending], results: dict[int, SampleResult], veri
         for start in range(0, len(pending), chunk):
             items = pending[start:start + chunk]
             if extract:  # full responses: parsed and judged as in training
-                verdicts = verifier([(item.problem, item.text) for item in items])
+                verdicts = verifier([(problem, text) for _, _, problem, text in items])
             else:
-                verdicts = [verdict_from_exec(r) for r in verifier.run_jobs([Job(i.problem, i.text) for i in items])]
-            for item, verdict in zip(items, verdicts, strict=True):
-                result = SampleResult(item.index, item.problem.task_id, verdict, item.sample)
-                results[item.index] = result
+                jobs = [Job(problem, text) for _, _, problem, text in items]
+                verdicts = [verdict_from_exec(r) for r in verifier.run_jobs(jobs)]
+            for (index, sample, problem, _), verdict in zip(items, verdicts, strict=True):
+                results[index] = SampleResult(index, problem.task_id, verdict, sample)
                 passed += verdict.passed
                 if journal is not None:
-                    journal.append(result.to_record())
+                    journal.append(results[index].to_record())
             bar.update(len(items))
             bar.set_postfix(passed=passed)

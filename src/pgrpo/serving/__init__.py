@@ -52,18 +52,13 @@ class StrictModel(BaseModel):
 
 
 # -- services ------------------------------------------------------------------------------
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 def check_binding(host: str, token: str | None, *, token_env: str, risk: str) -> None:
     """PgrpoError unless `host` is loopback or a token is set; `risk`: what anyone could do otherwise."""
-    if not token and not is_loopback(host):
+    try:
+        loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = False
+    if not token and not loopback:
         raise PgrpoError(f"--host {host}: binding beyond loopback needs a shared token (--token or env "
                          f"{token_env}); anyone who can reach the port could {risk} otherwise")
 

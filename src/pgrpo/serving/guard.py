@@ -70,14 +70,12 @@ def descriptor_budget(wanted: int) -> int:
     return max(8, min(wanted, soft - in_use - max(64, soft // 8) - 2 * ACCEPT_BURST))
 
 
+@dataclass(slots=True, eq=False)
 class _Conn:
-    __slots__ = ("key", "transport", "timer", "state")
-
-    def __init__(self, key: Key, transport: asyncio.BaseTransport) -> None:
-        self.key = key
-        self.transport = transport
-        self.timer: asyncio.TimerHandle | None = None
-        self.state = "fresh"  # fresh: no head yet; busy: in a request; idle: between requests
+    key: Key
+    transport: asyncio.BaseTransport
+    timer: asyncio.TimerHandle | None = None
+    state: str = "fresh"  # fresh: no head yet; busy: in a request; idle: between requests
 
 
 class ConnectionGuard:
