@@ -49,8 +49,11 @@ def _iter_parquet(path: Path) -> Iterator[Record]:
     import pyarrow.parquet as pq
 
     try:
-        with gzip.open(path, "rb") if path.suffix == ".gz" else path.open("rb") as handle:
-            table = pq.read_table(handle)
+        if path.suffix == ".gz":
+            with gzip.open(path, "rb") as handle:
+                table = pq.read_table(handle)
+        else:
+            table = pq.read_table(path)  # by path: pyarrow reads it natively
     except (OSError, ValueError) as exc:  # pyarrow raises ArrowInvalid (a ValueError) on bad files
         raise DataError(f"{path}: cannot read parquet: {exc}") from exc
     rows = (row for batch in table.to_batches() for row in batch.to_pylist())  # a batch at a time
