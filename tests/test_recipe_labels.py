@@ -32,7 +32,7 @@ LABELS = ("[paper]", "[TRL default]", "[pgrpo default]", "[ours]")
 # Not labelled: the recipe format's version, and the timeout lines (sized against the collective
 # timeout by the reward-failure work of #22, which owns those lines).
 UNLABELLED = re.compile(r"^(version|\w*timeout\w*)$")
-# What the RM trainers pass besides trainer_arguments (pgrpo.rm.train, pgrpo.rm.implicit_train).
+# What the RM trainers pass besides trainer_arguments (pgrpo.rm.fitting).
 RM_EXTRA_KEYS = {"RewardConfig": {"center_rewards_coefficient"}, "DPOConfig": {"beta", "loss_type"}}
 
 

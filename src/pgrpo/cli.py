@@ -25,7 +25,6 @@ def build_parser() -> argparse.ArgumentParser:
     import pgrpo.evaluation.commands  # noqa: F401
     import pgrpo.llm.commands  # noqa: F401
     import pgrpo.rm.commands  # noqa: F401
-    import pgrpo.rm.pairs_commands  # noqa: F401
     import pgrpo.sandbox.commands  # noqa: F401
     import pgrpo.train.build_rl_commands  # noqa: F401
 

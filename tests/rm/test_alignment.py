@@ -13,7 +13,7 @@ import pytest
 
 from pgrpo.data.math import MathProblem
 from pgrpo.rewards.batch import RewardEvaluator
-from pgrpo.rm.bench_formats.base import EvalPair
+from pgrpo.rm.bench_formats import EvalPair
 from pgrpo.rm.data import Pair
 from pgrpo.rm.evaluate import RewardModelEvaluator
 from pgrpo.rm.fitting import tokenize_pairs

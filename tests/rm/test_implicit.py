@@ -134,8 +134,7 @@ def test_training_batches_score_the_same_tokens_as_the_scorer(tmp_path, tiny_pol
     from transformers import AutoTokenizer
 
     from pgrpo.rm.data import Pair
-    from pgrpo.rm.fitting import tokenize_pairs
-    from pgrpo.rm.implicit_train import collate_sides
+    from pgrpo.rm.fitting import collate_sides, tokenize_pairs
 
     tok = AutoTokenizer.from_pretrained(tiny_policy_path)
     pair = Pair(prompt="word " * 150, chosen="short", rejected="long " * 150)
@@ -163,9 +162,8 @@ def test_training_batch_and_scorer_compute_the_same_log_ratio(tmp_path, tiny_pol
     import torch
 
     from pgrpo.rm.data import Pair
-    from pgrpo.rm.fitting import tokenize_pairs
+    from pgrpo.rm.fitting import collate_sides, tokenize_pairs
     from pgrpo.rm.implicit import response_log_ratio
-    from pgrpo.rm.implicit_train import collate_sides
 
     rm = nudged_implicit_rm(tmp_path / "implicit-rm", tiny_policy_path, max_length=2048)
     scorer = RewardScorer(str(rm), max_length=96, device="cpu")
@@ -185,7 +183,7 @@ def test_training_batch_and_scorer_compute_the_same_log_ratio(tmp_path, tiny_pol
 
 def test_an_output_dir_of_the_other_head_or_another_base_is_refused(tmp_path, tiny_policy_path):
     from pgrpo.errors import PgrpoError
-    from pgrpo.rm.implicit_train import _save_reference
+    from pgrpo.rm.fitting import _save_reference
     from pgrpo.rm.train import _refuse_other_head
 
     (tmp_path / "scalar" / "checkpoint-5").mkdir(parents=True)  # an unfinished scalar run

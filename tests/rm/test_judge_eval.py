@@ -11,7 +11,7 @@ import pytest
 from doubles import FaultInjectingServer, FunctionBackend
 from pgrpo.cli import main
 from pgrpo.llm import CachedBackend
-from pgrpo.rm.bench_formats.base import EvalPair
+from pgrpo.rm.bench_formats import EvalPair
 from pgrpo.rm.benchmarks import load_benchmark
 from pgrpo.rm.judge_eval import LLMJudgeEvaluator, combine, parse_preference
 from pgrpo.rm.scoring import RMItem

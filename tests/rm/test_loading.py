@@ -11,9 +11,8 @@ import sys
 import pytest
 from transformers.integrations import deepspeed as hf_deepspeed
 
-from pgrpo.rm.loading import outside_zero3_init
 from pgrpo.rm.manifest import REFERENCE_DIR, ImplicitParams, RMManifest, write_manifest
-from pgrpo.rm.scoring import RewardScorer, RMItem
+from pgrpo.rm.scoring import RewardScorer, RMItem, outside_zero3_init
 
 
 class FakeZero3Config:

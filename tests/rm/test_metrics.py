@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from pgrpo.rm.metrics import accuracy, bootstrap_ci, grouped_accuracy, pair_outcomes
+from pgrpo.rm.metrics import accuracy, credit_accuracy, grouped_accuracy, pair_outcomes
 
 
 def test_ties_count_half():
@@ -22,8 +22,10 @@ def test_tie_tolerance():
 
 def test_bootstrap_is_deterministic_and_brackets_the_mean():
     outcomes = np.array([1.0] * 70 + [0.0] * 30)
-    low, high = bootstrap_ci(outcomes, n_boot=2000, seed=3)
-    assert (low, high) == bootstrap_ci(outcomes, n_boot=2000, seed=3)
+    acc = credit_accuracy(outcomes, n_boot=2000, seed=3)
+    low, high = acc.ci_low, acc.ci_high
+    assert (low, high) == (credit_accuracy(outcomes, n_boot=2000, seed=3).ci_low,
+                           credit_accuracy(outcomes, n_boot=2000, seed=3).ci_high)
     assert low < 0.7 < high
     assert 0.55 < low and high < 0.85  # ~ +-1.96 * sqrt(.21/100) = +-0.09
 

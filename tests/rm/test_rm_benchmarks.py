@@ -13,7 +13,7 @@ from pgrpo.cli import main
 from pgrpo.data.io import BadLine
 from pgrpo.errors import DataError
 from pgrpo.llm import CachedBackend
-from pgrpo.rm.bench_formats.rewardbench2 import best_of_n_credit
+from pgrpo.rm.bench_formats import best_of_n_credit
 from pgrpo.rm.benchmarks import load_benchmark
 from pgrpo.rm.commands import EVALUATORS
 from pgrpo.rm.evaluate import RewardModelEvaluator, evaluate, render_markdown

@@ -1,29 +1,7 @@
-"""What each kind of RM server speaks: `RM_BACKENDS` (`reward.rm_backend` -> its spec), used by `RMClient`.
-
-    pgrpo  `pgrpo rm serve` (pgrpo.rm.wire, API v1): either head; the service encodes the items,
-           /health carries the manifest.
-    vllm   `vllm serve RM_DIR --runner pooling --convert classify ...` (vLLM 0.31's pooling API,
-           docs/rm-service.md): the scalar head only. The client renders and tokenises each item
-           itself, exactly as `RewardScorer` does (`pgrpo.rm.template.encode_rm_input`, same
-           truncation, the manifest's layout), and sends TOKEN IDS to POST /classify with
-           `use_activation: false`, so vLLM's tokenizer and chat template play no part; the raw
-           logit it returns goes through the same `sigmoid` as in process. The manifest and the
-           tokenizer are read from a local copy of the RM directory (`reward.rm_path`; no weights
-           are loaded). The implicit head is refused: it is a log-ratio of two models, which a
-           pooling endpoint cannot compute.
-           Which model a vLLM serves: its GET /v1/models lists only `id` (the
-           --served-model-name), `root` (the path it was started with, on ITS host) and
-           max_model_len - no checksum of any kind. So the served name carries one:
-           `vllm_served_name(RM_DIR)` = "pgrpo-rm-" + a hash of the RM directory's small files
-           (manifest, config, tokenizer: FINGERPRINT_FILES, the weights are not hashed), printed
-           by `pgrpo rm vllm-name RM_DIR`; the client refuses a URL that does not serve that id
-           (naming the URL and what it serves), so every URL serves the RM whose manifest and
-           tokenizer encode the items. Two trainings with byte-identical small files (same base,
-           settings and pair counts) are not told apart.
-
-A backend turns a chunk of items into (path, JSON body, reply parser) and reads what a URL
-serves (manifest, max_length) from its health route; transport, batching and retries are the
-client's. Garbage replies raise `Retryable` (the client retries, then fails naming the URL).
+"""What each kind of RM server speaks, for `RMClient`: `RM_BACKENDS` (`reward.rm_backend`): "pgrpo"
+(`pgrpo rm serve`, either head) and "vllm" (vLLM's /classify, the scalar head only: items are
+tokenised here as `RewardScorer` does and sent as token ids; the served model name carries a
+fingerprint of the RM's small files, `vllm_served_name`; docs/rm-service.md).
 """
 
 from __future__ import annotations
@@ -31,7 +9,6 @@ from __future__ import annotations
 import hashlib
 import math
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
@@ -70,23 +47,12 @@ class RMBackend(Protocol):
         ...
 
 
-@dataclass(frozen=True)
-class BackendSpec:
-    """A backend: `make(rm_path, max_length)`; `needs_rm_path`: reward.rm_path is required."""
-
-    make: Callable[[str | None, int | None], RMBackend]
-    needs_rm_path: bool
-    server: str
-
-
-def _reply(model: type[ReplyT], raw: bytes, expected: int, count: Callable[[ReplyT], int]) -> ReplyT:
-    """A service's reply parsed as `model` with exactly `expected` results; garbage is Retryable."""
+def _reply(model: type[ReplyT], raw: bytes, what: str = "garbage reply") -> ReplyT:
+    """A reply parsed as `model`; garbage is Retryable."""
     try:
-        reply = model.model_validate_json(raw)
+        return model.model_validate_json(raw)
     except ValidationError as exc:
-        raise Retryable(f"garbage reply: {exc.errors()[:1]}") from None
-    _check_count(count(reply), expected)
-    return reply
+        raise Retryable(f"{what}: {exc.errors()[:1]}") from None
 
 
 def _check_count(n: int, expected: int) -> None:
@@ -99,12 +65,13 @@ class PgrpoBackend:
     """`pgrpo rm serve` (pgrpo.rm.wire)."""
 
     server = "`pgrpo rm serve`"
+    needs_rm_path = False  # reward.rm_path is not required
+
+    def __init__(self, rm_path: str | None = None, max_length: int | None = None) -> None:
+        pass  # the service encodes: nothing to read here
 
     async def served(self, url: str, get: Get) -> tuple[RMManifest, int]:
-        try:
-            health = Health.model_validate_json(await get(url, HEALTH_PATH))
-        except ValidationError as exc:
-            raise Retryable(f"unreadable /health reply: {exc.errors()[:1]}") from None
+        health = _reply(Health, await get(url, HEALTH_PATH), "unreadable /health reply")
         if health.api_version != API_VERSION:
             raise RMBackendError(f"reward-model service {url}: speaks API version {health.api_version}, "
                                  f"this pgrpo speaks {API_VERSION}")
@@ -119,7 +86,9 @@ class PgrpoBackend:
                            "code": it.code if manifest.include_code else None} for it in chunk]}
 
         def parse(raw: bytes) -> list[ItemScore]:
-            return _reply(ScoreResponse, raw, len(chunk), lambda r: len(r.results)).results
+            reply = _reply(ScoreResponse, raw)
+            _check_count(len(reply.results), len(chunk))
+            return reply.results
 
         return SCORE_PATH, body, parse
 
@@ -187,6 +156,7 @@ class VLLMBackend:
     manifest and tokenizer only) under the name `vllm_served_name(rm_path)`."""
 
     server = "`vllm serve` (docs/rm-service.md)"
+    needs_rm_path = True
 
     def __init__(self, rm_path: str | None, max_length: int | None = None) -> None:
         from transformers import AutoTokenizer
@@ -200,6 +170,7 @@ class VLLMBackend:
                                        "loaded)")
         try:
             self.manifest = read_manifest(rm_path)
+            self.served_name, self.fingerprinted = vllm_served_name(rm_path)
         except PgrpoError as exc:
             raise RMBackendConfigError(f"reward.rm_path: {exc}") from None
         if self.manifest.implicit is not None:
@@ -208,10 +179,6 @@ class VLLMBackend:
                 f"of the model and its reference, which vLLM's pooling API cannot compute); serve it with "
                 f"`pgrpo rm serve --model {rm_path}`")
         self.rm_path = rm_path
-        try:
-            self.served_name, self.fingerprinted = vllm_served_name(rm_path)
-        except RMBackendError as exc:
-            raise RMBackendConfigError(f"reward.rm_path: {exc}") from None
         self.max_length = max_length or self.manifest.max_length
         try:
             self.tokenizer = ensure_pad_token(AutoTokenizer.from_pretrained(rm_path))
@@ -219,10 +186,8 @@ class VLLMBackend:
             raise RMBackendConfigError(f"reward.rm_path: cannot load the tokenizer of {rm_path}: {exc}") from None
 
     async def served(self, url: str, get: Get) -> tuple[RMManifest, int]:
-        try:
-            models = _ModelList.model_validate_json(await get(url, VLLM_MODELS_PATH))
-        except ValidationError as exc:
-            raise Retryable(f"unreadable {VLLM_MODELS_PATH} reply (is this vLLM?): {exc.errors()[:1]}") from None
+        what = f"unreadable {VLLM_MODELS_PATH} reply (is this vLLM?)"
+        models = _reply(_ModelList, await get(url, VLLM_MODELS_PATH), what)
         card = next((c for c in models.data if c.id == self.served_name), None)
         if card is None:
             listed = ", ".join(f"{c.id!r} (root {c.root!r})" for c in models.data) or "no model"
@@ -254,7 +219,8 @@ class VLLMBackend:
                                 "use_activation": False}
 
         def parse(raw: bytes) -> list[ItemScore]:
-            reply = _reply(_ClassificationResponse, raw, len(chunk), lambda r: len(r.data))
+            reply = _reply(_ClassificationResponse, raw)
+            _check_count(len(reply.data), len(chunk))
             rows = sorted(reply.data, key=lambda d: d.index)
             if [d.index for d in rows] != list(range(len(chunk))):
                 raise Retryable(f"garbage reply: indices {[d.index for d in reply.data]} for {len(chunk)} items")
@@ -271,9 +237,7 @@ class VLLMBackend:
         return VLLM_CLASSIFY_PATH, body, parse
 
 
-RM_BACKENDS: dict[str, BackendSpec] = {
-    "pgrpo": BackendSpec(lambda rm_path, max_length: PgrpoBackend(), False, PgrpoBackend.server),
-    "vllm": BackendSpec(VLLMBackend, True, VLLMBackend.server)}
+RM_BACKENDS: dict[str, type[PgrpoBackend] | type[VLLMBackend]] = {"pgrpo": PgrpoBackend, "vllm": VLLMBackend}
 
 
 def make_backend(name: str, rm_path: str | None = None, max_length: int | None = None) -> RMBackend:
@@ -282,4 +246,4 @@ def make_backend(name: str, rm_path: str | None = None, max_length: int | None =
     if name not in RM_BACKENDS:
         raise ConfigError(f"reward.rm_backend: unknown reward-model backend {name!r}; known: "
                           f"{', '.join(sorted(RM_BACKENDS))}")
-    return RM_BACKENDS[name].make(rm_path, max_length)
+    return RM_BACKENDS[name](rm_path, max_length)

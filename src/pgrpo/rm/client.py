@@ -1,29 +1,16 @@
-"""The client of `pgrpo rm serve`: `RMClient`, a scorer with `RewardScorer`'s scoring API over HTTP.
+"""The client of `pgrpo rm serve` (or vLLM, pgrpo.rm.backends): `RMClient`, `RewardScorer`'s scoring API
+over HTTP. Owns the async transport (its own event-loop thread), batching into concurrent requests,
+whole-attempt timeouts (`score_worst_case`) and retries on the next URL; a failing service raises
+`RMServiceError` naming the URL, never a silent reward of 0.
 
-    client = RMClient(["http://10.0.0.5:8767", "http://10.0.0.6:8767"])   # token: env PGRPO_RM_TOKEN
-    client.manifest            # the served RM's manifest, read from /health (every URL must serve the same RM)
-    client.score(items)        # sigmoid scores, order kept; also `raw_scores`, `await ascore(items)`
-    RMClient(["http://gpu-node:8000"], backend=make_backend("vllm", "RM_DIR"))   # a vLLM server instead
-
-Owns the asynchronous transport (httpx.AsyncClient on the client's own event-loop thread, so
-the synchronous `score` works from TRL's reward path and `ascore` from any event loop),
-batching (items cut into requests of `items_per_request`, all sent concurrently, at most
-`max_concurrency` in flight; bodies built on one encoder thread, off the loop) and timeouts
-(each attempt ends within `timeout_s`, whole: `score_worst_case` is the longest one `score` call
-can take, which `pgrpo train` keeps below the collective timeout);
-URL rotation and retries are pgrpo.serving's (garbage replies are retried too). A service that keeps failing, or refuses a request (4xx),
-raises `RMServiceError` naming the URL(s) and the last error - never a silent reward of 0. What
-goes over the wire is the backend's (pgrpo.rm.backends: `pgrpo rm serve`, or vLLM's /classify):
-items on the manifest's layout (code only when it says include_code); `truncated` counts items
-cut to max_length, as RewardScorer's.
-
-Does NOT protect against: a service that lies coherently (it is trusted like a local model);
+Does NOT protect against: a service that lies coherently (trusted like a local model);
 eavesdropping or tampering on the network (plain HTTP unless the URL is https).
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import threading
 from collections.abc import Awaitable, Coroutine, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -78,7 +65,6 @@ class RMClient:
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True, name="pgrpo-rm-client")
         self._thread.start()
 
-    # -- public API ------------------------------------------------------------------------
     @property
     def manifest(self) -> RMManifest:
         """The served RM's manifest (from /health, once); every URL must serve the same RM."""
@@ -104,11 +90,6 @@ class RMClient:
         """sigmoid(raw score) in [0, 1] per item, order kept (computed by the service)."""
         return [r.score for r in self.score_items(items)]
 
-    async def ascore(self, items: Sequence[RMItem]) -> list[float]:
-        """`score` from any event loop (the work runs on the client's own loop)."""
-        future = asyncio.run_coroutine_threadsafe(self._score(list(items)), self._loop)
-        return [r.score for r in await asyncio.wrap_future(future)]
-
     def close(self) -> None:
         if self._loop.is_closed():
             return
@@ -125,7 +106,6 @@ class RMClient:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    # -- transport -------------------------------------------------------------------------
     def _run(self, coro: Coroutine[Any, Any, T]) -> T:
         if self._loop.is_closed():
             raise PgrpoError("RMClient: used after close()")
@@ -168,14 +148,8 @@ class RMClient:
     async def _read_manifest(self) -> tuple[RMManifest, int]:
         """(manifest, max_length) every URL serves (RMServiceError when they differ)."""
         found: dict[str, tuple[RMManifest, int]] = {}
-
-        async def get(url: str, path: str) -> bytes:
-            return await self._request("GET", url, path)
-
+        attempt = functools.partial(self.backend.served, get=functools.partial(self._request, "GET"))
         for url in self.urls:
-            async def attempt(u: str) -> tuple[RMManifest, int]:
-                return await self.backend.served(u, get)
-
             try:  # every URL's health must be read
                 found[url] = await self._with_retries((url,), 0, attempt)
             except RMBackendError as exc:
@@ -217,7 +191,6 @@ class RMClient:
         self.calls += len(items)
         self.truncated += sum(r.truncated for r in results)
         return results
-
 
 
 def score_worst_case(n_items: int, *, items_per_request: int, timeout_s: float = DEFAULT_TIMEOUT_S,

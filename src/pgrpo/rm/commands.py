@@ -1,21 +1,28 @@
-"""CLI: `pgrpo rm train` (Bradley-Terry RM training), `pgrpo rm eval` (preference benchmarks),
-`pgrpo rm serve` (the RM as a service, pgrpo.rm.service) and `pgrpo rm vllm-name` (the name
-`vllm serve` must serve a scalar RM under for reward.rm_backend=vllm, pgrpo.rm.backends).
-
-Thin: parse arguments, build the config / evaluator, call pgrpo.rm.train / pgrpo.rm.evaluate.
-Heavy imports happen inside run(). (`pgrpo rm pairs` lives in pgrpo.rm.pairs_commands.)
+"""CLI: `pgrpo rm train`, `rm eval`, `rm serve`, `rm vllm-name` and `rm pairs` (thin: parse arguments,
+build the config / evaluator, call the module that does the work; heavy imports inside run()).
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
+import os
+import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pgrpo.commands import Runner, command
+from pgrpo.data.cli_args import (
+    add_problem_arguments,
+    add_prompt_style_argument,
+    checked_prompt_style,
+    load_selected_problems,
+)
 from pgrpo.errors import PgrpoError
 from pgrpo.hf_loading import DTYPE_NAMES
+from pgrpo.llm.cli_args import add_backend_arguments, backend_from_args
 
 if TYPE_CHECKING:
     from pgrpo.rm.evaluate import EvaluatorOptions, PairEvaluator
@@ -38,8 +45,6 @@ def configure_train(parser: argparse.ArgumentParser) -> Runner:
     parser.add_argument("--check", action="store_true", help="only load and validate the recipe (no model is loaded)")
 
     def run(args: argparse.Namespace) -> int:
-        from pathlib import Path
-
         from pgrpo.config import load_config
         from pgrpo.rm.config import RMTrainConfig
         from pgrpo.rm.manifest import MANIFEST_FILE
@@ -138,10 +143,6 @@ def configure_eval(parser: argparse.ArgumentParser) -> Runner:
     parser.add_argument("--out", help="directory for results.json, results.md and scores.jsonl")
 
     def run(args: argparse.Namespace) -> int:
-        import dataclasses
-        import sys
-        from pathlib import Path
-
         from pgrpo.data.io import BadLine, write_jsonl
         from pgrpo.rm.benchmarks import load_benchmark
         from pgrpo.rm.evaluate import EvaluatorOptions, evaluate, render_markdown, write_outputs
@@ -205,8 +206,6 @@ def configure_serve(parser: argparse.ArgumentParser) -> Runner:
                         help="largest request body in MiB")
 
     def run(args: argparse.Namespace) -> int:
-        import os
-
         from pgrpo.rm.scoring import RewardScorer
         from pgrpo.rm.service import DEFAULT_BATCH_TOKENS, check_binding, serve
 
@@ -231,8 +230,6 @@ def configure_vllm_name(parser: argparse.ArgumentParser) -> Runner:
     parser.add_argument("model", help="reward model directory, or a copy of it without the weights")
 
     def run(args: argparse.Namespace) -> int:
-        import sys
-
         from pgrpo.rm.backends import vllm_served_name
 
         name, files = vllm_served_name(args.model)
@@ -240,5 +237,52 @@ def configure_vllm_name(parser: argparse.ArgumentParser) -> Runner:
         print(f"(a hash of {', '.join(files)} in {args.model}; serve with: vllm serve {args.model} --runner pooling "
               f"--convert classify --served-model-name {name} ...)", file=sys.stderr)
         return 0
+
+    return run
+
+
+@command("rm pairs", help="Generate OD (optimized/degraded) preference pairs for reward-model training")
+def configure_pairs(parser: argparse.ArgumentParser) -> Runner:
+    add_problem_arguments(parser)
+    parser.add_argument("--out", required=True, help="output directory (pairs.jsonl, od_records.jsonl, summary.json)")
+    parser.add_argument("--cache-dir", default=None, help="LLM cache directory (default: OUT/llm_cache)")
+    parser.add_argument("--templates", default=None, help="directory overriding od_templates/ files")
+    parser.add_argument("--dimensions", default=None, help="comma list (default: all in dimensions.yaml)")
+    parser.add_argument("--temperature", type=float, default=0.7)
+    parser.add_argument("--max-tokens", type=int, default=2048)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--batch-problems", type=int, default=8, help="problems whose calls are batched")
+    parser.add_argument("--execute", action="store_true", help="run the code of y and its variants in the sandbox")
+    parser.add_argument("--no-require-format", action="store_true",
+                        help="accept responses without the <think>/<answer> format")
+    parser.add_argument("--include-code", action="store_true",
+                        help="pair sides = reasoning + code (default: reasoning only, what the RL reward scores); "
+                             "`rm train` records it in the RM's manifest")
+    add_prompt_style_argument(parser)
+    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    add_backend_arguments(parser)
+
+    def run(args: argparse.Namespace) -> int:
+        from pgrpo.rm.od import ODTemplates
+        from pgrpo.rm.pairs import PairsConfig, PairsRun
+
+        problems = load_selected_problems(args)
+        out = Path(args.out)
+        config = PairsConfig(
+            dimensions=tuple(d.strip() for d in (args.dimensions or "").split(",") if d.strip()),
+            temperature=args.temperature, max_tokens=args.max_tokens, seed=args.seed,
+            batch_problems=max(1, args.batch_problems), execute=args.execute,
+            require_format=not args.no_require_format, include_code=args.include_code,
+            prompt_style=checked_prompt_style(args.prompt_style))
+        templates = ODTemplates.load(args.templates)
+        backend = backend_from_args(args, args.cache_dir or out / "llm_cache")
+        try:
+            summary = PairsRun(problems, backend, out, config, templates).run(progress=not args.quiet)
+        finally:
+            print(backend.usage.format(), file=sys.stderr)
+            backend.close()
+        print(summary.format())
+        print(f"wrote {out / 'pairs.jsonl'}")
+        return 1 if summary.failed else 0
 
     return run

@@ -1,8 +1,4 @@
-"""Configuration of `pgrpo rm train`: config models filled from a YAML recipe + dotted overrides.
-
-Recipes live in `recipes/rm/` (`tiny-cpu.yaml`, `qwen2.5-coder-7b-od.yaml`); every key below
-can be overridden on the command line, e.g. `train.epochs=2 lora.enabled=true`.
-"""
+"""Configuration of `pgrpo rm train`: YAML recipes (`recipes/rm/`) + dotted overrides."""
 
 from __future__ import annotations
 

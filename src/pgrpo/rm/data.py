@@ -1,16 +1,6 @@
-"""Preference pairs for reward-model training: the JSONL format, validation and splitting.
-
-Format, one JSON object per line::
-
-    {"prompt": problem statement, "chosen": reasoning [+ code], "rejected": reasoning [+ code],
-     "pair_type": "strong" | "optimized" | "degraded"   (optional),
-     "dimension": e.g. "factual" | "logic" | "coherence"   (optional, free text),
-     "margin": number   (optional)}
-
-Malformed lines (invalid JSON, a missing or non-string field, an empty text, chosen identical
-to rejected, an unknown pair_type, a non-numeric margin) are never trained on: `load_pairs`
-raises a DataError listing every bad line as file:line, or with `skip_bad=True` skips them and
-keeps them in `PairSet.bad` for the caller to report.
+"""Preference pairs for reward-model training: the JSONL format (`prompt`, `chosen`, `rejected`
+[, `pair_type`, `dimension`, `margin`]), validation (`load_pairs`: every bad line as file:line,
+or skipped with `skip_bad`) and the held-out split by problem.
 """
 
 from __future__ import annotations

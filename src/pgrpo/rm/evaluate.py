@@ -1,14 +1,7 @@
-"""Reward-model evaluation on preference benchmarks (`pgrpo rm eval`) and the evaluator hook.
-
-An evaluator turns benchmark pairs into (score_chosen, score_rejected); accuracy is the share
-with score_chosen > score_rejected, ties counted half (and reported), with a 95% percentile
-bootstrap interval (fixed seed) overall, per subset and per format category (RewardBench
-"code" = hep-*, "math" = math-prm). A format with its own rule (RM-Bench, JudgeBench,
-RewardBench 2: `BenchmarkFormat.aggregate`, pgrpo.rm.bench_formats) scores the same pairs its way.
-An evaluator is built by a factory `(EvaluatorOptions) -> PairEvaluator`: "reward-model" (a
-`RewardScorer`, `reward_model_evaluator` here) and the LLM-as-judge baseline "llm-judge"
-(pgrpo.rm.judge_eval: a pairwise judge returns (1, 0), (0, 1) or (0.5, 0.5)); `pgrpo rm eval`
-names them (pgrpo.rm.commands.EVALUATORS).
+"""Reward-model evaluation on preference benchmarks (`pgrpo rm eval`): a `PairEvaluator` gives each
+pair (score_chosen, score_rejected) ("reward-model" here, "llm-judge" in pgrpo.rm.judge_eval);
+accuracy with a 95% percentile bootstrap CI overall, per subset and per category, or by the
+format's own rule (`BenchmarkFormat.aggregate`); the report as markdown and files.
 """
 
 from __future__ import annotations
@@ -25,7 +18,7 @@ from pydantic import ConfigDict, Field
 
 from pgrpo.config import OptionsModel
 from pgrpo.data.io import write_text_atomic
-from pgrpo.rm.bench_formats.base import BenchmarkFormat, Breakdown, EvalPair
+from pgrpo.rm.bench_formats import BenchmarkFormat, Breakdown, EvalPair
 from pgrpo.rm.metrics import Accuracy, accuracy, grouped_accuracy
 
 if TYPE_CHECKING:
@@ -110,18 +103,20 @@ class EvalReport:
 
 def pairwise_breakdown(fmt: BenchmarkFormat, pairs: Sequence[EvalPair], scores: Sequence[tuple[float, float]],
                        n_boot: int, seed: int) -> Breakdown:
-    """Pairwise accuracy (ties half) overall, per subset and per category of `fmt`."""
+    """Pairwise accuracy (a tie earns `fmt.tie_credit`) overall, per subset and per category of `fmt`."""
     chosen = [c for c, _ in scores]
     rejected = [r for _, r in scores]
     subsets = [p.subset for p in pairs]
+    tie = fmt.tie_credit
     categories: dict[str, Accuracy] = {}
     for cat, patterns in fmt.categories:
         idx = [i for i, s in enumerate(subsets) if any(fnmatch.fnmatchcase(s, pat) for pat in patterns)]
         if idx:
-            categories[cat] = accuracy([chosen[i] for i in idx], [rejected[i] for i in idx],
+            categories[cat] = accuracy([chosen[i] for i in idx], [rejected[i] for i in idx], tie_credit=tie,
                                        n_boot=n_boot, seed=seed)
-    return Breakdown(accuracy(chosen, rejected, n_boot=n_boot, seed=seed),
-                     grouped_accuracy(subsets, chosen, rejected, n_boot=n_boot, seed=seed), categories)
+    return Breakdown(accuracy(chosen, rejected, tie_credit=tie, n_boot=n_boot, seed=seed),
+                     grouped_accuracy(subsets, chosen, rejected, tie_credit=tie, n_boot=n_boot, seed=seed),
+                     categories)
 
 
 def evaluate(evaluator: PairEvaluator, pairs: Sequence[EvalPair], fmt: BenchmarkFormat, benchmark: str, *,

@@ -1,28 +1,33 @@
-"""What a reward head's fit function gets and returns, and what both heads' trainers share.
-
-Owns what a head's fit function (`pgrpo.rm.train`'s scalar one, `pgrpo.rm.implicit_train`'s)
-takes and returns, `FitInputs` / `Fitted`, the pairs' tokenisation, the shared TrainingArguments, LoRA config, resuming and
-`save_trained`.
+"""The two heads' fit functions for `pgrpo rm train` (`FITS`: scalar on TRL's RewardTrainer, implicit on
+its DPOTrainer, each pair side encoded alone exactly as its scorer encodes it) and what they share:
+`FitInputs` / `Fitted`, `tokenize_pairs`, the TrainingArguments, LoRA, resuming and `save_trained`.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import functools
+import json
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from pgrpo.errors import PgrpoError
 from pgrpo.rm.config import RMTrainConfig
 from pgrpo.rm.data import Pair
-from pgrpo.rm.manifest import RMManifest, write_manifest
+from pgrpo.rm.implicit import encode_implicit
+from pgrpo.rm.manifest import REFERENCE_DIR, RMManifest, write_manifest
 from pgrpo.rm.scoring import RewardScorer, RMItem
-from pgrpo.rm.template import EncodedInput
+from pgrpo.rm.template import EncodedInput, encode_rm_input
 
 if TYPE_CHECKING:
     from peft import LoraConfig
 
 log = logging.getLogger(__name__)
+
+REFERENCE_SOURCE_FILE = "pgrpo_reference_source.json"  # in reference/: the base it was saved from
 
 
 @dataclass
@@ -48,13 +53,12 @@ class FitInputs:
 
 @dataclass
 class Fitted:
-    """A trained and saved RM: a scorer for the held-out check, and the trainer's figures."""
+    """A trained and saved RM: a scorer for the held-out check, and its trainer (loggers, rank, loss)."""
 
     scorer: RewardScorer
-    train_loss: float | None
+    trainer: Any
     n_truncated: int
-    log: Callable[[dict[str, Any]], None]  # to the trainer's loggers (TensorBoard)
-    is_main_process: bool
+    train_loss: float | None
 
 
 def tokenize_pairs(pairs: Sequence[Pair], encode: Callable[..., EncodedInput], include_code: bool,
@@ -157,8 +161,6 @@ def check_config(config: RMTrainConfig) -> None:
     """What `pgrpo rm train --check` validates without loading a model: the pairs files exist, and
     every trainer argument is a field of this TRL's config for the head (so a key that one
     transformers/TRL version lacks fails here, not after the base model has loaded)."""
-    import dataclasses
-
     from trl import DPOConfig, RewardConfig
 
     from pgrpo.config import ConfigError
@@ -172,3 +174,142 @@ def check_config(config: RMTrainConfig) -> None:
     unknown = sorted(set(trainer_arguments(config, has_eval=True)) - fields)
     if unknown:
         raise ConfigError(f"train: {', '.join(unknown)} not accepted by this TRL's {trl_config.__name__}")
+
+
+def fit_scalar(inputs: FitInputs) -> Fitted:
+    """TRL's RewardTrainer on a sequence-classification model (a fresh scalar head on `base`)."""
+    from trl import RewardConfig, RewardTrainer
+
+    config, tokenizer = inputs.config, inputs.tokenizer
+    train_ds, eval_ds, n_truncated = inputs.datasets(functools.partial(encode_rm_input, tokenizer))
+    trainer = RewardTrainer(
+        model=inputs.base,
+        args=RewardConfig(center_rewards_coefficient=config.train.center_rewards_coefficient,
+                          **trainer_arguments(config, eval_ds is not None)),
+        train_dataset=train_ds,
+        eval_dataset=eval_ds,
+        processing_class=tokenizer,
+        peft_config=peft_config_for(config, "SEQ_CLS"),
+    )
+    loss = getattr(trainer.train(resume_from_checkpoint=last_checkpoint(config)), "training_loss", None)
+    model = save_trained(trainer, inputs)
+    scorer = RewardScorer.from_model(model, tokenizer, inputs.manifest, batch_size=config.score_batch_size,
+                                     max_length=config.train.max_length)
+    return Fitted(scorer, trainer, n_truncated, loss)
+
+
+def collate_sides(examples: list[dict[str, Any]], pad_token_id: int) -> dict[str, Any]:
+    """DPOTrainer's batch (chosen rows, then rejected rows; right padding): `completion_mask`
+    marks each row's response tokens, from its own start."""
+    import torch
+
+    rows = [(e[f"{side}_ids"], e[f"{side}_start"]) for side in ("chosen", "rejected") for e in examples]
+    width = max(len(ids) for ids, _ in rows)
+    input_ids = torch.full((len(rows), width), pad_token_id, dtype=torch.long)
+    attention_mask = torch.zeros((len(rows), width), dtype=torch.long)
+    completion_mask = torch.zeros((len(rows), width), dtype=torch.long)
+    for r, (ids, start) in enumerate(rows):
+        input_ids[r, :len(ids)] = torch.tensor(ids, dtype=torch.long)
+        attention_mask[r, :len(ids)] = 1
+        completion_mask[r, start:len(ids)] = 1
+    return {"input_ids": input_ids, "attention_mask": attention_mask, "completion_mask": completion_mask}
+
+
+def _trainer_class() -> type:
+    from trl import DPOTrainer
+
+    class SideEncodedDPOTrainer(DPOTrainer):
+        """DPOTrainer on `tokenize_pairs` columns, batched by `collate_sides` (TRL's
+        own preparation would tokenize prompt + response as one string and append an EOS)."""
+
+        def _prepare_dataset(self, dataset: Any, processing_class: Any, args: Any, dataset_name: str) -> Any:
+            return dataset
+
+        def _set_signature_columns_if_needed(self) -> None:
+            if self._signature_columns is None:  # transformers declares it None-typed
+                self._signature_columns = ["chosen_ids", "chosen_start", "rejected_ids", "rejected_start"]  # type: ignore[assignment]
+
+    return SideEncodedDPOTrainer
+
+
+def _save_reference(base: str, out: Path, dtype: str) -> Path:
+    """The frozen starting model under out/reference, written to a temporary directory and
+    renamed (an interrupted save never passes for a reference), by the main process only. A
+    reference saved from another base is refused (the marker file names its base)."""
+    import shutil
+
+    from accelerate import PartialState
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    reference = out / REFERENCE_DIR
+    marker = reference / REFERENCE_SOURCE_FILE
+    with PartialState().main_process_first():
+        if reference.is_dir():
+            try:
+                saved_from = json.loads(marker.read_text(encoding="utf-8")).get("base")
+            except (OSError, ValueError, AttributeError):
+                saved_from = None
+            if saved_from != base:
+                raise PgrpoError(f"output_dir: {reference} was saved from {saved_from!r}, this run's model.path is "
+                                 f"{base!r}; use another output_dir")
+        else:
+            partial = out / f"{REFERENCE_DIR}.partial"
+            shutil.rmtree(partial, ignore_errors=True)
+            try:
+                AutoModelForCausalLM.from_pretrained(base, dtype=dtype).save_pretrained(partial)
+                AutoTokenizer.from_pretrained(base).save_pretrained(partial)
+                (partial / REFERENCE_SOURCE_FILE).write_text(json.dumps({"base": base}) + "\n", encoding="utf-8")
+            except OSError as exc:
+                raise PgrpoError(f"model.path: cannot load a causal LM from {base!r} for the implicit head: "
+                                 f"{exc}") from exc
+            partial.rename(reference)
+    return reference
+
+
+def fit_implicit(inputs: FitInputs) -> Fitted:
+    """Train the implicit head on DPOTrainer; save policy, reference/ and the manifest."""
+    import gc
+
+    import torch
+    from transformers import AutoModelForCausalLM
+    from trl import DPOConfig
+
+    config, tokenizer = inputs.config, inputs.tokenizer
+    out = Path(config.output_dir)
+    train_ds, eval_ds, n_truncated = inputs.datasets(
+        functools.partial(encode_implicit, tokenizer, style=config.head.prompt_style))
+    reference_dir = _save_reference(inputs.base, out, config.model.dtype)
+    peft_config = peft_config_for(config, "CAUSAL_LM")
+    # With LoRA, TRL uses the adapter-disabled policy as the reference; else the saved copy.
+    reference = None if peft_config else AutoModelForCausalLM.from_pretrained(
+        reference_dir, **trainer_arguments(config, False)["model_init_kwargs"])
+    trainer = _trainer_class()(
+        model=inputs.base,
+        ref_model=reference,
+        # The sigmoid loss, -log sigmoid(score_c - score_r), is Bradley-Terry on the implicit score.
+        args=DPOConfig(beta=config.head.beta, loss_type=["sigmoid"],
+                       **trainer_arguments(config, eval_ds is not None)),
+        data_collator=functools.partial(collate_sides, pad_token_id=tokenizer.pad_token_id),
+        train_dataset=train_ds,
+        eval_dataset=eval_ds,
+        processing_class=tokenizer,
+        peft_config=peft_config,
+    )
+    loss = getattr(trainer.train(resume_from_checkpoint=last_checkpoint(config)), "training_loss", None)
+    save_trained(trainer, inputs)
+    trainer.accelerator.wait_for_everyone()  # every rank reads what rank 0 wrote
+    device = str(next(trainer.model.parameters()).device)
+    # Free the reference and optimizer state before the held-out check loads the saved directory
+    # (as `rm eval` and RL will); the trainer keeps its policy (its `log` reads it).
+    del reference
+    trainer.ref_model, trainer.optimizer, trainer.lr_scheduler = None, None, None
+    trainer.accelerator.free_memory()
+    gc.collect()
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
+    scorer = RewardScorer(str(out), batch_size=config.score_batch_size, max_length=config.train.max_length,
+                          device=device, dtype=config.model.dtype)
+    return Fitted(scorer, trainer, n_truncated, loss)
+
+
+FITS: dict[str, Callable[[FitInputs], Fitted]] = {"scalar": fit_scalar, "implicit": fit_implicit}

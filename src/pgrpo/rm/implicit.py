@@ -1,28 +1,7 @@
-"""The implicit reward head: a reasoning reward model that is itself a language model.
-
-    score(problem, reasoning[, code]) = beta * sum_t [log p_theta(y_t | x, y_<t) - log p_ref(y_t | x, y_<t)]
-
-x is the problem statement rendered as the policy's own prompt (`render_prompt` in the
-recorded prompt style) and y the response in the P-GRPO format the policy writes
-(`pgrpo.parsing.format_response`: the `<think>` block, plus the `<answer>` block when the RM
-reads code); t runs over y's tokens. Trained with the same Bradley-Terry loss as the scalar
-head, -log sigmoid(score(chosen) - score(rejected)), which for this score is DPO's loss, so
-training runs on TRL's DPOTrainer (`pgrpo.rm.implicit_train`), fed the tokenization below.
-
-Why it exists: the scalar head reads one vector at the last token, so to notice that step 3
-states the wrong constant the model has to learn to compare every step with the statement and
-carry the verdict to the end. A policy already makes that comparison token by token when it
-copies the statement's steps into its reasoning; this score reads it there. In the demo
-(docs/demo.md) the scalar head reached at most 0.755 on its LCB-RB, this head 0.905.
-
-"The policy's own format" is approximate for real problems: pairs and RM items carry only the
-statement, so the prompt is rendered from a statement-only `Problem` (no entry point or stdin
-line), without a prefilled `<think>` and without an end-of-turn token. Training and scoring
-encode the same way, so the two always agree.
-
-Owns `encode_implicit` (ids + where the response starts) and `ImplicitHead` (the forward pass
-`RewardScorer` runs for such a model). Its parameters (beta, prompt style, where the frozen
-reference is) are the manifest's `ImplicitParams` (`pgrpo.rm.manifest`).
+"""The implicit reward head: score = beta * sum_t [log p_theta(y_t | x, y_<t) - log p_ref(y_t | x, y_<t)],
+x the statement rendered as the policy's own prompt (`prompt_style`), y the response in the P-GRPO
+format (`format_response`); DPO's loss is Bradley-Terry on this score. Owns `encode_implicit` and
+`ImplicitHead` (the forward pass `RewardScorer` runs); its parameters are the manifest's `ImplicitParams`.
 """
 
 from __future__ import annotations
@@ -110,12 +89,11 @@ class ImplicitHead:  # a pgrpo.rm.scoring.RewardHead
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
         from pgrpo.errors import PgrpoError
-        from pgrpo.rm.loading import load_whole
+        from pgrpo.rm.scoring import load_whole
 
         reference_dir = Path(model_dir) / params.reference
         try:
             tokenizer = AutoTokenizer.from_pretrained(model_dir)
-            # Whole, on this rank's device, in eval mode, outside any ZeRO-3 zero-init (pgrpo.rm.loading).
             policy = load_whole(AutoModelForCausalLM.from_pretrained, model_dir, device, dtype=dtype)
             reference = load_whole(AutoModelForCausalLM.from_pretrained, reference_dir, device, dtype=dtype)
         except OSError as exc:

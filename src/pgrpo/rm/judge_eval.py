@@ -1,25 +1,8 @@
-"""LLM-as-judge baseline for `pgrpo rm eval` (evaluator "llm-judge").
-
-The paper compares reward models with LLMs used as pairwise judges (GPT-4-Turbo, DeepSeek-V3).
-Owns `LLMJudgeEvaluator`: for each benchmark pair it asks a ChatBackend (any registered
-backend, always through `CachedBackend`, so a rerun re-asks nothing) which of two responses
-(A / B, both shown with the problem) reasons better, twice, with the positions swapped, to
-cancel position bias:
-
-  * win  (1, 0)     -- the chosen side is preferred in both orders;
-  * loss (0, 1)     -- the rejected side is preferred in both orders;
-  * tie  (0.5, 0.5) -- the two orders disagree (a position-biased judge ties), or a query
-    failed / its verdict could not be parsed. Failed pairs are never dropped: they count as
-    ties and are listed in `failures` (line, id, reason), which `pgrpo rm eval` prints.
-
-Verdicts are parsed by `parse_preference`: the last "[[A]]" / "[[B]]", else a bare "A" / "B"
-answer, else a final "verdict: A"-style phrase. Each side is `response_text(reasoning, code)`
-of the RM template; the code is shown when the benchmark row has it, unless include_code=false
-(a judge has no manifest saying what it reads). Options (`--option key=value`): backend
-(default openai), model (required), cache_dir (default OUT/llm_cache with --out, else memory
-only), include_code, template (a file with $statement $response_a $response_b), max_tokens,
-temperature, seed, and any option the backend takes (base_url, api_key_env, concurrency, timeout,
-max_retries, device, ...).
+"""The LLM-as-judge baseline of `pgrpo rm eval` (evaluator "llm-judge"): a ChatBackend (through
+`CachedBackend`) asked which of two responses reasons better, twice with the positions swapped:
+win (1, 0) / loss (0, 1) when both orders agree, else a tie (0.5, 0.5), as is a failed query or an
+unparsable verdict (listed in `failures`, never dropped). Options: `--option key=value` (JUDGE_KEYS,
+then any option of the backend).
 """
 
 from __future__ import annotations
@@ -37,7 +20,7 @@ from pydantic import TypeAdapter, ValidationError
 from pgrpo.errors import PgrpoError
 from pgrpo.llm.base import ChatBackend
 from pgrpo.llm.types import ChatRequest
-from pgrpo.rm.bench_formats.base import EvalPair
+from pgrpo.rm.bench_formats import EvalPair
 from pgrpo.rm.evaluate import EvaluatorOptions
 from pgrpo.rm.scoring import RMItem
 from pgrpo.rm.template import response_text
@@ -140,24 +123,15 @@ class LLMJudgeEvaluator:
                            max_tokens=self.max_tokens, seed=self.seed)
 
     def compare(self, pairs: Sequence[EvalPair]) -> list[tuple[float, float]]:
-        requests = []
-        for pair in pairs:
-            requests.append(self.request(pair.chosen.statement, pair.chosen, pair.rejected))
-            requests.append(self.request(pair.chosen.statement, pair.rejected, pair.chosen))
+        requests = [self.request(p.chosen.statement, a, b) for p in pairs
+                    for a, b in ((p.chosen, p.rejected), (p.rejected, p.chosen))]
         results = self.backend.generate(requests) if requests else []
         self.outcomes = []
-        for i, pair in enumerate(pairs):
-            verdicts: list[str | None] = []
-            errors: list[str] = []
-            for order, res in zip(("chosen first", "chosen second"), results[2 * i:2 * i + 2]):
-                if not res.ok:
-                    verdicts.append(None)
-                    errors.append(f"{order}: call failed: {res.error}")
-                    continue
-                verdict = parse_preference(res.text)
-                verdicts.append(verdict)
-                if verdict is None:
-                    errors.append(f"{order}: no verdict in {res.text.strip()[-120:]!r}")
+        for pair, replies in zip(pairs, zip(results[0::2], results[1::2])):
+            verdicts = [parse_preference(res.text) if res.ok else None for res in replies]
+            errors = [f"{order}: no verdict in {res.text.strip()[-120:]!r}" if res.ok else
+                      f"{order}: call failed: {res.error}"
+                      for order, res, v in zip(("chosen first", "chosen second"), replies, verdicts) if v is None]
             result = "tie" if errors else combine(verdicts[0], verdicts[1])
             self.outcomes.append(JudgeOutcome(pair.line, pair.pair_id, verdicts[0], verdicts[1], result,
                                               "; ".join(errors)))

@@ -1,12 +1,6 @@
-"""What a reward model is: the one typed, versioned manifest in its directory, and the pairs spec.
-
-Owns `RMManifest` (`RM_DIR/pgrpo_rm.json`), written once by `pgrpo rm train` (and by
-`build_tiny_rm`), read by every consumer: `RewardScorer`, `pgrpo rm eval`, the RL thinking
-reward and recipe validation. No other file says what an RM is. Path-independent (the implicit
-head's reference is relative to the RM directory). A directory without a manifest of this
-version is refused, naming the file and the command that regenerates it; a hub id reads as a
-scalar RM on pgrpo's template. Also owns `PairsSpec`
-(`pgrpo_pairs.json` next to pairs.jsonl, written by `pgrpo rm pairs`) and how `rm train` decides
+"""What a reward model is: `RMManifest` in `RM_DIR/pgrpo_rm.json` (written by `pgrpo rm train`, read by
+every consumer; a directory without a current one is refused, naming `pgrpo rm train`; a hub id
+reads as a scalar RM), the pairs' `PairsSpec` (`pgrpo_pairs.json`), and how `rm train` decides
 `include_code`.
 """
 

@@ -1,10 +1,6 @@
-"""Pairwise preference accuracy: ties counted half, percentile bootstrap CI, per-group breakdown.
-
-Pure functions over paired scores (no model): used by `pgrpo rm train` (held-out accuracy per
-pair_type / dimension) and `pgrpo rm eval` (per benchmark subset). Benchmarks that score a
-prompt by several comparisons (RM-Bench, RewardBench 2) give each prompt a credit in [0, 1]:
-`credit_accuracy` summarises such credits, `macro_accuracy` averages groups' means unweighted
-(a leaderboard's mean over domains) with a stratified bootstrap.
+"""Pairwise preference accuracy (ties counted half unless told otherwise), percentile bootstrap CI
+(fixed seed), per-group breakdown; for benchmarks that credit a prompt in [0, 1] (RM-Bench,
+RewardBench 2), `credit_accuracy` and `macro_accuracy` (unweighted mean over groups).
 """
 
 from __future__ import annotations
@@ -41,42 +37,23 @@ def pair_outcomes(chosen: Sequence[float], rejected: Sequence[float], tie_tol: f
     return np.where(np.abs(diff) <= tie_tol, 0.5, np.where(diff > 0, 1.0, 0.0))
 
 
-def bootstrap_ci(outcomes: np.ndarray, n_boot: int = 1000, seed: int = 0,
-                 level: float = 0.95) -> tuple[float, float]:
-    """Percentile bootstrap interval of the mean of `outcomes` (n,), fixed seed -> deterministic."""
-    n = len(outcomes)
-    if n == 0:
-        return float("nan"), float("nan")
-    mean = float(outcomes.mean())
-    if n_boot <= 0 or n == 1:
-        return mean, mean
-    rng = np.random.default_rng(seed)
-    idx = rng.integers(0, n, size=(n_boot, n))
-    means = outcomes[idx].mean(axis=1)
-    alpha = (1.0 - level) / 2.0
-    return float(np.quantile(means, alpha)), float(np.quantile(means, 1.0 - alpha))
-
-
 def accuracy(chosen: Sequence[float], rejected: Sequence[float], *, tie_tol: float = 0.0,
-             n_boot: int = 1000, seed: int = 0) -> Accuracy:
-    """Accuracy with ties counted half and a bootstrap 95% CI (NaN accuracy for zero pairs)."""
+             tie_credit: float = 0.5, n_boot: int = 1000, seed: int = 0) -> Accuracy:
+    """Accuracy, a tie earning `tie_credit`, with a bootstrap 95% CI (NaN accuracy for zero pairs)."""
     outcomes = pair_outcomes(chosen, rejected, tie_tol)
-    return credit_accuracy(outcomes, ties=int((outcomes == 0.5).sum()), n_boot=n_boot, seed=seed)
+    tied = outcomes == 0.5
+    credits = np.where(tied, tie_credit, outcomes)
+    return credit_accuracy(credits, ties=int(tied.sum()), n_boot=n_boot, seed=seed)
 
 
 def credit_accuracy(credits: Sequence[float] | np.ndarray, *, ties: int = 0, n_boot: int = 1000, seed: int = 0) -> Accuracy:
     """Mean of per-unit credits in [0, 1] with its bootstrap CI; `wins` counts units with full
     credit, `ties` is the caller's tie count (what a tie is depends on the benchmark)."""
-    values = np.asarray(credits, dtype=np.float64)
-    if len(values) == 0:
-        nan = float("nan")
-        return Accuracy(nan, 0, 0, ties, nan, nan)
-    low, high = bootstrap_ci(values, n_boot, seed)
-    return Accuracy(float(values.mean()), len(values), int((values == 1.0).sum()), ties, low, high)
+    return macro_accuracy([credits], ties=ties, n_boot=n_boot, seed=seed)
 
 
-def macro_accuracy(groups: Sequence[Sequence[float]], *, ties: int = 0, n_boot: int = 1000, seed: int = 0,
-                   level: float = 0.95) -> Accuracy:
+def macro_accuracy(groups: Sequence[Sequence[float] | np.ndarray], *, ties: int = 0, n_boot: int = 1000,
+                   seed: int = 0, level: float = 0.95) -> Accuracy:
     """Unweighted mean of the non-empty groups' mean credits; the CI resamples each group on its
     own (stratified percentile bootstrap, fixed seed). NaN for no non-empty group."""
     arrays = [np.asarray(g, dtype=np.float64) for g in groups if len(g)]
@@ -98,12 +75,13 @@ def macro_accuracy(groups: Sequence[Sequence[float]], *, ties: int = 0, n_boot: 
 
 
 def grouped_accuracy(groups: Sequence[str | None], chosen: Sequence[float], rejected: Sequence[float], *,
-                     tie_tol: float = 0.0, n_boot: int = 1000, seed: int = 0) -> dict[str, Accuracy]:
+                     tie_tol: float = 0.0, tie_credit: float = 0.5, n_boot: int = 1000,
+                     seed: int = 0) -> dict[str, Accuracy]:
     """Accuracy per group label (pairs whose label is None are left out), keys sorted."""
     out: dict[str, Accuracy] = {}
     labels = sorted({g for g in groups if g is not None})
     for label in labels:
         idx = [i for i, g in enumerate(groups) if g == label]
         out[label] = accuracy([chosen[i] for i in idx], [rejected[i] for i in idx],
-                              tie_tol=tie_tol, n_boot=n_boot, seed=seed)
+                              tie_tol=tie_tol, tie_credit=tie_credit, n_boot=n_boot, seed=seed)
     return out

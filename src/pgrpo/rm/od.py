@@ -1,8 +1,5 @@
-"""OD rewrites as text: the rewrite prompts, the validation of each rewrite, and the pairs built
-from them (`pgrpo rm pairs`; the run itself is `pgrpo.rm.pairs`). Pure text: no LLM, no code run.
-
-Owns `ODTemplates` (od_templates/, overridable file by file), `check_initial` / `check_variant`
-(why a response can't seed pairs / a rewrite is unusable) and `build_pairs` (sides = `side_text`).
+"""OD rewrites as text (`pgrpo rm pairs`; the run is `pgrpo.rm.pairs`): `ODTemplates` (od_templates/,
+overridable file by file), `check_initial` / `check_variant` and `build_pairs`. No LLM, no code run.
 """
 
 from __future__ import annotations
@@ -96,20 +93,14 @@ def check_initial(text: str, require_format: bool) -> str | None:
 
 
 def check_variant(original: str, variant: str, require_format: bool) -> str | None:
-    """Why a rewrite is unusable (None if usable): empty, unchanged, or format lost."""
-    if not variant.strip():
-        return "empty"
+    """Why a rewrite is unusable (None if usable): empty, unchanged, format lost, or no reasoning."""
     # "unchanged" looks at reasoning and code: a code-only rewrite is not a duplicate (build_pairs
     # drops its pairs if the sides come out identical).
-    full = (_norm(side_text(variant, True)), _norm(side_text(original, True)))
-    if _norm(variant) == _norm(original) or full[0] == full[1]:
+    if variant.strip() and (_norm(variant) == _norm(original)
+                            or _norm(side_text(variant, True)) == _norm(side_text(original, True))):
         return "unchanged"
-    parsed = parse_response(variant)
-    if require_format and parse_response(original).format_ok and not parsed.format_ok:
-        return "format lost"
-    if not parsed.reasoning.strip():
-        return "no reasoning"
-    return None
+    reason = check_initial(variant, require_format and parse_response(original).format_ok)
+    return "format lost" if reason == "bad format" else reason
 
 
 def build_pairs(statement: str, initial: str, variants: dict[str, dict[str, str | None]],

@@ -1,15 +1,7 @@
-"""OD-based (optimized / degraded) preference pairs for reward-model training (`pgrpo rm pairs`).
-
-Owns the pipeline of spec part 2 (its text side is `pgrpo.rm.od`), for each problem: the
-generator LLM writes an initial response y; per quality dimension it rewrites y into an
-optimized y+ and a degraded y-; every variant is validated and, with `execute`, judged by a
-`pgrpo.verify.BatchVerify` on (problem, response) (default: a `Verifier` started on first
-use): a y+ whose code fails where y's passed is rejected; pairs (strong y+/y-, degraded y/y-,
-optimized y+/y) go to pairs.jsonl. The side layout is written once to `pgrpo_pairs.json`
-(`PairsSpec`); `pgrpo rm train` records it in the RM's manifest. Resumable: LLM calls go
-through the CachedBackend, each finished problem is journaled (od_records.jsonl); failed
-problems are reported and left for the next run; pairs.jsonl and summary.json are rebuilt
-from the journal at the end.
+"""`pgrpo rm pairs`' pipeline of OD (optimized / degraded) preference pairs: per problem an initial
+response y, per dimension a y+ and a y- (texts: pgrpo.rm.od), validated and, with `execute`, judged
+by a `BatchVerify`; strong / degraded / optimized pairs to pairs.jsonl. Resumable: LLM calls are
+cached and finished problems journaled (od_records.jsonl).
 """
 
 from __future__ import annotations
@@ -224,25 +216,16 @@ class PairsRun:
     def finalize(self) -> PairsSummary:
         """Rebuild pairs.jsonl and summary.json from the journal (problem order)."""
         s = self.summary
-        s.variants = s.variants_valid = 0
         order = {p.task_id: i for i, p in enumerate(self.problems)}
         records = sorted(self.journal, key=lambda r: order.get(r["task_id"], len(order)))
-        status: Counter[str] = Counter()
-        reasons: Counter[str] = Counter()
+        variants = [v for record in records for v in record["variants"]]
+        pairs = [pair for record in records for pair in record["pairs"]]
+        s.variants, s.variants_valid = len(variants), sum(bool(v["valid"]) for v in variants)
+        s.status_counts = dict(Counter(record["status"] for record in records))
+        s.rejection_reasons = dict(Counter(v["reason"] for v in variants if not v["valid"]))
         counts: dict[str, Counter[str]] = {d: Counter() for d in self.dimensions}
-        pairs = []
-        for record in records:
-            status[record["status"]] += 1
-            for v in record["variants"]:
-                s.variants += 1
-                s.variants_valid += bool(v["valid"])
-                if not v["valid"]:
-                    reasons[v["reason"]] += 1
-            for pair in record["pairs"]:
-                counts.setdefault(pair["dimension"], Counter())[pair["pair_type"]] += 1
-                pairs.append(pair)
-        s.status_counts = dict(status)
-        s.rejection_reasons = dict(reasons)
+        for pair in pairs:
+            counts.setdefault(pair["dimension"], Counter())[pair["pair_type"]] += 1
         s.pair_counts = {d: {t: c[t] for t in ("strong", "degraded", "optimized")} for d, c in counts.items()}
         s.pairs = write_jsonl(self.out / "pairs.jsonl", pairs)
         (self.out / "summary.json").write_text(json.dumps(asdict(s), indent=2) + "\n", encoding="utf-8")

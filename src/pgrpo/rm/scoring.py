@@ -1,31 +1,57 @@
-"""Fast, deterministic scoring with a trained reasoning reward model (the thinking reward R_t).
-
-Owns `RMItem`, `RewardScorer`, the scalar head and `build_tiny_rm` (an untrained scalar RM
-for plumbing tests). A saved RM is read by the head its manifest (`pgrpo.rm.manifest`) names
-(`load_head`): the scalar head (`pgrpo.rm.template.encode_rm_input`) or the implicit head
-(`pgrpo.rm.implicit`), always with the encoding and truncation training used. Items are sorted
-by token length and cut into batches of at most `batch_size` items and `max_batch_tokens`
-padded tokens (on a CPU a large padded batch is slower than small ones). Right padding keeps
-real tokens' positions, so a batched score equals the one-at-a-time score up to rounding; an
-unpadded batch runs without an attention mask (SDPA's faster causal path). `score` is
-sigmoid(raw score) in [0, 1]; `calls` counts items scored so far.
+"""Scoring with a trained reasoning reward model (the thinking reward R_t): `RMItem`, `RewardScorer`
+(the head its manifest names, length-sorted batches within `batch_size` and `max_batch_tokens`,
+right padding so a batched score equals a lone one up to rounding), the scalar head, `sigmoid`,
+and `build_tiny_rm` (an untrained scalar RM for plumbing tests).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from pgrpo.errors import PgrpoError
 from pgrpo.hf_loading import ensure_pad_token, torch_dtype
-from pgrpo.rm.loading import load_whole, outside_zero3_init
 from pgrpo.rm.manifest import RMManifest, read_manifest, write_manifest
 from pgrpo.rm.template import EncodedInput, encode_rm_input, split_response
 
 if TYPE_CHECKING:
     import torch
+
+# Under `accelerate launch` with ZeRO-3, TRL's GRPOConfig registers a DeepSpeed config that makes every
+# later `from_pretrained` partitioned (and sharding the RM would deadlock: ranks score different numbers
+# of items), so every RM load (`load_whole`) and forward pass runs `outside_zero3_init`.
+_LOCK = threading.Lock()  # the registered config is process-global
+
+
+@contextmanager
+def outside_zero3_init() -> Iterator[None]:
+    """While inside, transformers sees no DeepSpeed config (no zero-init, no ZeRO-3 paths);
+    the config registered before (if any) is registered again on exit."""
+    from transformers.integrations import deepspeed as hf_deepspeed
+
+    with _LOCK:
+        ref = hf_deepspeed._hf_deepspeed_config_weak_ref  # the one place transformers keeps it
+        registered = ref() if ref is not None else None
+        if registered is None and not hf_deepspeed.is_deepspeed_zero3_enabled():
+            yield
+            return
+        hf_deepspeed.unset_hf_deepspeed_config()
+        try:
+            yield
+        finally:
+            if registered is not None:
+                hf_deepspeed.set_hf_deepspeed_config(registered)
+
+
+def load_whole(loader: Callable[..., Any], path: Any, device: str, **kwargs: Any) -> Any:
+    """`loader(path, **kwargs)` (a `from_pretrained`) outside zero-init, on `device`, in eval mode."""
+    with outside_zero3_init():
+        model = loader(path, **kwargs)
+    return model.to(device).eval()
 
 
 @dataclass(frozen=True)
@@ -93,7 +119,6 @@ def load_head(model_path: str, manifest: RMManifest, device: str, dtype: Any) ->
         return ImplicitHead.load(model_path, manifest.implicit, device, model_dtype)
     try:
         tokenizer = AutoTokenizer.from_pretrained(model_path)
-        # Whole, on this rank's device, in eval mode, outside any ZeRO-3 zero-init (pgrpo.rm.loading).
         model = load_whole(AutoModelForSequenceClassification.from_pretrained, model_path, device,
                            dtype=model_dtype)
     except OSError as exc:
@@ -119,20 +144,14 @@ class RewardScorer:
     Items are read on the manifest's layout: their code is dropped unless it says `include_code`.
     `max_length` defaults to the manifest's (the training length)."""
 
-    def __init__(self, model_path: str | None, *, batch_size: int = 16, max_length: int | None = None,
-                 device: str | None = None, dtype: Any = None, model: Any = None, tokenizer: Any = None,
-                 max_batch_tokens: int | None = None, manifest: RMManifest | None = None) -> None:
+    def __init__(self, model_path: str, *, batch_size: int = 16, max_length: int | None = None,
+                 device: str | None = None, dtype: Any = None, max_batch_tokens: int | None = None,
+                 head: RewardHead | None = None, manifest: RMManifest | None = None) -> None:
         import torch
 
         if batch_size < 1:
             raise PgrpoError(f"batch_size must be >= 1, got {batch_size}")
-        if model is None:
-            if model_path is None:
-                raise PgrpoError("RewardScorer needs a model_path (or a model, its tokenizer and manifest)")
-            manifest = read_manifest(model_path)
-        elif tokenizer is None or manifest is None:
-            raise PgrpoError("RewardScorer: pass the tokenizer and the manifest together with the model")
-        self.manifest = manifest
+        self.manifest = manifest = manifest or read_manifest(model_path)
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         self.batch_size = batch_size
         self.max_length = max_length or manifest.max_length
@@ -140,11 +159,7 @@ class RewardScorer:
         self.max_batch_tokens = max_batch_tokens or (1024 if self.device == "cpu" else 65536)
         self.calls = 0
         self.truncated = 0  # items the truncation policy cut, for the caller to log
-        if model is None:
-            self.head = load_head(str(model_path), manifest, self.device, dtype)
-        else:
-            ensure_pad_token(tokenizer)
-            self.head = ScalarHead(model, tokenizer)
+        self.head = head or load_head(model_path, manifest, self.device, dtype)
         self.model = self.head.model
         self.tokenizer = self.head.tokenizer
 
@@ -152,15 +167,11 @@ class RewardScorer:
     def from_model(cls, model: Any, tokenizer: Any, manifest: RMManifest, **kwargs: Any) -> RewardScorer:
         """Wrap an in-memory model (e.g. right after training) without saving it first."""
         device = kwargs.pop("device", None) or str(next(model.parameters()).device)
-        return cls(None, model=model, tokenizer=tokenizer, device=device, manifest=manifest, **kwargs)
+        head = ScalarHead(model, ensure_pad_token(tokenizer))
+        return cls(str(model.name_or_path), device=device, head=head, manifest=manifest, **kwargs)
 
     def encode(self, item: RMItem) -> list[int]:
-        return self._encode(item)[0]
-
-    def _encode(self, item: RMItem) -> tuple[list[int], int]:
-        """(token ids, index of the first scored token) of `item` on the head's layout."""
-        encoded = self.encode_items([item])[0]
-        return encoded.input_ids, encoded.start
+        return self.encode_items([item])[0].input_ids
 
     def encode_items(self, items: Sequence[RMItem]) -> list[EncodedInput]:
         """Each item on the head's layout (its code dropped unless the manifest says include_code),

@@ -1,32 +1,11 @@
-"""`pgrpo rm serve`: a reasoning reward model (either head) behind a small HTTP API (FastAPI + uvicorn).
+"""`pgrpo rm serve`: one `RewardScorer` (either head) behind pgrpo.rm.wire's API (FastAPI + uvicorn).
+Owns `create_app`, the token-budget batcher (waiting requests scored together, round-robin over
+clients, one forward pass at a time), `serve` and `BackgroundService`. Guards are pgrpo.serving's
+(loopback unless a token is set, body / item / field caps, a bad request is a 4xx, a failing pass a 500).
 
-Owns `create_app` (the routes of pgrpo.rm.wire's API over ONE `RewardScorer`), the token-budget
-batcher, `serve` (the blocking server of the CLI) and `BackgroundService` (the same server in
-a thread: tests, benchmarks). Scores are the in-process scorer's: same head, same encoding and
-truncation (the manifest's max_length unless --max-length), same sigmoid. Each request's items
-are encoded on arrival; requests waiting while the model is busy are then scored together, as
-many as fit a token budget (`batch_tokens`, summed over the items' token counts; a request
-larger than the budget runs alone), and the scorer cuts that group into its own padded batches.
-One model runs one forward pass at a time (a single worker thread), so concurrent ranks share
-it without contention on its weights.
-
-Guards (pgrpo.serving's): 127.0.0.1 unless a shared token is set (`--token` or env
-PGRPO_RM_TOKEN; every route 401 without it), and without a token only a loopback `Host` (400:
-DNS rebinding); a request head within a few seconds and connections per peer capped
-(serving.guard); bodies capped (413); a malformed request gets a 4xx naming the field. Here
-also: items per request and characters per field are capped; an error in one request (even a
-failing forward pass: 500) never stops the service. Fairness: a group is filled round-robin
-over the clients waiting (a client is its peer address), one request of each in turn, so one
-client's backlog does not push another's request back by more than a group. /health and the
-token check run on the event loop, never behind the model's thread.
-
-Does NOT protect against: an attacker who holds the token (they can make it score anything and
-use its GPU/CPU time); eavesdropping or tampering on the network (plain HTTP: no TLS; put it
-behind a TLS proxy or keep it on a private network) - a tampering middlebox could change
-rewards; a flood from many addresses (no rate limits; the queue is unbounded apart from each
-request's own size; clients behind one address share one turn); a token leaked through the command
-line (`--token` is visible in `ps`; prefer the env var); adversarial inputs crafted against the
-RM itself (reward hacking is a training-time matter, not the service's).
+Does NOT protect against: an attacker who holds the token; eavesdropping or tampering (plain HTTP);
+a flood from many addresses (no rate limits); a token visible in `ps` (`--token`; prefer the env
+var); adversarial inputs crafted against the RM itself (reward hacking).
 """
 
 from __future__ import annotations

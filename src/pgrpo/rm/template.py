@@ -1,37 +1,7 @@
-"""The one input template the reasoning reward model reads, and its tokenisation.
-
-Owns `rm_input_text` (the text form, used for display and by judges) and `encode_rm_input`
-(the token ids the RM actually sees). Training (`pgrpo rm train`), scoring
-(`RewardScorer`, hence the RL reward) and evaluation (`pgrpo rm eval`) all go through
-`encode_rm_input`, so the model is always scored on exactly the layout it was trained on.
-
-Template (code section only when `code` is given)::
-
-    ### Problem
-    {statement}
-
-    ### Reasoning
-    {reasoning}
-
-    ### Code
-    ```python
-    {code}
-    ```
-
-Pairs JSONL maps onto it as: `prompt` = the problem statement, `chosen` / `rejected` = the
-reasoning text (which may already contain a code section, e.g. LCB-RB pairs rendered with
-`response_text`). The RM text of a pair side is `rm_input_text(prompt, chosen)`.
-
-Token ids = [bos if the tokenizer has one] + problem part + reasoning header + response part
-+ [eos]. Each part is tokenised on its own, so truncating one never changes the tokens of
-another, and the final eos is where a last-token reward head reads the score.
-
-Truncation policy (when the ids would exceed `max_length`):
-  * the problem keeps its START (the task is stated first; examples/constraints trail), and
-    is cut first, but never below half of the budget while the response needs the room;
-  * the response (reasoning [+ code]) keeps its END: the conclusion and the code the
-    reasoning led to sit there, next to the token the score is read from.
-Nothing is ever dropped silently: the caller can see `EncodedInput.truncated`.
+"""The one input template the reasoning reward model reads (`rm_input_text`) and its tokenisation
+(`encode_rm_input`), shared by training, scoring and evaluation so an RM is always scored on the
+layout it was trained on: "### Problem", "### Reasoning" and (with code) a "### Code" section;
+token ids = [bos] + problem + reasoning header + response + [eos], cut by `truncate_parts`.
 """
 
 from __future__ import annotations

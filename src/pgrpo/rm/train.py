@@ -1,17 +1,11 @@
-"""Bradley-Terry reward-model training on preference pairs (`pgrpo rm train`).
-
-Owns the glue: load + validate pairs, split off held-out problems, run the fit function of the
-head (the scalar one below, on TRL's RewardTrainer, loss -log sigmoid(r_chosen - r_rejected
-[- margin]); the implicit one in `pgrpo.rm.implicit_train`), which saves the model + tokenizer
-(LoRA merged) and the manifest (`pgrpo.rm.manifest`), then write `metrics.json` with held-out accuracy overall
-/ per pair_type / per dimension. TensorBoard logs go to output_dir/runs/<date>. Resumable:
-Trainer checkpoints in output_dir are picked up on the next run.
+"""Bradley-Terry reward-model training on preference pairs (`pgrpo rm train`): load and split the
+pairs, run the head's fit function (pgrpo.rm.fitting), which saves the model and the manifest,
+then write `metrics.json` with held-out accuracy overall / per pair_type / per dimension.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import functools
 import json
 import logging
 import time
@@ -25,15 +19,7 @@ from pgrpo.errors import PgrpoError
 from pgrpo.hf_loading import ensure_pad_token
 from pgrpo.rm.config import RMTrainConfig
 from pgrpo.rm.data import Pair, load_pairs, split_pairs
-from pgrpo.rm.fitting import (
-    FitInputs,
-    Fitted,
-    last_checkpoint,
-    peft_config_for,
-    save_trained,
-    trainer_arguments,
-)
-from pgrpo.rm.implicit_train import fit_implicit
+from pgrpo.rm.fitting import FITS, FitInputs
 from pgrpo.rm.manifest import (
     MANIFEST_FILE,
     REFERENCE_DIR,
@@ -44,7 +30,7 @@ from pgrpo.rm.manifest import (
 )
 from pgrpo.rm.metrics import Accuracy, accuracy, grouped_accuracy
 from pgrpo.rm.scoring import RewardScorer, RMItem
-from pgrpo.rm.template import encode_rm_input, rm_input_text
+from pgrpo.rm.template import rm_input_text
 
 log = logging.getLogger(__name__)
 
@@ -116,8 +102,6 @@ def train_reward_model(config: RMTrainConfig, include_code: str = "auto") -> Tra
 
     include_code: "true" / "false" / "auto" (the pairs' pgrpo_pairs.json, else detected): whether
     the RM reads the sides' code; recorded in the manifest, which every consumer reads.
-    The head (`config.head.kind`) picks the fit function: scalar (RewardTrainer, below) or
-    implicit (`pgrpo.rm.implicit_train`, DPOTrainer).
     """
     from transformers import AutoTokenizer
 
@@ -142,8 +126,7 @@ def train_reward_model(config: RMTrainConfig, include_code: str = "auto") -> Tra
         include_code=with_code, max_length=config.train.max_length, train_pairs=len(train_pairs),
         heldout_pairs=len(heldout_pairs),
         implicit=ImplicitParams(config.head.beta, config.head.prompt_style) if config.head.kind == "implicit" else None)
-    fit = fit_implicit if config.head.kind == "implicit" else _fit_scalar
-    fitted = fit(FitInputs(config, base, tokenizer, train_pairs, heldout_pairs, manifest))
+    fitted = FITS[config.head.kind](FitInputs(config, base, tokenizer, train_pairs, heldout_pairs, manifest))
     if fitted.n_truncated:
         log.warning("%d pair sides exceeded %d tokens and were truncated", fitted.n_truncated,
                     config.train.max_length)
@@ -154,11 +137,11 @@ def train_reward_model(config: RMTrainConfig, include_code: str = "auto") -> Tra
         logged = {"heldout_accuracy": heldout.overall.accuracy}
         logged.update({f"heldout_accuracy/{k}": v.accuracy for k, v in heldout.by_pair_type.items()})
         logged.update({f"heldout_accuracy/{k}": v.accuracy for k, v in heldout.by_dimension.items()})
-        fitted.log(logged)  # to TensorBoard next to the training curves
+        fitted.trainer.log(logged)  # to TensorBoard next to the training curves
     result = TrainResult(str(out), len(train_pairs), len(heldout_pairs), len(skipped), fitted.n_truncated,
                          fitted.train_loss, round(time.monotonic() - started, 2), heldout, manifest, source,
                          skipped)
-    if fitted.is_main_process:
+    if fitted.trainer.is_world_process_zero():
         write_text_atomic(out / "metrics.json", json.dumps(dataclasses.asdict(result), indent=2))
     return result
 
@@ -176,26 +159,3 @@ def _refuse_other_head(out: Path, kind: str) -> None:
     if found is not None and found != kind:
         raise PgrpoError(f"output_dir: {out} holds a reward model with head.kind={found}; this run trains "
                          f"head.kind={kind}: use another output_dir")
-
-
-def _fit_scalar(inputs: FitInputs) -> Fitted:
-    """TRL's RewardTrainer on a sequence-classification model (a fresh scalar head on `base`)."""
-    from trl import RewardConfig, RewardTrainer
-
-    config, tokenizer = inputs.config, inputs.tokenizer
-    train_ds, eval_ds, n_truncated = inputs.datasets(functools.partial(encode_rm_input, tokenizer))
-    trainer = RewardTrainer(
-        model=inputs.base,
-        args=RewardConfig(center_rewards_coefficient=config.train.center_rewards_coefficient,
-                          **trainer_arguments(config, eval_ds is not None)),
-        train_dataset=train_ds,
-        eval_dataset=eval_ds,
-        processing_class=tokenizer,
-        peft_config=peft_config_for(config, "SEQ_CLS"),
-    )
-    train_output = trainer.train(resume_from_checkpoint=last_checkpoint(config))
-    model = save_trained(trainer, inputs)
-    scorer = RewardScorer.from_model(model, tokenizer, inputs.manifest, batch_size=config.score_batch_size,
-                                     max_length=config.train.max_length)
-    return Fitted(scorer, getattr(train_output, "training_loss", None), n_truncated, trainer.log,
-                  trainer.is_world_process_zero())

@@ -1,15 +1,7 @@
-"""The JSON API of `pgrpo rm serve` (version 1): pydantic schemas shared by service and client.
-
-    GET  /health    -> Health {api_version, pgrpo_version, manifest (the RM's pgrpo_rm.json),
-                               max_items, max_body_bytes, max_length}
-    POST /v1/score  ScoreRequest {items: [{statement, reasoning, code?}]}
-                    -> ScoreResponse {api_version, results: [{raw, score, truncated}]}
-
-`raw` is the head's unbounded output, `score` = sigmoid(raw) in [0, 1] (the thinking reward,
-`pgrpo.rm.scoring.sigmoid`), `truncated` whether the item was cut to the RM's max_length.
-Results come in the order of the items. Unknown fields are refused (422 naming them), so a
-typo never silently drops a field. With a token, every route needs `Authorization: Bearer TOKEN`.
-Owns nothing else: no fastapi or httpx import here.
+"""The JSON API of `pgrpo rm serve` (version 1), shared by service and client (no fastapi/httpx here):
+GET /health -> Health (the RM's manifest, limits, max_length); POST /v1/score ScoreRequest
+{items: [{statement, reasoning, code?}]} -> ScoreResponse {results: [{raw, score = sigmoid(raw),
+truncated}]}, in item order. Unknown fields are refused (422).
 """
 
 from __future__ import annotations
