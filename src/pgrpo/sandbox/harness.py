@@ -4,8 +4,8 @@ Runs in the sandboxed worker and never executes model code nor code that came wi
 the program runs in a jailed child (child.py); tests that are data are judged here
 (checker.literal_tests, compare.py); other test code runs in a second jailed child (checker.py) that
 calls the program over a pipe pair of their own with plain values only (codec.py); "unittest"
-tests run in the program's process (unittest_audit.run_unittest), with test names and skip rights
-read here by parsing. Verdict: tests in order, the first failure's status and detail, passed iff all pass.
+tests run in the program's process (unittest_run.py), with test names and skip rights read here
+by parsing. Verdict: tests in order, the first failure's status and detail, passed iff all pass.
 """
 
 from __future__ import annotations
@@ -81,10 +81,11 @@ def run_call(spec: JobSpec, spawner: Spawner) -> JobVerdict:
     run = TestRun(spec, "serve", spawner)
     outputs: list[Any] = [None] * len(spec.cases)
 
-    def test(i: int, deadline: float) -> tuple[bool, str]:
+    def test(i: int, _: float) -> tuple[bool, str]:
         args_wire, expected_wire = spec.cases[i]
         args = tuple(codec.from_wire(args_wire))
-        actual = run.live_session().call(spec.entry_point, spec.class_name, args, deadline)
+        session = run.live_session()  # a program reloaded after a failure: the test's time starts now
+        actual = session.call(spec.entry_point, spec.class_name, args, run.deadline())
         if spec.collect:
             outputs[i] = codec.to_wire(actual)
             return True, ""
@@ -122,8 +123,8 @@ def _short(value: Any) -> str:
 
 
 def run_unittest(spec: JobSpec, spawner: Spawner) -> JobVerdict:
-    """BigCodeBench: the program and its TestCases in one jailed child (unittest_audit.py), one time limit
-    for the suite. Passed iff it reports every test method of the trusted test code as ok, then "done", and no
+    """BigCodeBench: the program and its TestCases in one jailed child (unittest_run.py), one time limit for
+    the suite. Passed iff it reports every test method of the trusted test code as ok, then "done", and no
     failure, tampering or refusal. A skip passes only if the child saw it raised where the test code skips
     AND `skippable_names` allows the method (BigCodeBench counts every skip as a pass). Test names and skip
     rights come from the trusted test code only (none: sandbox_error), never from the child."""
@@ -153,7 +154,7 @@ def run_unittest(spec: JobSpec, spawner: Spawner) -> JobVerdict:
             kind = msg.get("t")
             if kind == "done":
                 break
-            if kind == "cpu":  # the test process was ended by its CPU limit (unittest_audit.py)
+            if kind == "cpu":  # the test process was ended by its CPU limit (unittest_run.py)
                 raise Abort(Status.TIMEOUT, str(msg.get("msg", "CPU time limit exceeded"))[:300])
             if kind == "tamper":
                 raise Abort(Status.FAILED, str(msg.get("msg", "the program changed the test machinery"))[:300])

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from types import CodeType
 from typing import Any
 
-from pgrpo.sandbox import checker, codec, unittest_audit
+from pgrpo.sandbox import checker, codec, unittest_run
 
 # Built once in the spawner: json.dumps(..., separators=...) would build an encoder per message.
 ENCODE = json.JSONEncoder(separators=(",", ":")).encode
@@ -103,7 +103,7 @@ def _stdio(program: str) -> None:
 RUNNERS: dict[str, Callable[[str], None]] = {
     "serve": _serve,
     "stdio": _stdio,
-    "unittest": functools.partial(unittest_audit.run_unittest, report_fd=4, flush=_flush),
+    "unittest": functools.partial(unittest_run.run_unittest, report_fd=4, flush=_flush),
     "check": functools.partial(checker.run_checker, send=_send),
     "serve-checked": functools.partial(_serve, calls_fd=5, replies_fd=6),
 }

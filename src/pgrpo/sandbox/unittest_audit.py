@@ -1,15 +1,11 @@
-"""The "unittest" report channel: the jailed runner's relay (`run_unittest`) and the test process's hook.
+"""The "unittest" test process's PEP 578 audit hook (`install`: no Python code removes it), code origins.
 
-The runner never runs the program or the tests: it makes a 128-bit secret and a pipe, forks the test
-process (unittest_child.py, which first points the harness's fds at its own pipe) and relays each line
-that starts with the secret as the harness's messages; a line without it is tampering, silence or an
-exit before "done" a failure. In the test process only the PEP 578 hook's closure holds the secret (no
-Python code removes the hook, `install`); it refuses, reports "refused: ..." and exits, on what
-docs/unittest-threat-model.md lists ("Refused"), and writes a verdict only from what it saw itself
-(unittest_verdict). Code origins (`make_origins`, shared with unittest_guard) come from a code object's
-file: the program (not below a trusted directory), the test code (`__test__.py`), this runner
-(`unittest_*.py` here), libraries (the Python prefix, sys.path) and "gadgets" (inspect, traceback,
-ctypes...: library code that hands out frames or memory counts as its caller).
+Origins (`make_origins`, shared with unittest_guard) come from a code object's file: the program (not
+below a trusted directory), the test code (`__test__.py`), this runner (`unittest_*.py` here), libraries
+(the Python prefix, sys.path) and "gadgets" (inspect, traceback, ctypes...: library code that hands out
+frames or memory, so it counts as its caller). The hook refuses, reports "refused: ..." and exits, what
+docs/unittest-threat-model.md lists ("Refused"); it is the only writer of the report pipe (a secret
+only its closure holds) and writes a verdict only from what it saw itself (unittest_verdict).
 Does NOT protect against: library code calling a callable the program chose (a Mock's side_effect, a
 thread target) and so reading frames for it; ctypes a library already loaded (memmove / cast are not
 audited); C extensions exposing memory (numpy's __array_interface__); interpreter bugs.
@@ -18,14 +14,9 @@ audited); C extensions exposing memory (numpy's __array_interface__); interprete
 from __future__ import annotations
 
 import _thread
-import json
 import os
-import resource
-import select
-import signal
 import sys
 import sysconfig
-import time
 import types
 from collections.abc import Callable
 from typing import Any
@@ -33,9 +24,6 @@ from typing import Any
 EVENT = "pgrpo.unittest"  # the runner's own audit events (sys.audit(EVENT, verb, ...))
 CANDIDATE, LIBRARY, GADGET, TEST, RUNNER = range(5)
 TEST_FILE, PROGRAM_FILE = "__test__.py", "__program__.py"
-REPORT_FD = 4  # where child.py puts the harness's report pipe
-REQUEST_FD = 3  # the request pipe (unused in this mode)
-_KINDS = {"test": 5, "fixture": 3, "refused": 1, "syntax": 1, "load": 3, "done": 0}  # a report line's fields
 _GADGETS = ("inspect.py", "traceback.py", "dis.py", "asyncio/base_tasks.py", "asyncio/tasks.py",
             "asyncio/format_helpers.py", "bdb.py", "pdb.py", "trace.py", "profile.py", "cProfile.py", "code.py",
             "codeop.py", "pydoc.py", "doctest.py", "cgitb.py", "pty.py", "timeit.py", "ctypes/__init__.py",
@@ -250,113 +238,3 @@ def install(box: list[Any], wfd: int, origins: tuple[Callable[..., Any], ...],
         busy.discard(tid)
 
     sys.addaudithook(hook)
-
-
-def _sender(fd: int) -> Callable[[dict[str, Any]], None]:
-    write, encode = os.write, json.JSONEncoder(separators=(",", ":")).encode
-
-    def send(msg: dict[str, Any]) -> None:
-        view = memoryview((encode(msg) + "\n").encode())
-        while view:
-            view = view[write(fd, view):]
-
-    return send
-
-
-def _message(secret: bytes, line: bytes, names: frozenset[str]) -> dict[str, Any]:
-    """The harness message for one line of the test process, or a tamper message."""
-    head, _, rest = line.partition(b" ")
-    if head != secret:
-        return {"t": "tamper", "msg": "a report line without the runner's secret: the program wrote to the report pipe"}
-    try:
-        fields = [bytes.fromhex(f.decode("ascii")).decode("utf-8", "replace") if f != b"-" else ""
-                  for f in rest.split(b" ")]
-    except ValueError:
-        return {"t": "tamper", "msg": "a malformed report line"}
-    kind, args = fields[0], fields[1:]
-    if _KINDS.get(kind) != len(args):
-        return {"t": "tamper", "msg": f"a malformed report line ({kind[:30]!r})"}
-    if kind == "test":
-        name, ok, skip, memory, detail = args
-        if name not in names:
-            return {"t": "tamper", "msg": f"a report for an unknown test {name[:50]!r}"}
-        return {"t": "test", "name": name, "ok": ok == "1", "skip": skip == "1", "memory": memory == "1",
-                "msg": detail}
-    if kind == "fixture":
-        return {"t": "test", "name": f"<{args[0]}>", "ok": False, "skip": False, "memory": args[2] == "1",
-                "msg": args[1]}
-    if kind == "refused":
-        return {"t": "tamper", "msg": f"refused: {args[0]}"}
-    if kind == "syntax":
-        return {"t": "syntax", "msg": args[0]}
-    if kind == "load":
-        return {"t": "load_exc", "type": args[0], "msg": args[1], "memory": args[2] == "1"}
-    return {"t": "done"}
-
-
-def _ended(pid: int, status: int | None, send: Callable[[dict[str, Any]], None]) -> None:
-    """Tell the harness when the test process was ended by its CPU limit (SIGXCPU, or SIGKILL at
-    the hard limit): a timeout, not a crash."""
-    for _ in range(10):
-        if status is not None:
-            break
-        got, status = os.waitpid(pid, os.WNOHANG)
-        status = status if got == pid else None
-        time.sleep(0.05)
-    if status is not None and os.WIFSIGNALED(status) and os.WTERMSIG(status) in (signal.SIGXCPU, signal.SIGKILL):
-        usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-        send({"t": "cpu", "msg": f"CPU time limit exceeded ({usage.ru_utime + usage.ru_stime:.0f} CPU s: "
-                                 "threads count too)"})
-
-
-def _relay(rfd: int, pid: int, secret: bytes, names: frozenset[str], send: Callable[[dict[str, Any]], None]) -> None:
-    """Forward the test process's authenticated lines until "done", a bad line, or its end."""
-    buf, status = b"", None
-    while True:
-        ready = select.select([rfd], [], [], 0.2)[0]
-        if not ready:
-            if status is not None:
-                return _ended(pid, status, send)
-            got, code = os.waitpid(pid, os.WNOHANG)  # one more pass drains what it left
-            status = code if got == pid else None
-            continue
-        chunk = os.read(rfd, 1 << 16)
-        if not chunk:
-            return _ended(pid, status, send)
-        buf += chunk
-        if len(buf) > 64 << 20:
-            send({"t": "tamper", "msg": "the report pipe overflowed"})
-            return
-        while b"\n" in buf:
-            line, _, buf = buf.partition(b"\n")
-            msg = _message(secret, line, names)
-            send(msg)
-            if msg["t"] in ("done", "tamper", "syntax", "load_exc"):
-                return
-
-
-def run_unittest(payload: str, report_fd: int, flush: Callable[[], None]) -> None:
-    """Fork the test process (unittest_child.child_main) and relay its reports to the harness."""
-    data = json.loads(payload)
-    box = [os.urandom(16).hex().encode()]
-    secret = box[0]
-    rfd, wfd = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # the test process: the harness's pipes go first, before any other code runs
-        try:
-            os.close(rfd)
-            for fd in (REQUEST_FD, report_fd):
-                os.dup2(wfd, fd)  # the two well-known fds now lead to our own pipe, never to the harness
-            os.close(wfd)
-            os.set_inheritable(REPORT_FD, False)
-            os.close(REQUEST_FD)
-            del secret
-            from pgrpo.sandbox.unittest_child import child_main
-
-            child_main(data, box, REPORT_FD)
-        finally:
-            os._exit(70)
-    os.close(wfd)
-    box.clear()
-    _relay(rfd, pid, secret, frozenset(data["names"]), _sender(report_fd))
-    flush()

@@ -163,7 +163,7 @@ def _scrub() -> None:
             vars(module).clear()
     for name in [n for n in sys.modules if n == "pgrpo" or n.startswith("pgrpo.")]:
         module = sys.modules.pop(name)
-        if name not in _OWN and isinstance(module, types.ModuleType):
+        if name not in _OWN and name != "pgrpo.sandbox.unittest_run" and isinstance(module, types.ModuleType):
             vars(module).clear()
     gc.collect()
 
@@ -249,8 +249,7 @@ def child_main(data: dict[str, Any], box: list[Any], wfd: int) -> None:
     ns = module.__dict__
     ns.update({"__builtins__": builtins, "__file__": TEST_FILE, "__package__": None, "__doc__": None,
                "sys": sys, "os": os, "environ": os.environ})
-    sink = _Sink()
-    sys.stdout = sys.stderr = sys.stdin = sink
+    sys.stdout = sys.stderr = sys.stdin = _Sink()
     entry_point = data["entry_point"]
     genuine_builtins, program_file = builtins, PROGRAM_FILE  # locals: the program cannot rebind them
     try:
