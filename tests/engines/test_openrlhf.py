@@ -24,9 +24,8 @@ from openrlhf.utils.agent import SingleTurnAgentExecutor  # noqa: E402
 
 import pgrpo.engines.openrlhf as openrlhf_hook  # noqa: E402
 from engines.engine_cases import MODES, ROOT, TINY_DATA, batch, reference  # noqa: E402
-from pgrpo.engines import PosteriorReward  # noqa: E402
+from pgrpo.engines import RECIPE_ENV, PosteriorReward  # noqa: E402
 from pgrpo.engines.openrlhf import GET_REWARD_PATH, BackgroundRewardService  # noqa: E402
-from pgrpo.engines.posterior import RECIPE_ENV  # noqa: E402
 
 
 @pytest.fixture(scope="module")

@@ -7,9 +7,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+import pgrpo.verify as math_answer
 from pgrpo.parsing.response import extract_boxed
-from pgrpo.verify import math as math_answer
-from pgrpo.verify.math import answers_match, normalize_answer
+from pgrpo.verify import answers_match, normalize_answer
 
 
 @pytest.mark.parametrize(

@@ -97,8 +97,8 @@ def configure_reward_serve(parser: argparse.ArgumentParser) -> Runner:
     def run(args: argparse.Namespace) -> int:
         import os
 
+        from pgrpo.engines import PosteriorReward
         from pgrpo.engines.openrlhf import DEFAULT_PORT, TOKEN_ENV, check_binding, serve
-        from pgrpo.engines.posterior import PosteriorReward
 
         token = args.token if args.token is not None else os.environ.get(TOKEN_ENV) or None
         check_binding(args.host, token)

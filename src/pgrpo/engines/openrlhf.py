@@ -23,7 +23,7 @@ from fastapi.responses import JSONResponse
 
 import pgrpo
 from pgrpo import serving
-from pgrpo.engines.posterior import PosteriorReward, shared_reward
+from pgrpo.engines import PosteriorReward, shared_reward
 from pgrpo.rewards.batch import TIMEOUT_STATUS, CompletionReward
 from pgrpo.serving import StrictModel
 
@@ -70,8 +70,15 @@ def response_of(query: str, prompt: str | None, special_tokens: Sequence[str], w
     return query
 
 
-def task_ids(labels: Sequence[Any], known: Mapping[str, Any] | None = None) -> list[str]:
-    """The labels as task ids; ValueError naming the first bad ones (empty, or not in `known`)."""
+def parse_queries(queries: Sequence[str], prompts: Sequence[str | None] | None, labels: Sequence[Any],
+                  specials: Sequence[str], known: Mapping[str, Any] | None = None) -> tuple[list[str], list[str]]:
+    """(responses, task ids) of an OpenRLHF request; ValueError naming the first bad item (a label that
+    is empty or not in `known`, a query without its prompt)."""
+    for name, values in (("labels", labels), ("prompts", prompts)):
+        if values is not None and len(values) != len(queries):
+            raise ValueError(f"{name}: {len(values)} for {len(queries)} queries")
+    given = [None] * len(queries) if prompts is None else prompts
+    texts = [response_of(q, p, specials, f"query[{i}]") for i, (q, p) in enumerate(zip(queries, given))]
     for i, label in enumerate(labels):
         if not isinstance(label, str) or not label:
             raise ValueError(f"labels[{i}]: expected the pgrpo task id, got {label!r} (OpenRLHF's --label_key "
@@ -80,7 +87,7 @@ def task_ids(labels: Sequence[Any], known: Mapping[str, Any] | None = None) -> l
     if unknown:
         raise ValueError(f"labels: not a task id of the recipe's data: {', '.join(unknown[:5])}"
                          + (f" (+{len(unknown) - 5} more)" if len(unknown) > 5 else ""))
-    return list(labels)
+    return texts, list(labels)
 
 
 def rewards_reply(rewards: Sequence[CompletionReward]) -> dict[str, Any]:
@@ -99,11 +106,8 @@ def reward_tokenizer(reward: PosteriorReward) -> str | None:
 def reward_func(queries: Sequence[str], prompts: Sequence[str], labels: Sequence[Any]) -> dict[str, Any]:
     """OpenRLHF's file hook: the recipe from env PGRPO_RECIPE; see the module docstring."""
     reward = shared_reward()
-    specials = special_tokens_of(reward_tokenizer(reward))
-    texts = [response_of(q, p, specials, f"query {i}") for i, (q, p) in enumerate(zip(queries, prompts, strict=True))]
-    if len(texts) != len(labels):
-        raise ValueError(f"{len(texts)} queries but {len(labels)} labels")
-    return rewards_reply(reward.score(task_ids(labels), texts))
+    texts, ids = parse_queries(queries, prompts, labels, special_tokens_of(reward_tokenizer(reward)))
+    return rewards_reply(reward.score(ids, texts))
 
 
 class GetRewardRequest(StrictModel):
@@ -135,15 +139,10 @@ def create_app(reward: PosteriorReward, *, token: str | None = None, tokenizer: 
         n = len(req.query)
         if n > max_queries:
             raise HTTPException(422, f"query: {n} queries, at most {max_queries} per request")
-        for name, values in (("labels", req.labels), ("prompts", req.prompts)):
-            if values is not None and len(values) != n:
-                raise HTTPException(422, f"{name}: {len(values)} for {n} queries")
         if req.labels is None:
             raise HTTPException(422, "labels: required (the pgrpo task id of each query: OpenRLHF's --label_key)")
         try:  # the client's fault: a 422 naming the item
-            prompts: list[str | None] = list(req.prompts) if req.prompts is not None else [None] * n
-            texts = [response_of(q, p, specials, f"query[{i}]") for i, (q, p) in enumerate(zip(req.query, prompts))]
-            ids = task_ids(req.labels, reward.evaluator().targets)
+            texts, ids = parse_queries(req.query, req.prompts, req.labels, specials, reward.evaluator().targets)
         except ValueError as exc:
             raise HTTPException(422, str(exc)) from None
         try:

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pgrpo.config import ConfigError
-from pgrpo.engines.posterior import PosteriorReward
+from pgrpo.engines import PosteriorReward
 from pgrpo.rewards.batch import COMPONENTS, completion_text
 from pgrpo.train.config import TrainConfig, lora_config
 from pgrpo.train.grpo_fields import async_grpo, call_bound_s
@@ -48,8 +48,6 @@ class AsyncComponentReward:
     """One reward component as an AsyncGRPOTrainer reward function: `f(prompts, completions, task_id, ...)`."""
 
     def __init__(self, reward: PosteriorReward, component: str, tokenizer: str | None = None) -> None:
-        if component not in COMPONENTS:
-            raise ValueError(f"component must be one of {COMPONENTS}, got {component!r}")
         self.reward = reward
         self.component = component
         self.tokenizer = tokenizer  # the policy's (a path): completions are its decoded ids

@@ -18,8 +18,8 @@ import yaml
 
 from pgrpo.config import ConfigError, to_dict
 from pgrpo.data.io import write_jsonl
+from pgrpo.engines import DEFAULT_CALL_TIMEOUT_S, shared_reward
 from pgrpo.engines.openrlhf import logged_components
-from pgrpo.engines.posterior import DEFAULT_CALL_TIMEOUT_S, shared_reward
 from pgrpo.rewards.batch import CompletionReward
 from pgrpo.train.config import TrainConfig
 from pgrpo.train.tasks import load_targets

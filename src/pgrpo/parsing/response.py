@@ -109,9 +109,16 @@ def answer_region(text: str) -> str | None:
     return text[start:] if end < 0 else text[start:end]
 
 
-def after_think_region(text: str) -> str | None:
+def _answer_regions(text: str) -> list[str]:
+    """Where an answer is read, in order: the answer region, after the last `</think>`, a tagless text."""
     end = text.rfind(THINK_CLOSE)
-    return None if end < 0 else text[end + len(THINK_CLOSE):]
+    after = None if end < 0 else text[end + len(THINK_CLOSE):]
+    whole = None if THINK_OPEN in text or THINK_CLOSE in text else text
+    return [r for r in (answer_region(text), after, whole) if r is not None]
+
+
+def _prefilled(text: str, think_prefilled: bool) -> str:
+    return (THINK_OPEN if think_prefilled else "") + normalize_newlines(text)
 
 
 def _parses(code: str) -> bool:
@@ -156,9 +163,7 @@ def extract_code(text: str) -> str:
     answer, so code only in the reasoning never runs. The first region with a fence (opening a line;
     then ```python glued to prose) gives `_choose_fence`'s pick; with no fence, a region as bare code.
     """
-    text = _replace_tags(normalize_newlines(text), "\n{}\n")  # fences glued to tags are seen
-    whole = None if THINK_OPEN in text or THINK_CLOSE in text else text
-    regions = [r for r in (answer_region(text), after_think_region(text), whole) if r is not None]
+    regions = _answer_regions(_replace_tags(normalize_newlines(text), "\n{}\n"))  # fences glued to tags seen
     for relaxed in (False, True):
         for region in regions:
             # Blank blocks are skipped: a lone closing ``` would otherwise read as an empty opener.
@@ -231,9 +236,7 @@ def reasoning_region(text: str, *, before_fence: bool = True) -> str:
 
 def parse_response(text: str, *, think_prefilled: bool = False) -> ParsedResponse:
     """Split a completion into reasoning / answer / code and judge its format (module docstring)."""
-    text = normalize_newlines(text)
-    if think_prefilled:
-        text = THINK_OPEN + text
+    text = _prefilled(text, think_prefilled)
     problems = _format_problems(text)
     answer = answer_region(text)
     return ParsedResponse(
@@ -268,15 +271,9 @@ class MathParsed:
 
 def parse_math_response(text: str, *, think_prefilled: bool = False) -> MathParsed:
     """Split a math completion (module docstring); `think_prefilled`: the prompt ended with <think>."""
-    text = normalize_newlines(text)
-    if think_prefilled:
-        text = THINK_OPEN + text
-    region = answer_region(text)
-    if region is None:
-        region = after_think_region(text)
-    if region is None:
-        region = "" if THINK_OPEN in text else text
-    answer = region.strip()
+    text = _prefilled(text, think_prefilled)
+    regions = _answer_regions(text)
+    answer = (regions[0] if regions else "").strip()
     reasoning = reasoning_region(text, before_fence=False)
     well_formed = _MATH_FORMAT.match(text) is not None and all(text.count(tag) == 1 for tag in TAGS)
     return MathParsed(reasoning, answer, well_formed and bool(reasoning) and "\\boxed" in answer)
@@ -299,15 +296,12 @@ def _balanced(text: str, open_at: int) -> str | None:
 
 
 def extract_boxed(text: str) -> str | None:
-    """Content of the last \\boxed{...} or \\fbox{...} in `text` (nested braces kept), or None.
-
-    Also accepts the brace-less form "\\boxed 5" (content = the next whitespace-free token).
-    An unbalanced last box yields None rather than a guess.
-    """
-    starts = [(m.start(), m.end()) for m in re.finditer(r"\\(?:boxed|fbox)(?![A-Za-z])", text)]
-    if not starts:
+    """Content of the last \\boxed{...} / \\fbox{...} (nested braces kept) or "\\boxed 5" token; None
+    when there is none or the last box is unbalanced."""
+    boxes = list(re.finditer(r"\\(?:boxed|fbox)(?![A-Za-z])", text))
+    if not boxes:
         return None
-    _, end = starts[-1]
+    end = boxes[-1].end()
     rest = text[end:]
     stripped = rest.lstrip()
     if stripped.startswith("{"):

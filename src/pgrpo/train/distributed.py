@@ -73,17 +73,23 @@ def agree(what: str, error: BaseException | None) -> None:
                           f"{name_ranks(failed)}") from error
 
 
+def agreed(what: str, build: Callable[[], T], run: bool = True) -> T:
+    """`build()` (where `run`), then `agree` on its failure (a collective); its result (None where not run)."""
+    result: T | None = None
+    error: Exception | None = None
+    if run:
+        try:
+            result = build()
+        except Exception as exc:  # reported to every rank, then raised
+            error = exc
+    agree(what, error)
+    return cast(T, result)
+
+
 def first_per_node_then_rest(what: str, build: Callable[[], T]) -> T:
     """`build()` on each node's local rank 0 first (it may write files the others read), then on the
     other ranks; every rank raises `RankFailure` naming the rank if it failed anywhere (a collective)."""
     first = local_rank() == 0
-    result: T | None = None
-    for my_turn, label in ((first, f"{what} (each node's first rank)"), (not first, what)):
-        error: Exception | None = None
-        if my_turn:
-            try:
-                result = build()
-            except Exception as exc:  # reported to every rank, then raised
-                error = exc
-        agree(label, error)
-    return cast(T, result)  # build() returned on this rank, or agree raised
+    early = agreed(f"{what} (each node's first rank)", build, run=first)
+    late = agreed(what, build, run=not first)
+    return early if first else late

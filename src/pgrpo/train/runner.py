@@ -19,7 +19,7 @@ from pgrpo.config import ConfigError, to_dict
 from pgrpo.hf_loading import ensure_pad_token, torch_dtype
 from pgrpo.rewards.batch import RewardEvaluator, ThinkingFn, TruncationCount, get_mode
 from pgrpo.train.config import TrainConfig, lora_config, validate_train_config
-from pgrpo.train.distributed import agree, first_per_node_then_rest, gather_json, local_rank, rank
+from pgrpo.train.distributed import agree, agreed, first_per_node_then_rest, gather_json, local_rank, rank
 from pgrpo.train.tasks import load_examples, make_verifier, to_dataset
 from pgrpo.verify import BatchVerify, Task, Verifier, task_type
 
@@ -152,8 +152,7 @@ def _checkpoint_step(checkpoint: str) -> int:
 def agreed_service_checks(config: TrainConfig) -> None:
     """Contact the recipe's services (`reward.rm_url`'s manifest, every `sandbox.url`'s /health) from
     this rank; every rank raises if any rank failed (a collective)."""
-    error: Exception | None = None
-    try:
+    def check() -> None:
         validate_train_config(config, contact=True)
         if task_type(config.task).sandboxed and config.sandbox.urls:
             from pgrpo.sandbox.remote import RemoteSandbox
@@ -161,9 +160,8 @@ def agreed_service_checks(config: TrainConfig) -> None:
             with RemoteSandbox(config.sandbox.urls, config.sandbox) as client:
                 for url in config.sandbox.urls:
                     client.health(url)
-    except Exception as exc:  # any failure: the other ranks must hear of it, not wait for this rank
-        error = exc
-    agree("checking the services the recipe names", error)
+
+    agreed("checking the services the recipe names", check)
 
 
 def agreed_verifier(config: TrainConfig) -> Verifier:
@@ -253,19 +251,15 @@ def run_training(config: TrainConfig) -> TrainResult:
     say(f"{len(examples)} {config.task} problems from {config.data.source}, every prompt within "
          f"{fit.describe()}; reward mode {config.reward.mode}")
 
-    failure: Exception | None = None
     with agreed_verifier(config) as verifier:  # a rank whose jail cannot start stops them all
-        try:
-            evaluator = reward_evaluator(config, {e.task_id: e.task for e in examples}, verifier, rm_path,
-                                         grpo_args.num_generations or 1)
-        except Exception as exc:  # reported to every rank below, then raised
-            failure = exc
         # Agreed before the policy loads: under ZeRO-3 that load is itself a collective, which a
         # rank that failed here would never join. (Past that point an agreement only helps a rank
         # that fails before the first collective of the block: one failing inside ZeRO-3's or
         # vLLM's own collectives leaves the others there until the collective timeout.)
-        agree("loading the reward model", failure)
-        try:
+        evaluator = agreed("loading the reward model", lambda: reward_evaluator(
+            config, {e.task_id: e.task for e in examples}, verifier, rm_path, grpo_args.num_generations or 1))
+
+        def build_trainer() -> Any:
             model_kwargs: dict[str, Any] = {"dtype": torch_dtype(config.model.dtype)}
             if config.model.attn_implementation:
                 model_kwargs["attn_implementation"] = config.model.attn_implementation
@@ -273,7 +267,7 @@ def run_training(config: TrainConfig) -> TrainResult:
             # TRL annotates reward functions as returning list[float | None]; ours return list[float]
             # (list is invariant, so the list is typed loosely here).
             reward_funcs: list[Any] = make_reward_funcs(evaluator, gather_json)
-            trainer = GRPOTrainer(
+            return GRPOTrainer(
                 model=model, reward_funcs=reward_funcs, args=grpo_args,
                 train_dataset=to_dataset(examples), processing_class=tokenizer, peft_config=lora_config(config),
                 callbacks=[MetricsJsonlCallback(out / config.logging.metrics_file),
@@ -281,10 +275,9 @@ def run_training(config: TrainConfig) -> TrainResult:
                                            config.logging.sample_every, config.logging.num_samples,
                                            gather=gather_json)],
             )
-        except Exception as exc:  # reported to every rank below, then raised
-            failure = exc
-        agree("loading the policy and the trainer", failure)
-        return finish(trainer, tokenizer, config, out, checkpoint)
+
+        return finish(agreed("loading the policy and the trainer", build_trainer), tokenizer, config, out,
+                      checkpoint)
 
 
 def finish(trainer: Any, tokenizer: Any, config: TrainConfig, out: Path,

@@ -2,22 +2,288 @@
 
 Training, `pgrpo evaluate`, `check`, `bench build` and `rm pairs` judge here, so "reward 1" and
 "passed" are the same fact. Batch with `with Verifier(SandboxConfig()) as v: v([(task, response)])`.
+Each task kind's `TaskType` loads, asks and grades: `CodeTask` parses a response once, builds its
+program and runs it in the sandbox (R_o = 1 iff every test passes); `MathTask` compares the final
+\\boxed{} of the answer region with the gold answer (`answers_match`: math-verify, else normalized
+strings). math-verify's timeouts use signal.alarm (main thread only); elsewhere it runs in a daemon
+watchdog thread. Does NOT protect against: a runaway sympy computation off the main thread keeps
+running after we give up (returning False); answers over `MAX_ANSWER_CHARS` skip symbolic checking.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import logging
+import re
+import threading
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from types import TracebackType
-from typing import Any
+from typing import Any, ClassVar, Generic, TypeVar, Union
 
+from pgrpo.data.loaders import load_problems
+from pgrpo.data.math import MathProblem, load_math_problems, math_messages
+from pgrpo.data.problem import Problem
+from pgrpo.data.prompts import build_messages, render_messages
+from pgrpo.data.schema import problem_to_dict
+from pgrpo.parsing import parse_response
+from pgrpo.parsing.response import extract_boxed, parse_math_response
+from pgrpo.sandbox.programs import program_from_code
 from pgrpo.sandbox.settings import SandboxConfig
 from pgrpo.sandbox.types import ExecResult, Job, SandboxEngine, check_isolation
-from pgrpo.verify.code import CodeTask, verdict_from_exec
-from pgrpo.verify.math import MathTask
-from pgrpo.verify.verdict import BatchVerify, JobRunner, Task, TaskType, Verdict
 
 __all__ = ["TASK_TYPES", "BatchVerify", "CodeTask", "JobRunner", "MathTask", "Task", "TaskType", "Verdict",
-           "Verifier", "task_type", "verdict_from_exec", "verify"]
+           "Verifier", "answers_match", "task_type", "verdict_from_exec", "verify"]
+
+R = TypeVar("R")
+
+# A task of any kind: each says `kind`, `task_id` and `statement` (the text the model and the RM read).
+Task = Union[Problem, MathProblem]
+T = TypeVar("T", Problem, MathProblem)
+
+NO_CODE = "no_code"  # statuses decided before (or instead of) running anything
+NO_ANSWER = "no_answer"
+WRONG_ANSWER = "wrong_answer"
+DETAIL_CHARS = 500  # enough to see the failing test; keeps logs and result files small
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The judgement of one response to one task: `passed` (every test / the gold answer), the sandbox
+    `Status` value or "no_code" / "no_answer" / "wrong_answer", R_f, the reasoning the RM reads, the code
+    ("" for math) and the answer (code: the `<answer>` text, else the code; math: the final answer)."""
+
+    passed: bool
+    status: str
+    pass_fraction: float
+    format_ok: bool
+    reasoning: str
+    code: str
+    answer: str
+    detail: str = ""
+    runtime_s: float = 0.0
+    tests_passed: int = 0
+    tests_total: int = 0
+
+
+# (task, full model response) pairs -> one Verdict each, same order.
+BatchVerify = Callable[[Sequence[tuple["Task", str]]], list[Verdict]]
+# Runs sandbox jobs in order (a started Sandbox's `run`).
+JobRunner = Callable[[Sequence["Job"]], list["ExecResult"]]
+
+
+class TaskType(ABC, Generic[T]):
+    """One task kind in one place (`pgrpo.verify.TASK_TYPES`): its problems, prompts and grading."""
+
+    kind: ClassVar[str]
+    sandboxed: ClassVar[bool]  # grading runs programs (the Verifier starts its sandbox up front)
+    record_format: ClassVar[str | None]  # the `format` that reads `record`s back (None: the kind's only one)
+
+    @staticmethod
+    @abstractmethod
+    def load(source: str, *, split: str | None = None, limit: int | None = None, name: str = "",
+             **options: Any) -> list[T]:
+        """The problems of `source` (a local file or a hub id; `name`: the benchmark's, for default ids)."""
+
+    @staticmethod
+    @abstractmethod
+    def messages(task: T, style: str) -> list[dict[str, str]]:
+        """The chat messages asking `task` in prompt `style` ("pgrpo" | "plain")."""
+
+    @staticmethod
+    @abstractmethod
+    def record(task: T) -> dict[str, Any]:
+        """`task` as a row of a problem file `load` reads back (`record_format`)."""
+
+    @staticmethod
+    @abstractmethod
+    def grade(items: Sequence[tuple[T, str]], run_jobs: JobRunner, think_prefilled: bool) -> list[Verdict]:
+        """One verdict per (task, full response), same order; never raises per item."""
+
+    @classmethod
+    def prompt(cls, task: T, tokenizer: Any, style: str, *, prefill_think: bool = False) -> str:
+        """The prompt text (the tokenizer's chat template over `messages`; `pgrpo.data.prompts.render_messages`)."""
+        return render_messages(cls.messages(task, style), tokenizer, prefill_think=prefill_think)
+
+
+MAX_ANSWER_CHARS = 2000
+DEFAULT_TIMEOUT_S = 5.0
+
+# math-verify logs a warning on every call made with timeouts disabled; we guard ourselves.
+logging.getLogger("math_verify").setLevel(logging.ERROR)
+
+
+_TEXT_WRAPPERS = re.compile(r"\\(?:text|textbf|mathrm|mbox|operatorname)\{([^{}]*)\}")
+_DROP = ("\\left", "\\right", "\\!", "\\,", "\\;", "\\:", "\\ ", "$", "^\\circ", "^{\\circ}", "\\%", "%")
+
+
+def normalize_answer(answer: str) -> str:
+    """A canonical string for answers math-verify could not parse: the boxed content, without
+    delimiters, spacing, units wrappers, whitespace or a trailing period, lower-cased."""
+    boxed = extract_boxed(answer)
+    text = boxed if boxed is not None else answer
+    text = _TEXT_WRAPPERS.sub(r"\1", text)
+    for token in _DROP:
+        text = text.replace(token, "")
+    text = text.replace("\\dfrac", "\\frac").replace("\\tfrac", "\\frac")
+    text = re.sub(r"\s+", "", text).rstrip(".")
+    return text.lower()
+
+
+_DELIMITED = re.compile(r"\$|\\boxed|\\fbox|\\\(|\\\[")
+_PROSE = re.compile(r"(?<!\\)\b[A-Za-z]{2,}\s+[A-Za-z]{2,}\b")
+
+
+def _as_latex(answer: str) -> str:
+    # math-verify only reads LaTeX inside delimiters or \boxed: a bare answer ("\dfrac{1}{2}",
+    # "10^{3}") gets $...$; prose ("the answer is 5") is left for its plain-text extractor.
+    if _DELIMITED.search(answer) or _PROSE.search(answer):
+        return answer
+    return f"${answer.strip()}$"
+
+
+def _verify(prediction: str, gold: str, timeout: int | None) -> bool:
+    from math_verify import parse, verify
+
+    gold_parsed = parse(_as_latex(gold), parsing_timeout=timeout)
+    pred_parsed = parse(_as_latex(prediction), parsing_timeout=timeout)
+    if not gold_parsed or not pred_parsed:
+        return False
+    return bool(verify(gold_parsed, pred_parsed, timeout_seconds=timeout))
+
+
+def _run_with_deadline(fn: Callable[[], R], timeout_s: float, default: R) -> R:
+    """fn() in a daemon thread; `default` if it takes longer than timeout_s or raises."""
+    box: list[R] = []
+
+    def target() -> None:
+        try:
+            box.append(fn())
+        except Exception:  # noqa: BLE001 (any parser crash means "no symbolic verdict")
+            logging.getLogger(__name__).debug("math-verify failed", exc_info=True)
+
+    worker = threading.Thread(target=target, name="math-verify", daemon=True)
+    worker.start()
+    worker.join(timeout_s)
+    return box[0] if box else default
+
+
+def _symbolic_match(prediction: str, gold: str, timeout_s: float) -> bool:
+    if threading.current_thread() is threading.main_thread():
+        try:
+            return _verify(prediction, gold, max(1, round(timeout_s)))
+        except Exception:  # noqa: BLE001 (math-verify/sympy raise many types on odd input)
+            return False
+    return _run_with_deadline(lambda: _verify(prediction, gold, None), timeout_s, False)
+
+
+def answers_match(prediction: str, gold: str, *, timeout_s: float = DEFAULT_TIMEOUT_S) -> bool:
+    """True iff `prediction` (a bare answer or a solution: its last \\boxed{} counts) states the same
+    answer as `gold`: symbolically equivalent (1/2, \\frac{1}{2}, 0.5), else equal normalized strings.
+    Safe from any thread; an empty prediction never matches."""
+    if not prediction.strip() or not gold.strip():
+        return False
+    if normalize_answer(prediction) == normalize_answer(gold):
+        return True
+    # Only the final answers go to sympy: less work, and no stray math in the reasoning.
+    pred_answer, gold_answer = _final_answer(prediction), _final_answer(gold)
+    if not pred_answer or not gold_answer or max(len(pred_answer), len(gold_answer)) > MAX_ANSWER_CHARS:
+        return False
+    return _symbolic_match(pred_answer, gold_answer, timeout_s)
+
+
+def _final_answer(text: str) -> str:
+    """The last box's content, else the whole text (math-verify then finds the answer in its math)."""
+    boxed = extract_boxed(text)
+    return (boxed if boxed is not None else text).strip()
+
+
+def grade_math_one(task: MathProblem, response: str, think_prefilled: bool = False) -> Verdict:
+    parsed = parse_math_response(response, think_prefilled=think_prefilled)
+    predicted = extract_boxed(parsed.answer)
+    if not predicted:
+        return Verdict(False, NO_ANSWER, 0.0, parsed.format_ok, parsed.reasoning, "", "",
+                       "no \\boxed{} answer in the answer", tests_total=1)
+    passed = answers_match(predicted, task.answer)
+    detail = "" if passed else f"predicted {predicted[:100]!r}, gold {task.answer[:100]!r}"
+    return Verdict(passed, "passed" if passed else WRONG_ANSWER, float(passed), parsed.format_ok, parsed.reasoning,
+                   "", predicted, detail, tests_passed=int(passed), tests_total=1)
+
+
+class MathTask(TaskType[MathProblem]):
+    """Math questions with a gold final answer (MATH500, AIME, Minerva), compared by equivalence."""
+
+    kind = "math"
+    sandboxed = False
+    record_format = None
+
+    @staticmethod
+    def load(source: str, *, split: str | None = None, limit: int | None = None, name: str = "",
+             **options: Any) -> list[MathProblem]:
+        return load_math_problems(source, split=split, limit=limit, name=name)
+
+    @staticmethod
+    def messages(task: MathProblem, style: str) -> list[dict[str, str]]:
+        return math_messages(task, style)
+
+    @staticmethod
+    def record(task: MathProblem) -> dict[str, Any]:
+        return {"task_id": task.task_id, "problem": task.statement, "answer": task.answer}
+
+    @staticmethod
+    def grade(items: Sequence[tuple[MathProblem, str]], run_jobs: JobRunner, think_prefilled: bool) -> list[Verdict]:
+        del run_jobs  # math answers are compared, never executed
+        return [grade_math_one(task, response, think_prefilled) for task, response in items]
+
+
+def verdict_from_exec(result: ExecResult, *, format_ok: bool = False, reasoning: str = "", code: str = "",
+                      answer: str = "") -> Verdict:
+    """A sandbox result as a Verdict (also for `pgrpo check`'s completion/solution samples)."""
+    return Verdict(result.passed, result.status.value, result.pass_fraction, format_ok, reasoning, code, answer,
+                   result.detail[:DETAIL_CHARS], result.runtime_s, result.tests_passed, result.tests_total)
+
+
+class CodeTask(TaskType[Problem]):
+    """Programming problems (HumanEval(+), MBPP(+), LiveCodeBench, APPS, BigCodeBench...), graded in the sandbox."""
+
+    kind = "code"
+    sandboxed = True
+    record_format = "pgrpo"
+
+    @staticmethod
+    def load(source: str, *, split: str | None = None, limit: int | None = None, name: str = "",
+             **options: Any) -> list[Problem]:
+        return load_problems(source, split=split, limit=limit, **options)
+
+    @staticmethod
+    def messages(task: Problem, style: str) -> list[dict[str, str]]:
+        return build_messages(task, style)
+
+    @staticmethod
+    def record(task: Problem) -> dict[str, Any]:
+        return problem_to_dict(task)
+
+    @staticmethod
+    def grade(items: Sequence[tuple[Problem, str]], run_jobs: JobRunner, think_prefilled: bool) -> list[Verdict]:
+        verdicts: list[Verdict | None] = [None] * len(items)
+        jobs: list[Job] = []
+        pending: list[tuple[int, bool, str, str, str]] = []
+        for i, (task, response) in enumerate(items):
+            parsed = parse_response(response, think_prefilled=think_prefilled)
+            answer = parsed.answer or parsed.code
+            program = program_from_code(task, parsed.code)
+            if not program.strip():
+                verdicts[i] = Verdict(False, NO_CODE, 0.0, parsed.format_ok, parsed.reasoning, "", answer,
+                                      "no code found in the response", tests_total=task.tests.count)
+                continue
+            jobs.append(Job(task, program))
+            pending.append((i, parsed.format_ok, parsed.reasoning, parsed.code, answer))
+        for (i, format_ok, reasoning, code, answer), result in zip(pending, run_jobs(jobs) if jobs else [],
+                                                                   strict=True):
+            verdicts[i] = verdict_from_exec(result, format_ok=format_ok, reasoning=reasoning, code=code,
+                                            answer=answer)
+        return [v for v in verdicts if v is not None]
+
 
 # The task kinds (a recipe's `task:`, a benchmark's kind) and their one type each.
 TASK_TYPES: dict[str, type[TaskType[Any]]] = {t.kind: t for t in (CodeTask, MathTask)}
