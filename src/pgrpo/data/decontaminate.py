@@ -199,10 +199,8 @@ def statement_hash(text: str) -> str:
 
 def ngrams(words: list[str], n: int) -> set[tuple[str, ...]]:
     """The statement's word n-grams; a statement shorter than n is one gram (itself)."""
-    if not words:
-        return set()
     if len(words) < n:
-        return {tuple(words)}
+        return {tuple(words)} if words else set()
     return {tuple(words[i:i + n]) for i in range(len(words) - n + 1)}
 
 
