@@ -16,6 +16,7 @@ Does NOT protect against: kernel exploits; side channels and CPU/memory-bandwidt
 memory summed over a program's processes (RLIMIT_AS is per process); a fork bomb as host root
 where no pids cgroup is writable (only the wall-clock kill bounds it); DoS through kernel
 resources rlimits do not cover. A program's default-action signals to itself are ignored (pid 1).
+Programs run as host root in "unshare"/"none" are only as contained as those modes say.
 """
 
 from __future__ import annotations

@@ -328,6 +328,7 @@ def _standby_main(sock: socket.socket, scratch_mb: int, isolate: bool) -> None:
         RUNNERS[MODES[mode]](body[REQUEST.size:].decode("utf-8", "surrogatepass"))
     except BaseException as exc:  # noqa: BLE001 - report anything, never return to the spawner loop
         with contextlib.suppress(OSError):
-            os.write(4, (json.dumps({"t": "sandbox", "msg": f"{type(exc).__name__}: {exc}"[:500]}) + "\n").encode())
+            msg = {"t": "sandbox", "msg": f"{type(exc).__name__}: {exc}"[:500]}
+            os.write(4, (json.dumps(msg) + "\n").encode())
         os._exit(70)
     os._exit(0)

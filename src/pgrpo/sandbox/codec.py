@@ -18,20 +18,22 @@ class NotPlainError(TypeError):
     """The value is not made only of exact builtin types."""
 
 
-_SEQUENCE_TAGS: dict[type, str] = {list: "l", tuple: "t", set: "s", frozenset: "f"}
-
-
 def _enc(value: Any, depth: int) -> Any:
     if depth > MAX_DEPTH:
         raise NotPlainError("value nested too deeply")
     t = type(value)
     if value is None or t is bool or t is int or t is float or t is str:
         return value
-    tag = _SEQUENCE_TAGS.get(t)  # exact types only: a subclass is not found
-    if tag is not None:
-        return {tag: [_enc(v, depth + 1) for v in value]}
+    if t is list:
+        return {"l": [_enc(v, depth + 1) for v in value]}
+    if t is tuple:
+        return {"t": [_enc(v, depth + 1) for v in value]}
     if t is dict:
         return {"d": [[_enc(k, depth + 1), _enc(v, depth + 1)] for k, v in value.items()]}
+    if t is set:
+        return {"s": [_enc(v, depth + 1) for v in value]}
+    if t is frozenset:
+        return {"f": [_enc(v, depth + 1) for v in value]}
     if t is bytes:
         return {"b": value.hex()}
     if t is complex:

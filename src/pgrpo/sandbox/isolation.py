@@ -72,8 +72,8 @@ def setns(fd: int, nstype: int) -> None:
 
 
 def enter_worker_namespaces() -> None:
-    """Once per worker: fresh user/pid/mount/ipc/net/uts namespaces, same uid inside: capabilities over its
-    own namespaces only, a network whose loopback is down (none at all); the pid namespace is the next fork's."""
+    """Once per worker: fresh user/pid/mount/ipc/net/uts namespaces, same uid inside: capabilities over
+    its own namespaces only, a network whose loopback is down (none at all); pid: for the next fork."""
     uid, gid = os.getuid(), os.getgid()
     unshare(CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWNET | CLONE_NEWUTS)
     for name, text in (("setgroups", "deny"), ("uid_map", f"{uid} {uid} 1"), ("gid_map", f"{gid} {gid} 1")):
@@ -132,7 +132,7 @@ def _hide_socket_dirs() -> None:
 
 
 def enter_job_mounts(scratch_mb: int) -> None:
-    """Per job: own mount + ipc namespaces, fresh tmpfs /tmp (cwd, scratch_mb) and /dev/shm; the rest read-only."""
+    """Per job: own mount + ipc namespaces, fresh tmpfs /tmp (cwd, scratch_mb) and /dev/shm."""
     opts, has_shm = prepare_job_mounts(scratch_mb)
     _check(_libc.unshare(CLONE_NEWNS | CLONE_NEWIPC), "unshare(job)")
     _check(_libc.mount(b"tmpfs", b"/tmp", b"tmpfs", ctypes.c_ulong(MS_NOSUID | MS_NODEV), opts), "mount /tmp")

@@ -188,6 +188,21 @@ class JailDiagnosis:
         return "\n".join(lines)
 
 
+# (sysctl, the value that blocks the jail, cause, evidence note, fix)
+_SYSCTL_CAUSES = (
+    ("/proc/sys/user/max_user_namespaces", 0, "user namespaces off", "",
+     "on the host (the kernel's setting, not the container's): `sysctl -w user.max_user_namespaces=15000` "
+     "(persist it in /etc/sysctl.d/)"),
+    ("/proc/sys/kernel/unprivileged_userns_clone", 0, "unprivileged user namespaces off",
+     " (Debian/Ubuntu kernels)",
+     "on the host: `sysctl -w kernel.unprivileged_userns_clone=1` (persist it in /etc/sysctl.d/)"),
+    ("/proc/sys/kernel/apparmor_restrict_unprivileged_userns", 1,
+     "AppArmor restricts unprivileged user namespaces", " (Ubuntu 23.10+ and 24.04's default)",
+     "on the host: `sysctl -w kernel.apparmor_restrict_unprivileged_userns=0` (persist it in "
+     "/etc/sysctl.d/), or an AppArmor profile granting `userns,` to bwrap and python"),
+)
+
+
 def _read(root: str, path: str) -> str | None:
     try:
         with open(os.path.join(root, path.lstrip("/")), encoding="utf-8", errors="replace") as f:
@@ -246,21 +261,9 @@ def diagnose_jail(root: str = "/", bwrap: str | None = None, probe_errors: Mappi
         causes.append(Cause("bubblewrap not installed", "no `bwrap` on PATH",
                             "install it in the image (`apt-get install bubblewrap`, `dnf install bubblewrap`); "
                             "without it the fallback (unshare) must work"))
-    if _sysctl(root, "/proc/sys/user/max_user_namespaces") == 0:
-        causes.append(Cause(
-            "user namespaces off", "/proc/sys/user/max_user_namespaces is 0",
-            "on the host (the kernel's setting, not the container's): `sysctl -w user.max_user_namespaces=15000` "
-            "(persist it in /etc/sysctl.d/)"))
-    if _sysctl(root, "/proc/sys/kernel/unprivileged_userns_clone") == 0:
-        causes.append(Cause(
-            "unprivileged user namespaces off", "/proc/sys/kernel/unprivileged_userns_clone is 0 (Debian/Ubuntu kernels)",
-            "on the host: `sysctl -w kernel.unprivileged_userns_clone=1` (persist it in /etc/sysctl.d/)"))
-    if _sysctl(root, "/proc/sys/kernel/apparmor_restrict_unprivileged_userns") == 1:
-        causes.append(Cause(
-            "AppArmor restricts unprivileged user namespaces",
-            "/proc/sys/kernel/apparmor_restrict_unprivileged_userns is 1 (Ubuntu 23.10+ and 24.04's default)",
-            "on the host: `sysctl -w kernel.apparmor_restrict_unprivileged_userns=0` (persist it in "
-            "/etc/sysctl.d/), or an AppArmor profile granting `userns,` to bwrap and python"))
+    for path, value, name, note, fix in _SYSCTL_CAUSES:
+        if _sysctl(root, path) == value:
+            causes.append(Cause(name, f"{path} is {value}{note}", fix))
     label = _read(root, "/proc/self/attr/apparmor/current") or _read(root, "/proc/self/attr/current") or ""
     match = _APPARMOR_LABEL.match(label)
     if match and match.group(1) != "unconfined":
@@ -278,13 +281,14 @@ def diagnose_jail(root: str = "/", bwrap: str | None = None, probe_errors: Mappi
         evidence = "/proc/self/status: Seccomp: 2 (a seccomp filter is active" + (
             f", {filters} filter(s))" if filters else ")")
         if admin is False:
-            evidence += (", without CAP_SYS_ADMIN: the default Docker/containerd profile then refuses unshare/clone "
-                         "with CLONE_NEWUSER")
+            evidence += (", without CAP_SYS_ADMIN: the default Docker/containerd profile then refuses "
+                         "unshare/clone with CLONE_NEWUSER")
         causes.append(Cause(
             "seccomp filter (likely)", evidence,
             "docker/podman: `--security-opt seccomp=unconfined` (or a seccomp profile that allows unshare, "
-            "clone/clone3 with namespace flags, setns, mount, umount2, pivot_root); Kubernetes: `securityContext: "
-            "{seccompProfile: {type: Unconfined}}` (or a Localhost profile allowing those calls)"))
+            "clone/clone3 with namespace flags, setns, mount, umount2, pivot_root); Kubernetes: "
+            "`securityContext: {seccompProfile: {type: Unconfined}}` (or a Localhost profile allowing those "
+            "calls)"))
     explained = any(c.name != "bubblewrap not installed" for c in causes)
     refused = any(any(word in e.lower() for word in REFUSED) for e in errors.values())
     if refused and not explained:

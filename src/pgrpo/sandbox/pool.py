@@ -253,9 +253,9 @@ class Sandbox:
 
     def _canonical_outputs(self, jobs: Sequence[Job], limits: Mapping[str, Any],
                            progress: bool) -> dict[int, list[Any]]:
-        """The expected outputs of this batch's `outputs_from_canonical` problems, by id(problem): cached, else
-        from running each canonical solution (collect mode) under `limits`. Keyed by a hash of the whole
-        canonical run's message; only complete runs are cached (a partial one serves this batch only)."""
+        """The expected outputs of this batch's `outputs_from_canonical` problems, by id(problem): cached,
+        else from running each canonical solution (collect mode) under `limits`. Keyed by a hash of the
+        whole canonical run's message; only complete runs are cached (a partial one serves this batch)."""
         found: dict[int, list[Any]] = {}
         keys: dict[int, str] = {}
         need: dict[str, dict[str, Any]] = {}
@@ -284,16 +284,13 @@ class Sandbox:
                 fresh[key] = outputs
                 complete = (reply or {}).get("status") == Status.PASSED.value and len(outputs) == len(msg["cases"])
                 if complete:
-                    self._remember(key, outputs)
+                    with self._canonical_lock:
+                        self._canonical[key] = outputs
+                        self._canonical.move_to_end(key)
+                        while len(self._canonical) > CANONICAL_CACHE_SIZE:
+                            self._canonical.popitem(last=False)
             found.update({pid: fresh[key] for pid, key in keys.items() if key in fresh})
         return found
-
-    def _remember(self, key: str, outputs: list[Any]) -> None:
-        with self._canonical_lock:
-            self._canonical[key] = outputs
-            self._canonical.move_to_end(key)
-            while len(self._canonical) > CANONICAL_CACHE_SIZE:
-                self._canonical.popitem(last=False)
 
     def run(self, jobs: Sequence[Job], progress: bool = False,
             limits: Mapping[str, Any] | None = None) -> list[ExecResult]:
@@ -329,7 +326,8 @@ class Sandbox:
 def _to_result(reply: dict[str, Any] | None, job: Job) -> ExecResult:
     total = job.problem.tests.count
     if reply is None:
-        return ExecResult.of(Status.SANDBOX_ERROR, "sandbox worker died or hung during this job; restarted", total)
+        return ExecResult.of(Status.SANDBOX_ERROR, "sandbox worker died or hung during this job; restarted",
+                             total)
     return ExecResult.of(Status(reply.get("status", "sandbox_error")), str(reply.get("detail", "")),
                          int(reply.get("tests_total", total)) or total, float(reply.get("runtime_s", 0.0)),
                          int(reply.get("tests_passed", 0)))

@@ -47,7 +47,8 @@ def _defines(code: str, name: str) -> bool:
         # Unparsable code: a textual check keeps the rule predictable (the sandbox reports
         # the syntax error either way).
         return re.search(rf"^(?:async\s+)?(?:def|class)\s+{re.escape(name)}\b", code, re.MULTILINE) is not None
-    return any(isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and n.name == name for n in body)
+    return any(isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and n.name == name
+               for n in body)
 
 
 def _target_name(problem: Problem) -> str:
@@ -146,7 +147,9 @@ def _defined_names(node: ast.stmt) -> set[str]:
 
 
 def _is_main_guard(node: ast.stmt) -> bool:
-    return isinstance(node, ast.If) and isinstance(node.test, ast.Compare) and "__name__" in _names_in(node.test)
+    if not isinstance(node, ast.If) or not isinstance(node.test, ast.Compare):
+        return False
+    return "__name__" in _names_in(node.test)
 
 
 def _is_import_like(node: ast.stmt) -> bool:

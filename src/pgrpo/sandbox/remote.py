@@ -22,13 +22,7 @@ from pgrpo.data.schema import problem_to_dict
 from pgrpo.errors import PgrpoError
 from pgrpo.sandbox.kinds import effective_limits, job_limits, serve_command
 from pgrpo.sandbox.settings import SandboxConfig
-from pgrpo.sandbox.types import (
-    ISOLATION_STRENGTH,
-    ExecResult,
-    IsolationError,
-    Job,
-    check_isolation,
-)
+from pgrpo.sandbox.types import ISOLATION_STRENGTH, ExecResult, IsolationError, Job, check_isolation
 from pgrpo.sandbox.wire import API_VERSION, RUN_PATH, TOKEN_ENV, Health, Limits, RunResponse, check_verdict
 from pgrpo.serving import HEALTH_PATH, Attempts, Refused, Retryable, WorstCase
 
@@ -133,7 +127,8 @@ class RemoteSandbox:
         n_chunks = max(min(len(self.urls), len(jobs)), math.ceil(len(jobs) / per_request))
         size = math.ceil(len(jobs) / n_chunks)
         encoded = _Encoded(limits, hint)
-        chunks = [part for i in range(0, len(jobs), size) for part in encoded.fit(list(jobs[i:i + size]), max_body)]
+        chunks = [part for i in range(0, len(jobs), size)
+                  for part in encoded.fit(list(jobs[i:i + size]), max_body)]
         first = self._rotation.take(len(chunks))
         if len(chunks) == 1:
             return self._run_chunk(chunks[0], first, encoded)

@@ -1,4 +1,4 @@
-"""`pgrpo sandbox serve`: ONE `Sandbox` pool behind pgrpo.sandbox.wire's API (FastAPI), for every rank of a node.
+"""`pgrpo sandbox serve`: ONE `Sandbox` pool behind pgrpo.sandbox.wire's API, for every rank of a node.
 
 Owns `create_app`, `serve` (the CLI's) and `BackgroundService` (in a thread: tests, benchmarks). Requests
 run with the limits they carry (computed by the client as a local pool would), never above the service's
@@ -73,7 +73,8 @@ class FairRunner:
             shared = tests.kind is TestKind.CALL and tests.outputs_from_canonical
             groups.setdefault(id(job.problem) if shared else -1 - i, []).append(i)
         parts = await asyncio.gather(*(group([jobs[i] for i in members]) for members in groups.values()))
-        results = {i: r for members, part in zip(groups.values(), parts) for i, r in zip(members, part, strict=True)}
+        results = {i: r for members, part in zip(groups.values(), parts)
+                   for i, r in zip(members, part, strict=True)}
         return [results[i] for i in range(len(jobs))]  # one verdict per job, in order
 
     def close(self) -> None:

@@ -41,7 +41,7 @@ class ChildProc:
 
 class Spawner:
     """The harness's handle on its spawner process (started lazily, restarted if it dies). isolate: each
-    runner gets its own pid/mount/ipc namespaces; pidns_fd: the worker's pid namespace, restored after forks."""
+    runner gets its own pid/mount/ipc namespaces; pidns_fd: the worker's, restored after forks."""
 
     def __init__(self, isolate: bool, pidns_fd: int | None = None, role: str = "job") -> None:
         self.isolate = isolate

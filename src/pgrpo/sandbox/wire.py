@@ -12,7 +12,6 @@ from typing import Any
 from pydantic import Field
 
 from pgrpo.sandbox.types import ExecResult, Status
-from pgrpo.serving import HEALTH_PATH as HEALTH_PATH  # re-exported: every path of the API is here
 from pgrpo.serving import StrictModel
 
 API_VERSION = 1
