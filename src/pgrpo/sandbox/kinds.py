@@ -23,11 +23,6 @@ from pgrpo.sandbox.types import CLIENT_FIELDS, POOL_FIELDS
 if TYPE_CHECKING:  # the worker imports this module inside the jail: standard library only at run time
     from pgrpo.sandbox.settings import SandboxConfig
 
-# (problem, canonical outputs of an outputs_from_canonical problem or None, collect) -> the job
-# message's test fields (harness.JobSpec's)
-Fields = Callable[[Problem, "list[Any] | None", bool], dict[str, Any]]
-
-
 @dataclass(frozen=True)
 class KindLimits:
     """A test kind's own per-program limits (its benchmark's), in place of SandboxConfig's defaults."""
@@ -48,7 +43,8 @@ class KindSpec:
 
     kind: TestKind
     holds: tuple[str, ...]  # the `Tests` fields a problem of this kind fills
-    fields: Fields
+    # (problem, canonical outputs of an outputs_from_canonical problem or None, collect) -> JobSpec fields
+    fields: Callable[[Problem, list[Any] | None, bool], dict[str, Any]]
     harness: Callable[[JobSpec, Spawner], JobVerdict]
     limits: KindLimits | None = None
     # The tests run inside the program's process (BigCodeBench's unittest): the answer runs as
