@@ -31,8 +31,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
 from pgrpo.engines import PosteriorReward  # noqa: E402
-from pgrpo.train.tasks import TrainExample  # noqa: E402
-from pgrpo.train.warmup import warmup_response  # noqa: E402
+from pgrpo.train.tasks import TrainExample, warmup_response  # noqa: E402
 
 TINY_DATA = ROOT / "recipes" / "data" / "tiny-humaneval.jsonl"
 

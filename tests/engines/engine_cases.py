@@ -31,8 +31,7 @@ def batch() -> tuple[list[str], list[str]]:
     """(task ids, completions): per tiny problem a passing answer, a failing one and an unformatted one."""
     from pgrpo.data.problem import Problem
     from pgrpo.train.config import load_train_config
-    from pgrpo.train.tasks import TrainExample, load_targets
-    from pgrpo.train.warmup import warmup_response
+    from pgrpo.train.tasks import TrainExample, load_targets, warmup_response
 
     config = load_train_config(None, ["output_dir=unused", f"data.source={TINY_DATA}"])
     ids, texts = [], []

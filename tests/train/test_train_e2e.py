@@ -28,8 +28,7 @@ def warmed_policy(tmp_path_factory, tiny_tokenizer):
 
     from pgrpo.tiny import build_tiny_model
     from pgrpo.train.config import load_train_config
-    from pgrpo.train.tasks import load_examples
-    from pgrpo.train.warmup import format_warmup
+    from pgrpo.train.tasks import format_warmup, load_examples
 
     torch.set_num_threads(1)
     path = build_tiny_model(tmp_path_factory.mktemp("warm-policy"), tokenizer=tiny_tokenizer)

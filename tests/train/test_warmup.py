@@ -1,4 +1,4 @@
-"""pgrpo.train.warmup: the warm-up's full-batch SFT loop learns the response tokens only (sft_loss)
+"""pgrpo.train.tasks' warm-up: the warm-up's full-batch SFT loop learns the response tokens only (sft_loss)
 and is deterministic."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ def _tuned(path, rows, pad_id, **kwargs):
     import torch
     from transformers import AutoModelForCausalLM
 
-    from pgrpo.train.warmup import fine_tune
+    from pgrpo.train.tasks import fine_tune
 
     torch.manual_seed(0)
     model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32)
@@ -21,7 +21,7 @@ def test_fine_tune_learns_the_response_and_is_seeded(tiny_policy_path):
     import torch
     from transformers import AutoTokenizer
 
-    from pgrpo.train.warmup import encode_example
+    from pgrpo.train.tasks import encode_example
 
     torch.set_num_threads(1)
     tokenizer = AutoTokenizer.from_pretrained(tiny_policy_path)

@@ -108,8 +108,7 @@ def export_verl(config: TrainConfig, out_dir: str | Path, *, split: str = "train
     problems = out / PROBLEMS_FILE
     write_jsonl(problems, (kind.record(t) for t in targets))
     recipe = to_dict(config)
-    # The sandbox as the recipe wrote it: not this machine's resolved worker count, and no default written
-    # out (the reward side resolves its own, and a test kind's limits still apply where they would here).
+    # The sandbox as the recipe wrote it: no resolved worker count or default (the reward side has its own)
     recipe["sandbox"] = config.sandbox.model_dump(mode="json", exclude_unset=True)
     recipe["data"].update(source=PROBLEMS_FILE, format=kind.record_format,
                           split=None, limit=None, options={})

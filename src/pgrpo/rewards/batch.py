@@ -93,8 +93,7 @@ def completion_text(completion: Any) -> str:
 TIMEOUT_STATUS = Status.TIMEOUT.value  # a Verdict's status when a wall-clock limit hit
 
 
-# items -> one score in [0, 1] per item (sigmoid of the RM's scalar), same order; an item's code is
-# read only by an RM whose manifest says include_code (`pgrpo.rm.scoring.RewardScorer`).
+# items -> one score in [0, 1] per item (sigmoid of the RM's scalar, e.g. `RewardScorer.score`), same order
 ThinkingFn = Callable[[Sequence[RMItem]], list[float]]
 # () -> items the RM's truncation policy has cut so far (a running count, e.g. RewardScorer.truncated).
 TruncationCount = Callable[[], int]
@@ -288,8 +287,7 @@ class RewardEvaluator:
     def _stats(self, rewards: list[CompletionReward], outcome_seconds: float, rm_seconds: float,
                rm_truncated: int) -> BatchStats:
         scored = [r.raw_thinking for r in rewards if r.raw_thinking is not None]
-        # Groups are the completions of one prompt, contiguous in TRL's batches; partial groups
-        # (a group split across processes) are left out of the zero-variance counts.
+        # Groups: one prompt's completions, contiguous in TRL's batches (one split across processes: left out)
         groups = keyed_groups([r.task_id for r in rewards], self.group_size)
         totals = [r.total for r in rewards]
         no_thinking = [r.format + r.outcome for r in rewards]

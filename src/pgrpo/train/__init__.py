@@ -2,7 +2,7 @@
 
 from pgrpo.train.config import DataSection, LoggingSection, ModelSection, RewardSection, TrainConfig
 from pgrpo.train.runner import run_training
-from pgrpo.train.warmup import encode_example, fine_tune, sft_loss
+from pgrpo.train.tasks import encode_example, fine_tune, sft_loss
 
 __all__ = ["DataSection", "LoggingSection", "ModelSection", "RewardSection", "TrainConfig", "encode_example",
            "fine_tune", "run_training", "sft_loss"]

@@ -53,7 +53,7 @@ class ModelSection(ConfigModel):
     path: Annotated[str | None, RECIPE_PATH] = None
     build_tiny: bool = False
     tiny: dict[str, Any] = Field(default_factory=dict)  # build_tiny_model kwargs (hidden_size, num_layers...)
-    format_warmup_steps: int = Field(default=0, ge=0)  # tiny policy only: SFT steps teaching the response format (train/warmup.py)
+    format_warmup_steps: int = Field(default=0, ge=0)  # tiny policy only: SFT steps teaching the response format (train/tasks.py)
     dtype: str = "auto"  # one of pgrpo.hf_loading.DTYPE_NAMES
     attn_implementation: str | None = None
 

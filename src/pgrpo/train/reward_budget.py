@@ -71,7 +71,7 @@ def completions_per_rank(kwargs: Mapping[str, Any]) -> int:
 
 
 def _program_limit(config: Recipe) -> tuple[float, str]:
-    """The longest per-program limit a job of the recipe's data may get (pgrpo.sandbox.kinds.effective_limits)."""
+    """The longest per-program limit a job of the recipe's data may get."""
     from pgrpo.sandbox.kinds import SPECS, effective_limits
 
     limit, how = config.sandbox.timeout_per_program_s, "every program at sandbox.timeout_per_program_s"
@@ -102,28 +102,21 @@ def _local_sandbox(config: Recipe, n: int) -> BudgetTerm:
     return BudgetTerm(f"sandbox, local pool of {workers} workers", rounds * limit, how)
 
 
-def _service_facts(config: Recipe) -> tuple[int, int]:
-    """(fewest workers, fewest jobs per request) among the `sandbox.url` services, read from their /health."""
-    from pgrpo.errors import PgrpoError
-    from pgrpo.sandbox.remote import RemoteSandbox
-
-    with RemoteSandbox(config.sandbox.urls, config.sandbox) as client:
-        try:
-            healths = [client.health(url) for url in config.sandbox.urls]
-        except PgrpoError as exc:
-            raise ConfigError(f"sandbox.url: {exc}") from None
-    return min(h.workers for h in healths), min(h.max_jobs for h in healths)
-
-
 def _remote_sandbox(config: Recipe, n: int, contact: bool) -> BudgetTerm:
-    from pgrpo.sandbox.remote import run_worst_case
+    from pgrpo.errors import PgrpoError
+    from pgrpo.sandbox.remote import RemoteSandbox, run_worst_case
 
     name = f"sandbox, service(s) {', '.join(config.sandbox.urls)}"
     if config.sandbox.request_timeout_s:
         worst = run_worst_case(config.sandbox, n)
-    elif contact:
-        workers, max_jobs = _service_facts(config)
-        worst = run_worst_case(config.sandbox, n, workers, max_jobs, per_program_s=_program_limit(config)[0])
+    elif contact:  # sized by the fewest workers and jobs per request among the services (their /health)
+        with RemoteSandbox(config.sandbox.urls, config.sandbox) as client:
+            try:
+                healths = [client.health(url) for url in config.sandbox.urls]
+            except PgrpoError as exc:
+                raise ConfigError(f"sandbox.url: {exc}") from None
+        worst = run_worst_case(config.sandbox, n, min(h.workers for h in healths), min(h.max_jobs for h in healths),
+                               per_program_s=_program_limit(config)[0])
     else:
         return BudgetTerm(name, None, "sandbox.request_timeout_s: 0 sizes each request from the service's "
                                       "workers, which are read from its /health when training starts")

@@ -20,7 +20,7 @@ from pgrpo.hf_loading import ensure_pad_token, torch_dtype
 from pgrpo.rewards.batch import RewardEvaluator, ThinkingFn, TruncationCount, get_mode
 from pgrpo.train.config import TrainConfig, lora_config, validate_train_config
 from pgrpo.train.distributed import agree, agreed, first_per_node_then_rest, gather_json, local_rank, rank
-from pgrpo.train.tasks import load_examples, make_verifier, to_dataset
+from pgrpo.train.tasks import format_warmup, load_examples, make_verifier, to_dataset
 from pgrpo.verify import BatchVerify, Task, Verifier, task_type
 
 
@@ -58,8 +58,6 @@ def prepare_models(config: TrainConfig, out: Path, seed: int = 42) -> tuple[str,
                                  **config.model.tiny))
         steps = config.model.format_warmup_steps
         if steps:
-            from pgrpo.train.warmup import format_warmup
-
             examples = load_examples(config, ensure_pad_token(AutoTokenizer.from_pretrained(policy)))
             if format_warmup(policy, examples, steps, seed=seed):
                 say(f"format warm-up: {steps} SFT steps on formatted canonical answers")
@@ -235,9 +233,8 @@ def run_training(config: TrainConfig) -> TrainResult:
         raise ConfigError(f"grpo: {exc}") from exc
     checkpoint = start_run(config, out, grpo_args.save_only_model)  # GRPOConfig set up the process group
 
-    # Each step below can fail on one rank only (a file missing on one node, a GPU out of memory):
-    # every rank then stops naming it, instead of the others waiting out the collective timeout.
-    # Each node's first rank builds (and warms up) the tiny models before the others read them.
+    # A step below failing on one rank only (a file missing on one node, a GPU out of memory) stops every
+    # rank, naming it; each node's first rank builds (and warms up) the tiny models before the others.
     def prepare() -> tuple[str, str | None, Any, list[Any]]:
         policy, rm = prepare_models(config, out, grpo_args.seed)
         tok = ensure_pad_token(AutoTokenizer.from_pretrained(policy))
@@ -252,10 +249,8 @@ def run_training(config: TrainConfig) -> TrainResult:
          f"{fit.describe()}; reward mode {config.reward.mode}")
 
     with agreed_verifier(config) as verifier:  # a rank whose jail cannot start stops them all
-        # Agreed before the policy loads: under ZeRO-3 that load is itself a collective, which a
-        # rank that failed here would never join. (Past that point an agreement only helps a rank
-        # that fails before the first collective of the block: one failing inside ZeRO-3's or
-        # vLLM's own collectives leaves the others there until the collective timeout.)
+        # Agreed before the policy loads: under ZeRO-3 that load is a collective a failed rank would never
+        # join (a rank failing inside ZeRO-3's or vLLM's own collectives still leaves the others waiting).
         evaluator = agreed("loading the reward model", lambda: reward_evaluator(
             config, {e.task_id: e.task for e in examples}, verifier, rm_path, grpo_args.num_generations or 1))
 
@@ -264,8 +259,7 @@ def run_training(config: TrainConfig) -> TrainResult:
             if config.model.attn_implementation:
                 model_kwargs["attn_implementation"] = config.model.attn_implementation
             model = AutoModelForCausalLM.from_pretrained(policy_path, **model_kwargs)
-            # TRL annotates reward functions as returning list[float | None]; ours return list[float]
-            # (list is invariant, so the list is typed loosely here).
+            # TRL types reward functions as returning list[float | None] (list is invariant): typed loosely
             reward_funcs: list[Any] = make_reward_funcs(evaluator, gather_json)
             return GRPOTrainer(
                 model=model, reward_funcs=reward_funcs, args=grpo_args,
