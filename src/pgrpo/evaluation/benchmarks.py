@@ -115,7 +115,8 @@ def _load(spec: BenchmarkSpec, source: str, limit: int | None, options: Mapping[
         if local:
             raise
         raise PgrpoError(f"benchmark {spec.name!r}: cannot load {source!r} ({type(exc).__name__}: {exc}). "
-                         f"Without network, download the data elsewhere and pass --data {spec.name}=PATH") from exc
+                         f"Without network, download the data elsewhere and pass "
+                         f"--data {spec.name}=PATH") from exc
     out: list[Task] = []
     for task in tasks:
         if isinstance(task, Problem):  # the code benchmarks' checks and prompt splits

@@ -28,7 +28,7 @@ INVALID_SAMPLE = "invalid_sample"  # statuses for lines that never reached the s
 UNKNOWN_TASK = "unknown_task"
 _SAMPLE_KEYS = ("task_id", "completion", "solution", "response")
 VERDICT_KEYS = ("passed", "status", "detail", "pass_fraction", "tests_passed", "tests_total", "runtime_s")
-Pending = tuple[int, dict[str, Any], Problem, str]  # a sample to judge: line index, sample, task, response or program
+Pending = tuple[int, dict[str, Any], Problem, str]  # to judge: line index, sample, task, response or program
 
 
 def _failed(status: str, reason: str) -> Verdict:

@@ -12,10 +12,6 @@ from pgrpo.errors import PgrpoError
 from pgrpo.sandbox.cli_args import add_sandbox_arguments, sandbox_config_from_args
 
 
-def _csv(text: str) -> list[str]:
-    return [part.strip() for part in text.split(",") if part.strip()]
-
-
 def _backend_options(items: list[str] | None) -> dict[str, Any]:
     import yaml
 
@@ -88,7 +84,8 @@ def configure_evaluate(parser: argparse.ArgumentParser) -> Runner:
         lcb_options = {key: value for key, value in (("start_date", args.lcb_start), ("end_date", args.lcb_end),
                                                      ("difficulty", args.lcb_difficulty)) if value}
         config = EvalConfig(
-            benchmarks=_csv(args.benchmarks), out_dir=args.out, model=args.model, backend=args.backend,
+            benchmarks=[b.strip() for b in args.benchmarks.split(",") if b.strip()], out_dir=args.out,
+            model=args.model, backend=args.backend,
             backend_options=_backend_options(args.backend_option), n=args.n,
             prompt_style=checked_prompt_style(args.prompt),
             temperature=args.temperature, top_p=args.top_p, max_tokens=args.max_tokens, seed=args.seed,

@@ -82,7 +82,8 @@ def required_libraries(tasks: Iterable[EvalTask]) -> tuple[str, ...]:
             names.update(str(lib).split(".")[0] for lib in libs)
         for code in (problem.starter_code, problem.canonical_solution or "", problem.tests.test_code):
             names.update(_imported_modules(code))
-    return tuple(sorted(n for n in names if n.isidentifier() and n not in (*sys.stdlib_module_names, "__future__")))
+    stdlib = {*sys.stdlib_module_names, "__future__"}
+    return tuple(sorted(n for n in names if n.isidentifier() and n not in stdlib))
 
 
 def _reading(name: str, result: ExecResult) -> LibraryProbe:

@@ -19,18 +19,22 @@ from pgrpo.errors import DataError, PgrpoError
 
 
 @dataclass(frozen=True)
-class SampleRecord:
-    """One generated response. `prompt` is the chat messages sent to the model."""
-
+class _Keyed:
     benchmark: str
     task_id: str
     sample_index: int
-    prompt: list[dict[str, str]]
-    response: str
 
     @property
     def key(self) -> tuple[str, str, int]:
         return (self.benchmark, self.task_id, self.sample_index)
+
+
+@dataclass(frozen=True)
+class SampleRecord(_Keyed):
+    """One generated response. `prompt` is the chat messages sent to the model."""
+
+    prompt: list[dict[str, str]]
+    response: str
 
     @classmethod
     def from_dict(cls, d: dict[str, Any], where: str) -> SampleRecord:
@@ -41,12 +45,9 @@ class SampleRecord:
 
 
 @dataclass(frozen=True)
-class ResultRecord:
+class ResultRecord(_Keyed):
     """The verdict on one sample (code: sandbox result; math: answer equivalence)."""
 
-    benchmark: str
-    task_id: str
-    sample_index: int
     passed: bool
     status: str
     pass_fraction: float = 0.0
@@ -54,10 +55,6 @@ class ResultRecord:
     reasoning_tokens: int = 0
     answer_tokens: int = 0
     detail: str = ""
-
-    @property
-    def key(self) -> tuple[str, str, int]:
-        return (self.benchmark, self.task_id, self.sample_index)
 
     @classmethod
     def from_dict(cls, d: dict[str, Any], where: str) -> ResultRecord:

@@ -250,8 +250,10 @@ def evaluate(config: EvalConfig, backend: ChatBackend | None = None) -> EvalOutc
     else:
         settings = config.settings()
         out.check_settings(settings)
-        chat = backend or CachedBackend(make_backend(config.backend, str(config.model), **config.backend_options),
-                                        config.cache_dir)  # per-item errors, optional disk cache
+        chat = backend
+        if chat is None:  # per-item errors, optional disk cache
+            chat = CachedBackend(make_backend(config.backend, str(config.model), **config.backend_options),
+                                 config.cache_dir)
         try:
             generation = generate_samples([t for ts in tasks.values() for t in ts], chat, out, settings,
                                           progress=config.progress)

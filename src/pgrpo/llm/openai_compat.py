@@ -90,7 +90,7 @@ class OpenAIBackend(ChatBackend):
         return body
 
     def _complete(self, req: ChatRequest) -> ChatResult:
-        """One request with all its retries (runs in a worker thread); an unexpected bug is a per-item error."""
+        """One request with all its retries (in a worker thread); an unexpected bug is a per-item error."""
         tries, error = 0, ""
         while tries <= self.max_retries:
             try:

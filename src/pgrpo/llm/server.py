@@ -93,7 +93,8 @@ class ChatServer:
     def serve_forever(self) -> None:
         import uvicorn
 
-        config = uvicorn.Config(self.app, log_level="info" if self.verbose else "warning", access_log=self.verbose)
+        level = "info" if self.verbose else "warning"
+        config = uvicorn.Config(self.app, log_level=level, access_log=self.verbose)
         try:
             uvicorn.Server(config).run(sockets=[self.sock])
         finally:

@@ -132,7 +132,7 @@ def url_of(sock: socket.socket) -> str:
 
 def _uvicorn(app: Any) -> Any:
     """uvicorn for `app`, its connections watched by the app's guard (fitted to the descriptor limit here).
-    uvicorn's `backlog` sets the listen queue too; it is deepened after start, so a burst waits in the kernel."""
+    uvicorn's `backlog` sets the listen queue too; deepened after start, a burst waits in the kernel."""
     import uvicorn
 
     class Server(uvicorn.Server):
