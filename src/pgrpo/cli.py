@@ -1,9 +1,6 @@
-"""The `pgrpo` command: one entry point, one subcommand per pipeline stage.
-
-Thin by design: each stage's `commands.py` (imported in `build_parser`) registers its subcommand(s) with `@command`
-(pgrpo.commands), declaring arguments and a `run(args) -> exit code` that builds a config and
-calls the library; plugins (pgrpo.plugins) add theirs when loaded at start-up. Heavy imports
-(torch, transformers) happen inside `run`, so `pgrpo --help` is instant. Nested names ("rm train") become nested subcommands.
+"""The `pgrpo` command: each stage's `commands.py` (imported in `build_parser`) and each plugin registers
+its subcommands with `@command`; "rm train" becomes a nested subcommand. Heavy imports happen inside each
+command's `run`, so `pgrpo --help` is instant.
 """
 
 from __future__ import annotations
@@ -38,21 +35,19 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"pgrpo {__version__}")
-    root = parser.add_subparsers(dest="command", metavar="COMMAND")
-    groups: dict[str, argparse._SubParsersAction[argparse.ArgumentParser]] = {}
+    groups = {"": parser.add_subparsers(dest="command", metavar="COMMAND")}  # "rm" -> its subparsers
     for name in COMMANDS:
         spec = COMMANDS.get(name)
         *group_path, leaf = name.split(" ")
-        subparsers = root
         for depth in range(len(group_path)):
             group_name = " ".join(group_path[: depth + 1])
             if group_name not in groups:
                 children = sorted({n.split(" ")[depth + 1] for n in COMMANDS if n.startswith(group_name + " ")})
-                group_parser = subparsers.add_parser(group_path[depth], help=f"{', '.join(children)}")
+                parent = groups[" ".join(group_path[:depth])]
+                group_parser = parent.add_parser(group_path[depth], help=", ".join(children))
                 groups[group_name] = group_parser.add_subparsers(dest=f"cmd_{depth}", metavar="COMMAND")
                 group_parser.set_defaults(_group_parser=group_parser)
-            subparsers = groups[group_name]
-        sub = subparsers.add_parser(leaf, help=spec.help, description=spec.help)
+        sub = groups[" ".join(group_path)].add_parser(leaf, help=spec.help, description=spec.help)
         sub.set_defaults(_run=spec.configure(sub))
     return parser
 
