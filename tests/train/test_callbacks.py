@@ -10,7 +10,7 @@ import pytest
 from pgrpo.data.math import MathProblem
 from pgrpo.rewards.batch import RewardEvaluator
 from pgrpo.train.runner import _checkpoint_step
-from pgrpo.train.trl_hooks import MetricsJsonlCallback, SamplesCallback, trim_metrics
+from pgrpo.train.trl_hooks import MetricsJsonlCallback, SamplesCallback, trim_log
 from pgrpo.verify import Verdict
 
 
@@ -33,9 +33,9 @@ def test_metrics_rows_and_resume_trim(tmp_path):
     assert [r["step"] for r in got] == [1, 2, 3, 3]
     assert got[0]["rewards/format/mean"] == 0.5 and got[0]["loss"] is None  # NaN -> null (strict JSON)
     assert got[3]["summary"] is True
-    assert trim_metrics(path, 2) == 2
+    assert trim_log(path, 2) == 2
     assert [r["step"] for r in rows(path)] == [1, 2]
-    assert trim_metrics(tmp_path / "missing.jsonl", 5) == 0
+    assert trim_log(tmp_path / "missing.jsonl", 5) == 0
     with path.open("a") as handle:
         handle.write('{"step": 3, "lo')  # killed mid-write
     resumed = MetricsJsonlCallback(path)

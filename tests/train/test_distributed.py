@@ -14,7 +14,7 @@ import pytest
 from loopback import free_port
 from pgrpo.data.math import MathProblem
 from pgrpo.rewards.batch import BatchStats, RewardEvaluator, global_metrics
-from pgrpo.train.trl_hooks import SamplesCallback, make_reward_funcs, trim_samples
+from pgrpo.train.trl_hooks import SamplesCallback, make_reward_funcs, trim_log
 from pgrpo.verify import Verdict
 
 
@@ -103,8 +103,8 @@ def test_samples_from_every_rank_written_by_rank_zero_and_trimmed(tmp_path):
     assert [(r["step"], r["rank"], r["completion"]) for r in rows] == [(1, 0, "ok"), (1, 1, "far"), (2, 0, "ok"),
                                                                         (1, 1, "far")]
     assert rows[0]["index"] == 0 and rows[0]["status"] == "passed"
-    assert trim_samples(path, 1) == 3
-    assert trim_samples(tmp_path / "missing.jsonl", 1) == 0
+    assert trim_log(path, 1) == 3
+    assert trim_log(tmp_path / "missing.jsonl", 1) == 0
 
 
 def _worker(rank: int, port: int, out: str) -> None:

@@ -112,7 +112,7 @@ def _logged_steps(path: Path) -> set[int]:
 
 
 class CountingProxy:
-    """The RM API (`pgrpo.rm.wire`) forwarded to `target`, on a free loopback port in a thread;
+    """The RM API (`pgrpo.rm.backends`) forwarded to `target`, on a free loopback port in a thread;
     `items` holds every item a score request carried, in arrival order."""
 
     def __init__(self, target: str) -> None:
@@ -122,7 +122,7 @@ class CountingProxy:
         from starlette.responses import Response
         from starlette.routing import Route
 
-        from pgrpo.rm.wire import HEALTH_PATH, SCORE_PATH
+        from pgrpo.rm.backends import HEALTH_PATH, SCORE_PATH
 
         self.items: list[dict] = []
 

@@ -183,7 +183,7 @@ def test_rm_unreachable_from_node_1_from_the_start(tmp_path, tiny_rm, tiny_polic
 
 
 def test_rm_unreachable_from_node_1_from_step_1(tmp_path, tiny_rm, tiny_policy_path):
-    from pgrpo.rm.wire import SCORE_PATH
+    from pgrpo.rm.backends import SCORE_PATH
 
     rm, url = _service("rm", "serve", "--model", str(tiny_rm), "--device", "cpu")
     relay = CuttingRelay(url, f"POST {SCORE_PATH} ".encode())

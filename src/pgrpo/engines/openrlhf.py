@@ -71,7 +71,8 @@ def response_of(query: str, prompt: str | None, special_tokens: Sequence[str], w
 
 
 def parse_queries(queries: Sequence[str], prompts: Sequence[str | None] | None, labels: Sequence[Any],
-                  specials: Sequence[str], known: Mapping[str, Any] | None = None) -> tuple[list[str], list[str]]:
+                  specials: Sequence[str],
+                  known: Mapping[str, Any] | None = None) -> tuple[list[str], list[str]]:
     """(responses, task ids) of an OpenRLHF request; ValueError naming the first bad item (a label that
     is empty or not in `known`, a query without its prompt)."""
     for name, values in (("labels", labels), ("prompts", prompts)):
@@ -81,8 +82,8 @@ def parse_queries(queries: Sequence[str], prompts: Sequence[str | None] | None, 
     texts = [response_of(q, p, specials, f"query[{i}]") for i, (q, p) in enumerate(zip(queries, given))]
     for i, label in enumerate(labels):
         if not isinstance(label, str) or not label:
-            raise ValueError(f"labels[{i}]: expected the pgrpo task id, got {label!r} (OpenRLHF's --label_key "
-                             "column)")
+            raise ValueError(f"labels[{i}]: expected the pgrpo task id, got {label!r} "
+                             "(OpenRLHF's --label_key column)")
     unknown = [f"labels[{i}]={t!r}" for i, t in enumerate(labels) if known is not None and t not in known]
     if unknown:
         raise ValueError(f"labels: not a task id of the recipe's data: {', '.join(unknown[:5])}"
@@ -142,7 +143,8 @@ def create_app(reward: PosteriorReward, *, token: str | None = None, tokenizer: 
         if req.labels is None:
             raise HTTPException(422, "labels: required (the pgrpo task id of each query: OpenRLHF's --label_key)")
         try:  # the client's fault: a 422 naming the item
-            texts, ids = parse_queries(req.query, req.prompts, req.labels, specials, reward.evaluator().targets)
+            known = reward.evaluator().targets
+            texts, ids = parse_queries(req.query, req.prompts, req.labels, specials, known)
         except ValueError as exc:
             raise HTTPException(422, str(exc)) from None
         try:

@@ -131,8 +131,9 @@ def build_async_trainer(config: TrainConfig, kwargs: dict[str, Any], out: Path, 
         raise ConfigError(f"grpo: {exc}") from exc
     reward = PosteriorReward(scorer_config(config), timeout_s=call_bound_s(kwargs),
                              group_size=int(kwargs.get("num_generations") or 8), require_served_rm=True)
-    return module.AsyncGRPOTrainer(model=policy_path, reward_funcs=make_async_reward_funcs(reward, policy_path),
-                                   args=args, train_dataset=async_dataset(config), processing_class=tokenizer,
+    reward_funcs = make_async_reward_funcs(reward, policy_path)
+    return module.AsyncGRPOTrainer(model=policy_path, reward_funcs=reward_funcs, args=args,
+                                   train_dataset=async_dataset(config), processing_class=tokenizer,
                                    callbacks=callbacks, peft_config=lora_config(config), **injected)
 
 
@@ -160,5 +161,5 @@ def run_async_training(config: TrainConfig) -> TrainResult:
     policy_path, tokenizer = first_per_node_then_rest("preparing the models", prepare)
     say(f"trainer async, generation on {kwargs['vllm_server_base_url']}, reward mode {config.reward.mode}")
     callbacks = [MetricsJsonlCallback(out / config.logging.metrics_file)]  # no samples.jsonl on this path
-    return finish(build_async_trainer(config, kwargs, out, policy_path, tokenizer, callbacks), tokenizer, config,
-                  out, checkpoint)
+    trainer = build_async_trainer(config, kwargs, out, policy_path, tokenizer, callbacks)
+    return finish(trainer, tokenizer, config, out, checkpoint)

@@ -59,10 +59,6 @@ class Fence:
     end: int  # offset just past the closing fence (len(text) if unclosed)
     closed: bool
 
-    @property
-    def is_python(self) -> bool:
-        return self.lang in PYTHON_TAGS
-
 
 def normalize_newlines(text: str) -> str:
     return text.replace("\r\n", "\n").replace("\r", "\n")
@@ -132,7 +128,7 @@ def _parses(code: str) -> bool:
 def _choose_fence(fences: list[Fence]) -> Fence:
     """Python-tagged/untagged fences beat others; among those, the longest that parses wins
     (ties go to the later one); if none parses, the last one."""
-    pool = [f for f in fences if f.is_python] or fences
+    pool = [f for f in fences if f.lang in PYTHON_TAGS] or fences
     parsing = [f for f in pool if _parses(f.code)]
     if parsing:
         return max(reversed(parsing), key=lambda f: len(f.code.strip()))
@@ -186,7 +182,7 @@ def _check_answer(answer: str) -> list[str]:
     problems = []
     if not fence.closed:
         problems.append("the code fence in <answer> is not closed")
-    if not fence.is_python:
+    if fence.lang not in PYTHON_TAGS:
         problems.append(f"the code fence's language {fence.lang!r} is not python")
     if not fence.code.strip():
         problems.append("the code block is empty")

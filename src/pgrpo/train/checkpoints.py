@@ -36,17 +36,13 @@ _MAX_HEADER = 100_000_000  # safetensors' own limit on the JSON header
 
 
 @dataclass(frozen=True)
-class Skipped:
-    """A checkpoint not resumed from, and the first problem found in it."""
-
+class Skipped:  # a checkpoint not resumed from, and the first problem found in it
     path: Path
     reason: str
 
 
 @dataclass(frozen=True)
-class ResumeChoice:
-    """The newest complete checkpoint (None: there is none) and the newer ones skipped, newest first."""
-
+class ResumeChoice:  # the newest complete checkpoint (None: there is none), the newer ones skipped
     checkpoint: Path | None
     skipped: tuple[Skipped, ...]
 
@@ -215,7 +211,7 @@ def _contiguous(ranks: set[int], what: str) -> int:
 
 
 def _check_deepspeed(path: Path) -> int | None:
-    """The `latest` tag, its dir and files; the data-parallel ranks that saved ZeRO partitions (None: ZeRO-0)."""
+    """The `latest` tag, its dir and files; how many data-parallel ranks saved ZeRO parts (None: ZeRO-0)."""
     try:
         tag = (path / DEEPSPEED_LATEST).read_text(encoding="utf-8").strip()
     except (OSError, UnicodeDecodeError):

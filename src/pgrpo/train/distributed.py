@@ -74,7 +74,7 @@ def agree(what: str, error: BaseException | None) -> None:
 
 
 def agreed(what: str, build: Callable[[], T], run: bool = True) -> T:
-    """`build()` (where `run`), then `agree` on its failure (a collective); its result (None where not run)."""
+    """`build()` (where `run`), then `agree` on its failure (a collective); its result (None if not run)."""
     result: T | None = None
     error: Exception | None = None
     if run:

@@ -73,8 +73,8 @@ def grpo_value(kwargs: Mapping[str, Any], name: str) -> Any:
     return _defaults()[name] if value is None else value
 
 
-VLLM_URL_HINT = ("the `trl vllm-serve` server that generates (e.g. http://GPU-HOST:8000); start it on the policy "
-                 "with VLLM_SERVER_DEV_MODE=1 and --weight-transfer-config '{\"backend\":\"nccl\"}'")
+VLLM_URL_HINT = ("the `trl vllm-serve` server that generates (e.g. http://GPU-HOST:8000); start it on the "
+                 "policy with VLLM_SERVER_DEV_MODE=1 and --weight-transfer-config '{\"backend\":\"nccl\"}'")
 CALL_BOUND_SHARE = 0.5  # a reward call's bound, as a share of grpo.heartbeat_stale_after_s
 MAX_CALL_BOUND_S = 600.0  # and never above this (pgrpo.engines.DEFAULT_CALL_TIMEOUT_S)
 

@@ -197,20 +197,17 @@ def output_dir(config: TrainConfig) -> Path:
 def start_run(config: TrainConfig, out: Path, save_only_model: bool) -> str | None:
     """After every rank checked the services: the resume checkpoint, with the logs trimmed to its
     step (or removed for a fresh run) by rank 0."""
-    from pgrpo.train.trl_hooks import trim_metrics, trim_samples
+    from pgrpo.train.trl_hooks import trim_log
 
     agreed_service_checks(config)  # every rank is up: a service one rank cannot reach stops them all
     checkpoint = _resume_checkpoint(config, out, save_only_model)
-    metrics, samples = out / config.logging.metrics_file, out / config.logging.samples_file
+    for path in (out / config.logging.metrics_file, out / config.logging.samples_file):
+        if rank() == 0 and checkpoint is not None:
+            trim_log(path, _checkpoint_step(checkpoint))
+        elif rank() == 0:
+            path.unlink(missing_ok=True)  # a fresh run starts fresh logs
     if checkpoint is not None:
-        if rank() == 0:
-            step = _checkpoint_step(checkpoint)
-            trim_metrics(metrics, step)
-            trim_samples(samples, step)
         say(f"resuming from {checkpoint}")
-    elif rank() == 0:
-        for path in (metrics, samples):  # a fresh run starts fresh logs
-            path.unlink(missing_ok=True)
     return checkpoint
 
 

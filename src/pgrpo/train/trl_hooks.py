@@ -132,15 +132,11 @@ def _json_value(value: Any) -> Any:
         return str(value)
 
 
-def trim_metrics(path: str | Path, last_step: int) -> int:
-    """Drop rows past `last_step` (logged again after resume) and summary rows (written again too)."""
+def trim_log(path: str | Path, last_step: int) -> int:
+    """Drop rows past `last_step` (logged again after resume) and summary rows (written again too);
+    returns the rows kept (of `metrics.jsonl` or `samples.jsonl`)."""
     return Journal(path, strict=False).retain(
         lambda row: int(row.get("step", 0)) <= last_step and "train_runtime" not in row)
-
-
-def trim_samples(path: str | Path, last_step: int) -> int:
-    """Drop sample rows past `last_step` (logged again after resume)."""
-    return Journal(path, strict=False).retain(lambda row: int(row.get("step", 0)) <= last_step)
 
 
 class _JournalCallback(TrainerCallback):
