@@ -324,10 +324,12 @@ class Sandbox:
 
 
 def _to_result(reply: dict[str, Any] | None, job: Job) -> ExecResult:
-    total = job.problem.tests.count
     if reply is None:
-        return ExecResult.of(Status.SANDBOX_ERROR, "sandbox worker died or hung during this job; restarted",
-                             total)
-    return ExecResult.of(Status(reply.get("status", "sandbox_error")), str(reply.get("detail", "")),
-                         int(reply.get("tests_total", total)) or total, float(reply.get("runtime_s", 0.0)),
-                         int(reply.get("tests_passed", 0)))
+        reply = {"status": Status.SANDBOX_ERROR.value,
+                 "detail": "sandbox worker died or hung during this job; restarted"}
+    status = Status(reply.get("status", "sandbox_error"))
+    passed_n = int(reply.get("tests_passed", 0))
+    total = int(reply.get("tests_total", job.problem.tests.count)) or job.problem.tests.count
+    frac = passed_n / total if total else 0.0
+    return ExecResult(status is Status.PASSED, frac, status, str(reply.get("detail", "")),
+                      float(reply.get("runtime_s", 0.0)), passed_n, total)

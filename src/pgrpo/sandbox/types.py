@@ -52,13 +52,6 @@ class ExecResult:
     tests_passed: int
     tests_total: int
 
-    @classmethod
-    def of(cls, status: Status, detail: str, tests_total: int, runtime_s: float = 0.0,
-           tests_passed: int = 0) -> ExecResult:
-        """The result with `passed` and `pass_fraction` derived from the status and counts."""
-        frac = tests_passed / tests_total if tests_total else 0.0
-        return cls(status is Status.PASSED, frac, status, detail, runtime_s, tests_passed, tests_total)
-
 
 Isolation = Literal["auto", "bwrap", "unshare", "none"]
 ISOLATION_MODES: tuple[str, ...] = typing.get_args(Isolation)
