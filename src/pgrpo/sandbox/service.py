@@ -3,7 +3,7 @@
 Owns `create_app`, `serve` (the CLI's) and `BackgroundService` (in a thread: tests, benchmarks). Requests
 run with the limits they carry (computed by the client as a local pool would), never above the service's
 own. Guards: pgrpo.serving's (loopback unless a token; Host check; head/body deadlines; 413), plus jobs per
-request capped, 422 naming the field, and fair slots per client (serving.fair.FairShare).
+request capped, 422 naming the field, and fair slots per client (serving.guard.FairShare).
 Does NOT protect against: anyone holding the token (they run programs, as contained as any, and use the
 CPUs); eavesdropping (plain HTTP); a flood from many addresses (no rate limits; one address = one turn);
 a `--token` visible in `ps` (prefer the env var).
@@ -40,8 +40,7 @@ from pgrpo.sandbox.wire import (
     RunRequest,
     RunResponse,
 )
-from pgrpo.serving.fair import FairShare
-from pgrpo.serving.guard import ConnectionLimits
+from pgrpo.serving.guard import ConnectionLimits, FairShare
 
 check_binding = functools.partial(serving.check_binding, token_env=TOKEN_ENV, risk="run programs")
 

@@ -3,7 +3,8 @@ work): without a token only a loopback `Host` naming the bound port is answered 
 one every request needs it (401). `ConnectionGuard`: a connection without a complete request head within
 `header_timeout_s` (of opening, or of its last reply plus keep-alive), or whose body is late, is dropped;
 connections without a head are capped per peer and in total (past a cap the oldest goes), below the
-descriptor limit (`descriptor_budget`, raised to the hard limit at start).
+descriptor limit (`descriptor_budget`, raised to the hard limit at start). `FairShare`: work slots
+handed out round-robin over the clients.
 
 Does NOT protect against: a flood from many addresses faster than the guard drops it, nor a client that
 holds the token.
@@ -16,8 +17,9 @@ import hmac
 import json
 import os
 import resource
-from collections import Counter, OrderedDict
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections import Counter, OrderedDict, deque
+from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -293,3 +295,57 @@ class Gate:
         if scheme.lower() != b"bearer" or not hmac.compare_digest(value, self.expected):
             return 401, "authorization: missing or wrong bearer token", [(b"www-authenticate", b"Bearer")]
         return None
+
+
+class FairShare:
+    """`permits` work slots handed out one at a time, round-robin over the clients (peer addresses) waiting,
+    so a newcomer waits for one slot, never for another's backlog. On the event loop."""
+
+    def __init__(self, permits: int) -> None:
+        if permits < 1:
+            raise ValueError(f"permits: must be >= 1, got {permits}")
+        self.permits = permits
+        self.used = 0
+        self._waiting: OrderedDict[str, deque[asyncio.Future[None]]] = OrderedDict()  # next client first
+
+    def waiting(self, client: str | None = None) -> int:
+        """Waiters in all (or one client's) queue(s)."""
+        queues = self._waiting.values() if client is None else [self._waiting.get(client, deque())]
+        return sum(1 for q in queues for f in q if not f.done())
+
+    async def acquire(self, client: str) -> None:
+        if self.used < self.permits and not self._waiting:
+            self.used += 1
+            return
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        if client not in self._waiting:
+            self._waiting[client] = deque()
+            self._waiting.move_to_end(client, last=False)  # not served this round: next
+        self._waiting[client].append(future)
+        try:
+            await future
+        except asyncio.CancelledError:
+            if future.done() and not future.cancelled():  # granted, then cancelled: hand it on
+                self.release()
+            raise
+
+    def release(self) -> None:
+        self.used -= 1
+        while self.used < self.permits and self._waiting:
+            client, queue = next(iter(self._waiting.items()))
+            future = queue.popleft()
+            if queue:
+                self._waiting.move_to_end(client)  # its next waiter queues behind the other clients
+            else:
+                del self._waiting[client]
+            if not future.done():  # a cancelled waiter is skipped
+                self.used += 1
+                future.set_result(None)
+
+    @asynccontextmanager
+    async def slot(self, client: str) -> AsyncIterator[None]:
+        await self.acquire(client)
+        try:
+            yield
+        finally:
+            self.release()
