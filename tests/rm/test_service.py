@@ -18,11 +18,11 @@ from pgrpo.config import ConfigError
 from pgrpo.data.math import MathProblem
 from pgrpo.errors import PgrpoError
 from pgrpo.rewards.batch import RewardEvaluator
+from pgrpo.rm.backends import SCORE_PATH
 from pgrpo.rm.client import RMClient, RMServiceError
 from pgrpo.rm.manifest import RMManifest, read_manifest
 from pgrpo.rm.scoring import RewardScorer, RMItem
 from pgrpo.rm.service import BackgroundService, check_binding
-from pgrpo.rm.wire import SCORE_PATH
 from pgrpo.verify import Verdict
 
 ITEMS = [RMItem(f"Return x plus {i}." * (1 + i % 3), f"Add {i} to x, then return it." * (1 + i % 4),

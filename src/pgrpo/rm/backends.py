@@ -1,7 +1,8 @@
 """What each kind of RM server speaks, for `RMClient`: `RM_BACKENDS` (`reward.rm_backend`): "pgrpo"
-(`pgrpo rm serve`, either head) and "vllm" (vLLM's /classify, the scalar head only: items are
-tokenised here as `RewardScorer` does and sent as token ids; the served model name carries a
-fingerprint of the RM's small files, `vllm_served_name`; docs/rm-service.md).
+(`pgrpo rm serve`, either head; its JSON API v1 is the schemas below, shared with the service: no
+fastapi/httpx here) and "vllm" (vLLM's /classify, the scalar head only: items are tokenised here
+as `RewardScorer` does and sent as token ids; the served model name carries a fingerprint of the
+RM's small files, `vllm_served_name`; docs/rm-service.md).
 """
 
 from __future__ import annotations
@@ -12,14 +13,57 @@ from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from pgrpo.config import ConfigError, build_dataclass
 from pgrpo.errors import PgrpoError
-from pgrpo.rm.manifest import MANIFEST_FILE, RMManifest
+from pgrpo.hf_loading import ensure_pad_token
+from pgrpo.rm.manifest import MANIFEST_FILE, RMManifest, read_manifest
 from pgrpo.rm.scoring import RMItem, sigmoid
-from pgrpo.rm.wire import API_VERSION, SCORE_PATH, Health, ItemScore, ScoreResponse
-from pgrpo.serving import HEALTH_PATH, Retryable
+from pgrpo.rm.template import encode_rm_input
+from pgrpo.serving import HEALTH_PATH as HEALTH_PATH  # re-exported: every path of the API is here
+from pgrpo.serving import Retryable, StrictModel
+
+# -- `pgrpo rm serve`'s API (v1): GET /health -> Health; POST /v1/score ScoreRequest -> ScoreResponse,
+# results in item order, score = sigmoid(raw); unknown fields are refused (422).
+API_VERSION = 1
+SCORE_PATH = f"/v{API_VERSION}/score"
+TOKEN_ENV = "PGRPO_RM_TOKEN"
+DEFAULT_PORT = 8767
+DEFAULT_MAX_ITEMS = 512
+DEFAULT_MAX_BODY_BYTES = 32 << 20
+MAX_TEXT_CHARS = 1 << 20  # per field: the RM cuts to max_length tokens anyway
+
+
+class ScoreItem(StrictModel):
+    statement: str = Field(max_length=MAX_TEXT_CHARS)
+    reasoning: str = Field(max_length=MAX_TEXT_CHARS)
+    code: str | None = Field(default=None, max_length=MAX_TEXT_CHARS)
+
+
+class ScoreRequest(StrictModel):
+    items: list[ScoreItem]
+
+
+class ItemScore(StrictModel):
+    raw: float
+    score: float = Field(ge=0.0, le=1.0)
+    truncated: bool
+
+
+class ScoreResponse(StrictModel):
+    api_version: int = API_VERSION
+    results: list[ItemScore]
+
+
+class Health(StrictModel):
+    api_version: int = API_VERSION
+    pgrpo_version: str
+    manifest: dict[str, Any]
+    max_items: int
+    max_body_bytes: int
+    max_length: int  # tokens per item the service scores with (default: the manifest's)
+
 
 Get = Callable[[str, str], Awaitable[bytes]]  # (url, path) -> body of a 200 reply
 Parse = Callable[[bytes], list[ItemScore]]
@@ -62,7 +106,7 @@ def _check_count(n: int, expected: int) -> None:
 
 # -- pgrpo rm serve ------------------------------------------------------------------------
 class PgrpoBackend:
-    """`pgrpo rm serve` (pgrpo.rm.wire)."""
+    """`pgrpo rm serve` (the API above)."""
 
     server = "`pgrpo rm serve`"
     needs_rm_path = False  # reward.rm_path is not required
@@ -161,9 +205,6 @@ class VLLMBackend:
     def __init__(self, rm_path: str | None, max_length: int | None = None) -> None:
         from transformers import AutoTokenizer
 
-        from pgrpo.hf_loading import ensure_pad_token
-        from pgrpo.rm.manifest import read_manifest
-
         if not rm_path:
             raise RMBackendConfigError("reward.rm_path: reward.rm_backend=vllm needs a local copy of the RM directory "
                                        "vLLM serves (its manifest and tokenizer encode the items; no weights are "
@@ -205,8 +246,6 @@ class VLLMBackend:
         """(token ids vLLM must score, truncated): `encode_rm_input`'s ids, cut after the last token that
         is not the pad token - the token transformers' sequence-classification head reads (with pad ==
         eos, the one before the final eos), while vLLM reads the LAST token it is given."""
-        from pgrpo.rm.template import encode_rm_input
-
         code = item.code if self.manifest.include_code else None
         encoded = encode_rm_input(self.tokenizer, item.statement, item.reasoning, code, self.max_length)
         ids, pad = encoded.input_ids, self.tokenizer.pad_token_id

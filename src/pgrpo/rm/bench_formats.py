@@ -6,6 +6,7 @@ its rows by its benchmark's own rule (`RULE` says it in the report); the others 
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -249,26 +250,19 @@ def _parse_rmbench(obj: dict[str, Any], line: int) -> tuple[EvalPair, ...]:
 
 def _aggregate_rmbench(pairs: Sequence[EvalPair], scores: Sequence[tuple[float, float]], n_boot: int,
                        seed: int) -> Breakdown:
-    # credits[group][difficulty or "all"]: one credit per row; ties[group][difficulty or "all"]:
-    # tied comparisons
-    kinds = (*DIFFICULTIES, "all")
+    # credits[group][difficulty or "all"]: one credit per row; ties[group][...]: tied comparisons
     credits: dict[str, dict[str, list[float]]] = {}
-    ties: dict[str, dict[str, int]] = {}
+    ties: dict[str, Counter[str]] = {}
     for row in rows_of(pairs, scores):
-        cells = {pair.slot: 1.0 if c > r else 0.0 for pair, (c, r) in row}
-        if len(row) != len(RMBENCH_STYLES) ** 2 or len(cells) != len(RMBENCH_STYLES) ** 2:
+        if len(row) != len(RMBENCH_STYLES) ** 2 or len({pair.slot for pair, _ in row}) != len(row):
             raise RuntimeError(f"RM-Bench row at line {row[0][0].line}: {len(row)} comparisons scored over "
-                               f"{len(cells)} of the 9 cells")
+                               f"{len({pair.slot for pair, _ in row})} of the 9 cells")
         group = next(g for g in DOMAIN_GROUPS if row[0][0].subset.startswith(g))
-        by_kind = credits.setdefault(group, {kind: [] for kind in kinds})
-        tied = ties.setdefault(group, dict.fromkeys(kinds, 0))
-        for pair, (c, r) in row:
-            tied[difficulty(*pair.slot)] += c == r
-            tied["all"] += c == r
-        for kind in DIFFICULTIES:
-            kind_cells = [v for (i, j), v in cells.items() if difficulty(i, j) == kind]
-            by_kind[kind].append(sum(kind_cells) / len(kind_cells))
-        by_kind["all"].append(sum(cells.values()) / len(cells))
+        by_kind = credits.setdefault(group, {kind: [] for kind in (*DIFFICULTIES, "all")})
+        for kind, kind_credits in by_kind.items():
+            cells = [(c, r) for pair, (c, r) in row if kind in ("all", difficulty(*pair.slot))]
+            kind_credits.append(sum(c > r for c, r in cells) / len(cells))
+            ties.setdefault(group, Counter())[kind] += sum(c == r for c, r in cells)
     groups = [g for g in DOMAIN_GROUPS if g in credits]
 
     def macro(kind: str) -> Accuracy:

@@ -18,10 +18,9 @@ from typing import Any, TypeVar
 
 from pgrpo import serving
 from pgrpo.errors import PgrpoError
-from pgrpo.rm.backends import PgrpoBackend, RMBackend, RMBackendError
+from pgrpo.rm.backends import TOKEN_ENV, ItemScore, PgrpoBackend, RMBackend, RMBackendError
 from pgrpo.rm.manifest import RMManifest
 from pgrpo.rm.scoring import RMItem
-from pgrpo.rm.wire import TOKEN_ENV, ItemScore
 from pgrpo.serving import Retryable
 
 T = TypeVar("T")

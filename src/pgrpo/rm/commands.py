@@ -1,5 +1,5 @@
 """CLI: `pgrpo rm train`, `rm eval`, `rm serve`, `rm vllm-name` and `rm pairs` (thin: parse arguments,
-build the config / evaluator, call the module that does the work; heavy imports inside run()).
+build the config / evaluator, call the module that does the work; `rm serve` imports its server in run()).
 """
 
 from __future__ import annotations
@@ -11,21 +11,42 @@ import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from pgrpo.commands import Runner, command
+from pgrpo.config import ConfigError, load_config
 from pgrpo.data.cli_args import (
     add_problem_arguments,
     add_prompt_style_argument,
     checked_prompt_style,
     load_selected_problems,
 )
+from pgrpo.data.io import BadLine, write_jsonl
 from pgrpo.errors import PgrpoError
 from pgrpo.hf_loading import DTYPE_NAMES
 from pgrpo.llm.cli_args import add_backend_arguments, backend_from_args
-
-if TYPE_CHECKING:
-    from pgrpo.rm.evaluate import EvaluatorOptions, PairEvaluator
+from pgrpo.rm.backends import (
+    DEFAULT_MAX_BODY_BYTES,
+    DEFAULT_MAX_ITEMS,
+    DEFAULT_PORT,
+    TOKEN_ENV,
+    vllm_served_name,
+)
+from pgrpo.rm.benchmarks import load_benchmark
+from pgrpo.rm.config import RMTrainConfig
+from pgrpo.rm.evaluate import (
+    EvaluatorOptions,
+    PairEvaluator,
+    evaluate,
+    render_markdown,
+    reward_model_evaluator,
+    write_outputs,
+)
+from pgrpo.rm.fitting import check_config
+from pgrpo.rm.judge_eval import llm_judge_evaluator
+from pgrpo.rm.manifest import MANIFEST_FILE
+from pgrpo.rm.od import ODTemplates
+from pgrpo.rm.pairs import PairsConfig, PairsRun
+from pgrpo.rm.train import train_reward_model
 
 
 @command("rm train", help="Train a Bradley-Terry reasoning reward model on preference pairs (TRL RewardTrainer)")
@@ -45,11 +66,6 @@ def configure_train(parser: argparse.ArgumentParser) -> Runner:
     parser.add_argument("--check", action="store_true", help="only load and validate the recipe (no model is loaded)")
 
     def run(args: argparse.Namespace) -> int:
-        from pgrpo.config import load_config
-        from pgrpo.rm.config import RMTrainConfig
-        from pgrpo.rm.manifest import MANIFEST_FILE
-        from pgrpo.rm.train import train_reward_model
-
         flags = [f"data.train={args.train}" if args.train else None,
                  f"data.eval={args.eval}" if args.eval else None,
                  f"model.path={args.model}" if args.model else None,
@@ -57,9 +73,6 @@ def configure_train(parser: argparse.ArgumentParser) -> Runner:
                  "data.skip_bad=true" if args.skip_bad else None]
         config = load_config(RMTrainConfig, args.config, [f for f in flags if f] + list(args.overrides))
         if args.check:
-            from pgrpo.config import ConfigError
-            from pgrpo.rm.fitting import check_config
-
             try:
                 check_config(config)
             except ConfigError as exc:
@@ -94,21 +107,9 @@ def _parse_extra(items: list[str]) -> dict[str, str]:
     return extra
 
 
-def _reward_model(options: EvaluatorOptions) -> PairEvaluator:
-    from pgrpo.rm.evaluate import reward_model_evaluator
-
-    return reward_model_evaluator(options)
-
-
-def _llm_judge(options: EvaluatorOptions) -> PairEvaluator:
-    from pgrpo.rm.judge_eval import llm_judge_evaluator
-
-    return llm_judge_evaluator(options)
-
-
 # `--evaluator` name -> factory (each imports its model library only when called)
 EVALUATORS: dict[str, Callable[[EvaluatorOptions], PairEvaluator]] = {
-    "reward-model": _reward_model, "llm-judge": _llm_judge}
+    "reward-model": reward_model_evaluator, "llm-judge": llm_judge_evaluator}
 
 
 def build_evaluator(name: str, options: EvaluatorOptions) -> PairEvaluator:
@@ -143,10 +144,6 @@ def configure_eval(parser: argparse.ArgumentParser) -> Runner:
     parser.add_argument("--out", help="directory for results.json, results.md and scores.jsonl")
 
     def run(args: argparse.Namespace) -> int:
-        from pgrpo.data.io import BadLine, write_jsonl
-        from pgrpo.rm.benchmarks import load_benchmark
-        from pgrpo.rm.evaluate import EvaluatorOptions, evaluate, render_markdown, write_outputs
-
         excluded: list[BadLine] = []
         fmt, pairs = load_benchmark(args.data, args.format, args.subsets, excluded)
         if excluded:
@@ -185,8 +182,6 @@ def configure_eval(parser: argparse.ArgumentParser) -> Runner:
 
 @command("rm serve", help="Serve a reward model (either head) over HTTP for `reward.rm_url` (FastAPI + uvicorn)")
 def configure_serve(parser: argparse.ArgumentParser) -> Runner:
-    from pgrpo.rm.wire import DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_ITEMS, DEFAULT_PORT, TOKEN_ENV
-
     parser.add_argument("--model", required=True, help="reward model directory (with its pgrpo_rm.json manifest)")
     parser.add_argument("--host", default="127.0.0.1",
                         help="address to bind (default 127.0.0.1; anything else requires a token)")
@@ -230,8 +225,6 @@ def configure_vllm_name(parser: argparse.ArgumentParser) -> Runner:
     parser.add_argument("model", help="reward model directory, or a copy of it without the weights")
 
     def run(args: argparse.Namespace) -> int:
-        from pgrpo.rm.backends import vllm_served_name
-
         name, files = vllm_served_name(args.model)
         print(name)
         print(f"(a hash of {', '.join(files)} in {args.model}; serve with: vllm serve {args.model} --runner pooling "
@@ -263,9 +256,6 @@ def configure_pairs(parser: argparse.ArgumentParser) -> Runner:
     add_backend_arguments(parser)
 
     def run(args: argparse.Namespace) -> int:
-        from pgrpo.rm.od import ODTemplates
-        from pgrpo.rm.pairs import PairsConfig, PairsRun
-
         problems = load_selected_problems(args)
         out = Path(args.out)
         config = PairsConfig(

@@ -8,6 +8,7 @@ from pydantic import Field, model_validator
 
 from pgrpo.config import RECIPE_DIR, RECIPE_PATH, ConfigModel
 from pgrpo.hf_loading import DTYPE_NAMES
+from pgrpo.rm.manifest import ImplicitParams
 
 
 class ModelSection(ConfigModel):
@@ -49,8 +50,6 @@ class HeadSection(ConfigModel):
 
     @model_validator(mode="after")
     def _check(self) -> HeadSection:
-        from pgrpo.rm.manifest import ImplicitParams
-
         ImplicitParams(self.beta, self.prompt_style)  # the manifest's checks of beta and prompt_style
         return self
 

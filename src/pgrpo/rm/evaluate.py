@@ -12,17 +12,17 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, ClassVar, Protocol
+from typing import ClassVar, Protocol
 
 from pydantic import ConfigDict, Field
 
 from pgrpo.config import OptionsModel
 from pgrpo.data.io import write_text_atomic
+from pgrpo.errors import PgrpoError
 from pgrpo.rm.bench_formats import BenchmarkFormat, Breakdown, EvalPair
+from pgrpo.rm.manifest import MANIFEST_FILE
 from pgrpo.rm.metrics import Accuracy, accuracy, grouped_accuracy
-
-if TYPE_CHECKING:
-    from pgrpo.rm.scoring import RMItem
+from pgrpo.rm.scoring import RewardScorer, RMItem
 
 
 class PairEvaluator(Protocol):
@@ -73,16 +73,12 @@ class RewardModelEvaluator:
 
 
 def reward_model_evaluator(options: EvaluatorOptions) -> PairEvaluator:
-    from pgrpo.errors import PgrpoError
-    from pgrpo.rm.manifest import MANIFEST_FILE, read_manifest
-    from pgrpo.rm.scoring import RewardScorer
-
     if not options.model_path:
         raise PgrpoError("--model is required for the reward-model evaluator")
-    manifest = read_manifest(options.model_path)  # before loading any weights: what the RM reads
     scorer = RewardScorer(options.model_path, batch_size=options.batch_size, max_length=options.max_length,
                           device=options.device, dtype=options.dtype)
-    note = f"RM input: problem + reasoning{' + code' if manifest.include_code else ''} (model's {MANIFEST_FILE})"
+    code = " + code" if scorer.manifest.include_code else ""
+    note = f"RM input: problem + reasoning{code} (model's {MANIFEST_FILE})"
     return RewardModelEvaluator(scorer, note)
 
 

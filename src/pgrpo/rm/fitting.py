@@ -7,19 +7,22 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import gc
 import json
 import logging
+import shutil
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from pgrpo.config import ConfigError
 from pgrpo.errors import PgrpoError
 from pgrpo.rm.config import RMTrainConfig
 from pgrpo.rm.data import Pair
 from pgrpo.rm.implicit import encode_implicit
 from pgrpo.rm.manifest import REFERENCE_DIR, RMManifest, write_manifest
-from pgrpo.rm.scoring import RewardScorer, RMItem
+from pgrpo.rm.scoring import RewardScorer, RMItem, ScalarHead
 from pgrpo.rm.template import EncodedInput, encode_rm_input
 
 if TYPE_CHECKING:
@@ -163,8 +166,6 @@ def check_config(config: RMTrainConfig) -> None:
     transformers/TRL version lacks fails here, not after the base model has loaded)."""
     from trl import DPOConfig, RewardConfig
 
-    from pgrpo.config import ConfigError
-
     for key, path in (("data.train", config.data.train), ("data.eval", config.data.eval),
                       ("train.deepspeed", config.train.deepspeed)):
         if path and not Path(path).is_file():
@@ -193,8 +194,9 @@ def fit_scalar(inputs: FitInputs) -> Fitted:
     )
     loss = getattr(trainer.train(resume_from_checkpoint=last_checkpoint(config)), "training_loss", None)
     model = save_trained(trainer, inputs)
-    scorer = RewardScorer.from_model(model, tokenizer, inputs.manifest, batch_size=config.score_batch_size,
-                                     max_length=config.train.max_length)
+    scorer = RewardScorer(config.output_dir, batch_size=config.score_batch_size,
+                          max_length=config.train.max_length, device=str(next(model.parameters()).device),
+                          head=ScalarHead(model, tokenizer), manifest=inputs.manifest)
     return Fitted(scorer, trainer, n_truncated, loss)
 
 
@@ -236,8 +238,6 @@ def _save_reference(base: str, out: Path, dtype: str) -> Path:
     """The frozen starting model under out/reference, written to a temporary directory and
     renamed (an interrupted save never passes for a reference), by the main process only. A
     reference saved from another base is refused (the marker file names its base)."""
-    import shutil
-
     from accelerate import PartialState
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -268,8 +268,6 @@ def _save_reference(base: str, out: Path, dtype: str) -> Path:
 
 def fit_implicit(inputs: FitInputs) -> Fitted:
     """Train the implicit head on DPOTrainer; save policy, reference/ and the manifest."""
-    import gc
-
     import torch
     from transformers import AutoModelForCausalLM
     from trl import DPOConfig

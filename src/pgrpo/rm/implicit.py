@@ -6,10 +6,12 @@ format (`format_response`); DPO's loss is Bradley-Terry on this score. Owns `enc
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pgrpo.hf_loading import ensure_pad_token
+from pgrpo.data.cli_args import checked_prompt_style
+from pgrpo.data.problem import Problem, TestKind, Tests
+from pgrpo.data.prompts import render_prompt
+from pgrpo.parsing import format_response
 from pgrpo.rm.manifest import ImplicitParams
 from pgrpo.rm.template import EncodedInput, truncate_parts
 
@@ -20,10 +22,6 @@ if TYPE_CHECKING:
 def prompt_text(statement: str, tokenizer: Any, style: str) -> str:
     """The policy's prompt for a problem known only by its statement (pairs and RM items carry
     no tests or entry point), rendered through the tokenizer's chat template."""
-    from pgrpo.data.cli_args import checked_prompt_style
-    from pgrpo.data.problem import Problem, TestKind, Tests
-    from pgrpo.data.prompts import render_prompt
-
     problem = Problem(task_id="rm-item", statement=statement.strip(), tests=Tests(TestKind.CALL))
     return render_prompt(problem, tokenizer, checked_prompt_style(style))
 
@@ -35,8 +33,6 @@ def encode_implicit(tokenizer: Any, statement: str, reasoning: str, code: str | 
     boundary), then cut with the RM template's truncation policy: the prompt keeps its start,
     the response its end; at least one prompt token stays (the first response token is scored
     from the one before it)."""
-    from pgrpo.parsing import format_response
-
     prompt = list(tokenizer(prompt_text(statement, tokenizer, style), add_special_tokens=False)["input_ids"])
     response = list(tokenizer(format_response(reasoning, code), add_special_tokens=False)["input_ids"])
     truncated = False
@@ -83,23 +79,6 @@ class ImplicitHead:  # a pgrpo.rm.scoring.RewardHead
         self.reference = reference.eval()
         self.tokenizer = tokenizer
         self.params = params
-
-    @classmethod
-    def load(cls, model_dir: str | Path, params: ImplicitParams, device: str, dtype: Any) -> ImplicitHead:
-        from transformers import AutoModelForCausalLM, AutoTokenizer
-
-        from pgrpo.errors import PgrpoError
-        from pgrpo.rm.scoring import load_whole
-
-        reference_dir = Path(model_dir) / params.reference
-        try:
-            tokenizer = AutoTokenizer.from_pretrained(model_dir)
-            policy = load_whole(AutoModelForCausalLM.from_pretrained, model_dir, device, dtype=dtype)
-            reference = load_whole(AutoModelForCausalLM.from_pretrained, reference_dir, device, dtype=dtype)
-        except OSError as exc:
-            raise PgrpoError(f"{model_dir}: cannot load implicit reward model (policy and {reference_dir}): "
-                             f"{exc}") from exc
-        return cls(policy, reference, ensure_pad_token(tokenizer), params)
 
     def encode(self, statement: str, reasoning: str, code: str | None, max_length: int) -> EncodedInput:
         """As training encoded a pair side (the reasoning taken as it is: pair sides are split by

@@ -18,7 +18,9 @@ from typing import Any
 from pydantic import TypeAdapter, ValidationError
 
 from pgrpo.errors import PgrpoError
-from pgrpo.llm.base import ChatBackend
+from pgrpo.llm.base import BACKENDS, ChatBackend
+from pgrpo.llm.cache import CachedBackend
+from pgrpo.llm.make import import_backend_modules, make_backend
 from pgrpo.llm.types import ChatRequest
 from pgrpo.rm.bench_formats import EvalPair
 from pgrpo.rm.evaluate import EvaluatorOptions
@@ -162,10 +164,6 @@ def _coerce(key: str, value: str, default: Any) -> Any:
 
 def build_backend(extra: dict[str, str]) -> ChatBackend:
     """The judge's CachedBackend from --option settings (unknown keys name the accepted ones)."""
-    from pgrpo.llm.base import BACKENDS
-    from pgrpo.llm.cache import CachedBackend
-    from pgrpo.llm.make import import_backend_modules, make_backend
-
     name = extra.get("backend", "openai")
     model = extra.get("model")
     if not model:

@@ -7,15 +7,16 @@ reads as a scalar RM), the pairs' `PairsSpec` (`pgrpo_pairs.json`), and how `rm 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Literal
 
 from pgrpo.config import ConfigError, build_dataclass
+from pgrpo.data.cli_args import checked_prompt_style
 from pgrpo.data.io import write_text_atomic
 from pgrpo.errors import PgrpoError
 from pgrpo.paths import is_local_path
+from pgrpo.rm.data import load_pairs
 from pgrpo.rm.template import CODE_HEADER, TEMPLATE_VERSION
 
 MANIFEST_FILE = "pgrpo_rm.json"
@@ -37,8 +38,6 @@ class ImplicitParams:
     reference: str = REFERENCE_DIR
 
     def __post_init__(self) -> None:
-        from pgrpo.data.cli_args import checked_prompt_style
-
         # ValueError: build_dataclass prefixes it with the file and section.
         if not self.beta > 0:
             raise ValueError(f"beta: must be > 0, got {self.beta}")
@@ -134,22 +133,16 @@ class PairsSpec:
         return cls(data["include_code"])
 
 
-def detect_include_code(sides: Sequence[str]) -> bool:
-    """Whether pair sides carry a code section (most sides contain the template's code header)."""
-    with_code = sum(CODE_HEADER.strip() in side for side in sides)
-    return bool(sides) and 2 * with_code > len(sides)
-
-
 def training_include_code(train_path: str, choice: str = "auto") -> tuple[bool, str]:
     """(include_code, how it was decided) for a training pairs file: the `choice` flag
     ("true"/"false"), else the pairs' spec, else detected from the sides."""
-    from pgrpo.rm.data import load_pairs
-
     if choice != "auto":
         return choice == "true", "rm train --include-code"
     pairs_dir = Path(train_path).parent
     spec = PairsSpec.read(pairs_dir)
     if spec is not None:
         return spec.include_code, str(pairs_dir / PAIRS_SPEC_FILE)
+    # Detected: most sides (load_pairs refuses a file without any) carry the template's code header.
     sides = [side for p in load_pairs(train_path, skip_bad=True).pairs for side in (p.chosen, p.rejected)]
-    return detect_include_code(sides), "detected from the pairs' code sections"
+    with_code = sum(CODE_HEADER.strip() in side for side in sides)
+    return 2 * with_code > len(sides), "detected from the pairs' code sections"

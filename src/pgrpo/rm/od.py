@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from pgrpo.config import ConfigError
 from pgrpo.parsing import parse_response
 from pgrpo.rm.template import response_text
@@ -33,8 +35,6 @@ class ODTemplates:
     @classmethod
     def load(cls, override_dir: str | Path | None = None) -> ODTemplates:
         """The packaged templates, with any file present in `override_dir` replacing its default."""
-        import yaml
-
         texts = {}
         for name in TEMPLATE_FILES:
             path = TEMPLATE_DIR / name

@@ -11,7 +11,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pydantic import ConfigDict, Field
 
@@ -19,13 +19,12 @@ from pgrpo.config import ConfigError, OptionsModel
 from pgrpo.data.io import write_jsonl
 from pgrpo.data.journal import Journal
 from pgrpo.data.problem import Problem
+from pgrpo.data.prompts import build_messages
 from pgrpo.llm.base import ChatBackend
 from pgrpo.llm.types import ChatRequest
 from pgrpo.rm.manifest import PAIRS_SPEC_FILE, PairsSpec
 from pgrpo.rm.od import DIRECTIONS, ODTemplates, build_pairs, check_initial, check_variant
-
-if TYPE_CHECKING:
-    from pgrpo.verify import BatchVerify, Verifier
+from pgrpo.verify import BatchVerify, Verifier
 
 
 class PairsConfig(OptionsModel):
@@ -123,8 +122,6 @@ class PairsRun:
         return self.finalize()
 
     def _run_batches(self, todo: list[Problem], bar: Any) -> None:
-        from pgrpo.data.prompts import build_messages
-
         for start in range(0, len(todo), self.config.batch_problems):
             batch = todo[start:start + self.config.batch_problems]
             initial = self.backend.generate([self._request(build_messages(p, self.config.prompt_style))
@@ -174,8 +171,6 @@ class PairsRun:
     def _verify(self, items: list[tuple[Problem, str]]) -> list[bool]:
         """Whether each (problem, response) passes, by `verify_fn` or the run's own Verifier."""
         if self.verify_fn is None:
-            from pgrpo.verify import Verifier
-
             self._own_verifier = self._own_verifier or Verifier()
             self.verify_fn = self._own_verifier
         return [verdict.passed for verdict in self.verify_fn(items)]

@@ -103,28 +103,31 @@ class ScalarHead:
 
 
 def load_head(model_path: str, manifest: RMManifest, device: str, dtype: Any) -> RewardHead:
-    """The head the manifest of the RM saved at `model_path` names: implicit (`pgrpo.rm.implicit`)
-    or a sequence-classification model with a scalar head."""
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+    """The head the manifest of the RM saved at `model_path` names: implicit (`pgrpo.rm.implicit`: the
+    policy and its frozen reference) or a sequence-classification model with a scalar head."""
+    from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification, AutoTokenizer
 
     from pgrpo.rm.implicit import ImplicitHead
 
     model_dtype = torch_dtype(dtype, device)
     architectures = _architectures(model_path)
     scalar = any(a.endswith("ForSequenceClassification") for a in architectures)
-    if architectures and (manifest.implicit is not None) == scalar:
+    implicit = manifest.implicit
+    if architectures and (implicit is not None) == scalar:
         raise PgrpoError(f"{model_path}: its manifest says head={manifest.head} but it holds {architectures}; "
                          f"retrain it in a fresh output_dir")
-    if manifest.implicit is not None:
-        return ImplicitHead.load(model_path, manifest.implicit, device, model_dtype)
+    auto = AutoModelForSequenceClassification if implicit is None else AutoModelForCausalLM
+    reference_dir = Path(model_path) / implicit.reference if implicit is not None else None
     try:
-        tokenizer = AutoTokenizer.from_pretrained(model_path)
-        model = load_whole(AutoModelForSequenceClassification.from_pretrained, model_path, device,
-                           dtype=model_dtype)
+        tokenizer = ensure_pad_token(AutoTokenizer.from_pretrained(model_path))
+        model = load_whole(auto.from_pretrained, model_path, device, dtype=model_dtype)
+        if implicit is None:
+            return ScalarHead(model, tokenizer)
+        reference = load_whole(auto.from_pretrained, reference_dir, device, dtype=model_dtype)
     except OSError as exc:
-        raise PgrpoError(f"{model_path}: cannot load reward model: {exc}") from exc
-    ensure_pad_token(tokenizer)
-    return ScalarHead(model, tokenizer)
+        what = "reward model" if reference_dir is None else f"implicit reward model (policy and {reference_dir})"
+        raise PgrpoError(f"{model_path}: cannot load {what}: {exc}") from exc
+    return ImplicitHead(model, reference, tokenizer, implicit)
 
 
 def _architectures(model_path: str) -> list[str]:
@@ -140,7 +143,7 @@ def _architectures(model_path: str) -> list[str]:
 
 class RewardScorer:
     """Scores `RMItem`s with the reward model saved at `model_path` (either head, as its manifest
-    says), or with an in-memory sequence-classification model and its manifest (`from_model`).
+    says), or with a given head (e.g. the in-memory model right after training) and its manifest.
     Items are read on the manifest's layout: their code is dropped unless it says `include_code`.
     `max_length` defaults to the manifest's (the training length)."""
 
@@ -162,13 +165,6 @@ class RewardScorer:
         self.head = head or load_head(model_path, manifest, self.device, dtype)
         self.model = self.head.model
         self.tokenizer = self.head.tokenizer
-
-    @classmethod
-    def from_model(cls, model: Any, tokenizer: Any, manifest: RMManifest, **kwargs: Any) -> RewardScorer:
-        """Wrap an in-memory model (e.g. right after training) without saving it first."""
-        device = kwargs.pop("device", None) or str(next(model.parameters()).device)
-        head = ScalarHead(model, ensure_pad_token(tokenizer))
-        return cls(str(model.name_or_path), device=device, head=head, manifest=manifest, **kwargs)
 
     def encode(self, item: RMItem) -> list[int]:
         return self.encode_items([item])[0].input_ids
@@ -219,15 +215,12 @@ class RewardScorer:
     def _batches(self, order: list[int], lengths: list[int]) -> list[list[int]]:
         """Cut `order` (longest first) into batches within batch_size and max_batch_tokens."""
         batches: list[list[int]] = []
-        current: list[int] = []
         for i in order:
-            width = lengths[current[0]] if current else lengths[i]
-            if current and (len(current) >= self.batch_size or width * (len(current) + 1) > self.max_batch_tokens):
-                batches.append(current)
-                current = []
-            current.append(i)
-        if current:
-            batches.append(current)
+            last = batches[-1] if batches else []
+            if last and len(last) < self.batch_size and lengths[last[0]] * (len(last) + 1) <= self.max_batch_tokens:
+                last.append(i)
+            else:
+                batches.append([i])
         return batches
 
     def score(self, items: Sequence[RMItem]) -> list[float]:

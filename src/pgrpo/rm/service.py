@@ -1,4 +1,4 @@
-"""`pgrpo rm serve`: one `RewardScorer` (either head) behind pgrpo.rm.wire's API (FastAPI + uvicorn).
+"""`pgrpo rm serve`: one `RewardScorer` (either head) behind pgrpo.rm.backends' API (FastAPI + uvicorn).
 Owns `create_app`, the token-budget batcher (waiting requests scored together, round-robin over
 clients, one forward pass at a time), `serve` and `BackgroundService`. Guards are pgrpo.serving's
 (loopback unless a token is set, body / item / field caps, a bad request is a 4xx, a failing pass a 500).
@@ -23,9 +23,7 @@ from fastapi.responses import Response
 import pgrpo
 from pgrpo import serving
 from pgrpo.errors import PgrpoError
-from pgrpo.rm.scoring import RewardScorer, RMItem, sigmoid
-from pgrpo.rm.template import EncodedInput
-from pgrpo.rm.wire import (
+from pgrpo.rm.backends import (
     DEFAULT_MAX_BODY_BYTES,
     DEFAULT_MAX_ITEMS,
     DEFAULT_PORT,
@@ -36,6 +34,8 @@ from pgrpo.rm.wire import (
     ScoreRequest,
     ScoreResponse,
 )
+from pgrpo.rm.scoring import RewardScorer, RMItem, sigmoid
+from pgrpo.rm.template import EncodedInput
 from pgrpo.serving.guard import ConnectionLimits
 
 DEFAULT_BATCH_TOKENS = 65536

@@ -52,17 +52,13 @@ class EncodedInput:
 
 
 def _ids(tokenizer: Any, text: str) -> list[int]:
-    if not text:
-        return []
-    return list(tokenizer(text, add_special_tokens=False)["input_ids"])
+    return list(tokenizer(text, add_special_tokens=False)["input_ids"]) if text else []
 
 
 def truncate_parts(n_problem: int, n_response: int, budget: int) -> tuple[int, int]:
-    """How many problem tokens (from the start) and response tokens (from the end) to keep.
-
-    Pure policy: total <= budget; the problem is cut first, but keeps at least
-    min(n_problem, budget // 2) tokens while the response is also over its share.
-    """
+    """How many problem tokens (from the start: the task is stated first) and response tokens (from
+    the end: the conclusion and code sit next to the scored token) to keep within `budget`; the
+    problem is cut first, but keeps min(n_problem, budget // 2) while the response is over its share."""
     if budget <= 0:
         raise ValueError(f"max_length leaves no room for text (budget {budget} tokens)")
     if n_problem + n_response <= budget:
