@@ -1,5 +1,5 @@
 """`pgrpo evaluate` on a BigCodeBench set first checks that the sandbox's Python imports the
-libraries the selected tasks use (pgrpo.evaluation.preflight): which libraries, the probe
+libraries the selected tasks use (pgrpo.evaluation.benchmarks): which libraries, the probe
 through the real sandbox, and the refusal - before any generation - naming the missing
 libraries and the install command."""
 
@@ -14,11 +14,12 @@ from pathlib import Path
 import pytest
 
 from pgrpo.cli import main
-from pgrpo.evaluation.benchmarks import EvalTask, load_benchmark
-from pgrpo.evaluation.preflight import (
+from pgrpo.evaluation.benchmarks import (
     INSTALL_HINT,
+    EvalTask,
     LibraryProbe,
     ensure_libraries,
+    load_benchmark,
     missing_message,
     probe_libraries,
     required_libraries,

@@ -17,8 +17,7 @@ from pydantic import Field, model_validator
 from pgrpo.config import OptionsModel
 from pgrpo.data.cli_args import checked_prompt_style
 from pgrpo.errors import PgrpoError
-from pgrpo.evaluation.benchmarks import EvalTask, load_benchmark, task_messages
-from pgrpo.evaluation.preflight import ensure_libraries
+from pgrpo.evaluation.benchmarks import EvalTask, ensure_libraries, load_benchmark, task_messages
 from pgrpo.evaluation.records import OutputDir, ResultRecord, RunSettings, SampleRecord
 from pgrpo.evaluation.summary import DEFAULT_KS, DateWindow, EvalSummary, summarize, write_summary
 from pgrpo.sandbox.settings import SandboxConfig
