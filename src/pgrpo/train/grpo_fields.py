@@ -89,22 +89,6 @@ def async_grpo() -> Any:
     return module
 
 
-def async_grpo_kwargs(config: Any, defaults: Mapping[str, Any]) -> dict[str, Any]:
-    """The `grpo` section over those of `defaults` (GRPO_DEFAULTS) AsyncGRPOConfig has, checked against it."""
-    cls = async_grpo().AsyncGRPOConfig
-    fields = {f.name for f in dataclasses.fields(cls) if f.init}
-    out = checked_grpo_kwargs(config.grpo, cls, {k: v for k, v in defaults.items() if k in fields})
-    if out.get("vllm_server_base_url") is None:  # AsyncGRPOConfig's localhost default is never assumed
-        raise ConfigError(f"grpo.vllm_server_base_url: required with trainer: async: {VLLM_URL_HINT}")
-    url = urlparse(str(out["vllm_server_base_url"]))
-    if url.scheme not in ("http", "https") or not url.hostname:
-        raise ConfigError(f"grpo.vllm_server_base_url: expected http(s)://HOST[:PORT], got "
-                          f"{out['vllm_server_base_url']!r}")
-    if "dtype" not in config.grpo and config.model.dtype != "auto":
-        out["dtype"] = config.model.dtype  # the policy's dtype, as on the GRPOTrainer path
-    return out
-
-
 def heartbeat_s(kwargs: Mapping[str, Any]) -> float:
     """grpo.heartbeat_stale_after_s, else AsyncGRPOConfig's default."""
     default: Any = next(f.default for f in dataclasses.fields(async_grpo().AsyncGRPOConfig)
@@ -143,4 +127,16 @@ def validate_async(config: Any, defaults: Mapping[str, Any]) -> dict[str, Any]:
     if config.model.attn_implementation:
         raise ConfigError("model.attn_implementation: trainer: async loads the policy with TRL's own tree attention; "
                           "leave the key out")
-    return async_grpo_kwargs(config, defaults)
+    # the `grpo` section over those of `defaults` (GRPO_DEFAULTS) AsyncGRPOConfig has, checked against it
+    cls = async_grpo().AsyncGRPOConfig
+    fields = {f.name for f in dataclasses.fields(cls) if f.init}
+    out = checked_grpo_kwargs(config.grpo, cls, {k: v for k, v in defaults.items() if k in fields})
+    if out.get("vllm_server_base_url") is None:  # AsyncGRPOConfig's localhost default is never assumed
+        raise ConfigError(f"grpo.vllm_server_base_url: required with trainer: async: {VLLM_URL_HINT}")
+    url = urlparse(str(out["vllm_server_base_url"]))
+    if url.scheme not in ("http", "https") or not url.hostname:
+        raise ConfigError(f"grpo.vllm_server_base_url: expected http(s)://HOST[:PORT], got "
+                          f"{out['vllm_server_base_url']!r}")
+    if "dtype" not in config.grpo and config.model.dtype != "auto":
+        out["dtype"] = config.model.dtype  # the policy's dtype, as on the GRPOTrainer path
+    return out
