@@ -23,13 +23,9 @@ _FUNCS = (ast.FunctionDef, ast.AsyncFunctionDef)
 MAX_TEST_CODE_CHARS = 64 << 10
 
 
-def too_long(test_code: str) -> bool:
-    return len(test_code) > MAX_TEST_CODE_CHARS
-
-
 @functools.lru_cache(maxsize=64)
 def _parse(test_code: str) -> ast.Module | None:
-    if too_long(test_code):
+    if len(test_code) > MAX_TEST_CODE_CHARS:
         return None
     try:
         return ast.parse(test_code)

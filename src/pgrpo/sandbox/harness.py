@@ -26,7 +26,6 @@ from pgrpo.data.unittest_suite import (
     skip_sites,
     skippable_names,
     test_imports,
-    too_long,
     unittest_names,
 )
 from pgrpo.sandbox import codec
@@ -129,7 +128,7 @@ def run_unittest(spec: JobSpec, spawner: Spawner) -> JobVerdict:
     AND `skippable_names` allows the method (BigCodeBench counts every skip as a pass). Test names and skip
     rights come from the trusted test code only (none: sandbox_error), never from the child."""
     code = spec.test_code
-    if too_long(code):
+    if len(code) > MAX_TEST_CODE_CHARS:
         return JobVerdict(Status.SANDBOX_ERROR, f"test code of {len(code)} characters: over the "
                                                 f"{MAX_TEST_CODE_CHARS} the harness parses", 0, 1)
     expected = unittest_names(code)
