@@ -171,7 +171,7 @@ def test_a_service_back_within_the_retry_budget_recovers(tiny_rm_path):
 
 def _fake_client(urls, handler, **kwargs) -> RMClient:
     client = RMClient(urls, **kwargs)
-    client._manifest = RMManifest("scalar", "fake", False, 64)
+    client._served = (RMManifest("scalar", "fake", False, 64), 64)
     client._http = httpx.AsyncClient(transport=httpx.MockTransport(handler))
     return client
 

@@ -55,8 +55,7 @@ class RMClient:
         self.calls = 0  # items scored
         self.truncated = 0  # items the service cut to its max_length
         self._rotation = serving.Rotation()
-        self._manifest: RMManifest | None = None
-        self._max_length: int | None = None
+        self._served: tuple[RMManifest, int] | None = None  # (manifest, max_length), read once
         self._http: Any = None  # httpx.AsyncClient, created on the loop thread
         # builds request bodies (the vLLM backend tokenises): off the event loop, one at a time
         self._encoder = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pgrpo-rm-encode")
@@ -67,17 +66,12 @@ class RMClient:
     @property
     def manifest(self) -> RMManifest:
         """The served RM's manifest (from /health, once); every URL must serve the same RM."""
-        if self._manifest is None:
-            self._manifest, self._max_length = self._run(self._read_manifest())
-        return self._manifest
+        return (self._served or self._run(self._read_served()))[0]
 
     @property
     def max_length(self) -> int:
         """Tokens per item the service scores with (`pgrpo rm serve --max-length`, default the manifest's)."""
-        if self._max_length is None:
-            _ = self.manifest
-        assert self._max_length is not None
-        return self._max_length
+        return (self._served or self._run(self._read_served()))[1]
 
     def score_items(self, items: Sequence[RMItem]) -> list[ItemScore]:
         return self._run(self._score(list(items)))
@@ -144,8 +138,8 @@ class RMClient:
         except serving.Refused as exc:
             raise RMServiceError(f"reward-model service {url}{path} {exc}") from None
 
-    async def _read_manifest(self) -> tuple[RMManifest, int]:
-        """(manifest, max_length) every URL serves (RMServiceError when they differ)."""
+    async def _read_served(self) -> tuple[RMManifest, int]:
+        """(manifest, max_length) every URL serves, kept (RMServiceError when they differ)."""
         found: dict[str, tuple[RMManifest, int]] = {}
         attempt = functools.partial(self.backend.served, get=functools.partial(self._request, "GET"))
         for url in self.urls:
@@ -159,12 +153,11 @@ class RMClient:
                 raise RMServiceError(f"reward-model services {first_url} and {url} serve different RMs "
                                      f"(manifest, max_length: {first} vs {served}); every reward.rm_url must serve "
                                      f"the same one")
+        self._served = first
         return first
 
     async def _score(self, items: list[RMItem]) -> list[ItemScore]:
-        if self._manifest is None:
-            self._manifest, self._max_length = await self._read_manifest()
-        manifest = self._manifest
+        manifest = (self._served or await self._read_served())[0]
         chunks = [items[i:i + self.items_per_request] for i in range(0, len(items), self.items_per_request)]
         limit = asyncio.Semaphore(self.max_concurrency)
 

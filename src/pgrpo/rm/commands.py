@@ -97,26 +97,9 @@ def configure_train(parser: argparse.ArgumentParser) -> Runner:
     return run
 
 
-def _parse_extra(items: list[str]) -> dict[str, str]:
-    extra = {}
-    for item in items:
-        if "=" not in item:
-            raise PgrpoError(f"--option {item!r}: expected key=value")
-        key, value = item.split("=", 1)
-        extra[key.strip()] = value
-    return extra
-
-
 # `--evaluator` name -> factory (each imports its model library only when called)
 EVALUATORS: dict[str, Callable[[EvaluatorOptions], PairEvaluator]] = {
     "reward-model": reward_model_evaluator, "llm-judge": llm_judge_evaluator}
-
-
-def build_evaluator(name: str, options: EvaluatorOptions) -> PairEvaluator:
-    """Build evaluator `name` (PgrpoError naming the known ones if unknown)."""
-    if name not in EVALUATORS:
-        raise PgrpoError(f"--evaluator: unknown evaluator {name!r}; known: {', '.join(sorted(EVALUATORS))}")
-    return EVALUATORS[name](options)
 
 
 @command("rm eval", help="Accuracy of a reward model on preference benchmarks (LCB-RB, RewardBench 1 and 2, "
@@ -148,10 +131,18 @@ def configure_eval(parser: argparse.ArgumentParser) -> Runner:
         fmt, pairs = load_benchmark(args.data, args.format, args.subsets, excluded)
         if excluded:
             print(f"left out {len(excluded)} row(s) of {args.data}, e.g. {excluded[0]}", file=sys.stderr)
-        extra = _parse_extra(args.option)
+        if args.evaluator not in EVALUATORS:
+            raise PgrpoError(f"--evaluator: unknown evaluator {args.evaluator!r}; "
+                             f"known: {', '.join(sorted(EVALUATORS))}")
+        extra = {}
+        for item in args.option:
+            key, sep, value = item.partition("=")
+            if not sep:
+                raise PgrpoError(f"--option {item!r}: expected key=value")
+            extra[key.strip()] = value
         if args.out and args.evaluator == "llm-judge":
             extra.setdefault("cache_dir", str(Path(args.out) / "llm_cache"))  # a rerun re-asks nothing
-        evaluator = build_evaluator(args.evaluator, EvaluatorOptions(
+        evaluator = EVALUATORS[args.evaluator](EvaluatorOptions(
             model_path=args.model, batch_size=args.batch_size, max_length=args.max_length, device=args.device,
             dtype=args.dtype, extra=extra))
         note = getattr(evaluator, "input_note", "")

@@ -204,17 +204,14 @@ def collate_sides(examples: list[dict[str, Any]], pad_token_id: int) -> dict[str
     """DPOTrainer's batch (chosen rows, then rejected rows; right padding): `completion_mask`
     marks each row's response tokens, from its own start."""
     import torch
+    from torch.nn.utils.rnn import pad_sequence
 
-    rows = [(e[f"{side}_ids"], e[f"{side}_start"]) for side in ("chosen", "rejected") for e in examples]
-    width = max(len(ids) for ids, _ in rows)
-    input_ids = torch.full((len(rows), width), pad_token_id, dtype=torch.long)
-    attention_mask = torch.zeros((len(rows), width), dtype=torch.long)
-    completion_mask = torch.zeros((len(rows), width), dtype=torch.long)
-    for r, (ids, start) in enumerate(rows):
-        input_ids[r, :len(ids)] = torch.tensor(ids, dtype=torch.long)
-        attention_mask[r, :len(ids)] = 1
-        completion_mask[r, start:len(ids)] = 1
-    return {"input_ids": input_ids, "attention_mask": attention_mask, "completion_mask": completion_mask}
+    sides = [(side, x) for side in ("chosen", "rejected") for x in examples]
+    ids = [torch.tensor(x[f"{side}_ids"], dtype=torch.long) for side, x in sides]
+    completion = [(torch.arange(len(row)) >= x[f"{side}_start"]).long() for row, (side, x) in zip(ids, sides)]
+    return {"input_ids": pad_sequence(ids, batch_first=True, padding_value=pad_token_id),
+            "attention_mask": pad_sequence([torch.ones_like(row) for row in ids], batch_first=True),
+            "completion_mask": pad_sequence(completion, batch_first=True)}
 
 
 def _trainer_class() -> type:

@@ -188,6 +188,7 @@ class RewardScorer:
         """`raw_scores` of items already encoded by `encode_items` (the RM service encodes each
         request on arrival and scores several requests' items together)."""
         import torch
+        from torch.nn.utils.rnn import pad_sequence
 
         lengths = [len(e.input_ids) for e in encoded]
         # Longest first (stable on index): similar lengths share a batch, and an
@@ -198,13 +199,10 @@ class RewardScorer:
         # Outside ZeRO-3 here too: transformers/TRL code would treat the whole RM's weights as shards.
         with outside_zero3_init(), torch.inference_mode():
             for batch in self._batches(order, lengths):
-                width = lengths[batch[0]]  # longest first
-                ids = torch.full((len(batch), width), pad_id, dtype=torch.long)
-                mask = torch.zeros((len(batch), width), dtype=torch.long)
-                for row, i in enumerate(batch):
-                    ids[row, :lengths[i]] = torch.tensor(encoded[i].input_ids, dtype=torch.long)
-                    mask[row, :lengths[i]] = 1
-                padded = lengths[batch[-1]] < width
+                rows = [torch.tensor(encoded[i].input_ids, dtype=torch.long) for i in batch]
+                ids = pad_sequence(rows, batch_first=True, padding_value=pad_id)
+                mask = pad_sequence([torch.ones_like(row) for row in rows], batch_first=True)
+                padded = lengths[batch[-1]] < lengths[batch[0]]  # longest first
                 values = self.head.forward(ids.to(self.device), mask.to(self.device) if padded else None,
                                            [encoded[i].start for i in batch], [lengths[i] for i in batch])
                 for i, value in zip(batch, values):
