@@ -216,13 +216,6 @@ def _sysctl(root: str, path: str) -> int | None:
     return int(text) if re.fullmatch(r"-?[0-9]+", text) else None
 
 
-def _has_sys_admin(status: Mapping[str, str]) -> bool | None:
-    try:
-        return bool(int(status["CapEff"], 16) >> CAP_SYS_ADMIN & 1)
-    except (KeyError, ValueError):
-        return None
-
-
 def _proc_mask_cause(root: str, bwrap_error: str) -> Cause:
     """bwrap could not mount its /proc: name what covers parts of the old one."""
     masks = []
@@ -275,7 +268,10 @@ def diagnose_jail(root: str = "/", bwrap: str | None = None, probe_errors: Mappi
             "`container.apparmor.security.beta.kubernetes.io/CONTAINER: unconfined`)"))
     if "proc" in errors.get("bwrap", ""):
         causes.append(_proc_mask_cause(root, errors["bwrap"]))
-    admin = _has_sys_admin(status)
+    try:
+        admin: bool | None = bool(int(status["CapEff"], 16) >> CAP_SYS_ADMIN & 1)
+    except (KeyError, ValueError):
+        admin = None
     if status.get("Seccomp") == "2":
         filters = status.get("Seccomp_filters")
         evidence = "/proc/self/status: Seccomp: 2 (a seccomp filter is active" + (

@@ -86,20 +86,6 @@ class RemoteSandbox:
         modes = [self.health(u).isolation for u in self.urls]
         return min(modes, key=lambda m: ISOLATION_STRENGTH.get(m, -1))
 
-    def _reachable(self) -> list[Health]:
-        """Health of the services that answer (a down one is retried per request); an error if none does."""
-        found, errors = [], []
-        for url in self.urls:
-            try:
-                found.append(self.health(url))
-            except ServiceMismatch:
-                raise
-            except RemoteSandboxError as exc:
-                errors.append(str(exc))
-        if not found:
-            raise RemoteSandboxError("no sandbox service reachable: " + " | ".join(errors))
-        return found
-
     # ------------------------------------------------------------------ run
     def run(self, jobs: Sequence[Job], progress: bool = False) -> list[ExecResult]:
         """Results in job order; RemoteSandboxError if a chunk fails on every URL tried. Each job is sent
@@ -121,7 +107,16 @@ class RemoteSandbox:
         return [r for r in results if r is not None]
 
     def _run_limited(self, jobs: Sequence[Job], limits: Limits, hint: str) -> list[ExecResult]:
-        healths = self._reachable()
+        healths, errors = [], []  # the services that answer (a down one is retried per request)
+        for url in self.urls:
+            try:
+                healths.append(self.health(url))
+            except ServiceMismatch:
+                raise
+            except RemoteSandboxError as exc:
+                errors.append(str(exc))
+        if not healths:
+            raise RemoteSandboxError("no sandbox service reachable: " + " | ".join(errors))
         per_request = min([MAX_JOBS_PER_REQUEST] + [h.max_jobs for h in healths])
         max_body = min(h.max_body_bytes for h in healths)
         n_chunks = max(min(len(self.urls), len(jobs)), math.ceil(len(jobs) / per_request))
