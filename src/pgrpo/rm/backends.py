@@ -99,11 +99,6 @@ def _reply(model: type[ReplyT], raw: bytes, what: str = "garbage reply") -> Repl
         raise Retryable(f"{what}: {exc.errors()[:1]}") from None
 
 
-def _check_count(n: int, expected: int) -> None:
-    if n != expected:
-        raise Retryable(f"garbage reply: {n} results for {expected} items")
-
-
 # -- pgrpo rm serve ------------------------------------------------------------------------
 class PgrpoBackend:
     """`pgrpo rm serve` (the API above)."""
@@ -131,7 +126,8 @@ class PgrpoBackend:
 
         def parse(raw: bytes) -> list[ItemScore]:
             reply = _reply(ScoreResponse, raw)
-            _check_count(len(reply.results), len(chunk))
+            if len(reply.results) != len(chunk):
+                raise Retryable(f"garbage reply: {len(reply.results)} results for {len(chunk)} items")
             return reply.results
 
         return SCORE_PATH, body, parse
@@ -259,7 +255,6 @@ class VLLMBackend:
 
         def parse(raw: bytes) -> list[ItemScore]:
             reply = _reply(_ClassificationResponse, raw)
-            _check_count(len(reply.data), len(chunk))
             rows = sorted(reply.data, key=lambda d: d.index)
             if [d.index for d in rows] != list(range(len(chunk))):
                 raise Retryable(f"garbage reply: indices {[d.index for d in reply.data]} for {len(chunk)} items")

@@ -180,25 +180,19 @@ class PairsRun:
         if not self.config.execute or not checks:
             return [None] * len(checks)
         items: list[tuple[Problem, str]] = []
-        where: list[tuple[int, int | None]] = []
-        for ci, (problem, y, variants) in enumerate(checks):
-            items.append((problem, y))
-            where.append((ci, None))
-            for vi, v in enumerate(variants):
-                if v["valid"]:
-                    items.append((problem, v["text"]))
-                    where.append((ci, vi))
-        initial: list[bool | None] = [None] * len(checks)
-        for (ci, variant), passed in zip(where, self._verify(items), strict=True):
-            if variant is None:
-                initial[ci] = passed
-            else:
-                checks[ci][2][variant]["passed"] = passed
-        for ci, (_, _, variants) in enumerate(checks):
+        targets: list[dict[str, Any]] = []  # where each verdict goes: y's record or a variant
+        initial: list[dict[str, Any]] = [{} for _ in checks]
+        for (problem, y, variants), record in zip(checks, initial):
+            for text, target in [(y, record)] + [(v["text"], v) for v in variants if v["valid"]]:
+                items.append((problem, text))
+                targets.append(target)
+        for target, passed in zip(targets, self._verify(items), strict=True):
+            target["passed"] = passed
+        for (_, _, variants), record in zip(checks, initial):
             for v in variants:
-                if v["valid"] and v["direction"] == "optimized" and initial[ci] and v["passed"] is False:
+                if v["valid"] and v["direction"] == "optimized" and record["passed"] and v["passed"] is False:
                     v["valid"], v["reason"] = False, "optimized code fails where the original passed"
-        return initial
+        return [record["passed"] for record in initial]
 
     def _finish(self, problem: Problem, status: str, initial: str, variants: list[dict[str, Any]],
                 pairs: list[dict[str, Any]], reason: str, initial_passed: bool | None = None) -> None:
