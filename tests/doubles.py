@@ -17,9 +17,8 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from pgrpo.llm.base import ChatBackend
+from pgrpo.llm.base import ChatBackend, ChatRequest, ChatResult
 from pgrpo.llm.server import ChatServer
-from pgrpo.llm.types import ChatRequest, ChatResult
 
 Responder = Callable[[ChatRequest], "str | list[str]"]
 # fault -> the (status, body) answered instead of a completion; "timeout" stalls, then answers

@@ -192,7 +192,7 @@ class _AnswerBackend:
         self.prompts: list[str] = []
 
     def generate(self, requests, progress=False):
-        from pgrpo.llm.types import ChatResult
+        from pgrpo.llm.base import ChatResult
 
         out = []
         for req in requests:

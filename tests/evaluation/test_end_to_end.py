@@ -110,7 +110,7 @@ class _ProgramBackend:
         self.script = script
 
     def generate(self, requests, progress=False):
-        from pgrpo.llm.types import ChatResult
+        from pgrpo.llm.base import ChatResult
 
         out = []
         for req in requests:

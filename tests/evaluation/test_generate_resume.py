@@ -11,8 +11,7 @@ from pgrpo.errors import PgrpoError
 from pgrpo.evaluation.benchmarks import load_benchmark, task_messages
 from pgrpo.evaluation.records import OutputDir, RunSettings, SampleRecord
 from pgrpo.evaluation.runner import generate_samples, plan_generation
-from pgrpo.llm.base import ChatBackend
-from pgrpo.llm.types import ChatRequest, ChatResult
+from pgrpo.llm.base import ChatBackend, ChatRequest, ChatResult
 
 
 class CountingBackend(ChatBackend):

@@ -12,8 +12,7 @@ from pgrpo.data.math import MathProblem, load_math_problems, math_messages
 from pgrpo.errors import DataError
 from pgrpo.evaluation.benchmarks import load_benchmark
 from pgrpo.evaluation.runner import EvalConfig, evaluate
-from pgrpo.llm.base import ChatBackend
-from pgrpo.llm.types import ChatRequest, ChatResult
+from pgrpo.llm.base import ChatBackend, ChatRequest, ChatResult
 from pgrpo.verify import verify
 
 FIX = os.path.join(os.path.dirname(__file__), "..", "fixtures", "evaluation")

@@ -24,8 +24,7 @@ from pgrpo.config import OptionsModel
 from pgrpo.data.io import write_jsonl
 from pgrpo.data.journal import Journal
 from pgrpo.data.problem import Problem
-from pgrpo.llm.base import ChatBackend
-from pgrpo.llm.types import ChatRequest
+from pgrpo.llm.base import ChatBackend, ChatRequest
 from pgrpo.verify import BatchVerify, Verdict
 
 BENCH_FILE = "lcb_rb.jsonl"

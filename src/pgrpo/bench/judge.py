@@ -14,8 +14,7 @@ from pathlib import Path
 from pgrpo.config import ConfigError
 from pgrpo.data.problem import Problem
 from pgrpo.errors import PgrpoError
-from pgrpo.llm.base import ChatBackend
-from pgrpo.llm.types import ChatRequest
+from pgrpo.llm.base import ChatBackend, ChatRequest
 from pgrpo.plugins import load_plugins
 from pgrpo.registry import Registry
 

@@ -129,7 +129,7 @@ def generate_samples(tasks: Sequence[EvalTask], backend: ChatBackend, out: Outpu
     copied, as EvalPlus does."""
     from tqdm.auto import tqdm
 
-    from pgrpo.llm.types import ChatRequest
+    from pgrpo.llm.base import ChatRequest
 
     report = GenerationReport()
     out.prepare_append()

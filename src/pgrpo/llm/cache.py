@@ -16,8 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pgrpo.errors import PgrpoError
-from pgrpo.llm.base import ChatBackend
-from pgrpo.llm.types import ChatRequest, ChatResult
+from pgrpo.llm.base import ChatBackend, ChatRequest, ChatResult
 
 CACHE_FILE = "chat_cache.sqlite"
 _SCHEMA = """

@@ -37,8 +37,7 @@ def backend_options(args: argparse.Namespace, prefix: str = "") -> tuple[str, st
     """(backend name, model, options): the command-line options the chosen backend accepts."""
     import inspect
 
-    from pgrpo.llm.base import BACKENDS, BackendError
-    from pgrpo.llm.make import import_backend_modules
+    from pgrpo.llm import BACKENDS, BackendError, import_backend_modules
 
     attr = prefix.replace("-", "_")
     name = getattr(args, f"{attr}backend")
@@ -54,9 +53,8 @@ def backend_options(args: argparse.Namespace, prefix: str = "") -> tuple[str, st
 
 def backend_from_args(args: argparse.Namespace, cache_dir: str | Path | None, prefix: str = "") -> CachedBackend:
     """Build the chosen backend wrapped in CachedBackend(cache_dir)."""
-    from pgrpo.llm.base import BackendError
+    from pgrpo.llm import BackendError, make_backend
     from pgrpo.llm.cache import CachedBackend
-    from pgrpo.llm.make import make_backend
 
     name, model, options = backend_options(args, prefix)
     if not model:

@@ -21,7 +21,7 @@ def configure_serve(parser: argparse.ArgumentParser) -> Runner:
     parser.add_argument("--verbose", action="store_true", help="log every HTTP request")
 
     def run(args: argparse.Namespace) -> int:
-        from pgrpo.llm.make import make_backend
+        from pgrpo.llm import make_backend
         from pgrpo.llm.server import ChatServer
 
         backend = make_backend("hf", args.model, device=args.device, dtype=args.dtype,

@@ -12,8 +12,7 @@ from typing import Any
 
 from pgrpo.errors import PgrpoError
 from pgrpo.hf_loading import ensure_pad_token, torch_dtype
-from pgrpo.llm.base import BACKENDS, BackendError, ChatBackend
-from pgrpo.llm.types import ChatRequest, ChatResult
+from pgrpo.llm.base import BACKENDS, BackendError, ChatBackend, ChatRequest, ChatResult
 from pgrpo.paths import is_local_path
 
 

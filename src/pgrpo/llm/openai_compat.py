@@ -15,8 +15,7 @@ from typing import Any
 import openai
 from openai.types.chat import ChatCompletion
 
-from pgrpo.llm.base import BACKENDS, BackendError, ChatBackend
-from pgrpo.llm.types import ChatRequest, ChatResult
+from pgrpo.llm.base import BACKENDS, BackendError, ChatBackend, ChatRequest, ChatResult
 
 # Sent when no key is set: the client insists on one, local servers ignore it.
 NO_KEY = "no-key"

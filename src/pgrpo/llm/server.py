@@ -14,8 +14,7 @@ from typing import Any
 from fastapi import FastAPI, Request, Response
 from starlette.concurrency import run_in_threadpool
 
-from pgrpo.llm.base import ChatBackend
-from pgrpo.llm.types import ChatRequest
+from pgrpo.llm.base import ChatBackend, ChatRequest
 
 MAX_BODY = 16 * 1024 * 1024
 

@@ -7,8 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from pgrpo.llm.base import BACKENDS, BackendError, ChatBackend
-from pgrpo.llm.types import ChatRequest, ChatResult
+from pgrpo.llm.base import BACKENDS, BackendError, ChatBackend, ChatRequest, ChatResult
 
 
 @BACKENDS.register("vllm")

@@ -18,10 +18,9 @@ from typing import Any
 from pydantic import TypeAdapter, ValidationError
 
 from pgrpo.errors import PgrpoError
-from pgrpo.llm.base import BACKENDS, ChatBackend
+from pgrpo.llm import import_backend_modules, make_backend
+from pgrpo.llm.base import BACKENDS, ChatBackend, ChatRequest
 from pgrpo.llm.cache import CachedBackend
-from pgrpo.llm.make import import_backend_modules, make_backend
-from pgrpo.llm.types import ChatRequest
 from pgrpo.rm.bench_formats import EvalPair
 from pgrpo.rm.evaluate import EvaluatorOptions
 from pgrpo.rm.scoring import RMItem

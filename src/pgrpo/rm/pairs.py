@@ -20,8 +20,7 @@ from pgrpo.data.io import write_jsonl
 from pgrpo.data.journal import Journal
 from pgrpo.data.problem import Problem
 from pgrpo.data.prompts import build_messages
-from pgrpo.llm.base import ChatBackend
-from pgrpo.llm.types import ChatRequest
+from pgrpo.llm.base import ChatBackend, ChatRequest
 from pgrpo.rm.manifest import PAIRS_SPEC_FILE, PairsSpec
 from pgrpo.rm.od import DIRECTIONS, ODTemplates, build_pairs, check_initial, check_variant
 from pgrpo.verify import BatchVerify, Verifier
