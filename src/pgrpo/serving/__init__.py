@@ -10,7 +10,6 @@ a flood from many addresses (no rate limits; see guard).
 
 import ipaddress
 import os
-import queue
 import random
 import re
 import signal
@@ -167,31 +166,24 @@ def launch(cmd: Sequence[str], *, env: dict[str, str] | None = None,
     # errors="replace": one non-UTF-8 byte must not end the drain thread (a full pipe blocks the service)
     proc = subprocess.Popen(list(cmd), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             errors="replace", env=env)
-    lines: queue.Queue[str] = queue.Queue()
-    listening = threading.Event()
+    seen: list[str] = []
+    urls: list[str] = []
+    done = threading.Event()  # it listens, or it exited
 
     def drain() -> None:  # all its output, for as long as it runs (a full pipe would block it)
         assert proc.stdout is not None
         for line in proc.stdout:
-            if not listening.is_set():  # afterwards: read and dropped
-                lines.put(line)
-        lines.put("")
+            if not done.is_set():  # afterwards: read and dropped
+                seen.append(line)
+                found = re.search(r"listening on (https?://\S+)", line)
+                if found:
+                    urls.append(found.group(1))
+                    done.set()
+        done.set()
 
     threading.Thread(target=drain, daemon=True, name="service-output").start()
-    seen: list[str] = []
-    deadline = time.monotonic() + timeout_s
-    while (remaining := deadline - time.monotonic()) > 0:
-        try:
-            line = lines.get(timeout=remaining)
-        except queue.Empty:
-            break
-        if not line:  # it exited
-            break
-        seen.append(line)
-        found = re.search(r"listening on (https?://\S+)", line)
-        if found:
-            listening.set()
-            return proc, found.group(1)
+    if done.wait(timeout_s) and urls:
+        return proc, urls[0]
     stop_process(proc, timeout_s=5)
     raise RuntimeError(f"{' '.join(cmd[:5])} did not start listening:\n{''.join(seen)[-2000:]}")
 
