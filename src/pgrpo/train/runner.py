@@ -105,8 +105,7 @@ def recipe_thinking_fn(config: TrainConfig, rm_path: str | None) -> tuple[Thinki
 
 def reward_evaluator(config: TrainConfig, targets: Mapping[str, Task], verify_fn: BatchVerify,
                      rm_path: str | None, group_size: int) -> RewardEvaluator:
-    """The recipe's reward over `targets`: its mode, thinking weight and RM (`recipe_thinking_fn`).
-    The one construction `pgrpo train` and `pgrpo.engines.PosteriorReward` share."""
+    """The recipe's reward over `targets` (the one construction `pgrpo train` and PosteriorReward share)."""
     thinking_fn, rm_truncated = recipe_thinking_fn(config, rm_path)
     return RewardEvaluator(targets, verify_fn, thinking_fn, mode=config.reward.mode,
                            weight=config.reward.thinking_weight, group_size=group_size, rm_truncated=rm_truncated)
@@ -195,8 +194,7 @@ def output_dir(config: TrainConfig) -> Path:
 
 
 def start_run(config: TrainConfig, out: Path, save_only_model: bool) -> str | None:
-    """After every rank checked the services: the resume checkpoint, with the logs trimmed to its
-    step (or removed for a fresh run) by rank 0."""
+    """After every rank checked the services: the resume checkpoint; rank 0 trims the logs to it."""
     from pgrpo.train.trl_hooks import trim_log
 
     agreed_service_checks(config)  # every rank is up: a service one rank cannot reach stops them all

@@ -17,6 +17,7 @@ import re
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, ClassVar, Generic, TypeVar, Union
@@ -297,7 +298,7 @@ def task_type(kind: str) -> type[TaskType[Any]]:
         raise ValueError(f"unknown task kind {kind!r}; known: {', '.join(TASK_TYPES)}") from None
 
 
-class Verifier:
+class Verifier(AbstractContextManager["Verifier"]):
     """Judges (task, response) pairs (a `BatchVerify`) in one sandbox (a local pool or `sandbox.url`
     services), started on the first code item, until `close()`. `think_prefilled`: the prompts ended
     with "<think>"; `runner`: runs jobs instead of a sandbox (tests)."""
@@ -347,9 +348,6 @@ class Verifier:
         if self._sandbox is not None:
             self._sandbox.close()
             self._sandbox = None
-
-    def __enter__(self) -> Verifier:
-        return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
