@@ -12,7 +12,7 @@ from pgrpo.data.cli_args import (
     checked_prompt_style,
     load_selected_problems,
 )
-from pgrpo.llm.cli_args import add_backend_arguments
+from pgrpo.llm import add_backend_arguments
 from pgrpo.sandbox.cli_args import add_sandbox_arguments, sandbox_config_from_args
 
 
@@ -45,7 +45,7 @@ def configure_build(parser: argparse.ArgumentParser) -> Runner:
         from pgrpo.bench.build import BenchBuild, BenchConfig
         from pgrpo.bench.judge import judge_needs_backend, make_judge
         from pgrpo.errors import PgrpoError
-        from pgrpo.llm.cli_args import backend_from_args
+        from pgrpo.llm import backend_from_args
         from pgrpo.verify import Verifier
 
         if args.samples < 2:

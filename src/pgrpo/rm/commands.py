@@ -23,7 +23,7 @@ from pgrpo.data.cli_args import (
 from pgrpo.data.io import BadLine, write_jsonl
 from pgrpo.errors import PgrpoError
 from pgrpo.hf_loading import DTYPE_NAMES
-from pgrpo.llm.cli_args import add_backend_arguments, backend_from_args
+from pgrpo.llm import add_backend_arguments, backend_from_args
 from pgrpo.rm.backends import (
     DEFAULT_MAX_BODY_BYTES,
     DEFAULT_MAX_ITEMS,
