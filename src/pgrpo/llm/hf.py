@@ -67,12 +67,6 @@ class HFBackend(ChatBackend):
         ensure_pad_token(self.tokenizer)
         self._lock = threading.Lock()  # one generate at a time (the server calls from threads)
 
-    def render(self, req: ChatRequest) -> str:
-        """The chat-template prompt text for one request (with the assistant turn opened)."""
-        return str(self.tokenizer.apply_chat_template(
-            list(req.messages), tokenize=False, add_generation_prompt=True
-        ))
-
     def generate(self, requests: Sequence[ChatRequest], progress: bool = False) -> list[ChatResult]:
         from tqdm.auto import tqdm
 
@@ -118,7 +112,8 @@ class HFBackend(ChatBackend):
         import torch
 
         first = reqs[0]
-        prompts = [self.render(r) for r in reqs]
+        prompts = [self.tokenizer.apply_chat_template(list(r.messages), tokenize=False, add_generation_prompt=True)
+                   for r in reqs]  # the chat-template text, the assistant turn opened
         enc = self.tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False).to(self.device)
         kwargs: dict[str, Any] = {
             "max_new_tokens": first.max_tokens,

@@ -96,11 +96,6 @@ class ConnectionGuard:
         """At server start: the descriptor limit raised, the connection cap fitted below it."""
         self.max_connections = descriptor_budget(self.limits.max_connections)
 
-    @property
-    def max_fresh(self) -> int:
-        """Connections without a head, all peers together: half the cap (the rest: past a head)."""
-        return max(1, self.max_connections // 2)
-
     def __len__(self) -> int:
         return len(self._all)
 
@@ -111,7 +106,7 @@ class ConnectionGuard:
         peer = self._fresh_by_peer[key[0]]
         if len(peer) > self.limits.pending_per_peer:
             self._drop(next(iter(peer.values())), "peer cap")
-        if len(self._fresh) > self.max_fresh:
+        if len(self._fresh) > max(1, self.max_connections // 2):  # headless, all peers: half the cap
             self._drop(next(iter(self._fresh.values())), "pending cap")
         if len(self._all) > self.max_connections:
             oldest = self._fresh or self._idle
