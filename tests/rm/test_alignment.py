@@ -74,7 +74,7 @@ def _rl_ids(scorer: RewardScorer) -> list[int]:
     recording = RecordingScorer(scorer)
     verdict = Verdict(True, "passed", 1.0, True, REASONING, CODE, CODE)
     evaluator = RewardEvaluator({"t": MathProblem("t", STATEMENT, "")}, lambda items: [verdict] * len(items),
-                                recording.score, mode="posterior")  # type: ignore[arg-type]
+                                recording.score, mode="posterior")
     evaluator.evaluate(["t"], [GOOD])
     assert len(recording.seen) == 1
     return recording.seen[0]
