@@ -54,17 +54,16 @@ class EvaluatorOptions(OptionsModel):
     extra: dict[str, str] = Field(default_factory=dict)
 
 
+@dataclass
 class RewardModelEvaluator:
     """Scores both sides of every pair with a `RewardScorer` (raw scores: no sigmoid ties), on
     the RM's own layout (its manifest: an RM trained without code never sees the sides' code).
     Each distinct item is scored once (RM-Bench's 9 pairs per prompt share 6 responses); a score
     depends on the item alone, so which side or position it is shown in cannot matter."""
 
-    name = "reward-model"
-
-    def __init__(self, scorer: RawScorer, input_note: str = "") -> None:
-        self.scorer = scorer
-        self.input_note = input_note
+    scorer: RawScorer
+    input_note: str = ""
+    name: str = "reward-model"
 
     def compare(self, pairs: Sequence[EvalPair]) -> list[tuple[float, float]]:
         items = list(dict.fromkeys(item for pair in pairs for item in (pair.chosen, pair.rejected)))
