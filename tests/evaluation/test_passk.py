@@ -7,7 +7,7 @@ import math
 
 import pytest
 
-from pgrpo.evaluation.passk import pass_at_k, pass_at_k_report
+from pgrpo.evaluation.passk import mean_pass_at_k, pass_at_k, pass_at_k_report
 
 
 def brute_force(n: int, c: int, k: int) -> float:
@@ -48,6 +48,14 @@ def test_stable_for_large_n():
 def test_invalid_args(args, exc):
     with pytest.raises(exc):
         pass_at_k(*args)
+
+
+def test_mean_pass_at_k():
+    counts = [(4, 0), (4, 4), (4, 1)]
+    expected = (0.0 + 1.0 + brute_force(4, 1, 2)) / 3
+    assert mean_pass_at_k(counts, 2) == pytest.approx(expected)
+    with pytest.raises(ValueError):
+        mean_pass_at_k([], 1)
 
 
 def test_table_skips_k_above_min_n():

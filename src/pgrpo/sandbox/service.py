@@ -5,8 +5,8 @@ run with the limits they carry (computed by the client as a local pool would), n
 own. Guards: pgrpo.serving's (loopback unless a token; Host check; head/body deadlines; 413), plus jobs per
 request capped, 422 naming the field, and fair slots per client (serving.guard.FairShare).
 Does NOT protect against: anyone holding the token (they run programs, as contained as any, and use the
-CPUs); eavesdropping (plain HTTP); a flood from many addresses (no rate limits; one address = one turn);
-a `--token` visible in `ps` (prefer the env var).
+CPUs); eavesdropping or tampering (plain HTTP: use a TLS proxy or a private network); a flood from
+many addresses (no rate limits; one address = one turn); a `--token` visible in `ps` (prefer the env var).
 """
 
 from __future__ import annotations

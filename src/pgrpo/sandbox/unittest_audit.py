@@ -6,9 +6,10 @@ below a trusted directory), the test code (`__test__.py`), this runner (`unittes
 frames or memory, so it counts as its caller). The hook refuses, reports "refused: ..." and exits, what
 docs/unittest-threat-model.md lists ("Refused"); it is the only writer of the report pipe (a secret
 only its closure holds) and writes a verdict only from what it saw itself (unittest_verdict).
-Does NOT protect against: library code calling a callable the program chose (a Mock's side_effect, a
-thread target) and so reading frames for it; ctypes a library already loaded (memmove / cast are not
-audited); C extensions exposing memory (numpy's __array_interface__); interpreter bugs.
+Does NOT protect against (docs/unittest-threat-model.md): library code calling a callable the program
+chose (a Mock's side_effect, a thread target, a poisoned library global) and so reading frames for it;
+ctypes a library already loaded (memmove / cast are not audited); C extensions exposing memory (numpy's
+__array_interface__); interpreter bugs.
 """
 
 from __future__ import annotations

@@ -143,7 +143,8 @@ def entry_wrapper(real: Callable[..., Any], name: str) -> Callable[..., Any]:
 
 def _checked(func: Callable[..., Any], label: str, method: bool = False) -> Callable[..., Any]:
     """`func`, first checking its values; of an assert `method`, neither `self` nor `msg`."""
-    audit, problem_of, first = sys.audit, value_problem, 1 if method else 0
+    audit, problem_of = sys.audit, value_problem
+    first = 1 if method else 0
 
     def oracle(*args: Any, **kwargs: Any) -> Any:
         problem = problem_of(*args[first:], *(v for k, v in kwargs.items() if not (method and k == "msg")))

@@ -4,7 +4,8 @@ It never runs the program or the tests. It makes a 128-bit secret and a pipe, fo
 (unittest_child.py: it points the harness's fds at its own pipe first), and turns each line that
 starts with the secret into the harness's messages ({"t": "test", "name", "ok", "skip", "memory",
 "msg"}, then "done"); a line without it is tampering, silence or an exit before "done" a failure.
-Does NOT protect against a program that reads the test process's memory (docs/unittest-threat-model.md).
+Does NOT protect against a program that reads the test process's memory (docs/unittest-threat-model.md);
+the jail around both processes still holds.
 """
 
 from __future__ import annotations

@@ -3,7 +3,8 @@
 `make_protocol` builds the handler of the runner's own audit events (sys.audit(EVENT, verb, ...)),
 which unittest_audit's hook calls, as closures over values captured before the program runs. What a
 pass and a counted skip need: docs/unittest-threat-model.md ("What a pass means", "Skips").
-Does NOT protect against: what unittest_audit.py lists; changes made and undone between two checks.
+Does NOT protect against: what unittest_audit.py lists; changes made and undone between two checks
+(checks run when program code returns through the entry point, and at each test's end).
 """
 
 from __future__ import annotations

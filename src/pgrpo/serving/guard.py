@@ -6,8 +6,9 @@ connections without a head are capped per peer and in total (past a cap the olde
 descriptor limit (`descriptor_budget`, raised to the hard limit at start). `FairShare`: work slots
 handed out round-robin over the clients.
 
-Does NOT protect against: a flood from many addresses faster than the guard drops it, nor a client that
-holds the token.
+Does NOT protect against: a flood from many addresses faster than the guard drops it (each address
+holds at most `pending_per_peer` headless connections, all together at most half of `max_connections`),
+nor a client that holds the token.
 """
 
 from __future__ import annotations

@@ -28,10 +28,14 @@ from pgrpo.rewards.batch import (
     completion_text,
     global_metrics,
 )
-from pgrpo.train.distributed import gather_json
 
 log = logging.getLogger("pgrpo.rewards")
 Gather = Callable[[Any], list[Any]]  # value -> every rank's value in rank order (a collective)
+
+
+def single_process(value: Any) -> list[Any]:
+    """The `Gather` of one process (the default: pass `gather_json` under a process group)."""
+    return [value]
 ERROR_KEY = "error"  # the wire key of a failed rank's report (never a BatchStats field)
 MAX_ERROR_CHARS = 4000  # of one rank's error message in the collective
 
@@ -62,7 +66,7 @@ class RankReport:
 class ComponentReward:
     """One reward component as a TRL reward function: `f(prompts, completions, task_id, ...)`."""
 
-    def __init__(self, evaluator: RewardEvaluator, component: str, gather: Gather = gather_json) -> None:
+    def __init__(self, evaluator: RewardEvaluator, component: str, gather: Gather = single_process) -> None:
         self.evaluator = evaluator
         self.component = component
         self.gather = gather
@@ -116,7 +120,7 @@ class ComponentReward:
         return f"ComponentReward({self.component!r}, mode={self.evaluator.mode.name!r})"
 
 
-def make_reward_funcs(evaluator: RewardEvaluator, gather: Gather = gather_json) -> list[ComponentReward]:
+def make_reward_funcs(evaluator: RewardEvaluator, gather: Gather = single_process) -> list[ComponentReward]:
     """[format, outcome, thinking] reward functions sharing `evaluator` (pass to GRPOTrainer)."""
     return [ComponentReward(evaluator, name, gather) for name in COMPONENTS]
 
@@ -169,7 +173,7 @@ class SamplesCallback(_JournalCallback):
     the same steps by every rank; rank 0 writes them)."""
 
     def __init__(self, evaluator: Any, path: str | Path, every: int, num_samples: int,
-                 gather: Gather = gather_json) -> None:
+                 gather: Gather = single_process) -> None:
         super().__init__(path)
         self.evaluator = evaluator
         self.every = every

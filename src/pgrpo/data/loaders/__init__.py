@@ -22,7 +22,7 @@ from pgrpo.data.schema import problem_from_dict, problem_to_dict
 from pgrpo.errors import DataError
 
 __all__ = ["LOADERS", "LoadOptions", "Loader", "Record", "decode_private_tests", "detect_format",
-           "get_loader", "iter_problems", "load_problems", "problem_from_dict",
+           "get_loader", "iter_problems", "known_formats", "load_problems", "problem_from_dict",
            "problem_to_dict"]
 PACKAGED = {"humaneval": packaged_humaneval_path}
 _LOAD_OPTION_NAMES = [f.name for f in dataclasses.fields(LoadOptions)]
@@ -42,6 +42,11 @@ def _resolve(source: str | Path) -> tuple[str, str | None]:
     return (str(PACKAGED[text]()), text) if text in PACKAGED else (text, None)
 
 
+def known_formats() -> str:
+    """The registered format names, comma-separated (for messages)."""
+    return ", ".join(LOADERS.names())
+
+
 def format_from_keys(keys: Iterable[str], where: str) -> str:
     """The registered format whose detector accepts `keys` (highest priority first)."""
     key_set = frozenset(keys)
@@ -50,7 +55,7 @@ def format_from_keys(keys: Iterable[str], where: str) -> str:
             return candidate.name
     shown = ", ".join(sorted(key_set)[:15])
     raise DataError(f"{where}: cannot detect the problem format from fields [{shown}]; "
-                    f"pass --format (known formats: {', '.join(LOADERS.names())})")
+                    f"pass --format (known formats: {known_formats()})")
 
 
 def detect_format(path: str | Path, split: str | None = None) -> str:
@@ -69,7 +74,7 @@ def get_loader(name: str) -> Loader:
 
         load_plugins()
     if name not in LOADERS:
-        raise DataError(f"unknown problem format {name!r}; known formats: {', '.join(LOADERS.names())}")
+        raise DataError(f"unknown problem format {name!r}; known formats: {known_formats()}")
     return LOADERS.get(name)
 
 
