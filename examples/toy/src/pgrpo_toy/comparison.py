@@ -93,7 +93,9 @@ def stage_comparison(stage_dir: Path, config: DemoConfig, policy: str, generator
     for name in RMS:
         candidates: list[dict[str, Any]] = []
         for beta in config.comparison_betas:
-            rm = train_rm(stage_dir / f"{name}-beta{beta:g}", config, paths[name], policy, beta=beta)
+            # Nothing held out: a split by problem would leave the two RMs unequal numbers of pairs (and
+            # optimizer steps); their checks are the selection and reported benches.
+            rm = train_rm(stage_dir / f"{name}-beta{beta:g}", config, paths[name], policy, beta=beta, heldout_fraction=0.0)
             on_select = score_lcb_rb(select_file, rm["path"], stage_dir / f"{name}-beta{beta:g}" / "select_eval") \
                 if select_file is not None and select["pairs"] else None
             candidates.append({"beta": beta, "rm": rm, "select": on_select.as_dict() if on_select else None})

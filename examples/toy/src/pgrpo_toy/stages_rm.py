@@ -165,8 +165,10 @@ def rm_training_pairs(pairs_path: Path, coherence_fraction: float,
     return train_path, write_jsonl(train_path, kept)
 
 
-def train_rm(stage_dir: Path, config: DemoConfig, pairs_path: str, policy: str, beta: float | None = None) -> dict[str, Any]:
-    """A Bradley-Terry RM with the config's head, beta (or `beta`), epochs and learning rate, from the policy."""
+def train_rm(stage_dir: Path, config: DemoConfig, pairs_path: str, policy: str, beta: float | None = None,
+             heldout_fraction: float = 0.15) -> dict[str, Any]:
+    """A Bradley-Terry RM with the config's head, beta (or `beta`), epochs and learning rate, from the policy;
+    `heldout_fraction` of the pairs' problems held out for its accuracy check."""
     from pgrpo.rm import (
         DataSection,
         HeadSection,
@@ -182,7 +184,7 @@ def train_rm(stage_dir: Path, config: DemoConfig, pairs_path: str, policy: str, 
         model=ModelSection(path=policy),
         head=HeadSection(kind=config.rm_head, beta=config.rm_beta if beta is None else beta,
                          prompt_style=TOY_PROMPT_STYLE),
-        data=DataSection(train=pairs_path, heldout_fraction=0.15),
+        data=DataSection(train=pairs_path, heldout_fraction=heldout_fraction),
         train=TrainSection(epochs=config.rm_epochs, learning_rate=config.rm_learning_rate, batch_size=16,
                            max_length=256, warmup_ratio=0.05, logging_steps=10, save_steps=100000,
                            eval_strategy="never", report_to=[], resume=False),
