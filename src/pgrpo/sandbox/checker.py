@@ -31,14 +31,6 @@ TEST_SOURCE = "<tests>"
 ASSERT_SOURCE = "<assert>"
 
 
-class CandidateError(Exception):
-    """The program raised an exception; test code may catch it (e.g. to expect a ValueError)."""
-
-    def __init__(self, type_name: str, msg: str) -> None:
-        super().__init__(f"{type_name}: {msg}")
-        self.type_name, self.msg = type_name, msg
-
-
 class _NotPlainArguments(BaseException):
     """The test code called the program with arguments that cannot cross the wire."""
 
@@ -88,19 +80,10 @@ class _Program:
             reply = json.loads(line)
         except (ValueError, RecursionError, MemoryError):
             reply = None
-        kind = reply.get("t") if isinstance(reply, dict) else "garbage"
-        if kind == "ret":
-            try:
-                return codec.from_wire(reply["v"])
-            except (Exception, MemoryError):  # noqa: BLE001 - the program's fault
-                raise _ProgramFault("failed", "malformed return value", name) from None
-        if kind == "bad":
-            raise _ProgramFault("failed", str(reply.get("msg", "returned non-plain type")), name)
-        if kind == "exc" and reply.get("memory"):
-            raise _ProgramFault("memory_exceeded", "MemoryError", name)
-        if kind == "exc":
-            raise CandidateError(str(reply.get("type")), str(reply.get("msg")))
-        raise _ProgramFault("runtime_error", f"unexpected message from program: {str(kind)[:50]}", name)
+        try:
+            return codec.decode_reply(reply)  # codec.CandidateError: the test code may catch it
+        except codec.ReplyFault as fault:
+            raise _ProgramFault(fault.status, fault.detail, name) from None
 
 
 class _SetupFailed(Exception):
@@ -142,7 +125,7 @@ def _run(test: Callable[[], None], source: str) -> dict[str, Any]:
         return fault.report
     except _NotPlainArguments as exc:
         return {"status": "sandbox_error", "detail": str(exc)}
-    except CandidateError as exc:
+    except codec.CandidateError as exc:
         return {"status": "runtime_error", "detail": str(exc), "type": exc.type_name, "msg": exc.msg}
     except AssertionError as exc:
         return {"status": "failed", "detail": assertion_detail(str(exc), source)}

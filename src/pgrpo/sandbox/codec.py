@@ -1,4 +1,5 @@
-"""Wire format of values crossing the trust boundary: `to_wire` / `from_wire`, exact builtin types only.
+"""Wire format of values crossing the trust boundary: `to_wire` / `from_wire`, exact builtin types only,
+and `decode_reply`, the one reading of a runner's reply to a call (harness and test code alike).
 
 Refuses anything else, subclasses of int/list/... included (`NotPlainError`: an always-True `__eq__`
 cannot cross); type-preserving (tuples stay tuples); decoding builds fresh builtins. JSON with one-key
@@ -16,6 +17,22 @@ MAX_DEPTH = 200
 
 class NotPlainError(TypeError):
     """The value is not made only of exact builtin types."""
+
+
+class CandidateError(Exception):
+    """The program raised an exception (re-raised on the caller's side; test code may catch it)."""
+
+    def __init__(self, type_name: str, msg: str) -> None:
+        super().__init__(f"{type_name}: {msg}")
+        self.type_name, self.msg = type_name, msg
+
+
+class ReplyFault(Exception):
+    """A reply that ends the test with `status` (a Status value): a bad value, MemoryError, a stray message."""
+
+    def __init__(self, status: str, detail: str) -> None:
+        super().__init__(detail)
+        self.status, self.detail = status, detail
 
 
 def _enc(value: Any, depth: int) -> Any:
@@ -94,3 +111,22 @@ def from_wire(data: Any) -> Any:
         raise
     except (TypeError, KeyError, IndexError, OverflowError, AttributeError, RecursionError) as exc:
         raise ValueError(f"malformed encoded value: {type(exc).__name__}: {exc}"[:300]) from None
+
+
+def decode_reply(reply: Any) -> Any:
+    """The value of a runner's reply to a call ({"t": "ret", "v"}); CandidateError for the program's
+    exception ({"t": "exc"}), ReplyFault for anything else (a value that does not decode, a non-plain
+    one, MemoryError, any other message or a non-dict)."""
+    kind = reply.get("t") if isinstance(reply, dict) else "garbage"
+    if kind == "ret":
+        try:
+            return from_wire(reply["v"])
+        except (Exception, MemoryError):  # noqa: BLE001 - however it fails, the program's fault
+            raise ReplyFault("failed", "malformed return value") from None
+    if kind == "bad":
+        raise ReplyFault("failed", str(reply.get("msg", "returned non-plain type")))
+    if kind == "exc" and reply.get("memory"):
+        raise ReplyFault("memory_exceeded", "MemoryError")
+    if kind == "exc":
+        raise CandidateError(str(reply.get("type")), str(reply.get("msg")))
+    raise ReplyFault("runtime_error", f"unexpected message from program: {str(kind)[:50]}")

@@ -31,7 +31,7 @@ from pgrpo.data.unittest_suite import (
 from pgrpo.sandbox import codec
 from pgrpo.sandbox.checker import literal_tests
 from pgrpo.sandbox.compare import stdout_matches, values_match
-from pgrpo.sandbox.session import Abort, CandidateError, ChildSession, Spawner
+from pgrpo.sandbox.session import Abort, ChildSession, Spawner
 from pgrpo.sandbox.testrun import JobSpec, JobVerdict, TestRun
 from pgrpo.sandbox.types import Status
 
@@ -229,7 +229,7 @@ class CheckerLink:
         self.run.close()
 
     def test(self, index: int, deadline: float) -> tuple[bool, str]:
-        """Run test `index`: (passed, detail). Raises Abort / CandidateError like a trusted test body."""
+        """Run test `index`: (passed, detail). Raises Abort / codec.CandidateError like a trusted test body."""
         self._in_step = False
         try:
             return self._test(index, deadline)
@@ -264,7 +264,7 @@ class CheckerLink:
         if status == "program":
             raise self._fault(msg, deadline)
         if status == "runtime_error":  # the program's exception, uncaught by the test code
-            raise CandidateError(str(msg.get("type"))[:100], str(msg.get("msg"))[:300], False)
+            raise codec.CandidateError(str(msg.get("type"))[:100], str(msg.get("msg"))[:300])
         if status == "passed":
             return True, ""
         if status == "failed":

@@ -158,16 +158,6 @@ class Abort(BaseException):
         self.detail = detail
 
 
-class CandidateError(Exception):
-    """The candidate raised an exception (re-raised on the trusted side by the proxy)."""
-
-    def __init__(self, type_name: str, msg: str, memory: bool) -> None:
-        super().__init__(f"{type_name}: {msg}")
-        self.type_name = type_name
-        self.msg = msg
-        self.memory = memory
-
-
 class ChildSession:
     """One running child. Use `message()` to wait for its next control message."""
 
@@ -314,7 +304,16 @@ class ChildSession:
         if not self.alive:
             raise Abort(Status.RUNTIME_ERROR, "program is no longer running")
         self.send({"name": name, "cls": cls, "args": args_wire}, deadline, f"timed out calling {name}")
-        return self.interpret_reply(self.message(deadline, f"timed out calling {name}"), name)
+        reply = self.message(deadline, f"timed out calling {name}")
+        if reply is None:
+            self.alive = False
+            raise Abort(Status.RUNTIME_ERROR, f"program exited while running {name}{self.stderr_hint()}")
+        try:
+            return codec.decode_reply(reply)  # codec.CandidateError: the program's exception, for the test
+        except codec.ReplyFault as fault:
+            if fault.status == Status.RUNTIME_ERROR:
+                self.kill()
+            raise Abort(Status(fault.status), fault.detail) from None
 
     def send(self, msg: dict[str, Any], deadline: float, timeout_detail: str) -> None:
         """Write one JSON-line request to the child, non-blocking with a deadline: a child that stops
@@ -331,25 +330,6 @@ class ChildSession:
                 self.alive = False
                 raise Abort(Status.RUNTIME_ERROR, "program exited before answering") from None
             select.select([], [self.proc.ctl_w], [], min(self._remaining(deadline, timeout_detail), 0.05))
-
-    def interpret_reply(self, reply: dict[str, Any] | None, name: str) -> Any:
-        if reply is None:
-            self.alive = False
-            raise Abort(Status.RUNTIME_ERROR, f"program exited while running {name}{self.stderr_hint()}")
-        kind = reply.get("t")
-        if kind == "ret":
-            try:
-                return codec.from_wire(reply["v"])
-            except (Exception, MemoryError):  # noqa: BLE001 - however it fails, the program's fault
-                raise Abort(Status.FAILED, "malformed return value") from None
-        if kind == "bad":
-            raise Abort(Status.FAILED, str(reply.get("msg", "returned non-plain type")))
-        if kind == "exc":
-            if reply.get("memory"):
-                raise Abort(Status.MEMORY_EXCEEDED, "MemoryError")
-            raise CandidateError(str(reply.get("type")), str(reply.get("msg")), False)
-        self.kill()
-        raise Abort(Status.RUNTIME_ERROR, f"unexpected message from program: {str(kind)[:50]}")
 
     def stderr_hint(self) -> str:
         tail = self.stderr_tail.decode("utf-8", "replace").strip().splitlines()

@@ -13,8 +13,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from pgrpo.sandbox import codec
 from pgrpo.sandbox.isolation import Limits
-from pgrpo.sandbox.session import Abort, CandidateError, ChildSession, Spawner
+from pgrpo.sandbox.session import Abort, ChildSession, Spawner
 from pgrpo.sandbox.types import Status
 
 
@@ -152,7 +153,7 @@ class TestRun:
                 return False
             if self.session is not None and abort.status is not Status.FAILED:
                 self.session.kill()
-        except CandidateError as exc:
+        except codec.CandidateError as exc:
             self.record(False, Status.RUNTIME_ERROR, f"test {index + 1}/{total}: {exc}")
         except Exception as exc:  # noqa: BLE001 - e.g. a test calling a name the program does not define
             self.record(False, Status.FAILED, f"test {index + 1}/{total}: {type(exc).__name__}: {exc}")
