@@ -7,7 +7,6 @@ run, `ensure_libraries` probes, in the sandbox the checks use, that its tasks' l
 
 from __future__ import annotations
 
-import ast
 import dataclasses
 import datetime as dt
 import json
@@ -23,6 +22,7 @@ from pgrpo.data.loaders.bigcodebench import as_instruct
 from pgrpo.data.loaders.reading import first_record
 from pgrpo.data.math import looks_like_math
 from pgrpo.data.problem import Problem, TestKind, Tests
+from pgrpo.data.unittest_suite import test_imports
 from pgrpo.errors import DataError, PgrpoError
 from pgrpo.paths import is_local_path
 from pgrpo.registry import Registry
@@ -237,21 +237,6 @@ class LibraryProbe:
     python: str | None = None
 
 
-def _imported_modules(code: str) -> set[str]:
-    """Top-level modules `code` imports (absolute imports only); unparsable code gives none."""
-    try:
-        tree = ast.parse(code)
-    except (SyntaxError, ValueError):
-        return set()
-    names: set[str] = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            names.update(alias.name.split(".")[0] for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
-            names.add(node.module.split(".")[0])
-    return names
-
-
 def required_libraries(tasks: Iterable[EvalTask]) -> tuple[str, ...]:
     """The third-party modules the "unittest" tasks among `tasks` name in `libs` or import, sorted."""
     names: set[str] = set()
@@ -263,7 +248,7 @@ def required_libraries(tasks: Iterable[EvalTask]) -> tuple[str, ...]:
         if isinstance(libs, (list, tuple)):
             names.update(str(lib).split(".")[0] for lib in libs)
         for code in (problem.starter_code, problem.canonical_solution or "", problem.tests.test_code):
-            names.update(_imported_modules(code))
+            names.update(module.split(".")[0] for module in test_imports(code))  # absolute imports only
     stdlib = {*sys.stdlib_module_names, "__future__"}
     return tuple(sorted(n for n in names if n.isidentifier() and n not in stdlib))
 

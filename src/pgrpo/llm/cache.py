@@ -11,6 +11,7 @@ import json
 import sqlite3
 import threading
 import time
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -121,13 +122,13 @@ class CachedBackend(ChatBackend):
         from tqdm.auto import tqdm
 
         keys = [r.cache_key(self.name, self.model) for r in requests]
-        hits = self.cache.get(keys) if self.cache is not None else {}
-        positions: dict[str, list[int]] = {}
-        for i, key in enumerate(keys):
-            positions.setdefault(key, []).append(i)
-        results = [_copy(hits[key]) if key in hits else None for key in keys]
-        n_hits = sum(len(positions[k]) for k in hits)
-        misses = [k for k in positions if k not in hits]
+        first: dict[str, ChatRequest] = {}  # each distinct request, generated once
+        for key, req in zip(keys, requests):
+            first.setdefault(key, req)
+        counts = Counter(keys)
+        done = self.cache.get(keys) if self.cache is not None else {}
+        n_hits = sum(counts[k] for k in done)
+        misses = [k for k in first if k not in done]
         self.usage.requests += len(requests)
         self.usage.cache_hits += n_hits
         bar = tqdm(total=len(requests), initial=n_hits, desc=f"{self.name}:{Path(self.model).name or self.model}",
@@ -135,21 +136,15 @@ class CachedBackend(ChatBackend):
         try:
             for start in range(0, len(misses), self.chunk_size):
                 chunk = misses[start:start + self.chunk_size]
-                chunk_results = self._call([requests[positions[k][0]] for k in chunk])
-                to_store = []
-                for key, res in zip(chunk, chunk_results):
-                    req = requests[positions[key][0]]
-                    if res.ok:
-                        to_store.append((key, req, res))
-                    for i in positions[key]:
-                        results[i] = _copy(res)
+                done.update(zip(chunk, self._call([first[k] for k in chunk])))
+                to_store = [(k, first[k], done[k]) for k in chunk if done[k].ok]
                 if to_store and self.cache is not None:
                     self.cache.put(self.name, self.model, to_store)
-                bar.update(sum(len(positions[k]) for k in chunk))
+                bar.update(sum(counts[k] for k in chunk))
                 bar.set_postfix(hits=self.usage.cache_hits, failed=self.usage.failures)
         finally:
             bar.close()
-        return [r if r is not None else ChatResult([], "internal: no result") for r in results]
+        return [dataclasses.replace(done[k], texts=list(done[k].texts)) for k in keys]  # copies: callers may edit
 
     def _call(self, requests: list[ChatRequest]) -> list[ChatResult]:
         """Run the inner backend on one chunk; any crash or bad result becomes per-item errors."""
@@ -180,7 +175,3 @@ class CachedBackend(ChatBackend):
         self.backend.close()
         if self.cache is not None:
             self.cache.close()
-
-
-def _copy(res: ChatResult) -> ChatResult:
-    return dataclasses.replace(res, texts=list(res.texts))

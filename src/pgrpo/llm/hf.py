@@ -70,41 +70,33 @@ class HFBackend(ChatBackend):
     def generate(self, requests: Sequence[ChatRequest], progress: bool = False) -> list[ChatResult]:
         from tqdm.auto import tqdm
 
-        results: list[ChatResult | None] = [None] * len(requests)
+        texts: list[list[str]] = [[] for _ in requests]
+        tokens = [[0, 0] for _ in requests]  # prompt, completion
+        errors: dict[int, str] = {}  # the first failure of a request is the one reported
         groups: dict[tuple[Any, ...], list[int]] = {}
         for i, req in enumerate(requests):
             groups.setdefault((req.temperature, req.top_p, req.max_tokens, req.seed, req.stop), []).append(i)
         bar = tqdm(total=len(requests), desc=f"hf:{self.model}", unit="req", disable=not progress)
         with self._lock:
             for idx in groups.values():
-                # rows = (request index, sample) pairs; greedy samples are identical, so run once
-                rows = []
-                for i in idx:
-                    req = requests[i]
-                    copies = req.n if req.temperature > 0 else 1
-                    rows += [i] * copies
+                # one row per sample; greedy samples are identical, so run once
+                rows = [i for i in idx for _ in range(requests[i].n if requests[i].temperature > 0 else 1)]
                 for start in range(0, len(rows), self.max_batch_size):
                     batch = rows[start:start + self.max_batch_size]
                     try:
                         outs = self._generate_rows([requests[i] for i in batch], batch_number=start)
                     except Exception as exc:  # noqa: BLE001 - one bad batch is reported per item
-                        for i in batch:  # the first failure of a request is the one reported
-                            failed = results[i]
-                            results[i] = failed if failed and not failed.ok else ChatResult([], f"{type(exc).__name__}: {exc}")
+                        for i in batch:
+                            errors.setdefault(i, f"{type(exc).__name__}: {exc}")
                         continue
                     for i, (text, ptok, ctok) in zip(batch, outs):
-                        merged = results[i] = results[i] or ChatResult([], None, False, ptok, 0)
-                        if merged.ok:  # a request that failed in an earlier batch stays failed
-                            merged.texts.append(text)
-                            merged.completion_tokens += ctok
-                for i in idx:
-                    res = results[i]
-                    req = requests[i]
-                    if res is not None and res.ok and req.temperature == 0 and req.n > 1:
-                        res.texts = res.texts * req.n
+                        texts[i].append(text)
+                        tokens[i] = [ptok, tokens[i][1] + ctok]
                 bar.update(len(idx))
         bar.close()
-        return [r if r is not None else ChatResult([], "hf: no output") for r in results]
+        return [ChatResult([], errors[i]) if i in errors
+                else ChatResult(texts[i] * (req.n if req.temperature == 0 else 1), None, False, *tokens[i])
+                for i, req in enumerate(requests)]
 
     def _generate_rows(self, reqs: list[ChatRequest], batch_number: int = 0) -> list[tuple[str, int, int]]:
         """(text, prompt tokens, completion tokens) per row (rows share sampling params); `batch_number`

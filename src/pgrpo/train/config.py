@@ -21,7 +21,7 @@ from pgrpo.rewards.batch import REWARD_MODES
 from pgrpo.rm.client import DEFAULT_RETRIES as RM_RETRIES
 from pgrpo.rm.client import DEFAULT_TIMEOUT_S as RM_TIMEOUT_S
 from pgrpo.sandbox.settings import SandboxConfig
-from pgrpo.train.grpo_fields import checked_grpo_kwargs
+from pgrpo.train.grpo_fields import checked_grpo_kwargs, validate_async
 
 if typing.TYPE_CHECKING:
     from peft import LoraConfig
@@ -153,8 +153,6 @@ def validate_train_config(config: TrainConfig, *, check_paths: bool = True,
     if config.peft:
         lora_config(config)
     if config.trainer == "async":
-        from pgrpo.train.grpo_fields import validate_async
-
         kwargs = validate_async(config, GRPO_DEFAULTS)
     else:
         from trl import GRPOConfig
