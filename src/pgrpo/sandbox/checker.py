@@ -83,7 +83,7 @@ class _Program:
         try:
             return codec.decode_reply(reply)  # codec.CandidateError: the test code may catch it
         except codec.ReplyFault as fault:
-            raise _ProgramFault(fault.status, fault.detail, name) from None
+            raise _ProgramFault(fault.args[0], fault.args[1], name) from None
 
 
 class _SetupFailed(Exception):

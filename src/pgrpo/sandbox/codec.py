@@ -28,11 +28,7 @@ class CandidateError(Exception):
 
 
 class ReplyFault(Exception):
-    """A reply that ends the test with `status` (a Status value): a bad value, MemoryError, a stray message."""
-
-    def __init__(self, status: str, detail: str) -> None:
-        super().__init__(detail)
-        self.status, self.detail = status, detail
+    """args (status, detail): a reply that ends the test with that Status value (bad value, MemoryError...)."""
 
 
 def _enc(value: Any, depth: int) -> Any:

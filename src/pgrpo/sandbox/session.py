@@ -311,9 +311,10 @@ class ChildSession:
         try:
             return codec.decode_reply(reply)  # codec.CandidateError: the program's exception, for the test
         except codec.ReplyFault as fault:
-            if fault.status == Status.RUNTIME_ERROR:
+            status, detail = fault.args
+            if status == Status.RUNTIME_ERROR:
                 self.kill()
-            raise Abort(Status(fault.status), fault.detail) from None
+            raise Abort(Status(status), detail) from None
 
     def send(self, msg: dict[str, Any], deadline: float, timeout_detail: str) -> None:
         """Write one JSON-line request to the child, non-blocking with a deadline: a child that stops
