@@ -63,10 +63,8 @@ class _Program:
             raise
 
     def _send(self, name: str, args_wire: Any) -> None:
-        view = memoryview((json.dumps({"name": name, "cls": None, "args": args_wire}) + "\n").encode())
         try:
-            while view:
-                view = view[os.write(5, view):]
+            codec.send({"name": name, "cls": None, "args": args_wire}, 5)
         except OSError:
             raise _ProgramFault("gone", "", name) from None
 

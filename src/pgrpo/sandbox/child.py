@@ -32,7 +32,7 @@ import tempfile
 from typing import Any
 
 from pgrpo.sandbox import codec, isolation
-from pgrpo.sandbox.runners import ENCODE, RUNNERS
+from pgrpo.sandbox.runners import RUNNERS
 
 # Imported once by the spawner, so runners start with them loaded (HumanEval prompts
 # import typing; a cold `import typing` alone costs a few ms per program).
@@ -136,7 +136,7 @@ def _warm_up() -> None:
     namespace: dict[str, Any] = {"__builtins__": builtins}
     exec(compile("def _warm(a, b=1):\n    return [a, b]\n", "<warm-up>", "exec"), namespace)  # noqa: S102 - our own constant
     request = json.loads(b'{"name": "_warm", "args": ' + json.dumps(codec.to_wire((1, "a"))).encode() + b"}\n")
-    ENCODE({"t": "ret", "v": codec.to_wire(namespace["_warm"](*codec.from_wire(request["args"])))})
+    codec.ENCODE({"t": "ret", "v": codec.to_wire(namespace["_warm"](*codec.from_wire(request["args"])))})
 
 
 class _Standby:
@@ -328,7 +328,6 @@ def _standby_main(sock: socket.socket, scratch_mb: int, isolate: bool) -> None:
         RUNNERS[MODES[mode]](body[REQUEST.size:].decode("utf-8", "surrogatepass"))
     except BaseException as exc:  # noqa: BLE001 - report anything, never return to the spawner loop
         with contextlib.suppress(OSError):
-            msg = {"t": "sandbox", "msg": f"{type(exc).__name__}: {exc}"[:500]}
-            os.write(4, (json.dumps(msg) + "\n").encode())
+            codec.send({"t": "sandbox", "msg": f"{type(exc).__name__}: {exc}"[:500]})
         os._exit(70)
     os._exit(0)

@@ -1,5 +1,6 @@
 """Wire format of values crossing the trust boundary: `to_wire` / `from_wire`, exact builtin types only,
-and `decode_reply`, the one reading of a runner's reply to a call (harness and test code alike).
+`decode_reply`, the one reading of a runner's reply to a call (harness and test code alike), and `send`,
+the runners' one way to write a JSON line to a pipe.
 
 Refuses anything else, subclasses of int/list/... included (`NotPlainError`: an always-True `__eq__`
 cannot cross); type-preserving (tuples stay tuples); decoding builds fresh builtins. JSON with one-key
@@ -8,11 +9,15 @@ objects for containers: {"l"|"t"|"s"|"f": [...]}, {"d": [[k, v], ...]}, {"b": he
 
 from __future__ import annotations
 
+import json
+import os
 from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
 MAX_DEPTH = 200
+# Built once, in the spawner before it forks: json.dumps(..., separators=...) would build one per message.
+ENCODE = json.JSONEncoder(separators=(",", ":")).encode
 
 
 class NotPlainError(TypeError):
@@ -126,3 +131,10 @@ def decode_reply(reply: Any) -> Any:
     if kind == "exc":
         raise CandidateError(str(reply.get("type")), str(reply.get("msg")))
     raise ReplyFault("runtime_error", f"unexpected message from program: {str(kind)[:50]}")
+
+
+def send(msg: dict[str, Any], fd: int = 4) -> None:
+    """`msg` as one JSON line, written whole to `fd` (by default a runner's status pipe to the harness)."""
+    view = memoryview((ENCODE(msg) + "\n").encode())
+    while view:
+        view = view[os.write(fd, view):]

@@ -18,17 +18,6 @@ from typing import Any
 
 from pgrpo.sandbox import checker, codec, unittest_run
 
-# Built once in the spawner: json.dumps(..., separators=...) would build an encoder per message.
-ENCODE = json.JSONEncoder(separators=(",", ":")).encode
-
-
-def _send(msg: dict[str, Any], fd: int = 4) -> None:
-    data = (ENCODE(msg) + "\n").encode()
-    view = memoryview(data)
-    while view:
-        n = os.write(fd, view)
-        view = view[n:]
-
 
 def _exc_msg(exc: BaseException) -> dict[str, Any]:
     return {"t": "exc", "type": type(exc).__name__, "msg": str(exc)[:300], "memory": isinstance(exc, MemoryError)}
@@ -38,7 +27,7 @@ def _compile(program: str, filename: str) -> CodeType:
     try:
         return compile(program, filename, "exec")
     except (SyntaxError, ValueError, OverflowError, MemoryError, RecursionError) as exc:
-        _send({"t": "syntax", "msg": f"{type(exc).__name__}: {exc}"[:500]})
+        codec.send({"t": "syntax", "msg": f"{type(exc).__name__}: {exc}"[:500]})
         os._exit(0)
 
 
@@ -58,11 +47,11 @@ def _serve(program: str, calls_fd: int = 3, replies_fd: int = 4) -> None:
         exec(code, namespace)  # noqa: S102 - running the untrusted program is the point, in the jail
     except BaseException as exc:  # noqa: BLE001
         _flush()
-        _send({**_exc_msg(exc), "t": "load_exc"})
+        codec.send({**_exc_msg(exc), "t": "load_exc"})
         os._exit(0)
     _flush()
     funcs = sorted(k for k, v in list(namespace.items()) if type(v).__name__ == "function" and not k.startswith("__"))
-    _send({"t": "ready", "funcs": funcs})
+    codec.send({"t": "ready", "funcs": funcs})
     requests = open(calls_fd, "rb", closefd=False)  # noqa: SIM115
     for line in requests:
         req = json.loads(line)
@@ -81,7 +70,7 @@ def _serve(program: str, calls_fd: int = 3, replies_fd: int = 4) -> None:
         except BaseException as exc:  # noqa: BLE001 - SystemExit/KeyboardInterrupt are failures too
             _flush()
             reply = _exc_msg(exc)
-        _send(reply, replies_fd)
+        codec.send(reply, replies_fd)
 
 
 def _stdio(program: str) -> None:
@@ -96,14 +85,14 @@ def _stdio(program: str) -> None:
     except BaseException as exc:  # noqa: BLE001
         reply = _exc_msg(exc)
     _flush()
-    _send(reply)
+    codec.send(reply)
 
 
 # "serve-checked" answers the job's test code (fds 5, 6; checker.py); leftover threads die with the namespace.
 RUNNERS: dict[str, Callable[[str], None]] = {
     "serve": _serve,
     "stdio": _stdio,
-    "unittest": functools.partial(unittest_run.run_unittest, report_fd=4, flush=_flush),
-    "check": functools.partial(checker.run_checker, send=_send),
+    "unittest": functools.partial(unittest_run.run_unittest, flush=_flush),
+    "check": functools.partial(checker.run_checker, send=codec.send),
     "serve-checked": functools.partial(_serve, calls_fd=5, replies_fd=6),
 }

@@ -19,20 +19,11 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from pgrpo.sandbox import codec
+
 REPORT_FD = 4  # where child.py puts the harness's report pipe
 REQUEST_FD = 3  # the request pipe (unused in this mode)
 _KINDS = {"test": 5, "fixture": 3, "refused": 1, "syntax": 1, "load": 3, "done": 0}
-
-
-def _sender(fd: int) -> Callable[[dict[str, Any]], None]:
-    write, encode = os.write, json.JSONEncoder(separators=(",", ":")).encode
-
-    def send(msg: dict[str, Any]) -> None:
-        view = memoryview((encode(msg) + "\n").encode())
-        while view:
-            view = view[write(fd, view):]
-
-    return send
 
 
 def _message(secret: bytes, line: bytes, names: frozenset[str]) -> dict[str, Any]:
@@ -107,7 +98,7 @@ def _relay(rfd: int, pid: int, secret: bytes, names: frozenset[str], send: Calla
                 return
 
 
-def run_unittest(payload: str, report_fd: int, flush: Callable[[], None]) -> None:
+def run_unittest(payload: str, flush: Callable[[], None]) -> None:
     """Fork the test process (unittest_child.child_main) and relay its reports to the harness."""
     data = json.loads(payload)
     box = [os.urandom(16).hex().encode()]
@@ -117,7 +108,7 @@ def run_unittest(payload: str, report_fd: int, flush: Callable[[], None]) -> Non
     if pid == 0:  # the test process: the harness's pipes go first, before any other code runs
         try:
             os.close(rfd)
-            for fd in (REQUEST_FD, report_fd):
+            for fd in (REQUEST_FD, REPORT_FD):
                 os.dup2(wfd, fd)  # the two well-known fds now lead to our own pipe, never to the harness
             os.close(wfd)
             os.set_inheritable(REPORT_FD, False)
@@ -130,5 +121,5 @@ def run_unittest(payload: str, report_fd: int, flush: Callable[[], None]) -> Non
             os._exit(70)
     os.close(wfd)
     box.clear()
-    _relay(rfd, pid, secret, frozenset(data["names"]), _sender(report_fd))
+    _relay(rfd, pid, secret, frozenset(data["names"]), codec.send)
     flush()

@@ -15,7 +15,7 @@ import sys
 import time
 from typing import Any
 
-from pgrpo.sandbox import isolation
+from pgrpo.sandbox import codec, isolation
 from pgrpo.sandbox.kinds import run_job
 from pgrpo.sandbox.session import Spawner
 from pgrpo.sandbox.testrun import JobSpec
@@ -86,10 +86,7 @@ def main(isolate: bool = True) -> int:
     for line in inp:
         if not line.strip():
             continue
-        data = (json.dumps(_handle(line, spawner), separators=(",", ":")) + "\n").encode()
-        view = memoryview(data)
-        while view:
-            view = view[os.write(out_fd, view):]
+        codec.send(_handle(line, spawner), out_fd)
         _reap()
     spawner.close()
     return 0
