@@ -6,6 +6,7 @@ relative to the recipe's directory; given as overrides, to the working directory
 
 from __future__ import annotations
 
+import argparse
 import copy
 import dataclasses
 import difflib
@@ -15,7 +16,7 @@ import typing
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar, TypeVar
+from typing import Any, TypeVar
 
 import yaml
 from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
@@ -39,19 +40,76 @@ class ConfigModel(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
 
+@dataclass(frozen=True)
+class Flag:
+    """`Annotated[T, Flag(...)]`: how an OptionsModel field is given on the command line where that is not
+    `--field-name VALUE` (a bool field is a switch: `--no-x` stores False). `repeat`: given once per value;
+    `cli=False`: the command sets the field itself and `name` only names it in errors."""
+
+    name: str | None = None
+    metavar: str | None = None
+    choices: tuple[str, ...] | None = None
+    repeat: bool = False
+    cli: bool = True
+
+
+OM = TypeVar("OM", bound="OptionsModel")
+
+
 class OptionsModel(ConfigModel):
-    """A command's options (from its argparse namespace), lax types; a ConfigError names the field's flag
-    (`--max-tokens`; `FLAGS` maps fields whose flag has another name)."""
+    """A command's options, declared once: `add_arguments` makes each field a flag (its type, required or
+    not, `Field(description=...)` as help; the default stays the model's) and `from_args` validates the flags
+    given; lax types (a flag's text); a ConfigError names the field's flag (`--max-tokens`)."""
 
     model_config = ConfigDict(strict=False)
-    FLAGS: ClassVar[dict[str, str]] = {}
 
     def __init__(self, **data: Any) -> None:
         try:
             super().__init__(**data)
         except ValidationError as exc:
-            flags = {name: self.FLAGS.get(name, "--" + name.replace("_", "-")) for name in type(self).model_fields}
+            flags = {name: self.flag(name).name or "" for name in type(self).model_fields}
             raise config_error(exc, data, type(self), flags=flags) from None
+
+    @classmethod
+    def flag(cls, name: str) -> Flag:
+        """The field's Flag, its `name` filled in (`--field-name` unless declared)."""
+        flag = next((m for m in cls.model_fields[name].metadata if isinstance(m, Flag)), Flag())
+        return dataclasses.replace(flag, name=flag.name or "--" + name.replace("_", "-"))
+
+    @classmethod
+    def add_arguments(cls, parser: argparse.ArgumentParser) -> None:
+        """One flag per field; a flag not given leaves the field's default to the model."""
+        for name, info in cls.model_fields.items():
+            flag = cls.flag(name)
+            if not flag.cli:
+                continue
+            kind = _flag_type(info.annotation)
+            options: dict[str, Any] = {
+                "dest": name, "default": argparse.SUPPRESS, "required": info.is_required(),
+                "help": info.description and info.description.replace("%", "%%"),
+            }
+            if kind is bool:
+                options["action"] = "store_false" if info.default else "store_true"
+            else:
+                choices = typing.get_args(kind) if typing.get_origin(kind) is typing.Literal else flag.choices
+                metavar = flag.metavar or str(flag.name).lstrip("-").replace("-", "_").upper()
+                options |= {
+                    "type": kind if kind in (int, float) else str, "choices": choices,
+                    "metavar": None if choices else metavar, "action": "append" if flag.repeat else None,
+                }
+            parser.add_argument(str(flag.name), **options)
+
+    @classmethod
+    def from_args(cls: type[OM], args: argparse.Namespace, **values: Any) -> OM:
+        """The model of the flags in `args` (`add_arguments`') and `values` the command computed."""
+        given = {name: getattr(args, name) for name in cls.model_fields if hasattr(args, name)}
+        return cls(**given | values)
+
+
+def _flag_type(annotation: Any) -> Any:
+    """`int | None` -> int: the annotation a flag's value is parsed as (not None)."""
+    members = [a for a in typing.get_args(annotation) if a is not type(None)]
+    return members[0] if type(None) in typing.get_args(annotation) and len(members) == 1 else annotation
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,9 @@ def test_evaluate_command_is_registered():
     parser = build_parser()
     args = parser.parse_args(["evaluate", "--out", "x", "--benchmarks", "humaneval,lcb", "--n", "10",
                               "--temperature", "0.8", "--lcb-window", "2024-08-01:2025-01-31"])
-    assert args.n == 10 and args.lcb_window == ["2024-08-01:2025-01-31"] and args.prompt == "pgrpo"
+    config = EvalConfig.from_args(args, model="m")
+    assert config.n == 10 and config.benchmarks == ["humaneval", "lcb"] and config.prompt_style == "pgrpo"
+    assert [(str(w.start), str(w.end)) for w in config.lcb_windows] == [("2024-08-01", "2025-01-31")]
 
 
 @pytest.mark.parametrize(("argv", "message"), [

@@ -10,14 +10,21 @@ import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Annotated, Any
 
-from pydantic import Field, model_validator
+import yaml
+from pydantic import Field, field_validator, model_validator
 
-from pgrpo.config import OptionsModel
+from pgrpo.config import Flag, OptionsModel
 from pgrpo.data.cli_args import checked_prompt_style
 from pgrpo.errors import PgrpoError
-from pgrpo.evaluation.benchmarks import EvalTask, ensure_libraries, load_benchmark, task_messages
+from pgrpo.evaluation.benchmarks import (
+    EvalTask,
+    ensure_libraries,
+    load_benchmark,
+    parse_data_overrides,
+    task_messages,
+)
 from pgrpo.evaluation.records import OutputDir, ResultRecord, RunSettings, SampleRecord
 from pgrpo.evaluation.summary import DEFAULT_KS, DateWindow, EvalSummary, summarize, write_summary
 from pgrpo.sandbox.settings import SandboxConfig
@@ -31,32 +38,93 @@ LCB_OPTION_KEYS = ("start_date", "end_date", "difficulty")
 
 
 class EvalConfig(OptionsModel):
-    """Everything one `pgrpo evaluate` run needs. `data` maps benchmark -> local file;
+    """Everything one `pgrpo evaluate` run needs, and its flags. `data` maps benchmark -> local file;
     `lcb_options` go to the LiveCodeBench loader (start_date, end_date, difficulty, ...).
     A bad value is a ConfigError naming its flag."""
 
-    FLAGS: ClassVar[dict[str, str]] = {"out_dir": "--out", "prompt_style": "--prompt", "ks": "--k"}
-
-    benchmarks: list[str] = Field(min_length=1)  # e.g. --benchmarks humaneval
-    out_dir: str
-    model: str | None = None
-    backend: str = "hf"
-    backend_options: dict[str, Any] = Field(default_factory=dict)
-    prompt_style: str = "pgrpo"
-    n: int = Field(default=1, ge=1)
-    temperature: float = 0.0
+    model: str | None = Field(
+        default=None, description="checkpoint path or hub id (not needed with --rescore)")
+    benchmarks: list[str] = Field(default_factory=lambda: ["humaneval"], min_length=1, description=(
+        "comma-separated: humaneval, humaneval_plus, mbpp, mbpp_plus, lcb, math500, aime24, minerva, "
+        "bigcodebench, bigcodebench_instruct, bigcodebench_hard, bigcodebench_hard_instruct, file:PATH "
+        "(default: humaneval)"))
+    out_dir: Annotated[str, Flag("--out")] = Field(
+        description="output directory (samples, results, summary); resumable")
+    n: int = Field(default=1, ge=1, description="samples per problem (default 1)")
+    temperature: float = Field(default=0.0, description="0 = greedy (default)")
     top_p: float = 1.0
-    max_tokens: int = 4096
+    max_tokens: int = Field(default=4096, description="generation limit (paper: 4K)")
     seed: int = 0
-    rescore: bool = False
-    data: dict[str, str] = Field(default_factory=dict)
-    limit: int | None = None
-    ks: tuple[int, ...] = DEFAULT_KS
-    lcb_windows: tuple[DateWindow, ...] = ()
-    lcb_options: dict[str, Any] = Field(default_factory=dict)
-    sandbox: SandboxConfig = SandboxConfig()
-    cache_dir: str | None = None
-    progress: bool = True
+    backend: str = Field(default="hf", description="hf | vllm | openai (default hf)")
+    backend_options: Annotated[dict[str, Any], Flag("--backend-option", metavar="KEY=VALUE", repeat=True)] = (
+        Field(default_factory=dict,
+              description="backend option, e.g. max_batch_size=4 or base_url=http://localhost:8000/v1"))
+    prompt_style: Annotated[str, Flag("--prompt")] = Field(default="pgrpo", description=(
+        "a registered prompt style: pgrpo = the training format (<think>/<answer>), plain = an instruct "
+        "prompt, or one a plugin registers"))
+    rescore: bool = Field(default=False, description="only re-check the samples already in --out")
+    data: Annotated[dict[str, str], Flag(metavar="NAME=PATH", repeat=True)] = Field(
+        default_factory=dict,
+        description="use a local file for benchmark NAME (needed offline for all but humaneval)")
+    limit: int | None = Field(default=None, description="first N problems of each benchmark (smoke tests)")
+    ks: Annotated[tuple[int, ...], Flag("--k")] = Field(
+        default=DEFAULT_KS, description="pass@k values to report (those <= n)")
+    lcb_windows: Annotated[tuple[DateWindow, ...], Flag("--lcb-window", metavar="START:END", repeat=True)] = (
+        Field(default=(), description="report LiveCodeBench pass@k for contest dates in this window (ISO "
+                                      "dates)"))
+    lcb_options: Annotated[dict[str, Any], Flag(cli=False)] = Field(default_factory=dict)
+    sandbox: Annotated[SandboxConfig, Flag(cli=False)] = SandboxConfig()
+    cache_dir: str | None = Field(
+        default=None, description="also cache raw completions here (sqlite, shared across runs)")
+    progress: Annotated[bool, Flag("--no-progress")] = True
+
+    @field_validator("benchmarks", mode="before")
+    @classmethod
+    def _comma_list(cls, value: Any) -> Any:
+        return [b.strip() for b in value.split(",") if b.strip()] if isinstance(value, str) else value
+
+    @field_validator("backend_options", mode="before")
+    @classmethod
+    def _key_values(cls, value: Any) -> Any:
+        """`KEY=VALUE` texts (VALUE parsed as YAML) -> a mapping."""
+        if not isinstance(value, list):
+            return value
+        out = {}
+        for item in value:
+            key, sep, raw = item.partition("=")
+            if not sep or not key.strip():
+                raise ValueError(f"{item!r}: expected KEY=VALUE")
+            try:
+                out[key.strip()] = yaml.safe_load(raw) if raw.strip() else ""
+            except yaml.YAMLError as exc:
+                raise ValueError(f"{item!r}: cannot parse value: {exc}") from None
+        return out
+
+    @field_validator("data", mode="before")
+    @classmethod
+    def _data_files(cls, value: Any) -> Any:
+        return parse_data_overrides(value) if isinstance(value, list) else value
+
+    @field_validator("ks", mode="before")
+    @classmethod
+    def _ks(cls, value: Any) -> Any:
+        return cls.parse_ks(value) if isinstance(value, str) else value
+
+    @staticmethod
+    def parse_ks(text: str) -> tuple[int, ...]:
+        """"1,10" -> (1, 10); a ValueError unless every k is an integer >= 1."""
+        try:
+            ks = tuple(int(part) for part in text.split(",") if part.strip())
+        except ValueError:
+            raise ValueError(f"expected comma-separated integers like 1,10, got {text!r}") from None
+        if not ks or any(k < 1 for k in ks):
+            raise ValueError(f"every k must be >= 1, got {text!r}")
+        return ks
+
+    @field_validator("lcb_windows", mode="before")
+    @classmethod
+    def _windows(cls, value: Any) -> Any:
+        return tuple(DateWindow.parse(w) if isinstance(w, str) else w for w in value)
 
     @model_validator(mode="after")
     def _check(self) -> EvalConfig:
