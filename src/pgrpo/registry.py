@@ -1,13 +1,15 @@
 """`Registry`: name -> object tables filled by decorators, with duplicate checks. One exists only where a
 plugin (pgrpo.plugins) may add an entry: COMMANDS, BACKENDS, JUDGES, PROMPT_STYLES, LOADERS, BENCHMARKS,
 BENCHMARK_FORMATS; a fixed set is a plain dict in its module. Built-ins register on a plain import (never
-by a name in a string); plugins are loaded by the factories that look names up, never here.
+by a name in a string); plugins are loaded by `lookup`, for a name no built-in holds, never on import.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from typing import Generic, TypeVar
+
+from pgrpo.plugins import load_plugins
 
 T = TypeVar("T")
 
@@ -37,6 +39,12 @@ class Registry(Generic[T]):
         except KeyError:
             known = ", ".join(sorted(self._items)) or "(none)"
             raise KeyError(f"unknown {self.kind} {name!r}; known: {known}") from None
+
+    def lookup(self, name: str) -> T:
+        """`get`, after loading the plugins (pgrpo.plugins) if no entry has `name` yet."""
+        if name not in self._items:
+            load_plugins()
+        return self.get(name)
 
     def names(self) -> list[str]:
         return sorted(self._items)

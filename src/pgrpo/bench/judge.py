@@ -15,7 +15,6 @@ from pgrpo.config import ConfigError
 from pgrpo.data.problem import Problem
 from pgrpo.errors import PgrpoError
 from pgrpo.llm.base import ChatBackend, ChatRequest
-from pgrpo.plugins import load_plugins
 from pgrpo.registry import Registry
 
 JUDGE_TEMPLATE = Path(__file__).with_name("judge_template.txt")
@@ -91,10 +90,8 @@ class LLMJudge(Judge):
 
 def judge_factory(name: str) -> Callable[..., Judge]:
     """The registered judge `name` (a plugin's once plugins are loaded)."""
-    if name not in JUDGES:
-        load_plugins()
     try:
-        return JUDGES.get(name)
+        return JUDGES.lookup(name)
     except KeyError as exc:
         raise PgrpoError(f"--judge: {exc.args[0]}") from None
 

@@ -105,12 +105,8 @@ def _plain_user(problem: Problem) -> str:
 
 def get_style(style: str) -> PromptStyle:
     """The registered style (a plugin's once plugins are loaded); ConfigError naming the known styles otherwise."""
-    if style not in PROMPT_STYLES:
-        from pgrpo.plugins import load_plugins
-
-        load_plugins()
     try:
-        return PROMPT_STYLES.get(style)
+        return PROMPT_STYLES.lookup(style)
     except KeyError as exc:
         raise ConfigError(f"prompt style: {exc.args[0]}") from None
 

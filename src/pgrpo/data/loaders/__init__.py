@@ -69,13 +69,10 @@ def detect_format(path: str | Path, split: str | None = None) -> str:
 
 def get_loader(name: str) -> Loader:
     """The registered format `name` (a plugin's once plugins are loaded)."""
-    if name not in LOADERS:
-        from pgrpo.plugins import load_plugins
-
-        load_plugins()
-    if name not in LOADERS:
-        raise DataError(f"unknown problem format {name!r}; known formats: {known_formats()}")
-    return LOADERS.get(name)
+    try:
+        return LOADERS.lookup(name)
+    except KeyError:
+        raise DataError(f"unknown problem format {name!r}; known formats: {known_formats()}") from None
 
 
 @dataclasses.dataclass(frozen=True)
