@@ -15,19 +15,18 @@ from __future__ import annotations
 import logging
 import re
 import threading
-from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any, ClassVar, Generic, TypeVar, Union
+from typing import Any, Generic, TypeVar, Union
 
 from pgrpo.data.loaders import load_problems
 from pgrpo.data.math import MathProblem, load_math_problems, math_messages
 from pgrpo.data.problem import Problem
 from pgrpo.data.prompts import build_messages, render_messages
 from pgrpo.data.schema import problem_to_dict
-from pgrpo.parsing import parse_response
+from pgrpo.parsing import ParsedResponse, parse_response
 from pgrpo.parsing.response import extract_boxed, parse_math_response
 from pgrpo.sandbox.programs import program_from_code
 from pgrpo.sandbox.settings import SandboxConfig
@@ -73,38 +72,24 @@ BatchVerify = Callable[[Sequence[tuple["Task", str]]], list[Verdict]]
 JobRunner = Callable[[Sequence["Job"]], list["ExecResult"]]
 
 
-class TaskType(ABC, Generic[T]):
+@dataclass(frozen=True)
+class TaskType(Generic[T]):
     """One task kind in one place (`pgrpo.verify.TASK_TYPES`): its problems, prompts and grading."""
 
-    kind: ClassVar[str]
-    sandboxed: ClassVar[bool]  # grading runs programs (the Verifier starts its sandbox up front)
-    record_format: ClassVar[str | None]  # the `format` that reads `record`s back (None: the kind's only one)
+    kind: str
+    sandboxed: bool  # grading runs programs (the Verifier starts its sandbox up front)
+    record_format: str | None  # the `format` that reads `record`s back (None: the kind's only one)
+    # load(source, *, split=None, limit=None, name="", **options): the problems of `source` (a local file
+    # or a hub id; `name`: the benchmark's, for default ids)
+    load: Callable[..., list[T]]
+    messages: Callable[[T, str], list[dict[str, str]]]  # (task, prompt style "pgrpo" | "plain") -> chat
+    record: Callable[[T], dict[str, Any]]  # a task as a row of a problem file `load` reads back (`record_format`)
+    # (items, run_jobs, think_prefilled): one verdict per (task, full response), same order; never raises per item
+    grade: Callable[[Sequence[tuple[T, str]], JobRunner, bool], list[Verdict]]
 
-    @staticmethod
-    @abstractmethod
-    def load(source: str, *, split: str | None = None, limit: int | None = None, name: str = "",
-             **options: Any) -> list[T]:
-        """The problems of `source` (a local file or a hub id; `name`: the benchmark's, for default ids)."""
-
-    @staticmethod
-    @abstractmethod
-    def messages(task: T, style: str) -> list[dict[str, str]]:
-        """The chat messages asking `task` in prompt `style` ("pgrpo" | "plain")."""
-
-    @staticmethod
-    @abstractmethod
-    def record(task: T) -> dict[str, Any]:
-        """`task` as a row of a problem file `load` reads back (`record_format`)."""
-
-    @staticmethod
-    @abstractmethod
-    def grade(items: Sequence[tuple[T, str]], run_jobs: JobRunner, think_prefilled: bool) -> list[Verdict]:
-        """One verdict per (task, full response), same order; never raises per item."""
-
-    @classmethod
-    def prompt(cls, task: T, tokenizer: Any, style: str, *, prefill_think: bool = False) -> str:
+    def prompt(self, task: T, tokenizer: Any, style: str, *, prefill_think: bool = False) -> str:
         """The prompt text (the tokenizer's chat template over `messages`; `pgrpo.data.prompts.render_messages`)."""
-        return render_messages(cls.messages(task, style), tokenizer, prefill_think=prefill_think)
+        return render_messages(self.messages(task, style), tokenizer, prefill_think=prefill_think)
 
 
 MAX_ANSWER_CHARS = 2000
@@ -211,30 +196,24 @@ def grade_math_one(task: MathProblem, response: str, think_prefilled: bool = Fal
                    "", predicted, detail, tests_passed=int(passed), tests_total=1)
 
 
-class MathTask(TaskType[MathProblem]):
-    """Math questions with a gold final answer (MATH500, AIME, Minerva), compared by equivalence."""
+def _load_math(source: str, *, split: str | None = None, limit: int | None = None, name: str = "",
+               **options: Any) -> list[MathProblem]:
+    return load_math_problems(source, split=split, limit=limit, name=name)
 
-    kind = "math"
-    sandboxed = False
-    record_format = None
 
-    @staticmethod
-    def load(source: str, *, split: str | None = None, limit: int | None = None, name: str = "",
-             **options: Any) -> list[MathProblem]:
-        return load_math_problems(source, split=split, limit=limit, name=name)
+def _math_record(task: MathProblem) -> dict[str, Any]:
+    return {"task_id": task.task_id, "problem": task.statement, "answer": task.answer}
 
-    @staticmethod
-    def messages(task: MathProblem, style: str) -> list[dict[str, str]]:
-        return math_messages(task, style)
 
-    @staticmethod
-    def record(task: MathProblem) -> dict[str, Any]:
-        return {"task_id": task.task_id, "problem": task.statement, "answer": task.answer}
+def _grade_math(items: Sequence[tuple[MathProblem, str]], run_jobs: JobRunner,
+                think_prefilled: bool) -> list[Verdict]:
+    del run_jobs  # math answers are compared, never executed
+    return [grade_math_one(task, response, think_prefilled) for task, response in items]
 
-    @staticmethod
-    def grade(items: Sequence[tuple[MathProblem, str]], run_jobs: JobRunner, think_prefilled: bool) -> list[Verdict]:
-        del run_jobs  # math answers are compared, never executed
-        return [grade_math_one(task, response, think_prefilled) for task, response in items]
+
+# Math questions with a gold final answer (MATH500, AIME, Minerva), compared by equivalence.
+MathTask: TaskType[MathProblem] = TaskType("math", sandboxed=False, record_format=None, load=_load_math,
+                                           messages=math_messages, record=_math_record, grade=_grade_math)
 
 
 def verdict_from_exec(result: ExecResult, *, format_ok: bool = False, reasoning: str = "", code: str = "",
@@ -244,53 +223,41 @@ def verdict_from_exec(result: ExecResult, *, format_ok: bool = False, reasoning:
                    result.detail[:DETAIL_CHARS], result.runtime_s, result.tests_passed, result.tests_total)
 
 
-class CodeTask(TaskType[Problem]):
-    """Programming problems (HumanEval(+), MBPP(+), LiveCodeBench, APPS, BigCodeBench...), graded in the sandbox."""
+def _load_code(source: str, *, split: str | None = None, limit: int | None = None, name: str = "",
+               **options: Any) -> list[Problem]:
+    return load_problems(source, split=split, limit=limit, **options)
 
-    kind = "code"
-    sandboxed = True
-    record_format = "pgrpo"
 
-    @staticmethod
-    def load(source: str, *, split: str | None = None, limit: int | None = None, name: str = "",
-             **options: Any) -> list[Problem]:
-        return load_problems(source, split=split, limit=limit, **options)
+def _grade_code(items: Sequence[tuple[Problem, str]], run_jobs: JobRunner, think_prefilled: bool) -> list[Verdict]:
+    verdicts: list[Verdict | None] = [None] * len(items)
+    jobs: list[Job] = []
+    pending: list[tuple[int, ParsedResponse, str]] = []
+    for i, (task, response) in enumerate(items):
+        parsed = parse_response(response, think_prefilled=think_prefilled)
+        answer = parsed.answer or parsed.code
+        program = program_from_code(task, parsed.code)
+        if not program.strip():
+            verdicts[i] = Verdict(False, NO_CODE, 0.0, parsed.format_ok, parsed.reasoning, "", answer,
+                                  "no code found in the response", tests_total=task.tests.count)
+            continue
+        jobs.append(Job(task, program))
+        pending.append((i, parsed, answer))
+    for (i, parsed, answer), result in zip(pending, run_jobs(jobs) if jobs else [], strict=True):
+        verdicts[i] = verdict_from_exec(result, format_ok=parsed.format_ok, reasoning=parsed.reasoning,
+                                        code=parsed.code, answer=answer)
+    return [v for v in verdicts if v is not None]
 
-    @staticmethod
-    def messages(task: Problem, style: str) -> list[dict[str, str]]:
-        return build_messages(task, style)
 
-    @staticmethod
-    def record(task: Problem) -> dict[str, Any]:
-        return problem_to_dict(task)
-
-    @staticmethod
-    def grade(items: Sequence[tuple[Problem, str]], run_jobs: JobRunner, think_prefilled: bool) -> list[Verdict]:
-        verdicts: list[Verdict | None] = [None] * len(items)
-        jobs: list[Job] = []
-        pending: list[tuple[int, bool, str, str, str]] = []
-        for i, (task, response) in enumerate(items):
-            parsed = parse_response(response, think_prefilled=think_prefilled)
-            answer = parsed.answer or parsed.code
-            program = program_from_code(task, parsed.code)
-            if not program.strip():
-                verdicts[i] = Verdict(False, NO_CODE, 0.0, parsed.format_ok, parsed.reasoning, "", answer,
-                                      "no code found in the response", tests_total=task.tests.count)
-                continue
-            jobs.append(Job(task, program))
-            pending.append((i, parsed.format_ok, parsed.reasoning, parsed.code, answer))
-        for (i, format_ok, reasoning, code, answer), result in zip(pending, run_jobs(jobs) if jobs else [],
-                                                                   strict=True):
-            verdicts[i] = verdict_from_exec(result, format_ok=format_ok, reasoning=reasoning, code=code,
-                                            answer=answer)
-        return [v for v in verdicts if v is not None]
+# Programming problems (HumanEval(+), MBPP(+), LiveCodeBench, APPS, BigCodeBench...), graded in the sandbox.
+CodeTask: TaskType[Problem] = TaskType("code", sandboxed=True, record_format="pgrpo", load=_load_code,
+                                       messages=build_messages, record=problem_to_dict, grade=_grade_code)
 
 
 # The task kinds (a recipe's `task:`, a benchmark's kind) and their one type each.
-TASK_TYPES: dict[str, type[TaskType[Any]]] = {t.kind: t for t in (CodeTask, MathTask)}
+TASK_TYPES: dict[str, TaskType[Any]] = {t.kind: t for t in (CodeTask, MathTask)}
 
 
-def task_type(kind: str) -> type[TaskType[Any]]:
+def task_type(kind: str) -> TaskType[Any]:
     """The task type of `kind`; ValueError naming the known kinds otherwise."""
     try:
         return TASK_TYPES[kind]
