@@ -191,7 +191,8 @@ def _check_answer(answer: str) -> list[str]:
     return problems
 
 
-def _format_problems(text: str) -> list[str]:
+def _format_problems(text: str, *, code: bool = True) -> list[str]:
+    """Why `text` breaks the tag layout (both formats) or, with `code`, the answer's one-fence rule."""
     counts = {tag: text.count(tag) for tag in TAGS}
     problems = [
         f"missing {tag}" if n == 0 else f"{n} {tag} tags (expected exactly 1)"
@@ -212,7 +213,8 @@ def _format_problems(text: str) -> list[str]:
         problems.append("text after </answer>")
     if not text[t_open + len(THINK_OPEN):t_close].strip():
         problems.append("empty reasoning")
-    problems.extend(_check_answer(text[a_open + len(ANSWER_OPEN):a_close]))
+    if code:
+        problems.extend(_check_answer(text[a_open + len(ANSWER_OPEN):a_close]))
     return problems
 
 
@@ -253,9 +255,6 @@ def format_response(reasoning: str, code: str | None = None) -> str:
     return f"{think}\n{ANSWER_OPEN}\n```python\n{code.rstrip()}\n```\n{ANSWER_CLOSE}"
 
 
-_MATH_FORMAT = re.compile(r"\A\s*<think>(?P<think>.*?)</think>\s*<answer>(?P<answer>.*?)</answer>\s*\Z", re.DOTALL)
-
-
 @dataclass(frozen=True)
 class MathParsed:
     """A math completion split into reasoning and answer region; `format_ok` is the math R_f."""
@@ -270,9 +269,8 @@ def parse_math_response(text: str, *, think_prefilled: bool = False) -> MathPars
     text = _prefilled(text, think_prefilled)
     regions = _answer_regions(text)
     answer = (regions[0] if regions else "").strip()
-    reasoning = reasoning_region(text, before_fence=False)
-    well_formed = _MATH_FORMAT.match(text) is not None and all(text.count(tag) == 1 for tag in TAGS)
-    return MathParsed(reasoning, answer, well_formed and bool(reasoning) and "\\boxed" in answer)
+    format_ok = not _format_problems(text, code=False) and "\\boxed" in answer
+    return MathParsed(reasoning_region(text, before_fence=False), answer, format_ok)
 
 
 def _balanced(text: str, open_at: int) -> str | None:
