@@ -15,6 +15,8 @@ import resource
 import sys
 from typing import NamedTuple
 
+from pgrpo.sandbox.resources import read_text
+
 _libc = ctypes.CDLL(None, use_errno=True)
 
 CLONE_NEWNS = 0x00020000
@@ -271,20 +273,10 @@ class PidsCgroup:
 
 def _pids_bases() -> list[str]:
     bases: list[str] = []
-    try:
-        with open("/proc/self/cgroup") as f:
-            lines = f.read().splitlines()
-    except OSError:
-        return bases
-    for line in lines:
+    for line in (read_text("/proc/self/cgroup") or "").splitlines():
         _, controllers, rel = line.split(":", 2)
         if "pids" in controllers.split(","):
             bases.append("/sys/fs/cgroup/pids" + rel)
-        elif controllers == "" and os.path.exists(f"/sys/fs/cgroup{rel}/cgroup.controllers"):
-            try:  # v2: usable only if our own cgroup delegates the pids controller
-                with open(f"/sys/fs/cgroup{rel}/cgroup.subtree_control") as f:
-                    if "pids" in f.read().split():
-                        bases.append(f"/sys/fs/cgroup{rel}")
-            except OSError:
-                pass
+        elif controllers == "" and "pids" in (read_text(f"/sys/fs/cgroup{rel}/cgroup.subtree_control") or "").split():
+            bases.append(f"/sys/fs/cgroup{rel}")  # v2: usable only if our own cgroup delegates the pids controller
     return [b.rstrip("/") or "/" for b in bases if os.access(b, os.W_OK)]

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 import pgrpo
 from pgrpo.sandbox.isolation import SINGLE_THREAD_ENV
+from pgrpo.sandbox.resources import read_text
 from pgrpo.sandbox.types import IsolationError
 
 _SRC_DIR = os.path.dirname(os.path.dirname(os.path.abspath(pgrpo.__file__)))
@@ -204,11 +205,7 @@ _SYSCTL_CAUSES = (
 
 
 def _read(root: str, path: str) -> str | None:
-    try:
-        with open(os.path.join(root, path.lstrip("/")), encoding="utf-8", errors="replace") as f:
-            return f.read().strip()
-    except OSError:
-        return None
+    return read_text(os.path.join(root, path.lstrip("/")))
 
 
 def _sysctl(root: str, path: str) -> int | None:

@@ -11,9 +11,10 @@ import os
 CGROUP_ROOT = "/sys/fs/cgroup"
 
 
-def _read(path: str) -> str | None:
+def read_text(path: str) -> str | None:
+    """The stripped text of a /proc, /sys or cgroup file; None where it cannot be read."""
     try:
-        with open(path, encoding="utf-8") as f:
+        with open(path, encoding="utf-8", errors="replace") as f:
             return f.read().strip()
     except OSError:
         return None
@@ -31,16 +32,16 @@ def _cpus(quota: str | None, period: str | None) -> float | None:
 def cgroup_cpu_quota(proc_cgroup: str = "/proc/self/cgroup", root: str = CGROUP_ROOT) -> float | None:
     """The CPU quota (in CPUs, may be fractional) of this process's cgroup: the tightest v2 `cpu.max` on
     it and its ancestors, else the v1 `cpu.cfs_quota_us`; None if unlimited."""
-    for line in (_read(proc_cgroup) or "").splitlines():
+    for line in (read_text(proc_cgroup) or "").splitlines():
         _, controllers, rel = (line.split(":", 2) + ["", ""])[:3]
         parts = [p for p in rel.strip("/").split("/") if p]
         pairs: list[tuple[str | None, ...]]
         if controllers == "":
-            pairs = [(_read(os.path.join(root, *parts[:depth], "cpu.max")) or "").partition(" ")[::2]
+            pairs = [(read_text(os.path.join(root, *parts[:depth], "cpu.max")) or "").partition(" ")[::2]
                      for depth in range(len(parts), -1, -1)]
         elif "cpu" in controllers.split(","):
             dirs = [os.path.join(root, base, *sub) for base in ("cpu,cpuacct", "cpu") for sub in (parts, [])]
-            pairs = [(_read(os.path.join(d, "cpu.cfs_quota_us")), _read(os.path.join(d, "cpu.cfs_period_us")))
+            pairs = [(read_text(os.path.join(d, "cpu.cfs_quota_us")), read_text(os.path.join(d, "cpu.cfs_period_us")))
                      for d in dirs]
         else:
             continue
