@@ -1,6 +1,7 @@
 """The two heads' fit functions for `pgrpo rm train` (`FITS`: scalar on TRL's RewardTrainer, implicit on
 its DPOTrainer, each pair side encoded alone exactly as its scorer encodes it) and what they share:
-`FitInputs` / `Fitted`, `tokenize_pairs`, the TrainingArguments, LoRA, resuming and `save_trained`.
+`FitInputs` / `Fitted`, `tokenize_pairs`, the TrainingArguments, LoRA, and `train_and_save` (resuming,
+saving).
 """
 
 from __future__ import annotations
@@ -44,14 +45,6 @@ class FitInputs:
     train_pairs: list[Pair]
     heldout_pairs: list[Pair]
     manifest: RMManifest
-
-    def datasets(self, encode: Callable[..., EncodedInput]) -> tuple[Any, Any | None, int]:
-        """`tokenize_pairs` of the training and held-out pairs (None without any), and how many
-        sides were truncated in all."""
-        args = (encode, self.manifest.include_code, self.config.train.max_length, self.config.data.use_margin)
-        train, n_train = tokenize_pairs(self.train_pairs, *args)
-        heldout, n_heldout = tokenize_pairs(self.heldout_pairs, *args) if self.heldout_pairs else (None, 0)
-        return train, heldout, n_train + n_heldout
 
 
 @dataclass
@@ -97,30 +90,26 @@ def peft_config_for(config: RMTrainConfig, task_type: str) -> LoraConfig | None:
                       lora_dropout=config.lora.dropout, target_modules=list(config.lora.target_modules))
 
 
+# TrainSection fields TrainingArguments takes under the same name.
+SAME_NAME_ARGUMENTS = ("max_steps", "learning_rate", "gradient_accumulation_steps", "weight_decay", "bf16",
+                       "gradient_checkpointing", "logging_steps", "save_steps", "save_total_limit", "deepspeed")
+
+
 def trainer_arguments(config: RMTrainConfig, has_eval: bool) -> dict[str, Any]:
     """The TrainingArguments both heads' TRL configs (RewardConfig, DPOConfig) share."""
     t = config.train
     return dict(
+        {name: getattr(t, name) for name in SAME_NAME_ARGUMENTS},
         output_dir=config.output_dir,
         num_train_epochs=t.epochs,
-        max_steps=t.max_steps,
-        learning_rate=t.learning_rate,
         per_device_train_batch_size=t.batch_size,
         per_device_eval_batch_size=t.eval_batch_size,
-        gradient_accumulation_steps=t.gradient_accumulation_steps,
         warmup_steps=t.warmup_ratio,  # a float < 1 is a share of the total steps
-        weight_decay=t.weight_decay,
         lr_scheduler_type=t.lr_scheduler,
-        bf16=t.bf16,
-        gradient_checkpointing=t.gradient_checkpointing,
         # Inputs are already truncated by our policy; TRL's filter would silently drop pairs.
         max_length=None,
-        logging_steps=t.logging_steps,
         save_strategy="steps",
-        save_steps=t.save_steps,
-        save_total_limit=t.save_total_limit,
         eval_strategy=t.eval_strategy if has_eval and t.eval_strategy != "never" else "no",
-        deepspeed=t.deepspeed,
         report_to=list(t.report_to),
         seed=config.seed,
         data_seed=config.seed,
@@ -132,23 +121,28 @@ def trainer_arguments(config: RMTrainConfig, has_eval: bool) -> dict[str, Any]:
     )
 
 
-def last_checkpoint(config: RMTrainConfig) -> str | None:
-    """The Trainer checkpoint to resume from, if resuming is on and there is one."""
+def train_and_save(inputs: FitInputs, trainer_class: type, args: Any, encode: Callable[..., EncodedInput],
+                   **trainer_kwargs: Any) -> tuple[Any, Any, int, float | None]:
+    """Build `trainer_class` on `tokenize_pairs` of the training and held-out pairs, train it (from the
+    last checkpoint in output_dir when `train.resume`), then save the model + tokenizer (LoRA merged:
+    a plain model every consumer loads) and the manifest. Returns (trainer, the saved model, sides
+    truncated, training loss)."""
     from transformers.trainer_utils import get_last_checkpoint
 
-    out = Path(config.output_dir)
-    checkpoint = get_last_checkpoint(str(out)) if config.train.resume and out.is_dir() else None
+    config = inputs.config
+    pair_args = (encode, inputs.manifest.include_code, config.train.max_length, config.data.use_margin)
+    train_ds, n_truncated = tokenize_pairs(inputs.train_pairs, *pair_args)
+    eval_ds, n_heldout = (tokenize_pairs(inputs.heldout_pairs, *pair_args) if inputs.heldout_pairs
+                          else (None, 0))
+    trainer = trainer_class(model=inputs.base, args=args, train_dataset=train_ds, eval_dataset=eval_ds,
+                            processing_class=inputs.tokenizer, **trainer_kwargs)
+    out = config.output_dir
+    checkpoint = get_last_checkpoint(out) if config.train.resume and Path(out).is_dir() else None
     if checkpoint:
         log.warning("resuming from %s", checkpoint)
-    return checkpoint
-
-
-def save_trained(trainer: Any, inputs: FitInputs) -> Any:
-    """Save the trained model + tokenizer (LoRA merged: a plain model every consumer loads), then
-    the manifest; returns the (merged) model."""
-    out = inputs.config.output_dir
+    loss = getattr(trainer.train(resume_from_checkpoint=checkpoint), "training_loss", None)
     model: Any = trainer.model
-    if inputs.config.lora.enabled:  # LoRA is meant for single-device runs
+    if config.lora.enabled:  # LoRA is meant for single-device runs
         model = model.merge_and_unload()
         if trainer.is_world_process_zero():
             model.save_pretrained(out)
@@ -157,7 +151,7 @@ def save_trained(trainer: Any, inputs: FitInputs) -> Any:
         trainer.save_model(out)  # gathers ZeRO-3 shards; saves the tokenizer too
     if trainer.is_world_process_zero():
         write_manifest(out, inputs.manifest)
-    return model
+    return trainer, model, n_truncated + n_heldout, loss
 
 
 def check_config(config: RMTrainConfig) -> None:
@@ -182,18 +176,11 @@ def fit_scalar(inputs: FitInputs) -> Fitted:
     from trl import RewardConfig, RewardTrainer
 
     config, tokenizer = inputs.config, inputs.tokenizer
-    train_ds, eval_ds, n_truncated = inputs.datasets(functools.partial(encode_rm_input, tokenizer))
-    trainer = RewardTrainer(
-        model=inputs.base,
-        args=RewardConfig(center_rewards_coefficient=config.train.center_rewards_coefficient,
-                          **trainer_arguments(config, eval_ds is not None)),
-        train_dataset=train_ds,
-        eval_dataset=eval_ds,
-        processing_class=tokenizer,
-        peft_config=peft_config_for(config, "SEQ_CLS"),
-    )
-    loss = getattr(trainer.train(resume_from_checkpoint=last_checkpoint(config)), "training_loss", None)
-    model = save_trained(trainer, inputs)
+    args = RewardConfig(center_rewards_coefficient=config.train.center_rewards_coefficient,
+                        **trainer_arguments(config, bool(inputs.heldout_pairs)))
+    trainer, model, n_truncated, loss = train_and_save(inputs, RewardTrainer, args,
+                                                       functools.partial(encode_rm_input, tokenizer),
+                                                       peft_config=peft_config_for(config, "SEQ_CLS"))
     scorer = RewardScorer(config.output_dir, batch_size=config.score_batch_size,
                           max_length=config.train.max_length, device=str(next(model.parameters()).device),
                           head=ScalarHead(model, tokenizer), manifest=inputs.manifest)
@@ -271,27 +258,18 @@ def fit_implicit(inputs: FitInputs) -> Fitted:
 
     config, tokenizer = inputs.config, inputs.tokenizer
     out = Path(config.output_dir)
-    train_ds, eval_ds, n_truncated = inputs.datasets(
-        functools.partial(encode_implicit, tokenizer, style=config.head.prompt_style))
     reference_dir = _save_reference(inputs.base, out, config.model.dtype)
     peft_config = peft_config_for(config, "CAUSAL_LM")
     # With LoRA, TRL uses the adapter-disabled policy as the reference; else the saved copy.
     reference = None if peft_config else AutoModelForCausalLM.from_pretrained(
         reference_dir, **trainer_arguments(config, False)["model_init_kwargs"])
-    trainer = _trainer_class()(
-        model=inputs.base,
-        ref_model=reference,
-        # The sigmoid loss, -log sigmoid(score_c - score_r), is Bradley-Terry on the implicit score.
-        args=DPOConfig(beta=config.head.beta, loss_type=["sigmoid"],
-                       **trainer_arguments(config, eval_ds is not None)),
-        data_collator=functools.partial(collate_sides, pad_token_id=tokenizer.pad_token_id),
-        train_dataset=train_ds,
-        eval_dataset=eval_ds,
-        processing_class=tokenizer,
-        peft_config=peft_config,
-    )
-    loss = getattr(trainer.train(resume_from_checkpoint=last_checkpoint(config)), "training_loss", None)
-    save_trained(trainer, inputs)
+    # The sigmoid loss, -log sigmoid(score_c - score_r), is Bradley-Terry on the implicit score.
+    args = DPOConfig(beta=config.head.beta, loss_type=["sigmoid"],
+                     **trainer_arguments(config, bool(inputs.heldout_pairs)))
+    encode = functools.partial(encode_implicit, tokenizer, style=config.head.prompt_style)
+    collate = functools.partial(collate_sides, pad_token_id=tokenizer.pad_token_id)
+    trainer, _, n_truncated, loss = train_and_save(inputs, _trainer_class(), args, encode, ref_model=reference,
+                                                   data_collator=collate, peft_config=peft_config)
     trainer.accelerator.wait_for_everyone()  # every rank reads what rank 0 wrote
     device = str(next(trainer.model.parameters()).device)
     # Free the reference and optimizer state before the held-out check loads the saved directory
