@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import hmac
-import json
 import os
 import resource
 from collections import Counter, OrderedDict, deque
@@ -247,12 +246,10 @@ class Gate:
         if refusal is None:
             await self.app(scope, self._timed_body(scope, key, receive), tracked)
             return
+        from starlette.responses import JSONResponse
+
         status, detail, extra = refusal
-        body = json.dumps({"detail": detail}).encode()
-        headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
-                   (b"connection", b"close"), *extra]
-        await tracked({"type": "http.response.start", "status": status, "headers": headers})
-        await tracked({"type": "http.response.body", "body": body})
+        await JSONResponse({"detail": detail}, status, {"connection": "close", **extra})(scope, receive, tracked)
 
     def _timed_body(self, scope: Scope, key: Key | None, receive: Receive) -> Receive:
         """`receive`, with the request's body (if it has one) under the guard's body deadline."""
@@ -276,7 +273,7 @@ class Gate:
 
         return timed
 
-    def _refusal(self, scope: Scope) -> tuple[int, str, list[tuple[bytes, bytes]]] | None:
+    def _refusal(self, scope: Scope) -> tuple[int, str, dict[str, str]] | None:
         headers = dict(scope.get("headers") or ())
         if self.expected is None:
             host = headers.get(b"host", b"").decode("latin-1")
@@ -285,11 +282,11 @@ class Gate:
                 port = server[1] if server else "PORT"
                 return 400, (f"host: {host or 'none'!r} is not this service's loopback address; without a "
                              f"token only localhost:{port}, 127.0.0.1:{port} and [::1]:{port} are answered "
-                             f"(a web page reaching it by DNS rebinding sends its own host name)"), []
+                             f"(a web page reaching it by DNS rebinding sends its own host name)"), {}
             return None
         scheme, _, value = headers.get(b"authorization", b"").partition(b" ")
         if scheme.lower() != b"bearer" or not hmac.compare_digest(value, self.expected):
-            return 401, "authorization: missing or wrong bearer token", [(b"www-authenticate", b"Bearer")]
+            return 401, "authorization: missing or wrong bearer token", {"www-authenticate": "Bearer"}
         return None
 
 
