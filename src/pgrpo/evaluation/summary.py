@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -113,13 +113,11 @@ def summarize_benchmark(benchmark: str, tasks: Sequence[EvalTask], results: Iter
                         ks: Sequence[int] = DEFAULT_KS,
                         windows: Sequence[DateWindow] = ()) -> BenchmarkSummary:
     """Aggregate `results` of `benchmark` over its `tasks` (results of other tasks are ignored)."""
-    task_ids = {t.task_id for t in tasks}
-    by_task: dict[str, list[ResultRecord]] = defaultdict(list)
+    by_task: dict[str, list[ResultRecord]] = {t.task_id: [] for t in tasks}
     for r in results:
-        if r.benchmark == benchmark and r.task_id in task_ids:
+        if r.benchmark == benchmark and r.task_id in by_task:
             by_task[r.task_id].append(r)
-    flags = {t.task_id: [r.passed for r in sorted(by_task.get(t.task_id, []), key=lambda r: r.sample_index)]
-             for t in tasks}
+    flags = {task_id: [r.passed for r in sorted(rs, key=lambda r: r.sample_index)] for task_id, rs in by_task.items()}
     records = [r for rs in by_task.values() for r in rs]
     overall = _group(benchmark, flags, ks)
     difficulties = {t.difficulty for t in tasks if t.difficulty}
