@@ -52,8 +52,7 @@ from pgrpo.sandbox.child import spawner_entry
 spawner_entry(int(sys.argv[1]), int(sys.argv[2]), sys.argv[3] == "1", sys.argv[5] == "check")
 """
 
-SAFE_ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": "/tmp", "LANG": "C.UTF-8", "PYTHONIOENCODING": "utf-8",
-            **isolation.SINGLE_THREAD_ENV}
+SAFE_ENV = {**isolation.BASE_ENV, "PYTHONIOENCODING": "utf-8"}
 HEADER = struct.Struct("!I")
 # A runner request, binary on purpose (no JSON parse in the spawner or before the program
 # runs: on this class of VM every page a fresh process first writes costs a slow fault):

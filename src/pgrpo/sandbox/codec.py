@@ -33,7 +33,7 @@ class CandidateError(Exception):
 
 
 class ReplyFault(Exception):
-    """args (status, detail): a reply that ends the test with that Status value (bad value, MemoryError...)."""
+    """args (status, detail): a reply that ends the test with that Status value (a bad value, MemoryError)."""
 
 
 def _enc(value: Any, depth: int) -> Any:

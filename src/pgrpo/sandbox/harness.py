@@ -229,7 +229,7 @@ class CheckerLink:
         self.run.close()
 
     def test(self, index: int, deadline: float) -> tuple[bool, str]:
-        """Run test `index`: (passed, detail). Raises Abort / codec.CandidateError like a trusted test body."""
+        """Run test `index`: (passed, detail). Raises Abort / CandidateError like a trusted test body."""
         self._in_step = False
         try:
             return self._test(index, deadline)

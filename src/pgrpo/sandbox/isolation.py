@@ -41,9 +41,11 @@ PR_SET_NO_NEW_PRIVS = 38
 PR_SET_CHILD_SUBREAPER = 36
 
 _LAST_CAP = 63
-# Numeric libraries run single-threaded: one worker = one CPU (see pgrpo.sandbox.resources).
-SINGLE_THREAD_ENV = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
-                     "NUMEXPR_NUM_THREADS": "1", "VECLIB_MAXIMUM_THREADS": "1"}
+# What workers and programs start from (PATH, HOME, LANG); numeric libraries run single-threaded: one
+# worker = one CPU (see pgrpo.sandbox.resources).
+BASE_ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": "/tmp", "LANG": "C.UTF-8", "OMP_NUM_THREADS": "1",
+            "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "NUMEXPR_NUM_THREADS": "1",
+            "VECLIB_MAXIMUM_THREADS": "1"}
 
 
 def _check(ret: int, what: str) -> None:
@@ -277,6 +279,7 @@ def _pids_bases() -> list[str]:
         _, controllers, rel = line.split(":", 2)
         if "pids" in controllers.split(","):
             bases.append("/sys/fs/cgroup/pids" + rel)
-        elif controllers == "" and "pids" in (read_text(f"/sys/fs/cgroup{rel}/cgroup.subtree_control") or "").split():
-            bases.append(f"/sys/fs/cgroup{rel}")  # v2: usable only if our own cgroup delegates the pids controller
+        elif controllers == "":  # v2: usable only if our own cgroup delegates the pids controller
+            if "pids" in (read_text(f"/sys/fs/cgroup{rel}/cgroup.subtree_control") or "").split():
+                bases.append(f"/sys/fs/cgroup{rel}")
     return [b.rstrip("/") or "/" for b in bases if os.access(b, os.W_OK)]

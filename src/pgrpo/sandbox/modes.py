@@ -20,13 +20,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import pgrpo
-from pgrpo.sandbox.isolation import SINGLE_THREAD_ENV
+from pgrpo.sandbox.isolation import BASE_ENV, CAP_SYS_ADMIN
 from pgrpo.sandbox.resources import read_text
 from pgrpo.sandbox.types import IsolationError
 
 _SRC_DIR = os.path.dirname(os.path.dirname(os.path.abspath(pgrpo.__file__)))
-WORKER_ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": "/tmp", "PYTHONDONTWRITEBYTECODE": "1",
-              **SINGLE_THREAD_ENV}
+WORKER_ENV = {**BASE_ENV, "PYTHONDONTWRITEBYTECODE": "1"}
 
 # What each fallback mode leaves unprotected (the one loud warning names it).
 FALLBACK_GAPS = {
@@ -147,7 +146,6 @@ def resolve_isolation(mode: str) -> str:
 
 
 # -- diagnosis -----------------------------------------------------------------------------
-CAP_SYS_ADMIN = 21
 # How a refused namespace shows in the probes' errors (Python's OSError, bwrap's messages).
 REFUSED = ("operation not permitted", "permission denied", "no permissions", "eperm", "[errno 1]")
 # An AppArmor label as /proc/self/attr/current shows it ("docker-default (enforce)"); an SELinux

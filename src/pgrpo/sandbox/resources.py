@@ -41,7 +41,8 @@ def cgroup_cpu_quota(proc_cgroup: str = "/proc/self/cgroup", root: str = CGROUP_
                      for depth in range(len(parts), -1, -1)]
         elif "cpu" in controllers.split(","):
             dirs = [os.path.join(root, base, *sub) for base in ("cpu,cpuacct", "cpu") for sub in (parts, [])]
-            pairs = [(read_text(os.path.join(d, "cpu.cfs_quota_us")), read_text(os.path.join(d, "cpu.cfs_period_us")))
+            pairs = [(read_text(os.path.join(d, "cpu.cfs_quota_us")),
+                      read_text(os.path.join(d, "cpu.cfs_period_us")))
                      for d in dirs]
         else:
             continue
