@@ -35,7 +35,6 @@ from pgrpo.sandbox.types import ExecResult, Job, SandboxEngine, check_isolation
 __all__ = ["TASK_TYPES", "BatchVerify", "CodeTask", "JobRunner", "MathTask", "Task", "TaskType", "Verdict",
            "Verifier", "answers_match", "task_type", "verdict_from_exec", "verify"]
 
-R = TypeVar("R")
 
 # A task of any kind: each says `kind`, `task_id` and `statement` (the text the model and the RM read).
 Task = Union[Problem, MathProblem]
@@ -138,29 +137,24 @@ def _verify(prediction: str, gold: str, timeout: int | None) -> bool:
     return bool(verify(gold_parsed, pred_parsed, timeout_seconds=timeout))
 
 
-def _run_with_deadline(fn: Callable[[], R], timeout_s: float, default: R) -> R:
-    """fn() in a daemon thread; `default` if it takes longer than timeout_s or raises."""
-    box: list[R] = []
-
-    def target() -> None:
-        try:
-            box.append(fn())
-        except Exception:  # noqa: BLE001 (any parser crash means "no symbolic verdict")
-            logging.getLogger(__name__).debug("math-verify failed", exc_info=True)
-
-    worker = threading.Thread(target=target, name="math-verify", daemon=True)
-    worker.start()
-    worker.join(timeout_s)
-    return box[0] if box else default
-
-
 def _symbolic_match(prediction: str, gold: str, timeout_s: float) -> bool:
     if threading.current_thread() is threading.main_thread():
         try:
             return _verify(prediction, gold, max(1, round(timeout_s)))
         except Exception:  # noqa: BLE001 (math-verify/sympy raise many types on odd input)
             return False
-    return _run_with_deadline(lambda: _verify(prediction, gold, None), timeout_s, False)
+    box: list[bool] = []
+
+    def target() -> None:
+        try:
+            box.append(_verify(prediction, gold, None))
+        except Exception:  # noqa: BLE001 (off the main thread too: a crash means "no symbolic verdict")
+            logging.getLogger(__name__).debug("math-verify failed", exc_info=True)
+
+    worker = threading.Thread(target=target, name="math-verify", daemon=True)
+    worker.start()
+    worker.join(timeout_s)
+    return bool(box and box[0])
 
 
 def answers_match(prediction: str, gold: str, *, timeout_s: float = DEFAULT_TIMEOUT_S) -> bool:
