@@ -295,11 +295,7 @@ def child_main(data: dict[str, Any], box: list[Any], wfd: int) -> None:
         classes = [("TestCases", c.__dict__, False) for c in cases.__mro__ if c not in base_case.__mro__]
         audit(EVENT, "watch", [*classes, ("the test module", ns, False)])
         audit(EVENT, "result", result)
-    except BaseException as exc:  # noqa: BLE001 - anything while loading fails the whole job
-        audit(EVENT, "load", type_(exc).__name__, text(exc)[:300], "1" if isinstance(exc, MemoryError) else "")
-        exc_exit(0)
-    del real, cases, module
-    try:
+        del real, cases, module
         result._testRunEntered = True  # type: ignore[attr-defined]
         for name, inst, func, skip_decorated, xfail_declared in plan:
             suite_fns["_tearDownPreviousClass"](suite, inst, result)
@@ -313,7 +309,7 @@ def child_main(data: dict[str, Any], box: list[Any], wfd: int) -> None:
             audit(EVENT, "end")
         suite_fns["_tearDownPreviousClass"](suite, None, result)
         suite_fns["_handleModuleTearDown"](suite, result)
-    except BaseException as exc:  # noqa: BLE001 - e.g. KeyboardInterrupt escapes unittest: the job fails
+    except BaseException as exc:  # noqa: BLE001 - loading, or escaping unittest: the job fails
         audit(EVENT, "load", type_(exc).__name__, text(exc)[:300], "1" if isinstance(exc, MemoryError) else "")
         exc_exit(0)
     audit(EVENT, "done")
