@@ -311,7 +311,7 @@ class EvalIndex:
     _items: list[tuple[str, EvalItem, int]] = field(default_factory=list)  # (set, item, gram count)
 
     def add(self, eval_set: str, items: Iterable[EvalItem]) -> int:
-        added = 0
+        items = list(items)
         for item in items:
             index = len(self._items)
             grams = ngrams(statement_words(item.statement), self.n)
@@ -323,21 +323,17 @@ class EvalIndex:
                     self._exact.setdefault(key.exact, []).append(index)
                 if key.inputs is not None:
                     self._inputs.setdefault(key.inputs, []).append((index, key.paired))
-            added += 1
-        return added
+        return len(items)
 
     def match(self, problem: Problem) -> Contamination | None:
         """The evaluation item `problem` overlaps most (statement first, then tests), or None."""
         grams = ngrams(statement_words(problem.statement), self.n)
         shared = Counter(i for gram in grams for i in set(self._grams.get(hash(gram), ())))
-        best: tuple[float, int] | None = None
-        for index, count in shared.items():
-            share = count / max(1, min(len(grams), self._items[index][2]))
-            if share >= self.ngram_threshold and (best is None or share > best[0]):
-                best = (share, index)
-        if best is not None:
-            eval_set, item, _ = self._items[best[1]]
-            return Contamination(eval_set, item.eval_id, f"{self.n}-gram overlap {best[0]:.2f}")
+        shares = {index: count / max(1, min(len(grams), self._items[index][2])) for index, count in shared.items()}
+        best = max(shares, key=shares.__getitem__, default=None)
+        if best is not None and shares[best] >= self.ngram_threshold:
+            eval_set, item, _ = self._items[best]
+            return Contamination(eval_set, item.eval_id, f"{self.n}-gram overlap {shares[best]:.2f}")
         keys = case_keys(problem)
         hits, by_inputs = self._shared_cases(keys)
         for index, count in hits.most_common():
