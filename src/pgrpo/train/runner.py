@@ -19,7 +19,7 @@ from pgrpo.config import ConfigError, to_dict
 from pgrpo.hf_loading import ensure_pad_token, torch_dtype
 from pgrpo.rewards.batch import RewardEvaluator, ThinkingFn, TruncationCount, get_mode
 from pgrpo.train.config import TrainConfig, lora_config, validate_train_config
-from pgrpo.train.distributed import agree, agreed, first_per_node_then_rest, gather_json, local_rank, rank
+from pgrpo.train.distributed import agreed, first_per_node_then_rest, gather_json, local_rank, rank
 from pgrpo.train.tasks import format_warmup, load_examples, make_verifier, to_dataset
 from pgrpo.verify import BatchVerify, Task, Verifier, task_type
 
@@ -164,20 +164,18 @@ def agreed_service_checks(config: TrainConfig) -> None:
 def agreed_verifier(config: TrainConfig) -> Verifier:
     """This rank's started verifier (a jail can fail on one node only); every rank raises if any
     rank could not start its own (a collective)."""
-    verifier: Verifier | None = None
-    error: Exception | None = None
+    started: list[Verifier] = []
+
+    def start() -> Verifier:  # an error (e.g. IsolationError naming the cause) goes to the other ranks
+        started.append(make_verifier(config))
+        return started[0]
+
     try:
-        verifier = make_verifier(config)
-    except Exception as exc:  # e.g. IsolationError naming the cause: the other ranks must hear of it
-        error = exc
-    try:
-        agree("starting the sandbox", error)
-    except BaseException:
-        if verifier is not None:
+        return agreed("starting the sandbox", start)
+    except BaseException:  # another rank failed: this rank's started verifier stops too
+        for verifier in started:
             verifier.close()
         raise
-    assert verifier is not None  # agree raised otherwise
-    return verifier
 
 
 def output_dir(config: TrainConfig) -> Path:
