@@ -271,8 +271,7 @@ class RewardEvaluator:
 
         rewards = []
         for i, tid in enumerate(task_ids):
-            raw_i = raw[i]
-            r_t = 0.0 if raw_i is None else raw_i
+            r_t = raw[i] or 0.0
             rewards.append(CompletionReward(
                 task_id=tid, format=r_f[i], outcome=r_o[i],
                 thinking=self.mode.thinking_term(r_o[i], r_t, self.weight),
