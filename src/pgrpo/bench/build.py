@@ -21,6 +21,7 @@ from pydantic import ConfigDict, Field
 
 from pgrpo.bench.judge import Judge, JudgeItem
 from pgrpo.config import OptionsModel
+from pgrpo.data.cli_args import PromptStyle
 from pgrpo.data.io import write_jsonl
 from pgrpo.data.journal import Journal
 from pgrpo.data.problem import Problem
@@ -32,18 +33,18 @@ JOURNAL_FILE = "samples.jsonl"
 
 
 class BenchConfig(OptionsModel):
-    """`pgrpo bench build`'s sampling options (errors name the flag)."""
+    """`pgrpo bench build`'s sampling options and their flags (errors name the flag)."""
 
     model_config = ConfigDict(frozen=True)
 
-    samples: int = Field(default=50, ge=1)  # K responses per problem
+    samples: int = Field(default=50, ge=1, description="responses per problem (paper: 50)")
     temperature: float = Field(default=0.8, ge=0)
     top_p: float = Field(default=0.95, gt=0, le=1)
     max_tokens: int = Field(default=4096, ge=1)
     seed: int = 0
-    prompt_style: str = "pgrpo"
     pairs_per_problem: int = Field(default=1, ge=1)
     batch_problems: int = Field(default=4, ge=1)
+    prompt_style: PromptStyle = "pgrpo"
 
 
 @dataclass

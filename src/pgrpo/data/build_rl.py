@@ -14,11 +14,11 @@ from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Annotated, Any
 
-from pydantic import ConfigDict, Field
+from pydantic import ConfigDict, Field, field_validator
 
-from pgrpo.config import OptionsModel
+from pgrpo.config import Flag, OptionsModel
 from pgrpo.data.decontaminate import EvalIndex, EvalSpec, cases_hash, load_eval_index, statement_hash
 from pgrpo.data.io import write_jsonl, write_text_atomic
 from pgrpo.data.journal import Journal
@@ -73,27 +73,44 @@ PromptCounter = Callable[[Sequence[Problem]], list[int]]
 
 
 class BuildConfig(OptionsModel):
-    """`pgrpo data build-rl`'s options; a bad value is a ConfigError naming its flag."""
+    """`pgrpo data build-rl`'s options and their flags; a bad value is a ConfigError naming its flag."""
 
     model_config = ConfigDict(frozen=True)
-    FLAGS: ClassVar[dict[str, str]] = {"sources": "--source", "evals": "--eval", "skipped_evals": "--skip-eval",
-                                       "chunk": "the chunk size", "max_prompt_tokens": "the prompt budget"}
 
-    sources: tuple[SourceSpec, ...] = Field(min_length=1)  # at least one --source
-    evals: tuple[EvalSpec, ...]
-    out: Path
-    skipped_evals: tuple[str, ...] = ()  # evaluation sets the user chose not to decontaminate against
-    before: dt.date | None = None
-    min_tests: int = Field(default=5, ge=1)
-    ngram: int = Field(default=13, ge=1)
-    ngram_threshold: float = Field(default=0.2, gt=0.0, le=1.0)
-    min_shared_tests: int = 3
-    max_solution_seconds: float = 10.0
-    require_solution: bool = False
-    chunk: int = Field(default=64, ge=1)
-    check_tag: str = ""  # what the runner's verdicts depend on (every sandbox limit, isolation): part of the journal key
-    max_prompt_tokens: int | None = Field(default=None, ge=1)  # the training recipe's prompt budget (None: not measured)
-    prompt_budget: str = ""  # where that budget comes from, for the report and datasheet
+    sources: Annotated[
+        tuple[SourceSpec, ...], Flag("--source", metavar="NAME:PATH_OR_HUB[#SPLIT]", repeat=True)
+    ] = Field(min_length=1, description=(
+        "a training source, repeatable: lcb:FILE, taco:BAAI/TACO#train, apps:FILE, "
+        "codecontests:deepmind/code_contests#train, pgrpo:FILE (NAME picks the format)"))
+    evals: Annotated[tuple[EvalSpec, ...], Flag("--eval", cli=False)]
+    out: Path = Field(default=Path("data/train/code-rl.jsonl"),
+                      description="output JSONL; report and datasheet are written next to it")
+    # evaluation sets the user chose not to decontaminate against
+    skipped_evals: Annotated[tuple[str, ...], Flag("--skip-eval", cli=False)] = ()
+    before: dt.date | None = Field(default=None, description=(
+        "keep only problems dated before this ISO date (LiveCodeBench releases before the evaluation "
+        "window)"))
+    min_tests: int = Field(default=5, ge=1, description="drop problems with fewer tests")
+    ngram: int = Field(default=13, ge=1, description="statement n-gram length for decontamination")
+    ngram_threshold: float = Field(default=0.2, gt=0.0, le=1.0, description=(
+        "contaminated when this share of the shorter statement's n-grams is shared"))
+    min_shared_tests: int = Field(default=3, description=(
+        "contaminated when this many test cases (and half the problem's) are shared"))
+    max_solution_seconds: float = Field(default=10.0, description=(
+        "drop problems whose reference solution takes longer (all tests)"))
+    require_solution: bool = Field(default=False, description=(
+        "drop problems without a reference solution (default: keep them unverified)"))
+    chunk: Annotated[int, Flag("the chunk size", cli=False)] = Field(default=64, ge=1)
+    # what the runner's verdicts depend on (every sandbox limit, isolation): part of the journal key
+    check_tag: Annotated[str, Flag(cli=False)] = ""
+    # the training recipe's prompt budget (None: not measured) and where it comes from, for the report
+    max_prompt_tokens: Annotated[int | None, Flag("the prompt budget", cli=False)] = Field(default=None, ge=1)
+    prompt_budget: Annotated[str, Flag(cli=False)] = ""
+
+    @field_validator("before", mode="before")
+    @classmethod
+    def _date(cls, value: Any) -> dt.date | None:
+        return parse_date(value, "before")
 
     @property
     def journal_path(self) -> Path:
@@ -265,10 +282,6 @@ def _fitting(survivors: list[tuple[str, Problem]], count: PromptCounter, budget:
         else:
             kept.append((name, problem))
     return kept
-
-
-def parse_before(text: str | None) -> dt.date | None:
-    return parse_date(text, "--before")
 
 
 @dataclass(frozen=True)

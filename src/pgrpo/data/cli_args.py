@@ -1,9 +1,11 @@
 """Command-line arguments shared by the commands that read a problem set or render prompts (`rm pairs`,
-`bench build`, `evaluate`): problem selection and the prompt style."""
+`bench build`, `evaluate`): problem selection and the prompt style (`PromptStyle`, an options field)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Annotated
+
+from pydantic import AfterValidator, Field
 
 if TYPE_CHECKING:
     import argparse
@@ -20,17 +22,16 @@ def add_problem_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--difficulty", default=None, help="comma list, e.g. easy,medium")
 
 
-def add_prompt_style_argument(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--prompt-style", default="pgrpo",
-                        help="how the generator is asked: a registered prompt style (pgrpo, plain, or a plugin's)")
-
-
 def checked_prompt_style(name: str) -> str:
     """`name` if it is a registered prompt style (plugins' styles included)."""
     from pgrpo.data.prompts import get_style
 
     get_style(name)  # ConfigError naming the known styles
     return name
+
+
+PromptStyle = Annotated[str, AfterValidator(checked_prompt_style), Field(
+    description="how the generator is asked: a registered prompt style (pgrpo, plain, or a plugin's)")]
 
 
 def load_selected_problems(args: argparse.Namespace) -> list[Problem]:

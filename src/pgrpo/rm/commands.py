@@ -14,12 +14,7 @@ from pathlib import Path
 
 from pgrpo.commands import Runner, command
 from pgrpo.config import ConfigError, load_config
-from pgrpo.data.cli_args import (
-    add_problem_arguments,
-    add_prompt_style_argument,
-    checked_prompt_style,
-    load_selected_problems,
-)
+from pgrpo.data.cli_args import add_problem_arguments, load_selected_problems
 from pgrpo.data.io import BadLine, write_jsonl
 from pgrpo.errors import PgrpoError
 from pgrpo.hf_loading import DTYPE_NAMES
@@ -107,7 +102,6 @@ EVALUATORS: dict[str, Callable[[EvaluatorOptions], PairEvaluator]] = {
 def configure_eval(parser: argparse.ArgumentParser) -> Runner:
     parser.add_argument("--data", required=True,
                         help="benchmark JSONL or JSON array (format detected by its keys; see the README's table)")
-    parser.add_argument("--model", help="reward model directory (for --evaluator reward-model)")
     parser.add_argument("--format", metavar="NAME",
                         help="skip autodetection: a registered format (pgrpo.rm.benchmarks), e.g. lcb-rb, rewardbench, "
                              "rewardbench2, rm-bench, judgebench, pairs")
@@ -116,12 +110,7 @@ def configure_eval(parser: argparse.ArgumentParser) -> Runner:
                              "RM-Bench: domains (code math; safety is 'safety-*': its domains are safety-refuse "
                              "and safety-response); JudgeBench: sources (livecodebench); RewardBench 2: Math")
     parser.add_argument("--evaluator", default="reward-model", help=f"one of {', '.join(EVALUATORS)} (default reward-model)")
-    parser.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
-                        help="evaluator-specific option (repeatable)")
-    parser.add_argument("--batch-size", type=int, default=16)
-    parser.add_argument("--max-length", type=int, help="tokens per input (default: the RM's training length)")
-    parser.add_argument("--device")
-    parser.add_argument("--dtype", choices=DTYPE_NAMES)
+    EvaluatorOptions.add_arguments(parser)
     parser.add_argument("--n-boot", type=int, default=1000, help="bootstrap resamples for the 95%% CI")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", help="directory for results.json, results.md and scores.jsonl")
@@ -134,17 +123,11 @@ def configure_eval(parser: argparse.ArgumentParser) -> Runner:
         if args.evaluator not in EVALUATORS:
             raise PgrpoError(f"--evaluator: unknown evaluator {args.evaluator!r}; "
                              f"known: {', '.join(sorted(EVALUATORS))}")
-        extra = {}
-        for item in args.option:
-            key, sep, value = item.partition("=")
-            if not sep:
-                raise PgrpoError(f"--option {item!r}: expected key=value")
-            extra[key.strip()] = value
-        if args.out and args.evaluator == "llm-judge":
-            extra.setdefault("cache_dir", str(Path(args.out) / "llm_cache"))  # a rerun re-asks nothing
-        evaluator = EVALUATORS[args.evaluator](EvaluatorOptions(
-            model_path=args.model, batch_size=args.batch_size, max_length=args.max_length, device=args.device,
-            dtype=args.dtype, extra=extra))
+        options = EvaluatorOptions.from_args(args)
+        if args.out and args.evaluator == "llm-judge":  # a rerun re-asks nothing
+            cache = {"cache_dir": str(Path(args.out) / "llm_cache")}
+            options = options.model_copy(update={"extra": cache | options.extra})
+        evaluator = EVALUATORS[args.evaluator](options)
         note = getattr(evaluator, "input_note", "")
         if note:
             print(note)
@@ -231,30 +214,14 @@ def configure_pairs(parser: argparse.ArgumentParser) -> Runner:
     parser.add_argument("--out", required=True, help="output directory (pairs.jsonl, od_records.jsonl, summary.json)")
     parser.add_argument("--cache-dir", default=None, help="LLM cache directory (default: OUT/llm_cache)")
     parser.add_argument("--templates", default=None, help="directory overriding od_templates/ files")
-    parser.add_argument("--dimensions", default=None, help="comma list (default: all in dimensions.yaml)")
-    parser.add_argument("--temperature", type=float, default=0.7)
-    parser.add_argument("--max-tokens", type=int, default=2048)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--batch-problems", type=int, default=8, help="problems whose calls are batched")
-    parser.add_argument("--execute", action="store_true", help="run the code of y and its variants in the sandbox")
-    parser.add_argument("--no-require-format", action="store_true",
-                        help="accept responses without the <think>/<answer> format")
-    parser.add_argument("--include-code", action="store_true",
-                        help="pair sides = reasoning + code (default: reasoning only, what the RL reward scores); "
-                             "`rm train` records it in the RM's manifest")
-    add_prompt_style_argument(parser)
+    PairsConfig.add_arguments(parser)
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     add_backend_arguments(parser)
 
     def run(args: argparse.Namespace) -> int:
         problems = load_selected_problems(args)
         out = Path(args.out)
-        config = PairsConfig(
-            dimensions=tuple(d.strip() for d in (args.dimensions or "").split(",") if d.strip()),
-            temperature=args.temperature, max_tokens=args.max_tokens, seed=args.seed,
-            batch_problems=max(1, args.batch_problems), execute=args.execute,
-            require_format=not args.no_require_format, include_code=args.include_code,
-            prompt_style=checked_prompt_style(args.prompt_style))
+        config = PairsConfig.from_args(args)
         templates = ODTemplates.load(args.templates)
         backend = backend_from_args(args, args.cache_dir or out / "llm_cache")
         try:

@@ -12,13 +12,14 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar, Protocol
+from typing import Annotated, Any, Protocol
 
-from pydantic import ConfigDict, Field
+from pydantic import ConfigDict, Field, field_validator
 
-from pgrpo.config import OptionsModel
+from pgrpo.config import Flag, OptionsModel
 from pgrpo.data.io import write_text_atomic
 from pgrpo.errors import PgrpoError
+from pgrpo.hf_loading import DTYPE_NAMES
 from pgrpo.rm.bench_formats import BenchmarkFormat, Breakdown, EvalPair
 from pgrpo.rm.manifest import MANIFEST_FILE
 from pgrpo.rm.metrics import Accuracy, accuracy, grouped_accuracy
@@ -40,18 +41,34 @@ class RawScorer(Protocol):
 
 
 class EvaluatorOptions(OptionsModel):
-    """Options from the command line (errors name the flag); `extra` carries evaluator-specific
-    `key=value` settings (`--option`)."""
+    """`pgrpo rm eval`'s evaluator options and their flags (errors name the flag); `extra` carries
+    evaluator-specific `key=value` settings (`--option`)."""
 
     model_config = ConfigDict(frozen=True)
-    FLAGS: ClassVar[dict[str, str]] = {"model_path": "--model", "extra": "--option"}
 
-    model_path: str | None = None
+    model_path: Annotated[str | None, Flag("--model")] = Field(
+        default=None, description="reward model directory (for --evaluator reward-model)")
+    extra: Annotated[dict[str, str], Flag("--option", metavar="KEY=VALUE", repeat=True)] = Field(
+        default_factory=dict, description="evaluator-specific option (repeatable)")
     batch_size: int = Field(default=16, ge=1)
-    max_length: int | None = Field(default=None, ge=1)  # None: the RM's manifest
+    max_length: int | None = Field(
+        default=None, ge=1, description="tokens per input (default: the RM's training length)")
     device: str | None = None
-    dtype: str | None = None
-    extra: dict[str, str] = Field(default_factory=dict)
+    dtype: Annotated[str | None, Flag(choices=DTYPE_NAMES)] = None
+
+    @field_validator("extra", mode="before")
+    @classmethod
+    def _key_values(cls, value: Any) -> Any:
+        """`key=value` texts -> a mapping."""
+        if not isinstance(value, list):
+            return value
+        out = {}
+        for item in value:
+            key, sep, text = item.partition("=")
+            if not sep:
+                raise ValueError(f"{item!r}: expected key=value")
+            out[key.strip()] = text
+        return out
 
 
 @dataclass

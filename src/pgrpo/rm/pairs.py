@@ -11,11 +11,12 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import ConfigDict, Field
+from pydantic import ConfigDict, Field, field_validator
 
-from pgrpo.config import ConfigError, OptionsModel
+from pgrpo.config import ConfigError, Flag, OptionsModel
+from pgrpo.data.cli_args import PromptStyle
 from pgrpo.data.io import write_jsonl
 from pgrpo.data.journal import Journal
 from pgrpo.data.problem import Problem
@@ -30,16 +31,25 @@ class PairsConfig(OptionsModel):
     """Sampling and validation settings for `run_pairs` (`pgrpo rm pairs`' options: errors name the flag)."""
 
     model_config = ConfigDict(frozen=True)
-    dimensions: tuple[str, ...] = ()  # () = every dimension of the templates
+    dimensions: tuple[str, ...] = Field(
+        default=(), description="comma list (default: all in dimensions.yaml)")
     temperature: float = Field(default=0.7, ge=0)
     top_p: float = Field(default=1.0, gt=0, le=1)
     max_tokens: int = Field(default=2048, ge=1)
     seed: int = 0
-    prompt_style: str = "pgrpo"
-    batch_problems: int = Field(default=8, ge=1)  # problems per step (their LLM calls are batched together)
-    execute: bool = False  # run the code of y and the variants
-    require_format: bool = True  # y must have the P-GRPO format; variants must keep it
-    include_code: bool = False  # pair sides = reasoning + code section (default: reasoning only)
+    batch_problems: int = Field(default=8, ge=1, description="problems whose calls are batched")
+    execute: bool = Field(default=False, description="run the code of y and its variants in the sandbox")
+    require_format: Annotated[bool, Flag("--no-require-format")] = Field(
+        default=True, description="accept responses without the <think>/<answer> format")
+    include_code: bool = Field(default=False, description=(
+        "pair sides = reasoning + code (default: reasoning only, what the RL reward scores); `rm train` "
+        "records it in the RM's manifest"))
+    prompt_style: PromptStyle = "pgrpo"
+
+    @field_validator("dimensions", mode="before")
+    @classmethod
+    def _comma_list(cls, value: Any) -> Any:
+        return tuple(d.strip() for d in value.split(",") if d.strip()) if isinstance(value, str) else value
 
 
 @dataclass

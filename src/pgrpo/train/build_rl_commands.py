@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from pgrpo.commands import Runner, command
+from pgrpo.data.build_rl import BuildConfig, SourceSpec, build_rl, summary_line, write_outputs
 from pgrpo.data.decontaminate import EvalSpec
 from pgrpo.data.eval_sources import CODE_EVAL_SOURCES
 from pgrpo.errors import DataError
@@ -98,9 +99,7 @@ def recipe_prompt_counter(recipe: str) -> tuple[PromptBudget, PromptCounter]:
 @command("data build-rl", help="Build the RL training set from public sources: filtered, deduplicated, "
                                "decontaminated against the evaluation sets; report + datasheet")
 def configure_build_rl(parser: argparse.ArgumentParser) -> Runner:
-    parser.add_argument("--source", action="append", required=True, metavar="NAME:PATH_OR_HUB[#SPLIT]",
-                        help="a training source, repeatable: lcb:FILE, taco:BAAI/TACO#train, apps:FILE, "
-                             "codecontests:deepmind/code_contests#train, pgrpo:FILE (NAME picks the format)")
+    BuildConfig.add_arguments(parser)
     parser.add_argument("--eval", action="append", default=[], metavar="NAME[=PATH][:START..END]",
                         help="an evaluation set's file (or window), repeatable: replaces that default's source "
                              "(humaneval_plus=FILE, mbpp=FILE, mbpp_plus=FILE, lcb=FILE:2024-08-01..2025-02-01) or "
@@ -109,20 +108,6 @@ def configure_build_rl(parser: argparse.ArgumentParser) -> Runner:
     parser.add_argument("--skip-eval", action="append", default=[], metavar="NAME",
                         help="do not decontaminate against this default set (or all); the datasheet and "
                              "report say 'NOT decontaminated against: NAME'")
-    parser.add_argument("--out", default="data/train/code-rl.jsonl",
-                        help="output JSONL; report and datasheet are written next to it")
-    parser.add_argument("--before", default=None, help="keep only problems dated before this ISO date "
-                                                       "(LiveCodeBench releases before the evaluation window)")
-    parser.add_argument("--min-tests", type=int, default=5, help="drop problems with fewer tests")
-    parser.add_argument("--ngram", type=int, default=13, help="statement n-gram length for decontamination")
-    parser.add_argument("--ngram-threshold", type=float, default=0.2,
-                        help="contaminated when this share of the shorter statement's n-grams is shared")
-    parser.add_argument("--min-shared-tests", type=int, default=3,
-                        help="contaminated when this many test cases (and half the problem's) are shared")
-    parser.add_argument("--max-solution-seconds", type=float, default=10.0,
-                        help="drop problems whose reference solution takes longer (all tests)")
-    parser.add_argument("--require-solution", action="store_true",
-                        help="drop problems without a reference solution (default: keep them unverified)")
     parser.add_argument("--no-verify", action="store_true", help="do not run reference solutions")
     parser.add_argument("--recipe", default=None, metavar="RECIPE.yaml",
                         help="the training recipe: drop problems whose prompt (its policy's tokenizer and chat "
@@ -133,26 +118,13 @@ def configure_build_rl(parser: argparse.ArgumentParser) -> Runner:
     add_sandbox_arguments(parser)
 
     def run(args: argparse.Namespace) -> int:
-        from pathlib import Path
-
-        from pgrpo.data.build_rl import (
-            BuildConfig,
-            SourceSpec,
-            build_rl,
-            parse_before,
-            summary_line,
-            write_outputs,
-        )
         from pgrpo.verify import Verifier
 
         sandbox = sandbox_config_from_args(args)
         evals, skipped = eval_specs(args.eval, args.skip_eval)
         budget, counter = recipe_prompt_counter(args.recipe) if args.recipe else (None, None)
-        config = BuildConfig(
-            sources=tuple(SourceSpec.parse(s) for s in args.source), evals=evals, skipped_evals=skipped,
-            out=Path(args.out), before=parse_before(args.before), min_tests=args.min_tests, ngram=args.ngram,
-            ngram_threshold=args.ngram_threshold, min_shared_tests=args.min_shared_tests,
-            max_solution_seconds=args.max_solution_seconds, require_solution=args.require_solution,
+        config = BuildConfig.from_args(
+            args, sources=[SourceSpec.parse(s) for s in args.sources], evals=evals, skipped_evals=skipped,
             check_tag=check_tag(sandbox), max_prompt_tokens=budget.max_prompt_tokens if budget else None,
             prompt_budget=f"{args.recipe}: {budget.describe()}" if budget else "")
         with Verifier(sandbox, progress=False) as verifier:
