@@ -1,5 +1,5 @@
 """`load_plugins`: the one place pgrpo reaches code it does not import by name (the `pgrpo.plugins`
-entry points, which register into the core registries); run at CLI start-up or when a factory is asked
+entry points, which register into the core registries); run at CLI start-up or by `Registry.lookup`
 for a name no built-in holds.
 """
 
