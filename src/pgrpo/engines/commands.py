@@ -80,8 +80,6 @@ def configure_export(parser: argparse.ArgumentParser) -> Runner:
 
 @command("reward serve", help="Serve a recipe's whole P-GRPO reward over HTTP (OpenRLHF's POST /get_reward)")
 def configure_reward_serve(parser: argparse.ArgumentParser) -> Runner:
-    from pgrpo.engines.openrlhf import DEFAULT_TIMEOUT_S
-
     parser.add_argument("--recipe", required=True, help="a `pgrpo train` recipe (task, data, reward, sandbox)")
     parser.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="dotted recipe overrides")
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1; anything else "
@@ -90,7 +88,7 @@ def configure_reward_serve(parser: argparse.ArgumentParser) -> Runner:
     parser.add_argument("--token", default=None, help="shared bearer token (default: env PGRPO_REWARD_TOKEN)")
     parser.add_argument("--tokenizer", default=None, help="the policy's tokenizer, whose special tokens leave the "
                                                           "responses (default: env PGRPO_TOKENIZER, else model.path)")
-    parser.add_argument("--timeout-s", type=float, default=DEFAULT_TIMEOUT_S,
+    parser.add_argument("--timeout-s", type=float, default=None,
                         help="bound of one request's scoring (default 150 s: below OpenRLHF's 180 s client "
                              "timeout): past it, a 502 naming the items and services")
 
@@ -98,11 +96,12 @@ def configure_reward_serve(parser: argparse.ArgumentParser) -> Runner:
         import os
 
         from pgrpo.engines import PosteriorReward
-        from pgrpo.engines.openrlhf import DEFAULT_PORT, TOKEN_ENV, check_binding, serve
+        from pgrpo.engines.openrlhf import DEFAULT_PORT, DEFAULT_TIMEOUT_S, TOKEN_ENV, check_binding, serve
 
         token = args.token if args.token is not None else os.environ.get(TOKEN_ENV) or None
         check_binding(args.host, token)
-        reward = PosteriorReward(args.recipe, args.overrides, timeout_s=args.timeout_s)
+        timeout_s = DEFAULT_TIMEOUT_S if args.timeout_s is None else args.timeout_s
+        reward = PosteriorReward(args.recipe, args.overrides, timeout_s=timeout_s)
         serve(reward, host=args.host, port=DEFAULT_PORT if args.port is None else args.port, token=token,
               tokenizer=args.tokenizer)
         return 0
