@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Literal
+import argparse
+from typing import Annotated, Literal
 
 import pytest
 from pydantic import Field
 
-from pgrpo.config import ConfigError, ConfigModel, apply_overrides, load_config, parse_override
+from pgrpo.config import (
+    ConfigError,
+    ConfigModel,
+    Flag,
+    OptionsModel,
+    apply_overrides,
+    load_config,
+    parse_override,
+)
 
 
 class Inner(ConfigModel):
@@ -96,3 +105,46 @@ def test_overrides_do_not_mutate_input():
     data = {"inner": {"mode": "outcome"}}
     apply_overrides(data, ["inner.mode=additive"])
     assert data == {"inner": {"mode": "outcome"}}
+
+
+class Options(OptionsModel):
+    out_dir: Annotated[str, Flag("--out")] = Field(description="output directory (100% resumable)")
+    n: int = Field(default=1, ge=1)
+    rate: float | None = None
+    progress: Annotated[bool, Flag("--no-progress")] = True
+    tags: Annotated[list[str], Flag("--tag", repeat=True)] = Field(default_factory=list)
+    dtype: Annotated[str | None, Flag(choices=("float32", "bfloat16"))] = None
+    budget: Annotated[int, Flag("the budget", cli=False)] = Field(default=8, ge=1)
+
+
+def options_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="t")
+    Options.add_arguments(parser)
+    return parser
+
+
+def test_options_flags_come_from_the_model():
+    parser = options_parser()
+    args = parser.parse_args(["--out", "o", "--n", "3", "--no-progress", "--tag", "a", "--tag", "b"])
+    assert vars(args) == {"out_dir": "o", "n": 3, "progress": False, "tags": ["a", "b"]}  # no defaults
+    expected = Options(out_dir="o", n=3, progress=False, tags=["a", "b"], budget=4)
+    assert Options.from_args(args, budget=4) == expected
+    assert Options.from_args(parser.parse_args(["--out", "o"])) == Options(out_dir="o")
+    text = parser.format_help()
+    assert "--out OUT" in text and "100% resumable" in text and "--tag TAG" in text
+    assert "--rate RATE" in text and "{float32,bfloat16}" in text
+    assert "--budget" not in text
+
+
+@pytest.mark.parametrize("argv", [[], ["--out", "o", "--n", "x"], ["--out", "o", "--dtype", "int8"]])
+def test_options_argparse_errors(argv, capsys):
+    with pytest.raises(SystemExit):
+        options_parser().parse_args(argv)
+    assert "usage: t" in capsys.readouterr().err
+
+
+def test_options_errors_name_the_flag():
+    with pytest.raises(ConfigError, match=r"^--n: must be >= 1, got 0$"):
+        Options.from_args(options_parser().parse_args(["--out", "o", "--n", "0"]))
+    with pytest.raises(ConfigError, match=r"^the budget: must be >= 1, got 0$"):
+        Options(out_dir="o", budget=0)

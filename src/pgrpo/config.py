@@ -91,11 +91,10 @@ class OptionsModel(ConfigModel):
             if kind is bool:
                 options["action"] = "store_false" if info.default else "store_true"
             else:
-                choices = typing.get_args(kind) if typing.get_origin(kind) is typing.Literal else flag.choices
                 metavar = flag.metavar or str(flag.name).lstrip("-").replace("-", "_").upper()
                 options |= {
-                    "type": kind if kind in (int, float) else str, "choices": choices,
-                    "metavar": None if choices else metavar, "action": "append" if flag.repeat else None,
+                    "type": kind if kind in (int, float) else str, "choices": flag.choices,
+                    "metavar": None if flag.choices else metavar, "action": "append" if flag.repeat else None,
                 }
             parser.add_argument(str(flag.name), **options)
 
