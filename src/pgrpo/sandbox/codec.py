@@ -36,22 +36,20 @@ class ReplyFault(Exception):
     """args (status, detail): a reply that ends the test with that Status value (a bad value, MemoryError)."""
 
 
+_COLLECTIONS = ((list, "l"), (tuple, "t"), (set, "s"), (frozenset, "f"))
+
+
 def _enc(value: Any, depth: int) -> Any:
     if depth > MAX_DEPTH:
         raise NotPlainError("value nested too deeply")
     t = type(value)
     if value is None or t is bool or t is int or t is float or t is str:
         return value
-    if t is list:
-        return {"l": [_enc(v, depth + 1) for v in value]}
-    if t is tuple:
-        return {"t": [_enc(v, depth + 1) for v in value]}
+    for kind, tag in _COLLECTIONS:  # identity tests only: the value's type is never hashed
+        if t is kind:
+            return {tag: [_enc(v, depth + 1) for v in value]}
     if t is dict:
         return {"d": [[_enc(k, depth + 1), _enc(v, depth + 1)] for k, v in value.items()]}
-    if t is set:
-        return {"s": [_enc(v, depth + 1) for v in value]}
-    if t is frozenset:
-        return {"f": [_enc(v, depth + 1) for v in value]}
     if t is bytes:
         return {"b": value.hex()}
     if t is complex:
