@@ -69,9 +69,6 @@ class BenchmarkFormat:
     overall_label: str = "overall"  # the overall row's name in the report (say when it is not the usual one)
     tie_credit: float = 0.5  # what a tied pair earns under pairwise accuracy
 
-    def matches(self, keys: set[str]) -> bool:
-        return all(k in keys for k in self.required)
-
 
 BENCHMARK_FORMATS: Registry[BenchmarkFormat] = Registry("benchmark format")
 

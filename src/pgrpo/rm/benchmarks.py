@@ -60,12 +60,11 @@ def iter_records(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
 
 
 def detect_format(obj: dict[str, Any], where: str) -> BenchmarkFormat:
-    keys = set(obj)
     for name in DETECTION_ORDER:
         fmt = BENCHMARK_FORMATS.get(name)
-        if fmt.matches(keys):
+        if all(k in obj for k in fmt.required):
             return fmt
-    raise DataError(f"{where}: cannot tell the benchmark format from keys {sorted(keys)}; "
+    raise DataError(f"{where}: cannot tell the benchmark format from keys {sorted(obj)}; "
                     f"known formats: {', '.join(DETECTION_ORDER)} (see pgrpo.rm.benchmarks)")
 
 
