@@ -50,11 +50,10 @@ def make_backend(name: str, model: str, **options: Any) -> ChatBackend:
     return factory(model, **options)
 
 
-def add_backend_arguments(parser: argparse.ArgumentParser, prefix: str = "", role: str = "generator",
-                          default_backend: str = "openai") -> None:
+def add_backend_arguments(parser: argparse.ArgumentParser, prefix: str = "", role: str = "generator") -> None:
     p = f"--{prefix}"
     group = parser.add_argument_group(f"{role} LLM")
-    group.add_argument(f"{p}backend", default=default_backend,
+    group.add_argument(f"{p}backend", default="openai",
                        help=f"{role} backend: openai (any OpenAI-compatible server) or hf (local model)")
     group.add_argument(f"{p}model", required=not prefix, default=None,
                        help=f"{role} model name (openai) or local path (hf)")

@@ -219,9 +219,9 @@ def configure_pairs(parser: argparse.ArgumentParser) -> Runner:
     add_backend_arguments(parser)
 
     def run(args: argparse.Namespace) -> int:
+        config = PairsConfig.from_args(args)
         problems = load_selected_problems(args)
         out = Path(args.out)
-        config = PairsConfig.from_args(args)
         templates = ODTemplates.load(args.templates)
         backend = backend_from_args(args, args.cache_dir or out / "llm_cache")
         try:
