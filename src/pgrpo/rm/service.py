@@ -63,22 +63,19 @@ class _Batcher:
         self.batch_tokens = batch_tokens
         self.executor = ThreadPoolExecutor(1, thread_name_prefix="pgrpo-rm")  # one model, one pass at a time
         self.waiting: OrderedDict[str, deque[_Pending]] = OrderedDict()  # by client, next client first
-        self.ready: asyncio.Event | None = None
-        self.task: asyncio.Task[None] | None = None
+        self.task: asyncio.Task[None] | None = None  # scores groups while any request waits
         self.batches = 0  # groups scored (tests, logs)
 
     async def score(self, items: Sequence[RMItem], client: str = "?") -> tuple[list[float], list[bool]]:
         loop = asyncio.get_running_loop()
-        if self.ready is None:  # created on the server's own loop
-            self.ready = asyncio.Event()
-            self.task = loop.create_task(self._run())
         encoded = await loop.run_in_executor(self.executor, self.scorer.encode_items, items)
         pending = _Pending(encoded, loop.create_future())
         if client not in self.waiting:
             self.waiting[client] = deque()
             self.waiting.move_to_end(client, last=False)  # not served this round: next
         self.waiting[client].append(pending)
-        self.ready.set()
+        if self.task is None or self.task.done():
+            self.task = loop.create_task(self._drain())
         raw = await pending.future
         return raw, [e.truncated for e in encoded]
 
@@ -100,14 +97,9 @@ class _Batcher:
                 del self.waiting[client]
         return group
 
-    async def _run(self) -> None:
-        assert self.ready is not None
+    async def _drain(self) -> None:
         loop = asyncio.get_running_loop()
-        while True:
-            if not self.waiting:
-                self.ready.clear()
-                await self.ready.wait()
-                continue
+        while self.waiting:
             group = self._group()
             encoded = [e for p in group for e in p.encoded]
             try:
@@ -125,7 +117,7 @@ class _Batcher:
                 start += len(p.encoded)
 
     def close(self) -> None:
-        """After the server stopped (its loop has cancelled the task): release the worker thread."""
+        """After the server stopped (its loop has cancelled any task): release the worker thread."""
         self.executor.shutdown(wait=False, cancel_futures=True)
 
 
