@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import yaml
-from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, TypeAdapter, ValidationError
 
 from pgrpo.errors import PgrpoError
 from pgrpo.paths import resolve_recipe_path
@@ -53,6 +53,12 @@ class Flag:
     cli: bool = True
 
 
+def _split_commas(value: Any) -> Any:
+    return [part.strip() for part in value.split(",") if part.strip()] if isinstance(value, str) else value
+
+
+# `Annotated[list[str], COMMA_LIST]`: a flag's text "a, b" is ["a", "b"]
+COMMA_LIST = BeforeValidator(_split_commas)
 OM = TypeVar("OM", bound="OptionsModel")
 
 

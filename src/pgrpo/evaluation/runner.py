@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import yaml
 from pydantic import Field, field_validator, model_validator
 
-from pgrpo.config import Flag, OptionsModel
+from pgrpo.config import COMMA_LIST, Flag, OptionsModel
 from pgrpo.data.cli_args import PromptStyle
 from pgrpo.errors import PgrpoError
 from pgrpo.evaluation.benchmarks import (
@@ -44,10 +44,11 @@ class EvalConfig(OptionsModel):
 
     model: str | None = Field(
         default=None, description="checkpoint path or hub id (not needed with --rescore)")
-    benchmarks: list[str] = Field(default_factory=lambda: ["humaneval"], min_length=1, description=(
-        "comma-separated: humaneval, humaneval_plus, mbpp, mbpp_plus, lcb, math500, aime24, minerva, "
-        "bigcodebench, bigcodebench_instruct, bigcodebench_hard, bigcodebench_hard_instruct, file:PATH "
-        "(default: humaneval)"))
+    benchmarks: Annotated[list[str], COMMA_LIST] = Field(
+        default_factory=lambda: ["humaneval"], min_length=1,
+        description="comma-separated: humaneval, humaneval_plus, mbpp, mbpp_plus, lcb, math500, aime24, "
+                    "minerva, bigcodebench, bigcodebench_instruct, bigcodebench_hard, "
+                    "bigcodebench_hard_instruct, file:PATH (default: humaneval)")
     out_dir: Annotated[str, Flag("--out")] = Field(
         description="output directory (samples, results, summary); resumable")
     n: int = Field(default=1, ge=1, description="samples per problem (default 1)")
@@ -77,11 +78,6 @@ class EvalConfig(OptionsModel):
     cache_dir: str | None = Field(
         default=None, description="also cache raw completions here (sqlite, shared across runs)")
     progress: Annotated[bool, Flag("--no-progress")] = True
-
-    @field_validator("benchmarks", mode="before")
-    @classmethod
-    def _comma_list(cls, value: Any) -> Any:
-        return [b.strip() for b in value.split(",") if b.strip()] if isinstance(value, str) else value
 
     @field_validator("backend_options", mode="before")
     @classmethod

@@ -13,9 +13,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import ConfigDict, Field, field_validator
+from pydantic import ConfigDict, Field
 
-from pgrpo.config import ConfigError, Flag, OptionsModel
+from pgrpo.config import COMMA_LIST, ConfigError, Flag, OptionsModel
 from pgrpo.data.cli_args import PromptStyle
 from pgrpo.data.io import write_jsonl
 from pgrpo.data.journal import Journal
@@ -31,7 +31,7 @@ class PairsConfig(OptionsModel):
     """Sampling and validation settings for `run_pairs` (`pgrpo rm pairs`' options: errors name the flag)."""
 
     model_config = ConfigDict(frozen=True)
-    dimensions: tuple[str, ...] = Field(
+    dimensions: Annotated[tuple[str, ...], COMMA_LIST] = Field(
         default=(), description="comma list (default: all in dimensions.yaml)")
     temperature: float = Field(default=0.7, ge=0)
     top_p: float = Field(default=1.0, gt=0, le=1)
@@ -45,11 +45,6 @@ class PairsConfig(OptionsModel):
         "pair sides = reasoning + code (default: reasoning only, what the RL reward scores); `rm train` "
         "records it in the RM's manifest"))
     prompt_style: PromptStyle = "pgrpo"
-
-    @field_validator("dimensions", mode="before")
-    @classmethod
-    def _comma_list(cls, value: Any) -> Any:
-        return tuple(d.strip() for d in value.split(",") if d.strip()) if isinstance(value, str) else value
 
 
 @dataclass
