@@ -26,7 +26,6 @@ from pgrpo.data.problem import TestKind
 from pgrpo.sandbox.isolation import PidsCgroup
 from pgrpo.sandbox.kinds import SPECS, effective_limits
 from pgrpo.sandbox.modes import WORKER_ENV, resolve_isolation, worker_command
-from pgrpo.sandbox.resources import read_text
 from pgrpo.sandbox.settings import SandboxConfig
 from pgrpo.sandbox.types import ExecResult, Job, Status
 
@@ -133,10 +132,13 @@ class _Inflight(NamedTuple):
 
 def memory_available_mb(meminfo: str = "/proc/meminfo") -> int | None:
     """MemAvailable in MiB, or None where it cannot be read."""
-    for line in (read_text(meminfo) or "").splitlines():
-        fields = line.split()
-        if fields[:1] == ["MemAvailable:"] and len(fields) > 1 and fields[1].isdigit():
-            return int(fields[1]) >> 10
+    try:
+        with open(meminfo) as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) >> 10
+    except (OSError, ValueError, IndexError):
+        pass
     return None
 
 
