@@ -331,3 +331,17 @@ def test_broken_json_array_names_the_line(tmp_path):
     bad.write_text('[\n  {"prompt": "p",\n   "chosen": [\n')
     with pytest.raises(DataError, match=r"total_dataset.json:4: invalid JSON"):
         load_benchmark(bad, "rm-bench")
+
+
+def test_a_plugins_format_is_found_by_name_outside_the_cli(monkeypatch, tmp_path):
+    """`load_benchmark(format=NAME)` called from Python finds a format a plugin registers."""
+    from pgrpo import registry
+    from pgrpo.rm.bench_formats import BENCHMARK_FORMATS
+
+    pairs = BENCHMARK_FORMATS.get("pairs")
+    monkeypatch.setattr(registry, "load_plugins",
+                        lambda: monkeypatch.setitem(BENCHMARK_FORMATS._items, "plugin-pairs", pairs))
+    path = tmp_path / "rows.jsonl"
+    path.write_text(json.dumps({"prompt": "p", "chosen": "a", "rejected": "b"}) + "\n")
+    fmt, rows = load_benchmark(path, format="plugin-pairs")
+    assert fmt is pairs and len(rows) == 1

@@ -171,8 +171,11 @@ def parse_data_overrides(items: list[str] | None) -> dict[str, str]:
         if not sep or not name.strip() or not path.strip():
             raise PgrpoError(f"--data {item!r}: expected NAME=PATH")
         name = name.strip()
-        if name not in BENCHMARKS:
-            raise PgrpoError(f"--data {item!r}: unknown benchmark {name!r}; known: {', '.join(BENCHMARKS.names())}")
+        try:
+            BENCHMARKS.lookup(name)
+        except KeyError:
+            raise PgrpoError(f"--data {item!r}: unknown benchmark {name!r}; "
+                             f"known: {', '.join(BENCHMARKS.names())}") from None
         out[name] = path.strip()
     return out
 
@@ -185,7 +188,7 @@ def resolve_spec(name: str) -> BenchmarkSpec:
             raise PgrpoError(f"benchmark {name!r}: {path}: file not found")
         return BenchmarkSpec(name, detect_kind(path), str(path), f"local file {path}")
     try:
-        return BENCHMARKS.get(name)
+        return BENCHMARKS.lookup(name)
     except KeyError as exc:
         raise PgrpoError(f"{exc.args[0]} (or file:PATH for a local problem file)") from None
 

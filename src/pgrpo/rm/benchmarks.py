@@ -75,7 +75,7 @@ def load_benchmark(path: str | Path, format: str | None = None, subsets: Sequenc
     fmt = None
     if format is not None:
         try:
-            fmt = BENCHMARK_FORMATS.get(format)
+            fmt = BENCHMARK_FORMATS.lookup(format)
         except KeyError as exc:
             raise DataError(f"--format: {exc.args[0]}") from None
     pairs: list[EvalPair] = []
