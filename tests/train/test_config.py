@@ -97,6 +97,9 @@ def test_tiny_recipe_validates_with_paths(tmp_path):
     (["task=vision"], "task: must be one of"),
     (["resume=/nope/checkpoint-3"], "resume: checkpoint directory"),
     (["task=math"], "model.format_warmup_steps: the warm-up teaches the code answer format"),
+    (["task=math", "model.format_warmup_steps=0", "data.format=lcb"], "data.format: math problems are read by"),
+    (["task=math", "model.format_warmup_steps=0", "data.options={private_tests: true}"],
+     "data.options: math problems are read by"),
 ])
 def test_bad_config_names_the_key(tmp_path, no_model_loads, overrides, key):
     with pytest.raises(ConfigError) as info:

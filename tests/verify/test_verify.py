@@ -71,3 +71,13 @@ def test_math_outcome_by_equivalence():
     results = Verifier()([(gold, text) for text in texts])
     assert [r.passed for r in results] == [True, False, False]
     assert results[2].status == "no_answer"
+
+
+def test_math_loader_refuses_options_instead_of_ignoring_them(fixtures_dir):
+    from pgrpo.errors import DataError
+    from pgrpo.verify import MathTask
+
+    source = f"{fixtures_dir}/train/math.jsonl"
+    assert len(MathTask.load(source, format=None)) == 2  # None: not given
+    with pytest.raises(DataError, match="math problems take no loader options, got format, private_tests"):
+        MathTask.load(source, format="lcb", private_tests=True)

@@ -26,6 +26,7 @@ from pgrpo.data.math import MathProblem, load_math_problems, math_messages
 from pgrpo.data.problem import Problem
 from pgrpo.data.prompts import build_messages, render_messages
 from pgrpo.data.schema import problem_to_dict
+from pgrpo.errors import DataError
 from pgrpo.parsing import ParsedResponse, parse_response
 from pgrpo.parsing.response import extract_boxed, parse_math_response
 from pgrpo.sandbox.programs import program_from_code
@@ -192,6 +193,9 @@ def grade_math_one(task: MathProblem, response: str, think_prefilled: bool = Fal
 
 def _load_math(source: str, *, split: str | None = None, limit: int | None = None, name: str = "",
                **options: Any) -> list[MathProblem]:
+    given = sorted(k for k, v in options.items() if v is not None)
+    if given:  # not ignored silently: math problems have one layout (problem, answer)
+        raise DataError(f"{source}: math problems take no loader options, got {', '.join(given)}")
     return load_math_problems(source, split=split, limit=limit, name=name)
 
 
