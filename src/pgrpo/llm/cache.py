@@ -74,11 +74,19 @@ class CompletionCache:
             raise PgrpoError(f"{self.path}: cannot open the LLM cache: {exc}") from exc
 
     def get(self, keys: Sequence[str]) -> dict[str, ChatResult]:
-        query = ("SELECT key, texts, prompt_tokens, completion_tokens FROM completions "
-                 "WHERE key IN (SELECT value FROM json_each(?))")  # one bound parameter, however many keys
+        found: dict[str, ChatResult] = {}
+        unique = list(dict.fromkeys(keys))
         with self._lock:
-            rows = self._conn.execute(query, (json.dumps(list(dict.fromkeys(keys))),)).fetchall()
-        return {key: ChatResult(json.loads(texts), None, True, ptok, ctok) for key, texts, ptok, ctok in rows}
+            for start in range(0, len(unique), 500):  # sqlite caps bound parameters
+                part = unique[start:start + 500]
+                marks = ",".join("?" * len(part))
+                rows = self._conn.execute(
+                    f"SELECT key, texts, prompt_tokens, completion_tokens FROM completions WHERE key IN ({marks})",  # noqa: S608
+                    part,
+                ).fetchall()
+                for key, texts, ptok, ctok in rows:
+                    found[key] = ChatResult(json.loads(texts), None, True, ptok, ctok)
+        return found
 
     def put(self, backend: str, model: str, items: Sequence[tuple[str, ChatRequest, ChatResult]]) -> None:
         now = time.time()
