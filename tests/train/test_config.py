@@ -159,3 +159,16 @@ def test_hub_ids_are_not_checked_as_paths(tmp_path):
     config = tiny(tmp_path, "model.build_tiny=false", "model.format_warmup_steps=0",
                   "model.path=Qwen/Qwen2.5-Coder-7B-Instruct")
     validate_train_config(config)  # offline: a hub id cannot be checked, so it is accepted
+
+
+def test_a_default_the_grpo_config_lacks_is_kept_so_building_it_fails_loudly():
+    """A paper setting in GRPO_DEFAULTS that a later TRL renames must not vanish from the sync trainer's kwargs."""
+    import dataclasses
+
+    from trl import GRPOConfig
+
+    from pgrpo.train.grpo_fields import checked_grpo_kwargs
+
+    kwargs = checked_grpo_kwargs({}, GRPOConfig, {**GRPO_DEFAULTS, "renamed_setting": 1})
+    assert kwargs["renamed_setting"] == 1 and set(GRPO_DEFAULTS) <= set(kwargs)
+    assert set(GRPO_DEFAULTS) <= {f.name for f in dataclasses.fields(GRPOConfig)}  # today's TRL has every one

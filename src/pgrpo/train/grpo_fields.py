@@ -31,10 +31,10 @@ RESERVED_GRPO_KEYS = {
 
 
 def checked_grpo_kwargs(grpo: Mapping[str, Any], config_class: type, defaults: Mapping[str, Any]) -> dict[str, Any]:
-    """A recipe's `grpo` section over `defaults` (those `config_class` has), each key checked against it."""
+    """A recipe's `grpo` section over `defaults`, each key checked against `config_class`'s fields and types."""
     hints = typing.get_type_hints(config_class)
     fields = {f.name for f in dataclasses.fields(config_class) if f.init}
-    out = {key: value for key, value in defaults.items() if key in fields}
+    out = dict(defaults)
     for key, value in grpo.items():
         name = f"grpo.{key}"
         if key in RESERVED_GRPO_KEYS:
@@ -127,7 +127,11 @@ def validate_async(config: Any, defaults: Mapping[str, Any]) -> dict[str, Any]:
     if config.model.attn_implementation:
         raise ConfigError("model.attn_implementation: trainer: async loads the policy with TRL's own tree attention; "
                           "leave the key out")
-    out = checked_grpo_kwargs(config.grpo, async_grpo().AsyncGRPOConfig, defaults)
+    # the `grpo` section over those of `defaults` (GRPO_DEFAULTS) AsyncGRPOConfig has; the sync path keeps them
+    # all, so a default a later GRPOConfig renames fails there loudly instead of being dropped
+    cls = async_grpo().AsyncGRPOConfig
+    fields = {f.name for f in dataclasses.fields(cls) if f.init}
+    out = checked_grpo_kwargs(config.grpo, cls, {k: v for k, v in defaults.items() if k in fields})
     if out.get("vllm_server_base_url") is None:  # AsyncGRPOConfig's localhost default is never assumed
         raise ConfigError(f"grpo.vllm_server_base_url: required with trainer: async: {VLLM_URL_HINT}")
     url = urlparse(str(out["vllm_server_base_url"]))
