@@ -34,7 +34,8 @@ def test_help_lists_every_subcommand_with_its_help():
 
 def test_help_does_not_import_torch():
     heavy = ("torch", "transformers", "trl", "datasets", "fastapi", "uvicorn", "httpx")
-    code = f"import sys; from pgrpo.cli import build_parser; build_parser(); print([m for m in {heavy} if m in sys.modules])"
+    code = (f"import sys; from pgrpo.cli import build_parser; build_parser(); "
+            f"print([m for m in {heavy} if m in sys.modules])")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert proc.stdout.strip() == "[]", proc.stderr
 

@@ -148,3 +148,19 @@ def test_options_errors_name_the_flag():
         Options.from_args(options_parser().parse_args(["--out", "o", "--n", "0"]))
     with pytest.raises(ConfigError, match=r"^the budget: must be >= 1, got 0$"):
         Options(out_dir="o", budget=0)
+
+
+def test_an_undeclared_bool_flag_says_what_it_does():
+    """A bool that defaults to true gets `--no-<field>` (never a `--field` that turns it off)."""
+
+    class Switches(OptionsModel):
+        color: bool = True
+        verbose: bool = False
+
+    parser = argparse.ArgumentParser(prog="t")
+    Switches.add_arguments(parser)
+    given = parser.parse_args(["--no-color", "--verbose"])
+    assert Switches.from_args(given) == Switches(color=False, verbose=True)
+    assert Switches.from_args(parser.parse_args([])) == Switches()
+    with pytest.raises(SystemExit):
+        parser.parse_args(["--color"])

@@ -78,9 +78,12 @@ class OptionsModel(ConfigModel):
 
     @classmethod
     def flag(cls, name: str) -> Flag:
-        """The field's Flag, its `name` filled in (`--field-name` unless declared)."""
-        flag = next((m for m in cls.model_fields[name].metadata if isinstance(m, Flag)), Flag())
-        return dataclasses.replace(flag, name=flag.name or "--" + name.replace("_", "-"))
+        """The field's Flag, its `name` filled in unless declared: `--field-name`, or `--no-field-name` for a
+        bool that defaults to true (the flag turns it off)."""
+        info = cls.model_fields[name]
+        flag = next((m for m in info.metadata if isinstance(m, Flag)), Flag())
+        negated = "no-" if info.annotation in (bool, "bool") and info.default is True else ""
+        return dataclasses.replace(flag, name=flag.name or f"--{negated}{name.replace('_', '-')}")
 
     @classmethod
     def add_arguments(cls, parser: argparse.ArgumentParser) -> None:

@@ -60,3 +60,11 @@ def test_bench_build_with_toy_oracle_judge(toy_problems, tmp_path, capsys):
     assert {s["judge_raw"] for s in judged} <= {"CONSISTENT", "INCONSISTENT"}  # the oracle's words
     assert all(s["consistent"] == (s["judge_raw"] == "CONSISTENT") for s in judged)
     assert (out / "lcb_rb.jsonl").read_text().strip(), "pairs were built"
+
+
+def test_fewer_than_two_samples_name_the_flag_and_why(toy_problems, tmp_path, capsys):
+    for samples in ("0", "1"):
+        code = main(["bench", "build", "--problems", toy_problems, "--out", str(tmp_path / "b"),
+                     "--backend", "toy", "--model", "toy", "--samples", samples])
+        err = capsys.readouterr().err
+        assert code == 2 and "--samples: must be >= 2 (a pair needs a correct and an incorrect sample)" in err

@@ -89,11 +89,13 @@ def test_mbpp_uses_base_tests_and_mbpp_plus_all_tests():
 
 
 def test_a_plugins_benchmark_resolves_outside_the_cli(monkeypatch):
-    """`evaluate()` called from Python finds a benchmark a plugin registers (the CLI loads plugins at start)."""
+    """`evaluate()` called from Python finds a benchmark a plugin registers (the CLI loads plugins at
+    start)."""
     from pgrpo import registry
     from pgrpo.evaluation.benchmarks import BenchmarkSpec
 
     spec = BenchmarkSpec("plugin_set", "code", "org/plugin-set", "a plugin's set")
-    monkeypatch.setattr(registry, "load_plugins", lambda: monkeypatch.setitem(BENCHMARKS._items, spec.name, spec))
+    monkeypatch.setattr(registry, "load_plugins",
+                        lambda: monkeypatch.setitem(BENCHMARKS._items, spec.name, spec))
     assert resolve_spec("plugin_set") is spec
     assert parse_data_overrides(["plugin_set=a.jsonl"]) == {"plugin_set": "a.jsonl"}

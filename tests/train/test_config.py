@@ -97,7 +97,8 @@ def test_tiny_recipe_validates_with_paths(tmp_path):
     (["task=vision"], "task: must be one of"),
     (["resume=/nope/checkpoint-3"], "resume: checkpoint directory"),
     (["task=math"], "model.format_warmup_steps: the warm-up teaches the code answer format"),
-    (["task=math", "model.format_warmup_steps=0", "data.format=lcb"], "data.format: math problems are read by"),
+    (["task=math", "model.format_warmup_steps=0", "data.format=lcb"],
+     "data.format: math problems are read by"),
     (["task=math", "model.format_warmup_steps=0", "data.options={private_tests: true}"],
      "data.options: math problems are read by"),
 ])
@@ -162,7 +163,8 @@ def test_hub_ids_are_not_checked_as_paths(tmp_path):
 
 
 def test_a_default_the_grpo_config_lacks_is_kept_so_building_it_fails_loudly():
-    """A paper setting in GRPO_DEFAULTS that a later TRL renames must not vanish from the sync trainer's kwargs."""
+    """A paper setting in GRPO_DEFAULTS that a later TRL renames must not vanish from the sync trainer's
+    kwargs."""
     import dataclasses
 
     from trl import GRPOConfig

@@ -17,11 +17,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pydantic import ConfigDict, Field
+from pydantic import ConfigDict, Field, field_validator
 
 from pgrpo.bench.judge import Judge, JudgeItem
 from pgrpo.config import OptionsModel
-from pgrpo.data.cli_args import PromptStyle
+from pgrpo.data.cli_args import PromptStyleName
 from pgrpo.data.io import write_jsonl
 from pgrpo.data.journal import Journal
 from pgrpo.data.problem import Problem
@@ -37,14 +37,21 @@ class BenchConfig(OptionsModel):
 
     model_config = ConfigDict(frozen=True)
 
-    samples: int = Field(default=50, ge=1, description="responses per problem (paper: 50)")
+    samples: int = Field(default=50, description="responses per problem (paper: 50)")
     temperature: float = Field(default=0.8, ge=0)
     top_p: float = Field(default=0.95, gt=0, le=1)
     max_tokens: int = Field(default=4096, ge=1)
     seed: int = 0
     pairs_per_problem: int = Field(default=1, ge=1)
     batch_problems: int = Field(default=4, ge=1)
-    prompt_style: PromptStyle = "pgrpo"
+    prompt_style: PromptStyleName = "pgrpo"
+
+    @field_validator("samples")
+    @classmethod
+    def _pairable(cls, value: int) -> int:
+        if value < 2:
+            raise ValueError(f"must be >= 2 (a pair needs a correct and an incorrect sample), got {value}")
+        return value
 
 
 @dataclass

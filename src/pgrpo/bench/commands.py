@@ -32,13 +32,10 @@ def configure_build(parser: argparse.ArgumentParser) -> Runner:
         from pathlib import Path
 
         from pgrpo.bench.judge import judge_needs_backend, make_judge
-        from pgrpo.errors import PgrpoError
         from pgrpo.llm import backend_from_args
         from pgrpo.verify import Verifier
 
         config = BenchConfig.from_args(args)
-        if config.samples < 2:
-            raise PgrpoError("--samples must be >= 2 (a pair needs a correct and an incorrect sample)")
         problems = load_selected_problems(args)
         out = Path(args.out)
         cache = args.cache_dir or out / "llm_cache"

@@ -1,5 +1,5 @@
 """Command-line arguments shared by the commands that read a problem set or render prompts (`rm pairs`,
-`bench build`, `evaluate`): problem selection and the prompt style (`PromptStyle`, an options field)."""
+`bench build`, `evaluate`): problem selection and the prompt style (`PromptStyleName`, an options field)."""
 
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ def checked_prompt_style(name: str) -> str:
     return name
 
 
-PromptStyle = Annotated[str, AfterValidator(checked_prompt_style), Field(
+PromptStyleName = Annotated[str, AfterValidator(checked_prompt_style), Field(
     description="how the generator is asked: a registered prompt style (pgrpo, plain, or a plugin's)")]
 
 

@@ -329,7 +329,8 @@ class EvalIndex:
         """The evaluation item `problem` overlaps most (statement first, then tests), or None."""
         grams = ngrams(statement_words(problem.statement), self.n)
         shared = Counter(i for gram in grams for i in set(self._grams.get(hash(gram), ())))
-        shares = {index: count / max(1, min(len(grams), self._items[index][2])) for index, count in shared.items()}
+        shares = {index: count / max(1, min(len(grams), self._items[index][2]))
+                  for index, count in shared.items()}
         best = max(shares, key=shares.__getitem__, default=None)
         if best is not None and shares[best] >= self.ngram_threshold:
             eval_set, item, _ = self._items[best]

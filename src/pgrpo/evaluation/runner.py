@@ -16,7 +16,7 @@ import yaml
 from pydantic import Field, field_validator, model_validator
 
 from pgrpo.config import COMMA_LIST, Flag, OptionsModel
-from pgrpo.data.cli_args import PromptStyle
+from pgrpo.data.cli_args import PromptStyleName
 from pgrpo.errors import PgrpoError
 from pgrpo.evaluation.benchmarks import (
     EvalTask,
@@ -60,7 +60,7 @@ class EvalConfig(OptionsModel):
     backend_options: Annotated[dict[str, Any], Flag("--backend-option", metavar="KEY=VALUE", repeat=True)] = (
         Field(default_factory=dict,
               description="backend option, e.g. max_batch_size=4 or base_url=http://localhost:8000/v1"))
-    prompt_style: Annotated[PromptStyle, Flag("--prompt")] = Field(default="pgrpo", description=(
+    prompt_style: Annotated[PromptStyleName, Flag("--prompt")] = Field(default="pgrpo", description=(
         "a registered prompt style: pgrpo = the training format (<think>/<answer>), plain = an instruct "
         "prompt, or one a plugin registers"))
     rescore: bool = Field(default=False, description="only re-check the samples already in --out")

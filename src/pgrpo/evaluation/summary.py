@@ -117,7 +117,8 @@ def summarize_benchmark(benchmark: str, tasks: Sequence[EvalTask], results: Iter
     for r in results:
         if r.benchmark == benchmark and r.task_id in by_task:
             by_task[r.task_id].append(r)
-    flags = {task_id: [r.passed for r in sorted(rs, key=lambda r: r.sample_index)] for task_id, rs in by_task.items()}
+    flags = {task_id: [r.passed for r in sorted(rs, key=lambda r: r.sample_index)]
+             for task_id, rs in by_task.items()}
     records = [r for rs in by_task.values() for r in rs]
     overall = _group(benchmark, flags, ks)
     difficulties = {t.difficulty for t in tasks if t.difficulty}

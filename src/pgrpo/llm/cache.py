@@ -144,7 +144,8 @@ class CachedBackend(ChatBackend):
                 bar.set_postfix(hits=self.usage.cache_hits, failed=self.usage.failures)
         finally:
             bar.close()
-        return [dataclasses.replace(done[k], texts=list(done[k].texts)) for k in keys]  # copies: callers may edit
+        # copies: callers may edit
+        return [dataclasses.replace(done[k], texts=list(done[k].texts)) for k in keys]
 
     def _call(self, requests: list[ChatRequest]) -> list[ChatResult]:
         """Run the inner backend on one chunk; any crash or bad result becomes per-item errors."""

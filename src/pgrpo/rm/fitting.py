@@ -92,7 +92,8 @@ def peft_config_for(config: RMTrainConfig, task_type: str) -> LoraConfig | None:
 
 # TrainSection fields TrainingArguments takes under the same name.
 SAME_NAME_ARGUMENTS = ("max_steps", "learning_rate", "gradient_accumulation_steps", "weight_decay", "bf16",
-                       "gradient_checkpointing", "logging_steps", "save_steps", "save_total_limit", "deepspeed")
+                       "gradient_checkpointing", "logging_steps", "save_steps", "save_total_limit",
+                       "deepspeed")
 
 
 def trainer_arguments(config: RMTrainConfig, has_eval: bool) -> dict[str, Any]:
@@ -121,19 +122,25 @@ def trainer_arguments(config: RMTrainConfig, has_eval: bool) -> dict[str, Any]:
     )
 
 
-def train_and_save(inputs: FitInputs, trainer_class: type, args: Any, encode: Callable[..., EncodedInput],
-                   **trainer_kwargs: Any) -> tuple[Any, Any, int, float | None]:
-    """Build `trainer_class` on `tokenize_pairs` of the training and held-out pairs, train it (from the
-    last checkpoint in output_dir when `train.resume`), then save the model + tokenizer (LoRA merged:
-    a plain model every consumer loads) and the manifest. Returns (trainer, the saved model, sides
-    truncated, training loss)."""
-    from transformers.trainer_utils import get_last_checkpoint
-
+def tokenized(inputs: FitInputs, encode: Callable[..., EncodedInput]) -> tuple[Any, Any | None, int]:
+    """`tokenize_pairs` of the training and held-out pairs (None without any), and how many sides were cut."""
     config = inputs.config
     pair_args = (encode, inputs.manifest.include_code, config.train.max_length, config.data.use_margin)
     train_ds, n_truncated = tokenize_pairs(inputs.train_pairs, *pair_args)
     eval_ds, n_heldout = (tokenize_pairs(inputs.heldout_pairs, *pair_args) if inputs.heldout_pairs
                           else (None, 0))
+    return train_ds, eval_ds, n_truncated + n_heldout
+
+
+def train_and_save(inputs: FitInputs, trainer_class: type, args: Any, datasets: tuple[Any, Any | None, int],
+                   **trainer_kwargs: Any) -> tuple[Any, Any, int, float | None]:
+    """Build `trainer_class` on the `tokenized` pairs, train it (from the last checkpoint in output_dir
+    when `train.resume`), then save the model + tokenizer (LoRA merged: a plain model every consumer
+    loads) and the manifest. Returns (trainer, the saved model, sides truncated, training loss)."""
+    from transformers.trainer_utils import get_last_checkpoint
+
+    config = inputs.config
+    train_ds, eval_ds, n_truncated = datasets
     trainer = trainer_class(model=inputs.base, args=args, train_dataset=train_ds, eval_dataset=eval_ds,
                             processing_class=inputs.tokenizer, **trainer_kwargs)
     out = config.output_dir
@@ -151,7 +158,7 @@ def train_and_save(inputs: FitInputs, trainer_class: type, args: Any, encode: Ca
         trainer.save_model(out)  # gathers ZeRO-3 shards; saves the tokenizer too
     if trainer.is_world_process_zero():
         write_manifest(out, inputs.manifest)
-    return trainer, model, n_truncated + n_heldout, loss
+    return trainer, model, n_truncated, loss
 
 
 def check_config(config: RMTrainConfig) -> None:
@@ -178,8 +185,8 @@ def fit_scalar(inputs: FitInputs) -> Fitted:
     config, tokenizer = inputs.config, inputs.tokenizer
     args = RewardConfig(center_rewards_coefficient=config.train.center_rewards_coefficient,
                         **trainer_arguments(config, bool(inputs.heldout_pairs)))
-    trainer, model, n_truncated, loss = train_and_save(inputs, RewardTrainer, args,
-                                                       functools.partial(encode_rm_input, tokenizer),
+    datasets = tokenized(inputs, functools.partial(encode_rm_input, tokenizer))
+    trainer, model, n_truncated, loss = train_and_save(inputs, RewardTrainer, args, datasets,
                                                        peft_config=peft_config_for(config, "SEQ_CLS"))
     scorer = RewardScorer(config.output_dir, batch_size=config.score_batch_size,
                           max_length=config.train.max_length, device=str(next(model.parameters()).device),
@@ -258,6 +265,8 @@ def fit_implicit(inputs: FitInputs) -> Fitted:
 
     config, tokenizer = inputs.config, inputs.tokenizer
     out = Path(config.output_dir)
+    encode = functools.partial(encode_implicit, tokenizer, style=config.head.prompt_style)
+    datasets = tokenized(inputs, encode)  # a bad pair fails before the reference copy is written
     reference_dir = _save_reference(inputs.base, out, config.model.dtype)
     peft_config = peft_config_for(config, "CAUSAL_LM")
     # With LoRA, TRL uses the adapter-disabled policy as the reference; else the saved copy.
@@ -266,10 +275,10 @@ def fit_implicit(inputs: FitInputs) -> Fitted:
     # The sigmoid loss, -log sigmoid(score_c - score_r), is Bradley-Terry on the implicit score.
     args = DPOConfig(beta=config.head.beta, loss_type=["sigmoid"],
                      **trainer_arguments(config, bool(inputs.heldout_pairs)))
-    encode = functools.partial(encode_implicit, tokenizer, style=config.head.prompt_style)
     collate = functools.partial(collate_sides, pad_token_id=tokenizer.pad_token_id)
-    trainer, _, n_truncated, loss = train_and_save(inputs, _trainer_class(), args, encode, ref_model=reference,
-                                                   data_collator=collate, peft_config=peft_config)
+    trainer, _, n_truncated, loss = train_and_save(inputs, _trainer_class(), args, datasets,
+                                                   ref_model=reference, data_collator=collate,
+                                                   peft_config=peft_config)
     trainer.accelerator.wait_for_everyone()  # every rank reads what rank 0 wrote
     device = str(next(trainer.model.parameters()).device)
     # Free the reference and optimizer state before the held-out check loads the saved directory

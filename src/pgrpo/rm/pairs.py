@@ -16,7 +16,7 @@ from typing import Annotated, Any
 from pydantic import ConfigDict, Field
 
 from pgrpo.config import COMMA_LIST, ConfigError, Flag, OptionsModel
-from pgrpo.data.cli_args import PromptStyle
+from pgrpo.data.cli_args import PromptStyleName
 from pgrpo.data.io import write_jsonl
 from pgrpo.data.journal import Journal
 from pgrpo.data.problem import Problem
@@ -34,7 +34,8 @@ class PairsConfig(OptionsModel):
     dimensions: Annotated[tuple[str, ...], COMMA_LIST] = Field(
         default=(), description="comma list (default: all in dimensions.yaml)")
     temperature: float = Field(default=0.7, ge=0)
-    top_p: float = Field(default=1.0, gt=0, le=1)
+    top_p: float = Field(default=1.0, gt=0, le=1,
+                         description="nucleus sampling of the OD calls (default 1.0: off)")
     max_tokens: int = Field(default=2048, ge=1)
     seed: int = 0
     batch_problems: int = Field(default=8, ge=1, description="problems whose calls are batched")
@@ -44,7 +45,7 @@ class PairsConfig(OptionsModel):
     include_code: bool = Field(default=False, description=(
         "pair sides = reasoning + code (default: reasoning only, what the RL reward scores); `rm train` "
         "records it in the RM's manifest"))
-    prompt_style: PromptStyle = "pgrpo"
+    prompt_style: PromptStyleName = "pgrpo"
 
 
 @dataclass

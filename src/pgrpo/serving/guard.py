@@ -249,7 +249,8 @@ class Gate:
         from starlette.responses import JSONResponse
 
         status, detail, extra = refusal
-        await JSONResponse({"detail": detail}, status, {"connection": "close", **extra})(scope, receive, tracked)
+        response = JSONResponse({"detail": detail}, status, {"connection": "close", **extra})
+        await response(scope, receive, tracked)
 
     def _timed_body(self, scope: Scope, key: Key | None, receive: Receive) -> Receive:
         """`receive`, with the request's body (if it has one) under the guard's body deadline."""

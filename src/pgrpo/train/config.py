@@ -192,8 +192,8 @@ def _validate_data(config: TrainConfig, check_paths: bool) -> None:
         raise ConfigError("data.source: required (\"humaneval\", a local file, or a hub dataset id)")
     if config.task == "math" and (data.format is not None or data.options):
         key = "data.format" if data.format is not None else "data.options"
-        raise ConfigError(f"{key}: math problems are read by their fields (problem, answer); format and options "
-                          "apply to code problems only")
+        raise ConfigError(f"{key}: math problems are read by their fields (problem, answer); format and "
+                          "options apply to code problems only")
     builtin = config.task == "code" and data.source == "humaneval"
     if check_paths and not builtin and is_local_path(data.source) and not Path(data.source).exists():
         raise ConfigError(f"data.source: dataset file {data.source!r} not found")

@@ -127,8 +127,8 @@ def validate_async(config: Any, defaults: Mapping[str, Any]) -> dict[str, Any]:
     if config.model.attn_implementation:
         raise ConfigError("model.attn_implementation: trainer: async loads the policy with TRL's own tree attention; "
                           "leave the key out")
-    # the `grpo` section over those of `defaults` (GRPO_DEFAULTS) AsyncGRPOConfig has; the sync path keeps them
-    # all, so a default a later GRPOConfig renames fails there loudly instead of being dropped
+    # the `grpo` section over those of `defaults` (GRPO_DEFAULTS) AsyncGRPOConfig has; the sync path keeps
+    # them all, so a default a later GRPOConfig renames fails there loudly instead of being dropped
     cls = async_grpo().AsyncGRPOConfig
     fields = {f.name for f in dataclasses.fields(cls) if f.init}
     out = checked_grpo_kwargs(config.grpo, cls, {k: v for k, v in defaults.items() if k in fields})

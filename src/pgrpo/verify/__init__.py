@@ -83,8 +83,10 @@ class TaskType(Generic[T]):
     # or a hub id; `name`: the benchmark's, for default ids)
     load: Callable[..., list[T]]
     messages: Callable[[T, str], list[dict[str, str]]]  # (task, prompt style "pgrpo" | "plain") -> chat
-    record: Callable[[T], dict[str, Any]]  # a task as a row of a problem file `load` reads back (`record_format`)
-    # (items, run_jobs, think_prefilled): one verdict per (task, full response), same order; never raises per item
+    # a task as a row of a problem file `load` reads back (`record_format`)
+    record: Callable[[T], dict[str, Any]]
+    # (items, run_jobs, think_prefilled): one verdict per (task, full response), same order; never raises
+    # per item
     grade: Callable[[Sequence[tuple[T, str]], JobRunner, bool], list[Verdict]]
 
     def prompt(self, task: T, tokenizer: Any, style: str, *, prefill_think: bool = False) -> str:
@@ -226,7 +228,8 @@ def _load_code(source: str, *, split: str | None = None, limit: int | None = Non
     return load_problems(source, split=split, limit=limit, **options)
 
 
-def _grade_code(items: Sequence[tuple[Problem, str]], run_jobs: JobRunner, think_prefilled: bool) -> list[Verdict]:
+def _grade_code(items: Sequence[tuple[Problem, str]], run_jobs: JobRunner,
+                think_prefilled: bool) -> list[Verdict]:
     verdicts: list[Verdict | None] = [None] * len(items)
     jobs: list[Job] = []
     pending: list[tuple[int, ParsedResponse, str]] = []
