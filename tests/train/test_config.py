@@ -174,3 +174,13 @@ def test_a_default_the_grpo_config_lacks_is_kept_so_building_it_fails_loudly():
     kwargs = checked_grpo_kwargs({}, GRPOConfig, {**GRPO_DEFAULTS, "renamed_setting": 1})
     assert kwargs["renamed_setting"] == 1 and set(GRPO_DEFAULTS) <= set(kwargs)
     assert set(GRPO_DEFAULTS) <= {f.name for f in dataclasses.fields(GRPOConfig)}  # today's TRL has every one
+
+
+def test_the_recipe_task_names_are_the_task_types():
+    """`task:` is a Literal for its error message; the kinds it allows are exactly pgrpo.verify.TASK_TYPES."""
+    import typing
+
+    from pgrpo.train.config import TrainConfig
+    from pgrpo.verify import TASK_TYPES
+
+    assert set(typing.get_args(TrainConfig.model_fields["task"].annotation)) == set(TASK_TYPES)
