@@ -16,8 +16,10 @@ from pgrpo.commands import Runner, command
 from pgrpo.data.build_rl import BuildConfig, SourceSpec, build_rl, summary_line, write_outputs
 from pgrpo.data.decontaminate import EvalSpec
 from pgrpo.data.eval_sources import CODE_EVAL_SOURCES
+from pgrpo.data.problem import TestKind
 from pgrpo.errors import DataError
 from pgrpo.sandbox.cli_args import add_sandbox_arguments, sandbox_config_from_args
+from pgrpo.sandbox.kinds import effective_limits
 from pgrpo.sandbox.settings import SandboxConfig
 
 if TYPE_CHECKING:
@@ -35,9 +37,11 @@ _NOT_VERDICT_FIELDS = frozenset({"workers", "url", "request_timeout_s", "retries
 
 
 def check_tag(sandbox: SandboxConfig) -> str:
-    """Every sandbox limit and the isolation a reference-solution verdict depends on: part of the
-    journal key, so a rerun with other limits runs the solutions again."""
+    """Every sandbox limit and the isolation a reference-solution verdict depends on, and each test kind's
+    limits as its jobs get them (`effective_limits`: a limit given by flag stays over a kind's own): part
+    of the journal key, so a rerun with other limits runs the solutions again."""
     fields = {k: v for k, v in sandbox.model_dump().items() if k not in _NOT_VERDICT_FIELDS}
+    fields["per_kind"] = {kind.value: effective_limits(sandbox, kind) for kind in TestKind}
     return json.dumps(fields, sort_keys=True)
 
 
