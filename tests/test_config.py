@@ -9,6 +9,8 @@ import pytest
 from pydantic import Field
 
 from pgrpo.config import (
+    KEY_VALUES,
+    KEY_YAML_VALUES,
     ConfigError,
     ConfigModel,
     Flag,
@@ -164,3 +166,18 @@ def test_an_undeclared_bool_flag_says_what_it_does():
     assert Switches.from_args(parser.parse_args([])) == Switches()
     with pytest.raises(SystemExit):
         parser.parse_args(["--color"])
+
+
+def test_key_value_flags_become_mappings_and_name_a_bad_item():
+    class KeyValues(OptionsModel):
+        plain: Annotated[dict[str, str], KEY_VALUES] = Field(default_factory=dict)
+        parsed: Annotated[dict[str, object], KEY_YAML_VALUES] = Field(default_factory=dict)
+
+    got = KeyValues(plain=["a=1", " b = x=y"], parsed=["n=4", "s=", "l=[1, 2]"])
+    assert got == KeyValues(plain={"a": "1", "b": " x=y"}, parsed={"n": 4, "s": "", "l": [1, 2]})
+    assert KeyValues(plain={"k": "v"}).plain == {"k": "v"}  # a mapping given in Python stays as it is
+    for bad in (["novalue"], ["=v"]):
+        with pytest.raises(ConfigError, match=r"^--plain: '=?\w*': expected KEY=VALUE$"):
+            KeyValues(plain=bad)
+    with pytest.raises(ConfigError, match=r"^--parsed: l='\[1': cannot parse value"):
+        KeyValues(parsed=["l=[1"])

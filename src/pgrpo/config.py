@@ -57,8 +57,36 @@ def _split_commas(value: Any) -> Any:
     return [part.strip() for part in value.split(",") if part.strip()] if isinstance(value, str) else value
 
 
+def _key_values(value: Any) -> Any:
+    if not isinstance(value, list):
+        return value
+    out: dict[str, str] = {}
+    for item in value:
+        key, sep, raw = str(item).partition("=")
+        if not sep or not key.strip():
+            raise ValueError(f"{item!r}: expected KEY=VALUE")
+        out[key.strip()] = raw
+    return out
+
+
+def _key_yaml_values(value: Any) -> Any:
+    if not isinstance(value, list):
+        return value
+    out: dict[str, Any] = {}
+    for key, raw in _key_values(value).items():
+        try:
+            out[key] = yaml.safe_load(raw) if raw.strip() else ""
+        except yaml.YAMLError as exc:
+            raise ValueError(f"{key}={raw!r}: cannot parse value: {exc}") from None
+    return out
+
+
 # `Annotated[list[str], COMMA_LIST]`: a flag's text "a, b" is ["a", "b"]
 COMMA_LIST = BeforeValidator(_split_commas)
+# `Annotated[dict[str, str], KEY_VALUES]`: a repeatable flag's texts ["k=v", ...] are {"k": "v"};
+# KEY_YAML_VALUES parses each value as YAML (1, true, [1, 2])
+KEY_VALUES = BeforeValidator(_key_values)
+KEY_YAML_VALUES = BeforeValidator(_key_yaml_values)
 OM = TypeVar("OM", bound="OptionsModel")
 
 

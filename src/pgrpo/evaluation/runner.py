@@ -12,10 +12,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
-import yaml
 from pydantic import Field, field_validator, model_validator
 
-from pgrpo.config import COMMA_LIST, Flag, OptionsModel
+from pgrpo.config import COMMA_LIST, KEY_YAML_VALUES, Flag, OptionsModel
 from pgrpo.data.cli_args import PromptStyleName
 from pgrpo.errors import PgrpoError
 from pgrpo.evaluation.benchmarks import (
@@ -57,7 +56,8 @@ class EvalConfig(OptionsModel):
     max_tokens: int = Field(default=4096, description="generation limit (paper: 4K)")
     seed: int = 0
     backend: str = Field(default="hf", description="hf | vllm | openai (default hf)")
-    backend_options: Annotated[dict[str, Any], Flag("--backend-option", metavar="KEY=VALUE", repeat=True)] = (
+    backend_options: Annotated[dict[str, Any], KEY_YAML_VALUES,
+                               Flag("--backend-option", metavar="KEY=VALUE", repeat=True)] = (
         Field(default_factory=dict,
               description="backend option, e.g. max_batch_size=4 or base_url=http://localhost:8000/v1"))
     prompt_style: Annotated[PromptStyleName, Flag("--prompt")] = Field(default="pgrpo", description=(
@@ -78,23 +78,6 @@ class EvalConfig(OptionsModel):
     cache_dir: str | None = Field(
         default=None, description="also cache raw completions here (sqlite, shared across runs)")
     progress: Annotated[bool, Flag("--no-progress")] = True
-
-    @field_validator("backend_options", mode="before")
-    @classmethod
-    def _key_values(cls, value: Any) -> Any:
-        """`KEY=VALUE` texts (VALUE parsed as YAML) -> a mapping."""
-        if not isinstance(value, list):
-            return value
-        out = {}
-        for item in value:
-            key, sep, raw = item.partition("=")
-            if not sep or not key.strip():
-                raise ValueError(f"{item!r}: expected KEY=VALUE")
-            try:
-                out[key.strip()] = yaml.safe_load(raw) if raw.strip() else ""
-            except yaml.YAMLError as exc:
-                raise ValueError(f"{item!r}: cannot parse value: {exc}") from None
-        return out
 
     @field_validator("data", mode="before")
     @classmethod

@@ -12,11 +12,11 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, Protocol
+from typing import Annotated, Protocol
 
-from pydantic import ConfigDict, Field, field_validator
+from pydantic import ConfigDict, Field
 
-from pgrpo.config import Flag, OptionsModel
+from pgrpo.config import KEY_VALUES, Flag, OptionsModel
 from pgrpo.data.io import write_text_atomic
 from pgrpo.errors import PgrpoError
 from pgrpo.hf_loading import DTYPE_NAMES
@@ -48,27 +48,13 @@ class EvaluatorOptions(OptionsModel):
 
     model_path: Annotated[str | None, Flag("--model")] = Field(
         default=None, description="reward model directory (for --evaluator reward-model)")
-    extra: Annotated[dict[str, str], Flag("--option", metavar="KEY=VALUE", repeat=True)] = Field(
+    extra: Annotated[dict[str, str], KEY_VALUES, Flag("--option", metavar="KEY=VALUE", repeat=True)] = Field(
         default_factory=dict, description="evaluator-specific option (repeatable)")
     batch_size: int = Field(default=16, ge=1)
     max_length: int | None = Field(
         default=None, ge=1, description="tokens per input (default: the RM's training length)")
     device: str | None = None
     dtype: Annotated[str | None, Flag(choices=DTYPE_NAMES)] = None
-
-    @field_validator("extra", mode="before")
-    @classmethod
-    def _key_values(cls, value: Any) -> Any:
-        """`key=value` texts -> a mapping."""
-        if not isinstance(value, list):
-            return value
-        out = {}
-        for item in value:
-            key, sep, text = item.partition("=")
-            if not sep:
-                raise ValueError(f"{item!r}: expected key=value")
-            out[key.strip()] = text
-        return out
 
 
 @dataclass
