@@ -173,11 +173,14 @@ def test_key_value_flags_become_mappings_and_name_a_bad_item():
         plain: Annotated[dict[str, str], KEY_VALUES] = Field(default_factory=dict)
         parsed: Annotated[dict[str, object], KEY_YAML_VALUES] = Field(default_factory=dict)
 
-    got = KeyValues(plain=["a=1", " b = x=y"], parsed=["n=4", "s=", "l=[1, 2]"])
+    def given(**flags: list[str]) -> KeyValues:  # the lists a repeatable flag collects
+        return KeyValues.from_args(argparse.Namespace(**flags))
+
+    got = given(plain=["a=1", " b = x=y"], parsed=["n=4", "s=", "l=[1, 2]"])
     assert got == KeyValues(plain={"a": "1", "b": " x=y"}, parsed={"n": 4, "s": "", "l": [1, 2]})
     assert KeyValues(plain={"k": "v"}).plain == {"k": "v"}  # a mapping given in Python stays as it is
     for bad in (["novalue"], ["=v"]):
         with pytest.raises(ConfigError, match=r"^--plain: '=?\w*': expected KEY=VALUE$"):
-            KeyValues(plain=bad)
+            given(plain=bad)
     with pytest.raises(ConfigError, match=r"^--parsed: l='\[1': cannot parse value"):
-        KeyValues(parsed=["l=[1"])
+        given(parsed=["l=[1"])

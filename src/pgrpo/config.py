@@ -110,7 +110,7 @@ class OptionsModel(ConfigModel):
         bool that defaults to true (the flag turns it off)."""
         info = cls.model_fields[name]
         flag = next((m for m in info.metadata if isinstance(m, Flag)), Flag())
-        negated = "no-" if info.annotation in (bool, "bool") and info.default is True else ""
+        negated = "no-" if info.annotation is bool and info.default is True else ""
         return dataclasses.replace(flag, name=flag.name or f"--{negated}{name.replace('_', '-')}")
 
     @classmethod
